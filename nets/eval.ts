@@ -1,0 +1,61 @@
+/**
+ * Top-1 evaluation of a Network on a labeled set with the FP32 executor, batched.
+ * The same routine produces the manifest numbers and `qloom eval`'s, so they agree exactly.
+ */
+import { ModelError } from './errors.js';
+import { runFp32 } from './fp32.js';
+import { numel, type Graph, type Tensor } from './graph.js';
+import type { LabeledSet } from './data/types.js';
+
+export interface EvalOptions {
+  /** images per executor call (memory vs call overhead) */
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface Top1Result {
+  top1: number;
+  correct: number;
+  samples: number;
+  /** predicted class per image */
+  predictions: Int32Array;
+}
+
+/** Shapes one batch of dataset images as the graph's single input expects ([N,784] or [N,C,H,W]). */
+export function batchInput(graph: Graph, images: Float32Array, perImage: number, start: number, count: number): Record<string, Tensor> {
+  if (graph.inputs.length !== 1) throw new ModelError([{ node: graph.name, message: `evaluation needs a single-input graph, this one has ${graph.inputs.length}` }]);
+  const inp = graph.inputs[0];
+  const rest = inp.shape.slice(1);
+  if (rest.some((d) => d < 0) || numel(rest) !== perImage) {
+    throw new ModelError([{ node: inp.name, message: `graph input [${inp.shape.join(',')}] does not take images of ${perImage} values` }]);
+  }
+  const data = images.subarray(start * perImage, (start + count) * perImage);
+  return { [inp.name]: { dtype: 'float32', shape: [count, ...rest], data } };
+}
+
+/** Index of the largest value in each row of an [N, K] tensor (first one on ties, like argmax). */
+export function argmaxRows(t: Tensor, into: Int32Array, offset: number): void {
+  const [n, k] = t.shape.length === 2 ? t.shape : [t.shape[0], numel(t.shape.slice(1))];
+  const d = t.data as Float32Array;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (d[i * k + j] > d[i * k + best]) best = j;
+    into[offset + i] = best;
+  }
+}
+
+export function evaluateTop1(graph: Graph, set: LabeledSet, opts: EvalOptions = {}): Top1Result {
+  const per = set.shape[0] * set.shape[1] * set.shape[2];
+  const batch = opts.batch ?? 250;
+  const predictions = new Int32Array(set.count);
+  const outName = graph.outputs[0].name;
+  for (let s = 0; s < set.count; s += batch) {
+    const n = Math.min(batch, set.count - s);
+    const res = runFp32(graph, batchInput(graph, set.images, per, s, n));
+    argmaxRows(res[outName], predictions, s);
+    opts.onProgress?.(s + n, set.count);
+  }
+  let correct = 0;
+  for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
+  return { top1: correct / set.count, correct, samples: set.count, predictions };
+}

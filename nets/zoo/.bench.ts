@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+const backend = process.argv[2] ?? 'cpu';
+const req = createRequire(import.meta.url);
+setWasmPaths(dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/');
+await tf.setBackend(backend); await tf.ready();
+console.log('backend', tf.getBackend());
+const m = tfl.sequential();
+m.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 16, kernelSize: 3, padding: 'same', useBias: false }));
+m.add(tfl.layers.batchNormalization()); m.add(tfl.layers.reLU());
+m.add(tfl.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', useBias: false }));
+m.add(tfl.layers.batchNormalization()); m.add(tfl.layers.reLU());
+m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+m.add(tfl.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', useBias: false }));
+m.add(tfl.layers.batchNormalization()); m.add(tfl.layers.reLU());
+m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+m.add(tfl.layers.flatten()); m.add(tfl.layers.dense({ units: 10 }));
+m.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+const B = 64;
+const x = tf.randomNormal([B, 28, 28, 1]); const y = tf.oneHot(tf.randomUniform([B], 0, 10, 'int32'), 10);
+for (let i = 0; i < 6; i++) { const t = Date.now(); const l = await m.trainOnBatch(x, y); console.log(i, l, Date.now() - t, 'ms'); }
+let t = Date.now(); for (let i=0;i<5;i++) { const p = m.predict(x) as tf.Tensor; await p.data(); p.dispose(); } console.log('fwd', (Date.now()-t)/5);

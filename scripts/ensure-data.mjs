@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Installs the Debian data packages qloom reads when they are missing (root + apt-get), or says
+// which package to install. Usage: node scripts/ensure-data.mjs [fmnist] [photos] [onnx-testdata]
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const NEEDS = {
+  fmnist: { pkg: 'dataset-fashion-mnist', probe: '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz' },
+  photos: { pkg: 'darknet', probe: '/usr/share/darknet/data/dog.jpg' },
+  'onnx-testdata': { pkg: 'libonnx-testdata', probe: '/usr/share/libonnx-testdata/data/node/test_qlinearconv/model.onnx' },
+};
+
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(NEEDS);
+const missing = wanted.filter((k) => {
+  if (!NEEDS[k]) {
+    console.error(`ensure-data: unknown data set '${k}' (known: ${Object.keys(NEEDS).join(', ')})`);
+    process.exit(2);
+  }
+  return !existsSync(NEEDS[k].probe);
+});
+if (missing.length === 0) process.exit(0);
+
+const pkgs = missing.map((k) => NEEDS[k].pkg);
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const hasApt = existsSync('/usr/bin/apt-get');
+if (!isRoot || !hasApt) {
+  console.error(`qloom needs the Debian package(s) ${pkgs.join(' ')}; install them with:\n  sudo apt-get update && sudo apt-get install -y ${pkgs.join(' ')}`);
+  process.exit(1);
+}
+console.error(`ensure-data: installing ${pkgs.join(' ')} (apt-get)…`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: ['ignore', 'ignore', 'inherit'], env });
+const still = missing.filter((k) => !existsSync(NEEDS[k].probe));
+if (still.length) {
+  console.error(`ensure-data: still missing after install: ${still.map((k) => NEEDS[k].probe).join(', ')}`);
+  process.exit(1);
+}

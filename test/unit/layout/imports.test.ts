@@ -1,0 +1,111 @@
+/**
+ * DESIGN.md's dependency direction, read off the import statements of every source file:
+ *   cli → scenarios → {sim, quant, traces} → {nets, arch};  arch imports no project folder;
+ *   sim never imports quant's passes (type-only imports of the QuantizedNetwork are fine),
+ *   scenarios or cli; quant never imports sim's engine.
+ * Also: library folders never print or exit (only cli/ does).
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const FOLDERS = ['arch', 'nets', 'sim', 'quant', 'traces', 'scenarios', 'cli', 'bench'] as const;
+type Folder = (typeof FOLDERS)[number];
+
+const ALLOWED: Record<Folder, readonly Folder[]> = {
+  arch: [],
+  nets: [],
+  sim: ['nets', 'arch'],
+  quant: ['nets', 'arch', 'sim'],
+  traces: ['nets', 'arch'],
+  scenarios: ['sim', 'quant', 'traces', 'nets', 'arch'],
+  cli: ['scenarios', 'sim', 'quant', 'traces', 'nets', 'arch'],
+  bench: ['scenarios', 'sim', 'quant', 'traces', 'nets', 'arch', 'cli'],
+};
+/** type-only imports allowed against the direction (the noun types flow upward as data) */
+const TYPE_ONLY: Partial<Record<Folder, readonly Folder[]>> = { sim: ['quant'], traces: ['sim'] };
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    if (e === 'node_modules' || e.startsWith('.')) continue;
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...sources(p));
+    else if (/\.(ts|mts|js|mjs)$/.test(e)) out.push(p);
+  }
+  return out;
+}
+
+interface Import {
+  file: string;
+  spec: string;
+  typeOnly: boolean;
+}
+
+export function importsOf(file: string, text: string): Import[] {
+  const res: Import[] = [];
+  const re = /(?:^|\n)\s*(import|export)\s+(type\s+)?(?:[^'"`;]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const spec = m[3] ?? m[4];
+    res.push({ file, spec, typeOnly: !!m[2] });
+  }
+  return res;
+}
+
+function folderOf(abs: string): Folder | undefined {
+  const top = relative(ROOT, abs).split(/[\\/]/)[0];
+  return (FOLDERS as readonly string[]).includes(top) ? (top as Folder) : undefined;
+}
+
+describe('dependency direction (DESIGN.md)', () => {
+  const files = FOLDERS.flatMap((f) => {
+    try {
+      return sources(join(ROOT, f));
+    } catch {
+      return [];
+    }
+  });
+
+  it('finds the source folders', () => {
+    expect(files.length).toBeGreaterThan(5);
+  });
+
+  it('the parser sees value, type-only and dynamic imports', () => {
+    const text = "import { a } from '../sim/x.js';\nimport type { Q } from '../quant/q.js';\nconst m = await import('../cli/main.js');";
+    expect(importsOf('f', text)).toEqual([
+      { file: 'f', spec: '../sim/x.js', typeOnly: false },
+      { file: 'f', spec: '../quant/q.js', typeOnly: true },
+      { file: 'f', spec: '../cli/main.js', typeOnly: false },
+    ]);
+  });
+
+  it('no folder imports against the direction', () => {
+    const violations: string[] = [];
+    for (const file of files) {
+      const from = folderOf(file)!;
+      for (const imp of importsOf(file, readFileSync(file, 'utf8'))) {
+        if (!imp.spec.startsWith('.')) continue;
+        const to = folderOf(resolve(dirname(file), imp.spec));
+        if (!to || to === from) continue;
+        if (ALLOWED[from].includes(to)) {
+          if (from === 'quant' && to === 'sim' && /sim\/engine/.test(resolve(dirname(file), imp.spec))) {
+            violations.push(`${relative(ROOT, file)} imports the sim engine (${imp.spec})`);
+          }
+          continue;
+        }
+        if (imp.typeOnly && TYPE_ONLY[from]?.includes(to)) continue;
+        violations.push(`${relative(ROOT, file)} (${from}) imports ${imp.spec} (${to})`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('library code never prints or exits', () => {
+    const offenders = files
+      .filter((f) => !['cli', 'bench'].includes(folderOf(f)!) && !/nets\/zoo\/train\.ts$/.test(f))
+      .filter((f) => /\bconsole\.(log|warn|error|info)\(|process\.exit\(|process\.(stdout|stderr)\.write\(/.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(ROOT, f));
+    expect(offenders).toEqual([]);
+  });
+});
