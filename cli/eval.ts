@@ -1,4 +1,5 @@
 /** `qloom eval`: FP32 top-1 on a labeled dataset, or the top-1 class per photo. */
+import { relative } from 'node:path';
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { evaluateTop1 } from '../nets/eval.js';
 import { evaluatePhotos } from '../nets/photo-eval.js';
@@ -50,10 +51,18 @@ function evalOne(model: string, data: EvalDataset | undefined, samples: number |
   }
 }
 
+/** photos under node_modules read better as package paths */
+function shortPath(file: string): string {
+  const i = file.lastIndexOf('node_modules/');
+  if (i >= 0) return file.slice(i + 'node_modules/'.length);
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith('..') ? file : rel;
+}
+
 function printRow(r: EvalRow): void {
   if (r.photos) {
     process.stdout.write(`${r.model} on ${r.samples} photos (top-1 class per image):\n`);
-    process.stdout.write(table(['photo', 'class', 'probability'], r.photos.map((p) => [p.file, p.class, Number(p.probability.toFixed(4))])) + '\n');
+    process.stdout.write(table(['photo', 'class', 'probability'], r.photos.map((p) => [shortPath(p.file), p.class, Number(p.probability.toFixed(4))])) + '\n');
     return;
   }
   const vs = r.manifestTop1 === undefined ? '' : r.manifestTop1 === r.top1 ? '  (= manifest)' : `  (manifest says ${(r.manifestTop1 * 100).toFixed(2)} %)`;

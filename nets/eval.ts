@@ -21,16 +21,21 @@ export interface Top1Result {
   predictions: Int32Array;
 }
 
-/** Shapes one batch of dataset images as the graph's single input expects ([N,784] or [N,C,H,W]). */
-export function batchInput(graph: Graph, images: Float32Array, perImage: number, start: number, count: number): Record<string, Tensor> {
+/**
+ * Shapes one batch of dataset images as the graph's single input expects: the image shape itself
+ * ([N,C,H,W], dynamic dims taken from the images) or flattened when the graph wants [N,784].
+ */
+export function batchInput(graph: Graph, images: Float32Array, imageShape: readonly number[], start: number, count: number): Record<string, Tensor> {
   if (graph.inputs.length !== 1) throw new ModelError([{ node: graph.name, message: `evaluation needs a single-input graph, this one has ${graph.inputs.length}` }]);
   const inp = graph.inputs[0];
   const rest = inp.shape.slice(1);
-  if (rest.some((d) => d < 0) || numel(rest) !== perImage) {
-    throw new ModelError([{ node: inp.name, message: `graph input [${inp.shape.join(',')}] does not take images of ${perImage} values` }]);
-  }
-  const data = images.subarray(start * perImage, (start + count) * perImage);
-  return { [inp.name]: { dtype: 'float32', shape: [count, ...rest], data } };
+  const per = numel(imageShape);
+  let shape: readonly number[];
+  if (rest.length === imageShape.length && rest.every((d, i) => d < 0 || d === imageShape[i])) shape = imageShape;
+  else if (rest.every((d) => d >= 0) && numel(rest) === per) shape = rest;
+  else throw new ModelError([{ node: inp.name, message: `graph input [${inp.shape.join(',')}] does not take images of shape [${imageShape.join(',')}]` }]);
+  const data = images.subarray(start * per, (start + count) * per);
+  return { [inp.name]: { dtype: 'float32', shape: [count, ...shape], data } };
 }
 
 /** Index of the largest value in each row of an [N, K] tensor (first one on ties, like argmax). */
@@ -45,13 +50,12 @@ export function argmaxRows(t: Tensor, into: Int32Array, offset: number): void {
 }
 
 export function evaluateTop1(graph: Graph, set: LabeledSet, opts: EvalOptions = {}): Top1Result {
-  const per = set.shape[0] * set.shape[1] * set.shape[2];
   const batch = opts.batch ?? 250;
   const predictions = new Int32Array(set.count);
   const outName = graph.outputs[0].name;
   for (let s = 0; s < set.count; s += batch) {
     const n = Math.min(batch, set.count - s);
-    const res = runFp32(graph, batchInput(graph, set.images, per, s, n));
+    const res = runFp32(graph, batchInput(graph, set.images, set.shape, s, n));
     argmaxRows(res[outName], predictions, s);
     opts.onProgress?.(s + n, set.count);
   }

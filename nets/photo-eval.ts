@@ -35,14 +35,13 @@ export interface PhotoEvalOptions {
 export function photoOutputs(graph: Graph, model: string, opts: PhotoEvalOptions = {}): { files: string[]; outputs: Float32Array; classes: number } {
   const pre = getPreprocess(model);
   const set = loadPhotos(pre, { samples: opts.samples, seed: opts.seed });
-  const per = set.shape[0] * set.shape[1] * set.shape[2];
   const batch = opts.batch ?? 8;
   const outName = graph.outputs[0].name;
   let classes = 0;
   let outputs = new Float32Array(0);
   for (let s = 0; s < set.count; s += batch) {
     const n = Math.min(batch, set.count - s);
-    const y = runFp32(graph, batchInput(graph, set.images, per, s, n))[outName];
+    const y = runFp32(graph, batchInput(graph, set.images, set.shape, s, n))[outName];
     if (s === 0) {
       classes = y.data.length / n;
       outputs = new Float32Array(set.count * classes);

@@ -170,8 +170,8 @@ function axisTaps(inSize: number, outSize: number, coord: ResizeCoord): Taps {
   for (let i = 0; i < outSize; i++) {
     const s = coord === 'half_pixel' ? scale * (i + 0.5) - 0.5 : scale * i;
     const f = Math.floor(s);
-    // tfjs: floor clamped at 0, weight s − floor(s), ceil clamped at the last index; for
-    // s < 0 both taps are index 0, so the clamp of cv2's half-pixel mode comes out the same.
+    // as tfjs: floor clamped at 0, weight s − that, ceil clamped at the last index; for s < 0
+    // both taps are index 0, which is also what cv2's half-pixel clamp gives.
     lo[i] = Math.max(0, f);
     hi[i] = Math.min(inSize - 1, Math.ceil(s));
     frac[i] = s - lo[i];
@@ -213,8 +213,6 @@ export function preprocessInto(img: DecodedImage, p: Preprocess, out: Float32Arr
 }
 
 export interface PhotoOptions {
-  /** a descriptor from preprocess.ts (or a modified copy), or its model name */
-  preprocess: Preprocess | PreprocessName;
   /** take a seeded random subset of this many photos (default: all, in file order) */
   samples?: number;
   /** seed of the subset choice (default 0) */
@@ -229,20 +227,21 @@ export interface PhotoSet {
   readonly count: number;
   readonly shape: readonly [number, number, number];
   /** absolute paths, in the order of `images` */
-  readonly files: readonly string[];
+  readonly files: string[];
   /** stable ids (`darknet/dog.jpg`), in the order of `images` */
-  readonly ids: readonly string[];
+  readonly ids: string[];
   readonly preprocess: Preprocess;
 }
 
 /**
- * Loads the real photos preprocessed for one model. A subset is chosen by a seeded permutation
- * of the sorted file list and then kept in file order, so `samples: k, seed: s` names the same
- * photos everywhere.
+ * Loads the real photos preprocessed for one model: `loadPhotos('mobilenetv2', { samples: 8,
+ * seed: 1 })`, or with a (possibly modified) descriptor from preprocess.ts. A subset is chosen by
+ * a seeded permutation of the sorted file list and then kept in file order, so `samples: k, seed:
+ * s` names the same photos everywhere.
  */
-export function loadPhotos(opts: PhotoOptions): PhotoSet {
-  const p = typeof opts.preprocess === 'string' ? getPreprocess(opts.preprocess) : opts.preprocess;
-  if (p.channels === 3 ? p.mean.length < 3 || p.std.length < 3 : p.mean.length < 1 || p.std.length < 1) {
+export function loadPhotos(preprocess: Preprocess | PreprocessName, opts: PhotoOptions = {}): PhotoSet {
+  const p = typeof preprocess === 'string' ? getPreprocess(preprocess) : preprocess;
+  if (p.mean.length < p.channels || p.std.length < p.channels) {
     throw new DatasetError(`preprocessing '${p.model}': mean/std need one value per channel (${p.channels})`);
   }
   const all = listPhotos(opts.sources);

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmGradKernels } from './wasm-grads.js';
+registerWasmGradKernels();
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 const backend = process.argv[2] ?? 'cpu';
@@ -24,3 +26,7 @@ const B = 64;
 const x = tf.randomNormal([B, 28, 28, 1]); const y = tf.oneHot(tf.randomUniform([B], 0, 10, 'int32'), 10);
 for (let i = 0; i < 6; i++) { const t = Date.now(); const l = await m.trainOnBatch(x, y); console.log(i, l, Date.now() - t, 'ms'); }
 let t = Date.now(); for (let i=0;i<5;i++) { const p = m.predict(x) as tf.Tensor; await p.data(); p.dispose(); } console.log('fwd', (Date.now()-t)/5);
+const prof = await tf.profile(async () => { await m.trainOnBatch(x, y); });
+const agg = new Map<string, number>();
+for (const k of prof.kernels) agg.set(k.name, (agg.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+console.log([...agg].sort((a, b) => b[1] - a[1]).slice(0, 15));

@@ -11,7 +11,7 @@ import { Prng } from '../../nets/prng.js';
 import { inferShapes } from '../../nets/shapes.js';
 import { runOrt } from '../helpers/ort.js';
 
-function randTensor(rng: Prng, shape: number[], scale = 1): Tensor {
+function randTensor(rng: Prng, shape: readonly number[], scale = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const d = new Float32Array(n);
   for (let i = 0; i < n; i++) d[i] = rng.normal() * scale;
@@ -22,9 +22,9 @@ interface Case {
   op: OpType;
   attrs: Record<string, AttrValue>;
   /** shapes of runtime inputs */
-  inputs: number[][];
+  inputs: readonly (readonly number[])[];
   /** shapes of weight inputs (initializers) after the runtime inputs; null = omitted optional */
-  weights: (number[] | null)[];
+  weights: readonly (readonly number[] | null)[];
   seed: number;
   positiveWeights?: number[];
 }
@@ -151,7 +151,7 @@ const unaryCase: fc.Arbitrary<Case> = fc
   })
   .map((p) => ({
     op: p.op,
-    attrs: p.op === 'Gelu' ? { approximate: p.approximate } : p.op === 'Clip' ? { min: 0, max: 6 } : p.op === 'Softmax' ? { axis: 1 } : p.op === 'HardSigmoid' ? { alpha: 0.2, beta: 0.5 } : {},
+    attrs: (p.op === 'Gelu' ? { approximate: p.approximate } : p.op === 'Clip' ? { min: 0, max: 6 } : p.op === 'Softmax' ? { axis: 1 } : p.op === 'HardSigmoid' ? { alpha: 0.2, beta: 0.5 } : {}) as Record<string, AttrValue>,
     inputs: [[2, 3, 4, 5]],
     weights: [],
     seed: p.seed,

@@ -1,0 +1,408 @@
+/**
+ * Trains the bundled zoo models and converts them to ONNX (`npm run train -- …`, or
+ * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--from-cache]`).
+ *
+ * Training: @tensorflow/tfjs-layers on @tensorflow/tfjs-backend-wasm (single thread, SIMD), with
+ * the missing gradient kernels supplied by wasm-grads.ts — measured on this 2-core machine, one
+ * batch-64 step of fmnist-cnn takes ~0.3 s on wasm against ~57 s on tfjs-backend-cpu. Seeded
+ * throughout: initializers get explicit seeds derived from --seed, the data order is a Prng
+ * permutation per epoch, dropout masks get a Prng seed per step, and the wasm kernels are
+ * deterministic, so a rerun reproduces the weights. Adam, cosine learning-rate decay to 0,
+ * softmax cross-entropy on the logits. Inputs are pixel/255 (no mean subtraction), NHWC in
+ * tfjs — for one channel NCHW and NHWC are the same bytes.
+ *
+ * Right after training the weights go to nets/zoo/.cache/<name>.json (git-ignored), so
+ * `--from-cache` redoes the conversion without retraining. Conversion: models.ts builds the
+ * NCHW graph, nets/onnx/export.ts writes nets/zoo/<name>.onnx (temp file + rename), the file is
+ * re-imported with loadOnnx and evaluated with the FP32 executor (nets/eval.ts, the same routine
+ * as `qloom eval`) on the full test split; that number goes to manifest.json (temp + rename),
+ * after checking it agrees with tfjs's own test accuracy within 0.1 point.
+ */
+
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadDataset, type LabeledSet } from '../data/index.js';
+import { evaluateTop1 } from '../eval.js';
+import { exportOnnx } from '../onnx/export.js';
+import { loadOnnx } from '../onnx/import.js';
+import { Prng } from '../prng.js';
+import { layerStats } from '../shapes.js';
+import type { ManifestEntry } from './index.js';
+import { buildGraph, MODEL_SPECS, type LayerSpec, type ModelSpec, type TrainedWeights, type WeightArray } from './models.js';
+
+const ZOO = dirname(fileURLToPath(import.meta.url));
+const CACHE = join(ZOO, '.cache');
+
+interface Args {
+  models: string[];
+  epochs?: number;
+  seed: number;
+  fromCache: boolean;
+  backend: 'wasm' | 'cpu';
+  limit?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { models: [], seed: 1, fromCache: false, backend: 'wasm' };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i];
+    const next = (): string => {
+      const s = argv[++i];
+      if (s === undefined) fail(`${v} needs a value`);
+      return s;
+    };
+    if (v === '--model') a.models.push(next());
+    else if (v === '--epochs') a.epochs = Number(next());
+    else if (v === '--seed') a.seed = Number(next());
+    else if (v === '--from-cache') a.fromCache = true;
+    else if (v === '--backend') a.backend = next() as Args['backend'];
+    else if (v === '--limit') a.limit = Number(next()); // train on the first N images only (smoke runs)
+    else if (v === '--help' || v === '-h') {
+      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(MODEL_SPECS).join('|')}]… [--epochs N] [--seed S] [--from-cache] [--backend wasm|cpu]\n`);
+      process.exit(0);
+    } else fail(`unknown argument ${v}`);
+  }
+  if (a.models.length === 0) a.models = Object.keys(MODEL_SPECS);
+  for (const m of a.models) if (!MODEL_SPECS[m]) fail(`unknown model '${m}' (known: ${Object.keys(MODEL_SPECS).join(', ')})`);
+  if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs > 0)) fail('--epochs must be a positive integer');
+  if (!Number.isInteger(a.seed) || a.seed < 0) fail('--seed must be a non-negative integer');
+  if (a.backend !== 'wasm' && a.backend !== 'cpu') fail('--backend must be wasm or cpu');
+  return a;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`train: ${msg}\n`);
+  process.exit(2);
+}
+
+function log(msg: string): void {
+  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------- weight cache
+
+interface CacheFile {
+  model: string;
+  seed: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  backend: string;
+  trainSeconds: number;
+  trainedBy: string;
+  tfjsTop1: number;
+  tfjsCorrect: number;
+  history: { epoch: number; loss: number; testTop1: number; seconds: number }[];
+  /** the layer specs trained, so a spec edit without retraining is caught */
+  layers: readonly LayerSpec[];
+  weights: Record<string, Record<string, { shape: number[]; f32: string }>>;
+}
+
+function writeAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+function saveCache(c: CacheFile): string {
+  mkdirSync(CACHE, { recursive: true });
+  // the cache is a build product: keep it out of git without touching the repo's .gitignore
+  if (!existsSync(join(CACHE, '.gitignore'))) writeFileSync(join(CACHE, '.gitignore'), '*\n');
+  const file = join(CACHE, `${c.model}.json`);
+  writeAtomic(file, JSON.stringify(c));
+  return file;
+}
+
+function loadCache(model: string): CacheFile {
+  const file = join(CACHE, `${model}.json`);
+  if (!existsSync(file)) fail(`no cached weights for ${model} (${file}); train it first`);
+  return JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
+}
+
+function cacheWeights(c: CacheFile): TrainedWeights {
+  const out: Record<string, Record<string, WeightArray>> = {};
+  for (const [layer, ws] of Object.entries(c.weights)) {
+    out[layer] = {};
+    for (const [k, w] of Object.entries(ws)) {
+      const b = Buffer.from(w.f32, 'base64');
+      // copy: the base64 buffer's offset need not be 4-aligned
+      const data = new Float32Array(new Uint8Array(b).buffer.slice(0));
+      out[layer][k] = { shape: w.shape, data };
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- tfjs
+
+type Tf = typeof import('@tensorflow/tfjs-core');
+type Tfl = typeof import('@tensorflow/tfjs-layers');
+
+async function initTf(backend: Args['backend']): Promise<{ tf: Tf; tfl: Tfl }> {
+  const tf = await import('@tensorflow/tfjs-core');
+  // the layers bundle also registers tfjs-core's gradients
+  const tfl = await import('@tensorflow/tfjs-layers');
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (backend === 'wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const req = createRequire(import.meta.url);
+    // the .wasm binaries ship in the package's dist/: no network
+    wasm.setWasmPaths(join(dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+    const { registerWasmGradKernels } = await import('./wasm-grads.js');
+    registerWasmGradKernels();
+  }
+  if (!(await tf.setBackend(backend))) fail(`tfjs backend ${backend} failed to initialize`);
+  await tf.ready();
+  return { tf, tfl };
+}
+
+/** tfjs layer names created for a spec layer (padding layers get a suffix) */
+function buildTfModel(tfl: Tfl, spec: ModelSpec, seed: number): import('@tensorflow/tfjs-layers').Sequential {
+  const seeds = new Prng(seed * 7919 + 17);
+  const nextSeed = (): number => seeds.nextU32() % 2147483647;
+  const m = tfl.sequential({ name: spec.name.replace(/[^A-Za-z0-9_]/g, '_') });
+  const inputShape = spec.input.length === 3 ? [spec.input[1], spec.input[2], spec.input[0]] : [...spec.input];
+  let first = true;
+  const firstArg = (): { inputShape?: number[] } => {
+    if (!first) return {};
+    first = false;
+    return { inputShape };
+  };
+  const lastDense = spec.layers.map((l) => l.kind).lastIndexOf('dense');
+  spec.layers.forEach((l, idx) => {
+    switch (l.kind) {
+      case 'conv':
+      case 'dwconv': {
+        const p = (l.kernel - 1) / 2;
+        let padding: 'same' | 'valid' = 'valid';
+        if (p > 0 && l.stride === 1) padding = 'same'; // odd k, stride 1: TF 'same' pads (k−1)/2 on each side
+        else if (p > 0) m.add(tfl.layers.zeroPadding2d({ ...firstArg(), padding: p, name: `${l.name}_pad` })); // TF 'same' would pad asymmetrically at stride 2
+        const common = { ...firstArg(), kernelSize: l.kernel, strides: l.stride, padding, useBias: false, name: l.name };
+        if (l.kind === 'conv') {
+          m.add(tfl.layers.conv2d({ ...common, filters: l.filters, kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }));
+        } else {
+          m.add(tfl.layers.depthwiseConv2d({ ...common, depthMultiplier: 1, depthwiseInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }));
+        }
+        break;
+      }
+      case 'bn':
+        m.add(tfl.layers.batchNormalization({ ...firstArg(), name: l.name, momentum: 0.99, epsilon: 1e-3 }));
+        break;
+      case 'relu':
+        m.add(tfl.layers.reLU({ ...firstArg(), name: l.name }));
+        break;
+      case 'relu6':
+        m.add(tfl.layers.reLU({ ...firstArg(), maxValue: 6, name: l.name }));
+        break;
+      case 'maxpool':
+        m.add(tfl.layers.maxPooling2d({ ...firstArg(), poolSize: l.size, strides: l.size, padding: 'valid', name: l.name }));
+        break;
+      case 'gap':
+        m.add(tfl.layers.globalAveragePooling2d({ ...firstArg(), name: l.name }));
+        break;
+      case 'flatten':
+        m.add(tfl.layers.flatten({ ...firstArg(), name: l.name }));
+        break;
+      case 'dense':
+        m.add(
+          tfl.layers.dense({
+            ...firstArg(),
+            units: l.units,
+            name: l.name,
+            // He for ReLU layers, Glorot for the logits layer
+            kernelInitializer: idx === lastDense ? tfl.initializers.glorotUniform({ seed: nextSeed() }) : tfl.initializers.heNormal({ seed: nextSeed() }),
+            biasInitializer: 'zeros',
+          }),
+        );
+        break;
+      case 'dropout':
+        m.add(tfl.layers.dropout({ ...firstArg(), rate: l.rate, seed: nextSeed(), name: l.name }));
+        break;
+    }
+  });
+  return m;
+}
+
+async function extractWeights(model: import('@tensorflow/tfjs-layers').Sequential, spec: ModelSpec): Promise<TrainedWeights> {
+  const keys: Partial<Record<LayerSpec['kind'], string[]>> = {
+    conv: ['kernel'],
+    dwconv: ['kernel'],
+    bn: ['gamma', 'beta', 'mean', 'variance'],
+    dense: ['kernel', 'bias'],
+  };
+  const out: Record<string, Record<string, WeightArray>> = {};
+  for (const l of spec.layers) {
+    const names = keys[l.kind];
+    if (!names) continue;
+    const ws = model.getLayer(l.name).getWeights();
+    if (ws.length !== names.length) throw new Error(`${l.name}: tfjs has ${ws.length} weights, expected ${names.join(', ')}`);
+    out[l.name] = {};
+    for (let i = 0; i < names.length; i++) out[l.name][names[i]] = { shape: [...ws[i].shape], data: (await ws[i].data()) as Float32Array };
+  }
+  return out;
+}
+
+async function tfjsTop1(tf: Tf, model: import('@tensorflow/tfjs-layers').Sequential, spec: ModelSpec, set: LabeledSet): Promise<number> {
+  const per = set.images.length / set.count;
+  const shape = spec.input.length === 3 ? [spec.input[1], spec.input[2], spec.input[0]] : [...spec.input];
+  let correct = 0;
+  const B = 1000;
+  for (let s = 0; s < set.count; s += B) {
+    const n = Math.min(B, set.count - s);
+    const pred = tf.tidy(() => {
+      const x = tf.tensor(set.images.subarray(s * per, (s + n) * per), [n, ...shape]);
+      return tf.argMax(model.predict(x) as import('@tensorflow/tfjs-core').Tensor, 1);
+    });
+    const p = (await pred.data()) as Int32Array;
+    pred.dispose();
+    for (let i = 0; i < n; i++) if (p[i] === set.labels[s + i]) correct++;
+  }
+  return correct;
+}
+
+async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
+  const { tf, tfl } = await initTf(args.backend);
+  const epochs = args.epochs ?? spec.train.epochs;
+  const { batch, lr } = spec.train;
+  let trainSet = loadDataset(spec.dataset, 'train');
+  if (args.limit !== undefined) trainSet = loadDataset(spec.dataset, 'train', { samples: args.limit, seed: args.seed });
+  const testSet = loadDataset(spec.dataset, 'test');
+  const model = buildTfModel(tfl, spec, args.seed);
+  const optimizer = tf.train.adam(lr);
+  model.compile({
+    optimizer,
+    loss: (yTrue: import('@tensorflow/tfjs-core').Tensor, yPred: import('@tensorflow/tfjs-core').Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred),
+  });
+  const dropouts = spec.layers.filter((l) => l.kind === 'dropout').map((l) => model.getLayer(l.name) as unknown as { seed?: number });
+  const stats = layerStats(buildGraph(spec, await extractWeights(model, spec)));
+  log(`${spec.name}: ${stats.totalParams} params, ${stats.totalMacs} MACs/image; ${trainSet.count} train images, ${epochs} epochs, batch ${batch}, Adam lr ${lr} cosine, backend ${tf.getBackend()}`);
+
+  const order = new Prng(args.seed * 104729 + 3);
+  const per = trainSet.images.length / trainSet.count;
+  const inShape = spec.input.length === 3 ? [spec.input[1], spec.input[2], spec.input[0]] : [...spec.input];
+  const steps = Math.ceil(trainSet.count / batch);
+  const total = steps * epochs;
+  const xb = new Float32Array(batch * per);
+  const yb = new Int32Array(batch);
+  const history: CacheFile['history'] = [];
+  const started = Date.now();
+  let step = 0;
+  for (let e = 0; e < epochs; e++) {
+    const perm = order.permutation(trainSet.count);
+    let lossSum = 0;
+    const t0 = Date.now();
+    for (let s = 0; s < steps; s++, step++) {
+      const n = Math.min(batch, trainSet.count - s * batch);
+      for (let i = 0; i < n; i++) {
+        const j = perm[s * batch + i];
+        xb.set(trainSet.images.subarray(j * per, (j + 1) * per), i * per);
+        yb[i] = trainSet.labels[j];
+      }
+      (optimizer as unknown as { learningRate: number }).learningRate = lr * 0.5 * (1 + Math.cos((Math.PI * step) / total));
+      // a fresh dropout mask per step: tfjs reuses a layer's fixed seed on every call
+      for (const d of dropouts) d.seed = order.nextU32() % 2147483647;
+      const x = tf.tensor(xb.subarray(0, n * per), [n, ...inShape]);
+      const lab = tf.tensor1d(yb.subarray(0, n), 'int32');
+      const y = tf.oneHot(lab, spec.classes);
+      const loss = (await model.trainOnBatch(x, y)) as number;
+      tf.dispose([x, lab, y]);
+      lossSum += loss * n;
+      if (!Number.isFinite(loss)) throw new Error(`${spec.name}: loss became ${loss} at step ${step}`);
+      if (s % 200 === 199) log(`${spec.name} epoch ${e + 1}/${epochs} step ${s + 1}/${steps} loss ${loss.toFixed(4)} (${((Date.now() - t0) / (s + 1)).toFixed(0)} ms/step)`);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const correct = await tfjsTop1(tf, model, spec, testSet);
+    history.push({ epoch: e + 1, loss: lossSum / trainSet.count, testTop1: correct / testSet.count, seconds });
+    log(`${spec.name} epoch ${e + 1}/${epochs}: train loss ${(lossSum / trainSet.count).toFixed(4)}, tfjs test top-1 ${((100 * correct) / testSet.count).toFixed(2)} % (${seconds.toFixed(0)} s)`);
+  }
+  const trainSeconds = Math.round((Date.now() - started) / 100) / 10;
+  const tfjsCorrect = await tfjsTop1(tf, model, spec, testSet);
+  const weights = await extractWeights(model, spec);
+  const enc: CacheFile['weights'] = {};
+  for (const [layer, ws] of Object.entries(weights)) {
+    enc[layer] = {};
+    for (const [k, w] of Object.entries(ws)) enc[layer][k] = { shape: [...w.shape], f32: Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength).toString('base64') };
+  }
+  const cache: CacheFile = {
+    model: spec.name,
+    seed: args.seed,
+    epochs,
+    batch,
+    lr,
+    backend: args.backend,
+    trainSeconds,
+    trainedBy: `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.limit !== undefined ? ` --limit ${args.limit}` : ''}`,
+    tfjsTop1: tfjsCorrect / testSet.count,
+    tfjsCorrect,
+    history,
+    layers: spec.layers,
+    weights: enc,
+  };
+  const file = saveCache(cache);
+  log(`${spec.name}: trained in ${trainSeconds} s, tfjs test top-1 ${(100 * cache.tfjsTop1).toFixed(2)} %; weights cached in ${file}`);
+  model.dispose();
+  return cache;
+}
+
+// ---------------------------------------------------------------- conversion
+
+function convert(spec: ModelSpec, cache: CacheFile): void {
+  if (JSON.stringify(cache.layers) !== JSON.stringify(spec.layers)) {
+    fail(`${spec.name}: cached weights were trained for a different layer list than models.ts now has; retrain`);
+  }
+  const graph = buildGraph(spec, cacheWeights(cache), {
+    producer: 'qloom nets/zoo/train.ts',
+    trainedBy: cache.trainedBy,
+    preprocessing: 'float32 pixel/255 in [0,1], no mean subtraction',
+  });
+  const onnxFile = join(ZOO, `${spec.name}.onnx`);
+  writeAtomic(onnxFile, exportOnnx(graph));
+  const back = loadOnnx(onnxFile);
+  const test = loadDataset(spec.dataset, 'test');
+  const t0 = Date.now();
+  const res = evaluateTop1(back, test, { batch: 500 });
+  const stats = layerStats(back);
+  log(
+    `${spec.name}: wrote ${onnxFile}; qloom FP32 test top-1 ${(100 * res.top1).toFixed(2)} % (${res.correct}/${res.samples}, ${((Date.now() - t0) / 1000).toFixed(1)} s), ` +
+      `tfjs ${(100 * cache.tfjsTop1).toFixed(2)} % (${cache.tfjsCorrect}); ${stats.totalParams} params, ${stats.totalMacs} MACs`,
+  );
+  if (Math.abs(res.top1 - cache.tfjsTop1) > 0.001) {
+    fail(`${spec.name}: qloom FP32 top-1 ${res.top1} and tfjs ${cache.tfjsTop1} differ by more than 0.1 point — conversion bug`);
+  }
+  const entry: ManifestEntry = {
+    file: `${spec.name}.onnx`,
+    dataset: spec.dataset,
+    split: 'test',
+    samples: res.samples,
+    top1: res.correct / res.samples,
+    input: [...spec.input],
+    params: stats.totalParams,
+    macs: stats.totalMacs,
+    trainedBy: cache.trainedBy,
+    seed: cache.seed,
+    trainSeconds: cache.trainSeconds,
+  };
+  // re-read just before writing: another training process may have added its model meanwhile
+  const manifestFile = join(ZOO, 'manifest.json');
+  const manifest: { models: Record<string, ManifestEntry> } = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) : { models: {} };
+  manifest.models[spec.name] = entry;
+  manifest.models = Object.fromEntries(Object.entries(manifest.models).sort(([a], [b]) => a.localeCompare(b)));
+  writeAtomic(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
+  log(`${spec.name}: manifest updated`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  for (const name of args.models) {
+    const spec = MODEL_SPECS[name];
+    const cache = args.fromCache ? loadCache(name) : await train(spec, args);
+    convert(spec, cache);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`train: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,282 @@
+/**
+ * Gradient kernels that @tensorflow/tfjs-backend-wasm 4.22 does not ship, so that the zoo models
+ * can be trained on the wasm backend (its XNNPACK forward convolutions are ~50× faster than
+ * tfjs-backend-cpu on this machine, whose backward convolutions are slower still: one
+ * batch-64 step of the fmnist CNN took 57 s on cpu).
+ *
+ * - Conv2DBackpropFilter: im2col in JS on the wasm heap, then the backend's own BatchMatMul
+ *   (dW[K, Cout] = colsᵀ · dy, K = kh·kw·Cin in HWIO order).
+ * - Conv2DBackpropInput: replaces the wasm backend's direct loop with dcols = dy · Wᵀ through
+ *   BatchMatMul, then col2im (scatter-add) in JS.
+ * - DepthwiseConv2dNativeBackpropFilter / …BackpropInput: direct JS loops (depthwise layers have
+ *   few MACs; the inner loop runs over contiguous channels).
+ *
+ * NHWC (channelsLast) only, dilation 1 — what tfjs-layers produces for these models. Verified
+ * against tfjs-backend-cpu in test/unit/nets/zoo.test.ts? No: checked by `train.ts --check-grads`,
+ * which compares every kernel here with the cpu backend on random tensors.
+ */
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+type Info = tf.TensorInfo;
+type KernelArgs = { inputs: Record<string, Info>; backend: unknown; attrs?: Record<string, unknown> };
+
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: Record<string, unknown>,
+  depthwise: boolean,
+): tf.backend_util.Conv2DInfo {
+  const dataFormat = (attrs.dataFormat as string | undefined) ?? 'NHWC';
+  if (dataFormat !== 'NHWC') throw new Error(`wasm-grads: only NHWC is supported, got ${dataFormat}`);
+  const dil = attrs.dilations ?? 1;
+  if (!(dil === 1 || (Array.isArray(dil) && dil.every((d) => d === 1)))) throw new Error('wasm-grads: dilation must be 1');
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number],
+    1,
+    attrs.pad as 'same' | 'valid' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    depthwise,
+    'channelsLast',
+  );
+}
+
+function matmul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean, transposeB: boolean): Info {
+  const k = tf.getKernel('BatchMatMul', 'wasm');
+  if (!k) throw new Error('wasm-grads: BatchMatMul kernel missing on wasm');
+  return k.kernelFunc({ inputs: { a, b } as tf.NamedTensorInfoMap, backend, attrs: { transposeA, transposeB } }) as Info;
+}
+
+function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
+  const be = backend as BackendWasm;
+  const { x, dy } = inputs;
+  const info = convInfo(x.shape as number[], attrs!.filterShape as number[], attrs!, false);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const M = N * OH * OW;
+  const K = KH * KW * C;
+  // colsᵀ laid out [K, M] explicitly: the wasm BatchMatMul is ~10× slower with transposeA set
+  const colsT = be.makeOutput([1, K, M], 'float32');
+  // views after the allocation: growing the wasm memory detaches earlier views
+  const cv = be.typedArrayFromHeap(colsT) as Float32Array;
+  const xv = be.typedArrayFromHeap(x) as Float32Array;
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      for (let ci = 0; ci < C; ci++) {
+        let o = ((kh * KW + kw) * C + ci) * M;
+        for (let n = 0; n < N; n++) {
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * SH - pt + kh;
+            if (ih < 0 || ih >= H) {
+              cv.fill(0, o, o + OW);
+              o += OW;
+              continue;
+            }
+            const row = (n * H + ih) * W;
+            for (let ow = 0; ow < OW; ow++, o++) {
+              const iw = ow * SW - pl + kw;
+              cv[o] = iw < 0 || iw >= W ? 0 : xv[(row + iw) * C + ci];
+            }
+          }
+        }
+      }
+    }
+  }
+  const dy3: Info = { dataId: dy.dataId, shape: [1, M, CO], dtype: 'float32' };
+  const out = matmul(be, colsT, dy3, false, false);
+  be.disposeData(colsT.dataId);
+  return { dataId: out.dataId, shape: [KH, KW, C, CO], dtype: 'float32' };
+}
+
+function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
+  const be = backend as BackendWasm;
+  const { dy, filter } = inputs;
+  const info = convInfo(attrs!.inputShape as number[], filter.shape as number[], attrs!, false);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const M = N * OH * OW;
+  const K = KH * KW * C;
+  const dy3: Info = { dataId: dy.dataId, shape: [1, M, CO], dtype: 'float32' };
+  // Wᵀ [CO, K] explicitly (small): the wasm BatchMatMul is ~10× slower with transposeB set
+  const wT = be.makeOutput([1, CO, K], 'float32');
+  {
+    const tv = be.typedArrayFromHeap(wT) as Float32Array;
+    const fv = be.typedArrayFromHeap(filter) as Float32Array;
+    for (let k = 0; k < K; k++) for (let co = 0; co < CO; co++) tv[co * K + k] = fv[k * CO + co];
+  }
+  const dcols = matmul(be, dy3, wT, false, false); // [1, M, K]
+  be.disposeData(wT.dataId);
+  const out = be.makeOutput([N, H, W, C], 'float32');
+  const ov = be.typedArrayFromHeap(out) as Float32Array;
+  const dv = be.typedArrayFromHeap({ dataId: dcols.dataId, shape: [M * K], dtype: 'float32' }) as Float32Array;
+  ov.fill(0);
+  let m = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++, m++) {
+        let o = m * K;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * SH - pt + kh;
+          for (let kw = 0; kw < KW; kw++, o += C) {
+            const iw = ow * SW - pl + kw;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            const s = ((n * H + ih) * W + iw) * C;
+            for (let c = 0; c < C; c++) ov[s + c] += dv[o + c];
+          }
+        }
+      }
+    }
+  }
+  be.disposeData(dcols.dataId);
+  return out;
+}
+
+function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
+  const be = backend as BackendWasm;
+  const { x, dy } = inputs;
+  const fShape = attrs!.filterShape as number[];
+  const info = convInfo(x.shape as number[], fShape, attrs!, true);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
+  const mult = CO / C;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const out = be.makeOutput(fShape, 'float32');
+  const ov = be.typedArrayFromHeap(out) as Float32Array;
+  const xv = be.typedArrayFromHeap(x) as Float32Array;
+  const dv = be.typedArrayFromHeap(dy) as Float32Array;
+  // accumulate in float64: sums run over N·OH·OW terms
+  const acc = new Float64Array(KH * KW * CO);
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const d = ((n * OH + oh) * OW + ow) * CO;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * SH - pt + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * SW - pl + kw;
+            if (iw < 0 || iw >= W) continue;
+            const s = ((n * H + ih) * W + iw) * C;
+            const f = (kh * KW + kw) * CO;
+            if (mult === 1) {
+              for (let c = 0; c < C; c++) acc[f + c] += xv[s + c] * dv[d + c];
+            } else {
+              for (let c = 0; c < C; c++) {
+                const xval = xv[s + c];
+                for (let q = 0; q < mult; q++) acc[f + c * mult + q] += xval * dv[d + c * mult + q];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  for (let i = 0; i < acc.length; i++) ov[i] = acc[i];
+  return out;
+}
+
+function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
+  const be = backend as BackendWasm;
+  const { dy, filter } = inputs;
+  const info = convInfo(attrs!.inputShape as number[], filter.shape as number[], attrs!, true);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
+  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
+  const mult = CO / C;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const out = be.makeOutput([N, H, W, C], 'float32');
+  const ov = be.typedArrayFromHeap(out) as Float32Array;
+  const fv = be.typedArrayFromHeap(filter) as Float32Array;
+  const dv = be.typedArrayFromHeap(dy) as Float32Array;
+  ov.fill(0);
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const d = ((n * OH + oh) * OW + ow) * CO;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * SH - pt + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * SW - pl + kw;
+            if (iw < 0 || iw >= W) continue;
+            const s = ((n * H + ih) * W + iw) * C;
+            const f = (kh * KW + kw) * CO;
+            if (mult === 1) {
+              for (let c = 0; c < C; c++) ov[s + c] += fv[f + c] * dv[d + c];
+            } else {
+              for (let c = 0; c < C; c++) {
+                let sum = 0;
+                for (let q = 0; q < mult; q++) sum += fv[f + c * mult + q] * dv[d + c * mult + q];
+                ov[s + c] += sum;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Tile by block copies. The wasm backend's Tile takes ~140 ms of a 440 ms training step of the
+ * fmnist CNN: BatchNormalization's gradient tiles per-channel vectors to activation size.
+ */
+function tile({ inputs, backend, attrs }: KernelArgs): Info {
+  const be = backend as BackendWasm;
+  const { x } = inputs;
+  const reps = attrs!.reps as number[];
+  const shape = x.shape as number[];
+  const r = shape.length;
+  const outShape = shape.map((d, i) => d * reps[i]);
+  const out = be.makeOutput(outShape, x.dtype);
+  if (outShape.some((d) => d === 0)) return out;
+  const ov = be.typedArrayFromHeap(out);
+  const xv = be.typedArrayFromHeap(x);
+  const inStride = new Array<number>(r);
+  const outStride = new Array<number>(r);
+  for (let i = r - 1, a = 1, b = 1; i >= 0; i--) {
+    inStride[i] = a;
+    outStride[i] = b;
+    a *= shape[i];
+    b *= outShape[i];
+  }
+  // writes x's sub-block at srcOff, tiled along axes ≥ axis, to dstOff
+  const fill = (dstOff: number, srcOff: number, axis: number): void => {
+    const block = shape[axis] * (axis === r - 1 ? 1 : outStride[axis]) ;
+    if (axis === r - 1) {
+      ov.set(xv.subarray(srcOff, srcOff + shape[axis]), dstOff);
+    } else {
+      for (let i = 0; i < shape[axis]; i++) fill(dstOff + i * outStride[axis], srcOff + i * inStride[axis], axis + 1);
+    }
+    for (let k = 1; k < reps[axis]; k++) ov.copyWithin(dstOff + k * block, dstOff, dstOff + block);
+  };
+  if (r === 0) ov.set(xv);
+  else fill(0, 0, 0);
+  return out;
+}
+
+let registered = false;
+
+/** Registers the kernels above on the wasm backend (idempotent; replaces Conv2DBackpropInput). */
+export function registerWasmGradKernels(): void {
+  if (registered) return;
+  registered = true;
+  const reg = (kernelName: string, kernelFunc: (a: KernelArgs) => Info): void => {
+    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  };
+  reg('Conv2DBackpropFilter', conv2DBackpropFilter);
+  reg('Conv2DBackpropInput', conv2DBackpropInput);
+  reg('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
+  reg('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
+  reg('Tile', tile);
+}

