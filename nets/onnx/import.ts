@@ -53,7 +53,12 @@ interface Sym {
 const MAX_SYM_LEN = 64;
 const utf8 = new TextDecoder('utf-8');
 
-function isOpType(op: string): op is OpType {
+/** protobufjs hands back Uint8Array for present bytes fields but a plain [] default for absent ones */
+function text(b: unknown): string {
+  return b instanceof Uint8Array ? utf8.decode(b) : Array.isArray(b) ? utf8.decode(Uint8Array.from(b as number[])) : '';
+}
+
+function isImportable(op: string): op is OpType {
   return (IMPORTABLE as readonly string[]).includes(op);
 }
 /** graph.ts ops that exist in the ONNX default domain at opsets 9–17 (Gelu/Swish come from fusion). */
@@ -125,7 +130,7 @@ function attrFromProto(a: PAttribute, where: string, file?: string): AttrValue |
       return isInt(v) ? v : { error: `attribute '${a.name}' value ${v} is not a safe integer` };
     }
     case AttrType.STRING:
-      return utf8.decode(a.s ?? new Uint8Array());
+      return text(a.s);
     case AttrType.FLOATS:
       return [...(a.floats ?? [])];
     case AttrType.INTS: {
@@ -133,7 +138,7 @@ function attrFromProto(a: PAttribute, where: string, file?: string): AttrValue |
       return v.every(isInt) ? v : { error: `attribute '${a.name}' has values that are not safe integers` };
     }
     case AttrType.STRINGS:
-      return (a.strings ?? []).map((s) => utf8.decode(s));
+      return (a.strings ?? []).map(text);
     case AttrType.TENSOR:
       if (!a.t) return { error: `attribute '${a.name}' has type TENSOR but no tensor` };
       try {
@@ -671,7 +676,7 @@ class Importer {
 
   private normalize(n: WNode): void {
     const op = n.op;
-    const isKnown = isOpType(op) || op === 'Dropout';
+    const isKnown = isImportable(op) || op === 'Dropout';
     if (!isKnown) {
       n.why ??= 'no importer for this op';
       return;
@@ -684,7 +689,7 @@ class Importer {
     const inputs = [...n.inputs];
     while (inputs.length && inputs[inputs.length - 1] === '') inputs.pop();
     let attrs: Record<string, AttrValue> = {};
-    let outputs = n.outputs.slice(0, 1);
+    const outputs = n.outputs.slice(0, 1);
     let newOp: OpType = op as OpType;
     const dropExtraOutputs = (what: string) => {
       for (const o of n.outputs.slice(1)) if (o) this.extraOutputs.set(o, `${what} output '${o}' of ${n.op} is not supported`);

@@ -4,24 +4,15 @@
  * suite's inputs, and must reproduce the suite's expected outputs. That checks our normalizations
  * (auto_pad → pads, operand inputs → attributes, opset-specific defaults) against the reference
  * implementation's numbers rather than against our own reading of the spec.
- *
- * Models that feed an operand (Reshape's shape, Clip's bounds, Pad's pads, Squeeze's axes) as a
- * graph input are imported with those inputs bound to the suite's values (ImportOptions.constInputs).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../nets/errors.js';
-import type { Graph, Tensor } from '../../nets/graph.js';
+import type { Graph } from '../../nets/graph.js';
 import { exportOnnx } from '../../nets/onnx/export.js';
-import { loadOnnx } from '../../nets/onnx/import.js';
-import { readTensorPb } from '../../nets/onnx/tensor.js';
-import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
-import { readFileSync } from 'node:fs';
+import { conformanceDirs, dataSet, load, TESTDATA } from '../helpers/conformance.js';
 import { runOrt } from '../helpers/ort.js';
-
-const TESTDATA = '/usr/share/libonnx-testdata/data';
-const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'];
 
 /** Tests that exercise a normalization and must import and pass. */
 const MUST_PASS = [
@@ -55,34 +46,13 @@ const MUST_PASS = [
   'test_MaxPool2d_stride_padding_dilation',
 ];
 
-function load(dir: string): Graph {
-  const file = join(dir, 'model.onnx');
-  try {
-    return loadOnnx(file);
-  } catch (e) {
-    if (!(e instanceof ModelError)) throw e;
-    // operands fed as graph inputs: bind inputs 1.. to the suite's values and try once more
-    const model = ModelProto.decode(readFileSync(file)) as unknown as PModel;
-    const bind = new Map<string, Tensor>();
-    (model.graph?.input ?? []).forEach((v, i) => {
-      const pb = join(dir, 'test_data_set_0', `input_${i}.pb`);
-      if (i > 0 && existsSync(pb)) bind.set(v.name, readTensorPb(pb).tensor);
-    });
-    if (bind.size === 0) throw e;
-    return loadOnnx(file, { constInputs: bind });
-  }
-}
-
 describe.skipIf(!existsSync(TESTDATA))('ONNX conformance models through import → export → onnxruntime-node', () => {
   it('every model imports or is refused with a ModelError; what imports reproduces the expected outputs', async () => {
     const passed: string[] = [];
     const failures: string[] = [];
     let refused = 0;
-    for (const suite of SUITES) {
-      if (!existsSync(join(TESTDATA, suite))) continue;
-      for (const test of readdirSync(join(TESTDATA, suite)).sort()) {
-        const dir = join(TESTDATA, suite, test);
-        if (!existsSync(join(dir, 'model.onnx')) || !existsSync(join(dir, 'test_data_set_0'))) continue;
+    for (const { test, dir } of conformanceDirs()) {
+      {
         let g: Graph;
         try {
           g = load(dir);
@@ -91,9 +61,7 @@ describe.skipIf(!existsSync(TESTDATA))('ONNX conformance models through import �
           refused++;
           continue;
         }
-        const ds = join(dir, 'test_data_set_0');
-        const feeds: Record<string, Tensor> = {};
-        g.inputs.forEach((v, i) => (feeds[v.name] = readTensorPb(join(ds, `input_${i}.pb`)).tensor));
+        const { feeds, expected } = dataSet(dir, g);
         let out: Awaited<ReturnType<typeof runOrt>>;
         try {
           out = await runOrt(exportOnnx(g), feeds);
@@ -108,7 +76,7 @@ describe.skipIf(!existsSync(TESTDATA))('ONNX conformance models through import �
         }
         let ok = true;
         g.outputs.forEach((v, i) => {
-          const want = readTensorPb(join(ds, `output_${i}.pb`)).tensor;
+          const want = expected[i];
           const got = out[v.name];
           if (!got || got.data.length !== want.data.length || [...got.dims].join() !== want.shape.join()) {
             ok = false;

@@ -52,7 +52,7 @@ function everyOpGraph(): Graph {
     ['bn_s', rand([8], 3)],
     ['bn_b', rand([8], 4)],
     ['bn_m', rand([8], 5)],
-    ['bn_v', { dtype: 'float32', shape: [8], data: Float32Array.from(rand([8], 6).data, (v) => Math.abs(v) + 0.5) }],
+    ['bn_v', { dtype: 'float32', shape: [8], data: (rand([8], 6).data as Float32Array).map((v) => Math.abs(v) + 0.5) }],
     ['cA', rand([8, 1, 1], 7)],
     ['cS', { dtype: 'float32', shape: [], data: Float32Array.of(0.25) }],
     ['cM', rand([8, 8, 8], 8)],
