@@ -29,3 +29,10 @@ for (const [shape, reps] of [[[1,1,1,5],[2,3,4,1]],[[2,3],[3,2]],[[3,1,2],[1,4,2
   await tf.setBackend('wasm'); const a2 = tf.tile(tf.reshape(tf.range(0, shape.reduce((a,b)=>a*b,1)), shape as any), reps as any); const d2 = await a2.data();
   console.log('tile', shape, reps, d1.length === d2.length && d1.every((v,i)=>v===d2[i]));
 }
+for (const [shape, axis, kd] of [[[2,3,4,5],[0,1,2],false],[[2,3,4,5],[0,1,2],true],[[2,3,4,5],[1,2],false],[[2,3,4,5],[3],false],[[6,7],[0],false],[[6,7],-1,true],[[6,7],null,false]] as const) {
+  const outs: Float32Array[] = []; const shp: number[][] = [];
+  for (const be of ['cpu', 'wasm']) { await tf.setBackend(be); const x = tf.tensor(rnd(shape.reduce((a,b)=>a*b,1), 5), shape as any);
+    for (const f of [tf.sum, tf.mean]) { const r = (f as any)(x, axis === null ? undefined : axis, kd); outs.push(await r.data() as Float32Array); shp.push(r.shape); } }
+  let m = 0; for (let i = 0; i < outs[0].length; i++) m = Math.max(m, Math.abs(outs[0][i]-outs[2][i]), Math.abs(outs[1][i]-outs[3][i]));
+  console.log('reduce', shape, axis, kd, JSON.stringify(shp[0]) === JSON.stringify(shp[2]) && JSON.stringify(shp[1]) === JSON.stringify(shp[3]), m.toExponential(2));
+}

@@ -264,6 +264,48 @@ function tile({ inputs, backend, attrs }: KernelArgs): Info {
   return out;
 }
 
+/**
+ * Sum / Mean over the leading axes of a float32 tensor (per-channel reductions over N, H, W:
+ * BatchNormalization's statistics and gradients), as a row-accumulate loop. The wasm kernels
+ * transpose the reduced axes innermost first, which made Sum the largest kernel of the
+ * depthwise-separable net's training step. Other reductions go to the original wasm kernels.
+ */
+function leadingReduce(name: 'Sum' | 'Mean'): (a: KernelArgs) => Info {
+  const orig = tf.getKernel(name, 'wasm');
+  if (!orig) throw new Error(`wasm-grads: ${name} kernel missing on wasm`);
+  let origReady = false;
+  return (args: KernelArgs): Info => {
+    const { inputs, backend, attrs } = args;
+    const be = backend as BackendWasm;
+    const { x } = inputs;
+    const shape = x.shape as number[];
+    const r = shape.length;
+    const axes = tf.util.parseAxisParam(attrs!.axis as number | number[], shape).sort((a, b) => a - b);
+    const k = axes.length;
+    const prefix = k > 0 && k < r && axes.every((a, i) => a === i);
+    if (x.dtype !== 'float32' || !prefix || tf.util.sizeFromShape(shape) === 0) {
+      // the original kernel's setup (cwrap of its wasm export) runs at backend init only for
+      // kernels registered then; this one was replaced before that, so set it up on first use
+      if (!origReady) {
+        orig.setupFunc?.(be);
+        origReady = true;
+      }
+      return orig.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as Info;
+    }
+    const rows = shape.slice(0, k).reduce((a, b) => a * b, 1);
+    const cols = shape.slice(k).reduce((a, b) => a * b, 1);
+    const outShape = attrs!.keepDims ? shape.map((d, i) => (i < k ? 1 : d)) : shape.slice(k);
+    const out = be.makeOutput(outShape, 'float32');
+    const ov = be.typedArrayFromHeap(out) as Float32Array;
+    const xv = be.typedArrayFromHeap(x) as Float32Array;
+    const acc = new Float64Array(cols);
+    for (let i = 0, o = 0; i < rows; i++) for (let j = 0; j < cols; j++, o++) acc[j] += xv[o];
+    const scale = name === 'Mean' ? 1 / rows : 1;
+    for (let j = 0; j < cols; j++) ov[j] = acc[j] * scale;
+    return out;
+  };
+}
+
 let registered = false;
 
 /** Registers the kernels above on the wasm backend (idempotent; replaces Conv2DBackpropInput). */
@@ -279,4 +321,6 @@ export function registerWasmGradKernels(): void {
   reg('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
   reg('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
   reg('Tile', tile);
+  reg('Sum', leadingReduce('Sum'));
+  reg('Mean', leadingReduce('Mean'));
 }

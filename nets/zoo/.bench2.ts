@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmGradKernels } from './wasm-grads.js';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+registerWasmGradKernels();
+const req = createRequire(import.meta.url);
+setWasmPaths(dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/');
+await tf.setBackend('wasm'); await tf.ready();
+const m = tfl.sequential();
+m.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', useBias: false }));
+m.add(tfl.layers.batchNormalization()); m.add(tfl.layers.reLU({maxValue: 6}));
+m.add(tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false }));
+m.add(tfl.layers.batchNormalization()); m.add(tfl.layers.reLU({maxValue: 6}));
+m.add(tfl.layers.conv2d({ filters: 64, kernelSize: 1, padding: 'same', useBias: false }));
+m.add(tfl.layers.batchNormalization()); m.add(tfl.layers.reLU({maxValue: 6}));
+m.add(tfl.layers.globalAveragePooling2d({})); m.add(tfl.layers.dense({ units: 10 }));
+m.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+const B = 64;
+const x = tf.randomNormal([B, 28, 28, 1]); const y = tf.oneHot(tf.randomUniform([B], 0, 10, 'int32'), 10);
+for (let i = 0; i < 3; i++) { const t = Date.now(); const l = await m.trainOnBatch(x, y); console.log(i, l, Date.now() - t, 'ms'); }
+const prof = await tf.profile(async () => { await m.trainOnBatch(x, y); });
+const agg = new Map<string, number>();
+for (const k of prof.kernels) agg.set(k.name, (agg.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+console.log([...agg].sort((a, b) => b[1] - a[1]).slice(0, 15));

@@ -1,0 +1,157 @@
+/**
+ * The QuantizedNetwork noun (DESIGN.md): integer weights, int32 bias, scales and zero points,
+ * activations, in a form the functional executor and the simulator run directly.
+ *
+ * It stores *quantization parameters*, not requantization constants: the float multiplier
+ * M = s_x·s_w[c]/s_y and the fixed-point (M0, shift) are derived in one place (sim/requant.ts)
+ * for the requant mode a run asks for, so one QuantizedNetwork runs under `--requant float` and
+ * `--requant fixed` alike. Layers are JSON-friendly objects with typed arrays; numbers are exact
+ * integers wherever they are integer data.
+ *
+ * sim/ may import this file with `import type` only (DESIGN.md's dependency direction).
+ */
+import type { Node, Tensor } from '../nets/graph.js';
+
+/** Affine quantization of one tensor: real = scale·(q − zeroPoint). */
+export interface QParams {
+  /** float32 scales: length 1 (per-tensor) or the size of `axis` (per-channel) */
+  readonly scale: Float32Array;
+  /** same length as `scale` */
+  readonly zeroPoint: Int32Array;
+  /** channel axis when per-channel (weights: 0 = output channel); -1 when per-tensor */
+  readonly axis: number;
+  /** 2…16 */
+  readonly bits: number;
+  readonly signed: boolean;
+  /** restricted (narrow) range: signed values in ±(2^(bits−1)−1), unsigned in 0…2^bits−2 */
+  readonly narrow: boolean;
+}
+
+/** An integer activation tensor between layers. */
+export interface QTensorInfo {
+  readonly name: string;
+  /** -1 for a dynamic batch */
+  readonly shape: readonly number[];
+  readonly q: QParams;
+}
+
+/** Integer weights in ONNX layout (Conv OIHW; Gemm [N=out, K=in]). */
+export interface QWeight {
+  readonly data: Int32Array;
+  readonly shape: readonly number[];
+  /** per-tensor or per-output-channel (axis 0) */
+  readonly q: QParams;
+}
+
+export type LutFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'swish' | 'tanh' | 'gelu' | 'gelu_tanh';
+
+/**
+ * The activation applied in the requant unit after requantization (fused), or as its own layer.
+ * `clamp` bounds are integers of the output quantization (ReLU: [z_y, qmax]; ReLU6: [z_y,
+ * min(qmax, round(6/s_y)+z_y)]). `lut` maps each code of an intermediate quantization `inQ` to
+ * an output code; `entries` < 2^inQ.bits means a coarser table indexed by the top bits.
+ */
+export type QActivation =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly lo: number; readonly hi: number }
+  | { readonly kind: 'lut'; readonly fn: LutFunction; readonly inQ: QParams; readonly entries: number; readonly table: Int32Array };
+
+interface QLayerBase {
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly output: string;
+  /** bits of the accumulator for this layer when it overrides the run's (mixed precision) */
+  readonly accBits?: number;
+}
+
+/** Conv or Gemm: acc = bias + Σ (q_w − z_w)(q_x − z_x); y = act(requant(acc)). */
+export interface QLinearLayer extends QLayerBase {
+  readonly kind: 'conv' | 'gemm';
+  readonly weight: QWeight;
+  /** int32, scale s_x·s_w[c], zero point 0; null when the layer has none */
+  readonly bias: Int32Array | null;
+  /** conv geometry (gemm: unused) */
+  readonly kernel: readonly [number, number];
+  readonly strides: readonly [number, number];
+  /** top, left, bottom, right */
+  readonly pads: readonly [number, number, number, number];
+  readonly dilations: readonly [number, number];
+  readonly group: number;
+  readonly activation: QActivation;
+}
+
+/** Elementwise Add of two differently quantized inputs (QLinearAdd), fused activation. */
+export interface QAddLayer extends QLayerBase {
+  readonly kind: 'add';
+  readonly activation: QActivation;
+}
+
+/** Concat along an axis; inputs requantized to the output's parameters unless they share them. */
+export interface QConcatLayer extends QLayerBase {
+  readonly kind: 'concat';
+  readonly axis: number;
+}
+
+export interface QPoolLayer extends QLayerBase {
+  readonly kind: 'maxpool' | 'avgpool' | 'globalavgpool';
+  readonly kernel: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly pads: readonly [number, number, number, number];
+  readonly dilations: readonly [number, number];
+  readonly ceilMode: boolean;
+  readonly countIncludePad: boolean;
+}
+
+/** A standalone activation on integers (QLinearSigmoid, unfused LUT activations). */
+export interface QActivationLayer extends QLayerBase {
+  readonly kind: 'activation';
+  readonly activation: QActivation;
+}
+
+/** Pure data movement on integer tensors. */
+export interface QLayoutLayer extends QLayerBase {
+  readonly kind: 'reshape' | 'flatten' | 'transpose' | 'identity';
+  /** Reshape target (ONNX 0 / −1 conventions), Flatten axis as [axis], Transpose perm */
+  readonly param: readonly number[];
+}
+
+/** Float tensor → integer (QuantizeLinear). */
+export interface QQuantizeLayer extends QLayerBase {
+  readonly kind: 'quantize';
+}
+
+/** Integer → float tensor (DequantizeLinear). */
+export interface QDequantizeLayer extends QLayerBase {
+  readonly kind: 'dequantize';
+}
+
+/** An op left in float between a dequantize and a quantize (e.g. Softmax on the logits). */
+export interface QFloatLayer extends QLayerBase {
+  readonly kind: 'float';
+  readonly node: Node;
+}
+
+export type QLayer =
+  | QLinearLayer
+  | QAddLayer
+  | QConcatLayer
+  | QPoolLayer
+  | QActivationLayer
+  | QLayoutLayer
+  | QQuantizeLayer
+  | QDequantizeLayer
+  | QFloatLayer;
+
+export interface QuantizedNetwork {
+  readonly name: string;
+  /** graph inputs; float32 ones pass through a 'quantize' layer, integer ones are fed as is */
+  readonly inputs: readonly { readonly name: string; readonly dtype: 'float32' | 'int8' | 'uint8' | 'int32'; readonly shape: readonly number[] }[];
+  readonly outputs: readonly { readonly name: string; readonly dtype: 'float32' | 'int8' | 'uint8' | 'int32'; readonly shape: readonly number[] }[];
+  /** quantization of every integer tensor, by name */
+  readonly tensors: ReadonlyMap<string, QTensorInfo>;
+  /** topologically sorted */
+  readonly layers: readonly QLayer[];
+  /** float constants a 'float' layer reads (by name) */
+  readonly floatConstants?: ReadonlyMap<string, Tensor>;
+  readonly meta?: Readonly<Record<string, string>>;
+}
