@@ -7,6 +7,7 @@ import { DatasetError, InvariantError, ModelError } from '../nets/errors.js';
 import { layerStats } from '../nets/shapes.js';
 import { listModels, loadModel } from '../nets/zoo/index.js';
 import { evalCommand } from './eval.js';
+import { execCommand } from './exec.js';
 import { table } from './table.js';
 
 export class UsageError extends Error {
@@ -55,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   eval: evalCommand,
+  exec: execCommand,
   models: {
     summary: 'list the model zoo',
     usage: 'qloom models [--json]',

@@ -125,5 +125,6 @@ export function loadFmnist(split: Split, dir: string = FMNIST_DIR): RawSplit {
   const { pixels, labels, count } = loadBytes(split, dir);
   const images = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) images[i] = pixels[i] / 255;
-  return { images, labels: labels.slice(), count, shape: [1, 28, 28], classes: FMNIST_CLASSES };
+  // copy into a plain Uint8Array: `labels` views a Node Buffer, whose slice() would not copy
+  return { images, labels: new Uint8Array(labels), count, shape: [1, 28, 28], classes: FMNIST_CLASSES };
 }

@@ -109,7 +109,7 @@ function near(v: number | undefined, target: number, rel = 1e-6): boolean {
   return v !== undefined && Math.abs(v - target) <= rel * Math.abs(target);
 }
 
-function attrFromProto(a: PAttribute, where: string, file?: string): AttrValue | { error: string } {
+export function attrFromProto(a: PAttribute, where: string, file?: string): AttrValue | { error: string } {
   let type = a.type ?? 0;
   if (a.ref_attr_name) return { error: `attribute '${a.name}' refers to a function attribute (${a.ref_attr_name})` };
   if (type === AttrType.UNDEFINED) {
@@ -152,13 +152,13 @@ function attrFromProto(a: PAttribute, where: string, file?: string): AttrValue |
   }
 }
 
-interface ParsedValueInfo {
+export interface ParsedValueInfo {
   dtype?: DType;
   shape?: number[];
   error?: string;
 }
 
-function parseValueInfo(v: PValueInfo): ParsedValueInfo {
+export function parseValueInfo(v: PValueInfo): ParsedValueInfo {
   const tt = v.type?.tensor_type;
   if (!tt) return { error: 'has no tensor type' };
   const dtype = tt.elem_type === 11 ? undefined : dtypeFromOnnx(tt.elem_type ?? 0);

@@ -1,10 +1,12 @@
 /**
  * Trains the bundled zoo models and converts them to ONNX (`npm run train -- …`, or
- * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--from-cache]`).
+ * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--from-cache]
+ *  [--backend wasm|cpu] [--limit N]`). Without --model: all models in models.ts, one after the
+ * other. --limit trains on a seeded subset of N images (smoke runs only).
  *
  * Training: @tensorflow/tfjs-layers on @tensorflow/tfjs-backend-wasm (single thread, SIMD), with
  * the missing gradient kernels supplied by wasm-grads.ts — measured on this 2-core machine, one
- * batch-64 step of fmnist-cnn takes ~0.3 s on wasm against ~57 s on tfjs-backend-cpu. Seeded
+ * batch-64 step of fmnist-cnn takes ~0.26 s on wasm against ~57 s on tfjs-backend-cpu. Seeded
  * throughout: initializers get explicit seeds derived from --seed, the data order is a Prng
  * permutation per epoch, dropout masks get a Prng seed per step, and the wasm kernels are
  * deterministic, so a rerun reproduces the weights. Adam, cosine learning-rate decay to 0,
@@ -16,11 +18,11 @@
  * NCHW graph, nets/onnx/export.ts writes nets/zoo/<name>.onnx (temp file + rename), the file is
  * re-imported with loadOnnx and evaluated with the FP32 executor (nets/eval.ts, the same routine
  * as `qloom eval`) on the full test split; that number goes to manifest.json (temp + rename),
- * after checking it agrees with tfjs's own test accuracy within 0.1 point.
+ * after checking it agrees with tfjs's own test accuracy within 0.1 point. `trainSeconds` is the
+ * wall-clock time of the training loop, including the tfjs test evaluation after each epoch.
  */
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, type LabeledSet } from '../data/index.js';
@@ -31,6 +33,8 @@ import { Prng } from '../prng.js';
 import { layerStats } from '../shapes.js';
 import type { ManifestEntry } from './index.js';
 import { buildGraph, MODEL_SPECS, type LayerSpec, type ModelSpec, type TrainedWeights, type WeightArray } from './models.js';
+import { buildTfModel, extractWeights, initTf, tfInputShape, tfjsLogits, type Tf } from './tfjs-models.js';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 
 const ZOO = dirname(fileURLToPath(import.meta.url));
 const CACHE = join(ZOO, '.cache');
@@ -135,131 +139,33 @@ function cacheWeights(c: CacheFile): TrainedWeights {
   return out;
 }
 
-// ---------------------------------------------------------------- tfjs
+// ---------------------------------------------------------------- training
 
-type Tf = typeof import('@tensorflow/tfjs-core');
-type Tfl = typeof import('@tensorflow/tfjs-layers');
-
-async function initTf(backend: Args['backend']): Promise<{ tf: Tf; tfl: Tfl }> {
-  const tf = await import('@tensorflow/tfjs-core');
-  // the layers bundle also registers tfjs-core's gradients
-  const tfl = await import('@tensorflow/tfjs-layers');
-  await import('@tensorflow/tfjs-backend-cpu');
-  if (backend === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    const req = createRequire(import.meta.url);
-    // the .wasm binaries ship in the package's dist/: no network
-    wasm.setWasmPaths(join(dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
-    const { registerWasmGradKernels } = await import('./wasm-grads.js');
-    registerWasmGradKernels();
-  }
-  if (!(await tf.setBackend(backend))) fail(`tfjs backend ${backend} failed to initialize`);
-  await tf.ready();
-  return { tf, tfl };
-}
-
-/** tfjs layer names created for a spec layer (padding layers get a suffix) */
-function buildTfModel(tfl: Tfl, spec: ModelSpec, seed: number): import('@tensorflow/tfjs-layers').Sequential {
-  const seeds = new Prng(seed * 7919 + 17);
-  const nextSeed = (): number => seeds.nextU32() % 2147483647;
-  const m = tfl.sequential({ name: spec.name.replace(/[^A-Za-z0-9_]/g, '_') });
-  const inputShape = spec.input.length === 3 ? [spec.input[1], spec.input[2], spec.input[0]] : [...spec.input];
-  let first = true;
-  const firstArg = (): { inputShape?: number[] } => {
-    if (!first) return {};
-    first = false;
-    return { inputShape };
-  };
-  const lastDense = spec.layers.map((l) => l.kind).lastIndexOf('dense');
-  spec.layers.forEach((l, idx) => {
-    switch (l.kind) {
-      case 'conv':
-      case 'dwconv': {
-        const p = (l.kernel - 1) / 2;
-        let padding: 'same' | 'valid' = 'valid';
-        if (p > 0 && l.stride === 1) padding = 'same'; // odd k, stride 1: TF 'same' pads (k−1)/2 on each side
-        else if (p > 0) m.add(tfl.layers.zeroPadding2d({ ...firstArg(), padding: p, name: `${l.name}_pad` })); // TF 'same' would pad asymmetrically at stride 2
-        const common = { ...firstArg(), kernelSize: l.kernel, strides: l.stride, padding, useBias: false, name: l.name };
-        if (l.kind === 'conv') {
-          m.add(tfl.layers.conv2d({ ...common, filters: l.filters, kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }));
-        } else {
-          m.add(tfl.layers.depthwiseConv2d({ ...common, depthMultiplier: 1, depthwiseInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }));
-        }
-        break;
-      }
-      case 'bn':
-        m.add(tfl.layers.batchNormalization({ ...firstArg(), name: l.name, momentum: 0.99, epsilon: 1e-3 }));
-        break;
-      case 'relu':
-        m.add(tfl.layers.reLU({ ...firstArg(), name: l.name }));
-        break;
-      case 'relu6':
-        m.add(tfl.layers.reLU({ ...firstArg(), maxValue: 6, name: l.name }));
-        break;
-      case 'maxpool':
-        m.add(tfl.layers.maxPooling2d({ ...firstArg(), poolSize: l.size, strides: l.size, padding: 'valid', name: l.name }));
-        break;
-      case 'gap':
-        m.add(tfl.layers.globalAveragePooling2d({ ...firstArg(), name: l.name }));
-        break;
-      case 'flatten':
-        m.add(tfl.layers.flatten({ ...firstArg(), name: l.name }));
-        break;
-      case 'dense':
-        m.add(
-          tfl.layers.dense({
-            ...firstArg(),
-            units: l.units,
-            name: l.name,
-            // He for ReLU layers, Glorot for the logits layer
-            kernelInitializer: idx === lastDense ? tfl.initializers.glorotUniform({ seed: nextSeed() }) : tfl.initializers.heNormal({ seed: nextSeed() }),
-            biasInitializer: 'zeros',
-          }),
-        );
-        break;
-      case 'dropout':
-        m.add(tfl.layers.dropout({ ...firstArg(), rate: l.rate, seed: nextSeed(), name: l.name }));
-        break;
-    }
-  });
-  return m;
-}
-
-async function extractWeights(model: import('@tensorflow/tfjs-layers').Sequential, spec: ModelSpec): Promise<TrainedWeights> {
-  const keys: Partial<Record<LayerSpec['kind'], string[]>> = {
-    conv: ['kernel'],
-    dwconv: ['kernel'],
-    bn: ['gamma', 'beta', 'mean', 'variance'],
-    dense: ['kernel', 'bias'],
-  };
-  const out: Record<string, Record<string, WeightArray>> = {};
-  for (const l of spec.layers) {
-    const names = keys[l.kind];
-    if (!names) continue;
-    const ws = model.getLayer(l.name).getWeights();
-    if (ws.length !== names.length) throw new Error(`${l.name}: tfjs has ${ws.length} weights, expected ${names.join(', ')}`);
-    out[l.name] = {};
-    for (let i = 0; i < names.length; i++) out[l.name][names[i]] = { shape: [...ws[i].shape], data: (await ws[i].data()) as Float32Array };
-  }
-  return out;
-}
-
-async function tfjsTop1(tf: Tf, model: import('@tensorflow/tfjs-layers').Sequential, spec: ModelSpec, set: LabeledSet): Promise<number> {
+async function tfjsTop1(tf: Tf, model: LayersModel, spec: ModelSpec, set: LabeledSet): Promise<number> {
   const per = set.images.length / set.count;
-  const shape = spec.input.length === 3 ? [spec.input[1], spec.input[2], spec.input[0]] : [...spec.input];
   let correct = 0;
   const B = 1000;
   for (let s = 0; s < set.count; s += B) {
     const n = Math.min(B, set.count - s);
-    const pred = tf.tidy(() => {
-      const x = tf.tensor(set.images.subarray(s * per, (s + n) * per), [n, ...shape]);
-      return tf.argMax(model.predict(x) as import('@tensorflow/tfjs-core').Tensor, 1);
-    });
-    const p = (await pred.data()) as Int32Array;
-    pred.dispose();
-    for (let i = 0; i < n; i++) if (p[i] === set.labels[s + i]) correct++;
+    const logits = await tfjsLogits(tf, model, spec, set.images.subarray(s * per, (s + n) * per), n);
+    const k = spec.classes;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+      if (best === set.labels[s + i]) correct++;
+    }
   }
   return correct;
+}
+
+/** Moves the one-channel H×W image at xb[off…] by (dx, dy) pixels in place, filling with 0. */
+function translate(xb: Float32Array, off: number, H: number, W: number, dx: number, dy: number, tmp: Float32Array): void {
+  if (dx === 0 && dy === 0) return;
+  tmp.fill(0);
+  for (let y = Math.max(0, dy); y < Math.min(H, H + dy); y++) {
+    for (let x = Math.max(0, dx); x < Math.min(W, W + dx); x++) tmp[y * W + x] = xb[off + (y - dy) * W + (x - dx)];
+  }
+  xb.set(tmp.subarray(0, H * W), off);
 }
 
 async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
@@ -277,15 +183,18 @@ async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
   });
   const dropouts = spec.layers.filter((l) => l.kind === 'dropout').map((l) => model.getLayer(l.name) as unknown as { seed?: number });
   const stats = layerStats(buildGraph(spec, await extractWeights(model, spec)));
-  log(`${spec.name}: ${stats.totalParams} params, ${stats.totalMacs} MACs/image; ${trainSet.count} train images, ${epochs} epochs, batch ${batch}, Adam lr ${lr} cosine, backend ${tf.getBackend()}`);
+  log(`${spec.name}: ${stats.totalParams} params, ${stats.totalMacs} MACs/image; ${trainSet.count} train images, ${epochs} epochs, batch ${batch}, Adam lr ${lr} cosine${spec.train.shift ? `, random shifts ±${spec.train.shift} px` : ''}, backend ${tf.getBackend()}`);
 
   const order = new Prng(args.seed * 104729 + 3);
   const per = trainSet.images.length / trainSet.count;
-  const inShape = spec.input.length === 3 ? [spec.input[1], spec.input[2], spec.input[0]] : [...spec.input];
+  // one channel: NCHW dataset bytes are the NHWC tensor tfjs wants
+  const inShape = tfInputShape(spec);
   const steps = Math.ceil(trainSet.count / batch);
   const total = steps * epochs;
   const xb = new Float32Array(batch * per);
   const yb = new Int32Array(batch);
+  const shift = spec.train.shift ?? 0;
+  const tmp = new Float32Array(per);
   const history: CacheFile['history'] = [];
   const started = Date.now();
   let step = 0;
@@ -299,6 +208,7 @@ async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
         const j = perm[s * batch + i];
         xb.set(trainSet.images.subarray(j * per, (j + 1) * per), i * per);
         yb[i] = trainSet.labels[j];
+        if (shift > 0) translate(xb, i * per, trainSet.shape[1], trainSet.shape[2], order.int(2 * shift + 1) - shift, order.int(2 * shift + 1) - shift, tmp);
       }
       (optimizer as unknown as { learningRate: number }).learningRate = lr * 0.5 * (1 + Math.cos((Math.PI * step) / total));
       // a fresh dropout mask per step: tfjs reuses a layer's fixed seed on every call
@@ -333,7 +243,7 @@ async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
     lr,
     backend: args.backend,
     trainSeconds,
-    trainedBy: `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.limit !== undefined ? ` --limit ${args.limit}` : ''}`,
+    trainedBy: `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.limit !== undefined ? ` --limit ${args.limit}` : ''}${args.backend !== 'wasm' ? ` --backend ${args.backend}` : ''}`,
     tfjsTop1: tfjsCorrect / testSet.count,
     tfjsCorrect,
     history,
@@ -362,7 +272,8 @@ function convert(spec: ModelSpec, cache: CacheFile): void {
   const back = loadOnnx(onnxFile);
   const test = loadDataset(spec.dataset, 'test');
   const t0 = Date.now();
-  const res = evaluateTop1(back, test, { batch: 500 });
+  // default batch: exactly what `qloom eval` runs
+  const res = evaluateTop1(back, test);
   const stats = layerStats(back);
   log(
     `${spec.name}: wrote ${onnxFile}; qloom FP32 test top-1 ${(100 * res.top1).toFixed(2)} % (${res.correct}/${res.samples}, ${((Date.now() - t0) / 1000).toFixed(1)} s), ` +

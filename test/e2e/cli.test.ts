@@ -82,6 +82,16 @@ describe('qloom CLI', () => {
     expect(doc.top1).toBeGreaterThan(0.8);
   });
 
+  it('eval reproduces the manifest accuracy of a bundled model exactly (full test split)', async () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'nets/zoo/manifest.json'), 'utf8')) as { models: Record<string, { top1: number; samples: number; dataset: string }> };
+    const m = manifest.models['mnist-mlp'];
+    const r = await qloom('eval', 'mnist-mlp', '--data', m.dataset, '--json');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { top1: number; samples: number };
+    expect(doc.samples).toBe(m.samples);
+    expect(doc.top1).toBe(m.top1);
+  });
+
   it('eval --data photos prints the top-1 class of each photo', async () => {
     const r = await qloom('eval', 'mobilenetv2', '--data', 'photos', '--samples', '3', '--json');
     expect(r.code).toBe(0);

@@ -52,7 +52,7 @@ describe('zoo models: FP32 executor equals onnxruntime-node within 1e-4', () => 
       if (!source.endsWith('.onnx')) return;
       // and the exported copy of an ONNX original runs identically in ORT
       const again = await runOrt(exportOnnx(graph), feeds);
-      for (const o of graph.outputs) expect([...again[o.name].data]).toEqual([...ref[o.name].data]);
+      for (const o of graph.outputs) expect(Array.from(again[o.name].data)).toEqual(Array.from(ref[o.name].data));
     });
   }
 });

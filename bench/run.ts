@@ -1,0 +1,19 @@
+/**
+ * `npm run bench [-- name …]`: runs the benchmarks in bench/ one after another (all of them, or
+ * those named). Each is a module exporting `main()`; add new ones to BENCHES.
+ */
+const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> = {
+  kernels: () => import('./kernels.js'),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = wanted.filter((n) => !(n in BENCHES));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; available: ${Object.keys(BENCHES).join(', ')}\n`);
+  process.exit(2);
+}
+for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+  const t0 = performance.now();
+  await (await BENCHES[name]()).main();
+  process.stdout.write(`bench ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}

@@ -1,0 +1,505 @@
+/**
+ * Functional executor of a QuantizedNetwork: runs every layer with the bit-exact integer kernels
+ * (sim/kernels: convInt / gemmInt on a P-bit accumulator in the dataflow's order), requantizes in
+ * the run's mode (sim/requant.ts), and runs the integer element ops (sim/qops.ts), LUT activations
+ * (sim/lut.ts) and QuantizeLinear / DequantizeLinear (sim/qmath.ts). Float layers left between a
+ * dequantize and a quantize run through nets/fp32's execNode.
+ *
+ * With `requant: { mode: 'float' }` and a 32-bit wrapping accumulator the outputs equal
+ * onnxruntime's QLinearConv / QLinearMatMul bit for bit (test/property/qlinear-vs-ort.test.ts).
+ *
+ * No timing here: this is the reference the cycle-level engine's functional results must equal.
+ * Conventions shared with quant/onnx/qimport.ts: a conv/gemm layer whose output tensor has
+ * `bits: 32` returns its raw accumulators (ConvInteger / MatMulInteger), wrapped to int32; a gemm
+ * maps [..., K] to [..., N]; a batched gemm weight [...batch, N, K] broadcasts like MatMul.
+ */
+import { InvariantError, ModelError } from '../nets/errors.js';
+import { execNode } from '../nets/fp32.js';
+import type { Tensor } from '../nets/graph.js';
+import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../quant/qnet.js';
+import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
+import { minSafeAccBits } from './kernels/bounds.js';
+import { convInt, gemmInt } from './kernels/linear.js';
+import { applyLut } from './lut.js';
+import { dequantizeLinear, qRange, quantizeLinear } from './qmath.js';
+import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type PoolAttrs } from './qops.js';
+import { requantize, requantParams, requantTarget, type RequantConfig } from './requant.js';
+
+export interface QExecOptions {
+  readonly requant: RequantConfig;
+  readonly acc: AccumulatorSpec;
+  /** default: channel-major K, one tile (a plain reference loop) */
+  readonly order?: AccumulationOrder;
+  /** default 'raw' (ORT-style: zero-point terms folded into the bias) */
+  readonly form?: PeForm;
+  /** called after each layer with its output (integer tensors as their ONNX dtype) */
+  readonly onLayer?: (layer: QLayer, output: Tensor, info: LayerInfo) => void;
+}
+
+/** What a linear layer reports besides its output. */
+export interface LayerInfo {
+  /** the accumulators after the policy (conv NCHW, gemm [rows, N]); linear layers only */
+  readonly acc?: Float64Array;
+  readonly overflow?: OverflowReport;
+}
+
+/** Per linear layer: the accumulator it ran on and the smallest width that is provably safe. */
+export interface LayerAccumulator {
+  readonly bits: number;
+  readonly policy: AccumulatorSpec['policy'];
+  /** bounds.ts minSafeAccBits: no input in range can overflow an accumulator this wide */
+  readonly minSafeBits: number;
+}
+
+export interface QExecResult {
+  readonly outputs: Record<string, Tensor>;
+  /** linear layer name → its overflow report, in execution order */
+  readonly overflow: Record<string, OverflowReport>;
+  readonly accumulators: Record<string, LayerAccumulator>;
+}
+
+/** An integer tensor while running: codes as int32 whatever the storage type. */
+interface IntVal {
+  readonly int: true;
+  readonly dtype: 'int8' | 'uint8' | 'int32';
+  readonly shape: readonly number[];
+  readonly data: Int32Array;
+}
+type Val = IntVal | Tensor;
+
+const DEFAULT_ORDER: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
+
+function isInt(v: Val): v is IntVal {
+  return (v as IntVal).int === true;
+}
+
+function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function dtypeOfQ(q: QParams): 'int8' | 'uint8' | 'int32' {
+  if (q.bits > 8) return 'int32';
+  return q.signed ? 'int8' : 'uint8';
+}
+
+/** Integer value → ONNX-typed tensor (int32 codes are wrapped to 32 bits). */
+export function toTensor(v: IntVal): Tensor {
+  const data = v.dtype === 'uint8' ? Uint8Array.from(v.data) : v.dtype === 'int8' ? Int8Array.from(v.data) : v.data;
+  return { dtype: v.dtype, shape: [...v.shape], data };
+}
+
+function fromTensor(t: Tensor, where: string): IntVal {
+  if (t.dtype !== 'int8' && t.dtype !== 'uint8' && t.dtype !== 'int32') throw new ModelError([{ node: where, message: `expected an integer tensor, got ${t.dtype}` }]);
+  return { int: true, dtype: t.dtype, shape: [...t.shape], data: t.data instanceof Int32Array ? t.data : Int32Array.from(t.data as ArrayLike<number>) };
+}
+
+function intVal(dtype: IntVal['dtype'], shape: readonly number[], data: Int32Array): IntVal {
+  return { int: true, dtype, shape: [...shape], data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// data movement
+
+/** ONNX Reshape target (0 copies the input dim, one −1 is inferred). */
+function reshapeShape(spec: readonly number[], inShape: readonly number[], where: string): number[] {
+  const out = spec.map((d, i) => (d === 0 ? inShape[i] : d));
+  const total = numel(inShape);
+  const neg = out.indexOf(-1);
+  if (neg >= 0) {
+    const rest = numel(out.filter((_, i) => i !== neg));
+    out[neg] = rest === 0 ? 0 : total / rest;
+  }
+  if (out.some((d) => !Number.isInteger(d) || d < 0) || numel(out) !== total) {
+    throw new ModelError([{ node: where, message: `cannot reshape [${inShape.join(',')}] to [${spec.join(',')}]` }]);
+  }
+  return out;
+}
+
+function transposeInt(x: Int32Array, shape: readonly number[], perm: readonly number[]): { data: Int32Array; shape: number[] } {
+  const r = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const inStride = new Array<number>(r);
+  let s = 1;
+  for (let i = r - 1; i >= 0; i--) {
+    inStride[i] = s;
+    s *= shape[i];
+  }
+  // stride in the input of each output axis
+  const st = perm.map((p) => inStride[p]);
+  const out = new Int32Array(x.length);
+  const idx = new Array<number>(r).fill(0);
+  let src = 0;
+  for (let o = 0; o < out.length; o++) {
+    out[o] = x[src];
+    for (let a = r - 1; a >= 0; a--) {
+      idx[a]++;
+      src += st[a];
+      if (idx[a] < outShape[a]) break;
+      src -= st[a] * outShape[a];
+      idx[a] = 0;
+    }
+  }
+  return { data: out, shape: outShape };
+}
+
+function poolAttrs(l: QPoolLayer): PoolAttrs {
+  return { kernel: l.kernel, strides: l.strides, pads: l.pads, dilations: l.dilations, ceilMode: l.ceilMode, countIncludePad: l.countIncludePad };
+}
+
+// ---------------------------------------------------------------------------------------------
+// overflow reports of batched gemms
+
+function mergeReports(rs: OverflowReport[], rowsPerBatch: number): OverflowReport {
+  if (rs.length === 1) return rs[0];
+  const perChannel = new Float64Array(rs[0].perChannel.length);
+  let events = 0;
+  let first: OverflowReport['first'] = null;
+  let maxAbs = 0;
+  let zw = 0;
+  let xs = 0;
+  let ps = 0;
+  let proved = true;
+  rs.forEach((r, b) => {
+    events += r.events;
+    for (let c = 0; c < perChannel.length; c++) perChannel[c] += r.perChannel[c];
+    if (r.first) {
+      const f = { channel: r.first.channel, position: r.first.position + b * rowsPerBatch, step: r.first.step };
+      if (!first || f.channel < first.channel || (f.channel === first.channel && f.position < first.position)) first = f;
+    }
+    maxAbs = Math.max(maxAbs, r.maxAbs);
+    zw += r.zwSumSteps;
+    xs += r.xSumAdds;
+    ps += r.psumEvents;
+    proved &&= r.proved;
+  });
+  return { events, perChannel, first, proved, maxAbs, zwSumSteps: zw, xSumAdds: xs, tiles: rs[0].tiles, psumEvents: ps };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class Runner {
+  private readonly values = new Map<string, Val>();
+  readonly overflow: Record<string, OverflowReport> = {};
+  readonly accumulators: Record<string, LayerAccumulator> = {};
+
+  constructor(
+    private readonly net: QuantizedNetwork,
+    private readonly opts: QExecOptions,
+  ) {}
+
+  private q(name: string, layer: QLayer): QParams {
+    const t = this.net.tensors.get(name);
+    if (!t) throw new InvariantError(`layer '${layer.name}': tensor '${name}' has no quantization parameters`);
+    return t.q;
+  }
+
+  private get(name: string, layer: QLayer): Val {
+    const v = this.values.get(name);
+    if (!v) throw new ModelError([{ node: layer.name, op: layer.kind, message: `input '${name}' is not computed before this layer` }]);
+    return v;
+  }
+
+  private int(name: string, layer: QLayer): IntVal {
+    const v = this.get(name, layer);
+    if (!isInt(v)) throw new ModelError([{ node: layer.name, op: layer.kind, message: `input '${name}' is ${v.dtype}, an integer tensor is expected` }]);
+    return v;
+  }
+
+  private float(name: string, layer: QLayer): Tensor {
+    const v = this.get(name, layer);
+    if (isInt(v)) throw new ModelError([{ node: layer.name, op: layer.kind, message: `input '${name}' is ${v.dtype}, a float32 tensor is expected` }]);
+    return v;
+  }
+
+  run(feeds: Record<string, Tensor>): QExecResult {
+    const net = this.net;
+    const problems: { node: string; message: string }[] = [];
+    for (const inp of net.inputs) {
+      const t = feeds[inp.name];
+      if (!t) {
+        problems.push({ node: inp.name, message: `graph input '${inp.name}' was not fed` });
+        continue;
+      }
+      if (t.dtype !== inp.dtype) problems.push({ node: inp.name, message: `input '${inp.name}' is ${t.dtype}, the model expects ${inp.dtype}` });
+      else if (t.shape.length !== inp.shape.length || inp.shape.some((d, i) => d >= 0 && d !== t.shape[i])) {
+        problems.push({ node: inp.name, message: `input '${inp.name}' has shape [${t.shape.join(',')}], the model expects [${inp.shape.join(',')}]` });
+      } else this.values.set(inp.name, t.dtype === 'float32' ? t : fromTensor(t, inp.name));
+    }
+    if (problems.length) throw new ModelError(problems);
+    for (const [name, t] of net.floatConstants ?? []) this.values.set(name, t.dtype === 'float32' ? t : fromTensor(t, name));
+
+    const lastUse = new Map<string, number>();
+    net.layers.forEach((l, i) => l.inputs.forEach((x) => lastUse.set(x, i)));
+    const keep = new Set(net.outputs.map((o) => o.name));
+    net.layers.forEach((layer, idx) => {
+      const info: { acc?: Float64Array; overflow?: OverflowReport } = {};
+      const out = this.exec(layer, info);
+      this.values.set(layer.output, out);
+      this.opts.onLayer?.(layer, isInt(out) ? toTensor(out) : out, info);
+      for (const n of layer.inputs) {
+        if (lastUse.get(n) === idx && !keep.has(n) && !net.floatConstants?.has(n)) this.values.delete(n);
+      }
+    });
+    const outputs: Record<string, Tensor> = {};
+    for (const o of net.outputs) {
+      const v = this.values.get(o.name);
+      if (!v) throw new ModelError([{ node: o.name, message: `graph output '${o.name}' was not computed` }]);
+      outputs[o.name] = isInt(v) ? toTensor(v) : v;
+    }
+    return { outputs, overflow: this.overflow, accumulators: this.accumulators };
+  }
+
+  private exec(layer: QLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    switch (layer.kind) {
+      case 'quantize': {
+        const x = this.float(layer.inputs[0], layer);
+        const q = this.q(layer.output, layer);
+        return intVal(dtypeOfQ(q), x.shape, quantizeLinear(x.data as Float32Array, q, x.shape));
+      }
+      case 'dequantize': {
+        const x = this.int(layer.inputs[0], layer);
+        const q = this.q(layer.inputs[0], layer);
+        return { dtype: 'float32', shape: [...x.shape], data: dequantizeLinear(x.data, q, x.shape) };
+      }
+      case 'conv':
+      case 'gemm':
+        return this.linear(layer, info);
+      case 'add': {
+        const a = this.int(layer.inputs[0], layer);
+        const b = this.int(layer.inputs[1], layer);
+        const yq = this.q(layer.output, layer);
+        const r = qlinearAdd(this.view(a, layer.inputs[0], layer), this.view(b, layer.inputs[1], layer), yq, this.opts.requant, layer.activation);
+        return intVal(dtypeOfQ(yq), r.shape, r.data);
+      }
+      case 'concat': {
+        const views = layer.inputs.map((n) => this.view(this.int(n, layer), n, layer));
+        const yq = this.q(layer.output, layer);
+        const r = qlinearConcat(views, layer.axis, yq, this.opts.requant);
+        return intVal(dtypeOfQ(yq), r.shape, r.data);
+      }
+      case 'maxpool': {
+        const x = this.int(layer.inputs[0], layer);
+        const r = maxPoolInt(x, poolAttrs(layer), undefined, qRange(this.q(layer.inputs[0], layer)).qmin);
+        return intVal(x.dtype, r.shape, r.data);
+      }
+      case 'avgpool': {
+        const x = this.int(layer.inputs[0], layer);
+        const yq = this.q(layer.output, layer);
+        const r = qlinearAveragePool(this.view(x, layer.inputs[0], layer), poolAttrs(layer), yq, this.opts.requant);
+        return intVal(dtypeOfQ(yq), r.shape, r.data);
+      }
+      case 'globalavgpool': {
+        const x = this.int(layer.inputs[0], layer);
+        const yq = this.q(layer.output, layer);
+        const r = qlinearGlobalAveragePool(this.view(x, layer.inputs[0], layer), yq, this.opts.requant);
+        return intVal(dtypeOfQ(yq), r.shape, r.data);
+      }
+      case 'activation': {
+        const x = this.int(layer.inputs[0], layer);
+        const yq = this.q(layer.output, layer);
+        const act = layer.activation;
+        if (act.kind === 'lut' && act.fn === 'sigmoid' && act.entries === 2 ** act.inQ.bits) {
+          // QLinearSigmoid: ORT's table in float mode, the accelerator's LUT in fixed mode
+          const r = qlinearSigmoid(this.view(x, layer.inputs[0], layer), yq, this.opts.requant);
+          return intVal(dtypeOfQ(yq), r.shape, r.data);
+        }
+        return intVal(dtypeOfQ(yq), x.shape, this.activate(Int32Array.from(x.data), act, yq));
+      }
+      case 'reshape':
+      case 'flatten':
+      case 'transpose':
+      case 'identity': {
+        const x = this.int(layer.inputs[0], layer);
+        if (layer.kind === 'identity') return x;
+        if (layer.kind === 'transpose') {
+          const r = transposeInt(x.data, x.shape, layer.param);
+          return intVal(x.dtype, r.shape, r.data);
+        }
+        let shape: number[];
+        if (layer.kind === 'reshape') shape = reshapeShape(layer.param, x.shape, layer.name);
+        else {
+          const a = layer.param[0] < 0 ? layer.param[0] + x.shape.length : layer.param[0];
+          shape = [numel(x.shape.slice(0, a)), numel(x.shape.slice(a))];
+        }
+        return intVal(x.dtype, shape, x.data);
+      }
+      case 'float': {
+        const ins = layer.node.inputs.map((n) => (n === '' ? undefined : this.float(n, layer)));
+        return execNode(layer.node, ins)[0];
+      }
+    }
+  }
+
+  private view(v: IntVal, name: string, layer: QLayer): { data: Int32Array; shape: readonly number[]; q: QParams } {
+    return { data: v.data, shape: v.shape, q: this.q(name, layer) };
+  }
+
+  /** A standalone activation on codes (in place). */
+  private activate(codes: Int32Array, act: QActivation, yq: QParams): Int32Array {
+    if (act.kind === 'none') return codes;
+    if (act.kind === 'lut') return applyLut(codes, act, codes);
+    const { qmin, qmax } = qRange(yq);
+    const lo = Math.max(qmin, act.lo);
+    const hi = Math.min(qmax, act.hi);
+    for (let i = 0; i < codes.length; i++) codes[i] = codes[i] < lo ? lo : codes[i] > hi ? hi : codes[i];
+    return codes;
+  }
+
+  private linear(layer: QLinearLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    const x = this.int(layer.inputs[0], layer);
+    const xq = this.q(layer.inputs[0], layer);
+    const yq = this.q(layer.output, layer);
+    const w = layer.weight;
+    const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
+    const order = this.opts.order ?? DEFAULT_ORDER;
+    const form = this.opts.form ?? 'raw';
+    if (xq.scale.length !== 1 || xq.zeroPoint.length !== 1) throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor' }]);
+    const common = {
+      zx: xq.zeroPoint[0],
+      zw: w.q.zeroPoint,
+      bias: layer.bias,
+      acc,
+      order,
+      form,
+      xBits: xq.bits,
+      xSigned: xq.signed,
+      wBits: w.q.bits,
+      wSigned: w.q.signed,
+    };
+    let accs: Float64Array;
+    let outShape: number[];
+    /** shape of the accumulators as requantize sees them: channel axis 1 */
+    let rqShape: number[];
+    let report: OverflowReport;
+    const nOut = w.shape[w.shape.length - (layer.kind === 'conv' ? 4 : 2)];
+    if (layer.kind === 'conv') {
+      if (x.shape.length !== 4) throw new ModelError([{ node: layer.name, op: 'conv', message: `input must be NCHW, got shape [${x.shape.join(',')}]` }]);
+      const r = convInt({
+        ...common,
+        x: x.data,
+        xShape: x.shape as [number, number, number, number],
+        w: w.data,
+        wShape: w.shape as [number, number, number, number],
+        strides: layer.strides,
+        pads: layer.pads,
+        dilations: layer.dilations,
+        group: layer.group,
+      });
+      accs = r.acc;
+      outShape = r.outShape;
+      rqShape = outShape;
+      report = r.overflow;
+    } else {
+      const K = w.shape[w.shape.length - 1];
+      const xs = x.shape;
+      if (xs.length === 0 || xs[xs.length - 1] !== K) {
+        throw new ModelError([{ node: layer.name, op: 'gemm', message: `input shape [${xs.join(',')}] does not end in K = ${K}` }]);
+      }
+      if (w.shape.length === 2) {
+        const m = x.data.length / K;
+        const r = gemmInt({ ...common, x: x.data, m, k: K, w: w.data, nOut });
+        accs = r.acc;
+        report = r.overflow;
+        outShape = [...xs.slice(0, -1), nOut];
+        rqShape = [m, nOut];
+      } else {
+        const res = this.batchedGemm(layer, x, common, K, nOut);
+        accs = res.acc;
+        report = res.overflow;
+        outShape = res.outShape;
+        rqShape = [accs.length / nOut, nOut];
+      }
+    }
+    this.overflow[layer.name] = report;
+    this.accumulators[layer.name] = {
+      bits: acc.bits,
+      policy: acc.policy,
+      minSafeBits: minSafeAccBits({
+        w: w.data,
+        nOut,
+        zw: w.q.zeroPoint,
+        bias: layer.bias,
+        zx: xq.zeroPoint[0],
+        xBits: xq.bits,
+        xSigned: xq.signed,
+        form,
+      }),
+    };
+    info.acc = accs;
+    info.overflow = report;
+    if (yq.bits === 32) {
+      // ConvInteger / MatMulInteger: the accumulators are the output (int32, two's complement)
+      const data = new Int32Array(accs.length);
+      for (let i = 0; i < accs.length; i++) data[i] = accs[i] | 0;
+      return intVal('int32', outShape, data);
+    }
+    const target = requantTarget(yq, layer.activation);
+    const params = requantParams(xq.scale[0], w.q.scale, target.scale[0], this.opts.requant);
+    const codes = requantize(accs, rqShape, params, target.zeroPoint[0], target, layer.activation);
+    return intVal(dtypeOfQ(yq), outShape, codes);
+  }
+
+  /** MatMul with a batched weight [...wb, N, K]: batch dims broadcast as numpy does. */
+  private batchedGemm(
+    layer: QLinearLayer,
+    x: IntVal,
+    common: Omit<Parameters<typeof gemmInt>[0], 'x' | 'm' | 'k' | 'w' | 'nOut'>,
+    K: number,
+    nOut: number,
+  ): { acc: Float64Array; overflow: OverflowReport; outShape: number[] } {
+    const w = layer.weight;
+    const vec = x.shape.length === 1;
+    const xs = vec ? [1, K] : x.shape;
+    const M = xs[xs.length - 2];
+    const xb = xs.slice(0, -2);
+    const wb = w.shape.slice(0, -2);
+    const r = Math.max(xb.length, wb.length);
+    const ob: number[] = [];
+    for (let i = 0; i < r; i++) {
+      const a = xb[xb.length - r + i] ?? 1;
+      const b = wb[wb.length - r + i] ?? 1;
+      if (a !== b && a !== 1 && b !== 1) {
+        throw new ModelError([{ node: layer.name, op: 'gemm', message: `batch dims [${xb.join(',')}] and [${wb.join(',')}] do not broadcast` }]);
+      }
+      ob.push(a === 1 ? b : a);
+    }
+    const nb = numel(ob);
+    const acc = new Float64Array(nb * M * nOut);
+    const reports: OverflowReport[] = [];
+    const idx = new Array<number>(r).fill(0);
+    for (let b = 0; b < nb; b++) {
+      // flat batch offsets of x and w for this output batch index
+      let xo = 0;
+      let wo = 0;
+      for (let i = 0; i < r; i++) {
+        const xd = xb[xb.length - r + i] ?? 1;
+        const wd = wb[wb.length - r + i] ?? 1;
+        xo = xo * xd + (xd === 1 ? 0 : idx[i]);
+        wo = wo * wd + (wd === 1 ? 0 : idx[i]);
+      }
+      const res = gemmInt({
+        ...common,
+        x: x.data.subarray(xo * M * K, (xo + 1) * M * K),
+        m: M,
+        k: K,
+        w: w.data.subarray(wo * nOut * K, (wo + 1) * nOut * K),
+        nOut,
+        out: acc.subarray(b * M * nOut, (b + 1) * M * nOut),
+      });
+      reports.push(res.overflow);
+      for (let i = r - 1; i >= 0; i--) {
+        if (++idx[i] < ob[i]) break;
+        idx[i] = 0;
+      }
+    }
+    const outShape = vec ? [...ob, nOut] : [...ob, M, nOut];
+    return { acc, overflow: mergeReports(reports, M), outShape };
+  }
+}
+
+/** Runs a QuantizedNetwork on `feeds` (float32 inputs, or integer ones for integer graph inputs). */
+export function runQuantized(net: QuantizedNetwork, feeds: Record<string, Tensor>, opts: QExecOptions): QExecResult {
+  return new Runner(net, opts).run(feeds);
+}

@@ -1,0 +1,103 @@
+/**
+ * runQuantized's own contract, beyond bit-exactness (which the ORT and conformance tests hold):
+ * per-layer overflow reports keyed by layer name, a layer's accBits overriding the run's
+ * accumulator, onLayer in execution order, and feed checking that reports every problem at once.
+ */
+import { describe, expect, it } from 'vitest';
+import { ModelError } from '../../../nets/errors.js';
+import type { Tensor } from '../../../nets/graph.js';
+import { importQuantizedOnnx } from '../../../quant/onnx/qimport.js';
+import type { QLayer, QuantizedNetwork } from '../../../quant/qnet.js';
+import { runQuantized } from '../../../sim/qexec.js';
+import { buildModel } from '../../helpers/onnx-build.js';
+
+const f32 = (shape: number[], v: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(v) });
+const u8 = (shape: number[], v: number[]): Tensor => ({ dtype: 'uint8', shape, data: Uint8Array.from(v) });
+
+/** float x → Q → QLinearConv 3×3 (weights 255, zero point 0) → QLinearMatMul → DQ → y */
+function net(): QuantizedNetwork {
+  return importQuantizedOnnx(
+    buildModel({
+      opset: 13,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 1, 4, 4] }],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      inits: {
+        s: f32([], [1]), z: u8([], [0]), w: u8([2, 1, 3, 3], new Array(18).fill(255)), sw: f32([], [1]), sy: f32([], [4096]),
+        shp: { dtype: 'int64', shape: [2], data: BigInt64Array.of(1n, 8n) }, b: u8([8, 3], new Array(24).fill(1)),
+      },
+      nodes: [
+        { name: 'q', op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'] },
+        { name: 'conv', op: 'QLinearConv', inputs: ['xq', 's', 'z', 'w', 'sw', 'z', 'sy', 'z'], outputs: ['c'], attrs: { kernel_shape: [3, 3] } },
+        { name: 'flat', op: 'Reshape', inputs: ['c', 'shp'], outputs: ['cf'] },
+        { name: 'mm', op: 'QLinearMatMul', inputs: ['cf', 'sy', 'z', 'b', 'sw', 'z', 'sy', 'z'], outputs: ['m'] },
+        { name: 'dq', op: 'DequantizeLinear', inputs: ['m', 'sy', 'z'], outputs: ['y'] },
+      ],
+    }),
+  );
+}
+
+const X = f32([1, 1, 4, 4], new Array(16).fill(255));
+
+describe('runQuantized', () => {
+  it('reports overflow per linear layer; a layer accBits overrides the run accumulator', () => {
+    const n = net();
+    expect(n.layers.map((l) => `${l.kind}:${l.name}`)).toEqual(['quantize:q', 'conv:conv', 'reshape:flat', 'gemm:mm', 'dequantize:dq']);
+    const wide = runQuantized(n, { x: X }, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } });
+    expect(Object.keys(wide.overflow)).toEqual(['conv', 'mm']);
+    expect(wide.overflow.conv.events).toBe(0);
+    // 9·255·255 = 585225 needs 21 bits
+    expect(wide.overflow.conv.maxAbs).toBe(585225);
+    expect(wide.accumulators.conv.minSafeBits).toBe(21);
+    const narrowConv = { ...n, layers: n.layers.map((l): QLayer => (l.name === 'conv' ? { ...l, accBits: 16 } : l)) };
+    const r = runQuantized(narrowConv, { x: X }, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'saturate' } });
+    expect(r.accumulators.conv.bits).toBe(16);
+    expect(r.overflow.conv.events).toBeGreaterThan(0);
+    expect(r.overflow.conv.proved).toBe(false);
+    expect(r.overflow.mm.events).toBe(0);
+    // saturating at 2^15 − 1 instead of 585225: the conv codes drop from 143 to 8
+    const codes: number[] = [];
+    runQuantized(narrowConv, { x: X }, {
+      requant: { mode: 'float' },
+      acc: { bits: 32, policy: 'saturate' },
+      onLayer: (l, out) => l.name === 'conv' && codes.push(...Array.from(out.data as Uint8Array)),
+    });
+    expect(codes).toEqual(new Array(8).fill(Math.round(32767 / 4096)));
+    expect(Array.from(wide.outputs.y.data as Float32Array).every((v) => v > 0)).toBe(true);
+  });
+
+  it('calls onLayer once per layer, in order, with integer outputs as their ONNX dtype', () => {
+    const seen: string[] = [];
+    runQuantized(net(), { x: X }, {
+      requant: { mode: 'fixed' },
+      acc: { bits: 32, policy: 'wrap' },
+      onLayer: (l, out, info) => seen.push(`${l.name}:${out.dtype}[${out.shape.join(',')}]${info.overflow ? ':acc' : ''}`),
+    });
+    expect(seen).toEqual(['q:uint8[1,1,4,4]', 'conv:uint8[1,2,2,2]:acc', 'flat:uint8[1,8]', 'mm:uint8[1,3]:acc', 'dq:float32[1,3]']);
+  });
+
+  it('checks the feeds and reports every problem at once', () => {
+    const two = importQuantizedOnnx(
+      buildModel({
+        opset: 13,
+        inputs: [{ name: 'a', dtype: 'uint8', shape: [2] }, { name: 'b', dtype: 'float32', shape: [2] }],
+        outputs: [{ name: 'y', dtype: 'float32' }, { name: 'bq', dtype: 'uint8' }],
+        inits: { s: f32([], [1]), z: u8([], [0]) },
+        nodes: [
+          { op: 'DequantizeLinear', inputs: ['a', 's', 'z'], outputs: ['y'] },
+          { op: 'QuantizeLinear', inputs: ['b', 's', 'z'], outputs: ['bq'] },
+        ],
+      }),
+    );
+    let err: unknown;
+    try {
+      runQuantized(two, { a: f32([2], [1, 2]) }, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ModelError);
+    expect((err as ModelError).problems.map((p) => p.message)).toEqual([
+      "input 'a' is float32, the model expects uint8",
+      "graph input 'b' was not fed",
+    ]);
+  });
+});
