@@ -4,6 +4,9 @@
  */
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> = {
   kernels: () => import('./kernels.js'),
+  ptq: () => import('./ptq.js'),
+  scalesim: () => import('./scalesim.js'),
+  sim: () => import('./sim.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -7,7 +7,13 @@ import { DatasetError, InvariantError, ModelError } from '../nets/errors.js';
 import { layerStats } from '../nets/shapes.js';
 import { listModels, loadModel } from '../nets/zoo/index.js';
 import { evalCommand } from './eval.js';
+import { quantizeCommand } from './quantize.js';
+import { debugCommand } from './debug.js';
+import { energyCommand } from './energy.js';
 import { execCommand } from './exec.js';
+import { reportCommand } from './report.js';
+import { scenarioCommand } from './scenario.js';
+import { runCommand } from './run.js';
 import { table } from './table.js';
 
 export class UsageError extends Error {
@@ -56,7 +62,13 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   eval: evalCommand,
+  quantize: quantizeCommand,
+  debug: debugCommand,
   exec: execCommand,
+  scenario: scenarioCommand,
+  report: reportCommand,
+  run: runCommand,
+  energy: energyCommand,
   models: {
     summary: 'list the model zoo',
     usage: 'qloom models [--json]',

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs the Debian data packages qloom reads when they are missing (root + apt-get), or says
-// which package to install. Usage: node scripts/ensure-data.mjs [fmnist] [photos] [onnx-testdata]
+// which package to install. Usage: node scripts/ensure-data.mjs [fmnist] [photos] [onnx-testdata] [chromium]
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -8,6 +8,8 @@ const NEEDS = {
   fmnist: { pkg: 'dataset-fashion-mnist', probe: '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz' },
   photos: { pkg: 'darknet', probe: '/usr/share/darknet/data/dog.jpg' },
   'onnx-testdata': { pkg: 'libonnx-testdata', probe: '/usr/share/libonnx-testdata/data/node/test_qlinearconv/model.onnx' },
+  // headless browser the report test opens report.html in (playwright-core drives it)
+  chromium: { pkg: 'chromium', probe: '/usr/bin/chromium' },
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(NEEDS);

@@ -43,6 +43,16 @@ export interface LayerInfo {
   readonly overflow?: OverflowReport;
 }
 
+/** A linear layer's accumulators computed outside the executor (qexec requantizes them). */
+export interface LinearAccumulation {
+  /** after the policy, in the layout convInt / gemmInt return */
+  readonly acc: Float64Array;
+  readonly outShape: readonly number[];
+  /** the accumulators as requantize sees them: channel axis 1 */
+  readonly rqShape: readonly number[];
+  readonly overflow: OverflowReport;
+}
+
 /** Per linear layer: the accumulator it ran on and the smallest width that is provably safe. */
 export interface LayerAccumulator {
   readonly bits: number;
@@ -214,6 +224,15 @@ class Runner {
   }
 
   run(feeds: Record<string, Tensor>): QExecResult {
+    this.bind(feeds);
+    this.net.layers.forEach((layer, idx) => this.step(idx));
+    return this.result();
+  }
+
+  private lastUse: Map<string, number> | null = null;
+
+  /** Checks and binds the graph inputs and float constants (before any step). */
+  bind(feeds: Record<string, Tensor>): void {
     const net = this.net;
     const problems: { node: string; message: string }[] = [];
     for (const inp of net.inputs) {
@@ -229,19 +248,37 @@ class Runner {
     }
     if (problems.length) throw new ModelError(problems);
     for (const [name, t] of net.floatConstants ?? []) this.values.set(name, t.dtype === 'float32' ? t : fromTensor(t, name));
-
     const lastUse = new Map<string, number>();
     net.layers.forEach((l, i) => l.inputs.forEach((x) => lastUse.set(x, i)));
+    this.lastUse = lastUse;
+  }
+
+  /**
+   * Runs layer `idx` on the values computed so far. `linear` replaces the accumulation of a
+   * conv/gemm layer (the timing run's tile-by-tile execution); requantization stays here.
+   */
+  step(idx: number, linear?: LinearAccumulation): void {
+    const net = this.net;
+    const layer = net.layers[idx];
+    const info: { acc?: Float64Array; overflow?: OverflowReport } = {};
+    const out = linear && (layer.kind === 'conv' || layer.kind === 'gemm') ? this.finishLinear(layer, linear, info) : this.exec(layer, info);
+    this.values.set(layer.output, out);
+    this.opts.onLayer?.(layer, isInt(out) ? toTensor(out) : out, info);
     const keep = new Set(net.outputs.map((o) => o.name));
-    net.layers.forEach((layer, idx) => {
-      const info: { acc?: Float64Array; overflow?: OverflowReport } = {};
-      const out = this.exec(layer, info);
-      this.values.set(layer.output, out);
-      this.opts.onLayer?.(layer, isInt(out) ? toTensor(out) : out, info);
-      for (const n of layer.inputs) {
-        if (lastUse.get(n) === idx && !keep.has(n) && !net.floatConstants?.has(n)) this.values.delete(n);
-      }
-    });
+    for (const n of layer.inputs) {
+      if (this.lastUse?.get(n) === idx && !keep.has(n) && !net.floatConstants?.has(n)) this.values.delete(n);
+    }
+  }
+
+  /** An integer input of `layer` with its quantization (for a caller that accumulates it itself). */
+  intInput(layer: QLayer, i: number): { data: Int32Array; shape: readonly number[]; q: QParams } {
+    const name = layer.inputs[i];
+    return this.view(this.int(name, layer), name, layer);
+  }
+
+  /** The graph outputs and reports once every layer has run. */
+  result(): QExecResult {
+    const net = this.net;
     const outputs: Record<string, Tensor> = {};
     for (const o of net.outputs) {
       const v = this.values.get(o.name);
@@ -412,6 +449,18 @@ class Runner {
         rqShape = [accs.length / nOut, nOut];
       }
     }
+    return this.finishLinear(layer, { acc: accs, outShape, rqShape, overflow: report }, info);
+  }
+
+  /** Records a linear layer's report and requantizes its accumulators (or returns them raw). */
+  private finishLinear(layer: QLinearLayer, r: LinearAccumulation, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    const xq = this.q(layer.inputs[0], layer);
+    const yq = this.q(layer.output, layer);
+    const w = layer.weight;
+    const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
+    const form = this.opts.form ?? 'raw';
+    const nOut = w.shape[w.shape.length - (layer.kind === 'conv' ? 4 : 2)];
+    const { acc: accs, outShape, rqShape, overflow: report } = r;
     this.overflow[layer.name] = report;
     this.accumulators[layer.name] = {
       bits: acc.bits,
@@ -498,6 +547,13 @@ class Runner {
     return { acc, overflow: mergeReports(reports, M), outShape };
   }
 }
+
+/**
+ * The executor one layer at a time: `bind(feeds)`, then `step(i)` for every layer in order (a
+ * conv/gemm may bring its own accumulators), then `result()`. runQuantized is exactly that loop;
+ * the timing run's functional sink (sim/functional.ts) drives it from engine events.
+ */
+export class QuantizedRunner extends Runner {}
 
 /** Runs a QuantizedNetwork on `feeds` (float32 inputs, or integer ones for integer graph inputs). */
 export function runQuantized(net: QuantizedNetwork, feeds: Record<string, Tensor>, opts: QExecOptions): QExecResult {

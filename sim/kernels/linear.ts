@@ -544,7 +544,7 @@ function receptiveSums(x: Float64Array | Int16Array, posBase: Int32Array, gOff: 
 }
 
 /** Layer geometry as the kernels see it (static per layer). */
-interface Geometry {
+export interface Geometry {
   posBase: Int32Array;
   outBase: Int32Array;
   cStride: number;
@@ -584,7 +584,7 @@ function validateCommon(a: LinearIntSpec, nOut: number): void {
  * Everything about a layer that does not depend on the input: the bound analysis, the gather
  * table and weights in arrival order, the starting values. Built once, run on many inputs.
  */
-class Prepared {
+export class Prepared {
   readonly K: number;
   readonly kOff: Int32Array;
   readonly stepEnd: Int32Array;
@@ -1016,7 +1016,7 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
  * The operand input as the PEs see it: each h×w plane inside its padding (which holds padValue),
  * minus `sub`; checks every value against the declared range on the way.
  */
-function fillPadded(
+export function fillPadded(
   dst: Float64Array | Int16Array,
   x: Int32Array,
   planes: number,

@@ -1,0 +1,488 @@
+/**
+ * AdaRound (Nagel et al. 2020, "Up or Down? Adaptive Rounding for Post-Training Quantization"),
+ * with AIMET's defaults and loss normalization.
+ *
+ * Per weight a continuous variable V chooses between rounding down and up:
+ *   h(V) = clip(σ(V)·(ζ − γ) + γ, 0, 1),  ζ = 1.1, γ = −0.1 (rectified sigmoid)
+ *   W̃ = s·(clip(⌊W/s⌋ + h(V), qmin − z, qmax − z))
+ * minimizing, on minibatches of the layer's calibration inputs,
+ *   L = Σ_c mean_{rows} (f(W̃x + b) − f(Wx + b))²  +  λ·Σ (1 − |2h(V) − 1|^β)
+ * (f the fused activation; the reconstruction term sums over output channels and averages over the
+ * batch and spatial positions, as AIMET's `AdaroundLoss.compute_recon_loss`). V starts where h(V)
+ * equals the fractional part of W/s (so W̃ = W inside the grid at iteration 0); the regularizer is
+ * off during the warm start, then β decays from betaStart to betaEnd on AIMET's cosine schedule.
+ * Adam updates V. The result rounds up where h(V) ≥ 0.5.
+ *
+ * Speed: convolutions run as im2col + GEMM on typed arrays, once forward and once for the weight
+ * gradient per step (the input gradient is never needed); rows whose activation is inactive skip
+ * the backward pass. Everything is sequential and seeded, so a seed gives the same codes.
+ */
+import { InvariantError } from '../nets/errors.js';
+import { Prng } from '../nets/prng.js';
+
+export interface AdaRoundOptions {
+  /** optimization steps per layer */
+  iterations: number;
+  /** λ of the rounding regularizer */
+  regWeight: number;
+  betaStart: number;
+  betaEnd: number;
+  /** fraction of the iterations with no regularizer (h(V) only follows the reconstruction loss) */
+  warmStart: number;
+  /** Adam step size on V */
+  learningRate: number;
+  /** calibration samples (images / rows of a gemm input) per step */
+  batchSize: number;
+  seed: number;
+  onIteration?: (it: number, total: number) => void;
+}
+
+/**
+ * AIMET's defaults (reg 0.01, β 20 → 2 on a cosine after a 20 % warm start) except the budget:
+ * AIMET runs 10 000 Adam steps of lr 1e-3 per layer, which in single-threaded JS would take about
+ * half an hour for fmnist-cnn. 1 000 steps of lr 1e-2 give V the same total travel (enough to
+ * push h(V) from ½ to 0 or 1: |ΔV| ≈ 2.4), and 8 images per step keep the whole w4a8-pc-adaround
+ * pipeline on fmnist-cnn well inside 5 minutes on 2 cores (bench/ptq.ts measures it). With
+ * lr 1e-3 and 1 000 steps, h(V) of weights near ½ cannot saturate and the final rounding undoes
+ * what the soft weights learned (measured: smaller MSE gains on the unit-test gemm).
+ */
+export const ADAROUND_DEFAULTS: AdaRoundOptions = Object.freeze({
+  iterations: 1000,
+  regWeight: 0.01,
+  betaStart: 20,
+  betaEnd: 2,
+  warmStart: 0.2,
+  learningRate: 1e-2,
+  batchSize: 8,
+  seed: 0,
+});
+
+export interface AdaRoundLayer {
+  kind: 'conv' | 'gemm';
+  /** conv: [O, I/g, kh, kw]; gemm: [N, K] (output-major, the transB = 1 layout) */
+  weight: Float32Array;
+  wShape: readonly number[];
+  bias: Float32Array | null;
+  strides: readonly [number, number];
+  /** ONNX order: top, left, bottom, right */
+  pads: readonly [number, number, number, number];
+  dilations: readonly [number, number];
+  group: number;
+  /** length 1 or per out channel */
+  scale: Float32Array;
+  zeroPoint: Int32Array;
+  qmin: number;
+  qmax: number;
+  activation: 'none' | 'relu' | 'relu6';
+  input: Float32Array;
+  /** [N,C,H,W] or [N,K] */
+  inputShape: readonly number[];
+  /** FP32 layer output after activation, same N */
+  target: Float32Array;
+}
+
+const ZETA = 1.1;
+const GAMMA = -0.1;
+const ADAM_B1 = 0.9;
+const ADAM_B2 = 0.999;
+const ADAM_EPS = 1e-8;
+
+const enum Act {
+  None,
+  Relu,
+  Relu6,
+}
+
+/** Geometry of the layer as a per-group GEMM: rows = output positions, cols = patch elements. */
+interface Geometry {
+  conv: boolean;
+  cout: number;
+  cin: number;
+  group: number;
+  icg: number;
+  ocg: number;
+  kh: number;
+  kw: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  /** patch length per group: icg·kh·kw (gemm: K) */
+  kc: number;
+  /** output positions per sample */
+  pix: number;
+  /** input elements per sample */
+  inPer: number;
+  samples: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  pt: number;
+  pl: number;
+}
+
+function geometry(layer: AdaRoundLayer): Geometry {
+  const problems: string[] = [];
+  const samples = layer.inputShape[0];
+  let g: Geometry;
+  if (layer.kind === 'conv') {
+    if (layer.wShape.length !== 4 || layer.inputShape.length !== 4) throw new RangeError('adaround: conv needs a 4-D weight and a 4-D input');
+    const [cout, icg, kh, kw] = layer.wShape;
+    const [, cin, h, w] = layer.inputShape;
+    const group = layer.group;
+    const [sh, sw] = layer.strides;
+    const [dh, dw] = layer.dilations;
+    const [pt, pl, pb, pr] = layer.pads;
+    const oh = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+    const ow = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    if (cin !== icg * group) problems.push(`input has ${cin} channels, weight expects ${icg}×${group}`);
+    if (cout % group !== 0) problems.push(`${cout} output channels do not split into ${group} groups`);
+    g = { conv: true, cout, cin, group, icg, ocg: cout / group, kh, kw, h, w, oh, ow, kc: icg * kh * kw, pix: oh * ow, inPer: cin * h * w, samples, sh, sw, dh, dw, pt, pl };
+  } else {
+    if (layer.wShape.length !== 2 || layer.inputShape.length !== 2) throw new RangeError('adaround: gemm needs a [N,K] weight and an [N,K] input');
+    const [cout, k] = layer.wShape;
+    if (layer.inputShape[1] !== k) problems.push(`input has ${layer.inputShape[1]} features, weight expects ${k}`);
+    g = { conv: false, cout, cin: k, group: 1, icg: k, ocg: cout, kh: 1, kw: 1, h: 1, w: 1, oh: 1, ow: 1, kc: k, pix: 1, inPer: k, samples, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
+  }
+  if (layer.weight.length !== g.cout * g.kc) problems.push(`weight has ${layer.weight.length} elements, shape needs ${g.cout * g.kc}`);
+  if (layer.input.length !== samples * g.inPer) problems.push(`input has ${layer.input.length} elements, shape needs ${samples * g.inPer}`);
+  if (layer.target.length !== samples * g.cout * g.pix) problems.push(`target has ${layer.target.length} elements, expected ${samples * g.cout * g.pix}`);
+  if (layer.scale.length !== 1 && layer.scale.length !== g.cout) problems.push(`scale has ${layer.scale.length} entries (1 or ${g.cout})`);
+  if (layer.zeroPoint.length !== 1 && layer.zeroPoint.length !== g.cout) problems.push(`zeroPoint has ${layer.zeroPoint.length} entries (1 or ${g.cout})`);
+  if (layer.bias && layer.bias.length !== g.cout) problems.push(`bias has ${layer.bias.length} entries, expected ${g.cout}`);
+  if (!(layer.qmin < layer.qmax)) problems.push(`qmin ${layer.qmin} must be below qmax ${layer.qmax}`);
+  if (samples < 1) problems.push('no calibration samples');
+  if (problems.length > 0) throw new RangeError(`adaround: ${problems.join('; ')}`);
+  return g;
+}
+
+/** AIMET's β schedule: (unused) during the warm start, then a cosine from betaStart down to betaEnd. */
+export function adaroundBeta(it: number, opts: AdaRoundOptions): number {
+  const warm = opts.warmStart * opts.iterations;
+  const rel = Math.min(1, Math.max(0, (it - warm) / Math.max(1, opts.iterations - warm)));
+  return opts.betaEnd + 0.5 * (opts.betaStart - opts.betaEnd) * (1 + Math.cos(rel * Math.PI));
+}
+
+export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions): Int32Array {
+  const g = geometry(layer);
+  const nW = layer.weight.length;
+  const perCh = g.kc;
+  const act = layer.activation === 'relu' ? Act.Relu : layer.activation === 'relu6' ? Act.Relu6 : Act.None;
+
+  // per weight: ⌊W/s⌋, the clip bounds on it + h, s, and V at the warm start
+  const wFloor = new Float64Array(nW);
+  const lo = new Float64Array(g.cout);
+  const hi = new Float64Array(g.cout);
+  const sOf = new Float64Array(g.cout);
+  const v = new Float64Array(nW);
+  for (let o = 0; o < g.cout; o++) {
+    const s = layer.scale.length === 1 ? layer.scale[0] : layer.scale[o];
+    const z = layer.zeroPoint.length === 1 ? layer.zeroPoint[0] : layer.zeroPoint[o];
+    if (!(s > 0)) throw new RangeError(`adaround: scale of channel ${o} is ${s}, must be > 0`);
+    sOf[o] = s;
+    lo[o] = layer.qmin - z;
+    hi[o] = layer.qmax - z;
+    for (let k = 0; k < perCh; k++) {
+      const e = o * perCh + k;
+      const x = layer.weight[e] / s;
+      const f = Math.floor(x);
+      wFloor[e] = f;
+      const rest = x - f; // in [0, 1): (rest − γ)/(ζ − γ) lies strictly inside (0, 1)
+      v[e] = -Math.log((ZETA - GAMMA) / (rest - GAMMA) - 1);
+    }
+  }
+
+  const iterations = Math.max(0, Math.floor(opts.iterations));
+  const batch = Math.max(1, Math.min(Math.floor(opts.batchSize), g.samples));
+  const rows = batch * g.pix;
+  const rowLen = g.conv ? g.cin * g.kh * g.kw : g.kc; // patch elements of all groups
+  const cols = new Float32Array(rows * rowLen);
+  const pre = new Float64Array(rows * g.cout);
+  const dpre = new Float64Array(rows * g.cout);
+  const wSoft = new Float64Array(nW);
+  const hv = new Float64Array(nW);
+  const dW = new Float64Array(nW);
+  const m1 = new Float64Array(nW);
+  const m2 = new Float64Array(nW);
+  const picks = new Int32Array(batch);
+  const rowIdx = new Int32Array(rows);
+  const rowGrad = new Float64Array(rows);
+  const prng = new Prng(opts.seed);
+  const warmIters = opts.warmStart * iterations;
+  const gradScale = 2 / rows; // d/dy of Σ_c mean_rows (y − t)²
+
+  // σ(V), h(V) and the soft weights for the first step; each Adam update refreshes them in place
+  const sg = new Float64Array(nW);
+  for (let o = 0; o < g.cout; o++) {
+    for (let k = 0; k < perCh; k++) {
+      const e = o * perCh + k;
+      const sig = 1 / (1 + Math.exp(-v[e]));
+      sg[e] = sig;
+      const h = clip01(sig * (ZETA - GAMMA) + GAMMA);
+      hv[e] = h;
+      wSoft[e] = sOf[o] * clip(wFloor[e] + h, lo[o], hi[o]);
+    }
+  }
+
+  for (let it = 0; it < iterations; it++) {
+    // minibatch: distinct samples, drawn with the seeded PRNG (partial Fisher–Yates)
+    drawBatch(prng, g.samples, picks);
+    if (g.conv) im2col(layer.input, g, picks, cols, rows);
+    else {
+      for (let b = 0; b < batch; b++) {
+        const src = picks[b] * g.kc;
+        for (let k = 0; k < g.kc; k++) cols[k * rows + b] = layer.input[src + k];
+      }
+    }
+
+    forward(cols, wSoft, layer.bias, g, rows, pre);
+
+    // dL/dpre, through the activation, against the target (NCHW: contiguous over positions)
+    const tgt = layer.target;
+    for (let o = 0; o < g.cout; o++) {
+      const pBase = o * rows;
+      for (let b = 0; b < batch; b++) {
+        const tBase = (picks[b] * g.cout + o) * g.pix;
+        const rBase = pBase + b * g.pix;
+        for (let p = 0; p < g.pix; p++) {
+          const x = pre[rBase + p];
+          let y = x;
+          let pass = 1;
+          if (act === Act.Relu) {
+            if (x <= 0) {
+              y = 0;
+              pass = 0;
+            }
+          } else if (act === Act.Relu6) {
+            if (x <= 0) {
+              y = 0;
+              pass = 0;
+            } else if (x >= 6) {
+              y = 6;
+              pass = 0;
+            }
+          }
+          dpre[rBase + p] = pass * gradScale * (y - tgt[tBase + p]);
+        }
+      }
+    }
+
+    weightGrad(cols, dpre, g, rows, dW, rowIdx, rowGrad);
+
+    // dL/dV: through clip(⌊W/s⌋ + h) and the rectified sigmoid, plus the regularizer after warm up
+    const useReg = it >= warmIters;
+    const beta = adaroundBeta(it, opts);
+    const lamBeta2 = 2 * opts.regWeight * beta;
+    const betaM1 = beta - 1;
+    const t = it + 1;
+    const c1 = 1 / (1 - Math.pow(ADAM_B1, t));
+    const c2 = 1 / (1 - Math.pow(ADAM_B2, t));
+    const lr = opts.learningRate;
+    for (let o = 0; o < g.cout; o++) {
+      const s = sOf[o];
+      const l = lo[o];
+      const u = hi[o];
+      for (let k = 0; k < perCh; k++) {
+        const e = o * perCh + k;
+        const sig = sg[e];
+        const hRaw = sig * (ZETA - GAMMA) + GAMMA;
+        let grad = 0;
+        // where h is clipped no gradient reaches V (torch.clamp's convention); Adam still steps
+        if (hRaw > 0 && hRaw < 1) {
+          const q = wFloor[e] + hRaw;
+          let dLdh = q < l || q > u ? 0 : dW[e] * s;
+          if (useReg) {
+            const a = 2 * hRaw - 1;
+            const absA = a < 0 ? -a : a;
+            // d/dh (1 − |2h − 1|^β) = −2β·|2h − 1|^(β−1)·sign(2h − 1); exp/log beat Math.pow here
+            if (absA > 0) dLdh -= lamBeta2 * Math.exp(betaM1 * Math.log(absA)) * (a > 0 ? 1 : -1);
+          }
+          grad = dLdh * sig * (1 - sig) * (ZETA - GAMMA);
+        }
+        const a1 = ADAM_B1 * m1[e] + (1 - ADAM_B1) * grad;
+        const a2 = ADAM_B2 * m2[e] + (1 - ADAM_B2) * grad * grad;
+        m1[e] = a1;
+        m2[e] = a2;
+        const vNew = v[e] - (lr * a1 * c1) / (Math.sqrt(a2 * c2) + ADAM_EPS);
+        v[e] = vNew;
+        const sigNew = 1 / (1 + Math.exp(-vNew));
+        sg[e] = sigNew;
+        const h = clip01(sigNew * (ZETA - GAMMA) + GAMMA);
+        hv[e] = h;
+        wSoft[e] = s * clip(wFloor[e] + h, l, u);
+      }
+    }
+    opts.onIteration?.(it + 1, iterations);
+  }
+
+  const codes = new Int32Array(nW);
+  for (let o = 0; o < g.cout; o++) {
+    const z = layer.zeroPoint.length === 1 ? layer.zeroPoint[0] : layer.zeroPoint[o];
+    for (let k = 0; k < perCh; k++) {
+      const e = o * perCh + k;
+      // h(V) ≥ 0.5 ⟺ σ(V) ≥ 0.5 ⟺ V ≥ 0 (ζ, γ symmetric about 0.5)
+      let q = wFloor[e] + (v[e] >= 0 ? 1 : 0);
+      q = q < lo[o] ? lo[o] : q > hi[o] ? hi[o] : q;
+      codes[e] = q + z;
+    }
+  }
+  for (let e = 0; e < nW; e++) {
+    if (codes[e] < layer.qmin || codes[e] > layer.qmax) throw new InvariantError(`adaround: code ${codes[e]} outside [${layer.qmin}, ${layer.qmax}]`);
+  }
+  return codes;
+}
+
+function clip01(x: number): number {
+  return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+function clip(x: number, lo: number, hi: number): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+function drawBatch(prng: Prng, n: number, into: Int32Array): void {
+  const k = into.length;
+  if (k >= n) {
+    for (let i = 0; i < k; i++) into[i] = i;
+    return;
+  }
+  // rejection of repeats: batches are small against the calibration set
+  for (let i = 0; i < k; i++) {
+    for (;;) {
+      const c = prng.int(n);
+      let dup = false;
+      for (let j = 0; j < i; j++) if (into[j] === c) dup = true;
+      if (!dup) {
+        into[i] = c;
+        break;
+      }
+    }
+  }
+}
+
+/**
+ * Transposed im2col: cols[k·rows + r], k = (c·kh + ky)·kw + kx over all input channels (a group's
+ * patch is a contiguous k range), r = b·pix + p. Rows contiguous, so both GEMMs stream along r.
+ */
+function im2col(x: Float32Array, g: Geometry, picks: Int32Array, cols: Float32Array, rows: number): void {
+  const { cin, h, w, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, pix } = g;
+  for (let c = 0; c < cin; c++) {
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const kBase = ((c * kh + ky) * kw + kx) * rows;
+        for (let b = 0; b < picks.length; b++) {
+          const xBase = (picks[b] * cin + c) * h * w;
+          const rBase = kBase + b * pix;
+          for (let oy = 0; oy < oh; oy++) {
+            const iy = oy * sh - pt + ky * dh;
+            const dst = rBase + oy * ow;
+            if (iy < 0 || iy >= h) {
+              cols.fill(0, dst, dst + ow);
+              continue;
+            }
+            const src = xBase + iy * w;
+            for (let ox = 0; ox < ow; ox++) {
+              const ix = ox * sw - pl + kx * dw;
+              cols[dst + ox] = ix >= 0 && ix < w ? x[src + ix] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** pre[o·rows + r] = bias_o + Σ_k W[o, k]·cols[(g·kc + k)·rows + r], four k per pass over r */
+function forward(cols: Float32Array, wt: Float64Array, bias: Float32Array | null, g: Geometry, rows: number, pre: Float64Array): void {
+  const kc = g.kc;
+  for (let o = 0; o < g.cout; o++) {
+    const pBase = o * rows;
+    pre.fill(bias ? bias[o] : 0, pBase, pBase + rows);
+    const cBase = Math.floor(o / g.ocg) * kc;
+    const wBase = o * kc;
+    let k = 0;
+    for (; k + 4 <= kc; k += 4) {
+      const w0 = wt[wBase + k];
+      const w1 = wt[wBase + k + 1];
+      const w2 = wt[wBase + k + 2];
+      const w3 = wt[wBase + k + 3];
+      const c0 = (cBase + k) * rows;
+      const c1 = c0 + rows;
+      const c2 = c1 + rows;
+      const c3 = c2 + rows;
+      for (let r = 0; r < rows; r++) pre[pBase + r] += w0 * cols[c0 + r] + w1 * cols[c1 + r] + w2 * cols[c2 + r] + w3 * cols[c3 + r];
+    }
+    for (; k < kc; k++) {
+      const w0 = wt[wBase + k];
+      const c0 = (cBase + k) * rows;
+      for (let r = 0; r < rows; r++) pre[pBase + r] += w0 * cols[c0 + r];
+    }
+  }
+}
+
+/**
+ * dW[o, k] = Σ_r dpre[o·rows + r]·cols[(g·kc + k)·rows + r]. Rows where the activation was inactive
+ * carry no gradient: when they are the majority (ReLU layers) the active rows are gathered first.
+ */
+function weightGrad(cols: Float32Array, dpre: Float64Array, g: Geometry, rows: number, dW: Float64Array, idx: Int32Array, dd: Float64Array): void {
+  const kc = g.kc;
+  for (let o = 0; o < g.cout; o++) {
+    const pBase = o * rows;
+    const wBase = o * kc;
+    let nz = 0;
+    for (let r = 0; r < rows; r++) {
+      const d = dpre[pBase + r];
+      if (d !== 0) {
+        idx[nz] = r;
+        dd[nz] = d;
+        nz++;
+      }
+    }
+    if (nz === 0) {
+      dW.fill(0, wBase, wBase + kc);
+      continue;
+    }
+    const cBase = Math.floor(o / g.ocg) * kc;
+    const sparse = nz * 2 < rows;
+    let k = 0;
+    for (; k + 4 <= kc; k += 4) {
+      const c0 = (cBase + k) * rows;
+      const c1 = c0 + rows;
+      const c2 = c1 + rows;
+      const c3 = c2 + rows;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      if (sparse) {
+        for (let j = 0; j < nz; j++) {
+          const d = dd[j];
+          const r = idx[j];
+          s0 += d * cols[c0 + r];
+          s1 += d * cols[c1 + r];
+          s2 += d * cols[c2 + r];
+          s3 += d * cols[c3 + r];
+        }
+      } else {
+        for (let r = 0; r < rows; r++) {
+          const d = dpre[pBase + r];
+          s0 += d * cols[c0 + r];
+          s1 += d * cols[c1 + r];
+          s2 += d * cols[c2 + r];
+          s3 += d * cols[c3 + r];
+        }
+      }
+      dW[wBase + k] = s0;
+      dW[wBase + k + 1] = s1;
+      dW[wBase + k + 2] = s2;
+      dW[wBase + k + 3] = s3;
+    }
+    for (; k < kc; k++) {
+      const c0 = (cBase + k) * rows;
+      let s0 = 0;
+      for (let j = 0; j < nz; j++) s0 += dd[j] * cols[c0 + idx[j]];
+      dW[wBase + k] = s0;
+    }
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The sweep driver: runs a scenario's points on a worker-thread pool (tinypool) with bounded
+ * concurrency (rxjs `mergeMap(…, workers)`), stores each finished point as
+ * `<out>/points/<configHash>.json` (temp name + rename: a killed sweep never leaves a half file),
+ * and on start loads the points already on disk instead of running them again — so a killed sweep
+ * resumes where it stopped and a repeated one is instant.
+ *
+ * Results are ordered by point index, never by completion, and a point's metrics depend only on
+ * its config: the outcome is the same for any worker count and any interruption history.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EMPTY, Observable, ReplaySubject, defer, from, fromEvent, map, mergeMap, takeUntil } from 'rxjs';
+import Tinypool from 'tinypool';
+import { DatasetError, ModelError } from '../nets/errors.js';
+import { writeFileAtomic } from './files.js';
+import { type PointMetrics, type PointRunnerModule, runnerModuleUrl } from './runners.js';
+import { CODE_VERSION, type Point, type Scenario, expandPoints } from './scenario.js';
+
+export interface SweepOptions {
+  /** output folder; points go to `<outDir>/points/` */
+  readonly outDir: string;
+  /**
+   * worker threads (default: available parallelism, at most the points to run);
+   * 0 runs the points in this thread (debugging; no isolation)
+   */
+  readonly workers?: number;
+  /** aborting stops scheduling, cancels points in flight and rejects `done` with an AbortError */
+  readonly signal?: AbortSignal;
+}
+
+export interface SweepProgress {
+  /** points finished, cached ones included */
+  readonly done: number;
+  readonly total: number;
+  /** points found on disk at start */
+  readonly cached: number;
+}
+
+export interface PointResult {
+  readonly index: number;
+  readonly configHash: string;
+  readonly metrics: PointMetrics;
+}
+
+export interface SweepOutcome {
+  readonly points: readonly Point[];
+  /** one per point, by index */
+  readonly results: readonly PointResult[];
+  /** hashes of the points this call ran (not loaded from disk), in completion order */
+  readonly ran: readonly string[];
+  readonly cached: number;
+}
+
+export interface Sweep {
+  /** {done, total} after the cache is read and after each point; completes when the sweep ends */
+  readonly progress$: Observable<SweepProgress>;
+  readonly done: Promise<SweepOutcome>;
+}
+
+/** What a point file holds: the config with its hash, so a file is self-describing. */
+interface PointFile {
+  configHash: string;
+  codeVersion: string;
+  config: Point['config'];
+  metrics: PointMetrics;
+}
+
+export function pointFile(outDir: string, configHash: string): string {
+  return join(outDir, 'points', `${configHash}.json`);
+}
+
+function readCached(outDir: string, p: Point): PointMetrics | undefined {
+  const file = pointFile(outDir, p.configHash);
+  if (!existsSync(file)) return undefined;
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as PointFile;
+    // a file under the right name but with other content (edited, from a bug) is run again
+    if (doc.configHash !== p.configHash || typeof doc.metrics !== 'object' || doc.metrics === null) return undefined;
+    return doc.metrics;
+  } catch {
+    return undefined;
+  }
+}
+
+type TaskReply = { ok: true; metrics: PointMetrics } | { ok: false; error: { name: string; message: string; stack: string } };
+
+function pointError(p: Point, e: { name: string; message: string; stack?: string }): Error {
+  const what = `sweep point #${p.index} (${p.config.network} on ${p.config.archLabel}, ${p.config.ptqLabel}${
+    Object.keys(p.config.axes).length ? `, ${Object.entries(p.config.axes).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}` : ''
+  }): ${e.message}`;
+  // keep the kinds the CLI maps to exit codes; anything else stays an Error with its name
+  if (e.name === 'ModelError') return new ModelError(what);
+  if (e.name === 'DatasetError') return new DatasetError(what);
+  const err = new Error(what);
+  err.name = e.name;
+  if (e.stack) err.stack = `${err.name}: ${what}\n--- in the worker:\n${e.stack}`;
+  return err;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error('the sweep was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+/**
+ * Starts a sweep over every point of `scenario`. Subscribe to `progress$` for a bar; await `done`
+ * for the results.
+ */
+export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
+  const points = expandPoints(scenario);
+  const runnerUrl = runnerModuleUrl(scenario.runner);
+  const results: (PointResult | undefined)[] = new Array(points.length);
+  const ran: string[] = [];
+
+  // identical configs (a repeated axis value) are one piece of work
+  const byHash = new Map<string, Point[]>();
+  for (const p of points) {
+    const list = byHash.get(p.configHash);
+    if (list) list.push(p);
+    else byHash.set(p.configHash, [p]);
+  }
+  let done = 0;
+  const todo: Point[] = [];
+  for (const [hash, list] of byHash) {
+    const metrics = readCached(opts.outDir, list[0]);
+    if (metrics) {
+      for (const p of list) results[p.index] = { index: p.index, configHash: hash, metrics };
+      done += list.length;
+    } else todo.push(list[0]);
+  }
+  const cached = done;
+  // replays the latest value even after completion: a late subscriber still sees the final count
+  const progress = new ReplaySubject<SweepProgress>(1);
+  progress.next({ done, total: points.length, cached });
+
+  const requested = opts.workers ?? availableParallelism();
+  const workers = Math.max(0, Math.min(Math.floor(requested), todo.length));
+  const workerFile = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+  // isolateWorkers: false — tinypool's default recycles the thread after every task, and a fresh
+  // thread pays the tsx registration and runner import again (~40 ms a point). useAtomics: false —
+  // spinning idle workers starve busy ones when threads outnumber cores.
+  const pool =
+    workers > 0
+      ? new Tinypool({ filename: workerFile, minThreads: 0, maxThreads: workers, idleTimeout: 1000, isolateWorkers: false, useAtomics: false })
+      : undefined;
+  let inline: Promise<PointRunnerModule> | undefined;
+
+  const runOne = async (p: Point): Promise<PointMetrics> => {
+    if (pool) {
+      const reply = (await pool.run({ runnerUrl, config: p.config }, opts.signal ? { signal: opts.signal } : {})) as TaskReply;
+      if (!reply.ok) throw pointError(p, reply.error);
+      return reply.metrics;
+    }
+    inline ??= import(runnerUrl) as Promise<PointRunnerModule>;
+    try {
+      // a plain JSON copy, as a worker would receive: a runner cannot depend on sharing
+      return structuredClone(await (await inline).runPoint(p.config));
+    } catch (e) {
+      throw pointError(p, e instanceof Error ? e : { name: 'Error', message: String(e) });
+    }
+  };
+
+  const abort$ = opts.signal ? fromEvent(opts.signal, 'abort') : EMPTY;
+  const donePromise = new Promise<SweepOutcome>((resolvePromise, reject) => {
+    const finish = async (err?: unknown) => {
+      if (pool) await pool.destroy();
+      progress.complete();
+      if (err !== undefined) reject(err);
+      else if (opts.signal?.aborted) reject(abortError(opts.signal));
+      else resolvePromise({ points, results: results as PointResult[], ran, cached });
+    };
+    if (opts.signal?.aborted) {
+      void finish();
+      return;
+    }
+    from(todo)
+      .pipe(
+        mergeMap((p) => defer(() => runOne(p)).pipe(map((metrics) => ({ p, metrics }))), Math.max(1, workers)),
+        takeUntil(abort$),
+      )
+      .subscribe({
+        next: ({ p, metrics }) => {
+          if (opts.signal?.aborted) return;
+          const doc: PointFile = { configHash: p.configHash, codeVersion: CODE_VERSION, config: p.config, metrics };
+          writeFileAtomic(pointFile(opts.outDir, p.configHash), JSON.stringify(doc, null, 1) + '\n');
+          ran.push(p.configHash);
+          for (const q of byHash.get(p.configHash)!) results[q.index] = { index: q.index, configHash: p.configHash, metrics };
+          done += byHash.get(p.configHash)!.length;
+          progress.next({ done, total: points.length, cached });
+        },
+        error: (e: unknown) => void finish(opts.signal?.aborted ? undefined : e),
+        complete: () => void finish(),
+      });
+  });
+  return { progress$: progress.asObservable(), done: donePromise };
+}
+
+/** startSweep without progress: resolves with the outcome. */
+export function runSweep(scenario: Scenario, opts: SweepOptions): Promise<SweepOutcome> {
+  return startSweep(scenario, opts).done;
+}

@@ -1,0 +1,216 @@
+/**
+ * `simulate(spec, workload, sinks?)`: one run of a workload on an accelerator — the discrete-event
+ * engine (native.ts) over the tiles of plan.ts, or SCALE-Sim's memory model
+ * (sim/timing/scalesim-memory.ts) for the timing when `spec.memoryModel === 'scalesim'` — and the
+ * accounting of everything it counted, priced with the spec's energy table.
+ *
+ * Layers run one after another: a layer's first DMA starts when the previous layer's last output
+ * write has completed (no inter-layer overlap or fusion; each layer reads its inputs from DRAM and
+ * writes its outputs to DRAM, as SCALE-Sim does).
+ */
+import { applyEnergyTable, energyTableForSpec, type ActionCount } from '../../arch/energy.js';
+import { archHash, type ArchSpec } from '../../arch/spec.js';
+import { EventKind, Track, type EngineSinks, type TileEvent } from '../events.js';
+import { mergeCounts, totalsOf, zeroBits, type LayerResult, type RunResult } from '../result.js';
+import { simulateScaleSim } from '../timing/scalesim-memory.js';
+import { EventBuffer } from './emit.js';
+import { NativeEngine } from './native.js';
+import { planGemmLayer, planVectorLayer, type LayerPlan } from './plan.js';
+import type { Workload, WorkloadLayer } from './workload.js';
+
+export { planGemmLayer, planVectorLayer, SpillTarget, type LayerPlan, type TilePlan, type LayerAccounting } from './plan.js';
+export { workloadFromQuantizedNetwork, workloadFromViews, requantParamBitsPerChannel, type Workload, type WorkloadLayer, type WorkloadActivation, type VectorOp } from './workload.js';
+export { EventHeap } from './heap.js';
+
+/** The TileEvent of fold `f` of a planned GEMM layer (null for a fold of the zero-point column only). */
+export function tileOfFold(layerIndex: number, plan: LayerPlan, realN: number, f: number, cycle: number): TileEvent | null {
+  const fp = plan.fold!;
+  const v = plan.runView!;
+  const perGroup = fp.rowFolds * fp.colFolds;
+  const g = Math.floor(f / perGroup);
+  const rem = f - g * perGroup;
+  const fc = Math.floor(rem / fp.rowFolds);
+  const fr = rem - fc * fp.rowFolds;
+  const r0 = fr * fp.rows;
+  const r1 = Math.min(fp.Sr, r0 + fp.rows);
+  const c0 = fc * fp.cols;
+  const c1 = Math.min(fp.Sc, c0 + fp.cols);
+  let m0 = 0, m1 = v.M, n0 = 0, n1 = v.N, k0 = 0, k1 = v.K, kFold = 0, kFolds = 1;
+  if (fp.dataflow === 'os') {
+    m0 = r0;
+    m1 = r1;
+    n0 = c0;
+    n1 = c1;
+  } else {
+    k0 = r0;
+    k1 = r1;
+    kFold = fr;
+    kFolds = fp.rowFolds;
+    if (fp.dataflow === 'ws') {
+      n0 = c0;
+      n1 = c1;
+    } else {
+      m0 = c0;
+      m1 = c1;
+    }
+  }
+  n1 = Math.min(n1, realN);
+  if (n0 >= n1) return null;
+  return { layer: layerIndex, group: g, m0, m1, n0, n1, k0, k1, kFold, kFolds, cycle };
+}
+
+function emptyLayer(name: string, start: number): LayerResult {
+  return {
+    name,
+    kind: 'free',
+    startCycle: start,
+    cycles: 0,
+    computeCycles: 0,
+    stallCycles: 0,
+    stalls: { operandLate: 0, bufferFull: 0, requantBusy: 0 },
+    tailCycles: 0,
+    utilization: 0,
+    mappingEfficiency: 0,
+    macs: 0,
+    extraAdds: 0,
+    energyPj: 0,
+    overflows: 0,
+    bits: { dramBuffer: zeroBits(), bufferArray: zeroBits(), psumSpill: 0 },
+    paramBytes: 0,
+    spills: { toBuffer: 0, toDram: 0 },
+    dramBytes: { read: 0, write: 0 },
+    tiles: 0,
+    counts: [],
+  };
+}
+
+function planOf(spec: ArchSpec, l: WorkloadLayer): LayerPlan | null {
+  if (l.kind === 'gemm') return planGemmLayer(spec, l);
+  if (l.kind === 'vector') return planVectorLayer(spec, l);
+  return null;
+}
+
+/**
+ * Runs `workload` on `spec`. Deterministic: the same inputs give the same result, to the bit.
+ * Sinks receive event chunks, the functional tiles of each fold (in dataflow order), progress
+ * (layers done) and may cancel between layers (`cancelled: true` in the result).
+ */
+export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks = {}): RunResult {
+  const table = energyTableForSpec(spec);
+  const ev = new EventBuffer(sinks.events);
+  const engine = new NativeEngine(spec);
+  const fn = sinks.functional;
+  const pes = spec.array.pes;
+  const scalesim = spec.memoryModel === 'scalesim';
+  const layers: LayerResult[] = [];
+  let now = 0;
+  let cancelled = false;
+  const total = workload.layers.length;
+  for (let li = 0; li < total; li++) {
+    if (sinks.cancelled?.()) {
+      cancelled = true;
+      break;
+    }
+    const wl = workload.layers[li];
+    const plan = planOf(spec, wl);
+    fn?.beginLayer(li);
+    if (!plan) {
+      layers.push(emptyLayer(wl.name, now));
+      fn?.endLayer(li);
+      sinks.progress?.(li + 1, total);
+      continue;
+    }
+    const a = plan.accounting;
+    const realN = wl.view?.N ?? 0;
+    let cycles: number, computeCycles: number, operandLate: number, bufferFull: number, requantBusy: number, tailCycles: number, tiles: number;
+    let dramBuffer = a.dramBuffer;
+    let counts: ActionCount[] = a.counts;
+    let dramRead = a.dramRead;
+    let dramWrite = a.dramWrite;
+    if (scalesim && wl.kind === 'gemm') {
+      // SCALE-Sim's timing; its DRAM traffic replaces ours (one word per operand element)
+      const r = simulateScaleSim(spec, [plan.runView!])[0];
+      cycles = r.totalCycles;
+      computeCycles = r.computeCycles;
+      operandLate = r.stallCycles;
+      bufferFull = 0;
+      requantBusy = 0;
+      tailCycles = 0;
+      tiles = r.folds;
+      if (ev.on) ev.push(EventKind.LayerBegin, Track.Array, li, -1, now, now, 0);
+      const per = r.totalCycles / Math.max(1, r.folds);
+      for (let f = 0; f < r.folds; f++) {
+        const at = now + f * per;
+        if (fn) {
+          const te = tileOfFold(li, plan, realN, f, at);
+          if (te) fn.tile(te);
+        }
+        if (ev.on) ev.push(EventKind.Fold, Track.Array, li, f, at, at + per, 0);
+      }
+      if (ev.on) ev.push(EventKind.LayerEnd, Track.Array, li, -1, now, now + cycles, 0);
+      dramBuffer = { ...a.dramBuffer, inputs: r.dram.ifmapReads * wl.activationBits, weights: r.dram.filterReads * wl.weightBits, outputs: r.dram.ofmapWrites * wl.outputBits };
+      const rd = (dramBuffer.inputs + dramBuffer.weights + dramBuffer.bias + dramBuffer.requantParams + dramBuffer.psums / 2) / 8;
+      const wr = dramBuffer.outputs / 8 + dramBuffer.psums / 16;
+      counts = a.counts.filter((c) => c.component !== 'dram');
+      if (rd > 0) counts.push({ component: 'dram', action: 'read', bits: 64, count: Math.ceil(rd / 8), label: 'dram' });
+      if (wr > 0) counts.push({ component: 'dram', action: 'write', bits: 64, count: Math.ceil(wr / 8), label: 'dram' });
+      dramRead = rd;
+      dramWrite = wr;
+    } else {
+      const onFold = fn && plan.fold
+        ? (f: number, cycle: number): void => {
+            const te = tileOfFold(li, plan, realN, f, cycle);
+            if (te) fn.tile(te);
+          }
+        : null;
+      const t = engine.runLayer(li, plan.tiles, now, ev, onFold);
+      cycles = t.endCycle - now;
+      computeCycles = t.computeCycles;
+      operandLate = t.operandLate;
+      bufferFull = t.bufferFull;
+      requantBusy = t.requantBusy;
+      tailCycles = t.tailCycles;
+      tiles = t.events;
+    }
+    fn?.endLayer(li);
+    const energyPj = counts.length > 0 ? applyEnergyTable(counts, table).totalPj : 0;
+    layers.push({
+      name: wl.name,
+      kind: wl.kind,
+      startCycle: now,
+      cycles,
+      computeCycles,
+      stallCycles: operandLate + bufferFull + requantBusy,
+      stalls: { operandLate, bufferFull, requantBusy },
+      tailCycles,
+      utilization: cycles > 0 ? a.macs / (pes * cycles) : 0,
+      mappingEfficiency: a.mappingEfficiency,
+      macs: a.macs,
+      extraAdds: a.extraAdds,
+      energyPj,
+      overflows: 0,
+      bits: { dramBuffer, bufferArray: a.bufferArray, psumSpill: a.psumSpill },
+      paramBytes: a.paramBytes,
+      spills: a.spills,
+      dramBytes: { read: dramRead, write: dramWrite },
+      tiles,
+      counts,
+    });
+    now += cycles;
+    sinks.progress?.(li + 1, total);
+  }
+  ev.flush();
+  const allCounts = mergeCounts(layers.map((l) => l.counts));
+  const energy = applyEnergyTable(allCounts, table);
+  return {
+    version: 1,
+    arch: { name: spec.name, configHash: archHash(spec), clockHz: spec.clockHz, pes },
+    memoryModel: spec.memoryModel,
+    seed: workload.seed ?? 0,
+    cancelled,
+    layers,
+    totals: totalsOf(layers, pes, spec.clockHz, energy.totalPj),
+    counts: allCounts,
+    energy,
+  };
+}

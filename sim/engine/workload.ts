@@ -1,0 +1,288 @@
+/**
+ * What the engine runs: a list of layers, each either GEMM work on the PE array (a GemmView),
+ * element work on the requant/activation unit ("vector"), or free (layout only). A layer carries
+ * the byte sizes of everything it moves and the bit widths it is costed at, so the engine never
+ * needs the weights themselves — timing-only runs (a SCALE-Sim topology) and functional runs (a
+ * QuantizedNetwork) share it.
+ *
+ * Element and float layers:
+ * - add / pool / concat / standalone activation / quantize / dequantize run on the requant unit
+ *   as vector work: `vectorElements` elements at `lanesPerCycle`, with their input and output
+ *   bytes moved through DMA.
+ * - `float` layers (an op left in float between dequantize and quantize, e.g. Softmax): their
+ *   bytes are moved and counted but no array or requant work is modelled (vectorElements = 0) —
+ *   the accelerator hands them to a host; the host's time is not simulated.
+ * - layout layers (reshape, flatten, transpose, identity) are free: a view change, no bytes.
+ */
+import type { ArchSpec } from '../../arch/spec.js';
+import { ModelError } from '../../nets/errors.js';
+import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../quant/qnet.js';
+import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from '../timing/gemm-view.js';
+
+export type WorkloadActivation =
+  | { readonly kind: 'none' }
+  /** ReLU / ReLU6 / clip: a clamp in the requant unit (or a separate pass when not fused) */
+  | { readonly kind: 'clamp'; readonly fn: string; readonly fused: boolean }
+  /** sigmoid-like: a lookup table of `entries` (fused) or int32 written out and read back */
+  | { readonly kind: 'lut'; readonly fn: string; readonly fused: boolean; readonly entries: number };
+
+export type VectorOp = 'add' | 'pool' | 'concat' | 'activation' | 'quantize' | 'dequantize' | 'float';
+
+export interface WorkloadLayer {
+  readonly name: string;
+  readonly kind: 'gemm' | 'vector' | 'free';
+  /** gemm layers: the GEMM view (per group); null otherwise */
+  readonly view: GemmView | null;
+  /** vector layers: what the element work is */
+  readonly vectorOp: VectorOp | null;
+  /** vector layers: elements the requant unit processes (0 = bytes only) */
+  readonly vectorElements: number;
+  readonly weightBits: number;
+  /** input activation width */
+  readonly activationBits: number;
+  /** output width after requant */
+  readonly outputBits: number;
+  /** accumulator width of this layer */
+  readonly accBits: number;
+  readonly weightBytes: number;
+  /** unique ifmap bytes (all inputs of the layer) */
+  readonly ifmapBytes: number;
+  readonly ofmapBytes: number;
+  readonly biasBytes: number;
+  readonly requantParamBytes: number;
+  /** per-output-channel requant parameters (and weight scales) */
+  readonly perChannel: boolean;
+  readonly activation: WorkloadActivation;
+  /** the data-dependent zero-point term z_w·Σq_x is accumulated (asymmetric weights, raw PE form) */
+  readonly zeroPointTerm: boolean;
+  /** index of the layer in the QuantizedNetwork it came from */
+  readonly qlayerIndex?: number;
+}
+
+export interface Workload {
+  readonly name: string;
+  readonly layers: readonly WorkloadLayer[];
+  /** the seed of whatever randomness produced the run's inputs (reported, not used by timing) */
+  readonly seed?: number;
+}
+
+/** bits of one channel's requant parameters: M0 (multiplierBits) + an 8-bit shift */
+export function requantParamBitsPerChannel(spec: ArchSpec): number {
+  return spec.requant.multiplierBits + 8;
+}
+
+const bytesOf = (elements: number, bits: number): number => Math.ceil((elements * bits) / 8);
+
+/** unique ifmap elements a view reads (its real input feature map, not the im2col copy) */
+function ifmapElements(v: GemmView): number {
+  const c = v.conv;
+  return c ? c.ifmapH * c.ifmapW * c.channels : v.M * v.K * v.groups;
+}
+
+/**
+ * Timing-only workload from GEMM views (a SCALE-Sim topology): operands at the arch's widths,
+ * outputs at the activation width, no activation, no zero-point term, int32 bias and the arch's
+ * requant parameters (per channel when the arch supports it).
+ */
+export function workloadFromViews(views: readonly GemmView[], spec: ArchSpec, name = 'topology'): Workload {
+  const wb = spec.operands.weightBits;
+  const ab = spec.operands.activationBits;
+  const pb = requantParamBitsPerChannel(spec);
+  const layers = views.map((v): WorkloadLayer => {
+    const channels = v.N * v.groups;
+    return {
+      name: v.name,
+      kind: 'gemm',
+      view: v,
+      vectorOp: null,
+      vectorElements: 0,
+      weightBits: wb,
+      activationBits: ab,
+      outputBits: ab,
+      accBits: spec.accumulator.bits,
+      weightBytes: bytesOf(v.groups * v.K * v.N, wb),
+      ifmapBytes: bytesOf(ifmapElements(v), ab),
+      ofmapBytes: bytesOf(v.groups * v.M * v.N, ab),
+      biasBytes: channels * 4,
+      requantParamBytes: bytesOf(spec.requant.perChannel ? channels : 1, pb),
+      perChannel: spec.requant.perChannel,
+      activation: { kind: 'none' },
+      zeroPointTerm: false,
+    };
+  });
+  return { name, layers };
+}
+
+function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function outSize(x: number, k: number, s: number, p0: number, p1: number, d: number, ceil = false): number {
+  const span = x + p0 + p1 - d * (k - 1) - 1;
+  return (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+}
+
+/**
+ * Workload of a QuantizedNetwork for one input of `inputShape` (batch 1: the engine simulates one
+ * inference; run it once per sample). Conv and Gemm become GEMM views at the network's own bit
+ * widths; add / pool / concat / activation / quantize / dequantize become vector work on the
+ * requant unit; float layers move bytes only; layout layers are free.
+ */
+export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: readonly number[], spec: ArchSpec): Workload {
+  if (inputShape[0] !== 1) throw new ModelError([{ node: net.inputs[0]?.name ?? '', message: `the engine simulates one inference at a time: input batch must be 1, got shape [${inputShape.join(',')}]` }]);
+  const shapes = new Map<string, readonly number[]>();
+  for (const i of net.inputs) shapes.set(i.name, i.shape.length === inputShape.length ? inputShape : i.shape.map((d) => (d < 0 ? 1 : d)));
+  const bitsOf = (tensor: string, fallback: number): number => net.tensors.get(tensor)?.q.bits ?? fallback;
+  const pb = requantParamBitsPerChannel(spec);
+  const layers: WorkloadLayer[] = [];
+  net.layers.forEach((layer, index) => {
+    const ins = layer.inputs.map((n) => shapes.get(n));
+    const x = ins[0];
+    if (!x) throw new ModelError([{ node: layer.name, op: layer.kind, message: `the shape of input '${layer.inputs[0]}' is unknown` }]);
+    const out = outputShape(layer, ins as (readonly number[])[], net);
+    shapes.set(layer.output, out);
+    const inBits = bitsOf(layer.inputs[0], 32);
+    const outBits = bitsOf(layer.output, 32);
+    const common = {
+      name: layer.name,
+      activationBits: inBits,
+      outputBits: outBits,
+      accBits: ('accBits' in layer && layer.accBits) || spec.accumulator.bits,
+      qlayerIndex: index,
+    };
+    if (layer.kind === 'conv' || layer.kind === 'gemm') {
+      const l: QLinearLayer = layer;
+      const w = l.weight;
+      const cout = w.shape[0];
+      let view: GemmView;
+      if (l.kind === 'conv') {
+        view = gemmViewOfConv(l.name, {
+          ifmapH: x[2],
+          ifmapW: x[3],
+          filterH: l.kernel[0],
+          filterW: l.kernel[1],
+          channels: x[1],
+          numFilters: cout,
+          strideH: l.strides[0],
+          strideW: l.strides[1],
+          padTop: l.pads[0],
+          padLeft: l.pads[1],
+          padBottom: l.pads[2],
+          padRight: l.pads[3],
+          dilationH: l.dilations[0],
+          dilationW: l.dilations[1],
+          group: l.group,
+        });
+      } else view = gemmViewOfGemm(l.name, numel(x) / x[x.length - 1], w.shape[1], cout);
+      const perChannel = w.q.scale.length > 1;
+      let zp = false;
+      for (let i = 0; i < w.q.zeroPoint.length; i++) if (w.q.zeroPoint[i] !== 0) zp = true;
+      layers.push({
+        ...common,
+        kind: 'gemm',
+        view,
+        vectorOp: null,
+        vectorElements: 0,
+        weightBits: w.q.bits,
+        weightBytes: bytesOf(w.data.length, w.q.bits),
+        ifmapBytes: bytesOf(numel(x), inBits),
+        ofmapBytes: bytesOf(numel(out), outBits),
+        biasBytes: l.bias ? l.bias.length * 4 : 0,
+        requantParamBytes: bytesOf(perChannel ? cout : 1, pb),
+        perChannel,
+        activation: activationOf(l.activation, spec),
+        zeroPointTerm: zp && spec.pe.form === 'raw',
+      });
+      return;
+    }
+    const free = layer.kind === 'reshape' || layer.kind === 'flatten' || layer.kind === 'transpose' || layer.kind === 'identity';
+    const inElements = ins.reduce((s, sh) => s + (sh ? numel(sh) : 0), 0);
+    let ifmapBytes = 0;
+    layer.inputs.forEach((n, i) => {
+      const sh = ins[i];
+      if (sh) ifmapBytes += bytesOf(numel(sh), bitsOf(n, 32));
+    });
+    const vectorOp: VectorOp | null = free
+      ? null
+      : layer.kind === 'maxpool' || layer.kind === 'avgpool' || layer.kind === 'globalavgpool'
+        ? 'pool'
+        : (layer.kind as VectorOp);
+    layers.push({
+      ...common,
+      kind: free ? 'free' : 'vector',
+      view: null,
+      vectorOp,
+      // pools read every input once; element ops produce one result per output element
+      vectorElements: free || layer.kind === 'float' ? 0 : layer.kind === 'add' ? numel(out) : Math.max(inElements, numel(out)),
+      weightBits: 0,
+      weightBytes: 0,
+      ifmapBytes: free ? 0 : ifmapBytes,
+      ofmapBytes: free ? 0 : bytesOf(numel(out), outBits),
+      biasBytes: 0,
+      requantParamBytes: 0,
+      perChannel: false,
+      activation: 'activation' in layer ? activationOf(layer.activation, spec) : { kind: 'none' },
+      zeroPointTerm: false,
+    });
+  });
+  return { name: net.name, layers };
+}
+
+function activationOf(a: QLinearLayer['activation'], spec: ArchSpec): WorkloadActivation {
+  if (a.kind === 'none') return { kind: 'none' };
+  const fused = (spec.requant.fused as readonly string[]).includes(a.fn);
+  if (a.kind === 'clamp') return { kind: 'clamp', fn: a.fn, fused };
+  return { kind: 'lut', fn: a.fn, fused, entries: Math.min(a.entries, spec.requant.lutEntries) };
+}
+
+function outputShape(layer: QLayer, ins: readonly (readonly number[])[], net: QuantizedNetwork): readonly number[] {
+  const x = ins[0];
+  const known = net.tensors.get(layer.output)?.shape;
+  const fromTensor = (): readonly number[] | undefined =>
+    known && known.length > 0 && known.slice(1).every((d) => d >= 0) ? [x[0], ...known.slice(1)] : undefined;
+  switch (layer.kind) {
+    case 'conv': {
+      const oh = outSize(x[2], layer.kernel[0], layer.strides[0], layer.pads[0], layer.pads[2], layer.dilations[0]);
+      const ow = outSize(x[3], layer.kernel[1], layer.strides[1], layer.pads[1], layer.pads[3], layer.dilations[1]);
+      return [x[0], layer.weight.shape[0], oh, ow];
+    }
+    case 'gemm':
+      return [...x.slice(0, -1), layer.weight.shape[0]];
+    case 'maxpool':
+    case 'avgpool': {
+      const oh = outSize(x[2], layer.kernel[0], layer.strides[0], layer.pads[0], layer.pads[2], layer.dilations[0], layer.ceilMode);
+      const ow = outSize(x[3], layer.kernel[1], layer.strides[1], layer.pads[1], layer.pads[3], layer.dilations[1], layer.ceilMode);
+      return [x[0], x[1], oh, ow];
+    }
+    case 'globalavgpool':
+      return [x[0], x[1], ...x.slice(2).map(() => 1)];
+    case 'concat': {
+      const axis = layer.axis < 0 ? layer.axis + x.length : layer.axis;
+      const s = [...x];
+      s[axis] = ins.reduce((sum, sh) => sum + sh[axis], 0);
+      return s;
+    }
+    case 'add':
+      return x.length >= (ins[1]?.length ?? 0) ? x : ins[1];
+    case 'reshape':
+    case 'flatten':
+    case 'transpose':
+      return fromTensor() ?? layoutShape(layer, x);
+    default:
+      return fromTensor() ?? x;
+  }
+}
+
+function layoutShape(layer: QLayer & { readonly param: readonly number[] }, x: readonly number[]): readonly number[] {
+  if (layer.kind === 'transpose') return layer.param.map((p) => x[p]);
+  if (layer.kind === 'flatten') {
+    const a = layer.param[0] < 0 ? layer.param[0] + x.length : layer.param[0];
+    return [numel(x.slice(0, a)), numel(x.slice(a))];
+  }
+  const total = numel(x);
+  const s = layer.param.map((d, i) => (d === 0 ? x[i] : d));
+  const known = s.reduce((p, d) => (d > 0 ? p * d : p), 1);
+  return s.map((d) => (d < 0 ? total / known : d));
+}

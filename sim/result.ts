@@ -1,0 +1,242 @@
+/**
+ * The Run-result noun (DESIGN.md): what a simulation counted. Counts are the primary data —
+ * cycles, stalls by cause, MACs, the extra accumulation of asymmetric weights, bits moved per
+ * memory level and tensor class, actions per component (ActionCount) — and energy is derived from
+ * the counts and an energy table AFTER the run (`recomputeEnergy`), so a table can be swapped
+ * without re-running (`qloom energy <result.json> --table …`).
+ *
+ * A RunResult is plain JSON data (no typed arrays, no classes): write it with JSON.stringify and
+ * read it back with `parseRunResult`.
+ */
+import { ConfigError } from '../arch/errors.js';
+import { applyEnergyTable, type ActionCount, type EnergyReport, type EnergyTable } from '../arch/energy.js';
+
+/** tensor classes bits are reported by (DESIGN.md "Energy and bits") */
+export type BitsClass = 'weights' | 'inputs' | 'outputs' | 'psums' | 'bias' | 'requantParams';
+export const BITS_CLASSES: readonly BitsClass[] = Object.freeze(['weights', 'inputs', 'outputs', 'psums', 'bias', 'requantParams']);
+
+export interface BitsMoved {
+  /** DRAM ↔ on-chip buffers, both directions */
+  readonly dramBuffer: Readonly<Record<BitsClass, number>>;
+  /** buffers ↔ PE array and requant unit, both directions */
+  readonly bufferArray: Readonly<Record<BitsClass, number>>;
+  /** partial sums spilled out of the accumulators and read back (to the buffer or DRAM), both directions */
+  readonly psumSpill: number;
+}
+
+/** array idle cycles by the reason it waited */
+export interface StallBreakdown {
+  /** an operand tile's DMA had not arrived */
+  readonly operandLate: number;
+  /** the output staging buffer was full (write-back to DRAM not done) */
+  readonly bufferFull: number;
+  /** the requant/activation unit had not drained the previous outputs */
+  readonly requantBusy: number;
+}
+
+export type LayerKind = 'gemm' | 'vector' | 'free';
+
+export interface LayerResult {
+  readonly name: string;
+  /** gemm: runs on the PE array; vector: element work on the requant unit; free: layout only */
+  readonly kind: LayerKind;
+  /** cycle the layer started at (layers run one after another) */
+  readonly startCycle: number;
+  /** from the layer's first DMA to its last output write */
+  readonly cycles: number;
+  /** cycles the array (gemm) or requant unit (vector) computed: Σ fold compute cycles */
+  readonly computeCycles: number;
+  /** array idle cycles inside the layer, = Σ stalls (scalesim model: SCALE-Sim's stalls, all as operandLate) */
+  readonly stallCycles: number;
+  readonly stalls: StallBreakdown;
+  /** cycles after the last compute: requant latency and the last output writes */
+  readonly tailCycles: number;
+  /** macs / (PEs · cycles) */
+  readonly utilization: number;
+  /** useful PE slots of the folds (SCALE-Sim's mapping efficiency) */
+  readonly mappingEfficiency: number;
+  readonly macs: number;
+  /** adds of the data-dependent zero-point term z_w·Σq_x (asymmetric weights, raw PE form) */
+  readonly extraAdds: number;
+  readonly energyPj: number;
+  /** accumulator overflows (filled by a functional sink; 0 in timing-only runs) */
+  readonly overflows: number;
+  readonly bits: BitsMoved;
+  /** parameter storage: weights, bias and requant parameters, bytes */
+  readonly paramBytes: number;
+  /** partial-sum entries spilled out of the accumulators and where they went */
+  readonly spills: { readonly toBuffer: number; readonly toDram: number };
+  readonly dramBytes: { readonly read: number; readonly write: number };
+  /** native model: events the engine processed for the layer (transfers, sub-tiles, batches); scalesim model: folds */
+  readonly tiles: number;
+  readonly counts: readonly ActionCount[];
+}
+
+export interface RunTotals {
+  readonly cycles: number;
+  readonly computeCycles: number;
+  readonly stallCycles: number;
+  readonly stalls: StallBreakdown;
+  readonly utilization: number;
+  readonly macs: number;
+  readonly extraAdds: number;
+  readonly energyPj: number;
+  readonly overflows: number;
+  readonly bits: BitsMoved;
+  readonly paramBytes: number;
+  readonly dramBytes: { readonly read: number; readonly write: number };
+  /** seconds at the arch clock */
+  readonly seconds: number;
+}
+
+export interface RunResult {
+  readonly version: 1;
+  readonly arch: { readonly name: string; readonly configHash: string; readonly clockHz: number; readonly pes: number };
+  readonly memoryModel: 'native' | 'scalesim';
+  readonly seed: number;
+  readonly cancelled: boolean;
+  readonly layers: readonly LayerResult[];
+  readonly totals: RunTotals;
+  /** every layer's counts, merged */
+  readonly counts: readonly ActionCount[];
+  readonly energy: EnergyReport;
+}
+
+export function zeroBits(): Record<BitsClass, number> {
+  return { weights: 0, inputs: 0, outputs: 0, psums: 0, bias: 0, requantParams: 0 };
+}
+
+/** Sums counts with the same component/action/bits/capacity/label (order of first appearance). */
+export function mergeCounts(lists: readonly (readonly ActionCount[])[]): ActionCount[] {
+  const at = new Map<string, number>();
+  const out: ActionCount[] = [];
+  for (const list of lists) {
+    for (const c of list) {
+      const key = `${c.component}|${c.action}|${String(c.bits)}|${c.capacityBytes ?? ''}|${c.label ?? ''}`;
+      const i = at.get(key);
+      if (i === undefined) {
+        at.set(key, out.length);
+        out.push({ ...c });
+      } else out[i] = { ...out[i], count: out[i].count + c.count };
+    }
+  }
+  return out;
+}
+
+function sumBits(layers: readonly LayerResult[]): BitsMoved {
+  const dramBuffer = zeroBits();
+  const bufferArray = zeroBits();
+  let psumSpill = 0;
+  for (const l of layers) {
+    for (const k of BITS_CLASSES) {
+      dramBuffer[k] += l.bits.dramBuffer[k];
+      bufferArray[k] += l.bits.bufferArray[k];
+    }
+    psumSpill += l.bits.psumSpill;
+  }
+  return { dramBuffer, bufferArray, psumSpill };
+}
+
+/** Totals of a list of layers (layers run back to back, so cycles add up). */
+export function totalsOf(layers: readonly LayerResult[], pes: number, clockHz: number, energyPj: number): RunTotals {
+  let cycles = 0;
+  let computeCycles = 0;
+  let stallCycles = 0;
+  let operandLate = 0;
+  let bufferFull = 0;
+  let requantBusy = 0;
+  let macs = 0;
+  let extraAdds = 0;
+  let overflows = 0;
+  let paramBytes = 0;
+  let read = 0;
+  let write = 0;
+  for (const l of layers) {
+    cycles += l.cycles;
+    computeCycles += l.computeCycles;
+    stallCycles += l.stallCycles;
+    operandLate += l.stalls.operandLate;
+    bufferFull += l.stalls.bufferFull;
+    requantBusy += l.stalls.requantBusy;
+    macs += l.macs;
+    extraAdds += l.extraAdds;
+    overflows += l.overflows;
+    paramBytes += l.paramBytes;
+    read += l.dramBytes.read;
+    write += l.dramBytes.write;
+  }
+  return {
+    cycles,
+    computeCycles,
+    stallCycles,
+    stalls: { operandLate, bufferFull, requantBusy },
+    utilization: cycles > 0 ? macs / (pes * cycles) : 0,
+    macs,
+    extraAdds,
+    energyPj,
+    overflows,
+    bits: sumBits(layers),
+    paramBytes,
+    dramBytes: { read, write },
+    seconds: cycles / clockHz,
+  };
+}
+
+/**
+ * The result priced with another energy table: per-layer energyPj, totals and the report are
+ * recomputed from the stored counts; every other number is unchanged. Throws ConfigError when the
+ * table lacks a component/action the run counted.
+ */
+export function recomputeEnergy(result: RunResult, table: EnergyTable): RunResult {
+  const energy = applyEnergyTable(result.counts, table);
+  const layers = result.layers.map((l) => ({ ...l, energyPj: l.counts.length > 0 ? applyEnergyTable(l.counts, table).totalPj : 0 }));
+  return { ...result, layers, totals: { ...result.totals, energyPj: energy.totalPj }, energy };
+}
+
+/** Overflow counts of a functional run written into a result (per layer, by index). */
+export function withOverflows(result: RunResult, overflowsPerLayer: readonly number[]): RunResult {
+  const layers = result.layers.map((l, i) => ({ ...l, overflows: overflowsPerLayer[i] ?? 0 }));
+  return { ...result, layers, totals: { ...result.totals, overflows: layers.reduce((s, l) => s + l.overflows, 0) } };
+}
+
+/** The `--json` document of `qloom run` (issue 5): per-layer essentials and totals. */
+export function runSummary(result: RunResult): {
+  layers: { name: string; cycles: number; stallCycles: number; utilization: number; macs: number; energyPj: number; overflows: number; bits: BitsMoved }[];
+  totals: { cycles: number; stallCycles: number; macs: number; energyPj: number; overflows: number; bits: BitsMoved };
+} {
+  return {
+    layers: result.layers.map((l) => ({
+      name: l.name,
+      cycles: l.cycles,
+      stallCycles: l.stallCycles,
+      utilization: l.utilization,
+      macs: l.macs,
+      energyPj: l.energyPj,
+      overflows: l.overflows,
+      bits: l.bits,
+    })),
+    totals: {
+      cycles: result.totals.cycles,
+      stallCycles: result.totals.stallCycles,
+      macs: result.totals.macs,
+      energyPj: result.totals.energyPj,
+      overflows: result.totals.overflows,
+      bits: result.totals.bits,
+    },
+  };
+}
+
+/** Checks that parsed JSON looks like a RunResult (the fields energy recomputation needs). */
+export function parseRunResult(doc: unknown, file?: string): RunResult {
+  const bad = (what: string): never => {
+    throw new ConfigError(`not a qloom run result (${what})`, file);
+  };
+  if (typeof doc !== 'object' || doc === null) return bad('not an object');
+  const d = doc as Partial<RunResult>;
+  if (d.version !== 1) bad('version is not 1');
+  if (!Array.isArray(d.layers)) bad('no layers');
+  if (!Array.isArray(d.counts)) bad('no counts');
+  if (typeof d.totals !== 'object' || d.totals === null) bad('no totals');
+  for (const l of d.layers!) if (!Array.isArray((l as LayerResult).counts)) bad(`layer ${(l as LayerResult).name} has no counts`);
+  return d as RunResult;
+}

@@ -1,0 +1,108 @@
+/**
+ * A simulation as an rxjs Observable (DESIGN.md "Events, streams and traces"): the engine's plain
+ * sinks adapted at the edge. A subscription runs the engine (synchronously, inside subscribe) and
+ * emits
+ *   { type: 'progress', done, total }   after each layer,
+ *   { type: 'events', chunk }           event chunks (copied: the engine reuses its buffers),
+ *   { type: 'result', result }          the RunResult (+ outputs and overflow reports when a
+ *                                       QuantizedNetwork and feeds were given), then completes.
+ * Unsubscribing (e.g. `take`, or from inside a `next`) sets the engine's `cancelled` hook: it stops
+ * between layers / every few thousand events, and nothing more is emitted.
+ *
+ * With `net` and `feeds`, the functional sink (sim/functional.ts) runs the integer kernels as the
+ * tile events fire; `feeds` may hold a batch of N inputs while the engine times one inference
+ * (timing does not depend on the data): the result's counts are per inference, its outputs
+ * and overflow reports cover the whole batch.
+ */
+import { Observable } from 'rxjs';
+import type { ArchSpec } from '../arch/spec.js';
+import { InvariantError } from '../nets/errors.js';
+import type { Tensor } from '../nets/graph.js';
+import type { QuantizedNetwork } from '../quant/qnet.js';
+import { simulate } from './engine/index.js';
+import type { Workload } from './engine/workload.js';
+import type { EngineSinks, EventChunk, EventSink } from './events.js';
+import { createFunctionalSink, type FunctionalRunSink } from './functional.js';
+import type { OverflowReport } from './kernels/accumulator.js';
+import type { LayerAccumulator } from './qexec.js';
+import type { RequantConfig } from './requant.js';
+import { withOverflows, type RunResult } from './result.js';
+
+export interface RunOptions {
+  /** the network the workload came from (workloadFromQuantizedNetwork), for functional execution */
+  readonly net?: QuantizedNetwork;
+  /** its inputs (a batch: any multiple of the workload's batch) */
+  readonly feeds?: Record<string, Tensor>;
+  /** default { mode: 'float' } */
+  readonly requant?: RequantConfig;
+  /** the seed of whatever produced the inputs; reported in the result */
+  readonly seed: number;
+  /** emit event chunks (default false: the engine then skips building them) */
+  readonly events?: boolean;
+  /** batch the workload was built for (default 1) */
+  readonly engineBatch?: number;
+}
+
+export interface SimulationResult extends RunResult {
+  /** functional runs: the network's outputs for every input of the batch */
+  readonly outputs?: Record<string, Tensor>;
+  /** functional runs: linear layer name → overflow report (batch) */
+  readonly overflow?: Record<string, OverflowReport>;
+  readonly accumulators?: Record<string, LayerAccumulator>;
+  readonly requant?: RequantConfig;
+}
+
+export type RunUpdate =
+  | { readonly type: 'progress'; readonly done: number; readonly total: number }
+  | { readonly type: 'events'; readonly chunk: EventChunk }
+  | { readonly type: 'result'; readonly result: SimulationResult };
+
+/** A chunk the subscriber may keep: its own arrays, exactly `count` long. */
+export function copyChunk(c: EventChunk): EventChunk {
+  const n = c.count;
+  return {
+    count: n,
+    kind: c.kind.slice(0, n),
+    track: c.track.slice(0, n),
+    layer: c.layer.slice(0, n),
+    tile: c.tile.slice(0, n),
+    startCycle: c.startCycle.slice(0, n),
+    endCycle: c.endCycle.slice(0, n),
+    bytes: c.bytes.slice(0, n),
+  };
+}
+
+export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptions): Observable<RunUpdate> {
+  return new Observable<RunUpdate>((subscriber) => {
+    const requant = opts.requant ?? { mode: 'float' };
+    let functional: FunctionalRunSink | undefined;
+    if (opts.net || opts.feeds) {
+      if (!opts.net || !opts.feeds) throw new InvariantError('a functional run needs both `net` and `feeds`');
+      functional = createFunctionalSink(opts.net, spec, opts.feeds, { requant, engineBatch: opts.engineBatch });
+    }
+    const events: EventSink | undefined = opts.events
+      ? { chunk: (c) => (subscriber.closed ? undefined : subscriber.next({ type: 'events', chunk: copyChunk(c) })) }
+      : undefined;
+    const sinks: EngineSinks = {
+      events,
+      functional,
+      progress: (done, total) => {
+        if (!subscriber.closed) subscriber.next({ type: 'progress', done, total });
+      },
+      cancelled: () => subscriber.closed,
+    };
+    const timing = simulate(spec, workload, sinks);
+    if (subscriber.closed || timing.cancelled) {
+      subscriber.complete();
+      return;
+    }
+    let result: SimulationResult = { ...timing, seed: opts.seed };
+    if (functional && opts.net) {
+      const f = functional.result();
+      const byName = new Map(Object.entries(f.overflow).map(([name, r]) => [name, r.events]));
+      result = { ...withOverflows(result, result.layers.map((l) => byName.get(l.name) ?? 0)), seed: opts.seed, outputs: f.outputs, overflow: f.overflow, accumulators: f.accumulators, requant };
+    }
+    subscriber.next({ type: 'result', result });
+    subscriber.complete();
+  });
+}

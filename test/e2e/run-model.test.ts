@@ -1,0 +1,104 @@
+/**
+ * `qloom run --model` as a user runs it: a quantized QDQ .onnx (written here) on fmnist test
+ * images, functional + timing, `--json` with per-layer rows, totals and accuracy, and a Chrome
+ * trace that parses; usage errors exit 2.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import type { Tensor } from '../../nets/graph.js';
+import { Prng } from '../../nets/prng.js';
+import { buildModel } from '../helpers/onnx-build.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const run = promisify(execFile);
+const FMNIST = '/usr/share/datasets/fashion-mnist';
+
+async function qloom(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const f32 = (shape: number[], v: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(v) });
+const u8 = (shape: number[], v: number[]): Tensor => ({ dtype: 'uint8', shape, data: Uint8Array.from(v) });
+const i8 = (shape: number[], v: number[]): Tensor => ({ dtype: 'int8', shape, data: Int8Array.from(v) });
+const i64 = (v: number[]): Tensor => ({ dtype: 'int64', shape: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
+
+/** x [N,1,28,28] → Q → conv 4×3×3 stride 2 + ReLU → flatten (on integers) → gemm 10 → DQ */
+function model(): Uint8Array {
+  const rng = new Prng(1);
+  const ints = (n: number) => Array.from({ length: n }, () => rng.int(255) - 127);
+  return buildModel({
+    opset: 13,
+    inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 1, 28, 28] }],
+    outputs: [{ name: 'y', dtype: 'float32' }],
+    inits: {
+      sx: f32([], [1 / 255]), zx: u8([], [0]),
+      w1: i8([4, 1, 3, 3], ints(36)), sw1: f32([], [0.01]), zw1: i8([], [0]),
+      s1: f32([], [0.02]), z1: u8([], [0]),
+      shp: i64([-1, 676]),
+      w2: i8([10, 676], ints(6760)), sw2: f32([], [0.002]), zw2: i8([], [0]),
+      s2: f32([], [0.1]), z2: u8([], [128]),
+    },
+    nodes: [
+      { op: 'QuantizeLinear', inputs: ['x', 'sx', 'zx'], outputs: ['xq'] },
+      { op: 'DequantizeLinear', inputs: ['xq', 'sx', 'zx'], outputs: ['xf'] },
+      { op: 'DequantizeLinear', inputs: ['w1', 'sw1', 'zw1'], outputs: ['w1f'] },
+      { name: 'conv', op: 'Conv', inputs: ['xf', 'w1f'], outputs: ['c'], attrs: { kernel_shape: [3, 3], strides: [2, 2] } },
+      { op: 'Relu', inputs: ['c'], outputs: ['r'] },
+      { op: 'QuantizeLinear', inputs: ['r', 's1', 'z1'], outputs: ['rq'] },
+      { op: 'Reshape', inputs: ['rq', 'shp'], outputs: ['fq'] },
+      { op: 'DequantizeLinear', inputs: ['fq', 's1', 'z1'], outputs: ['ff'] },
+      { op: 'DequantizeLinear', inputs: ['w2', 'sw2', 'zw2'], outputs: ['w2f'] },
+      { name: 'fc', op: 'Gemm', inputs: ['ff', 'w2f'], outputs: ['g'], attrs: { transB: 1 } },
+      { op: 'QuantizeLinear', inputs: ['g', 's2', 'z2'], outputs: ['gq'] },
+      { op: 'DequantizeLinear', inputs: ['gq', 's2', 'z2'], outputs: ['y'] },
+    ],
+  });
+}
+
+describe.skipIf(!existsSync(FMNIST))('qloom run --model', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qloom-run-model-'));
+  const file = join(dir, 'q.onnx');
+  writeFileSync(file, model());
+
+  it('runs a quantized .onnx on fmnist: --json per-layer rows, totals, accuracy; --trace writes a Chrome trace', async () => {
+    const trace = join(dir, 'trace.json');
+    const r = await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '20', '--batch', '8', '--json', '--trace', trace);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { layers: { name: string; macs: number; cycles: number; overflows: number }[]; totals: { macs: number; cycles: number }; accuracy: number; samples: number };
+    expect(doc.samples).toBe(20);
+    expect(doc.accuracy).toBeGreaterThanOrEqual(0);
+    expect(doc.accuracy).toBeLessThanOrEqual(1);
+    const conv = doc.layers.find((l) => l.name === 'conv')!;
+    const fc = doc.layers.find((l) => l.name === 'fc')!;
+    // hand count, per inference: conv 13·13 outputs × 4 channels × 9; fc 10 × 676
+    expect(conv.macs).toBe(13 * 13 * 4 * 9);
+    expect(fc.macs).toBe(6760);
+    expect(doc.totals.cycles).toBeGreaterThan(0);
+    const t = JSON.parse(readFileSync(trace, 'utf8')) as { traceEvents: { ph: string; name: string }[] };
+    expect(t.traceEvents.some((e) => e.ph === 'X' && e.name === 'conv')).toBe(true);
+    expect(t.traceEvents.some((e) => e.ph === 'X' && e.name.startsWith('fold'))).toBe(true);
+  }, 60_000);
+
+  it('human output: the layer table, totals and top-1 accuracy', async () => {
+    const r = await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '10');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/overflows/);
+    expect(r.stdout).toMatch(/top-1 accuracy on fmnist\/test \(10 samples\): \d+\.\d\d%/);
+  }, 60_000);
+
+  it('a float model without --preset, or without --data, is a usage error (exit 2)', async () => {
+    expect((await qloom('run', '--arch', 'edge-npu', '--model', 'fmnist-cnn', '--data', 'fmnist')).code).toBe(2);
+    expect((await qloom('run', '--arch', 'edge-npu', '--model', file)).code).toBe(2);
+  }, 60_000);
+});

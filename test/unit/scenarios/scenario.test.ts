@@ -1,0 +1,107 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../arch/errors.js';
+import { builtinScenarios, configHash, expandPoints, loadScenario, validateScenario } from '../../../scenarios/scenario.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'qloom-scenario-'));
+function file(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+function problemsOf(f: () => unknown): { path: string; message: string }[] {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return [...(e as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const GOOD = {
+  name: 't',
+  seed: 7,
+  runner: 'synthetic',
+  networks: ['fmnist-cnn'],
+  archs: ['edge-npu'],
+  axes: { 'array.shape': ['8x8', '16x16'], 'memories.glb.capacity': ['64 KiB', '1 MiB'] },
+  metrics: ['cycles'],
+};
+
+describe('scenario files', () => {
+  it('the five built-in scenarios of issue 6 exist and validate', () => {
+    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'fusion', 'pc-vs-pt', 'ptq-ablation']);
+    for (const name of builtinScenarios()) expect(loadScenario(name).name).toBe(name);
+  });
+
+  it('points are the cartesian product: dse = 3 networks × 4 shapes × 3 buffers × 3 bandwidths × 3 dataflows', () => {
+    const points = expandPoints(loadScenario('dse'));
+    expect(points.length).toEqual(3 * 4 * 3 * 3 * 3);
+    expect(points.map((p) => p.index)).toEqual(points.map((_, i) => i));
+    // the last axis varies fastest
+    expect(points.slice(0, 3).map((p) => p.config.axes['array.dataflow'])).toEqual(['ws', 'os', 'is']);
+    // axis values reach the normalized arch, units parsed: 64 KiB = 65536 B, 3.2 GB/s = 3.2e9 B/s
+    const p0 = points[0].config;
+    expect([p0.arch.array.rows, p0.arch.array.cols]).toEqual([8, 8]);
+    expect(p0.arch.memories.glb!.capacityBytes).toEqual(65536);
+    expect(p0.arch.memories.dram.bandwidthBytesPerS).toBe(3.2e9);
+    expect(Object.isFrozen(p0) && Object.isFrozen(p0.arch)).toBe(true);
+  });
+
+  it('a file with three typos fails before any work with all three problems, each with its path', () => {
+    const f = file(
+      'typos.yaml',
+      [
+        'name: typos',
+        'seed: 1',
+        'runner: synthetic',
+        'networks: [fmnist-cnnn]', // typo 1: unknown network
+        'archs: [edge-npu]',
+        'axes:',
+        '  array.rowz: [8, 16]', // typo 2: bad axis path
+        '  memories.glb.capacity: [64 KiB, 256 KiBB]', // typo 3: a unit that does not parse
+        'metrics: [cycles]',
+      ].join('\n'),
+    );
+    const problems = problemsOf(() => loadScenario(f));
+    expect(problems.map((p) => p.path)).toEqual(['networks[0]', 'axes["array.rowz"]', 'axes["memories.glb.capacity"][1]']);
+    expect(problems[0].message).toContain('did you mean "fmnist-cnn"');
+    expect(problems[1].message).toContain('did you mean "array.rows"');
+  });
+
+  it('unknown arch preset, metric, PTQ preset and runner are all listed together', () => {
+    const problems = problemsOf(() =>
+      validateScenario({ ...GOOD, archs: ['edge-npux'], metrics: ['cycels'], ptq: ['w8a8-pcc'], runner: 'synthetc', seed: -1 }),
+    );
+    expect(problems.map((p) => p.path).sort()).toEqual(['archs[0]', 'metrics[0]', 'ptq[0]', 'runner', 'seed']);
+  });
+
+  it('an axis value that clashes with an arch is caught at load time (glb capacity on a split-buffer arch)', () => {
+    const problems = problemsOf(() => validateScenario({ ...GOOD, archs: ['scalesim-default'] }));
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.every((p) => p.path.startsWith('archs[0]'))).toBe(true);
+  });
+
+  it('configHash is stable across loads and changes with the seed and with any axis value', () => {
+    const a = expandPoints(validateScenario(GOOD));
+    const b = expandPoints(validateScenario(structuredClone(GOOD)));
+    expect(a.map((p) => p.configHash)).toEqual(b.map((p) => p.configHash));
+    expect(new Set(a.map((p) => p.configHash)).size).toBe(4);
+    const c = expandPoints(validateScenario({ ...GOOD, seed: 8 }));
+    expect(c.map((p) => p.configHash).some((h) => a.some((p) => p.configHash === h))).toBe(false);
+    expect(configHash(a[0].config)).toBe(a[0].configHash);
+    expect(a[0].configHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('ptq axes override the preset per point', () => {
+    const s = validateScenario({ ...GOOD, axes: { 'ptq.weightBits': [8, 4] }, ptq: ['w8a8-pc'] });
+    const pts = expandPoints(s);
+    expect(pts.map((p) => [p.config.ptq.weightBits, p.config.ptq.perChannel])).toEqual([
+      [8, true],
+      [4, true],
+    ]);
+  });
+});
