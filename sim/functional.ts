@@ -26,7 +26,7 @@ import type { QLinearLayer, QParams, QuantizedNetwork } from '../quant/qnet.js';
 import type { ArchSpec } from '../arch/spec.js';
 import type { FunctionalSink, TileEvent } from './events.js';
 import { accRange, applyPolicy, type AccumulationOrder, type AccumulatorSpec, type OverflowReport } from './kernels/accumulator.js';
-import { fillPadded, Prepared, type Geometry } from './kernels/linear.js';
+import { convGeometry, fillPadded, Prepared, type Geometry } from './kernels/linear.js';
 import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation } from './qexec.js';
 import type { RequantConfig } from './requant.js';
 
@@ -347,60 +347,20 @@ function geometryOf(layer: QLinearLayer, xShape: readonly number[], order: Accum
     };
   }
   const [n, c, h, wd] = xShape;
-  const [oc, icg, kh, kw] = w.shape;
-  const [sh, sw] = layer.strides;
-  const [pt, pl, pbot, pr] = layer.pads;
-  const [dh, dw] = layer.dilations;
+  const [oc, icg] = w.shape;
+  const [pt, pl] = layer.pads;
   const group = layer.group;
   if (c !== icg * group || oc % group !== 0) throw new ModelError([{ node: layer.name, op: 'conv', message: `group ${group} does not fit ${c} input / ${oc} output channels` }]);
-  const hp = h + pt + pbot;
-  const wp = wd + pl + pr;
-  const oh = Math.floor((hp - dh * (kh - 1) - 1) / sh) + 1;
-  const ow = Math.floor((wp - dw * (kw - 1) - 1) / sw) + 1;
-  if (oh < 1 || ow < 1) throw new ModelError([{ node: layer.name, op: 'conv', message: `output would be ${oh}×${ow}: the kernel does not fit the padded input` }]);
-  const plane = hp * wp;
-  const area = oh * ow;
-  const positions = n * area;
-  const posBase = new Int32Array(positions);
-  const outBase = new Int32Array(positions);
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const p = b * area + oy * ow + ox;
-        posBase[p] = b * c * plane + oy * sh * wp + ox * sw;
-        outBase[p] = b * oc * area + oy * ow + ox;
-      }
-    }
-  }
-  const kk = kh * kw;
-  const ckkOf = order.kOrder === 'kkc' ? (o: number) => (o % icg) * kk + Math.floor(o / icg) : (o: number) => o;
-  const geo: Geometry = {
-    posBase,
-    outBase,
-    cStride: area,
-    groupXStride: icg * plane,
-    offOf: (o) => {
-      const i = ckkOf(o);
-      const ic = Math.floor(i / kk);
-      const r = i - ic * kk;
-      const ky = Math.floor(r / kw);
-      const kx = r - ky * kw;
-      return ic * plane + ky * dh * wp + kx * dw;
-    },
-    wIndexOf: ckkOf,
-    positions,
-    nOut: oc,
-    group,
-    k: icg * kk,
-    outLength: positions * oc,
-  };
-  const outShape = [n, oc, oh, ow];
+  const cg = convGeometry(xShape, w.shape, layer.strides, layer.pads, layer.dilations, group, order.kOrder);
+  if (typeof cg === 'string') throw new ModelError([{ node: layer.name, op: 'conv', message: cg }]);
+  const { geo, hp, wp, plane } = cg;
+  const outShape = cg.outShape;
   return {
     geo,
     fill: (dst, x) => fillPadded(dst, x, n * c, h, wd, hp, wp, pt, pl, padValue, sub, xlo, xhi),
     xLength: n * c * plane,
-    outShape,
-    rqShape: outShape,
+    outShape: [...outShape],
+    rqShape: [...outShape],
   };
 }
 

@@ -922,31 +922,39 @@ export interface PreparedGemmInt {
 export type ConvIntSpec = Omit<ConvIntArgs, 'x' | 'out'>;
 export type GemmIntSpec = Omit<GemmIntArgs, 'x' | 'm' | 'out'>;
 
+/** A conv layer's im2col addressing over its padded input (K numbered in `kOrder`). */
+export interface ConvGeometry {
+  readonly geo: Geometry;
+  /** padded height and width, and their product */
+  readonly hp: number;
+  readonly wp: number;
+  readonly plane: number;
+  readonly outShape: [number, number, number, number];
+}
+
 /**
- * Prepares a conv layer: validates it, runs the bound analysis, lays the weights out in arrival
- * order. The weights are copied: later changes to `spec.w` do not reach the prepared layer.
+ * The addressing prepareConvInt and the timing run's tile kernels share; a message (string) when
+ * the kernel does not fit the padded input.
  */
-export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
-  const [n, c, h, wd] = spec.xShape;
-  const [oc, icg, kh, kw] = spec.wShape;
-  const [sh, sw] = spec.strides;
-  const [pt, pl, pbot, pr] = spec.pads;
-  const [dh, dw] = spec.dilations;
-  const group = spec.group;
-  invariant([n, c, h, wd, oc, icg, kh, kw].every((d) => Number.isInteger(d) && d >= 1), `shapes must be positive: x [${spec.xShape}], w [${spec.wShape}]`);
-  invariant(spec.w.length === oc * icg * kh * kw, `w has ${spec.w.length} elements for shape [${spec.wShape}]`);
-  invariant(Number.isInteger(group) && group >= 1 && c === icg * group && oc % group === 0, `group ${group} does not fit ${c} input / ${oc} output channels (weight expects ${icg} per group)`);
-  invariant(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, 'strides and dilations must be ≥ 1');
-  invariant(pt >= 0 && pl >= 0 && pbot >= 0 && pr >= 0, 'pads must be ≥ 0');
-  validateCommon(spec, oc);
-  const xr = intRange(spec.xBits, spec.xSigned);
-  const wr = intRange(spec.wBits, spec.wSigned);
-  checkRange(spec.w, wr.lo, wr.hi, 'weight');
+export function convGeometry(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  strides: readonly [number, number],
+  pads: readonly [number, number, number, number],
+  dilations: readonly [number, number],
+  group: number,
+  kOrder: AccumulationOrder['kOrder'],
+): ConvGeometry | string {
+  const [n, c, h, wd] = xShape;
+  const [oc, icg, kh, kw] = wShape;
+  const [sh, sw] = strides;
+  const [pt, pl, pbot, pr] = pads;
+  const [dh, dw] = dilations;
   const hp = h + pt + pbot;
   const wp = wd + pl + pr;
   const oh = Math.floor((hp - dh * (kh - 1) - 1) / sh) + 1;
   const ow = Math.floor((wp - dw * (kw - 1) - 1) / sw) + 1;
-  if (oh < 1 || ow < 1) throw new ModelError(`conv output would be ${oh}×${ow}: the kernel does not fit the padded input`);
+  if (oh < 1 || ow < 1) return `output would be ${oh}×${ow}: the kernel does not fit the padded input`;
   const plane = hp * wp;
   const area = oh * ow;
   const positions = n * area;
@@ -963,7 +971,7 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
   }
   const kk = kh * kw;
   // kOrder numbering → (ic, ky, kx)
-  const ckkOf = spec.order.kOrder === 'kkc' ? (o: number) => (o % icg) * kk + Math.floor(o / icg) : (o: number) => o;
+  const ckkOf = kOrder === 'kkc' ? (o: number) => (o % icg) * kk + Math.floor(o / icg) : (o: number) => o;
   const geo: Geometry = {
     posBase,
     outBase,
@@ -984,12 +992,39 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
     k: icg * kk,
     outLength: positions * oc,
   };
+  return { geo, hp, wp, plane, outShape: [n, oc, oh, ow] };
+}
+
+/**
+ * Prepares a conv layer: validates it, runs the bound analysis, lays the weights out in arrival
+ * order. The weights are copied: later changes to `spec.w` do not reach the prepared layer.
+ */
+export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
+  const [n, c, h, wd] = spec.xShape;
+  const [oc, icg, kh, kw] = spec.wShape;
+  const [sh, sw] = spec.strides;
+  const [pt, pl, pbot, pr] = spec.pads;
+  const [dh, dw] = spec.dilations;
+  const group = spec.group;
+  invariant([n, c, h, wd, oc, icg, kh, kw].every((d) => Number.isInteger(d) && d >= 1), `shapes must be positive: x [${spec.xShape}], w [${spec.wShape}]`);
+  invariant(spec.w.length === oc * icg * kh * kw, `w has ${spec.w.length} elements for shape [${spec.wShape}]`);
+  invariant(Number.isInteger(group) && group >= 1 && c === icg * group && oc % group === 0, `group ${group} does not fit ${c} input / ${oc} output channels (weight expects ${icg} per group)`);
+  invariant(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, 'strides and dilations must be ≥ 1');
+  invariant(pt >= 0 && pl >= 0 && pbot >= 0 && pr >= 0, 'pads must be ≥ 0');
+  validateCommon(spec, oc);
+  const xr = intRange(spec.xBits, spec.xSigned);
+  const wr = intRange(spec.wBits, spec.wSigned);
+  checkRange(spec.w, wr.lo, wr.hi, 'weight');
+  const cg = convGeometry(spec.xShape, spec.wShape, spec.strides, spec.pads, spec.dilations, group, spec.order.kOrder);
+  if (typeof cg === 'string') throw new ModelError(`conv ${cg}`);
+  const { geo, hp, wp, plane } = cg;
+  const positions = geo.positions;
   const prep = new Prepared(spec, spec.w, geo);
   // padding holds what the PE sees there: z_x in raw form, 0 once z_x is subtracted
   const zp = spec.form === 'zp-subtract';
   const sub = zp ? spec.zx : 0;
   const padValue = zp ? 0 : spec.zx;
-  const outShape: [number, number, number, number] = [n, oc, oh, ow];
+  const outShape = cg.outShape;
   return {
     outShape,
     proved: prep.proved,
@@ -999,7 +1034,7 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
       let r: { out: Float64Array; overflow: OverflowReport };
       if (prep.dot) {
         const buf = prep.dot.begin(n * c * plane, positions, oc / group, prep.checked);
-        buf.posBase.set(posBase);
+        buf.posBase.set(geo.posBase);
         fillPadded(buf.input, x, n * c, h, wd, hp, wp, pt, pl, padValue, sub, xr.lo, xr.hi);
         r = prep.runDot(geo, buf.input, out);
       } else {

@@ -1,23 +1,10 @@
 /** The CLI as a user runs it: `node cli/qloom.js …` (what `npx qloom` runs), exit codes and output. */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { qloom, ROOT } from '../helpers/cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const run = promisify(execFile);
-
-async function qloom(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('qloom CLI', () => {
   it('--help lists the commands and exits 0', async () => {

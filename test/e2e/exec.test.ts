@@ -2,29 +2,16 @@
  * `qloom exec` as a user runs it (`node cli/qloom.js exec …`): conformance models and their
  * input .pb files in, .pb files out, compared with the suite's expected outputs bit for bit.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { qloom } from '../helpers/cli.js';
 import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { decodeTensorPb } from '../../nets/onnx/tensor.js';
 import { TESTDATA } from '../helpers/conformance.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const NODE = join(TESTDATA, 'node');
-const run = promisify(execFile);
-
-async function qloom(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 /** `--input name=file` for every graph input of a suite test, from data set 0. */
 function inputArgs(test: string): string[] {

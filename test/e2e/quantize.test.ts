@@ -1,24 +1,11 @@
 /** `qloom quantize`, `qloom eval --quant` and `qloom debug` as a user runs them. */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { qloom } from '../helpers/cli.js';
 import { loadQuantizedOnnx } from '../../quant/onnx/qimport.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const run = promisify(execFile);
-
-async function qloom(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('qloom quantize', () => {
   it('bad configuration: exit 2, every problem listed, nothing written, no work done', async () => {

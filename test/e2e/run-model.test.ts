@@ -3,29 +3,16 @@
  * images, functional + timing, `--json` with per-layer rows, totals and accuracy, and a Chrome
  * trace that parses; usage errors exit 2.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { qloom } from '../helpers/cli.js';
 import type { Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
 import { buildModel } from '../helpers/onnx-build.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const run = promisify(execFile);
 const FMNIST = '/usr/share/datasets/fashion-mnist';
-
-async function qloom(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 const f32 = (shape: number[], v: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(v) });
 const u8 = (shape: number[], v: number[]): Tensor => ({ dtype: 'uint8', shape, data: Uint8Array.from(v) });

@@ -2,27 +2,14 @@
  * `qloom run` (timing only) and `qloom energy` as a user runs them (`node cli/qloom.js …`), against
  * SCALE-Sim's own reports in ../shared/golden/scalesim (CALC mode: per-layer Total Cycles).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { HOROWITZ_45NM } from '../../arch/energy.js';
+import { qloom, ROOT } from '../helpers/cli.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const GOLDEN = resolve(ROOT, '../shared/golden/scalesim');
-const exec = promisify(execFile);
-
-async function qloom(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 /** "Total Cycles" column of a SCALE-Sim COMPUTE_REPORT.csv */
 function scaleSimCycles(dir: string): number[] {
