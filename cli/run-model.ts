@@ -8,15 +8,12 @@
  * cover every sample while cycles / energy / bits are per inference.
  */
 import type { ArchSpec, MemoryModel } from '../arch/spec.js';
-import { DATASET_NAMES, loadDataset, type DatasetName } from '../nets/data/index.js';
-import type { Tensor } from '../nets/graph.js';
-import { loadModel } from '../nets/zoo/index.js';
+import { DATASET_NAMES, type DatasetName } from '../nets/data/index.js';
 import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
 import type { QuantizedNetwork } from '../quant/qnet.js';
 import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
 import type { RequantMode } from '../sim/requant.js';
-import { runSimulation, type SimulationResult } from '../sim/run.js';
-import { withOverflows } from '../sim/result.js';
+import { evaluateOnArch, evaluationSet, inputShapeFor, type ArchEvaluation } from '../scenarios/evaluate.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
 import { UsageError } from './main.js';
 import { progress } from './progress.js';
@@ -46,10 +43,6 @@ function intOpt(v: unknown, name: string, def: number): number {
   return n;
 }
 
-function numel(s: readonly number[]): number {
-  return s.reduce((a, b) => a * b, 1);
-}
-
 /** The QuantizedNetwork of `--model` (+ `--preset`), calibrated on the dataset's train split. */
 async function loadNet(model: string, preset: string | undefined, data: DatasetName): Promise<QuantizedNetwork> {
   if (preset === undefined) {
@@ -58,25 +51,8 @@ async function loadNet(model: string, preset: string | undefined, data: DatasetN
   }
   // the PTQ toolkit loads only when a float model is quantized here
   const { resolvePtqConfig } = await import('../quant/config.js');
-  const { quantizeNetwork } = await import('../quant/pipeline.js');
-  const { graph } = loadModel(model);
-  const cfg = resolvePtqConfig(preset);
-  const calib = loadDataset(data, 'train', { samples: cfg.calibSamples, seed: cfg.seed });
-  const r = await quantizeNetwork(graph, { images: calib.images, shape: calib.shape, count: calib.count }, cfg);
-  return r.net;
-}
-
-/** Top-1 of one output row block against labels. */
-function countCorrect(out: Tensor, labels: Uint8Array, offset: number, n: number): number {
-  const d = out.data as ArrayLike<number>;
-  const k = d.length / n;
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (d[i * k + j] > d[i * k + best]) best = j;
-    if (best === labels[offset + i]) correct++;
-  }
-  return correct;
+  const { quantizeModel } = await import('../scenarios/evaluate.js');
+  return (await quantizeModel(model, data, resolvePtqConfig(preset))).net;
 }
 
 export async function runModel(values: Record<string, unknown>): Promise<void> {
@@ -93,45 +69,28 @@ export async function runModel(values: Record<string, unknown>): Promise<void> {
   const spec: ArchSpec = loadRunArch(values.arch as string | undefined, values['scalesim-config'] as string | undefined, values.memory as MemoryModel | undefined);
   const net = await loadNet(model, values.preset as string | undefined, data as DatasetName);
   if (net.inputs.length !== 1) throw usage(`the model has ${net.inputs.length} inputs; --model runs single-input models`);
-  const set = loadDataset(data as DatasetName, 'test', { samples, seed: 0 });
-  const inp = net.inputs[0];
-  const rest = inp.shape.slice(1);
-  const per = numel(set.shape);
-  const shape = rest.every((d) => d >= 0) && numel(rest) === per ? rest : [...set.shape];
-  const workload = workloadFromQuantizedNetwork(net, [1, ...shape], spec);
-  const trace = typeof values.trace === 'string' ? new ChromeTraceWriter(values.trace, { clockHz: spec.clockHz, layerNames: workload.layers.map((l) => l.name), metadata: { model, arch: spec.name } }) : null;
+  const set = evaluationSet(data as DatasetName, model, samples, 0);
+  const shape = inputShapeFor(net, set.shape);
+  const trace = typeof values.trace === 'string' ? new ChromeTraceWriter(values.trace, { clockHz: spec.clockHz, layerNames: workloadFromQuantizedNetwork(net, [1, ...shape], spec).layers.map((l) => l.name), metadata: { model, arch: spec.name } }) : null;
 
   const bar = progress('run', process.stderr, values.json === true && !process.stderr.isTTY);
-  let timing: SimulationResult | null = null;
-  const overflows = new Array<number>(workload.layers.length).fill(0);
-  let correct = 0;
+  let evaluation: ArchEvaluation;
   try {
-    for (let start = 0; start < set.count; start += batch) {
-      const n = Math.min(batch, set.count - start);
-      const feeds = { [inp.name]: { dtype: 'float32', shape: [n, ...shape], data: set.images.subarray(start * per, (start + n) * per) } as Tensor };
-      let result: SimulationResult | null = null;
-      runSimulation(spec, workload, { net, feeds, requant: { mode }, seed: 0, events: trace !== null && start === 0 }).subscribe({
-        next: (u) => {
-          if (u.type === 'events') trace!.chunk(u.chunk);
-          else if (u.type === 'result') result = u.result;
-        },
-      });
-      const r = result as SimulationResult | null;
-      if (!r || !r.outputs) throw new Error('the simulation produced no result');
-      timing ??= r;
-      r.layers.forEach((l, i) => (overflows[i] += l.overflows));
-      correct += countCorrect(r.outputs[net.outputs[0].name], set.labels, start, n);
-      bar.update(start + n, set.count);
-    }
+    evaluation = evaluateOnArch(spec, net, set, {
+      batch,
+      requant: mode,
+      seed: 0,
+      onEvents: trace ? (c) => trace.chunk(c) : undefined,
+      onProgress: (d, t) => bar.update(d, t),
+    });
   } catch (e) {
     trace?.abort();
     throw e;
   }
   bar.done();
   const traced = trace?.finish();
-  const base = timing!;
-  const { outputs: _o, overflow: _ov, accumulators: _a, ...plainResult } = base;
-  const result = withOverflows(plainResult, overflows);
+  const result = evaluation.result;
+  const correct = evaluation.correct ?? 0;
   const accuracy = correct / set.count;
   if (typeof values.out === 'string') writeRunResult(result, values.out);
   printRunResult(result, values.json === true, { accuracy, samples: set.count, model, dataset: data, requant: mode });

@@ -1,20 +1,23 @@
 /**
  * PTQ settings as a scenario names them: a preset name and/or field overrides, resolved to one
- * flat, complete record per sweep point. The vocabulary follows issue 4's pipeline flags
- * (`--w-bits --a-bits --per-channel --cle --bias-correction --weight-range --act-range --adaround
- * --pow2`, presets `w8a8-pt` … `w8a8-pt-cle`) so a point can be handed to quant's pipeline as is.
- *
- * Until quant/pipeline.ts exists this file holds the preset table; when it lands, the table should
- * come from there (one source of truth) and this file keep only the scenario-side validation.
+ * flat, complete record per sweep point. The presets and their values come from quant/config.ts
+ * (one source of truth); the field vocabulary follows its flags (`--w-bits --a-bits
+ * --per-channel --cle --bias-correction --weight-range --act-range --adaround --pow2
+ * --calib-samples`). `ptqConfigOf` turns a point's settings into the validated PtqConfig the
+ * pipeline runs, and scenario validation calls it for every point, so a combination the pipeline
+ * refuses (AdaRound with bias correction) fails before any work.
  */
-import type { Problem } from '../arch/errors.js';
+import { ConfigError, type Problem } from '../arch/errors.js';
 import { checkKeys, describe, didYouMean, isPlainObject, joinPath } from '../arch/validate.js';
+import { PTQ_PRESETS as QUANT_PRESETS, resolvePtqConfig, type PtqConfig, type PtqFlags } from '../quant/config.js';
 
 export type BiasCorrection = 'none' | 'empirical' | 'analytic';
 export type WeightRange = 'minmax' | 'mse';
 export type ActRange = 'minmax' | 'mse' | 'percentile' | 'bn';
 
 export interface PtqSettings {
+  /** the quant/config.ts preset the fields override (everything they do not name comes from it) */
+  readonly preset: string;
   readonly weightBits: number;
   readonly actBits: number;
   /** per-output-channel weight scales (activations are always per-tensor) */
@@ -29,39 +32,45 @@ export interface PtqSettings {
   readonly adaround: boolean;
   /** power-of-two scales */
   readonly pow2: boolean;
+  /** calibration images (a seeded subset of the train split; photos: at most all of them) */
+  readonly calibSamples: number;
 }
+
+/** the settable fields (also the `ptq.<field>` sweep axes) */
+export type PtqField = Exclude<keyof PtqSettings, 'preset'>;
 
 export const BIAS_CORRECTIONS: readonly BiasCorrection[] = Object.freeze(['none', 'empirical', 'analytic']);
 export const WEIGHT_RANGES: readonly WeightRange[] = Object.freeze(['minmax', 'mse']);
 export const ACT_RANGES: readonly ActRange[] = Object.freeze(['minmax', 'mse', 'percentile', 'bn']);
 
-const BASE: PtqSettings = {
-  weightBits: 8,
-  actBits: 8,
-  perChannel: false,
-  symmetric: true,
-  cle: false,
-  biasCorrection: 'none',
-  weightRange: 'minmax',
-  actRange: 'minmax',
-  adaround: false,
-  pow2: false,
-};
+/** A quant/config.ts preset in the scenario's flat vocabulary. */
+function settingsOfPreset(name: string): PtqSettings {
+  const p = QUANT_PRESETS[name];
+  return Object.freeze({
+    preset: name,
+    weightBits: p.weights.bits,
+    actBits: p.activations.bits,
+    perChannel: p.weights.perChannel,
+    symmetric: p.weights.symmetric,
+    cle: p.cle,
+    biasCorrection: p.biasCorrection,
+    weightRange: p.weightRange,
+    actRange: p.actRange,
+    adaround: p.adaround !== null,
+    pow2: p.weights.pow2,
+    calibSamples: p.calibSamples,
+  });
+}
 
-/** issue 4's named presets (stand-in table until quant/pipeline.ts provides it) */
-export const PTQ_PRESETS: Readonly<Record<string, PtqSettings>> = Object.freeze({
-  'w8a8-pt': Object.freeze({ ...BASE }),
-  'w8a8-pc': Object.freeze({ ...BASE, perChannel: true }),
-  'w4a8-pc': Object.freeze({ ...BASE, weightBits: 4, perChannel: true, weightRange: 'mse' as const }),
-  'w4a8-pc-adaround': Object.freeze({ ...BASE, weightBits: 4, perChannel: true, weightRange: 'mse' as const, adaround: true }),
-  'w8a8-pt-cle': Object.freeze({ ...BASE, cle: true }),
-});
+/** quant/config.ts's named presets, flat */
+export const PTQ_PRESETS: Readonly<Record<string, PtqSettings>> = Object.freeze(Object.fromEntries(Object.keys(QUANT_PRESETS).map((n) => [n, settingsOfPreset(n)])));
 export const PTQ_PRESET_NAMES: readonly string[] = Object.freeze(Object.keys(PTQ_PRESETS));
+const BASE = PTQ_PRESETS['w8a8-pt'];
 
 type FieldKind = { kind: 'int'; min: number; max: number } | { kind: 'bool' } | { kind: 'enum'; values: readonly string[] };
 
 /** every settable field and what it takes (also the `ptq.<field>` sweep axes) */
-export const PTQ_FIELDS: Readonly<Record<keyof PtqSettings, FieldKind>> = Object.freeze({
+export const PTQ_FIELDS: Readonly<Record<PtqField, FieldKind>> = Object.freeze({
   weightBits: { kind: 'int', min: 2, max: 16 },
   actBits: { kind: 'int', min: 2, max: 16 },
   perChannel: { kind: 'bool' },
@@ -72,11 +81,12 @@ export const PTQ_FIELDS: Readonly<Record<keyof PtqSettings, FieldKind>> = Object
   actRange: { kind: 'enum', values: ACT_RANGES },
   adaround: { kind: 'bool' },
   pow2: { kind: 'bool' },
+  calibSamples: { kind: 'int', min: 1, max: 1 << 20 },
 });
-export const PTQ_FIELD_NAMES: readonly (keyof PtqSettings)[] = Object.freeze(Object.keys(PTQ_FIELDS) as (keyof PtqSettings)[]);
+export const PTQ_FIELD_NAMES: readonly PtqField[] = Object.freeze(Object.keys(PTQ_FIELDS) as PtqField[]);
 
 /** Checks one value of a PTQ field; pushes a problem at `path` and returns false when it is wrong. */
-export function checkPtqValue(field: keyof PtqSettings, v: unknown, path: string, problems: Problem[]): boolean {
+export function checkPtqValue(field: PtqField, v: unknown, path: string, problems: Problem[]): boolean {
   const f = PTQ_FIELDS[field];
   if (f.kind === 'int') {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < f.min || v > f.max) {
@@ -100,7 +110,7 @@ export function checkPtqValue(field: keyof PtqSettings, v: unknown, path: string
 export interface PtqEntry {
   readonly label: string;
   readonly preset: string | null;
-  readonly overrides: Readonly<Partial<PtqSettings>>;
+  readonly overrides: Readonly<Partial<Omit<PtqSettings, 'preset'>>>;
 }
 
 /**
@@ -126,7 +136,7 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
   checkKeys(v, path, ['preset', 'label', ...PTQ_FIELD_NAMES], problems);
   let preset: string | null = null;
   if (v.preset !== undefined) preset = checkPreset(v.preset, joinPath(path, 'preset')) ?? null;
-  const overrides: Partial<Record<keyof PtqSettings, unknown>> = {};
+  const overrides: Partial<Record<PtqField, unknown>> = {};
   for (const field of PTQ_FIELD_NAMES) {
     if (v[field] === undefined) continue;
     if (checkPtqValue(field, v[field], joinPath(path, field), problems)) overrides[field] = v[field];
@@ -139,11 +149,51 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     typeof v.label === 'string'
       ? v.label
       : [preset ?? 'default', ...Object.entries(overrides).map(([k, x]) => `${k}=${String(x)}`)].join(' ');
-  return { label, preset, overrides: overrides as Partial<PtqSettings> };
+  return { label, preset, overrides: overrides as Partial<Omit<PtqSettings, 'preset'>> };
 }
 
 /** The complete settings of an entry with sweep-axis values applied last. */
-export function resolvePtq(entry: PtqEntry, axisValues: Readonly<Partial<Record<keyof PtqSettings, unknown>>>): PtqSettings {
+export function resolvePtq(entry: PtqEntry, axisValues: Readonly<Partial<Record<PtqField, unknown>>>): PtqSettings {
   const base = entry.preset !== null ? PTQ_PRESETS[entry.preset] : BASE;
-  return { ...base, ...entry.overrides, ...(axisValues as Partial<PtqSettings>) };
+  return { ...base, ...entry.overrides, ...(axisValues as Partial<PtqSettings>), preset: base.preset };
+}
+
+/**
+ * The flags that turn the settings' preset into the settings (quant/config.ts PtqFlags).
+ * Asymmetric weights use the asymmetric presets' grid (unsigned, full range, as `w8a8-pt-asym`);
+ * symmetric ones the symmetric presets' (signed, restricted range).
+ */
+export function ptqFlagsOf(s: PtqSettings, seed: number): PtqFlags {
+  const base = QUANT_PRESETS[s.preset];
+  const sameGrid = base !== undefined && base.weights.symmetric === s.symmetric;
+  return {
+    wBits: s.weightBits,
+    aBits: s.actBits,
+    perChannel: s.perChannel,
+    weightsSymmetric: s.symmetric,
+    ...(sameGrid ? {} : s.symmetric ? { weightsSigned: true, weightsNarrow: true } : { weightsSigned: false, weightsNarrow: false }),
+    cle: s.cle,
+    biasCorrection: s.biasCorrection,
+    weightRange: s.weightRange,
+    actRange: s.actRange,
+    adaround: s.adaround,
+    pow2: s.pow2,
+    calibSamples: s.calibSamples,
+    seed,
+  };
+}
+
+/** The validated PtqConfig of a point's settings (throws quant's ConfigError listing every problem). */
+export function ptqConfigOf(s: PtqSettings, seed: number): PtqConfig {
+  return resolvePtqConfig(s.preset, ptqFlagsOf(s, seed));
+}
+
+/** ptqConfigOf's problems, pushed under `path` instead of thrown. */
+export function checkPtqSettings(s: PtqSettings, seed: number, path: string, problems: Problem[]): void {
+  try {
+    ptqConfigOf(s, seed);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) problems.push({ path: p.path ? `${path}.${p.path}` : path, message: p.message });
+  }
 }

@@ -302,7 +302,7 @@ export async function renderReport(doc: ResultsDoc): Promise<RenderedReport> {
     `<dt>architectures</dt><dd>${esc(cfg.archs.map((a) => a.label).join(', '))}</dd>`,
     `<dt>PTQ</dt><dd>${esc(cfg.ptq.map((p) => p.label).join(', '))}</dd>`,
     `<dt>axes</dt><dd>${esc(cfg.axes.map((a) => `${a.path} ∈ {${a.values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}}`).join('; ') || '—')}</dd>`,
-    `<dt>data</dt><dd>${esc(`${cfg.data.dataset}, ${cfg.data.samples} samples`)}</dd>`,
+    `<dt>data</dt><dd>${esc(`${cfg.data.dataset}, ${cfg.data.samples} samples per point${Object.entries(cfg.data.samplesByNetwork ?? {}).map(([n, k]) => `, ${n}: ${k}`).join('')}`)}</dd>`,
     '</dl>',
     '<h2>Plots</h2><div class="plots">',
     ...plots.map((p, i) => `<figure class="plot" id="plot-${i}"><figcaption>${esc(p.title)}</figcaption>\n${p.svg}\n</figure>`),

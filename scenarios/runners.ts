@@ -4,8 +4,9 @@
  * named by a kind in the registry (a scenario's `runner:` field) and imported by path inside each
  * worker thread — so only the path crosses threads, never a function.
  *
- * Built in: `synthetic` (synthetic.ts), a deterministic closed-form stand-in used by tests until the
- * PTQ pipeline (issue 4) and the simulator (issue 5) provide the real runner.
+ * Built in: `qloom` (qloom-runner.ts), the real one — the PTQ pipeline and the simulator, the
+ * numbers `qloom run` gives — and `synthetic` (synthetic.ts), a deterministic closed-form stand-in
+ * the tests of the sweep machinery use (fast, no data).
  */
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -19,7 +20,10 @@ export interface PointRunnerModule {
   runPoint(config: PointConfig): PointMetrics | Promise<PointMetrics>;
 }
 
-const registry = new Map<string, string>([['synthetic', fileURLToPath(new URL('./synthetic.ts', import.meta.url))]]);
+const registry = new Map<string, string>([
+  ['synthetic', fileURLToPath(new URL('./synthetic.ts', import.meta.url))],
+  ['qloom', fileURLToPath(new URL('./qloom-runner.ts', import.meta.url))],
+]);
 
 /** Registers (or replaces) a runner kind; `modulePath` is an absolute path or a file: URL. */
 export function registerPointRunner(kind: string, modulePath: string | URL): void {

@@ -24,6 +24,7 @@
  *   pareto: {objectives: {latencyS: min, energyPj: min}, groupBy: [network]}
  * ```
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +45,7 @@ import {
 import { type QuantityKind, parseQuantity } from '../arch/units.js';
 import { canonicalJson, checkKeys, deepFreeze, describe, didYouMean, isPlainObject, joinPath, sha256 } from '../arch/validate.js';
 import { listModels } from '../nets/zoo/index.js';
-import { PTQ_FIELD_NAMES, type PtqEntry, type PtqSettings, checkPtqValue, readPtqEntry, resolvePtq } from './ptq.js';
+import { PTQ_FIELD_NAMES, type PtqEntry, type PtqField, type PtqSettings, checkPtqSettings, checkPtqValue, readPtqEntry, resolvePtq } from './ptq.js';
 import { runnerKinds } from './runners.js';
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue };
@@ -52,18 +53,32 @@ export type JsonValue = string | number | boolean | null | readonly JsonValue[] 
 export const BUILTIN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'builtin');
 
 /**
- * Part of every configHash: results cached by an older scenario schema or runner contract are not
- * reused. Bump the suffix when a runner's meaning changes.
+ * Part of every configHash: a point cached by other code is not reused. The fingerprint covers
+ * every source and model file of the folders a point's numbers come from (nets, quant, sim, arch,
+ * scenarios), so a change to a kernel, a pass or the engine invalidates the cache by itself.
  */
 export const CODE_VERSION: string = (() => {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return `qloom@${pkg.version}/scenarios-1`;
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(ts|mjs|json|onnx|yaml)$/.test(e.name)) files.push(p);
+    }
+  };
+  for (const d of ['nets', 'quant', 'sim', 'arch', 'scenarios']) walk(join(root, d));
+  files.sort();
+  const h = createHash('sha256');
+  for (const f of files) h.update(f.slice(root.length)).update('\0').update(readFileSync(f)).update('\0');
+  return `qloom@${pkg.version}/${h.digest('hex').slice(0, 16)}`;
 })();
 
 // ---------------------------------------------------------------------------------------------
 // Metrics
 
-export type MetricShape = 'scalar' | 'map';
+export type MetricShape = 'scalar' | 'map' | 'text';
 export interface MetricInfo {
   readonly shape: MetricShape;
   readonly unit: string;
@@ -92,6 +107,7 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = Object.freeze({
   overflowRate: { shape: 'scalar', unit: 'fraction', description: 'overflowing accumulations / accumulations' },
   overflowRateByLayer: { shape: 'map', unit: 'fraction', description: 'overflow rate per layer' },
   minSafeAccBits: { shape: 'map', unit: 'bits', description: 'A2Q minimum safe accumulator width per layer' },
+  note: { shape: 'text', unit: 'text', description: 'why metrics of a point are null (an unsupported combination), else empty' },
 });
 export const METRIC_NAMES: readonly string[] = Object.freeze(Object.keys(METRICS));
 
@@ -246,7 +262,8 @@ export interface Scenario {
   readonly archs: readonly ArchEntry[];
   readonly axes: readonly Axis[];
   readonly metrics: readonly string[];
-  readonly data: { readonly dataset: DataChoice; readonly samples: number };
+  /** samples per point; `samplesByNetwork` overrides it for the networks it names */
+  readonly data: { readonly dataset: DataChoice; readonly samples: number; readonly samplesByNetwork: { readonly [network: string]: number } };
   readonly report: ReportSpec;
 }
 
@@ -419,7 +436,7 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
       const before = problems.length;
       values.forEach((v: unknown, i: number) => {
         if (arch) checkAxisValue(arch.check, v, `${p}[${i}]`, problems);
-        else checkPtqValue(ptqField as keyof PtqSettings, v, `${p}[${i}]`, problems);
+        else checkPtqValue(ptqField as PtqField, v, `${p}[${i}]`, problems);
       });
       if (problems.length === before) axes.push({ path, values: values as JsonValue[] });
     }
@@ -439,11 +456,11 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
     });
 
   // data
-  let data: Scenario['data'] = { dataset: 'auto', samples: 1000 };
+  let data: Scenario['data'] = { dataset: 'auto', samples: 1000, samplesByNetwork: {} };
   if (doc.data !== undefined) {
-    if (!isPlainObject(doc.data)) problems.push({ path: 'data', message: `expected {dataset, samples}, got ${describe(doc.data)}` });
+    if (!isPlainObject(doc.data)) problems.push({ path: 'data', message: `expected {dataset, samples, samplesByNetwork?}, got ${describe(doc.data)}` });
     else {
-      checkKeys(doc.data, 'data', ['dataset', 'samples'], problems);
+      checkKeys(doc.data, 'data', ['dataset', 'samples', 'samplesByNetwork'], problems);
       const ds = doc.data.dataset ?? 'auto';
       const samples = doc.data.samples ?? 1000;
       let ok = true;
@@ -452,12 +469,32 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
         const hint = typeof ds === 'string' ? didYouMean(ds, DATA_CHOICES) : undefined;
         problems.push({ path: 'data.dataset', message: `${describe(ds)} is not one of: ${DATA_CHOICES.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}` });
       }
-      if (typeof samples !== 'number' || !Number.isInteger(samples) || samples < 1) {
+      const positive = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+      if (!positive(samples)) {
         ok = false;
         problems.push({ path: 'data.samples', message: `expected a positive integer, got ${describe(samples)}` });
       }
+      const byNet: Record<string, number> = {};
+      const sbn = doc.data.samplesByNetwork;
+      if (sbn !== undefined) {
+        if (!isPlainObject(sbn)) {
+          ok = false;
+          problems.push({ path: 'data.samplesByNetwork', message: `expected {<network>: samples, …}, got ${describe(sbn)}` });
+        } else
+          for (const [n, v] of Object.entries(sbn)) {
+            const path = joinPath('data.samplesByNetwork', n);
+            if (!networks.includes(n)) {
+              ok = false;
+              const hint = didYouMean(n, networks);
+              problems.push({ path, message: `${describe(n)} is not a network of this scenario${hint ? ` (did you mean "${hint}"?)` : ''}; networks: ${networks.join(', ')}` });
+            } else if (!positive(v)) {
+              ok = false;
+              problems.push({ path, message: `expected a positive integer, got ${describe(v)}` });
+            } else byNet[n] = v as number;
+          }
+      }
       if (ok) {
-        data = { dataset: ds as DataChoice, samples: samples as number };
+        data = { dataset: ds as DataChoice, samples: samples as number, samplesByNetwork: byNet };
         if (ds !== 'auto') {
           networks.forEach((n) => {
             const own = datasetOf.get(n);
@@ -639,6 +676,7 @@ export function configHash(config: PointConfig): string {
 function expandInto(s: Scenario, datasetOf: ReadonlyMap<string, 'mnist' | 'fmnist' | 'photos'>, problems: Problem[]): Point[] {
   const combos = cartesian(s.axes);
   const archCache = new Map<string, ArchSpec | null>();
+  const ptqChecked = new Set<string>();
   const points: Point[] = [];
   for (const network of s.networks) {
     const dataset = s.data.dataset === 'auto' ? datasetOf.get(network)! : s.data.dataset;
@@ -669,17 +707,26 @@ function expandInto(s: Scenario, datasetOf: ReadonlyMap<string, 'mnist' | 'fmnis
             archCache.set(key, arch);
           }
           if (arch === null) continue;
+          const ptq = resolvePtq(ptqEntry, ptqValues);
+          const ptqKey = canonicalJson(ptq);
+          if (!ptqChecked.has(ptqKey)) {
+            ptqChecked.add(ptqKey);
+            const before = problems.length;
+            checkPtqSettings(ptq, s.seed, `ptq[${s.ptq.indexOf(ptqEntry)}]`, problems);
+            const at = Object.keys(ptqValues).length ? ` with ${Object.entries(ptqValues).map(([p, v]) => `ptq.${p}=${JSON.stringify(v)}`).join(', ')}` : '';
+            for (let i = before; i < problems.length; i++) problems[i] = { ...problems[i], message: `${problems[i].message} (${ptqEntry.label}${at})` };
+          }
           const config: PointConfig = {
             scenario: s.name,
             runner: s.runner,
             seed: s.seed,
             network,
             dataset,
-            samples: s.data.samples,
+            samples: s.data.samplesByNetwork[network] ?? s.data.samples,
             archLabel: archEntry.label,
             arch,
             ptqLabel: ptqEntry.label,
-            ptq: resolvePtq(ptqEntry, ptqValues),
+            ptq,
             axes: axisValues,
             metrics: s.metrics,
           };

@@ -333,7 +333,9 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
         const outs = last ? mLen * nReal : 0;
         outputsTotal += outs;
         if (kFold === 0) biasReadCh += nReal;
-        if (last) rqReadSets += layer.perChannel ? nReal : 1;
+        // per-channel (M0, shift) sets follow the output channels of each tile; a per-tensor set
+        // sits in the requant unit's register for the whole layer (read once, below)
+        if (last && layer.perChannel) rqReadSets += nReal;
         // partial sums of this fold's tile (ones column included)
         const entries = spill !== SpillTarget.None ? mLen * nLen : 0;
         const spillOut = spill !== SpillTarget.None && !last ? entries : 0;
@@ -376,6 +378,7 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   dramBuffer.bias += layer.biasBytes * 8;
   dramBuffer.requantParams += layer.requantParamBytes * 8;
   bufferArray.bias += biasReadCh * 32;
+  if (!layer.perChannel && layer.requantParamBytes > 0) rqReadSets += 1;
   bufferArray.requantParams += rqReadSets * pbits;
   const outBytes = ceilBytes(outputsTotal, oBits);
   dramBuffer.outputs += outBytes * 8;

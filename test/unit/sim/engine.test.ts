@@ -152,6 +152,18 @@ describe('simulate: hand-calculated layers', () => {
     expect(l.macs).toEqual(128);
   });
 
+  it('requant parameters: per-channel sets follow every output tile, a per-tensor set is read once', () => {
+    // OS 4×4, M=8 K=8 N=8 → 2 row folds × 2 column folds = 4 output tiles of 4 channels each;
+    // one (M0, shift) set is 32 + 8 = 40 bits (multiplierBits 32, an 8-bit shift)
+    const spec = calc();
+    const pc = simulate(spec, gemm(spec, 8, 8, 8)).layers[0];
+    expect(pc.bits.dramBuffer.requantParams).toEqual(8 * 40);
+    expect(pc.bits.bufferArray.requantParams).toEqual(4 * 4 * 40);
+    const pt = simulate(spec, gemm(spec, 8, 8, 8, { perChannel: false, requantParamBytes: 5 })).layers[0];
+    expect(pt.bits.dramBuffer.requantParams).toEqual(40);
+    expect(pt.bits.bufferArray.requantParams).toEqual(40);
+  });
+
   it('a vector layer runs on the requant unit: ⌈elements / lanes⌉ cycles plus its latency', () => {
     // add of 256 elements at 4 lanes: 64 cycles; CALC DRAM; results 2 cycles after the last input
     const spec = calc({ requant: { lanesPerCycle: 4, latencyCycles: 2 } });

@@ -1,0 +1,207 @@
+/**
+ * "Evaluate a model on an arch": the library calls `qloom run --model` makes and the `qloom`
+ * scenario runner makes, so both give the same numbers by construction (one code path):
+ *
+ *  - `calibrationSet`: the PTQ calibration images — a seeded subset of the dataset's train split
+ *    (photos: the photo set itself, a seeded subset when smaller is asked for), as
+ *    `qloom quantize` / `qloom eval --quant` pick them;
+ *  - `quantizeModel`: zoo model + PtqConfig → PtqResult (quant/pipeline.ts quantizeNetwork);
+ *  - `evaluationSet`: the images accuracy is measured on (test split, or photos);
+ *  - `evaluateOnArch`: the engine times ONE inference (timing does not depend on the data) and the
+ *    functional sink runs every sample through that run's tile events in batches — the arch's
+ *    accumulator width, overflow policy, PE form and dataflow order — so cycles / energy / bits are
+ *    per inference while overflows and predictions cover every sample.
+ */
+import type { ArchSpec } from '../arch/spec.js';
+import { loadDataset, type DatasetName } from '../nets/data/index.js';
+import { loadPhotos } from '../nets/data/photos.js';
+import type { PreprocessName } from '../nets/data/preprocess.js';
+import { InvariantError } from '../nets/errors.js';
+import type { Tensor } from '../nets/graph.js';
+import { loadModel } from '../nets/zoo/index.js';
+import type { PtqConfig } from '../quant/config.js';
+import { quantizeNetwork, type CalibData, type PtqOptions, type PtqResult } from '../quant/pipeline.js';
+import type { QuantizedNetwork } from '../quant/qnet.js';
+import { workloadFromQuantizedNetwork, type Workload } from '../sim/engine/index.js';
+import type { EventChunk } from '../sim/events.js';
+import type { LayerAccumulator } from '../sim/qexec.js';
+import type { RequantMode } from '../sim/requant.js';
+import { withOverflows, type RunResult } from '../sim/result.js';
+import { runSimulation, type SimulationResult } from '../sim/run.js';
+
+export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos';
+
+/** Calibration images for `model` on `dataset` under `cfg` (calibSamples, seed). */
+export function calibrationSet(dataset: EvalDatasetName, model: string, cfg: Pick<PtqConfig, 'calibSamples' | 'seed'>): CalibData {
+  if (dataset === 'photos') {
+    const all = loadPhotos(model as PreprocessName);
+    if (cfg.calibSamples >= all.count) return all;
+    return loadPhotos(model as PreprocessName, { samples: cfg.calibSamples, seed: cfg.seed });
+  }
+  const full = loadDataset(dataset, 'train');
+  if (cfg.calibSamples >= full.count) return full;
+  return loadDataset(dataset, 'train', { samples: cfg.calibSamples, seed: cfg.seed });
+}
+
+/**
+ * A zoo model (or model file) quantized with `cfg`, calibrated with `calibrationSet` (or `calib`,
+ * when the caller already holds exactly that set).
+ */
+export async function quantizeModel(model: string, dataset: EvalDatasetName, cfg: PtqConfig, opts: PtqOptions = {}, calib: CalibData = calibrationSet(dataset, model, cfg)): Promise<PtqResult> {
+  const { graph } = loadModel(model);
+  return quantizeNetwork(graph, { images: calib.images, shape: calib.shape, count: calib.count }, cfg, opts);
+}
+
+export interface EvalSet extends CalibData {
+  /** class labels; absent for photos (accuracy is then agreement with FP32) */
+  readonly labels?: Uint8Array;
+}
+
+/**
+ * The images accuracy is measured on: a seeded subset of the test split (`qloom run` uses seed 0),
+ * or of the photos (at most all of them: the set is small).
+ */
+export function evaluationSet(dataset: EvalDatasetName, model: string, samples: number, seed: number): EvalSet {
+  if (dataset === 'photos') {
+    const all = loadPhotos(model as PreprocessName);
+    return samples >= all.count ? all : loadPhotos(model as PreprocessName, { samples, seed });
+  }
+  return loadDataset(dataset as DatasetName, 'test', { samples, seed });
+}
+
+export interface EvaluateOptions {
+  /** samples per functional run (default 100) */
+  readonly batch?: number;
+  /** default 'float' (ONNX Runtime's requantization) */
+  readonly requant?: RequantMode;
+  /** reported in the result */
+  readonly seed?: number;
+  /** event chunks of the first batch's run (a trace writer) */
+  readonly onEvents?: (chunk: EventChunk) => void;
+  /** samples done so far, of the total */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface LayerOverflow {
+  readonly name: string;
+  /** overflow events over every sample */
+  readonly events: number;
+  /** accumulator adds over every sample (bias load, one per K tile, the z_w·Σq_x step) */
+  readonly adds: number;
+}
+
+export interface ArchEvaluation {
+  /** counts per inference; overflows summed over every sample */
+  readonly result: RunResult;
+  /** the workload the engine ran */
+  readonly workload: Workload;
+  /** top-1 class of every sample */
+  readonly predictions: Int32Array;
+  /** the network's first output for every sample, as float32, samples back to back */
+  readonly outputs: Float32Array;
+  /** samples whose prediction equals their label (labeled sets), else null */
+  readonly correct: number | null;
+  readonly samples: number;
+  /** linear layers, in execution order */
+  readonly overflow: readonly LayerOverflow[];
+  /** per linear layer: the accumulator it ran on and bounds.ts's minimum safe width */
+  readonly accumulators: Readonly<Record<string, LayerAccumulator>>;
+}
+
+function numel(s: readonly number[]): number {
+  return s.reduce((a, b) => a * b, 1);
+}
+
+/** argmax of each row of a [rows, k] output block into `into` at `offset`. */
+function argmaxInto(out: Tensor, rows: number, into: Int32Array, offset: number): void {
+  const d = out.data as ArrayLike<number>;
+  const k = d.length / rows;
+  for (let i = 0; i < rows; i++) {
+    const base = i * k;
+    let best = 0;
+    for (let j = 1; j < k; j++) if (d[base + j] > d[base + best]) best = j;
+    into[offset + i] = best;
+  }
+}
+
+/** The per-sample input shape the network takes for images of `imageShape` (flattened if it wants). */
+export function inputShapeFor(net: QuantizedNetwork, imageShape: readonly number[]): readonly number[] {
+  const rest = net.inputs[0].shape.slice(1);
+  return rest.every((d) => d >= 0) && numel(rest) === numel(imageShape) ? rest : [...imageShape];
+}
+
+/**
+ * Runs `net` on `spec` over every image of `set`: one timing run per batch (identical, the first
+ * kept), the functional kernels on the batch inside it. Throws InvariantError when the engine
+ * produces no result.
+ */
+export function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set: EvalSet, opts: EvaluateOptions = {}): ArchEvaluation {
+  if (net.inputs.length !== 1) throw new InvariantError(`evaluateOnArch runs single-input networks; '${net.name}' has ${net.inputs.length}`);
+  const batch = opts.batch ?? 100;
+  const mode = opts.requant ?? 'float';
+  const seed = opts.seed ?? 0;
+  const inp = net.inputs[0];
+  const shape = inputShapeFor(net, set.shape);
+  const per = numel(set.shape);
+  const workload = workloadFromQuantizedNetwork(net, [1, ...shape], spec);
+  const predictions = new Int32Array(set.count);
+  let outputs = new Float32Array(0);
+  const linear = new Map<string, { events: number; adds: number }>();
+  let accumulators: Record<string, LayerAccumulator> = {};
+  let timing: SimulationResult | null = null;
+  const overflowsPerLayer = new Array<number>(workload.layers.length).fill(0);
+  // output elements per inference of each GEMM layer (what an accumulator is per sample)
+  const outputsOf = new Map<string, number>();
+  for (const l of workload.layers) if (l.view) outputsOf.set(l.name, l.view.M * l.view.N * l.view.groups);
+  for (let start = 0; start < set.count; start += batch) {
+    const n = Math.min(batch, set.count - start);
+    const feeds = { [inp.name]: { dtype: 'float32', shape: [n, ...shape], data: set.images.subarray(start * per, (start + n) * per) } as Tensor };
+    let r: SimulationResult | null = null;
+    const onEvents = start === 0 ? opts.onEvents : undefined;
+    runSimulation(spec, workload, { net, feeds, requant: { mode }, seed, events: onEvents !== undefined }).subscribe({
+      next: (u) => {
+        if (u.type === 'events') onEvents!(u.chunk);
+        else if (u.type === 'result') r = u.result;
+      },
+    });
+    const res = r as SimulationResult | null;
+    if (!res || !res.outputs || !res.overflow) throw new InvariantError('the simulation produced no functional result');
+    timing ??= res;
+    res.layers.forEach((l, i) => (overflowsPerLayer[i] += l.overflows));
+    for (const [name, rep] of Object.entries(res.overflow)) {
+      const outputs = (outputsOf.get(name) ?? 0) * n;
+      const adds = outputs * (rep.tiles + 1) + rep.zwSumSteps;
+      const acc = linear.get(name);
+      if (acc) {
+        acc.events += rep.events;
+        acc.adds += adds;
+      } else linear.set(name, { events: rep.events, adds });
+    }
+    if (start === 0) accumulators = { ...(res.accumulators ?? {}) };
+    const out = res.outputs[net.outputs[0].name];
+    const d = out.data as ArrayLike<number>;
+    const perSample = d.length / n;
+    if (start === 0) outputs = new Float32Array(perSample * set.count);
+    outputs.set(d, start * perSample);
+    argmaxInto(out, n, predictions, start);
+    opts.onProgress?.(start + n, set.count);
+  }
+  if (!timing) throw new InvariantError('evaluateOnArch needs at least one sample');
+  const { outputs: _o, overflow: _ov, accumulators: _a, requant: _r, ...plain } = timing as SimulationResult;
+  const result = withOverflows(plain, overflowsPerLayer);
+  let correct: number | null = null;
+  if (set.labels) {
+    correct = 0;
+    for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
+  }
+  return {
+    result,
+    workload,
+    predictions,
+    outputs,
+    correct,
+    samples: set.count,
+    overflow: [...linear].map(([name, v]) => ({ name, events: v.events, adds: v.adds })),
+    accumulators,
+  };
+}

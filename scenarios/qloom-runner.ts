@@ -1,0 +1,187 @@
+/**
+ * The `qloom` point runner: one sweep point = the PTQ pipeline with the point's settings
+ * (quant/pipeline.ts, calibrated on the dataset's train split — photos: the photo set) and the
+ * simulator on the point's arch (sim/engine + the functional sink), through the same library calls
+ * `qloom run --model` makes (scenarios/evaluate.ts). Cycles, stalls, energy and bits are per
+ * inference; accuracy and overflow counts come from running every sample through the arch's
+ * accumulator (width, policy, PE form, dataflow order) — the integers `qloom run` computes.
+ *
+ * Unsupported combinations are data, not errors: per-channel weights on an arch whose requant unit
+ * is per-tensor only (`requant.perChannel: false`, e.g. mcu-npu) cannot be run as they are — one
+ * (M0, shift) per output channel has nowhere to go — so every metric of such a point is null and
+ * `note` says why (the report shows it). Emulating per-channel requant in software would be a
+ * different design, not this arch.
+ *
+ * Per worker thread, caches keep what does not depend on the arch: the quantized network per
+ * (network, data, PTQ config) — so the arch axis of a sweep never re-quantizes — the evaluation
+ * images, and the FP32 reference outputs. Functional execution (and its data) only runs when a
+ * requested metric needs it; otherwise one timing-only inference is simulated.
+ */
+import { stableJson, type PtqConfig } from '../quant/config.js';
+import { sqnrDb } from '../quant/debug.js';
+import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
+import { loadModel } from '../nets/zoo/index.js';
+import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
+import { BITS_CLASSES, type RunResult } from '../sim/result.js';
+import { calibrationSet, evaluateOnArch, evaluationSet, inputShapeFor, quantizeModel, type ArchEvaluation, type EvalSet } from './evaluate.js';
+import { ptqConfigOf } from './ptq.js';
+import type { PointMetrics } from './runners.js';
+import type { JsonValue, PointConfig } from './scenario.js';
+
+/** metrics that need every sample run through the integer kernels */
+const FUNCTIONAL = new Set(['top1', 'agreement', 'accuracy', 'sqnrDb', 'overflows', 'overflowRate', 'overflowRateByLayer', 'minSafeAccBits']);
+/** samples per functional run: bounds the batch's memory, amortizes the per-run setup */
+const BATCH = 100;
+
+const ptqCache = new Map<string, Promise<PtqResult>>();
+const calibCache = new Map<string, CalibData>();
+const setCache = new Map<string, EvalSet>();
+const fp32Cache = new Map<string, Float32Array>();
+
+/** The quantized network of a point (cached per thread: the arch does not change it). */
+export function quantizedFor(network: string, dataset: PointConfig['dataset'], cfg: PtqConfig): Promise<PtqResult> {
+  const key = `${network}|${dataset}|${stableJson(cfg)}`;
+  let r = ptqCache.get(key);
+  if (!r) {
+    // the calibration images depend on (network, data, count, seed) only: shared by every PTQ config
+    const ckey = `${network}|${dataset}|${cfg.calibSamples}|${cfg.seed}`;
+    let calib = calibCache.get(ckey);
+    if (!calib) {
+      calib = calibrationSet(dataset, network, cfg);
+      calibCache.set(ckey, calib);
+    }
+    r = quantizeModel(network, dataset, cfg, {}, calib);
+    // a failed quantization is not cached: the error reaches this point, and the next one retries
+    r.catch(() => ptqCache.delete(key));
+    ptqCache.set(key, r);
+  }
+  return r;
+}
+
+function evalSetFor(c: PointConfig, samples: number): EvalSet {
+  const key = `${c.network}|${c.dataset}|${samples}|${c.seed}`;
+  let s = setCache.get(key);
+  if (!s) {
+    s = evaluationSet(c.dataset, c.network, samples, c.seed);
+    setCache.set(key, s);
+  }
+  return s;
+}
+
+function fp32For(c: PointConfig, set: EvalSet): Float32Array {
+  const key = `${c.network}|${c.dataset}|${c.samples}|${c.seed}`;
+  let out = fp32Cache.get(key);
+  if (!out) {
+    out = runFp32Batched(loadModel(c.network).graph, set);
+    fp32Cache.set(key, out);
+  }
+  return out;
+}
+
+function argmaxRows(d: Float32Array, rows: number): Int32Array {
+  const k = d.length / rows;
+  const out = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (d[i * k + j] > d[i * k + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Why a point cannot run on its arch, or null. */
+export function unsupportedReason(c: PointConfig): string | null {
+  if (c.ptq.perChannel && !c.arch.requant.perChannel) {
+    return `unsupported: ${c.archLabel} requantizes per tensor only (requant.perChannel false); per-channel weights need one (M0, shift) per output channel`;
+  }
+  return null;
+}
+
+/** The cost metrics of a run result (per inference). */
+export function costMetrics(r: RunResult): Record<string, JsonValue> {
+  const t = r.totals;
+  const byComponent: Record<string, number> = {};
+  for (const [comp, actions] of Object.entries(r.energy.byComponent)) byComponent[comp] = Object.values(actions).reduce((a, b) => a + b, 0);
+  const byClass: Record<string, number> = {};
+  let bitsMoved = t.bits.psumSpill;
+  for (const k of BITS_CLASSES) {
+    byClass[k] = t.bits.dramBuffer[k] + t.bits.bufferArray[k];
+    bitsMoved += byClass[k];
+  }
+  byClass.psumSpill = t.bits.psumSpill;
+  return {
+    cycles: t.cycles,
+    stallCycles: t.stallCycles,
+    latencyS: t.seconds,
+    utilization: t.utilization,
+    macs: t.macs,
+    energyPj: t.energyPj,
+    energyByComponent: byComponent,
+    edp: t.energyPj * t.seconds,
+    bitsMoved,
+    bitsByClass: byClass,
+    requantParamBits: byClass.requantParams,
+    paramBytes: t.paramBytes,
+  };
+}
+
+/** The accuracy and overflow metrics of a functional evaluation. */
+function functionalMetrics(c: PointConfig, ev: ArchEvaluation, set: EvalSet): Record<string, JsonValue> {
+  const labeled = set.labels !== undefined;
+  const wantsFp32 = c.metrics.includes('sqnrDb') || !labeled;
+  const fp32 = wantsFp32 ? fp32For(c, set) : null;
+  const top1 = labeled ? ev.correct! / ev.samples : null;
+  let agreement: number | null = null;
+  if (!labeled) {
+    const ref = argmaxRows(fp32!, ev.samples);
+    let same = 0;
+    for (let i = 0; i < ev.samples; i++) if (ref[i] === ev.predictions[i]) same++;
+    agreement = same / ev.samples;
+  }
+  let events = 0;
+  let adds = 0;
+  const byLayer: Record<string, number> = {};
+  const minSafe: Record<string, number> = {};
+  for (const l of ev.overflow) {
+    events += l.events;
+    adds += l.adds;
+    byLayer[l.name] = l.adds > 0 ? l.events / l.adds : 0;
+    const a = ev.accumulators[l.name];
+    if (a) minSafe[l.name] = a.minSafeBits;
+  }
+  const sqnr = fp32 && c.metrics.includes('sqnrDb') ? sqnrDb(fp32, ev.outputs) : null;
+  return {
+    top1,
+    agreement,
+    accuracy: top1 ?? agreement,
+    // an exact match has no finite SQNR; JSON has no Infinity
+    sqnrDb: sqnr === null || !Number.isFinite(sqnr) ? null : sqnr,
+    overflows: ev.result.totals.overflows / ev.samples,
+    overflowRate: adds > 0 ? events / adds : 0,
+    overflowRateByLayer: byLayer,
+    minSafeAccBits: minSafe,
+  };
+}
+
+export async function runPoint(c: PointConfig): Promise<PointMetrics> {
+  const out: Record<string, JsonValue> = {};
+  const reason = unsupportedReason(c);
+  if (reason !== null) {
+    for (const m of c.metrics) out[m] = m === 'note' ? reason : null;
+    return out;
+  }
+  const ptq = await quantizedFor(c.network, c.dataset, ptqConfigOf(c.ptq, c.seed));
+  const net = ptq.net;
+  let all: Record<string, JsonValue>;
+  if (c.metrics.some((m) => FUNCTIONAL.has(m))) {
+    const set = evalSetFor(c, c.samples);
+    const ev = evaluateOnArch(c.arch, net, set, { batch: BATCH, seed: c.seed });
+    all = { ...costMetrics(ev.result), ...functionalMetrics(c, ev, set) };
+  } else {
+    // timing does not depend on the data: one timing-only inference, no samples loaded
+    const shape = inputShapeFor(net, evalSetFor(c, 1).shape);
+    all = costMetrics(simulate(c.arch, workloadFromQuantizedNetwork(net, [1, ...shape], c.arch)));
+  }
+  for (const m of c.metrics) out[m] = m === 'note' ? null : (all[m] ?? null);
+  return out;
+}
