@@ -40,14 +40,15 @@ export interface AdaRoundOptions {
 /**
  * AIMET's defaults (reg 0.01, β 20 → 2 on a cosine after a 20 % warm start) except the budget:
  * AIMET runs 10 000 Adam steps of lr 1e-3 per layer, which in single-threaded JS would take about
- * half an hour for fmnist-cnn. 1 000 steps of lr 1e-2 give V the same total travel (enough to
- * push h(V) from ½ to 0 or 1: |ΔV| ≈ 2.4), and 8 images per step keep the whole w4a8-pc-adaround
- * pipeline on fmnist-cnn well inside 5 minutes on 2 cores (bench/ptq.ts measures it). With
- * lr 1e-3 and 1 000 steps, h(V) of weights near ½ cannot saturate and the final rounding undoes
- * what the soft weights learned (measured: smaller MSE gains on the unit-test gemm).
+ * half an hour for fmnist-cnn. 600 steps of lr 1e-2 still let V travel far enough to push h(V)
+ * from ½ to 0 or 1 (|ΔV| ≈ 2.4; with lr 1e-3 and this few steps, h of weights near ½ cannot
+ * saturate and the final rounding undoes what the soft weights learned), and 8 images per step
+ * keep the whole w4a8-pc-adaround pipeline on fmnist-cnn well inside 5 minutes on 2 cores
+ * (bench/ptq.ts measures it). More steps still help (layer MSE on fmnist-cnn conv2, 4-bit per
+ * channel: nearest 2.5e-3, 300 steps 8.7e-4, 1 000 steps 5.0e-4, 2 000 steps 4.0e-4).
  */
 export const ADAROUND_DEFAULTS: AdaRoundOptions = Object.freeze({
-  iterations: 1000,
+  iterations: 600,
   regWeight: 0.01,
   betaStart: 20,
   betaEnd: 2,
@@ -201,7 +202,6 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions): Int32Arra
   const pre = new Float64Array(rows * g.cout);
   const dpre = new Float64Array(rows * g.cout);
   const wSoft = new Float64Array(nW);
-  const hv = new Float64Array(nW);
   const dW = new Float64Array(nW);
   const m1 = new Float64Array(nW);
   const m2 = new Float64Array(nW);
@@ -220,13 +220,12 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions): Int32Arra
       const sig = 1 / (1 + Math.exp(-v[e]));
       sg[e] = sig;
       const h = clip01(sig * (ZETA - GAMMA) + GAMMA);
-      hv[e] = h;
       wSoft[e] = sOf[o] * clip(wFloor[e] + h, lo[o], hi[o]);
     }
   }
 
   for (let it = 0; it < iterations; it++) {
-    // minibatch: distinct samples, drawn with the seeded PRNG (partial Fisher–Yates)
+    // minibatch: distinct samples drawn with the seeded PRNG
     drawBatch(prng, g.samples, picks);
     if (g.conv) im2col(layer.input, g, picks, cols, rows);
     else {
@@ -309,8 +308,7 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions): Int32Arra
         const sigNew = 1 / (1 + Math.exp(-vNew));
         sg[e] = sigNew;
         const h = clip01(sigNew * (ZETA - GAMMA) + GAMMA);
-        hv[e] = h;
-        wSoft[e] = s * clip(wFloor[e] + h, l, u);
+          wSoft[e] = s * clip(wFloor[e] + h, l, u);
       }
     }
     opts.onIteration?.(it + 1, iterations);
@@ -393,30 +391,80 @@ function im2col(x: Float32Array, g: Geometry, picks: Int32Array, cols: Float32Ar
   }
 }
 
-/** pre[o·rows + r] = bias_o + Σ_k W[o, k]·cols[(g·kc + k)·rows + r], four k per pass over r */
+/**
+ * pre[o·rows + r] = bias_o + Σ_k W[o, k]·cols[(g·kc + k)·rows + r]. Four output channels of one
+ * group share each pass over r (a 4×4 register block: 16 MACs per 4 column loads), the rest one
+ * at a time.
+ */
 function forward(cols: Float32Array, wt: Float64Array, bias: Float32Array | null, g: Geometry, rows: number, pre: Float64Array): void {
   const kc = g.kc;
-  for (let o = 0; o < g.cout; o++) {
-    const pBase = o * rows;
-    pre.fill(bias ? bias[o] : 0, pBase, pBase + rows);
-    const cBase = Math.floor(o / g.ocg) * kc;
-    const wBase = o * kc;
-    let k = 0;
-    for (; k + 4 <= kc; k += 4) {
-      const w0 = wt[wBase + k];
-      const w1 = wt[wBase + k + 1];
-      const w2 = wt[wBase + k + 2];
-      const w3 = wt[wBase + k + 3];
-      const c0 = (cBase + k) * rows;
-      const c1 = c0 + rows;
-      const c2 = c1 + rows;
-      const c3 = c2 + rows;
-      for (let r = 0; r < rows; r++) pre[pBase + r] += w0 * cols[c0 + r] + w1 * cols[c1 + r] + w2 * cols[c2 + r] + w3 * cols[c3 + r];
+  for (let o = 0; o < g.cout; o++) pre.fill(bias ? bias[o] : 0, o * rows, (o + 1) * rows);
+  for (let grp = 0; grp < g.group; grp++) {
+    const oEnd = (grp + 1) * g.ocg;
+    const cBase = grp * kc;
+    let o = grp * g.ocg;
+    for (; o + 4 <= oEnd; o += 4) {
+      const p0 = o * rows;
+      const p1 = p0 + rows;
+      const p2 = p1 + rows;
+      const p3 = p2 + rows;
+      const w0 = o * kc;
+      const w1 = w0 + kc;
+      const w2 = w1 + kc;
+      const w3 = w2 + kc;
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const a0 = wt[w0 + k], a1 = wt[w0 + k + 1], a2 = wt[w0 + k + 2], a3 = wt[w0 + k + 3];
+        const b0 = wt[w1 + k], b1 = wt[w1 + k + 1], b2 = wt[w1 + k + 2], b3 = wt[w1 + k + 3];
+        const c0 = wt[w2 + k], c1 = wt[w2 + k + 1], c2 = wt[w2 + k + 2], c3 = wt[w2 + k + 3];
+        const d0 = wt[w3 + k], d1 = wt[w3 + k + 1], d2 = wt[w3 + k + 2], d3 = wt[w3 + k + 3];
+        const x0 = (cBase + k) * rows;
+        const x1 = x0 + rows;
+        const x2 = x1 + rows;
+        const x3 = x2 + rows;
+        for (let r = 0; r < rows; r++) {
+          const v0 = cols[x0 + r];
+          const v1 = cols[x1 + r];
+          const v2 = cols[x2 + r];
+          const v3 = cols[x3 + r];
+          pre[p0 + r] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+          pre[p1 + r] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
+          pre[p2 + r] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3;
+          pre[p3 + r] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3;
+        }
+      }
+      for (; k < kc; k++) {
+        const a0 = wt[w0 + k], b0 = wt[w1 + k], c0 = wt[w2 + k], d0 = wt[w3 + k];
+        const x0 = (cBase + k) * rows;
+        for (let r = 0; r < rows; r++) {
+          const v0 = cols[x0 + r];
+          pre[p0 + r] += a0 * v0;
+          pre[p1 + r] += b0 * v0;
+          pre[p2 + r] += c0 * v0;
+          pre[p3 + r] += d0 * v0;
+        }
+      }
     }
-    for (; k < kc; k++) {
-      const w0 = wt[wBase + k];
-      const c0 = (cBase + k) * rows;
-      for (let r = 0; r < rows; r++) pre[pBase + r] += w0 * cols[c0 + r];
+    for (; o < oEnd; o++) {
+      const pBase = o * rows;
+      const wBase = o * kc;
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const w0 = wt[wBase + k];
+        const w1 = wt[wBase + k + 1];
+        const w2 = wt[wBase + k + 2];
+        const w3 = wt[wBase + k + 3];
+        const c0 = (cBase + k) * rows;
+        const c1 = c0 + rows;
+        const c2 = c1 + rows;
+        const c3 = c2 + rows;
+        for (let r = 0; r < rows; r++) pre[pBase + r] += w0 * cols[c0 + r] + w1 * cols[c1 + r] + w2 * cols[c2 + r] + w3 * cols[c3 + r];
+      }
+      for (; k < kc; k++) {
+        const w0 = wt[wBase + k];
+        const c0 = (cBase + k) * rows;
+        for (let r = 0; r < rows; r++) pre[pBase + r] += w0 * cols[c0 + r];
+      }
     }
   }
 }
