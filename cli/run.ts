@@ -3,13 +3,14 @@
  * (a SCALE-Sim topology CSV on an arch); the functional path (`--model`) is added next to it and
  * reuses `loadRunArch`, `printRunResult` and `writeRunResult`.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../arch/errors.js';
 import { loadArchSpec, validateArchSpec, type ArchSpec, type MemoryModel } from '../arch/spec.js';
 import { simulate, workloadFromViews } from '../sim/engine/index.js';
 import type { EngineSinks } from '../sim/events.js';
 import { runSummary, type RunResult } from '../sim/result.js';
 import { parseTopologyCsv } from '../sim/timing/topology.js';
+import { writeFileAtomic } from '../scenarios/files.js';
 import type { Command } from './main.js';
 import { UsageError } from './main.js';
 import { progress } from './progress.js';
@@ -99,14 +100,16 @@ export function printRunResult(result: RunResult, json: boolean, extra: Record<s
 
 /** Writes the full result (counts included, so `qloom energy` can reprice it). */
 export function writeRunResult(result: RunResult, file: string): void {
-  writeFileSync(file, JSON.stringify(result) + '\n');
+  writeFileAtomic(file, JSON.stringify(result) + '\n');
 }
 
 const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
 
 export const runCommand: Command = {
-  summary: 'simulate a workload on an accelerator (timing-only from a SCALE-Sim topology)',
-  usage: USAGE,
+  summary: 'simulate on an accelerator: timing only (SCALE-Sim topology) or a quantized model on real data (functional + timing)',
+  get usage() {
+    return `${USAGE}\n             ${RUN_MODEL_USAGE}`;
+  },
   options: {
     arch: { type: 'string' },
     topology: { type: 'string' },

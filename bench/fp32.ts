@@ -1,0 +1,237 @@
+/**
+ * The FP32 reference executor (nets/fp32.ts) against onnxruntime-node's FP32 CPU run of the same
+ * model and batch, single thread, in one run.
+ *
+ * Peer: the model's ONNX (the bundled file, or our export of a tfjs model) in an ORT session with
+ * its default graph optimizations (BN folded into conv, activations fused) and intraOpNumThreads
+ * = 1. qloom columns, each a whole forward pass node by node (what runFp32 does):
+ *  - scalar: the JS loops (float64 accumulation, four output channels per pass) — the "before";
+ *  - simd-f64: the WebAssembly SIMD kernels with float64 accumulation — the default ('auto');
+ *  - simd-f32: the same kernels with float32 lanes (ORT-like accumulation; not the reference).
+ * Besides the total, the time spent in Conv / Gemm / MatMul nodes is reported ("linear"), which is
+ * what the SIMD kernels replace; the other ops (BN, ReLU, pooling, …) are the same JS in all three.
+ * Outputs are checked against ORT (max |ours − ORT| / max |ORT|) before anything is timed.
+ *
+ * Times are medians over interleaved rounds (ORT, then each qloom variant, repeated) so load from
+ * other processes hits all columns alike. GMAC/s = MACs of the model at that batch / time.
+ *
+ *   npm run bench -- fp32        (or: npx tsx bench/fp32.ts)
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { loadDataset } from '../nets/data/index.js';
+import { batchInput } from '../nets/eval.js';
+import { execNode, type Fp32Kernels } from '../nets/fp32.js';
+import type { Graph, Tensor } from '../nets/graph.js';
+import { exportOnnx } from '../nets/onnx/export.js';
+import { Prng } from '../nets/prng.js';
+import { layerStats } from '../nets/shapes.js';
+import { loadModel } from '../nets/zoo/index.js';
+
+interface Case {
+  model: string;
+  batch: number;
+  /** rounds for this case (the scalar mobilenetv2 takes seconds per pass) */
+  rounds: number;
+}
+
+const CASES: Case[] = [
+  { model: 'fmnist-cnn', batch: 64, rounds: 7 },
+  { model: 'fmnist-cnn', batch: 256, rounds: 5 },
+  { model: 'fmnist-dwsep', batch: 64, rounds: 7 },
+  { model: 'fmnist-dwsep', batch: 256, rounds: 5 },
+  { model: 'mnist-mlp', batch: 64, rounds: 7 },
+  { model: 'mnist-mlp', batch: 256, rounds: 7 },
+  { model: 'mobilenetv2', batch: 1, rounds: 5 },
+  { model: 'mobilenetv2', batch: 8, rounds: 3 },
+];
+
+type Variant = 'ort' | 'scalar' | 'simdF64' | 'simdF32';
+const VARIANTS: Variant[] = ['ort', 'scalar', 'simdF64', 'simdF32'];
+const KERNELS: Record<Exclude<Variant, 'ort'>, Fp32Kernels> = { scalar: 'scalar', simdF64: 'simd-f64', simdF32: 'simd-f32' };
+const LINEAR = new Set(['Conv', 'Gemm', 'MatMul']);
+
+export interface Fp32BenchRow {
+  model: string;
+  batch: number;
+  macs: number;
+  /** median ms per forward pass */
+  ms: Record<Variant, number>;
+  /** median ms per pass inside Conv / Gemm / MatMul nodes (qloom variants) */
+  linearMs: Record<Exclude<Variant, 'ort'>, number>;
+  /** model MAC/s */
+  macPerSec: Record<Variant, number>;
+  /** qloom time / ORT time */
+  ratioVsOrt: Record<Exclude<Variant, 'ort'>, number>;
+  /** scalar time / SIMD time: whole pass and Conv/Gemm/MatMul only */
+  speedup: { total: number; linear: number; totalF32: number; linearF32: number };
+  /** max |ours − ORT| / max |ORT| of the output, per qloom variant */
+  relErrVsOrt: Record<Exclude<Variant, 'ort'>, number>;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** One forward pass node by node, as runFp32 does, timing the linear nodes apart. */
+function forward(graph: Graph, feeds: Record<string, Tensor>, kernels: Fp32Kernels): { out: Tensor; totalMs: number; linearMs: number } {
+  const values = new Map<string, Tensor>(graph.initializers);
+  for (const [k, v] of Object.entries(feeds)) values.set(k, v);
+  let linearMs = 0;
+  const t0 = performance.now();
+  for (const node of graph.nodes) {
+    const ins = node.inputs.map((x) => (x === '' ? undefined : values.get(x)));
+    const ts = performance.now();
+    const outs = execNode(node, ins, kernels);
+    if (LINEAR.has(node.op)) linearMs += performance.now() - ts;
+    node.outputs.forEach((o, i) => o !== '' && values.set(o, outs[i]));
+  }
+  const totalMs = performance.now() - t0;
+  return { out: values.get(graph.outputs[0].name)!, totalMs, linearMs };
+}
+
+function inputsFor(model: string, graph: Graph, batch: number): Record<string, Tensor> {
+  if (model === 'mnist-mlp' || model.startsWith('fmnist')) {
+    const set = loadDataset(model === 'mnist-mlp' ? 'mnist' : 'fmnist', 'test', { samples: batch, seed: 7 });
+    return batchInput(graph, set.images, set.shape, 0, batch);
+  }
+  const inp = graph.inputs[0];
+  const shape = [batch, ...inp.shape.slice(1)];
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  const prng = new Prng(7);
+  for (let i = 0; i < data.length; i++) data[i] = prng.next();
+  return { [inp.name]: { dtype: 'float32', shape, data } };
+}
+
+function relErr(ours: Float32Array, ref: Float32Array): number {
+  let maxRef = 0;
+  let maxErr = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+    maxErr = Math.max(maxErr, Math.abs(ours[i] - ref[i]));
+  }
+  return maxErr / maxRef;
+}
+
+async function benchCase(c: Case, minMsPerRound: number): Promise<Fp32BenchRow> {
+  const { graph, source } = loadModel(c.model);
+  const feeds = inputsFor(c.model, graph, c.batch);
+  const bytes = source.endsWith('.onnx') ? new Uint8Array(readFileSync(source)) : exportOnnx(graph);
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', t.data as Float32Array, [...t.shape]);
+  const outName = graph.outputs[0].name;
+  const ref = (await session.run(ortFeeds))[outName].data as Float32Array;
+
+  const relErrVsOrt = {} as Record<Exclude<Variant, 'ort'>, number>;
+  for (const v of ['scalar', 'simdF64', 'simdF32'] as const) {
+    relErrVsOrt[v] = relErr(forward(graph, feeds, KERNELS[v]).out.data as Float32Array, ref);
+    if (!(relErrVsOrt[v] <= 1e-4)) throw new Error(`${c.model} batch ${c.batch}: ${v} differs from ORT by ${relErrVsOrt[v]} (relative)`);
+  }
+
+  const total: Record<Variant, number[]> = { ort: [], scalar: [], simdF64: [], simdF32: [] };
+  const linear: Record<Exclude<Variant, 'ort'>, number[]> = { scalar: [], simdF64: [], simdF32: [] };
+  // warm up (JIT, ORT's first-run allocations)
+  for (let i = 0; i < 2; i++) {
+    await session.run(ortFeeds);
+    for (const v of ['scalar', 'simdF64', 'simdF32'] as const) forward(graph, feeds, KERNELS[v]);
+  }
+  for (let r = 0; r < c.rounds; r++) {
+    for (const v of VARIANTS) {
+      let it = 0;
+      let sumLinear = 0;
+      const t0 = performance.now();
+      let t = t0;
+      while (t - t0 < minMsPerRound || it < 1) {
+        if (v === 'ort') await session.run(ortFeeds);
+        else sumLinear += forward(graph, feeds, KERNELS[v]).linearMs;
+        it++;
+        t = performance.now();
+      }
+      total[v].push((t - t0) / it);
+      if (v !== 'ort') linear[v].push(sumLinear / it);
+    }
+  }
+  await session.release();
+  const macs = layerStats(graph, c.batch).totalMacs;
+  const ms = Object.fromEntries(VARIANTS.map((v) => [v, median(total[v])])) as Record<Variant, number>;
+  const linearMs = { scalar: median(linear.scalar), simdF64: median(linear.simdF64), simdF32: median(linear.simdF32) };
+  return {
+    model: c.model,
+    batch: c.batch,
+    macs,
+    ms,
+    linearMs,
+    macPerSec: Object.fromEntries(VARIANTS.map((v) => [v, macs / (ms[v] / 1000)])) as Record<Variant, number>,
+    ratioVsOrt: { scalar: ms.scalar / ms.ort, simdF64: ms.simdF64 / ms.ort, simdF32: ms.simdF32 / ms.ort },
+    speedup: {
+      total: ms.scalar / ms.simdF64,
+      linear: linearMs.scalar / linearMs.simdF64,
+      totalF32: ms.scalar / ms.simdF32,
+      linearF32: linearMs.scalar / linearMs.simdF32,
+    },
+    relErrVsOrt,
+  };
+}
+
+const g = (macPerSec: number) => (macPerSec / 1e9).toFixed(2);
+const t = (ms: number) => (ms < 1 ? ms.toFixed(3) : ms.toFixed(1));
+const x = (r: number) => `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
+
+export function markdown(rows: readonly Fp32BenchRow[]): string {
+  const lines = [
+    '| model | batch | MACs | ORT ms (GMAC/s) | scalar ms (GMAC/s) | / ORT | simd-f64 ms (GMAC/s) | / ORT | speed-up total | speed-up conv/gemm | simd-f32 ms (GMAC/s) | / ORT | f32 speed-up conv/gemm |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.model} | ${r.batch} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ort)} (${g(r.macPerSec.ort)}) | ${t(r.ms.scalar)} (${g(r.macPerSec.scalar)}) | ${x(r.ratioVsOrt.scalar)} | ${t(r.ms.simdF64)} (${g(r.macPerSec.simdF64)}) | ${x(r.ratioVsOrt.simdF64)} | ${x(r.speedup.total)} | ${x(r.speedup.linear)} | ${t(r.ms.simdF32)} (${g(r.macPerSec.simdF32)}) | ${x(r.ratioVsOrt.simdF32)} | ${x(r.speedup.linearF32)} |`,
+    );
+  }
+  const geo = (f: (r: Fp32BenchRow) => number) => Math.exp(rows.reduce((s, r) => s + Math.log(f(r)), 0) / rows.length);
+  lines.push(
+    `| geometric mean | | | | | ${x(geo((r) => r.ratioVsOrt.scalar))} | | ${x(geo((r) => r.ratioVsOrt.simdF64))} | ${x(geo((r) => r.speedup.total))} | ${x(geo((r) => r.speedup.linear))} | | ${x(geo((r) => r.ratioVsOrt.simdF32))} | ${x(geo((r) => r.speedup.linearF32))} |`,
+  );
+  return lines.join('\n');
+}
+
+export async function main(opts: { minMsPerRound?: number; out?: string; cases?: Case[] } = {}): Promise<Fp32BenchRow[]> {
+  const minMs = opts.minMsPerRound ?? 200;
+  const rows: Fp32BenchRow[] = [];
+  for (const c of opts.cases ?? CASES) {
+    process.stdout.write(`fp32: ${c.model} batch ${c.batch} …\n`);
+    rows.push(await benchCase(c, minMs));
+  }
+  const md = markdown(rows);
+  process.stdout.write(`\n## FP32 executor vs onnxruntime-node ${ort.env.versions.common} (single thread)\n\n${md}\n\n`);
+  process.stdout.write('Ratios: qloom time / ORT time (lower is better); speed-up: scalar time / SIMD time, whole pass and Conv/Gemm/MatMul nodes only.\n');
+  const out = opts.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'fp32.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        bench: 'fp32',
+        date: new Date().toISOString(),
+        node: process.version,
+        onnxruntime: ort.env.versions.common,
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        method: `median of interleaved rounds (per case) of ≥ ${minMs} ms per variant; ORT intraOpNumThreads = 1, default graph optimizations`,
+        rows,
+        markdown: md,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  process.stdout.write(`wrote ${out}\n`);
+  return rows;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
