@@ -26,28 +26,9 @@
  * the views simdGemm returns are valid until the next call into this file.
  */
 
-// --- a minimal WebAssembly binary writer -------------------------------------------------------
+import { section, sleb, uleb, WASM_HEADER } from './wasm-binary.js';
 
-function uleb(n: number, out: number[]): void {
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-}
-
-function sleb(n: number, out: number[]): void {
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
-}
+// --- instruction emitter (encodings in nets/wasm-binary.ts) -------------------------------------
 
 const enum Op {
   Block = 0x02,
@@ -666,15 +647,9 @@ function maxPoolFunc(s2: boolean): Func {
   return { name: s2 ? 'mp2' : 'mp1', params: 10, locals: [...new Array<number>(9).fill(I32), V128, V128], body: c };
 }
 
-function section(id: number, body: number[], out: number[]): void {
-  out.push(id);
-  uleb(body.length, out);
-  out.push(...body);
-}
-
 /** Module: imported memory e.m; one export per function, all (i32 …) → (). */
 function buildModule(funcs: readonly Func[]): Uint8Array<ArrayBuffer> {
-  const mod: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const mod: number[] = [...WASM_HEADER];
   const types: number[] = [];
   uleb(funcs.length, types);
   for (const f of funcs) {

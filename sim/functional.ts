@@ -26,7 +26,7 @@ import type { QLinearLayer, QParams, QuantizedNetwork } from '../quant/qnet.js';
 import type { ArchSpec } from '../arch/spec.js';
 import type { FunctionalSink, TileEvent } from './events.js';
 import { accRange, applyPolicy, type AccumulationOrder, type AccumulatorSpec, type OverflowReport } from './kernels/accumulator.js';
-import { convGeometry, fillPadded, Prepared, type Geometry } from './kernels/linear.js';
+import { convGeometry, dot1x4, dot4x2, fillPadded, Prepared, type Geometry } from './kernels/linear.js';
 import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation } from './qexec.js';
 import type { RequantConfig } from './requant.js';
 
@@ -112,9 +112,8 @@ class TileState {
   psumEvents = 0;
   xSumAdds = 0;
   macs = 0;
-  /** tile sums of the current block: exact and (psum-checked) as received */
+  /** the products of the current register block (dot4x2 / dot1x4) */
   readonly ts = new Float64Array(8);
-  readonly tp = new Float64Array(8);
 }
 
 function record(st: TileState, c: number, p: number, step: number): void {
@@ -182,82 +181,31 @@ function addTile(st: TileState, c: number, p: number, g: number, s: number, ts: 
 
 /** 4 channels × 2 positions (pb = pa when only one), products over arrival indices [j0, j1). */
 function block4x2(st: TileState, c: number, pa: number, pb: number, two: boolean, g: number, j0: number, j1: number, s: number): void {
-  const x = st.x;
-  const kOff = st.kOff;
-  const w = st.wSeq;
-  const K = st.K;
-  const r0 = c * K;
-  const r1 = r0 + K;
-  const r2 = r1 + K;
-  const r3 = r2 + K;
   const gOff = g * st.groupXStride;
-  const ba = st.posBase[pa] + gOff;
-  const bb = st.posBase[pb] + gOff;
-  let s00 = 0;
-  let s01 = 0;
-  let s10 = 0;
-  let s11 = 0;
-  let s20 = 0;
-  let s21 = 0;
-  let s30 = 0;
-  let s31 = 0;
-  for (let j = j0; j < j1; j++) {
-    const o = kOff[j];
-    const xa = x[ba + o];
-    const xb = x[bb + o];
-    const w0 = w[r0 + j];
-    const w1 = w[r1 + j];
-    const w2 = w[r2 + j];
-    const w3 = w[r3 + j];
-    s00 += w0 * xa;
-    s01 += w0 * xb;
-    s10 += w1 * xa;
-    s11 += w1 * xb;
-    s20 += w2 * xa;
-    s21 += w2 * xb;
-    s30 += w3 * xa;
-    s31 += w3 * xb;
-  }
-  addTile(st, c, pa, g, s, s00, s00);
-  addTile(st, c + 1, pa, g, s, s10, s10);
-  addTile(st, c + 2, pa, g, s, s20, s20);
-  addTile(st, c + 3, pa, g, s, s30, s30);
+  const ts = st.ts;
+  dot4x2(st.x, st.kOff, st.wSeq, c * st.K, st.K, st.posBase[pa] + gOff, st.posBase[pb] + gOff, j0, j1, ts);
+  addTile(st, c, pa, g, s, ts[0], ts[0]);
+  addTile(st, c + 1, pa, g, s, ts[2], ts[2]);
+  addTile(st, c + 2, pa, g, s, ts[4], ts[4]);
+  addTile(st, c + 3, pa, g, s, ts[6], ts[6]);
   if (two) {
-    addTile(st, c, pb, g, s, s01, s01);
-    addTile(st, c + 1, pb, g, s, s11, s11);
-    addTile(st, c + 2, pb, g, s, s21, s21);
-    addTile(st, c + 3, pb, g, s, s31, s31);
+    addTile(st, c, pb, g, s, ts[1], ts[1]);
+    addTile(st, c + 1, pb, g, s, ts[3], ts[3]);
+    addTile(st, c + 2, pb, g, s, ts[5], ts[5]);
+    addTile(st, c + 3, pb, g, s, ts[7], ts[7]);
   }
 }
 
 /** 1 channel × up to 4 positions. */
 function block1x4(st: TileState, c: number, p: number, n: number, g: number, j0: number, j1: number, s: number): void {
-  const x = st.x;
-  const kOff = st.kOff;
-  const w = st.wSeq;
-  const r0 = c * st.K;
   const gOff = g * st.groupXStride;
   const pb = st.posBase;
-  const b0 = pb[p] + gOff;
-  const b1 = pb[n > 1 ? p + 1 : p] + gOff;
-  const b2 = pb[n > 2 ? p + 2 : p] + gOff;
-  const b3 = pb[n > 3 ? p + 3 : p] + gOff;
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  for (let j = j0; j < j1; j++) {
-    const o = kOff[j];
-    const wv = w[r0 + j];
-    s0 += wv * x[b0 + o];
-    s1 += wv * x[b1 + o];
-    s2 += wv * x[b2 + o];
-    s3 += wv * x[b3 + o];
-  }
-  addTile(st, c, p, g, s, s0, s0);
-  if (n > 1) addTile(st, c, p + 1, g, s, s1, s1);
-  if (n > 2) addTile(st, c, p + 2, g, s, s2, s2);
-  if (n > 3) addTile(st, c, p + 3, g, s, s3, s3);
+  const ts = st.ts;
+  dot1x4(st.x, st.kOff, st.wSeq, c * st.K, pb[p] + gOff, pb[n > 1 ? p + 1 : p] + gOff, pb[n > 2 ? p + 2 : p] + gOff, pb[n > 3 ? p + 3 : p] + gOff, j0, j1, ts);
+  addTile(st, c, p, g, s, ts[0], ts[0]);
+  if (n > 1) addTile(st, c, p + 1, g, s, ts[1], ts[1]);
+  if (n > 2) addTile(st, c, p + 2, g, s, ts[2], ts[2]);
+  if (n > 3) addTile(st, c, p + 3, g, s, ts[3], ts[3]);
 }
 
 /** One output with every in-array add checked against psumBits (a partial sum the bounds cannot clear). */

@@ -250,6 +250,70 @@ function finishBlock(ctx: Ctx, c0: number, nC: number, pp: number, nP: number): 
   }
 }
 
+/**
+ * Products of 4 weight rows (r0, r0+K, r0+2K, r0+3K) with the receptive fields of 2 positions (input
+ * offsets ba, bb) over arrival indices [j0, j1): ts[2i] channel i × position a, ts[2i+1] × b. The
+ * register-blocked inner loop the reference kernel and the timing run's tile kernel share.
+ */
+export function dot4x2(x: Float64Array, kOff: Int32Array, w: Float64Array, r0: number, K: number, ba: number, bb: number, j0: number, j1: number, ts: Float64Array): void {
+  const r1 = r0 + K;
+  const r2 = r1 + K;
+  const r3 = r2 + K;
+  let s00 = 0;
+  let s01 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  let s20 = 0;
+  let s21 = 0;
+  let s30 = 0;
+  let s31 = 0;
+  for (let j = j0; j < j1; j++) {
+    const o = kOff[j];
+    const xa = x[ba + o];
+    const xb = x[bb + o];
+    const w0 = w[r0 + j];
+    const w1 = w[r1 + j];
+    const w2 = w[r2 + j];
+    const w3 = w[r3 + j];
+    s00 += w0 * xa;
+    s01 += w0 * xb;
+    s10 += w1 * xa;
+    s11 += w1 * xb;
+    s20 += w2 * xa;
+    s21 += w2 * xb;
+    s30 += w3 * xa;
+    s31 += w3 * xb;
+  }
+  ts[0] = s00;
+  ts[1] = s01;
+  ts[2] = s10;
+  ts[3] = s11;
+  ts[4] = s20;
+  ts[5] = s21;
+  ts[6] = s30;
+  ts[7] = s31;
+}
+
+/** One weight row (r0) with 4 receptive fields (b0…b3) over [j0, j1): ts[i] = position i. */
+export function dot1x4(x: Float64Array, kOff: Int32Array, w: Float64Array, r0: number, b0: number, b1: number, b2: number, b3: number, j0: number, j1: number, ts: Float64Array): void {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let j = j0; j < j1; j++) {
+    const o = kOff[j];
+    const w0 = w[r0 + j];
+    s0 += w0 * x[b0 + o];
+    s1 += w0 * x[b1 + o];
+    s2 += w0 * x[b2 + o];
+    s3 += w0 * x[b3 + o];
+  }
+  ts[0] = s0;
+  ts[1] = s1;
+  ts[2] = s2;
+  ts[3] = s3;
+}
+
 /** 4 output channels × 2 positions (pb may repeat pa when nP = 1). */
 function block4x2(ctx: Ctx, c0: number, pa: number, pb: number, nP: number, gOff: number): void {
   const x = ctx.x;
@@ -260,9 +324,6 @@ function block4x2(ctx: Ctx, c0: number, pa: number, pb: number, nP: number, gOff
   const stepEnd = ctx.stepEnd;
   const ts = ctx.ts;
   const r0 = c0 * K;
-  const r1 = r0 + K;
-  const r2 = r1 + K;
-  const r3 = r2 + K;
   const ba = ctx.posBase[pa] + gOff;
   const bb = ctx.posBase[pb] + gOff;
   ctx.pos[0] = pa;
@@ -271,39 +332,8 @@ function block4x2(ctx: Ctx, c0: number, pa: number, pb: number, nP: number, gOff
   let j = 0;
   for (let s = 0; s < T; s++) {
     const e = stepEnd[s];
-    let s00 = 0;
-    let s01 = 0;
-    let s10 = 0;
-    let s11 = 0;
-    let s20 = 0;
-    let s21 = 0;
-    let s30 = 0;
-    let s31 = 0;
-    for (; j < e; j++) {
-      const o = kOff[j];
-      const xa = x[ba + o];
-      const xb = x[bb + o];
-      const w0 = w[r0 + j];
-      const w1 = w[r1 + j];
-      const w2 = w[r2 + j];
-      const w3 = w[r3 + j];
-      s00 += w0 * xa;
-      s01 += w0 * xb;
-      s10 += w1 * xa;
-      s11 += w1 * xb;
-      s20 += w2 * xa;
-      s21 += w2 * xb;
-      s30 += w3 * xa;
-      s31 += w3 * xb;
-    }
-    ts[0] = s00;
-    ts[1] = s01;
-    ts[2] = s10;
-    ts[3] = s11;
-    ts[4] = s20;
-    ts[5] = s21;
-    ts[6] = s30;
-    ts[7] = s31;
+    dot4x2(x, kOff, w, r0, K, ba, bb, j, e, ts);
+    j = e;
     stepBlock(ctx, c0, 4, 2, nP, s + 1);
   }
   finishBlock(ctx, c0, 4, 2, nP);
@@ -331,22 +361,8 @@ function block1x4(ctx: Ctx, c: number, p0: number, p1: number, p2: number, p3: n
   let j = 0;
   for (let s = 0; s < T; s++) {
     const e = stepEnd[s];
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (; j < e; j++) {
-      const o = kOff[j];
-      const w0 = w[r0 + j];
-      s0 += w0 * x[b0 + o];
-      s1 += w0 * x[b1 + o];
-      s2 += w0 * x[b2 + o];
-      s3 += w0 * x[b3 + o];
-    }
-    ts[0] = s0;
-    ts[1] = s1;
-    ts[2] = s2;
-    ts[3] = s3;
+    dot1x4(x, kOff, w, r0, b0, b1, b2, b3, j, e, ts);
+    j = e;
     stepBlock(ctx, c, 1, 4, nP, s + 1);
   }
   finishBlock(ctx, c, 1, 4, nP);

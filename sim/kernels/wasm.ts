@@ -24,34 +24,9 @@
  * reads each weight exactly once.
  */
 
-// --- a minimal WebAssembly binary writer -------------------------------------------------------
+import { section, sleb, uleb, WASM_HEADER } from '../../nets/wasm-binary.js';
 
-function uleb(n: number, out: number[]): void {
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-}
-
-function sleb(n: number, out: number[]): void {
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-function section(id: number, body: number[], out: number[]): void {
-  out.push(id);
-  uleb(body.length, out);
-  out.push(...body);
-}
+// --- instruction emitter (encodings in nets/wasm-binary.ts) -------------------------------------
 
 const I32 = 0x7f;
 const V128 = 0x7b;
@@ -301,7 +276,7 @@ function gatherFunc(): Func {
 /** Module: imported memory e.m; exports dot (func 0), gather (func 1), tiles (func 2). */
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const funcs = [dotFunc(false), gatherFunc(), dotFunc(true)];
-  const mod: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const mod: number[] = [...WASM_HEADER];
   // one type per function: (i32 × params) → i32 for dot, → () for gather
   const types: number[] = [funcs.length];
   funcs.forEach((f, i) => types.push(0x60, f.params, ...new Array(f.params).fill(I32), ...(i !== 1 ? [1, I32] : [0])));
