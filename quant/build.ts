@@ -21,6 +21,7 @@ import { InvariantError } from '../nets/errors.js';
 import { attrInts, attrNum, attrStr, numel, type Graph, type Node, type Tensor } from '../nets/graph.js';
 import { nodeOutputShapes } from '../nets/shapes.js';
 import { lutActivation } from '../sim/lut.js';
+import { roundHalfEven } from '../sim/qmath.js';
 import { clampBounds } from '../sim/requant.js';
 import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedNetwork } from './qnet.js';
 
@@ -369,6 +370,50 @@ export interface BuildInput {
 const INT32_MAX = 2147483647;
 
 /** int32 bias = round(b / (s_x·s_w[c])) in the scale the accumulator has. */
+/** largest |bias code| a weight scale may imply: half the int32 range, so products still fit */
+const BIAS_LIMIT = 2 ** 30;
+
+/**
+ * Raises the weight scale of every channel whose bias would not fit the int32 bias at scale
+ * s_x·s_w[c] — a channel whose weights are (almost) all zero, e.g. the dead filters of a
+ * pretrained net after BN folding, gets a near-zero scale from its range, and its bias would
+ * saturate. Such channels' codes are re-rounded to the coarser scale (they are ~0 anyway), as
+ * ONNX Runtime's quantizer does; other channels are untouched.
+ */
+export function fitBiasScale(w: LinearWeights, sx: number, wShape: readonly number[]): LinearWeights {
+  if (!w.bias) return w;
+  const sw = w.q.scale;
+  const perChannel = sw.length > 1;
+  const need = new Float32Array(sw.length);
+  let changed = false;
+  for (let c = 0; c < w.bias.length; c++) {
+    const i = perChannel ? c : 0;
+    const req = Math.abs(w.bias[c]) / (Math.fround(sx) * BIAS_LIMIT);
+    if (req > sw[i] && req > need[i]) {
+      need[i] = req;
+      changed = true;
+    }
+  }
+  if (!changed) return w;
+  const scale = Float32Array.from(sw);
+  for (let i = 0; i < sw.length; i++) {
+    if (need[i] > sw[i]) {
+      let v = Math.fround(need[i]);
+      if (v < need[i]) v = Math.fround(v * (1 + 2 ** -23));
+      scale[i] = v;
+    }
+  }
+  const codes = Int32Array.from(w.codes);
+  const per = perChannel ? w.codes.length / wShape[0] : w.codes.length;
+  for (let i = 0; i < sw.length; i++) {
+    if (scale[i] === sw[i]) continue;
+    const z = w.q.zeroPoint[i];
+    const r = sw[i] / scale[i];
+    for (let j = i * per, e = j + per; j < e; j++) codes[j] = z + roundHalfEven((codes[j] - z) * r);
+  }
+  return { codes, q: { ...w.q, scale }, bias: w.bias };
+}
+
 export function quantizeBias(bias: Float32Array, sx: number, sw: Float32Array): Int32Array {
   const n = bias.length;
   const out = new Int32Array(n);
@@ -458,13 +503,14 @@ export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
       declare(s.output);
       const xq = qOf.get(s.input)!;
       const yq = qOf.get(s.output)!;
+      const fw = fitBiasScale(w, xq.scale[0], s.wShape);
       layers.push({
         kind: s.op,
         name: s.name,
         inputs: [x],
         output: intName(s.output),
-        weight: { data: w.codes, shape: [...s.wShape], q: w.q },
-        bias: w.bias ? quantizeBias(w.bias, xq.scale[0], w.q.scale) : null,
+        weight: { data: fw.codes, shape: [...s.wShape], q: fw.q },
+        bias: fw.bias ? quantizeBias(fw.bias, xq.scale[0], fw.q.scale) : null,
         kernel: s.kernel,
         strides: s.strides,
         pads: s.pads,
