@@ -4,12 +4,11 @@
  * and `debug` share: every flag and config problem is collected and reported at once, before any
  * model, dataset or calibration work (exit 2).
  */
+import { calibrationSet } from '../scenarios/evaluate.js';
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../arch/errors.js';
-import { loadDataset, type DatasetName } from '../nets/data/index.js';
-import { loadPhotos } from '../nets/data/photos.js';
-import { PREPROCESS_NAMES, type PreprocessName } from '../nets/data/preprocess.js';
+import { PREPROCESS_NAMES } from '../nets/data/preprocess.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { PRESET_NAMES, resolvePtqConfig, type PtqConfig, type PtqFlags } from '../quant/config.js';
 import { exportQuantizedOnnx } from '../quant/onnx/qexport.js';
@@ -125,14 +124,7 @@ function formatProblems(problems: string[]): string {
 
 /** Calibration images: a seeded subset of the train split (photos: the photo set, no split). */
 export function loadCalibration(dataset: CalibDataset, model: string, cfg: PtqConfig): CalibData {
-  if (dataset === 'photos') {
-    const all = loadPhotos(model as PreprocessName);
-    if (cfg.calibSamples >= all.count) return all;
-    return loadPhotos(model as PreprocessName, { samples: cfg.calibSamples, seed: cfg.seed });
-  }
-  const full = loadDataset(dataset as DatasetName, 'train');
-  if (cfg.calibSamples >= full.count) return full;
-  return loadDataset(dataset as DatasetName, 'train', { samples: cfg.calibSamples, seed: cfg.seed });
+  return calibrationSet(dataset, model, cfg);
 }
 
 /** The dataset problems known without loading anything. */

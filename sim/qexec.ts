@@ -387,7 +387,6 @@ class Runner {
   private linear(layer: QLinearLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
     const x = this.int(layer.inputs[0], layer);
     const xq = this.q(layer.inputs[0], layer);
-    const yq = this.q(layer.output, layer);
     const w = layer.weight;
     const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
     const order = this.opts.order ?? DEFAULT_ORDER;

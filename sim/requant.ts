@@ -88,15 +88,14 @@ export function quantizeMultiplier(m: number, bits = 32, rounding: FixedRounding
   return { m0: qf, shift: e };
 }
 
-// Exact 32×32-bit products without BigInt: x·m = C·2^16 + L with C, L exact doubles, L ∈ [0, 2^16).
+// Exact 32×32-bit products without BigInt: x·m = C·2^16 + L with C an exact double, L ∈ [0, 2^16)
+// (the callers' rounding never needs L itself, only its bounds).
 let mulC = 0;
-let mulL = 0;
 function mulSplit(x: number, m: number): void {
   const xh = x >> 16; // |xh| ≤ 2^15
   const xl = x & 0xffff;
   const b = xl * m; // |b| < 2^47
   const bh = Math.floor(b / 65536);
-  mulL = b - bh * 65536;
   mulC = xh * m + bh; // |C| < 2^47
 }
 
@@ -124,10 +123,6 @@ export function roundingDivideByPOT(x: number, exp: number): number {
   const remainder = (x & mask) >>> 0;
   const threshold = Math.floor(mask / 2) + (x < 0 ? 1 : 0);
   return (x >> exp) + (remainder > threshold ? 1 : 0);
-}
-
-function saturate32(x: number): number {
-  return x < INT32_MIN ? INT32_MIN : x > INT32_MAX ? INT32_MAX : x;
 }
 
 const INV_2_15 = 2 ** -15;

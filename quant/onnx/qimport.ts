@@ -1378,7 +1378,7 @@ class QImporter {
         const rb = find(b);
         if (ra !== rb) parent.set(rb, ra);
       }
-      for (const [t, d] of e.decls) intTensors.add(t);
+      for (const [t] of e.decls) intTensors.add(t);
     }
     for (const e of live) {
       if (e.kind !== 'layer') continue;

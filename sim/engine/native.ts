@@ -21,7 +21,7 @@
  * Hot state is typed arrays sized per layer; nothing is allocated per event.
  */
 import type { ArchSpec } from '../../arch/spec.js';
-import { EventKind, StallCause, Track, type FunctionalSink } from '../events.js';
+import { EventKind, StallCause, Track } from '../events.js';
 import type { EventBuffer } from './emit.js';
 import { EventHeap } from './heap.js';
 import type { TilePlan } from './plan.js';

@@ -135,8 +135,6 @@ describe.skipIf(!existsSync(NODE))('(a) conformance models re-exported: ORT(expo
 // ------------------------------------------------------------------------------------------------
 // (b) random QuantizedNetworks
 
-type IT = 'int8' | 'uint8';
-
 function pt(scale: number, zp: number, bits: number, signed: boolean, narrow = false): QParams {
   return { scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zp), axis: -1, bits, signed, narrow };
 }

@@ -78,7 +78,6 @@ const scaleArb = fc.tuple(fc.double({ min: -9, max: 1, noNaN: true }), fc.intege
   return new Float32Array(Uint32Array.of((bits & ~0x7fff) | (m & 0x7fff)).buffer)[0];
 });
 const dtArb = fc.constantFrom<I8>('int8', 'uint8');
-const zpArb = (dt: I8): fc.Arbitrary<number> => fc.integer({ min: lowOf(dt), max: lowOf(dt) + 255 });
 const seedArb = fc.integer({ min: 1, max: 2 ** 31 - 1 });
 
 describe('QuantizeLinear / DequantizeLinear vs ORT', () => {
