@@ -9,7 +9,9 @@ import { loadArchSpec, validateArchSpec, type ArchSpec, type MemoryModel } from 
 import { simulate, workloadFromViews } from '../sim/engine/index.js';
 import type { EngineSinks } from '../sim/events.js';
 import { runSummary, type RunResult } from '../sim/result.js';
+import { simulateScaleSim } from '../sim/timing/scalesim-memory.js';
 import { parseTopologyCsv } from '../sim/timing/topology.js';
+import { ScaleSimTraceWriter } from '../traces/scalesim-trace.js';
 import { writeFileAtomic } from '../scenarios/files.js';
 import type { Command } from './main.js';
 import { UsageError } from './main.js';
@@ -18,7 +20,9 @@ import { RUN_MODEL_OPTIONS, RUN_MODEL_USAGE, runModel } from './run-model.js';
 import { table } from './table.js';
 
 const USAGE =
-  'qloom run --arch <preset|file.json|file.yaml|file.cfg> --topology <file.csv> [--scalesim-config <file.cfg>] [--gemm] [--memory native|scalesim] [--json] [--out <result.json>]';
+  'qloom run --arch <preset|file.json|file.yaml|file.cfg> --topology <file.csv> [--scalesim-config <file.cfg>] [--gemm] [--memory native|scalesim] [--scalesim-trace <dir>] [--json] [--out <result.json>]\n' +
+  '             --scalesim-trace <dir>: SCALE-Sim access traces, <dir>/layer<i>/{IFMAP,FILTER,OFMAP}_{SRAM,DRAM}_TRACE.csv\n' +
+  '               (scalesim memory model only: a .cfg, or --memory scalesim; DRAM traces in USER bandwidth mode only, empty in CALC)';
 
 export interface TimingRunArgs {
   /** preset name or spec file; may be omitted when `scalesimConfig` is given */
@@ -27,6 +31,8 @@ export interface TimingRunArgs {
   readonly topology: string;
   readonly gemm: boolean;
   readonly memory?: MemoryModel;
+  /** write SCALE-Sim SRAM/DRAM traces here (scalesim memory model only) */
+  readonly scalesimTrace?: string;
 }
 
 /** The arch of a run: `--arch` or `--scalesim-config` (one of them), with `--memory` applied. */
@@ -64,7 +70,20 @@ export function runTopology(args: TimingRunArgs, sinks: EngineSinks = {}): RunRe
     throw new ConfigError(`cannot read the topology (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, args.topology);
   }
   const views = parseTopologyCsv(text, args.topology, args.gemm ? 'gemm' : 'conv');
-  return simulate(spec, workloadFromViews(views, spec, args.topology), sinks);
+  if (args.scalesimTrace !== undefined && spec.memoryModel !== 'scalesim') {
+    throw new UsageError(`--scalesim-trace needs the scalesim memory model (a .cfg, or --memory scalesim); ${spec.name} uses '${spec.memoryModel}'`);
+  }
+  const result = simulate(spec, workloadFromViews(views, spec, args.topology), sinks);
+  if (args.scalesimTrace !== undefined) {
+    // the engine does not take a trace sink: a second, trace-only pass of the same SCALE-Sim model
+    const writer = new ScaleSimTraceWriter(args.scalesimTrace);
+    try {
+      simulateScaleSim(spec, views, { trace: writer });
+    } finally {
+      writer.close();
+    }
+  }
+  return result;
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -116,6 +135,7 @@ export const runCommand: Command = {
     'scalesim-config': { type: 'string' },
     gemm: { type: 'boolean' },
     memory: { type: 'string' },
+    'scalesim-trace': { type: 'string' },
     json: { type: 'boolean' },
     out: { type: 'string' },
     ...RUN_MODEL_OPTIONS,
@@ -136,6 +156,7 @@ export const runCommand: Command = {
         topology,
         gemm: values.gemm === true,
         memory: memory as MemoryModel | undefined,
+        scalesimTrace: values['scalesim-trace'] as string | undefined,
       },
       { progress: (d, n) => bar.update(d, n) },
     );

@@ -19,6 +19,11 @@
  *   the ifmap, filter and ofmap stalls of that row;
  * - the ofmap SRAM drains its drain half to DRAM at `bandwidth` words per cycle once more than the
  *   active half is filled, and stalls a write only when it is full while a drain is in flight.
+ * With a trace sink, USER mode also hands over SCALE-Sim's DRAM requests (its *_DRAM_TRACE.csv
+ * rows): prefetch rows of SCALE-Sim's fetch matrix (the stream in rows of `bandwidth` words) with
+ * its quirks kept — the next row fetched is `lines` or `lines + 1` (not the row after the last one
+ * fetched), lanes past the active half are dropped, and those drops stick in the matrix unless the
+ * request wrapped — and ofmap drain lines. CALC mode makes no DRAM requests.
  * The demand matrices are generated one row (one cycle) at a time into preallocated typed arrays;
  * hit tests are a binary search over each address's sorted line list. Work is O(demand elements),
  * memory O(prefetch stream); no per-element allocation.
@@ -84,6 +89,14 @@ export type TraceOperand = 0 | 1 | 2;
 export interface ScaleSimTraceSink {
   layerStart(layer: number, name: string): void;
   sramRow(operand: TraceOperand, cycle: number, addrs: Int32Array, width: number): void;
+  /**
+   * USER mode only (CALC mode has no DRAM requests): one DRAM request row of `width` = bandwidth
+   * words, as SCALE-Sim's {IFMAP,FILTER,OFMAP}_DRAM_TRACE.csv have them — ifmap/filter prefetch
+   * lines at the cycle they land, ofmap drain lines at the cycle they are written. Absolute
+   * addresses, −1 = a padded or chomped lane (SCALE-Sim still counts it as a DRAM read, and counts
+   * the padding of a drain's non-final lines as writes). `addrs` is reused: copy what you keep.
+   */
+  dramRow?(operand: TraceOperand, cycle: number, addrs: Int32Array, width: number): void;
   layerEnd(layer: number): void;
 }
 
@@ -310,10 +323,26 @@ class ReadBuffer {
   dramReads = 0;
   dramStart = 0;
   dramStop = 0;
+  /** DRAM trace: SCALE-Sim's fetch_matrix (the stream as rows of `bw` words; mutated as it mutates it) */
+  private readonly fetch: Int32Array;
+  private readonly fetchRows: number;
+  private readonly sink: ScaleSimTraceSink | null;
+  private readonly operand: TraceOperand;
+  private readonly addrBase: number;
+  private readonly rowBuf: Int32Array;
+  /** next_line_prefetch_idx / next_col_prefetch_idx */
+  private nextLine = 0;
+  private nextCol = 0;
 
-  constructor(stream: Stream, addrSpace: number, capacityWords: number, bw: number) {
+  constructor(stream: Stream, addrSpace: number, capacityWords: number, bw: number, trace?: { sink: ScaleSimTraceSink; operand: TraceOperand; base: number }) {
     const words = stream.words;
     this.bw = bw;
+    this.fetch = words;
+    this.fetchRows = Math.ceil(words.length / bw);
+    this.sink = trace?.sink.dramRow ? trace.sink : null;
+    this.operand = trace?.operand ?? 0;
+    this.addrBase = trace?.base ?? 0;
+    this.rowBuf = new Int32Array(this.sink ? bw : 0);
     // the hit-test granularity is 1 % of the SRAM, independent of the DRAM bandwidth
     const perLine = Math.ceil(capacityWords / 100);
     this.activeSize = Math.ceil(capacityWords * 0.5);
@@ -380,6 +409,14 @@ class ReadBuffer {
   /** prefetch_active_buffer: fill the active half before the first request (cycle `startCycle`) */
   private prime(startCycle: number): void {
     const n = Math.min(Math.ceil(this.activeSize / this.bw), this.fetchLines);
+    const over = n * this.bw > this.activeSize;
+    // SCALE-Sim drops the words past the active half from the last line, in place (a numpy view)
+    this.nextCol = over ? this.activeSize % this.bw : 0;
+    if (this.sink) {
+      if (over) this.chomp(n - 1, this.nextCol, this.bw);
+      for (let i = 0; i < n; i++) this.emitRow(i, startCycle - n + i, 0, this.bw);
+    }
+    this.nextLine = over ? n % this.fetchRows : (n + 1) % this.fetchRows;
     this.dramReads += n * this.bw;
     this.dramStart = startCycle - n;
     this.lastPrefetch = startCycle - 1;
@@ -395,9 +432,62 @@ class ReadBuffer {
     this.winStart = (this.winStart + this.prefetchLines) % n;
     this.winEnd = (this.winStart + this.activeLines) % n;
     const lines = Math.ceil(this.prefetchSize / this.bw);
+    if (this.sink) this.traceAdvance(lines);
     this.dramReads += lines * this.bw;
     this.lastPrefetch += lines + 1;
     this.dramStop = this.lastPrefetch;
+  }
+
+  /** fetch-matrix word (row, col); past the stream's end = −1 (SCALE-Sim pads the last row) */
+  private word(row: number, col: number): number {
+    const i = row * this.bw + col;
+    return i < this.fetch.length ? this.fetch[i] : -1;
+  }
+
+  private chomp(row: number, from: number, to: number): void {
+    const end = Math.min((row + 1) * this.bw, this.fetch.length);
+    for (let i = row * this.bw + from; i < Math.min(row * this.bw + to, end); i++) this.fetch[i] = -1;
+  }
+
+  /** hands fetch row `row` to the sink with lanes [lo, hi) of it kept and the rest −1 */
+  private emitRow(row: number, cycle: number, lo: number, hi: number): void {
+    const b = this.rowBuf;
+    const base = this.addrBase;
+    for (let c = 0; c < this.bw; c++) {
+      const a = c >= lo && c < hi ? this.word(row, c) : -1;
+      b[c] = a < 0 ? -1 : a + base;
+    }
+    this.sink!.dramRow!(this.operand, cycle, b, this.bw);
+  }
+
+  /**
+   * new_prefetch's request: `lines` fetch rows from next_line_prefetch_idx, wrapping (a copy then,
+   * so its chomps do not stick), the first row's leading next_col_prefetch_idx lanes and, when the
+   * request exceeds the active half, the last row's lanes past active % bw dropped; landing at
+   * last_prefetch_cycle + 2 + i (request one after the last landing, DRAM latency 1).
+   */
+  private traceAdvance(lines: number): void {
+    const rowsAll = this.fetchRows;
+    const start = this.nextLine;
+    const end = start + lines;
+    const wrap = end > rowsAll;
+    // rows from `start` to the end, then from 0 (never past `start`: "the entire array is engulfed")
+    const tail = wrap ? Math.max(0, rowsAll - start) : lines;
+    const count = wrap ? tail + Math.min(end - rowsAll, start) : lines;
+    const over = lines * this.bw > this.activeSize;
+    const lastHi = over ? this.activeSize % this.bw : this.bw;
+    for (let i = 0; i < count; i++) {
+      const row = i < tail ? start + i : i - tail;
+      const lo = i === 0 ? this.nextCol : 0;
+      const hi = i === count - 1 ? lastHi : this.bw;
+      if (!wrap) {
+        if (lo > 0) this.chomp(row, 0, lo);
+        if (hi < this.bw) this.chomp(row, hi, this.bw);
+      }
+      this.emitRow(row, this.lastPrefetch + 2 + i, lo, hi);
+    }
+    // SCALE-Sim (the commit whose hashed buffer this reproduces) takes this modulo the row width
+    this.nextLine = over ? lines % rowsAll : (lines + 1) % this.bw;
   }
 
   /** service one demand row at `cycle`; returns the serviced cycle − cycle (≥ hit latency 1 unless early prefetches pull it in) */
@@ -436,12 +526,46 @@ class WriteBuffer {
   dramWrites = 0;
   dramStart = Infinity;
   dramStop = -Infinity;
+  /** DRAM trace: the written addresses in write order (lines are consecutive runs of it) */
+  private readonly sink: ScaleSimTraceSink | null;
+  private readonly addrBase: number;
+  private readonly rowBuf: Int32Array;
+  private words: Int32Array;
+  private nWords = 0;
+  /** word offset of line drainStartLine */
+  private drainWord = 0;
 
-  constructor(capacityWords: number, bw: number) {
+  constructor(capacityWords: number, bw: number, trace?: { sink: ScaleSimTraceSink; base: number }) {
     this.total = capacityWords;
     this.drainSize = capacityWords - Math.ceil(capacityWords * 0.5);
     this.bw = bw;
     this.free = capacityWords;
+    this.sink = trace?.sink.dramRow ? trace.sink : null;
+    this.addrBase = trace?.base ?? 0;
+    this.rowBuf = new Int32Array(this.sink ? bw : 0);
+    this.words = new Int32Array(this.sink ? 1024 : 0);
+  }
+
+  private pushWord(a: number): void {
+    if (this.nWords === this.words.length) {
+      const next = new Int32Array(this.words.length * 2);
+      next.set(this.words);
+      this.words = next;
+    }
+    this.words[this.nWords++] = a;
+  }
+
+  /** the drained lines as trace rows: line fill words, then −1 padding; written at start + i */
+  private traceDrain(startCycle: number, end: number): void {
+    const b = this.rowBuf;
+    let w = this.drainWord;
+    for (let l = this.drainStartLine, i = 0; l < end; l++, i++) {
+      const fill = this.lineFill[l];
+      for (let c = 0; c < this.bw; c++) b[c] = c < fill ? this.words[w + c] : -1;
+      w += fill;
+      this.sink!.dramRow!(2, startCycle + i, b, this.bw);
+    }
+    this.drainWord = w;
   }
 
   private pushLine(fill: number): void {
@@ -465,6 +589,7 @@ class WriteBuffer {
     const end = Math.min(this.drainStartLine + want, this.nLines);
     const n = end - this.drainStartLine;
     if (n <= 0) return startCycle;
+    if (this.sink) this.traceDrain(startCycle, end);
     const data = n * this.bw - (this.bw - this.lineFill[end - 1]);
     this.dramWrites += data;
     this.free += data;
@@ -475,11 +600,14 @@ class WriteBuffer {
     return stop;
   }
 
-  /** service one row of `writes` valid ofmap writes at `cycle`; returns the serviced cycle */
-  service(writes: number, cycle: number): number {
+  /** service one row of ofmap writes (local addresses, −1 = none) at `cycle`; returns the serviced cycle */
+  service(row: Int32Array, width: number, cycle: number): number {
     let current = cycle;
     const threshold = this.total - this.drainSize;
-    for (let w = 0; w < writes; w++) {
+    for (let c = 0; c < width; c++) {
+      const a = row[c];
+      if (a < 0) continue;
+      if (this.sink) this.pushWord(a + this.addrBase);
       this.lineIdx++;
       this.free--;
       if (this.lineIdx === this.bw) {
@@ -537,9 +665,10 @@ function runDemand(spec: ArchSpec, view: GemmView, plan: FoldPlan, user: boolean
     let ifmapSpace = 0;
     for (let i = 0; i < ifm.length; i++) if (ifm[i] + 1 > ifmapSpace) ifmapSpace = ifm[i] + 1;
     const streams = prefetchStreams(view, df, R, C, ifm);
-    ifBuf = new ReadBuffer(streams.ifmap, ifmapSpace, mem.ifmap!.capacityBytes, bw);
-    fBuf = new ReadBuffer(streams.filter, K * N, mem.filter!.capacityBytes, bw);
-    oBuf = new WriteBuffer(mem.ofmap!.capacityBytes, bw);
+    const b = mem.dram.baseAddress;
+    ifBuf = new ReadBuffer(streams.ifmap, ifmapSpace, mem.ifmap!.capacityBytes, bw, trace && { sink: trace, operand: 0, base: b.ifmap });
+    fBuf = new ReadBuffer(streams.filter, K * N, mem.filter!.capacityBytes, bw, trace && { sink: trace, operand: 1, base: b.filter });
+    oBuf = new WriteBuffer(mem.ofmap!.capacityBytes, bw, trace && { sink: trace, base: b.ofmap });
   }
   const base = mem.dram.baseAddress;
 
@@ -638,7 +767,7 @@ function runDemand(spec: ArchSpec, view: GemmView, plan: FoldPlan, user: boolean
         }
         const offIf = ifBuf ? ifBuf.service(rowIf, wIf, cycle) : 1;
         const offF = fBuf ? fBuf.service(rowF, wF, cycle) : 1;
-        const outO = oBuf ? oBuf.service(nO, cycle) : cycle;
+        const outO = oBuf ? oBuf.service(rowO, C, cycle) : cycle;
         if (trace) {
           for (let c = 0; c < wIf; c++) tIf[c] = rowIf[c] < 0 ? -1 : rowIf[c] + base.ifmap;
           for (let c = 0; c < wF; c++) tF[c] = rowF[c] < 0 ? -1 : rowF[c] + base.filter;

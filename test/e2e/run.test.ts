@@ -97,6 +97,32 @@ describe.skipIf(!existsSync(GOLDEN))('qloom run --topology', () => {
     expect(r.stderr).toContain('memories.glb.capacity');
   });
 
+  it('--scalesim-trace writes SCALE-Sim SRAM and DRAM trace CSVs per layer (USER cfg); refused with the native model', async () => {
+    const dir = tmp();
+    const topo = join(dir, 'tiny.csv');
+    writeFileSync(topo, 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nc1, 8, 8, 3, 3, 4, 8, 1,\nc2, 6, 6, 1, 1, 8, 40, 1,\n');
+    const out = join(dir, 'trace');
+    const cfg = join(GOLDEN, 'test_is_32x32_user10/config.cfg');
+    const r = await qloom('run', '--scalesim-config', cfg, '--topology', topo, '--scalesim-trace', out, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    for (const layer of ['layer0', 'layer1']) {
+      for (const op of ['IFMAP', 'FILTER', 'OFMAP']) {
+        for (const mem of ['SRAM', 'DRAM']) {
+          const lines = readFileSync(join(out, layer, `${op}_${mem}_TRACE.csv`), 'utf8').trim().split('\n');
+          expect(lines.length).toBeGreaterThan(0);
+          // cycle, then the lanes: integers, −1 for an idle lane; DRAM rows are 10 (Bandwidth) lanes
+          for (const l of lines) expect(l).toMatch(/^-?\d+(,-?\d+)+$/);
+          if (mem === 'DRAM') expect(lines[0].split(',').length).toBe(11);
+        }
+      }
+    }
+    const n = await qloom('run', '--scalesim-config', cfg, '--memory', 'native', '--topology', topo, '--scalesim-trace', join(dir, 'no'));
+    expect(n.code).toBe(2);
+    expect(n.stderr).toContain('--scalesim-trace');
+    expect(existsSync(join(dir, 'no'))).toBe(false);
+  });
+
   it('usage errors exit 2', async () => {
     const r = await qloom('run', '--arch', 'edge-npu', '--memory', 'native');
     expect(r.code).toBe(2);
