@@ -26,6 +26,7 @@
  * the views simdGemm returns are valid until the next call into this file.
  */
 
+import type { Window2d } from './shapes.js';
 import { section, sleb, uleb, WASM_HEADER } from './wasm-binary.js';
 
 // --- instruction emitter (encodings in nets/wasm-binary.ts) -------------------------------------
@@ -900,7 +901,7 @@ function gemmBlocked(kern: Kernels, accum: SimdAccum, fused: boolean, aPtr: numb
 }
 
 /** A 2-D convolution's geometry (NCHW, ONNX attributes resolved). */
-export interface ConvShape {
+export interface ConvShape extends Window2d {
   n: number;
   c: number;
   h: number;
@@ -909,18 +910,6 @@ export interface ConvShape {
   group: number;
   icg: number;
   ocg: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
-  padTop: number;
-  padLeft: number;
-  padBottom: number;
-  padRight: number;
-  oh: number;
-  ow: number;
 }
 
 /** Padded plane size and whether padding is needed at all. */
