@@ -124,6 +124,18 @@ function argmaxInto(out: Tensor, rows: number, into: Int32Array, offset: number)
   }
 }
 
+/**
+ * Top-1 agreement of the integer predictions with the FP32 model's on the same samples (the
+ * accuracy of unlabelled photos); `fp32` holds the FP32 outputs, `rows` samples.
+ */
+export function agreementWithFp32(fp32: Float32Array, predictions: Int32Array, rows: number): number {
+  const ref = new Int32Array(rows);
+  argmaxInto({ dtype: 'float32', shape: [rows, fp32.length / rows], data: fp32 }, rows, ref, 0);
+  let same = 0;
+  for (let i = 0; i < rows; i++) if (ref[i] === predictions[i]) same++;
+  return same / rows;
+}
+
 /** The per-sample input shape the network takes for images of `imageShape` (flattened if it wants). */
 export function inputShapeFor(net: QuantizedNetwork, imageShape: readonly number[]): readonly number[] {
   const rest = net.inputs[0].shape.slice(1);

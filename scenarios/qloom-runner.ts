@@ -23,7 +23,7 @@ import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipelin
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
 import { BITS_CLASSES, type RunResult } from '../sim/result.js';
-import { calibrationSet, evaluateOnArch, evaluationSet, inputShapeFor, quantizeModel, type ArchEvaluation, type EvalSet } from './evaluate.js';
+import { agreementWithFp32, calibrationSet, evaluateOnArch, evaluationSet, inputShapeFor, quantizeModel, type ArchEvaluation, type EvalSet } from './evaluate.js';
 import { ptqConfigOf } from './ptq.js';
 import type { PointMetrics } from './runners.js';
 import type { JsonValue, PointConfig } from './scenario.js';
@@ -78,17 +78,6 @@ function fp32For(c: PointConfig, set: EvalSet): Float32Array {
   return out;
 }
 
-function argmaxRows(d: Float32Array, rows: number): Int32Array {
-  const k = d.length / rows;
-  const out = new Int32Array(rows);
-  for (let i = 0; i < rows; i++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (d[i * k + j] > d[i * k + best]) best = j;
-    out[i] = best;
-  }
-  return out;
-}
-
 /** Why a point cannot run on its arch, or null. */
 export function unsupportedReason(c: PointConfig): string | null {
   if (c.ptq.perChannel && !c.arch.requant.perChannel) {
@@ -131,13 +120,7 @@ function functionalMetrics(c: PointConfig, ev: ArchEvaluation, set: EvalSet): Re
   const wantsFp32 = c.metrics.includes('sqnrDb') || !labeled;
   const fp32 = wantsFp32 ? fp32For(c, set) : null;
   const top1 = labeled ? ev.correct! / ev.samples : null;
-  let agreement: number | null = null;
-  if (!labeled) {
-    const ref = argmaxRows(fp32!, ev.samples);
-    let same = 0;
-    for (let i = 0; i < ev.samples; i++) if (ref[i] === ev.predictions[i]) same++;
-    agreement = same / ev.samples;
-  }
+  const agreement = labeled ? null : agreementWithFp32(fp32!, ev.predictions, ev.samples);
   let events = 0;
   let adds = 0;
   const byLayer: Record<string, number> = {};

@@ -88,4 +88,20 @@ describe.skipIf(!existsSync(FMNIST))('qloom run --model', () => {
     expect((await qloom('run', '--arch', 'edge-npu', '--model', 'fmnist-cnn', '--data', 'fmnist')).code).toBe(2);
     expect((await qloom('run', '--arch', 'edge-npu', '--model', file)).code).toBe(2);
   }, 60_000);
+
+  it('--data photos scores a PTQ-quantized pretrained MobileNetV2 by agreement with FP32 and output SQNR', async () => {
+    const r = await qloom('run', '--arch', 'edge-npu', '--model', 'mobilenetv2', '--preset', 'w8a8-pc', '--data', 'photos', '--samples', '2', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { accuracy: number; sqnrDb: number; samples: number; totals: { macs: number } };
+    expect(doc.samples).toBe(2);
+    expect(doc.accuracy).toBeGreaterThanOrEqual(0);
+    expect(doc.accuracy).toBeLessThanOrEqual(1);
+    // W8A8 per-channel keeps MobileNetV2's outputs close to FP32 (22–30 dB on these photos); a broken
+    // pipeline — or W4 with nearest rounding — lands near 0 dB, so 15 dB tells them apart
+    expect(doc.sqnrDb).toBeGreaterThan(15);
+    // MobileNetV2 at 224×224 is ~300 M MACs per image (the published 300 M), batch 1
+    expect(doc.totals.macs).toBeGreaterThan(2.9e8);
+    // a quantized file has no FP32 model to agree with
+    expect((await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'photos')).code).toBe(2);
+  }, 120_000);
 });
