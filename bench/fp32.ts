@@ -17,7 +17,8 @@
  *
  *   npm run bench -- fp32        (or: npx tsx bench/fp32.ts)
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { median, writeBenchResult } from './common.js';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,12 +71,6 @@ export interface Fp32BenchRow {
   speedup: { total: number; linear: number; totalF32: number; linearF32: number };
   /** max |ours − ORT| / max |ORT| of the output, per qloom variant */
   relErrVsOrt: Record<Exclude<Variant, 'ort'>, number>;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** One forward pass node by node, as runFp32 does, timing the linear nodes apart. */
@@ -211,8 +206,7 @@ export async function main(opts: { minMsPerRound?: number; out?: string; cases?:
   process.stdout.write(`\n## FP32 executor vs onnxruntime-node ${ort.env.versions.common} (single thread)\n\n${md}\n\n`);
   process.stdout.write('Ratios: qloom time / ORT time (lower is better); speed-up: scalar time / SIMD time, whole pass and Conv/Gemm/MatMul nodes only.\n');
   const out = opts.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'fp32.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(
+  writeBenchResult(
     out,
     JSON.stringify(
       {

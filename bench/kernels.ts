@@ -20,7 +20,7 @@
  *
  *   npm run bench -- kernels        (or: npx tsx bench/kernels.ts)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { median, writeBenchResult } from './common.js';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,12 +80,6 @@ function randomData(prng: Prng, n: number, lo: number, hi: number): Int32Array {
   const a = new Int32Array(n);
   for (let i = 0; i < n; i++) a[i] = lo + prng.int(hi - lo + 1);
   return a;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function session(model: Uint8Array): Promise<ort.InferenceSession> {
@@ -270,8 +264,7 @@ export async function main(opts: { rounds?: number; minMsPerRound?: number; out?
   process.stdout.write(`\n## Integer MAC kernels vs onnxruntime-node ${ort.env.versions.common} (single thread)\n\n${md}\n\n`);
   process.stdout.write('[wasm] = WebAssembly SIMD kernel, [js] = Float64 loops. Ratios: qloom time / ORT integer-MAC time (lower is better).\n');
   const out = opts.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'kernels.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(
+  writeBenchResult(
     out,
     JSON.stringify(
       {

@@ -15,7 +15,8 @@
  * budget (QLOOM_MNV2_ADAROUND_ITERS, default 50 steps of 2 photos per layer — at the default
  * 1 000 steps its 52 layers would take hours in single-threaded JS).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeBenchResult } from './common.js';
+import { sqnrDb } from '../quant/debug.js';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,16 +73,6 @@ function top1(outputs: Float32Array, count: number, labels: ArrayLike<number>): 
   let c = 0;
   for (let i = 0; i < count; i++) if (pred[i] === labels[i]) c++;
   return c / count;
-}
-
-function sqnrDb(ref: Float32Array, x: Float32Array): number {
-  let s = 0;
-  let e = 0;
-  for (let i = 0; i < ref.length; i++) {
-    s += ref[i] * ref[i];
-    e += (ref[i] - x[i]) ** 2;
-  }
-  return e === 0 ? Infinity : 10 * Math.log10(s / e);
 }
 
 async function timedPtq(graph: Graph, preset: string, flags: PtqFlags, calib: { images: Float32Array; shape: readonly number[]; count: number }) {
@@ -179,8 +170,7 @@ export async function main(
   process.stdout.write(`\n## PTQ on the bundled models (${test.count} fmnist test images)\n\n${adaLine}${md}\n\n`);
   const outArg = process.argv.find((a) => a.startsWith('--out='));
   const out = opts.out ?? (outArg ? outArg.slice(6) : join(dirname(fileURLToPath(import.meta.url)), 'results', 'ptq.json'));
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(
+  writeBenchResult(
     out,
     JSON.stringify(
       {

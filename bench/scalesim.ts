@@ -10,7 +10,8 @@
  *
  *   npm run bench -- scalesim        (or: npx tsx bench/scalesim.ts)
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { median, writeBenchResult } from './common.js';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +20,6 @@ import { simulateScaleSim } from '../sim/timing/scalesim-memory.js';
 import { parseTopologyCsv } from '../sim/timing/topology.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 export async function main(): Promise<unknown> {
   const file = join(here, 'topologies', 'Resnet18.csv');
@@ -61,8 +57,7 @@ export async function main(): Promise<unknown> {
       `  USER (10 words/cycle): ${userMs.toFixed(0)} ms, Σ total cycles ${userCycles}, Σ stalls ${userStalls}\n`,
   );
   const out = join(here, 'results', 'scalesim.json');
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  writeBenchResult(out, `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 
