@@ -2,13 +2,13 @@
  * Reading TensorFlow.js model artifacts from disk without tfjs and without network:
  * `model.json` + binary shards (the standard tfjs layout), or the UMD/browserify bundles that
  * nsfwjs ships (`model.min.js` exporting the model.json object, `<shard>.min.js` exporting the
- * shard bytes as base64).
+ * shard bytes as base64) — those are parsed for their literal, never executed.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import vm from 'node:vm';
 import { ModelError } from '../errors.js';
 import { numel, type Tensor } from '../graph.js';
+import { readBundleLiteral } from './bundle-literal.js';
 
 export interface TfjsQuantization {
   readonly dtype: 'uint8' | 'uint16' | 'float16';
@@ -38,21 +38,9 @@ export interface TfjsArtifacts {
   readonly files: readonly string[];
 }
 
-/**
- * Evaluates a UMD bundle and returns what it assigns to `module.exports`. The bundle runs in a
- * fresh vm context that offers only `module`/`exports` (no `require`, no Node globals), so the
- * browserify prelude takes its CommonJS branch and nothing else is reachable. node:vm is not a
- * security boundary: this is for bundles of installed packages, trusted like their other code.
- */
-function evalBundle(file: string): unknown {
-  const src = readFileSync(file, 'utf8');
-  const mod: { exports: unknown } = { exports: {} };
-  try {
-    vm.runInNewContext(src, { module: mod, exports: mod.exports }, { filename: file, timeout: 30_000 });
-  } catch (e) {
-    throw new ModelError(`cannot evaluate bundle: ${(e as Error).message}`, file);
-  }
-  return mod.exports;
+/** What a UMD bundle exports, read as data (the bundle is parsed, never run). */
+function readBundle(file: string): unknown {
+  return readBundleLiteral(readFileSync(file, 'utf8'), file);
 }
 
 function isFile(p: string): boolean {
@@ -77,8 +65,8 @@ export function readTfjsArtifacts(dir: string): TfjsArtifacts {
     }
   } else if (isFile(bundleFile)) {
     modelFile = bundleFile;
-    // round-trip through JSON: plain objects of this realm, and proof the export is pure data
-    raw = JSON.parse(JSON.stringify(evalBundle(bundleFile)));
+    // round-trip through JSON: ordinary objects (the literal reader makes null-prototype ones)
+    raw = JSON.parse(JSON.stringify(readBundle(bundleFile)));
   } else {
     throw new ModelError(`no model.json or model.min.js in ${dir}`, dir);
   }
@@ -100,7 +88,7 @@ export function readTfjsArtifacts(dir: string): TfjsArtifacts {
       if (!f) throw new ModelError(`weight shard '${p}' not found (looked for ${candidates.join(', ')})`, modelFile);
       files.push(f);
       if (f.endsWith('.min.js')) {
-        const b64 = evalBundle(f);
+        const b64 = readBundle(f);
         if (typeof b64 !== 'string') throw new ModelError('weight bundle does not export a base64 string', f);
         chunks.push(new Uint8Array(Buffer.from(b64, 'base64')));
       } else {
