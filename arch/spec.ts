@@ -75,7 +75,7 @@ export type DramMode = 'user' | 'calc';
 export const DRAM_MODES: readonly DramMode[] = Object.freeze(['user', 'calc']);
 
 export type ClampActivation = 'relu' | 'relu6' | 'clip';
-/** activations the requant unit computes through a lookup table (quant/qnet.ts LutFunction) */
+/** activations the requant unit computes through a lookup table (qnet/network.ts LutFunction) */
 export type LutActivation = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'swish' | 'tanh' | 'gelu' | 'gelu_tanh';
 export type FusedActivation = ClampActivation | LutActivation;
 export const CLAMP_ACTIVATIONS: readonly ClampActivation[] = Object.freeze(['relu', 'relu6', 'clip']);

@@ -16,7 +16,7 @@
  * 1 000 steps its 52 layers would take hours in single-threaded JS).
  */
 import { writeBenchResult } from './common.js';
-import { sqnrDb } from '../quant/debug.js';
+import { sqnrDb } from '../scenarios/debug.js';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,7 @@ import type { Graph, Tensor } from '../nets/graph.js';
 import { photoOutputs } from '../nets/photo-eval.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqFlags } from '../quant/config.js';
-import type { QuantizedNetwork } from '../quant/qnet.js';
+import type { QuantizedNetwork } from '../qnet/network.js';
 import { quantizeNetwork } from '../quant/pipeline.js';
 import { runQuantized } from '../sim/qexec.js';
 

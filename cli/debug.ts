@@ -9,7 +9,7 @@ import { loadPhotos } from '../nets/data/photos.js';
 import type { PreprocessName } from '../nets/data/preprocess.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { PRESET_NAMES } from '../quant/config.js';
-import { debugNetwork, type DebugReport, type EvalData } from '../quant/debug.js';
+import { debugNetwork, type DebugReport, type EvalData } from '../scenarios/debug.js';
 import type { Command } from './main.js';
 import { UsageError } from './main.js';
 import { datasetProblems, loadCalibration, PTQ_OPTIONS, PTQ_USAGE, ptqConfigFromFlags, stageProgress, type CalibDataset } from './quantize.js';

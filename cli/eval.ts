@@ -6,7 +6,7 @@ import type { PreprocessName } from '../nets/data/preprocess.js';
 import { argmaxRows, evaluateTop1 } from '../nets/eval.js';
 import { evaluatePhotos, photoOutputs } from '../nets/photo-eval.js';
 import type { PtqConfig } from '../quant/config.js';
-import { quantizedOutputs, sqnrDb, top1Of } from '../quant/debug.js';
+import { quantizedOutputs, sqnrDb, top1Of } from '../scenarios/debug.js';
 import { listModels, loadModel, type EvalDataset } from '../nets/zoo/index.js';
 import type { Command } from './main.js';
 import { UsageError } from './main.js';

@@ -14,7 +14,7 @@ import { encodeTensorPb, readTensorPb } from '../nets/onnx/tensor.js';
 import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
 import type { AccPolicy } from '../sim/kernels/accumulator.js';
 import { runQuantized } from '../sim/qexec.js';
-import type { RequantMode } from '../sim/requant.js';
+import type { RequantMode } from '../qnet/requant.js';
 import type { Command } from './main.js';
 import { UsageError } from './main.js';
 import { table } from './table.js';

@@ -10,9 +10,9 @@
 import type { ArchSpec, MemoryModel } from '../arch/spec.js';
 import { DATASET_NAMES } from '../nets/data/index.js';
 import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
-import type { QuantizedNetwork } from '../quant/qnet.js';
+import type { QuantizedNetwork } from '../qnet/network.js';
 import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
-import type { RequantMode } from '../sim/requant.js';
+import type { RequantMode } from '../qnet/requant.js';
 import { agreementWithFp32, evaluateOnArch, evaluationSet, inputShapeFor, type ArchEvaluation, type EvalDatasetName } from '../scenarios/evaluate.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
 import { UsageError } from './main.js';
@@ -98,7 +98,7 @@ export async function runModel(values: Record<string, unknown>): Promise<void> {
   if (data === 'photos') {
     const { loadModel } = await import('../nets/zoo/index.js');
     const { runFp32Batched } = await import('../quant/pipeline.js');
-    const { sqnrDb } = await import('../quant/debug.js');
+    const { sqnrDb } = await import('../scenarios/debug.js');
     const fp32 = runFp32Batched(loadModel(model).graph, set);
     accuracy = agreementWithFp32(fp32, evaluation.predictions, set.count);
     sqnr = sqnrDb(fp32, evaluation.outputs);

@@ -20,10 +20,10 @@
 import { InvariantError } from '../nets/errors.js';
 import { attrInts, attrNum, attrStr, numel, type Graph, type Node, type Tensor } from '../nets/graph.js';
 import { nodeOutputShapes } from '../nets/shapes.js';
-import { lutActivation } from '../sim/lut.js';
-import { roundHalfEven } from '../sim/qmath.js';
-import { clampBounds } from '../sim/requant.js';
-import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedNetwork } from './qnet.js';
+import { lutActivation } from '../qnet/lut.js';
+import { roundHalfEven } from '../qnet/qmath.js';
+import { clampBounds } from '../qnet/requant.js';
+import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedNetwork } from '../qnet/network.js';
 
 export type FusedAct =
   | { readonly kind: 'none' }

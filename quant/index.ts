@@ -5,5 +5,4 @@ export * from './ranges.js';
 export * from './calibrate.js';
 export * from './build.js';
 export * from './pipeline.js';
-export * from './debug.js';
-export type * from './qnet.js';
+export type * from '../qnet/network.js';

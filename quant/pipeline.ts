@@ -9,7 +9,7 @@ import { batchInput } from '../nets/eval.js';
 import { execNode, runFp32 } from '../nets/fp32.js';
 import { InvariantError } from '../nets/errors.js';
 import type { Graph, Node, Tensor } from '../nets/graph.js';
-import { lutFunction } from '../sim/lut.js';
+import { lutFunction } from '../qnet/lut.js';
 import { adaround, type AdaRoundLayer } from './adaround.js';
 import { analyticInputMean, correctBias } from './bias-correction.js';
 import { foldBatchNorms, type FoldedBn } from './bnfold.js';
@@ -27,7 +27,7 @@ import {
 import { calibrate, type CalibData, type CalibStats } from './calibrate.js';
 import { actConfigFor, configHash, weightConfigFor, type PtqConfig, type TensorQuantConfig } from './config.js';
 import { crossLayerEqualize } from './cle.js';
-import type { QParams, QuantizedNetwork } from './qnet.js';
+import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
 import { actRangeBn, actRangeMinMax, actRangeMse, actRangePercentile, logitsRangeCe, weightRangeMinMax, weightRangeMse, type Range } from './ranges.js';
 

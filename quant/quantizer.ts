@@ -1,7 +1,7 @@
 /**
  * Quantizers: scale and zero point from a real range for a TensorQuantConfig, and quantize /
  * dequantize / fake-quantize of float arrays with exactly ONNX QuantizeLinear / DequantizeLinear
- * semantics (sim/qmath.ts: float32 division, clamp, round half to even), per tensor or per channel.
+ * semantics (qnet/qmath.ts: float32 division, clamp, round half to even), per tensor or per channel.
  *
  * Range → parameters (the white paper §2.2, and what ORT / TFLite compute):
  * - the range is first widened to contain 0, so that zero (padding, ReLU) is exact;
@@ -14,8 +14,8 @@
  * - scales are stored as float32 (rounded to nearest), as the ONNX graph stores them.
  */
 import { InvariantError } from '../nets/errors.js';
-import { dequantizeLinear, qRange, quantizeLinear, roundHalfEven } from '../sim/qmath.js';
-import type { QParams } from './qnet.js';
+import { dequantizeLinear, fakeQuantizeLinear, qRange, quantizeLinear, roundHalfEven } from '../qnet/qmath.js';
+import type { QParams } from '../qnet/network.js';
 import type { TensorQuantConfig } from './config.js';
 
 /** Smallest scale handed out: a range of exactly zero still needs a positive, finite scale. */
@@ -74,44 +74,22 @@ export function qparamsFromRange(min: number, max: number, cfg: TensorQuantConfi
   return qparamsFromRanges([min], [max], cfg);
 }
 
-/** ONNX QuantizeLinear (bit-exact, sim/qmath.ts). */
+/** ONNX QuantizeLinear (bit-exact, qnet/qmath.ts). */
 export function quantizeArray(x: Float32Array, q: QParams, shape: readonly number[], out?: Int32Array): Int32Array {
   return quantizeLinear(x, q, shape, out);
 }
 
-/** ONNX DequantizeLinear (bit-exact, sim/qmath.ts). */
+/** ONNX DequantizeLinear (bit-exact, qnet/qmath.ts). */
 export function dequantizeArray(q: Int32Array, p: QParams, shape: readonly number[], out?: Float32Array): Float32Array {
   return dequantizeLinear(q, p, shape, out);
 }
 
 /**
  * Quantize then dequantize in place or into `out`: the float value the integer model sees.
- * Per-tensor params on any shape; per-channel along `q.axis`.
+ * Per-tensor params on any shape; per-channel along `q.axis` (qnet/qmath.ts, the one loop).
  */
 export function fakeQuantize(x: Float32Array, q: QParams, shape: readonly number[], out: Float32Array = new Float32Array(x.length)): Float32Array {
-  const { qmin, qmax } = qRange(q);
-  const n = x.length;
-  const ch = q.scale.length;
-  let inner = 1;
-  if (ch > 1) for (let i = q.axis + 1; i < shape.length; i++) inner *= shape[i];
-  else inner = n;
-  const blocks = n / (ch * inner);
-  let i = 0;
-  for (let b = 0; b < blocks; b++) {
-    for (let c = 0; c < ch; c++) {
-      const s = q.scale[c];
-      const z = q.zeroPoint[c];
-      const lo = qmin - z;
-      const hi = qmax - z;
-      for (const end = i + inner; i < end; i++) {
-        let v = Math.fround(x[i] / s);
-        if (!(v >= lo)) v = lo;
-        if (v > hi) v = hi;
-        out[i] = Math.fround(roundHalfEven(v)) * s;
-      }
-    }
-  }
-  return out;
+  return fakeQuantizeLinear(x, q, shape, out);
 }
 
 /** Sum of squared errors of fake-quantizing x[off … off+len) with one scale / zero point. */

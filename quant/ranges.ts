@@ -18,7 +18,7 @@
  *   cross-entropy between the FP32 softmax and the softmax of the fake-quantized logits.
  */
 import { InvariantError } from '../nets/errors.js';
-import { qRange } from '../sim/qmath.js';
+import { qRange } from '../qnet/qmath.js';
 import type { TensorQuantConfig } from './config.js';
 import { fakeQuantize, quantErrorSse, scaleZeroFromRange } from './quantizer.js';
 import type { FoldedBn } from './bnfold.js';

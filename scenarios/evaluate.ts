@@ -21,11 +21,11 @@ import type { Tensor } from '../nets/graph.js';
 import { loadModel } from '../nets/zoo/index.js';
 import type { PtqConfig } from '../quant/config.js';
 import { quantizeNetwork, type CalibData, type PtqOptions, type PtqResult } from '../quant/pipeline.js';
-import type { QuantizedNetwork } from '../quant/qnet.js';
+import type { QuantizedNetwork } from '../qnet/network.js';
 import { workloadFromQuantizedNetwork, type Workload } from '../sim/engine/index.js';
 import type { EventChunk } from '../sim/events.js';
 import type { LayerAccumulator } from '../sim/qexec.js';
-import type { RequantMode } from '../sim/requant.js';
+import type { RequantMode } from '../qnet/requant.js';
 import { withOverflows, type RunResult } from '../sim/result.js';
 import { runSimulation, type SimulationResult } from '../sim/run.js';
 

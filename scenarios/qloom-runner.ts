@@ -18,7 +18,7 @@
  * requested metric needs it; otherwise one timing-only inference is simulated.
  */
 import { stableJson, type PtqConfig } from '../quant/config.js';
-import { sqnrDb } from '../quant/debug.js';
+import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';

@@ -22,13 +22,13 @@
  */
 import { InvariantError, ModelError } from '../nets/errors.js';
 import type { Tensor } from '../nets/graph.js';
-import type { QLinearLayer, QParams, QuantizedNetwork } from '../quant/qnet.js';
+import type { QLinearLayer, QParams, QuantizedNetwork } from '../qnet/network.js';
 import type { ArchSpec } from '../arch/spec.js';
 import type { FunctionalSink, TileEvent } from './events.js';
 import { accRange, applyPolicy, type AccumulationOrder, type AccumulatorSpec, type OverflowReport } from './kernels/accumulator.js';
 import { convGeometry, dot1x4, dot4x2, fillPadded, Prepared, type Geometry } from './kernels/linear.js';
 import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation } from './qexec.js';
-import type { RequantConfig } from './requant.js';
+import type { RequantConfig } from '../qnet/requant.js';
 
 export interface FunctionalOptions {
   readonly requant: RequantConfig;

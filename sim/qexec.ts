@@ -1,8 +1,8 @@
 /**
  * Functional executor of a QuantizedNetwork: runs every layer with the bit-exact integer kernels
  * (sim/kernels: convInt / gemmInt on a P-bit accumulator in the dataflow's order), requantizes in
- * the run's mode (sim/requant.ts), and runs the integer element ops (sim/qops.ts), LUT activations
- * (sim/lut.ts) and QuantizeLinear / DequantizeLinear (sim/qmath.ts). Float layers left between a
+ * the run's mode (qnet/requant.ts), and runs the integer element ops (sim/qops.ts), LUT activations
+ * (qnet/lut.ts) and QuantizeLinear / DequantizeLinear (qnet/qmath.ts). Float layers left between a
  * dequantize and a quantize run through nets/fp32's execNode.
  *
  * With `requant: { mode: 'float' }` and a 32-bit wrapping accumulator the outputs equal
@@ -16,14 +16,14 @@
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
 import type { Tensor } from '../nets/graph.js';
-import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../quant/qnet.js';
+import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
 import { convInt, gemmInt } from './kernels/linear.js';
-import { applyLut } from './lut.js';
-import { dequantizeLinear, qRange, quantizeLinear } from './qmath.js';
+import { applyLut } from '../qnet/lut.js';
+import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type PoolAttrs } from './qops.js';
-import { requantize, requantParams, requantTarget, type RequantConfig } from './requant.js';
+import { requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
 
 export interface QExecOptions {
   readonly requant: RequantConfig;

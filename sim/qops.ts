@@ -42,10 +42,10 @@
  *   Multiplier width and rounding come from the RequantConfig.
  */
 import { InvariantError, ModelError } from '../nets/errors.js';
-import type { QActivation, QParams } from '../quant/qnet.js';
-import { applyLutValue, buildLut, lutLayout } from './lut.js';
-import { fma32, qRange, quantizeValue, roundHalfEven } from './qmath.js';
-import { FixedMultiplier, quantizeMultiplier, type RequantConfig } from './requant.js';
+import type { QActivation, QParams } from '../qnet/network.js';
+import { applyLutValue, buildLut, lutLayout } from '../qnet/lut.js';
+import { fma32, qRange, quantizeValue, roundHalfEven } from '../qnet/qmath.js';
+import { FixedMultiplier, quantizeMultiplier, type RequantConfig } from '../qnet/requant.js';
 
 /** An integer tensor with its quantization (per-tensor for every op here). */
 export interface QTensorView {

@@ -18,14 +18,14 @@ import { Observable } from 'rxjs';
 import type { ArchSpec } from '../arch/spec.js';
 import { InvariantError } from '../nets/errors.js';
 import type { Tensor } from '../nets/graph.js';
-import type { QuantizedNetwork } from '../quant/qnet.js';
+import type { QuantizedNetwork } from '../qnet/network.js';
 import { simulate } from './engine/index.js';
 import type { Workload } from './engine/workload.js';
 import type { EngineSinks, EventChunk, EventSink } from './events.js';
 import { createFunctionalSink, type FunctionalRunSink } from './functional.js';
 import type { OverflowReport } from './kernels/accumulator.js';
 import type { LayerAccumulator } from './qexec.js';
-import type { RequantConfig } from './requant.js';
+import type { RequantConfig } from '../qnet/requant.js';
 import { withOverflows, type RunResult } from './result.js';
 
 export interface RunOptions {

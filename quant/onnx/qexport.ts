@@ -62,9 +62,9 @@ import type { DType, Graph, Node, Tensor } from '../../nets/graph.js';
 import { exportOnnx } from '../../nets/onnx/export.js';
 import { AttrType, ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { dtypeToOnnx, tensorToProto } from '../../nets/onnx/tensor.js';
-import { applyLutValue, lutLayout } from '../../sim/lut.js';
-import { qRange } from '../../sim/qmath.js';
-import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet.js';
+import { applyLutValue, lutLayout } from '../../qnet/lut.js';
+import { qRange } from '../../qnet/qmath.js';
+import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../../qnet/network.js';
 
 export interface QExportOptions {
   format: 'qop' | 'qdq';
@@ -109,7 +109,7 @@ function intTensor(dtype: IntDType, shape: readonly number[], values: ArrayLike<
   return { dtype, shape: [...shape], data };
 }
 
-/** The float DequantizeLinear gives for code c (sim/qmath.ts dequantizeLinear, ORT's arithmetic). */
+/** The float DequantizeLinear gives for code c (qnet/qmath.ts dequantizeLinear, ORT's arithmetic). */
 function dqValue(c: number, s: number, z: number): number {
   return Math.fround(Math.fround(c - z) * s);
 }

@@ -1,5 +1,5 @@
 /**
- * Quantized ONNX → QuantizedNetwork (quant/qnet.ts).
+ * Quantized ONNX → QuantizedNetwork (qnet/network.ts).
  *
  * Two ways of writing a quantized network in ONNX are read:
  *   - QOperator form: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, ConvInteger,
@@ -43,9 +43,9 @@ import { attrFromProto, importOnnx, parseValueInfo } from '../../nets/onnx/impor
 import { partialOutputShapes } from '../../nets/onnx/partial-shapes.js';
 import { ModelProto, toNum, type PModel, type PNode } from '../../nets/onnx/schema.js';
 import { dtypeToOnnx, tensorFromProto, tensorToProto } from '../../nets/onnx/tensor.js';
-import { buildLut } from '../../sim/lut.js';
-import { dequantizeLinear, quantizeLinear } from '../../sim/qmath.js';
-import { clampBounds } from '../../sim/requant.js';
+import { buildLut } from '../../qnet/lut.js';
+import { dequantizeLinear, quantizeLinear } from '../../qnet/qmath.js';
+import { clampBounds } from '../../qnet/requant.js';
 import type {
   QActivation,
   QLayer,
@@ -55,7 +55,7 @@ import type {
   QTensorInfo,
   QuantizedNetwork,
   QWeight,
-} from '../qnet.js';
+} from '../../qnet/network.js';
 
 export interface QImportOptions {
   /**

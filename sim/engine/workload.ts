@@ -16,7 +16,7 @@
  */
 import type { ArchSpec } from '../../arch/spec.js';
 import { ModelError } from '../../nets/errors.js';
-import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../quant/qnet.js';
+import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from '../timing/gemm-view.js';
 
 export type WorkloadActivation =

@@ -30,10 +30,10 @@ import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { readTensorPb } from '../../nets/onnx/tensor.js';
 import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { exportQuantizedOnnx } from '../../quant/onnx/qexport.js';
-import type { QActivation, QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../quant/qnet.js';
-import { lutActivation } from '../../sim/lut.js';
+import type { QActivation, QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../qnet/network.js';
+import { lutActivation } from '../../qnet/lut.js';
 import { runQuantized } from '../../sim/qexec.js';
-import { clampBounds } from '../../sim/requant.js';
+import { clampBounds } from '../../qnet/requant.js';
 import { TESTDATA } from '../helpers/conformance.js';
 
 const RUNS = 120;

@@ -1,6 +1,6 @@
 /**
- * The integer non-MAC ops (sim/qops.ts), QuantizeLinear / DequantizeLinear (sim/qmath.ts) and the
- * float-mode requant output stage (sim/requant.ts) against onnxruntime-node, bit for bit: one-node
+ * The integer non-MAC ops (sim/qops.ts), QuantizeLinear / DequantizeLinear (qnet/qmath.ts) and the
+ * float-mode requant output stage (qnet/requant.ts) against onnxruntime-node, bit for bit: one-node
  * ONNX models (com.microsoft contrib ops where ORT has them) with random shapes, scales and zero
  * points drawn by fast-check (seeded in test/setup.ts).
  */
@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DType, Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
-import type { QParams } from '../../quant/qnet.js';
-import { dequantizeLinear, quantizeLinear } from '../../sim/qmath.js';
+import type { QParams } from '../../qnet/network.js';
+import { dequantizeLinear, quantizeLinear } from '../../qnet/qmath.js';
 import {
   maxPoolInt,
   qlinearAdd,
@@ -22,7 +22,7 @@ import {
   type PoolAttrs,
   type QTensorView,
 } from '../../sim/qops.js';
-import { requantize, requantParams } from '../../sim/requant.js';
+import { requantize, requantParams } from '../../qnet/requant.js';
 import { buildModel, type BNode, type BValue } from '../helpers/onnx-build.js';
 import { runOrt } from '../helpers/ort.js';
 

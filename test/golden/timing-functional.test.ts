@@ -17,7 +17,7 @@ import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { readTensorPb } from '../../nets/onnx/tensor.js';
 import { Prng } from '../../nets/prng.js';
 import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
-import type { QuantizedNetwork } from '../../quant/qnet.js';
+import type { QuantizedNetwork } from '../../qnet/network.js';
 import { simulate, workloadFromQuantizedNetwork } from '../../sim/engine/index.js';
 import { createFunctionalSink, timingAccumulator, timingOrder } from '../../sim/functional.js';
 import { runQuantized } from '../../sim/qexec.js';

@@ -1,5 +1,5 @@
 /**
- * Fixed-point requantization (sim/requant.ts) against BigInt implementations of gemmlowp /
+ * Fixed-point requantization (qnet/requant.ts) against BigInt implementations of gemmlowp /
  * TFLite written here from their definitions:
  * - SaturatingRoundingDoublingHighMul: (a·b + (a·b ≥ 0 ? 2^30 : 1 − 2^30)) / 2^31 truncated,
  *   INT32_MIN·INT32_MIN → INT32_MAX (gemmlowp fixedpoint.h);
@@ -22,7 +22,7 @@ import {
   roundingDivideByPOT,
   srdhm,
   type FixedRounding,
-} from '../../sim/requant.js';
+} from '../../qnet/requant.js';
 
 const RUNS = { numRuns: 600 };
 const I32MIN = -(2n ** 31n);

@@ -1,8 +1,7 @@
 /**
  * DESIGN.md's dependency direction, read off the import statements of every source file:
- *   cli → scenarios → {sim, quant, traces} → {nets, arch};  arch imports no project folder;
- *   sim never imports quant's passes (type-only imports of the QuantizedNetwork are fine),
- *   scenarios or cli; quant never imports sim's engine.
+ *   cli → scenarios → {sim, quant, traces} → qnet → {nets, arch};  arch and nets import no project
+ *   folder; sim and quant are siblings that never import each other, not even types.
  * Also: library folders never print or exit (only cli/ does).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -10,21 +9,22 @@ import { join, relative, resolve, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const FOLDERS = ['arch', 'nets', 'sim', 'quant', 'traces', 'scenarios', 'cli', 'bench'] as const;
+const FOLDERS = ['arch', 'nets', 'qnet', 'sim', 'quant', 'traces', 'scenarios', 'cli', 'bench'] as const;
 type Folder = (typeof FOLDERS)[number];
 
 const ALLOWED: Record<Folder, readonly Folder[]> = {
   arch: [],
   nets: [],
-  sim: ['nets', 'arch'],
-  quant: ['nets', 'arch', 'sim'],
-  traces: ['nets', 'arch'],
-  scenarios: ['sim', 'quant', 'traces', 'nets', 'arch'],
-  cli: ['scenarios', 'sim', 'quant', 'traces', 'nets', 'arch'],
-  bench: ['scenarios', 'sim', 'quant', 'traces', 'nets', 'arch', 'cli'],
+  qnet: ['nets', 'arch'],
+  sim: ['qnet', 'nets', 'arch'],
+  quant: ['qnet', 'nets', 'arch'],
+  traces: ['qnet', 'nets', 'arch'],
+  scenarios: ['sim', 'quant', 'traces', 'qnet', 'nets', 'arch'],
+  cli: ['scenarios', 'sim', 'quant', 'traces', 'qnet', 'nets', 'arch'],
+  bench: ['scenarios', 'sim', 'quant', 'traces', 'qnet', 'nets', 'arch', 'cli'],
 };
-/** type-only imports allowed against the direction (the noun types flow upward as data) */
-const TYPE_ONLY: Partial<Record<Folder, readonly Folder[]>> = { sim: ['quant'], traces: ['sim'] };
+/** type-only imports allowed against the direction: a trace writer reads the run result's types */
+const TYPE_ONLY: Partial<Record<Folder, readonly Folder[]>> = { traces: ['sim'] };
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -58,6 +58,20 @@ function folderOf(abs: string): Folder | undefined {
   return (FOLDERS as readonly string[]).includes(top) ? (top as Folder) : undefined;
 }
 
+/** The imports of `file` (absolute) that go against the direction, one line each. */
+function violationsOf(file: string, text: string): string[] {
+  const from = folderOf(file)!;
+  const out: string[] = [];
+  for (const imp of importsOf(file, text)) {
+    if (!imp.spec.startsWith('.')) continue;
+    const to = folderOf(resolve(dirname(file), imp.spec));
+    if (!to || to === from || ALLOWED[from].includes(to)) continue;
+    if (imp.typeOnly && TYPE_ONLY[from]?.includes(to)) continue;
+    out.push(`${relative(ROOT, file)} (${from}) imports ${imp.spec} (${to})`);
+  }
+  return out;
+}
+
 describe('dependency direction (DESIGN.md)', () => {
   const files = FOLDERS.flatMap((f) => {
     try {
@@ -81,24 +95,17 @@ describe('dependency direction (DESIGN.md)', () => {
   });
 
   it('no folder imports against the direction', () => {
-    const violations: string[] = [];
-    for (const file of files) {
-      const from = folderOf(file)!;
-      for (const imp of importsOf(file, readFileSync(file, 'utf8'))) {
-        if (!imp.spec.startsWith('.')) continue;
-        const to = folderOf(resolve(dirname(file), imp.spec));
-        if (!to || to === from) continue;
-        if (ALLOWED[from].includes(to)) {
-          if (from === 'quant' && to === 'sim' && /sim\/engine/.test(resolve(dirname(file), imp.spec))) {
-            violations.push(`${relative(ROOT, file)} imports the sim engine (${imp.spec})`);
-          }
-          continue;
-        }
-        if (imp.typeOnly && TYPE_ONLY[from]?.includes(to)) continue;
-        violations.push(`${relative(ROOT, file)} (${from}) imports ${imp.spec} (${to})`);
-      }
-    }
+    const violations = files.flatMap((file) => violationsOf(file, readFileSync(file, 'utf8')));
     expect(violations).toEqual([]);
+  });
+
+  it('a planted import against the direction is caught, type-only included', () => {
+    const at = (f: string) => join(ROOT, f);
+    expect(violationsOf(at('quant/x.ts'), "import type { Run } from '../sim/result.js';")).toHaveLength(1);
+    expect(violationsOf(at('sim/x.ts'), "import { buildQuantizedNetwork } from '../quant/build.js';")).toHaveLength(1);
+    expect(violationsOf(at('qnet/x.ts'), "import { runQuantized } from '../sim/qexec.js';")).toHaveLength(1);
+    expect(violationsOf(at('nets/x.ts'), "import type { QParams } from '../qnet/network.js';")).toHaveLength(1);
+    expect(violationsOf(at('sim/x.ts'), "import type { QParams } from '../qnet/network.js';")).toEqual([]);
   });
 
   it('library code never prints or exits', () => {

@@ -10,9 +10,9 @@ import type { Graph, Node, Tensor } from '../../../nets/graph.js';
 import { loadModel } from '../../../nets/zoo/index.js';
 import { buildQuantizedNetwork, planNetwork, tensorShapes } from '../../../quant/build.js';
 import { resolvePtqConfig } from '../../../quant/config.js';
-import { quantizedOutputs, sqnrDb, top1Of } from '../../../quant/debug.js';
+import { quantizedOutputs, sqnrDb, top1Of } from '../../../scenarios/debug.js';
 import { quantizeNetwork, runFp32Batched, simulateQuantized } from '../../../quant/pipeline.js';
-import type { QLinearLayer } from '../../../quant/qnet.js';
+import type { QLinearLayer } from '../../../qnet/network.js';
 
 function argmax(d: Float32Array, rows: number): Int32Array {
   const k = d.length / rows;

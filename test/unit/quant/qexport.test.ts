@@ -12,7 +12,7 @@ import { ModelProto, toNum, type PModel } from '../../../nets/onnx/schema.js';
 import { tensorFromProto } from '../../../nets/onnx/tensor.js';
 import { exportQuantizedOnnx } from '../../../quant/onnx/qexport.js';
 import { importQuantizedOnnx } from '../../../quant/onnx/qimport.js';
-import type { QActivation, QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../../quant/qnet.js';
+import type { QActivation, QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../../qnet/network.js';
 import { runQuantized } from '../../../sim/qexec.js';
 
 const EXEC = { requant: { mode: 'float' as const }, acc: { bits: 32, policy: 'wrap' as const } };

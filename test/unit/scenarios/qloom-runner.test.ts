@@ -12,7 +12,7 @@ import { loadDataset } from '../../../nets/data/index.js';
 import type { Tensor } from '../../../nets/graph.js';
 import { loadModel } from '../../../nets/zoo/index.js';
 import { configHash, resolvePtqConfig } from '../../../quant/config.js';
-import { quantizedOutputs, top1Of } from '../../../quant/debug.js';
+import { quantizedOutputs, top1Of } from '../../../scenarios/debug.js';
 import { quantizeNetwork, type PtqResult } from '../../../quant/pipeline.js';
 import { workloadFromQuantizedNetwork } from '../../../sim/engine/index.js';
 import { runSimulation, type SimulationResult } from '../../../sim/run.js';

@@ -9,7 +9,7 @@ import { validateArchSpec, type ArchSpec, type Dataflow } from '../../../arch/sp
 import { InvariantError } from '../../../nets/errors.js';
 import type { Tensor } from '../../../nets/graph.js';
 import { Prng } from '../../../nets/prng.js';
-import type { QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../../quant/qnet.js';
+import type { QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../../qnet/network.js';
 import type { FunctionalSink, TileEvent } from '../../../sim/events.js';
 import { createFunctionalSink, timingAccumulator, timingOrder } from '../../../sim/functional.js';
 import { runQuantized } from '../../../sim/qexec.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../../nets/errors.js';
 import type { Tensor } from '../../../nets/graph.js';
 import { importQuantizedOnnx } from '../../../quant/onnx/qimport.js';
-import type { QLayer, QuantizedNetwork } from '../../../quant/qnet.js';
+import type { QLayer, QuantizedNetwork } from '../../../qnet/network.js';
 import { runQuantized } from '../../../sim/qexec.js';
 import { buildModel } from '../../helpers/onnx-build.js';
 

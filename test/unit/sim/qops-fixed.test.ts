@@ -8,10 +8,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../../nets/prng.js';
-import type { QParams } from '../../../quant/qnet.js';
-import { buildLut } from '../../../sim/lut.js';
+import type { QParams } from '../../../qnet/network.js';
+import { buildLut } from '../../../qnet/lut.js';
 import { qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type QTensorView } from '../../../sim/qops.js';
-import { quantizeMultiplier, type FixedRounding } from '../../../sim/requant.js';
+import { quantizeMultiplier, type FixedRounding } from '../../../qnet/requant.js';
 
 const I32MIN = -(2n ** 31n);
 const I32MAX = 2n ** 31n - 1n;

@@ -1,13 +1,13 @@
 /**
- * sim/qmath.ts scalar helpers: the exact float32 FMA against a BigInt rounding of the exact sum
+ * qnet/qmath.ts scalar helpers: the exact float32 FMA against a BigInt rounding of the exact sum
  * (including the double-rounding traps a plain `Math.fround(a*b + c)` falls into), round-half-even,
  * integer ranges, and the fused clamp bounds against TFLite's CalculateActivationRangeQuantized
  * written out here.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fma32, perTensor, qRange, roundHalfAway, roundHalfEven } from '../../../sim/qmath.js';
-import { clampBounds } from '../../../sim/requant.js';
+import { fma32, perTensor, qRange, roundHalfAway, roundHalfEven } from '../../../qnet/qmath.js';
+import { clampBounds } from '../../../qnet/requant.js';
 
 /** float32 value as (mantissa, exponent) BigInt pair: v = m·2^e */
 function decompose(v: number): [bigint, number] {

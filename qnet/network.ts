@@ -3,7 +3,7 @@
  * activations, in a form the functional executor and the simulator run directly.
  *
  * It stores *quantization parameters*, not requantization constants: the float multiplier
- * M = s_x·s_w[c]/s_y and the fixed-point (M0, shift) are derived in one place (sim/requant.ts)
+ * M = s_x·s_w[c]/s_y and the fixed-point (M0, shift) are derived in one place (qnet/requant.ts)
  * for the requant mode a run asks for, so one QuantizedNetwork runs under `--requant float` and
  * `--requant fixed` alike. Layers are JSON-friendly objects with typed arrays; numbers are exact
  * integers wherever they are integer data.

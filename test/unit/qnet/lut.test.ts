@@ -1,14 +1,14 @@
 /**
- * LUT activations (sim/lut.ts): every table entry against a float reference computed here —
+ * LUT activations (qnet/lut.ts): every table entry against a float reference computed here —
  * dequantize the (bucket-centre) code, apply the function (written out independently: sigmoid via
  * tanh, tanh via exp, erf by Simpson integration), quantize with round-half-even — plus the
  * indexing contract for coarser tables, narrower entries, and the fused LUT in requantize.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LutFunction, QParams } from '../../../quant/qnet.js';
-import { applyLut, buildLut, erf, lutActivation } from '../../../sim/lut.js';
-import { requantize, requantParams, requantTarget } from '../../../sim/requant.js';
+import type { LutFunction, QParams } from '../../../qnet/network.js';
+import { applyLut, buildLut, erf, lutActivation } from '../../../qnet/lut.js';
+import { requantize, requantParams, requantTarget } from '../../../qnet/requant.js';
 
 const FNS: LutFunction[] = ['sigmoid', 'hardsigmoid', 'hardswish', 'swish', 'tanh', 'gelu', 'gelu_tanh'];
 

@@ -17,7 +17,7 @@
  *   qmin(outQ) + k·2^(outQ.bits − bits), the top grid point not above qmax being the largest.
  */
 import { InvariantError } from '../nets/errors.js';
-import type { LutFunction, QActivation, QParams } from '../quant/qnet.js';
+import type { LutFunction, QActivation, QParams } from './network.js';
 import { qRange, roundHalfEven } from './qmath.js';
 
 /**

@@ -20,7 +20,7 @@
  * property, hence `fma32`.
  */
 import { InvariantError } from '../nets/errors.js';
-import type { QParams } from '../quant/qnet.js';
+import type { QParams } from './network.js';
 
 /** Integer range of a quantized type. */
 export interface QRangeSpec {
@@ -110,15 +110,15 @@ function numelOf(shape: readonly number[]): number {
 }
 
 /**
- * ONNX QuantizeLinear, bit-exact to onnxruntime (see the file comment): per-tensor or per-axis
- * along `q.axis`, into the integer range of `q` (bits, signed, narrow).
+ * The one QuantizeLinear loop: per-tensor or per-axis along `q.axis`, writing the codes (q + z)
+ * into `codes` or, for fake quantization, their DequantizeLinear value into `fake` (the float the
+ * integer model sees: float32((q − z)·s) = float32(round(x/s clamped)·s)).
  */
-export function quantizeLinear(x: Float32Array, q: QParams, shape: readonly number[], out?: Int32Array): Int32Array {
+function quantizeLoop(x: Float32Array, q: QParams, shape: readonly number[], codes: Int32Array | null, fake: Float32Array | null, what: string): void {
   const n = numelOf(shape);
-  if (x.length !== n) throw new InvariantError(`quantizeLinear: ${x.length} values for shape [${shape.join(',')}]`);
-  const y = out ?? new Int32Array(n);
+  if (x.length !== n) throw new InvariantError(`${what}: ${x.length} values for shape [${shape.join(',')}]`);
   const { qmin, qmax } = qRange(q);
-  const { ch, inner } = axisLayout(q, shape, 'quantizeLinear');
+  const { ch, inner } = axisLayout(q, shape, what);
   const blocks = n / (ch * inner);
   let i = 0;
   for (let b = 0; b < blocks; b++) {
@@ -131,11 +131,28 @@ export function quantizeLinear(x: Float32Array, q: QParams, shape: readonly numb
         let v = Math.fround(x[i] / s);
         if (!(v >= lo)) v = lo; // also NaN → lo, as MAXPS does
         if (v > hi) v = hi;
-        y[i] = roundHalfEven(v) + z;
+        const r = roundHalfEven(v);
+        if (codes !== null) codes[i] = r + z;
+        else (fake as Float32Array)[i] = Math.fround(r) * s;
       }
     }
   }
+}
+
+/**
+ * ONNX QuantizeLinear, bit-exact to onnxruntime (see the file comment): per-tensor or per-axis
+ * along `q.axis`, into the integer range of `q` (bits, signed, narrow).
+ */
+export function quantizeLinear(x: Float32Array, q: QParams, shape: readonly number[], out?: Int32Array): Int32Array {
+  const y = out ?? new Int32Array(x.length);
+  quantizeLoop(x, q, shape, y, null, 'quantizeLinear');
   return y;
+}
+
+/** Quantize then dequantize (fake quantization), bit-exact to QuantizeLinear → DequantizeLinear. */
+export function fakeQuantizeLinear(x: Float32Array, q: QParams, shape: readonly number[], out: Float32Array = new Float32Array(x.length)): Float32Array {
+  quantizeLoop(x, q, shape, null, out, 'fakeQuantize');
+  return out;
 }
 
 /** One value through QuantizeLinear (float32 x, scale; integer z), same semantics as above. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../../../nets/data/index.js';
 import { loadModel } from '../../../nets/zoo/index.js';
 import { resolvePtqConfig } from '../../../quant/config.js';
-import { debugNetwork } from '../../../quant/debug.js';
+import { debugNetwork } from '../../../scenarios/debug.js';
 
 describe('debugNetwork', () => {
   it('FP32 sanity at 32 bits, weights-only / activations-only, sensitivity of every quantizer, range statistics', async () => {

@@ -25,7 +25,7 @@
  * (bits)-bit multiplier followed by the same rounding network computes.
  */
 import { InvariantError } from '../nets/errors.js';
-import type { QActivation, QParams } from '../quant/qnet.js';
+import type { QActivation, QParams } from './network.js';
 import { applyLutValue, lutLayout } from './lut.js';
 import { qRange, roundHalfAway, roundHalfEven, type QRangeSpec } from './qmath.js';
 

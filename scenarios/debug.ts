@@ -12,14 +12,14 @@
 import type { Graph, Tensor } from '../nets/graph.js';
 import { batchInput } from '../nets/eval.js';
 import { runQuantized } from '../sim/qexec.js';
-import type { QuantPlan, LinearWeights } from './build.js';
-import { buildQuantizedNetwork } from './build.js';
-import type { CalibData } from './calibrate.js';
-import { configHash, type PtqConfig, type TensorQuantConfig } from './config.js';
-import { prepareModel, simulateQuantized, type LayerStats, type PreparedModel, type QuantizerSet } from './pipeline.js';
-import type { QParams, QuantizedNetwork } from './qnet.js';
-import { qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
-import { weightRangeMinMax } from './ranges.js';
+import type { QuantPlan, LinearWeights } from '../quant/build.js';
+import { buildQuantizedNetwork } from '../quant/build.js';
+import type { CalibData } from '../quant/calibrate.js';
+import { configHash, type PtqConfig, type TensorQuantConfig } from '../quant/config.js';
+import { prepareModel, simulateQuantized, type LayerStats, type PreparedModel, type QuantizerSet } from '../quant/pipeline.js';
+import type { QParams, QuantizedNetwork } from '../qnet/network.js';
+import { qparamsFromRange, qparamsFromRanges, quantizeArray } from '../quant/quantizer.js';
+import { weightRangeMinMax } from '../quant/ranges.js';
 
 export interface EvalData extends CalibData {
   /** class labels; absent: accuracy is top-1 agreement with FP32 */
