@@ -197,13 +197,30 @@ function isDepthwise(l: Lin): boolean {
   return l.conv && l.icg === 1 && l.ocg === 1;
 }
 
+/**
+ * A channel that the next layer never reads (all its weights on that input are 0) is dead: its
+ * values are multiplied by zero. Scaling it by 0 (positive homogeneity holds at s = 0 too:
+ * relu(0·x) = 0·relu(x)) keeps the function exactly and stops its weights from setting the
+ * per-tensor range the live channels are quantized with. Returns 1 (it moved) the first time.
+ */
+function silence(l: Lin, i: number): number {
+  if (l.outScale[i] === 0) return 0;
+  l.outScale[i] = 0;
+  l.b[i] = 0;
+  return 1;
+}
+
 /** One equalization step of a pair; returns max |s_i − 1|. */
 function equalizePair(p: Pair): number {
   let moved = 0;
   for (let i = 0; i < p.a.cout; i++) {
     const r1 = outRange(p.a, i);
     const r2 = inRange(p.b, i);
-    if (!(r1 > 0) || !(r2 > 0)) continue; // a dead channel: nothing to balance
+    if (r1 > 0 && !(r2 > 0)) {
+      moved = Math.max(moved, silence(p.a, i));
+      continue;
+    }
+    if (!(r1 > 0) || !(r2 > 0)) continue; // layer 1's channel is a constant (its bias): nothing to balance
     const s = Math.sqrt(r1 / r2);
     p.a.outScale[i] /= s;
     p.a.b[i] /= s;
@@ -216,7 +233,13 @@ function equalizePair(p: Pair): number {
 /**
  * conv → depthwise → conv in one step (AIMET's closed form): the depthwise channel's range is both
  * its input and its output range, so channel i's three ranges r1, r_dw, r3 all become
- * cbrt(r1·r_dw·r3). Returns max |s − 1| over both scalings.
+ * cbrt(r1·r_dw·r3). Dead channels (DFQ's formula divides by zero there; MobileNetV2 has them):
+ * - r3 = 0: the depthwise output is never read, so neither is layer 1's channel (its only reader is
+ *   the depthwise filter): both are silenced;
+ * - r_dw = 0: the depthwise channel outputs its bias whatever its input: layer 1's channel is
+ *   silenced, the depthwise one stays (a constant has no range to balance);
+ * - r1 = 0: layer 1's channel is a constant (its bias), the depthwise–conv half is equalized as a pair.
+ * Returns max |s − 1| over both scalings.
  */
 function equalizeTriple(p: Pair, q: Pair): number {
   let moved = 0;
@@ -225,7 +248,22 @@ function equalizeTriple(p: Pair, q: Pair): number {
     const r1 = outRange(p.a, i);
     const rd = outRange(dw, i);
     const r3 = inRange(q.b, i);
-    if (!(r1 > 0) || !(rd > 0) || !(r3 > 0)) continue;
+    if (!(r3 > 0)) {
+      moved = Math.max(moved, r1 > 0 ? silence(p.a, i) : 0, rd > 0 ? silence(dw, i) : 0);
+      continue;
+    }
+    if (!(rd > 0)) {
+      if (r1 > 0) moved = Math.max(moved, silence(p.a, i));
+      continue;
+    }
+    if (!(r1 > 0)) {
+      const s = Math.sqrt(rd / r3);
+      dw.outScale[i] /= s;
+      dw.b[i] /= s;
+      q.b.inScale[i] *= s;
+      moved = Math.max(moved, Math.abs(s - 1));
+      continue;
+    }
     const target = Math.cbrt(r1 * rd * r3);
     const s1 = r1 / target;
     p.a.outScale[i] /= s1;

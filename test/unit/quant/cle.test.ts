@@ -228,4 +228,68 @@ describe('crossLayerEqualize on constructed graphs', () => {
       expect(s.gamma[i]).toBeCloseTo(p.gamma[i], 6);
     }
   });
+
+  it('conv → depthwise → conv with dead channels: the function holds and dead weights stop setting the range', () => {
+    // channel 0: the project conv never reads it (r3 = 0); channel 1: the depthwise filter is all
+    // zero (r_dw = 0); channel 2: the expand filter is all zero, its output the constant relu(0.5)
+    // (r1 = 0); channel 3: live. The dead channels carry the largest weights of their layers.
+    const prng = new Prng(7);
+    const C = 4;
+    const w1 = new Float32Array(C * C).map(() => prng.normal());
+    w1.fill(0, 2 * C, 3 * C);
+    const b1 = Float32Array.of(0.1, 0.2, 0.5, 0.3);
+    const wd = new Float32Array(C * 9).map(() => prng.normal());
+    for (let k = 0; k < 9; k++) wd[k] *= 50; // channel 0: huge but unread
+    wd.fill(0, 9, 18);
+    const bd = Float32Array.of(0.2, 0.7, 0.1, 0.4);
+    const w3 = new Float32Array(3 * C).map(() => prng.normal());
+    for (let o = 0; o < 3; o++) w3[o * C] = 0;
+    const inits = new Map<string, Tensor>([
+      ['W1', t([C, C, 1, 1], w1)],
+      ['B1', t([C], b1)],
+      ['WD', t([C, 1, 3, 3], wd)],
+      ['BD', t([C], bd)],
+      ['W3', t([3, C, 1, 1], w3)],
+    ]);
+    const nodes: Node[] = [
+      { name: 'expand', op: 'Conv', inputs: ['x', 'W1', 'B1'], outputs: ['a'], attrs: { kernel_shape: [1, 1] } },
+      { name: 'r1', op: 'Relu', inputs: ['a'], outputs: ['ar'], attrs: {} },
+      { name: 'dw', op: 'Conv', inputs: ['ar', 'WD', 'BD'], outputs: ['d'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: C } },
+      { name: 'r2', op: 'Relu', inputs: ['d'], outputs: ['dr'], attrs: {} },
+      { name: 'project', op: 'Conv', inputs: ['dr', 'W3'], outputs: ['y'], attrs: { kernel_shape: [1, 1] } },
+    ];
+    const g: Graph = {
+      name: 'dead',
+      inputs: [{ name: 'x', dtype: 'float32', shape: [-1, C, 6, 6] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 3, 6, 6] }],
+      initializers: inits,
+      nodes,
+      opset: 17,
+    };
+    const x = new Float32Array(8 * C * 36).map(() => prng.normal());
+    const run = (gr: Graph) => runFp32(gr, { x: t([8, C, 6, 6], x) }).y.data as Float32Array;
+    const res = crossLayerEqualize(g, new Map(), { highBiasAbsorption: false });
+    expect(res.pairs).toEqual([expect.objectContaining({ first: 'expand', second: 'dw', third: 'project' })]);
+    expect(maxRelErr(run(g), run(res.graph))).toBeLessThan(1e-6);
+    const rE = outRanges(res.graph, 'expand');
+    const rD = outRanges(res.graph, 'dw');
+    const rP = inRanges(res.graph, 'project');
+    // unread channel 0: expand and depthwise silenced; constant channel 1: expand silenced
+    expect([rE[0], rD[0], rE[1], rD[1]]).toEqual([0, 0, 0, 0]);
+    // constant channel 2: the depthwise–project half balanced at sqrt(r_dw·r3) of the originals
+    const maxAbs = (a: Float32Array) => Math.max(...Array.from(a, Math.abs));
+    const oD2 = maxAbs(wd.subarray(18, 27));
+    const oP2 = Math.max(...[0, 1, 2].map((o) => Math.abs(w3[o * C + 2])));
+    expect(rD[2]).toBeCloseTo(Math.sqrt(oD2 * oP2), 5);
+    expect(rP[2]).toBeCloseTo(Math.sqrt(oD2 * oP2), 5);
+    // live channel 3: all three ranges meet at cbrt(r1·r_dw·r3)
+    const oE3 = maxAbs(w1.subarray(3 * C, 4 * C));
+    const oD3 = maxAbs(wd.subarray(27, 36));
+    const oP3 = Math.max(...[0, 1, 2].map((o) => Math.abs(w3[o * C + 3])));
+    const target = Math.cbrt(oE3 * oD3 * oP3);
+    for (const r of [rE[3], rD[3], rP[3]]) expect(r).toBeCloseTo(target, 5);
+    // the depthwise layer's per-tensor maximum is now a live channel's, not the unread ×50 filter's
+    expect(Math.max(...rD)).toBeCloseTo(Math.max(rD[2], rD[3]), 12);
+    expect(Math.max(...rD)).toBeLessThan(maxAbs(wd.subarray(0, 9)) / 10);
+  });
 });
