@@ -24,9 +24,10 @@
  * from its folded BN, c_i = max(0, β_i − 3γ_i) is subtracted from its bias and W2·c added to the
  * second layer's bias. Exact whenever the pre-activation stays ≥ c_i (ReLU linear there), which the
  * 3γ margin makes hold for ~99.9 % of a Gaussian. Applied only through a ReLU (c passes unchanged
- * through ReLU-then-MaxPool too) and only when the second layer has no zero padding: a padded border
- * tap reads 0, not x − c, so the compensating W2·c would be wrong there. The BN statistics of the
- * first layer are updated (β − c) and returned.
+ * through ReLU-then-MaxPool too). Into a zero-padded second layer (MobileNet's expand → depthwise),
+ * DFQ absorbs anyway (`padding: 'dfq'`, default): a border tap reads 0, not x − c, so W2·c
+ * over-compensates there — an error on the border pixels only; `padding: 'exact'` skips those
+ * pairs. The BN statistics of the first layer are updated (β − c) and returned.
  */
 import { attrInts, attrNum, numel, type Graph, type Node, type Tensor } from '../nets/graph.js';
 import type { FoldedBn } from './bnfold.js';
@@ -40,6 +41,12 @@ export interface CleOptions {
   tolerance?: number;
   /** ReLU6 between two layers: replace it by ReLU and equalize (AIMET, default) or leave the pair alone */
   relu6?: 'replace' | 'skip';
+  /**
+   * High-bias absorption into a zero-padded second layer: 'dfq' (default) absorbs anyway, as DFQ
+   * does — the border taps read 0 where the shifted input would have been −c, an error confined to
+   * the border; 'exact' absorbs only into unpadded layers.
+   */
+  padding?: 'dfq' | 'exact';
 }
 
 export interface CleSet {
@@ -283,6 +290,7 @@ export function crossLayerEqualize(graph: Graph, bn: ReadonlyMap<string, FoldedB
   const maxIterations = opts.maxIterations ?? 100;
   const tolerance = opts.tolerance ?? 1e-5;
   const relu6Mode = opts.relu6 ?? 'replace';
+  const exactPadding = (opts.padding ?? 'dfq') === 'exact';
 
   const consumers = new Map<string, Node[]>();
   for (const n of graph.nodes) for (const i of n.inputs) if (i !== '') consumers.set(i, [...(consumers.get(i) ?? []), n]);
@@ -324,7 +332,7 @@ export function crossLayerEqualize(graph: Graph, bn: ReadonlyMap<string, FoldedB
     const b = linOf(next);
     if (!a || !b || a.cout !== b.cin) continue;
     const throughRelu = via.some((n) => isReluLike(n) || isRelu6(n)) && via.every((n) => isReluLike(n) || isRelu6(n) || n.op === 'MaxPool');
-    pairs.push({ a, b, via, hbaOk: throughRelu && !b.padded });
+    pairs.push({ a, b, via, hbaOk: throughRelu && (!exactPadding || !b.padded) });
   }
 
   // group into sets: a → depthwise → c becomes one triple

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConfigError, type Problem } from '../arch/errors.js';
-import { ADAROUND_DEFAULTS, type AdaRoundOptions } from './adaround.js';
+import { ADAROUND_DEFAULTS, ADAROUND_PAPER, type AdaRoundOptions } from './adaround.js';
 
 export interface TensorQuantConfig {
   /** 2…16 (32 is accepted by the quantizer for the debugging workflow's FP32 sanity check) */
@@ -34,6 +34,10 @@ export type WeightRangeMethod = 'minmax' | 'mse';
 export type ActRangeMethod = 'minmax' | 'mse' | 'percentile' | 'bn';
 export type LogitsRangeMethod = 'ce' | 'same';
 export type BiasCorrectionMode = 'none' | 'empirical' | 'analytic';
+/** ReLU6 between two equalized layers: AIMET's replacement by ReLU, or leave such pairs alone */
+export type CleRelu6Mode = 'replace' | 'skip';
+/** high-bias absorption into a zero-padded layer: DFQ's (border taps ignored) or only where exact */
+export type HbaPaddingMode = 'dfq' | 'exact';
 
 export interface LayerOverride {
   /** weight bits of this linear layer */
@@ -49,6 +53,8 @@ export interface PtqConfig {
   readonly activations: TensorQuantConfig;
   readonly cle: boolean;
   readonly highBiasAbsorption: boolean;
+  readonly cleRelu6: CleRelu6Mode;
+  readonly hbaPadding: HbaPaddingMode;
   readonly weightRange: WeightRangeMethod;
   readonly actRange: ActRangeMethod;
   readonly logitsRange: LogitsRangeMethod;
@@ -77,6 +83,8 @@ export interface PtqFlags {
   readonly actsPerChannel?: boolean;
   readonly cle?: boolean;
   readonly highBiasAbsorption?: boolean;
+  readonly cleRelu6?: string;
+  readonly hbaPadding?: string;
   readonly weightRange?: string;
   readonly actRange?: string;
   readonly logitsRange?: string;
@@ -99,6 +107,8 @@ const BASE: Omit<PtqConfig, 'preset'> = {
   activations: A_ASYM,
   cle: false,
   highBiasAbsorption: false,
+  cleRelu6: 'replace',
+  hbaPadding: 'dfq',
   weightRange: 'minmax',
   actRange: 'mse',
   logitsRange: 'ce',
@@ -126,11 +136,14 @@ export const PTQ_PRESETS: Readonly<Record<string, Omit<PtqConfig, 'preset'>>> = 
   'w4a8-pt-cle': preset({ bits: 4 }, { weightRange: 'mse', cle: true, highBiasAbsorption: true }),
   'w4a8-pc': preset({ bits: 4, perChannel: true }, { weightRange: 'mse' }),
   'w4a8-pc-adaround': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', adaround: ADAROUND_DEFAULTS }),
+  'w4a8-pc-adaround-paper': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', adaround: ADAROUND_PAPER }),
 };
 
 export const PRESET_NAMES: readonly string[] = Object.keys(PTQ_PRESETS);
 
 const WEIGHT_RANGES: readonly WeightRangeMethod[] = ['minmax', 'mse'];
+const CLE_RELU6_MODES: readonly CleRelu6Mode[] = ['replace', 'skip'];
+const HBA_PADDING_MODES: readonly HbaPaddingMode[] = ['dfq', 'exact'];
 const ACT_RANGES: readonly ActRangeMethod[] = ['minmax', 'mse', 'percentile', 'bn'];
 const LOGITS_RANGES: readonly LogitsRangeMethod[] = ['ce', 'same'];
 const BIAS_CORRECTIONS: readonly BiasCorrectionMode[] = ['none', 'empirical', 'analytic'];
@@ -202,6 +215,8 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
   const actRange = pick('actRange', f.actRange, b.actRange, ACT_RANGES);
   const logitsRange = pick('logitsRange', f.logitsRange, b.logitsRange, LOGITS_RANGES);
   const biasCorrection = pick('biasCorrection', f.biasCorrection, b.biasCorrection, BIAS_CORRECTIONS);
+  const cleRelu6 = pick('cleRelu6', f.cleRelu6, b.cleRelu6, CLE_RELU6_MODES);
+  const hbaPadding = pick('hbaPadding', f.hbaPadding, b.hbaPadding, HBA_PADDING_MODES);
 
   const percentile = f.percentile ?? b.percentile;
   if (typeof percentile !== 'number' || !(percentile > 50 && percentile <= 100)) {
@@ -245,6 +260,8 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     activations,
     cle,
     highBiasAbsorption,
+    cleRelu6,
+    hbaPadding,
     weightRange,
     actRange,
     logitsRange,

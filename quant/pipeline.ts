@@ -164,7 +164,7 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
   let bn = folded.bn;
   let clePairs: PtqStats['clePairs'] = [];
   if (cfg.cle) {
-    const r = timed('cle', () => crossLayerEqualize(graph, bn, { highBiasAbsorption: cfg.highBiasAbsorption }));
+    const r = timed('cle', () => crossLayerEqualize(graph, bn, { highBiasAbsorption: cfg.highBiasAbsorption, relu6: cfg.cleRelu6, padding: cfg.hbaPadding }));
     graph = r.graph;
     bn = r.bn;
     clePairs = r.pairs.map((p) => ({ ...p }));

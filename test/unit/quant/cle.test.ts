@@ -292,4 +292,62 @@ describe('crossLayerEqualize on constructed graphs', () => {
     expect(Math.max(...rD)).toBeCloseTo(Math.max(rD[2], rD[3]), 12);
     expect(Math.max(...rD)).toBeLessThan(maxAbs(wd.subarray(0, 9)) / 10);
   });
+
+  it("high-bias absorption into a padded layer: 'dfq' moves c and errs only on the border by Σ out-of-image W2·c; 'exact' leaves it", () => {
+    const prng = new Prng(11);
+    const [C, O, H] = [3, 2, 5];
+    const w1 = new Float32Array(C * C).map(() => prng.normal() * 0.1);
+    const b1 = Float32Array.of(4, 5, 6);
+    const w2 = new Float32Array(O * C * 9).map(() => prng.normal());
+    const inits = new Map<string, Tensor>([
+      ['W1', t([C, C, 1, 1], w1)],
+      ['B1', t([C], b1)],
+      ['W2', t([O, C, 3, 3], w2)],
+    ]);
+    const nodes: Node[] = [
+      { name: 'c1', op: 'Conv', inputs: ['x', 'W1', 'B1'], outputs: ['a'], attrs: { kernel_shape: [1, 1] } },
+      { name: 'relu', op: 'Relu', inputs: ['a'], outputs: ['ar'], attrs: {} },
+      { name: 'c2', op: 'Conv', inputs: ['ar', 'W2'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+    ];
+    const g: Graph = {
+      name: 'hba-pad',
+      inputs: [{ name: 'x', dtype: 'float32', shape: [-1, C, H, H] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [-1, O, H, H] }],
+      initializers: inits,
+      nodes,
+      opset: 17,
+    };
+    const x = new Float32Array(C * H * H).map(() => prng.normal());
+    const run = (gr: Graph) => runFp32(gr, { x: t([1, C, H, H], x) }).y.data as Float32Array;
+    // BN statistics of c1's output: β = bias, γ = 0.5 → c = β − 1.5 > 0, and the pre-activation
+    // (bias ± |0.1·x|·3) stays above c, so absorption is exact away from the border
+    const bn = new Map([['c1', { gamma: new Float32Array(C).fill(0.5), beta: b1.slice() }]]);
+    // compare with the equalized graph without absorption (the same function, the same scales)
+    const plain = crossLayerEqualize(g, bn, { highBiasAbsorption: false });
+    const exact = crossLayerEqualize(g, bn, { highBiasAbsorption: true, padding: 'exact' });
+    const dfq = crossLayerEqualize(g, bn, { highBiasAbsorption: true });
+    expect(exact.absorbed.get('c1')).toBe(0);
+    expect(Array.from(run(exact.graph))).toEqual(Array.from(run(plain.graph)));
+    expect(dfq.absorbed.get('c1')).toBeGreaterThan(0);
+    // c_i in the equalized units: β_i·s_i − 3·γ_i·s_i, read back from the returned statistics
+    const pb = plain.bn.get('c1')!;
+    const c = Array.from(pb.beta, (b, i) => b - 3 * pb.gamma[i]);
+    const w2e = weightOf(plain.graph, 'c2').w;
+    const y0 = run(plain.graph);
+    const y1 = run(dfq.graph);
+    for (let o = 0; o < O; o++)
+      for (let r = 0; r < H; r++)
+        for (let q = 0; q < H; q++) {
+          let outside = 0; // Σ over taps that fall outside the image of W2·c
+          for (let i = 0; i < C; i++)
+            for (let kr = 0; kr < 3; kr++)
+              for (let kq = 0; kq < 3; kq++) {
+                const rr = r + kr - 1;
+                const qq = q + kq - 1;
+                if (rr < 0 || rr >= H || qq < 0 || qq >= H) outside += w2e[((o * C + i) * 3 + kr) * 3 + kq] * c[i];
+              }
+          const k = (o * H + r) * H + q;
+          expect(y1[k] - y0[k]).toBeCloseTo(outside, 4);
+        }
+  });
 });

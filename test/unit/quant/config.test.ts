@@ -45,6 +45,20 @@ describe('PTQ config', () => {
     expect(resolvePtqConfig('w8a8-pt', { adaround: { iterations: 7 } }).adaround!.iterations).toBe(7);
   });
 
+  it("CLE's ReLU6 and padded-absorption modes: DFQ's defaults, AIMET's alternatives, typos refused", () => {
+    const d = resolvePtqConfig('w8a8-pt-cle');
+    expect([d.cleRelu6, d.hbaPadding]).toEqual(['replace', 'dfq']);
+    const e = resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'skip', hbaPadding: 'exact' });
+    expect([e.cleRelu6, e.hbaPadding]).toEqual(['skip', 'exact']);
+    expect(configHash(e)).not.toBe(configHash(d));
+    expect(problemsOf(() => resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'keep6', hbaPadding: 'border' })).map((p) => p.path)).toEqual(['cleRelu6', 'hbaPadding']);
+  });
+
+  it("the AdaRound paper's budget is a preset: 10,000 Adam steps at 1e-3 per layer", () => {
+    const a = resolvePtqConfig('w4a8-pc-adaround-paper').adaround!;
+    expect([a.iterations, a.learningRate, a.batchSize, a.regWeight, a.betaStart, a.betaEnd, a.warmStart]).toEqual([10_000, 1e-3, 32, 0.01, 20, 2, 0.2]);
+  });
+
   it('lists EVERY problem in one ConfigError', () => {
     const ps = problemsOf(() =>
       resolvePtqConfig('w9a9', { wBits: 1, aBits: 17, actsPerChannel: true, percentile: 120, weightRange: 'l2', calibSamples: 0, biasCorrection: 'magic' }),
