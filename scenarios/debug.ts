@@ -8,9 +8,16 @@
  *   3. per-quantizer sensitivity: each quantizer alone at the target bits, the rest FP32;
  *   4. per-channel weight and activation range statistics (data for range plots).
  * Accuracy is top-1 against labels, or top-1 agreement with FP32 when there are none (photos).
+ * Every stage is also compared as output SQNR on the logits (the Softmax's input when the network
+ * ends in one: probabilities saturate) against two references: the prepared FP32 graph the
+ * quantizers sit in (BN folded, CLE'd, ReLU6 possibly replaced) and the ORIGINAL FP32 model — a
+ * preparation step that changes the function shows up only against the latter. Per-layer SQNR
+ * (every quantized tensor, all quantizers on, against the prepared FP32) says where noise enters.
  */
-import type { Graph, Tensor } from '../nets/graph.js';
+import type { Graph } from '../nets/graph.js';
+import { InvariantError } from '../nets/errors.js';
 import { batchInput } from '../nets/eval.js';
+import { runFp32 } from '../nets/fp32.js';
 import { runQuantized } from '../sim/qexec.js';
 import type { QuantPlan, LinearWeights } from '../quant/build.js';
 import { buildQuantizedNetwork } from '../quant/build.js';
@@ -36,6 +43,8 @@ export interface SensitivityRow {
   readonly top1: number;
   /** FP32 top-1 minus this */
   readonly drop: number;
+  /** logits SQNR against the prepared FP32, dB */
+  readonly sqnrDb: number;
 }
 
 export interface ActRangeStats {
@@ -44,6 +53,22 @@ export interface ActRangeStats {
   readonly max: number;
   readonly channelMin: number[];
   readonly channelMax: number[];
+}
+
+/** One stage of the workflow against both references. */
+export interface StageScore {
+  /** top-1 (labels) or agreement with the prepared FP32's top-1 */
+  readonly top1: number;
+  /** logits SQNR against the prepared FP32 graph, dB */
+  readonly sqnrDb: number;
+  /** logits SQNR against the original FP32 model, dB */
+  readonly sqnrDbOriginal: number;
+}
+
+export interface LayerSqnr {
+  readonly tensor: string;
+  /** all quantizers on vs the prepared FP32, on the first `perLayerSamples` samples */
+  readonly sqnrDb: number;
 }
 
 export interface DebugReport {
@@ -60,6 +85,16 @@ export interface DebugReport {
   readonly integerTop1: number;
   readonly weightsOnlyTop1: number;
   readonly activationsOnlyTop1: number;
+  /** the tensor the SQNRs are measured on */
+  readonly logits: string;
+  /** the prepared FP32 graph against the original (top1: agreement with the original's top-1) */
+  readonly prepared: { readonly top1: number; readonly sqnrDbOriginal: number };
+  readonly quantized: StageScore;
+  readonly integer: StageScore;
+  readonly weightsOnly: StageScore;
+  readonly activationsOnly: StageScore;
+  readonly perLayer: readonly LayerSqnr[];
+  readonly perLayerSamples: number;
   /** sorted by drop, largest first */
   readonly sensitivity: readonly SensitivityRow[];
   readonly weightRanges: readonly LayerStats[];
@@ -81,15 +116,42 @@ function argmax(d: Float32Array, rows: number): Int32Array {
   return out;
 }
 
-/** Graph outputs of an integer QuantizedNetwork over `data` (float32, first output), batched. */
-export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: CalibData, batch = 250): Float32Array {
-  const name = net.outputs[0].name;
+/**
+ * The logits tensor of a graph: the input of the Softmax that produces its first output, or the
+ * first output itself.
+ */
+export function logitsTensor(graph: Graph): string {
+  const out = graph.outputs[0].name;
+  const soft = graph.nodes.find((n) => n.op === 'Softmax' && n.outputs[0] === out);
+  return soft ? soft.inputs[0] : out;
+}
+
+/**
+ * Float outputs of an integer QuantizedNetwork over `data` (float32, batched): the first graph
+ * output, or with `tensor` that float tensor of the run (e.g. the dequantized logits before a
+ * float Softmax).
+ */
+export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: CalibData, batch = 250, tensor?: string): Float32Array {
+  const name = tensor ?? net.outputs[0].name;
   const parts: Float32Array[] = [];
   for (let s = 0; s < data.count; s += batch) {
     const n = Math.min(batch, data.count - s);
-    const res = runQuantized(net, batchInput(graph, data.images, data.shape, s, n), { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } });
-    parts.push((res.outputs[name] as Tensor).data as Float32Array);
+    let got: Float32Array | undefined;
+    const res = runQuantized(net, batchInput(graph, data.images, data.shape, s, n), {
+      requant: { mode: 'float' },
+      acc: { bits: 32, policy: 'wrap' },
+      onLayer: (layer, out) => {
+        if (layer.output === name && out.data instanceof Float32Array) got = out.data;
+      },
+    });
+    const out = got ?? (res.outputs[name]?.data as Float32Array | undefined);
+    if (!(out instanceof Float32Array)) throw new InvariantError(`quantizedOutputs: '${name}' is not a float tensor of the integer network`);
+    parts.push(out);
   }
+  return concat(parts);
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -97,6 +159,24 @@ export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: Cali
     o += p.length;
   }
   return out;
+}
+
+/** `tensor` of the FP32 `graph` over `data`, batched. */
+function fp32Tensor(graph: Graph, data: CalibData, tensor: string, batch = 64): Float32Array {
+  const parts: Float32Array[] = [];
+  for (let s = 0; s < data.count; s += batch) {
+    const n = Math.min(batch, data.count - s);
+    let got: Float32Array | undefined;
+    runFp32(graph, batchInput(graph, data.images, data.shape, s, n), {
+      onNode: (node, outs) => {
+        const k = node.outputs.indexOf(tensor);
+        if (k >= 0) got = outs[k].data as Float32Array;
+      },
+    });
+    if (!got) throw new InvariantError(`fp32Tensor: '${tensor}' is not computed by ${graph.name}`);
+    parts.push(got);
+  }
+  return concat(parts);
 }
 
 /** Fraction of rows whose argmax equals the label (or the reference row's argmax). */
@@ -140,6 +220,9 @@ function quantizersAt(prep: PreparedModel, bits: number): QuantizerSet {
   return { weights, acts };
 }
 
+/** At most this many samples feed the per-layer SQNR (every quantized tensor is kept for them). */
+const PER_LAYER_SAMPLES = 64;
+
 /** The debugging workflow on `graph` with calibration `calib` and evaluation `evalData`. */
 export async function debugNetwork(graph: Graph, calib: CalibData, evalData: EvalData, cfg: PtqConfig, opts: DebugOptions = {}): Promise<DebugReport> {
   const progress = opts.onProgress;
@@ -147,46 +230,68 @@ export async function debugNetwork(graph: Graph, calib: CalibData, evalData: Eva
   const plan = prep.plan;
   const q: QuantizerSet = { weights: prep.weights, acts: prep.acts };
   const none = { weights: () => false, acts: () => false };
+  const allOn = { weights: () => true, acts: () => true };
   const rows = evalData.count;
   const quantizers = [...plan.linears.map((s) => `weight:${s.name}`), ...[...plan.quantized].map((t) => `act:${t}`)];
-  const totalRuns = 6 + quantizers.length;
+  const totalRuns = 8 + quantizers.length;
   let runs = 0;
-  const sim = (set: QuantizerSet, active: { weights: (l: string) => boolean; acts: (t: string) => boolean }): Float32Array => {
-    const out = simulateQuantized(plan, evalData, set, active).output.data as Float32Array;
-    progress?.('debug', ++runs, totalRuns);
-    return out;
+  const logits = logitsTensor(plan.graph);
+  const tick = () => progress?.('debug', ++runs, totalRuns);
+  /** the graph output and the logits of one fake-quant configuration */
+  const sim = (set: QuantizerSet, active: { weights: (l: string) => boolean; acts: (t: string) => boolean }): { out: Float32Array; logits: Float32Array } => {
+    const r = simulateQuantized(plan, evalData, set, active, { capture: [logits] });
+    tick();
+    return { out: r.output.data as Float32Array, logits: (r.captured.get(logits)?.data as Float32Array | undefined) ?? (r.output.data as Float32Array) };
   };
 
   const fp32 = sim(q, none);
-  const fpPred = argmax(fp32, rows);
+  const original = fp32Tensor(graph, evalData, logitsTensor(graph));
+  tick();
+  const fpPred = argmax(fp32.out, rows);
   const labels = evalData.labels ?? fpPred;
   const top1 = (o: Float32Array) => top1Of(o, rows, labels);
+  const score = (r: { out: Float32Array; logits: Float32Array }): StageScore => ({ top1: top1(r.out), sqnrDb: sqnrDb(fp32.logits, r.logits), sqnrDbOriginal: sqnrDb(original, r.logits) });
 
   const q32 = quantizersAt(prep, 32);
-  const s32 = sim(q32, { weights: () => true, acts: () => true });
+  const s32 = sim(q32, allOn).out;
   let maxAbsDiff = 0;
   let maxAbsOutput = 0;
-  for (let i = 0; i < fp32.length; i++) {
-    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(fp32[i] - s32[i]));
-    maxAbsOutput = Math.max(maxAbsOutput, Math.abs(fp32[i]));
+  for (let i = 0; i < fp32.out.length; i++) {
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(fp32.out[i] - s32[i]));
+    maxAbsOutput = Math.max(maxAbsOutput, Math.abs(fp32.out[i]));
   }
   const tolerance = 1e-5 * Math.max(1, maxAbsOutput);
 
-  const all = sim(q, { weights: () => true, acts: () => true });
+  const all = sim(q, allOn);
   const wOnly = sim(q, { weights: () => true, acts: () => false });
   const aOnly = sim(q, { weights: () => false, acts: () => true });
   const net = buildQuantizedNetwork({ plan, weights: prep.weights, acts: prep.acts, shapes: prep.shapes });
-  const integer = quantizedOutputs(net, graph, evalData);
-  progress?.('debug', ++runs, totalRuns);
+  const integerOut = quantizedOutputs(net, graph, evalData);
+  const integerLogits = logits === net.outputs[0].name ? integerOut : quantizedOutputs(net, graph, evalData, 250, logits);
+  tick();
 
-  const fpTop1 = top1(fp32);
+  // per layer: every quantized tensor with all quantizers on vs the prepared FP32, on a prefix
+  const perLayerSamples = Math.min(rows, PER_LAYER_SAMPLES);
+  const head: CalibData = { ...evalData, count: perLayerSamples };
+  const tensors = [...plan.quantized];
+  const refT = simulateQuantized(plan, head, q, none, { capture: tensors }).captured;
+  const qT = simulateQuantized(plan, head, q, allOn, { capture: tensors }).captured;
+  tick();
+  const perLayer: LayerSqnr[] = [];
+  for (const t of tensors) {
+    const a = refT.get(t);
+    const b = qT.get(t);
+    if (a && b) perLayer.push({ tensor: t, sqnrDb: sqnrDb(a.data as Float32Array, b.data as Float32Array) });
+  }
+
+  const fpTop1 = top1(fp32.out);
   const sensitivity: SensitivityRow[] = [];
   const bitsOf = (t: string) => prep.actStats.find((a) => a.tensor === t)?.bits ?? cfg.activations.bits;
   for (const id of quantizers) {
     const isW = id.startsWith('weight:');
     const target = id.slice(isW ? 7 : 4);
-    const out = sim(q, { weights: (l) => isW && l === target, acts: (t) => !isW && t === target });
-    const t1 = top1(out);
+    const r = sim(q, { weights: (l) => isW && l === target, acts: (t) => !isW && t === target });
+    const t1 = top1(r.out);
     sensitivity.push({
       quantizer: id,
       kind: isW ? 'weight' : 'activation',
@@ -194,10 +299,11 @@ export async function debugNetwork(graph: Graph, calib: CalibData, evalData: Eva
       bits: isW ? prep.layerStats.find((l) => l.layer === target)!.weightBits : bitsOf(target),
       top1: t1,
       drop: fpTop1 - t1,
+      sqnrDb: sqnrDb(fp32.logits, r.logits),
     });
     await Promise.resolve();
   }
-  sensitivity.sort((a, b) => b.drop - a.drop);
+  sensitivity.sort((a, b) => b.drop - a.drop || a.sqnrDb - b.sqnrDb);
 
   const activationRanges: ActRangeStats[] = [];
   for (const t of plan.quantized) {
@@ -210,6 +316,8 @@ export async function debugNetwork(graph: Graph, calib: CalibData, evalData: Eva
       channelMax: st.channelMax ? Array.from(st.channelMax) : [],
     });
   }
+  const origPred = argmax(original, rows);
+  const integer = { top1: top1(integerOut), sqnrDb: sqnrDb(fp32.logits, integerLogits), sqnrDbOriginal: sqnrDb(original, integerLogits) };
   return {
     config: cfg,
     configHash: configHash(cfg),
@@ -217,10 +325,18 @@ export async function debugNetwork(graph: Graph, calib: CalibData, evalData: Eva
     metric: evalData.labels ? 'labels' : 'fp32-agreement',
     fp32Top1: fpTop1,
     sanity: { bits: 32, maxAbsDiff, maxAbsOutput, tolerance, pass: maxAbsDiff <= tolerance },
-    quantizedTop1: top1(all),
-    integerTop1: top1(integer),
-    weightsOnlyTop1: top1(wOnly),
-    activationsOnlyTop1: top1(aOnly),
+    quantizedTop1: top1(all.out),
+    integerTop1: integer.top1,
+    weightsOnlyTop1: top1(wOnly.out),
+    activationsOnlyTop1: top1(aOnly.out),
+    logits,
+    prepared: { top1: top1Of(fp32.logits, rows, origPred), sqnrDbOriginal: sqnrDb(original, fp32.logits) },
+    quantized: score(all),
+    integer,
+    weightsOnly: score(wOnly),
+    activationsOnly: score(aOnly),
+    perLayer,
+    perLayerSamples,
     sensitivity,
     weightRanges: prep.layerStats,
     activationRanges,

@@ -38,4 +38,33 @@ describe('debugNetwork', () => {
     expect(relu.channelMax.length).toBe(fc1.weightMin.length);
     expect(Math.max(...relu.channelMax)).toBe(relu.max);
   });
+
+  it('scores every stage as logits SQNR against the prepared and the original FP32; a function-changing preparation shows only against the original', async () => {
+    const { graph } = loadModel('fmnist-dwsep'); // ReLU6 between its equalized layers, ends in logits
+    const calib = loadDataset('fmnist', 'train', { samples: 64, seed: 0 });
+    const test = loadDataset('fmnist', 'test', { samples: 64, seed: 1 });
+    const plain = await debugNetwork(graph, calib, test, resolvePtqConfig('w8a8-pt', { calibSamples: 64 }));
+    // BN folding keeps the function: prepared == original to float rounding
+    expect(plain.prepared.sqnrDbOriginal).toBeGreaterThan(100);
+    expect(plain.prepared.top1).toBe(1);
+    // both references agree when preparation keeps the function
+    for (const st of [plain.quantized, plain.integer, plain.weightsOnly, plain.activationsOnly]) {
+      expect(Math.abs(st.sqnrDb - st.sqnrDbOriginal)).toBeLessThan(0.05);
+      expect(Number.isFinite(st.sqnrDb)).toBe(true);
+    }
+    // the integer model is what the fake quantization simulates, so their SQNRs are close
+    expect(Math.abs(plain.integer.sqnrDb - plain.quantized.sqnrDb)).toBeLessThan(3);
+    // per layer: every quantized tensor on the prefix; each layer output noisier than float
+    // rounding (the input pixels k/255 sit exactly on the input's 8-bit grid)
+    expect(plain.perLayerSamples).toBe(64);
+    expect(plain.perLayer.length).toBe(plain.activationRanges.length);
+    for (const l of plain.perLayer) if (l.tensor !== graph.inputs[0].name) expect(l.sqnrDb).toBeLessThan(80);
+    // CLE replacing ReLU6 by ReLU changes the FP32 function: against the prepared graph the
+    // quantizers look fine, against the original the change is part of the error
+    const cle = await debugNetwork(graph, calib, test, resolvePtqConfig('w8a8-pt-cle', { calibSamples: 64 }));
+    expect(cle.prepared.sqnrDbOriginal).toBeLessThan(60);
+    expect(cle.quantized.sqnrDbOriginal).toBeLessThanOrEqual(cle.prepared.sqnrDbOriginal + 0.5);
+    const skip = await debugNetwork(graph, calib, test, resolvePtqConfig('w8a8-pt-cle', { calibSamples: 64, cleRelu6: 'skip', highBiasAbsorption: false }));
+    expect(skip.prepared.sqnrDbOriginal).toBeGreaterThan(100);
+  });
 });
