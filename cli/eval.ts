@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { loadPhotos } from '../nets/data/photos.js';
 import type { PreprocessName } from '../nets/data/preprocess.js';
-import { argmaxRows, evaluateTop1 } from '../nets/eval.js';
+import { argmaxRows, evaluateTop1, wilsonInterval } from '../nets/eval.js';
 import { evaluatePhotos, photoOutputs } from '../nets/photo-eval.js';
 import type { PtqConfig } from '../quant/config.js';
 import { quantizedOutputs, sqnrDb, top1Of } from '../scenarios/debug.js';
@@ -14,7 +14,7 @@ import { progress } from './progress.js';
 import { PTQ_OPTIONS, PTQ_USAGE, ptqConfigFromFlags, runPtq } from './quantize.js';
 import { table } from './table.js';
 
-const DATASETS: readonly EvalDataset[] = ['mnist', 'fmnist', 'photos'];
+const DATASETS: readonly EvalDataset[] = ['mnist', 'fmnist', 'photos', 'orientation'];
 
 interface EvalRow {
   model: string;
@@ -23,6 +23,8 @@ interface EvalRow {
   top1?: number;
   correct?: number;
   samples: number;
+  /** labeled data: 95 % Wilson interval of top1 */
+  interval95?: { lo: number; hi: number };
   manifestTop1?: number;
   seconds: number;
   photos?: { file: string; class: string; classIndex: number; probability: number }[];
@@ -36,6 +38,8 @@ interface QuantRow {
   /** labeled data: top-1 of the integer model and of FP32 on the same images */
   top1?: number;
   correct?: number;
+  /** 95 % Wilson interval of top1 */
+  interval95?: { lo: number; hi: number };
   fp32Top1?: number;
   /** photos: share of photos whose top-1 class equals FP32's, and the output SQNR */
   agreement?: number;
@@ -72,6 +76,7 @@ async function quantEval(model: string, dataset: EvalDataset, samples: number | 
     const fp = evaluateTop1(graph, set, { onProgress: (d, t) => bar.update(d, t) });
     const q = quantizedOutputs(result.net, graph, set);
     const top1 = top1Of(q, set.count, set.labels);
+    const correct = Math.round(top1 * set.count);
     return {
       model,
       dataset,
@@ -79,8 +84,9 @@ async function quantEval(model: string, dataset: EvalDataset, samples: number | 
       top1: fp.top1,
       correct: fp.correct,
       samples: set.count,
+      interval95: wilsonInterval(fp.correct, set.count),
       seconds: (Date.now() - started) / 1000,
-      quant: { ...base, top1, correct: Math.round(top1 * set.count), fp32Top1: fp.top1 },
+      quant: { ...base, top1, correct, interval95: wilsonInterval(correct, set.count), fp32Top1: fp.top1 },
     };
   } finally {
     bar.done();
@@ -107,6 +113,7 @@ function evalOne(model: string, data: EvalDataset | undefined, samples: number |
       top1: res.top1,
       correct: res.correct,
       samples: res.samples,
+      interval95: wilsonInterval(res.correct, res.samples),
       manifestTop1: entry?.manifest && entry.manifest.dataset === dataset && samples === undefined ? entry.manifest.top1 : undefined,
       seconds: (Date.now() - started) / 1000,
     };
@@ -132,7 +139,7 @@ function printRow(r: EvalRow): void {
     } else {
       const d = (q.top1! - q.fp32Top1!) * 100;
       process.stdout.write(
-        `${head}\n  on ${r.dataset}/${r.split} (${r.samples}): quantized top-1 ${(q.top1! * 100).toFixed(2)} %  FP32 ${(q.fp32Top1! * 100).toFixed(2)} %  (${d >= 0 ? '+' : ''}${d.toFixed(2)} pt)  [${r.seconds.toFixed(1)} s]\n`,
+        `${head}\n  on ${r.dataset}/${r.split} (${r.samples}): quantized top-1 ${(q.top1! * 100).toFixed(2)} % ${ci(q.interval95!)}  FP32 ${(q.fp32Top1! * 100).toFixed(2)} %  (${d >= 0 ? '+' : ''}${d.toFixed(2)} pt)  [${r.seconds.toFixed(1)} s]\n`,
       );
     }
     return;
@@ -143,7 +150,12 @@ function printRow(r: EvalRow): void {
     return;
   }
   const vs = r.manifestTop1 === undefined ? '' : r.manifestTop1 === r.top1 ? '  (= manifest)' : `  (manifest says ${(r.manifestTop1 * 100).toFixed(2)} %)`;
-  process.stdout.write(`${r.model} on ${r.dataset}/${r.split}: top-1 ${(r.top1! * 100).toFixed(2)} % (${r.correct}/${r.samples})${vs}  [${r.seconds.toFixed(1)} s]\n`);
+  process.stdout.write(`${r.model} on ${r.dataset}/${r.split}: top-1 ${(r.top1! * 100).toFixed(2)} % (${r.correct}/${r.samples}, ${ci(r.interval95!)})${vs}  [${r.seconds.toFixed(1)} s]\n`);
+}
+
+/** "95 % CI 96.53–99.59 %" */
+function ci(i: { lo: number; hi: number }): string {
+  return `95 % CI ${(i.lo * 100).toFixed(2)}–${(i.hi * 100).toFixed(2)} %`;
 }
 
 export const evalCommand: Command = {

@@ -17,7 +17,7 @@ import type { Command } from './main.js';
 import { UsageError } from './main.js';
 import { progress, type Progress } from './progress.js';
 
-export const CALIB_DATASETS = ['mnist', 'fmnist', 'photos'] as const;
+export const CALIB_DATASETS = ['mnist', 'fmnist', 'photos', 'orientation'] as const;
 export type CalibDataset = (typeof CALIB_DATASETS)[number];
 
 /** parseArgs options of the PTQ flags (shared by quantize, eval --quant, debug). */

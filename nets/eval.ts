@@ -63,3 +63,25 @@ export function evaluateTop1(graph: Graph, set: LabeledSet, opts: EvalOptions = 
   for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
   return { top1: correct / set.count, correct, samples: set.count, predictions };
 }
+
+/** z of a two-sided 95 % normal interval, Φ⁻¹(0.975) */
+export const Z95 = 1.959963984540054;
+
+/**
+ * Wilson score interval of a binomial proportion (Wilson 1927; Newcombe 1998's method 3): the
+ * p with |k − np| ≤ z·√(np(1 − p)), i.e.
+ * `(p̂ + z²/2n ± z·√(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n)`. Stays inside [0, 1] and is not empty at
+ * k = 0 or k = n, unlike the normal (Wald) interval. `z` defaults to the 95 % two-sided value.
+ */
+export function wilsonInterval(successes: number, trials: number, z: number = Z95): { lo: number; hi: number } {
+  if (!Number.isInteger(trials) || trials < 1) throw new RangeError(`wilsonInterval: trials must be a positive integer, got ${trials}`);
+  if (!Number.isInteger(successes) || successes < 0 || successes > trials) {
+    throw new RangeError(`wilsonInterval: successes must be an integer in 0…${trials}, got ${successes}`);
+  }
+  const p = successes / trials;
+  const z2n = (z * z) / trials;
+  const centre = (p + z2n / 2) / (1 + z2n);
+  const half = (z / (1 + z2n)) * Math.sqrt((p * (1 - p)) / trials + z2n / (4 * trials));
+  // the bounds are exactly 0 and 1 at k = 0 and k = n; keep rounding from leaving [0, 1]
+  return { lo: successes === 0 ? 0 : Math.max(0, centre - half), hi: successes === trials ? 1 : Math.min(1, centre + half) };
+}

@@ -29,7 +29,7 @@ import type { RequantMode } from '../qnet/requant.js';
 import { withOverflows, type RunResult } from '../sim/result.js';
 import { runSimulation, type SimulationResult } from '../sim/run.js';
 
-export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos';
+export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos' | 'orientation';
 
 /** Calibration images for `model` on `dataset` under `cfg` (calibSamples, seed). */
 export function calibrationSet(dataset: EvalDatasetName, model: string, cfg: Pick<PtqConfig, 'calibSamples' | 'seed'>): CalibData {

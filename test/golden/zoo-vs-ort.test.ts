@@ -1,7 +1,7 @@
 /**
  * Every zoo model, FP32 executor vs onnxruntime-node on real inputs: bundled models on their test
  * images, the nsfwjs MobileNetV2 through its exported ONNX on photos, ppocr-cls from its original
- * file on photos. Error measure: max |ours − ORT| / max |ORT| per output ≤ 1e-4.
+ * file on rendered orientation lines. Error measure: max |ours − ORT| / max |ORT| per output ≤ 1e-4.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
