@@ -15,8 +15,8 @@
  */
 import { ModelError, type ModelProblem } from '../errors.js';
 import { OP_TYPES, type AttrValue, type DType, type Graph, type Node, type Tensor, type ValueInfo } from '../graph.js';
-import { MAX_OPSET, MIN_OPSET } from './import.js';
-import { partialShapes, type PShape } from './partial-shapes.js';
+import { MAX_OPSET, MIN_OPSET } from './decode.js';
+import { partialShapes, type Shape } from '../shapes.js';
 import { AttrType, ModelProto } from './schema.js';
 import { dtypeToOnnx, tensorToProto } from './tensor.js';
 
@@ -101,7 +101,7 @@ class Exporter {
   private readonly taken = new Set<string>();
   private readonly nodes: PNodeOut[] = [];
   private readonly inits: Record<string, unknown>[] = [];
-  private shapes?: Map<string, PShape>;
+  private shapes?: Map<string, Shape>;
 
   constructor(
     private readonly graph: Graph,

@@ -39,10 +39,12 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ModelError, type ModelProblem } from '../../nets/errors.js';
 import type { AttrValue, DType, Graph, Node, Tensor } from '../../nets/graph.js';
-import { attrFromProto, importOnnx, parseValueInfo } from '../../nets/onnx/import.js';
-import { partialOutputShapes } from '../../nets/onnx/partial-shapes.js';
+import { parseValueInfo, readRawNodes, type RawNode } from '../../nets/onnx/decode.js';
+import { importOnnx } from '../../nets/onnx/import.js';
 import { ModelProto, toNum, type PModel, type PNode } from '../../nets/onnx/schema.js';
 import { dtypeToOnnx, tensorFromProto, tensorToProto } from '../../nets/onnx/tensor.js';
+import { partialOutputShapes } from '../../nets/shapes.js';
+import { topoOrder } from '../../nets/topo.js';
 import { buildLut } from '../../qnet/lut.js';
 import { dequantizeLinear, quantizeLinear } from '../../qnet/qmath.js';
 import { clampBounds } from '../../qnet/requant.js';
@@ -106,14 +108,7 @@ interface Decl {
   by: string;
 }
 
-interface RNode {
-  name: string;
-  op: string;
-  domain: string;
-  inputs: string[];
-  outputs: string[];
-  attrs: Record<string, AttrValue>;
-  attrErrors: string[];
+interface RNode extends RawNode {
   proto: PNode;
 }
 
@@ -330,36 +325,10 @@ class QImporter {
   // reading
 
   private readNodes(pnodes: PNode[]): RNode[] {
-    const used = new Set<string>();
-    const all = new Set(pnodes.map((p) => p.name ?? '').filter(Boolean));
-    return pnodes.map((p, idx) => {
-      const op = p.op_type ?? '';
-      let name = p.name ?? '';
-      if (!name || used.has(name)) {
-        const base = name || `${op || 'node'}_${idx}`;
-        let k = 0;
-        let cand = name ? `${base}_${++k}` : base;
-        while (used.has(cand) || (cand !== name && all.has(cand))) cand = `${base}_${++k}`;
-        name = cand;
-      }
-      used.add(name);
-      const attrs: Record<string, AttrValue> = {};
-      const attrErrors: string[] = [];
-      for (const a of p.attribute ?? []) {
-        if (!a.name) {
-          attrErrors.push('attribute without a name');
-          continue;
-        }
-        const v = attrFromProto(a, `${name}.${a.name}`, this.file);
-        if (typeof v === 'object' && v !== null && 'error' in v) attrErrors.push(v.error);
-        else attrs[a.name] = v;
-      }
-      const domain = p.domain === 'ai.onnx' ? '' : (p.domain ?? '');
-      return { name, op, domain, inputs: [...(p.input ?? [])], outputs: [...(p.output ?? [])], attrs, attrErrors, proto: p };
-    });
+    return readRawNodes(pnodes, this.file).map((n, i) => ({ ...n, proto: pnodes[i] }));
   }
 
-  /** Kahn's algorithm, stable for files that are already sorted; reports unknown inputs and cycles. */
+  /** Topological order (nets/topo.ts), stable for files that are already sorted; reports unknown inputs and cycles. */
   private sortNodes(nodes: RNode[]): RNode[] {
     const producer = new Map<string, number>();
     nodes.forEach((n, i) => {
@@ -373,33 +342,9 @@ class QImporter {
     for (const n of nodes) for (const i of n.inputs) if (!known(i)) this.problem(n, `input '${i}' is not produced by any node, initializer or graph input`);
     for (const o of this.graphOutputs) if (!known(o)) this.problem(null, `graph output '${o}' is not produced by any node`);
     if (this.problems.length) return nodes;
-    const indeg = new Int32Array(nodes.length);
-    const users: number[][] = nodes.map(() => []);
-    nodes.forEach((n, i) => {
-      for (const t of new Set(n.inputs)) {
-        const p = producer.get(t);
-        if (p !== undefined) {
-          indeg[i]++;
-          users[p].push(i);
-        }
-      }
-    });
-    const order: RNode[] = [];
-    // a min-index ready list keeps the file order wherever it is already valid
-    const ready: number[] = [];
-    nodes.forEach((_, i) => indeg[i] === 0 && ready.push(i));
-    while (ready.length) {
-      let bi = 0;
-      for (let j = 1; j < ready.length; j++) if (ready[j] < ready[bi]) bi = j;
-      const v = ready.splice(bi, 1)[0];
-      order.push(nodes[v]);
-      for (const u of users[v]) if (--indeg[u] === 0) ready.push(u);
-    }
-    if (order.length !== nodes.length) {
-      const stuck = nodes.find((_, i) => indeg[i] > 0)!;
-      this.problem(stuck, 'graph has a cycle through this node');
-    }
-    return order;
+    const { order, cycle } = topoOrder(nodes.length, (i) => nodes[i].inputs.map((t) => producer.get(t) ?? -1));
+    if (cycle) this.problem(nodes[cycle.node], 'graph has a cycle through this node');
+    return order.map((i) => nodes[i]);
   }
 
   private readConstant(n: RNode): void {
