@@ -1,0 +1,145 @@
+/**
+ * A prepared layer on the WebAssembly SIMD kernel (wasm.ts DotLayer), used where the bound
+ * analysis shows its int16 operands and int32 sums are exact. The caller has filled
+ * `dot.begin`'s posBase and padded int16 input; per group: im2col, then
+ *  - proved: one call over all positions, then the outputs (and the raw form's z_w step);
+ *  - checked: in chunks of position blocks every tile's sums, which the accumulator epilogue
+ *    (checked.ts, as the Float64 kernels use it) adds one by one.
+ */
+import { applyPolicy, type OverflowReport } from './accumulator.js';
+import { overflowReport, recordEvents, type KernelState } from './checked.js';
+import type { Geometry } from './geometry.js';
+import type { Prepared } from './prepared.js';
+
+const EMPTY_F64 = new Float64Array(0);
+
+/**
+ * The checked accumulator for channel c and positions p0 … p0+pn−1 from the SIMD kernel's tile
+ * sums (O[idx + t·8 + i]: tile t of position p0 + i): bias load, each tile, the z_w step (as one
+ * more add, step T+1), the output. checked.ts's semantics with the registers in locals and the
+ * events counted locally (the hot case under a narrow accumulator): a channel's positions and
+ * steps arrive in increasing order here, so its first event is the first one met.
+ */
+function tileEpilogue(st: KernelState, O: Int32Array, idx: number, c: number, p0: number, pn: number): void {
+  const T = st.T;
+  const lo = st.lo;
+  const hi = st.hi;
+  const policy = st.policy;
+  const bits = st.bits;
+  const e0 = st.init[c];
+  const a0 = st.initAcc[c];
+  const zn = st.zwNeg[c];
+  const xSum = st.xSum;
+  const steps = zn !== 0 && xSum !== null ? T + 1 : T;
+  const ob = c * st.cStride;
+  let m = st.maxAbs;
+  let ev = 0;
+  let firstPos = -1;
+  let firstStep = 0;
+  if (st.initOver[c] === 1) {
+    ev = pn;
+    firstPos = p0;
+  }
+  for (let i = 0; i < pn; i++) {
+    const p = p0 + i;
+    let e = e0;
+    let a = a0;
+    for (let t = 0; t < steps; t++) {
+      const s = t < T ? O[idx + t * 8 + i] : zn * xSum![p];
+      e += s;
+      if (e > m) m = e;
+      else if (-e > m) m = -e;
+      a += s;
+      if (a < lo || a > hi) {
+        if (firstPos < 0) {
+          firstPos = p;
+          firstStep = t + 1;
+        }
+        ev++;
+        a = applyPolicy(a, policy, bits);
+      }
+    }
+    st.out[st.outBase[p] + ob] = a;
+  }
+  st.maxAbs = m;
+  if (ev > 0) recordEvents(st, c, ev, firstPos, firstStep);
+}
+
+function runChecked(prep: Prepared, geo: Geometry, input: Int16Array, out: Float64Array | undefined): { out: Float64Array; overflow: OverflowReport } {
+  const dot = prep.dot!;
+  const { nOut, positions: P, group } = geo;
+  const ocg = nOut / group;
+  const T = prep.stepEnd.length;
+  const st = prep.state(geo, EMPTY_F64, out);
+  const nPB = Math.ceil(P / 8);
+  const xSum = prep.zwChannels > 0 ? new Float64Array(P) : null;
+  st.xSum = xSum;
+  let xSumAdds = 0;
+  for (let g = 0; g < group && P > 0; g++) {
+    const c0 = g * ocg;
+    if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
+    dot.gather(g * geo.groupXStride);
+    for (let pb0 = 0; pb0 < nPB; pb0 += dot.chunk) {
+      const nb = Math.min(dot.chunk, nPB - pb0);
+      const O = dot.runTiles(c0, ocg, pb0, nb);
+      let idx = 0;
+      for (let b = 0; b < nb; b++) {
+        const p0 = (pb0 + b) * 8;
+        const pn = Math.min(8, P - p0);
+        for (let ci = 0; ci < ocg; ci++) {
+          tileEpilogue(st, O, idx, c0 + ci, p0, pn);
+          idx += T * 8;
+        }
+      }
+    }
+  }
+  return { out: st.out, overflow: overflowReport(st, prep.proved, P * prep.zwChannels, xSumAdds) };
+}
+
+/** Runs a prepared layer (prep.dot set) on the padded int16 input `dot.begin` handed out. */
+export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: Float64Array | undefined): { out: Float64Array; overflow: OverflowReport } {
+  if (prep.checked) return runChecked(prep, geo, input, out);
+  const dot = prep.dot!;
+  const { nOut, positions: P, group } = geo;
+  const ocg = nOut / group;
+  const st = prep.state(geo, EMPTY_F64, out);
+  const res = st.out;
+  let maxAbs = st.maxAbs;
+  const xSum = prep.zwChannels > 0 ? new Float64Array(P) : null;
+  let xSumAdds = 0;
+  const outBase = geo.outBase;
+  const cStride = geo.cStride;
+  for (let g = 0; g < group && P > 0; g++) {
+    const c0 = g * ocg;
+    if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
+    dot.gather(g * geo.groupXStride);
+    const m = dot.run(c0, ocg);
+    if (m > maxAbs) maxAbs = m;
+    const O = dot.output(ocg);
+    // O is [position block][channel][8 positions]: read it in order, scatter to NCHW
+    const nPB = Math.ceil(P / 8);
+    let idx = 0;
+    for (let pb = 0; pb < nPB; pb++) {
+      const p0 = pb * 8;
+      const pn = Math.min(8, P - p0);
+      for (let ci = 0; ci < ocg; ci++) {
+        const c = c0 + ci;
+        const zn = prep.zwNeg[c];
+        const ob = c * cStride;
+        if (zn === 0 || !xSum) {
+          for (let i = 0; i < pn; i++) res[outBase[p0 + i] + ob] = O[idx + i];
+        } else {
+          for (let i = 0; i < pn; i++) {
+            const v = O[idx + i] + zn * xSum[p0 + i];
+            const av = v < 0 ? -v : v;
+            if (av > maxAbs) maxAbs = av;
+            res[outBase[p0 + i] + ob] = v;
+          }
+        }
+        idx += 8;
+      }
+    }
+  }
+  st.maxAbs = maxAbs;
+  return { out: res, overflow: overflowReport(st, true, P * prep.zwChannels, xSumAdds) };
+}
