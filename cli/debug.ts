@@ -4,18 +4,13 @@
  * Calibrated on the dataset's train split (photos: the photos), evaluated on a seeded subset of
  * its test split (default 500 images: every quantizer costs one pass of the FP32 executor).
  */
-import { loadDataset, type DatasetName } from '../nets/data/index.js';
-import { loadPhotos } from '../nets/data/photos.js';
-import type { PreprocessName } from '../nets/data/preprocess.js';
-import { loadModel } from '../nets/zoo/index.js';
-import { PRESET_NAMES } from '../quant/config.js';
-import { debugNetwork, type DebugReport, type EvalData } from '../scenarios/debug.js';
-import type { Command } from './main.js';
-import { UsageError } from './main.js';
-import { datasetProblems, loadCalibration, PTQ_OPTIONS, PTQ_USAGE, ptqConfigFromFlags, stageProgress, type CalibDataset } from './quantize.js';
+import type { DebugReport } from '../scenarios/debug.js';
+import type { EvalDatasetName } from '../scenarios/evaluate.js';
+import { datasetProblems, debugModel } from '../scenarios/quantize.js';
+import { DEBUG_USAGE } from './commands.js';
+import { stageProgress } from './progress.js';
+import { ptqConfigOrUsage } from './ptq-flags.js';
 import { table } from './table.js';
-
-const USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos [--samples N] [--json]`;
 
 const pct = (v: number) => Number((v * 100).toFixed(2));
 
@@ -38,44 +33,22 @@ function print(model: string, r: DebugReport): void {
   process.stdout.write(out.join('\n') + '\n');
 }
 
-export const debugCommand: Command = {
-  summary: 'PTQ debugging workflow: FP32 sanity, weights vs activations, per-quantizer sensitivity',
-  usage: USAGE,
-  options: { ...PTQ_OPTIONS, preset: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' }, json: { type: 'boolean' } },
-  async run(pos, values) {
-    const problems: string[] = [];
-    if (pos.length !== 1) problems.push('debug takes exactly one model name or file');
-    problems.push(...datasetProblems('--data', values.data, pos[0]));
-    const samples = values.samples === undefined ? 500 : Number(values.samples);
-    if (!Number.isInteger(samples) || samples < 1) problems.push(`--samples must be a positive integer, got '${String(values.samples)}'`);
-    let cfg;
-    try {
-      cfg = ptqConfigFromFlags(values.preset as string | undefined, values, problems);
-    } catch (e) {
-      if (e instanceof UsageError) throw new UsageError(`${e.message}\nusage: ${USAGE}`);
-      throw e;
-    }
-    const model = pos[0];
-    const dataset = values.data as CalibDataset;
-    const json = values.json === true;
-    const { graph } = loadModel(model);
-    const calib = loadCalibration(dataset, model, cfg);
-    let evalData: EvalData;
-    if (dataset === 'photos') {
-      const all = loadPhotos(model as PreprocessName);
-      evalData = samples >= all.count ? all : loadPhotos(model as PreprocessName, { samples, seed: cfg.seed });
-    } else {
-      const test = loadDataset(dataset as DatasetName, 'test');
-      evalData = samples >= test.count ? test : loadDataset(dataset as DatasetName, 'test', { samples, seed: cfg.seed });
-    }
-    const p = stageProgress(model, json);
-    let report: DebugReport;
-    try {
-      report = await debugNetwork(graph, calib, evalData, cfg, { onProgress: p.onProgress });
-    } finally {
-      p.done();
-    }
-    if (json) process.stdout.write(JSON.stringify({ model, ...report }, null, 2) + '\n');
-    else print(model, report);
-  },
-};
+export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
+  const problems: string[] = [];
+  if (pos.length !== 1) problems.push('debug takes exactly one model name or file');
+  problems.push(...datasetProblems('--data', values.data, pos[0]));
+  const samples = values.samples === undefined ? 500 : Number(values.samples);
+  if (!Number.isInteger(samples) || samples < 1) problems.push(`--samples must be a positive integer, got '${String(values.samples)}'`);
+  const cfg = ptqConfigOrUsage(values.preset as string | undefined, values, problems, DEBUG_USAGE);
+  const model = pos[0];
+  const json = values.json === true;
+  const p = stageProgress(model, json);
+  let report: DebugReport;
+  try {
+    report = await debugModel(model, { data: values.data as EvalDatasetName, samples, config: cfg, onProgress: p.onProgress });
+  } finally {
+    p.done();
+  }
+  if (json) process.stdout.write(JSON.stringify({ model, ...report }, null, 2) + '\n');
+  else print(model, report);
+}

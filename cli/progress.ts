@@ -34,3 +34,37 @@ export function progress(label: string, stream: NodeJS.WriteStream = process.std
     },
   };
 }
+
+/** A progress bar that only appears once the work has taken more than a second. */
+export function lateProgress(label: string): Progress {
+  const started = Date.now();
+  let bar: Progress | null = null;
+  return {
+    update(done, total) {
+      if (!bar && Date.now() - started > 1000) bar = progress(label);
+      bar?.update(done, total);
+    },
+    done() {
+      bar?.done();
+    },
+  };
+}
+
+/** Progress of a pipeline's stages (stage, done, total) on stderr: one bar (or line series) per stage. */
+export function stageProgress(model: string, quiet: boolean): { onProgress: (stage: string, d: number, t: number) => void; done: () => void } {
+  let current = '';
+  let bar: Progress | null = null;
+  return {
+    onProgress(stage, d, t) {
+      if (stage !== current) {
+        bar?.done();
+        current = stage;
+        bar = progress(`${model}: ${stage}`, process.stderr, quiet);
+      }
+      bar!.update(d, t);
+    },
+    done() {
+      bar?.done();
+    },
+  };
+}

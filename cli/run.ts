@@ -1,96 +1,25 @@
 /**
- * `qloom run`: simulate a workload on an accelerator. This file holds the timing-only path
- * (a SCALE-Sim topology CSV on an arch); the functional path (`--model`) is added next to it and
- * reuses `loadRunArch`, `printRunResult` and `writeRunResult`.
+ * `qloom run`: simulate on an accelerator — a SCALE-Sim topology timing only (`--topology`), or a
+ * quantized network functionally and in time on data set images (`--model`).
  */
-import { readFileSync } from 'node:fs';
-import { ConfigError } from '../arch/errors.js';
-import { loadArchSpec, validateArchSpec, type ArchSpec, type MemoryModel } from '../arch/spec.js';
-import { simulate, workloadFromViews } from '../sim/engine/index.js';
-import type { EngineSinks } from '../sim/events.js';
+import type { MemoryModel } from '../arch/spec.js';
+import { UsageError } from '../errors/index.js';
+import { DATASET_NAMES } from '../nets/data/index.js';
 import { runSummary, type RunResult } from '../sim/result.js';
-import { simulateScaleSim } from '../sim/timing/scalesim-memory.js';
-import { parseTopologyCsv } from '../sim/timing/topology.js';
-import { ScaleSimTraceWriter } from '../traces/scalesim-trace.js';
-import { writeFileAtomic } from '../scenarios/files.js';
-import type { Command } from './main.js';
-import { UsageError } from './main.js';
-import { progress } from './progress.js';
-import { RUN_MODEL_OPTIONS, RUN_MODEL_USAGE, runModel } from './run-model.js';
+import type { EvalDatasetName } from '../scenarios/evaluate.js';
+import { loadArch, saveRunResult, simulateTopology } from '../scenarios/simulate.js';
+import { RUN_MODEL_USAGE, RUN_TOPOLOGY_USAGE } from './commands.js';
+import { lateProgress, progress } from './progress.js';
 import { table } from './table.js';
 
-const USAGE =
-  'qloom run --arch <preset|file.json|file.yaml|file.cfg> --topology <file.csv> [--scalesim-config <file.cfg>] [--gemm] [--memory native|scalesim] [--scalesim-trace <dir>] [--json] [--out <result.json>]\n' +
-  '             --scalesim-trace <dir>: SCALE-Sim access traces, <dir>/layer<i>/{IFMAP,FILTER,OFMAP}_{SRAM,DRAM}_TRACE.csv\n' +
-  '               (scalesim memory model only: a .cfg, or --memory scalesim; DRAM traces in USER bandwidth mode only, empty in CALC)';
-
-export interface TimingRunArgs {
-  /** preset name or spec file; may be omitted when `scalesimConfig` is given */
-  readonly arch?: string;
-  readonly scalesimConfig?: string;
-  readonly topology: string;
-  readonly gemm: boolean;
-  readonly memory?: MemoryModel;
-  /** write SCALE-Sim SRAM/DRAM traces here (scalesim memory model only) */
-  readonly scalesimTrace?: string;
-}
-
-/** The arch of a run: `--arch` or `--scalesim-config` (one of them), with `--memory` applied. */
-export function loadRunArch(arch: string | undefined, scalesimConfig: string | undefined, memory: MemoryModel | undefined): ArchSpec {
-  if (arch !== undefined && scalesimConfig !== undefined) throw new UsageError('give --arch or --scalesim-config, not both (a .cfg is an arch)');
-  const from = arch ?? scalesimConfig;
-  if (from === undefined) throw new UsageError(`--arch is required\nusage: ${USAGE}`);
-  const spec = loadArchSpec(from);
-  if (memory === undefined || memory === spec.memoryModel) return spec;
-  return validateArchSpec({ ...spec, memoryModel: memory }, `${from} with --memory ${memory}`);
-}
-
-/** A progress bar that only appears once a run has taken more than a second. */
-function lateProgress(label: string): { update(done: number, total: number): void; done(): void } {
-  const started = Date.now();
-  let bar: ReturnType<typeof progress> | null = null;
-  return {
-    update(done, total) {
-      if (!bar && Date.now() - started > 1000) bar = progress(label);
-      bar?.update(done, total);
-    },
-    done() {
-      bar?.done();
-    },
-  };
-}
-
-/** Timing-only run of a topology CSV; the library call behind `qloom run --topology`. */
-export function runTopology(args: TimingRunArgs, sinks: EngineSinks = {}): RunResult {
-  const spec = loadRunArch(args.arch, args.scalesimConfig, args.memory);
-  let text: string;
-  try {
-    text = readFileSync(args.topology, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read the topology (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, args.topology);
-  }
-  const views = parseTopologyCsv(text, args.topology, args.gemm ? 'gemm' : 'conv');
-  if (args.scalesimTrace !== undefined && spec.memoryModel !== 'scalesim') {
-    throw new UsageError(`--scalesim-trace needs the scalesim memory model (a .cfg, or --memory scalesim); ${spec.name} uses '${spec.memoryModel}'`);
-  }
-  const result = simulate(spec, workloadFromViews(views, spec, args.topology), sinks);
-  if (args.scalesimTrace !== undefined) {
-    // the engine does not take a trace sink: a second, trace-only pass of the same SCALE-Sim model
-    const writer = new ScaleSimTraceWriter(args.scalesimTrace);
-    try {
-      simulateScaleSim(spec, views, { trace: writer });
-    } finally {
-      writer.close();
-    }
-  }
-  return result;
-}
+const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
+const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos'];
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const uj = (pj: number): string => (pj / 1e6).toFixed(3);
 
 /** Human table (per layer + totals) or the `--json` summary, on stdout. */
-export function printRunResult(result: RunResult, json: boolean, extra: Record<string, unknown> = {}): void {
+function printRunResult(result: RunResult, json: boolean, extra: Record<string, unknown> = {}): void {
   if (json) {
     process.stdout.write(JSON.stringify({ ...runSummary(result), ...extra }, null, 2) + '\n');
     return;
@@ -117,51 +46,86 @@ export function printRunResult(result: RunResult, json: boolean, extra: Record<s
   );
 }
 
-/** Writes the full result (counts included, so `qloom energy` can reprice it). */
-export function writeRunResult(result: RunResult, file: string): void {
-  writeFileAtomic(file, JSON.stringify(result) + '\n');
+/** `--arch`, or `--scalesim-config` (the same thing for a .cfg), never both. */
+function archOf(values: Record<string, unknown>): string {
+  const arch = values.arch as string | undefined;
+  const cfg = values['scalesim-config'] as string | undefined;
+  if (arch !== undefined && cfg !== undefined) throw new UsageError('give --arch or --scalesim-config, not both (--scalesim-config <file.cfg> is --arch <file.cfg>)');
+  const from = arch ?? cfg;
+  if (from === undefined) throw new UsageError(`--arch is required\nusage: ${RUN_TOPOLOGY_USAGE}\n   or: ${RUN_MODEL_USAGE}`);
+  return from;
 }
 
-const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
+function memoryOf(values: Record<string, unknown>): MemoryModel | undefined {
+  const memory = values.memory as string | undefined;
+  if (memory !== undefined && !MEMORY.includes(memory as MemoryModel)) throw new UsageError(`--memory must be native or scalesim, got '${memory}'`);
+  return memory as MemoryModel | undefined;
+}
 
-export const runCommand: Command = {
-  summary: 'simulate on an accelerator: timing only (SCALE-Sim topology) or a quantized model on real data (functional + timing)',
-  get usage() {
-    return `${USAGE}\n             ${RUN_MODEL_USAGE}`;
-  },
-  options: {
-    arch: { type: 'string' },
-    topology: { type: 'string' },
-    'scalesim-config': { type: 'string' },
-    gemm: { type: 'boolean' },
-    memory: { type: 'string' },
-    'scalesim-trace': { type: 'string' },
-    json: { type: 'boolean' },
-    out: { type: 'string' },
-    ...RUN_MODEL_OPTIONS,
-  },
-  run(pos, values) {
-    if (pos.length > 0) throw new UsageError(`unexpected argument '${pos[0]}'\nusage: ${USAGE}`);
-    // functional + timing run of a quantized network (cli/run-model.ts)
-    if (values.model !== undefined) return runModel(values);
-    const topology = values.topology as string | undefined;
-    if (topology === undefined) throw new UsageError(`--topology or --model is required\nusage: ${USAGE}\n   or: ${RUN_MODEL_USAGE}`);
-    const memory = values.memory as string | undefined;
-    if (memory !== undefined && !MEMORY.includes(memory as MemoryModel)) throw new UsageError(`--memory must be native or scalesim, got '${memory}'`);
-    const bar = lateProgress('run');
-    const result = runTopology(
-      {
-        arch: values.arch as string | undefined,
-        scalesimConfig: values['scalesim-config'] as string | undefined,
-        topology,
-        gemm: values.gemm === true,
-        memory: memory as MemoryModel | undefined,
-        scalesimTrace: values['scalesim-trace'] as string | undefined,
-      },
-      { progress: (d, n) => bar.update(d, n) },
-    );
-    bar.done();
-    if (typeof values.out === 'string') writeRunResult(result, values.out);
-    printRunResult(result, values.json === true);
-  },
-};
+function positiveInt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${String(v)}'\nusage: ${RUN_MODEL_USAGE}`);
+  return n;
+}
+
+function runTopology(topology: string, values: Record<string, unknown>): void {
+  const memory = memoryOf(values);
+  const spec = loadArch(archOf(values), memory);
+  const scalesimTrace = values['scalesim-trace'] as string | undefined;
+  if (scalesimTrace !== undefined && spec.memoryModel !== 'scalesim') {
+    throw new UsageError(`--scalesim-trace needs the scalesim memory model (a .cfg, or --memory scalesim); ${spec.name} uses '${spec.memoryModel}'`);
+  }
+  const bar = lateProgress('run');
+  const result = simulateTopology({ arch: spec, topology, gemm: values.gemm === true, scalesimTrace, onProgress: (d, n) => bar.update(d, n) });
+  bar.done();
+  if (typeof values.out === 'string') saveRunResult(result, values.out);
+  printRunResult(result, values.json === true);
+}
+
+async function runModel(model: string, values: Record<string, unknown>): Promise<void> {
+  const data = values.data as string | undefined;
+  if (data === undefined) throw new UsageError(`--data is required with --model\nusage: ${RUN_MODEL_USAGE}`);
+  if (!(DATASETS as readonly string[]).includes(data)) throw new UsageError(`--data must be one of ${DATASETS.join(', ')}, got '${data}'\nusage: ${RUN_MODEL_USAGE}`);
+  const samples = positiveInt(values.samples, 'samples');
+  const batch = positiveInt(values.batch, 'batch');
+  const requant = values.requant ?? 'float';
+  if (requant !== 'float' && requant !== 'fixed') throw new UsageError(`--requant must be float or fixed, got '${String(requant)}'\nusage: ${RUN_MODEL_USAGE}`);
+  const arch = archOf(values);
+  const memory = memoryOf(values);
+  const json = values.json === true;
+  const { simulateModel } = await import('../scenarios/simulate-model.js');
+  const bar = progress('run', process.stderr, json && !process.stderr.isTTY);
+  const r = await simulateModel({
+    arch,
+    memory,
+    model,
+    preset: values.preset as string | undefined,
+    data: data as EvalDatasetName,
+    samples,
+    batch,
+    requant,
+    trace: values.trace as string | undefined,
+    onProgress: (d, t) => bar.update(d, t),
+  });
+  bar.done();
+  if (typeof values.out === 'string') saveRunResult(r.result, values.out);
+  const sqnr = r.sqnrDb !== undefined && Number.isFinite(r.sqnrDb) ? { sqnrDb: r.sqnrDb } : {};
+  printRunResult(r.result, json, { accuracy: r.accuracy, ...sqnr, samples: r.samples, model, dataset: data, requant });
+  if (json) return;
+  process.stdout.write(
+    `cycles, energy and bits per inference; overflows over ${r.samples} sample(s)\n` +
+      (data === 'photos'
+        ? `top-1 agreement with FP32 on ${r.samples} photos: ${(r.accuracy * 100).toFixed(2)}%, output SQNR ${r.sqnrDb?.toFixed(2)} dB\n`
+        : `top-1 accuracy on ${data}/test (${r.samples} samples): ${(r.accuracy * 100).toFixed(2)}%\n`) +
+      (r.trace ? `trace: ${r.trace.path} (${r.trace.events} events, first inference)\n` : ''),
+  );
+}
+
+export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
+  if (pos.length > 0) throw new UsageError(`unexpected argument '${pos[0]}'\nusage: ${RUN_TOPOLOGY_USAGE}`);
+  if (values.model !== undefined) return runModel(values.model as string, values);
+  const topology = values.topology as string | undefined;
+  if (topology === undefined) throw new UsageError(`--topology or --model is required\nusage: ${RUN_TOPOLOGY_USAGE}\n   or: ${RUN_MODEL_USAGE}`);
+  runTopology(topology, values);
+}

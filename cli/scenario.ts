@@ -1,51 +1,42 @@
-/** `qloom scenario <name|file>`: validate, sweep on the worker pool (resumable), write the report. */
+/** `qloom scenario <name|file>`: validate, sweep on the worker pool (resumable), write the report, print the summary table. */
 import { join } from 'node:path';
-import { buildResults, loadScenario, METRICS, pointsTable, serializeResults, startSweep, writeReport } from '../scenarios/index.js';
-import type { Command } from './main.js';
-import { UsageError } from './main.js';
+import { UsageError } from '../errors/index.js';
+import { pointsTable, serializeResults } from '../scenarios/report.js';
+import { runScenario } from '../scenarios/run-scenario.js';
+import { loadScenario, METRICS } from '../scenarios/scenario.js';
 import { progress } from './progress.js';
 import { table } from './table.js';
 
 const MAX_ROWS = 60;
 
-export const scenarioCommand: Command = {
-  summary: 'run a scenario sweep (built-in name or YAML/JSON file) and write its report',
-  usage: 'qloom scenario <name|file> [--out <dir>] [--workers N] [--json]',
-  options: { out: { type: 'string' }, workers: { type: 'string' }, json: { type: 'boolean' } },
-  async run(pos, values) {
-    if (pos.length !== 1) throw new UsageError('scenario takes exactly one scenario name or file');
-    let workers: number | undefined;
-    if (values.workers !== undefined) {
-      workers = Number(values.workers);
-      if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a whole number ≥ 0, got ${String(values.workers)}`);
-    }
-    const scenario = loadScenario(pos[0]);
-    const outDir = (values.out as string | undefined) ?? join('out', 'scenarios', scenario.name);
-    const bar = progress(`${scenario.name}`, process.stderr, values.json === true);
-    const sweep = startSweep(scenario, { outDir, ...(workers !== undefined ? { workers } : {}) });
-    sweep.progress$.subscribe((p) => bar.update(p.done, p.total));
-    const outcome = await sweep.done;
-    bar.done();
-    const doc = buildResults(scenario, outcome);
-    const written = await writeReport(doc, outDir);
-    if (values.json) {
-      process.stdout.write(serializeResults(doc));
-      return;
-    }
-    const t = pointsTable(doc);
-    // scalar metrics only (map metrics are in points.csv / the report), in display units
-    const cols = t.columns.filter((c) => c !== 'index' && (METRICS[c] === undefined ? !c.includes('.') || !METRICS[c.split('.')[0]] : METRICS[c].shape !== 'map'));
-    const idx = cols.map((c) => t.columns.indexOf(c));
-    const rows = t.rows.slice(0, MAX_ROWS).map((r) => idx.map((i, j) => shown(cols[j], r[i])));
-    if (scenario.description) process.stdout.write(`${scenario.name}: ${scenario.description}\n\n`);
-    process.stdout.write(table(cols.map(header), rows) + '\n');
-    if (t.rows.length > MAX_ROWS) process.stdout.write(`… ${t.rows.length - MAX_ROWS} more rows in ${join(outDir, 'points.csv')}\n`);
-    process.stdout.write(
-      `\n${outcome.points.length} points (${outcome.ran.length} run, ${outcome.cached} from ${join(outDir, 'points')}), seed ${scenario.seed}, runner ${scenario.runner}\n`,
-    );
-    process.stdout.write(`report: ${written.html}\n`);
-  },
-};
+export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
+  if (pos.length !== 1) throw new UsageError('scenario takes exactly one scenario name or file');
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a whole number ≥ 0, got ${String(values.workers)}`);
+  }
+  const scenario = loadScenario(pos[0]);
+  const bar = progress(`${scenario.name}`, process.stderr, values.json === true);
+  const { outDir, outcome, results, report } = await runScenario(scenario, { outDir: values.out as string | undefined, workers, onProgress: (p) => bar.update(p.done, p.total) });
+  bar.done();
+  if (values.json) {
+    process.stdout.write(serializeResults(results));
+    return;
+  }
+  const t = pointsTable(results);
+  // scalar metrics only (map metrics are in points.csv / the report), in display units
+  const cols = t.columns.filter((c) => c !== 'index' && (METRICS[c] === undefined ? !c.includes('.') || !METRICS[c.split('.')[0]] : METRICS[c].shape !== 'map'));
+  const idx = cols.map((c) => t.columns.indexOf(c));
+  const rows = t.rows.slice(0, MAX_ROWS).map((r) => idx.map((i, j) => shown(cols[j], r[i])));
+  if (scenario.description) process.stdout.write(`${scenario.name}: ${scenario.description}\n\n`);
+  process.stdout.write(table(cols.map(header), rows) + '\n');
+  if (t.rows.length > MAX_ROWS) process.stdout.write(`… ${t.rows.length - MAX_ROWS} more rows in ${join(outDir, 'points.csv')}\n`);
+  process.stdout.write(
+    `\n${outcome.points.length} points (${outcome.ran.length} run, ${outcome.cached} from ${join(outDir, 'points')}), seed ${scenario.seed}, runner ${scenario.runner}\n`,
+  );
+  process.stdout.write(`report: ${report.html}\n`);
+}
 
 /** metric → how the summary shows it (the CSVs and results.json keep the raw units) */
 const DISPLAY: Readonly<Record<string, { header: string; scale: number; digits?: number }>> = {

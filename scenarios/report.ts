@@ -15,7 +15,8 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { ConfigError } from '../arch/errors.js';
 import { writeFileAtomic } from './files.js';
 import { type Objective, pareto } from './pareto.js';
-import { CODE_VERSION, type JsonValue, METRICS, type PlotSpec, type Scenario } from './scenario.js';
+import { codeVersion } from './points.js';
+import { type JsonValue, METRICS, type PlotSpec, type Scenario } from './scenario.js';
 import type { SweepOutcome } from './sweep.js';
 
 export interface ResultPoint {
@@ -45,7 +46,7 @@ export function buildResults(scenario: Scenario, outcome: SweepOutcome): Results
     description: scenario.description,
     seed: scenario.seed,
     runner: scenario.runner,
-    codeVersion: CODE_VERSION,
+    codeVersion: codeVersion(),
     config: scenario,
     points: outcome.points.map((p) => ({
       index: p.index,

@@ -8,7 +8,7 @@
  * numbers `qloom run` gives — and `synthetic` (synthetic.ts), a deterministic closed-form stand-in
  * the tests of the sweep machinery use (fast, no data).
  */
-import { isAbsolute } from 'node:path';
+import { extname, isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../arch/errors.js';
 import type { JsonValue, PointConfig } from './scenario.js';
@@ -20,9 +20,12 @@ export interface PointRunnerModule {
   runPoint(config: PointConfig): PointMetrics | Promise<PointMetrics>;
 }
 
+/** the built-in runners sit beside this module: .ts in the sources, .js in a compiled package */
+const builtin = (name: string): string => fileURLToPath(new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+
 const registry = new Map<string, string>([
-  ['synthetic', fileURLToPath(new URL('./synthetic.ts', import.meta.url))],
-  ['qloom', fileURLToPath(new URL('./qloom-runner.ts', import.meta.url))],
+  ['synthetic', builtin('synthetic')],
+  ['qloom', builtin('qloom-runner')],
 ]);
 
 /** Registers (or replaces) a runner kind; `modulePath` is an absolute path or a file: URL. */

@@ -2,7 +2,8 @@
  * Declarative scenario files: what to run (networks × PTQ settings × architectures × sweep axes),
  * which metrics to collect and how to report them. `loadScenario` validates a whole file ONCE,
  * before any work, and throws one ConfigError listing every problem with its path; `expandPoints`
- * turns a valid scenario into frozen point configs, each identified by a stable `configHash`.
+ * (points.ts) turns a valid scenario into frozen point configs, each identified by a stable
+ * `configHash`. Sweep axes and their checks are in axes.ts.
  *
  * Schema (YAML or JSON):
  * ```yaml
@@ -24,56 +25,23 @@
  *   pareto: {objectives: {latencyS: min, energyPj: min}, groupBy: [network]}
  * ```
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type Problem } from '../arch/errors.js';
 import { PRESETS } from '../arch/presets.js';
-import {
-  type ArchSpec,
-  DATAFLOWS,
-  DRAM_MODES,
-  FUSED_ACTIVATIONS,
-  MEMORY_MODELS,
-  OVERFLOW_POLICIES,
-  PE_FORMS,
-  PRESET_NAMES,
-  validateArchSpec,
-} from '../arch/spec.js';
-import { type QuantityKind, parseQuantity } from '../arch/units.js';
-import { canonicalJson, checkKeys, deepFreeze, describe, didYouMean, isPlainObject, joinPath, sha256 } from '../arch/validate.js';
+import { type ArchSpec, PRESET_NAMES, validateArchSpec } from '../arch/spec.js';
+import { checkKeys, deepFreeze, describe, didYouMean, isPlainObject, joinPath } from '../arch/validate.js';
 import { listModels, type EvalDataset } from '../nets/zoo/index.js';
-import { PTQ_FIELD_NAMES, type PtqEntry, type PtqField, type PtqSettings, checkPtqSettings, checkPtqValue, readPtqEntry, resolvePtq } from './ptq.js';
+import { ARCH_AXES, AXIS_PATHS, checkAxisValue } from './axes.js';
+import { expandConfigs } from './points.js';
+import { PTQ_FIELD_NAMES, type PtqEntry, type PtqField, type PtqSettings, checkPtqValue, readPtqEntry } from './ptq.js';
 import { runnerKinds } from './runners.js';
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue };
 
 export const BUILTIN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'builtin');
-
-/**
- * Part of every configHash: a point cached by other code is not reused. The fingerprint covers
- * every source and model file of the folders a point's numbers come from (nets, quant, sim, arch,
- * scenarios), so a change to a kernel, a pass or the engine invalidates the cache by itself.
- */
-export const CODE_VERSION: string = (() => {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(ts|mjs|json|onnx|yaml)$/.test(e.name)) files.push(p);
-    }
-  };
-  for (const d of ['nets', 'quant', 'sim', 'arch', 'scenarios']) walk(join(root, d));
-  files.sort();
-  const h = createHash('sha256');
-  for (const f of files) h.update(f.slice(root.length)).update('\0').update(readFileSync(f)).update('\0');
-  return `qloom@${pkg.version}/${h.digest('hex').slice(0, 16)}`;
-})();
 
 // ---------------------------------------------------------------------------------------------
 // Metrics
@@ -110,100 +78,6 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = Object.freeze({
   note: { shape: 'text', unit: 'text', description: 'why metrics of a point are null (an unsupported combination), else empty' },
 });
 export const METRIC_NAMES: readonly string[] = Object.freeze(Object.keys(METRICS));
-
-// ---------------------------------------------------------------------------------------------
-// Sweep axes
-
-type AxisCheck =
-  | { readonly kind: 'int'; readonly min: number; readonly max: number }
-  | { readonly kind: 'enum'; readonly values: readonly string[] }
-  | { readonly kind: 'quantity'; readonly quantity: QuantityKind }
-  | { readonly kind: 'bool' }
-  | { readonly kind: 'shape' }
-  | { readonly kind: 'fused' };
-
-interface ArchAxis {
-  readonly check: AxisCheck;
-  /** sibling keys that state the same quantity another way: removed so the new value rules */
-  readonly replaces: readonly string[];
-}
-
-const ARCH_AXES: Readonly<Record<string, ArchAxis>> = (() => {
-  const int = (min: number, max: number): AxisCheck => ({ kind: 'int', min, max });
-  const axes: Record<string, ArchAxis> = {
-    clock: { check: { kind: 'quantity', quantity: 'frequency' }, replaces: ['clockHz'] },
-    'array.rows': { check: int(1, 65536), replaces: ['array.pes'] },
-    'array.cols': { check: int(1, 65536), replaces: ['array.pes'] },
-    /** "RxC": rows and cols together, so a sweep over shapes is one axis, not a product */
-    'array.shape': { check: { kind: 'shape' }, replaces: ['array.pes'] },
-    'array.dataflow': { check: { kind: 'enum', values: DATAFLOWS }, replaces: [] },
-    'operands.weightBits': { check: int(2, 16), replaces: ['pe.weightOperandBits'] },
-    'operands.activationBits': { check: int(2, 16), replaces: ['pe.activationOperandBits'] },
-    'accumulator.bits': { check: int(8, 64), replaces: [] },
-    'accumulator.overflow': { check: { kind: 'enum', values: OVERFLOW_POLICIES }, replaces: [] },
-    'accumulator.psumBits': { check: int(8, 64), replaces: [] },
-    'pe.form': { check: { kind: 'enum', values: PE_FORMS }, replaces: ['pe.weightOperandBits', 'pe.activationOperandBits'] },
-    'memories.dram.bandwidth': { check: { kind: 'quantity', quantity: 'rate' }, replaces: ['memories.dram.bandwidthBytesPerS', 'memories.dram.bytesPerCycle'] },
-    'memories.dram.latency': { check: { kind: 'quantity', quantity: 'time' }, replaces: ['memories.dram.latencyS', 'memories.dram.latencyCycles'] },
-    'memories.dram.mode': { check: { kind: 'enum', values: DRAM_MODES }, replaces: [] },
-    'requant.fused': { check: { kind: 'fused' }, replaces: [] },
-    'requant.perChannel': { check: { kind: 'bool' }, replaces: [] },
-    'requant.lutEntries': { check: int(2, 65536), replaces: [] },
-    'requant.lanesPerCycle': { check: int(1, 65536), replaces: [] },
-    'requant.multiplierBits': { check: int(2, 32), replaces: [] },
-    memoryModel: { check: { kind: 'enum', values: MEMORY_MODELS }, replaces: [] },
-  };
-  for (const b of ['glb', 'ifmap', 'filter', 'ofmap']) {
-    const derived = [`memories.${b}.readBytesPerCycle`, `memories.${b}.writeBytesPerCycle`];
-    axes[`memories.${b}.capacity`] = { check: { kind: 'quantity', quantity: 'size' }, replaces: [`memories.${b}.capacityBytes`] };
-    axes[`memories.${b}.banks`] = { check: int(1, 4096), replaces: derived };
-    axes[`memories.${b}.wordBits`] = { check: int(8, 4096), replaces: derived };
-  }
-  return Object.freeze(axes);
-})();
-
-/** every path a sweep axis may name: arch fields, and `ptq.<field>` */
-export const AXIS_PATHS: readonly string[] = Object.freeze([...Object.keys(ARCH_AXES), ...PTQ_FIELD_NAMES.map((f) => `ptq.${f}`)]);
-
-function checkAxisValue(c: AxisCheck, v: unknown, path: string, problems: Problem[]): void {
-  switch (c.kind) {
-    case 'int':
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < c.min || v > c.max) problems.push({ path, message: `expected an integer ${c.min}…${c.max}, got ${describe(v)}` });
-      return;
-    case 'enum':
-      if (typeof v !== 'string' || !c.values.includes(v)) {
-        const hint = typeof v === 'string' ? didYouMean(v, c.values) : undefined;
-        problems.push({ path, message: `${describe(v)} is not one of: ${c.values.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}` });
-      }
-      return;
-    case 'quantity': {
-      const r = parseQuantity(v, c.quantity);
-      if (!r.ok) problems.push({ path, message: r.message });
-      return;
-    }
-    case 'bool':
-      if (typeof v !== 'boolean') problems.push({ path, message: `expected true or false, got ${describe(v)}` });
-      return;
-    case 'shape':
-      if (parseShape(v) === undefined) problems.push({ path, message: `expected an array shape "ROWSxCOLS" such as "16x16", got ${describe(v)}` });
-      return;
-    case 'fused':
-      if (typeof v === 'boolean') return;
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || !(FUSED_ACTIVATIONS as readonly string[]).includes(x))) {
-        problems.push({ path, message: `expected true, false or a list of: ${FUSED_ACTIVATIONS.join(', ')}; got ${describe(v)}` });
-      }
-      return;
-  }
-}
-
-export function parseShape(v: unknown): { rows: number; cols: number } | undefined {
-  if (typeof v !== 'string') return undefined;
-  const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/.exec(v);
-  if (!m) return undefined;
-  const rows = Number(m[1]);
-  const cols = Number(m[2]);
-  return rows >= 1 && cols >= 1 && rows <= 65536 && cols <= 65536 ? { rows, cols } : undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Report settings
@@ -530,7 +404,7 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
   // Every point's arch must validate too (an axis value can clash with a base spec, e.g. a glb
   // capacity on a split-buffer arch): checked here, still before any work.
   const pointProblems: Problem[] = [];
-  expandInto(scenario, datasetOf, pointProblems);
+  expandConfigs(scenario, datasetOf, pointProblems);
   if (pointProblems.length > 0) throw new ConfigError(pointProblems, source);
   return deepFreeze(scenario);
 }
@@ -624,126 +498,3 @@ function readReport(v: unknown, dims: readonly string[], metrics: readonly strin
   return { plots, pareto };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Expansion
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let o = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (!isPlainObject(o[k])) o[k] = {};
-    o = o[k] as Record<string, unknown>;
-  }
-  o[keys[keys.length - 1]] = value;
-}
-
-function deletePath(obj: Record<string, unknown>, path: string): void {
-  const keys = path.split('.');
-  let o: unknown = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (!isPlainObject(o)) return;
-    o = o[k];
-  }
-  if (isPlainObject(o)) delete o[keys[keys.length - 1]];
-}
-
-/** The arch input of an entry with this point's arch-axis values applied (a fresh copy). */
-function applyArchAxes(entry: ArchEntry, values: readonly (readonly [string, JsonValue])[]): Record<string, unknown> {
-  const input = structuredClone(entry.input) as Record<string, unknown>;
-  for (const [path, v] of values) {
-    const axis = ARCH_AXES[path];
-    for (const r of axis.replaces) deletePath(input, r);
-    if (path === 'array.shape') {
-      const s = parseShape(v)!;
-      setPath(input, 'array.rows', s.rows);
-      setPath(input, 'array.cols', s.cols);
-    } else setPath(input, path, v);
-  }
-  return input;
-}
-
-function cartesian(axes: readonly Axis[]): JsonValue[][] {
-  let combos: JsonValue[][] = [[]];
-  for (const a of axes) combos = combos.flatMap((c) => a.values.map((v) => [...c, v]));
-  return combos;
-}
-
-/** sha256 of the canonical JSON of a point config and the code version. */
-export function configHash(config: PointConfig): string {
-  return sha256(canonicalJson({ codeVersion: CODE_VERSION, config }));
-}
-
-function expandInto(s: Scenario, datasetOf: ReadonlyMap<string, EvalDataset>, problems: Problem[]): Point[] {
-  const combos = cartesian(s.axes);
-  const archCache = new Map<string, ArchSpec | null>();
-  const ptqChecked = new Set<string>();
-  const points: Point[] = [];
-  for (const network of s.networks) {
-    const dataset = s.data.dataset === 'auto' ? datasetOf.get(network)! : s.data.dataset;
-    for (let ai = 0; ai < s.archs.length; ai++) {
-      const archEntry = s.archs[ai];
-      for (const ptqEntry of s.ptq) {
-        for (const combo of combos) {
-          const axisValues: Record<string, JsonValue> = {};
-          const archValues: [string, JsonValue][] = [];
-          const ptqValues: Record<string, JsonValue> = {};
-          s.axes.forEach((a, i) => {
-            axisValues[a.path] = combo[i];
-            if (a.path.startsWith('ptq.')) ptqValues[a.path.slice(4)] = combo[i];
-            else archValues.push([a.path, combo[i]]);
-          });
-          const input = applyArchAxes(archEntry, archValues);
-          const key = canonicalJson(input);
-          let arch = archCache.get(key);
-          if (arch === undefined) {
-            try {
-              arch = validateArchSpec(input, s.source ?? undefined);
-            } catch (e) {
-              if (!(e instanceof ConfigError)) throw e;
-              const at = archValues.length ? ` with ${archValues.map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(', ')}` : '';
-              for (const p of e.problems) problems.push({ path: `archs[${ai}]${p.path ? `.${p.path}` : ''}`, message: `${p.message} (${archEntry.label}${at})` });
-              arch = null;
-            }
-            archCache.set(key, arch);
-          }
-          if (arch === null) continue;
-          const ptq = resolvePtq(ptqEntry, ptqValues);
-          const ptqKey = canonicalJson(ptq);
-          if (!ptqChecked.has(ptqKey)) {
-            ptqChecked.add(ptqKey);
-            const before = problems.length;
-            checkPtqSettings(ptq, s.seed, `ptq[${s.ptq.indexOf(ptqEntry)}]`, problems);
-            const at = Object.keys(ptqValues).length ? ` with ${Object.entries(ptqValues).map(([p, v]) => `ptq.${p}=${JSON.stringify(v)}`).join(', ')}` : '';
-            for (let i = before; i < problems.length; i++) problems[i] = { ...problems[i], message: `${problems[i].message} (${ptqEntry.label}${at})` };
-          }
-          const config: PointConfig = {
-            scenario: s.name,
-            runner: s.runner,
-            seed: s.seed,
-            network,
-            dataset,
-            samples: s.data.samplesByNetwork[network] ?? s.data.samples,
-            archLabel: archEntry.label,
-            arch,
-            ptqLabel: ptqEntry.label,
-            ptq,
-            axes: axisValues,
-            metrics: s.metrics,
-          };
-          const frozen = deepFreeze(config);
-          points.push(Object.freeze({ index: points.length, configHash: configHash(frozen), config: frozen }));
-        }
-      }
-    }
-  }
-  return points;
-}
-
-/** The sweep points of a validated scenario: networks × archs × ptq × axes (last fastest). */
-export function expandPoints(s: Scenario): Point[] {
-  const datasetOf = new Map(listModels().map((m) => [m.name, m.dataset] as const));
-  const problems: Problem[] = [];
-  const points = expandInto(s, datasetOf, problems);
-  if (problems.length > 0) throw new ConfigError(problems, s.source ?? undefined);
-  return points;
-}

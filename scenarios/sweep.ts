@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EMPTY, Observable, ReplaySubject, concatMap, defer, from, fromEvent, map, mergeMap, takeUntil } from 'rxjs';
 import Tinypool from 'tinypool';
-import { DatasetError, ModelError } from '../nets/errors.js';
+import { ERROR_KINDS, errorOfKind, type ErrorKind } from '../errors/index.js';
 import { writeFileAtomic } from './files.js';
 import { type PointMetrics, type PointRunnerModule, runnerModuleUrl } from './runners.js';
-import { CODE_VERSION, type Point, type Scenario, expandPoints } from './scenario.js';
+import { codeVersion, expandPoints } from './points.js';
+import type { Point, Scenario } from './scenario.js';
 
 export interface SweepOptions {
   /** output folder; points go to `<outDir>/points/` */
@@ -85,17 +86,22 @@ function readCached(outDir: string, p: Point): PointMetrics | undefined {
   }
 }
 
-type TaskReply = { ok: true; metrics: PointMetrics } | { ok: false; error: { name: string; message: string; stack: string } };
+interface TaskError {
+  name: string;
+  /** errors/index.ts kind of a QloomError, else null */
+  kind?: string | null;
+  message: string;
+  stack?: string;
+}
+type TaskReply = { ok: true; metrics: PointMetrics } | { ok: false; error: TaskError };
 
-function pointError(p: Point, e: { name: string; message: string; stack?: string }): Error {
+function pointError(p: Point, e: TaskError): Error {
   const what = `sweep point #${p.index} (${p.config.network} on ${p.config.archLabel}, ${p.config.ptqLabel}${
     Object.keys(p.config.axes).length ? `, ${Object.entries(p.config.axes).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}` : ''
   }): ${e.message}`;
-  // keep the kinds the CLI maps to exit codes; anything else stays an Error with its name
-  if (e.name === 'ModelError') return new ModelError(what);
-  if (e.name === 'DatasetError') return new DatasetError(what);
-  const err = new Error(what);
-  err.name = e.name;
+  // keep the kind the CLI maps to an exit code; anything else stays an Error with its name
+  const kind = e.kind ?? undefined;
+  const err = kind !== undefined && (ERROR_KINDS as readonly string[]).includes(kind) ? errorOfKind(kind as ErrorKind, what) : Object.assign(new Error(what), { name: e.name });
   if (e.stack) err.stack = `${err.name}: ${what}\n--- in the worker:\n${e.stack}`;
   return err;
 }
@@ -209,7 +215,7 @@ export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
       .subscribe({
         next: ({ p, metrics }) => {
           if (opts.signal?.aborted) return;
-          const doc: PointFile = { configHash: p.configHash, codeVersion: CODE_VERSION, config: p.config, metrics };
+          const doc: PointFile = { configHash: p.configHash, codeVersion: codeVersion(), config: p.config, metrics };
           writeFileAtomic(pointFile(opts.outDir, p.configHash), JSON.stringify(doc, null, 1) + '\n');
           ran.push(p.configHash);
           for (const q of byHash.get(p.configHash)!) results[q.index] = { index: q.index, configHash: p.configHash, metrics };

@@ -189,7 +189,12 @@ function mergeReports(rs: OverflowReport[], rowsPerBatch: number): OverflowRepor
 
 // ---------------------------------------------------------------------------------------------
 
-class Runner {
+/**
+ * The executor one layer at a time: `bind(feeds)`, then `step(i)` for every layer in order (a
+ * conv/gemm may bring its own accumulators), then `result()`. runQuantized is exactly that loop;
+ * the timing run's functional sink (sim/functional.ts) drives it from engine events.
+ */
+export class QuantizedRunner {
   private readonly values = new Map<string, Val>();
   readonly overflow: Record<string, OverflowReport> = {};
   readonly accumulators: Record<string, LayerAccumulator> = {};
@@ -547,14 +552,7 @@ class Runner {
   }
 }
 
-/**
- * The executor one layer at a time: `bind(feeds)`, then `step(i)` for every layer in order (a
- * conv/gemm may bring its own accumulators), then `result()`. runQuantized is exactly that loop;
- * the timing run's functional sink (sim/functional.ts) drives it from engine events.
- */
-export class QuantizedRunner extends Runner {}
-
 /** Runs a QuantizedNetwork on `feeds` (float32 inputs, or integer ones for integer graph inputs). */
 export function runQuantized(net: QuantizedNetwork, feeds: Record<string, Tensor>, opts: QExecOptions): QExecResult {
-  return new Runner(net, opts).run(feeds);
+  return new QuantizedRunner(net, opts).run(feeds);
 }

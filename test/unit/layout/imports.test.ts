@@ -1,7 +1,8 @@
 /**
  * DESIGN.md's dependency direction, read off the import statements of every source file:
- *   cli → scenarios → {sim, quant, traces} → qnet → {nets, arch};  arch and nets import no project
- *   folder; sim and quant are siblings that never import each other, not even types.
+ *   cli → scenarios → {sim, quant, traces} → qnet → {nets, arch} → errors;  arch and nets import no
+ *   project folder but errors/ (the error hierarchy, which imports none); sim and quant are siblings
+ *   that never import each other, not even types.
  * Also: library folders never print or exit (only cli/ does).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -9,19 +10,20 @@ import { join, relative, resolve, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const FOLDERS = ['arch', 'nets', 'qnet', 'sim', 'quant', 'traces', 'scenarios', 'cli', 'bench'] as const;
+const FOLDERS = ['errors', 'arch', 'nets', 'qnet', 'sim', 'quant', 'traces', 'scenarios', 'cli', 'bench'] as const;
 type Folder = (typeof FOLDERS)[number];
 
 const ALLOWED: Record<Folder, readonly Folder[]> = {
-  arch: [],
-  nets: [],
-  qnet: ['nets', 'arch'],
-  sim: ['qnet', 'nets', 'arch'],
-  quant: ['qnet', 'nets', 'arch'],
-  traces: ['qnet', 'nets', 'arch'],
-  scenarios: ['sim', 'quant', 'traces', 'qnet', 'nets', 'arch'],
-  cli: ['scenarios', 'sim', 'quant', 'traces', 'qnet', 'nets', 'arch'],
-  bench: ['scenarios', 'sim', 'quant', 'traces', 'qnet', 'nets', 'arch', 'cli'],
+  errors: [],
+  arch: ['errors'],
+  nets: ['errors'],
+  qnet: ['nets', 'arch', 'errors'],
+  sim: ['qnet', 'nets', 'arch', 'errors'],
+  quant: ['qnet', 'nets', 'arch', 'errors'],
+  traces: ['qnet', 'nets', 'arch', 'errors'],
+  scenarios: ['sim', 'quant', 'traces', 'qnet', 'nets', 'arch', 'errors'],
+  cli: ['scenarios', 'sim', 'quant', 'traces', 'qnet', 'nets', 'arch', 'errors'],
+  bench: ['scenarios', 'sim', 'quant', 'traces', 'qnet', 'nets', 'arch', 'errors', 'cli'],
 };
 /** type-only imports allowed against the direction: a trace writer reads the run result's types */
 const TYPE_ONLY: Partial<Record<Folder, readonly Folder[]>> = { traces: ['sim'] };
@@ -106,6 +108,8 @@ describe('dependency direction (DESIGN.md)', () => {
     expect(violationsOf(at('qnet/x.ts'), "import { runQuantized } from '../sim/qexec.js';")).toHaveLength(1);
     expect(violationsOf(at('nets/x.ts'), "import type { QParams } from '../qnet/network.js';")).toHaveLength(1);
     expect(violationsOf(at('sim/x.ts'), "import type { QParams } from '../qnet/network.js';")).toEqual([]);
+    expect(violationsOf(at('errors/x.ts'), "import type { ArchSpec } from '../arch/spec.js';")).toHaveLength(1);
+    expect(violationsOf(at('arch/x.ts'), "import { ConfigError } from '../errors/index.js';")).toEqual([]);
   });
 
   it('library code never prints or exits', () => {

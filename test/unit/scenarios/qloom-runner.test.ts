@@ -18,7 +18,8 @@ import { workloadFromQuantizedNetwork } from '../../../sim/engine/index.js';
 import { runSimulation, type SimulationResult } from '../../../sim/run.js';
 import { ptqConfigOf } from '../../../scenarios/ptq.js';
 import { runPoint } from '../../../scenarios/qloom-runner.js';
-import { expandPoints, validateScenario, type PointConfig } from '../../../scenarios/scenario.js';
+import { expandPoints } from '../../../scenarios/points.js';
+import { validateScenario, type PointConfig } from '../../../scenarios/scenario.js';
 
 const CALIB = 64;
 const SAMPLES = 60;

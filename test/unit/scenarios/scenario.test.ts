@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../arch/errors.js';
-import { builtinScenarios, configHash, expandPoints, loadScenario, validateScenario } from '../../../scenarios/scenario.js';
+import { configHash, expandPoints } from '../../../scenarios/points.js';
+import { builtinScenarios, loadScenario, validateScenario } from '../../../scenarios/scenario.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'qloom-scenario-'));
 function file(name: string, text: string): string {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildResults, serializeResults } from '../../../scenarios/report.js';
-import { expandPoints, loadScenario, validateScenario } from '../../../scenarios/scenario.js';
+import { expandPoints } from '../../../scenarios/points.js';
+import { loadScenario, validateScenario } from '../../../scenarios/scenario.js';
 import { pointFile, runSweep, startSweep } from '../../../scenarios/sweep.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'qloom-sweep-'));

@@ -1,0 +1,124 @@
+/**
+ * The commands: name → summary, usage and parseArgs options, and a loader of the module that runs
+ * it. Light on purpose — `qloom --help` and `qloom <command> --help` read only this file, and a run
+ * imports the one command module it needs (the library behind it: tfjs, onnx, vega, mathjs, …).
+ */
+import type { ParseArgsConfig } from 'node:util';
+import { PRESET_NAMES, PTQ_OPTIONS, PTQ_USAGE } from './ptq-flags.js';
+
+/** A command's work: parse its arguments, make the library call, print. */
+export type CommandRun = (positionals: string[], values: Record<string, unknown>) => Promise<void> | void;
+
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  load(): Promise<CommandRun>;
+}
+
+export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--json]';
+export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos] [--samples N] [--seed S] [--json]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json]`;
+export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos --out <file.onnx> [--format qop|qdq] [--json]`;
+export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos [--samples N] [--json]`;
+export const EXEC_USAGE =
+  'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';
+export const SCENARIO_USAGE = 'qloom scenario <name|file> [--out <dir>] [--workers N] [--json]';
+export const REPORT_USAGE = 'qloom report <results.json> [--out <dir>]';
+export const RUN_TOPOLOGY_USAGE =
+  'qloom run --arch <preset|file.json|file.yaml|file.cfg> --topology <file.csv> [--gemm] [--memory native|scalesim] [--scalesim-trace <dir>] [--json] [--out <result.json>]\n' +
+  '             --scalesim-config <file.cfg>: the same as --arch <file.cfg>\n' +
+  '             --scalesim-trace <dir>: SCALE-Sim access traces, <dir>/layer<i>/{IFMAP,FILTER,OFMAP}_{SRAM,DRAM}_TRACE.csv\n' +
+  '               (scalesim memory model only: a .cfg, or --memory scalesim; DRAM traces in USER bandwidth mode only, empty in CALC)';
+export const RUN_MODEL_USAGE =
+  'qloom run --arch <preset|file> --model <name|file.onnx> [--preset <ptq preset> | a quantized .onnx] --data <mnist|fmnist|photos> [--samples N] [--batch B] [--trace <file.json>] [--requant float|fixed] [--json] [--out <result.json>]';
+export const ENERGY_USAGE = 'qloom energy <result.json> --table <name|file.json|file.yaml> [--json]';
+export const MODELS_USAGE = 'qloom models [--json]';
+
+const json = { type: 'boolean' } as const;
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  inspect: {
+    summary: 'layers of a model with op, shapes, parameters and MACs',
+    usage: INSPECT_USAGE,
+    options: { json },
+    load: async () => (await import('./inspect.js')).run,
+  },
+  eval: {
+    summary: 'FP32 top-1 of a model on a dataset (photos: top-1 class per image)',
+    usage: EVAL_USAGE,
+    options: { ...PTQ_OPTIONS, quant: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' }, json, all: { type: 'boolean' } },
+    load: async () => (await import('./eval.js')).run,
+  },
+  quantize: {
+    summary: 'post-training quantization (standard PTQ pipeline) → quantized ONNX',
+    usage: QUANTIZE_USAGE,
+    options: { ...PTQ_OPTIONS, preset: { type: 'string' }, calib: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, json },
+    load: async () => (await import('./quantize.js')).run,
+  },
+  debug: {
+    summary: 'PTQ debugging workflow: FP32 sanity, weights vs activations, per-quantizer sensitivity',
+    usage: DEBUG_USAGE,
+    options: { ...PTQ_OPTIONS, preset: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' }, json },
+    load: async () => (await import('./debug.js')).run,
+  },
+  exec: {
+    summary: 'run a quantized ONNX model bit-exactly on .pb inputs, write .pb outputs and overflow counts',
+    usage: EXEC_USAGE,
+    options: {
+      input: { type: 'string', multiple: true },
+      'out-dir': { type: 'string' },
+      requant: { type: 'string' },
+      'acc-bits': { type: 'string' },
+      'acc-policy': { type: 'string' },
+      json,
+    },
+    load: async () => (await import('./exec.js')).run,
+  },
+  scenario: {
+    summary: 'run a scenario sweep (built-in name or YAML/JSON file) and write its report',
+    usage: SCENARIO_USAGE,
+    options: { out: { type: 'string' }, workers: { type: 'string' }, json },
+    load: async () => (await import('./scenario.js')).run,
+  },
+  report: {
+    summary: 're-render a scenario report (CSVs, SVG plots, report.html) from its results.json',
+    usage: REPORT_USAGE,
+    options: { out: { type: 'string' } },
+    load: async () => (await import('./report.js')).run,
+  },
+  run: {
+    summary: 'simulate on an accelerator: timing only (SCALE-Sim topology) or a quantized model on real data (functional + timing)',
+    usage: `${RUN_TOPOLOGY_USAGE}\n             ${RUN_MODEL_USAGE}`,
+    options: {
+      arch: { type: 'string' },
+      topology: { type: 'string' },
+      'scalesim-config': { type: 'string' },
+      gemm: { type: 'boolean' },
+      memory: { type: 'string' },
+      'scalesim-trace': { type: 'string' },
+      json,
+      out: { type: 'string' },
+      // --model
+      model: { type: 'string' },
+      preset: { type: 'string' },
+      data: { type: 'string' },
+      samples: { type: 'string' },
+      batch: { type: 'string' },
+      trace: { type: 'string' },
+      requant: { type: 'string' },
+    },
+    load: async () => (await import('./run.js')).run,
+  },
+  energy: {
+    summary: 'recompute the energy of a saved run result with another energy table',
+    usage: ENERGY_USAGE,
+    options: { table: { type: 'string' }, json },
+    load: async () => (await import('./energy.js')).run,
+  },
+  models: {
+    summary: 'list the model zoo',
+    usage: MODELS_USAGE,
+    options: { json },
+    load: async () => (await import('./models.js')).run,
+  },
+};

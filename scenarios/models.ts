@@ -1,0 +1,172 @@
+/**
+ * Models on their own: the library calls behind `qloom models`, `qloom inspect` and `qloom eval`.
+ *
+ *  - `inspectModel`: layers with op, shapes, parameters and MACs (batch 1);
+ *  - `evaluateModel`: FP32 top-1 on a labelled test split, or the top-1 class per photo;
+ *  - `evaluateQuantizedModel`: PTQ (calibrated on the train split, photos: the photos), then the
+ *    integer model beside FP32 on the same images — top-1, or agreement with FP32 and output SQNR.
+ */
+import { UsageError } from '../errors/index.js';
+import { loadDataset, type DatasetName } from '../nets/data/index.js';
+import { loadPhotos } from '../nets/data/photos.js';
+import type { PreprocessName } from '../nets/data/preprocess.js';
+import { argmaxRows, evaluateTop1, wilsonInterval } from '../nets/eval.js';
+import type { ValueInfo } from '../nets/graph.js';
+import { evaluatePhotos, photoOutputs, type PhotoPrediction } from '../nets/photo-eval.js';
+import { layerStats, type LayerStat } from '../nets/shapes.js';
+import { listModels, loadModel, type EvalDataset } from '../nets/zoo/index.js';
+import type { PtqConfig } from '../quant/config.js';
+import { quantizedOutputs, sqnrDb, top1Of } from './debug.js';
+import { quantizeModel } from './evaluate.js';
+
+export const EVAL_DATASETS: readonly EvalDataset[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
+
+export interface Interval {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+export interface ModelInspection {
+  readonly model: string;
+  /** where it was read from */
+  readonly source: string;
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+  readonly layers: readonly LayerStat[];
+  readonly totalMacs: number;
+  readonly totalParams: number;
+}
+
+/** A model's layers (op, input / output shapes, parameters, MACs at batch 1) and totals. */
+export function inspectModel(model: string): ModelInspection {
+  const { graph, source } = loadModel(model);
+  const stats = layerStats(graph);
+  return { model, source, inputs: graph.inputs, outputs: graph.outputs, layers: stats.layers, totalMacs: stats.totalMacs, totalParams: stats.totalParams };
+}
+
+/** The data set a zoo model is evaluated on, or undefined (a model file, or a name not in the zoo). */
+export function modelDataset(model: string): EvalDataset | undefined {
+  return listModels().find((m) => m.name === model)?.dataset;
+}
+
+export interface EvaluationOptions {
+  /** default: the zoo model's own data set */
+  readonly data?: EvalDataset;
+  /** a seeded subset of the test split (photos: of the photos); default all */
+  readonly samples?: number;
+  readonly seed?: number;
+  /** samples done, of the total */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface ModelEvaluation {
+  readonly model: string;
+  readonly dataset: EvalDataset;
+  readonly split?: string;
+  readonly top1?: number;
+  readonly correct?: number;
+  readonly samples: number;
+  /** labeled data: 95 % Wilson interval of top1 */
+  readonly interval95?: Interval;
+  /** the manifest's top-1 of a bundled model, when this evaluation is the one it records */
+  readonly manifestTop1?: number;
+  readonly seconds: number;
+  /** photos: the top-1 class of each */
+  readonly photos?: readonly PhotoPrediction[];
+  /** evaluateQuantizedModel: the quantized model beside FP32 */
+  readonly quant?: QuantizedEvaluation;
+}
+
+export interface QuantizedEvaluation {
+  readonly preset: string;
+  readonly configHash: string;
+  /** labelled data: top-1 of the integer model and of FP32 on the same images */
+  readonly top1?: number;
+  readonly correct?: number;
+  /** 95 % Wilson interval of top1 */
+  readonly interval95?: Interval;
+  readonly fp32Top1?: number;
+  /** photos: share of photos whose top-1 class equals FP32's, and the output SQNR */
+  readonly agreement?: number;
+  readonly sqnrDb?: number;
+  readonly calibSamples: number;
+  readonly ptqSeconds: number;
+}
+
+function datasetOf(model: string, data: EvalDataset | undefined): EvalDataset {
+  const dataset = data ?? modelDataset(model);
+  if (!dataset) throw new UsageError(`no data set given for '${model}', which is not a zoo model with one of its own (one of ${EVAL_DATASETS.join(', ')})`);
+  return dataset;
+}
+
+const subset = (samples: number | undefined, seed: number) => (samples === undefined ? {} : { samples, seed });
+
+/** FP32 top-1 on the test split, or the top-1 class per photo (`qloom eval`). */
+export function evaluateModel(model: string, opts: EvaluationOptions = {}): ModelEvaluation {
+  const { graph, entry } = loadModel(model);
+  const dataset = datasetOf(model, opts.data ?? entry?.dataset);
+  const { samples, seed = 0, onProgress } = opts;
+  const started = Date.now();
+  if (dataset === 'photos') {
+    const res = evaluatePhotos(graph, model, { samples, seed, onProgress });
+    return { model, dataset, samples: res.length, seconds: (Date.now() - started) / 1000, photos: res };
+  }
+  const set = loadDataset(dataset as DatasetName, 'test', subset(samples, seed));
+  const res = evaluateTop1(graph, set, { onProgress });
+  return {
+    model,
+    dataset,
+    split: 'test',
+    top1: res.top1,
+    correct: res.correct,
+    samples: res.samples,
+    interval95: wilsonInterval(res.correct, res.samples),
+    manifestTop1: entry?.manifest && entry.manifest.dataset === dataset && samples === undefined ? entry.manifest.top1 : undefined,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+export interface QuantizedEvaluationOptions extends EvaluationOptions {
+  readonly config: PtqConfig;
+  /** PTQ stages: stage name, done, total */
+  readonly onStage?: (stage: string, done: number, total: number) => void;
+}
+
+/**
+ * PTQ calibrated on the data set's train split (photos: the photos), then the integer model on the
+ * evaluation images beside FP32 (`qloom eval --quant`).
+ */
+export async function evaluateQuantizedModel(model: string, opts: QuantizedEvaluationOptions): Promise<ModelEvaluation> {
+  const dataset = datasetOf(model, opts.data);
+  const { samples, seed = 0, onProgress, config: cfg } = opts;
+  const { graph } = loadModel(model);
+  const started = Date.now();
+  const result = await quantizeModel(model, dataset, cfg, { onProgress: opts.onStage });
+  const ptqSeconds = (Date.now() - started) / 1000;
+  const base = { preset: cfg.preset, configHash: result.configHash, calibSamples: result.stats.calibSamples, ptqSeconds };
+  if (dataset === 'photos') {
+    const fp = photoOutputs(graph, model, { samples, seed, onProgress });
+    const set = loadPhotos(model as PreprocessName, { samples, seed });
+    const q = quantizedOutputs(result.net, graph, set);
+    const rows = set.count;
+    const fpPred = new Int32Array(rows);
+    argmaxRows({ dtype: 'float32', shape: [rows, fp.classes], data: fp.outputs }, fpPred, 0);
+    return { model, dataset, samples: rows, seconds: (Date.now() - started) / 1000, quant: { ...base, agreement: top1Of(q, rows, fpPred), sqnrDb: sqnrDb(fp.outputs, q) } };
+  }
+  const set = loadDataset(dataset as DatasetName, 'test', subset(samples, seed));
+  const fp = evaluateTop1(graph, set, { onProgress });
+  const q = quantizedOutputs(result.net, graph, set);
+  const top1 = top1Of(q, set.count, set.labels);
+  const correct = Math.round(top1 * set.count);
+  return {
+    model,
+    dataset,
+    split: 'test',
+    top1: fp.top1,
+    correct: fp.correct,
+    samples: set.count,
+    interval95: wilsonInterval(fp.correct, set.count),
+    seconds: (Date.now() - started) / 1000,
+    quant: { ...base, top1, correct, interval95: wilsonInterval(correct, set.count), fp32Top1: fp.top1 },
+  };
+}

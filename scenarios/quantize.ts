@@ -1,0 +1,105 @@
+/**
+ * Post-training quantization of a model: the library calls behind `qloom quantize` and
+ * `qloom debug`. Calibration images are a seeded subset of the data set's train split (photos: the
+ * photo set), picked by `calibrationSet` (scenarios/evaluate.ts) as every other caller picks them.
+ */
+import { UsageError } from '../errors/index.js';
+import { loadDataset, type DatasetName } from '../nets/data/index.js';
+import { PREPROCESS_NAMES } from '../nets/data/preprocess.js';
+import { loadModel } from '../nets/zoo/index.js';
+import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
+import { exportQuantizedOnnx } from '../quant/onnx/qexport.js';
+import type { PtqResult } from '../quant/pipeline.js';
+import type { QuantizedNetwork } from '../qnet/network.js';
+import { debugNetwork, type DebugReport } from './debug.js';
+import { calibrationSet, evaluationSet, quantizeModel, type EvalDatasetName } from './evaluate.js';
+import { writeFileAtomic } from './files.js';
+
+export const CALIB_DATASETS: readonly EvalDatasetName[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
+
+/** What is wrong with `dataset` as a calibration / evaluation set for `model`, known without loading anything. */
+export function datasetProblems(label: string, dataset: unknown, model: string | undefined): string[] {
+  if (dataset === undefined) return [`${label} is required (one of ${CALIB_DATASETS.join(', ')})`];
+  if (!(CALIB_DATASETS as readonly unknown[]).includes(dataset)) return [`${label} must be one of ${CALIB_DATASETS.join(', ')}, got '${String(dataset)}'`];
+  if (dataset === 'photos' && model !== undefined && !(PREPROCESS_NAMES as readonly string[]).includes(model)) {
+    return [`${label} photos needs a model with known preprocessing (${PREPROCESS_NAMES.join(', ')}), not '${model}'`];
+  }
+  return [];
+}
+
+export interface QuantizeOptions {
+  /** calibration data set */
+  readonly calib: EvalDatasetName;
+  /** a PTQ preset name, or a config from `resolvePtqConfig` */
+  readonly config: string | PtqConfig;
+  /** pipeline stages: stage name, done, total */
+  readonly onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+function configOf(config: string | PtqConfig): PtqConfig {
+  return typeof config === 'string' ? resolvePtqConfig(config) : config;
+}
+
+function checkDataset(dataset: EvalDatasetName, model: string): void {
+  const problems = datasetProblems('the data set', dataset, model);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+}
+
+/**
+ * The standard PTQ pipeline on a zoo model or model file (BN folding → CLE → quantizers → weight
+ * ranges → AdaRound or bias correction → activation ranges), calibrated on `calib`.
+ */
+export function quantize(model: string, opts: QuantizeOptions): Promise<PtqResult> {
+  checkDataset(opts.calib, model);
+  return quantizeModel(model, opts.calib, configOf(opts.config), { onProgress: opts.onProgress });
+}
+
+/** Writes a quantized network as QOperator or QDQ ONNX (temp file + rename); returns its size in bytes. */
+export function writeQuantizedOnnx(net: QuantizedNetwork, file: string, format: 'qop' | 'qdq' = 'qop'): number {
+  const bytes = exportQuantizedOnnx(net, { format });
+  writeFileAtomic(file, bytes);
+  return bytes.length;
+}
+
+/** A short JSON-friendly summary of a PTQ result. */
+export function ptqSummary(r: PtqResult): Record<string, unknown> {
+  return {
+    config: r.config,
+    configHash: r.configHash,
+    layers: r.net.layers.length,
+    linearLayers: r.stats.layers.length,
+    calibSamples: r.stats.calibSamples,
+    clePairs: r.stats.clePairs,
+    timingsMs: Object.fromEntries(Object.entries(r.timingsMs).map(([k, v]) => [k, Math.round(v)])),
+  };
+}
+
+export interface DebugModelOptions {
+  /** calibrated on its train split (photos: the photos), evaluated on its test split */
+  readonly data: EvalDatasetName;
+  /** evaluation images, a seeded subset (the config's seed); default 500 */
+  readonly samples?: number;
+  readonly config: string | PtqConfig;
+  readonly onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+/**
+ * The white paper's PTQ debugging workflow on a model (`qloom debug`): FP32 sanity at 32 bits,
+ * weights-only vs activations-only, per-quantizer sensitivity, per-channel range statistics.
+ */
+export function debugModel(model: string, opts: DebugModelOptions): Promise<DebugReport> {
+  const cfg = configOf(opts.config);
+  const { data } = opts;
+  checkDataset(data, model);
+  const samples = opts.samples ?? 500;
+  if (!Number.isInteger(samples) || samples < 1) throw new UsageError(`samples must be a positive integer, got ${String(samples)}`);
+  const { graph } = loadModel(model);
+  const calib = calibrationSet(data, model, cfg);
+  let evalData;
+  if (data === 'photos') evalData = evaluationSet(data, model, samples, cfg.seed);
+  else {
+    const test = loadDataset(data as DatasetName, 'test');
+    evalData = samples >= test.count ? test : evaluationSet(data, model, samples, cfg.seed);
+  }
+  return debugNetwork(graph, calib, evalData, cfg, { onProgress: opts.onProgress });
+}

@@ -1,0 +1,46 @@
+/**
+ * A whole scenario, end to end: validate, sweep on the worker pool (resumable from the point
+ * cache), assemble `results.json`, write the report — the library calls behind `qloom scenario`
+ * and `qloom report`.
+ */
+import { dirname, join } from 'node:path';
+import { buildResults, readResults, writeReport, type ResultsDoc, type WrittenReport } from './report.js';
+import { loadScenario, type Scenario } from './scenario.js';
+import { startSweep, type SweepOutcome, type SweepProgress } from './sweep.js';
+
+export interface ScenarioRunOptions {
+  /** default `out/scenarios/<name>` (relative to the working folder) */
+  readonly outDir?: string;
+  /** worker threads (default: available parallelism); 0 runs the points in this thread */
+  readonly workers?: number;
+  /** aborting stops scheduling and rejects with an AbortError; finished points stay on disk */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: SweepProgress) => void;
+}
+
+export interface ScenarioRun {
+  readonly scenario: Scenario;
+  readonly outDir: string;
+  readonly outcome: SweepOutcome;
+  readonly results: ResultsDoc;
+  readonly report: WrittenReport;
+}
+
+/** Runs a built-in scenario (by name), a YAML / JSON scenario file, or a validated scenario. */
+export async function runScenario(scenario: string | Scenario, opts: ScenarioRunOptions = {}): Promise<ScenarioRun> {
+  const s = typeof scenario === 'string' ? loadScenario(scenario) : scenario;
+  const outDir = opts.outDir ?? join('out', 'scenarios', s.name);
+  const sweep = startSweep(s, { outDir, workers: opts.workers, signal: opts.signal });
+  if (opts.onProgress) sweep.progress$.subscribe(opts.onProgress);
+  const outcome = await sweep.done;
+  const results = buildResults(s, outcome);
+  const report = await writeReport(results, outDir);
+  return { scenario: s, outDir, outcome, results, report };
+}
+
+/** Re-renders a scenario's CSVs, plots and report.html from its results.json (into `outDir`, default its folder). */
+export async function reportFromResults(resultsFile: string, outDir: string = dirname(resultsFile)): Promise<WrittenReport> {
+  const doc = readResults(resultsFile);
+  // the results file itself is only rewritten when the report goes elsewhere
+  return writeReport(doc, outDir, { writeResults: outDir !== dirname(resultsFile) });
+}

@@ -1,0 +1,112 @@
+/**
+ * `simulateModel`: functional + timing run of a quantized network on data set images — the library
+ * call behind `qloom run --model`. The model is a quantized ONNX file (QOperator / QDQ), or a float
+ * model (zoo name or .onnx) quantized here with a PTQ preset. The engine times one inference
+ * (timing does not depend on the data); each batch of images runs through that timing run's tile
+ * events functionally, so overflow counts and accuracy cover every sample while cycles / energy /
+ * bits are per inference — the same calls (scenarios/evaluate.ts) the `qloom` scenario runner makes.
+ */
+import type { ArchSpec, MemoryModel } from '../arch/spec.js';
+import { UsageError } from '../errors/index.js';
+import { loadModel } from '../nets/zoo/index.js';
+import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
+import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
+import { runFp32Batched } from '../quant/pipeline.js';
+import type { RequantMode } from '../qnet/requant.js';
+import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
+import type { RunResult } from '../sim/result.js';
+import { ChromeTraceWriter } from '../traces/chrome.js';
+import { sqnrDb } from './debug.js';
+import { agreementWithFp32, evaluateOnArch, evaluationSet, inputShapeFor, quantizeModel, type ArchEvaluation, type EvalDatasetName } from './evaluate.js';
+import { loadArch } from './simulate.js';
+
+export interface ModelRunOptions {
+  /** preset name, spec file (.json / .yaml), SCALE-Sim .cfg, or a spec */
+  readonly arch: string | ArchSpec;
+  readonly memory?: MemoryModel;
+  /** a quantized .onnx, or a float model (zoo name or .onnx) together with `preset` */
+  readonly model: string;
+  /** PTQ preset name or config: quantize the float `model` here, calibrated on `data`'s train split */
+  readonly preset?: string | PtqConfig;
+  readonly data: EvalDatasetName;
+  /** test images (photos: at most all of them); default 100, seed 0 */
+  readonly samples?: number;
+  /** samples per functional run; default 100 */
+  readonly batch?: number;
+  /** default 'float' (ONNX Runtime's requantization) */
+  readonly requant?: RequantMode;
+  /** write a Chrome / Perfetto trace of the first inference here */
+  readonly trace?: string;
+  /** samples done, of the total */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface ModelRun {
+  /** cycles, energy and bits per inference; overflows over every sample */
+  readonly result: RunResult;
+  /** top-1 on the test split, or top-1 agreement with FP32 on photos */
+  readonly accuracy: number;
+  /** photos: output SQNR against FP32 (dB) */
+  readonly sqnrDb?: number;
+  readonly samples: number;
+  readonly model: string;
+  readonly dataset: EvalDatasetName;
+  readonly requant: RequantMode;
+  readonly trace?: { readonly path: string; readonly events: number };
+}
+
+function positiveInt(v: number | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+/** Functional + timing run of a quantized network on data set images (`qloom run --model`). */
+export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
+  const { model, data } = opts;
+  // unlabelled photos are scored by agreement with the FP32 model, which a quantized file lacks
+  if (data === 'photos' && opts.preset === undefined) throw new UsageError('photos are scored by agreement with the FP32 model: give a float model (zoo name) and a PTQ preset');
+  if (opts.preset === undefined && !model.endsWith('.onnx')) throw new UsageError(`'${model}' is a float model: give a PTQ preset to quantize it, or a quantized .onnx`);
+  const samples = positiveInt(opts.samples, 'samples', 100);
+  const batch = positiveInt(opts.batch, 'batch', 100);
+  const mode = opts.requant ?? 'float';
+  if (mode !== 'float' && mode !== 'fixed') throw new UsageError(`requant must be float or fixed, got '${String(mode)}'`);
+  const spec = loadArch(opts.arch, opts.memory);
+  const net =
+    opts.preset === undefined
+      ? loadQuantizedOnnx(model)
+      : (await quantizeModel(model, data, typeof opts.preset === 'string' ? resolvePtqConfig(opts.preset) : opts.preset)).net;
+  if (net.inputs.length !== 1) throw new UsageError(`the model has ${net.inputs.length} inputs; model runs take single-input models`);
+  const set = evaluationSet(data, model, samples, 0);
+  const shape = inputShapeFor(net, set.shape);
+  const trace =
+    opts.trace !== undefined
+      ? new ChromeTraceWriter(opts.trace, { clockHz: spec.clockHz, layerNames: workloadFromQuantizedNetwork(net, [1, ...shape], spec).layers.map((l) => l.name), metadata: { model, arch: spec.name } })
+      : null;
+  let evaluation: ArchEvaluation;
+  try {
+    evaluation = evaluateOnArch(spec, net, set, { batch, requant: mode, seed: 0, onEvents: trace ? (c) => trace.chunk(c) : undefined, onProgress: opts.onProgress });
+  } catch (e) {
+    trace?.abort();
+    throw e;
+  }
+  const traced = trace?.finish();
+  let accuracy: number;
+  let sqnr: number | undefined;
+  if (data === 'photos') {
+    const fp32 = runFp32Batched(loadModel(model).graph, set);
+    accuracy = agreementWithFp32(fp32, evaluation.predictions, set.count);
+    sqnr = sqnrDb(fp32, evaluation.outputs);
+  } else accuracy = (evaluation.correct ?? 0) / set.count;
+  return {
+    result: evaluation.result,
+    accuracy,
+    ...(sqnr !== undefined ? { sqnrDb: sqnr } : {}),
+    samples: set.count,
+    model,
+    dataset: data,
+    requant: mode,
+    ...(traced ? { trace: traced } : {}),
+  };
+}
+

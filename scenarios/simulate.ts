@@ -1,0 +1,85 @@
+/**
+ * Simulations on an accelerator: the library calls behind `qloom run` and `qloom energy`.
+ *
+ *  - `loadArch`: a preset name, an arch spec file (.json / .yaml) or a SCALE-Sim `.cfg`, with an
+ *    optional memory-model override;
+ *  - `simulateTopology`: timing only, a SCALE-Sim topology CSV (no weights, no data);
+ *  - `simulateModel` (simulate-model.ts): functional + timing, a quantized network on images;
+ *  - `saveRunResult` / `repriceRunResult`: a run's full result on disk, priced again with another
+ *    energy table without re-running.
+ */
+import { readFileSync } from 'node:fs';
+import { loadEnergyTable } from '../arch/energy.js';
+import { loadArchSpec, MEMORY_MODELS, validateArchSpec, type ArchSpec, type MemoryModel } from '../arch/spec.js';
+import { ConfigError, UsageError } from '../errors/index.js';
+import { simulate, workloadFromViews } from '../sim/engine/index.js';
+import { parseRunResult, recomputeEnergy, type RunResult } from '../sim/result.js';
+import { simulateScaleSim } from '../sim/timing/scalesim-memory.js';
+import { parseTopologyCsv } from '../sim/timing/topology.js';
+import { ScaleSimTraceWriter } from '../traces/scalesim-trace.js';
+import { writeFileAtomic } from './files.js';
+
+/** An arch: preset name, spec file (.json / .yaml), SCALE-Sim .cfg, or a spec; `memory` overrides its memory model. */
+export function loadArch(arch: string | ArchSpec, memory?: MemoryModel): ArchSpec {
+  const spec = typeof arch === 'string' ? loadArchSpec(arch) : arch;
+  if (memory === undefined || memory === spec.memoryModel) return spec;
+  if (!MEMORY_MODELS.includes(memory)) throw new UsageError(`memory model must be one of ${MEMORY_MODELS.join(', ')}, got '${String(memory)}'`);
+  return validateArchSpec({ ...spec, memoryModel: memory }, `${typeof arch === 'string' ? arch : spec.name} with memory model ${memory}`);
+}
+
+export interface TopologyRunOptions {
+  /** preset name, spec file (.json / .yaml), SCALE-Sim .cfg, or a spec */
+  readonly arch: string | ArchSpec;
+  /** the memory model, instead of the arch's */
+  readonly memory?: MemoryModel;
+  /** a SCALE-Sim topology CSV file */
+  readonly topology: string;
+  /** the CSV's rows are GEMMs (M, N, K), not convolutions */
+  readonly gemm?: boolean;
+  /** also write SCALE-Sim SRAM/DRAM access traces here (the scalesim memory model only) */
+  readonly scalesimTrace?: string;
+  /** layers done, of the total */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Timing-only run of a SCALE-Sim topology on an arch (`qloom run --topology`). */
+export function simulateTopology(opts: TopologyRunOptions): RunResult {
+  const spec = loadArch(opts.arch, opts.memory);
+  let text: string;
+  try {
+    text = readFileSync(opts.topology, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the topology (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, opts.topology);
+  }
+  const views = parseTopologyCsv(text, opts.topology, opts.gemm ? 'gemm' : 'conv');
+  if (opts.scalesimTrace !== undefined && spec.memoryModel !== 'scalesim') {
+    throw new UsageError(`SCALE-Sim traces need the scalesim memory model (a .cfg, or memory model scalesim); ${spec.name} uses '${spec.memoryModel}'`);
+  }
+  const result = simulate(spec, workloadFromViews(views, spec, opts.topology), { progress: opts.onProgress });
+  if (opts.scalesimTrace !== undefined) {
+    // the engine does not take a trace sink: a second, trace-only pass of the same SCALE-Sim model
+    const writer = new ScaleSimTraceWriter(opts.scalesimTrace);
+    try {
+      simulateScaleSim(spec, views, { trace: writer });
+    } finally {
+      writer.close();
+    }
+  }
+  return result;
+}
+
+/** Writes a run's full result (counts included, so `repriceRunResult` can price it again), atomically. */
+export function saveRunResult(result: RunResult, file: string): void {
+  writeFileAtomic(file, JSON.stringify(result) + '\n');
+}
+
+/** A saved run result priced with another energy table (a name or a file), from its stored counts. */
+export function repriceRunResult(file: string, table: string): RunResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read the result (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+  }
+  return recomputeEnergy(parseRunResult(doc, file), loadEnergyTable(table));
+}
