@@ -1,7 +1,8 @@
 /**
- * The few encodings every hand-assembled WebAssembly module here needs (LEB128 integers, sections,
- * the module header): nets/wasm-f32.ts and sim/kernels/wasm.ts assemble their kernels byte by byte
- * with them, with no toolchain.
+ * The one WebAssembly code emitter of the tree: the FP32 kernels (wasm-f32-kernels.ts) and sim/'s
+ * integer kernels (sim/kernels/wasm.ts) assemble their functions byte by byte with it, with no
+ * toolchain — the encodings (LEB128 integers, sections, the module header), the opcodes they use,
+ * an instruction emitter for one function body, and the module around the functions.
  */
 
 /** `\0asm` and version 1 */
@@ -35,4 +36,215 @@ export function section(id: number, body: readonly number[], out: number[]): voi
   out.push(id);
   uleb(body.length, out);
   for (const b of body) out.push(b);
+}
+
+/** value types, and the empty block type */
+export const I32 = 0x7f;
+export const F64 = 0x7c;
+export const V128 = 0x7b;
+export const VOID = 0x40;
+
+/** the core opcodes the kernels use */
+export const Op = {
+  Block: 0x02,
+  Loop: 0x03,
+  If: 0x04,
+  Else: 0x05,
+  End: 0x0b,
+  Br: 0x0c,
+  BrIf: 0x0d,
+  Select: 0x1b,
+  LocalGet: 0x20,
+  LocalSet: 0x21,
+  LocalTee: 0x22,
+  I32Load: 0x28,
+  F32Load: 0x2a,
+  F64Load: 0x2b,
+  I32Load16S: 0x2e,
+  I32Store: 0x36,
+  F32Store: 0x38,
+  F64Store: 0x39,
+  I32Store16: 0x3b,
+  I32Const: 0x41,
+  I32Eqz: 0x45,
+  I32LtS: 0x48,
+  I32LtU: 0x49,
+  I32GtU: 0x4b,
+  I32GeS: 0x4e,
+  I32Add: 0x6a,
+  I32Sub: 0x6b,
+  I32Mul: 0x6c,
+  I32Xor: 0x73,
+  I32Shl: 0x74,
+  I32ShrS: 0x75,
+  I32ShrU: 0x76,
+  F64Add: 0xa0,
+  F64Sub: 0xa1,
+  F64Mul: 0xa2,
+  F32DemoteF64: 0xb6,
+  F64PromoteF32: 0xbb,
+  /** 0xfc prefix: memory.copy is 0xfc 0x0a 0x00 0x00 */
+  Prefix: 0xfc,
+} as const;
+
+/** the SIMD opcodes (after the 0xfd prefix, LEB-encoded) the kernels use */
+export const Simd = {
+  Load: 0x00,
+  Load32Splat: 0x09,
+  Load64Splat: 0x0a,
+  Store: 0x0b,
+  Const: 0x0c,
+  Shuffle: 0x0d,
+  F64x2Splat: 0x14,
+  I32x4ExtractLane: 0x1b,
+  Load64Zero: 0x5d,
+  F32x4DemoteZero: 0x5e,
+  F64x2PromoteLow: 0x5f,
+  I32x4Add: 0xae,
+  I32x4DotI16x8S: 0xba,
+  F32x4Add: 0xe4,
+  F32x4Mul: 0xe6,
+  F32x4PMin: 0xea,
+  F32x4PMax: 0xeb,
+  F64x2Add: 0xf0,
+  F64x2Sub: 0xf1,
+  F64x2Mul: 0xf2,
+} as const;
+
+/** Instruction emitter for one function body. */
+export class Code {
+  readonly b: number[] = [];
+  op(...codes: number[]): this {
+    for (const c of codes) this.b.push(c);
+    return this;
+  }
+  /** an opcode and its unsigned LEB128 immediate */
+  private withImm(code: number, imm: number): this {
+    this.b.push(code);
+    uleb(imm, this.b);
+    return this;
+  }
+  get(i: number): this {
+    return this.withImm(Op.LocalGet, i);
+  }
+  set(i: number): this {
+    return this.withImm(Op.LocalSet, i);
+  }
+  tee(i: number): this {
+    return this.withImm(Op.LocalTee, i);
+  }
+  i32(n: number): this {
+    this.b.push(Op.I32Const);
+    sleb(n, this.b);
+    return this;
+  }
+  /** SIMD instruction: 0xfd prefix, LEB opcode */
+  simd(code: number): this {
+    return this.withImm(0xfd, code);
+  }
+  /** memarg: log2 alignment, byte offset */
+  mem(alignLog2: number, offset: number): this {
+    uleb(alignLog2, this.b);
+    uleb(offset, this.b);
+    return this;
+  }
+  /** local[i] += n */
+  addTo(i: number, n: number): this {
+    return this.get(i).i32(n).op(Op.I32Add).set(i);
+  }
+  /** local[i] += local[j] */
+  addLocal(i: number, j: number): this {
+    return this.get(i).get(j).op(Op.I32Add).set(i);
+  }
+  /** v128 local[i] = 0 */
+  zeroV(i: number): this {
+    this.simd(Simd.Const).op(...new Array<number>(16).fill(0));
+    return this.set(i);
+  }
+  /** loop tail: local[i] −= 1, and branch back to the enclosing loop while it is not 0 */
+  countDown(i: number): this {
+    return this.get(i).i32(1).op(Op.I32Sub).tee(i).op(Op.BrIf, 0);
+  }
+  /** loop tail: local[i] += 1, and branch back to the enclosing loop while local[i] < local[limit] (`lt`: signed or unsigned) */
+  countUp(i: number, limit: number, lt: number = Op.I32LtS): this {
+    return this.get(i).i32(1).op(Op.I32Add).tee(i).get(limit).op(lt).op(Op.BrIf, 0);
+  }
+}
+
+/**
+ * Local indices by name, from 0 in the order given (parameters first, then the locals): a number
+ * after a name reserves that many more indices after it (a run of registers).
+ * `const { A, ACC, B } = slots('A', 'ACC', 7, 'B')` gives A = 0, ACC = 1 (…8), B = 9.
+ */
+export function slots<const K extends readonly (string | number)[]>(...items: K): Readonly<Record<Extract<K[number], string>, number>> {
+  const r: Record<string, number> = {};
+  let next = 0;
+  for (const it of items) {
+    if (typeof it === 'number') next += it;
+    else r[it] = next++;
+  }
+  return r as Record<Extract<K[number], string>, number>;
+}
+
+/** One function of a module: its name (the export), parameters (all i32), result types, locals after the parameters, body. */
+export interface Func {
+  name: string;
+  params: number;
+  /** result value types (none by default) */
+  results?: readonly number[];
+  /** local types after the (all-i32) parameters */
+  locals: readonly number[];
+  body: Code;
+}
+
+/** Module: imported memory e.m (at least one page); function i exported under its name. */
+export function buildModule(funcs: readonly Func[]): Uint8Array<ArrayBuffer> {
+  const mod: number[] = [...WASM_HEADER];
+  const types: number[] = [];
+  uleb(funcs.length, types);
+  for (const f of funcs) {
+    types.push(0x60);
+    uleb(f.params, types);
+    for (let i = 0; i < f.params; i++) types.push(I32);
+    const results = f.results ?? [];
+    uleb(results.length, types);
+    for (const r of results) types.push(r);
+  }
+  section(1, types, mod);
+  section(2, [1, 1, 0x65, 1, 0x6d, 0x02, 0x00, 1], mod);
+  const fsec: number[] = [];
+  uleb(funcs.length, fsec);
+  funcs.forEach((_, i) => uleb(i, fsec));
+  section(3, fsec, mod);
+  const exp: number[] = [];
+  uleb(funcs.length, exp);
+  funcs.forEach((f, i) => {
+    uleb(f.name.length, exp);
+    for (const ch of f.name) exp.push(ch.charCodeAt(0));
+    exp.push(0x00);
+    uleb(i, exp);
+  });
+  section(7, exp, mod);
+  const code: number[] = [];
+  uleb(funcs.length, code);
+  for (const f of funcs) {
+    const body: number[] = [];
+    // run-length groups of equal local types
+    const groups: [number, number][] = [];
+    for (const t of f.locals) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    uleb(groups.length, body);
+    for (const [n, t] of groups) {
+      uleb(n, body);
+      body.push(t);
+    }
+    for (const b of f.body.b) body.push(b);
+    uleb(body.length, code);
+    for (const b of body) code.push(b);
+  }
+  section(10, code, mod);
+  return new Uint8Array(mod);
 }

@@ -15,6 +15,7 @@
  */
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
+import { transposeData } from '../nets/fp32-tensor.js';
 import type { Tensor } from '../nets/graph.js';
 import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
@@ -125,33 +126,6 @@ function reshapeShape(spec: readonly number[], inShape: readonly number[], where
     throw new ModelError([{ node: where, message: `cannot reshape [${inShape.join(',')}] to [${spec.join(',')}]` }]);
   }
   return out;
-}
-
-function transposeInt(x: Int32Array, shape: readonly number[], perm: readonly number[]): { data: Int32Array; shape: number[] } {
-  const r = shape.length;
-  const outShape = perm.map((p) => shape[p]);
-  const inStride = new Array<number>(r);
-  let s = 1;
-  for (let i = r - 1; i >= 0; i--) {
-    inStride[i] = s;
-    s *= shape[i];
-  }
-  // stride in the input of each output axis
-  const st = perm.map((p) => inStride[p]);
-  const out = new Int32Array(x.length);
-  const idx = new Array<number>(r).fill(0);
-  let src = 0;
-  for (let o = 0; o < out.length; o++) {
-    out[o] = x[src];
-    for (let a = r - 1; a >= 0; a--) {
-      idx[a]++;
-      src += st[a];
-      if (idx[a] < outShape[a]) break;
-      src -= st[a] * outShape[a];
-      idx[a] = 0;
-    }
-  }
-  return { data: out, shape: outShape };
 }
 
 function poolAttrs(l: QPoolLayer): PoolAttrs {
@@ -356,7 +330,7 @@ export class QuantizedRunner {
         const x = this.int(layer.inputs[0], layer);
         if (layer.kind === 'identity') return x;
         if (layer.kind === 'transpose') {
-          const r = transposeInt(x.data, x.shape, layer.param);
+          const r = transposeData(x.data, x.shape, layer.param);
           return intVal(x.dtype, r.shape, r.data);
         }
         let shape: number[];

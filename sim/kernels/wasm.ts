@@ -24,83 +24,7 @@
  * reads each weight exactly once.
  */
 
-import { section, sleb, uleb, WASM_HEADER } from '../../nets/wasm-binary.js';
-
-// --- instruction emitter (encodings in nets/wasm-binary.ts) -------------------------------------
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const EMPTY = 0x40;
-
-/** Instruction emitter for one function body. */
-class Code {
-  readonly b: number[] = [];
-  get(i: number): this {
-    this.b.push(0x20);
-    uleb(i, this.b);
-    return this;
-  }
-  set(i: number): this {
-    this.b.push(0x21);
-    uleb(i, this.b);
-    return this;
-  }
-  tee(i: number): this {
-    this.b.push(0x22);
-    uleb(i, this.b);
-    return this;
-  }
-  i32(n: number): this {
-    this.b.push(0x41);
-    sleb(n, this.b);
-    return this;
-  }
-  op(...codes: number[]): this {
-    this.b.push(...codes);
-    return this;
-  }
-  /** SIMD instruction: 0xfd prefix, LEB opcode */
-  simd(code: number): this {
-    this.b.push(0xfd);
-    uleb(code, this.b);
-    return this;
-  }
-  mem(align: number, offset: number): this {
-    uleb(align, this.b);
-    uleb(offset, this.b);
-    return this;
-  }
-}
-
-const OP = {
-  loop: 0x03,
-  end: 0x0b,
-  brIf: 0x0d,
-  select: 0x1b,
-  i32Load: 0x28,
-  i32Store: 0x36,
-  i32LtU: 0x49,
-  i32Load16S: 0x2e,
-  i32Store16: 0x3b,
-  i32Shl: 0x74,
-  i32ShrU: 0x76,
-  i32GtU: 0x4b,
-  i32Add: 0x6a,
-  i32Sub: 0x6b,
-  i32Mul: 0x6c,
-  i32Xor: 0x73,
-  i32ShrS: 0x75,
-} as const;
-
-const SIMD = { load: 0x00, const: 0x0c, extractLane: 0x1b, i32x4Add: 0xae, dot: 0xba } as const;
-
-/** A function: its parameter count (all i32), i32 and v128 locals after them, and its body. */
-interface Func {
-  params: number;
-  i32Locals: number;
-  v128Locals: number;
-  body: Code;
-}
+import { buildModule, Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
 
 /**
  * dot(w, x, out, init, tileEnds, nTiles, kp8, nC, nPB) → max |running sum| (see the file comment).
@@ -137,83 +61,80 @@ function dotFunc(perTile: boolean): Func {
   const c = new Code();
   c.i32(0).set(M);
   c.i32(0).set(PB);
-  c.op(OP.loop, EMPTY); // position blocks
+  c.op(Op.Loop, VOID); // position blocks
   {
     // xBase = x + pb·kp8·128
-    c.get(X).get(PB).get(KP8).op(OP.i32Mul).i32(128).op(OP.i32Mul).op(OP.i32Add).set(XBASE);
+    c.get(X).get(PB).get(KP8).op(Op.I32Mul).i32(128).op(Op.I32Mul).op(Op.I32Add).set(XBASE);
     c.i32(0).set(C);
-    c.op(OP.loop, EMPTY); // channels
+    c.op(Op.Loop, VOID); // channels
     {
-      c.get(W).get(C).get(KP8).op(OP.i32Mul).i32(16).op(OP.i32Mul).op(OP.i32Add).tee(WROW).set(WP);
+      c.get(W).get(C).get(KP8).op(Op.I32Mul).i32(16).op(Op.I32Mul).op(Op.I32Add).tee(WROW).set(WP);
       c.get(XBASE).set(XP);
       if (!perTile) {
         // s_k = init[c]
-        c.get(INIT).get(C).i32(4).op(OP.i32Mul).op(OP.i32Add).op(OP.i32Load).mem(2, 0).set(TMP);
+        c.get(INIT).get(C).i32(4).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 0).set(TMP);
         for (let k = 0; k < 8; k++) c.get(TMP).set(S0 + k);
       }
       c.i32(0).set(T);
-      c.op(OP.loop, EMPTY); // tiles
+      c.op(Op.Loop, VOID); // tiles
       {
-        c.get(WROW).get(TILES).get(T).i32(4).op(OP.i32Mul).op(OP.i32Add).op(OP.i32Load).mem(2, 0).i32(16).op(OP.i32Mul).op(OP.i32Add).set(WEND);
-        for (let k = 0; k < 8; k++) {
-          c.simd(SIMD.const).op(...new Array(16).fill(0));
-          c.set(A0 + k);
-        }
-        c.op(OP.loop, EMPTY); // 8-lane groups of the tile (tiles are never empty)
+        c.get(WROW).get(TILES).get(T).i32(4).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 0).i32(16).op(Op.I32Mul).op(Op.I32Add).set(WEND);
+        for (let k = 0; k < 8; k++) c.zeroV(A0 + k);
+        c.op(Op.Loop, VOID); // 8-lane groups of the tile (tiles are never empty)
         {
-          c.get(WP).simd(SIMD.load).mem(4, 0).set(WV);
+          c.get(WP).simd(Simd.Load).mem(4, 0).set(WV);
           for (let k = 0; k < 8; k++) {
             c.get(A0 + k);
             c.get(WV);
-            c.get(XP).simd(SIMD.load).mem(4, 16 * k);
-            c.simd(SIMD.dot);
-            c.simd(SIMD.i32x4Add);
+            c.get(XP).simd(Simd.Load).mem(4, 16 * k);
+            c.simd(Simd.I32x4DotI16x8S);
+            c.simd(Simd.I32x4Add);
             c.set(A0 + k);
           }
-          c.get(XP).i32(128).op(OP.i32Add).set(XP);
-          c.get(WP).i32(16).op(OP.i32Add).tee(WP).get(WEND).op(OP.i32LtU).op(OP.brIf, 0);
+          c.get(XP).i32(128).op(Op.I32Add).set(XP);
+          c.get(WP).i32(16).op(Op.I32Add).tee(WP).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
         }
-        c.op(OP.end);
+        c.op(Op.End);
         if (perTile) {
           // out[…][t][k] = Σ lanes(acc_k); out advances one tile
           for (let k = 0; k < 8; k++) {
             c.get(OUT);
-            c.get(A0 + k).simd(SIMD.extractLane).op(0);
-            for (let lane = 1; lane < 4; lane++) c.get(A0 + k).simd(SIMD.extractLane).op(lane).op(OP.i32Add);
-            c.op(OP.i32Store).mem(2, 4 * k);
+            c.get(A0 + k).simd(Simd.I32x4ExtractLane).op(0);
+            for (let lane = 1; lane < 4; lane++) c.get(A0 + k).simd(Simd.I32x4ExtractLane).op(lane).op(Op.I32Add);
+            c.op(Op.I32Store).mem(2, 4 * k);
           }
-          c.get(OUT).i32(32).op(OP.i32Add).set(OUT);
+          c.get(OUT).i32(32).op(Op.I32Add).set(OUT);
         } else {
           // s_k += Σ lanes(acc_k); m = max(m, |s_k|)
           for (let k = 0; k < 8; k++) {
             c.get(S0 + k);
             for (let lane = 0; lane < 4; lane++) {
-              c.get(A0 + k).simd(SIMD.extractLane).op(lane);
-              c.op(OP.i32Add);
+              c.get(A0 + k).simd(Simd.I32x4ExtractLane).op(lane);
+              c.op(Op.I32Add);
             }
             c.tee(S0 + k);
             // |v| = (v ^ (v >> 31)) − (v >> 31): no running sum reaches −2^31 (bounded by the caller)
-            c.get(S0 + k).i32(31).op(OP.i32ShrS).op(OP.i32Xor).get(S0 + k).i32(31).op(OP.i32ShrS).op(OP.i32Sub).set(TMP);
-            c.get(TMP).get(M).get(TMP).get(M).op(OP.i32GtU).op(OP.select).set(M);
+            c.get(S0 + k).i32(31).op(Op.I32ShrS).op(Op.I32Xor).get(S0 + k).i32(31).op(Op.I32ShrS).op(Op.I32Sub).set(TMP);
+            c.get(TMP).get(M).get(TMP).get(M).op(Op.I32GtU).op(Op.Select).set(M);
           }
         }
-        c.get(T).i32(1).op(OP.i32Add).tee(T).get(NT).op(OP.i32LtU).op(OP.brIf, 0);
+        c.countUp(T, NT, Op.I32LtU);
       }
-      c.op(OP.end);
+      c.op(Op.End);
       if (!perTile) {
         // out[(pb·nC + c)·8 + k] = s_k
-        c.get(OUT).get(PB).get(NC).op(OP.i32Mul).get(C).op(OP.i32Add).i32(32).op(OP.i32Mul).op(OP.i32Add).set(TMP);
-        for (let k = 0; k < 8; k++) c.get(TMP).get(S0 + k).op(OP.i32Store).mem(2, 4 * k);
+        c.get(OUT).get(PB).get(NC).op(Op.I32Mul).get(C).op(Op.I32Add).i32(32).op(Op.I32Mul).op(Op.I32Add).set(TMP);
+        for (let k = 0; k < 8; k++) c.get(TMP).get(S0 + k).op(Op.I32Store).mem(2, 4 * k);
       }
-      c.get(C).i32(1).op(OP.i32Add).tee(C).get(NC).op(OP.i32LtU).op(OP.brIf, 0);
+      c.countUp(C, NC, Op.I32LtU);
     }
-    c.op(OP.end);
-    c.get(PB).i32(1).op(OP.i32Add).tee(PB).get(NPB).op(OP.i32LtU).op(OP.brIf, 0);
+    c.op(Op.End);
+    c.countUp(PB, NPB, Op.I32LtU);
   }
-  c.op(OP.end);
+  c.op(Op.End);
   c.get(M);
-  c.op(OP.end);
-  return { params: 9, i32Locals: 18, v128Locals: 9, body: c };
+  c.op(Op.End);
+  return { name: perTile ? 'tiles' : 'dot', params: 9, results: [I32], locals: [...new Array<number>(18).fill(I32), ...new Array<number>(9).fill(V128)], body: c };
 }
 
 /**
@@ -239,71 +160,43 @@ function gatherFunc(): Func {
   const LB0 = 19; // byte offset of each of the group's 8 lanes: 19…26
   const c = new Code();
   // nPB = (P + 7) >> 3
-  c.get(P).i32(7).op(OP.i32Add).i32(3).op(OP.i32ShrU).set(NPB);
+  c.get(P).i32(7).op(Op.I32Add).i32(3).op(Op.I32ShrU).set(NPB);
   c.i32(0).set(PB);
-  c.op(OP.loop, EMPTY);
+  c.op(Op.Loop, VOID);
   {
     for (let i = 0; i < 8; i++) {
       // idx = min(pb·8 + i, P − 1)
-      c.get(PB).i32(3).op(OP.i32Shl).i32(i).op(OP.i32Add).set(IDX);
-      c.get(IDX).get(P).i32(1).op(OP.i32Sub).get(IDX).get(P).op(OP.i32LtU).op(OP.select).set(IDX);
-      c.get(XIN).get(POS).get(IDX).i32(2).op(OP.i32Shl).op(OP.i32Add).op(OP.i32Load).mem(2, 0).get(GOFF).op(OP.i32Add).i32(1).op(OP.i32Shl).op(OP.i32Add).set(XB0 + i);
+      c.get(PB).i32(3).op(Op.I32Shl).i32(i).op(Op.I32Add).set(IDX);
+      c.get(IDX).get(P).i32(1).op(Op.I32Sub).get(IDX).get(P).op(Op.I32LtU).op(Op.Select).set(IDX);
+      c.get(XIN).get(POS).get(IDX).i32(2).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(XB0 + i);
     }
     c.i32(0).set(G8);
-    c.op(OP.loop, EMPTY);
+    c.op(Op.Loop, VOID);
     {
       for (let l = 0; l < 8; l++) {
-        c.get(LANE).get(G8).i32(5).op(OP.i32Shl).op(OP.i32Add).op(OP.i32Load).mem(2, 4 * l).i32(1).op(OP.i32Shl).set(LB0 + l);
+        c.get(LANE).get(G8).i32(5).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 4 * l).i32(1).op(Op.I32Shl).set(LB0 + l);
       }
       for (let i = 0; i < 8; i++) {
         for (let l = 0; l < 8; l++) {
           c.get(DST);
-          c.get(XB0 + i).get(LB0 + l).op(OP.i32Add).op(OP.i32Load16S).mem(1, 0);
-          c.op(OP.i32Store16).mem(1, 2 * (i * 8 + l));
+          c.get(XB0 + i).get(LB0 + l).op(Op.I32Add).op(Op.I32Load16S).mem(1, 0);
+          c.op(Op.I32Store16).mem(1, 2 * (i * 8 + l));
         }
       }
-      c.get(DST).i32(128).op(OP.i32Add).set(DST);
-      c.get(G8).i32(1).op(OP.i32Add).tee(G8).get(KP8).op(OP.i32LtU).op(OP.brIf, 0);
+      c.get(DST).i32(128).op(Op.I32Add).set(DST);
+      c.countUp(G8, KP8, Op.I32LtU);
     }
-    c.op(OP.end);
-    c.get(PB).i32(1).op(OP.i32Add).tee(PB).get(NPB).op(OP.i32LtU).op(OP.brIf, 0);
+    c.op(Op.End);
+    c.countUp(PB, NPB, Op.I32LtU);
   }
-  c.op(OP.end);
-  c.op(OP.end);
-  return { params: 7, i32Locals: 20, v128Locals: 0, body: c };
+  c.op(Op.End);
+  c.op(Op.End);
+  return { name: 'gather', params: 7, locals: new Array<number>(20).fill(I32), body: c };
 }
 
-/** Module: imported memory e.m; exports dot (func 0), gather (func 1), tiles (func 2). */
+/** Module (nets/wasm-binary.ts): imported memory e.m; exports dot, gather, tiles. */
 function kernelModule(): Uint8Array<ArrayBuffer> {
-  const funcs = [dotFunc(false), gatherFunc(), dotFunc(true)];
-  const mod: number[] = [...WASM_HEADER];
-  // one type per function: (i32 × params) → i32 for dot, → () for gather
-  const types: number[] = [funcs.length];
-  funcs.forEach((f, i) => types.push(0x60, f.params, ...new Array(f.params).fill(I32), ...(i !== 1 ? [1, I32] : [0])));
-  section(1, types, mod);
-  section(2, [1, 1, 0x65, 1, 0x6d, 0x02, 0x00, 1], mod);
-  section(3, [funcs.length, ...funcs.map((_, i) => i)], mod);
-  const exportName = (name: string, idx: number) => [name.length, ...Array.from(name, (ch) => ch.charCodeAt(0)), 0x00, idx];
-  section(7, [3, ...exportName('dot', 0), ...exportName('gather', 1), ...exportName('tiles', 2)], mod);
-  const code: number[] = [funcs.length];
-  for (const f of funcs) {
-    const body: number[] = [];
-    const groups = (f.i32Locals > 0 ? 1 : 0) + (f.v128Locals > 0 ? 1 : 0);
-    uleb(groups, body);
-    if (f.i32Locals > 0) {
-      uleb(f.i32Locals, body);
-      body.push(I32);
-    }
-    if (f.v128Locals > 0) {
-      uleb(f.v128Locals, body);
-      body.push(V128);
-    }
-    body.push(...f.body.b);
-    uleb(body.length, code);
-    code.push(...body);
-  }
-  section(10, code, mod);
-  return new Uint8Array(mod);
+  return buildModule([dotFunc(false), gatherFunc(), dotFunc(true)]);
 }
 
 let compiled: WebAssembly.Module | null | undefined;

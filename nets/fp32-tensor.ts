@@ -1,0 +1,133 @@
+/**
+ * The FP32 executor's tensor plumbing (fp32.ts runs the ops): operand checks, row-major strides,
+ * numpy broadcasting indices, and the data-movement ops Concat, Transpose and Pad.
+ */
+import { ModelError } from './errors.js';
+import { attrInts, attrNum, attrStr, numel, type Node, type Tensor, type TensorData } from './graph.js';
+import { nodeOutputShapes, normAxis, transposePerm, type Shape } from './shapes.js';
+
+export function f32(t: Tensor | undefined, node: Node, what: string): Float32Array {
+  if (!t) throw new ModelError([{ node: node.name, op: node.op, message: `missing ${what}` }]);
+  if (!(t.data instanceof Float32Array)) throw new ModelError([{ node: node.name, op: node.op, message: `${what} must be float32, got ${t.dtype}` }]);
+  return t.data;
+}
+
+export function out(shape: Shape, data?: Float32Array): Tensor {
+  return { dtype: 'float32', shape: [...shape], data: data ?? new Float32Array(numel(shape)) };
+}
+
+/** Row-major strides of a shape (in elements). */
+export function rowMajorStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/** For each flat (row-major) index of `shape`, the offset Σ index[d]·strides[d]: one counter walk. */
+export function stridedOffsets(shape: Shape, strides: readonly number[]): Int32Array {
+  const total = numel(shape);
+  const idx = new Int32Array(total);
+  const rank = shape.length;
+  const counter = new Array<number>(rank).fill(0);
+  let cur = 0;
+  for (let f = 0; f < total; f++) {
+    idx[f] = cur;
+    for (let d = rank - 1; d >= 0; d--) {
+      counter[d]++;
+      cur += strides[d];
+      if (counter[d] < shape[d]) break;
+      cur -= strides[d] * counter[d];
+      counter[d] = 0;
+    }
+  }
+  return idx;
+}
+
+/** For each flat index of `target`, the flat index into `src` that numpy broadcasting reads. */
+export function broadcastIndex(src: Shape, target: Shape): Int32Array {
+  const rank = target.length;
+  const srcStrides = new Array<number>(rank).fill(0);
+  let stride = 1;
+  for (let i = src.length - 1; i >= 0; i--) {
+    srcStrides[rank - src.length + i] = src[i] === 1 ? 0 : stride;
+    stride *= src[i];
+  }
+  return stridedOffsets(target, srcStrides);
+}
+
+/** A transposed copy of row-major data (any element type): output axis i is input axis perm[i]. */
+export function transposeData<T extends TensorData>(data: T, shape: Shape, perm: readonly number[]): { data: T; shape: number[] } {
+  const inStrides = rowMajorStrides(shape);
+  const outShape = perm.map((p) => shape[p]);
+  const idx = stridedOffsets(outShape, perm.map((p) => inStrides[p]));
+  const y = new (data.constructor as new (n: number) => T)(idx.length);
+  const src = data as unknown as Float32Array;
+  const dst = y as unknown as Float32Array;
+  for (let f = 0; f < idx.length; f++) dst[f] = src[idx[f]];
+  return { data: y, shape: outShape };
+}
+
+export function concat(node: Node, ins: readonly (Tensor | undefined)[]): Tensor {
+  const parts = ins.filter((t): t is Tensor => !!t);
+  const shape = nodeOutputShapes(node, parts.map((p) => p.shape))[0];
+  const axis = normAxis(attrNum(node, 'axis', 1), shape.length, node);
+  const outer = numel(shape.slice(0, axis));
+  const innerOut = numel(shape.slice(axis));
+  const y = new Float32Array(numel(shape));
+  let off = 0;
+  for (const p of parts) {
+    const d = f32(p, node, 'input');
+    const inner = numel(p.shape.slice(axis));
+    for (let o = 0; o < outer; o++) y.set(d.subarray(o * inner, (o + 1) * inner), o * innerOut + off);
+    off += inner;
+  }
+  return out(shape, y);
+}
+
+export function transpose(node: Node, xt: Tensor): Tensor {
+  const t = transposeData(xt.data, xt.shape, transposePerm(node, xt.shape.length));
+  return { dtype: xt.dtype, shape: t.shape, data: t.data };
+}
+
+export function pad(node: Node, xt: Tensor): Tensor {
+  const x = f32(xt, node, 'X');
+  const pads = attrInts(node, 'pads', []);
+  const mode = attrStr(node, 'mode', 'constant');
+  const value = attrNum(node, 'value', 0);
+  const shape = nodeOutputShapes(node, [xt.shape])[0];
+  const rank = shape.length;
+  const total = numel(shape);
+  const y = new Float32Array(total);
+  const inStrides = rowMajorStrides(xt.shape);
+  const counter = new Array<number>(rank).fill(0);
+  for (let f = 0; f < total; f++) {
+    let src = 0;
+    let inside = true;
+    for (let d = 0; d < rank; d++) {
+      let i = counter[d] - pads[d];
+      const len = xt.shape[d];
+      if (i < 0 || i >= len) {
+        if (mode === 'constant') {
+          inside = false;
+          break;
+        } else if (mode === 'edge') i = i < 0 ? 0 : len - 1;
+        else if (mode === 'reflect') {
+          const period = 2 * (len - 1) || 1;
+          i = ((i % period) + period) % period;
+          if (i >= len) i = period - i;
+        } else throw new ModelError([{ node: node.name, op: node.op, message: `pad mode '${mode}' is not supported` }]);
+      }
+      src += i * inStrides[d];
+    }
+    y[f] = inside ? x[src] : value;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++counter[d] < shape[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return out(shape, y);
+}
