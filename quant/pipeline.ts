@@ -8,6 +8,7 @@
 import { batchInput } from '../nets/eval.js';
 import { execNode, runFp32 } from '../nets/fp32.js';
 import { InvariantError } from '../nets/errors.js';
+import { ConfigError } from '../arch/errors.js';
 import type { Graph, Node, Tensor } from '../nets/graph.js';
 import { lutFunction } from '../qnet/lut.js';
 import { adaround, type AdaRoundLayer } from './adaround.js';
@@ -69,6 +70,15 @@ export interface PtqStats {
   /** CLE sets equalized (empty without CLE) */
   readonly clePairs: readonly { first: string; second: string; third?: string; iterations: number }[];
   readonly calibSamples: number;
+  /** bias correction per layer: where E[x] came from, and why analytic fell back to calibration */
+  readonly biasCorrection: readonly BiasCorrectionSource[];
+}
+
+export interface BiasCorrectionSource {
+  readonly layer: string;
+  readonly source: 'analytic' | 'calibration';
+  /** with source 'calibration' under analytic bias correction: why the BN route was not open */
+  readonly reason?: string;
 }
 
 export interface PtqResult {
@@ -86,6 +96,8 @@ export interface PtqOptions {
   readonly batch?: number;
   /** also collect per-channel activation ranges (the debugging workflow's plots) */
   readonly channelRanges?: boolean;
+  /** analytic bias correction refuses (ConfigError listing the layers) instead of falling back to calibration means */
+  readonly strict?: boolean;
 }
 
 /** Everything decided before activation ranges: the pieces debugging and the build share. */
@@ -100,6 +112,7 @@ export interface PreparedModel {
   readonly layerStats: LayerStats[];
   readonly actStats: ActStats[];
   readonly clePairs: PtqStats['clePairs'];
+  readonly biasCorrection: readonly BiasCorrectionSource[];
 }
 
 /** The graph input's shape for one image of `data` (images may be fed flattened). */
@@ -159,6 +172,7 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
     return r;
   };
   if (calib.count < 1) throw new InvariantError('the calibration set is empty');
+  const biasSources: BiasCorrectionSource[] = [];
   const folded = timed('bnfold', () => foldBatchNorms(graph0));
   let graph = folded.graph;
   let bn = folded.bn;
@@ -214,10 +228,17 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
     await runAdaround(plan, calib, cfg, weights, progress);
     timings.adaround = now() - t0;
   } else if (cfg.biasCorrection !== 'none') {
+    const analytic = cfg.biasCorrection === 'analytic';
+    const means = plan.linears.map((s) => inputMean(plan, bn, stats, s, analytic));
+    if (analytic && opts.strict) {
+      const problems = plan.linears.flatMap((s, i) => (means[i].source === 'analytic' ? [] : [{ path: `biasCorrection.${s.name}`, message: `no analytic input mean: ${means[i].reason}` }]));
+      if (problems.length) throw new ConfigError(problems, 'analytic bias correction (strict)');
+    }
+    plan.linears.forEach((s, i) => biasSources.push({ layer: s.name, source: means[i].source, ...(means[i].reason ? { reason: means[i].reason } : {}) }));
     timed('bias-correction', () => {
       plan.linears.forEach((s, i) => {
         const w = weights.get(s.name)!;
-        const mean = inputMean(plan, bn, stats, s, cfg.biasCorrection === 'analytic');
+        const mean = means[i].mean;
         if (!mean) return;
         const wdq = dequantizeArray(w.codes, w.q, s.wShape);
         const bias = correctBias(s.bias, s.weight, wdq, s.wShape, s.group, mean);
@@ -240,23 +261,23 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
       actStats.push({ tensor: t, method, bits: acfg.bits, observedMin: h.min, observedMax: h.max, min: range.min, max: range.max, scale: q.scale[0], zeroPoint: q.zeroPoint[0] });
     }
   });
-  return { graph, bn, plan, stats, shapes, weights, acts, layerStats, actStats, clePairs };
+  return { graph, bn, plan, stats, shapes, weights, acts, layerStats, actStats, clePairs, biasCorrection: biasSources };
 }
 
 /**
  * E[x] per input channel of a linear layer: analytic from the BN of the layer producing its input
- * (through its ReLU / ReLU6) when asked and available, else the calibration mean.
+ * (through its ReLU / ReLU6) when asked and available, else the calibration mean — with the reason.
  */
-function inputMean(plan: QuantPlan, bn: ReadonlyMap<string, FoldedBn>, stats: CalibStats, s: LinearStep, analytic: boolean): Float64Array | null {
-  if (analytic) {
-    const p = plan.producer.get(s.input);
-    if (p && p.kind === 'linear') {
-      const b = bn.get(p.name);
-      const act = simpleAct(p.act);
-      if (b && act) return analyticInputMean(b, act);
-    }
-  }
-  return stats.inputMeans.get(s.name) ?? null;
+function inputMean(plan: QuantPlan, bn: ReadonlyMap<string, FoldedBn>, stats: CalibStats, s: LinearStep, analytic: boolean): { mean: Float64Array | null; source: 'analytic' | 'calibration'; reason?: string } {
+  const calib = stats.inputMeans.get(s.name) ?? null;
+  if (!analytic) return { mean: calib, source: 'calibration' };
+  const p = plan.producer.get(s.input);
+  if (!p || p.kind !== 'linear') return { mean: calib, source: 'calibration', reason: `its input '${s.input}' is not a conv/gemm output (${p ? p.kind : 'graph input or float op'})` };
+  const b = bn.get(p.name);
+  if (!b) return { mean: calib, source: 'calibration', reason: `'${p.name}', which produces its input, had no BatchNorm` };
+  const act = simpleAct(p.act);
+  if (!act) return { mean: calib, source: 'calibration', reason: `'${p.name}' ends in ${p.act.kind === 'lut' ? p.act.fn : p.act.kind}, which has no closed-form mean` };
+  return { mean: analyticInputMean(b, act), source: 'analytic' };
 }
 
 /** Element budget for AdaRound's cached layer inputs + targets (float32). */
@@ -339,7 +360,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     net,
     config: cfg,
     configHash: hash,
-    stats: { layers: prep.layerStats, activations: prep.actStats, clePairs: prep.clePairs, calibSamples: calib.count },
+    stats: { layers: prep.layerStats, activations: prep.actStats, clePairs: prep.clePairs, calibSamples: calib.count, biasCorrection: prep.biasCorrection },
     timingsMs: timings,
   };
 }

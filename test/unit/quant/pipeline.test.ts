@@ -145,3 +145,32 @@ describe('every bundled model quantizes and runs on the integer executor', () =>
     expect(sqnrDb(fp, q)).toBeGreaterThan(model === 'mobilenetv2' ? 15 : 5);
   });
 });
+
+describe('analytic bias correction says where it fell back', () => {
+  it('fmnist-dwsep: the ten conv layers fed by conv+BN+ReLU6 are analytic; the stem (graph input) and fc (after pooling) fall back; strict refuses naming both', async () => {
+    const { graph } = loadModel('fmnist-dwsep');
+    const calib = loadDataset('fmnist', 'train', { samples: 32, seed: 0 });
+    const cfg = resolvePtqConfig('w8a8-pt', { biasCorrection: 'analytic', calibSamples: 32 });
+    const r = await quantizeNetwork(graph, calib, cfg);
+    const src = new Map(r.stats.biasCorrection.map((b) => [b.layer, b]));
+    const analytic = ['dw1', 'pw1', 'dw2', 'pw2', 'dw3', 'pw3', 'dw4', 'pw4', 'dw5', 'pw5'];
+    expect(r.stats.biasCorrection.filter((b) => b.source === 'analytic').map((b) => b.layer)).toEqual(analytic);
+    expect(src.get('stem')).toMatchObject({ source: 'calibration', reason: expect.stringMatching(/'input' is not a conv\/gemm output/) });
+    expect(src.get('fc')).toMatchObject({ source: 'calibration', reason: expect.stringMatching(/not a conv\/gemm output/) });
+    await expect(quantizeNetwork(graph, calib, cfg, { strict: true })).rejects.toMatchObject({
+      problems: [expect.objectContaining({ path: 'biasCorrection.stem' }), expect.objectContaining({ path: 'biasCorrection.fc' })],
+    });
+  });
+
+  it('mnist-mlp has no BatchNorm: every layer falls back, and says so', async () => {
+    const { graph } = loadModel('mnist-mlp');
+    const calib = loadDataset('mnist', 'train', { samples: 32, seed: 0 });
+    const r = await quantizeNetwork(graph, calib, resolvePtqConfig('w8a8-pt', { biasCorrection: 'analytic', calibSamples: 32 }));
+    expect(r.stats.biasCorrection.map((b) => b.source)).toEqual(['calibration', 'calibration', 'calibration']);
+    expect(r.stats.biasCorrection[1].reason).toMatch(/'fc1', which produces its input, had no BatchNorm/);
+    // empirical correction has no fallback to report
+    const e = await quantizeNetwork(graph, calib, resolvePtqConfig('w8a8-pt', { biasCorrection: 'empirical', calibSamples: 32 }));
+    expect(e.stats.biasCorrection.every((b) => b.source === 'calibration' && b.reason === undefined)).toBe(true);
+  });
+});
+
