@@ -212,7 +212,16 @@ export function preprocessInto(img: DecodedImage, p: Preprocess, out: Float32Arr
   return buf;
 }
 
+/**
+ * The photo set's fixed calibration / evaluation split, so that no photo is both calibrated on and
+ * scored: by position in the sorted file list, odd positions calibrate, even ones evaluate (of 13
+ * photos, 6 and 7). Fixed by construction, not by a seed, so every command and scenario agrees.
+ */
+export type PhotoSplit = 'calib' | 'eval';
+
 export interface PhotoOptions {
+  /** only this half of the set (default: every photo) */
+  split?: PhotoSplit;
   /** take a seeded random subset of this many photos (default: all, in file order) */
   samples?: number;
   /** seed of the subset choice (default 0) */
@@ -244,12 +253,13 @@ export function loadPhotos(preprocess: Preprocess | PreprocessName, opts: PhotoO
   if (p.mean.length < p.channels || p.std.length < p.channels) {
     throw new DatasetError(`preprocessing '${p.model}': mean/std need one value per channel (${p.channels})`);
   }
-  const all = listPhotos(opts.sources);
+  const listed = listPhotos(opts.sources);
+  const all = opts.split === undefined ? listed : listed.filter((_, i) => (i % 2 === 1) === (opts.split === 'calib'));
   let chosen = all;
   if (opts.samples !== undefined) {
     const k = opts.samples;
     if (!Number.isInteger(k) || k < 1 || k > all.length) {
-      throw new DatasetError(`asked for ${k} photos; the real-photo set has ${all.length} (1..${all.length})`);
+      throw new DatasetError(`asked for ${k} photos; the real-photo set${opts.split ? `'s ${opts.split} split` : ''} has ${all.length} (1..${all.length})`);
     }
     const perm = new Prng(opts.seed ?? 0).permutation(all.length).subarray(0, k);
     perm.sort();

@@ -135,6 +135,16 @@ describe('loadPhotos', () => {
     expect(new Set(seeds).size).toBeGreaterThan(1);
   });
 
+  it('the calibration and evaluation splits are disjoint, cover the set, and alternate in file order', () => {
+    const all = listPhotos().map((f) => f.id);
+    const calib = loadPhotos('ppocr-cls', { split: 'calib' }).ids;
+    const evalIds = loadPhotos('ppocr-cls', { split: 'eval' }).ids;
+    expect(calib.filter((id) => evalIds.includes(id))).toEqual([]);
+    expect([...calib, ...evalIds].sort()).toEqual([...all].sort());
+    expect(calib).toEqual(all.filter((_, i) => i % 2 === 1));
+    expect(loadPhotos('ppocr-cls', { split: 'eval', samples: 3, seed: 2 }).ids.every((id) => evalIds.includes(id))).toBe(true);
+  });
+
   it('grey (channels 1) uses tf.image.rgbToGrayscale weights', () => {
     const grey = { ...PREPROCESS.mobilenetv2, channels: 1 as const };
     const g = loadPhotos(grey, { samples: 1, seed: 0 });
