@@ -61,8 +61,28 @@ export function int64Tensor(values: readonly number[], scalar: boolean): Tensor 
   return { dtype: 'int64', shape: scalar ? [] : [values.length], data: BigInt64Array.from(values.map((v) => BigInt(v))) };
 }
 
-export class ImportState {
+/**
+ * Every problem an importer finds, collected so that one ModelError lists them all; `opset` (the
+ * default-domain opset) labels the problems of nodes. The ONNX importers' states extend it.
+ */
+export class ProblemLog {
   readonly problems: ModelProblem[] = [];
+  /** the default-domain opset */
+  opset = 0;
+
+  constructor(readonly file: string | undefined) {}
+
+  fail(): never {
+    throw new ModelError(this.problems, this.file);
+  }
+
+  problem(n: { name: string; op: string } | null, message: string): void {
+    if (n) this.problems.push({ node: n.name, op: n.op, opset: this.opset, message });
+    else this.problems.push({ node: '', message });
+  }
+}
+
+export class ImportState extends ProblemLog {
   readonly consts = new Map<string, Tensor>();
   /** constants that failed to load: reported only if something still reads them */
   readonly badConsts = new Map<string, string>();
@@ -76,21 +96,12 @@ export class ImportState {
   readonly extraOutputs = new Map<string, string>();
   /** output → input for nodes that provably keep dim 0 (see normalize.ts sameBatch) */
   readonly batchSource = new Map<string, string>();
-  /** the default-domain opset */
-  opset = 0;
 
   constructor(
-    readonly file: string | undefined,
+    file: string | undefined,
     readonly options: ImportOptions,
-  ) {}
-
-  fail(): never {
-    throw new ModelError(this.problems, this.file);
-  }
-
-  problem(n: { name: string; op: string } | null, message: string): void {
-    if (n) this.problems.push({ node: n.name, op: n.op, opset: this.opset, message });
-    else this.problems.push({ node: '', message });
+  ) {
+    super(file);
   }
 
   /** Whether `t` is an initializer, a graph input or a constant that failed to load. */
