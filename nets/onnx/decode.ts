@@ -7,6 +7,7 @@
  * some are not). Every problem is collected before anything is thrown. The QOperator importer
  * (quant/onnx) reads attributes and value infos with the same functions.
  */
+import { readFileSync } from 'node:fs';
 import { ModelError } from '../errors.js';
 import type { AttrValue, DType } from '../graph.js';
 import { topoOrder } from '../topo.js';
@@ -22,6 +23,15 @@ const utf8 = new TextDecoder('utf-8');
 /** protobufjs hands back Uint8Array for present bytes fields but a plain [] default for absent ones */
 function text(b: unknown): string {
   return b instanceof Uint8Array ? utf8.decode(b) : Array.isArray(b) ? utf8.decode(Uint8Array.from(b as number[])) : '';
+}
+
+/** The bytes of a model file; one that cannot be read is a ModelError naming it. */
+export function readModelFile(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ModelError([{ node: '', message: `cannot read: ${(e as Error).message}` }], path);
+  }
 }
 
 /** Decodes the bytes of a ModelProto; an empty or undecodable file is a ModelError saying so. */

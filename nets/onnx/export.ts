@@ -17,7 +17,7 @@ import { ModelError, type ModelProblem } from '../errors.js';
 import { OP_TYPES, type AttrValue, type DType, type Graph, type Node, type Tensor, type ValueInfo } from '../graph.js';
 import { MAX_OPSET, MIN_OPSET } from './decode.js';
 import { partialShapes, type Shape } from '../shapes.js';
-import { AttrType, ModelProto } from './schema.js';
+import { AttrType, ModelProto, type PNodeOut } from './schema.js';
 import { dtypeToOnnx, tensorToProto } from './tensor.js';
 
 export interface ExportOptions {
@@ -58,15 +58,6 @@ const DEFAULT_OF: Record<string, (v: AttrValue) => boolean> = {
 const IR_FOR_OPSET: Record<number, number> = { 9: 4, 10: 5, 11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8 };
 
 const utf8 = new TextEncoder();
-
-interface PNodeOut {
-  name: string;
-  op_type: string;
-  domain: string;
-  input: string[];
-  output: string[];
-  attribute: Record<string, unknown>[];
-}
 
 function attrProto(name: string, kind: Kind, v: AttrValue): Record<string, unknown> | undefined {
   switch (kind) {

@@ -12,12 +12,10 @@
  * The exporter (export.ts) writes the forms this file reads back, so import→export→import is a
  * fixed point.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ModelError } from '../errors.js';
 import type { Graph, Node, OpType, Tensor, ValueInfo } from '../graph.js';
 import { partialOutputShapes } from '../shapes.js';
-import { decode, decodeModelProto, parseValueInfo } from './decode.js';
+import { decode, decodeModelProto, parseValueInfo, readModelFile } from './decode.js';
 import { tryFold } from './fold.js';
 import { fuse, prune } from './fuse.js';
 import { normalize } from './normalize.js';
@@ -33,13 +31,7 @@ export function importOnnx(bytes: Uint8Array, file?: string, options: ImportOpti
 }
 
 export function loadOnnx(path: string, options: ImportOptions = {}): Graph {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new ModelError([{ node: '', message: `cannot read: ${(e as Error).message}` }], path);
-  }
-  return importOnnx(bytes, path, options);
+  return importOnnx(readModelFile(path), path, options);
 }
 
 function importModel(st: ImportState, m: PModel): Graph {

@@ -45,6 +45,25 @@ function convInfo(
   );
 }
 
+/** The sizes a kernel loops over, by short name. */
+function dims(info: tf.backend_util.Conv2DInfo) {
+  return {
+    N: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    C: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    CO: info.outChannels,
+    KH: info.filterHeight,
+    KW: info.filterWidth,
+    SH: info.strideHeight,
+    SW: info.strideWidth,
+    pt: info.padInfo.top,
+    pl: info.padInfo.left,
+  };
+}
+
 function matmul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean, transposeB: boolean): Info {
   const k = tf.getKernel('BatchMatMul', 'wasm');
   if (!k) throw new Error('wasm-grads: BatchMatMul kernel missing on wasm');
@@ -55,10 +74,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   const be = backend as BackendWasm;
   const { x, dy } = inputs;
   const info = convInfo(x.shape as number[], attrs!.filterShape as number[], attrs!, false);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { N, H, W, C, OH, OW, CO, KH, KW, SH, SW, pt, pl } = dims(info);
   const M = N * OH * OW;
   const K = KH * KW * C;
   // colsᵀ laid out [K, M] explicitly: the wasm BatchMatMul is ~10× slower with transposeA set
@@ -98,10 +114,7 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
   const be = backend as BackendWasm;
   const { dy, filter } = inputs;
   const info = convInfo(attrs!.inputShape as number[], filter.shape as number[], attrs!, false);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
+  const { N, H, W, C, OH, OW, CO, KH, KW, SH, SW, pt, pl } = dims(info);
   const M = N * OH * OW;
   const K = KH * KW * C;
   const dy3: Info = { dataId: dy.dataId, shape: [1, M, CO], dtype: 'float32' };
@@ -139,22 +152,14 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
   return out;
 }
 
-function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
-  const be = backend as BackendWasm;
-  const { x, dy } = inputs;
-  const fShape = attrs!.filterShape as number[];
-  const info = convInfo(x.shape as number[], fShape, attrs!, true);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
+/**
+ * The depthwise convolution's backward pass over every (output position, in-bounds tap) pair:
+ * into the filter gradient (`toFilter`: dW[f] += x[s]·dy[d], float64 sums over N·OH·OW terms) or
+ * into the input gradient (dx[s] += Σ_q w[f]·dy[d]). `src` is x or the filter accordingly.
+ */
+function depthwiseBackward(info: tf.backend_util.Conv2DInfo, toFilter: boolean, dst: Float64Array | Float32Array, src: Float32Array, dv: Float32Array): void {
+  const { N, H, W, C, OH, OW, CO, KH, KW, SH, SW, pt, pl } = dims(info);
   const mult = CO / C;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
-  const out = be.makeOutput(fShape, 'float32');
-  const ov = be.typedArrayFromHeap(out) as Float32Array;
-  const xv = be.typedArrayFromHeap(x) as Float32Array;
-  const dv = be.typedArrayFromHeap(dy) as Float32Array;
-  // accumulate in float64: sums run over N·OH·OW terms
-  const acc = new Float64Array(KH * KW * CO);
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
@@ -167,19 +172,36 @@ function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
             if (iw < 0 || iw >= W) continue;
             const s = ((n * H + ih) * W + iw) * C;
             const f = (kh * KW + kw) * CO;
-            if (mult === 1) {
-              for (let c = 0; c < C; c++) acc[f + c] += xv[s + c] * dv[d + c];
-            } else {
+            if (toFilter) {
+              if (mult === 1) for (let c = 0; c < C; c++) dst[f + c] += src[s + c] * dv[d + c];
+              else
+                for (let c = 0; c < C; c++) {
+                  const xval = src[s + c];
+                  for (let q = 0; q < mult; q++) dst[f + c * mult + q] += xval * dv[d + c * mult + q];
+                }
+            } else if (mult === 1) for (let c = 0; c < C; c++) dst[s + c] += src[f + c] * dv[d + c];
+            else
               for (let c = 0; c < C; c++) {
-                const xval = xv[s + c];
-                for (let q = 0; q < mult; q++) acc[f + c * mult + q] += xval * dv[d + c * mult + q];
+                let sum = 0;
+                for (let q = 0; q < mult; q++) sum += src[f + c * mult + q] * dv[d + c * mult + q];
+                dst[s + c] += sum;
               }
-            }
           }
         }
       }
     }
   }
+}
+
+function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
+  const be = backend as BackendWasm;
+  const { x, dy } = inputs;
+  const fShape = attrs!.filterShape as number[];
+  const info = convInfo(x.shape as number[], fShape, attrs!, true);
+  const out = be.makeOutput(fShape, 'float32');
+  const ov = be.typedArrayFromHeap(out) as Float32Array;
+  const acc = new Float64Array(info.filterHeight * info.filterWidth * info.outChannels);
+  depthwiseBackward(info, true, acc, be.typedArrayFromHeap(x) as Float32Array, be.typedArrayFromHeap(dy) as Float32Array);
   for (let i = 0; i < acc.length; i++) ov[i] = acc[i];
   return out;
 }
@@ -188,42 +210,10 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
   const be = backend as BackendWasm;
   const { dy, filter } = inputs;
   const info = convInfo(attrs!.inputShape as number[], filter.shape as number[], attrs!, true);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: CO } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
-  const mult = CO / C;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
-  const out = be.makeOutput([N, H, W, C], 'float32');
+  const out = be.makeOutput([info.batchSize, info.inHeight, info.inWidth, info.inChannels], 'float32');
   const ov = be.typedArrayFromHeap(out) as Float32Array;
-  const fv = be.typedArrayFromHeap(filter) as Float32Array;
-  const dv = be.typedArrayFromHeap(dy) as Float32Array;
   ov.fill(0);
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        const d = ((n * OH + oh) * OW + ow) * CO;
-        for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * SH - pt + kh;
-          if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * SW - pl + kw;
-            if (iw < 0 || iw >= W) continue;
-            const s = ((n * H + ih) * W + iw) * C;
-            const f = (kh * KW + kw) * CO;
-            if (mult === 1) {
-              for (let c = 0; c < C; c++) ov[s + c] += fv[f + c] * dv[d + c];
-            } else {
-              for (let c = 0; c < C; c++) {
-                let sum = 0;
-                for (let q = 0; q < mult; q++) sum += fv[f + c * mult + q] * dv[d + c * mult + q];
-                ov[s + c] += sum;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  depthwiseBackward(info, false, ov, be.typedArrayFromHeap(filter) as Float32Array, be.typedArrayFromHeap(dy) as Float32Array);
   return out;
 }
 

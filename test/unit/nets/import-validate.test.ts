@@ -12,14 +12,17 @@ import type { TfjsArtifacts } from '../../../nets/tfjs/artifacts.js';
 import { tfjsToGraph } from '../../../nets/tfjs/import.js';
 import { buildModel, f32, type BAttr } from '../../helpers/onnx-build.js';
 
+/** the ModelError `fn` throws (the test fails on anything else) */
 function errorOf(fn: () => unknown): ModelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ModelError) return e;
-    throw e;
-  }
-  throw new Error('expected a ModelError');
+  const thrown = ((): unknown => {
+    try {
+      return void fn();
+    } catch (e) {
+      return e;
+    }
+  })();
+  expect(thrown).toBeInstanceOf(ModelError);
+  return thrown as ModelError;
 }
 
 /** x [1, 4, 8, 8] → op → Relu → y, with a [oc, 4/group, 3, 3] weight for Conv */
