@@ -64,18 +64,21 @@ interface QLayerBase {
   readonly accBits?: number;
 }
 
-/** Conv or Gemm: acc = bias + Σ (q_w − z_w)(q_x − z_x); y = act(requant(acc)). */
-export interface QLinearLayer extends QLayerBase {
-  readonly kind: 'conv' | 'gemm';
-  readonly weight: QWeight;
-  /** int32, scale s_x·s_w[c], zero point 0; null when the layer has none */
-  readonly bias: Int32Array | null;
-  /** conv geometry (gemm: unused) */
+/** The 2-D window of a conv or pool (ONNX attributes). */
+export interface QWindow {
   readonly kernel: readonly [number, number];
   readonly strides: readonly [number, number];
   /** top, left, bottom, right */
   readonly pads: readonly [number, number, number, number];
   readonly dilations: readonly [number, number];
+}
+
+/** Conv or Gemm: acc = bias + Σ (q_w − z_w)(q_x − z_x); y = act(requant(acc)). The window: conv geometry (gemm: unused). */
+export interface QLinearLayer extends QLayerBase, QWindow {
+  readonly kind: 'conv' | 'gemm';
+  readonly weight: QWeight;
+  /** int32, scale s_x·s_w[c], zero point 0; null when the layer has none */
+  readonly bias: Int32Array | null;
   readonly group: number;
   readonly activation: QActivation;
 }
@@ -92,12 +95,8 @@ export interface QConcatLayer extends QLayerBase {
   readonly axis: number;
 }
 
-export interface QPoolLayer extends QLayerBase {
+export interface QPoolLayer extends QLayerBase, QWindow {
   readonly kind: 'maxpool' | 'avgpool' | 'globalavgpool';
-  readonly kernel: readonly [number, number];
-  readonly strides: readonly [number, number];
-  readonly pads: readonly [number, number, number, number];
-  readonly dilations: readonly [number, number];
   readonly ceilMode: boolean;
   readonly countIncludePad: boolean;
 }

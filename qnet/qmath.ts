@@ -169,16 +169,13 @@ export function dequantizeLinear(q: Int32Array, p: QParams, shape: readonly numb
   if (q.length !== n) throw new InvariantError(`dequantizeLinear: ${q.length} values for shape [${shape.join(',')}]`);
   const y = out ?? new Float32Array(n);
   const { ch, inner } = axisLayout(p, shape, 'dequantizeLinear');
-  const blocks = n / (ch * inner);
-  let i = 0;
-  for (let b = 0; b < blocks; b++) {
-    for (let c = 0; c < ch; c++) {
-      const s = p.scale[c];
-      const z = p.zeroPoint[c];
-      // float(q − z) first: exact for 8/16-bit codes, rounded like ORT's cast for int32 beyond 2^24;
-      // the Float32Array store then rounds the product once, as MULPS does.
-      for (const end = i + inner; i < end; i++) y[i] = Math.fround(q[i] - z) * s;
-    }
+  // runs of `inner` values share channel c, which wraps around every ch runs
+  for (let start = 0, c = 0; start < n; start += inner, c = c + 1 === ch ? 0 : c + 1) {
+    const s = p.scale[c];
+    const z = p.zeroPoint[c];
+    // float(q − z) first: exact for 8/16-bit codes, rounded like ORT's cast for int32 beyond 2^24;
+    // the Float32Array store then rounds the product once, as MULPS does.
+    for (let i = start; i < start + inner; i++) y[i] = Math.fround(q[i] - z) * s;
   }
   return y;
 }

@@ -19,6 +19,7 @@
  */
 import { InvariantError } from '../nets/errors.js';
 import { Prng } from '../nets/prng.js';
+import type { Window2d } from '../nets/shapes.js';
 
 export interface AdaRoundOptions {
   /** optimization steps per layer */
@@ -101,19 +102,15 @@ const enum Act {
 }
 
 /** Geometry of the layer as a per-group GEMM: rows = output positions, cols = patch elements. */
-interface Geometry {
+interface Geometry extends Window2d {
   conv: boolean;
   cout: number;
   cin: number;
   group: number;
   icg: number;
   ocg: number;
-  kh: number;
-  kw: number;
   h: number;
   w: number;
-  oh: number;
-  ow: number;
   /** patch length per group: icg·kh·kw (gemm: K) */
   kc: number;
   /** output positions per sample */
@@ -121,12 +118,6 @@ interface Geometry {
   /** input elements per sample */
   inPer: number;
   samples: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
-  pt: number;
-  pl: number;
 }
 
 function geometry(layer: AdaRoundLayer): Geometry {
@@ -145,12 +136,12 @@ function geometry(layer: AdaRoundLayer): Geometry {
     const ow = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
     if (cin !== icg * group) problems.push(`input has ${cin} channels, weight expects ${icg}×${group}`);
     if (cout % group !== 0) problems.push(`${cout} output channels do not split into ${group} groups`);
-    g = { conv: true, cout, cin, group, icg, ocg: cout / group, kh, kw, h, w, oh, ow, kc: icg * kh * kw, pix: oh * ow, inPer: cin * h * w, samples, sh, sw, dh, dw, pt, pl };
+    g = { conv: true, cout, cin, group, icg, ocg: cout / group, kh, kw, h, w, oh, ow, kc: icg * kh * kw, pix: oh * ow, inPer: cin * h * w, samples, sh, sw, dh, dw, padTop: pt, padLeft: pl, padBottom: pb, padRight: pr };
   } else {
     if (layer.wShape.length !== 2 || layer.inputShape.length !== 2) throw new RangeError('adaround: gemm needs a [N,K] weight and an [N,K] input');
     const [cout, k] = layer.wShape;
     if (layer.inputShape[1] !== k) problems.push(`input has ${layer.inputShape[1]} features, weight expects ${k}`);
-    g = { conv: false, cout, cin: k, group: 1, icg: k, ocg: cout, kh: 1, kw: 1, h: 1, w: 1, oh: 1, ow: 1, kc: k, pix: 1, inPer: k, samples, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
+    g = { conv: false, cout, cin: k, group: 1, icg: k, ocg: cout, kh: 1, kw: 1, h: 1, w: 1, oh: 1, ow: 1, kc: k, pix: 1, inPer: k, samples, sh: 1, sw: 1, dh: 1, dw: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0 };
   }
   if (layer.weight.length !== g.cout * g.kc) problems.push(`weight has ${layer.weight.length} elements, shape needs ${g.cout * g.kc}`);
   if (layer.input.length !== samples * g.inPer) problems.push(`input has ${layer.input.length} elements, shape needs ${samples * g.inPer}`);
@@ -370,7 +361,7 @@ function drawBatch(prng: Prng, n: number, into: Int32Array): void {
  * patch is a contiguous k range), r = b·pix + p. Rows contiguous, so both GEMMs stream along r.
  */
 function im2col(x: Float32Array, g: Geometry, picks: Int32Array, cols: Float32Array, rows: number): void {
-  const { cin, h, w, kh, kw, oh, ow, sh, sw, dh, dw, pt, pl, pix } = g;
+  const { cin, h, w, kh, kw, oh, ow, sh, sw, dh, dw, padTop: pt, padLeft: pl, pix } = g;
   for (let c = 0; c < cin; c++) {
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {

@@ -23,14 +23,15 @@ import { nodeOutputShapes } from '../nets/shapes.js';
 import { lutActivation } from '../qnet/lut.js';
 import { roundHalfEven } from '../qnet/qmath.js';
 import { clampBounds } from '../qnet/requant.js';
-import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedNetwork } from '../qnet/network.js';
+import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedNetwork, QWindow } from '../qnet/network.js';
 
 export type FusedAct =
   | { readonly kind: 'none' }
   | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly min: number; readonly max: number }
   | { readonly kind: 'lut'; readonly fn: LutFunction };
 
-export interface LinearStep {
+/** A Conv / Gemm / MatMul (its window: conv geometry, gemm unused) with what it absorbed. */
+export interface LinearStep extends QWindow {
   readonly kind: 'linear';
   /** the Conv / Gemm / MatMul node's name: the layer's name everywhere (overrides, stats) */
   readonly name: string;
@@ -44,10 +45,6 @@ export interface LinearStep {
   readonly weight: Float32Array;
   readonly wShape: readonly number[];
   readonly bias: Float32Array | null;
-  readonly kernel: readonly [number, number];
-  readonly strides: readonly [number, number];
-  readonly pads: readonly [number, number, number, number];
-  readonly dilations: readonly [number, number];
   readonly group: number;
   readonly act: FusedAct;
   /** the float nodes this step stands for */
@@ -160,6 +157,15 @@ export function planNetwork(graph: Graph): QuantPlan {
   const needInt = (t: string) => {
     if (!intTensors.has(t)) quantized.add(t);
   };
+  /** The activation `of` makes of t's only consumer, absorbed into the step of `nodes` (whose output becomes the activation's). */
+  const absorb = (t: string, nodes: Node[], of: (n: Node) => FusedAct | null): { act: FusedAct; output: string } => {
+    const an = only(t);
+    const a = an ? of(an) : null;
+    if (!an || !a) return { act: { kind: 'none' }, output: t };
+    nodes.push(an);
+    done.add(an);
+    return { act: a, output: an.outputs[0] };
+  };
   const push = (s: PlanStep) => {
     steps.push(s);
     producer.set(s.output, s);
@@ -190,15 +196,8 @@ export function planNetwork(graph: Graph): QuantPlan {
         }
       }
       const preAct = out;
-      let act: FusedAct = { kind: 'none' };
-      const an = only(out);
-      const a = an ? actOf(an) : null;
-      if (an && a) {
-        act = a;
-        nodes.push(an);
-        done.add(an);
-        out = an.outputs[0];
-      }
+      const { act, output } = absorb(out, nodes, actOf);
+      out = output;
       needInt(lin.input);
       const step: LinearStep = { kind: 'linear', name: node.name, ...lin, bias, preAct, output: out, act, nodes };
       push(step);
@@ -219,17 +218,8 @@ export function planNetwork(graph: Graph): QuantPlan {
     });
     let step: OpStep;
     if (node.op === 'Add' && dataIns.length === 2 && anyInt) {
-      let act: FusedAct = { kind: 'none' };
       const nodes = [node];
-      let output = out;
-      const an = only(out);
-      const c = an ? clampOf(an) : null;
-      if (an && c) {
-        act = c;
-        nodes.push(an);
-        done.add(an);
-        output = an.outputs[0];
-      }
+      const { act, output } = absorb(out, nodes, clampOf);
       step = op('add', act, nodes, output);
     } else if (node.op === 'Concat' && anyInt && dataIns.length === node.inputs.length) step = op('concat');
     else if (node.op === 'MaxPool' && anyInt && node.outputs.length === 1) step = op('maxpool');

@@ -11,6 +11,7 @@ import { InvariantError } from '../nets/errors.js';
 import { ConfigError } from '../arch/errors.js';
 import type { Graph, Node, Tensor } from '../nets/graph.js';
 import { lutFunction } from '../qnet/lut.js';
+import { qRange } from '../qnet/qmath.js';
 import { adaround, type AdaRoundLayer } from './adaround.js';
 import { analyticInputMean, correctBias } from './bias-correction.js';
 import { foldBatchNorms, type FoldedBn } from './bnfold.js';
@@ -303,7 +304,7 @@ async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, we
     const input = qin.captured.get(s.input)!;
     const target = fp.captured.get(targetName)!;
     const w = weights.get(s.name)!;
-    const { qmin, qmax } = qRangeOf(w.q);
+    const { qmin, qmax } = qRange(w.q);
     const layer: AdaRoundLayer = {
       kind: s.op,
       weight: s.weight,
@@ -328,14 +329,6 @@ async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, we
     layerIdx++;
     await Promise.resolve();
   }
-}
-
-function qRangeOf(q: QParams): { qmin: number; qmax: number } {
-  if (q.signed) {
-    const h = 2 ** (q.bits - 1);
-    return { qmin: -h + (q.narrow ? 1 : 0), qmax: h - 1 };
-  }
-  return { qmin: 0, qmax: 2 ** q.bits - 1 - (q.narrow ? 1 : 0) };
 }
 
 /** The standard PTQ pipeline: FP32 graph + calibration images + config → QuantizedNetwork. */
@@ -536,6 +529,11 @@ export function runFp32Batched(graph: Graph, data: CalibData, batch = 64): Float
     const n = Math.min(batch, data.count - s);
     parts.push(runFp32(graph, batchInput(graph, data.images, data.shape, s, n))[outName].data as Float32Array);
   }
+  return concatF32(parts);
+}
+
+/** The arrays one after another (batched outputs → one). */
+export function concatF32(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) {

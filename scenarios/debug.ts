@@ -23,7 +23,7 @@ import type { QuantPlan, LinearWeights } from '../quant/build.js';
 import { buildQuantizedNetwork } from '../quant/build.js';
 import type { CalibData } from '../quant/calibrate.js';
 import { configHash, type PtqConfig, type TensorQuantConfig } from '../quant/config.js';
-import { prepareModel, simulateQuantized, type LayerStats, type PreparedModel, type QuantizerSet } from '../quant/pipeline.js';
+import { concatF32, prepareModel, simulateQuantized, type LayerStats, type PreparedModel, type QuantizerSet } from '../quant/pipeline.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { qparamsFromRange, qparamsFromRanges, quantizeArray } from '../quant/quantizer.js';
 import { weightRangeMinMax } from '../quant/ranges.js';
@@ -148,17 +148,7 @@ export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: Cali
     if (!(out instanceof Float32Array)) throw new InvariantError(`quantizedOutputs: '${name}' is not a float tensor of the integer network`);
     parts.push(out);
   }
-  return concat(parts);
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatF32(parts);
 }
 
 /** `tensor` of the FP32 `graph` over `data`, batched. */
@@ -176,7 +166,7 @@ function fp32Tensor(graph: Graph, data: CalibData, tensor: string, batch = 64): 
     if (!got) throw new InvariantError(`fp32Tensor: '${tensor}' is not computed by ${graph.name}`);
     parts.push(got);
   }
-  return concat(parts);
+  return concatF32(parts);
 }
 
 /** Fraction of rows whose argmax equals the label (or the reference row's argmax). */

@@ -42,6 +42,8 @@
  *   Multiplier width and rounding come from the RequantConfig.
  */
 import { InvariantError, ModelError } from '../nets/errors.js';
+import { stridedOffsets } from '../nets/fp32-tensor.js';
+import type { Window2d } from '../nets/shapes.js';
 import type { QActivation, QParams } from '../qnet/network.js';
 import { applyLutValue, buildLut, lutLayout } from '../qnet/lut.js';
 import { fma32, qRange, quantizeValue, roundHalfEven } from '../qnet/qmath.js';
@@ -131,9 +133,9 @@ export function ortAddSwapsInputs(a: readonly number[], b: readonly number[]): b
 }
 
 /** Strides of `shape` right-aligned into an output of rank `r`, 0 where broadcast. */
-function broadcastStrides(shape: readonly number[], outShape: readonly number[]): Int32Array {
+function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const r = outShape.length;
-  const st = new Int32Array(r);
+  const st = new Array<number>(r).fill(0);
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     const o = i + (r - shape.length);
@@ -161,10 +163,9 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
   const B = scalarParams(b.q, 'qlinearAdd B');
   const C = scalarParams(tq, 'qlinearAdd Y');
   const { qmin, qmax } = qRange(tq);
-  const sa = broadcastStrides(a.shape, shape);
-  const sb = broadcastStrides(b.shape, shape);
-  const r = shape.length;
-  const counter = new Int32Array(r);
+  // the element of A and of B each output element reads
+  const ia = stridedOffsets(shape, broadcastStrides(a.shape, shape));
+  const ib = stridedOffsets(shape, broadcastStrides(b.shape, shape));
   const ad = a.data;
   const bd = b.data;
 
@@ -176,26 +177,15 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
     const rp = Math.fround(P.s / C.s);
     const rs = Math.fround(S.s / C.s);
     const fixed = Math.fround(C.z - fma32(rp, P.z, Math.fround(rs * S.z)));
-    let ia = 0;
-    let ib = 0;
     for (let i = 0; i < n; i++) {
-      const pv = swap ? bd[ib] : ad[ia];
-      const sv = swap ? ad[ia] : bd[ib];
+      const pv = swap ? bd[ib[i]] : ad[ia[i]];
+      const sv = swap ? ad[ia[i]] : bd[ib[i]];
       const t = fma32(pv, rp, fma32(sv, rs, fixed));
       // CVTPS2DQ gives INT32_MIN out of range; the saturating packs then clamp.
       let v = t >= -2147483648 && t < 2147483648 ? roundHalfEven(t) : qmin;
       if (v < qmin) v = qmin;
       if (v > qmax) v = qmax;
       y[i] = v;
-      // advance the odometer
-      for (let d = r - 1; d >= 0; d--) {
-        ia += sa[d];
-        ib += sb[d];
-        if (++counter[d] < shape[d]) break;
-        ia -= sa[d] * shape[d];
-        ib -= sb[d] * shape[d];
-        counter[d] = 0;
-      }
     }
   } else {
     const bits = cfg.multiplierBits ?? 32;
@@ -210,23 +200,13 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
     const mb = fixedOf(B.s / twiceMax);
     const mo = fixedOf(twiceMax / Math.fround(2 ** leftShift * C.s));
     const lsf = 2 ** leftShift;
-    let ia = 0;
-    let ib = 0;
     for (let i = 0; i < n; i++) {
-      const xa = ma.apply((ad[ia] - A.z) * lsf);
-      const xb = mb.apply((bd[ib] - B.z) * lsf);
+      const xa = ma.apply((ad[ia[i]] - A.z) * lsf);
+      const xb = mb.apply((bd[ib[i]] - B.z) * lsf);
       let v = mo.apply(xa + xb) + C.z;
       if (v < qmin) v = qmin;
       if (v > qmax) v = qmax;
       y[i] = v;
-      for (let d = r - 1; d >= 0; d--) {
-        ia += sa[d];
-        ib += sb[d];
-        if (++counter[d] < shape[d]) break;
-        ia -= sa[d] * shape[d];
-        ib -= sb[d] * shape[d];
-        counter[d] = 0;
-      }
     }
   }
   applyActivation(y, act);
@@ -326,24 +306,12 @@ export interface PoolAttrs {
   readonly channelsLast?: boolean;
 }
 
-interface PoolGeom {
+/** A pool's geometry; spatial sizes padded to 2 dims (1-D pools use a height of 1). */
+interface PoolGeom extends Window2d {
   n: number;
   c: number;
-  /** spatial sizes, padded to 2 dims (1-D pools use a height of 1) */
   ih: number;
   iw: number;
-  oh: number;
-  ow: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
-  pt: number;
-  pl: number;
-  pb: number;
-  pr: number;
   outShape: number[];
 }
 
@@ -397,10 +365,10 @@ function poolGeom(shape: readonly number[], p: PoolAttrs): PoolGeom {
     sw: strides[sp - 1],
     dh: sp === 2 ? dil[0] : 1,
     dw: dil[sp - 1],
-    pt: sp === 2 ? ax[0].head : 0,
-    pl: ax[sp - 1].head,
-    pb: sp === 2 ? ax[0].tail : 0,
-    pr: ax[sp - 1].tail,
+    padTop: sp === 2 ? ax[0].head : 0,
+    padLeft: ax[sp - 1].head,
+    padBottom: sp === 2 ? ax[0].tail : 0,
+    padRight: ax[sp - 1].tail,
     outShape: [],
   };
   const outSpatial = ax.map((a) => a.out);
@@ -433,9 +401,9 @@ export function maxPoolInt(x: { readonly data: Int32Array; readonly shape: reado
   for (let b = 0; b < g.n; b++) {
     for (let ch = 0; ch < g.c; ch++) {
       for (let oh = 0; oh < g.oh; oh++) {
-        const h0 = oh * g.sh - g.pt;
+        const h0 = oh * g.sh - g.padTop;
         for (let ow = 0; ow < g.ow; ow++) {
-          const w0 = ow * g.sw - g.pl;
+          const w0 = ow * g.sw - g.padLeft;
           let m = -Infinity;
           for (let i = 0; i < g.kh; i++) {
             const h = h0 + i * g.dh;
@@ -556,7 +524,7 @@ export function qlinearAveragePool(x: QTensorView, p: PoolAttrs, yq: QParams, cf
   const { qmin, qmax } = qRange(yq);
   const sp = p.kernel.length;
   const spatialIn = sp === 2 ? [g.ih, g.iw] : [g.iw];
-  const noPads = g.pt === 0 && g.pl === 0 && g.pb === 0 && g.pr === 0;
+  const noPads = g.padTop === 0 && g.padLeft === 0 && g.padBottom === 0 && g.padRight === 0;
   if (cfg.mode === 'float' && noPads && p.kernel.every((k, i) => k === spatialIn[i])) {
     // ORT's fallback_to_global (strides and ceil_mode do not matter: one window)
     const r = qlinearGlobalAveragePool(x, yq, cfg, { channelsLast: cl }, out);
@@ -573,11 +541,11 @@ export function qlinearAveragePool(x: QTensorView, p: PoolAttrs, yq: QParams, cf
     for (let b = 0; b < g.n; b++) {
       for (let ch = 0; ch < g.c; ch++) {
         for (let oh = 0; oh < g.oh; oh++) {
-          let h0 = oh * g.sh - g.pt;
+          let h0 = oh * g.sh - g.padTop;
           const h1 = Math.min(h0 + g.kh, g.ih);
           h0 = Math.max(h0, 0);
           for (let ow = 0; ow < g.ow; ow++) {
-            let w0 = ow * g.sw - g.pl;
+            let w0 = ow * g.sw - g.padLeft;
             const w1 = Math.min(w0 + g.kw, g.iw);
             w0 = Math.max(w0, 0);
             let acc = 0;
@@ -604,11 +572,11 @@ export function qlinearAveragePool(x: QTensorView, p: PoolAttrs, yq: QParams, cf
     for (let b = 0; b < g.n; b++) {
       for (let ch = 0; ch < g.c; ch++) {
         for (let oh = 0; oh < g.oh; oh++) {
-          let h0 = oh * g.sh - g.pt;
+          let h0 = oh * g.sh - g.padTop;
           const h1 = Math.min(h0 + g.kh, g.ih);
           h0 = Math.max(h0, 0);
           for (let ow = 0; ow < g.ow; ow++) {
-            let w0 = ow * g.sw - g.pl;
+            let w0 = ow * g.sw - g.padLeft;
             const w1 = Math.min(w0 + g.kw, g.iw);
             w0 = Math.max(w0, 0);
             let s = 0;
