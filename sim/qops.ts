@@ -534,20 +534,25 @@ export function qlinearAveragePool(x: QTensorView, p: PoolAttrs, yq: QParams, cf
   const xd = x.data;
   const kArea = g.kh * g.kw;
   const incl = p.countIncludePad === true;
-  if (cfg.mode === 'float') {
-    const xr = qRange(x.q);
-    const deq = new Float32Array(xr.qmax - xr.qmin + 1);
-    for (let cd = xr.qmin; cd <= xr.qmax; cd++) deq[cd - xr.qmin] = X.s * (cd - X.z);
-    for (let b = 0; b < g.n; b++) {
-      for (let ch = 0; ch < g.c; ch++) {
-        for (let oh = 0; oh < g.oh; oh++) {
-          let h0 = oh * g.sh - g.padTop;
-          const h1 = Math.min(h0 + g.kh, g.ih);
-          h0 = Math.max(h0, 0);
-          for (let ow = 0; ow < g.ow; ow++) {
-            let w0 = ow * g.sw - g.padLeft;
-            const w1 = Math.min(w0 + g.kw, g.iw);
-            w0 = Math.max(w0, 0);
+  // float mode (ORT): codes dequantized by table, summed in float32; fixed mode: integer sums, FixedAverager
+  const xr = qRange(x.q);
+  const deq = new Float32Array(cfg.mode === 'float' ? xr.qmax - xr.qmin + 1 : 0);
+  for (let cd = xr.qmin; cd < xr.qmin + deq.length; cd++) deq[cd - xr.qmin] = X.s * (cd - X.z);
+  const fixed = cfg.mode === 'float' ? null : new FixedAverager(X, Y, cfg);
+  for (let b = 0; b < g.n; b++) {
+    for (let ch = 0; ch < g.c; ch++) {
+      for (let oh = 0; oh < g.oh; oh++) {
+        let h0 = oh * g.sh - g.padTop;
+        const h1 = Math.min(h0 + g.kh, g.ih);
+        h0 = Math.max(h0, 0);
+        for (let ow = 0; ow < g.ow; ow++) {
+          let w0 = ow * g.sw - g.padLeft;
+          const w1 = Math.min(w0 + g.kw, g.iw);
+          w0 = Math.max(w0, 0);
+          const inside = (h1 - h0) * (w1 - w0);
+          const cnt = incl ? kArea : inside;
+          let v: number;
+          if (fixed === null) {
             let acc = 0;
             for (let h = h0; h < h1; h++) {
               for (let w = w0; w < w1; w++) {
@@ -556,37 +561,19 @@ export function qlinearAveragePool(x: QTensorView, p: PoolAttrs, yq: QParams, cf
                 acc = Math.fround(acc + deq[cd - xr.qmin]);
               }
             }
-            const cnt = incl ? kArea : (h1 - h0) * (w1 - w0);
             const avg = Math.fround(acc / cnt);
             const t = Math.fround(Math.fround(avg / Y.s) + Y.z);
-            let v = roundHalfEven(t);
+            v = roundHalfEven(t);
             if (!(v >= qmin)) v = qmin;
             if (v > qmax) v = qmax;
-            y[opix(g, cl, b, ch, oh, ow)] = v;
-          }
-        }
-      }
-    }
-  } else {
-    const avg = new FixedAverager(X, Y, cfg);
-    for (let b = 0; b < g.n; b++) {
-      for (let ch = 0; ch < g.c; ch++) {
-        for (let oh = 0; oh < g.oh; oh++) {
-          let h0 = oh * g.sh - g.padTop;
-          const h1 = Math.min(h0 + g.kh, g.ih);
-          h0 = Math.max(h0, 0);
-          for (let ow = 0; ow < g.ow; ow++) {
-            let w0 = ow * g.sw - g.padLeft;
-            const w1 = Math.min(w0 + g.kw, g.iw);
-            w0 = Math.max(w0, 0);
+          } else {
             let s = 0;
             for (let h = h0; h < h1; h++) for (let w = w0; w < w1; w++) s += xd[pix(g, cl, b, ch, h, w)];
-            const inside = (h1 - h0) * (w1 - w0);
             // padding counted as real 0, i.e. the code zx
-            const cnt = incl ? kArea : inside;
-            const v = avg.average(s + (cnt - inside) * X.z, cnt);
-            y[opix(g, cl, b, ch, oh, ow)] = v < qmin ? qmin : v > qmax ? qmax : v;
+            v = fixed.average(s + (cnt - inside) * X.z, cnt);
+            v = v < qmin ? qmin : v > qmax ? qmax : v;
           }
+          y[opix(g, cl, b, ch, oh, ow)] = v;
         }
       }
     }
