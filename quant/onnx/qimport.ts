@@ -37,10 +37,9 @@
  *   - integer constants a layer reads (QLinearAdd with a constant operand, a constant input of a
  *     QLinearConcat) are kept in `floatConstants` next to the float ones, with their own dtype.
  */
-import { readFileSync } from 'node:fs';
 import { ModelError } from '../../nets/errors.js';
 import type { Tensor } from '../../nets/graph.js';
-import { parseValueInfo, readRawNodes } from '../../nets/onnx/decode.js';
+import { parseValueInfo, readModelFile, readRawNodes } from '../../nets/onnx/decode.js';
 import { ModelProto, toNum, type PGraph, type PModel } from '../../nets/onnx/schema.js';
 import { tensorFromProto } from '../../nets/onnx/tensor.js';
 import { topoOrder } from '../../nets/topo.js';
@@ -228,11 +227,5 @@ export function importQuantizedOnnx(bytes: Uint8Array, file?: string, options: Q
 }
 
 export function loadQuantizedOnnx(path: string, options: QImportOptions = {}): QuantizedNetwork {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new ModelError([{ node: '', message: `cannot read: ${(e as Error).message}` }], path);
-  }
-  return importQuantizedOnnx(bytes, path, options);
+  return importQuantizedOnnx(readModelFile(path), path, options);
 }

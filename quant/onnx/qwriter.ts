@@ -5,7 +5,7 @@
  * A problem inside one layer's emission is a LayerProblem, collected per layer by the caller.
  */
 import type { Tensor } from '../../nets/graph.js';
-import { AttrType, type PNode } from '../../nets/onnx/schema.js';
+import { AttrType, type PNodeOut } from '../../nets/onnx/schema.js';
 import { dtypeToOnnx, tensorToProto } from '../../nets/onnx/tensor.js';
 import { applyLutValue, lutLayout } from '../../qnet/lut.js';
 import { qRange } from '../../qnet/qmath.js';
@@ -18,8 +18,6 @@ export interface QExportOptions {
   opset?: number;
 }
 
-/** A node as written (attributes already in protobuf object form). */
-export type PNodeOut = Omit<PNode, 'attribute'> & { attribute: Record<string, unknown>[] };
 
 export const aInt = (name: string, i: number) => ({ name, type: AttrType.INT, i });
 export const aInts = (name: string, ints: readonly number[]) => ({ name, type: AttrType.INTS, ints: [...ints] });
