@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   ptq: () => import('./ptq.js'),
   scalesim: () => import('./scalesim.js'),
   sim: () => import('./sim.js'),
+  startup: () => import('./startup.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

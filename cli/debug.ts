@@ -5,7 +5,7 @@
  * its test split (default 500 images: every quantizer costs one pass of the FP32 executor).
  */
 import type { DebugReport } from '../scenarios/debug.js';
-import type { EvalDatasetName } from '../scenarios/evaluate.js';
+import type { EvalDatasetName } from '../scenarios/datasets.js';
 import { datasetProblems, debugModel } from '../scenarios/quantize.js';
 import { DEBUG_USAGE } from './commands.js';
 import { stageProgress } from './progress.js';

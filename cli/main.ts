@@ -6,10 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { QloomError, UsageError } from '../errors/index.js';
+import { listModels } from '../nets/zoo/catalog.js';
 import { COMMANDS } from './commands.js';
 
-async function help(): Promise<string> {
-  const { listModels } = await import('../nets/zoo/index.js');
+function help(): string {
   const lines = [
     'qloom — quantized-NN accelerator simulator and PTQ toolkit',
     '',
@@ -29,7 +29,7 @@ const EXIT: Readonly<Record<QloomError['kind'], number>> = { usage: 2, config: 1
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(await help());
+    process.stdout.write(help());
     return name ? 0 : 2;
   }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;

@@ -1,5 +1,5 @@
 /** `qloom models`: the model zoo. */
-import { listModels } from '../nets/zoo/index.js';
+import { listModels } from '../nets/zoo/catalog.js';
 import { table } from './table.js';
 
 export function run(_pos: string[], values: Record<string, unknown>): void {

@@ -3,7 +3,7 @@
  * exported as a quantized ONNX file (QOperator or QDQ). Every flag and config problem is reported
  * at once, before any model, dataset or calibration work (exit 2).
  */
-import type { EvalDatasetName } from '../scenarios/evaluate.js';
+import type { EvalDatasetName } from '../scenarios/datasets.js';
 import { datasetProblems, ptqSummary, quantize, writeQuantizedOnnx } from '../scenarios/quantize.js';
 import { QUANTIZE_USAGE } from './commands.js';
 import { stageProgress } from './progress.js';

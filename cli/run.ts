@@ -6,7 +6,7 @@ import type { MemoryModel } from '../arch/spec.js';
 import { UsageError } from '../errors/index.js';
 import { DATASET_NAMES } from '../nets/data/index.js';
 import { runSummary, type RunResult } from '../sim/result.js';
-import type { EvalDatasetName } from '../scenarios/evaluate.js';
+import type { EvalDatasetName } from '../scenarios/datasets.js';
 import { loadArch, saveRunResult, simulateTopology } from '../scenarios/simulate.js';
 import { RUN_MODEL_USAGE, RUN_TOPOLOGY_USAGE } from './commands.js';
 import { lateProgress, progress } from './progress.js';

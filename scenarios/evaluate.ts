@@ -2,25 +2,16 @@
  * "Evaluate a model on an arch": the library calls `qloom run --model` makes and the `qloom`
  * scenario runner makes, so both give the same numbers by construction (one code path):
  *
- *  - `calibrationSet`: the PTQ calibration images — a seeded subset of the dataset's train split
- *    (photos: the photo set itself, a seeded subset when smaller is asked for), as
- *    `qloom quantize` / `qloom eval --quant` pick them;
- *  - `quantizeModel`: zoo model + PtqConfig → PtqResult (quant/pipeline.ts quantizeNetwork);
- *  - `evaluationSet`: the images accuracy is measured on (test split, or photos);
+ *  - `calibrationSet` / `evaluationSet` (datasets.ts): the calibration images and the images
+ *    accuracy is measured on; `quantizeModel` (quantize.ts): zoo model + PtqConfig → PtqResult;
  *  - `evaluateOnArch`: the engine times ONE inference (timing does not depend on the data) and the
  *    functional sink runs every sample through that run's tile events in batches — the arch's
  *    accumulator width, overflow policy, PE form and dataflow order — so cycles / energy / bits are
  *    per inference while overflows and predictions cover every sample.
  */
 import type { ArchSpec } from '../arch/spec.js';
-import { loadDataset, type DatasetName } from '../nets/data/index.js';
-import { loadPhotos } from '../nets/data/photos.js';
-import type { PreprocessName } from '../nets/data/preprocess.js';
 import { InvariantError } from '../nets/errors.js';
 import type { Tensor } from '../nets/graph.js';
-import { loadModel } from '../nets/zoo/index.js';
-import type { PtqConfig } from '../quant/config.js';
-import { quantizeNetwork, type CalibData, type PtqOptions, type PtqResult } from '../quant/pipeline.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
 import { workloadFromQuantizedNetwork, type Workload } from '../sim/engine/index.js';
 import type { EventChunk } from '../sim/events.js';
@@ -28,46 +19,7 @@ import type { LayerAccumulator } from '../sim/qexec.js';
 import type { RequantMode } from '../qnet/requant.js';
 import { withOverflows, type RunResult } from '../sim/result.js';
 import { runSimulation, type SimulationResult } from '../sim/run.js';
-
-export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos' | 'orientation';
-
-/** Calibration images for `model` on `dataset` under `cfg` (calibSamples, seed). */
-export function calibrationSet(dataset: EvalDatasetName, model: string, cfg: Pick<PtqConfig, 'calibSamples' | 'seed'>): CalibData {
-  if (dataset === 'photos') {
-    const all = loadPhotos(model as PreprocessName);
-    if (cfg.calibSamples >= all.count) return all;
-    return loadPhotos(model as PreprocessName, { samples: cfg.calibSamples, seed: cfg.seed });
-  }
-  const full = loadDataset(dataset, 'train');
-  if (cfg.calibSamples >= full.count) return full;
-  return loadDataset(dataset, 'train', { samples: cfg.calibSamples, seed: cfg.seed });
-}
-
-/**
- * A zoo model (or model file) quantized with `cfg`, calibrated with `calibrationSet` (or `calib`,
- * when the caller already holds exactly that set).
- */
-export async function quantizeModel(model: string, dataset: EvalDatasetName, cfg: PtqConfig, opts: PtqOptions = {}, calib: CalibData = calibrationSet(dataset, model, cfg)): Promise<PtqResult> {
-  const { graph } = loadModel(model);
-  return quantizeNetwork(graph, { images: calib.images, shape: calib.shape, count: calib.count }, cfg, opts);
-}
-
-export interface EvalSet extends CalibData {
-  /** class labels; absent for photos (accuracy is then agreement with FP32) */
-  readonly labels?: Uint8Array;
-}
-
-/**
- * The images accuracy is measured on: a seeded subset of the test split (`qloom run` uses seed 0),
- * or of the photos (at most all of them: the set is small).
- */
-export function evaluationSet(dataset: EvalDatasetName, model: string, samples: number, seed: number): EvalSet {
-  if (dataset === 'photos') {
-    const all = loadPhotos(model as PreprocessName);
-    return samples >= all.count ? all : loadPhotos(model as PreprocessName, { samples, seed });
-  }
-  return loadDataset(dataset as DatasetName, 'test', { samples, seed });
-}
+import type { EvalSet } from './datasets.js';
 
 export interface EvaluateOptions {
   /** samples per functional run (default 100) */

@@ -31,7 +31,7 @@ export type { PtqResult } from '../quant/pipeline.js';
 export type { QuantizedNetwork } from '../qnet/network.js';
 export { CALIB_DATASETS, debugModel, ptqSummary, quantize, writeQuantizedOnnx, type DebugModelOptions, type QuantizeOptions } from './quantize.js';
 export type { DebugReport } from './debug.js';
-export type { EvalDatasetName } from './evaluate.js';
+export type { EvalDatasetName } from './datasets.js';
 
 // simulation on an accelerator
 export { PRESET_NAMES as ARCH_PRESET_NAMES, type ArchSpec, type ArchSpecInput, type MemoryModel } from '../arch/spec.js';

@@ -17,7 +17,7 @@ import { layerStats, type LayerStat } from '../nets/shapes.js';
 import { listModels, loadModel, type EvalDataset } from '../nets/zoo/index.js';
 import type { PtqConfig } from '../quant/config.js';
 import { quantizedOutputs, sqnrDb, top1Of } from './debug.js';
-import { quantizeModel } from './evaluate.js';
+import { quantizeModel } from './quantize.js';
 
 export const EVAL_DATASETS: readonly EvalDataset[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
 

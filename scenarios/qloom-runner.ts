@@ -23,7 +23,9 @@ import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipelin
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
 import { BITS_CLASSES, type RunResult } from '../sim/result.js';
-import { agreementWithFp32, calibrationSet, evaluateOnArch, evaluationSet, inputShapeFor, quantizeModel, type ArchEvaluation, type EvalSet } from './evaluate.js';
+import { calibrationSet, evaluationSet, type EvalSet } from './datasets.js';
+import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
+import { quantizeModel } from './quantize.js';
 import { ptqConfigOf } from './ptq.js';
 import type { PointMetrics } from './runners.js';
 import type { JsonValue, PointConfig } from './scenario.js';

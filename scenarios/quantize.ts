@@ -1,7 +1,8 @@
 /**
  * Post-training quantization of a model: the library calls behind `qloom quantize` and
- * `qloom debug`. Calibration images are a seeded subset of the data set's train split (photos: the
- * photo set), picked by `calibrationSet` (scenarios/evaluate.ts) as every other caller picks them.
+ * `qloom debug`, `qloom eval --quant`, `qloom run --model` and the `qloom` scenario runner.
+ * Calibration images are a seeded subset of the data set's train split (photos: the photo set),
+ * picked by `calibrationSet` (datasets.ts) as every caller picks them.
  */
 import { UsageError } from '../errors/index.js';
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
@@ -9,10 +10,10 @@ import { PREPROCESS_NAMES } from '../nets/data/preprocess.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
 import { exportQuantizedOnnx } from '../quant/onnx/qexport.js';
-import type { PtqResult } from '../quant/pipeline.js';
+import { quantizeNetwork, type CalibData, type PtqOptions, type PtqResult } from '../quant/pipeline.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
 import { debugNetwork, type DebugReport } from './debug.js';
-import { calibrationSet, evaluationSet, quantizeModel, type EvalDatasetName } from './evaluate.js';
+import { calibrationSet, evaluationSet, type EvalDatasetName } from './datasets.js';
 import { writeFileAtomic } from './files.js';
 
 export const CALIB_DATASETS: readonly EvalDatasetName[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
@@ -34,6 +35,15 @@ export interface QuantizeOptions {
   readonly config: string | PtqConfig;
   /** pipeline stages: stage name, done, total */
   readonly onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+/**
+ * A zoo model (or model file) quantized with `cfg`, calibrated with `calibrationSet` (or `calib`,
+ * when the caller already holds exactly that set).
+ */
+export async function quantizeModel(model: string, dataset: EvalDatasetName, cfg: PtqConfig, opts: PtqOptions = {}, calib: CalibData = calibrationSet(dataset, model, cfg)): Promise<PtqResult> {
+  const { graph } = loadModel(model);
+  return quantizeNetwork(graph, { images: calib.images, shape: calib.shape, count: calib.count }, cfg, opts);
 }
 
 function configOf(config: string | PtqConfig): PtqConfig {

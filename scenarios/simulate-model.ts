@@ -17,7 +17,9 @@ import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
 import type { RunResult } from '../sim/result.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
 import { sqnrDb } from './debug.js';
-import { agreementWithFp32, evaluateOnArch, evaluationSet, inputShapeFor, quantizeModel, type ArchEvaluation, type EvalDatasetName } from './evaluate.js';
+import { evaluationSet, type EvalDatasetName } from './datasets.js';
+import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
+import { quantizeModel } from './quantize.js';
 import { loadArch } from './simulate.js';
 
 export interface ModelRunOptions {
