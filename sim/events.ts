@@ -88,8 +88,14 @@ export interface TileEvent {
 
 export interface FunctionalSink {
   beginLayer(layer: number): void;
+  /** a fold's tile: a fresh object the sink may keep, unless it `borrowsTiles` */
   tile(t: TileEvent): void;
   endLayer(layer: number): void;
+  /**
+   * true when the sink reads a tile only during its `tile` call: the engine then passes one
+   * object, refilled for every fold (no allocation per fold)
+   */
+  readonly borrowsTiles?: boolean;
 }
 
 export interface EngineSinks {

@@ -299,6 +299,8 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
   };
 
   return {
+    // tiles are read during tile() only (LinearRun keeps none)
+    borrowsTiles: true,
     beginLayer(layer: number): void {
       if (finished) throw new InvariantError('beginLayer after result()');
       if (layer < next || layer >= net.layers.length) throw new InvariantError(`beginLayer(${layer}): layers must begin in order, once (next is ${next} of ${net.layers.length})`);

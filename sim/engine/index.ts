@@ -10,7 +10,7 @@
  */
 import { applyEnergyTable, energyTableForSpec, type ActionCount } from '../../arch/energy.js';
 import { archHash, type ArchSpec } from '../../arch/spec.js';
-import { EventKind, Track, type EngineSinks, type TileEvent } from '../events.js';
+import { EventKind, Track, type EngineSinks, type FunctionalSink, type TileEvent } from '../events.js';
 import { mergeCounts, totalsOf, zeroBits, type LayerResult, type RunResult } from '../result.js';
 import { simulateScaleSim } from '../timing/scalesim-memory.js';
 import { EventBuffer } from './emit.js';
@@ -22,8 +22,18 @@ export { planGemmLayer, planVectorLayer, SpillTarget, type LayerPlan, type TileP
 export { workloadFromQuantizedNetwork, workloadFromViews, requantParamBitsPerChannel, type Workload, type WorkloadLayer, type WorkloadActivation, type VectorOp } from './workload.js';
 export { EventHeap } from './heap.js';
 
-/** The TileEvent of fold `f` of a planned GEMM layer (null for a fold of the zero-point column only). */
-export function tileOfFold(layerIndex: number, plan: LayerPlan, realN: number, f: number, cycle: number): TileEvent | null {
+/** A TileEvent the engine may fill in place. */
+export type TileEventSlot = { -readonly [K in keyof TileEvent]: TileEvent[K] };
+
+function newTileEvent(): TileEventSlot {
+  return { layer: 0, group: 0, m0: 0, m1: 0, n0: 0, n1: 0, k0: 0, k1: 0, kFold: 0, kFolds: 1, cycle: 0 };
+}
+
+/**
+ * Writes into `te` the TileEvent of fold `f` of a planned GEMM layer; false (te unspecified) for a
+ * fold of the zero-point column only.
+ */
+export function tileOfFold(layerIndex: number, plan: LayerPlan, realN: number, f: number, cycle: number, te: TileEventSlot): boolean {
   const fp = plan.fold!;
   const v = plan.runView!;
   const perGroup = fp.rowFolds * fp.colFolds;
@@ -55,8 +65,28 @@ export function tileOfFold(layerIndex: number, plan: LayerPlan, realN: number, f
     }
   }
   n1 = Math.min(n1, realN);
-  if (n0 >= n1) return null;
-  return { layer: layerIndex, group: g, m0, m1, n0, n1, k0, k1, kFold, kFolds, cycle };
+  if (n0 >= n1) return false;
+  te.layer = layerIndex;
+  te.group = g;
+  te.m0 = m0;
+  te.m1 = m1;
+  te.n0 = n0;
+  te.n1 = n1;
+  te.k0 = k0;
+  te.k1 = k1;
+  te.kFold = kFold;
+  te.kFolds = kFolds;
+  te.cycle = cycle;
+  return true;
+}
+
+/**
+ * Hands fold f's tile to the functional sink: in `slot`, refilled for every fold, when the sink
+ * only borrows tiles (no allocation per fold); a fresh object for a sink that may keep it.
+ */
+function foldTile(fn: FunctionalSink, slot: TileEventSlot, layerIndex: number, plan: LayerPlan, realN: number, f: number, cycle: number): void {
+  const te = fn.borrowsTiles === true ? slot : newTileEvent();
+  if (tileOfFold(layerIndex, plan, realN, f, cycle, te)) fn.tile(te);
 }
 
 function emptyLayer(name: string, start: number): LayerResult {
@@ -100,6 +130,7 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
   const ev = new EventBuffer(sinks.events);
   const engine = new NativeEngine(spec);
   const fn = sinks.functional;
+  const slot = newTileEvent();
   const pes = spec.array.pes;
   const scalesim = spec.memoryModel === 'scalesim';
   const layers: LayerResult[] = [];
@@ -141,10 +172,7 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
       const per = r.totalCycles / Math.max(1, r.folds);
       for (let f = 0; f < r.folds; f++) {
         const at = now + f * per;
-        if (fn) {
-          const te = tileOfFold(li, plan, realN, f, at);
-          if (te) fn.tile(te);
-        }
+        if (fn) foldTile(fn, slot, li, plan, realN, f, at);
         if (ev.on) ev.push(EventKind.Fold, Track.Array, li, f, at, at + per, 0);
       }
       if (ev.on) ev.push(EventKind.LayerEnd, Track.Array, li, -1, now, now + cycles, 0);
@@ -158,10 +186,7 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
       dramWrite = wr;
     } else {
       const onFold = fn && plan.fold
-        ? (f: number, cycle: number): void => {
-            const te = tileOfFold(li, plan, realN, f, cycle);
-            if (te) fn.tile(te);
-          }
+        ? (f: number, cycle: number): void => foldTile(fn, slot, li, plan, realN, f, cycle)
         : null;
       const t = engine.runLayer(li, plan.tiles, now, ev, onFold);
       cycles = t.endCycle - now;
