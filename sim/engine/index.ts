@@ -30,8 +30,8 @@ function newTileEvent(): TileEventSlot {
 }
 
 /**
- * Writes into `te` the TileEvent of fold `f` of a planned GEMM layer; false (te unspecified) for a
- * fold of the zero-point column only.
+ * Writes into `te` the TileEvent of fold `f` of a planned GEMM layer; false for a fold of the
+ * zero-point column only (no output channel of the layer).
  */
 export function tileOfFold(layerIndex: number, plan: LayerPlan, realN: number, f: number, cycle: number, te: TileEventSlot): boolean {
   const fp = plan.fold!;
@@ -45,39 +45,22 @@ export function tileOfFold(layerIndex: number, plan: LayerPlan, realN: number, f
   const r1 = Math.min(fp.Sr, r0 + fp.rows);
   const c0 = fc * fp.cols;
   const c1 = Math.min(fp.Sc, c0 + fp.cols);
-  let m0 = 0, m1 = v.M, n0 = 0, n1 = v.N, k0 = 0, k1 = v.K, kFold = 0, kFolds = 1;
-  if (fp.dataflow === 'os') {
-    m0 = r0;
-    m1 = r1;
-    n0 = c0;
-    n1 = c1;
-  } else {
-    k0 = r0;
-    k1 = r1;
-    kFold = fr;
-    kFolds = fp.rowFolds;
-    if (fp.dataflow === 'ws') {
-      n0 = c0;
-      n1 = c1;
-    } else {
-      m0 = c0;
-      m1 = c1;
-    }
-  }
-  n1 = Math.min(n1, realN);
-  if (n0 >= n1) return false;
+  // OS: rows are output rows, columns output channels, one K tile; WS: rows K, columns channels;
+  // IS: rows K, columns output rows
+  const os = fp.dataflow === 'os';
+  const ws = fp.dataflow === 'ws';
   te.layer = layerIndex;
   te.group = g;
-  te.m0 = m0;
-  te.m1 = m1;
-  te.n0 = n0;
-  te.n1 = n1;
-  te.k0 = k0;
-  te.k1 = k1;
-  te.kFold = kFold;
-  te.kFolds = kFolds;
+  te.m0 = os ? r0 : ws ? 0 : c0;
+  te.m1 = os ? r1 : ws ? v.M : c1;
+  te.n0 = os || ws ? c0 : 0;
+  te.n1 = Math.min(os || ws ? c1 : v.N, realN);
+  te.k0 = os ? 0 : r0;
+  te.k1 = os ? v.K : r1;
+  te.kFold = os ? 0 : fr;
+  te.kFolds = os ? 1 : fp.rowFolds;
   te.cycle = cycle;
-  return true;
+  return te.n0 < te.n1;
 }
 
 /**
