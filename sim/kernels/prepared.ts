@@ -161,6 +161,7 @@ export class Prepared {
    */
   state(geo: Geometry, x: Float64Array, out: Float64Array | undefined): KernelState {
     const st = new KernelState();
+    // the layer, as prepared
     const { lo, hi } = accRange(this.bits);
     st.checked = this.checked;
     st.psumSeen = this.psumKernel;
@@ -171,20 +172,21 @@ export class Prepared {
     st.psumBits = this.psumBits;
     st.plo = -(2 ** (this.psumBits - 1));
     st.phi = 2 ** (this.psumBits - 1) - 1;
-    st.x = x;
-    st.posBase = geo.posBase;
-    st.outBase = geo.outBase;
-    st.cStride = geo.cStride;
-    st.groupXStride = geo.groupXStride;
     st.kOff = this.kOff;
     st.wSeq = this.wSeq;
     st.stepEnd = this.stepEnd;
-    st.K = geo.k;
     st.T = this.stepEnd.length;
     st.init = this.init;
     st.initAcc = this.initAcc;
     st.initOver = this.initOver;
     st.zwNeg = this.zwNeg;
+    // this run's geometry, operands and outputs
+    st.posBase = geo.posBase;
+    st.outBase = geo.outBase;
+    st.cStride = geo.cStride;
+    st.groupXStride = geo.groupXStride;
+    st.K = geo.k;
+    st.x = x;
     st.out = out ?? new Float64Array(geo.outLength);
     invariant(st.out.length === geo.outLength, `out has ${st.out.length} elements, the layer ${geo.outLength}`);
     const nOut = geo.nOut;
