@@ -123,6 +123,19 @@ describe.skipIf(!existsSync(GOLDEN))('qloom run --topology', () => {
     expect(existsSync(join(dir, 'no'))).toBe(false);
   });
 
+  it('--arch takes a SCALE-Sim .cfg: the same run as --scalesim-config; both at once is a usage error', async () => {
+    const cfg = join(GOLDEN, 'gemm_is_16x16/config.cfg');
+    const topo = join(GOLDEN, 'gemm_is_16x16/topology.csv');
+    const viaArch = await qloom('run', '--arch', cfg, '--gemm', '--topology', topo, '--json');
+    expect(viaArch.code, viaArch.stderr).toBe(0);
+    const viaCfg = await qloom('run', '--scalesim-config', cfg, '--gemm', '--topology', topo, '--json');
+    expect(JSON.parse(viaArch.stdout)).toEqual(JSON.parse(viaCfg.stdout));
+    expect((JSON.parse(viaArch.stdout) as Summary).layers.map((l) => l.cycles)).toEqual(scaleSimCycles('gemm_is_16x16'));
+    const both = await qloom('run', '--arch', cfg, '--scalesim-config', cfg, '--gemm', '--topology', topo);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--arch or --scalesim-config');
+  });
+
   it('usage errors exit 2', async () => {
     const r = await qloom('run', '--arch', 'edge-npu', '--memory', 'native');
     expect(r.code).toBe(2);
