@@ -172,6 +172,9 @@ export const DEFAULT_ENERGY_TABLE = 'horowitz-45nm';
 // Validation
 
 const TABLE_KEYS = ['name', 'source', 'description', 'entries'] as const;
+/** physically meaningful ranges of an entry (a value outside is a typo that would make energies non-finite) */
+const ENTRY_ENERGY_RANGE = { min: 0, max: 1e9, text: '0 … 1e9 pJ (1 mJ) per action' };
+const ENTRY_CAPACITY_RANGE = { min: 1, max: 2 ** 40, text: 'at most 1 TiB' };
 const ENTRY_KEYS = ['component', 'action', 'energy', 'energyPj', 'bits', 'scaling', 'capacity', 'capacityBytes', 'note'] as const;
 
 function readBits(e: Obj, path: string, scaling: ScalingRule | undefined, problems: Problem[]): number[] | undefined {
@@ -225,11 +228,11 @@ export function validateEnergyTable(input: unknown, source?: string): EnergyTabl
       const component = readString(raw, 'component', path, problems, undefined, true);
       const action = readString(raw, 'action', path, problems, undefined, true);
       const scaling = readEnum(raw, 'scaling', path, problems, SCALING_RULES);
-      const energyPj = readQuantityField(raw, path, problems, { unitKey: 'energy', numberKey: 'energyPj', kind: 'energy', sign: 'nonNegative' });
+      const energyPj = readQuantityField(raw, path, problems, { unitKey: 'energy', numberKey: 'energyPj', kind: 'energy', sign: 'nonNegative', range: ENTRY_ENERGY_RANGE, what: 'an energy per action' });
       const bits = readBits(raw, path, scaling, problems);
       const hasCap = raw.capacity !== undefined || raw.capacityBytes !== undefined;
       const capacityBytes = hasCap
-        ? readQuantityField(raw, path, problems, { unitKey: 'capacity', numberKey: 'capacityBytes', kind: 'size', integer: true })
+        ? readQuantityField(raw, path, problems, { unitKey: 'capacity', numberKey: 'capacityBytes', kind: 'size', integer: true, range: ENTRY_CAPACITY_RANGE, what: 'a quoted capacity' })
         : null;
       const note = readString(raw, 'note', path, problems, '');
       if (problems.length > before) return;

@@ -41,6 +41,8 @@ import {
   readObject,
   readQuantityField,
   readString,
+  type Range,
+  checkRange,
   sha256,
 } from './validate.js';
 
@@ -285,6 +287,33 @@ export const DEFAULTS = Object.freeze({
 });
 
 // ---------------------------------------------------------------------------------------------
+// Physically meaningful ranges (arch/README.md "Ranges"). A value outside is a ConfigError that
+// names the range. Besides refusing typos (`1e-300 B/s`, `1e308 Hz`), they keep every derived
+// per-cycle value finite, so a run's counts stay finite (the engine checks them).
+
+const KiB = 1024;
+export const RANGES = Object.freeze({
+  clockHz: { min: 1e3, max: 1e11, text: '1 kHz … 100 GHz', unit: 'Hz' },
+  dramBandwidthBytesPerS: { min: 1e3, max: 1e15, text: '1 kB/s … 1 PB/s (1e3 … 1e15 bytes/s)', unit: 'bytes/s' },
+  dramLatencyS: { min: 0, max: 1e-3, text: '0 … 1 ms', unit: 's' },
+  /** a buffer must also hold minBufferBytes (it depends on the array and operand widths) */
+  bufferCapacityBytes: { min: 1, max: 2 ** 40, text: 'at most 1 TiB', unit: 'bytes' },
+  registerBytes: { min: 0, max: KiB * KiB, text: '0 … 1 MiB per PE', unit: 'bytes' },
+  dmaBurstBytes: { min: 1, max: KiB * KiB, text: '1 B … 1 MiB', unit: 'bytes' },
+  dramEnergyPerBitPj: { min: 0, max: 1e6, text: '0 … 1e6 pJ (1 µJ) per bit', unit: 'pJ' },
+} satisfies Record<string, Range & { unit: string }>);
+/** trace addresses are 32-bit (SCALE-Sim traces): base addresses leave 2^30 words for the operands */
+export const MAX_BASE_ADDRESS = 2 ** 30;
+
+/**
+ * The smallest buffer a spec may have (bytes): one word in every bank, and one operand for every
+ * PE along the array's wider edge — what the array reads from a buffer in one cycle at most.
+ */
+export function minBufferBytes(b: Pick<BufferSpec, 'banks' | 'wordBits'>, rows: number, cols: number, weightBits: number, activationBits: number): number {
+  return Math.max(b.banks * (b.wordBits / 8), Math.max(rows, cols) * Math.ceil(Math.max(weightBits, activationBits) / 8));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Validation
 
 const TOP_KEYS = [
@@ -325,7 +354,7 @@ function readBuffer(v: unknown, path: string, problems: Problem[]): BufferSpec |
   }
   const before = problems.length;
   checkKeys(v, path, BUFFER_KEYS, problems);
-  const capacityBytes = readQuantityField(v, path, problems, { unitKey: 'capacity', numberKey: 'capacityBytes', kind: 'size', integer: true });
+  const capacityBytes = readQuantityField(v, path, problems, { unitKey: 'capacity', numberKey: 'capacityBytes', kind: 'size', integer: true, range: RANGES.bufferCapacityBytes, what: 'a buffer capacity' });
   const banks = readInt(v, 'banks', path, problems, { min: 1, max: 4096, default: DEFAULTS.bufferBanks });
   const wordBits = readInt(v, 'wordBits', path, problems, { min: 8, max: 4096, default: DEFAULTS.bufferWordBits });
   if (wordBits !== undefined && wordBits % 8 !== 0) problems.push({ path: joinPath(path, 'wordBits'), message: `${wordBits} is not a whole number of bytes (a multiple of 8)` });
@@ -381,6 +410,10 @@ function readDram(v: Obj, path: string, clockHz: number | undefined, problems: P
   const bandwidthBytesPerS = bw[0]?.value;
   if (bandwidthBytesPerS !== undefined && !(bandwidthBytesPerS > 0)) {
     problems.push({ path: joinPath(path, bw[0].key), message: `${describe(v[bw[0].key] ?? bandwidthBytesPerS)} must be positive` });
+  } else if (bandwidthBytesPerS !== undefined) {
+    const k = bw[0].key;
+    const shown = k === 'bytesPerCycle' ? `${describe(v[k])} bytes/cycle at ${clockHz} Hz` : describe(v[k] ?? bandwidthBytesPerS);
+    checkRangeWithUnit(bandwidthBytesPerS, RANGES.dramBandwidthBytesPerS, joinPath(path, k), shown, problems, 'a DRAM bandwidth');
   }
 
   // latency: `latency` (units), `latencyS`, or `latencyCycles` (integer, needs the clock)
@@ -406,6 +439,12 @@ function readDram(v: Obj, path: string, clockHz: number | undefined, problems: P
   let latencyS = lat[0]?.value;
   if (latencyS !== undefined && !(latencyS >= 0)) problems.push({ path: joinPath(path, lat[0].key), message: `${describe(v[lat[0].key])} must be zero or more` });
   let latencyCycles: number | undefined;
+  if (clockHz !== undefined && latencyS === undefined && latencyCyclesGiven !== undefined) {
+    // latency given in cycles only: its range is checked in seconds at this clock
+    checkRangeWithUnit(latencyCyclesGiven / clockHz, RANGES.dramLatencyS, joinPath(path, 'latencyCycles'), `${latencyCyclesGiven} cycles at ${clockHz} Hz`, problems, 'a DRAM latency');
+  } else if (latencyS !== undefined && latencyS >= 0) {
+    checkRangeWithUnit(latencyS, RANGES.dramLatencyS, joinPath(path, lat[0].key), describe(v[lat[0].key]), problems, 'a DRAM latency');
+  }
   if (clockHz !== undefined) {
     if (latencyS !== undefined) {
       latencyCycles = Math.max(0, Math.ceil(latencyS * clockHz - 1e-9));
@@ -422,14 +461,14 @@ function readDram(v: Obj, path: string, clockHz: number | undefined, problems: P
   let energyPerBitPj: number | null | undefined = null;
   if ((v.energyPerBit !== undefined && v.energyPerBit !== null) || (v.energyPerBitPj !== undefined && v.energyPerBitPj !== null)) {
     const o: Obj = { energyPerBit: v.energyPerBit ?? undefined, energyPerBitPj: v.energyPerBitPj ?? undefined };
-    energyPerBitPj = readQuantityField(o, path, problems, { unitKey: 'energyPerBit', numberKey: 'energyPerBitPj', kind: 'energy', sign: 'nonNegative' });
+    energyPerBitPj = readQuantityField(o, path, problems, { unitKey: 'energyPerBit', numberKey: 'energyPerBitPj', kind: 'energy', sign: 'nonNegative', range: RANGES.dramEnergyPerBitPj, what: 'the DRAM energy per bit' });
   }
   const ba = readObject(v, 'baseAddress', path, problems);
   const baseAddress: Partial<Record<TensorClass, number>> = {};
   if (ba) {
     const bp = joinPath(path, 'baseAddress');
     checkKeys(ba, bp, TENSOR_CLASSES, problems);
-    for (const t of TENSOR_CLASSES) baseAddress[t] = readInt(ba, t, bp, problems, { min: 0, default: DEFAULTS.baseAddress[t] });
+    for (const t of TENSOR_CLASSES) baseAddress[t] = readInt(ba, t, bp, problems, { min: 0, max: MAX_BASE_ADDRESS, default: DEFAULTS.baseAddress[t] });
   }
   if (problems.length > before || clockHz === undefined) return undefined;
   return {
@@ -445,6 +484,11 @@ function readDram(v: Obj, path: string, clockHz: number | undefined, problems: P
 
 function clean(v: number): number {
   return v === 0 ? 0 : Number(v.toPrecision(15));
+}
+
+/** checkRange with the range's base unit named after the converted value */
+function checkRangeWithUnit(value: number, r: Range & { unit: string }, path: string, shown: string, problems: Problem[], what: string): boolean {
+  return checkRange(value, r, path, shown, problems, what, r.unit);
 }
 
 function readFused(v: unknown, path: string, problems: Problem[]): FusedActivation[] | undefined {
@@ -474,7 +518,8 @@ function readFused(v: unknown, path: string, problems: Problem[]): FusedActivati
 function readNullableInt(obj: Obj, key: string, path: string, problems: Problem[]): number | null | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return null;
-  return checkInt(v, joinPath(path, key), problems, { min: 1 });
+  // SCALE-Sim request buffers (entries): bounded like every other capacity
+  return checkInt(v, joinPath(path, key), problems, { min: 1, max: 2 ** 24 });
 }
 
 /** Resolves and checks the energy table reference; returns the normalized reference. */
@@ -551,6 +596,8 @@ function validate(input: unknown, source: string | undefined, baseDir: string): 
     unitKey: 'clock',
     numberKey: 'clockHz',
     kind: 'frequency',
+    range: RANGES.clockHz,
+    what: 'a clock',
     default: input.clock === undefined && input.clockHz === undefined ? (parseQuantity(DEFAULTS.clock, 'frequency') as { value: number }).value : undefined,
   });
 
@@ -606,7 +653,7 @@ function validate(input: unknown, source: string | undefined, baseDir: string): 
       checkKeys(reg, 'pe.registers', ['weight', 'weightBytes', 'input', 'inputBytes', 'psum', 'psumBytes'], problems);
       const bytes = (b: number | undefined) => (b === undefined ? undefined : Math.ceil(b / 8));
       const r = (k: string, def: number | undefined) =>
-        readQuantityField(reg, 'pe.registers', problems, { unitKey: k, numberKey: `${k}Bytes`, kind: 'size', integer: true, sign: 'nonNegative', default: def ?? 1 });
+        readQuantityField(reg, 'pe.registers', problems, { unitKey: k, numberKey: `${k}Bytes`, kind: 'size', integer: true, sign: 'nonNegative', default: def ?? 1, range: RANGES.registerBytes, what: 'a PE register file' });
       const weightBytes = r('weight', bytes(weightBits));
       const inputBytes = r('input', bytes(activationBits));
       const psumBytes = r('psum', bytes(psumBits));
@@ -637,6 +684,19 @@ function validate(input: unknown, source: string | undefined, baseDir: string): 
       if (mem[b] !== undefined) {
         const spec = readBuffer(mem[b], joinPath('memories', b), problems);
         if (spec) buffers[b] = spec;
+        if (spec && rows !== undefined && cols !== undefined && weightBits !== undefined && activationBits !== undefined) {
+          const least = minBufferBytes(spec, rows, cols, weightBits, activationBits);
+          if (spec.capacityBytes < least) {
+            const key = (mem[b] as Obj).capacity !== undefined ? 'capacity' : 'capacityBytes';
+            const opBytes = Math.ceil(Math.max(weightBits, activationBits) / 8);
+            problems.push({
+              path: joinPath(joinPath('memories', b), key),
+              message:
+                `${describe((mem[b] as Obj)[key])}${key === 'capacity' ? ` (= ${spec.capacityBytes} byte${spec.capacityBytes === 1 ? '' : 's'})` : ''} is too small: a buffer holds at least ${least} bytes here — ` +
+                `one ${spec.wordBits / 8}-byte word in each of its ${spec.banks} bank(s) and one ${opBytes}-byte operand for each of the ${Math.max(rows, cols)} PEs along the array's wider edge`,
+            });
+          }
+        }
       }
     }
     const dramObj = readObject(mem, 'dram', 'memories', problems);
@@ -655,7 +715,7 @@ function validate(input: unknown, source: string | undefined, baseDir: string): 
     checkKeys(dmaObj, 'dma', ['engines', 'maxOutstanding', 'burst', 'burstBytes'], problems);
     const engines = readInt(dmaObj, 'engines', 'dma', problems, { min: 1, max: 256, default: DEFAULTS.dmaEngines });
     const maxOutstanding = readInt(dmaObj, 'maxOutstanding', 'dma', problems, { min: 1, max: 65536, default: DEFAULTS.dmaMaxOutstanding });
-    const burstBytes = readQuantityField(dmaObj, 'dma', problems, { unitKey: 'burst', numberKey: 'burstBytes', kind: 'size', integer: true, default: DEFAULTS.dmaBurstBytes });
+    const burstBytes = readQuantityField(dmaObj, 'dma', problems, { unitKey: 'burst', numberKey: 'burstBytes', kind: 'size', integer: true, default: DEFAULTS.dmaBurstBytes, range: RANGES.dmaBurstBytes, what: 'a DMA burst' });
     if (engines !== undefined && maxOutstanding !== undefined && burstBytes !== undefined) dma = { engines, maxOutstanding, burstBytes };
   }
 

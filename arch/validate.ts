@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Problem } from './errors.js';
-import { type QuantityKind, parseQuantity } from './units.js';
+import { BASE_UNIT, type QuantityKind, parseQuantity } from './units.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -184,6 +184,25 @@ export interface QuantityField {
   sign?: 'positive' | 'nonNegative';
   /** the value must be a whole number of base units (bytes) */
   integer?: boolean;
+  /** the physically meaningful range of the value (base units), checked after the sign */
+  range?: Range;
+  /** what the value is, for the range message (`a clock`, `a buffer capacity`) */
+  what?: string;
+}
+
+/** An inclusive range of a quantity in base units, with how to say it (`"1 kHz … 100 GHz"`). */
+export interface Range {
+  readonly min: number;
+  readonly max: number;
+  readonly text: string;
+}
+
+/** `value` within `range`, else a problem naming the range; `shown` is how the user wrote it. */
+export function checkRange(value: number, range: Range, path: string, shown: string, problems: Problem[], what = 'the value', unit = ''): boolean {
+  if (value >= range.min && value <= range.max) return true;
+  const eq = shown === String(value) ? '' : ` (= ${value}${unit ? ` ${unit}` : ''})`;
+  problems.push({ path, message: `${shown}${eq} is out of range: ${what} must be ${range.text}` });
+  return false;
 }
 
 /**
@@ -234,6 +253,7 @@ export function readQuantityField(obj: Obj, path: string, problems: Problem[], f
     problems.push({ path: where, message: `${describe(hasUnit ? obj[f.unitKey] : value)} is not a whole number of ${f.kind === 'size' ? 'bytes' : 'units'} (${value})` });
     return undefined;
   }
+  if (f.range && !checkRange(value, f.range, where, describe(hasUnit ? obj[f.unitKey] : value), problems, f.what, BASE_UNIT[f.kind])) return undefined;
   return value;
 }
 

@@ -10,6 +10,7 @@
  */
 import { ConfigError } from '../arch/errors.js';
 import { applyEnergyTable, type ActionCount, type EnergyReport, type EnergyTable } from '../arch/energy.js';
+import { InvariantError } from '../nets/errors.js';
 
 /** tensor classes bits are reported by (DESIGN.md "Energy and bits") */
 export type BitsClass = 'weights' | 'inputs' | 'outputs' | 'psums' | 'bias' | 'requantParams';
@@ -67,7 +68,7 @@ export interface LayerResult {
   /** partial-sum entries spilled out of the accumulators and where they went */
   readonly spills: { readonly toBuffer: number; readonly toDram: number };
   readonly dramBytes: { readonly read: number; readonly write: number };
-  /** native model: events the engine processed for the layer (transfers, sub-tiles, batches); scalesim model: folds */
+  /** native model: events the engine processed for the layer (transfers, sub-tiles, batches; fast-forwarded ones counted as processed); scalesim model: folds */
   readonly tiles: number;
   readonly counts: readonly ActionCount[];
 }
@@ -239,4 +240,62 @@ export function parseRunResult(doc: unknown, file?: string): RunResult {
   if (typeof d.totals !== 'object' || d.totals === null) bad('no totals');
   for (const l of d.layers!) if (!Array.isArray((l as LayerResult).counts)) bad(`layer ${(l as LayerResult).name} has no counts`);
   return d as RunResult;
+}
+
+/**
+ * Checks what a run reports: every count (cycles, stalls, MACs, adds, bits, spills, events,
+ * actions) a finite non-negative safe integer, every other number (utilization, energy, bytes,
+ * seconds) finite and non-negative. Inputs beyond what counts can represent are refused before a
+ * run (sim/timing/limits.ts), so a failure here is a bug: InvariantError naming the field.
+ */
+export function checkRunCounts(result: RunResult): void {
+  const bad: string[] = [];
+  const int = (v: number, path: string) => {
+    if (!(Number.isSafeInteger(v) && v >= 0)) bad.push(`${path} = ${v}`);
+  };
+  const real = (v: number, path: string) => {
+    if (!(Number.isFinite(v) && v >= 0)) bad.push(`${path} = ${v}`);
+  };
+  const bits = (b: BitsMoved, path: string) => {
+    for (const k of BITS_CLASSES) {
+      int(b.dramBuffer[k], `${path}.bits.dramBuffer.${k}`);
+      int(b.bufferArray[k], `${path}.bits.bufferArray.${k}`);
+    }
+    int(b.psumSpill, `${path}.bits.psumSpill`);
+  };
+  const common = (x: LayerResult | RunTotals, path: string) => {
+    int(x.cycles, `${path}.cycles`);
+    int(x.computeCycles, `${path}.computeCycles`);
+    int(x.stallCycles, `${path}.stallCycles`);
+    int(x.stalls.operandLate, `${path}.stalls.operandLate`);
+    int(x.stalls.bufferFull, `${path}.stalls.bufferFull`);
+    int(x.stalls.requantBusy, `${path}.stalls.requantBusy`);
+    int(x.macs, `${path}.macs`);
+    int(x.extraAdds, `${path}.extraAdds`);
+    int(x.overflows, `${path}.overflows`);
+    real(x.utilization, `${path}.utilization`);
+    real(x.energyPj, `${path}.energyPj`);
+    real(x.paramBytes, `${path}.paramBytes`);
+    real(x.dramBytes.read, `${path}.dramBytes.read`);
+    real(x.dramBytes.write, `${path}.dramBytes.write`);
+    bits(x.bits, path);
+  };
+  result.layers.forEach((l, i) => {
+    const path = `layers[${i}] (${l.name})`;
+    common(l, path);
+    int(l.startCycle, `${path}.startCycle`);
+    int(l.tailCycles, `${path}.tailCycles`);
+    int(l.tiles, `${path}.tiles`);
+    int(l.spills.toBuffer, `${path}.spills.toBuffer`);
+    int(l.spills.toDram, `${path}.spills.toDram`);
+    real(l.mappingEfficiency, `${path}.mappingEfficiency`);
+    l.counts.forEach((c, j) => int(c.count, `${path}.counts[${j}] (${c.component}/${c.action})`));
+  });
+  common(result.totals, 'totals');
+  real(result.totals.seconds, 'totals.seconds');
+  result.counts.forEach((c, j) => int(c.count, `counts[${j}] (${c.component}/${c.action})`));
+  real(result.energy.totalPj, 'energy.totalPj');
+  if (bad.length > 0) {
+    throw new InvariantError(`a run reported counts that are not finite safe integers (or finite numbers): ${bad.slice(0, 8).join(', ')}${bad.length > 8 ? `, … (${bad.length} in all)` : ''}`);
+  }
 }

@@ -8,7 +8,8 @@ export class EventHeap {
   private cycle: Float64Array;
   private seq: Float64Array;
   private kind: Uint8Array;
-  private arg: Int32Array;
+  /** the event's argument (a sub-tile index: may exceed 2^31, so a double) */
+  private arg: Float64Array;
   private n = 0;
   private nextSeq = 0;
 
@@ -16,7 +17,7 @@ export class EventHeap {
     this.cycle = new Float64Array(capacity);
     this.seq = new Float64Array(capacity);
     this.kind = new Uint8Array(capacity);
-    this.arg = new Int32Array(capacity);
+    this.arg = new Float64Array(capacity);
   }
 
   get size(): number {
@@ -92,6 +93,41 @@ export class EventHeap {
     a[i] = aa;
   }
 
+  /**
+   * Copies the events, earliest first in (cycle, sequence) order, into the given arrays (each at
+   * least `size` long; `seq` is scratch); returns how many. For the engine's fast-forward: small
+   * heaps only (insertion sort), nothing allocated.
+   */
+  sortedInto(cycle: Float64Array, kind: Float64Array, arg: Float64Array, seq: Float64Array): number {
+    const n = this.n;
+    // insertion sort by (cycle, sequence): the heap is small whenever this is asked
+    for (let i = 0; i < n; i++) {
+      const c = this.cycle[i];
+      const s = this.seq[i];
+      let j = i;
+      while (j > 0 && (cycle[j - 1] > c || (cycle[j - 1] === c && seq[j - 1] > s))) {
+        cycle[j] = cycle[j - 1];
+        seq[j] = seq[j - 1];
+        kind[j] = kind[j - 1];
+        arg[j] = arg[j - 1];
+        j--;
+      }
+      cycle[j] = c;
+      seq[j] = s;
+      kind[j] = this.kind[i];
+      arg[j] = this.arg[i];
+    }
+    return n;
+  }
+
+  /** Moves every event `dCycle` later and its argument by `dArg`: the order is unchanged. */
+  shift(dCycle: number, dArg: number): void {
+    for (let i = 0; i < this.n; i++) {
+      this.cycle[i] += dCycle;
+      this.arg[i] += dArg;
+    }
+  }
+
   private grow(): void {
     const cap = this.cycle.length * 2;
     const c = new Float64Array(cap);
@@ -103,7 +139,7 @@ export class EventHeap {
     const k = new Uint8Array(cap);
     k.set(this.kind);
     this.kind = k;
-    const a = new Int32Array(cap);
+    const a = new Float64Array(cap);
     a.set(this.arg);
     this.arg = a;
   }

@@ -18,9 +18,23 @@
  *   (stall `requantBusy`). Results are ready `latencyCycles` after the last input, then written.
  *   Vector layers compute on the requant unit itself (no array work).
  *
- * Hot state is typed arrays sized per layer; nothing is allocated per event.
+ * Hot state is a few scalars and small rings (at most two sub-tiles wait for their operands, at
+ * most two for their writes); sub-tiles are read from the plan on demand, so memory does not grow
+ * with a layer. Nothing is allocated per event.
+ *
+ * ## Fast-forward (exact)
+ * A run of sub-tiles identical in timing (TilePlan.runStart/runEnd) drives the engine into a
+ * periodic regime: the state seen from the start of sub-tile t — pending events, DRAM and requant
+ * backlogs, slots, queues, all relative to t's start cycle and index — repeats every p sub-tiles,
+ * Δ cycles later. When the state at t equals the state at t − p (p ≤ 8) and every sub-tile either
+ * state refers to lies in the run, the next k·p sub-tiles (k as many periods as fit in the run)
+ * would repeat it exactly: the engine moves every pending event k·Δ later and k·p sub-tiles on, and
+ * adds k times one period's counts (cycles, stalls, events). Only when no event sink needs each
+ * event (and, with a fold callback, only within a fold). Times are whole cycles, so the shifted
+ * state is the one the step-by-step run reaches, to the bit (a property test runs both).
  */
 import type { ArchSpec } from '../../arch/spec.js';
+import { InvariantError } from '../../nets/errors.js';
 import { EventKind, StallCause, Track } from '../events.js';
 import type { EventBuffer } from './emit.js';
 import { EventHeap } from './heap.js';
@@ -45,7 +59,33 @@ export interface LayerTiming {
   /** cycles after the array's last compute: requant latency and the last writes */
   readonly tailCycles: number;
   readonly events: number;
+  /** sub-tiles simulated one by one (the rest were fast-forwarded) */
+  readonly stepped: number;
+  /** the run stopped after `budget` stepped sub-tiles (the other fields are then partial) */
+  readonly overBudget: boolean;
 }
+
+export interface RunLayerOptions {
+  /** fast-forward runs of identical sub-tiles (default true; off: every sub-tile is stepped) */
+  readonly fastForward?: boolean;
+  /** stop after this many stepped sub-tiles (overBudget) */
+  readonly budget?: number;
+}
+
+/** longest state period looked for */
+const MAX_PERIOD = 8;
+/** pending events a state snapshot holds at most (more: no fast-forward at that point) */
+const SNAP_EVENTS = 64;
+/**
+ * snapshot layout: 8 header numbers, the operand flags of the next 4 sub-tiles, up to 4 queued
+ * writes, then the pending events (cycle, kind, sub-tile)
+ */
+const SNAP_HEAD = 8;
+const SNAP_AHEAD = 4;
+const SNAP_LEN = SNAP_HEAD + SNAP_AHEAD + 4 + 3 * SNAP_EVENTS;
+/** ring sizes (powers of two) for sub-tiles whose operands are in flight and writes that wait */
+const LOAD_RING = 8;
+const WRITE_RING = 8;
 
 /** Called for each fold when its first sub-tile starts computing. */
 export type FoldStart = (fold: number, cycle: number) => void;
@@ -67,7 +107,7 @@ export class NativeEngine {
     this.rqLatency = spec.requant.latencyCycles;
   }
 
-  runLayer(layerIndex: number, p: TilePlan, start: number, ev: EventBuffer, onFold: FoldStart | null): LayerTiming {
+  runLayer(layerIndex: number, p: TilePlan, start: number, ev: EventBuffer, onFold: FoldStart | null, opts: RunLayerOptions = {}): LayerTiming {
     const T = p.count;
     const heap = this.heap;
     heap.clear();
@@ -76,9 +116,12 @@ export class NativeEngine {
     const emit = ev.on;
     const computeTrack = p.vector ? Track.Requant : Track.Array;
     const computeKind = p.vector ? EventKind.Requant : EventKind.Fold;
+    const budget = opts.budget ?? Infinity;
+    const ff = (opts.fastForward ?? true) && !emit;
 
-    const loadDone = new Uint8Array(T);
-    const writeQueue = new Int32Array(T);
+    // tiles in [nextCompute, nextLoad) are ≤ DOUBLE_BUFFER; queued writes hold an output slot (≤ OUTPUT_SLOTS)
+    const loadDone = new Uint8Array(LOAD_RING);
+    const writeQueue = new Float64Array(WRITE_RING);
     let wqHead = 0;
     let wqTail = 0;
     let nextLoad = 0;
@@ -98,6 +141,22 @@ export class NativeEngine {
     let lastComputeEnd = start;
     let end = start;
     let events = 0;
+    let stepped = 0;
+    let overBudget = false;
+
+    // --- fast-forward state: snapshots at the start of consecutive sub-tiles of the current run
+    const snaps = ff ? new Float64Array((MAX_PERIOD + 1) * SNAP_LEN) : new Float64Array(0);
+    /** per snapshot: tile, start cycle, computeCycles, operandLate, bufferFull, requantBusy, events, lowest referenced tile */
+    const snapAcc = ff ? new Float64Array((MAX_PERIOD + 1) * 8) : new Float64Array(0);
+    let snapCount = 0;
+    let snapLast = -1;
+    let runStart = 0;
+    let runEnd = 0;
+    let runSkippable = false;
+    const evCycle = new Float64Array(SNAP_EVENTS);
+    const evKind = new Float64Array(SNAP_EVENTS);
+    const evArg = new Float64Array(SNAP_EVENTS);
+    const evSeq = new Float64Array(SNAP_EVENTS);
 
     const transfer = (now: number, bytes: number): number => {
       if (bytes <= 0) return now;
@@ -110,36 +169,156 @@ export class NativeEngine {
     const issueDma = (now: number): void => {
       while (dmaInFlight < this.engines && nextLoad < T && nextLoad < computesDone + DOUBLE_BUFFER) {
         const t = nextLoad++;
-        const done = transfer(now, p.loadBytes[t]);
+        const lb = p.loadBytes(t);
+        const done = transfer(now, lb);
         dmaInFlight++;
         heap.push(done, Ev.LoadDone, t);
-        if (emit && p.loadBytes[t] > 0) {
-          const si = p.spillInBytes[t];
+        if (emit && lb > 0) {
+          const si = p.spillInBytes(t);
           if (si > 0) ev.push(EventKind.Spill, Track.Dma, layerIndex, t, now, done, si);
-          if (p.loadBytes[t] - si > 0) ev.push(EventKind.DmaRead, Track.Dma, layerIndex, t, now, done, p.loadBytes[t] - si);
+          if (lb - si > 0) ev.push(EventKind.DmaRead, Track.Dma, layerIndex, t, now, done, lb - si);
         }
       }
       while (dmaInFlight < this.engines && wqHead < wqTail) {
-        const t = writeQueue[wqHead++];
-        const done = transfer(now, p.writeBytes[t]);
+        const t = writeQueue[wqHead++ & (WRITE_RING - 1)];
+        const wb = p.writeBytes(t);
+        const done = transfer(now, wb);
         dmaInFlight++;
         heap.push(done, Ev.WriteDone, t);
         if (emit) {
-          const so = p.spillOutBytes[t];
+          const so = p.spillOutBytes(t);
           if (so > 0) ev.push(EventKind.Spill, Track.Dma, layerIndex, t, now, done, so);
-          if (p.writeBytes[t] - so > 0) ev.push(EventKind.DmaWrite, Track.Dma, layerIndex, t, now, done, p.writeBytes[t] - so);
+          if (wb - so > 0) ev.push(EventKind.DmaWrite, Track.Dma, layerIndex, t, now, done, wb - so);
         }
       }
     };
 
+    const queueWrite = (t: number): void => {
+      if (wqTail - wqHead >= WRITE_RING) throw new InvariantError(`native engine: more than ${WRITE_RING} writes queued (output slots are ${OUTPUT_SLOTS})`);
+      writeQueue[wqTail++ & (WRITE_RING - 1)] = t;
+    };
+
+    /**
+     * Writes the engine state as seen from the start of sub-tile `t` at `now` into snapshot slot
+     * `slot` (relative cycles and indices); false when it does not fit a snapshot.
+     */
+    const snapshot = (slot: number, t: number, now: number): boolean => {
+      const n = heap.size;
+      if (n > SNAP_EVENTS || nextLoad - t > SNAP_AHEAD || wqTail - wqHead > 4) return false;
+      heap.sortedInto(evCycle, evKind, evArg, evSeq);
+      const o = slot * SNAP_LEN;
+      let minRel = 0;
+      snaps[o] = Math.max(0, dramFree - now);
+      snaps[o + 1] = Math.max(0, rqFree - now);
+      snaps[o + 2] = dmaInFlight;
+      snaps[o + 3] = outstandingOut;
+      snaps[o + 4] = nextLoad - t;
+      snaps[o + 5] = computesDone - t;
+      snaps[o + 6] = wqTail - wqHead;
+      snaps[o + 7] = n;
+      let i = o + SNAP_HEAD;
+      for (let u = t + 1; u <= t + SNAP_AHEAD; u++) snaps[i++] = u < nextLoad ? loadDone[u & (LOAD_RING - 1)] : 0;
+      for (let w = 0; w < 4; w++) {
+        if (w < wqTail - wqHead) {
+          const rel = writeQueue[(wqHead + w) & (WRITE_RING - 1)] - t;
+          if (rel < minRel) minRel = rel;
+          snaps[i++] = rel;
+        } else snaps[i++] = 0;
+      }
+      for (let e = 0; e < n; e++) {
+        const rel = evArg[e] - t;
+        if (rel < minRel) minRel = rel;
+        snaps[i++] = evCycle[e] - now;
+        snaps[i++] = evKind[e];
+        snaps[i++] = rel;
+      }
+      const a = slot * 8;
+      snapAcc[a] = t;
+      snapAcc[a + 1] = now;
+      snapAcc[a + 2] = computeCycles;
+      snapAcc[a + 3] = operandLate;
+      snapAcc[a + 4] = bufferFull;
+      snapAcc[a + 5] = requantBusy;
+      snapAcc[a + 6] = events;
+      snapAcc[a + 7] = minRel;
+      return true;
+    };
+
+    const sameSnap = (x: number, y: number): boolean => {
+      const a = x * SNAP_LEN;
+      const b = y * SNAP_LEN;
+      const len = SNAP_HEAD + SNAP_AHEAD + 4 + 3 * snaps[a + 7];
+      if (snaps[a + 7] !== snaps[b + 7]) return false;
+      for (let i = 0; i < len; i++) if (snaps[a + i] !== snaps[b + i]) return false;
+      return true;
+    };
+
+    /**
+     * At the start of sub-tile t (the array just took it): records the state, and when it repeats
+     * one of the last MAX_PERIOD states inside a run of identical sub-tiles, jumps whole periods.
+     */
+    const fastForward = (t: number, now: number): void => {
+      if (t < runStart || t >= runEnd) {
+        runStart = p.runStart(t);
+        runEnd = p.runEnd(t);
+        snapCount = 0;
+        // with a fold callback, only a run inside one fold may be skipped (each fold start is reported)
+        runSkippable = onFold === null || p.fold(runStart) === p.fold(runEnd - 1);
+      }
+      if (!runSkippable || runEnd - t < 4) return;
+      // snapshots are of consecutive sub-tiles
+      if (snapCount > 0 && snapAcc[snapLast * 8] !== t - 1) snapCount = 0;
+      const slot = (snapLast + 1) % (MAX_PERIOD + 1);
+      if (!snapshot(slot, t, now)) {
+        snapCount = 0;
+        return;
+      }
+      snapLast = slot;
+      snapCount = Math.min(snapCount + 1, MAX_PERIOD + 1);
+      for (let per = 1; per < snapCount; per++) {
+        const prev = (slot - per + (MAX_PERIOD + 1)) % (MAX_PERIOD + 1);
+        // every sub-tile the earlier state refers to must be in the run too
+        if (t - per + snapAcc[prev * 8 + 7] < runStart) continue;
+        if (!sameSnap(slot, prev)) continue;
+        const k = Math.floor((runEnd - 2 - t) / per);
+        if (k < 1) return;
+        const a = slot * 8;
+        const b = prev * 8;
+        const dCycle = k * (now - snapAcc[b + 1]);
+        const dTile = k * per;
+        computeCycles += k * (snapAcc[a + 2] - snapAcc[b + 2]);
+        operandLate += k * (snapAcc[a + 3] - snapAcc[b + 3]);
+        bufferFull += k * (snapAcc[a + 4] - snapAcc[b + 4]);
+        requantBusy += k * (snapAcc[a + 5] - snapAcc[b + 5]);
+        events += k * (snapAcc[a + 6] - snapAcc[b + 6]);
+        heap.shift(dCycle, dTile);
+        dramFree += dCycle;
+        rqFree += dCycle;
+        idleSince += dCycle;
+        lastComputeEnd += dCycle;
+        end += dCycle;
+        // operand flags of the sub-tiles after t move with them (the snapshot holds them)
+        const o = slot * SNAP_LEN + SNAP_HEAD;
+        loadDone.fill(0);
+        for (let u = 0; u < SNAP_AHEAD; u++) loadDone[(t + 1 + u + dTile) & (LOAD_RING - 1)] = snaps[o + u];
+        for (let w = wqHead; w < wqTail; w++) writeQueue[w & (WRITE_RING - 1)] += dTile;
+        nextLoad += dTile;
+        nextCompute += dTile;
+        computesDone += dTile;
+        snapCount = 0;
+        return;
+      }
+    };
+
     const tryCompute = (now: number): void => {
-      if (arrayBusy || nextCompute >= T) return;
+      if (arrayBusy || nextCompute >= T || overBudget) return;
       const t = nextCompute;
-      if (!loadDone[t]) {
+      if (!loadDone[t & (LOAD_RING - 1)]) {
         blocker = StallCause.OperandLate;
         return;
       }
-      const writes = p.writeBytes[t] > 0 || p.outElems[t] > 0;
+      const outs = p.outElems(t);
+      const writes = p.writeBytes(t) > 0 || outs > 0;
       if (writes && outstandingOut >= OUTPUT_SLOTS) {
         blocker = StallCause.BufferFull;
         return;
@@ -152,12 +331,12 @@ export class NativeEngine {
         if (emit) ev.push(EventKind.Stall, computeTrack, layerIndex, t, idleSince, now, blocker);
       }
       if (writes) outstandingOut++;
+      loadDone[t & (LOAD_RING - 1)] = 0;
       nextCompute++;
       arrayBusy = true;
-      const c = p.cycles[t];
+      const c = p.cycles(t);
       computeCycles += c;
       let fin = now + c;
-      const outs = p.outElems[t];
       if (outs > 0 && !p.vector) {
         // the requant unit takes the outputs as the array drains them at the end of the fold
         const window = p.drainAll ? c : Math.min(c, Math.ceil(outs / p.drainPerCycle));
@@ -173,9 +352,12 @@ export class NativeEngine {
         heap.push(consumed + this.rqLatency, Ev.RequantDone, t);
         if (emit) ev.push(EventKind.Requant, Track.Requant, layerIndex, t, from, consumed + this.rqLatency, outs);
       }
-      if (onFold !== null && p.firstOfFold[t] && p.fold[t] >= 0) onFold(p.fold[t], now);
+      if (onFold !== null && p.firstOfFold(t) && p.fold(t) >= 0) onFold(p.fold(t), now);
       if (emit) ev.push(computeKind, computeTrack, layerIndex, t, now, fin, 0);
       heap.push(fin, Ev.ComputeDone, t);
+      stepped++;
+      if (ff) fastForward(t, now);
+      if (stepped >= budget && nextCompute < T) overBudget = true;
     };
 
     if (emit) ev.push(EventKind.LayerBegin, Track.Array, layerIndex, -1, start, start, 0);
@@ -189,7 +371,7 @@ export class NativeEngine {
       if (now > end) end = now;
       switch (kind) {
         case Ev.LoadDone:
-          loadDone[t] = 1;
+          loadDone[t & (LOAD_RING - 1)] = 1;
           dmaInFlight--;
           break;
         case Ev.ComputeDone:
@@ -198,11 +380,11 @@ export class NativeEngine {
           lastComputeEnd = now;
           computesDone++;
           // outputs of vector tiles and psum-only writes go straight out; requantized ones after the unit
-          if (p.vector && p.writeBytes[t] > 0) heap.push(now + this.rqLatency, Ev.RequantDone, t);
-          else if (!p.vector && p.outElems[t] === 0 && p.writeBytes[t] > 0) writeQueue[wqTail++] = t;
+          if (p.vector && p.writeBytes(t) > 0) heap.push(now + this.rqLatency, Ev.RequantDone, t);
+          else if (!p.vector && p.outElems(t) === 0 && p.writeBytes(t) > 0) queueWrite(t);
           break;
         case Ev.RequantDone:
-          writeQueue[wqTail++] = t;
+          queueWrite(t);
           break;
         case Ev.WriteDone:
           dmaInFlight--;
@@ -213,6 +395,6 @@ export class NativeEngine {
       tryCompute(now);
     }
     if (emit) ev.push(EventKind.LayerEnd, Track.Array, layerIndex, -1, start, end, 0);
-    return { endCycle: end, computeCycles, operandLate, bufferFull, requantBusy, tailCycles: end - lastComputeEnd, events };
+    return { endCycle: end, computeCycles, operandLate, bufferFull, requantBusy, tailCycles: end - lastComputeEnd, events, stepped, overBudget };
   }
 }

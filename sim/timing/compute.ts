@@ -31,7 +31,11 @@ export interface FoldPlan {
   readonly colFolds: number;
   /** the K split the dataflow implies: WS/IS map K on rows → kTile = rows; OS keeps K in the PE → kTile = 0 */
   readonly kTile: number;
-  /** cycles of each fold, in SCALE-Sim's fold order (all groups: groups·rowFolds·colFolds entries) */
+  /**
+   * cycles of each fold, in SCALE-Sim's fold order (all groups: groups·rowFolds·colFolds entries),
+   * every one `foldCycles`; built on first use (a layer may have more folds than memory holds —
+   * the engine and the SCALE-Sim model use `foldCycles`)
+   */
   readonly computeCyclesPerFold: Float64Array;
   /** Σ computeCyclesPerFold (SCALE-Sim's "Total Cycles" in CALC mode is this − 1: it reports the index of the last cycle) */
   readonly totalComputeCycles: number;
@@ -78,7 +82,7 @@ export function planFolds(view: GemmView, rows: number, cols: number, dataflow: 
   const perGroup = rowFolds * colFolds;
   const groups = view.groups;
   const fc = foldCycles(dataflow, rows, cols, T);
-  const computeCyclesPerFold = new Float64Array(perGroup * groups).fill(fc);
+  let perFold: Float64Array | null = null;
   const pes = rows * cols;
   // Σ over folds of used PEs is Sr·Sc (the folds tile the Sr×Sc matrix exactly once)
   const mappingEfficiency = (Sr * Sc) / (perGroup * pes);
@@ -90,7 +94,10 @@ export function planFolds(view: GemmView, rows: number, cols: number, dataflow: 
     rowFolds,
     colFolds,
     kTile: dataflow === 'os' ? 0 : rows,
-    computeCyclesPerFold,
+    get computeCyclesPerFold(): Float64Array {
+      perFold ??= new Float64Array(perGroup * groups).fill(fc);
+      return perFold;
+    },
     totalComputeCycles: fc * perGroup * groups,
     foldOrder: 'col-major' as const,
     macs: groups * view.M * view.K * view.N,

@@ -45,6 +45,8 @@ export interface GemmView {
   /** depthwise/grouped: per-group GEMMs, repeated `groups` times */
   readonly groups: number;
   readonly conv: ConvGeometry | null;
+  /** where the layer was read from (`topology.csv:12`), for messages; absent when unknown */
+  readonly origin?: string;
 }
 
 /** Output size of one spatial axis (floor mode, explicit padding). */
@@ -93,7 +95,7 @@ export function checkConvGeometry(name: string, g: ConvGeometry): void {
 }
 
 /** SCALE-Sim convention: M = output pixels, K = kh·kw·Cin/groups, N = Cout/groups. */
-export function gemmViewOfConv(name: string, g: ConvGeometry): GemmView {
+export function gemmViewOfConv(name: string, g: ConvGeometry, origin?: string): GemmView {
   checkConvGeometry(name, g);
   const oh = convOutSize(g.ifmapH, g.filterH, g.strideH, g.padTop, g.padBottom, g.dilationH);
   const ow = convOutSize(g.ifmapW, g.filterW, g.strideW, g.padLeft, g.padRight, g.dilationW);
@@ -104,11 +106,12 @@ export function gemmViewOfConv(name: string, g: ConvGeometry): GemmView {
     N: g.numFilters / g.group,
     groups: g.group,
     conv: Object.freeze({ ...g }),
+    ...(origin !== undefined && { origin }),
   });
 }
 
 /** A plain GEMM (M×K)·(K×N). */
-export function gemmViewOfGemm(name: string, M: number, K: number, N: number): GemmView {
+export function gemmViewOfGemm(name: string, M: number, K: number, N: number, origin?: string): GemmView {
   const problems: Problem[] = [];
   for (const [k, v] of [
     ['M', M],
@@ -118,7 +121,7 @@ export function gemmViewOfGemm(name: string, M: number, K: number, N: number): G
     if (!Number.isSafeInteger(v) || v < 1) problems.push({ path: `${name}.${k}`, message: `${String(v)} is not an integer ≥ 1` });
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ name, M, K, N, groups: 1, conv: null });
+  return Object.freeze({ name, M, K, N, groups: 1, conv: null, ...(origin !== undefined && { origin }) });
 }
 
 /** Output height and width of a view's convolution (M × 1 for a plain GEMM). */

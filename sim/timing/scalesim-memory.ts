@@ -26,7 +26,10 @@
  * request wrapped — and ofmap drain lines. CALC mode makes no DRAM requests.
  * The demand matrices are generated one row (one cycle) at a time into preallocated typed arrays;
  * hit tests are a binary search over each address's sorted line list. Work is O(demand elements),
- * memory O(prefetch stream); no per-element allocation.
+ * memory O(prefetch stream); no per-element allocation. Both are real sizes, so USER mode and
+ * traces refuse a layer beyond MAX_SCALESIM_WORDS operand words or a run beyond
+ * MAX_SCALESIM_LANES demand lanes (limits.ts, `checkScaleSimLimits`) before allocating anything;
+ * CALC mode without a trace is O(1) per layer and has no such limit.
  *
  * SCALE-Sim specifics kept as they are (they are what its reports contain): "Total Cycles" is the
  * cycle of the last ofmap write (one less than the number of cycles when nothing stalls); a row's
@@ -39,6 +42,7 @@ import { ConfigError, type Problem } from '../../arch/errors.js';
 import type { ArchSpec } from '../../arch/spec.js';
 import { planFolds, spatioTemporal, type FoldPlan, type TimingDataflow } from './compute.js';
 import { viewOutDims, type GemmView } from './gemm-view.js';
+import { MAX_SCALESIM_LANES, MAX_SCALESIM_WORDS, fmtCount } from './limits.js';
 
 export interface ScaleSimLayerResult {
   name: string;
@@ -116,10 +120,55 @@ function sramCounts(view: GemmView, plan: FoldPlan): { ifmapReads: number; filte
   return { ifmapReads: M * K, filterReads: plan.colFolds * K * N, ofmapWrites: plan.rowFolds * M * N };
 }
 
+/** `file.csv:12 (layer conv1)` or `layer conv1` */
+function where(view: GemmView): string {
+  return view.origin ? `${view.origin} (layer ${view.name})` : `layer ${view.name}`;
+}
+
+/**
+ * The memory and work SCALE-Sim's request-by-request model needs (USER bandwidth mode, or any
+ * mode with a trace), as problems: operand words per layer (its address matrices and prefetch
+ * streams) and demand lanes over the views. Empty in CALC mode without a trace (closed form).
+ */
+export function scaleSimLimitProblems(spec: ArchSpec, views: readonly GemmView[], trace: boolean): Problem[] {
+  const problems: Problem[] = [];
+  if (spec.memories.dram.mode !== 'user' && !trace) return problems;
+  const { rows, cols, dataflow } = spec.array;
+  let lanes = 0;
+  for (const view of views) {
+    const { M, K, N } = view;
+    const g = view.conv;
+    const ifmap = g ? g.ifmapH * g.ifmapW * g.channels : M * K;
+    const words = M * K + K * N + M * N + ifmap;
+    if (words > MAX_SCALESIM_WORDS) {
+      problems.push({
+        path: where(view),
+        message:
+          `SCALE-Sim's ${trace ? 'traces replay' : 'USER bandwidth mode replays'} every operand address: ${fmtCount(words)} operand words (M·K + K·N + M·N + ifmap), ` +
+          `more than the ${MAX_SCALESIM_WORDS} (2^25) qloom holds per layer; use CALC mode${trace ? ' without traces' : ''} or the native memory model`,
+      });
+      continue;
+    }
+    const plan = planFolds(view, rows, cols, dataflow);
+    lanes += view.groups * plan.rowFolds * plan.colFolds * plan.foldCycles * (rows + 2 * cols);
+  }
+  if (problems.length === 0 && lanes > MAX_SCALESIM_LANES) {
+    problems.push({
+      path: views.length === 1 ? where(views[0]) : '',
+      message:
+        `SCALE-Sim's ${trace ? 'traces replay' : 'USER bandwidth mode replays'} every demand row: ${fmtCount(lanes)} row lanes, more than the ${MAX_SCALESIM_LANES} (2^28) ` +
+        `qloom replays in a run; use CALC mode${trace ? ' without traces' : ''} or the native memory model`,
+    });
+  }
+  return problems;
+}
+
 export function simulateScaleSim(spec: ArchSpec, views: readonly GemmView[], opts?: ScaleSimOptions): ScaleSimLayerResult[] {
   const { rows, cols, dataflow } = spec.array;
   const user = spec.memories.dram.mode === 'user';
   if (user) checkUserSpec(spec);
+  const limits = scaleSimLimitProblems(spec, views, opts?.trace !== undefined);
+  if (limits.length > 0) throw new ConfigError(limits);
   const out: ScaleSimLayerResult[] = [];
   for (let i = 0; i < views.length; i++) {
     const view = views[i];

@@ -14,11 +14,22 @@
  *   ifmap with N filters, i.e. the GEMM (M×K)·(K×N).
  * - the filter may not be larger than the ifmap.
  *
- * Every problem (bad number, missing field, filter larger than ifmap) is collected, each with
- * `file:line` and the field, into one ConfigError.
+ * Limits (limits.ts), checked before any layer is built: a field is at most 2^31 − 1, a row's MACs
+ * at most 2^53 − 1 (counts stay exact), and a topology has at most 65536 layers once DP rows are
+ * expanded. Every view carries its row (`origin` = `file:line`) so later limits can name it.
+ *
+ * Every problem (bad number, missing field, filter larger than ifmap, a limit) is collected, each
+ * with `file:line` and the field, into one ConfigError.
  */
 import { ConfigError, type Problem } from '../../arch/errors.js';
-import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from './gemm-view.js';
+import { convOutSize, gemmViewOfConv, gemmViewOfGemm, type GemmView } from './gemm-view.js';
+import { MAX_COUNT, MAX_TOPOLOGY_FIELD, MAX_TOPOLOGY_LAYERS, fmtCount } from './limits.js';
+
+/** `M·K·N = … MACs` over the exact-count limit, as a problem of the row */
+function macsProblem(where: string, macs: number, how: string): Problem | null {
+  if (macs <= MAX_COUNT) return null;
+  return { path: where, message: `${how} = ${fmtCount(macs)} MACs; qloom counts exactly only up to 2^53 − 1 ≈ 9.0e15 (make the layer smaller)` };
+}
 
 const CONV_FIELDS = ['IFMAP Height', 'IFMAP Width', 'Filter Height', 'Filter Width', 'Channels', 'Num Filter', 'Stride Height', 'Stride Width'] as const;
 const GEMM_FIELDS = ['M', 'N', 'K'] as const;
@@ -28,6 +39,8 @@ export function parseTopologyCsv(text: string, file: string, mode: 'conv' | 'gem
   const views: GemmView[] = [];
   const lines = text.split(/\r?\n/);
   let sawHeader = false;
+  let layers = 0;
+  let tooMany = false;
   for (let li = 0; li < lines.length; li++) {
     const row = lines[li].trim();
     if (!sawHeader) {
@@ -64,12 +77,18 @@ export function parseTopologyCsv(text: string, file: string, mode: 'conv' | 'gem
       if (!/^\+?\d+$/.test(raw) || Number(raw) < 1) {
         problems.push({ path: `${where} ${label}`, message: `${JSON.stringify(raw)} is not an integer ≥ 1` });
         ok = false;
+      } else if (Number(raw) > MAX_TOPOLOGY_FIELD) {
+        problems.push({ path: `${where} ${label}`, message: `${raw} is above the largest value a field may have, 2^31 − 1 = ${MAX_TOPOLOGY_FIELD}` });
+        ok = false;
       } else values.push(Number(raw));
     }
     if (!ok || name === '') continue;
     if (mode === 'gemm') {
       const [M, N, K] = values;
-      views.push(gemmViewOfGemm(name, M, K, N));
+      const big = macsProblem(where, M * K * N, `M·N·K = ${M}·${N}·${K}`);
+      if (big) problems.push(big);
+      else if (++layers > MAX_TOPOLOGY_LAYERS) tooMany = true;
+      else views.push(gemmViewOfGemm(name, M, K, N, where));
       continue;
     }
     const [ifmapH, ifmapW, filterH, filterW, channels, numFilters, strideH] = values;
@@ -81,12 +100,29 @@ export function parseTopologyCsv(text: string, file: string, mode: 'conv' | 'gem
     const padBottom = (strideH - ((ifmapH - filterH) % strideH)) % strideH;
     const padRight = (strideW - ((ifmapW - filterW) % strideW)) % strideW;
     const base = { ifmapH, ifmapW, filterH, filterW, numFilters, strideH, strideW, padTop: 0, padLeft: 0, padBottom, padRight, dilationH: 1, dilationW: 1, group: 1 };
-    if (name.includes('DP')) {
-      for (let c = 0; c < channels; c++) views.push(gemmViewOfConv(`${name}Channel_${c}`, { ...base, channels: 1 }));
+    const out = convOutSize(ifmapH, filterH, strideH, 0, padBottom, 1) * convOutSize(ifmapW, filterW, strideW, 0, padRight, 1);
+    const big = macsProblem(where, out * filterH * filterW * channels * numFilters, `output pixels · window · filters = ${out}·${filterH * filterW * channels}·${numFilters}`);
+    if (big) {
+      problems.push(big);
+      continue;
+    }
+    const dp = name.includes('DP');
+    if (dp && channels > MAX_TOPOLOGY_LAYERS) {
+      problems.push({ path: `${where} Channels`, message: `a DP row runs one layer per channel: ${channels} layers, more than the ${MAX_TOPOLOGY_LAYERS} a topology may have` });
+      continue;
+    }
+    layers += dp ? channels : 1;
+    if (layers > MAX_TOPOLOGY_LAYERS) {
+      tooMany = true;
+      continue;
+    }
+    if (dp) {
+      for (let c = 0; c < channels; c++) views.push(gemmViewOfConv(`${name}Channel_${c}`, { ...base, channels: 1 }, where));
     } else {
-      views.push(gemmViewOfConv(name, { ...base, channels }));
+      views.push(gemmViewOfConv(name, { ...base, channels }, where));
     }
   }
+  if (tooMany) problems.push({ path: file, message: `${layers} layers (DP rows count one per channel), more than the ${MAX_TOPOLOGY_LAYERS} a topology may have` });
   if (!sawHeader) problems.push({ path: file, message: 'the file is empty (SCALE-Sim expects a header line, then one row per layer)' });
   if (problems.length > 0) throw new ConfigError(problems, file);
   if (views.length === 0) throw new ConfigError([{ path: file, message: 'no layers after the header line' }], file);
