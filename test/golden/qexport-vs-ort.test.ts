@@ -27,25 +27,17 @@ import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
 import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
-import { readTensorPb } from '../../nets/onnx/tensor.js';
 import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { exportQuantizedOnnx } from '../../quant/onnx/qexport.js';
 import type { QActivation, QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../qnet/network.js';
 import { lutActivation } from '../../qnet/lut.js';
 import { runQuantized } from '../../sim/qexec.js';
 import { clampBounds } from '../../qnet/requant.js';
-import { TESTDATA } from '../helpers/conformance.js';
+import { HAS_VNNI } from '../helpers/ort.js';
+import { NODE, plain, QUANT_TESTS, quantSuiteCase } from '../helpers/qconformance.js';
 
 const RUNS = 120;
 const EXEC = { requant: { mode: 'float' as const }, acc: { bits: 32, policy: 'wrap' as const } };
-
-const VNNI = (() => {
-  try {
-    return /\b(avx512_vnni|avx_vnni)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
-  }
-})();
 
 type Level = 'disabled' | 'all';
 
@@ -59,8 +51,6 @@ async function runOrt(bytes: Uint8Array, feeds: Record<string, Tensor>, level: L
   await s.release();
   return res;
 }
-
-const plain = (t: Tensor) => ({ dtype: t.dtype, shape: [...t.shape], data: Array.from(t.data as ArrayLike<number>, Number) });
 
 /** Number of differing values (shapes and types must agree). */
 function diff(got: Record<string, Tensor>, want: Record<string, { type: string; dims: readonly number[]; data: number[] }>, names: string[]): { mismatches: number; maxAbs: number } {
@@ -88,40 +78,12 @@ function sameRun(a: Record<string, Tensor>, b: Record<string, Tensor>, names: st
 // ------------------------------------------------------------------------------------------------
 // (a) conformance models
 
-const NODE = join(TESTDATA, 'node');
-const SUITE = [
-  'test_qlinearconv',
-  'test_qlinearmatmul_2D',
-  'test_qlinearmatmul_3D',
-  'test_matmulinteger',
-  'test_convinteger_with_padding',
-  'test_convinteger_without_padding',
-  'test_basic_convinteger',
-  'test_quantizelinear',
-  'test_quantizelinear_axis',
-  'test_dequantizelinear',
-  'test_dequantizelinear_axis',
-  'test_maxpool_2d_uint8',
-];
-
 describe.skipIf(!existsSync(NODE))('(a) conformance models re-exported: ORT(export) == runQuantized == expected', () => {
-  it.each(SUITE)('%s', async (test) => {
+  it.each(QUANT_TESTS)('%s', async (test) => {
     const dir = join(NODE, test);
-    const bytes = readFileSync(join(dir, 'model.onnx'));
-    const model = ModelProto.decode(bytes) as unknown as PModel;
-    const names = (model.graph?.input ?? []).map((v) => v.name);
-    const outNames = (model.graph?.output ?? []).map((v) => v.name);
-    const values = new Map<string, Tensor>();
-    names.forEach((n, i) => {
-      const f = join(dir, 'test_data_set_0', `input_${i}.pb`);
-      if (existsSync(f)) values.set(n, readTensorPb(f).tensor);
-    });
-    const net = importQuantizedOnnx(bytes, test, { inputValues: values });
-    const feeds: Record<string, Tensor> = {};
-    for (const i of net.inputs) feeds[i.name] = values.get(i.name)!;
+    const { net, feeds, expected, outputs: outNames } = quantSuiteCase(dir, join(dir, 'test_data_set_0'), test);
     const ref = runQuantized(net, feeds, EXEC).outputs;
-    const expected = outNames.map((_, i) => plain(readTensorPb(join(dir, 'test_data_set_0', `output_${i}.pb`)).tensor));
-    expect(outNames.map((n) => plain(ref[n]))).toEqual(expected);
+    expect(outNames.map((n) => plain(ref[n]))).toEqual(expected.map(plain));
     for (const format of ['qop', 'qdq'] as const) {
       const ex = exportQuantizedOnnx(net, { format });
       for (const level of ['disabled', 'all'] as const) {
@@ -242,7 +204,7 @@ class NetBuilder {
     const wBits = 4 + rng.int(5);
     // int8 weights against uint8 activations lose pairs to VPMADDUBSW saturation without VNNI
     const wSigned = this.signed || rng.int(3) > 0;
-    const bits = !this.signed && wSigned && !VNNI ? Math.min(wBits, 7) : wBits;
+    const bits = !this.signed && wSigned && !HAS_VNNI ? Math.min(wBits, 7) : wBits;
     const narrow = wSigned && rng.int(2) === 0;
     const [wlo, whi] = wSigned ? [-(2 ** (bits - 1)) + (narrow ? 1 : 0), 2 ** (bits - 1) - 1] : [0, 2 ** bits - 1];
     let N: number;

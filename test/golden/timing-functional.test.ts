@@ -7,24 +7,21 @@
  * the same accumulation order bit for bit. The conformance outputs are also checked against the
  * suite's expected tensors (32-bit accumulator), an independent reference.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../../arch/presets.js';
 import { validateArchSpec, type ArchSpec, type Dataflow } from '../../arch/spec.js';
 import type { Tensor } from '../../nets/graph.js';
-import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
-import { readTensorPb } from '../../nets/onnx/tensor.js';
 import { Prng } from '../../nets/prng.js';
 import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import type { QuantizedNetwork } from '../../qnet/network.js';
 import { simulate, workloadFromQuantizedNetwork } from '../../sim/engine/index.js';
 import { createFunctionalSink, timingAccumulator, timingOrder } from '../../sim/functional.js';
 import { runQuantized } from '../../sim/qexec.js';
-import { TESTDATA } from '../helpers/conformance.js';
 import { buildModel } from '../helpers/onnx-build.js';
+import { dataSets, NODE, plain, quantSuiteCase, type QuantSuiteCase } from '../helpers/qconformance.js';
 
-const NODE = join(TESTDATA, 'node');
 const TESTS = ['test_qlinearconv', 'test_qlinearmatmul_2D', 'test_convinteger_with_padding', 'test_convinteger_without_padding', 'test_basic_convinteger', 'test_matmulinteger'];
 
 type Acc = { bits: number; overflow: 'wrap' | 'saturate' | 'ideal'; psumBits: number };
@@ -39,10 +36,6 @@ function archSpec(dataflow: Dataflow, acc: Acc, rows = 4, cols = 4): ArchSpec {
   return validateArchSpec({ ...PRESETS['edge-npu'], name: 'golden', array: { rows, cols, dataflow }, accumulator: acc });
 }
 
-function plain(t: Tensor): { dtype: string; shape: number[]; data: number[] } {
-  return { dtype: t.dtype, shape: [...t.shape], data: Array.from(t.data as ArrayLike<number>, Number) };
-}
-
 /** The timing run with the functional sink; `engineShape`: the one-inference input shape the engine times. */
 function timed(net: QuantizedNetwork, feeds: Record<string, Tensor>, spec: ArchSpec, engineShape: readonly number[]) {
   const workload = workloadFromQuantizedNetwork(net, engineShape, spec);
@@ -55,23 +48,9 @@ function reference(net: QuantizedNetwork, feeds: Record<string, Tensor>, spec: A
   return runQuantized(net, feeds, { requant: { mode: 'float' }, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form });
 }
 
-function suiteCase(test: string): { net: QuantizedNetwork; feeds: Record<string, Tensor>; expected: Tensor[]; outputs: string[] } {
+function suiteCase(test: string): QuantSuiteCase {
   const dir = join(NODE, test);
-  const bytes = readFileSync(join(dir, 'model.onnx'));
-  const model = ModelProto.decode(bytes) as unknown as PModel;
-  const inputNames = (model.graph?.input ?? []).map((v) => v.name);
-  const outputs = (model.graph?.output ?? []).map((v) => v.name);
-  const ds = join(dir, readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort()[0]);
-  const values = new Map<string, Tensor>();
-  inputNames.forEach((name, i) => {
-    const f = join(ds, `input_${i}.pb`);
-    if (existsSync(f)) values.set(name, readTensorPb(f).tensor);
-  });
-  const net = importQuantizedOnnx(bytes, join(dir, 'model.onnx'), { inputValues: values });
-  const feeds: Record<string, Tensor> = {};
-  for (const i of net.inputs) feeds[i.name] = values.get(i.name)!;
-  const expected = outputs.map((_, i) => readTensorPb(join(ds, `output_${i}.pb`)).tensor);
-  return { net, feeds, expected, outputs };
+  return quantSuiteCase(dir, dataSets(dir)[0]);
 }
 
 /** The engine times one inference: a 2-D gemm input [rows, K] is timed as one row, its rows run as replicas. */

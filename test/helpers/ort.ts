@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../../nets/graph.js';
 
@@ -19,3 +20,15 @@ export async function runOrt(
   await session.release();
   return res;
 }
+
+/**
+ * Whether this CPU has VNNI. Without it, MLAS' u8×s8 kernels use VPMADDUBSW, which saturates pairs
+ * of products to int16: int8 weights against uint8 activations must keep to 7 bits to match.
+ */
+export const HAS_VNNI = (() => {
+  try {
+    return /\b(avx512_vnni|avx_vnni)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
+})();

@@ -12,7 +12,6 @@
  * VPMADDUBSW, which saturates pairs of products to int16 — there the int8 weights of u8×s8 cases
  * are kept to 7 bits (the `reduce_range` ORT's quantizer applies for the same reason).
  */
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../nets/graph.js';
@@ -20,18 +19,10 @@ import { Prng } from '../../nets/prng.js';
 import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { runQuantized } from '../../sim/qexec.js';
 import { buildModel } from '../helpers/onnx-build.js';
-import { runOrt } from '../helpers/ort.js';
+import { HAS_VNNI, runOrt } from '../helpers/ort.js';
 
 const CONV_RUNS = 300;
 const MATMUL_RUNS = 250;
-
-const VNNI = (() => {
-  try {
-    return /\b(avx512_vnni|avx_vnni)\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
-  }
-})();
 
 type IT = 'uint8' | 'int8';
 const TYPE_PAIRS: readonly [IT, IT][] = [
@@ -64,7 +55,7 @@ function scale(rng: Prng, lo: number, hi: number): number {
 
 /** Weight values: the full range, except 7-bit int8 weights against uint8 activations without VNNI. */
 function weightRange(x: IT, w: IT): [number, number] {
-  if (x === 'uint8' && w === 'int8' && !VNNI) return [-64, 63];
+  if (x === 'uint8' && w === 'int8' && !HAS_VNNI) return [-64, 63];
   return range(w);
 }
 

@@ -12,6 +12,7 @@ import { DatasetError } from '../../../nets/errors.js';
 import { loadDataset, type DatasetName } from '../../../nets/data/index.js';
 import { FMNIST_DIR, loadFmnist, parseIdx } from '../../../nets/data/fmnist.js';
 import { Prng } from '../../../nets/prng.js';
+import { thrown } from '../../helpers/errors.js';
 
 const histogram = (labels: Uint8Array): number[] => {
   const h = new Array<number>(10).fill(0);
@@ -168,15 +169,9 @@ describe('missing and corrupted data → DatasetError naming the package', () =>
   };
 
   const expectDatasetError = (f: () => unknown, re: RegExp): void => {
-    let err: unknown;
-    try {
-      f();
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(DatasetError);
-    expect((err as Error).message).toMatch(re);
-    expect((err as Error).message).toContain('apt-get install -y dataset-fashion-mnist');
+    const err = thrown(DatasetError, f);
+    expect(err.message).toMatch(re);
+    expect(err.message).toContain('apt-get install -y dataset-fashion-mnist');
   };
 
   it('a well-formed tiny pair loads (the fixtures themselves are right)', () => {
@@ -218,14 +213,8 @@ describe('missing and corrupted data → DatasetError naming the package', () =>
   });
 
   it('unknown dataset name', () => {
-    let err: unknown;
-    try {
-      loadDataset('cifar' as DatasetName, 'test');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(DatasetError);
-    expect((err as Error).message).toMatch(/unknown dataset 'cifar'/);
-    expect((err as Error).message).toContain('apt-get install -y dataset-fashion-mnist');
+    const err = thrown(DatasetError, () => loadDataset('cifar' as DatasetName, 'test'));
+    expect(err.message).toMatch(/unknown dataset 'cifar'/);
+    expect(err.message).toContain('apt-get install -y dataset-fashion-mnist');
   });
 });

@@ -4,26 +4,13 @@
  * about a later node or a RangeError at run time. An empty file says it is empty.
  */
 import { describe, expect, it } from 'vitest';
-import { ModelError } from '../../../nets/errors.js';
 import type { Node, Tensor } from '../../../nets/graph.js';
 import { importOnnx } from '../../../nets/onnx/import.js';
 import { nodeOutputShapes } from '../../../nets/shapes.js';
 import type { TfjsArtifacts } from '../../../nets/tfjs/artifacts.js';
 import { tfjsToGraph } from '../../../nets/tfjs/import.js';
+import { modelErrorOf } from '../../helpers/errors.js';
 import { buildModel, f32, type BAttr } from '../../helpers/onnx-build.js';
-
-/** the ModelError `fn` throws (the test fails on anything else) */
-function errorOf(fn: () => unknown): ModelError {
-  const thrown = ((): unknown => {
-    try {
-      return void fn();
-    } catch (e) {
-      return e;
-    }
-  })();
-  expect(thrown).toBeInstanceOf(ModelError);
-  return thrown as ModelError;
-}
 
 /** x [1, 4, 8, 8] → op → Relu → y, with a [oc, 4/group, 3, 3] weight for Conv */
 function model(op: 'Conv' | 'MaxPool' | 'AveragePool', attrs: Record<string, BAttr>, weight: number[] = [2, 4, 3, 3]): Uint8Array {
@@ -42,7 +29,7 @@ function model(op: 'Conv' | 'MaxPool' | 'AveragePool', attrs: Record<string, BAt
 
 describe('importOnnx: invalid window attributes are the problem of the node that has them', () => {
   it('stride 0 on a Conv: the file, the node and the attribute, not the next node', () => {
-    const e = errorOf(() => importOnnx(model('Conv', { strides: [0, 0] }), 'stride0.onnx'));
+    const e = modelErrorOf(() => importOnnx(model('Conv', { strides: [0, 0] }), 'stride0.onnx'));
     expect(e.file).toBe('stride0.onnx');
     expect(e.problems).toHaveLength(1);
     expect(e.problems[0]).toMatchObject({ node: 'win', op: 'Conv' });
@@ -52,20 +39,20 @@ describe('importOnnx: invalid window attributes are the problem of the node that
   });
 
   it('lists every invalid attribute at once: zero kernel, negative pads, dilation 0, group not dividing the channels', () => {
-    const e = errorOf(() => importOnnx(model('Conv', { kernel_shape: [0, 3], pads: [-1, 0, 0, 0], dilations: [1, 0], group: 3 }, [2, 4, 3, 3]), 'bad.onnx'));
+    const e = modelErrorOf(() => importOnnx(model('Conv', { kernel_shape: [0, 3], pads: [-1, 0, 0, 0], dilations: [1, 0], group: 3 }, [2, 4, 3, 3]), 'bad.onnx'));
     const text = e.problems.map((p) => p.message).join('\n');
     for (const attr of ["'kernel_shape'", "'pads'", "'dilations'", "'group'"]) expect(text).toContain(attr);
     expect(e.problems.every((p) => p.node === 'win' && p.op === 'Conv')).toBe(true);
     // group 3 divides neither the 4 input nor the 2 output channels
     expect(e.problems.filter((p) => p.message.includes("'group'"))).toHaveLength(2);
-    expect(errorOf(() => importOnnx(model('Conv', { group: 0 }))).message).toContain("'group'");
+    expect(modelErrorOf(() => importOnnx(model('Conv', { group: 0 }))).message).toContain("'group'");
   });
 
   it('pools too: stride 0, kernel 0, negative pads, MaxPool dilation 0', () => {
-    expect(errorOf(() => importOnnx(model('MaxPool', { strides: [1, 0] }))).message).toContain("'strides'");
-    expect(errorOf(() => importOnnx(model('AveragePool', { kernel_shape: [2, 0] }))).message).toContain("'kernel_shape'");
-    expect(errorOf(() => importOnnx(model('AveragePool', { pads: [0, 0, -1, 0] }))).message).toContain("'pads'");
-    expect(errorOf(() => importOnnx(model('MaxPool', { dilations: [0, 1] }))).message).toContain("'dilations'");
+    expect(modelErrorOf(() => importOnnx(model('MaxPool', { strides: [1, 0] }))).message).toContain("'strides'");
+    expect(modelErrorOf(() => importOnnx(model('AveragePool', { kernel_shape: [2, 0] }))).message).toContain("'kernel_shape'");
+    expect(modelErrorOf(() => importOnnx(model('AveragePool', { pads: [0, 0, -1, 0] }))).message).toContain("'pads'");
+    expect(modelErrorOf(() => importOnnx(model('MaxPool', { dilations: [0, 1] }))).message).toContain("'dilations'");
   });
 
   it('valid attributes still import (SAME auto_pad, stride 2, grouped Conv)', () => {
@@ -76,13 +63,13 @@ describe('importOnnx: invalid window attributes are the problem of the node that
 
   it('a graph built in code with stride 0 fails shape inference with a ModelError, not a RangeError', () => {
     const node: Node = { name: 'c', op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { kernel_shape: [3, 3], strides: [0, 1], group: 1 } };
-    expect(errorOf(() => nodeOutputShapes(node, [[1, 4, 8, 8], [2, 4, 3, 3]])).message).toContain('strides');
+    expect(modelErrorOf(() => nodeOutputShapes(node, [[1, 4, 8, 8], [2, 4, 3, 3]])).message).toContain('strides');
   });
 });
 
 describe('importOnnx: files that are not ONNX models', () => {
   it('an empty file says it is empty, not an ONNX model', () => {
-    const e = errorOf(() => importOnnx(new Uint8Array(0), 'empty.onnx'));
+    const e = modelErrorOf(() => importOnnx(new Uint8Array(0), 'empty.onnx'));
     expect(e.message).toContain('empty.onnx');
     expect(e.message).toContain('empty');
     expect(e.message).toContain('not an ONNX model');
@@ -90,7 +77,7 @@ describe('importOnnx: files that are not ONNX models', () => {
 
   it('bytes that decode to a message without graph or opset say they are not an ONNX model', () => {
     // field 1 (ir_version) only: a valid protobuf, nothing of a model
-    expect(errorOf(() => importOnnx(Uint8Array.from([0x08, 0x07]), 'x.onnx')).message).toContain('not an ONNX model');
+    expect(modelErrorOf(() => importOnnx(Uint8Array.from([0x08, 0x07]), 'x.onnx')).message).toContain('not an ONNX model');
   });
 });
 
@@ -102,7 +89,7 @@ describe('tfjsToGraph: invalid window attributes', () => {
     ];
     const topo = { class_name: 'Model', config: { name: 'm', layers, input_layers: [['in', 0, 0]], output_layers: [['pool', 0, 0]] } };
     const art: TfjsArtifacts = { format: 'layers-model', modelJson: { modelTopology: topo }, modelTopology: topo, weightSpecs: [], weightData: new ArrayBuffer(0), files: ['m.json'] };
-    const e = errorOf(() => tfjsToGraph(art));
+    const e = modelErrorOf(() => tfjsToGraph(art));
     expect(e.file).toBe('m.json');
     expect(e.problems).toEqual([expect.objectContaining({ node: 'pool', op: 'MaxPool' })]);
     expect(e.message).toContain('strides');

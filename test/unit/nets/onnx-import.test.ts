@@ -5,23 +5,13 @@
  * the original file and our re-export side by side.
  */
 import { describe, expect, it } from 'vitest';
-import { ModelError } from '../../../nets/errors.js';
 import type { Graph, Node, Tensor } from '../../../nets/graph.js';
 import { exportOnnx } from '../../../nets/onnx/export.js';
 import { importOnnx } from '../../../nets/onnx/import.js';
 import { ModelProto } from '../../../nets/onnx/schema.js';
+import { modelErrorOf } from '../../helpers/errors.js';
 import { buildModel, f32, i64, scalar, type BModel, type BNode } from '../../helpers/onnx-build.js';
 import { runOrt } from '../../helpers/ort.js';
-
-function errorOf(fn: () => unknown): ModelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ModelError) return e;
-    throw e;
-  }
-  throw new Error('expected a ModelError');
-}
 
 function only(g: Graph, op: string): Node {
   const ns = g.nodes.filter((n) => n.op === op);
@@ -61,7 +51,7 @@ async function sameInOrt(original: Uint8Array, g: Graph, feeds: Record<string, T
 describe('importOnnx: opset gate and error reporting', () => {
   it('refuses default-domain opsets outside 9–17, naming the opset', () => {
     for (const opset of [8, 18]) {
-      const e = errorOf(() => importOnnx(chain([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], { opset }), 'm.onnx'));
+      const e = modelErrorOf(() => importOnnx(chain([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], { opset }), 'm.onnx'));
       expect(e.problems[0].opset).toBe(opset);
       expect(e.message).toContain(`opset ${opset}`);
       expect(e.message).toContain('m.onnx');
@@ -79,7 +69,7 @@ describe('importOnnx: opset gate and error reporting', () => {
       ],
       { extraOpsets: [{ domain: 'com.example', version: 3 }] },
     );
-    const e = errorOf(() => importOnnx(bytes, 'bad.onnx'));
+    const e = modelErrorOf(() => importOnnx(bytes, 'bad.onnx'));
     const byNode = new Map(e.problems.map((p) => [p.node, p]));
     expect([...byNode.keys()].sort()).toEqual(['custom', 'leaky', 'lrn']);
     expect(byNode.get('leaky')).toMatchObject({ op: 'LeakyRelu', opset: 13 });
@@ -92,18 +82,18 @@ describe('importOnnx: opset gate and error reporting', () => {
   it('turns undecodable bytes into ModelError naming the file', () => {
     const good = chain([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }]);
     for (const bytes of [good.subarray(0, good.length - 7), Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f]), new TextEncoder().encode('not a model')]) {
-      const e = errorOf(() => importOnnx(bytes, 'trunc.onnx'));
+      const e = modelErrorOf(() => importOnnx(bytes, 'trunc.onnx'));
       expect(e.file).toBe('trunc.onnx');
     }
-    expect(errorOf(() => importOnnx(new Uint8Array(0))).message).toContain('opset');
+    expect(modelErrorOf(() => importOnnx(new Uint8Array(0))).message).toContain('opset');
   });
 
   it('reports missing producers, duplicate producers and cycles', () => {
-    const missing = errorOf(() => importOnnx(chain([{ name: 'n', op: 'Add', inputs: ['x', 'ghost'], outputs: ['y'] }])));
+    const missing = modelErrorOf(() => importOnnx(chain([{ name: 'n', op: 'Add', inputs: ['x', 'ghost'], outputs: ['y'] }])));
     expect(missing.problems[0]).toMatchObject({ node: 'n', op: 'Add' });
     expect(missing.message).toContain("'ghost'");
 
-    const dup = errorOf(() =>
+    const dup = modelErrorOf(() =>
       importOnnx(
         chain([
           { name: 'a', op: 'Relu', inputs: ['x'], outputs: ['t'] },
@@ -114,7 +104,7 @@ describe('importOnnx: opset gate and error reporting', () => {
     );
     expect(dup.message).toContain("'t' is produced more than once");
 
-    const cyc = errorOf(() =>
+    const cyc = modelErrorOf(() =>
       importOnnx(
         chain([
           { name: 'a', op: 'Add', inputs: ['x', 'q'], outputs: ['p'] },
@@ -141,13 +131,13 @@ describe('importOnnx: opset gate and error reporting', () => {
 
   it('rejects initializers whose data does not match their dims, without allocating', () => {
     expect(importOnnx(rawInitModel([2, 3])).initializers.get('w')!.shape).toEqual([2, 3]);
-    expect(errorOf(() => importOnnx(rawInitModel([2, 4]))).message).toContain('need 32');
+    expect(modelErrorOf(() => importOnnx(rawInitModel([2, 4]))).message).toContain('need 32');
     // a header claiming 3 TB against 24 bytes of data: refused before anything is allocated
     const t0 = performance.now();
-    const e = errorOf(() => importOnnx(rawInitModel([2 ** 40, 3])));
+    const e = modelErrorOf(() => importOnnx(rawInitModel([2 ** 40, 3])));
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(e.message).toMatch(/exceed/);
-    expect(errorOf(() => importOnnx(rawInitModel([-1, 3]))).message).toContain('invalid dimension');
+    expect(modelErrorOf(() => importOnnx(rawInitModel([-1, 3]))).message).toContain('invalid dimension');
   });
 });
 
@@ -233,7 +223,7 @@ describe('importOnnx: normalization to graph.ts forms', () => {
         nodes: [{ name: 'conv', op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { auto_pad: 'SAME_UPPER', strides: [s, s] } }],
       });
     expect(only(importOnnx(dyn(1)), 'Conv').attrs.pads).toEqual([1, 1, 1, 1]);
-    const e = errorOf(() => importOnnx(dyn(2)));
+    const e = modelErrorOf(() => importOnnx(dyn(2)));
     expect(e.problems[0]).toMatchObject({ node: 'conv', op: 'Conv' });
     expect(e.message).toContain('SAME_UPPER');
   });
@@ -248,7 +238,7 @@ describe('importOnnx: normalization to graph.ts forms', () => {
     expect(only(gNone, 'Clip').attrs).toEqual({ min: -Infinity, max: Infinity });
     const g9 = importOnnx(chain([{ op: 'Clip', inputs: ['x'], outputs: ['y'], attrs: { min: { f: 0 }, max: { f: 6 } } }], { opset: 9 }));
     expect(only(g9, 'Clip').attrs).toEqual({ min: 0, max: 6 });
-    const dynamic = errorOf(() =>
+    const dynamic = modelErrorOf(() =>
       importOnnx(buildModel({ inputs: [{ name: 'x', shape: [2] }, { name: 'lo', shape: [] }], outputs: [{ name: 'y' }], nodes: [{ name: 'c', op: 'Clip', inputs: ['x', 'lo'], outputs: ['y'] }] })),
     );
     expect(dynamic.problems[0]).toMatchObject({ node: 'c', op: 'Clip' });
@@ -300,9 +290,9 @@ describe('importOnnx: normalization to graph.ts forms', () => {
       });
     const g = importOnnx(bnModel(['y', 'rm', 'rv', 'sm', 'sv'], ['y']));
     expect(only(g, 'BatchNormalization').outputs).toEqual(['y']);
-    const used = errorOf(() => importOnnx(bnModel(['y', 'rm'], ['y', 'rm'])));
+    const used = modelErrorOf(() => importOnnx(bnModel(['y', 'rm'], ['y', 'rm'])));
     expect(used.message).toContain("'rm'");
-    const spatial = errorOf(() => importOnnx(bnModel(['y'], ['y'], 9, { spatial: 0 })));
+    const spatial = modelErrorOf(() => importOnnx(bnModel(['y'], ['y'], 9, { spatial: 0 })));
     expect(spatial.problems[0]).toMatchObject({ node: 'bn', op: 'BatchNormalization', opset: 9 });
   });
 
@@ -319,7 +309,7 @@ describe('importOnnx: normalization to graph.ts forms', () => {
     expect(only(importOnnx(sm(13, [2, 3, 4])), 'Softmax').attrs).toEqual({ axis: -1 });
     expect(only(importOnnx(sm(11, [2, 3, 4], { axis: 2 })), 'Softmax').attrs).toEqual({ axis: 2 });
     expect(only(importOnnx(sm(11, [2, 3, 1, 1], { axis: 1 })), 'Softmax').attrs).toEqual({ axis: 1 });
-    const e = errorOf(() => importOnnx(sm(11, [2, 3, 4, 5], { axis: 1 })));
+    const e = modelErrorOf(() => importOnnx(sm(11, [2, 3, 4, 5], { axis: 1 })));
     expect(e.problems[0]).toMatchObject({ node: 's', op: 'Softmax', opset: 11 });
   });
 });
@@ -388,7 +378,7 @@ describe('importOnnx: constants and shape folding', () => {
       });
     expect(only(importOnnx(model(3)), 'Reshape').attrs.shape).toEqual([-1, 3]);
     expect(only(importOnnx(model(1)), 'Reshape').attrs.shape).toEqual([-1, 4]);
-    const e = errorOf(() => importOnnx(model(2)));
+    const e = modelErrorOf(() => importOnnx(model(2)));
     expect(e.problems[0]).toMatchObject({ node: 'rs', op: 'Reshape' });
   });
 });
@@ -484,7 +474,7 @@ describe('importOnnx: fusion', () => {
       { op: 'Add', inputs: ['v', 'one'], outputs: ['a'] },
       { op: 'Mul', inputs: ['h', 'a'], outputs: ['y'] },
     ];
-    expect(errorOf(() => importOnnx(gelu(notCube))).problems.map((p) => p.op)).toEqual(['Pow']);
+    expect(modelErrorOf(() => importOnnx(gelu(notCube))).problems.map((p) => p.op)).toEqual(['Pow']);
   });
 
   it('Mul(x, Sigmoid(x)) → Swish, Mul(x, HardSigmoid(x; 1/6, 1/2)) → HardSwish, others untouched', () => {

@@ -11,6 +11,7 @@ import { ModelError } from '../../../nets/errors.js';
 import type { Tensor } from '../../../nets/graph.js';
 import { TensorProto, type PTensor } from '../../../nets/onnx/schema.js';
 import { decodeTensorPb, encodeTensorPb, readTensorPb, tensorFromProto, tensorToProto, writeTensorPb } from '../../../nets/onnx/tensor.js';
+import { modelErrorOf } from '../../helpers/errors.js';
 
 const TESTDATA = '/usr/share/libonnx-testdata/data';
 
@@ -30,16 +31,6 @@ function bytesOf(t: Tensor): Buffer {
 
 function decode(bytes: Uint8Array): PTensor {
   return TensorProto.decode(bytes) as unknown as PTensor;
-}
-
-function errorOf(fn: () => unknown): ModelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ModelError) return e;
-    throw e;
-  }
-  throw new Error('expected a ModelError');
 }
 
 describe('tensorFromProto / tensorToProto', () => {
@@ -91,16 +82,16 @@ describe('tensorFromProto / tensorToProto', () => {
 
   it('refuses bad data with ModelError: length mismatch, absurd dims, unsupported type, out-of-range int8', () => {
     const enc = (o: Record<string, unknown>) => decode(TensorProto.encode(o).finish());
-    expect(errorOf(() => tensorFromProto(enc({ dims: [2, 2], data_type: 1, raw_data: new Uint8Array(12) }), 'w')).message).toContain('need 16');
-    expect(errorOf(() => tensorFromProto(enc({ dims: [3], data_type: 1, float_data: [1, 2] }), 'w')).message).toContain('need 3');
+    expect(modelErrorOf(() => tensorFromProto(enc({ dims: [2, 2], data_type: 1, raw_data: new Uint8Array(12) }), 'w')).message).toContain('need 16');
+    expect(modelErrorOf(() => tensorFromProto(enc({ dims: [3], data_type: 1, float_data: [1, 2] }), 'w')).message).toContain('need 3');
     const t0 = performance.now();
-    expect(errorOf(() => tensorFromProto(enc({ dims: [2 ** 31, 2 ** 31], data_type: 1, raw_data: new Uint8Array(4) }), 'w')).message).toContain('exceed');
-    expect(errorOf(() => tensorFromProto(enc({ dims: new Array(100).fill(1), data_type: 1, raw_data: new Uint8Array(4) }), 'w')).message).toContain('rank');
+    expect(modelErrorOf(() => tensorFromProto(enc({ dims: [2 ** 31, 2 ** 31], data_type: 1, raw_data: new Uint8Array(4) }), 'w')).message).toContain('exceed');
+    expect(modelErrorOf(() => tensorFromProto(enc({ dims: new Array(100).fill(1), data_type: 1, raw_data: new Uint8Array(4) }), 'w')).message).toContain('rank');
     expect(performance.now() - t0).toBeLessThan(500);
-    expect(errorOf(() => tensorFromProto(enc({ dims: [1], data_type: 10, raw_data: new Uint8Array(2) }), 'w')).message).toContain('FLOAT16');
-    expect(errorOf(() => tensorFromProto(enc({ dims: [1], data_type: 3, int32_data: [200] }), 'w')).message).toContain('out of range');
-    expect(errorOf(() => tensorFromProto(enc({ dims: [1], data_type: 1, data_location: 1 }), 'w')).message).toContain('EXTERNAL');
-    const e = errorOf(() => decodeTensorPb(Uint8Array.of(0x0a, 0xff), 'bad.pb'));
+    expect(modelErrorOf(() => tensorFromProto(enc({ dims: [1], data_type: 10, raw_data: new Uint8Array(2) }), 'w')).message).toContain('FLOAT16');
+    expect(modelErrorOf(() => tensorFromProto(enc({ dims: [1], data_type: 3, int32_data: [200] }), 'w')).message).toContain('out of range');
+    expect(modelErrorOf(() => tensorFromProto(enc({ dims: [1], data_type: 1, data_location: 1 }), 'w')).message).toContain('EXTERNAL');
+    const e = modelErrorOf(() => decodeTensorPb(Uint8Array.of(0x0a, 0xff), 'bad.pb'));
     expect(e.file).toBe('bad.pb');
   });
 });
@@ -121,7 +112,7 @@ describe('readTensorPb / writeTensorPb', () => {
   });
 
   it('a missing file is a ModelError naming it', () => {
-    expect(errorOf(() => readTensorPb(join(dir, 'nope.pb'))).file).toBe(join(dir, 'nope.pb'));
+    expect(modelErrorOf(() => readTensorPb(join(dir, 'nope.pb'))).file).toBe(join(dir, 'nope.pb'));
   });
 });
 

@@ -19,6 +19,7 @@ import { Prng } from '../../../nets/prng.js';
 import { decodeTfjsWeights, readTfjsArtifacts, type TfjsArtifacts, type TfjsWeightSpec } from '../../../nets/tfjs/artifacts.js';
 import { tfjsToGraph } from '../../../nets/tfjs/import.js';
 import { NSFWJS_CLASSES, loadNsfwjsModel, nsfwjsModelDir, type NsfwjsVariant } from '../../../nets/tfjs/nsfwjs.js';
+import { thrown } from '../../helpers/errors.js';
 import { runOrt } from '../../helpers/ort.js';
 
 beforeAll(async () => {
@@ -410,21 +411,15 @@ describe('unsupported content', () => {
     ];
     const topo = { class_name: 'Model', config: { name: 'bad', layers, input_layers: [['in', 0, 0]], output_layers: [['c3', 0, 0]] } };
     const art: TfjsArtifacts = { format: 'layers-model', modelJson: { modelTopology: topo }, modelTopology: topo, weightSpecs: [], weightData: new ArrayBuffer(0), files: ['bad.json'] };
-    let err: unknown;
-    try {
-      tfjsToGraph(art);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ModelError);
-    const problems = (err as ModelError).problems;
+    const err = thrown(ModelError, () => tfjsToGraph(art));
+    const problems = err.problems;
     // one problem per root cause: 'rnn' is reported for its own type, not for its failed input
     expect(problems.map((q) => [q.node, q.op])).toEqual([
       ['c3', 'Conv3D'],
       ['leaky', 'ReLU'],
       ['rnn', 'LSTM'],
     ]);
-    expect((err as ModelError).message).toMatch(/Conv3D[\s\S]*ReLU/);
+    expect(err.message).toMatch(/Conv3D[\s\S]*ReLU/);
   });
 
   it('one ModelError lists every unsupported TF op', () => {

@@ -13,16 +13,7 @@ import { photoOutputs } from '../../../nets/photo-eval.js';
 import { Prng } from '../../../nets/prng.js';
 import { loadModel } from '../../../nets/zoo/index.js';
 import { foldBatchNorms } from '../../../quant/bnfold.js';
-
-function maxRelErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    ref = Math.max(ref, Math.abs(a[i]));
-  }
-  return diff / ref;
-}
+import { maxRelErr } from '../../helpers/numeric.js';
 
 function rand(prng: Prng, n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);

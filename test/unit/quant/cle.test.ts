@@ -15,16 +15,7 @@ import { Prng } from '../../../nets/prng.js';
 import { loadModel } from '../../../nets/zoo/index.js';
 import { foldBatchNorms } from '../../../quant/bnfold.js';
 import { crossLayerEqualize } from '../../../quant/cle.js';
-
-function maxRelErr(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    ref = Math.max(ref, Math.abs(a[i]));
-  }
-  return diff / ref;
-}
+import { maxRelErr } from '../../helpers/numeric.js';
 
 function withRelu(g: Graph, names: readonly string[]): Graph {
   const set = new Set(names);

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../arch/errors.js';
 import { configHash, PRESET_NAMES, resolvePtqConfig, stableJson } from '../../../quant/config.js';
-
-function problemsOf(f: () => unknown): { path: string; message: string }[] {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return [...(e as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
+import { problemsOf } from '../../helpers/errors.js';
 
 describe('PTQ config', () => {
   it('has the presets the issue names', () => {

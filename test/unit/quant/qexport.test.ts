@@ -14,6 +14,7 @@ import { exportQuantizedOnnx } from '../../../quant/onnx/qexport.js';
 import { importQuantizedOnnx } from '../../../quant/onnx/qimport.js';
 import type { QActivation, QLayer, QLinearLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../../qnet/network.js';
 import { runQuantized } from '../../../sim/qexec.js';
+import { thrown } from '../../helpers/errors.js';
 
 const EXEC = { requant: { mode: 'float' as const }, acc: { bits: 32, policy: 'wrap' as const } };
 
@@ -193,14 +194,8 @@ describe('exportQuantizedOnnx: what cannot be expressed is one ModelError naming
     const tensors = new Map(net.tensors);
     tensors.set('q', { ...tensors.get('q')!, q: pt(0.02, 0, true, 16) });
     const bad: QuantizedNetwork = { ...net, tensors };
-    let err: unknown;
-    try {
-      exportQuantizedOnnx(bad, { format: 'qop' });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ModelError);
-    const probs = (err as ModelError).problems;
+    const err = thrown(ModelError, () => exportQuantizedOnnx(bad, { format: 'qop' }));
+    const probs = err.problems;
     expect(probs.map((p) => p.node).sort()).toEqual(['conv', 'quantize']);
     expect(probs.find((p) => p.node === 'quantize')!.message).toMatch(/16-bit/);
     expect(exportQuantizedOnnx.bind(null, convNet({ wZp: [0, 1, 2] }), { format: 'qop' })).toThrow(/one zero point for all channels/);

@@ -11,6 +11,7 @@ import type { Tensor } from '../../../nets/graph.js';
 import { Prng } from '../../../nets/prng.js';
 import { importQuantizedOnnx } from '../../../quant/onnx/qimport.js';
 import { runQuantized } from '../../../sim/qexec.js';
+import { thrown } from '../../helpers/errors.js';
 import { buildModel, type BModel, type BNode } from '../../helpers/onnx-build.js';
 import { runOrt } from '../../helpers/ort.js';
 
@@ -321,14 +322,8 @@ describe('QOperator import details', () => {
         { name: 'qgemm', op: 'QGemm', domain: 'com.microsoft', inputs: ['x'], outputs: ['g'] },
       ],
     });
-    let err: unknown;
-    try {
-      importQuantizedOnnx(bytes, 'bad.onnx');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ModelError);
-    const p = (err as ModelError).problems;
+    const err = thrown(ModelError, () => importQuantizedOnnx(bytes, 'bad.onnx'));
+    const p = err.problems;
     expect(p.map((x) => [x.node, x.op])).toEqual([
       ['conv', 'QLinearConv'],
       ['resize', 'Resize'],
@@ -336,7 +331,7 @@ describe('QOperator import details', () => {
     ]);
     expect(p[0].message).toContain("x scale 'sx' is a graph input");
     expect(p[0].opset).toBe(13);
-    expect((err as ModelError).message).toContain('bad.onnx');
+    expect(err.message).toContain('bad.onnx');
   });
 
   it('one tensor read with two different quantizations is an error naming both nodes', () => {
