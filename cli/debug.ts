@@ -13,6 +13,7 @@ import { ptqConfigOrUsage } from './ptq-flags.js';
 import { table } from './table.js';
 
 const pct = (v: number) => Number((v * 100).toFixed(2));
+const db = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : v > 0 ? 'exact' : String(v));
 
 function print(model: string, r: DebugReport): void {
   const metric = r.metric === 'labels' ? 'top-1' : 'top-1 agreement with FP32';
@@ -21,13 +22,29 @@ function print(model: string, r: DebugReport): void {
   out.push(
     `  FP32 sanity (all quantizers at 32 bits): max |Δ| ${r.sanity.maxAbsDiff.toExponential(2)} (tolerance ${r.sanity.tolerance.toExponential(2)}) ${r.sanity.pass ? 'PASS' : 'FAIL'}`,
   );
-  out.push(`  FP32 ${pct(r.fp32Top1)} %   quantized (fake quant) ${pct(r.quantizedTop1)} %   integer model ${pct(r.integerTop1)} %`);
-  out.push(`  weights only ${pct(r.weightsOnlyTop1)} %   activations only ${pct(r.activationsOnlyTop1)} %`);
+  out.push(`  prepared FP32 (BN folded${r.config.cle ? ', CLE' : ''}) vs the original model: top-1 agreement ${pct(r.prepared.top1)} %, logits SQNR ${db(r.prepared.sqnrDbOriginal)} dB`);
+  out.push(`  logits SQNR (dB) on '${r.logits}' against the prepared / the original FP32:`);
   out.push('');
   out.push(
     table(
-      ['quantizer', 'kind', 'bits', 'top-1 %', 'drop pt'],
-      r.sensitivity.map((s) => [s.target, s.kind, s.bits, pct(s.top1), Number((s.drop * 100).toFixed(2))]),
+      ['stage', `${metric} %`, 'SQNR vs prepared', 'SQNR vs original'],
+      [
+        ['FP32 (prepared)', pct(r.fp32Top1), 'exact', db(r.prepared.sqnrDbOriginal)],
+        ['quantized (fake quant)', pct(r.quantized.top1), db(r.quantized.sqnrDb), db(r.quantized.sqnrDbOriginal)],
+        ['integer model', pct(r.integer.top1), db(r.integer.sqnrDb), db(r.integer.sqnrDbOriginal)],
+        ['weights only', pct(r.weightsOnly.top1), db(r.weightsOnly.sqnrDb), db(r.weightsOnly.sqnrDbOriginal)],
+        ['activations only', pct(r.activationsOnly.top1), db(r.activationsOnly.sqnrDb), db(r.activationsOnly.sqnrDbOriginal)],
+      ],
+    ),
+  );
+  out.push('');
+  const lowest = [...r.perLayer].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, 8);
+  out.push(`  noisiest tensors (all quantizers on, SQNR vs prepared FP32, first ${r.perLayerSamples} samples): ${lowest.map((l) => `${l.tensor} ${db(l.sqnrDb)}`).join(', ')}`);
+  out.push('');
+  out.push(
+    table(
+      ['quantizer', 'kind', 'bits', 'top-1 %', 'drop pt', 'logits SQNR dB'],
+      r.sensitivity.map((s) => [s.target, s.kind, s.bits, pct(s.top1), Number((s.drop * 100).toFixed(2)), db(s.sqnrDb)]),
     ),
   );
   process.stdout.write(out.join('\n') + '\n');

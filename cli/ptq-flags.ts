@@ -13,6 +13,8 @@ export { PRESET_NAMES };
 export const PTQ_OPTIONS = {
   cle: { type: 'boolean' },
   'no-cle': { type: 'boolean' },
+  'cle-relu6': { type: 'string' },
+  'hba-padding': { type: 'string' },
   'bias-correction': { type: 'string' },
   'weight-range': { type: 'string' },
   'act-range': { type: 'string' },
@@ -31,7 +33,7 @@ export const PTQ_OPTIONS = {
 } as const;
 
 export const PTQ_USAGE =
-  '[--cle] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S]';
+  '[--cle] [--cle-relu6 replace|skip] [--hba-padding dfq|exact] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S]';
 
 /** A number flag; a malformed one is a problem, not an exception, so all can be reported at once. */
 function num(values: Record<string, unknown>, key: string, problems: string[], integer = true): number | undefined {
@@ -75,6 +77,8 @@ export function ptqConfigFromFlags(preset: string | undefined, values: Record<st
     actRange: values['act-range'] as string | undefined,
     logitsRange: values['logits-range'] as string | undefined,
     biasCorrection: values['bias-correction'] as string | undefined,
+    cleRelu6: values['cle-relu6'] as string | undefined,
+    hbaPadding: values['hba-padding'] as string | undefined,
     adaround: iters !== undefined ? { iterations: iters } : values.adaround ? true : undefined,
   };
   try {
@@ -101,6 +105,8 @@ function flagName(path: string): string {
     actRange: '--act-range',
     logitsRange: '--logits-range',
     biasCorrection: '--bias-correction',
+    cleRelu6: '--cle-relu6',
+    hbaPadding: '--hba-padding',
     percentile: '--percentile',
     calibSamples: '--calib-samples',
     'adaround.iterations': '--adaround-iters',

@@ -75,6 +75,24 @@ describe('qloom debug', () => {
     for (const s of ['quantizer', 'fc1', 'fc2', 'fc3', 'weight', 'activation']) expect(r.stdout).toContain(s);
   });
 
+  it('--json scores every stage against both FP32 references; the CLE flags reach the config', async () => {
+    const r = await qloom('debug', 'fmnist-dwsep', '--preset', 'w8a8-pt-cle', '--cle-relu6', 'skip', '--hba-padding', 'exact', '--data', 'fmnist', '--samples', '32', '--calib-samples', '32', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect([j.config.cleRelu6, j.config.hbaPadding]).toEqual(['skip', 'exact']);
+    for (const k of ['quantized', 'integer', 'weightsOnly', 'activationsOnly']) {
+      expect(typeof j[k].sqnrDb).toBe('number');
+      expect(typeof j[k].sqnrDbOriginal).toBe('number');
+    }
+    expect(j.logits).toBe('logits');
+    expect(j.perLayer.length).toBeGreaterThan(5);
+    const human = await qloom('debug', 'mnist-mlp', '--preset', 'w8a8-pt', '--data', 'mnist', '--samples', '32', '--calib-samples', '32');
+    expect(human.stdout).toMatch(/SQNR vs original/);
+    const bad = await qloom('debug', 'mnist-mlp', '--preset', 'w8a8-pt-cle', '--cle-relu6', 'maybe', '--data', 'mnist');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--cle-relu6');
+  });
+
   it('bad preset and dataset: exit 2', async () => {
     const r = await qloom('debug', 'mnist-mlp', '--preset', 'x', '--data', 'cifar');
     expect(r.code).toBe(2);
