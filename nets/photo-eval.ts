@@ -2,7 +2,7 @@
  * Photos have no labels here: evaluation reports each photo's top-1 class (and, later, the
  * agreement of a quantized model's top-1 with the FP32 one). Preprocessing is the model's own.
  */
-import { loadPhotos } from './data/photos.js';
+import { loadPhotos, type PhotoSplit } from './data/photos.js';
 import { getPreprocess } from './data/preprocess.js';
 import { ModelError } from './errors.js';
 import { batchInput } from './eval.js';
@@ -25,6 +25,8 @@ export interface PhotoPrediction {
 }
 
 export interface PhotoEvalOptions {
+  /** only the photo set's calibration or evaluation half */
+  split?: PhotoSplit;
   samples?: number;
   seed?: number;
   batch?: number;
@@ -34,7 +36,7 @@ export interface PhotoEvalOptions {
 /** Raw model outputs for photos preprocessed the model's way: [count, classes] float32. */
 export function photoOutputs(graph: Graph, model: string, opts: PhotoEvalOptions = {}): { files: string[]; outputs: Float32Array; classes: number } {
   const pre = getPreprocess(model);
-  const set = loadPhotos(pre, { samples: opts.samples, seed: opts.seed });
+  const set = loadPhotos(pre, { split: opts.split, samples: opts.samples, seed: opts.seed });
   const batch = opts.batch ?? 8;
   const outName = graph.outputs[0].name;
   let classes = 0;

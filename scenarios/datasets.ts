@@ -3,8 +3,9 @@
  * (`qloom run --model`, `qloom quantize`, `eval --quant`, `debug`, the `qloom` scenario runner):
  *
  *  - `calibrationSet`: the PTQ calibration images — a seeded subset of the dataset's train split
- *    (photos: the photo set itself, a seeded subset when smaller is asked for);
- *  - `evaluationSet`: the images accuracy is measured on (test split, or photos).
+ *    (photos: the photo set's calibration half);
+ *  - `evaluationSet`: the images accuracy is measured on (test split; photos: the evaluation half).
+ * The two never share an image, by construction (disjoint splits, `dataSplits` names them).
  */
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { loadPhotos } from '../nets/data/photos.js';
@@ -17,9 +18,9 @@ export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos' | 'orientation';
 /** Calibration images for `model` on `dataset` under `cfg` (calibSamples, seed). */
 export function calibrationSet(dataset: EvalDatasetName, model: string, cfg: Pick<PtqConfig, 'calibSamples' | 'seed'>): CalibData {
   if (dataset === 'photos') {
-    const all = loadPhotos(model as PreprocessName);
+    const all = loadPhotos(model as PreprocessName, { split: 'calib' });
     if (cfg.calibSamples >= all.count) return all;
-    return loadPhotos(model as PreprocessName, { samples: cfg.calibSamples, seed: cfg.seed });
+    return loadPhotos(model as PreprocessName, { split: 'calib', samples: cfg.calibSamples, seed: cfg.seed });
   }
   const full = loadDataset(dataset, 'train');
   if (cfg.calibSamples >= full.count) return full;
@@ -37,8 +38,13 @@ export interface EvalSet extends CalibData {
  */
 export function evaluationSet(dataset: EvalDatasetName, model: string, samples: number, seed: number): EvalSet {
   if (dataset === 'photos') {
-    const all = loadPhotos(model as PreprocessName);
-    return samples >= all.count ? all : loadPhotos(model as PreprocessName, { samples, seed });
+    const all = loadPhotos(model as PreprocessName, { split: 'eval' });
+    return samples >= all.count ? all : loadPhotos(model as PreprocessName, { split: 'eval', samples, seed });
   }
   return loadDataset(dataset as DatasetName, 'test', { samples, seed });
+}
+
+/** Which split calibrates and which one scores, as results record them. */
+export function dataSplits(dataset: EvalDatasetName): { readonly calibration: string; readonly evaluation: string } {
+  return dataset === 'photos' ? { calibration: 'photos/calib', evaluation: 'photos/eval' } : { calibration: `${dataset}/train`, evaluation: `${dataset}/test` };
 }

@@ -132,7 +132,10 @@ export function logitsTensor(graph: Graph): string {
  * float Softmax).
  */
 export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: CalibData, batch = 250, tensor?: string): Float32Array {
-  const name = tensor ?? net.outputs[0].name;
+  // an integer tensor is read where a DequantizeLinear turns it into float (the logits of a network
+  // whose last Add is integer, as ppocr-cls's)
+  const wanted = tensor ?? net.outputs[0].name;
+  const name = net.layers.find((l) => l.kind === 'dequantize' && l.inputs[0] === wanted)?.output ?? wanted;
   const parts: Float32Array[] = [];
   for (let s = 0; s < data.count; s += batch) {
     const n = Math.min(batch, data.count - s);
@@ -145,7 +148,7 @@ export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: Cali
       },
     });
     const out = got ?? (res.outputs[name]?.data as Float32Array | undefined);
-    if (!(out instanceof Float32Array)) throw new InvariantError(`quantizedOutputs: '${name}' is not a float tensor of the integer network`);
+    if (!(out instanceof Float32Array)) throw new InvariantError(`quantizedOutputs: '${wanted}' is neither a float tensor of the integer network nor dequantized by one of its layers`);
     parts.push(out);
   }
   return concatF32(parts);

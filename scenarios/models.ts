@@ -18,6 +18,7 @@ import { listModels, loadModel, type EvalDataset } from '../nets/zoo/index.js';
 import type { PtqConfig } from '../quant/config.js';
 import { quantizedOutputs, sqnrDb, top1Of } from './debug.js';
 import { quantizeModel } from './quantize.js';
+import { dataSplits } from './datasets.js';
 
 export const EVAL_DATASETS: readonly EvalDataset[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
 
@@ -143,10 +144,11 @@ export async function evaluateQuantizedModel(model: string, opts: QuantizedEvalu
   const started = Date.now();
   const result = await quantizeModel(model, dataset, cfg, { onProgress: opts.onStage });
   const ptqSeconds = (Date.now() - started) / 1000;
-  const base = { preset: cfg.preset, configHash: result.configHash, calibSamples: result.stats.calibSamples, ptqSeconds };
+  const base = { preset: cfg.preset, configHash: result.configHash, calibSamples: result.stats.calibSamples, splits: dataSplits(dataset), ptqSeconds };
   if (dataset === 'photos') {
-    const fp = photoOutputs(graph, model, { samples, seed, onProgress });
-    const set = loadPhotos(model as PreprocessName, { samples, seed });
+    // scored on the evaluation half: the calibration half calibrated it
+    const fp = photoOutputs(graph, model, { split: 'eval', samples, seed, onProgress });
+    const set = loadPhotos(model as PreprocessName, { split: 'eval', samples, seed });
     const q = quantizedOutputs(result.net, graph, set);
     const rows = set.count;
     const fpPred = new Int32Array(rows);

@@ -15,6 +15,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { ConfigError } from '../arch/errors.js';
 import { writeFileAtomic } from './files.js';
 import { type Objective, pareto } from './pareto.js';
+import { dataSplits, type EvalDatasetName } from './datasets.js';
 import { codeVersion } from './points.js';
 import { type JsonValue, METRICS, type PlotSpec, type Scenario } from './scenario.js';
 import type { SweepOutcome } from './sweep.js';
@@ -26,6 +27,8 @@ export interface ResultPoint {
   readonly arch: string;
   readonly ptq: string;
   readonly axes: { readonly [path: string]: JsonValue };
+  /** what calibrated and what scored (disjoint by construction: scenarios/datasets.ts) */
+  readonly splits?: { readonly calibration: string; readonly evaluation: string };
   readonly metrics: { readonly [metric: string]: JsonValue };
 }
 
@@ -55,6 +58,7 @@ export function buildResults(scenario: Scenario, outcome: SweepOutcome): Results
       arch: p.config.archLabel,
       ptq: p.config.ptqLabel,
       axes: p.config.axes,
+      splits: dataSplits(p.config.dataset as EvalDatasetName),
       metrics: outcome.results[p.index].metrics,
     })),
   };

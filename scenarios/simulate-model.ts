@@ -17,7 +17,7 @@ import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
 import type { RunResult } from '../sim/result.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
 import { sqnrDb } from './debug.js';
-import { evaluationSet, type EvalDatasetName } from './datasets.js';
+import { dataSplits, evaluationSet, type EvalDatasetName } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
 import { quantizeModel } from './quantize.js';
 import { loadArch } from './simulate.js';
@@ -53,6 +53,8 @@ export interface ModelRun {
   readonly samples: number;
   readonly model: string;
   readonly dataset: EvalDatasetName;
+  /** what calibrated and what scored (disjoint by construction) */
+  readonly splits: { readonly calibration: string; readonly evaluation: string };
   readonly requant: RequantMode;
   readonly trace?: { readonly path: string; readonly events: number };
 }
@@ -107,6 +109,7 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
     samples: set.count,
     model,
     dataset: data,
+    splits: dataSplits(data),
     requant: mode,
     ...(traced ? { trace: traced } : {}),
   };
