@@ -9,6 +9,7 @@ import type { AttrValue, Graph, Node, OpType, Tensor } from '../../nets/graph.js
 import { exportOnnx } from '../../nets/onnx/export.js';
 import { Prng } from '../../nets/prng.js';
 import { inferShapes } from '../../nets/shapes.js';
+import { windowArbs, windowFits } from '../helpers/arbitraries.js';
 import { runOrt } from '../helpers/ort.js';
 
 function randTensor(rng: Prng, shape: readonly number[], scale = 1): Tensor {
@@ -76,17 +77,11 @@ const convCase: fc.Arbitrary<Case> = fc
     depthwise: fc.boolean(),
     h: fc.integer({ min: 3, max: 9 }),
     w: fc.integer({ min: 3, max: 9 }),
-    kh: fc.integer({ min: 1, max: 3 }),
-    kw: fc.integer({ min: 1, max: 3 }),
-    sh: fc.integer({ min: 1, max: 3 }),
-    sw: fc.integer({ min: 1, max: 3 }),
-    dh: fc.integer({ min: 1, max: 2 }),
-    dw: fc.integer({ min: 1, max: 2 }),
-    pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+    ...windowArbs({ k: 3, s: 3, pad: 2 }),
     bias: fc.boolean(),
     seed,
   })
-  .filter((p) => p.h + p.pads[0] + p.pads[2] >= (p.kh - 1) * p.dh + 1 && p.w + p.pads[1] + p.pads[3] >= (p.kw - 1) * p.dw + 1)
+  .filter(windowFits)
   .map((p) => {
     const g = p.depthwise ? 4 : p.groups;
     const icg = p.depthwise ? 1 : p.icPerGroup;
@@ -172,25 +167,15 @@ const layoutCase: fc.Arbitrary<Case> = fc.oneof(
 );
 
 describe('FP32 executor equals onnxruntime-node (max |err| / max |ref| ≤ 1e-5)', () => {
-  it('Conv: strides, pads, dilations, groups, depthwise, bias', async () => {
-    await fc.assert(fc.asyncProperty(convCase, compare), { numRuns: 150 });
-  });
-  it('Gemm: transposes, alpha, beta, bias broadcast', async () => {
-    await fc.assert(fc.asyncProperty(gemmCase, compare), { numRuns: 80 });
-  });
-  it('MatMul with batch broadcast', async () => {
-    await fc.assert(fc.asyncProperty(matmulCase, compare), { numRuns: 40 });
-  });
-  it('MaxPool / AveragePool', async () => {
-    await fc.assert(fc.asyncProperty(poolCase, compare), { numRuns: 60 });
-  });
-  it('activations, softmax, global pooling', async () => {
-    await fc.assert(fc.asyncProperty(unaryCase, compare), { numRuns: 60 });
-  });
-  it('broadcast binary ops', async () => {
-    await fc.assert(fc.asyncProperty(binaryCase, compare), { numRuns: 40 });
-  });
-  it('Transpose, Pad, Concat, Reshape, BatchNormalization', async () => {
-    await fc.assert(fc.asyncProperty(layoutCase, compare), { numRuns: 60 });
+  it.each<[string, fc.Arbitrary<Case>, number]>([
+    ['Conv: strides, pads, dilations, groups, depthwise, bias', convCase, 150],
+    ['Gemm: transposes, alpha, beta, bias broadcast', gemmCase, 80],
+    ['MatMul with batch broadcast', matmulCase, 40],
+    ['MaxPool / AveragePool', poolCase, 60],
+    ['activations, softmax, global pooling', unaryCase, 60],
+    ['broadcast binary ops', binaryCase, 40],
+    ['Transpose, Pad, Concat, Reshape, BatchNormalization', layoutCase, 60],
+  ])('%s', async (_, cases, numRuns) => {
+    await fc.assert(fc.asyncProperty(cases, compare), { numRuns });
   });
 });

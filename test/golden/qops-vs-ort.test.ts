@@ -23,7 +23,7 @@ import {
   type QTensorView,
 } from '../../sim/qops.js';
 import { requantize, requantParams } from '../../qnet/requant.js';
-import { buildModel, type BNode, type BValue } from '../helpers/onnx-build.js';
+import { buildModel, type BAttr, type BNode, type BValue } from '../helpers/onnx-build.js';
 import { runOrt } from '../helpers/ort.js';
 
 const MS = [{ domain: 'com.microsoft', version: 1 }];
@@ -80,85 +80,82 @@ const scaleArb = fc.tuple(fc.double({ min: -9, max: 1, noNaN: true }), fc.intege
 const dtArb = fc.constantFrom<I8>('int8', 'uint8');
 const seedArb = fc.integer({ min: 1, max: 2 ** 31 - 1 });
 
+/**
+ * QuantizeLinear / DequantizeLinear cases: int8 or uint8, a shape of rank 1–4 (dims 1–5),
+ * per-tensor or per-axis (on axis `axisPick` mod rank), a seed.
+ */
+function qdqProperty(check: (dt: I8, shape: number[], perAxis: boolean, axisPick: number, seed: number) => Promise<void>) {
+  return fc.asyncProperty(dtArb, fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), fc.boolean(), fc.integer({ min: 0, max: 3 }), seedArb, check);
+}
+
+/**
+ * Random parameters per tensor or per axis: scales fround(scaleOf(a normal draw)), zero points over
+ * the type's range. Returned as QParams and as the node's scale / zero-point initializers and attrs.
+ */
+function randomQ(rng: Prng, dt: I8, shape: readonly number[], perAxis: boolean, axisPick: number, scaleOf: (z: number) => number) {
+  const axis = axisPick % shape.length;
+  const ch = perAxis ? shape[axis] : 1;
+  const scale = new Float32Array(ch);
+  const zp = new Int32Array(ch);
+  for (let c = 0; c < ch; c++) {
+    scale[c] = Math.fround(scaleOf(rng.normal()));
+    zp[c] = lowOf(dt) + rng.int(256);
+  }
+  const q: QParams = { scale, zeroPoint: zp, axis: perAxis ? axis : -1, bits: 8, signed: dt === 'int8', narrow: false };
+  const inits: Record<string, Tensor> = { s: { dtype: 'float32', shape: perAxis ? [ch] : [], data: scale }, z: intTensor(dt, perAxis ? [ch] : [], zp) };
+  const attrs: Record<string, BAttr> = perAxis ? { axis } : {};
+  return { axis, ch, scale, q, inits, attrs };
+}
+
 describe('QuantizeLinear / DequantizeLinear vs ORT', () => {
   it('QuantizeLinear (per-tensor and per-axis) is bit-exact, ties and saturation included', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        dtArb,
-        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
-        fc.boolean(),
-        fc.integer({ min: 0, max: 3 }),
-        seedArb,
-        async (dt, shape, perAxis, axisPick, seed) => {
-          const rng = new Prng(seed);
-          const axis = axisPick % shape.length;
-          const ch = perAxis ? shape[axis] : 1;
-          const scale = new Float32Array(ch);
-          const zp = new Int32Array(ch);
-          for (let c = 0; c < ch; c++) {
-            scale[c] = Math.fround(Math.exp(rng.normal() * 2 - 3));
-            zp[c] = lowOf(dt) + rng.int(256);
-          }
-          const n = shape.reduce((a, b) => a * b, 1);
-          const x = new Float32Array(n);
-          let inner = 1;
-          for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
-          for (let i = 0; i < n; i++) {
-            const c = perAxis ? Math.floor(i / inner) % ch : 0;
-            const kind = rng.int(10);
-            // exact halves of the scale (ties), far out of range, specials, or plain values
-            if (kind < 3) x[i] = (rng.int(300) - 150 + 0.5) * scale[c];
-            else if (kind === 3) x[i] = (rng.next() - 0.5) * 1e6;
-            else if (kind === 4) x[i] = [NaN, Infinity, -Infinity, 0, -0][rng.int(5)];
-            else x[i] = rng.normal() * scale[c] * 100;
-          }
-          const q: QParams = { scale, zeroPoint: zp, axis: perAxis ? axis : -1, bits: 8, signed: dt === 'int8', narrow: false };
-          const ours = quantizeLinear(x, q, shape);
-          const ref = await ort1(
-            [{ op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['y'], attrs: perAxis ? { axis } : {} }],
-            [{ name: 'x', dtype: 'float32', shape }],
-            [{ name: 'y', dtype: dt, shape }],
-            { s: { dtype: 'float32', shape: perAxis ? [ch] : [], data: scale }, z: intTensor(dt, perAxis ? [ch] : [], zp) },
-            { x: { dtype: 'float32', shape, data: x } },
-          );
-          expect(Array.from(ours)).toEqual(ref);
-        },
-      ),
+      qdqProperty(async (dt, shape, perAxis, axisPick, seed) => {
+        const rng = new Prng(seed);
+        const { axis, ch, scale, q, inits, attrs } = randomQ(rng, dt, shape, perAxis, axisPick, (z) => Math.exp(z * 2 - 3));
+        const n = shape.reduce((a, b) => a * b, 1);
+        const x = new Float32Array(n);
+        let inner = 1;
+        for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+        for (let i = 0; i < n; i++) {
+          const c = perAxis ? Math.floor(i / inner) % ch : 0;
+          const kind = rng.int(10);
+          // exact halves of the scale (ties), far out of range, specials, or plain values
+          if (kind < 3) x[i] = (rng.int(300) - 150 + 0.5) * scale[c];
+          else if (kind === 3) x[i] = (rng.next() - 0.5) * 1e6;
+          else if (kind === 4) x[i] = [NaN, Infinity, -Infinity, 0, -0][rng.int(5)];
+          else x[i] = rng.normal() * scale[c] * 100;
+        }
+        const ours = quantizeLinear(x, q, shape);
+        const ref = await ort1(
+          [{ op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['y'], attrs }],
+          [{ name: 'x', dtype: 'float32', shape }],
+          [{ name: 'y', dtype: dt, shape }],
+          inits,
+          { x: { dtype: 'float32', shape, data: x } },
+        );
+        expect(Array.from(ours)).toEqual(ref);
+      }),
     );
   });
 
   it('DequantizeLinear (per-tensor and with axis) is bit-exact', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        dtArb,
-        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }),
-        fc.boolean(),
-        fc.integer({ min: 0, max: 3 }),
-        seedArb,
-        async (dt, shape, perAxis, axisPick, seed) => {
-          const rng = new Prng(seed);
-          const axis = axisPick % shape.length;
-          const ch = perAxis ? shape[axis] : 1;
-          const scale = new Float32Array(ch);
-          const zp = new Int32Array(ch);
-          for (let c = 0; c < ch; c++) {
-            scale[c] = Math.fround(Math.exp(rng.normal() * 3 - 2));
-            zp[c] = lowOf(dt) + rng.int(256);
-          }
-          const n = shape.reduce((a, b) => a * b, 1);
-          const codes = randCodes(rng, dt, n);
-          const q: QParams = { scale, zeroPoint: zp, axis: perAxis ? axis : -1, bits: 8, signed: dt === 'int8', narrow: false };
-          const ours = dequantizeLinear(codes, q, shape);
-          const ref = await ort1(
-            [{ op: 'DequantizeLinear', inputs: ['x', 's', 'z'], outputs: ['y'], attrs: perAxis ? { axis } : {} }],
-            [{ name: 'x', dtype: dt, shape }],
-            [{ name: 'y', dtype: 'float32', shape }],
-            { s: { dtype: 'float32', shape: perAxis ? [ch] : [], data: scale }, z: intTensor(dt, perAxis ? [ch] : [], zp) },
-            { x: intTensor(dt, shape, codes) },
-          );
-          expect(Array.from(ours)).toEqual(ref);
-        },
-      ),
+      qdqProperty(async (dt, shape, perAxis, axisPick, seed) => {
+        const rng = new Prng(seed);
+        const { q, inits, attrs } = randomQ(rng, dt, shape, perAxis, axisPick, (z) => Math.exp(z * 3 - 2));
+        const n = shape.reduce((a, b) => a * b, 1);
+        const codes = randCodes(rng, dt, n);
+        const ours = dequantizeLinear(codes, q, shape);
+        const ref = await ort1(
+          [{ op: 'DequantizeLinear', inputs: ['x', 's', 'z'], outputs: ['y'], attrs }],
+          [{ name: 'x', dtype: dt, shape }],
+          [{ name: 'y', dtype: 'float32', shape }],
+          inits,
+          { x: intTensor(dt, shape, codes) },
+        );
+        expect(Array.from(ours)).toEqual(ref);
+      }),
     );
   });
 });
@@ -485,6 +482,20 @@ describe('MaxPool on int8/uint8 vs ORT', () => {
   });
 });
 
+/** QLinearSigmoid's output for every code of the type (its whole table) equals ORT's. */
+async function expectSigmoidTable(dt: I8, sx: number, zx: number, sy: number, zy: number): Promise<void> {
+  const codes = new Int32Array(256).map((_, i) => lowOf(dt) + i);
+  const ours = qlinearSigmoid({ data: codes, shape: [256], q: q8(dt, sx, zx) }, q8(dt, sy, zy), FLOAT);
+  const ref = await ort1(
+    [{ op: 'QLinearSigmoid', domain: 'com.microsoft', inputs: ['x', 'sx', 'zx', 'sy', 'zy'], outputs: ['y'] }],
+    [{ name: 'x', dtype: dt, shape: [256] }],
+    [{ name: 'y', dtype: dt, shape: [256] }],
+    { sx: f32s(sx), zx: zpT(dt, zx), sy: f32s(sy), zy: zpT(dt, zy) },
+    { x: intTensor(dt, [256], codes) },
+  );
+  expect(Array.from(ours.data)).toEqual(ref);
+}
+
 describe('QLinearSigmoid vs ORT', () => {
   it("reproduces ORT's 256-entry table (MLAS FMA3 logistic, then QuantizeLinear)", async () => {
     await fc.assert(
@@ -494,17 +505,7 @@ describe('QLinearSigmoid vs ORT', () => {
         const sy = Math.fround(Math.exp(lsy));
         const zx = lowOf(dt) + rng.int(256);
         const zy = lowOf(dt) + rng.int(256);
-        const codes = new Int32Array(256);
-        for (let i = 0; i < 256; i++) codes[i] = lowOf(dt) + i;
-        const ours = qlinearSigmoid({ data: codes, shape: [256], q: q8(dt, sx, zx) }, q8(dt, sy, zy), FLOAT);
-        const ref = await ort1(
-          [{ op: 'QLinearSigmoid', domain: 'com.microsoft', inputs: ['x', 'sx', 'zx', 'sy', 'zy'], outputs: ['y'] }],
-          [{ name: 'x', dtype: dt, shape: [256] }],
-          [{ name: 'y', dtype: dt, shape: [256] }],
-          { sx: f32s(sx), zx: zpT(dt, zx), sy: f32s(sy), zy: zpT(dt, zy) },
-          { x: intTensor(dt, [256], codes) },
-        );
-        expect(Array.from(ours.data)).toEqual(ref);
+        await expectSigmoidTable(dt, sx, zx, sy, zy);
       }),
     );
   });
@@ -555,16 +556,7 @@ describe('QLinearSigmoid last-bit cases vs ORT', () => {
           }
         }
         expect(sy).toBeGreaterThan(0);
-        const codes = new Int32Array(256).map((_, i) => lo + i);
-        const ours = qlinearSigmoid({ data: codes, shape: [256], q: q8(dt, sx, zx) }, q8(dt, sy, zy), FLOAT);
-        const ref = await ort1(
-          [{ op: 'QLinearSigmoid', domain: 'com.microsoft', inputs: ['x', 'sx', 'zx', 'sy', 'zy'], outputs: ['y'] }],
-          [{ name: 'x', dtype: dt, shape: [256] }],
-          [{ name: 'y', dtype: dt, shape: [256] }],
-          { sx: f32s(sx), zx: zpT(dt, zx), sy: f32s(sy), zy: zpT(dt, zy) },
-          { x: intTensor(dt, [256], codes) },
-        );
-        expect(Array.from(ours.data)).toEqual(ref);
+        await expectSigmoidTable(dt, sx, zx, sy, zy);
       }),
       { numRuns: 30 },
     );

@@ -40,12 +40,34 @@ function adversarialRows(w: Int32Array, nOut: number, k: number, zw: Int32Array,
   return rows;
 }
 
+/** An A2Q case's accumulator (8…maxAccBits bits) and input type (2…8 bits, signed or not); spread first into its fc.record. */
+const accAndInput = (maxAccBits: number) => ({
+  accBits: fc.integer({ min: 8, max: maxAccBits }),
+  xBits: fc.integer({ min: 2, max: 8 }),
+  xSigned: fc.boolean(),
+});
+
+/**
+ * The kernel arguments of an A2Q case: an ideal `accBits` accumulator (it counts every add that
+ * leaves the range), the case's order, form and inputs, 32-bit signed weights, always checked.
+ */
+function idealArith(g: { accBits: number; xBits: number; xSigned: boolean; form: PeForm }, order: AccumulationOrder) {
+  return {
+    acc: { bits: g.accBits, policy: 'ideal' as const },
+    order,
+    form: g.form,
+    xBits: g.xBits,
+    xSigned: g.xSigned,
+    wBits: 32,
+    wSigned: true,
+    checking: 'always' as const,
+  };
+}
+
 describe('A2Q: ‖q_w‖₁ ≤ (2^(P−1)−1)·2^(1_signed(x)−N) never overflows', () => {
   const a2qCase = fc
     .record({
-      accBits: fc.integer({ min: 8, max: 32 }),
-      xBits: fc.integer({ min: 2, max: 8 }),
-      xSigned: fc.boolean(),
+      ...accAndInput(32),
       nOut: fc.integer({ min: 1, max: 6 }),
       k: fc.integer({ min: 1, max: 48 }),
       form: fc.constantFrom<PeForm>('raw', 'zp-subtract'),
@@ -97,14 +119,7 @@ describe('A2Q: ‖q_w‖₁ ≤ (2^(P−1)−1)·2^(1_signed(x)−N) never overf
           nOut: g.nOut,
           zw,
           bias: null,
-          acc: { bits: g.accBits, policy: 'ideal' },
-          order,
-          form: g.form,
-          xBits: g.xBits,
-          xSigned: g.xSigned,
-          wBits: 32,
-          wSigned: true,
-          checking: 'always',
+          ...idealArith(g, order),
         });
         expect(r.overflow.events).toBe(0);
         expect(r.overflow.maxAbs).toBeLessThanOrEqual(2 ** (g.accBits - 1) - 1);
@@ -132,9 +147,7 @@ describe('A2Q: ‖q_w‖₁ ≤ (2^(P−1)−1)·2^(1_signed(x)−N) never overf
   it('conv (padding, groups): A2Q-scaled weights never overflow on adversarial inputs', () => {
     const convCase = fc
       .record({
-        accBits: fc.integer({ min: 8, max: 24 }),
-        xBits: fc.integer({ min: 2, max: 8 }),
-        xSigned: fc.boolean(),
+        ...accAndInput(24),
         group: fc.integer({ min: 1, max: 2 }),
         icg: fc.integer({ min: 1, max: 3 }),
         ocg: fc.integer({ min: 1, max: 5 }),
@@ -176,14 +189,7 @@ describe('A2Q: ‖q_w‖₁ ≤ (2^(P−1)−1)·2^(1_signed(x)−N) never overf
           pads: [g.pad, g.pad, g.pad, g.pad],
           dilations: [1, 1],
           group: g.group,
-          acc: { bits: g.accBits, policy: 'ideal' },
-          order,
-          form: g.form,
-          xBits: g.xBits,
-          xSigned: g.xSigned,
-          wBits: 32,
-          wSigned: true,
-          checking: 'always',
+          ...idealArith(g, order),
         });
         expect(r.overflow.events).toBe(0);
       }),

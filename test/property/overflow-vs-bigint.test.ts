@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AccPolicy, AccumulationOrder, OverflowReport, PeForm } from '../../sim/kernels/accumulator.js';
 import { prepareConvInt, prepareGemmInt } from '../../sim/kernels/linear.js';
+import { windowArbs } from '../helpers/arbitraries.js';
 
 const RUNS = 200;
 
@@ -195,6 +196,39 @@ function orderOf(ar: Arith, k: number): AccumulationOrder {
   return { kOrder: ar.kOrder, kTile, psumBits: ar.psumBits, tileOrder };
 }
 
+type Quant = typeof quant extends fc.Arbitrary<infer T> ? T : never;
+
+/** What conv and gemm cases share: the operand types, the arithmetic, and the operands. */
+interface LayerCase {
+  q: Quant;
+  g: { ar: Arith };
+  zx: number;
+  w: number[];
+  zw: number[];
+  bias: number[] | null;
+}
+
+/** The case's zero points, bias and arithmetic as the reference takes them (`k`: the reduction length). */
+function refArith(cs: LayerCase, k: number, form?: PeForm, policy?: AccPolicy) {
+  const { ar } = cs.g;
+  return {
+    zx: cs.zx,
+    zw: Int32Array.from(cs.zw),
+    bias: cs.bias ? Int32Array.from(cs.bias) : null,
+    accBits: ar.accBits,
+    policy: policy ?? ar.policy,
+    order: orderOf(ar, k),
+    form: form ?? ar.form,
+  };
+}
+
+/** The same, with the weights and operand types, as prepareConvInt / prepareGemmInt take them. */
+function kernelArith(cs: LayerCase, k: number, checking: 'auto' | 'always', form: PeForm | undefined, policy: AccPolicy | undefined, kernel: 'auto' | 'js') {
+  const { accBits, policy: accPolicy, ...a } = refArith(cs, k, form, policy);
+  const { q } = cs;
+  return { ...a, w: Int32Array.from(cs.w), acc: { bits: accBits, policy: accPolicy }, xBits: q.xBits, xSigned: q.xSigned, wBits: q.wBits, wSigned: q.wSigned, checking, kernel };
+}
+
 const convCase = quant.chain((q) =>
   fc
     .record({
@@ -202,13 +236,7 @@ const convCase = quant.chain((q) =>
       group: fc.integer({ min: 1, max: 3 }),
       icg: fc.integer({ min: 1, max: 3 }),
       ocg: fc.integer({ min: 1, max: 6 }),
-      kh: fc.integer({ min: 1, max: 3 }),
-      kw: fc.integer({ min: 1, max: 3 }),
-      sh: fc.integer({ min: 1, max: 2 }),
-      sw: fc.integer({ min: 1, max: 2 }),
-      dh: fc.integer({ min: 1, max: 2 }),
-      dw: fc.integer({ min: 1, max: 2 }),
-      pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+      ...windowArbs({ k: 3, s: 2, pad: 2 }),
       hExtra: fc.integer({ min: 0, max: 4 }),
       wExtra: fc.integer({ min: 0, max: 4 }),
       perChannelZw: fc.boolean(),
@@ -237,29 +265,15 @@ const convCase = quant.chain((q) =>
 );
 
 function runConv(cs: ConvCase, checking: 'auto' | 'always', form?: PeForm, policy?: AccPolicy, kernel: 'auto' | 'js' = 'auto') {
-  const { q, g } = cs;
-  const ar = g.ar;
-  const K = g.icg * g.kh * g.kw;
+  const { g } = cs;
   const layer = prepareConvInt({
     xShape: [g.n, g.c, g.h, g.wd],
-    zx: cs.zx,
-    w: Int32Array.from(cs.w),
     wShape: [g.oc, g.icg, g.kh, g.kw],
-    zw: Int32Array.from(cs.zw),
-    bias: cs.bias ? Int32Array.from(cs.bias) : null,
     strides: [g.sh, g.sw],
     pads: g.pads,
     dilations: [g.dh, g.dw],
     group: g.group,
-    acc: { bits: ar.accBits, policy: policy ?? ar.policy },
-    order: orderOf(ar, K),
-    form: form ?? ar.form,
-    xBits: q.xBits,
-    xSigned: q.xSigned,
-    wBits: q.wBits,
-    wSigned: q.wSigned,
-    checking,
-    kernel,
+    ...kernelArith(cs, g.icg * g.kh * g.kw, checking, form, policy, kernel),
   });
   return { ...layer.run(Int32Array.from(cs.x)), kernel: layer.kernel };
 }
@@ -301,15 +315,7 @@ function convReference(cs: ConvCase, form?: PeForm, policy?: AccPolicy): RefRepo
     },
     outIndex: (c, p) => (Math.floor(p / area) * g.oc + c) * area + (p % area),
   };
-  return reference(L, {
-    zx: cs.zx,
-    zw: Int32Array.from(cs.zw),
-    bias: cs.bias ? Int32Array.from(cs.bias) : null,
-    accBits: ar.accBits,
-    policy: policy ?? ar.policy,
-    order: orderOf(ar, K),
-    form: form ?? ar.form,
-  });
+  return reference(L, refArith(cs, K, form, policy));
 }
 
 const gemmCase = quant.chain((q) =>
@@ -339,24 +345,8 @@ const gemmCase = quant.chain((q) =>
 type GemmCase = typeof gemmCase extends fc.Arbitrary<infer T> ? T : never;
 
 function runGemm(cs: GemmCase, checking: 'auto' | 'always', form?: PeForm, policy?: AccPolicy, kernel: 'auto' | 'js' = 'auto') {
-  const { q, g } = cs;
-  const layer = prepareGemmInt({
-    k: g.k,
-    zx: cs.zx,
-    w: Int32Array.from(cs.w),
-    nOut: g.nOut,
-    zw: Int32Array.from(cs.zw),
-    bias: cs.bias ? Int32Array.from(cs.bias) : null,
-    acc: { bits: g.ar.accBits, policy: policy ?? g.ar.policy },
-    order: orderOf(g.ar, g.k),
-    form: form ?? g.ar.form,
-    xBits: q.xBits,
-    xSigned: q.xSigned,
-    wBits: q.wBits,
-    wSigned: q.wSigned,
-    checking,
-    kernel,
-  });
+  const { g } = cs;
+  const layer = prepareGemmInt({ k: g.k, nOut: g.nOut, ...kernelArith(cs, g.k, checking, form, policy, kernel) });
   return { ...layer.run(Int32Array.from(cs.x), g.m), kernel: layer.kernel };
 }
 
@@ -373,119 +363,101 @@ function gemmReference(cs: GemmCase, form?: PeForm, policy?: AccPolicy): RefRepo
       qw: (c, o) => cs.w[c * g.k + o],
       outIndex: (c, p) => p * g.nOut + c,
     },
-    {
-      zx: cs.zx,
-      zw: Int32Array.from(cs.zw),
-      bias: cs.bias ? Int32Array.from(cs.bias) : null,
-      accBits: g.ar.accBits,
-      policy: policy ?? g.ar.policy,
-      order: orderOf(g.ar, g.k),
-      form: form ?? g.ar.form,
-    },
+    refArith(cs, g.k, form, policy),
   );
+}
+
+type LayerRun = ReturnType<typeof runConv> | ReturnType<typeof runGemm>;
+type Checking = 'auto' | 'always';
+
+/**
+ * For every case: auto and forced checking, on the SIMD and the JS kernels, give the reference's
+ * accumulators and overflow report (`also` checks more, given the auto-checked run). Over all
+ * cases: the generator must reach every regime and kernel, or the property proves little.
+ */
+function expectReferenceEverywhere<C>(
+  cases: fc.Arbitrary<C>,
+  reference: (cs: C) => RefReport,
+  run: (cs: C, checking: Checking, kernel?: 'auto' | 'js') => LayerRun,
+  also: (ref: RefReport, auto: LayerRun) => void = () => {},
+): void {
+  let proved = 0;
+  let overflowed = 0;
+  const wasm = { proved: 0, checked: 0 };
+  fc.assert(
+    fc.property(cases, (cs) => {
+      const ref = reference(cs);
+      const auto = run(cs, 'auto');
+      const forced = run(cs, 'always');
+      expect(reportOf(auto.acc, auto.overflow)).toEqual(ref);
+      expect(reportOf(forced.acc, forced.overflow)).toEqual(ref);
+      expect(forced.overflow.proved).toBe(false);
+      for (const r of [run(cs, 'auto', 'js'), run(cs, 'always', 'js')]) {
+        expect(r.kernel).toBe('js');
+        expect(reportOf(r.acc, r.overflow)).toEqual(ref);
+      }
+      if (auto.kernel === 'wasm') wasm[auto.overflow.proved ? 'proved' : 'checked']++;
+      if (forced.kernel === 'wasm') wasm.checked++;
+      if (auto.overflow.proved) proved++;
+      also(ref, auto);
+      if (ref.events > 0) overflowed++;
+    }),
+    { numRuns: RUNS },
+  );
+  expect(proved).toBeGreaterThan(RUNS / 10);
+  expect(overflowed).toBeGreaterThan(RUNS / 10);
+  expect(wasm.proved).toBeGreaterThan(RUNS / 20);
+  expect(wasm.checked).toBeGreaterThan(RUNS / 20);
+}
+
+/**
+ * Raw and zp-subtract forms give the same accumulators wherever the policy is ideal or neither
+ * overflowed (`also` checks more per case), and that is compared in a quarter of the cases at least.
+ */
+function expectFormsAgree<C extends { g: { ar: { policy: AccPolicy } } }>(cases: fc.Arbitrary<C>, run: (cs: C, form: PeForm) => LayerRun, also: (cs: C) => void = () => {}): void {
+  let compared = 0;
+  fc.assert(
+    fc.property(cases, (cs) => {
+      const raw = run(cs, 'raw');
+      const zp = run(cs, 'zp-subtract');
+      const clean = (r: OverflowReport) => r.events === 0 && r.psumEvents === 0;
+      if (cs.g.ar.policy === 'ideal' || (clean(raw.overflow) && clean(zp.overflow))) {
+        compared++;
+        expect(Array.from(raw.acc)).toEqual(Array.from(zp.acc));
+      }
+      also(cs);
+    }),
+    { numRuns: RUNS },
+  );
+  expect(compared).toBeGreaterThan(RUNS / 4);
 }
 
 describe('integer conv vs a step-by-step BigInt reference', () => {
   it('acc and every field of the overflow report match: auto / forced checking, SIMD / JS kernels', () => {
-    let proved = 0;
-    let overflowed = 0;
-    const wasm = { proved: 0, checked: 0 };
-    fc.assert(
-      fc.property(convCase, (cs) => {
-        const ref = convReference(cs);
-        const auto = runConv(cs, 'auto');
-        const forced = runConv(cs, 'always');
-        expect(reportOf(auto.acc, auto.overflow)).toEqual(ref);
-        expect(reportOf(forced.acc, forced.overflow)).toEqual(ref);
-        expect(forced.overflow.proved).toBe(false);
-        for (const r of [runConv(cs, 'auto', undefined, undefined, 'js'), runConv(cs, 'always', undefined, undefined, 'js')]) {
-          expect(r.kernel).toBe('js');
-          expect(reportOf(r.acc, r.overflow)).toEqual(ref);
-        }
-        if (auto.kernel === 'wasm') wasm[auto.overflow.proved ? 'proved' : 'checked']++;
-        if (forced.kernel === 'wasm') wasm.checked++;
-        if (auto.overflow.proved) {
-          proved++;
-          expect(ref.events).toBe(0);
-          expect(ref.psumEvents).toBe(0);
-        }
-        if (ref.events > 0) overflowed++;
-      }),
-      { numRuns: RUNS },
-    );
-    // the generator must reach every regime and kernel, or the property proves little
-    expect(proved).toBeGreaterThan(RUNS / 10);
-    expect(overflowed).toBeGreaterThan(RUNS / 10);
-    expect(wasm.proved).toBeGreaterThan(RUNS / 20);
-    expect(wasm.checked).toBeGreaterThan(RUNS / 20);
+    expectReferenceEverywhere(convCase, convReference, (cs, checking, kernel) => runConv(cs, checking, undefined, undefined, kernel), (ref, auto) => {
+      if (auto.overflow.proved) {
+        expect(ref.events).toBe(0);
+        expect(ref.psumEvents).toBe(0);
+      }
+    });
   });
 
   it('raw and zp-subtract forms give the same accumulators when nothing overflows', () => {
-    let compared = 0;
-    fc.assert(
-      fc.property(convCase, (cs) => {
-        const raw = runConv(cs, 'auto', 'raw');
-        const zp = runConv(cs, 'auto', 'zp-subtract');
-        const clean = (r: OverflowReport) => r.events === 0 && r.psumEvents === 0;
-        if (cs.g.ar.policy === 'ideal' || (clean(raw.overflow) && clean(zp.overflow))) {
-          compared++;
-          expect(Array.from(raw.acc)).toEqual(Array.from(zp.acc));
-        }
-        // and the ideal policy is the exact result in both: the reference with nothing wrapping
-        const exact = convReference(cs, 'zp-subtract', 'ideal');
-        const ideal = runConv(cs, 'auto', 'raw', 'ideal');
-        expect(Array.from(ideal.acc)).toEqual(exact.acc);
-      }),
-      { numRuns: RUNS },
-    );
-    expect(compared).toBeGreaterThan(RUNS / 4);
+    expectFormsAgree(convCase, (cs, form) => runConv(cs, 'auto', form), (cs) => {
+      // and the ideal policy is the exact result in both: the reference with nothing wrapping
+      const exact = convReference(cs, 'zp-subtract', 'ideal');
+      const ideal = runConv(cs, 'auto', 'raw', 'ideal');
+      expect(Array.from(ideal.acc)).toEqual(exact.acc);
+    });
   });
 });
 
 describe('integer gemm vs a step-by-step BigInt reference', () => {
   it('acc and every field of the overflow report match: auto / forced checking, SIMD / JS kernels', () => {
-    let proved = 0;
-    let overflowed = 0;
-    const wasm = { proved: 0, checked: 0 };
-    fc.assert(
-      fc.property(gemmCase, (cs) => {
-        const ref = gemmReference(cs);
-        const auto = runGemm(cs, 'auto');
-        const forced = runGemm(cs, 'always');
-        expect(reportOf(auto.acc, auto.overflow)).toEqual(ref);
-        expect(reportOf(forced.acc, forced.overflow)).toEqual(ref);
-        expect(forced.overflow.proved).toBe(false);
-        for (const r of [runGemm(cs, 'auto', undefined, undefined, 'js'), runGemm(cs, 'always', undefined, undefined, 'js')]) {
-          expect(r.kernel).toBe('js');
-          expect(reportOf(r.acc, r.overflow)).toEqual(ref);
-        }
-        if (auto.kernel === 'wasm') wasm[auto.overflow.proved ? 'proved' : 'checked']++;
-        if (forced.kernel === 'wasm') wasm.checked++;
-        if (auto.overflow.proved) proved++;
-        if (ref.events > 0) overflowed++;
-      }),
-      { numRuns: RUNS },
-    );
-    expect(proved).toBeGreaterThan(RUNS / 10);
-    expect(overflowed).toBeGreaterThan(RUNS / 10);
-    expect(wasm.proved).toBeGreaterThan(RUNS / 20);
-    expect(wasm.checked).toBeGreaterThan(RUNS / 20);
+    expectReferenceEverywhere(gemmCase, gemmReference, (cs, checking, kernel) => runGemm(cs, checking, undefined, undefined, kernel));
   });
 
   it('raw and zp-subtract forms give the same accumulators when nothing overflows', () => {
-    let compared = 0;
-    fc.assert(
-      fc.property(gemmCase, (cs) => {
-        const raw = runGemm(cs, 'auto', 'raw');
-        const zp = runGemm(cs, 'auto', 'zp-subtract');
-        const clean = (r: OverflowReport) => r.events === 0 && r.psumEvents === 0;
-        if (cs.g.ar.policy === 'ideal' || (clean(raw.overflow) && clean(zp.overflow))) {
-          compared++;
-          expect(Array.from(raw.acc)).toEqual(Array.from(zp.acc));
-        }
-      }),
-      { numRuns: RUNS },
-    );
-    expect(compared).toBeGreaterThan(RUNS / 4);
+    expectFormsAgree(gemmCase, (cs, form) => runGemm(cs, 'auto', form));
   });
 });

@@ -18,6 +18,7 @@ import type { Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
 import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { runQuantized } from '../../sim/qexec.js';
+import { windowArbs } from '../helpers/arbitraries.js';
 import { buildModel } from '../helpers/onnx-build.js';
 import { HAS_VNNI, runOrt } from '../helpers/ort.js';
 
@@ -85,13 +86,7 @@ const convCase = fc.record({
   groups: fc.integer({ min: 2, max: 3 }),
   cin: fc.integer({ min: 1, max: 4 }),
   cout: fc.integer({ min: 1, max: 4 }),
-  kh: fc.integer({ min: 1, max: 3 }),
-  kw: fc.integer({ min: 1, max: 3 }),
-  sh: fc.integer({ min: 1, max: 3 }),
-  sw: fc.integer({ min: 1, max: 3 }),
-  dh: fc.integer({ min: 1, max: 2 }),
-  dw: fc.integer({ min: 1, max: 2 }),
-  pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+  ...windowArbs({ k: 3, s: 3, pad: 2 }),
   extraH: fc.nat(5),
   extraW: fc.nat(5),
   perChannel: fc.boolean(),

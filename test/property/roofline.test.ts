@@ -90,16 +90,27 @@ function specOf(a: ArchParams, calc: boolean): ArchSpec {
   return validateArchSpec(input);
 }
 
+const viewsArb = fc.array(viewArb, { minLength: 1, maxLength: 3 });
+
+/** The layers simulated on the accelerator, each with or without the zero-point term. */
+function simulateWithZp(views: GemmView[], a: ArchParams, calc: boolean, zp: boolean) {
+  const spec = specOf(a, calc);
+  const w = workloadFromViews(views, spec);
+  return simulate(spec, { ...w, layers: w.layers.map((l) => ({ ...l, zeroPointTerm: zp })) });
+}
+
+/** the fold plan's compute cycles; the zero-point term is one more array column (N + 1) */
+function planCycles(v: GemmView, a: ArchParams, zp: boolean): number {
+  return planFolds(zp ? { ...v, N: v.N + 1 } : v, a.rows, a.cols, a.dataflow).totalComputeCycles;
+}
+
 describe('native memory model', () => {
   it('obeys the roofline: cycles ≥ max(compute cycles, DRAM bytes ÷ bytes per cycle)', () => {
     fc.assert(
-      fc.property(fc.array(viewArb, { minLength: 1, maxLength: 3 }), archArb, fc.boolean(), (views, a, zp) => {
-        const spec = specOf(a, false);
-        const w = workloadFromViews(views, spec);
-        const r = simulate(spec, { ...w, layers: w.layers.map((l) => ({ ...l, zeroPointTerm: zp })) });
+      fc.property(viewsArb, archArb, fc.boolean(), (views, a, zp) => {
+        const r = simulateWithZp(views, a, false, zp);
         r.layers.forEach((l, i) => {
-          const v = views[i];
-          const compute = planFolds(zp ? { ...v, N: v.N + 1 } : v, a.rows, a.cols, a.dataflow).totalComputeCycles;
+          const compute = planCycles(views[i], a, zp);
           expect(l.computeCycles).toEqual(compute);
           expect(l.cycles).toBeGreaterThanOrEqual(compute);
           expect(l.cycles).toBeGreaterThanOrEqual((l.dramBytes.read + l.dramBytes.write) / a.bytesPerCycle);
@@ -112,12 +123,9 @@ describe('native memory model', () => {
 
   it('with DRAM that never stalls and a requant unit that keeps up, cycles = the fold plan (SCALE-Sim CALC)', () => {
     fc.assert(
-      fc.property(fc.array(viewArb, { minLength: 1, maxLength: 3 }), archArb, fc.boolean(), (views, a, zp) => {
-        const spec = specOf(a, true);
-        const w = workloadFromViews(views, spec);
-        const r = simulate(spec, { ...w, layers: w.layers.map((l) => ({ ...l, zeroPointTerm: zp })) });
-        // the zero-point term is one more array column (N + 1)
-        expect(r.layers.map((l) => l.cycles)).toEqual(views.map((v) => planFolds(zp ? { ...v, N: v.N + 1 } : v, a.rows, a.cols, a.dataflow).totalComputeCycles));
+      fc.property(viewsArb, archArb, fc.boolean(), (views, a, zp) => {
+        const r = simulateWithZp(views, a, true, zp);
+        expect(r.layers.map((l) => l.cycles)).toEqual(views.map((v) => planCycles(v, a, zp)));
         expect(r.totals.stallCycles).toEqual(0);
       }),
       { numRuns: 150 },
@@ -126,7 +134,7 @@ describe('native memory model', () => {
 
   it('is deterministic: the same inputs give the same result JSON', () => {
     fc.assert(
-      fc.property(fc.array(viewArb, { minLength: 1, maxLength: 3 }), archArb, (views, a) => {
+      fc.property(viewsArb, archArb, (views, a) => {
         const spec = specOf(a, false);
         const one = JSON.stringify(simulate(spec, workloadFromViews(views, spec)));
         const two = JSON.stringify(simulate(spec, workloadFromViews(views, spec)));

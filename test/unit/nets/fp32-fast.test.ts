@@ -14,6 +14,7 @@ import { execNode, type Fp32Kernels } from '../../../nets/fp32.js';
 import type { AttrValue, Node, Tensor } from '../../../nets/graph.js';
 import { Prng } from '../../../nets/prng.js';
 import { KC, simdAvailable } from '../../../nets/wasm-f32.js';
+import { windowArbs, windowFits } from '../../helpers/arbitraries.js';
 
 function node(op: 'Conv' | 'Gemm' | 'MatMul' | 'Relu' | 'Clip' | 'BatchNormalization' | 'MaxPool', nInputs: number, attrs: Record<string, AttrValue>): Node {
   return { name: 't', op, inputs: ['a', 'b', 'c', 'd', 'e'].slice(0, nInputs), outputs: ['y'], attrs };
@@ -73,17 +74,11 @@ const convCase = fc
     ocg: fc.integer({ min: 1, max: 11 }),
     h: fc.integer({ min: 1, max: 13 }),
     w: fc.integer({ min: 1, max: 13 }),
-    kh: fc.integer({ min: 1, max: 4 }),
-    kw: fc.integer({ min: 1, max: 4 }),
-    sh: fc.integer({ min: 1, max: 3 }),
-    sw: fc.integer({ min: 1, max: 3 }),
-    dh: fc.integer({ min: 1, max: 2 }),
-    dw: fc.integer({ min: 1, max: 2 }),
-    pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+    ...windowArbs({ k: 4, s: 3, pad: 2 }),
     bias: fc.boolean(),
     seed: fc.nat(),
   })
-  .filter((c) => c.h + c.pads[0] + c.pads[2] >= (c.kh - 1) * c.dh + 1 && c.w + c.pads[1] + c.pads[3] >= (c.kw - 1) * c.dw + 1);
+  .filter(windowFits);
 
 describe('FP32 executor: WebAssembly SIMD paths equal the scalar loops', () => {
   it('WebAssembly SIMD is available here (else only the scalar path would be tested)', () => {
@@ -235,20 +230,14 @@ describe('FP32 executor: WebAssembly SIMD paths equal the scalar loops', () => {
         fc.record({
           h: fc.integer({ min: 1, max: 9 }),
           w: fc.integer({ min: 1, max: 9 }),
-          kh: fc.integer({ min: 1, max: 3 }),
-          kw: fc.integer({ min: 1, max: 3 }),
-          sh: fc.integer({ min: 1, max: 3 }),
-          sw: fc.integer({ min: 1, max: 3 }),
-          dh: fc.integer({ min: 1, max: 2 }),
-          dw: fc.integer({ min: 1, max: 2 }),
-          pads: fc.tuple(fc.nat(1), fc.nat(1), fc.nat(1), fc.nat(1)),
+          ...windowArbs({ k: 3, s: 3, pad: 1 }),
           ceil: fc.boolean(),
           seed: fc.nat(),
         }),
         (p) => {
           // ONNX: pads smaller than the kernel; the window must fit the padded input
           fc.pre(p.pads[0] < p.kh && p.pads[2] < p.kh && p.pads[1] < p.kw && p.pads[3] < p.kw);
-          fc.pre(p.h + p.pads[0] + p.pads[2] >= (p.kh - 1) * p.dh + 1 && p.w + p.pads[1] + p.pads[3] >= (p.kw - 1) * p.dw + 1);
+          fc.pre(windowFits(p));
           const prng = new Prng(p.seed);
           const x = rand(prng, [2, 3, p.h, p.w]);
           (x.data as Float32Array)[p.seed % x.data.length] = NaN;

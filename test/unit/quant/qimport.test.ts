@@ -239,21 +239,26 @@ describe('QDQ islands run as the integer layers ORT fuses them into (bit-exact v
   });
 
   it('a float op between DQ and Q stays a float layer (nets/fp32); graph float input → Q; DQ → float output', async () => {
-    const bytes = buildModel({
-      opset: 13,
-      inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 6] }],
-      outputs: [{ name: 'p', dtype: 'float32' }],
-      inits: { s: f32([], [0.05]), z: u8([], [128]), w: u8([6, 4], Array.from({ length: 24 }, (_, i) => (i * 37) % 256)), sw: f32([], [0.01]), zw: u8([], [127]), sy: f32([], [0.1]), zy: u8([], [120]) },
-      nodes: [
-        { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'] },
-        { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xf'] },
-        { op: 'DequantizeLinear', inputs: ['w', 'sw', 'zw'], outputs: ['wf'] },
-        { op: 'MatMul', inputs: ['xf', 'wf'], outputs: ['yf'] },
-        { op: 'QuantizeLinear', inputs: ['yf', 'sy', 'zy'], outputs: ['yq'] },
-        { op: 'DequantizeLinear', inputs: ['yq', 'sy', 'zy'], outputs: ['yd'] },
-        { op: 'Softmax', inputs: ['yd'], outputs: ['p'], attrs: { axis: -1 } },
-      ],
-    });
+    // x → Q → [the product, to yq] → DQ → Softmax → p, over the same initializers
+    const model = (product: BNode[]) =>
+      buildModel({
+        opset: 13,
+        inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 6] }],
+        outputs: [{ name: 'p', dtype: 'float32' }],
+        inits: { s: f32([], [0.05]), z: u8([], [128]), w: u8([6, 4], Array.from({ length: 24 }, (_, i) => (i * 37) % 256)), sw: f32([], [0.01]), zw: u8([], [127]), sy: f32([], [0.1]), zy: u8([], [120]) },
+        nodes: [
+          { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'] },
+          ...product,
+          { op: 'DequantizeLinear', inputs: ['yq', 'sy', 'zy'], outputs: ['yd'] },
+          { op: 'Softmax', inputs: ['yd'], outputs: ['p'], attrs: { axis: -1 } },
+        ],
+      });
+    const bytes = model([
+      { op: 'DequantizeLinear', inputs: ['xq', 's', 'z'], outputs: ['xf'] },
+      { op: 'DequantizeLinear', inputs: ['w', 'sw', 'zw'], outputs: ['wf'] },
+      { op: 'MatMul', inputs: ['xf', 'wf'], outputs: ['yf'] },
+      { op: 'QuantizeLinear', inputs: ['yf', 'sy', 'zy'], outputs: ['yq'] },
+    ]);
     const net = importQuantizedOnnx(bytes);
     expect(net.layers.map((l) => l.kind)).toEqual(['quantize', 'gemm', 'dequantize', 'float']);
     expect(net.inputs).toEqual([{ name: 'x', dtype: 'float32', shape: [-1, 6] }]);
@@ -261,18 +266,7 @@ describe('QDQ islands run as the integer layers ORT fuses them into (bit-exact v
     const x = f32([3, 6], Array.from({ length: 18 }, (_, i) => Math.sin(i) * 4));
     const got = runQuantized(net, { x }, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } }).outputs.p;
     // reference: the same integer path in ORT's QOperator form, then ORT's Softmax
-    const ref = buildModel({
-      opset: 13,
-      inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 6] }],
-      outputs: [{ name: 'p', dtype: 'float32' }],
-      inits: { s: f32([], [0.05]), z: u8([], [128]), w: u8([6, 4], Array.from({ length: 24 }, (_, i) => (i * 37) % 256)), sw: f32([], [0.01]), zw: u8([], [127]), sy: f32([], [0.1]), zy: u8([], [120]) },
-      nodes: [
-        { op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'] },
-        { op: 'QLinearMatMul', inputs: ['xq', 's', 'z', 'w', 'sw', 'zw', 'sy', 'zy'], outputs: ['yq'] },
-        { op: 'DequantizeLinear', inputs: ['yq', 'sy', 'zy'], outputs: ['yd'] },
-        { op: 'Softmax', inputs: ['yd'], outputs: ['p'], attrs: { axis: -1 } },
-      ],
-    });
+    const ref = model([{ op: 'QLinearMatMul', inputs: ['xq', 's', 'z', 'w', 'sw', 'zw', 'sy', 'zy'], outputs: ['yq'] }]);
     const want = (await runOrt(ref, { x })).p;
     expect([...got.shape]).toEqual([3, 4]);
     const g = got.data as Float32Array;

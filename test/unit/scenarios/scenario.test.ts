@@ -5,21 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../arch/errors.js';
 import { configHash, expandPoints } from '../../../scenarios/points.js';
 import { builtinScenarios, loadScenario, validateScenario } from '../../../scenarios/scenario.js';
+import { problemsOf } from '../../helpers/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'qloom-scenario-'));
 function file(name: string, text: string): string {
   const f = join(dir, name);
   writeFileSync(f, text);
   return f;
-}
-function problemsOf(f: () => unknown): { path: string; message: string }[] {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return [...(e as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
 }
 
 const GOOD = {
