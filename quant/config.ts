@@ -36,7 +36,7 @@ export type LogitsRangeMethod = 'ce' | 'same';
 export type BiasCorrectionMode = 'none' | 'empirical' | 'analytic';
 /** ReLU6 between two equalized layers: AIMET's replacement by ReLU, or leave such pairs alone */
 export type CleRelu6Mode = 'replace' | 'skip';
-/** high-bias absorption into a zero-padded layer: DFQ's (border taps ignored) or only where exact */
+/** high-bias absorption into a zero-padded layer: only where exact (default) or DFQ's (border taps ignored) */
 export type HbaPaddingMode = 'dfq' | 'exact';
 
 export interface LayerOverride {
@@ -108,7 +108,7 @@ const BASE: Omit<PtqConfig, 'preset'> = {
   cle: false,
   highBiasAbsorption: false,
   cleRelu6: 'replace',
-  hbaPadding: 'dfq',
+  hbaPadding: 'exact',
   weightRange: 'minmax',
   actRange: 'mse',
   logitsRange: 'ce',

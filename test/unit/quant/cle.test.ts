@@ -145,6 +145,19 @@ describe('crossLayerEqualize on mobilenetv2 (pretrained)', () => {
       const bNew = res.graph.initializers.get(res.graph.nodes.find((n) => n.name === p.second)!.inputs[2])!.data as Float32Array;
       for (let i = 0; i < bn.beta.length; i++) expect(bNew[i] - bOld[i]).toBeCloseTo(bn.beta[i] - before.beta[i], 3);
     }
+    // DFQ's padded absorption: the depthwise layer first receives W·c from the expand conv, then
+    // gives c to the project conv — its reported β must include what it received
+    const dfq = crossLayerEqualize(folded.graph, folded.bn, { highBiasAbsorption: true, padding: 'dfq' });
+    for (const p of dfq.pairs.filter((x) => x.third)) {
+      const bn = dfq.bn.get(p.second)!;
+      const before = plain.bn.get(p.second)!;
+      const bOld = plain.graph.initializers.get(plain.graph.nodes.find((n) => n.name === p.second)!.inputs[2])!.data as Float32Array;
+      const bNew = dfq.graph.initializers.get(dfq.graph.nodes.find((n) => n.name === p.second)!.inputs[2])!.data as Float32Array;
+      for (let i = 0; i < bn.beta.length; i++) {
+        expect(bNew[i] - bOld[i]).toBeCloseTo(bn.beta[i] - before.beta[i], 3);
+        expect(bn.beta[i] - 3 * bn.gamma[i]).toBeLessThan(1e-4);
+      }
+    }
     // not exact on real photos (border taps of padded depthwise layers and the 3γ tail break the
     // "ReLU is linear above c" assumption): same top-1, outputs within 10 dB SQNR
     const a = photos(plain.graph);
@@ -315,8 +328,8 @@ describe('crossLayerEqualize on constructed graphs', () => {
     const bn = new Map([['c1', { gamma: new Float32Array(C).fill(0.5), beta: b1.slice() }]]);
     // compare with the equalized graph without absorption (the same function, the same scales)
     const plain = crossLayerEqualize(g, bn, { highBiasAbsorption: false });
-    const exact = crossLayerEqualize(g, bn, { highBiasAbsorption: true, padding: 'exact' });
-    const dfq = crossLayerEqualize(g, bn, { highBiasAbsorption: true });
+    const exact = crossLayerEqualize(g, bn, { highBiasAbsorption: true });
+    const dfq = crossLayerEqualize(g, bn, { highBiasAbsorption: true, padding: 'dfq' });
     expect(exact.absorbed.get('c1')).toBe(0);
     expect(Array.from(run(exact.graph))).toEqual(Array.from(run(plain.graph)));
     expect(dfq.absorbed.get('c1')).toBeGreaterThan(0);

@@ -35,11 +35,11 @@ describe('PTQ config', () => {
     expect(resolvePtqConfig('w8a8-pt', { adaround: { iterations: 7 } }).adaround!.iterations).toBe(7);
   });
 
-  it("CLE's ReLU6 and padded-absorption modes: DFQ's defaults, AIMET's alternatives, typos refused", () => {
+  it("CLE's ReLU6 and padded-absorption modes: defaults, alternatives, typos refused", () => {
     const d = resolvePtqConfig('w8a8-pt-cle');
-    expect([d.cleRelu6, d.hbaPadding]).toEqual(['replace', 'dfq']);
-    const e = resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'skip', hbaPadding: 'exact' });
-    expect([e.cleRelu6, e.hbaPadding]).toEqual(['skip', 'exact']);
+    expect([d.cleRelu6, d.hbaPadding]).toEqual(['replace', 'exact']);
+    const e = resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'skip', hbaPadding: 'dfq' });
+    expect([e.cleRelu6, e.hbaPadding]).toEqual(['skip', 'dfq']);
     expect(configHash(e)).not.toBe(configHash(d));
     expect(problemsOf(() => resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'keep6', hbaPadding: 'border' })).map((p) => p.path)).toEqual(['cleRelu6', 'hbaPadding']);
   });
