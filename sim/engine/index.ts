@@ -28,7 +28,10 @@ import { NativeEngine } from './native.js';
 import { layerWhere, planGemmLayer, planVectorLayer, sizeLayer, type LayerPlan } from './plan.js';
 import type { Workload, WorkloadLayer } from './workload.js';
 
-export { planGemmLayer, planVectorLayer, sizeLayer, layerWhere, SpillTarget, type LayerPlan, type LayerSize, type TilePlan, type LayerAccounting } from './plan.js';
+export { planGemmLayer, planVectorLayer, sizeLayer, layerWhere, type LayerPlan, type LayerSize } from './plan.js';
+export { SpillTarget } from './fold-model.js';
+export type { TilePlan } from './tiles.js';
+export type { LayerAccounting } from './accounting.js';
 export { workloadFromQuantizedNetwork, workloadFromViews, requantParamBitsPerChannel, type Workload, type WorkloadLayer, type WorkloadActivation, type VectorOp } from './workload.js';
 export { EventHeap } from './heap.js';
 

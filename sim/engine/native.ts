@@ -38,7 +38,7 @@ import { InvariantError } from '../../nets/errors.js';
 import { EventKind, StallCause, Track } from '../events.js';
 import type { EventBuffer } from './emit.js';
 import { EventHeap } from './heap.js';
-import type { TilePlan } from './plan.js';
+import type { TilePlan } from './tiles.js';
 
 const enum Ev {
   LoadDone = 0,
