@@ -1,6 +1,12 @@
-/** `qloom scenario <name|file>`: validate, sweep on the worker pool (resumable), write the report, print the summary table. */
+/**
+ * `qloom scenario <name|file>`: validate, sweep on the worker pool (resumable), write the report,
+ * print the findings (the scenario's question answered pair by pair, then one sentence per
+ * network) and the report path; the full table of points with `--table`, or when the scenario
+ * declares no findings.
+ */
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.js';
+import { deltaCell, type Findings, groupLabel, metricWords, samplesCell } from '../scenarios/findings.js';
 import { pointsTable, serializeResults } from '../scenarios/report.js';
 import { runScenario } from '../scenarios/run-scenario.js';
 import { loadScenario, METRICS } from '../scenarios/scenario.js';
@@ -24,18 +30,51 @@ export async function run(pos: string[], values: Record<string, unknown>): Promi
     process.stdout.write(serializeResults(results));
     return;
   }
+  if (scenario.description) process.stdout.write(`${scenario.name}: ${scenario.description}\n\n`);
+  if (report.findings) process.stdout.write(findingsText(report.findings));
+  if (values.table || !report.findings) printTable(results, outDir);
+  process.stdout.write(
+    `\n${outcome.points.length} points (${outcome.ran.length} run, ${outcome.cached} from ${join(outDir, 'points')}), seed ${scenario.seed}, runner ${scenario.runner}\n`,
+  );
+  if (report.findings && !values.table) process.stdout.write(`every point: ${join(outDir, 'points.csv')} (or --table)\n`);
+  process.stdout.write(`report: ${report.html}\n`);
+}
+
+/** The findings as text: per comparison, a row per pair that ran, the pairs that did not, one sentence per network. */
+export function findingsText(f: Findings): string {
+  const out: string[] = [`${f.question}\n`];
+  for (const c of f.comparisons) {
+    const cmp = c.comparison;
+    out.push(`\n${cmp.label} vs ${cmp.baseline} (${cmp.axis} ${JSON.stringify(cmp.from)} → ${JSON.stringify(cmp.to)}; everything else equal):\n`);
+    const ok = c.rows.filter((r) => r.status === 'ok');
+    const sampled = f.metrics.filter((m) => ok.some((r) => r.deltas[m]?.samples !== undefined));
+    const head = [...cmp.pairBy, ...f.metrics.flatMap((m) => (sampled.includes(m) ? [metricWords(m), 'samples'] : [metricWords(m)]))];
+    const rows = ok.map((r) => [
+      ...cmp.pairBy.map((d) => fmt(r.group[d] as string | number | boolean | null)),
+      ...f.metrics.flatMap((m) => (sampled.includes(m) ? [deltaCell(m, r.deltas[m]), samplesCell(r.deltas[m])] : [deltaCell(m, r.deltas[m])])),
+    ]);
+    if (rows.length) out.push(table(head, rows) + '\n');
+    const bad = c.rows.filter((r) => r.status !== 'ok');
+    for (const reason of new Set(bad.map((r) => r.reason))) {
+      const which = bad.filter((r) => r.reason === reason);
+      // the values every such pair shares (mcu-npu), else each pair named
+      const common = cmp.pairBy.filter((d) => new Set(which.map((r) => JSON.stringify(r.group[d]))).size === 1 && d !== 'network');
+      const where = common.length ? `on ${groupLabel(Object.fromEntries(common.map((d) => [d, which[0].group[d]])))}` : which.map((r) => groupLabel(r.group)).join('; ');
+      out.push(`not run: ${which.length} pair${which.length === 1 ? '' : 's'} ${where} — ${reason}\n`);
+    }
+    out.push('\n' + c.sentences.map((x) => `• ${x}`).join('\n') + '\n');
+  }
+  return out.join('');
+}
+
+function printTable(results: Parameters<typeof pointsTable>[0], outDir: string): void {
   const t = pointsTable(results);
   // scalar metrics only (map metrics are in points.csv / the report), in display units
   const cols = t.columns.filter((c) => c !== 'index' && (METRICS[c] === undefined ? !c.includes('.') || !METRICS[c.split('.')[0]] : METRICS[c].shape !== 'map'));
   const idx = cols.map((c) => t.columns.indexOf(c));
   const rows = t.rows.slice(0, MAX_ROWS).map((r) => idx.map((i, j) => shown(cols[j], r[i])));
-  if (scenario.description) process.stdout.write(`${scenario.name}: ${scenario.description}\n\n`);
   process.stdout.write(table(cols.map(header), rows) + '\n');
   if (t.rows.length > MAX_ROWS) process.stdout.write(`… ${t.rows.length - MAX_ROWS} more rows in ${join(outDir, 'points.csv')}\n`);
-  process.stdout.write(
-    `\n${outcome.points.length} points (${outcome.ran.length} run, ${outcome.cached} from ${join(outDir, 'points')}), seed ${scenario.seed}, runner ${scenario.runner}\n`,
-  );
-  process.stdout.write(`report: ${report.html}\n`);
 }
 
 /** metric → how the summary shows it (the CSVs and results.json keep the raw units) */

@@ -14,6 +14,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { ConfigError } from '../arch/errors.js';
 import { writeFileAtomic } from './files.js';
+import { computeFindings, deltaCell, dimValue, type Findings, groupLabel, metricWords, samplesCell } from './findings.js';
 import { type Objective, pareto } from './pareto.js';
 import { dataSplits, type EvalDatasetName } from './datasets.js';
 import { codeVersion } from './points.js';
@@ -222,6 +223,169 @@ export function vegaLiteSpec(doc: ResultsDoc, plot: PlotSpec): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The findings' pictures: the first comparison's trade-off (a quality metric against a cost, one
+// panel per value of \`panel\`, every pair an arrow baseline → label) and its cost breakdown
+
+export interface FindingsPlot {
+  readonly title: string;
+  /** 'tradeoff': its arrows are the trail marks, one per pair that both ran */
+  readonly kind: 'tradeoff' | 'breakdown';
+  readonly spec: TopLevelSpec;
+  /** arrows drawn (tradeoff) or bars' pairs (breakdown) */
+  readonly pairs: number;
+}
+
+const str = (v: JsonValue): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+export function findingsPlots(doc: ResultsDoc, findings: Findings | null): FindingsPlot[] {
+  const spec = doc.config.findings;
+  if (!spec || !findings || findings.comparisons.length === 0) return [];
+  const c = findings.comparisons[0];
+  const cmp = c.comparison;
+  const byIndex = new Map(doc.points.map((p) => [p.index, p]));
+  const sideOf = (p: ResultPoint): string => {
+    const v = JSON.stringify(dimValue(p, cmp.axis));
+    return v === JSON.stringify(cmp.from) ? cmp.baseline : v === JSON.stringify(cmp.to) ? cmp.label : 'other';
+  };
+  const out: FindingsPlot[] = [];
+  const t = spec.tradeoff;
+  if (t) {
+    for (const y of t.y) {
+      const values: Record<string, JsonValue>[] = [];
+      const num = (p: ResultPoint | undefined, m: string) => (p && typeof p.metrics[m] === 'number' ? (p.metrics[m] as number) : null);
+      for (const p of doc.points) {
+        const xv = num(p, t.x);
+        const yv = num(p, y);
+        if (xv === null || yv === null) continue;
+        values.push({ role: 'point', panel: str(dimValue(p, t.panel)), row: t.row ? str(dimValue(p, t.row)) : '', shape: t.shape ? str(dimValue(p, t.shape)) : '', color: t.color ? str(dimValue(p, t.color)) : '', side: sideOf(p), x: xv, y: yv });
+      }
+      let pairs = 0;
+      c.rows.forEach((r, i) => {
+        if (r.status !== 'ok') return;
+        const a = byIndex.get(r.from!);
+        const b = byIndex.get(r.to!);
+        const ends = [a, b].map((p) => [num(p, t.x), num(p, y)]);
+        if (ends.some(([xv, yv]) => xv === null || yv === null)) return;
+        pairs++;
+        ends.forEach(([xv, yv], end) => values.push({ role: 'arrow', pair: i, end, panel: str(dimValue(a!, t.panel)), row: t.row ? str(dimValue(a!, t.row)) : '', color: t.color ? str(dimValue(a!, t.color)) : '', x: xv, y: yv }));
+      });
+      const x = { field: 'x', type: 'quantitative', title: `${metricWords(t.x)} (${METRICS[t.x]?.unit ?? ''})`, scale: { zero: false } };
+      const yEnc = { field: 'y', type: 'quantitative', title: `${metricWords(y)} (${METRICS[y]?.unit ?? ''})`, scale: { zero: false } };
+      const color = t.color ? { field: 'color', type: 'nominal', title: t.color, sort: null } : { value: '#4c78a8' };
+      out.push({
+        title: `${metricWords(y)} vs ${metricWords(t.x)}: ${cmp.baseline} → ${cmp.label} (arrow per pair; hollow ${cmp.baseline}, filled ${cmp.label})`,
+        kind: 'tradeoff',
+        pairs,
+        spec: {
+          data: { values },
+          facet: { column: { field: 'panel', type: 'nominal', title: t.panel, sort: null }, ...(t.row ? { row: { field: 'row', type: 'nominal', title: t.row, sort: null } } : {}) },
+          spec: {
+            width: 260,
+            height: 200,
+            layer: [
+              {
+                transform: [{ filter: "datum.role === 'arrow'" }],
+                mark: { type: 'trail', opacity: 0.55 },
+                encoding: { x, y: yEnc, detail: { field: 'pair', type: 'nominal' }, order: { field: 'end', type: 'quantitative' }, size: { field: 'end', type: 'quantitative', scale: { domain: [0, 1], range: [1, 8] }, legend: null }, color },
+              },
+              {
+                transform: [{ filter: "datum.role === 'point'" }],
+                // hollow (fill transparent, stroke kept) for the baseline, filled for the other side
+                mark: { type: 'point', filled: true, size: 70, strokeWidth: 1.5 },
+                encoding: {
+                  x,
+                  y: yEnc,
+                  color,
+                  stroke: t.color ? { field: 'color', type: 'nominal', sort: null, legend: null } : { value: '#4c78a8' },
+                  ...(t.shape ? { shape: { field: 'shape', type: 'nominal', title: t.shape, sort: null } } : {}),
+                  fillOpacity: { field: 'side', type: 'nominal', title: cmp.axis, scale: { domain: [cmp.baseline, cmp.label, 'other'], range: [0, 1, 0.3] } },
+                },
+              },
+            ],
+          },
+          resolve: { scale: { x: 'independent', y: 'independent' } },
+          config: { font: 'sans-serif' },
+        } as unknown as TopLevelSpec,
+      });
+    }
+  }
+  const b = spec.breakdown;
+  if (b) {
+    const values: Record<string, JsonValue>[] = [];
+    let pairs = 0;
+    for (const r of c.rows) {
+      if (r.status !== 'ok') continue;
+      const sides = [byIndex.get(r.from!)!, byIndex.get(r.to!)!];
+      const maps = sides.map((p) => p.metrics[b.metric]);
+      if (maps.some((m) => typeof m !== 'object' || m === null || Array.isArray(m))) continue;
+      pairs++;
+      sides.forEach((p, k) => {
+        for (const [component, v] of Object.entries(maps[k] as Record<string, JsonValue>)) {
+          if (typeof v === 'number') values.push({ panel: str(dimValue(p, b.panel)), group: groupLabel(r.group, [b.panel]), side: k === 0 ? cmp.baseline : cmp.label, component, value: v });
+        }
+      });
+    }
+    out.push({
+      title: `${metricWords(b.metric)} by component: ${cmp.baseline} (left, pale) vs ${cmp.label} (right) per configuration`,
+      kind: 'breakdown',
+      pairs,
+      spec: {
+        data: { values },
+        facet: { column: { field: 'panel', type: 'nominal', title: b.panel, sort: null } },
+        spec: {
+          width: { step: 34 },
+          height: 200,
+          mark: { type: 'bar' },
+          encoding: {
+            x: { field: 'group', type: 'nominal', title: null, sort: null, axis: { labelAngle: -35, labelLimit: 260 } },
+            xOffset: { field: 'side', type: 'nominal', sort: [cmp.baseline, cmp.label] },
+            y: { field: 'value', type: 'quantitative', aggregate: 'sum', stack: 'zero', title: `${b.metric} (${METRICS[b.metric]?.unit ?? ''})` },
+            color: { field: 'component', type: 'nominal', title: 'component', sort: null },
+            opacity: { field: 'side', type: 'nominal', title: cmp.axis, scale: { domain: [cmp.baseline, cmp.label], range: [0.55, 1] } },
+          },
+        },
+        resolve: { scale: { x: 'independent', y: 'independent' } },
+        config: { font: 'sans-serif' },
+      } as unknown as TopLevelSpec,
+    });
+  }
+  return out;
+}
+
+/** The findings section: the question, a table per comparison (one row per pair group, unsupported ones with the reason), the sentences. */
+function findingsHtml(f: Findings, plots: readonly { title: string; svg: string }[]): string {
+  const parts = ['<section id="findings">', '<h2>Findings</h2>', `<p class="question">${esc(f.question)}</p>`];
+  f.comparisons.forEach((c, ci) => {
+    const cmp = c.comparison;
+    const cols = [...cmp.pairBy, ...f.metrics.flatMap((m) => (c.rows.some((r) => r.deltas[m]?.samples !== undefined) ? [m, `${m}: samples`] : [m]))];
+    const head = cols.map((h) => `<th>${esc(h.endsWith(': samples') ? 'samples, 95 % interval' : metricWords(h))}</th>`).join('');
+    const body = c.rows.map((r) => {
+      const g = cmp.pairBy.map((d) => `<td>${esc(str(r.group[d]))}</td>`).join('');
+      if (r.status !== 'ok') return `<tr class="finding" data-status="${r.status}">${g}<td colspan="${cols.length - cmp.pairBy.length}" class="reason">${esc((r.reason ?? '').startsWith(r.status) ? r.reason! : `${r.status}: ${r.reason ?? ''}`)}</td></tr>`;
+      const cells = cols.slice(cmp.pairBy.length).map((h) => {
+        if (h.endsWith(': samples')) {
+          const d = r.deltas[h.slice(0, -': samples'.length)];
+          const iv = d?.interval95;
+          const title = iv ? ` title="95 % Wilson: ${(iv.from[0] * 100).toFixed(1)}–${(iv.from[1] * 100).toFixed(1)} % → ${(iv.to[0] * 100).toFixed(1)}–${(iv.to[1] * 100).toFixed(1)} %"` : '';
+          return `<td${title}>${esc(samplesCell(d ?? null))}</td>`;
+        }
+        return `<td class="num" data-metric="${esc(h)}">${esc(deltaCell(h, r.deltas[h]))}</td>`;
+      });
+      return `<tr class="finding" data-status="ok" data-from="${r.from}" data-to="${r.to}">${g}${cells.join('')}</tr>`;
+    });
+    parts.push(
+      `<h3>${esc(cmp.label)} vs ${esc(cmp.baseline)}</h3>`,
+      `<p>Each row: two points equal in ${esc(cmp.pairBy.join(', '))}, ${esc(cmp.axis)} = ${esc(JSON.stringify(cmp.from))} (${esc(cmp.baseline)}) → ${esc(JSON.stringify(cmp.to))} (${esc(cmp.label)}). Costs in per cent of the ${esc(cmp.baseline)} point; accuracy in percentage points, with the samples behind it (a difference inside both 95 % intervals is noise; below 30 samples it is an anecdote).</p>`,
+      `<table class="findings" id="findings-${ci}"><thead><tr>${head}</tr></thead><tbody>\n${body.join('\n')}\n</tbody></table>`,
+      `<ul class="sentences">${c.sentences.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`,
+    );
+  });
+  if (plots.length) parts.push('<div class="plots">', ...plots.map((p, i) => `<figure class="plot findings-plot" id="findings-plot-${i}"><figcaption>${esc(p.title)}</figcaption>\n${p.svg}\n</figure>`), '</div>');
+  parts.push('</section>');
+  return parts.join('\n');
+}
+
 const SILENT = (() => {
   const logger = {
     level(_?: number) {
@@ -271,17 +435,23 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weig
 .plots{display:flex;flex-wrap:wrap;gap:1.5em}figure.plot{margin:0}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:2px 6px}
 th{background:#f3f3f3;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{max-height:40em;overflow:auto}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}`;
+.scroll{max-height:40em;overflow:auto}#findings{border-bottom:2px solid #ddd;margin-bottom:1em}.question{font-size:16px;font-weight:bold}
+tr[data-status=unsupported] td.reason,tr[data-status=missing] td.reason{color:#8a5a00;font-style:italic}ul.sentences li{margin:.3em 0}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}`;
 
 export interface RenderedReport {
   readonly html: string;
   readonly plots: readonly { readonly title: string; readonly svg: string }[];
   readonly tables: Readonly<Record<string, Table>>;
+  readonly findings: Findings | null;
+  readonly findingsPlots: readonly { readonly title: string; readonly svg: string }[];
 }
 
 export async function renderReport(doc: ResultsDoc): Promise<RenderedReport> {
   const plots: { title: string; svg: string }[] = [];
   for (const p of plotsOf(doc)) plots.push({ title: p.title, svg: await renderSvg(vegaLiteSpec(doc, p)) });
+  const findings = computeFindings(doc);
+  const fPlots: { title: string; svg: string }[] = [];
+  for (const p of findingsPlots(doc, findings)) fPlots.push({ title: p.title, svg: await renderSvg(p.spec) });
   const tables: Record<string, Table> = { points: pointsTable(doc) };
   const front = paretoTable(doc);
   if (front) tables.pareto = front;
@@ -298,6 +468,7 @@ export async function renderReport(doc: ResultsDoc): Promise<RenderedReport> {
     synthetic
       ? '<p class="banner"><b>Synthetic runner:</b> these numbers come from the closed-form stand-in model (scenarios/synthetic.ts), not from the simulator or the PTQ pipeline.</p>'
       : '',
+    findings ? findingsHtml(findings, fPlots) : '',
     '<dl>',
     `<dt>seed</dt><dd id="seed">${doc.seed}</dd>`,
     `<dt>runner</dt><dd>${esc(doc.runner)}</dd>`,
@@ -318,13 +489,15 @@ export async function renderReport(doc: ResultsDoc): Promise<RenderedReport> {
     `<pre id="config">${esc(JSON.stringify(cfg, null, 2))}</pre>`,
     '</body></html>',
   ];
-  return { html: parts.filter((s) => s !== '').join('\n') + '\n', plots, tables };
+  return { html: parts.filter((s) => s !== '').join('\n') + '\n', plots, tables, findings, findingsPlots: fPlots };
 }
 
 export interface WrittenReport {
   readonly resultsJson: string;
   readonly html: string;
   readonly files: readonly string[];
+  /** computed from the results (findings.json), null when the scenario declares none */
+  readonly findings: Findings | null;
 }
 
 /** Writes results.json, <table>.csv, plots/plot-N.svg and report.html under `outDir`. */
@@ -339,6 +512,8 @@ export async function writeReport(doc: ResultsDoc, outDir: string, opts: { write
   const r = await renderReport(doc);
   for (const [name, t] of Object.entries(r.tables)) put(`${name}.csv`, toCsv(t));
   r.plots.forEach((p, i) => put(`plots/plot-${i}.svg`, p.svg));
+  r.findingsPlots.forEach((p, i) => put(`plots/findings-${i}.svg`, p.svg));
+  if (r.findings) put('findings.json', JSON.stringify(r.findings, null, 2) + '\n');
   put('report.html', r.html);
-  return { resultsJson: join(outDir, 'results.json'), html: join(outDir, 'report.html'), files };
+  return { resultsJson: join(outDir, 'results.json'), html: join(outDir, 'report.html'), files, findings: r.findings };
 }

@@ -35,6 +35,7 @@ import { type ArchSpec, PRESET_NAMES, validateArchSpec } from '../arch/spec.js';
 import { checkKeys, deepFreeze, describe, didYouMean, isPlainObject, joinPath } from '../arch/validate.js';
 import { listModels, type EvalDataset } from '../nets/zoo/index.js';
 import { ARCH_AXES, AXIS_PATHS, checkAxisValue } from './axes.js';
+import { dimValues, readFindings, type FindingsSpec } from './findings.js';
 import { expandConfigs } from './points.js';
 import { PTQ_FIELD_NAMES, type PtqEntry, type PtqField, type PtqSettings, checkPtqValue, readPtqEntry } from './ptq.js';
 import { runnerKinds } from './runners.js';
@@ -139,6 +140,8 @@ export interface Scenario {
   /** samples per point; `samplesByNetwork` overrides it for the networks it names */
   readonly data: { readonly dataset: DataChoice; readonly samples: number; readonly samplesByNetwork: { readonly [network: string]: number } };
   readonly report: ReportSpec;
+  /** the question and the comparisons that answer it (findings.ts); null when the file declares none */
+  readonly findings: FindingsSpec | null;
 }
 
 /** Everything one sweep point needs, frozen plain JSON; what a point runner receives. */
@@ -165,7 +168,7 @@ export interface Point {
   readonly config: PointConfig;
 }
 
-const TOP_KEYS = ['name', 'description', 'seed', 'runner', 'networks', 'ptq', 'archs', 'axes', 'metrics', 'data', 'report'];
+const TOP_KEYS = ['name', 'description', 'seed', 'runner', 'networks', 'ptq', 'archs', 'axes', 'metrics', 'data', 'report', 'findings'];
 
 /** Names of the built-in scenario files (`scenarios/builtin/*.yaml`). */
 export function builtinScenarios(): string[] {
@@ -384,6 +387,7 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
   // report
   const dims = ['network', 'arch', 'ptq', ...axes.map((a) => a.path)];
   const report = readReport(doc.report, dims, metrics, problems);
+  const findings = readFindings(doc.findings, dimValues({ networks, archs, ptq, axes }), metrics, METRICS, problems);
 
   if (problems.length > 0) throw new ConfigError(problems, source);
 
@@ -400,6 +404,7 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
     metrics,
     data,
     report,
+    findings,
   };
   // Every point's arch must validate too (an axis value can clash with a base spec, e.g. a glb
   // capacity on a split-buffer arch): checked here, still before any work.
