@@ -37,8 +37,9 @@
  * `regfile` entry). Horowitz: 8 KiB → 10, 32 KiB → 20, 1 MiB → 100 pJ per 64-bit read, so
  * 256 KiB → 20 + (18 − 15)·(100 − 20)/(20 − 15) = 68 pJ, and 24 MiB → 100 + log2(24)·16 ≈ 173.4 pJ.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { parseJson, yamlSyntaxError } from '../errors/hints.js';
 import { ConfigError, type Problem } from './errors.js';
 import type { ArchSpec } from './spec.js';
 import {
@@ -285,7 +286,7 @@ const builtinCache = new Map<string, EnergyTable>();
 
 /** A built-in table by name (`horowitz-45nm`), or a user table from a .json / .yaml / .yml file. */
 export function loadEnergyTable(nameOrFile: string): EnergyTable {
-  const builtin = BUILTIN[nameOrFile];
+  const builtin = Object.hasOwn(BUILTIN, nameOrFile) ? BUILTIN[nameOrFile] : undefined;
   if (builtin) {
     let t = builtinCache.get(nameOrFile);
     if (!t) {
@@ -295,6 +296,9 @@ export function loadEnergyTable(nameOrFile: string): EnergyTable {
     return t;
   }
   if (!/\.(json|ya?ml)$/i.test(nameOrFile)) {
+    const accepted = `an energy table is one of ${ENERGY_TABLE_NAMES.join(', ')} or a .json/.yaml file`;
+    if (existsSync(nameOrFile)) throw new ConfigError(`is ${statSync(nameOrFile).isDirectory() ? 'a directory' : 'neither a .json, .yaml nor a .yml file'}; ${accepted}`, nameOrFile);
+    if (/[\\/]/.test(nameOrFile)) throw new ConfigError(`no such file; ${accepted}`, nameOrFile);
     const hint = didYouMean(nameOrFile, ENERGY_TABLE_NAMES);
     throw new ConfigError(
       `unknown energy table "${nameOrFile}"${hint ? ` (did you mean "${hint}"?)` : ''}: give one of ${ENERGY_TABLE_NAMES.join(', ')} or a .json/.yaml file`,
@@ -303,18 +307,22 @@ export function loadEnergyTable(nameOrFile: string): EnergyTable {
   return validateEnergyTable(readDataFile(nameOrFile), nameOrFile);
 }
 
-/** Reads and parses a .json / .yaml / .yml file; failures are ConfigErrors naming the file. */
-export function readDataFile(file: string): unknown {
+/**
+ * Reads and parses a JSON or YAML file (`format`: by default YAML for .yaml / .yml, else JSON);
+ * failures are ConfigErrors naming the file, a syntax error with its line and column.
+ */
+export function readDataFile(file: string, format: 'json' | 'yaml' = /\.ya?ml$/i.test(file) ? 'yaml' : 'json'): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
   }
+  if (format === 'json') return parseJson(text, (message) => new ConfigError(message, file));
   try {
-    return /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    return parseYaml(text);
   } catch (e) {
-    throw new ConfigError(`not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`, file);
+    throw new ConfigError(`not valid YAML: ${yamlSyntaxError(e)}`, file);
   }
 }
 

@@ -5,7 +5,7 @@
  * defaults: schema.ts), the ranges (ranges.ts) and the validator (normalize.ts), which live in
  * their own files.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readDataFile } from './energy.js';
 import { ConfigError } from './errors.js';
 import { normalizeArchSpec, validateArchSpec } from './normalize.js';
@@ -29,7 +29,7 @@ export const PRESET_NAMES: readonly string[] = Object.freeze(Object.keys(PRESETS
 export function presetSpec(name: string): ArchSpec {
   let spec = presetCache.get(name);
   if (!spec) {
-    const input = PRESETS[name];
+    const input = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
     if (!input) {
       const hint = didYouMean(name, PRESET_NAMES);
       throw new ConfigError(`unknown arch preset "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; presets: ${PRESET_NAMES.join(', ')}`);
@@ -56,6 +56,12 @@ export function loadArchSpec(nameOrFile: string): ArchSpec {
     }
     return validateArchSpec(parseScaleSimCfg(text, nameOrFile), nameOrFile);
   }
+  // not a preset: what the path names, if anything, says more than "unknown preset" would
+  const accepted = `an arch is a preset name (${PRESET_NAMES.join(', ')}) or a spec file (.json, .yaml, .yml, or a SCALE-Sim .cfg)`;
+  if (existsSync(nameOrFile)) {
+    throw new ConfigError(`is ${statSync(nameOrFile).isDirectory() ? 'a directory' : 'neither a .json, .yaml, .yml nor a .cfg file'}; ${accepted}`, nameOrFile);
+  }
+  if (/[\\/]/.test(nameOrFile)) throw new ConfigError(`no such file; ${accepted}`, nameOrFile);
   return presetSpec(nameOrFile);
 }
 

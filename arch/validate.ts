@@ -4,6 +4,7 @@
  * hash canonically. Validation-time code only.
  */
 import { createHash } from 'node:crypto';
+import { didYouMean, editDistance } from '../errors/hints.js';
 import type { Problem } from './errors.js';
 import { BASE_UNIT, type QuantityKind, parseQuantity } from './units.js';
 
@@ -29,37 +30,8 @@ export function describe(v: unknown): string {
   return String(v);
 }
 
-/** Edit distance counting an adjacent transposition as one edit (optimal string alignment). */
-export function editDistance(a: string, b: string): number {
-  const m = a.length;
-  const n = b.length;
-  const d: number[][] = Array.from({ length: m + 1 }, (_, i) => Array.from({ length: n + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= m; i++) {
-    for (let j = 1; j <= n; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[m][n];
-}
-
-/** The closest candidate to `word` if it is a near miss (case, a typo or two), else undefined. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  const w = word.toLowerCase();
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(w, c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  if (best === undefined) return undefined;
-  const limit = Math.max(1, Math.floor(Math.max(word.length, best.length) / 3));
-  return bestD <= limit ? best : undefined;
-}
+/** near-miss names (errors/hints.ts; the CLI's start-up path uses them without mathjs) */
+export { didYouMean, editDistance };
 
 /** `unknown key "rowz" (did you mean "rows"?)` problems for keys outside `allowed`. */
 export function checkKeys(obj: Obj, path: string, allowed: readonly string[], problems: Problem[]): void {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { ConfigError } from '../arch/errors.js';
+import { parseJson } from '../errors/hints.js';
 import { writeFileAtomic } from './files.js';
 import { computeFindings, deltaCell, dimValue, type Findings, groupLabel, metricWords, samplesCell } from './findings.js';
 import { type Objective, pareto } from './pareto.js';
@@ -71,12 +72,13 @@ export function serializeResults(doc: ResultsDoc): string {
 }
 
 export function readResults(file: string): ResultsDoc {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`cannot read results: ${(e as Error).message}`, file);
+    throw new ConfigError(`cannot read results (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
   }
+  const doc = parseJson(text, (message) => new ConfigError(message, file));
   const d = doc as Partial<ResultsDoc>;
   if (typeof d !== 'object' || d === null || !Array.isArray(d.points) || typeof d.config !== 'object' || typeof d.scenario !== 'string') {
     throw new ConfigError('not a qloom results.json (expected scenario, config and points)', file);

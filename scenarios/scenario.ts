@@ -25,10 +25,10 @@
  *   pareto: {objectives: {latencyS: min, energyPj: min}, groupBy: [network]}
  * ```
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { readDataFile } from '../arch/energy.js';
 import { ConfigError, type Problem } from '../arch/errors.js';
 import { PRESETS } from '../arch/presets.js';
 import { type ArchSpec, PRESET_NAMES, validateArchSpec } from '../arch/spec.js';
@@ -194,14 +194,7 @@ export function loadScenario(fileOrName: string): Scenario {
       throw new ConfigError(`no such scenario file or built-in scenario${hint ? ` (did you mean "${hint}"?)` : ''}; built-in: ${names.join(', ')}`, fileOrName);
     }
   }
-  let doc: unknown;
-  const text = readFileSync(file, 'utf8');
-  const yaml = !/\.json$/i.test(file);
-  try {
-    doc = yaml ? parseYaml(text) : JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}`, fileOrName);
-  }
+  const doc = readDataFile(file, /\.json$/i.test(file) ? 'json' : 'yaml');
   return validateScenario(doc, { source: fileOrName, baseDir: dirname(resolve(file)), defaultName: basename(file, extname(file)) });
 }
 

@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { loadEnergyTable } from '../arch/energy.js';
 import { loadArchSpec, MEMORY_MODELS, validateArchSpec, type ArchSpec, type MemoryModel } from '../arch/spec.js';
+import { parseJson } from '../errors/hints.js';
 import { ConfigError, UsageError } from '../errors/index.js';
 import { simulate, workloadFromViews } from '../sim/engine/index.js';
 import { parseRunResult, recomputeEnergy, type RunResult } from '../sim/result.js';
@@ -75,11 +76,12 @@ export function saveRunResult(result: RunResult, file: string): void {
 
 /** A saved run result priced with another energy table (a name or a file), from its stored counts. */
 export function repriceRunResult(file: string, table: string): RunResult {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(`cannot read the result (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
   }
+  const doc = parseJson(text, (message) => new ConfigError(message, file));
   return recomputeEnergy(parseRunResult(doc, file), loadEnergyTable(table));
 }

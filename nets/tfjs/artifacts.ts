@@ -5,7 +5,8 @@
  * shard bytes as base64) — those are parsed for their literal, never executed.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import { parseJson } from '../../errors/hints.js';
 import { ModelError } from '../errors.js';
 import { numel, type Tensor } from '../graph.js';
 import { readBundleLiteral } from './bundle-literal.js';
@@ -47,6 +48,56 @@ function isFile(p: string): boolean {
   return existsSync(p) && statSync(p).isFile();
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** the largest weight tensor read (elements): beyond it a shape is a hostile or broken manifest */
+const MAX_WEIGHT_ELEMENTS = 2 ** 31 - 1;
+
+/**
+ * The weights manifest, checked before anything is read: groups of shard paths inside `dir` (a path
+ * that leaves the model folder is refused, never read) and weight specs with a name, a dtype and
+ * a shape of whole numbers. Every problem in one ModelError.
+ */
+function manifestOf(m: unknown, dir: string, modelFile: string): { paths: string[]; weights: TfjsWeightSpec[] }[] {
+  const problems: string[] = [];
+  const root = resolve(dir);
+  if (!Array.isArray(m)) throw new ModelError(`weightsManifest: expected an array of weight groups, got ${describeValue(m)}`, modelFile);
+  m.forEach((g: unknown, i) => {
+    const at = `weightsManifest[${i}]`;
+    if (!isObject(g)) return problems.push(`${at}: expected an object with paths and weights, got ${describeValue(g)}`);
+    if (!Array.isArray(g.paths)) problems.push(`${at}.paths: expected an array of shard file names, got ${describeValue(g.paths)}`);
+    else
+      g.paths.forEach((p: unknown, j) => {
+        if (typeof p !== 'string' || p === '') problems.push(`${at}.paths[${j}]: expected a file name, got ${describeValue(p)}`);
+        else if (isAbsolute(p) || !resolve(root, p).startsWith(root + sep)) problems.push(`${at}.paths[${j}]: '${p}' is outside the model folder (a shard is a file in it)`);
+      });
+    if (!Array.isArray(g.weights)) problems.push(`${at}.weights: expected an array of weight specs, got ${describeValue(g.weights)}`);
+    else
+      g.weights.forEach((w: unknown, j) => {
+        const wat = `${at}.weights[${j}]`;
+        if (!isObject(w)) return problems.push(`${wat}: expected a weight spec object, got ${describeValue(w)}`);
+        if (typeof w.name !== 'string') problems.push(`${wat}.name: expected a string, got ${describeValue(w.name)}`);
+        if (typeof w.dtype !== 'string') problems.push(`${wat}.dtype: expected a string, got ${describeValue(w.dtype)}`);
+        const shape = w.shape;
+        if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) problems.push(`${wat}.shape: expected an array of whole numbers ≥ 0, got ${describeValue(shape)}`);
+        else if (shape.reduce((a: number, d: number) => a * d, 1) > MAX_WEIGHT_ELEMENTS) problems.push(`${wat}.shape: [${shape.join(', ')}] has more than 2^31 − 1 elements`);
+        const q = w.quantization;
+        if (q !== undefined && q !== null && (!isObject(q) || typeof q.dtype !== 'string' || !['scale', 'min'].every((k) => q[k] === undefined || Number.isFinite(q[k])))) {
+          problems.push(`${wat}.quantization: expected {dtype, scale, min} with finite numbers, got ${describeValue(q)}`);
+        }
+      });
+    return undefined;
+  });
+  if (problems.length) throw new ModelError(problems.map((message) => ({ node: '', message })), modelFile);
+  return m as { paths: string[]; weights: TfjsWeightSpec[] }[];
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `'${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
+  if (Array.isArray(v)) return v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null) ? `[${v.map(String).join(', ')}]` : 'an array';
+  return isObject(v) ? 'an object' : String(v);
+}
+
 /**
  * Reads model.json (or model.min.js) and its weight shards from `dir`. A shard path from the
  * manifest is looked up as given (`group1-shard1of1.bin`), then as a `.min.js` bundle.
@@ -58,11 +109,7 @@ export function readTfjsArtifacts(dir: string): TfjsArtifacts {
   let modelFile: string;
   if (isFile(jsonFile)) {
     modelFile = jsonFile;
-    try {
-      raw = JSON.parse(readFileSync(jsonFile, 'utf8'));
-    } catch (e) {
-      throw new ModelError(`not JSON: ${(e as Error).message}`, jsonFile);
-    }
+    raw = parseJson(readFileSync(jsonFile, 'utf8'), (message) => new ModelError(message, jsonFile));
   } else if (isFile(bundleFile)) {
     modelFile = bundleFile;
     // round-trip through JSON: ordinary objects (the literal reader makes null-prototype ones)
@@ -70,13 +117,14 @@ export function readTfjsArtifacts(dir: string): TfjsArtifacts {
   } else {
     throw new ModelError(`no model.json or model.min.js in ${dir}`, dir);
   }
-  const modelJson = raw as Record<string, unknown>;
+  if (!isObject(raw)) throw new ModelError(`expected a model object at the top level, got ${Array.isArray(raw) ? 'an array' : String(raw)}`, modelFile);
+  const modelJson = raw;
   const topo = modelJson.modelTopology as Record<string, unknown> | undefined;
   if (!topo || typeof topo !== 'object') throw new ModelError('model file has no modelTopology', modelFile);
   const format: TfjsArtifacts['format'] =
     modelJson.format === 'graph-model' || Array.isArray((topo as { node?: unknown }).node) ? 'graph-model' : 'layers-model';
 
-  const manifest = (modelJson.weightsManifest ?? []) as { paths: string[]; weights: TfjsWeightSpec[] }[];
+  const manifest = manifestOf(modelJson.weightsManifest ?? [], dir, modelFile);
   const specs: TfjsWeightSpec[] = [];
   const chunks: Uint8Array[] = [];
   const files = [modelFile];

@@ -43,6 +43,21 @@ export class Builder {
     this.problems.push({ node, op, message });
   }
 
+  /**
+   * `convert()` for one layer / node of an untrusted model file: a field of the wrong type or size
+   * there (a string where a list belongs, a missing config) surfaces as a TypeError or RangeError
+   * deep in a converter — it becomes a problem of that layer, like any other, instead of escaping.
+   */
+  guarded<T>(node: string, op: string, convert: () => T): T | undefined {
+    try {
+      return convert();
+    } catch (e) {
+      if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
+      this.problem(node, op, `malformed in the model file (${e.message})`);
+      return undefined;
+    }
+  }
+
   throwIfProblems(): void {
     if (this.problems.length) throw new ModelError(this.problems, this.file);
   }

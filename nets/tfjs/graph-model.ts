@@ -421,6 +421,16 @@ const CONVERTERS: ReadonlyMap<string, TfConverter> = new Map([
 
 export function convertGraph(topo: Record<string, unknown>, udm: unknown, weights: Map<string, Tensor>, b: Builder): string {
   const nodes = (topo.node ?? []) as TfNode[];
+  const bad = Array.isArray(nodes)
+    ? nodes.findIndex((n: unknown) => {
+        const o = n as TfNode | null;
+        return typeof o !== 'object' || o === null || typeof o.name !== 'string' || typeof o.op !== 'string' || !(o.input === undefined || (Array.isArray(o.input) && o.input.every((i) => typeof i === 'string')));
+      })
+    : 0;
+  if (bad >= 0) {
+    b.problem('', '', Array.isArray(nodes) ? `node ${bad} is not {name, op, input: [names]}` : 'the graph has no list of nodes');
+    return 'tfjs_graph_model';
+  }
   const short = shortNames(nodes.map((n) => n.name));
   const g: GraphState = { b, weights, consts: new Map(), alias: new Map(), failed: new Set(), sn: (n) => short.get(n) ?? n };
   // emit in dependency order (tfjs graph JSON is not required to be sorted)
@@ -429,7 +439,7 @@ export function convertGraph(topo: Record<string, unknown>, udm: unknown, weight
     const s = new Step(g, nodes[i]);
     const before = b.problems.length;
     const convert = CONVERTERS.get(s.n.op);
-    if (convert) convert(s);
+    if (convert) b.guarded(s.name, s.n.op, () => convert(s));
     else s.problem('TF op is not supported');
     const converted = g.alias.has(s.n.name) || g.consts.has(s.n.name) || s.n.op === 'NoOp';
     if (!converted && (b.problems.length > before || s.ins.some((t) => g.failed.has(t)))) g.failed.add(s.n.name);
@@ -437,7 +447,7 @@ export function convertGraph(topo: Record<string, unknown>, udm: unknown, weight
 
   // outputs: the signature's, else every non-Const node nobody consumes
   const sig = (udm as { signature?: { outputs?: Record<string, { name?: string }> } } | undefined)?.signature?.outputs;
-  let outNames = sig ? Object.values(sig).map((o) => refName(o.name ?? '')!) : [];
+  let outNames = sig ? Object.values(sig).map((o: { name?: unknown } | null) => refName(typeof o?.name === 'string' ? o.name : '')!) : [];
   if (outNames.length === 0) {
     const consumed = new Set(nodes.flatMap(dataInputs));
     outNames = nodes.filter((n) => n.op !== 'Const' && n.op !== 'NoOp' && !consumed.has(n.name)).map((n) => n.name);

