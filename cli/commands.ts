@@ -17,8 +17,8 @@ export interface Command {
 }
 
 export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--json]';
-export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos] [--samples N] [--seed S] [--json]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json]`;
-export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos --out <file.onnx> [--format qop|qdq] [--json]`;
+export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
+export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos --out <file.onnx> [--format qop|qdq] [--json [--timing]]`;
 export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos [--samples N] [--json]`;
 export const EXEC_USAGE =
   'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';
@@ -35,6 +35,8 @@ export const ENERGY_USAGE = 'qloom energy <result.json> --table <name|file.json|
 export const MODELS_USAGE = 'qloom models [--json]';
 
 const json = { type: 'boolean' } as const;
+/** --json: add the wall-clock times (left out by default, so two identical runs print the same bytes) */
+const timing = { type: 'boolean' } as const;
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   inspect: {
@@ -46,13 +48,13 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   eval: {
     summary: 'FP32 top-1 of a model on a dataset (photos: top-1 class per image)',
     usage: EVAL_USAGE,
-    options: { ...PTQ_OPTIONS, quant: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' }, json, all: { type: 'boolean' } },
+    options: { ...PTQ_OPTIONS, quant: { type: 'string' }, data: { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' }, json, timing, all: { type: 'boolean' } },
     load: async () => (await import('./eval.js')).run,
   },
   quantize: {
     summary: 'post-training quantization (standard PTQ pipeline) → quantized ONNX',
     usage: QUANTIZE_USAGE,
-    options: { ...PTQ_OPTIONS, preset: { type: 'string' }, calib: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, json },
+    options: { ...PTQ_OPTIONS, preset: { type: 'string' }, calib: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, json, timing },
     load: async () => (await import('./quantize.js')).run,
   },
   debug: {

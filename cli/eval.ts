@@ -24,13 +24,13 @@ function ci(i: Interval): string {
 function printRow(r: ModelEvaluation): void {
   if (r.quant) {
     const q = r.quant;
-    const head = `${r.model} ${q.preset} (config ${q.configHash.slice(0, 12)}, calibrated on ${q.calibSamples} ${r.dataset} images, PTQ ${q.ptqSeconds.toFixed(1)} s)`;
+    const head = `${r.model} ${q.preset} (config ${q.configHash.slice(0, 12)}, calibrated on ${q.calibSamples} ${r.dataset} images, PTQ ${(r.timing.ptqSeconds ?? 0).toFixed(1)} s)`;
     if (q.agreement !== undefined) {
       process.stdout.write(`${head}\n  on ${r.samples} photos: top-1 agreement with FP32 ${(q.agreement * 100).toFixed(2)} %, output SQNR ${q.sqnrDb!.toFixed(2)} dB\n`);
     } else {
       const d = (q.top1! - q.fp32Top1!) * 100;
       process.stdout.write(
-        `${head}\n  on ${r.dataset}/${r.split} (${r.samples}): quantized top-1 ${(q.top1! * 100).toFixed(2)} % ${ci(q.interval95!)}  FP32 ${(q.fp32Top1! * 100).toFixed(2)} %  (${d >= 0 ? '+' : ''}${d.toFixed(2)} pt)  [${r.seconds.toFixed(1)} s]\n`,
+        `${head}\n  on ${r.dataset}/${r.split} (${r.samples}): quantized top-1 ${(q.top1! * 100).toFixed(2)} % ${ci(q.interval95!)}  FP32 ${(q.fp32Top1! * 100).toFixed(2)} %  (${d >= 0 ? '+' : ''}${d.toFixed(2)} pt)  [${r.timing.seconds.toFixed(1)} s]\n`,
       );
     }
     return;
@@ -41,7 +41,7 @@ function printRow(r: ModelEvaluation): void {
     return;
   }
   const vs = r.manifestTop1 === undefined ? '' : r.manifestTop1 === r.top1 ? '  (= manifest)' : `  (manifest says ${(r.manifestTop1 * 100).toFixed(2)} %)`;
-  process.stdout.write(`${r.model} on ${r.dataset}/${r.split}: top-1 ${(r.top1! * 100).toFixed(2)} % (${r.correct}/${r.samples}, ${ci(r.interval95!)})${vs}  [${r.seconds.toFixed(1)} s]\n`);
+  process.stdout.write(`${r.model} on ${r.dataset}/${r.split}: top-1 ${(r.top1! * 100).toFixed(2)} % (${r.correct}/${r.samples}, ${ci(r.interval95!)})${vs}  [${r.timing.seconds.toFixed(1)} s]\n`);
 }
 
 /** A bar that appears with the first progress report. */
@@ -68,9 +68,13 @@ function evalOne(model: string, data: EvalDataset | undefined, samples: number |
   }
 }
 
-const withoutSeconds = ({ seconds: _s, ...r }: ModelEvaluation) => r;
+/** The --json form: wall-clock times only with --timing, so the same run prints the same bytes. */
+function jsonOf({ timing, ...r }: ModelEvaluation, withTiming: boolean): object {
+  return withTiming ? { ...r, timing } : r;
+}
 
 export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
+  if (values.timing === true && values.json !== true) throw new UsageError('--timing adds the wall-clock times to the --json output: give --json too');
   const data = values.data as string | undefined;
   const ptqFlags = Object.keys(PTQ_OPTIONS).filter((k) => values[k] !== undefined && k !== 'seed');
   if (values.quant !== undefined || ptqFlags.length > 0) {
@@ -96,7 +100,7 @@ export async function run(pos: string[], values: Record<string, unknown>): Promi
       stages.done();
       bar.done();
     }
-    if (json) process.stdout.write(JSON.stringify(withoutSeconds(row), null, 2) + '\n');
+    if (json) process.stdout.write(JSON.stringify(jsonOf(row, values.timing === true), null, 2) + '\n');
     else printRow(row);
     return;
   }
@@ -124,7 +128,7 @@ export async function run(pos: string[], values: Record<string, unknown>): Promi
     if (!json) printRow(rows[0]);
   }
   if (json) {
-    const out = rows.map(withoutSeconds);
+    const out = rows.map((r) => jsonOf(r, values.timing === true));
     process.stdout.write(JSON.stringify(values.all ? out : out[0], null, 2) + '\n');
   }
 }

@@ -1,11 +1,12 @@
 /**
  * The qloom command line. The only place that prints or sets an exit code: library errors become
  * one message on stderr and an exit code by their kind (errors/index.ts) — a bad command line or
- * bad options 2; a bad spec, model or data set 1; a bug in qloom 70, with its stack.
+ * bad options 2; a bad spec, model or data set, or a path or memory the system refused 1; a bug in
+ * qloom 70, with its stack (so is any error that is neither a qloom error nor a system error).
  * Starts at once: the command table is light, and only the command being run is imported.
  */
 import { parseArgs } from 'node:util';
-import { QloomError, UsageError } from '../errors/index.js';
+import { systemError, UsageError, type QloomError } from '../errors/index.js';
 import { listModels } from '../nets/zoo/catalog.js';
 import { COMMANDS } from './commands.js';
 
@@ -24,7 +25,7 @@ function help(): string {
   return lines.join('\n') + '\n';
 }
 
-const EXIT: Readonly<Record<QloomError['kind'], number>> = { usage: 2, config: 1, model: 1, data: 1, invariant: 70 };
+const EXIT: Readonly<Record<QloomError['kind'], number>> = { usage: 2, config: 1, model: 1, data: 1, resource: 1, invariant: 70 };
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -46,15 +47,20 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`${(e as Error).message}\nusage: ${cmd.usage}`);
     }
     const run = await cmd.load();
+    // Ctrl-C / SIGTERM while a file is half-written: remove it, exit 130 / 143
+    (await import('./signals.js')).handleInterrupts(name);
     await run(parsed.positionals, parsed.values as Record<string, unknown>);
     return 0;
   } catch (e) {
-    if (!(e instanceof QloomError)) throw e;
-    if (e.kind === 'invariant') {
-      process.stderr.write(`qloom ${name}: internal error (a bug in qloom): ${e.message}\n${e.stack ?? ''}\n`);
+    // a system error (a path that cannot be written, memory that cannot be allocated) in words;
+    // anything else that is not a qloom error is a bug
+    const q = systemError(e);
+    if (!q || q.kind === 'invariant') {
+      const err = e instanceof Error ? e : new Error(String(e));
+      process.stderr.write(`qloom ${name}: internal error (a bug in qloom): ${err.message}\n${err.stack ?? ''}\n`);
       return EXIT.invariant;
     }
-    process.stderr.write(`qloom ${name}: ${e.message}\n`);
-    return EXIT[e.kind];
+    process.stderr.write(`qloom ${name}: ${q.message}\n`);
+    return EXIT[q.kind];
   }
 }

@@ -4,7 +4,8 @@
  * at once, before any model, dataset or calibration work (exit 2).
  */
 import type { EvalDatasetName } from '../scenarios/datasets.js';
-import { datasetProblems, ptqSummary, quantize, writeQuantizedOnnx } from '../scenarios/quantize.js';
+import { checkOutputPath } from '../scenarios/files.js';
+import { datasetProblems, ptqSummary, ptqTimings, quantize, writeQuantizedOnnx } from '../scenarios/quantize.js';
 import { QUANTIZE_USAGE } from './commands.js';
 import { stageProgress } from './progress.js';
 import { ptqConfigOrUsage } from './ptq-flags.js';
@@ -17,8 +18,11 @@ export async function run(pos: string[], values: Record<string, unknown>): Promi
   if (!out) problems.push('--out <file.onnx> is required');
   const format = (values.format ?? 'qop') as string;
   if (format !== 'qop' && format !== 'qdq') problems.push(`--format must be qop or qdq, got '${format}'`);
+  if (values.timing === true && values.json !== true) problems.push('--timing adds the wall-clock times to the --json output: give --json too');
   const cfg = ptqConfigOrUsage(values.preset as string | undefined, values, problems, QUANTIZE_USAGE);
   const model = pos[0];
+  // refused before the PTQ run, not after it
+  checkOutputPath(out!);
   const p = stageProgress(model, false);
   let result;
   try {
@@ -29,7 +33,9 @@ export async function run(pos: string[], values: Record<string, unknown>): Promi
   // written under a temp name and renamed: a failed run never leaves a half-written model behind
   const bytes = writeQuantizedOnnx(result.net, out!, format as 'qop' | 'qdq');
   if (values.json === true) {
-    process.stdout.write(JSON.stringify({ model, out, format, bytes, ...ptqSummary(result) }, null, 2) + '\n');
+    // wall-clock times only with --timing: the same run prints the same bytes
+    const timing = values.timing === true ? { timing: { stagesMs: ptqTimings(result) } } : {};
+    process.stdout.write(JSON.stringify({ model, out, format, bytes, ...ptqSummary(result), ...timing }, null, 2) + '\n');
     return;
   }
   const t = result.timingsMs;

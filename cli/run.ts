@@ -7,6 +7,7 @@ import { UsageError } from '../errors/index.js';
 import { DATASET_NAMES } from '../nets/data/index.js';
 import { runSummary, type RunResult } from '../sim/result.js';
 import type { EvalDatasetName } from '../scenarios/datasets.js';
+import { checkOutputPath } from '../scenarios/files.js';
 import { loadArch, saveRunResult, simulateTopology } from '../scenarios/simulate.js';
 import { RUN_MODEL_USAGE, RUN_TOPOLOGY_USAGE } from './commands.js';
 import { lateProgress, progress } from './progress.js';
@@ -76,6 +77,7 @@ function runTopology(topology: string, values: Record<string, unknown>): void {
   if (scalesimTrace !== undefined && spec.memoryModel !== 'scalesim') {
     throw new UsageError(`--scalesim-trace needs the scalesim memory model (a .cfg, or --memory scalesim); ${spec.name} uses '${spec.memoryModel}'`);
   }
+  if (typeof values.out === 'string') checkOutputPath(values.out);
   const bar = lateProgress('run');
   const result = simulateTopology({ arch: spec, topology, gemm: values.gemm === true, scalesimTrace, onProgress: (d, n) => bar.update(d, n) });
   bar.done();
@@ -94,6 +96,8 @@ async function runModel(model: string, values: Record<string, unknown>): Promise
   const arch = archOf(values);
   const memory = memoryOf(values);
   const json = values.json === true;
+  // refused before the PTQ run and the simulation, not after
+  if (typeof values.out === 'string') checkOutputPath(values.out);
   const { simulateModel } = await import('../scenarios/simulate-model.js');
   const bar = progress('run', process.stderr, json && !process.stderr.isTTY);
   const r = await simulateModel({

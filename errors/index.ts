@@ -9,14 +9,17 @@
  *    listing every `{path, message}` problem at once;
  *  - `model`: a model that cannot be read or run, naming the node and op;
  *  - `data`: a data set that is missing or malformed, naming the package that provides it;
+ *  - `resource`: the machine refused — a file or folder that cannot be read or written (the path
+ *    and the system's reason: no such folder, permission, a file where a folder is expected, disk
+ *    full, read-only), or memory that cannot be allocated; `systemError` maps Node's errors to it;
  *  - `invariant`: a broken internal assumption — a bug in qloom, not in the user's input.
  *
  * Expected outcomes (an overflow, a stall) are data, never exceptions. `nets/errors.ts` and
  * `arch/errors.ts` re-export these classes for their folders.
  */
 
-export type ErrorKind = 'usage' | 'config' | 'model' | 'data' | 'invariant';
-export const ERROR_KINDS: readonly ErrorKind[] = Object.freeze(['usage', 'config', 'model', 'data', 'invariant']);
+export type ErrorKind = 'usage' | 'config' | 'model' | 'data' | 'resource' | 'invariant';
+export const ERROR_KINDS: readonly ErrorKind[] = Object.freeze(['usage', 'config', 'model', 'data', 'resource', 'invariant']);
 
 export class QloomError extends Error {
   readonly kind: ErrorKind;
@@ -99,6 +102,13 @@ export class DatasetError extends QloomError {
   }
 }
 
+/** The machine refused: a path that cannot be read or written, or memory that cannot be allocated. */
+export class ResourceError extends QloomError {
+  constructor(message: string) {
+    super('resource', 'ResourceError', message);
+  }
+}
+
 /** A broken internal assumption: a bug in qloom, not in the user's input. */
 export class InvariantError extends QloomError {
   constructor(message: string) {
@@ -124,7 +134,75 @@ export function errorOfKind(kind: ErrorKind, message: string): QloomError {
       return new ModelError(message);
     case 'data':
       return new DatasetError(message);
+    case 'resource':
+      return new ResourceError(message);
     case 'invariant':
       return new InvariantError(message);
   }
+}
+
+/** the system's reasons, in words (the code stays in the message, for searching) */
+const REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a folder',
+  EEXIST: 'it already exists',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  ENOTEMPTY: 'the folder is not empty',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EFBIG: 'the file is too large',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many levels of symbolic links',
+  EIO: 'input/output error',
+  EXDEV: 'a rename across file systems',
+  EBUSY: 'the file or folder is busy',
+  ETXTBSY: 'the file is busy',
+};
+
+/** what a failed system call was doing, from Node's `syscall` */
+const VERBS: Readonly<Record<string, string>> = {
+  open: 'cannot open',
+  read: 'cannot read',
+  write: 'cannot write',
+  rename: 'cannot write',
+  copyfile: 'cannot write',
+  mkdir: 'cannot create the folder',
+  scandir: 'cannot list the folder',
+  opendir: 'cannot list the folder',
+  unlink: 'cannot remove',
+  rmdir: 'cannot remove the folder',
+  stat: 'cannot access',
+  lstat: 'cannot access',
+  access: 'cannot access',
+};
+
+/** RangeErrors (and Node's errors) that mean "more memory than can be allocated" */
+const OUT_OF_MEMORY = /^(Array buffer allocation failed|Invalid (typed )?array (buffer )?length|Invalid string length)|^Cannot create a string longer than/;
+
+/**
+ * A QloomError (kind `resource`) for an error of the system — a failed file-system call (ENOENT,
+ * EACCES, EISDIR, EEXIST, ENOTDIR, ENOSPC, EROFS, …) or an allocation that failed — as one line
+ * that names the path: `cannot write out/r.json: no space left on the device (ENOSPC)`. `path` and
+ * `verb` ("cannot write") override what the error says (a rename's temp file → the file meant).
+ * Anything else (a bug) gives undefined. The one place such errors get their words: the CLI maps
+ * what reaches it here, and the library's file helpers (scenarios/files.ts) name their files.
+ */
+export function systemError(e: unknown, path?: string, verb?: string): QloomError | undefined {
+  if (e instanceof QloomError) return e;
+  if (!(e instanceof Error)) return undefined;
+  const code = (e as NodeJS.ErrnoException).code;
+  if ((e instanceof RangeError && OUT_OF_MEMORY.test(e.message)) || code === 'ERR_STRING_TOO_LONG' || code === 'ERR_BUFFER_TOO_LARGE' || code === 'ERR_MEMORY_ALLOCATION_FAILED') {
+    return new ResourceError(`not enough memory: ${e.message.split('\n')[0]} (the input asks for more than this machine can allocate)`);
+  }
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return undefined;
+  const { syscall, path: sysPath } = e as NodeJS.ErrnoException;
+  const where = path ?? sysPath;
+  const reason = `${REASONS[code] ?? 'system error'} (${code})`;
+  const what = verb ?? (syscall !== undefined ? VERBS[syscall] : undefined) ?? 'cannot use';
+  return new ResourceError(where !== undefined ? `${what} ${where}: ${reason}` : `${what}: ${reason}`);
 }

@@ -96,10 +96,11 @@ export function inputShapeFor(net: QuantizedNetwork, imageShape: readonly number
 
 /**
  * Runs `net` on `spec` over every image of `set`: one timing run per batch (identical, the first
- * kept), the functional kernels on the batch inside it. Throws InvariantError when the engine
- * produces no result.
+ * kept), the functional kernels on the batch inside it. Between batches it gives the event loop a
+ * turn, so an interrupt (the CLI's Ctrl-C, which removes a trace's temp file) is handled there
+ * instead of after the last batch. Throws InvariantError when the engine produces no result.
  */
-export function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set: EvalSet, opts: EvaluateOptions = {}): ArchEvaluation {
+export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set: EvalSet, opts: EvaluateOptions = {}): Promise<ArchEvaluation> {
   if (net.inputs.length !== 1) throw new InvariantError(`evaluateOnArch runs single-input networks; '${net.name}' has ${net.inputs.length}`);
   const batch = opts.batch ?? 100;
   const mode = opts.requant ?? 'float';
@@ -118,6 +119,7 @@ export function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set: EvalS
   const outputsOf = new Map<string, number>();
   for (const l of workload.layers) if (l.view) outputsOf.set(l.name, l.view.M * l.view.N * l.view.groups);
   for (let start = 0; start < set.count; start += batch) {
+    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const n = Math.min(batch, set.count - start);
     const feeds = { [inp.name]: { dtype: 'float32', shape: [n, ...shape], data: set.images.subarray(start * per, (start + n) * per) } as Tensor };
     let r: SimulationResult | null = null;

@@ -16,7 +16,7 @@ import type { RequantMode } from '../qnet/requant.js';
 import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
 import type { AccPolicy, OverflowReport } from '../sim/kernels/accumulator.js';
 import { runQuantized } from '../sim/qexec.js';
-import { writeFilesAtomic } from './files.js';
+import { checkOutputDir, writeFilesAtomic } from './files.js';
 
 export const ACC_POLICIES: readonly AccPolicy[] = Object.freeze(['wrap', 'saturate', 'ideal']);
 export const REQUANT_MODES: readonly RequantMode[] = Object.freeze(['float', 'fixed']);
@@ -87,6 +87,8 @@ export function execQuantized(m: OpenedModel, opts: ExecOptions): ExecSummary {
   if (!Number.isInteger(bits) || bits < 8 || bits > 64) throw new UsageError(`the accumulator width must be an integer 8…64, got ${String(bits)}`);
   if (!ACC_POLICIES.includes(policy)) throw new UsageError(`the accumulator policy must be one of ${ACC_POLICIES.join(', ')}, got '${String(policy)}'`);
   if (m.missingInputs.length) throw new UsageError(`missing input ${m.missingInputs.map((n) => `'${n}'`).join(', ')} (model inputs: ${m.net.inputs.map((i) => i.name).join(', ')})`);
+  // a folder that cannot take the outputs is refused before the run
+  checkOutputDir(opts.outDir);
   const res = runQuantized(m.net, { ...m.feeds }, { requant: { mode }, acc: { bits, policy } });
   const files = m.net.outputs.map((o) => ({ name: o.name, path: join(opts.outDir, outputFileName(o.name)), tensor: res.outputs[o.name] }));
   writeFilesAtomic(files.map((f) => ({ path: f.path, data: encodeTensorPb(f.name, f.tensor) })));

@@ -29,7 +29,7 @@ export {
 export { PRESET_NAMES as PTQ_PRESET_NAMES, resolvePtqConfig, type PtqConfig, type PtqFlags } from '../quant/config.js';
 export type { PtqResult } from '../quant/pipeline.js';
 export type { QuantizedNetwork } from '../qnet/network.js';
-export { CALIB_DATASETS, debugModel, ptqSummary, quantize, writeQuantizedOnnx, type DebugModelOptions, type QuantizeOptions } from './quantize.js';
+export { CALIB_DATASETS, debugModel, ptqSummary, ptqTimings, quantize, writeQuantizedOnnx, type DebugModelOptions, type QuantizeOptions } from './quantize.js';
 export type { DebugReport } from './debug.js';
 export type { EvalDatasetName } from './datasets.js';
 

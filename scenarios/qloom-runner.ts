@@ -160,7 +160,7 @@ export async function runPoint(c: PointConfig): Promise<PointMetrics> {
   let all: Record<string, JsonValue>;
   if (c.metrics.some((m) => FUNCTIONAL.has(m))) {
     const set = evalSetFor(c, c.samples);
-    const ev = evaluateOnArch(c.arch, net, set, { batch: BATCH, seed: c.seed });
+    const ev = await evaluateOnArch(c.arch, net, set, { batch: BATCH, seed: c.seed });
     all = { ...costMetrics(ev.result), ...functionalMetrics(c, ev, set) };
   } else {
     // timing does not depend on the data: one timing-only inference, no samples loaded

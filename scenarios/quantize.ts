@@ -71,7 +71,10 @@ export function writeQuantizedOnnx(net: QuantizedNetwork, file: string, format: 
   return bytes.length;
 }
 
-/** A short JSON-friendly summary of a PTQ result. */
+/**
+ * A short JSON-friendly summary of a PTQ result: the same on every run of the same config (the
+ * wall-clock stage times are `ptqTimings`, apart).
+ */
 export function ptqSummary(r: PtqResult): Record<string, unknown> {
   return {
     config: r.config,
@@ -80,8 +83,12 @@ export function ptqSummary(r: PtqResult): Record<string, unknown> {
     linearLayers: r.stats.layers.length,
     calibSamples: r.stats.calibSamples,
     clePairs: r.stats.clePairs,
-    timingsMs: Object.fromEntries(Object.entries(r.timingsMs).map(([k, v]) => [k, Math.round(v)])),
   };
+}
+
+/** The wall-clock time of each PTQ stage, in whole milliseconds (differs from run to run). */
+export function ptqTimings(r: PtqResult): Record<string, number> {
+  return Object.fromEntries(Object.entries(r.timingsMs).map(([k, v]) => [k, Math.round(v)]));
 }
 
 export interface DebugModelOptions {

@@ -4,6 +4,7 @@
  * and `qloom report`.
  */
 import { dirname, join } from 'node:path';
+import { checkOutputDir, removeStaleTempFiles } from './files.js';
 import { buildResults, readResults, writeReport, type ResultsDoc, type WrittenReport } from './report.js';
 import { loadScenario, type Scenario } from './scenario.js';
 import { startSweep, type SweepOutcome, type SweepProgress } from './sweep.js';
@@ -30,6 +31,10 @@ export interface ScenarioRun {
 export async function runScenario(scenario: string | Scenario, opts: ScenarioRunOptions = {}): Promise<ScenarioRun> {
   const s = typeof scenario === 'string' ? loadScenario(scenario) : scenario;
   const outDir = opts.outDir ?? join('out', 'scenarios', s.name);
+  // a folder that cannot take the points and the report is refused before the sweep; the temp
+  // files of an earlier run that was killed are removed (a live run's stay)
+  checkOutputDir(outDir);
+  removeStaleTempFiles(join(outDir, 'points'));
   const sweep = startSweep(s, { outDir, workers: opts.workers, signal: opts.signal });
   if (opts.onProgress) sweep.progress$.subscribe(opts.onProgress);
   const outcome = await sweep.done;
@@ -41,6 +46,7 @@ export async function runScenario(scenario: string | Scenario, opts: ScenarioRun
 /** Re-renders a scenario's CSVs, plots and report.html from its results.json (into `outDir`, default its folder). */
 export async function reportFromResults(resultsFile: string, outDir: string = dirname(resultsFile)): Promise<WrittenReport> {
   const doc = readResults(resultsFile);
+  checkOutputDir(outDir);
   // the results file itself is only rewritten when the report goes elsewhere
   return writeReport(doc, outDir, { writeResults: outDir !== dirname(resultsFile) });
 }

@@ -6,16 +6,19 @@
  * events functionally, so overflow counts and accuracy cover every sample while cycles / energy /
  * bits are per inference — the same calls (scenarios/evaluate.ts) the `qloom` scenario runner makes.
  */
+import { basename, dirname } from 'node:path';
 import type { ArchSpec, MemoryModel } from '../arch/spec.js';
-import { UsageError } from '../errors/index.js';
+import { systemError, UsageError } from '../errors/index.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
 import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
 import { runFp32Batched } from '../quant/pipeline.js';
 import type { RequantMode } from '../qnet/requant.js';
 import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
+import type { EventChunk } from '../sim/events.js';
 import type { RunResult } from '../sim/result.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
+import { checkOutputPath, ensureDir, removeStaleTempFiles, trackTempFile } from './files.js';
 import { sqnrDb } from './debug.js';
 import { dataSplits, evaluationSet, type EvalDatasetName } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
@@ -65,6 +68,15 @@ function positiveInt(v: number | undefined, name: string, def: number): number {
   return v;
 }
 
+/** A step of the trace's writing; a failed system call names the trace (its temp file means nothing to a user). */
+function traceWrite<T>(file: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    throw systemError(e, file, 'cannot write') ?? e;
+  }
+}
+
 /** Functional + timing run of a quantized network on data set images (`qloom run --model`). */
 export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   const { model, data } = opts;
@@ -76,25 +88,38 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   const mode = opts.requant ?? 'float';
   if (mode !== 'float' && mode !== 'fixed') throw new UsageError(`requant must be float or fixed, got '${String(mode)}'`);
   const spec = loadArch(opts.arch, opts.memory);
+  // what can be refused is refused before the PTQ run: the trace's path, the number of samples
+  if (opts.trace !== undefined) checkOutputPath(opts.trace);
+  const set = evaluationSet(data, model, samples, 0);
   const net =
     opts.preset === undefined
       ? loadQuantizedOnnx(model)
       : (await quantizeModel(model, data, typeof opts.preset === 'string' ? resolvePtqConfig(opts.preset) : opts.preset)).net;
   if (net.inputs.length !== 1) throw new UsageError(`the model has ${net.inputs.length} inputs; model runs take single-input models`);
-  const set = evaluationSet(data, model, samples, 0);
   const shape = inputShapeFor(net, set.shape);
-  const trace =
-    opts.trace !== undefined
-      ? new ChromeTraceWriter(opts.trace, { clockHz: spec.clockHz, layerNames: workloadFromQuantizedNetwork(net, [1, ...shape], spec).layers.map((l) => l.name), metadata: { model, arch: spec.name } })
-      : null;
+  let trace: ChromeTraceWriter | null = null;
+  let release = (): void => {};
+  if (opts.trace !== undefined) {
+    ensureDir(dirname(opts.trace));
+    // the temp files of an earlier run of this trace that was killed
+    removeStaleTempFiles(dirname(opts.trace), `${basename(opts.trace)}.`);
+    const layerNames = workloadFromQuantizedNetwork(net, [1, ...shape], spec).layers.map((l) => l.name);
+    trace = traceWrite(opts.trace, () => new ChromeTraceWriter(opts.trace!, { clockHz: spec.clockHz, layerNames, metadata: { model, arch: spec.name } }));
+    release = trackTempFile(trace.tempPath);
+  }
   let evaluation: ArchEvaluation;
+  let traced;
   try {
-    evaluation = evaluateOnArch(spec, net, set, { batch, requant: mode, seed: 0, onEvents: trace ? (c) => trace.chunk(c) : undefined, onProgress: opts.onProgress });
+    const t = trace;
+    const onEvents = t ? (c: EventChunk) => traceWrite(opts.trace!, () => t.chunk(c)) : undefined;
+    evaluation = await evaluateOnArch(spec, net, set, { batch, requant: mode, seed: 0, onEvents, onProgress: opts.onProgress });
+    traced = t ? traceWrite(opts.trace!, () => t.finish()) : undefined;
   } catch (e) {
     trace?.abort();
     throw e;
+  } finally {
+    release();
   }
-  const traced = trace?.finish();
   let accuracy: number;
   let sqnr: number | undefined;
   if (data === 'photos') {

@@ -18,7 +18,7 @@ import { parseRunResult, recomputeEnergy, type RunResult } from '../sim/result.j
 import { simulateScaleSim } from '../sim/timing/scalesim-memory.js';
 import { parseTopologyCsv } from '../sim/timing/topology.js';
 import { ScaleSimTraceWriter } from '../traces/scalesim-trace.js';
-import { writeFileAtomic } from './files.js';
+import { checkOutputDir, ensureDir, writeFileAtomic } from './files.js';
 
 /** An arch: preset name, spec file (.json / .yaml), SCALE-Sim .cfg, or a spec; `memory` overrides its memory model. */
 export function loadArch(arch: string | ArchSpec, memory?: MemoryModel): ArchSpec {
@@ -56,8 +56,10 @@ export function simulateTopology(opts: TopologyRunOptions): RunResult {
   if (opts.scalesimTrace !== undefined && spec.memoryModel !== 'scalesim') {
     throw new UsageError(`SCALE-Sim traces need the scalesim memory model (a .cfg, or memory model scalesim); ${spec.name} uses '${spec.memoryModel}'`);
   }
+  if (opts.scalesimTrace !== undefined) checkOutputDir(opts.scalesimTrace);
   const result = simulate(spec, workloadFromViews(views, spec, opts.topology), { progress: opts.onProgress });
   if (opts.scalesimTrace !== undefined) {
+    ensureDir(opts.scalesimTrace);
     // the engine does not take a trace sink: a second, trace-only pass of the same SCALE-Sim model
     const writer = new ScaleSimTraceWriter(opts.scalesimTrace);
     try {

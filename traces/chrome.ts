@@ -64,6 +64,14 @@ export interface ChromeTraceSummary {
   readonly bytes: number;
 }
 
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
 /** An EventSink that streams a Chrome trace to `path` (via `<path>.<pid>.tmp`). */
 export class ChromeTraceWriter implements EventSink {
   private readonly tmp: string;
@@ -93,6 +101,11 @@ export class ChromeTraceWriter implements EventSink {
     this.emit(`{"ph":"M","pid":1,"tid":0,"name":"process_name","args":{"name":${JSON.stringify(opts.processName ?? 'qloom accelerator')}}}`);
     this.emit(`{"ph":"M","pid":1,"tid":${TID_LAYERS},"name":"thread_name","args":{"name":"layers"}}`);
     this.emit(`{"ph":"M","pid":1,"tid":${TID_LAYERS},"name":"thread_sort_index","args":{"sort_index":0}}`);
+  }
+
+  /** the temp file the trace is streamed to until `finish()` renames it (`abort()` removes it) */
+  get tempPath(): string {
+    return this.tmp;
   }
 
   /** events written so far */
@@ -153,7 +166,12 @@ export class ChromeTraceWriter implements EventSink {
     this.flush();
     closeSync(this.fd);
     this.done = true;
-    renameSync(this.tmp, this.path);
+    try {
+      renameSync(this.tmp, this.path);
+    } catch (e) {
+      removeQuietly(this.tmp);
+      throw e;
+    }
     return { path: this.path, events: this.events, bytes: this.written };
   }
 
@@ -164,11 +182,7 @@ export class ChromeTraceWriter implements EventSink {
     try {
       closeSync(this.fd);
     } finally {
-      try {
-        unlinkSync(this.tmp);
-      } catch {
-        // already gone
-      }
+      removeQuietly(this.tmp);
     }
   }
 

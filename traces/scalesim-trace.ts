@@ -11,12 +11,13 @@
  * traces print numpy floats (`3.0`); addresses are offset by the arch's `memories.dram.baseAddress`
  * (SCALE-Sim's IfmapOffset / FilterOffset / OfmapOffset).
  *
- * Plug an instance into `simulateScaleSim(spec, views, { trace })` (sim/timing/scalesim-memory.ts).
+ * Plug an instance into `simulateScaleSim(spec, views, { trace })` (sim/timing/scalesim-memory.ts);
+ * the folder must exist (the `layer<i>` folders in it are made here).
  * Lines are formatted into a per-file string chunk and written with a synchronous write once the
  * chunk passes `chunkBytes`, so memory stays bounded however long the run (the simulation is
  * synchronous; an async stream would buffer without limit). Call `close()` when the run is done.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScaleSimTraceSink, TraceOperand } from '../sim/timing/scalesim-memory.js';
 
@@ -58,7 +59,13 @@ export class ScaleSimTraceWriter implements ScaleSimTraceSink {
     this.closeLayer();
     if (this.only && !this.only.has(layer)) return;
     const d = join(this.dir, `layer${layer}`);
-    mkdirSync(d, { recursive: true });
+    // one level under the trace folder, which the caller made (scenarios/files.ts ensureDir): a plain
+    // mkdir, never a recursive one (Node 20's loops forever where the file system refuses, /proc)
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw e;
+    }
     this.fds = this.files.map((f) => openSync(join(d, f), 'w'));
     this.active = true;
   }

@@ -13,7 +13,7 @@
  * loader renders only the chosen indices, with the same subset rule.
  */
 
-import { DatasetError } from '../errors.js';
+import { DatasetError, UsageError } from '../errors.js';
 import { Prng } from '../prng.js';
 import { loadFmnist } from './fmnist.js';
 import { loadMnist } from './mnist.js';
@@ -80,7 +80,7 @@ export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions =
 /** The subset rule: the first k of `new Prng(seed).permutation(count)`, sorted back into file order. */
 function subsetIndices(name: string, split: Split, count: number, k: number, seed = 0): Int32Array {
   if (!Number.isInteger(k) || k < 1 || k > count) {
-    throw new RangeError(`${name}/${split}: samples must be an integer in 1…${count}, got ${k}`);
+    throw new UsageError(`${name}/${split} has ${count} images: samples must be an integer in 1…${count}, got ${k}`);
   }
   return new Prng(seed).permutation(count).subarray(0, k).sort();
 }

@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
-import { DatasetError } from '../errors.js';
+import { DatasetError, UsageError } from '../errors.js';
 import { Prng } from '../prng.js';
 import { getPreprocess, type Preprocess, type PreprocessName, type ResizeCoord } from './preprocess.js';
 
@@ -259,7 +259,7 @@ export function loadPhotos(preprocess: Preprocess | PreprocessName, opts: PhotoO
   if (opts.samples !== undefined) {
     const k = opts.samples;
     if (!Number.isInteger(k) || k < 1 || k > all.length) {
-      throw new DatasetError(`asked for ${k} photos; the real-photo set${opts.split ? `'s ${opts.split} split` : ''} has ${all.length} (1..${all.length})`);
+      throw new UsageError(`asked for ${k} photos; the real-photo set${opts.split ? `'s ${opts.split} split` : ''} has ${all.length} (1..${all.length})`);
     }
     const perm = new Prng(opts.seed ?? 0).permutation(all.length).subarray(0, k);
     perm.sort();

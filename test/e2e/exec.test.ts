@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { qloom } from '../helpers/cli.js';
+import { qloom, qloomWithin } from '../helpers/cli.js';
 import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { decodeTensorPb } from '../../nets/onnx/tensor.js';
 import { TESTDATA } from '../helpers/conformance.js';
@@ -115,4 +115,24 @@ describe.skipIf(!existsSync(NODE))('qloom exec', () => {
     expect(r.stderr).toContain("input 'x' has shape [2,4]");
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('--out-dir naming a file, or a folder under /proc: exit 1, one line naming it, no hang; a missing folder is created', async () => {
+    const dir = tmp();
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const args = [join(NODE, 'test_qlinearconv', 'model.onnx'), ...inputArgs('test_qlinearconv')];
+    const onFile = await qloomWithin(30_000, 'exec', ...args, '--out-dir', file);
+    expect(onFile.code).toBe(1);
+    expect(onFile.stderr).toBe(`qloom exec: cannot write into ${file}: it is a file, not a folder\n`);
+    if (existsSync('/proc/self')) {
+      // Node 20's recursive mkdir looped forever here
+      const proc = await qloomWithin(30_000, 'exec', ...args, '--out-dir', '/proc/x');
+      expect(proc.code).toBe(1);
+      expect(proc.stderr).toBe('qloom exec: cannot write into /proc/x: cannot create files in /proc: no such file or folder (ENOENT)\n');
+    }
+    const nested = join(dir, 'p', 'q');
+    expect((await qloomWithin(30_000, 'exec', ...args, '--out-dir', nested)).code).toBe(0);
+    expect(readdirSync(nested)).toEqual(['y.pb']);
+    expect(readdirSync(dir).sort()).toEqual(['a-file', 'p']);
+  }, 100_000);
 });

@@ -3,11 +3,12 @@
  * images, functional + timing, `--json` with per-layer rows, totals and accuracy, and a Chrome
  * trace that parses; usage errors exit 2.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { qloom } from '../helpers/cli.js';
+import { qloom, qloomWithin, ROOT } from '../helpers/cli.js';
 import type { Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
 import { buildModel } from '../helpers/onnx-build.js';
@@ -103,5 +104,51 @@ describe.skipIf(!existsSync(FMNIST))('qloom run --model', () => {
     expect(doc.totals.macs).toBeGreaterThan(2.9e8);
     // a quantized file has no FP32 model to agree with
     expect((await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'photos')).code).toBe(2);
+  }, 120_000);
+
+  it('--trace and --out into missing folders are created; under /proc, or --samples above the set, refused in one line before the run', async () => {
+    const out = join(dir, 'missing', 'deeper');
+    const r = await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '4', '--trace', join(out, 't.json'), '--out', join(out, 'r.json'), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['r.json', 't.json']);
+    if (existsSync('/proc/self')) {
+      for (const flag of ['--trace', '--out']) {
+        const bad = await qloomWithin(60_000, 'run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '4', flag, '/proc/x/y/t.json');
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toBe('qloom run: cannot write /proc/x/y/t.json: cannot create files in /proc: no such file or folder (ENOENT)\n');
+      }
+    }
+    const many = await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '99999999');
+    expect(many.code).toBe(2);
+    expect(many.stderr).toBe('qloom run: fmnist/test has 10000 images: samples must be an integer in 1…10000, got 99999999\n');
+  }, 120_000);
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s while the trace is written: the temp file is removed, nothing half-written stays, exit %i', async (signal, code) => {
+    const out = mkdtempSync(join(tmpdir(), 'qloom-interrupt-'));
+    const trace = join(out, 't.json');
+    // every fmnist test image in batches of 5: the trace stays open until the last batch, seconds away
+    const child = spawn('node', [join(ROOT, 'cli/qloom.js'), 'run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '10000', '--batch', '5', '--trace', trace, '--json'], { cwd: ROOT });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const tmp = `${trace}.${child.pid}.tmp`;
+    const seen = await new Promise<boolean>((resolve) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (existsSync(tmp) || Date.now() - started > 60_000 || child.exitCode !== null) {
+          clearInterval(poll);
+          resolve(existsSync(tmp));
+        }
+      }, 20);
+    });
+    expect(seen, `no ${tmp} while the run went on; stderr: ${stderr}`).toBe(true);
+    child.kill(signal);
+    expect(await exited, stderr).toBe(code);
+    expect(stderr).toContain(`qloom run: interrupted (${signal}); removed 1 unfinished file\n`);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(out)).toEqual([]);
   }, 120_000);
 });

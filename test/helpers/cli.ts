@@ -7,17 +7,25 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
 export interface CliResult {
-  readonly code: number;
+  readonly code: number | 'timeout';
   readonly stdout: string;
   readonly stderr: string;
 }
 
 export async function qloom(...args: string[]): Promise<CliResult> {
+  return qloomWithin(0, ...args);
+}
+
+/**
+ * `qloom(...args)` killed after `ms` milliseconds (0: never), so a hang fails the test instead of
+ * outliving it; the killed run's code is 'timeout'.
+ */
+export async function qloomWithin(ms: number, ...args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20, timeout: ms, killSignal: 'SIGKILL' });
     return { code: 0, stdout, stderr };
   } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    const err = e as { code: number | null; killed?: boolean; stdout: string; stderr: string };
+    return { code: err.killed ? 'timeout' : (err.code as number), stdout: err.stdout, stderr: err.stderr };
   }
 }

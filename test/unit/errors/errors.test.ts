@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError as ArchConfigError } from '../../../arch/errors.js';
-import { ConfigError, DatasetError, ERROR_KINDS, errorOfKind, InvariantError, ModelError, QloomError, UsageError } from '../../../errors/index.js';
+import { ConfigError, DatasetError, ERROR_KINDS, errorOfKind, InvariantError, ModelError, QloomError, ResourceError, systemError, UsageError } from '../../../errors/index.js';
 import { ModelError as NetsModelError } from '../../../nets/errors.js';
 import { validateScenario } from '../../../scenarios/scenario.js';
 import { runSweep } from '../../../scenarios/sweep.js';
@@ -21,6 +21,7 @@ describe('error hierarchy', () => {
       [new ConfigError('c'), 'config', 'ConfigError'],
       [new ModelError('m'), 'model', 'ModelError'],
       [new DatasetError('d'), 'data', 'DatasetError'],
+      [new ResourceError('r'), 'resource', 'ResourceError'],
       [new InvariantError('i'), 'invariant', 'InvariantError'],
     ];
     for (const [e, kind, name] of cases) {
@@ -40,6 +41,26 @@ describe('error hierarchy', () => {
     expect(new ConfigError('bad', 'x.cfg').message).toBe('x.cfg: bad');
     const m = new ModelError([{ node: 'conv1', op: 'Conv', opset: 13, message: 'no weights' }], 'm.onnx');
     expect(m.message).toBe("m.onnx: node 'conv1', op Conv, opset 13: no weights");
+  });
+
+  it('systemError: a failed file-system call or allocation becomes one line naming the path; anything else is not one', () => {
+    const sys = (code: string, syscall: string, path?: string) => Object.assign(new Error(`${code}: whatever, ${syscall}`), { code, syscall, ...(path ? { path } : {}) });
+    expect(systemError(sys('ENOENT', 'open', 'in/x.json'))?.message).toBe('cannot open in/x.json: no such file or folder (ENOENT)');
+    expect(systemError(sys('ENOSPC', 'write'))?.message).toBe('cannot write: no space left on the device (ENOSPC)');
+    // a rename's temp file is not what the user named: the caller says which file it was
+    const renamed = systemError(sys('EISDIR', 'rename', 'out/r.json.12.1.tmp'), 'out/r.json', 'cannot write');
+    expect(renamed).toBeInstanceOf(ResourceError);
+    expect(renamed?.kind).toBe('resource');
+    expect(renamed?.message).toBe('cannot write out/r.json: it is a folder (EISDIR)');
+    for (const code of ['EACCES', 'EEXIST', 'ENOTDIR', 'EROFS']) expect(systemError(sys(code, 'mkdir', 'd'))?.message).toMatch(new RegExp(`^cannot create the folder d: [a-z].* \\(${code}\\)$`));
+    expect(systemError(new RangeError('Array buffer allocation failed'))?.message).toMatch(/^not enough memory: Array buffer allocation failed/);
+    expect(systemError(new RangeError('Invalid typed array length: 1e+21'))?.kind).toBe('resource');
+    // a bug stays a bug: a plain error, a RangeError of another kind, a thrown string
+    expect(systemError(new TypeError("cannot read properties of undefined (reading 'x')"))).toBeUndefined();
+    expect(systemError(new RangeError('Maximum call stack size exceeded'))).toBeUndefined();
+    expect(systemError('text')).toBeUndefined();
+    const q = new ConfigError('c');
+    expect(systemError(q)).toBe(q);
   });
 
   it('errorOfKind rebuilds each kind from a message', () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DatasetError } from '../../../nets/errors.js';
+import { DatasetError, UsageError } from '../../../nets/errors.js';
 import { loadDataset, type DatasetName } from '../../../nets/data/index.js';
 import { FMNIST_DIR, loadFmnist, parseIdx } from '../../../nets/data/fmnist.js';
 import { Prng } from '../../../nets/prng.js';
@@ -142,10 +142,10 @@ describe('seeded subsets', () => {
     expect(all.labels).toEqual(loadDataset('mnist', 'test').labels);
   });
 
-  it('rejects sample counts outside 1…count', () => {
-    expect(() => loadDataset('mnist', 'test', { samples: 0 })).toThrow(RangeError);
-    expect(() => loadDataset('mnist', 'test', { samples: 2005 })).toThrow(RangeError);
-    expect(() => loadDataset('mnist', 'test', { samples: 1.5 })).toThrow(RangeError);
+  it('rejects sample counts outside 1…count with a UsageError naming the size', () => {
+    for (const samples of [0, 2005, 1.5]) {
+      expect(thrown(UsageError, () => loadDataset('mnist', 'test', { samples })).message).toBe(`mnist/test has 2004 images: samples must be an integer in 1…2004, got ${samples}`);
+    }
   });
 });
 
