@@ -4,43 +4,63 @@
  *
  * | preset            | array  | dataflow | operands | acc          | buffer                 | DRAM                 | clock   |
  * | ----------------- | ------ | -------- | -------- | ------------ | ---------------------- | -------------------- | ------- |
- * | edge-npu          | 16×16  | ws       | int8     | 32 b wrap    | 256 KiB unified        | 12.8 GB/s, 100 ns    | 800 MHz |
- * | tpu-like          | 128×128| ws       | int8     | 32 b wrap    | 24 MiB unified         | 700 GB/s, 100 ns     | 700 MHz |
+ * | edge-npu          | 16×16  | ws       | int8     | 32 b wrap, 4096/col | 256 KiB unified | 12.8 GB/s, 100 ns    | 800 MHz |
+ * | edge-npu-smallacc | 16×16  | ws       | int8     | 32 b wrap, 16/col | 256 KiB unified   | 12.8 GB/s, 100 ns    | 800 MHz |
+ * | tpu-like          | 128×128| ws       | int8     | 32 b wrap, 4096/col | 24 MiB unified  | 700 GB/s, 100 ns     | 700 MHz |
  * | eyeriss-like      | 12×14  | ws       | 16-bit   | 32 b wrap    | 108 KiB unified (GLB)  | 480 MB/s, 100 ns     | 200 MHz |
  * | mcu-npu           | 8×8    | os       | int8     | 16 b saturate| 64 KiB unified         | 400 MB/s, 200 ns     | 200 MHz |
  * | scalesim-default  | 32×32  | os       | int8     | 32 b wrap    | 64 KiB ×3 split (1 B words) | 10 B/cycle, CALC | 1 GHz   |
+ *
+ * Accumulator capacity (weight-stationary: partial sums that do not fit spill to the buffer or DRAM)
+ * is `pes · pe.registers.psum bytes ÷ accumulator bytes` entries; "n/col" above is that ÷ columns.
  *
  * This file imports only types, so spec.ts can import it without an import cycle at run time.
  */
 import type { ArchSpecInput } from './spec.js';
 
+const EDGE_NPU: ArchSpecInput = {
+  name: 'edge-npu',
+  description:
+    'Generic edge NPU: 16×16 int8 weight-stationary array (256 MACs/cycle), int32 accumulators, 256 KiB unified buffer, LPDDR4-class DRAM, fused per-channel requant with a LUT for sigmoid-like activations.',
+  source:
+    'Representative configuration in the class of Arm Ethos-U55 (up to 256 int8 MACs/cycle) — not a model of a product. ' +
+    'DRAM: LPDDR4-3200 ×32 = 3200 MT/s × 4 B = 12.8 GB/s (JESD209-4), ~100 ns first-access latency. ' +
+    'Clock 800 MHz makes that 16 B/cycle and 80 cycles. Banking (16 × 128-bit) and DMA are assumptions. ' +
+    'Accumulators (assumption, scaled from TPU v1): TPU v1 keeps 4 MiB of 32-bit accumulators behind its 256×256 weight-stationary ' +
+    'array, 4,096 entries per column (Jouppi et al., "In-datacenter performance analysis of a tensor processing unit", ISCA 2017, ' +
+    'sec. 2); the same depth per column on 16 columns is 65,536 int32 entries = 256 KiB, given as 1 KiB per PE ' +
+    '(pe.registers.psum; the engine pools pes · psum bytes). Generous for an edge part: with it no fmnist-cnn layer spills; ' +
+    'edge-npu-smallacc keeps one int32 per PE to show the spill cost.',
+  clock: '800 MHz',
+  array: { rows: 16, cols: 16, dataflow: 'ws' },
+  operands: { weightBits: 8, activationBits: 8 },
+  accumulator: { bits: 32, overflow: 'wrap' },
+  pe: { form: 'raw', registers: { weight: '1 B', input: '1 B', psum: '256 * 4 B' } },
+  memories: {
+    glb: { capacity: '256 KiB', banks: 16, wordBits: 128, readPorts: 1, writePorts: 1 },
+    dram: { bandwidth: '12.8 GB/s', latency: '100 ns', mode: 'user' },
+  },
+  dma: { engines: 2, maxOutstanding: 8, burst: '64 B' },
+  requant: {
+    lanesPerCycle: 16,
+    latencyCycles: 3,
+    perChannel: true,
+    multiplierBits: 32,
+    fused: ['relu', 'relu6', 'clip', 'sigmoid', 'hardsigmoid', 'hardswish', 'swish', 'tanh', 'gelu'],
+    lutEntries: 256,
+  },
+};
+
 export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
-  'edge-npu': {
-    name: 'edge-npu',
-    description:
-      'Generic edge NPU: 16×16 int8 weight-stationary array (256 MACs/cycle), int32 accumulators, 256 KiB unified buffer, LPDDR4-class DRAM, fused per-channel requant with a LUT for sigmoid-like activations.',
-    source:
-      'Representative configuration in the class of Arm Ethos-U55 (up to 256 int8 MACs/cycle) — not a model of a product. ' +
-      'DRAM: LPDDR4-3200 ×32 = 3200 MT/s × 4 B = 12.8 GB/s (JESD209-4), ~100 ns first-access latency. ' +
-      'Clock 800 MHz makes that 16 B/cycle and 80 cycles. Banking (16 × 128-bit) and DMA are assumptions.',
-    clock: '800 MHz',
-    array: { rows: 16, cols: 16, dataflow: 'ws' },
-    operands: { weightBits: 8, activationBits: 8 },
-    accumulator: { bits: 32, overflow: 'wrap' },
-    pe: { form: 'raw' },
-    memories: {
-      glb: { capacity: '256 KiB', banks: 16, wordBits: 128, readPorts: 1, writePorts: 1 },
-      dram: { bandwidth: '12.8 GB/s', latency: '100 ns', mode: 'user' },
-    },
-    dma: { engines: 2, maxOutstanding: 8, burst: '64 B' },
-    requant: {
-      lanesPerCycle: 16,
-      latencyCycles: 3,
-      perChannel: true,
-      multiplierBits: 32,
-      fused: ['relu', 'relu6', 'clip', 'sigmoid', 'hardsigmoid', 'hardswish', 'swish', 'tanh', 'gelu'],
-      lutEntries: 256,
-    },
+  'edge-npu': EDGE_NPU,
+  // edge-npu with one int32 accumulator per PE (256 entries, 16 per column): what edge-npu was before
+  // issue 20, kept to show what spilled partial sums cost
+  'edge-npu-smallacc': {
+    ...EDGE_NPU,
+    name: 'edge-npu-smallacc',
+    description: 'edge-npu with one 32-bit accumulator per PE (256 entries, 16 per column): weight-stationary layers with more output pixels than that spill partial sums to the buffer.',
+    source: 'edge-npu (see there) with pe.registers.psum = 4 B, an assumption chosen to show the spill effect, not a product.',
+    pe: { form: 'raw', registers: { weight: '1 B', input: '1 B', psum: '4 B' } },
   },
 
   'tpu-like': {
@@ -51,12 +71,14 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       'Array 128×128 and HBM 700 GB/s at 700 MHz: TPU v2 (Jouppi et al., "A domain-specific supercomputer for training deep neural networks", CACM 63(7), 2020). ' +
       '24 MiB Unified Buffer, int8 operands, 32-bit accumulators, weight-stationary, fused activation unit (ReLU, sigmoid, tanh): TPU v1 ' +
       '(Jouppi et al., "In-datacenter performance analysis of a tensor processing unit", ISCA 2017). 700 GB/s / 700 MHz = 1000 B/cycle ' +
-      '(per chip, shared by its two cores: an upper bound for one array). Latency ~100 ns, banking (16 × 1024-bit) and DMA are assumptions.',
+      '(per chip, shared by its two cores: an upper bound for one array). Latency ~100 ns, banking (16 × 1024-bit) and DMA are assumptions. ' +
+      'Accumulators: TPU v1\'s 4,096 32-bit entries per column (4 MiB behind 256 columns, ISCA 2017 sec. 2) on 128 columns = 2 MiB, ' +
+      'given as 128 B per PE (pe.registers.psum; the engine pools pes · psum bytes) — the depth per column is the assumption carried over.',
     clock: '700 MHz',
     array: { rows: 128, cols: 128, dataflow: 'ws' },
     operands: { weightBits: 8, activationBits: 8 },
     accumulator: { bits: 32, overflow: 'wrap' },
-    pe: { form: 'raw' },
+    pe: { form: 'raw', registers: { weight: '1 B', input: '1 B', psum: '32 * 4 B' } },
     memories: {
       glb: { capacity: '24 MiB', banks: 16, wordBits: 1024, readPorts: 1, writePorts: 1 },
       dram: { bandwidth: '700 GB/s', latency: '100 ns', mode: 'user' },

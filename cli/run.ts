@@ -5,7 +5,7 @@
 import type { MemoryModel } from '../arch/spec.js';
 import { UsageError } from '../errors/index.js';
 import { DATASET_NAMES } from '../nets/data/index.js';
-import { runSummary, type RunResult } from '../sim/result.js';
+import { bitsLine, runSummary, type RunResult } from '../sim/result.js';
 import type { EvalDatasetName } from '../scenarios/datasets.js';
 import { checkOutputPath } from '../scenarios/files.js';
 import { loadArch, saveRunResult, simulateTopology } from '../scenarios/simulate.js';
@@ -43,7 +43,8 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
   const s = t.stalls;
   process.stdout.write(
     `cycles ${t.cycles.toLocaleString('en-US')} (${(t.seconds * 1e3).toFixed(3)} ms)   stalls: operand late ${s.operandLate.toLocaleString('en-US')}, buffer full ${s.bufferFull.toLocaleString('en-US')}, requant busy ${s.requantBusy.toLocaleString('en-US')}\n` +
-      `energy ${uj(t.energyPj)} µJ   DRAM read ${t.dramBytes.read.toLocaleString('en-US')} B, write ${t.dramBytes.write.toLocaleString('en-US')} B   psum spill ${(t.bits.psumSpill / 8).toLocaleString('en-US')} B\n`,
+      `energy ${uj(t.energyPj)} µJ   DRAM read ${t.dramBytes.read.toLocaleString('en-US')} B, write ${t.dramBytes.write.toLocaleString('en-US')} B\n` +
+      bitsLine(t.bits) + '\n',
   );
 }
 

@@ -22,7 +22,7 @@ import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
-import { BITS_CLASSES, type RunResult } from '../sim/result.js';
+import { bitsByClass, bitsTotal, type RunResult } from '../sim/result.js';
 import { calibrationSet, evaluationSet, type EvalSet } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
 import { quantizeModel } from './quantize.js';
@@ -93,13 +93,10 @@ export function costMetrics(r: RunResult): Record<string, JsonValue> {
   const t = r.totals;
   const byComponent: Record<string, number> = {};
   for (const [comp, actions] of Object.entries(r.energy.byComponent)) byComponent[comp] = Object.values(actions).reduce((a, b) => a + b, 0);
-  const byClass: Record<string, number> = {};
-  let bitsMoved = t.bits.psumSpill;
-  for (const k of BITS_CLASSES) {
-    byClass[k] = t.bits.dramBuffer[k] + t.bits.bufferArray[k];
-    bitsMoved += byClass[k];
-  }
-  byClass.psumSpill = t.bits.psumSpill;
+  // each bit once: Σ levels × classes, the same cells `qloom run --json` reports (issue 20); the
+  // partial-sum spills are the psums class, not an addend
+  const byClass: Record<string, number> = bitsByClass(t.bits);
+  const bitsMoved = bitsTotal(t.bits);
   return {
     cycles: t.cycles,
     stallCycles: t.stallCycles,

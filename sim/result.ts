@@ -16,13 +16,53 @@ import { InvariantError } from '../nets/errors.js';
 export type BitsClass = 'weights' | 'inputs' | 'outputs' | 'psums' | 'bias' | 'requantParams';
 export const BITS_CLASSES: readonly BitsClass[] = Object.freeze(['weights', 'inputs', 'outputs', 'psums', 'bias', 'requantParams']);
 
+/**
+ * Bits moved, levels × classes: each bit counted once per boundary it crosses (DESIGN.md
+ * "Referees"), so the total is the sum of the twelve cells (`bitsTotal`). Partial sums move only
+ * when they spill out of the accumulators, so the `psums` class is the spill traffic, and its two
+ * levels are its breakdown by destination (`psumSpillBits`): `bufferArray.psums` spilled to the
+ * buffer and read back, `dramBuffer.psums` spilled to DRAM and read back (whole bytes per entry,
+ * as DRAM counts bytes). There is no separate spill total to add.
+ */
 export interface BitsMoved {
-  /** DRAM ↔ on-chip buffers, both directions */
+  /** DRAM ↔ on-chip buffers, both directions (whole bytes: = 8 × the layer's DRAM bytes read and written) */
   readonly dramBuffer: Readonly<Record<BitsClass, number>>;
-  /** buffers ↔ PE array and requant unit, both directions */
+  /** buffers (and accumulators) ↔ PE array and requant unit, both directions */
   readonly bufferArray: Readonly<Record<BitsClass, number>>;
-  /** partial sums spilled out of the accumulators and read back (to the buffer or DRAM), both directions */
-  readonly psumSpill: number;
+}
+
+/** every bit moved, once: Σ levels × classes */
+export function bitsTotal(b: BitsMoved): number {
+  let s = 0;
+  for (const k of BITS_CLASSES) s += b.dramBuffer[k] + b.bufferArray[k];
+  return s;
+}
+
+/** bits moved per tensor class, both levels */
+export function bitsByClass(b: BitsMoved): Record<BitsClass, number> {
+  const out = zeroBits();
+  for (const k of BITS_CLASSES) out[k] = b.dramBuffer[k] + b.bufferArray[k];
+  return out;
+}
+
+/** bits moved over DRAM ↔ buffer (every class) */
+export function dramBits(b: BitsMoved): number {
+  let s = 0;
+  for (const k of BITS_CLASSES) s += b.dramBuffer[k];
+  return s;
+}
+
+/** one line for a human: the total, its two levels, and the psums class's part of them by destination */
+export function bitsLine(b: BitsMoved): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const dram = dramBits(b);
+  const sp = psumSpillBits(b);
+  return `bits moved ${n(bitsTotal(b))} (DRAM↔buffer ${n(dram)}, buffer↔array ${n(bitsTotal(b) - dram)}; of them partial-sum spills ${n(sp.toBuffer + sp.toDram)}: to the buffer ${n(sp.toBuffer)}, to DRAM ${n(sp.toDram)})`;
+}
+
+/** the `psums` class by where the partial sums spilled to (both directions): a breakdown, not an addend */
+export function psumSpillBits(b: BitsMoved): { readonly toBuffer: number; readonly toDram: number } {
+  return { toBuffer: b.bufferArray.psums, toDram: b.dramBuffer.psums };
 }
 
 /** array idle cycles by the reason it waited */
@@ -127,15 +167,13 @@ export function mergeCounts(lists: readonly (readonly ActionCount[])[]): ActionC
 function sumBits(layers: readonly LayerResult[]): BitsMoved {
   const dramBuffer = zeroBits();
   const bufferArray = zeroBits();
-  let psumSpill = 0;
   for (const l of layers) {
     for (const k of BITS_CLASSES) {
       dramBuffer[k] += l.bits.dramBuffer[k];
       bufferArray[k] += l.bits.bufferArray[k];
     }
-    psumSpill += l.bits.psumSpill;
   }
-  return { dramBuffer, bufferArray, psumSpill };
+  return { dramBuffer, bufferArray };
 }
 
 /** Totals of a list of layers (layers run back to back, so cycles add up). */
@@ -202,9 +240,12 @@ export function withOverflows(result: RunResult, overflowsPerLayer: readonly num
 
 /** The `--json` document of `qloom run` (issue 5): per-layer essentials and totals. */
 export function runSummary(result: RunResult): {
-  layers: { name: string; cycles: number; stallCycles: number; utilization: number; macs: number; energyPj: number; overflows: number; bits: BitsMoved }[];
-  totals: { cycles: number; stallCycles: number; macs: number; energyPj: number; overflows: number; bits: BitsMoved };
+  layers: { name: string; cycles: number; stallCycles: number; utilization: number; macs: number; energyPj: number; overflows: number; bitsMoved: number; bits: BitsMoved }[];
+  totals: { cycles: number; stallCycles: number; macs: number; energyPj: number; overflows: number; bitsMoved: number; bits: BitsMoved };
 } {
+  // bitsMoved = Σ bits (levels × classes); only the two levels are copied (a result saved before
+  // issue 20 also carried a psumSpill total, the psums class counted a second time)
+  const bits = (b: BitsMoved): BitsMoved => ({ dramBuffer: b.dramBuffer, bufferArray: b.bufferArray });
   return {
     layers: result.layers.map((l) => ({
       name: l.name,
@@ -214,7 +255,8 @@ export function runSummary(result: RunResult): {
       macs: l.macs,
       energyPj: l.energyPj,
       overflows: l.overflows,
-      bits: l.bits,
+      bitsMoved: bitsTotal(l.bits),
+      bits: bits(l.bits),
     })),
     totals: {
       cycles: result.totals.cycles,
@@ -222,7 +264,8 @@ export function runSummary(result: RunResult): {
       macs: result.totals.macs,
       energyPj: result.totals.energyPj,
       overflows: result.totals.overflows,
-      bits: result.totals.bits,
+      bitsMoved: bitsTotal(result.totals.bits),
+      bits: bits(result.totals.bits),
     },
   };
 }
@@ -261,7 +304,6 @@ export function checkRunCounts(result: RunResult): void {
       int(b.dramBuffer[k], `${path}.bits.dramBuffer.${k}`);
       int(b.bufferArray[k], `${path}.bits.bufferArray.${k}`);
     }
-    int(b.psumSpill, `${path}.bits.psumSpill`);
   };
   const common = (x: LayerResult | RunTotals, path: string) => {
     int(x.cycles, `${path}.cycles`);

@@ -15,7 +15,6 @@ export interface LayerAccounting {
   readonly mappingEfficiency: number;
   readonly dramBuffer: Record<BitsClass, number>;
   readonly bufferArray: Record<BitsClass, number>;
-  readonly psumSpill: number;
   readonly spills: { toBuffer: number; toDram: number };
   readonly dramRead: number;
   readonly dramWrite: number;

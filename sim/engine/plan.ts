@@ -135,7 +135,6 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   // times how many folds it has — O(1) whatever the number of folds
   const dramBuffer = zeroBits();
   const bufferArray = zeroBits();
-  let psumSpillBits = 0;
   let toBuffer = 0;
   let toDram = 0;
   let biasReadCh = 0;
@@ -155,13 +154,14 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
       // per-channel (M0, shift) sets follow the output channels of each tile; a per-tensor set
       // sits in the requant unit's register for the whole layer (read once, below)
       if (v.last && layer.perChannel) rqReadSets += v.nReal * n;
-      psumSpillBits += (v.spillOut + v.spillIn) * layer.accBits * n;
+      // the psums class is the spill traffic, counted once, at the level it went to: buffer
+      // (accumulator bits) or DRAM (whole bytes per entry, the bytes the DMA moves)
       if (shape.spill === SpillTarget.Buffer) {
         toBuffer += v.spillOut * n;
         bufferArray.psums += (v.spillOut + v.spillIn) * layer.accBits * n;
       } else if (shape.spill === SpillTarget.Dram) {
         toDram += v.spillOut * n;
-        dramBuffer.psums += (v.spillOut + v.spillIn) * layer.accBits * n;
+        dramBuffer.psums += (v.spillOut + v.spillIn) * shape.accBytes * 8 * n;
       }
     }
   }
@@ -211,7 +211,6 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
       mappingEfficiency: fp.mappingEfficiency,
       dramBuffer,
       bufferArray,
-      psumSpill: psumSpillBits,
       spills: { toBuffer, toDram },
       dramRead: dramReadBytes,
       dramWrite: dramWriteBytes,
@@ -270,7 +269,6 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
       mappingEfficiency: 0,
       dramBuffer,
       bufferArray,
-      psumSpill: 0,
       spills: { toBuffer: 0, toDram: 0 },
       dramRead: layer.ifmapBytes,
       dramWrite: layer.ofmapBytes,

@@ -20,8 +20,24 @@ function readCfg(file: string): Record<string, string> {
 }
 
 describe('presets', () => {
-  it('are the five documented ones', () => {
-    expect([...PRESET_NAMES].sort()).toEqual(['edge-npu', 'eyeriss-like', 'mcu-npu', 'scalesim-default', 'tpu-like']);
+  it('are the six documented ones', () => {
+    expect([...PRESET_NAMES].sort()).toEqual(['edge-npu', 'edge-npu-smallacc', 'eyeriss-like', 'mcu-npu', 'scalesim-default', 'tpu-like']);
+  });
+
+  it('weight-stationary accumulators: TPU v1 depth per column (4,096 int32) on edge-npu and tpu-like; edge-npu-smallacc one per PE', () => {
+    const entries = (name: string) => {
+      const s = presetSpec(name);
+      return (s.array.pes * s.pe.registers.psumBytes) / Math.ceil(s.accumulator.bits / 8) / s.array.cols;
+    };
+    expect(entries('edge-npu')).toBe(4096);
+    expect(entries('tpu-like')).toBe(4096);
+    expect(entries('edge-npu-smallacc')).toBe(16);
+    expect(PRESETS['edge-npu'].source).toContain('ISCA 2017');
+    // the small variant differs from edge-npu in the accumulators only
+    const { name: _a, description: _b, source: _c, pe: p1, ...rest } = presetSpec('edge-npu-smallacc');
+    const { name: _d, description: _e, source: _f, pe: p2, ...base } = presetSpec('edge-npu');
+    expect(rest).toEqual(base);
+    expect({ ...p1, registers: { ...p1.registers, psumBytes: 0 } }).toEqual({ ...p2, registers: { ...p2.registers, psumBytes: 0 } });
   });
 
   it('every preset validates, names its source and is its own name', () => {

@@ -10,11 +10,13 @@ import { PRESETS } from '../../../arch/presets.js';
 import { validateArchSpec, type ArchSpec } from '../../../arch/spec.js';
 import { loadDataset } from '../../../nets/data/index.js';
 import type { Tensor } from '../../../nets/graph.js';
+import { layerStats } from '../../../nets/shapes.js';
 import { loadModel } from '../../../nets/zoo/index.js';
 import { configHash, resolvePtqConfig } from '../../../quant/config.js';
 import { quantizedOutputs, top1Of } from '../../../scenarios/debug.js';
 import { quantizeNetwork, type PtqResult } from '../../../quant/pipeline.js';
 import { workloadFromQuantizedNetwork } from '../../../sim/engine/index.js';
+import { BITS_CLASSES, runSummary } from '../../../sim/result.js';
 import { runSimulation, type SimulationResult } from '../../../sim/run.js';
 import { ptqConfigOf } from '../../../scenarios/ptq.js';
 import { runPoint } from '../../../scenarios/qloom-runner.js';
@@ -87,6 +89,21 @@ describe('qloom runner: one pc-vs-pt row equals the direct library calls', () =>
     expect(configHash(cfg)).toBe(direct.ptq.configHash);
   });
 
+  it('a point equals `qloom run --json` of the same configuration (simulateModel → runSummary)', async () => {
+    // cost counts do not depend on the calibration or the images, so the CLI's own defaults
+    // (preset calibration, 10 samples) must give the point's cycles, energy and bits
+    const { simulateModel } = await import('../../../scenarios/simulate-model.js');
+    const r = await simulateModel({ arch: 'edge-npu', model: 'fmnist-cnn', preset: 'w8a8-pc', data: 'fmnist', samples: 10 });
+    const t = runSummary(r.result).totals;
+    expect(row.cycles).toEqual(t.cycles);
+    expect(row.energyPj).toBe(t.energyPj);
+    // MACs: the simulated layers' = `qloom inspect`'s totalMacs of the float graph
+    expect(t.macs).toEqual(layerStats(loadModel('fmnist-cnn').graph).totalMacs);
+    let cells = 0;
+    for (const level of [t.bits.dramBuffer, t.bits.bufferArray]) for (const k of BITS_CLASSES) cells += level[k];
+    expect(row.bitsMoved).toEqual(cells);
+  }, 120_000);
+
   it('cycles, stalls, energy, bits and storage equal the engine run', () => {
     const t = direct.timing.totals;
     expect(row.cycles).toEqual(t.cycles);
@@ -94,9 +111,16 @@ describe('qloom runner: one pc-vs-pt row equals the direct library calls', () =>
     expect(row.energyPj).toBe(t.energyPj);
     expect(row.paramBytes).toEqual(t.paramBytes);
     expect(row.requantParamBits).toEqual(t.bits.dramBuffer.requantParams + t.bits.bufferArray.requantParams);
-    const b = t.bits;
-    const all = Object.values(b.dramBuffer).reduce((a, x) => a + x, 0) + Object.values(b.bufferArray).reduce((a, x) => a + x, 0) + b.psumSpill;
-    expect(row.bitsMoved).toEqual(all);
+    // bitsMoved is the sum of every level × class cell of `qloom run --json` (runSummary), each
+    // bit once: the partial-sum spills are the psums class, not an addend (issue 20)
+    const j = JSON.parse(JSON.stringify(runSummary(direct.timing))) as { totals: { bitsMoved: number; bits: Record<string, Record<string, number>> } };
+    const cells = Object.values(j.totals.bits).flatMap((level) => Object.values(level));
+    expect(cells).toHaveLength(2 * BITS_CLASSES.length);
+    expect(row.bitsMoved).toEqual(cells.reduce((a, x) => a + x, 0));
+    expect(row.bitsMoved).toEqual(j.totals.bitsMoved);
+    const byClass = row.bitsByClass as Record<string, number>;
+    expect(Object.keys(byClass)).toEqual([...BITS_CLASSES]);
+    expect(Object.values(byClass).reduce((a, x) => a + x, 0)).toEqual(row.bitsMoved);
     const comp = row.energyByComponent as Record<string, number>;
     const sum = Object.values(comp).reduce((a, x) => a + x, 0);
     expect(Math.abs(sum - t.energyPj)).toBeLessThan(1e-6 * t.energyPj);
