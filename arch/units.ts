@@ -28,7 +28,8 @@
  * Errors are RETURNED (`{ ok: false, message }`, or pushed onto a problem list by `readQuantity`)
  * so that a validator can collect every problem of a spec before throwing one ConfigError.
  */
-import { all, create, type MathJsInstance, type Unit } from 'mathjs';
+import { createRequire } from 'node:module';
+import type { MathJsInstance, Unit } from 'mathjs';
 import type { Problem } from './errors.js';
 
 export type QuantityKind = 'size' | 'rate' | 'frequency' | 'time' | 'energy' | 'number';
@@ -82,6 +83,9 @@ const baseUnits = new Map<string, Unit>();
  */
 function math(): { m: MathJsInstance; evaluate: (expr: string) => unknown } {
   if (!mathInstance || !evaluateExpr) {
+    // loading mathjs takes about a second: required here, on the first quantity parsed, so a
+    // command that parses none (a refused command line, --help) never waits for it
+    const { all, create } = createRequire(import.meta.url)('mathjs') as typeof import('mathjs');
     const m = create(all, { number: 'number' });
     const evaluate = m.evaluate.bind(m) as (expr: string) => unknown;
     const disabled = (name: string) => () => {

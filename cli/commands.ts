@@ -4,10 +4,15 @@
  * imports the one command module it needs (the library behind it: tfjs, onnx, vega, mathjs, …).
  */
 import type { ParseArgsConfig } from 'node:util';
+import type { Flags } from './flags.js';
 import { PRESET_NAMES, PTQ_OPTIONS, PTQ_USAGE } from './ptq-flags.js';
 
-/** A command's work: parse its arguments, make the library call, print. */
-export type CommandRun = (positionals: string[], values: Record<string, unknown>) => Promise<void> | void;
+/**
+ * A command's work: check its arguments — adding to `flags`' problems (those parsing found) and
+ * calling `flags.check(usage)` before it reads any file named on the command line — then make the
+ * library call and print. `positionals` and `values` are `flags`' own.
+ */
+export type CommandRun = (positionals: string[], values: Record<string, unknown>, flags: Flags) => Promise<void> | void;
 
 export interface Command {
   readonly summary: string;

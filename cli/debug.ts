@@ -8,6 +8,7 @@ import type { DebugReport } from '../scenarios/debug.js';
 import type { EvalDatasetName } from '../scenarios/datasets.js';
 import { datasetProblems, debugModel } from '../scenarios/quantize.js';
 import { DEBUG_USAGE } from './commands.js';
+import type { Flags } from './flags.js';
 import { stageProgress } from './progress.js';
 import { ptqConfigOrUsage } from './ptq-flags.js';
 import { table } from './table.js';
@@ -50,13 +51,11 @@ function print(model: string, r: DebugReport): void {
   process.stdout.write(out.join('\n') + '\n');
 }
 
-export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
-  const problems: string[] = [];
-  if (pos.length !== 1) problems.push('debug takes exactly one model name or file');
-  problems.push(...datasetProblems('--data', values.data, pos[0]));
-  const samples = values.samples === undefined ? 500 : Number(values.samples);
-  if (!Number.isInteger(samples) || samples < 1) problems.push(`--samples must be a positive integer, got '${String(values.samples)}'`);
-  const cfg = ptqConfigOrUsage(values.preset as string | undefined, values, problems, DEBUG_USAGE);
+export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
+  flags.positionalCount(1, 'one model name or file');
+  flags.problems.push(...datasetProblems('--data', values.data, pos[0]));
+  const samples = flags.int('samples', { min: 1, def: 500 })!;
+  const cfg = ptqConfigOrUsage(values.preset as string | undefined, values, flags.problems, DEBUG_USAGE);
   const model = pos[0];
   const json = values.json === true;
   const p = stageProgress(model, json);

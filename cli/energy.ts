@@ -2,18 +2,18 @@
  * `qloom energy <result.json> --table <name|file>`: prices a saved run result with another energy
  * table, from its stored counts — no re-run (DESIGN.md "Energy and bits").
  */
-import { UsageError } from '../errors/index.js';
 import { repriceRunResult } from '../scenarios/simulate.js';
 import { ENERGY_USAGE } from './commands.js';
+import type { Flags } from './flags.js';
 import { table } from './table.js';
 
 const uj = (pj: number): string => (pj / 1e6).toFixed(3);
 
-export function run(pos: string[], values: Record<string, unknown>): void {
-  if (pos.length !== 1) throw new UsageError(`energy takes exactly one result file\nusage: ${ENERGY_USAGE}`);
-  const tableName = values.table as string | undefined;
-  if (tableName === undefined) throw new UsageError(`--table is required\nusage: ${ENERGY_USAGE}`);
-  const result = repriceRunResult(pos[0], tableName);
+export function run(pos: string[], values: Record<string, unknown>, flags: Flags): void {
+  flags.positionalCount(1, 'one result file (qloom run --out)');
+  const tableName = flags.string('table', '<name|file>');
+  flags.check(ENERGY_USAGE);
+  const result = repriceRunResult(pos[0], tableName!);
   if (values.json === true) {
     const out = {
       table: result.energy.table,

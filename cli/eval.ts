@@ -1,11 +1,13 @@
 /** `qloom eval`: FP32 top-1 on a labeled dataset, or the top-1 class per photo; `--quant`: the quantized model beside FP32. */
 import { relative } from 'node:path';
-import { UsageError } from '../errors/index.js';
 import type { EvalDataset } from '../nets/zoo/index.js';
 import { EVAL_DATASETS, evaluateModel, evaluateQuantizedModel, modelDataset, type Interval, type ModelEvaluation } from '../scenarios/models.js';
 import { listModels } from '../nets/zoo/index.js';
+import { datasetProblems } from '../scenarios/datasets.js';
+import { EVAL_USAGE } from './commands.js';
+import type { Flags } from './flags.js';
 import { progress, stageProgress, type Progress } from './progress.js';
-import { PTQ_OPTIONS, ptqConfigFromFlags } from './ptq-flags.js';
+import { PTQ_OPTIONS, ptqConfigOrUsage } from './ptq-flags.js';
 import { table } from './table.js';
 
 /** photos under node_modules read better as package paths */
@@ -73,23 +75,27 @@ function jsonOf({ timing, ...r }: ModelEvaluation, withTiming: boolean): object 
   return withTiming ? { ...r, timing } : r;
 }
 
-export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
-  if (values.timing === true && values.json !== true) throw new UsageError('--timing adds the wall-clock times to the --json output: give --json too');
+/** the data set of a model run without --data: its own (zoo models), else a problem */
+function ownDataset(model: string, flags: Flags): void {
+  if (modelDataset(model) === undefined) flags.problem(`--data is required for '${model}', which is not a zoo model with a data set of its own (one of ${EVAL_DATASETS.join(', ')})`);
+}
+
+export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
+  if (values.timing === true && values.json !== true) flags.problem('--timing adds the wall-clock times to the --json output: give --json too');
   const data = values.data as string | undefined;
   const ptqFlags = Object.keys(PTQ_OPTIONS).filter((k) => values[k] !== undefined && k !== 'seed');
   if (values.quant !== undefined || ptqFlags.length > 0) {
     // every flag and config problem at once, before any work
-    const problems: string[] = [];
+    const problems = flags.problems;
     if (values.quant === undefined) problems.push(`${ptqFlags.map((f) => `--${f}`).join(', ')} need(s) --quant <preset>`);
     if (values.all) problems.push('--quant evaluates one model, not --all');
-    if (pos.length !== 1) problems.push('eval --quant takes exactly one model name or file');
-    if (data !== undefined && !EVAL_DATASETS.includes(data as EvalDataset)) problems.push(`--data must be one of ${EVAL_DATASETS.join(', ')}, got '${data}'`);
-    const samples = values.samples === undefined ? undefined : Number(values.samples);
-    if (samples !== undefined && (!Number.isInteger(samples) || samples < 1)) problems.push(`--samples must be a positive integer, got '${String(values.samples)}'`);
-    const cfg = ptqConfigFromFlags((values.quant as string | undefined) ?? 'w8a8-pt', values, problems);
+    flags.positionalCount(1, 'one model name or file (eval --quant)');
+    if (flags.oneOf('data', EVAL_DATASETS) !== undefined) problems.push(...datasetProblems('--data', data, pos[0]));
+    else if (data === undefined && pos.length === 1) ownDataset(pos[0], flags);
+    const samples = flags.int('samples', { min: 1 });
+    const cfg = ptqConfigOrUsage((values.quant as string | undefined) ?? 'w8a8-pt', values, problems, EVAL_USAGE);
     const seed = values.seed === undefined ? 0 : Number(values.seed);
-    const dataset = (data as EvalDataset | undefined) ?? modelDataset(pos[0]);
-    if (!dataset) throw new UsageError(`--data is required for '${pos[0]}' (one of ${EVAL_DATASETS.join(', ')})`);
+    const dataset = ((data as EvalDataset | undefined) ?? modelDataset(pos[0]))!;
     const json = values.json === true;
     const stages = stageProgress(pos[0], json);
     const bar = barOnDemand(`eval ${pos[0]} (${cfg.preset}) on ${dataset}`, json);
@@ -104,15 +110,21 @@ export async function run(pos: string[], values: Record<string, unknown>): Promi
     else printRow(row);
     return;
   }
-  if (data !== undefined && !EVAL_DATASETS.includes(data as EvalDataset)) throw new UsageError(`--data must be one of ${EVAL_DATASETS.join(', ')}, got '${data}'`);
-  const samples = values.samples === undefined ? undefined : Number(values.samples);
-  if (samples !== undefined && (!Number.isInteger(samples) || samples < 1)) throw new UsageError(`--samples must be a positive integer, got '${String(values.samples)}'`);
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got '${String(values.seed)}'`);
+  const dataOk = flags.oneOf('data', EVAL_DATASETS) !== undefined;
+  const samples = flags.int('samples', { min: 1 });
+  const seed = flags.int('seed', { def: 0 })!;
+  if (values.all) {
+    if (pos.length > 0) flags.problem(`--all evaluates every zoo model: give no model name, got ${pos.map((p) => `'${p}'`).join(', ')}`);
+    flags.unused(['data'], 'not used with --all (every zoo model is evaluated on its own data set)');
+  } else {
+    flags.positionalCount(1, 'one model name or file (or --all)');
+    if (dataOk) flags.problems.push(...datasetProblems('--data', data, pos[0]));
+    else if (data === undefined && pos.length === 1) ownDataset(pos[0], flags);
+  }
+  flags.check(EVAL_USAGE);
   const json = values.json === true;
   let rows: ModelEvaluation[];
   if (values.all) {
-    if (pos.length > 0) throw new UsageError('--all takes no model name');
     rows = listModels().map((m) => {
       const r = evalOne(m.name, data as EvalDataset | undefined, samples, seed, json);
       if (!json) printRow(r);
@@ -123,7 +135,6 @@ export async function run(pos: string[], values: Record<string, unknown>): Promi
       process.stdout.write(mismatched.length === 0 ? 'all bundled-model accuracies reproduce the manifest exactly\n' : `${mismatched.length} model(s) differ from the manifest\n`);
     }
   } else {
-    if (pos.length !== 1) throw new UsageError('eval takes exactly one model name or file (or --all)');
     rows = [evalOne(pos[0], data as EvalDataset | undefined, samples, seed, json)];
     if (!json) printRow(rows[0]);
   }

@@ -1,12 +1,14 @@
 /** `qloom inspect`: layers of a model with op, shapes, parameters and MACs. */
-import { UsageError } from '../errors/index.js';
 import { inspectModel } from '../scenarios/models.js';
+import { INSPECT_USAGE } from './commands.js';
+import type { Flags } from './flags.js';
 import { table } from './table.js';
 
 const shape = (s: readonly number[]) => `[${s.join(',')}]`;
 
-export function run(pos: string[], values: Record<string, unknown>): void {
-  if (pos.length !== 1) throw new UsageError('inspect takes exactly one model name or file');
+export function run(pos: string[], values: Record<string, unknown>, flags: Flags): void {
+  flags.positionalCount(1, 'one model name or file');
+  flags.check(INSPECT_USAGE);
   const m = inspectModel(pos[0]);
   if (values.json) {
     process.stdout.write(JSON.stringify(m, null, 2) + '\n');

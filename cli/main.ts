@@ -5,10 +5,10 @@
  * qloom 70, with its stack (so is any error that is neither a qloom error nor a system error).
  * Starts at once: the command table is light, and only the command being run is imported.
  */
-import { parseArgs } from 'node:util';
 import { systemError, UsageError, type QloomError } from '../errors/index.js';
 import { listModels } from '../nets/zoo/catalog.js';
 import { COMMANDS } from './commands.js';
+import { parseCommandLine } from './flags.js';
 
 function help(): string {
   const lines = [
@@ -40,16 +40,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${cmd.usage}\n  ${cmd.summary}\n`);
       return 0;
     }
-    let parsed;
-    try {
-      parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message}\nusage: ${cmd.usage}`);
-    }
+    // every problem with the command line, found here and by the command, in one error (flags.ts)
+    const flags = parseCommandLine(rest, cmd.options);
     const run = await cmd.load();
     // Ctrl-C / SIGTERM while a file is half-written: remove it, exit 130 / 143
     (await import('./signals.js')).handleInterrupts(name);
-    await run(parsed.positionals, parsed.values as Record<string, unknown>);
+    await run(flags.positionals, flags.values, flags);
     return 0;
   } catch (e) {
     // a system error (a path that cannot be written, memory that cannot be allocated) in words;

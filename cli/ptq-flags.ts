@@ -6,6 +6,7 @@
  */
 import { ConfigError, UsageError } from '../errors/index.js';
 import { PRESET_NAMES, resolvePtqConfig, type PtqConfig, type PtqFlags } from '../quant/config.js';
+import { formatProblems } from './flags.js';
 
 export { PRESET_NAMES };
 
@@ -112,10 +113,6 @@ function flagName(path: string): string {
     'adaround.iterations': '--adaround-iters',
   };
   return map[path] ?? path;
-}
-
-function formatProblems(problems: string[]): string {
-  return problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`;
 }
 
 /** `ptqConfigFromFlags` with the command's usage appended to its message. */

@@ -7,12 +7,13 @@ import type { EvalDatasetName } from '../scenarios/datasets.js';
 import { checkOutputPath } from '../scenarios/files.js';
 import { datasetProblems, ptqSummary, ptqTimings, quantize, writeQuantizedOnnx } from '../scenarios/quantize.js';
 import { QUANTIZE_USAGE } from './commands.js';
+import type { Flags } from './flags.js';
 import { stageProgress } from './progress.js';
 import { ptqConfigOrUsage } from './ptq-flags.js';
 
-export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
-  const problems: string[] = [];
-  if (pos.length !== 1) problems.push('quantize takes exactly one model name or file');
+export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
+  const problems = flags.problems;
+  flags.positionalCount(1, 'one model name or file');
   problems.push(...datasetProblems('--calib', values.calib, pos[0]));
   const out = values.out as string | undefined;
   if (!out) problems.push('--out <file.onnx> is required');

@@ -6,15 +6,18 @@ import type { MemoryModel } from '../arch/spec.js';
 import { UsageError } from '../errors/index.js';
 import { DATASET_NAMES } from '../nets/data/index.js';
 import { bitsLine, runSummary, type RunResult } from '../sim/result.js';
-import type { EvalDatasetName } from '../scenarios/datasets.js';
+import { datasetProblems, modelRunProblems, type EvalDatasetName } from '../scenarios/datasets.js';
 import { checkOutputPath } from '../scenarios/files.js';
 import { loadArch, saveRunResult, simulateTopology } from '../scenarios/simulate.js';
 import { RUN_MODEL_USAGE, RUN_TOPOLOGY_USAGE } from './commands.js';
+import type { Flags } from './flags.js';
+import { PRESET_NAMES as PTQ_PRESETS } from './ptq-flags.js';
 import { lateProgress, progress } from './progress.js';
 import { table } from './table.js';
 
 const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
 const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos'];
+const REQUANT = ['float', 'fixed'] as const;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const uj = (pj: number): string => (pj / 1e6).toFixed(3);
@@ -49,31 +52,16 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
 }
 
 /** `--arch`, or `--scalesim-config` (the same thing for a .cfg), never both. */
-function archOf(values: Record<string, unknown>): string {
-  const arch = values.arch as string | undefined;
-  const cfg = values['scalesim-config'] as string | undefined;
-  if (arch !== undefined && cfg !== undefined) throw new UsageError('give --arch or --scalesim-config, not both (--scalesim-config <file.cfg> is --arch <file.cfg>)');
-  const from = arch ?? cfg;
-  if (from === undefined) throw new UsageError(`--arch is required\nusage: ${RUN_TOPOLOGY_USAGE}\n   or: ${RUN_MODEL_USAGE}`);
-  return from;
+function archOf(flags: Flags): string | undefined {
+  const arch = flags.values.arch as string | undefined;
+  const cfg = flags.values['scalesim-config'] as string | undefined;
+  if (arch !== undefined && cfg !== undefined) flags.problem('give --arch or --scalesim-config, not both (--scalesim-config <file.cfg> is --arch <file.cfg>)');
+  else if (arch === undefined && cfg === undefined) flags.problem('--arch <preset|file> is required');
+  return arch ?? cfg;
 }
 
-function memoryOf(values: Record<string, unknown>): MemoryModel | undefined {
-  const memory = values.memory as string | undefined;
-  if (memory !== undefined && !MEMORY.includes(memory as MemoryModel)) throw new UsageError(`--memory must be native or scalesim, got '${memory}'`);
-  return memory as MemoryModel | undefined;
-}
-
-function positiveInt(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${String(v)}'\nusage: ${RUN_MODEL_USAGE}`);
-  return n;
-}
-
-function runTopology(topology: string, values: Record<string, unknown>): void {
-  const memory = memoryOf(values);
-  const spec = loadArch(archOf(values), memory);
+function runTopology(topology: string, arch: string, memory: MemoryModel | undefined, values: Record<string, unknown>): void {
+  const spec = loadArch(arch, memory);
   const scalesimTrace = values['scalesim-trace'] as string | undefined;
   if (scalesimTrace !== undefined && spec.memoryModel !== 'scalesim') {
     throw new UsageError(`--scalesim-trace needs the scalesim memory model (a .cfg, or --memory scalesim); ${spec.name} uses '${spec.memoryModel}'`);
@@ -86,16 +74,18 @@ function runTopology(topology: string, values: Record<string, unknown>): void {
   printRunResult(result, values.json === true);
 }
 
-async function runModel(model: string, values: Record<string, unknown>): Promise<void> {
-  const data = values.data as string | undefined;
-  if (data === undefined) throw new UsageError(`--data is required with --model\nusage: ${RUN_MODEL_USAGE}`);
-  if (!(DATASETS as readonly string[]).includes(data)) throw new UsageError(`--data must be one of ${DATASETS.join(', ')}, got '${data}'\nusage: ${RUN_MODEL_USAGE}`);
-  const samples = positiveInt(values.samples, 'samples');
-  const batch = positiveInt(values.batch, 'batch');
-  const requant = values.requant ?? 'float';
-  if (requant !== 'float' && requant !== 'fixed') throw new UsageError(`--requant must be float or fixed, got '${String(requant)}'\nusage: ${RUN_MODEL_USAGE}`);
-  const arch = archOf(values);
-  const memory = memoryOf(values);
+/** a --model run's settings, checked */
+interface ModelFlags {
+  readonly model: string;
+  readonly arch: string;
+  readonly memory?: MemoryModel;
+  readonly data: EvalDatasetName;
+  readonly samples?: number;
+  readonly batch?: number;
+  readonly requant: 'float' | 'fixed';
+}
+
+async function runModel({ model, arch, memory, data, samples, batch, requant }: ModelFlags, values: Record<string, unknown>): Promise<void> {
   const json = values.json === true;
   // refused before the PTQ run and the simulation, not after
   if (typeof values.out === 'string') checkOutputPath(values.out);
@@ -127,10 +117,34 @@ async function runModel(model: string, values: Record<string, unknown>): Promise
   );
 }
 
-export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
-  if (pos.length > 0) throw new UsageError(`unexpected argument '${pos[0]}'\nusage: ${RUN_TOPOLOGY_USAGE}`);
-  if (values.model !== undefined) return runModel(values.model as string, values);
+/** the flags of a --model run, and those of a --topology run: each refused in the other kind of run */
+const MODEL_FLAGS = ['preset', 'data', 'samples', 'batch', 'trace', 'requant'] as const;
+const TOPOLOGY_FLAGS = ['gemm', 'scalesim-trace'] as const;
+
+export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
+  flags.positionalCount(0, 'run takes flags only');
+  const model = values.model as string | undefined;
   const topology = values.topology as string | undefined;
-  if (topology === undefined) throw new UsageError(`--topology or --model is required\nusage: ${RUN_TOPOLOGY_USAGE}\n   or: ${RUN_MODEL_USAGE}`);
-  runTopology(topology, values);
+  const arch = archOf(flags);
+  const memory = flags.oneOf('memory', MEMORY);
+  if (model !== undefined && topology !== undefined) {
+    flags.problem('give --topology (a timing-only run) or --model (a network on data), not both');
+  } else if (topology !== undefined) {
+    flags.unused(MODEL_FLAGS, '--model flags, not used by a --topology run');
+    flags.check(RUN_TOPOLOGY_USAGE);
+    return runTopology(topology, arch!, memory, values);
+  } else if (model !== undefined) {
+    flags.unused(TOPOLOGY_FLAGS, '--topology flags, not used by a --model run');
+    const data = flags.oneOf('data', DATASETS, '<dataset>');
+    const samples = flags.int('samples', { min: 1 });
+    const batch = flags.int('batch', { min: 1 });
+    const requant = flags.oneOf('requant', REQUANT) ?? 'float';
+    flags.oneOf('preset', PTQ_PRESETS);
+    if (data !== undefined) flags.problems.push(...datasetProblems('--data', data, model), ...modelRunProblems({ model, data, preset: values.preset }));
+    flags.check(RUN_MODEL_USAGE);
+    return runModel({ model, arch: arch!, memory, data: data!, samples, batch, requant }, values);
+  } else {
+    flags.problem('--topology <file.csv> or --model <name|file.onnx> is required');
+  }
+  flags.check(`${RUN_TOPOLOGY_USAGE}\n   or: ${RUN_MODEL_USAGE}`);
 }

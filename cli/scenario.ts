@@ -5,23 +5,21 @@
  * declares no findings.
  */
 import { join } from 'node:path';
-import { UsageError } from '../errors/index.js';
 import { deltaCell, type Findings, groupLabel, metricWords, samplesCell } from '../scenarios/findings.js';
 import { pointsTable, serializeResults } from '../scenarios/report.js';
 import { runScenario } from '../scenarios/run-scenario.js';
 import { loadScenario, METRICS } from '../scenarios/scenario.js';
+import { SCENARIO_USAGE } from './commands.js';
+import type { Flags } from './flags.js';
 import { progress } from './progress.js';
 import { table } from './table.js';
 
 const MAX_ROWS = 60;
 
-export async function run(pos: string[], values: Record<string, unknown>): Promise<void> {
-  if (pos.length !== 1) throw new UsageError('scenario takes exactly one scenario name or file');
-  let workers: number | undefined;
-  if (values.workers !== undefined) {
-    workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers must be a whole number ≥ 0, got ${String(values.workers)}`);
-  }
+export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
+  flags.positionalCount(1, 'one scenario name or file');
+  const workers = flags.int('workers', { min: 0 });
+  flags.check(SCENARIO_USAGE);
   const scenario = loadScenario(pos[0]);
   const bar = progress(`${scenario.name}`, process.stderr, values.json === true);
   const { outDir, outcome, results, report } = await runScenario(scenario, { outDir: values.out as string | undefined, workers, onProgress: (p) => bar.update(p.done, p.total) });

@@ -9,11 +9,38 @@
  */
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { loadPhotos } from '../nets/data/photos.js';
-import type { PreprocessName } from '../nets/data/preprocess.js';
+import { PREPROCESS_NAMES, type PreprocessName } from '../nets/data/preprocess.js';
 import type { CalibData } from '../quant/calibrate.js';
 import type { PtqConfig } from '../quant/config.js';
 
 export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos' | 'orientation';
+
+export const CALIB_DATASETS: readonly EvalDatasetName[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
+
+/**
+ * What is wrong with `dataset` as a calibration / evaluation set for `model`, known without loading
+ * anything (`label` names it: a flag, or 'the data set'): missing, not a data set, or photos for a
+ * model whose preprocessing qloom does not know (only zoo models' is known).
+ */
+export function datasetProblems(label: string, dataset: unknown, model: string | undefined): string[] {
+  if (dataset === undefined) return [`${label} is required (one of ${CALIB_DATASETS.join(', ')})`];
+  if (!(CALIB_DATASETS as readonly unknown[]).includes(dataset)) return [`${label} must be one of ${CALIB_DATASETS.join(', ')}, got '${String(dataset)}'`];
+  if (dataset === 'photos' && model !== undefined && !(PREPROCESS_NAMES as readonly string[]).includes(model)) {
+    return [`${label} photos needs a model with known preprocessing (${PREPROCESS_NAMES.join(', ')}), not '${model}'`];
+  }
+  return [];
+}
+
+/**
+ * What is wrong with a model run's choice of model, data set and PTQ preset, known without reading
+ * anything: unlabelled photos are scored by agreement with the FP32 model, which a quantized file
+ * lacks (a zoo model and a preset); a float model needs a preset to be quantized.
+ */
+export function modelRunProblems(o: { readonly model: string; readonly data: string; readonly preset?: unknown }): string[] {
+  if (o.data === 'photos' && o.preset === undefined) return ['photos are scored by agreement with the FP32 model: give a float model (zoo name) and a PTQ preset'];
+  if (o.preset === undefined && !o.model.endsWith('.onnx')) return [`'${o.model}' is a float model: give a PTQ preset to quantize it, or a quantized .onnx`];
+  return [];
+}
 
 /** Calibration images for `model` on `dataset` under `cfg` (calibSamples, seed). */
 export function calibrationSet(dataset: EvalDatasetName, model: string, cfg: Pick<PtqConfig, 'calibSamples' | 'seed'>): CalibData {

@@ -6,27 +6,16 @@
  */
 import { UsageError } from '../errors/index.js';
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
-import { PREPROCESS_NAMES } from '../nets/data/preprocess.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
 import { exportQuantizedOnnx } from '../quant/onnx/qexport.js';
 import { quantizeNetwork, type CalibData, type PtqOptions, type PtqResult } from '../quant/pipeline.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
 import { debugNetwork, type DebugReport } from './debug.js';
-import { calibrationSet, evaluationSet, type EvalDatasetName } from './datasets.js';
+import { calibrationSet, datasetProblems, evaluationSet, type EvalDatasetName } from './datasets.js';
 import { writeFileAtomic } from './files.js';
 
-export const CALIB_DATASETS: readonly EvalDatasetName[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
-
-/** What is wrong with `dataset` as a calibration / evaluation set for `model`, known without loading anything. */
-export function datasetProblems(label: string, dataset: unknown, model: string | undefined): string[] {
-  if (dataset === undefined) return [`${label} is required (one of ${CALIB_DATASETS.join(', ')})`];
-  if (!(CALIB_DATASETS as readonly unknown[]).includes(dataset)) return [`${label} must be one of ${CALIB_DATASETS.join(', ')}, got '${String(dataset)}'`];
-  if (dataset === 'photos' && model !== undefined && !(PREPROCESS_NAMES as readonly string[]).includes(model)) {
-    return [`${label} photos needs a model with known preprocessing (${PREPROCESS_NAMES.join(', ')}), not '${model}'`];
-  }
-  return [];
-}
+export { CALIB_DATASETS, datasetProblems } from './datasets.js';
 
 export interface QuantizeOptions {
   /** calibration data set */

@@ -20,7 +20,7 @@ import type { RunResult } from '../sim/result.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
 import { checkOutputPath, ensureDir, removeStaleTempFiles, trackTempFile } from './files.js';
 import { sqnrDb } from './debug.js';
-import { dataSplits, evaluationSet, type EvalDatasetName } from './datasets.js';
+import { dataSplits, evaluationSet, modelRunProblems, type EvalDatasetName } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
 import { quantizeModel } from './quantize.js';
 import { loadArch } from './simulate.js';
@@ -80,9 +80,8 @@ function traceWrite<T>(file: string, step: () => T): T {
 /** Functional + timing run of a quantized network on data set images (`qloom run --model`). */
 export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   const { model, data } = opts;
-  // unlabelled photos are scored by agreement with the FP32 model, which a quantized file lacks
-  if (data === 'photos' && opts.preset === undefined) throw new UsageError('photos are scored by agreement with the FP32 model: give a float model (zoo name) and a PTQ preset');
-  if (opts.preset === undefined && !model.endsWith('.onnx')) throw new UsageError(`'${model}' is a float model: give a PTQ preset to quantize it, or a quantized .onnx`);
+  const problems = modelRunProblems(opts);
+  if (problems.length) throw new UsageError(problems.join('; '));
   const samples = positiveInt(opts.samples, 'samples', 100);
   const batch = positiveInt(opts.batch, 'batch', 100);
   const mode = opts.requant ?? 'float';

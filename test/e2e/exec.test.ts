@@ -73,8 +73,8 @@ describe.skipIf(!existsSync(NODE))('qloom exec', () => {
   });
 
   it.each([
-    [['--out-dir'], "'--out-dir <value>' argument missing"],
-    [[], '--out-dir is required'],
+    [['--out-dir'], '--out-dir needs a value'],
+    [[], '--out-dir <dir> is required'],
     [['--out-dir', '/tmp/x', '--acc-bits', '7'], '--acc-bits must be an integer 8…64'],
     [['--out-dir', '/tmp/x', '--acc-policy', 'clip'], '--acc-policy must be one of'],
     [['--out-dir', '/tmp/x', '--requant', 'double'], '--requant must be one of'],

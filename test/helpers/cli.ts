@@ -21,8 +21,29 @@ export async function qloom(...args: string[]): Promise<CliResult> {
  * outliving it; the killed run's code is 'timeout'.
  */
 export async function qloomWithin(ms: number, ...args: string[]): Promise<CliResult> {
+  return qloomWith({ timeoutMs: ms }, ...args);
+}
+
+export interface CliOptions {
+  /** kill it after this many milliseconds (0 or absent: never); its code is then 'timeout' */
+  readonly timeoutMs?: number;
+  /** working directory (default: the repository root) */
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** options for node itself, before the script (`--import` a probe) */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** `qloom(...args)` with a working directory, environment, node options and a time limit. */
+export async function qloomWith(opts: CliOptions, ...args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run('node', [join(ROOT, 'cli/qloom.js'), ...args], { cwd: ROOT, maxBuffer: 64 << 20, timeout: ms, killSignal: 'SIGKILL' });
+    const { stdout, stderr } = await run('node', [...(opts.nodeArgs ?? []), join(ROOT, 'cli/qloom.js'), ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      maxBuffer: 64 << 20,
+      timeout: opts.timeoutMs ?? 0,
+      killSignal: 'SIGKILL',
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number | null; killed?: boolean; stdout: string; stderr: string };
