@@ -9,7 +9,7 @@
  *    energy table without re-running.
  */
 import { readFileSync } from 'node:fs';
-import { loadEnergyTable } from '../arch/energy.js';
+import { energyTableForSpec, loadEnergyTable } from '../arch/energy.js';
 import { loadArchSpec, MEMORY_MODELS, validateArchSpec, type ArchSpec, type MemoryModel } from '../arch/spec.js';
 import { parseJson } from '../errors/hints.js';
 import { ConfigError, UsageError } from '../errors/index.js';
@@ -20,12 +20,20 @@ import { parseTopologyCsv } from '../sim/timing/topology.js';
 import { ScaleSimTraceWriter } from '../traces/scalesim-trace.js';
 import { checkOutputDir, ensureDir, writeFileAtomic } from './files.js';
 
-/** An arch: preset name, spec file (.json / .yaml), SCALE-Sim .cfg, or a spec; `memory` overrides its memory model. */
+/**
+ * An arch: preset name, spec file (.json / .yaml), SCALE-Sim .cfg, or a spec; `memory` overrides its
+ * memory model. Its energy table is read here too, so a bad one is refused before any work (and a
+ * run's time is the run's: the table's units are parsed now, not in its first layer).
+ */
 export function loadArch(arch: string | ArchSpec, memory?: MemoryModel): ArchSpec {
-  const spec = typeof arch === 'string' ? loadArchSpec(arch) : arch;
-  if (memory === undefined || memory === spec.memoryModel) return spec;
-  if (!MEMORY_MODELS.includes(memory)) throw new UsageError(`memory model must be one of ${MEMORY_MODELS.join(', ')}, got '${String(memory)}'`);
-  return validateArchSpec({ ...spec, memoryModel: memory }, `${typeof arch === 'string' ? arch : spec.name} with memory model ${memory}`);
+  const loaded = typeof arch === 'string' ? loadArchSpec(arch) : arch;
+  let spec = loaded;
+  if (memory !== undefined && memory !== loaded.memoryModel) {
+    if (!MEMORY_MODELS.includes(memory)) throw new UsageError(`memory model must be one of ${MEMORY_MODELS.join(', ')}, got '${String(memory)}'`);
+    spec = validateArchSpec({ ...loaded, memoryModel: memory }, `${typeof arch === 'string' ? arch : loaded.name} with memory model ${memory}`);
+  }
+  energyTableForSpec(spec);
+  return spec;
 }
 
 export interface TopologyRunOptions {
