@@ -93,7 +93,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
     if (flags.oneOf('data', EVAL_DATASETS) !== undefined) problems.push(...datasetProblems('--data', data, pos[0]));
     else if (data === undefined && pos.length === 1) ownDataset(pos[0], flags);
     const samples = flags.int('samples', { min: 1 });
-    const cfg = ptqConfigOrUsage((values.quant as string | undefined) ?? 'w8a8-pt', values, problems, EVAL_USAGE);
+    const cfg = ptqConfigOrUsage((values.quant as string | undefined) ?? 'w8a8-pt', values, problems, EVAL_USAGE, '--quant');
     const seed = values.seed === undefined ? 0 : Number(values.seed);
     const dataset = ((data as EvalDataset | undefined) ?? modelDataset(pos[0]))!;
     const json = values.json === true;

@@ -9,6 +9,7 @@ import { systemError, UsageError, type QloomError } from '../errors/index.js';
 import { listModels } from '../nets/zoo/catalog.js';
 import { COMMANDS } from './commands.js';
 import { parseCommandLine } from './flags.js';
+import { didYouMean } from '../errors/hints.js';
 
 function help(): string {
   const lines = [
@@ -35,7 +36,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   try {
-    if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    if (!cmd) {
+      const hint = didYouMean(name, Object.keys(COMMANDS));
+      throw new UsageError(`unknown command '${name}'${hint ? ` (did you mean '${hint}'?)` : ''}; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    }
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(`${cmd.usage}\n  ${cmd.summary}\n`);
       return 0;

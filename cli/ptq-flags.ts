@@ -51,9 +51,9 @@ function num(values: Record<string, unknown>, key: string, problems: string[], i
 /**
  * The PTQ config from a preset and the flags. Every problem (malformed flags, contradictory
  * flags, config validation, and `extraProblems` the caller found) ends in ONE UsageError listing
- * all of them.
+ * all of them; `presetFlag` is the flag that named the preset (`eval` takes it as --quant).
  */
-export function ptqConfigFromFlags(preset: string | undefined, values: Record<string, unknown>, extraProblems: string[] = []): PtqConfig {
+export function ptqConfigFromFlags(preset: string | undefined, values: Record<string, unknown>, extraProblems: string[] = [], presetFlag = '--preset'): PtqConfig {
   const problems = [...extraProblems];
   if (preset === undefined) problems.push(`a preset is required (one of ${PRESET_NAMES.join(', ')})`);
   if (values['per-channel'] && values['per-tensor']) problems.push('--per-channel and --per-tensor contradict each other');
@@ -88,7 +88,7 @@ export function ptqConfigFromFlags(preset: string | undefined, values: Record<st
     return cfg;
   } catch (e) {
     if (e instanceof ConfigError) {
-      for (const p of e.problems) problems.push(p.path ? `${flagName(p.path)}: ${p.message}` : p.message);
+      for (const p of e.problems) problems.push(p.path ? `${p.path === 'preset' ? presetFlag : flagName(p.path)}: ${p.message}` : p.message);
       throw new UsageError(formatProblems(problems));
     }
     throw e;
@@ -116,9 +116,9 @@ function flagName(path: string): string {
 }
 
 /** `ptqConfigFromFlags` with the command's usage appended to its message. */
-export function ptqConfigOrUsage(preset: string | undefined, values: Record<string, unknown>, problems: string[], usage: string): PtqConfig {
+export function ptqConfigOrUsage(preset: string | undefined, values: Record<string, unknown>, problems: string[], usage: string, presetFlag = '--preset'): PtqConfig {
   try {
-    return ptqConfigFromFlags(preset, values, problems);
+    return ptqConfigFromFlags(preset, values, problems, presetFlag);
   } catch (e) {
     if (e instanceof UsageError) throw new UsageError(`${e.message}\nusage: ${usage}`);
     throw e;
