@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DatasetError } from '../../../nets/errors.js';
+import { DatasetError, UsageError } from '../../../nets/errors.js';
 import { decodePhoto, listPhotos, loadPhotos, photoSources, resizeBilinear } from '../../../nets/data/photos.js';
 import { PREPROCESS, getPreprocess, normalizer } from '../../../nets/data/preprocess.js';
 
@@ -159,8 +159,8 @@ describe('loadPhotos', () => {
     expect(maxAbsDiff(g.images, ref)).toBeLessThan(1e-5);
   });
 
-  it('rejects impossible subsets and unknown models with DatasetError', () => {
-    expect(() => loadPhotos('mobilenetv2', { samples: 0 })).toThrow(DatasetError);
+  it('rejects impossible subsets (a request problem: UsageError, exit 2) and unknown models (DatasetError)', () => {
+    expect(() => loadPhotos('mobilenetv2', { samples: 0 })).toThrow(UsageError);
     expect(() => loadPhotos('mobilenetv2', { samples: 1000 })).toThrow(/13/);
     expect(() => getPreprocess('resnet-nope')).toThrow(DatasetError);
   });
