@@ -319,8 +319,13 @@ export function flattenNhwc(b: Builder, node: string, xName: string, out: string
   return b.node('Flatten', node, [src], { axis: 1 }, out, [n, c * h * w], false);
 }
 
-export function defineInput(b: Builder, name: string, bis: readonly (number | null)[]): string {
-  const dims = bis.map((d) => (d === null || d === undefined ? -1 : d));
+/** The model input `name` of TF shape `bis` (null: any size); undefined, with a problem, when the shape is not one. */
+export function defineInput(b: Builder, name: string, bis: unknown): string | undefined {
+  if (!Array.isArray(bis) || !bis.every((d) => d === null || (Number.isSafeInteger(d) && d >= 1))) {
+    b.problem(name, 'Input', `the input shape must be a list of positive whole numbers or null, got ${JSON.stringify(bis)?.slice(0, 60)}`);
+    return undefined;
+  }
+  const dims = bis.map((d: number | null) => (d === null ? -1 : d));
   if (dims.length === 4) {
     const [n, h, w, c] = dims;
     b.input(name, [n, c, h, w], true);

@@ -11,6 +11,12 @@ interface KerasLayer {
   inbound_nodes?: unknown[];
 }
 
+/** a config value read as text: a string as it is, anything else as JSON (never '[object Object]') */
+function text(v: unknown, dflt: string): string {
+  if (v === undefined || v === null) return dflt;
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+}
+
 export function convertLayers(topo: Record<string, unknown>, weights: Map<string, Tensor>, b: Builder): string {
   const mc = (topo.model_config ?? topo) as { class_name?: string; config?: unknown };
   const cls = mc.class_name ?? '';
@@ -38,7 +44,7 @@ export function convertLayers(topo: Record<string, unknown>, weights: Map<string
   // IR tensor standing for output (node k, tensor t) of a layer
   const tensorOf = new Map<string, string>();
   const key = (layer: string, nodeIdx: number, t: number): string => `${layer}\u0000${nodeIdx}\u0000${t}`;
-  const lname = (l: KerasLayer): string => String(l.name ?? l.config.name);
+  const lname = (l: KerasLayer): string => text(l.name ?? l.config.name, 'unnamed');
 
   const weight = (layer: string, param: string, op: string): Tensor | undefined => {
     const t = weights.get(`${layer}/${param}`);
@@ -79,6 +85,7 @@ export function convertLayers(topo: Record<string, unknown>, weights: Map<string
           return modelName;
         }
         prev = defineInput(b, 'input', bis);
+        if (prev === undefined) return modelName;
       }
       if (prev !== undefined) ins = [prev];
     } else {
@@ -92,7 +99,7 @@ export function convertLayers(topo: Record<string, unknown>, weights: Map<string
       let skip = false;
       for (const ref of (first ?? []) as unknown[]) {
         if (!Array.isArray(ref)) continue;
-        const src = String(ref[0]);
+        const src = text(ref[0], '');
         const t = tensorOf.get(key(src, Number(ref[1] ?? 0), Number(ref[2] ?? 0)));
         if (t !== undefined) ins.push(t);
         else {
@@ -119,10 +126,11 @@ export function convertLayers(topo: Record<string, unknown>, weights: Map<string
     if (prev !== undefined) outputs.push(prev);
   } else {
     const earlier = b.problems.length > 0; // an unconverted output is then only their consequence
-    for (const ref of (cfg.output_layers ?? []) as unknown[][]) {
-      const t = tensorOf.get(key(String(ref[0]), Number(ref[1] ?? 0), Number(ref[2] ?? 0)));
+    const refs = Array.isArray(cfg.output_layers) ? (cfg.output_layers as unknown[]) : [];
+    for (const ref of refs.map((r) => (Array.isArray(r) ? r : [r]))) {
+      const t = tensorOf.get(key(text(ref[0], ''), Number(ref[1] ?? 0), Number(ref[2] ?? 0)));
       if (t !== undefined) outputs.push(t);
-      else if (!earlier) b.problem(String(ref[0]), '', 'model output layer was not converted');
+      else if (!earlier) b.problem(text(ref[0], ''), '', 'model output layer was not converted');
     }
   }
   b.outputs = outputs;
@@ -147,12 +155,12 @@ function convertLayer(
     return false;
   };
   if (c.data_format !== undefined && c.data_format !== 'channels_last') {
-    b.problem(ln, op, `data_format '${String(c.data_format)}' is not supported (channels_last only)`);
+    b.problem(ln, op, `data_format '${text(c.data_format, '')}' is not supported (channels_last only)`);
     return undefined;
   }
   switch (op) {
     case 'InputLayer':
-      return defineInput(b, ln, (c.batch_input_shape ?? c.batch_shape) as (number | null)[]);
+      return defineInput(b, ln, c.batch_input_shape ?? c.batch_shape);
 
     case 'Dropout':
     case 'SpatialDropout2D':
@@ -185,7 +193,7 @@ function convertLayer(
       const useBias = c.use_bias !== false;
       const bt = useBias ? weight(ln, 'bias', op) : undefined;
       if (!kt || (useBias && !bt)) return undefined;
-      const padding = String(c.padding ?? 'valid');
+      const padding = text(c.padding, 'valid');
       if (padding !== 'same' && padding !== 'valid') {
         b.problem(ln, op, `padding '${padding}' is not supported`);
         return undefined;
@@ -200,7 +208,7 @@ function convertLayer(
       }
       const w = b.init(`${ln}/weight`, depthwise ? depthwiseToOihw(kt) : hwioToOihw(kt));
       const bias = bt ? b.init(`${ln}/bias`, bt) : undefined;
-      const act = String(c.activation ?? 'linear');
+      const act = text(c.activation, 'linear');
       const y = emitConv(b, {
         node: ln,
         x,
@@ -259,7 +267,7 @@ function convertLayer(
     }
 
     case 'Activation':
-      return b.activation(String(c.activation), x, ln, ln);
+      return b.activation(text(c.activation, 'linear'), x, ln, ln);
 
     case 'Softmax': {
       const axis = Number(c.axis ?? -1);
@@ -301,7 +309,7 @@ function convertLayer(
       if (!need4d()) return undefined;
       const k = pair(c.pool_size, 2);
       const s = c.strides === null || c.strides === undefined ? k : pair(c.strides, 1);
-      const padding = String(c.padding ?? 'valid');
+      const padding = text(c.padding, 'valid');
       return emitPool(b, ln, op === 'AveragePooling2D' ? 'AveragePool' : 'MaxPool', x, k, s, padding, ln);
     }
 
@@ -335,7 +343,7 @@ function convertLayer(
       }
       const w = b.init(`${ln}/weight`, transpose2d(kt));
       const inputs = bt ? [x, w, b.init(`${ln}/bias`, bt)] : [x, w];
-      const act = String(c.activation ?? 'linear');
+      const act = text(c.activation, 'linear');
       const y = b.node('Gemm', ln, inputs, { alpha: 1, beta: 1, transA: 0, transB: 1 }, act === 'linear' ? ln : `${ln}/preact`, [v.shape[0], fout], false);
       return b.activation(act, y, `${ln}/${act}`, ln);
     }

@@ -206,6 +206,8 @@ const SAME_PROBLEM: readonly Expected[] = [
   { argv: ['energy', '--tabel'], code: 2, says: ['3 problems:', "unknown option '--tabel' (did you mean --table?)", 'expected one result file', '--table <name|file> is required'] },
   { argv: ['scenario', '--workers', '-1', 'a', 'b'], code: 2, says: ["expected one scenario name or file, got 'a', 'b'", "--workers must be an integer ≥ 0, got '-1'"] },
   { argv: ['models', 'extra', '--json=yes'], code: 2, says: ["unexpected argument 'extra'", "--json takes no value, got 'yes'"] },
+  // found by the random cases (seed 1): eval's --timing check stopped at itself
+  { argv: ['eval', input('bad.yaml'), '--timing', '--sampels'], code: 2, says: ['3 problems:', '--timing adds the wall-clock times to the --json output', "unknown option '--sampels'", "--data is required for 'in/bad.yaml'"] },
   // a topology's bad row: the file named once, with the row and the field
   { argv: ['run', '--arch', 'edge-npu', '--topology', input('bad.csv')], code: 1, says: [`qloom run: ${input('bad.csv')}:3 IFMAP Width: "x" is not an integer ≥ 1\n`] },
 ];

@@ -492,6 +492,35 @@ describe('tfjs folders: loaded or refused, never run', () => {
     );
   });
 
+  it('found by this suite: a manifest or a layer of the wrong shape is a ModelError naming where, not a TypeError', () => {
+    const cases: [unknown, string][] = [
+      [{ ...MODEL_JSON, weightsManifest: 0 }, 'weightsManifest: expected an array of weight groups, got 0'],
+      [{ ...MODEL_JSON, weightsManifest: [{ paths: 'x', weights: [{ name: 'w', shape: [-1], dtype: 'float32' }] }] }, 'weightsManifest[0].paths: expected an array of shard file names'],
+      [{ ...MODEL_JSON, weightsManifest: [{ paths: [], weights: [{ name: 'w', shape: [-1], dtype: 'float32' }] }] }, 'weightsManifest[0].weights[0].shape: expected an array of whole numbers ≥ 0, got [-1]'],
+      [{ ...MODEL_JSON, modelTopology: { ...TOPOLOGY, config: { layers: [TOPOLOGY.config.layers[0], { class_name: 'Flatten' }] } } }, 'layer 1 is not {class_name, config}'],
+      [
+        { ...MODEL_JSON, modelTopology: { ...TOPOLOGY, config: { layers: [{ ...TOPOLOGY.config.layers[0], config: { ...TOPOLOGY.config.layers[0].config, batch_input_shape: 'x' } }] } } },
+        'the input shape must be a list of positive whole numbers or null, got "x"',
+      ],
+      [
+        { ...MODEL_JSON, modelTopology: { ...TOPOLOGY, config: { layers: [TOPOLOGY.config.layers[0], { class_name: 'ZeroPadding2D', config: { name: 'zp', padding: [[1]] } }] } } },
+        "node 'zp', op ZeroPadding2D: malformed in the model file (",
+      ],
+      [
+        { ...MODEL_JSON, modelTopology: { ...TOPOLOGY, config: { layers: [{ ...TOPOLOGY.config.layers[0], config: { ...TOPOLOGY.config.layers[0].config, padding: { a: 1 } } }] } } },
+        `padding '{"a":1}' is not supported`,
+      ],
+      [null, 'expected a model object at the top level, got null'],
+    ];
+    for (const [doc, says] of cases) {
+      const { dir, check } = caseDir({ 'model.json': JSON.stringify(doc), 'group1-shard1of1.bin': SHARD });
+      const r = loadedOrRefused(() => inspectModel(dir), BUDGET_MS);
+      expect(r.error?.kind).toBe('model');
+      expect(r.error?.message, JSON.stringify(doc).slice(0, 200)).toContain(says);
+      check();
+    }
+  });
+
   it('a shard path that leaves the model folder is refused, naming the path', () => {
     for (const p of ['../../../etc/hostname', '/etc/hostname']) {
       const { dir, check } = caseDir({ 'model.json': JSON.stringify({ ...MODEL_JSON, weightsManifest: [{ paths: [p], weights: WEIGHTS }] }) });
