@@ -59,13 +59,11 @@ export class ScaleSimTraceWriter implements ScaleSimTraceSink {
     this.closeLayer();
     if (this.only && !this.only.has(layer)) return;
     const d = join(this.dir, `layer${layer}`);
-    // one level under the trace folder, which the caller made (scenarios/files.ts ensureDir): a plain
-    // mkdir, never a recursive one (Node 20's loops forever where the file system refuses, /proc)
-    try {
-      mkdirSync(d);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw e;
-    }
+    // the trace folder (its parent must exist: the CLI makes missing levels with scenarios/files.ts
+    // ensureDir) and one level under it: plain mkdirs, never a recursive one (Node 20's loops
+    // forever where the file system refuses, /proc)
+    mkdirOne(this.dir);
+    mkdirOne(d);
     this.fds = this.files.map((f) => openSync(join(d, f), 'w'));
     this.active = true;
   }
@@ -117,5 +115,14 @@ export class ScaleSimTraceWriter implements ScaleSimTraceSink {
 export class ScaleSimSramTraceWriter extends ScaleSimTraceWriter {
   constructor(dir: string, opts: Omit<ScaleSimTraceOptions, 'dram'> = {}) {
     super(dir, { ...opts, dram: false });
+  }
+}
+
+/** mkdir of one level; an existing folder is fine, an existing file is not. */
+function mkdirOne(d: string): void {
+  try {
+    mkdirSync(d);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw e;
   }
 }
