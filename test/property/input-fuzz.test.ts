@@ -96,6 +96,7 @@ function slots(doc: Container): [Container, string | number][] {
 
 /** an own key, even `__proto__` (plain assignment would set the prototype instead) */
 function put(c: Container, k: string | number, v: unknown): void {
+  if (Array.isArray(c) && typeof k !== 'number') return; // a named key on a list serializes as nothing
   Object.defineProperty(c, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
