@@ -201,7 +201,7 @@ export function vegaLiteSpec(doc: ResultsDoc, plot: PlotSpec): TopLevelSpec {
     const front = new Set((paretoTable(doc)?.rows ?? []).map((r) => r[0]));
     for (const r of rows) r.pareto = front.has(r.index) ? 'on the front' : 'dominated';
   }
-  const used = [plot.x, plot.y, plot.color, plot.column].filter((f): f is string => f !== null);
+  const used = [plot.x, plot.y, plot.color, plot.column, plot.row ?? null].filter((f): f is string => f !== null);
   const values = rows
     .filter((r) => typeof r[plot.y] === 'number' && (METRICS[plot.x] === undefined || typeof r[plot.x] === 'number'))
     .map((r) => Object.fromEntries(used.map((f) => [safeKey(f), typeof r[f] === 'boolean' ? String(r[f]) : r[f]])));
@@ -214,6 +214,16 @@ export function vegaLiteSpec(doc: ResultsDoc, plot: PlotSpec): TopLevelSpec {
   };
   if (plot.color) enc.color = { field: safeKey(plot.color), type: 'nominal', title: plot.color, sort: null };
   if (plot.column) enc.column = { field: safeKey(plot.column), type: 'nominal', title: plot.column, sort: null };
+  if (plot.row) enc.row = { field: safeKey(plot.row), type: 'nominal', title: plot.row, sort: null };
+  if (plot.color === 'pareto') {
+    // the front stands out: a fixed strong colour, larger filled points, drawn on top; dominated
+    // points small, grey and faint behind it
+    enc.color = { field: 'pareto', type: 'nominal', title: 'Pareto', scale: { domain: ['on the front', 'dominated'], range: ['#d62728', '#9e9e9e'] } };
+    enc.size = { field: 'pareto', type: 'nominal', legend: null, scale: { domain: ['on the front', 'dominated'], range: [90, 18] } };
+    enc.opacity = { field: 'pareto', type: 'nominal', legend: null, scale: { domain: ['on the front', 'dominated'], range: [1, 0.35] } };
+    enc.order = { field: 'paretoOrder', type: 'quantitative' };
+    for (const v of values) v.paretoOrder = v.pareto === 'on the front' ? 1 : 0;
+  }
   // the title is the HTML figcaption, not drawn twice
   return {
     data: { values },

@@ -91,6 +91,8 @@ export interface PlotSpec {
   readonly y: string;
   readonly color: string | null;
   readonly column: string | null;
+  /** a second facet: one row of panels per value (optional) */
+  readonly row?: string | null;
   readonly mark: PlotMark;
   readonly xScale: 'linear' | 'log';
   readonly yScale: 'linear' | 'log';
@@ -438,15 +440,16 @@ function readReport(v: unknown, dims: readonly string[], metrics: readonly strin
       v.plots.forEach((p: unknown, i: number) => {
         const path = `report.plots[${i}]`;
         if (!isPlainObject(p)) {
-          problems.push({ path, message: `expected {x, y, color?, column?, mark?, title?}, got ${describe(p)}` });
+          problems.push({ path, message: `expected {x, y, color?, column?, row?, mark?, title?}, got ${describe(p)}` });
           return;
         }
-        checkKeys(p, path, ['title', 'x', 'y', 'color', 'column', 'mark', 'xScale', 'yScale'], problems);
+        checkKeys(p, path, ['title', 'x', 'y', 'color', 'column', 'row', 'mark', 'xScale', 'yScale'], problems);
         const before = problems.length;
         const x = checkField(p.x, `${path}.x`, false);
         const y = checkField(p.y, `${path}.y`, true);
         const color = p.color === undefined ? null : checkField(p.color, `${path}.color`, false);
         const column = p.column === undefined ? null : checkField(p.column, `${path}.column`, false);
+        const row = p.row === undefined ? null : checkField(p.row, `${path}.row`, false);
         const mark = p.mark ?? 'point';
         if (!['point', 'line', 'bar'].includes(mark as string)) problems.push({ path: `${path}.mark`, message: `${describe(mark)} is not one of: point, line, bar` });
         for (const k of ['xScale', 'yScale'] as const) {
@@ -460,6 +463,7 @@ function readReport(v: unknown, dims: readonly string[], metrics: readonly strin
           y: y!,
           color,
           column,
+          row,
           mark: mark as PlotMark,
           xScale: (p.xScale as 'linear' | 'log' | undefined) ?? 'linear',
           yScale: (p.yScale as 'linear' | 'log' | undefined) ?? 'linear',
