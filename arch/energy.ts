@@ -43,6 +43,7 @@ import { parseJson, yamlSyntaxError } from '../errors/hints.js';
 import { ConfigError, type Problem } from './errors.js';
 import type { ArchSpec } from './spec.js';
 import {
+  readSpecHeader,
   type Obj,
   canonicalJson,
   checkKeys,
@@ -205,13 +206,9 @@ function readBits(e: Obj, path: string, scaling: ScalingRule | undefined, proble
  * Collects every problem (bad units, unknown keys with "did you mean", missing fields, duplicate
  * or inconsistent entries) into ONE ConfigError.
  */
-export function validateEnergyTable(input: unknown, source?: string): EnergyTable {
+export function validateEnergyTable(raw: unknown, source?: string): EnergyTable {
   const problems: Problem[] = [];
-  if (!isPlainObject(input)) throw new ConfigError([{ path: '', message: `an energy table must be an object, got ${describe(input)}` }], source);
-  checkKeys(input, '', TABLE_KEYS, problems);
-  const name = readString(input, 'name', '', problems, undefined, true);
-  const src = readString(input, 'source', '', problems, '');
-  const description = readString(input, 'description', '', problems, '');
+  const { obj: input, name, source: src, description } = readSpecHeader(raw, 'an energy table', TABLE_KEYS, problems, source);
   const entries: EnergyEntry[] = [];
   const indices: number[] = [];
   const rawEntries = input.entries;

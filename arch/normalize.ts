@@ -31,6 +31,7 @@ import {
 } from './schema.js';
 import { parseQuantity } from './units.js';
 import {
+  readSpecHeader,
   type Obj,
   agree,
   canonicalJson,
@@ -319,14 +320,9 @@ function checkDerived(input: Obj, spec: ArchSpec, problems: Problem[]): void {
  * Validates and normalizes an arch spec; `baseDir` resolves a relative energy-table path. Throws ONE
  * ConfigError listing every problem.
  */
-export function normalizeArchSpec(input: unknown, source: string | undefined, baseDir: string): ArchSpec {
+export function normalizeArchSpec(raw: unknown, source: string | undefined, baseDir: string): ArchSpec {
   const problems: Problem[] = [];
-  if (!isPlainObject(input)) throw new ConfigError([{ path: '', message: `an arch spec must be an object, got ${describe(input)}` }], source);
-  checkKeys(input, '', TOP_KEYS, problems);
-
-  const name = readString(input, 'name', '', problems, undefined, true);
-  const description = readString(input, 'description', '', problems, '');
-  const src = readString(input, 'source', '', problems, '');
+  const { obj: input, name, description, source: src } = readSpecHeader(raw, 'an arch spec', TOP_KEYS, problems, source);
   const clockHz = readQuantityField(input, '', problems, {
     unitKey: 'clock',
     numberKey: 'clockHz',

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { didYouMean, editDistance } from '../errors/hints.js';
-import type { Problem } from './errors.js';
+import { ConfigError, type Problem } from './errors.js';
 import { BASE_UNIT, type QuantityKind, parseQuantity } from './units.js';
 
 export type Obj = Record<string, unknown>;
@@ -140,6 +140,27 @@ export function readString(obj: Obj, key: string, path: string, problems: Proble
 }
 
 /** Relative agreement of two forms of one quantity (1e-9). */
+/**
+ * The opening every spec file shares: a plain object with only `allowed` keys, a required non-empty
+ * `name`, optional `source` and `description`. A non-object is refused at once (nothing else to read).
+ */
+export function readSpecHeader(
+  input: unknown,
+  what: string,
+  allowed: readonly string[],
+  problems: Problem[],
+  source: string | undefined,
+): { obj: Obj; name: string | undefined; source: string | undefined; description: string | undefined } {
+  if (!isPlainObject(input)) throw new ConfigError([{ path: '', message: `${what} must be an object, got ${describe(input)}` }], source);
+  checkKeys(input, '', allowed, problems);
+  return {
+    obj: input,
+    name: readString(input, 'name', '', problems, undefined, true),
+    source: readString(input, 'source', '', problems, ''),
+    description: readString(input, 'description', '', problems, ''),
+  };
+}
+
 export function agree(a: number, b: number): boolean {
   return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
 }
