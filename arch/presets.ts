@@ -25,7 +25,9 @@ const EDGE_NPU: ArchSpecInput = {
   source:
     'Representative configuration in the class of Arm Ethos-U55 (up to 256 int8 MACs/cycle) — not a model of a product. ' +
     'DRAM: LPDDR4-3200 ×32 = 3200 MT/s × 4 B = 12.8 GB/s (JESD209-4), ~100 ns first-access latency. ' +
-    'Clock 800 MHz makes that 16 B/cycle and 80 cycles. Banking (16 × 128-bit) and DMA are assumptions. ' +
+    'Clock 800 MHz makes that 16 B/cycle and 80 cycles. Banking (16 × 128-bit) and DMA are assumptions; each DMA engine keeps 32 ' +
+    '64-byte bursts in flight, enough for the bandwidth-delay product (16 B/cycle × 80 cycles = 1,280 B = 20 bursts; fewer would cap a ' +
+    'transfer at outstanding × burst ÷ latency). ' +
     'Accumulators (assumption, scaled from TPU v1): TPU v1 keeps 4 MiB of 32-bit accumulators behind its 256×256 weight-stationary ' +
     'array, 4,096 entries per column (Jouppi et al., "In-datacenter performance analysis of a tensor processing unit", ISCA 2017, ' +
     'sec. 2); the same depth per column on 16 columns is 65,536 int32 entries = 256 KiB, given as 1 KiB per PE ' +
@@ -40,7 +42,7 @@ const EDGE_NPU: ArchSpecInput = {
     glb: { capacity: '256 KiB', banks: 16, wordBits: 128, readPorts: 1, writePorts: 1 },
     dram: { bandwidth: '12.8 GB/s', latency: '100 ns', mode: 'user' },
   },
-  dma: { engines: 2, maxOutstanding: 8, burst: '64 B' },
+  dma: { engines: 2, maxOutstanding: 32, burst: '64 B' },
   requant: {
     lanesPerCycle: 16,
     latencyCycles: 3,
@@ -83,7 +85,8 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       glb: { capacity: '24 MiB', banks: 16, wordBits: 1024, readPorts: 1, writePorts: 1 },
       dram: { bandwidth: '700 GB/s', latency: '100 ns', mode: 'user' },
     },
-    dma: { engines: 4, maxOutstanding: 64, burst: '256 B' },
+    // the bandwidth-delay product: 1,000 B/cycle × 70 cycles = 70,000 B ≈ 274 bursts of 256 B
+    dma: { engines: 4, maxOutstanding: 512, burst: '256 B' },
     requant: {
       lanesPerCycle: 128,
       latencyCycles: 4,
@@ -119,7 +122,8 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       glb: { capacity: '108 KiB', banks: 27, wordBits: 64, readPorts: 1, writePorts: 1 },
       dram: { bandwidth: '64 bit * 60 MHz', latency: '100 ns', mode: 'user' },
     },
-    dma: { engines: 1, maxOutstanding: 4, burst: '8 B' },
+    // the bandwidth-delay product: 2.4 B/cycle × 20 cycles = 48 B = 6 bursts of 8 B
+    dma: { engines: 1, maxOutstanding: 8, burst: '8 B' },
     requant: {
       lanesPerCycle: 14,
       latencyCycles: 2,
@@ -148,7 +152,8 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       glb: { capacity: '64 KiB', banks: 4, wordBits: 32, readPorts: 1, writePorts: 1 },
       dram: { bandwidth: '400 MB/s', latency: '200 ns', mode: 'user' },
     },
-    dma: { engines: 1, maxOutstanding: 2, burst: '32 B' },
+    // the bandwidth-delay product: 2 B/cycle × 40 cycles = 80 B = 2.5 bursts of 32 B
+    dma: { engines: 1, maxOutstanding: 4, burst: '32 B' },
     requant: {
       lanesPerCycle: 8,
       latencyCycles: 2,

@@ -63,47 +63,53 @@ export interface FoldValues {
   /** im2col elements and weights the array reads */
   ifElems: number;
   wElems: number;
-  /** DRAM bytes of the ifmap and weight slices (0 when already on chip) */
-  ifDram: number;
-  wDram: number;
+  /**
+   * DRAM bits of the ifmap and weight slices (0 when already on chip): exact bits, not bytes
+   * rounded up per fold — a packed sub-byte operand fetched once costs its size, not a byte a
+   * fold. The ifmap's are the unique ifmap bits pro rata of the im2col elements (a fraction).
+   */
+  ifDramBits: number;
+  wDramBits: number;
   /** final outputs */
   outs: number;
   /** partial-sum entries spilled after the fold and read back before it */
   spillOut: number;
   spillIn: number;
-  /** of those, bytes to / from DRAM */
+  /** of those, bytes to / from DRAM (whole accumulator bytes per entry: what the DMA moves) */
   psOut: number;
   psIn: number;
 }
 
 /**
  * The numbers of fold (fr, fc) of a GEMM layer in closed form. Folds run group by group, column
- * fold by column fold, row folds fastest (SCALE-Sim's order); a slice is fetched from DRAM unless
- * the fold before used the same one or it is resident and an earlier fold fetched it:
- * - OS/WS ifmap slice (one per row fold): resident → fetched by the first column fold only;
- *   streamed → by every fold, except with a single row fold, where consecutive folds share it
- *   (fetched once per group);
- * - OS weight slice (one per column fold): fetched by its first row fold;
- * - WS weights, IS ifmap: every fold has its own slice;
- * - IS weight slice (one per row fold): as the OS/WS ifmap slice.
+ * fold by column fold, row folds fastest (SCALE-Sim's order). Which folds fetch a slice from DRAM:
+ * - a RESIDENT operand (the whole layer's fits its share): the first fold that needs a slice;
+ * - a STREAMED one: every fold, except when the fold before used the same slice and that slice
+ *   fits one of its two slots whole (`keep*`): then it is still there. A slice cut into sub-tiles
+ *   because it does not fit is gone by the time the next fold starts — it streamed through.
+ * Slices: OS ifmap (g, fr) and weights (g, fc); WS ifmap (g, fr) and weights (g, fr, fc); IS
+ * ifmap (g, fr, fc) and weights (g, fr). The zero-point column of ones (asymmetric weights, raw
+ * PE form) is column 0 of the N axis, in the first column fold: Σq_x exists before any output of
+ * the layer is requantized.
  * So a fold's numbers depend only on whether it is the first, a middle or the last row fold and
  * column fold: the group is irrelevant, and every middle fold of an axis is alike.
  */
 export class FoldModel {
-  private readonly v: FoldValues = { mLen: 0, kLen: 0, nLen: 0, nReal: 0, kFold: 0, last: false, ifElems: 0, wElems: 0, ifDram: 0, wDram: 0, outs: 0, spillOut: 0, spillIn: 0, psOut: 0, psIn: 0 };
+  private readonly v: FoldValues = { mLen: 0, kLen: 0, nLen: 0, nReal: 0, kFold: 0, last: false, ifElems: 0, wElems: 0, ifDramBits: 0, wDramBits: 0, outs: 0, spillOut: 0, spillIn: 0, psOut: 0, psIn: 0 };
 
   constructor(private readonly g: GemmShape) {}
 
   /** fold (fr, fc)'s numbers, in a scratch object valid until the next call */
   at(fr: number, fc: number): FoldValues {
-    const { R, C, Sr, Sc, M, K, N, Neff, df, rowFolds, kFolds, spill, accBytes, aBits, wBits, ratio, residentIfmap, residentFilter } = this.g;
+    const { R, C, Sr, Sc, M, K, N, Neff, df, rowFolds, kFolds, spill, accBytes, wBits, residentIfmap, residentFilter, keepIfmap, keepFilter, ifmapBits, im2colElems } = this.g;
     const v = this.v;
     const r0 = fr * R;
     const r1 = Math.min(Sr, r0 + R);
     const c0 = fc * C;
     const c1 = Math.min(Sc, c0 + C);
-    // a single row fold: consecutive column folds share the row-fold slice
-    const shared = rowFolds === 1 && fc > 0;
+    // a slice used by every column fold of a row fold is reused by consecutive folds only when
+    // there is a single row fold
+    const rowSliceKept = rowFolds === 1 && fc > 0;
     let ifFetch: boolean;
     let wFetch: boolean;
     if (df === 'os') {
@@ -111,14 +117,14 @@ export class FoldModel {
       v.nLen = c1 - c0;
       v.kLen = K;
       v.kFold = 0;
-      ifFetch = residentIfmap ? fc === 0 : !shared;
-      wFetch = fr === 0;
+      ifFetch = residentIfmap ? fc === 0 : !(rowSliceKept && keepIfmap);
+      wFetch = fr === 0 || !(residentFilter || keepFilter);
     } else if (df === 'ws') {
       v.kLen = r1 - r0;
       v.nLen = c1 - c0;
       v.mLen = M;
       v.kFold = fr;
-      ifFetch = residentIfmap ? fc === 0 : !shared;
+      ifFetch = residentIfmap ? fc === 0 : !(rowSliceKept && keepIfmap);
       wFetch = true;
     } else {
       v.kLen = r1 - r0;
@@ -126,14 +132,15 @@ export class FoldModel {
       v.nLen = Neff;
       v.kFold = fr;
       ifFetch = true;
-      wFetch = residentFilter ? fc === 0 : !shared;
+      wFetch = residentFilter ? fc === 0 : !(rowSliceKept && keepFilter);
     }
-    const nStart = df === 'is' ? 0 : c0;
-    v.nReal = Math.max(0, Math.min(N, nStart + v.nLen) - nStart);
+    // real output channels: the N axis without its column of ones (column 0 when present)
+    const off = Neff - N;
+    v.nReal = df === 'is' ? N : Math.max(0, c1 - Math.max(c0, off));
     v.ifElems = v.mLen * v.kLen;
     v.wElems = v.kLen * v.nReal;
-    v.ifDram = ifFetch ? Math.ceil(ceilBytes(v.ifElems, aBits) * ratio) : 0;
-    v.wDram = wFetch ? ceilBytes(v.wElems, wBits) : 0;
+    v.ifDramBits = ifFetch ? (v.ifElems * ifmapBits) / im2colElems : 0;
+    v.wDramBits = wFetch ? v.wElems * wBits : 0;
     v.last = v.kFold === kFolds - 1;
     v.outs = v.last ? v.mLen * v.nReal : 0;
     // partial sums of this fold's tile (ones column included)
@@ -193,8 +200,11 @@ export function gemmShape(spec: ArchSpec, layer: WorkloadLayer) {
   const aBits = layer.activationBits;
   const oBits = layer.outputBits;
   const accBytes = Math.ceil(layer.accBits / 8);
-  const im2colBytes = ceilBytes(groups * M * K, aBits);
-  const ratio = im2colBytes > 0 ? Math.min(1, layer.ifmapBytes / im2colBytes) : 1;
+  const im2colElems = groups * M * K;
+  // unique ifmap bits pro rata of the im2col elements a slice covers (halo re-reads at slice
+  // edges not modelled); never more than the im2col operand itself (a strided conv skipping pixels)
+  const ifmapBits = Math.min(layer.ifmapBytes * 8, im2colElems * aBits);
+  const ratio = im2colElems > 0 ? ifmapBits / (im2colElems * aBits) : 1;
 
   // --- buffer shares and residency
   const shares = sharesFor(spec, layer.ifmapBytes + layer.weightBytes + layer.ofmapBytes + layer.biasBytes + layer.requantParamBytes);
@@ -240,22 +250,39 @@ export function gemmShape(spec: ArchSpec, layer: WorkloadLayer) {
     } else spill = SpillTarget.Dram;
   }
 
-  // --- sub-tiles per fold: the split dimension (OS: K, WS: M, IS: N) shrinks some slices
+  // --- sub-tiles per fold: the split dimension (OS: K, WS: M, IS: N) shrinks some slices; a
+  // streamed slice that fits one of its two slots whole stays there for the next fold that uses it
   const need = (bytes: number, room: number): number => (room > 0 ? Math.ceil((2 * bytes) / room) : 1);
-  let S = 1;
-  if (df === 'os') {
-    if (!residentIfmap) S = Math.max(S, need(ifSliceBytes, shares.ifmap));
-    if (!residentFilter) S = Math.max(S, need(wSliceBytes, shares.filter));
-  } else if (df === 'ws') {
-    if (!residentIfmap) S = Math.max(S, need(ifSliceBytes, shares.ifmap));
-    S = Math.max(S, need(outTileBytes, ofmapForOutputs));
-  } else {
-    if (!residentFilter) S = Math.max(S, need(wSliceBytes, shares.filter));
-    S = Math.max(S, need(outTileBytes, ofmapForOutputs));
-  }
+  const sIfmap = residentIfmap || df === 'is' ? 1 : need(ifSliceBytes, shares.ifmap);
+  const sFilter = residentFilter || df === 'ws' ? 1 : need(wSliceBytes, shares.filter);
+  const keepIfmap = residentIfmap || need(ifSliceBytes, shares.ifmap) <= 1;
+  const keepFilter = residentFilter || need(wSliceBytes, shares.filter) <= 1;
+  let S = Math.max(sIfmap, sFilter);
+  if (df !== 'os') S = Math.max(S, need(outTileBytes, ofmapForOutputs));
+  // and at least a few sub-tiles a fold, so that loads, compute and write-back overlap even when
+  // everything fits (a buffer large enough to hold the layer must not serialize them)
+  S = Math.max(S, pipelineSubTiles(spec, fp.foldCycles));
   const splitLen = df === 'os' ? K : df === 'ws' ? M : Neff;
   S = Math.max(1, Math.min(S, splitLen, fp.foldCycles));
-  return { view, M, K, N, groups, zp, Neff, runView, R, C, df, fp, rowFolds, colFolds, Sr, Sc, perGroup, folds, kFolds, wBits, aBits, oBits, accBytes, ratio, shares, residentIfmap, residentFilter, spill, accEntries, S };
+  return { view, M, K, N, groups, zp, Neff, runView, R, C, df, fp, rowFolds, colFolds, Sr, Sc, perGroup, folds, kFolds, wBits, aBits, oBits, accBytes, im2colElems, ifmapBits, shares, residentIfmap, residentFilter, keepIfmap, keepFilter, spill, accEntries, S };
+}
+
+/** sub-tiles a fold is cut into at least (PIPELINE_SUB_TILES, each of ≥ pipelineMinCycles) */
+export const PIPELINE_SUB_TILES = 16;
+
+/**
+ * Cycles a pipelining sub-tile lasts at least: the next sub-tile's load is issued when the one
+ * before the current has computed, so a sub-tile must outlast a DRAM round trip for the loads to
+ * keep up (and cutting finer than a few dozen cycles only adds transfers).
+ */
+function pipelineMinCycles(spec: ArchSpec): number {
+  return Math.max(32, 2 * spec.memories.dram.latencyCycles);
+}
+
+/** sub-tiles a fold (or a vector layer) of `cycles` is cut into for overlap alone; 1 in calc mode (transfers take no time) */
+export function pipelineSubTiles(spec: ArchSpec, cycles: number): number {
+  if (spec.memories.dram.mode === 'calc') return 1;
+  return Math.max(1, Math.min(PIPELINE_SUB_TILES, Math.floor(cycles / pipelineMinCycles(spec))));
 }
 
 /** a GEMM layer's closed-form shape (gemmShape) */

@@ -66,8 +66,10 @@ export function tileOfFold(layerIndex: number, plan: LayerPlan, realN: number, f
   te.group = g;
   te.m0 = os ? r0 : ws ? 0 : c0;
   te.m1 = os ? r1 : ws ? v.M : c1;
-  te.n0 = os || ws ? c0 : 0;
-  te.n1 = Math.min(os || ws ? c1 : v.N, realN);
+  // the zero-point column of ones is column 0 of the N axis (sim/engine/fold-model.ts)
+  const off = v.N - realN;
+  te.n0 = os || ws ? Math.max(0, c0 - off) : 0;
+  te.n1 = os || ws ? Math.max(0, Math.min(c1 - off, realN)) : realN;
   te.k0 = os ? 0 : r0;
   te.k1 = os ? v.K : r1;
   te.kFold = os ? 0 : fr;

@@ -39,6 +39,7 @@ import { EventKind, StallCause, Track } from '../events.js';
 import type { EventBuffer } from './emit.js';
 import { EventHeap } from './heap.js';
 import type { TilePlan } from './tiles.js';
+import { MAX_PERIOD } from '../timing/limits.js';
 
 const enum Ev {
   LoadDone = 0,
@@ -72,15 +73,13 @@ export interface RunLayerOptions {
   readonly budget?: number;
 }
 
-/** longest state period looked for */
-const MAX_PERIOD = 8;
 /** pending events a state snapshot holds at most (more: no fast-forward at that point) */
 const SNAP_EVENTS = 64;
 /**
  * snapshot layout: 8 header numbers, the operand flags of the next 4 sub-tiles, up to 4 queued
  * writes, then the pending events (cycle, kind, sub-tile)
  */
-const SNAP_HEAD = 8;
+const SNAP_HEAD = 10;
 const SNAP_AHEAD = 4;
 const SNAP_LEN = SNAP_HEAD + SNAP_AHEAD + 4 + 3 * SNAP_EVENTS;
 /** ring sizes (powers of two) for sub-tiles whose operands are in flight and writes that wait */
@@ -95,6 +94,8 @@ export class NativeEngine {
   private readonly bytesPerCycle: number;
   private readonly latency: number;
   private readonly engines: number;
+  private readonly burst: number;
+  private readonly window: number;
   private readonly lanes: number;
   private readonly rqLatency: number;
 
@@ -103,6 +104,8 @@ export class NativeEngine {
     this.bytesPerCycle = calc ? Infinity : spec.memories.dram.bytesPerCycle;
     this.latency = calc ? 0 : spec.memories.dram.latencyCycles;
     this.engines = spec.dma.engines;
+    this.burst = spec.dma.burstBytes;
+    this.window = spec.dma.maxOutstanding;
     this.lanes = spec.requant.lanesPerCycle;
     this.rqLatency = spec.requant.latencyCycles;
   }
@@ -121,6 +124,9 @@ export class NativeEngine {
 
     // tiles in [nextCompute, nextLoad) are ≤ DOUBLE_BUFFER; queued writes hold an output slot (≤ OUTPUT_SLOTS)
     const loadDone = new Uint8Array(LOAD_RING);
+    // the sub-tiles holding the two output slots (−1: free): a write not yet completed
+    let slotA = -1;
+    let slotB = -1;
     const writeQueue = new Float64Array(WRITE_RING);
     let wqHead = 0;
     let wqTail = 0;
@@ -153,21 +159,33 @@ export class NativeEngine {
     let runStart = 0;
     let runEnd = 0;
     let runSkippable = false;
+    let runPeriod = 1;
     const evCycle = new Float64Array(SNAP_EVENTS);
     const evKind = new Float64Array(SNAP_EVENTS);
     const evArg = new Float64Array(SNAP_EVENTS);
     const evSeq = new Float64Array(SNAP_EVENTS);
 
+    const burst = this.burst;
+    const window = this.window;
     const transfer = (now: number, bytes: number): number => {
-      if (bytes <= 0) return now;
+      if (bytes <= 0 || bpc === Infinity) return now;
       const s = now > dramFree ? now : dramFree;
-      // whole bus cycles per transfer (cycle-level); calc mode: bpc = ∞ → 0
-      dramFree = s + Math.ceil(bytes / bpc);
-      return dramFree + lat;
+      // whole bursts on the bus; an engine keeps `window` bursts outstanding, so a long transfer
+      // also takes a round trip per window of bursts (Little's law: ≤ window·burst bytes per latency)
+      const bursts = Math.ceil(bytes / burst);
+      const busy = Math.ceil((bursts * burst) / bpc);
+      dramFree = s + busy;
+      const waves = Math.ceil(bursts / window) - 1;
+      return s + (busy > waves * lat ? busy : waves * lat) + lat;
     };
+
+    // t's load may start once the partial sums it reads back have been written (read after write)
+    const writeDone = (u: number): boolean => u < nextCompute && u !== slotA && u !== slotB;
 
     const issueDma = (now: number): void => {
       while (dmaInFlight < this.engines && nextLoad < T && nextLoad < computesDone + DOUBLE_BUFFER) {
+        const dep = p.readsAfter(nextLoad);
+        if (dep >= 0 && !writeDone(dep)) break;
         const t = nextLoad++;
         const lb = p.loadBytes(t);
         const done = transfer(now, lb);
@@ -216,6 +234,11 @@ export class NativeEngine {
       snaps[o + 5] = computesDone - t;
       snaps[o + 6] = wqTail - wqHead;
       snaps[o + 7] = n;
+      // slot holders relative to t; a free slot as +1 (never a real one: holders have started)
+      snaps[o + 8] = slotA < 0 ? 1 : slotA - t;
+      snaps[o + 9] = slotB < 0 ? 1 : slotB - t;
+      if (slotA >= 0 && slotA - t < minRel) minRel = slotA - t;
+      if (slotB >= 0 && slotB - t < minRel) minRel = slotB - t;
       let i = o + SNAP_HEAD;
       for (let u = t + 1; u <= t + SNAP_AHEAD; u++) snaps[i++] = u < nextLoad ? loadDone[u & (LOAD_RING - 1)] : 0;
       for (let w = 0; w < 4; w++) {
@@ -261,6 +284,7 @@ export class NativeEngine {
       if (t < runStart || t >= runEnd) {
         runStart = p.runStart(t);
         runEnd = p.runEnd(t);
+        runPeriod = p.runPeriod(t);
         snapCount = 0;
         // with a fold callback, only a run inside one fold may be skipped (each fold start is reported)
         runSkippable = onFold === null || p.fold(runStart) === p.fold(runEnd - 1);
@@ -275,7 +299,8 @@ export class NativeEngine {
       }
       snapLast = slot;
       snapCount = Math.min(snapCount + 1, MAX_PERIOD + 1);
-      for (let per = 1; per < snapCount; per++) {
+      // the plan repeats with period runPeriod: only whole multiples of it may be jumped
+      for (let per = runPeriod; per < snapCount; per += runPeriod) {
         const prev = (slot - per + (MAX_PERIOD + 1)) % (MAX_PERIOD + 1);
         // every sub-tile the earlier state refers to must be in the run too
         if (t - per + snapAcc[prev * 8 + 7] < runStart) continue;
@@ -302,6 +327,8 @@ export class NativeEngine {
         loadDone.fill(0);
         for (let u = 0; u < SNAP_AHEAD; u++) loadDone[(t + 1 + u + dTile) & (LOAD_RING - 1)] = snaps[o + u];
         for (let w = wqHead; w < wqTail; w++) writeQueue[w & (WRITE_RING - 1)] += dTile;
+        if (slotA >= 0) slotA += dTile;
+        if (slotB >= 0) slotB += dTile;
         nextLoad += dTile;
         nextCompute += dTile;
         computesDone += dTile;
@@ -330,7 +357,11 @@ export class NativeEngine {
         else requantBusy += gap;
         if (emit) ev.push(EventKind.Stall, computeTrack, layerIndex, t, idleSince, now, blocker);
       }
-      if (writes) outstandingOut++;
+      if (writes) {
+        outstandingOut++;
+        if (slotA < 0) slotA = t;
+        else slotB = t;
+      }
       loadDone[t & (LOAD_RING - 1)] = 0;
       nextCompute++;
       arrayBusy = true;
@@ -362,34 +393,41 @@ export class NativeEngine {
 
     if (emit) ev.push(EventKind.LayerBegin, Track.Array, layerIndex, -1, start, start, 0);
     issueDma(start);
+    tryCompute(start);
     while (heap.size > 0) {
+      // every completion of this cycle first, then the DMA issues and the array starts: what
+      // happens at a cycle does not depend on the order its events were scheduled in
       const now = heap.peekCycle();
-      const kind = heap.peekKind();
-      const t = heap.peekArg();
-      heap.pop();
-      events++;
       if (now > end) end = now;
-      switch (kind) {
-        case Ev.LoadDone:
-          loadDone[t & (LOAD_RING - 1)] = 1;
-          dmaInFlight--;
-          break;
-        case Ev.ComputeDone:
-          arrayBusy = false;
-          idleSince = now;
-          lastComputeEnd = now;
-          computesDone++;
-          // outputs of vector tiles and psum-only writes go straight out; requantized ones after the unit
-          if (p.vector && p.writeBytes(t) > 0) heap.push(now + this.rqLatency, Ev.RequantDone, t);
-          else if (!p.vector && p.outElems(t) === 0 && p.writeBytes(t) > 0) queueWrite(t);
-          break;
-        case Ev.RequantDone:
-          queueWrite(t);
-          break;
-        case Ev.WriteDone:
-          dmaInFlight--;
-          outstandingOut--;
-          break;
+      while (heap.size > 0 && heap.peekCycle() === now) {
+        const kind = heap.peekKind();
+        const t = heap.peekArg();
+        heap.pop();
+        events++;
+        switch (kind) {
+          case Ev.LoadDone:
+            loadDone[t & (LOAD_RING - 1)] = 1;
+            dmaInFlight--;
+            break;
+          case Ev.ComputeDone:
+            arrayBusy = false;
+            idleSince = now;
+            lastComputeEnd = now;
+            computesDone++;
+            // outputs of vector tiles and psum-only writes go straight out; requantized ones after the unit
+            if (p.vector && p.writeBytes(t) > 0) heap.push(now + this.rqLatency, Ev.RequantDone, t);
+            else if (!p.vector && p.outElems(t) === 0 && p.writeBytes(t) > 0) queueWrite(t);
+            break;
+          case Ev.RequantDone:
+            queueWrite(t);
+            break;
+          case Ev.WriteDone:
+            dmaInFlight--;
+            outstandingOut--;
+            if (slotA === t) slotA = -1;
+            else if (slotB === t) slotB = -1;
+            break;
+        }
       }
       issueDma(now);
       tryCompute(now);

@@ -52,10 +52,10 @@ import type { ActionCount } from '../../arch/energy.js';
 import type { ArchSpec } from '../../arch/spec.js';
 import type { FoldPlan } from '../timing/compute.js';
 import type { GemmView } from '../timing/gemm-view.js';
-import { FAST_FORWARD_WARMUP } from '../timing/limits.js';
+import { FAST_FORWARD_WARMUP, MAX_PERIOD } from '../timing/limits.js';
 import { zeroBits } from '../result.js';
 import { BufferTraffic, dramCounts, requantCounts, type LayerAccounting } from './accounting.js';
-import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, sharesFor } from './fold-model.js';
+import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, pipelineSubTiles, sharesFor } from './fold-model.js';
 import { GemmTiles, VectorTiles, type TilePlan } from './tiles.js';
 import { requantParamBitsPerChannel, type WorkloadLayer } from './workload.js';
 
@@ -69,6 +69,9 @@ export interface LayerPlan {
   readonly subTiles: number;
   readonly residentIfmap: boolean;
   readonly residentFilter: boolean;
+  /** a streamed slice the next fold uses again stays on chip (it fits one of its two slots whole) */
+  readonly keepIfmapSlice: boolean;
+  readonly keepFilterSlice: boolean;
 }
 
 function passesOf(layer: WorkloadLayer): number {
@@ -95,25 +98,28 @@ export function sizeLayer(spec: ArchSpec, layer: WorkloadLayer): LayerSize {
   if (layer.kind === 'gemm') {
     const g = gemmShape(spec, layer);
     const S = g.S;
-    // a run of n identical sub-tiles is stepped until its timing repeats (a warm-up), then skipped
-    const run = (n: number): number => Math.min(n, FAST_FORWARD_WARMUP + 1);
-    let eventTiles: number;
-    if (S === 1) {
-      // one sub-tile a fold: blocks of alike folds (first / middle / last row fold of each column
-      // fold; with a single row fold, first / middle / last column fold of each group)
-      const along = (n: number): number => (n <= 2 ? n : 2 + run(n - 2));
-      eventTiles = g.rowFolds > 1 ? g.groups * g.colFolds * along(g.rowFolds) : g.groups * along(g.colFolds);
-    } else {
-      // WS/IS: the last K fold of every column fold produces outputs pro rata of cycles, which
-      // vary by one between sub-tiles: all stepped; other folds: a run of S − 1, then the last
-      const varying = g.df === 'os' ? 0 : g.groups * g.colFolds;
-      eventTiles = varying * S + (g.folds - varying) * (run(S - 1) + 1);
+    // a run is stepped until its timing repeats (a warm-up), then skipped
+    const warm = (n: number, period: number): number => Math.min(n, FAST_FORWARD_WARMUP + 2 * period);
+    // alike folds form blocks along the row folds (one column fold at a time), or along the
+    // column folds when there is a single row fold: first, middle (n − 2 alike), last
+    const along = g.rowFolds > 1 ? g.rowFolds : g.colFolds;
+    const lines = g.rowFolds > 1 ? g.groups * g.colFolds : g.groups;
+    const blocks: [number, number][] = along <= 2 ? [[1, along]] : [[1, 2], [along - 2, 1]];
+    let eventTiles = 0;
+    for (const [size, count] of blocks) {
+      let perBlock: number;
+      if (S === 1) perBlock = size === 1 ? 1 : warm(size, 1);
+      else if (S <= MAX_PERIOD && size >= 2) perBlock = warm(size * S, S);
+      // a fold's sub-tiles but the last are alike, except where outputs stream out pro rata of
+      // cycles (the last K fold of WS/IS): every one stepped
+      else perBlock = size * (g.df !== 'os' && (g.kFolds === 1 || size === 1) ? S : warm(S - 1, 1) + 1);
+      eventTiles += lines * count * perBlock;
     }
     return { folds: g.folds, subTiles: S, tiles: g.folds * S, eventTiles };
   }
   if (layer.kind === 'vector') {
     const S = vectorSubTiles(spec, layer);
-    return { folds: 0, subTiles: S, tiles: S, eventTiles: Math.min(S, FAST_FORWARD_WARMUP + 1) };
+    return { folds: 0, subTiles: S, tiles: S, eventTiles: Math.min(S, FAST_FORWARD_WARMUP + 2) };
   }
   return { folds: 0, subTiles: 0, tiles: 0, eventTiles: 0 };
 }
@@ -140,15 +146,15 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   let biasReadCh = 0;
   let rqReadSets = 0;
   let outputsTotal = 0;
-  const pbits = requantParamBitsPerChannel(spec);
+  const pbits = requantParamBitsPerChannel(spec) + (layer.weightZeroPointBits ?? 0);
   for (const [fr, nr] of foldClasses(rowFolds)) {
     for (const [fc, nc] of foldClasses(colFolds)) {
       const n = nr * nc * groups;
       const v = model.at(fr, fc);
       bufferArray.inputs += v.ifElems * shape.aBits * n;
       bufferArray.weights += v.wElems * shape.wBits * n;
-      dramBuffer.inputs += v.ifDram * 8 * n;
-      dramBuffer.weights += v.wDram * 8 * n;
+      dramBuffer.inputs += v.ifDramBits * n;
+      dramBuffer.weights += v.wDramBits * n;
       outputsTotal += v.outs * n;
       if (v.kFold === 0) biasReadCh += v.nReal * n;
       // per-channel (M0, shift) sets follow the output channels of each tile; a per-tensor set
@@ -166,7 +172,7 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
     }
   }
   // bias and requant parameters come with the first tile
-  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K, fp.foldCycles, oBits, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os');
+  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K, fp.foldCycles, oBits, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os', MAX_PERIOD);
   dramBuffer.bias += layer.biasBytes * 8;
   dramBuffer.requantParams += layer.requantParamBytes * 8;
   bufferArray.bias += biasReadCh * 32;
@@ -174,6 +180,9 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   bufferArray.requantParams += rqReadSets * pbits;
   const outBytes = ceilBytes(outputsTotal, oBits);
   dramBuffer.outputs += outBytes * 8;
+  // the DMA moves whole bytes: each class's layer total (not each fold's) rounded up
+  dramBuffer.inputs = wholeByteBits(dramBuffer.inputs);
+  dramBuffer.weights = wholeByteBits(dramBuffer.weights);
   bufferArray.outputs += outputsTotal * oBits;
 
   // --- action counts
@@ -193,7 +202,8 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
     counts.push({ component: 'multiplier', action: 'mult', bits: [wOp, layer.accBits], count: groups * M * N, label: 'zp-term' });
   }
   const traffic = new BufferTraffic(spec);
-  const dramReadBytes = (dramBuffer.inputs + dramBuffer.weights + dramBuffer.bias + dramBuffer.requantParams) / 8 + (shape.spill === SpillTarget.Dram ? (toDram * shape.accBytes) : 0);
+  // bits are exact; the DMA moves whole bytes of the layer's total
+  const dramReadBytes = (dramBuffer.inputs + dramBuffer.weights + dramBuffer.bias + dramBuffer.requantParams) / 8 + (shape.spill === SpillTarget.Dram ? toDram * shape.accBytes : 0);
   const dramWriteBytes = outBytes + (shape.spill === SpillTarget.Dram ? toDram * shape.accBytes : 0);
   traffic.add('ifmap', bufferArray.inputs / 8, dramBuffer.inputs / 8);
   traffic.add('filter', (bufferArray.weights + bufferArray.bias + bufferArray.requantParams) / 8, (dramBuffer.weights + dramBuffer.bias + dramBuffer.requantParams) / 8);
@@ -221,13 +231,25 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
     subTiles: S,
     residentIfmap: shape.residentIfmap,
     residentFilter: shape.residentFilter,
+    keepIfmapSlice: shape.keepIfmap,
+    keepFilterSlice: shape.keepFilter,
   };
 }
 
-/** sub-tiles of a vector layer: enough for its input and output to fit double-buffered */
+/** bits rounded up to whole bytes; a sum of pro-rata fractions within 1e-6 of an integer is that integer */
+function wholeByteBits(bits: number): number {
+  const r = Math.round(bits);
+  return 8 * Math.ceil((Math.abs(bits - r) < 1e-6 ? r : bits) / 8);
+}
+
+/**
+ * sub-tiles of a vector layer: enough for its input and output to fit double-buffered, and enough
+ * for loads, element work and stores to overlap
+ */
 function vectorSubTiles(spec: ArchSpec, layer: WorkloadLayer): number {
   const shares = sharesFor(spec, layer.ifmapBytes + layer.ofmapBytes);
-  const S = Math.max(1, Math.ceil((2 * layer.ifmapBytes) / shares.ifmap), Math.ceil((2 * layer.ofmapBytes) / shares.ofmap));
+  const cycles = Math.ceil(layer.vectorElements / spec.requant.lanesPerCycle) * passesOf(layer);
+  const S = Math.max(pipelineSubTiles(spec, cycles), Math.ceil((2 * layer.ifmapBytes) / shares.ifmap), Math.ceil((2 * layer.ofmapBytes) / shares.ofmap));
   return Math.min(S, Math.max(1, layer.vectorElements));
 }
 
@@ -279,5 +301,7 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
     subTiles: S,
     residentIfmap: false,
     residentFilter: false,
+    keepIfmapSlice: false,
+    keepFilterSlice: false,
   };
 }

@@ -4,7 +4,7 @@
  * cuts; and which neighbouring sub-tiles are identical in timing (the runs the engine
  * fast-forwards). Its own file: per-sub-tile decoding, apart from the layer's summed counts.
  */
-import { ceilBytes, type FoldModel } from './fold-model.js';
+import type { FoldModel } from './fold-model.js';
 
 /**
  * Per-sub-tile work of one layer (index = sub-tile, in execution order), computed on demand from
@@ -29,11 +29,19 @@ export interface TilePlan {
   /** true on a fold's first sub-tile (every sub-tile of a vector layer) */
   firstOfFold(t: number): boolean;
   /**
-   * The run of sub-tiles around `t` whose cycles, loadBytes, outElems and writeBytes all equal
-   * t's: [runStart(t), runEnd(t)). Only these fields drive the engine's timing.
+   * The sub-tile whose write must have completed before t's load may start (t reads back the
+   * partial sums it spilled: the same sub-tile of the previous K fold), or −1.
+   */
+  readsAfter(t: number): number;
+  /**
+   * The run of sub-tiles around `t`, [runStart(t), runEnd(t)), that repeats with period
+   * runPeriod(t): sub-tiles u and u + runPeriod in the run have equal cycles, loadBytes,
+   * spill bytes, outElems, writeBytes and readsAfter (relative to u) — all that drives the
+   * engine's timing.
    */
   runStart(t: number): number;
   runEnd(t: number): number;
+  runPeriod(t: number): number;
   /** requant passes per output: 1 fused, 2 when an unfused activation needs a second pass */
   readonly requantPasses: number;
   /** outputs the array emits per cycle while draining (the requant unit overlaps the drain) */
@@ -52,29 +60,28 @@ function share(total: number, parts: number, i: number): number {
 /** the five numbers of a fold the sub-tiles are cut from */
 interface FoldCut {
   f: number;
-  ifDram: number;
-  wDram: number;
+  ifBits: number;
+  wBits: number;
   outs: number;
   psIn: number;
   psOut: number;
 }
 
-/** at most this many blocks of alike folds are joined into one run of identical sub-tiles */
+/** at most this many blocks of alike folds are joined into one run */
 const RUN_BLOCKS = 64;
 
 /**
- * The sub-tiles of a GEMM layer: fold f's S sub-tiles from its five numbers (DRAM bytes of the
+ * The sub-tiles of a GEMM layer: fold f's S sub-tiles from its five numbers (DRAM bits of the
  * ifmap and weight slices, outputs, partial-sum bytes read back and spilled, FoldModel), cut as the
- * tiling policy says — the same arithmetic, in the same order, as storing them would do. Nothing
- * is stored per fold or sub-tile.
+ * tiling policy says. Nothing is stored per fold or sub-tile.
  */
 export class GemmTiles implements TilePlan {
   readonly count: number;
   readonly vector = false;
   /** two decoded folds (the engine works on at most a few neighbouring sub-tiles at a time) */
   private readonly cut: [FoldCut, FoldCut] = [
-    { f: -1, ifDram: 0, wDram: 0, outs: 0, psIn: 0, psOut: 0 },
-    { f: -1, ifDram: 0, wDram: 0, outs: 0, psIn: 0, psOut: 0 },
+    { f: -1, ifBits: 0, wBits: 0, outs: 0, psIn: 0, psOut: 0 },
+    { f: -1, ifBits: 0, wBits: 0, outs: 0, psIn: 0, psOut: 0 },
   ];
   private next = 0;
 
@@ -93,6 +100,8 @@ export class GemmTiles implements TilePlan {
     readonly requantPasses: number,
     readonly drainPerCycle: number,
     readonly drainAll: boolean,
+    /** longest period the engine's fast-forward detects: runs across folds need S ≤ it */
+    private readonly maxPeriod: number,
   ) {
     this.count = folds * S;
   }
@@ -105,8 +114,8 @@ export class GemmTiles implements TilePlan {
     this.next ^= 1;
     const v = this.model.ofFold(f);
     c.f = f;
-    c.ifDram = v.ifDram;
-    c.wDram = v.wDram;
+    c.ifBits = v.ifDramBits;
+    c.wBits = v.wDramBits;
     c.outs = v.outs;
     c.psIn = v.psIn;
     c.psOut = v.psOut;
@@ -115,9 +124,9 @@ export class GemmTiles implements TilePlan {
 
   private sameFold(a: number, b: number): boolean {
     const x = this.foldCut(a);
-    const { ifDram, wDram, outs, psIn, psOut } = x; // the next call may reuse x's slot
+    const { ifBits, wBits, outs, psIn, psOut } = x; // the next call may reuse x's slot
     const y = this.foldCut(b);
-    return ifDram === y.ifDram && wDram === y.wDram && outs === y.outs && psIn === y.psIn && psOut === y.psOut;
+    return ifBits === y.ifBits && wBits === y.wBits && outs === y.outs && psIn === y.psIn && psOut === y.psOut;
   }
 
   cycles(t: number): number {
@@ -134,8 +143,9 @@ export class GemmTiles implements TilePlan {
     const f = Math.floor(t / S);
     const s = t - f * S;
     const outs = this.foldCut(f).outs;
+    // OS: the outputs drain at the fold's end; WS/IS: they stream out all fold long, pro rata of
+    // cycles (never faster than the array drains them)
     if (this.os) return s === S - 1 ? outs : 0;
-    // WS/IS: outputs pro rata of cycles (they stream out all fold long)
     const cyc = this.cyc;
     const base = Math.floor(cyc / S);
     const c = s === S - 1 ? cyc - base * (S - 1) : base;
@@ -148,7 +158,7 @@ export class GemmTiles implements TilePlan {
     const f = Math.floor(t / S);
     const s = t - f * S;
     const k = this.foldCut(f);
-    const b = share(k.ifDram, S, s) + share(k.wDram, S, s) + share(k.psIn, S, s);
+    const b = (share(k.ifBits, S, s) + share(k.wBits, S, s)) / 8 + share(k.psIn, S, s);
     return t === 0 ? b + this.firstExtra : b;
   }
 
@@ -158,12 +168,16 @@ export class GemmTiles implements TilePlan {
   }
 
   writeBytes(t: number): number {
-    return ceilBytes(this.outElems(t), this.oBits) + this.spillOutBytes(t);
+    return (this.outElems(t) * this.oBits) / 8 + this.spillOutBytes(t);
   }
 
   spillOutBytes(t: number): number {
     const f = Math.floor(t / this.S);
     return share(this.foldCut(f).psOut, this.S, t - f * this.S);
+  }
+
+  readsAfter(t: number): number {
+    return this.spillInBytes(t) > 0 ? t - this.S : -1;
   }
 
   fold(t: number): number {
@@ -174,34 +188,49 @@ export class GemmTiles implements TilePlan {
     return t % this.S === 0;
   }
 
-  /** a fold whose sub-tiles but the last are identical: OS, or no outputs (a WS/IS fold before the last K fold) */
-  private uniform(f: number): boolean {
-    return this.os || this.foldCut(f).outs === 0;
+  /** first and one-past-last fold of the run of alike folds (and alike neighbouring blocks) holding fold f */
+  private foldRunStart(f: number): number {
+    let s = this.model.blockStart(f);
+    for (let j = 0; j < RUN_BLOCKS && s > 0 && this.sameFold(s - 1, f); j++) s = this.model.blockStart(s - 1);
+    return s;
+  }
+
+  private foldRunEnd(f: number): number {
+    let e = this.model.blockEnd(f);
+    for (let j = 0; j < RUN_BLOCKS && e < this.folds && this.sameFold(e, f); j++) e = this.model.blockEnd(e);
+    return e;
+  }
+
+  /** alike folds repeat with period S (sub-tile 0 excluded: it carries the layer's parameters) */
+  private acrossFolds(t: number): boolean {
+    const f = Math.floor(t / this.S);
+    return this.S <= this.maxPeriod && this.foldRunEnd(f) - this.foldRunStart(f) >= 2;
   }
 
   runStart(t: number): number {
     if (t === 0) return 0;
     const S = this.S;
-    if (S > 1) {
-      const f = Math.floor(t / S);
-      return t - f * S < S - 1 && this.uniform(f) ? Math.max(1, f * S) : t;
-    }
-    // one sub-tile a fold: alike folds (and alike neighbouring blocks) are identical sub-tiles
-    let s = this.model.blockStart(t);
-    for (let j = 0; j < RUN_BLOCKS && s > 1 && this.sameFold(s - 1, t); j++) s = this.model.blockStart(s - 1);
-    return Math.max(1, s);
+    const f = Math.floor(t / S);
+    if (S === 1 || this.acrossFolds(t)) return Math.max(1, this.foldRunStart(f) * S);
+    // within a fold: its sub-tiles but the last are alike, unless outputs stream out pro rata
+    return t - f * S < S - 1 && this.uniform(f) ? Math.max(1, f * S) : t;
   }
 
   runEnd(t: number): number {
     if (t === 0) return 1;
     const S = this.S;
-    if (S > 1) {
-      const f = Math.floor(t / S);
-      return t - f * S < S - 1 && this.uniform(f) ? f * S + S - 1 : t + 1;
-    }
-    let e = this.model.blockEnd(t);
-    for (let j = 0; j < RUN_BLOCKS && e < this.folds && this.sameFold(e, t); j++) e = this.model.blockEnd(e);
-    return e;
+    const f = Math.floor(t / S);
+    if (S === 1 || this.acrossFolds(t)) return this.foldRunEnd(f) * S;
+    return t - f * S < S - 1 && this.uniform(f) ? f * S + S - 1 : t + 1;
+  }
+
+  /** a fold whose sub-tiles but the last are identical: OS, or no outputs (a WS/IS fold before the last K fold) */
+  private uniform(f: number): boolean {
+    return this.os || this.foldCut(f).outs === 0;
+  }
+
+  runPeriod(t: number): number {
+    return this.S > 1 && t > 0 && this.acrossFolds(t) ? this.S : 1;
   }
 }
 
@@ -239,6 +268,9 @@ export class VectorTiles implements TilePlan {
   spillOutBytes(): number {
     return 0;
   }
+  readsAfter(): number {
+    return -1;
+  }
   fold(): number {
     return -1;
   }
@@ -250,5 +282,8 @@ export class VectorTiles implements TilePlan {
   }
   runEnd(t: number): number {
     return t < this.count - 1 ? this.count - 1 : t + 1;
+  }
+  runPeriod(): number {
+    return 1;
   }
 }

@@ -55,6 +55,12 @@ export interface WorkloadLayer {
   readonly activation: WorkloadActivation;
   /** the data-dependent zero-point term z_w·Σq_x is accumulated (asymmetric weights, raw PE form) */
   readonly zeroPointTerm: boolean;
+  /**
+   * bits of the weight zero point stored with each requant parameter set (asymmetric weights: z_w
+   * per channel or per tensor, at the weight width); 0 or absent for symmetric weights. Included
+   * in requantParamBytes.
+   */
+  readonly weightZeroPointBits?: number;
   /** index of the layer in the QuantizedNetwork it came from */
   readonly qlayerIndex?: number;
 }
@@ -190,10 +196,12 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         ifmapBytes: bytesOf(numel(x), inBits),
         ofmapBytes: bytesOf(numel(out), outBits),
         biasBytes: l.bias ? l.bias.length * 4 : 0,
-        requantParamBytes: bytesOf(perChannel ? cout : 1, pb),
+        // per set: M0 and shift, and z_w when the weights are asymmetric
+        requantParamBytes: bytesOf(perChannel ? cout : 1, pb + (zp ? w.q.bits : 0)),
         perChannel,
         activation: activationOf(l.activation, spec),
         zeroPointTerm: zp && spec.pe.form === 'raw',
+        weightZeroPointBits: zp ? w.q.bits : 0,
       });
       return;
     }

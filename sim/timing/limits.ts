@@ -30,6 +30,12 @@ export const MAX_TOPOLOGY_LAYERS = 2 ** 16;
  */
 export const MAX_EVENT_TILES = 2 ** 25;
 
+/**
+ * Longest period (in sub-tiles) the engine's fast-forward looks for: alike folds cut into S ≤ it
+ * sub-tiles repeat with period S (sim/engine/fold-model.ts cuts folds into ≤ 16 for overlap).
+ */
+export const MAX_PERIOD = 16;
+
 /** Sub-tiles a run of identical ones is allowed for its timing to become periodic (estimate and guard). */
 export const FAST_FORWARD_WARMUP = 64;
 

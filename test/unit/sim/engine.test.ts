@@ -23,7 +23,9 @@ function arch(o: Over = {}): ArchSpec {
       dram: { bytesPerCycle: 4, latencyCycles: 10, mode: 'user' },
     },
     requant: { lanesPerCycle: 4, latencyCycles: 0, perChannel: true, multiplierBits: 32 },
-    dma: { engines: 2 },
+    // one-byte bursts and no outstanding-request limit: transfers cost ⌈bytes / bytesPerCycle⌉
+    // (the burst and window effects have their own test)
+    dma: { engines: 2, burstBytes: 1, maxOutstanding: 65536 },
     ...o,
   } as ArchSpecInput);
 }
@@ -87,6 +89,22 @@ describe('simulate: hand-calculated layers', () => {
     expect(l.tailCycles).toEqual(14);
     expect(l.dramBytes).toEqual({ read: 100, write: 16 });
     expect(l.bits.dramBuffer).toEqual({ weights: 256, inputs: 256, outputs: 128, psums: 0, bias: 128, requantParams: 160 });
+  });
+
+  it('DMA bursts round a transfer up on the bus, and outstanding bursts cap its rate by the latency', () => {
+    // the 100 B load of the layer above in 16 B bursts: ⌈100/16⌉ = 7 bursts = 112 B on the bus →
+    // ⌈112/4⌉ = 28 bus cycles; the 16 B write: 1 burst, 4 cycles
+    const wide = arch({ dma: { engines: 2, burstBytes: 16, maxOutstanding: 65536 } });
+    // no window limit: load done 28 + 10 = 38; fold 14 → 52; write 4 + 10 → 66
+    const a = simulate(wide, gemm(wide, 4, 8, 4)).layers[0];
+    expect([a.cycles, a.stalls.operandLate]).toEqual([66, 38]);
+    // two bursts outstanding: 7 bursts go in ⌈7/2⌉ = 4 round trips, the first three waited for
+    // (3 × 10 = 30 > 28 bus cycles) → load done 30 + 10 = 40; fold → 54; write (one burst) → 68
+    const narrow = arch({ dma: { engines: 2, burstBytes: 16, maxOutstanding: 2 } });
+    const b = simulate(narrow, gemm(narrow, 4, 8, 4)).layers[0];
+    expect([b.cycles, b.stalls.operandLate]).toEqual([68, 40]);
+    // bytes moved are the bytes asked for: bursts cost time, not traffic
+    expect(b.dramBytes).toEqual({ read: 100, write: 16 });
   });
 
   it('requant slower than the drain stalls the array (requant busy) and adds its latency', () => {
@@ -307,8 +325,8 @@ describe('workloadFromQuantizedNetwork', () => {
     expect(c.zeroPointTerm).toBe(true);
     expect(c.perChannel).toBe(true);
     expect([c.weightBytes, c.ifmapBytes, c.ofmapBytes, c.biasBytes]).toEqual([108, 192, 256, 16]);
-    // 4 channels × (32-bit M0 + 8-bit shift)
-    expect(c.requantParamBytes).toEqual(20);
+    // 4 channels × (32-bit M0 + 8-bit shift + the 8-bit weight zero point the raw form applies)
+    expect(c.requantParamBytes).toEqual(24);
     expect(c.activation).toEqual({ kind: 'clamp', fn: 'relu', fused: true });
     expect([a.vectorElements, a.ifmapBytes, a.ofmapBytes]).toEqual([256, 512, 256]);
     expect([g.view!.M, g.view!.K, g.view!.N, g.zeroPointTerm, g.biasBytes]).toEqual([1, 256, 10, false, 0]);

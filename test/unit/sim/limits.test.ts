@@ -121,8 +121,8 @@ describe('closed form: the 100000×100000×64 row', () => {
 describe('closed form: which folds fetch which slice (a layer\'s DRAM bytes by fold class)', () => {
   // 4×4 array, int8, GEMM views (the ifmap is the M×K matrix): bytes = elements. A buffer of
   // 64 KiB holds whole layers (resident: each slice fetched once); 32 or 64 B split 3/8, 3/8, 1/4
-  // leave the operands streamed (fetched again by every fold that needs them, except the fold
-  // right after one that used the same slice)
+  // leave the operands streamed: fetched again by every fold that needs them, except the fold
+  // right after one that used the same slice when that slice fits one of its two slots whole
   const run = (df: 'os' | 'ws' | 'is', cap: number, m: number, k: number, n: number) => {
     const spec = validateArchSpec({ name: 'f', array: { rows: 4, cols: 4, dataflow: df }, memories: { glb: { capacityBytes: cap }, dram: { bytesPerCycle: 4, latencyCycles: 0, mode: 'calc' } } });
     const l = simulate(spec, workloadFromViews([gemmViewOfGemm('L', m, k, n)], spec)).layers[0];
@@ -132,10 +132,17 @@ describe('closed form: which folds fetch which slice (a layer\'s DRAM bytes by f
     // M=8 K=4 N=8: 2 × 2 folds; slices of 4·4 = 16 B
     // resident: ifmap by the first column fold (2 × 16), weights by the first row fold (2 × 16)
     expect(run('os', 65536, 8, 4, 8)).toEqual([32, 32]);
-    // streamed: the ifmap slice changes every fold (4 × 16); a weight slice still serves its row folds
-    expect(run('os', 64, 8, 4, 8)).toEqual([64, 32]);
-    // M=4: one row fold — consecutive folds share the ifmap slice: fetched once (16)
-    expect(run('os', 32, 4, 4, 8)).toEqual([16, 32]);
+    // 64 B: shares 24 / 24 / 16; streamed: the ifmap slice changes every fold (4 × 16); a 16-B
+    // weight slice does not fit a 12-B slot, so it streams through and every row fold fetches it again (4 × 16)
+    expect(run('os', 64, 8, 4, 8)).toEqual([64, 64]);
+    // 128 B: shares 48 / 48 / 32: the ifmap (32 B) is resident; the weights with their bias and
+    // requant parameters (32 + 32 + 40 B) are not, but a 16-B slice fits a 24-B slot and serves
+    // both row folds of its column (2 × 16)
+    expect(run('os', 128, 8, 4, 8)).toEqual([32, 32]);
+    // M=4: one row fold — consecutive folds use the same 16-B ifmap slice; with 32 B (12-B
+    // slots) it streams through and both column folds fetch it (2 × 16); with 64 B it fits: 16
+    expect(run('os', 32, 4, 4, 8)).toEqual([32, 32]);
+    expect(run('os', 64, 4, 4, 8)[0]).toEqual(16);
   });
   it('WS (rows: K, columns: N): ifmap slices per row fold, a weight slice per fold', () => {
     // M=4 K=8 N=8: 2 × 2 folds of 16-B slices; resident ifmap 2 × 16, weights 4 × 16
@@ -147,8 +154,10 @@ describe('closed form: which folds fetch which slice (a layer\'s DRAM bytes by f
     expect(run('is', 65536, 8, 8, 4)).toEqual([64, 32]);
     // streamed: every fold (4 × 16)
     expect(run('is', 128, 8, 8, 4)).toEqual([64, 64]);
-    // K=4: one row fold — the weight slice is shared by consecutive folds: 16
-    expect(run('is', 64, 8, 4, 4)).toEqual([32, 16]);
+    // K=4: one row fold — consecutive folds use the same 16-B weight slice, but it does not fit a
+    // 12-B slot: fetched by both (2 × 16); with 128 B (24-B slots) it stays: 16
+    expect(run('is', 64, 8, 4, 4)).toEqual([32, 32]);
+    expect(run('is', 128, 8, 4, 4)).toEqual([32, 16]);
   });
 });
 
