@@ -5,7 +5,7 @@
 import type { MemoryModel } from '../arch/spec.js';
 import { UsageError } from '../errors/index.js';
 import { DATASET_NAMES } from '../nets/data/index.js';
-import { bitsLine, runSummary, type RunResult } from '../sim/result.js';
+import { bitsLine, overflowSummary, runSummary, type LayerResult, type RunResult, type RunTotals } from '../sim/result.js';
 import { datasetProblems, modelRunProblems, type EvalDatasetName } from '../scenarios/datasets.js';
 import { checkOutputPath } from '../scenarios/files.js';
 import { loadArch, saveRunResult, simulateTopology } from '../scenarios/simulate.js';
@@ -22,27 +22,37 @@ const REQUANT = ['float', 'fixed'] as const;
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const uj = (pj: number): string => (pj / 1e6).toFixed(3);
 
+/** overflow columns of a functional run: events over every sample, per sample, and by accumulator (sim/result.ts OverflowsBy) */
+const OVERFLOW_HEADERS = ['overflows', 'per sample', 'in array', 'in acc.'];
+function overflowCells(x: LayerResult | RunTotals): (string | number)[] {
+  const o = overflowSummary(x);
+  return [o.overflows, Number(o.overflowsPerSample.toPrecision(6)), o.overflowsBy.array, o.overflowsBy.accumulator];
+}
+
 /** Human table (per layer + totals) or the `--json` summary, on stdout. */
 function printRunResult(result: RunResult, json: boolean, extra: Record<string, unknown> = {}): void {
   if (json) {
     process.stdout.write(JSON.stringify({ ...runSummary(result), ...extra }, null, 2) + '\n');
     return;
   }
-  const rows = result.layers.map((l) => [
-    l.name,
-    l.cycles,
-    l.computeCycles,
-    l.stallCycles,
-    pct(l.utilization),
-    l.macs,
-    Math.round((l.dramBytes.read + l.dramBytes.write) / 1024),
-    uj(l.energyPj),
-    l.overflows,
-  ]);
+  // a timing-only run computes no values, so it has no overflow columns
+  const functional = result.samples !== undefined;
+  const row = (name: string, x: LayerResult | RunTotals): (string | number)[] => [
+    name,
+    x.cycles,
+    x.computeCycles,
+    x.stallCycles,
+    pct(x.utilization),
+    x.macs,
+    Math.round((x.dramBytes.read + x.dramBytes.write) / 1024),
+    uj(x.energyPj),
+    ...(functional ? overflowCells(x) : []),
+  ];
+  const rows = result.layers.map((l) => row(l.name, l));
   const t = result.totals;
-  rows.push(['total', t.cycles, t.computeCycles, t.stallCycles, pct(t.utilization), t.macs, Math.round((t.dramBytes.read + t.dramBytes.write) / 1024), uj(t.energyPj), t.overflows]);
+  rows.push(row('total', t));
   process.stdout.write(`arch ${result.arch.name} (${result.arch.configHash.slice(0, 12)}), memory model ${result.memoryModel}, energy table ${result.energy.table}\n\n`);
-  process.stdout.write(table(['layer', 'cycles', 'compute', 'stall', 'util', 'MACs', 'DRAM KiB', 'energy µJ', 'overflows'], rows) + '\n\n');
+  process.stdout.write(table(['layer', 'cycles', 'compute', 'stall', 'util', 'MACs', 'DRAM KiB', 'energy µJ', ...(functional ? OVERFLOW_HEADERS : [])], rows) + '\n\n');
   const s = t.stalls;
   process.stdout.write(
     `cycles ${t.cycles.toLocaleString('en-US')} (${(t.seconds * 1e3).toFixed(3)} ms)   stalls: operand late ${s.operandLate.toLocaleString('en-US')}, buffer full ${s.bufferFull.toLocaleString('en-US')}, requant busy ${s.requantBusy.toLocaleString('en-US')}\n` +
@@ -82,7 +92,8 @@ interface ModelFlags {
   readonly data: EvalDatasetName;
   readonly samples?: number;
   readonly batch?: number;
-  readonly requant: 'float' | 'fixed';
+  /** undefined: the arch's requant unit */
+  readonly requant?: 'float' | 'fixed';
 }
 
 async function runModel({ model, arch, memory, data, samples, batch, requant }: ModelFlags, values: Record<string, unknown>): Promise<void> {
@@ -106,10 +117,13 @@ async function runModel({ model, arch, memory, data, samples, batch, requant }: 
   bar.done();
   if (typeof values.out === 'string') saveRunResult(r.result, values.out);
   const sqnr = r.sqnrDb !== undefined && Number.isFinite(r.sqnrDb) ? { sqnrDb: r.sqnrDb } : {};
-  printRunResult(r.result, json, { accuracy: r.accuracy, ...sqnr, samples: r.samples, model, dataset: data, requant });
+  printRunResult(r.result, json, { accuracy: r.accuracy, ...sqnr, samples: r.samples, model, dataset: data, requant: r.requant });
   if (json) return;
+  const a = r.accumulator;
   process.stdout.write(
-    `cycles, energy and bits per inference; overflows over ${r.samples} sample(s)\n` +
+    `cycles, energy and bits per inference; overflows: events over all ${r.samples} sample(s), per sample, and by accumulator — ` +
+      `in array: partial sums at ${a.psumBits} bits (${a.dataflow === 'os' ? 'the PE registers, which hold the whole K sum' : 'passed between PEs'}), ` +
+      `in acc.: the ${a.bits}-bit ${a.overflow} accumulator; requant ${r.requant}\n` +
       (data === 'photos'
         ? `top-1 agreement with FP32 on ${r.samples} photos: ${(r.accuracy * 100).toFixed(2)}%, output SQNR ${r.sqnrDb?.toFixed(2)} dB\n`
         : `top-1 accuracy on ${data}/test (${r.samples} samples): ${(r.accuracy * 100).toFixed(2)}%\n`) +
@@ -138,7 +152,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
     const data = flags.oneOf('data', DATASETS, '<dataset>');
     const samples = flags.int('samples', { min: 1 });
     const batch = flags.int('batch', { min: 1 });
-    const requant = flags.oneOf('requant', REQUANT) ?? 'float';
+    const requant = flags.oneOf('requant', REQUANT);
     flags.oneOf('preset', PTQ_PRESETS);
     if (data !== undefined) flags.problems.push(...datasetProblems('--data', data, model), ...modelRunProblems({ model, data, preset: values.preset }));
     flags.check(RUN_MODEL_USAGE);

@@ -8,6 +8,10 @@
  *    functional sink runs every sample through that run's tile events in batches — the arch's
  *    accumulator width, overflow policy, PE form and dataflow order — so cycles / energy / bits are
  *    per inference while overflows and predictions cover every sample.
+ *
+ * The requant unit is the arch's (sim/requant-unit.ts): `fixed` with M0 at `requant.multiplierBits`
+ * unless `float` is asked for, and a network needing per-channel requant is refused on an arch
+ * whose unit is per-tensor only.
  */
 import type { ArchSpec } from '../arch/spec.js';
 import { InvariantError } from '../nets/errors.js';
@@ -17,14 +21,15 @@ import { workloadFromQuantizedNetwork, type Workload } from '../sim/engine/index
 import type { EventChunk } from '../sim/events.js';
 import type { LayerAccumulator } from '../sim/qexec.js';
 import type { RequantMode } from '../qnet/requant.js';
-import { withOverflows, type RunResult } from '../sim/result.js';
-import { runSimulation, type SimulationResult } from '../sim/run.js';
+import { archRequant, checkRequantSupport } from '../sim/requant-unit.js';
+import { addOverflows, NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from '../sim/result.js';
+import { overflowsOf, runSimulation, type SimulationResult } from '../sim/run.js';
 import type { EvalSet } from './datasets.js';
 
 export interface EvaluateOptions {
   /** samples per functional run (default 100) */
   readonly batch?: number;
-  /** default 'float' (ONNX Runtime's requantization) */
+  /** default: the arch's (`fixed`, M0 at requant.multiplierBits); `float` = ONNX Runtime's requantization */
   readonly requant?: RequantMode;
   /** reported in the result */
   readonly seed?: number;
@@ -36,10 +41,13 @@ export interface EvaluateOptions {
 
 export interface LayerOverflow {
   readonly name: string;
-  /** overflow events over every sample */
-  readonly events: number;
-  /** accumulator adds over every sample (bias load, one per K tile, the z_w·Σq_x step) */
-  readonly adds: number;
+  /** overflow events over every sample, by accumulator (sim/result.ts OverflowsBy) */
+  readonly events: OverflowsBy;
+  /**
+   * adds over every sample that could overflow, by accumulator: array = in-array partial-sum adds
+   * (K per output: one per MAC), accumulator = bias load, one per K tile, the z_w·Σq_x step
+   */
+  readonly adds: OverflowsBy;
 }
 
 export interface ArchEvaluation {
@@ -103,7 +111,8 @@ export function inputShapeFor(net: QuantizedNetwork, imageShape: readonly number
 export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set: EvalSet, opts: EvaluateOptions = {}): Promise<ArchEvaluation> {
   if (net.inputs.length !== 1) throw new InvariantError(`evaluateOnArch runs single-input networks; '${net.name}' has ${net.inputs.length}`);
   const batch = opts.batch ?? 100;
-  const mode = opts.requant ?? 'float';
+  const requant = archRequant(spec, opts.requant);
+  checkRequantSupport(spec, net);
   const seed = opts.seed ?? 0;
   const inp = net.inputs[0];
   const shape = inputShapeFor(net, set.shape);
@@ -111,37 +120,39 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
   const workload = workloadFromQuantizedNetwork(net, [1, ...shape], spec);
   const predictions = new Int32Array(set.count);
   let outputs = new Float32Array(0);
-  const linear = new Map<string, { events: number; adds: number }>();
+  const linear = new Map<string, { events: OverflowsBy; adds: OverflowsBy }>();
   let accumulators: Record<string, LayerAccumulator> = {};
   let timing: SimulationResult | null = null;
-  const overflowsPerLayer = new Array<number>(workload.layers.length).fill(0);
-  // output elements per inference of each GEMM layer (what an accumulator is per sample)
-  const outputsOf = new Map<string, number>();
-  for (const l of workload.layers) if (l.view) outputsOf.set(l.name, l.view.M * l.view.N * l.view.groups);
+  const overflowsPerLayer = new Array<OverflowsBy>(workload.layers.length).fill(NO_OVERFLOWS);
+  // per inference of each GEMM layer: output elements (what an accumulator is) and the K each sums
+  const outputsOf = new Map<string, { outputs: number; k: number }>();
+  for (const l of workload.layers) if (l.view) outputsOf.set(l.name, { outputs: l.view.M * l.view.N * l.view.groups, k: l.view.K });
   for (let start = 0; start < set.count; start += batch) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const n = Math.min(batch, set.count - start);
     const feeds = { [inp.name]: { dtype: 'float32', shape: [n, ...shape], data: set.images.subarray(start * per, (start + n) * per) } as Tensor };
     let r: SimulationResult | null = null;
+    // the engine runs inside subscribe: what it throws reaches `error`, and is rethrown here as itself
+    let failed: { error: unknown } | null = null;
     const onEvents = start === 0 ? opts.onEvents : undefined;
-    runSimulation(spec, workload, { net, feeds, requant: { mode }, seed, events: onEvents !== undefined }).subscribe({
+    runSimulation(spec, workload, { net, feeds, requant, seed, events: onEvents !== undefined }).subscribe({
       next: (u) => {
         if (u.type === 'events') onEvents!(u.chunk);
         else if (u.type === 'result') r = u.result;
       },
+      error: (error: unknown) => (failed = { error }),
     });
+    if (failed) throw (failed as { error: unknown }).error;
     const res = r as SimulationResult | null;
     if (!res || !res.outputs || !res.overflow) throw new InvariantError('the simulation produced no functional result');
     timing ??= res;
-    res.layers.forEach((l, i) => (overflowsPerLayer[i] += l.overflows));
+    res.layers.forEach((l, i) => (overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], l.overflowsBy ?? NO_OVERFLOWS)));
     for (const [name, rep] of Object.entries(res.overflow)) {
-      const outputs = (outputsOf.get(name) ?? 0) * n;
-      const adds = outputs * (rep.tiles + 1) + rep.zwSumSteps;
-      const acc = linear.get(name);
-      if (acc) {
-        acc.events += rep.events;
-        acc.adds += adds;
-      } else linear.set(name, { events: rep.events, adds });
+      const { outputs: perSample, k } = outputsOf.get(name) ?? { outputs: 0, k: 0 };
+      const outputs = perSample * n;
+      const adds = { array: outputs * k, accumulator: outputs * (rep.tiles + 1) + rep.zwSumSteps };
+      const prev = linear.get(name) ?? { events: NO_OVERFLOWS, adds: NO_OVERFLOWS };
+      linear.set(name, { events: addOverflows(prev.events, overflowsOf(rep)), adds: addOverflows(prev.adds, adds) });
     }
     if (start === 0) accumulators = { ...(res.accumulators ?? {}) };
     const out = res.outputs[net.outputs[0].name];
@@ -154,7 +165,7 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
   }
   if (!timing) throw new InvariantError('evaluateOnArch needs at least one sample');
   const { outputs: _o, overflow: _ov, accumulators: _a, requant: _r, ...plain } = timing as SimulationResult;
-  const result = withOverflows(plain, overflowsPerLayer);
+  const result = withOverflows(plain, overflowsPerLayer, set.count);
   let correct: number | null = null;
   if (set.labels) {
     correct = 0;

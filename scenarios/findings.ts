@@ -311,7 +311,8 @@ const METRIC_WORDS: Readonly<Record<string, string>> = {
   bitsMoved: 'bits moved',
   requantParamBits: 'requant-parameter traffic',
   paramBytes: 'parameter storage',
-  overflows: 'overflows',
+  overflows: 'overflows (all samples)',
+  overflowsPerSample: 'overflows per sample',
   overflowRate: 'overflow rate',
   utilization: 'utilization',
 };

@@ -22,7 +22,8 @@ import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
-import { bitsByClass, bitsTotal, type RunResult } from '../sim/result.js';
+import { perChannelProblem } from '../sim/requant-unit.js';
+import { addOverflows, bitsByClass, bitsTotal, NO_OVERFLOWS, type OverflowsBy, type RunResult } from '../sim/result.js';
 import { calibrationSet, evaluationSet, type EvalSet } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
 import { quantizeModel } from './quantize.js';
@@ -31,7 +32,7 @@ import type { PointMetrics } from './runners.js';
 import type { JsonValue, PointConfig } from './scenario.js';
 
 /** metrics that need every sample run through the integer kernels */
-const FUNCTIONAL = new Set(['top1', 'agreement', 'accuracy', 'sqnrDb', 'overflows', 'overflowRate', 'overflowRateByLayer', 'minSafeAccBits']);
+const FUNCTIONAL = new Set(['top1', 'agreement', 'accuracy', 'sqnrDb', 'overflows', 'overflowsPerSample', 'overflowsBy', 'overflowRate', 'overflowRateByLayer', 'minSafeAccBits']);
 /** samples per functional run: bounds the batch's memory, amortizes the per-run setup */
 const BATCH = 100;
 
@@ -82,10 +83,9 @@ function fp32For(c: PointConfig, set: EvalSet): Float32Array {
 
 /** Why a point cannot run on its arch, or null. */
 export function unsupportedReason(c: PointConfig): string | null {
-  if (c.ptq.perChannel && !c.arch.requant.perChannel) {
-    return `unsupported: ${c.archLabel} requantizes per tensor only (requant.perChannel false); per-channel weights need one (M0, shift) per output channel`;
-  }
-  return null;
+  // the same check `qloom run` refuses with (sim/requant-unit.ts), here before the PTQ run
+  const problem = perChannelProblem(c.archLabel, c.arch, c.ptq.perChannel);
+  return problem === null ? null : `unsupported: ${problem}`;
 }
 
 /** The cost metrics of a run result (per inference). */
@@ -113,21 +113,32 @@ export function costMetrics(r: RunResult): Record<string, JsonValue> {
   };
 }
 
-/** The accuracy and overflow metrics of a functional evaluation. */
+/** every overflow event ÷ every add that could overflow, at every accumulator (the metric overflowRate) */
+function overflowRate(events: OverflowsBy, adds: OverflowsBy): number {
+  const n = adds.array + adds.accumulator;
+  return n > 0 ? (events.array + events.accumulator) / n : 0;
+}
+
+/**
+ * The accuracy and overflow metrics of a functional evaluation. Overflows (scenario.ts METRICS)
+ * count the events of every accumulator — in-array partial sums at psumBits and the accumulator —
+ * summed over every sample, with the per-sample figure and the split beside them; the rate
+ * divides by the adds of the same accumulators.
+ */
 function functionalMetrics(c: PointConfig, ev: ArchEvaluation, set: EvalSet): Record<string, JsonValue> {
   const labeled = set.labels !== undefined;
   const wantsFp32 = c.metrics.includes('sqnrDb') || !labeled;
   const fp32 = wantsFp32 ? fp32For(c, set) : null;
   const top1 = labeled ? ev.correct! / ev.samples : null;
   const agreement = labeled ? null : agreementWithFp32(fp32!, ev.predictions, ev.samples);
-  let events = 0;
-  let adds = 0;
+  let events = NO_OVERFLOWS;
+  let adds = NO_OVERFLOWS;
   const byLayer: Record<string, number> = {};
   const minSafe: Record<string, number> = {};
   for (const l of ev.overflow) {
-    events += l.events;
-    adds += l.adds;
-    byLayer[l.name] = l.adds > 0 ? l.events / l.adds : 0;
+    events = addOverflows(events, l.events);
+    adds = addOverflows(adds, l.adds);
+    byLayer[l.name] = overflowRate(l.events, l.adds);
     const a = ev.accumulators[l.name];
     if (a) minSafe[l.name] = a.minSafeBits;
   }
@@ -138,8 +149,10 @@ function functionalMetrics(c: PointConfig, ev: ArchEvaluation, set: EvalSet): Re
     accuracy: top1 ?? agreement,
     // an exact match has no finite SQNR; JSON has no Infinity
     sqnrDb: sqnr === null || !Number.isFinite(sqnr) ? null : sqnr,
-    overflows: ev.result.totals.overflows / ev.samples,
-    overflowRate: adds > 0 ? events / adds : 0,
+    overflows: ev.result.totals.overflows,
+    overflowsPerSample: ev.result.totals.overflowsPerSample ?? 0,
+    overflowsBy: { array: events.array, accumulator: events.accumulator },
+    overflowRate: overflowRate(events, adds),
     overflowRateByLayer: byLayer,
     minSafeAccBits: minSafe,
   };

@@ -15,6 +15,7 @@ import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
 import { runFp32Batched } from '../quant/pipeline.js';
 import type { RequantMode } from '../qnet/requant.js';
 import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
+import { ARCH_REQUANT_MODE, checkPerChannelSupport, checkRequantSupport } from '../sim/requant-unit.js';
 import type { EventChunk } from '../sim/events.js';
 import type { RunResult } from '../sim/result.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
@@ -38,7 +39,7 @@ export interface ModelRunOptions {
   readonly samples?: number;
   /** samples per functional run; default 100 */
   readonly batch?: number;
-  /** default 'float' (ONNX Runtime's requantization) */
+  /** default: the arch's requant unit (`fixed`, M0 at requant.multiplierBits; sim/requant-unit.ts); `float` = ONNX Runtime's */
   readonly requant?: RequantMode;
   /** write a Chrome / Perfetto trace of the first inference here */
   readonly trace?: string;
@@ -59,6 +60,8 @@ export interface ModelRun {
   /** what calibrated and what scored (disjoint by construction) */
   readonly splits: { readonly calibration: string; readonly evaluation: string };
   readonly requant: RequantMode;
+  /** the accumulators overflows are counted at (RunResult's overflowsBy): in-array partial sums, then the accumulator */
+  readonly accumulator: { readonly dataflow: ArchSpec['array']['dataflow'] } & ArchSpec['accumulator'];
   readonly trace?: { readonly path: string; readonly events: number };
 }
 
@@ -84,16 +87,17 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   if (problems.length) throw new UsageError(problems.join('; '));
   const samples = positiveInt(opts.samples, 'samples', 100);
   const batch = positiveInt(opts.batch, 'batch', 100);
-  const mode = opts.requant ?? 'float';
+  const mode = opts.requant ?? ARCH_REQUANT_MODE;
   if (mode !== 'float' && mode !== 'fixed') throw new UsageError(`requant must be float or fixed, got '${String(mode)}'`);
   const spec = loadArch(opts.arch, opts.memory);
+  const ptq = opts.preset === undefined ? undefined : typeof opts.preset === 'string' ? resolvePtqConfig(opts.preset) : opts.preset;
+  // a preset the arch's requant unit cannot run is refused before its PTQ run (evaluateOnArch checks the network again)
+  if (ptq) checkPerChannelSupport(spec, ptq.weights.perChannel);
   // what can be refused is refused before the PTQ run: the trace's path, the number of samples
   if (opts.trace !== undefined) checkOutputPath(opts.trace);
   const set = evaluationSet(data, model, samples, 0);
-  const net =
-    opts.preset === undefined
-      ? loadQuantizedOnnx(model)
-      : (await quantizeModel(model, data, typeof opts.preset === 'string' ? resolvePtqConfig(opts.preset) : opts.preset)).net;
+  const net = ptq === undefined ? loadQuantizedOnnx(model) : (await quantizeModel(model, data, ptq)).net;
+  checkRequantSupport(spec, net);
   if (net.inputs.length !== 1) throw new UsageError(`the model has ${net.inputs.length} inputs; model runs take single-input models`);
   const shape = inputShapeFor(net, set.shape);
   let trace: ChromeTraceWriter | null = null;
@@ -135,6 +139,7 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
     dataset: data,
     splits: dataSplits(data),
     requant: mode,
+    accumulator: { dataflow: spec.array.dataflow, ...spec.accumulator },
     ...(traced ? { trace: traced } : {}),
   };
 }

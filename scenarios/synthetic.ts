@@ -197,7 +197,10 @@ export function runPoint(c: PointConfig): PointMetrics {
     bitsByClass: roundMap(bits),
     requantParamBits: Math.round(bits.requantParams),
     paramBytes: Math.round(paramBytes),
-    overflows: Math.round(overflowEvents),
+    // overflowEvents is per sample; the stand-in puts them all at the accumulator (it models no in-array partial sums)
+    overflows: Math.round(overflowEvents * c.samples),
+    overflowsPerSample: round6(overflowEvents),
+    overflowsBy: { array: 0, accumulator: Math.round(overflowEvents * c.samples) },
     overflowRate: round6(overflowEvents / accumulations),
     overflowRateByLayer,
     minSafeAccBits,

@@ -267,6 +267,12 @@ class LinearRun {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Samples in the feeds: the leading dimension of the first graph input (1 for a rank-0 input). */
+export function feedsBatch(net: QuantizedNetwork, feeds: Record<string, Tensor>): number {
+  const first = net.inputs[0] ? feeds[net.inputs[0].name] : undefined;
+  return first && first.shape.length > 0 ? first.shape[0] : 1;
+}
+
 /**
  * The functional half of a timing run. Layer numbers in the events are indices into
  * `net.layers` (workloadFromQuantizedNetwork makes one workload layer per network layer).
@@ -277,8 +283,7 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
   const form = spec.pe.form;
   const runner = new QuantizedRunner(net, { requant: opts.requant, acc, order, form });
   runner.bind(feeds);
-  const first = net.inputs[0] ? feeds[net.inputs[0].name] : undefined;
-  const batch = first && first.shape.length > 0 ? first.shape[0] : 1;
+  const batch = feedsBatch(net, feeds);
   const engineBatch = opts.engineBatch ?? 1;
   if (!Number.isInteger(engineBatch) || engineBatch < 1 || batch % engineBatch !== 0) {
     throw new InvariantError(`the feeds' batch ${batch} is not a multiple of the engine's batch ${engineBatch}`);

@@ -77,6 +77,24 @@ export interface StallBreakdown {
 
 export type LayerKind = 'gemm' | 'vector' | 'free';
 
+/**
+ * Overflow events by the accumulator they happened in, in hardware order (DESIGN.md "Integer
+ * arithmetic contract"); events summed over every sample the functional run covered. An event is
+ * one add whose exact result left the register's range (a saturated register that keeps being
+ * pushed past its limit counts once per such add).
+ */
+export interface OverflowsBy {
+  /**
+   * in-array partial-sum adds (one per MAC) that left `accumulator.psumBits`: on an os array the
+   * PE register that holds the whole K sum, on ws / is the partial sum passed down the array
+   */
+  readonly array: number;
+  /** accumulator adds (bias load, one per K tile, the z_w·Σq_x step) that left `accumulator.bits` */
+  readonly accumulator: number;
+}
+
+export const NO_OVERFLOWS: OverflowsBy = Object.freeze({ array: 0, accumulator: 0 });
+
 export interface LayerResult {
   readonly name: string;
   /** gemm: runs on the PE array; vector: element work on the requant unit; free: layout only */
@@ -100,8 +118,15 @@ export interface LayerResult {
   /** adds of the data-dependent zero-point term z_w·Σq_x (asymmetric weights, raw PE form) */
   readonly extraAdds: number;
   readonly energyPj: number;
-  /** accumulator overflows (filled by a functional sink; 0 in timing-only runs) */
+  /**
+   * overflow events at every accumulator (= Σ overflowsBy), summed over every sample of the
+   * functional run (`RunResult.samples`); 0 in timing-only runs
+   */
   readonly overflows: number;
+  /** where the events happened; absent in timing-only runs (read as NO_OVERFLOWS) */
+  readonly overflowsBy?: OverflowsBy;
+  /** overflows ÷ samples; absent in timing-only runs */
+  readonly overflowsPerSample?: number;
   readonly bits: BitsMoved;
   /** parameter storage: weights, bias and requant parameters, bytes */
   readonly paramBytes: number;
@@ -122,7 +147,10 @@ export interface RunTotals {
   readonly macs: number;
   readonly extraAdds: number;
   readonly energyPj: number;
+  /** as LayerResult's: events at every accumulator, all samples */
   readonly overflows: number;
+  readonly overflowsBy?: OverflowsBy;
+  readonly overflowsPerSample?: number;
   readonly bits: BitsMoved;
   readonly paramBytes: number;
   readonly dramBytes: { readonly read: number; readonly write: number };
@@ -136,6 +164,11 @@ export interface RunResult {
   readonly memoryModel: 'native' | 'scalesim';
   readonly seed: number;
   readonly cancelled: boolean;
+  /**
+   * samples the functional run computed (overflows are summed over them); absent in timing-only
+   * runs. Every other count is per inference.
+   */
+  readonly samples?: number;
   readonly layers: readonly LayerResult[];
   readonly totals: RunTotals;
   /** every layer's counts, merged */
@@ -232,16 +265,40 @@ export function recomputeEnergy(result: RunResult, table: EnergyTable): RunResul
   return { ...result, layers, totals: { ...result.totals, energyPj: energy.totalPj }, energy };
 }
 
-/** Overflow counts of a functional run written into a result (per layer, by index). */
-export function withOverflows(result: RunResult, overflowsPerLayer: readonly number[]): RunResult {
-  const layers = result.layers.map((l, i) => ({ ...l, overflows: overflowsPerLayer[i] ?? 0 }));
-  return { ...result, layers, totals: { ...result.totals, overflows: layers.reduce((s, l) => s + l.overflows, 0) } };
+/** `a + b` per accumulator */
+export function addOverflows(a: OverflowsBy, b: OverflowsBy): OverflowsBy {
+  return { array: a.array + b.array, accumulator: a.accumulator + b.accumulator };
 }
+
+function overflowFields(by: OverflowsBy, samples: number): { overflows: number; overflowsBy: OverflowsBy; overflowsPerSample: number } {
+  const overflows = by.array + by.accumulator;
+  return { overflows, overflowsBy: by, overflowsPerSample: samples > 0 ? overflows / samples : 0 };
+}
+
+/** Overflow events of a functional run over `samples` samples written into a result (per layer, by index). */
+export function withOverflows(result: RunResult, perLayer: readonly OverflowsBy[], samples: number): RunResult {
+  let total = NO_OVERFLOWS;
+  const layers = result.layers.map((l, i) => {
+    const by = perLayer[i] ?? NO_OVERFLOWS;
+    total = addOverflows(total, by);
+    return { ...l, ...overflowFields(by, samples) };
+  });
+  return { ...result, samples, layers, totals: { ...result.totals, ...overflowFields(total, samples) } };
+}
+
+/** The overflow columns of `qloom run` (JSON and table): events at every accumulator over every sample, per sample, and by accumulator. */
+export function overflowSummary(x: LayerResult | RunTotals): { overflows: number; overflowsPerSample: number; overflowsBy: OverflowsBy } {
+  return { overflows: x.overflows, overflowsPerSample: x.overflowsPerSample ?? 0, overflowsBy: x.overflowsBy ?? NO_OVERFLOWS };
+}
+
+type OverflowColumns = ReturnType<typeof overflowSummary>;
 
 /** The `--json` document of `qloom run` (issue 5): per-layer essentials and totals. */
 export function runSummary(result: RunResult): {
-  layers: { name: string; cycles: number; stallCycles: number; utilization: number; macs: number; energyPj: number; overflows: number; bitsMoved: number; bits: BitsMoved }[];
-  totals: { cycles: number; stallCycles: number; macs: number; energyPj: number; overflows: number; bitsMoved: number; bits: BitsMoved };
+  layers: ({ name: string; cycles: number; stallCycles: number; utilization: number; macs: number; energyPj: number } & OverflowColumns & { bitsMoved: number; bits: BitsMoved })[];
+  totals: { cycles: number; stallCycles: number; macs: number; energyPj: number } & OverflowColumns & { bitsMoved: number; bits: BitsMoved };
+  /** samples the overflow counts cover; functional runs only */
+  samples?: number;
 } {
   // bitsMoved = Σ bits (levels × classes); only the two levels are copied (a result saved before
   // issue 20 also carried a psumSpill total, the psums class counted a second time)
@@ -254,7 +311,7 @@ export function runSummary(result: RunResult): {
       utilization: l.utilization,
       macs: l.macs,
       energyPj: l.energyPj,
-      overflows: l.overflows,
+      ...overflowSummary(l),
       bitsMoved: bitsTotal(l.bits),
       bits: bits(l.bits),
     })),
@@ -263,10 +320,11 @@ export function runSummary(result: RunResult): {
       stallCycles: result.totals.stallCycles,
       macs: result.totals.macs,
       energyPj: result.totals.energyPj,
-      overflows: result.totals.overflows,
+      ...overflowSummary(result.totals),
       bitsMoved: bitsTotal(result.totals.bits),
       bits: bits(result.totals.bits),
     },
+    ...(result.samples !== undefined ? { samples: result.samples } : {}),
   };
 }
 
@@ -315,6 +373,12 @@ export function checkRunCounts(result: RunResult): void {
     int(x.macs, `${path}.macs`);
     int(x.extraAdds, `${path}.extraAdds`);
     int(x.overflows, `${path}.overflows`);
+    if (x.overflowsBy) {
+      int(x.overflowsBy.array, `${path}.overflowsBy.array`);
+      int(x.overflowsBy.accumulator, `${path}.overflowsBy.accumulator`);
+      if (x.overflowsBy.array + x.overflowsBy.accumulator !== x.overflows) bad.push(`${path}.overflows = ${x.overflows} ≠ Σ overflowsBy`);
+    }
+    if (x.overflowsPerSample !== undefined) real(x.overflowsPerSample, `${path}.overflowsPerSample`);
     real(x.utilization, `${path}.utilization`);
     real(x.energyPj, `${path}.energyPj`);
     real(x.paramBytes, `${path}.paramBytes`);

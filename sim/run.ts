@@ -22,11 +22,11 @@ import type { QuantizedNetwork } from '../qnet/network.js';
 import { simulate } from './engine/index.js';
 import type { Workload } from './engine/workload.js';
 import type { EngineSinks, EventChunk, EventSink } from './events.js';
-import { createFunctionalSink, type FunctionalRunSink } from './functional.js';
+import { createFunctionalSink, feedsBatch, type FunctionalRunSink } from './functional.js';
 import type { OverflowReport } from './kernels/accumulator.js';
 import type { LayerAccumulator } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
-import { withOverflows, type RunResult } from './result.js';
+import { NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from './result.js';
 
 export interface RunOptions {
   /** the network the workload came from (workloadFromQuantizedNetwork), for functional execution */
@@ -72,6 +72,11 @@ export function copyChunk(c: EventChunk): EventChunk {
   };
 }
 
+/** A layer's overflow report by accumulator: the in-array partial sums (psumBits) and the accumulator (bits). */
+export function overflowsOf(r: OverflowReport): OverflowsBy {
+  return { array: r.psumEvents, accumulator: r.events };
+}
+
 export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptions): Observable<RunUpdate> {
   return new Observable<RunUpdate>((subscriber) => {
     const requant = opts.requant ?? { mode: 'float' };
@@ -99,8 +104,9 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
     let result: SimulationResult = { ...timing, seed: opts.seed };
     if (functional && opts.net) {
       const f = functional.result();
-      const byName = new Map(Object.entries(f.overflow).map(([name, r]) => [name, r.events]));
-      result = { ...withOverflows(result, result.layers.map((l) => byName.get(l.name) ?? 0)), seed: opts.seed, outputs: f.outputs, overflow: f.overflow, accumulators: f.accumulators, requant };
+      const byName = new Map(Object.entries(f.overflow).map(([name, r]) => [name, overflowsOf(r)]));
+      const samples = feedsBatch(opts.net, opts.feeds!);
+      result = { ...withOverflows(result, result.layers.map((l) => byName.get(l.name) ?? NO_OVERFLOWS), samples), seed: opts.seed, outputs: f.outputs, overflow: f.overflow, accumulators: f.accumulators, requant };
     }
     subscriber.next({ type: 'result', result });
     subscriber.complete();

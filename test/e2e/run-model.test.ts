@@ -85,6 +85,29 @@ describe.skipIf(!existsSync(FMNIST))('qloom run --model', () => {
     expect(r.stdout).toMatch(/top-1 accuracy on fmnist\/test \(10 samples\): \d+\.\d\d%/);
   }, 60_000);
 
+  it('a per-channel preset on an arch whose requant unit is per-tensor only: exit 2, one line naming the arch and the field', async () => {
+    const r = await qloom('run', '--arch', 'mcu-npu', '--model', 'fmnist-cnn', '--preset', 'w8a8-pc', '--data', 'fmnist', '--samples', '4');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^qloom run: mcu-npu requantizes per tensor only \(requant\.perChannel false\); per-channel weights need one \(M0, shift\) per output channel: [^\n]*\n$/);
+    expect(r.stdout).toBe('');
+  }, 60_000);
+
+  it('json: overflows over all samples, per sample, and by accumulator; the requant mode is the arch\'s (fixed) unless asked', async () => {
+    const r = await qloom('run', '--arch', 'mcu-npu', '--model', file, '--data', 'fmnist', '--samples', '6', '--batch', '4', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    type Ov = { overflows: number; overflowsPerSample: number; overflowsBy: { array: number; accumulator: number } };
+    const doc = JSON.parse(r.stdout) as { layers: (Ov & { name: string })[]; totals: Ov; samples: number; requant: string };
+    expect(doc.requant).toBe('fixed');
+    expect(doc.samples).toBe(6);
+    for (const x of [...doc.layers, doc.totals]) {
+      expect(x.overflows).toBe(x.overflowsBy.array + x.overflowsBy.accumulator);
+      expect(x.overflowsPerSample).toBeCloseTo(x.overflows / 6, 9);
+    }
+    expect(doc.totals.overflowsBy.array).toBe(doc.layers.reduce((s, l) => s + l.overflowsBy.array, 0));
+    const f = await qloom('run', '--arch', 'mcu-npu', '--model', file, '--data', 'fmnist', '--samples', '6', '--requant', 'float', '--json');
+    expect((JSON.parse(f.stdout) as { requant: string }).requant).toBe('float');
+  }, 60_000);
+
   it('a float model without --preset, or without --data, is a usage error (exit 2)', async () => {
     expect((await qloom('run', '--arch', 'edge-npu', '--model', 'fmnist-cnn', '--data', 'fmnist')).code).toBe(2);
     expect((await qloom('run', '--arch', 'edge-npu', '--model', file)).code).toBe(2);

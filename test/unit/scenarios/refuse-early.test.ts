@@ -31,6 +31,12 @@ describe('refused before the PTQ run', () => {
     }
   });
 
+  it('run --model: a per-channel preset on a per-tensor-only requant unit (mcu-npu), naming the arch and the field', async () => {
+    const e = await rejection(simulateModel({ arch: 'mcu-npu', model: 'mnist-mlp', preset: 'w8a8-pc', data: 'mnist', samples: 4 }));
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toMatch(/^mcu-npu requantizes per tensor only \(requant\.perChannel false\); per-channel weights need one \(M0, shift\) per output channel: /);
+  });
+
   it('eval --quant: --samples above the test split', async () => {
     const e = await rejection(evaluateQuantizedModel('mnist-mlp', { data: 'mnist', samples: 99_999_999, config: resolvePtqConfig('w8a8-pt') }));
     expect(e).toBeInstanceOf(UsageError);

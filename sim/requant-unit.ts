@@ -1,0 +1,56 @@
+/**
+ * What the arch's requant unit (`spec.requant`) allows the functional path to compute, in one
+ * place for every caller — `qloom run --model` (scenarios/simulate-model.ts), the library's
+ * evaluateOnArch and the scenario runner (scenarios/qloom-runner.ts) — so a combination one of them
+ * refuses is refused by all, with the same words.
+ *
+ * The unit's arithmetic: the arch spec describes its requant unit by `multiplierBits`, the width
+ * of a fixed-point multiplier M0 (and an 8-bit shift), and prices it as an integer multiplier of
+ * [accumulator bits × multiplierBits] (sim/engine). No spec field describes a float32 requant
+ * unit, so every arch's unit is fixed-point: a run requantizes in `fixed` mode with M0 quantized
+ * to the arch's `multiplierBits` unless the caller asks for `float` — ONNX Runtime's float32
+ * arithmetic, the bit-exact reference for QLinearConv / QLinearMatMul, not a unit any arch has.
+ */
+import type { ArchSpec } from '../arch/spec.js';
+import { UsageError } from '../errors/index.js';
+import type { QuantizedNetwork } from '../qnet/network.js';
+import type { RequantConfig, RequantMode } from '../qnet/requant.js';
+
+/** The requant mode a run uses when the caller names none: every arch's unit is fixed-point. */
+export const ARCH_REQUANT_MODE: RequantMode = 'fixed';
+
+/**
+ * The requantization a run on `spec` computes: `mode` (default: the arch's, `fixed`) and, in fixed
+ * mode, M0 quantized to `spec.requant.multiplierBits` bits — qnet/requant.ts quantizeMultiplier:
+ * the multiplier's mantissa q ∈ [0.5, 1) times 2^(bits−1), rounded half away from zero, the shift
+ * raised by one when that rounds up to 2^(bits−1) — with gemmlowp's double rounding.
+ */
+export function archRequant(spec: ArchSpec, mode: RequantMode = ARCH_REQUANT_MODE): RequantConfig {
+  return mode === 'fixed' ? { mode, multiplierBits: spec.requant.multiplierBits, rounding: 'double' } : { mode };
+}
+
+/**
+ * Why per-channel weights cannot run on `spec` (its requant unit holds one (M0, shift) for the
+ * whole tensor: `requant.perChannel: false`), or null when they can or `perChannel` is false.
+ * `archName` is how the caller names the arch (a sweep's label, or the spec's name).
+ */
+export function perChannelProblem(archName: string, spec: ArchSpec, perChannel: boolean): string | null {
+  if (!perChannel || spec.requant.perChannel) return null;
+  return `${archName} requantizes per tensor only (requant.perChannel false); per-channel weights need one (M0, shift) per output channel`;
+}
+
+/** Whether a linear layer of `net` has more than one weight scale (per-channel requant). */
+export function hasPerChannelWeights(net: QuantizedNetwork): boolean {
+  return net.layers.some((l) => (l.kind === 'conv' || l.kind === 'gemm') && l.weight.q.scale.length > 1);
+}
+
+/** Throws UsageError when weights quantized per channel (`perChannel`) need a requant unit `spec` does not have. */
+export function checkPerChannelSupport(spec: ArchSpec, perChannel: boolean): void {
+  const problem = perChannelProblem(spec.name, spec, perChannel);
+  if (problem !== null) throw new UsageError(`${problem}: quantize the weights per tensor (e.g. the w8a8-pt preset) or use an arch with requant.perChannel true`);
+}
+
+/** Throws UsageError when `net` needs a requant unit `spec` does not have (checkPerChannelSupport). */
+export function checkRequantSupport(spec: ArchSpec, net: QuantizedNetwork): void {
+  checkPerChannelSupport(spec, hasPerChannelWeights(net));
+}
