@@ -3,12 +3,19 @@
  * PE array and the requant/activation unit, and says when it ended and why the array waited.
  *
  * Resources and rules:
- * - DRAM: one channel, FIFO; a transfer of b bytes occupies it ⌈b / bytesPerCycle⌉ cycles and
- *   completes `latencyCycles` after that (latency is pipelined across transfers). In `calc` DRAM
- *   mode transfers take no time (SCALE-Sim's CALC: no stalls).
+ * - DRAM: one channel, FIFO. A transfer of b bytes is ⌈b / burst⌉ bursts; they occupy the bus
+ *   ⌈bursts · burst / bytesPerCycle⌉ cycles (a partial burst costs a whole one) and the transfer
+ *   completes `latencyCycles` after that — or, when its engine's window of `dma.maxOutstanding`
+ *   bursts is what limits it (Little's law), after ⌈bursts / maxOutstanding⌉ round trips. Latency
+ *   is pipelined across transfers. In `calc` DRAM mode transfers take no time (SCALE-Sim's CALC).
  * - DMA: `dma.engines` transfers in flight at most; loads are issued before writes when both wait
  *   (reads first, as memory controllers do; double buffering bounds how far loads run ahead).
- * - Input slots: double buffering — tile t's operands may be fetched once tile t−2 has computed.
+ * - Input slots: double buffering — tile t's operands may be fetched once tile t−2 has computed;
+ *   a tile that reads partial sums back from DRAM also waits for the write that spilled them
+ *   (TilePlan.readsAfter: read after write).
+ * - Each cycle at which something completes: all its completions first, then the DMA issues, then
+ *   the array tries its next sub-tile — the outcome of a cycle does not depend on the order its
+ *   events were scheduled in (a slow reference model in the tests steps cycle by cycle).
  * - PE array: one sub-tile at a time, in plan order. It starts tile t when t's operands have
  *   arrived (else: stall `operandLate`) and, when t writes anything, an output staging slot is free
  *   (two, double-buffered; a slot is freed when its DRAM write completes; else: stall `bufferFull`).
@@ -25,8 +32,9 @@
  * ## Fast-forward (exact)
  * A run of sub-tiles identical in timing (TilePlan.runStart/runEnd) drives the engine into a
  * periodic regime: the state seen from the start of sub-tile t — pending events, DRAM and requant
- * backlogs, slots, queues, all relative to t's start cycle and index — repeats every p sub-tiles,
- * Δ cycles later. When the state at t equals the state at t − p (p ≤ 8) and every sub-tile either
+ * backlogs, slots and who holds them, queues, all relative to t's start cycle and index — repeats
+ * every p sub-tiles, Δ cycles later. When the state at t equals the state at t − p (p ≤
+ * MAX_PERIOD, a multiple of the run's period: S for a run of alike folds) and every sub-tile either
  * state refers to lies in the run, the next k·p sub-tiles (k as many periods as fit in the run)
  * would repeat it exactly: the engine moves every pending event k·Δ later and k·p sub-tiles on, and
  * adds k times one period's counts (cycles, stalls, events). Only when no event sink needs each

@@ -9,26 +9,35 @@
  *   whole layer (ifmap + filter + ofmap) when it fits, otherwise it is shared 3/8 ifmap, 3/8 filter,
  *   1/4 ofmap (output staging and partial sums).
  * - An operand whose whole layer fits its share is RESIDENT: each slice is fetched from DRAM the
- *   first time a fold needs it and reused by later folds. Otherwise it is STREAMED: fetched again by
- *   every fold that needs it (except the fold right after one that used the same slice), into two
- *   slots (double buffering).
+ *   first time a fold needs it and reused by later folds. Otherwise it is STREAMED through two
+ *   slots (double buffering): fetched again by every fold that needs it, except the fold right
+ *   after one that used the same slice when that slice fits one of the two slots whole (`keep*`) —
+ *   a slice cut into sub-tiles because it does not fit has streamed through and is gone.
  * - When two slots of a fold's streamed slice (or of its output tile) do not fit, every fold is
  *   cut into S equal sub-tiles along its time dimension (OS: K, WS: M, IS: N); the fold's cycles
  *   and bytes are divided among them (remainders on the last; OS keeps the fold's fill and drain on
  *   the last, where its outputs leave; WS/IS outputs pro rata of cycles) — the array consumes a
  *   streamed operand at a uniform rate, so this changes when bytes must arrive, not the work.
- * - Ifmap DRAM bytes are the layer's unique ifmap bytes pro rata of each fold's im2col slice
- *   (halo re-reads at slice edges are not modelled); buffer→array bytes are the im2col operands.
+ *   Folds are also cut into at least PIPELINE_SUB_TILES (16) sub-tiles of ≥ max(32, 2 × DRAM
+ *   latency) cycles, fits or not, so that a layer's first load and last write-back overlap its
+ *   compute (none in `calc` DRAM mode, where transfers take no time).
+ * - DRAM traffic in exact bits per fold (a packed sub-byte operand costs its bits, not a byte
+ *   per fold), each class's layer total rounded up to whole bytes. Ifmap DRAM bits are the layer's
+ *   unique ifmap bits pro rata of each fold's im2col slice (halo re-reads at slice edges are not
+ *   modelled); buffer→array bits are the im2col operands.
  * - Partial sums (WS, IS with more than one K fold): the accumulators hold `pes · psumBytes /
  *   accBytes` entries (at least one column's worth). When a column fold's partial tile is larger, it
  *   spills after every K fold but the last and is read back before every K fold but the first: to
  *   the ofmap share of the buffer when it fits beside two output tiles (or in half of the share,
- *   the outputs then sub-tiled in the rest), else to DRAM (through the DMA, timed).
- * - Bias and requant parameters are fetched once per layer with the first tile. Each fold starting
+ *   the outputs then sub-tiled in the rest), else to DRAM (through the DMA, timed; a sub-tile's
+ *   read-back waits for the write of the same sub-tile of the previous K fold: TilePlan.readsAfter).
+ * - Bias and requant parameters (M0, shift, and the weight zero point when weights are asymmetric)
+ *   are fetched once per layer with the first tile. Each fold starting
  *   an accumulation reads its channels' bias; each fold producing outputs reads their requant
  *   parameters (one set when per-tensor).
  * - Asymmetric weights in the raw PE form: the data-dependent term z_w·Σq_x is computed by one
- *   extra array column of ones (N + 1 in the fold plan: its cycles are real), Σq_x costs M·K adds
+ *   extra array column of ones (N + 1 in the fold plan: its cycles are real) — column 0, in the
+ *   first column fold, so Σq_x exists before any output is requantized —, Σq_x costs M·K adds
  *   and applying z_w costs M·N multiply-adds, all counted as `extraAdds` (DESIGN.md).
  * - Buffer port bandwidth is assumed to match the array's edge (as SCALE-Sim assumes): accesses
  *   are counted for energy, not timed.
@@ -38,9 +47,9 @@
  * a middle or the last row and column fold (FoldModel), so a layer's counts are summed class by
  * class, and a TilePlan computes any sub-tile's cycles and bytes from its fold and position on
  * demand: a layer of billions of folds or sub-tiles plans in O(1) time and memory. The TilePlan
- * also says which sub-tiles are identical in timing (`runStart`/`runEnd`: a fold's sub-tiles but
- * the last when its outputs do not vary; with one sub-tile a fold, alike folds), which the engine
- * fast-forwards. `sizeLayer` says, in closed form, how many sub-tiles the engine will step one by
+ * also says which sub-tiles repeat in timing (`runStart`/`runEnd`/`runPeriod`: alike folds with
+ * period S when S ≤ MAX_PERIOD; a fold's sub-tiles but the last when its outputs do not vary),
+ * which the engine fast-forwards. `sizeLayer` says, in closed form, how many sub-tiles the engine will step one by
  * one.
  *
  * ## Files
