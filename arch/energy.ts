@@ -36,6 +36,10 @@
  * (extending the first segment downward would reach zero at 2 KiB — small stores belong in a
  * `regfile` entry). Horowitz: 8 KiB → 10, 32 KiB → 20, 1 MiB → 100 pJ per 64-bit read, so
  * 256 KiB → 20 + (18 − 15)·(100 − 20)/(20 − 15) = 68 pJ, and 24 MiB → 100 + log2(24)·16 ≈ 173.4 pJ.
+ * The engine queries a banked buffer at ONE BANK's capacity (`capacityBytes / banks`, one access
+ * touches one bank's word: sim/engine/accounting.ts). Horowitz quotes whole caches, themselves
+ * banked; taking his points as single macros of that size is qloom's reading, not his. No area is
+ * computed from this table.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';

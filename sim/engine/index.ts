@@ -23,6 +23,7 @@ import { EventKind, Track, type EngineSinks, type FunctionalSink, type TileEvent
 import { BITS_CLASSES, checkRunCounts, mergeCounts, totalsOf, zeroBits, type LayerResult, type RunResult } from '../result.js';
 import { MAX_COUNT, MAX_EVENT_TILES, fmtCount } from '../timing/limits.js';
 import { scaleSimLimitProblems, simulateScaleSim } from '../timing/scalesim-memory.js';
+import { scaleSimAccounting } from './accounting.js';
 import { EventBuffer } from './emit.js';
 import { NativeEngine } from './native.js';
 import { layerWhere, planGemmLayer, planVectorLayer, sizeLayer, type LayerPlan } from './plan.js';
@@ -266,6 +267,8 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
     const realN = wl.view?.N ?? 0;
     let cycles: number, computeCycles: number, operandLate: number, bufferFull: number, requantBusy: number, tailCycles: number, tiles: number;
     let dramBuffer = a.dramBuffer;
+    let bufferArray = a.bufferArray;
+    let spills = a.spills;
     let counts: ActionCount[] = a.counts;
     let dramRead = a.dramRead;
     let dramWrite = a.dramWrite;
@@ -293,14 +296,9 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
         if (ev.on) ev.push(EventKind.Fold, Track.Array, li, f, at, at + per, 0);
       }
       if (ev.on) ev.push(EventKind.LayerEnd, Track.Array, li, -1, now, now + cycles, 0);
-      dramBuffer = { ...a.dramBuffer, inputs: r.dram.ifmapReads * wl.activationBits, weights: r.dram.filterReads * wl.weightBits, outputs: r.dram.ofmapWrites * wl.outputBits };
-      const rd = (dramBuffer.inputs + dramBuffer.weights + dramBuffer.bias + dramBuffer.requantParams + dramBuffer.psums / 2) / 8;
-      const wr = dramBuffer.outputs / 8 + dramBuffer.psums / 16;
-      counts = a.counts.filter((c) => c.component !== 'dram');
-      if (rd > 0) counts.push({ component: 'dram', action: 'read', bits: 64, count: Math.ceil(rd / 8), label: 'dram' });
-      if (wr > 0) counts.push({ component: 'dram', action: 'write', bits: 64, count: Math.ceil(wr / 8), label: 'dram' });
-      dramRead = rd;
-      dramWrite = wr;
+      // every memory count from SCALE-Sim's traffic: buffers filled with what it read from DRAM
+      // and priced on it, not on the native model's fills
+      ({ dramBuffer, bufferArray, spills, counts, dramRead, dramWrite } = scaleSimAccounting(spec, wl, a, plan.runView!, r));
     } else {
       const onFold = fn && plan.fold
         ? (f: number, cycle: number): void => foldTile(fn, slot, li, plan, realN, f, cycle)
@@ -338,9 +336,9 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
       extraAdds: a.extraAdds,
       energyPj,
       overflows: 0,
-      bits: { dramBuffer, bufferArray: a.bufferArray },
+      bits: { dramBuffer, bufferArray },
       paramBytes: a.paramBytes,
-      spills: a.spills,
+      spills,
       dramBytes: { read: dramRead, write: dramWrite },
       tiles,
       counts,

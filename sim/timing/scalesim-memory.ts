@@ -68,7 +68,19 @@ export interface ScaleSimLayerResult {
   macs: number;
   folds: number;
   sram: { ifmapReads: number; filterReads: number; ofmapWrites: number };
-  /** words moved to/from DRAM; in CALC mode the operand sizes (SCALE-Sim's estimate mode is not reproduced) */
+  /**
+   * ofmap words the demand matrices write into the ofmap SRAM: WS/IS every K fold's partial outputs
+   * (row folds · M · N), OS each output once (M · N; `sram.ofmapWrites` adds SCALE-Sim's R + C per
+   * fold of counting). SCALE-Sim drains every one of them to DRAM: partial sums are never read back.
+   */
+  ofmapWords: number;
+  /**
+   * words moved to/from DRAM. USER mode: SCALE-Sim's scratchpads (re-reads, padded lanes of its
+   * lines included). CALC mode: ifmap and filter their operand sizes (SCALE-Sim's estimate mode is
+   * not reproduced), ofmap the `ofmapWords` its demand writes, which SCALE-Sim's CALC reports drain
+   * too: their DRAM ofmap writes are these or these + cols − 1 (a last line's padding), every layer
+   * of ../shared/golden/scalesim (e.g. gemm_ws_16x16: 131,087 for 131,072; test/golden/scalesim.test.ts).
+   */
   dram: { ifmapReads: number; filterReads: number; ofmapWrites: number };
   /** BANDWIDTH_REPORT: average SRAM words per cycle */
   avgSramBw: { ifmap: number; filter: number; ofmap: number };
@@ -127,6 +139,11 @@ function sramCounts(view: GemmView, plan: FoldPlan): { ifmapReads: number; filte
   if (plan.dataflow === 'os') return { ifmapReads: plan.colFolds * M * K, filterReads: plan.rowFolds * K * N, ofmapWrites: M * N + folds * (plan.rows + plan.cols) };
   if (plan.dataflow === 'ws') return { ifmapReads: plan.colFolds * M * K, filterReads: K * N, ofmapWrites: plan.rowFolds * M * N };
   return { ifmapReads: M * K, filterReads: plan.colFolds * K * N, ofmapWrites: plan.rowFolds * M * N };
+}
+
+/** ofmap words the demand matrices write (per group): OS each output once, WS/IS once per K fold */
+function ofmapDemandWords(view: GemmView, plan: FoldPlan): number {
+  return (plan.dataflow === 'os' ? 1 : plan.rowFolds) * view.M * view.N;
 }
 
 /** `file.csv:12 (layer conv1)` or `layer conv1` */
@@ -197,7 +214,7 @@ export function simulateScaleSim(spec: ArchSpec, views: readonly GemmView[], opt
       dram = {
         ifmapReads: cg ? cg.ifmapH * cg.ifmapW * cg.channels : g * view.M * view.K,
         filterReads: g * view.K * view.N,
-        ofmapWrites: g * view.M * view.N,
+        ofmapWrites: g * ofmapDemandWords(view, plan),
       };
     } else {
       const r = runDemand(spec, view, plan, true, opts?.trace);
@@ -219,6 +236,7 @@ export function simulateScaleSim(spec: ArchSpec, views: readonly GemmView[], opt
       macs: plan.macs,
       folds: folds * g,
       sram: sramAll,
+      ofmapWords: g * ofmapDemandWords(view, plan),
       dram,
       avgSramBw: { ifmap: sramAll.ifmapReads / totalCycles, filter: sramAll.filterReads / totalCycles, ofmap: sramAll.ofmapWrites / totalCycles },
       detail,

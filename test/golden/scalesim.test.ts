@@ -76,6 +76,11 @@ describe('SCALE-Sim v2 golden runs', () => {
           close(x.avgDramBw.ifmap, bandwidth[i][4]);
           close(x.avgDramBw.filter, bandwidth[i][5]);
           close(x.avgDramBw.ofmap, bandwidth[i][6]);
+        } else {
+          // CALC: ifmap/filter DRAM reads are operand sizes (SCALE-Sim's estimate is not
+          // reproduced), but the ofmap drain is its demand's writes, as SCALE-Sim's own report
+          // has them but for the padding of a last partly filled line (cols − 1 words)
+          expect([0, spec.array.cols - 1]).toContain(det[18] - r.dram.ofmapWrites);
         }
       });
     });
