@@ -121,10 +121,11 @@ export class EventHeap {
   }
 
   /** Moves every event `dCycle` later and its argument by `dArg`: the order is unchanged. */
-  shift(dCycle: number, dArg: number): void {
+  shift(dCycle: number, dArg: number, argFrom = -Infinity): void {
     for (let i = 0; i < this.n; i++) {
       this.cycle[i] += dCycle;
-      this.arg[i] += dArg;
+      // arguments below `argFrom` name fixed things (sub-tiles before a fast-forwarded run)
+      if (this.arg[i] >= argFrom) this.arg[i] += dArg;
     }
   }
 

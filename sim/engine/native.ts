@@ -88,6 +88,8 @@ const SNAP_EVENTS = 64;
  * writes, then the pending events (cycle, kind, sub-tile)
  */
 const SNAP_HEAD = 10;
+/** offset of a reference by index (below every relative one: a run has < 2^52 sub-tiles) */
+const ABSOLUTE = 2 ** 52;
 const SNAP_AHEAD = 4;
 const SNAP_LEN = SNAP_HEAD + SNAP_AHEAD + 4 + 3 * SNAP_EVENTS;
 /** ring sizes (powers of two) for sub-tiles whose operands are in flight and writes that wait */
@@ -219,10 +221,26 @@ export class NativeEngine {
       }
     };
 
+    // writes that become ready at the same cycle queue in sub-tile order (whatever order their
+    // events were scheduled in); `batchQueued`: where this cycle's entries begin
+    let batchQueued = 0;
     const queueWrite = (t: number): void => {
       if (wqTail - wqHead >= WRITE_RING) throw new InvariantError(`native engine: more than ${WRITE_RING} writes queued (output slots are ${OUTPUT_SLOTS})`);
-      writeQueue[wqTail++ & (WRITE_RING - 1)] = t;
+      let i = wqTail++;
+      const from = batchQueued > wqHead ? batchQueued : wqHead;
+      while (i > from && writeQueue[(i - 1) & (WRITE_RING - 1)] > t) {
+        writeQueue[i & (WRITE_RING - 1)] = writeQueue[(i - 1) & (WRITE_RING - 1)];
+        i--;
+      }
+      writeQueue[i & (WRITE_RING - 1)] = t;
     };
+
+    /**
+     * A sub-tile the state refers to: relative to t inside the current run (it moves with the
+     * run), by its own index before it (e.g. a write starved by loads: the same one at both
+     * states, it stays where it is when the run is jumped) — the two kinds never collide.
+     */
+    const ref = (u: number, t: number): number => (u >= runStart ? u - t : -ABSOLUTE - u);
 
     /**
      * Writes the engine state as seen from the start of sub-tile `t` at `now` into snapshot slot
@@ -232,6 +250,23 @@ export class NativeEngine {
       const n = heap.size;
       if (n > SNAP_EVENTS || nextLoad - t > SNAP_AHEAD || wqTail - wqHead > 4) return false;
       heap.sortedInto(evCycle, evKind, evArg, evSeq);
+      // events of one cycle in (kind, sub-tile) order: a cycle's outcome does not depend on the
+      // order they were scheduled in, so neither may the state's identity
+      for (let i = 1; i < n; i++) {
+        const c = evCycle[i];
+        const k = evKind[i];
+        const a = evArg[i];
+        let j = i;
+        while (j > 0 && evCycle[j - 1] === c && (evKind[j - 1] > k || (evKind[j - 1] === k && evArg[j - 1] > a))) {
+          evCycle[j] = evCycle[j - 1];
+          evKind[j] = evKind[j - 1];
+          evArg[j] = evArg[j - 1];
+          j--;
+        }
+        evCycle[j] = c;
+        evKind[j] = k;
+        evArg[j] = a;
+      }
       const o = slot * SNAP_LEN;
       let minRel = 0;
       snaps[o] = Math.max(0, dramFree - now);
@@ -242,26 +277,29 @@ export class NativeEngine {
       snaps[o + 5] = computesDone - t;
       snaps[o + 6] = wqTail - wqHead;
       snaps[o + 7] = n;
-      // slot holders relative to t; a free slot as +1 (never a real one: holders have started)
-      snaps[o + 8] = slotA < 0 ? 1 : slotA - t;
-      snaps[o + 9] = slotB < 0 ? 1 : slotB - t;
-      if (slotA >= 0 && slotA - t < minRel) minRel = slotA - t;
-      if (slotB >= 0 && slotB - t < minRel) minRel = slotB - t;
+      // slot holders, lower first (which slot holds which is immaterial); a free slot as +1
+      // (never a real one: holders have started)
+      const ra = slotA < 0 ? 1 : ref(slotA, t);
+      const rb = slotB < 0 ? 1 : ref(slotB, t);
+      snaps[o + 8] = ra < rb ? ra : rb;
+      snaps[o + 9] = ra < rb ? rb : ra;
+      if (slotA >= runStart && slotA - t < minRel) minRel = slotA - t;
+      if (slotB >= runStart && slotB - t < minRel) minRel = slotB - t;
       let i = o + SNAP_HEAD;
       for (let u = t + 1; u <= t + SNAP_AHEAD; u++) snaps[i++] = u < nextLoad ? loadDone[u & (LOAD_RING - 1)] : 0;
       for (let w = 0; w < 4; w++) {
         if (w < wqTail - wqHead) {
-          const rel = writeQueue[(wqHead + w) & (WRITE_RING - 1)] - t;
-          if (rel < minRel) minRel = rel;
-          snaps[i++] = rel;
+          const u = writeQueue[(wqHead + w) & (WRITE_RING - 1)];
+          if (u >= runStart && u - t < minRel) minRel = u - t;
+          snaps[i++] = ref(u, t);
         } else snaps[i++] = 0;
       }
       for (let e = 0; e < n; e++) {
-        const rel = evArg[e] - t;
-        if (rel < minRel) minRel = rel;
+        const u = evArg[e];
+        if (u >= runStart && u - t < minRel) minRel = u - t;
         snaps[i++] = evCycle[e] - now;
         snaps[i++] = evKind[e];
-        snaps[i++] = rel;
+        snaps[i++] = ref(u, t);
       }
       const a = slot * 8;
       snapAcc[a] = t;
@@ -324,7 +362,7 @@ export class NativeEngine {
         bufferFull += k * (snapAcc[a + 4] - snapAcc[b + 4]);
         requantBusy += k * (snapAcc[a + 5] - snapAcc[b + 5]);
         events += k * (snapAcc[a + 6] - snapAcc[b + 6]);
-        heap.shift(dCycle, dTile);
+        heap.shift(dCycle, dTile, runStart);
         dramFree += dCycle;
         rqFree += dCycle;
         idleSince += dCycle;
@@ -334,9 +372,9 @@ export class NativeEngine {
         const o = slot * SNAP_LEN + SNAP_HEAD;
         loadDone.fill(0);
         for (let u = 0; u < SNAP_AHEAD; u++) loadDone[(t + 1 + u + dTile) & (LOAD_RING - 1)] = snaps[o + u];
-        for (let w = wqHead; w < wqTail; w++) writeQueue[w & (WRITE_RING - 1)] += dTile;
-        if (slotA >= 0) slotA += dTile;
-        if (slotB >= 0) slotB += dTile;
+        for (let w = wqHead; w < wqTail; w++) if (writeQueue[w & (WRITE_RING - 1)] >= runStart) writeQueue[w & (WRITE_RING - 1)] += dTile;
+        if (slotA >= runStart) slotA += dTile;
+        if (slotB >= runStart) slotB += dTile;
         nextLoad += dTile;
         nextCompute += dTile;
         computesDone += dTile;
@@ -407,6 +445,7 @@ export class NativeEngine {
       // happens at a cycle does not depend on the order its events were scheduled in
       const now = heap.peekCycle();
       if (now > end) end = now;
+      batchQueued = wqTail;
       while (heap.size > 0 && heap.peekCycle() === now) {
         const kind = heap.peekKind();
         const t = heap.peekArg();

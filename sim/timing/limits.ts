@@ -32,9 +32,10 @@ export const MAX_EVENT_TILES = 2 ** 25;
 
 /**
  * Longest period (in sub-tiles) the engine's fast-forward looks for: alike folds cut into S ≤ it
- * sub-tiles repeat with period S (sim/engine/fold-model.ts cuts folds into ≤ 16 for overlap).
+ * sub-tiles repeat with period S (sim/engine/fold-model.ts cuts folds into ≥ 16 for overlap), and a
+ * DRAM-bound run whose writes wait for the loads to pause repeats every few folds.
  */
-export const MAX_PERIOD = 16;
+export const MAX_PERIOD = 48;
 
 /** Sub-tiles a run of identical ones is allowed for its timing to become periodic (estimate and guard). */
 export const FAST_FORWARD_WARMUP = 64;
