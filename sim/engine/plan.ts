@@ -181,7 +181,7 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
     }
   }
   // bias and requant parameters come with the first tile
-  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K, fp.foldCycles, oBits, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os', MAX_PERIOD);
+  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K, fp.foldCycles, oBits, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os', MAX_PERIOD, shape.accBytes);
   dramBuffer.bias += layer.biasBytes * 8;
   dramBuffer.requantParams += layer.requantParamBytes * 8;
   bufferArray.bias += biasReadCh * 32;

@@ -102,6 +102,8 @@ export class GemmTiles implements TilePlan {
     readonly drainAll: boolean,
     /** longest period the engine's fast-forward detects: runs across folds need S ≤ it */
     private readonly maxPeriod: number,
+    /** bytes of one partial-sum entry */
+    private readonly accBytes: number,
   ) {
     this.count = folds * S;
   }
@@ -158,13 +160,14 @@ export class GemmTiles implements TilePlan {
     const f = Math.floor(t / S);
     const s = t - f * S;
     const k = this.foldCut(f);
-    const b = (share(k.ifBits, S, s) + share(k.wBits, S, s)) / 8 + share(k.psIn, S, s);
+    const b = (share(k.ifBits, S, s) + share(k.wBits, S, s)) / 8 + share(k.psIn / this.accBytes, S, s) * this.accBytes;
     return t === 0 ? b + this.firstExtra : b;
   }
 
+  // partial sums move as whole accumulator entries: a fold's entries are cut, not its bytes
   spillInBytes(t: number): number {
     const f = Math.floor(t / this.S);
-    return share(this.foldCut(f).psIn, this.S, t - f * this.S);
+    return share(this.foldCut(f).psIn / this.accBytes, this.S, t - f * this.S) * this.accBytes;
   }
 
   writeBytes(t: number): number {
@@ -173,7 +176,7 @@ export class GemmTiles implements TilePlan {
 
   spillOutBytes(t: number): number {
     const f = Math.floor(t / this.S);
-    return share(this.foldCut(f).psOut, this.S, t - f * this.S);
+    return share(this.foldCut(f).psOut / this.accBytes, this.S, t - f * this.S) * this.accBytes;
   }
 
   readsAfter(t: number): number {

@@ -217,7 +217,7 @@ function engineOf(spec: ArchSpec, layer: WorkloadLayer, fastForward: boolean): C
  * share(entries · accBytes, S, s) rather than whole entries (not documented). Everything else is
  * the rules text.
  */
-const ENGINE_READING: ReferenceReading = { outputsProRataOfCycles: true, fractionalIfmapBits: true, psumCut: 'bytes', wholeByteTotals: true };
+const ENGINE_READING: ReferenceReading = { outputsProRataOfCycles: true, fractionalIfmapBits: true, psumCut: 'entries', wholeByteTotals: true };
 
 function referenceOf(spec: ArchSpec, layer: WorkloadLayer): Compared {
   const plan = layer.kind === 'gemm' ? planGemmLayer(spec, layer) : planVectorLayer(spec, layer);
