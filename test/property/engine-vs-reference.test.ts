@@ -1,6 +1,6 @@
 /**
  * The native engine against the slow reference model of the same machine (test/support/
- * reference-engine.ts, issue 21 "engine rules v2"): over seeded random small layers (GEMM and conv
+ * reference-engine.ts, the engine rules it states): over seeded random small layers (GEMM and conv
  * views, groups, zero-point column, unfused activations, vector layers) and accelerators (arrays
  * 1–8 × 1–8, every dataflow, split and unified buffers with tiny capacities, slow and fast DRAM,
  * calc and user mode, DMA engines, outstanding bursts, burst sizes, requant units, accumulator

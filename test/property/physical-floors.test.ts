@@ -1,5 +1,5 @@
 /**
- * Physical floors of the native engine (issue 21), over seeded random layers and accelerators, and
+ * Physical floors of the native engine, over seeded random layers and accelerators, and
  * the issue's own examples with their numbers worked out by hand:
  * - a layer takes at least MACs ÷ PEs cycles (a PE does one MAC a cycle) and at least its DRAM
  *   bytes ÷ bytes per cycle (one channel moves them);
@@ -202,7 +202,7 @@ describe('physical floors of the native engine', () => {
   });
 });
 
-describe("issue 21's examples, by hand", () => {
+describe('the audit\'s examples (4×4 arrays, KiB buffers), by hand', () => {
   /** a 4×4 array, one unified buffer, DRAM of 4 B/cycle without latency (the issue's setting: the old engine took 20,894 cycles with 2 KiB, 24,659 with 1 MiB) */
   const arch = (dataflow: Dataflow, capacityBytes: number): ArchSpec =>
     validateArchSpec({ name: 'issue21', array: { rows: 4, cols: 4, dataflow }, memories: { glb: { capacityBytes }, dram: { bytesPerCycle: 4, latencyCycles: 0 } } });

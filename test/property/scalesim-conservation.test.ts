@@ -1,5 +1,5 @@
 /**
- * `memoryModel: 'scalesim'` counts one model's traffic (issue 21 item 6): every memory count of a
+ * `memoryModel: 'scalesim'` counts one model's traffic: every memory count of a
  * GEMM layer comes from SCALE-Sim's model (sim/engine/accounting.ts `scaleSimAccounting`), so
  * per buffer:
  * - fills write exactly the bytes DRAM delivered for the classes it holds (ifmap: inputs; filter:

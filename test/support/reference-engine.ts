@@ -1,5 +1,5 @@
 /**
- * A slow reference model of the native engine's machine (issue 21, "engine rules v2"), written for
+ * A slow reference model of the native engine's machine, written for
  * clarity, not speed: the tests compare the event engine (sim/engine/native.ts over plan.ts) with
  * it number for number.
  *

@@ -1,5 +1,5 @@
 /**
- * The arch's requant unit decides what the functional path computes (issue 21 item 5): M0 at the
+ * The arch's requant unit decides what the functional path computes: M0 at the
  * arch's `requant.multiplierBits` in fixed mode — the default, every arch's unit being fixed-point —
  * and per-channel weights refused on a per-tensor-only unit, by the library call every run path
  * makes (evaluateOnArch). The references are the functional executor (sim/qexec) run with the

@@ -186,7 +186,7 @@ describe('overflows by accumulator, in hardware order, 16-bit saturating partial
     expect(json.layers.find((l) => l.name === kind)!.overflowsPerSample).toBeCloseTo((want.array + want.accumulator) / SAMPLES, 9);
   });
 
-  it('os: outputs beyond int16 that the accumulator alone does not see are counted where they saturate (the issue-21 case)', () => {
+  it('os: outputs beyond int16 that the accumulator alone does not see are counted where they saturate, in the PE registers', () => {
     const r = simulate(OS16, conv, x, [CIN, HW, HW]);
     const want = expected(OS16, convOutputs());
     const layer = r.layers.find((l) => l.name === 'conv')!;

@@ -1,5 +1,5 @@
 /**
- * A banked buffer's accesses are priced per bank (issue 21 item 7): one access touches one
+ * A banked buffer's accesses are priced per bank: one access touches one
  * `wordBits` word of one bank, so its energy is that of a `capacityBytes / banks` macro
  * (sim/engine/accounting.ts). Hand calculation with the default table (Horowitz 45 nm, 64-bit
  * SRAM read 10 / 20 / 100 pJ at 8 KiB / 32 KiB / 1 MiB, linear in log2 capacity, arch/energy.ts):
