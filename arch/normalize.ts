@@ -444,16 +444,22 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   const rq = readObject(input, 'requant', '', problems);
   let requant: ArchSpec['requant'] | undefined;
   if (rq) {
-    checkKeys(rq, 'requant', ['lanesPerCycle', 'latencyCycles', 'perChannel', 'multiplierBits', 'fused', 'lutEntries'], problems);
+    checkKeys(rq, 'requant', ['lanesPerCycle', 'latencyCycles', 'perChannel', 'perChannelClamp', 'multiplierBits', 'fused', 'lutEntries'], problems);
     const lanesPerCycle = readInt(rq, 'lanesPerCycle', 'requant', problems, { min: 1, max: 65536, default: cols ?? 1 });
     const latencyCycles = readInt(rq, 'latencyCycles', 'requant', problems, { min: 0, max: 1024, default: DEFAULTS.requantLatencyCycles });
     const perChannel = readBool(rq, 'perChannel', 'requant', problems, DEFAULTS.requantPerChannel);
+    // per-channel clamp bounds ride in the per-channel parameter sets: a unit has them only if it
+    // has those sets, and has them by default when it does (schema.ts)
+    const perChannelClamp = readBool(rq, 'perChannelClamp', 'requant', problems, perChannel ?? DEFAULTS.requantPerChannel);
+    if (perChannelClamp && perChannel === false) {
+      problems.push({ path: 'requant.perChannelClamp', message: 'per-channel clamp bounds are stored in per-channel parameter sets: they need requant.perChannel true' });
+    }
     const multiplierBits = readInt(rq, 'multiplierBits', 'requant', problems, { min: 2, max: 32, default: DEFAULTS.requantMultiplierBits });
     const fused = readFused(rq.fused, 'requant.fused', problems);
     const lutEntries = readInt(rq, 'lutEntries', 'requant', problems, { min: 2, max: 65536, default: DEFAULTS.lutEntries });
     if (lutEntries !== undefined && (lutEntries & (lutEntries - 1)) !== 0) problems.push({ path: 'requant.lutEntries', message: `${lutEntries} is not a power of two` });
-    if (lanesPerCycle !== undefined && latencyCycles !== undefined && perChannel !== undefined && multiplierBits !== undefined && fused && lutEntries !== undefined) {
-      requant = { lanesPerCycle, latencyCycles, perChannel, multiplierBits, fused, lutEntries };
+    if (lanesPerCycle !== undefined && latencyCycles !== undefined && perChannel !== undefined && perChannelClamp !== undefined && multiplierBits !== undefined && fused && lutEntries !== undefined) {
+      requant = { lanesPerCycle, latencyCycles, perChannel, perChannelClamp, multiplierBits, fused, lutEntries };
     }
   }
 

@@ -32,7 +32,9 @@ const EDGE_NPU: ArchSpecInput = {
     'array, 4,096 entries per column (Jouppi et al., "In-datacenter performance analysis of a tensor processing unit", ISCA 2017, ' +
     'sec. 2); the same depth per column on 16 columns is 65,536 int32 entries = 256 KiB, given as 1 KiB per PE ' +
     '(pe.registers.psum; the engine pools pes · psum bytes). Generous for an edge part: with it no fmnist-cnn layer spills; ' +
-    'edge-npu-smallacc keeps one int32 per PE to show the spill cost.',
+    'edge-npu-smallacc keeps one int32 per PE to show the spill cost. ' +
+    'Per-channel clamp bounds (assumption): a unit that keeps one (M0, shift) per output channel keeps that channel\'s activation ' +
+    'upper bound in the same set (requant.perChannelClamp), as CLE through ReLU6 needs.',
   clock: '800 MHz',
   array: { rows: 16, cols: 16, dataflow: 'ws' },
   operands: { weightBits: 8, activationBits: 8 },
@@ -47,6 +49,7 @@ const EDGE_NPU: ArchSpecInput = {
     lanesPerCycle: 16,
     latencyCycles: 3,
     perChannel: true,
+    perChannelClamp: true,
     multiplierBits: 32,
     fused: ['relu', 'relu6', 'clip', 'sigmoid', 'hardsigmoid', 'hardswish', 'swish', 'tanh', 'gelu'],
     lutEntries: 256,
@@ -75,7 +78,8 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       '(Jouppi et al., "In-datacenter performance analysis of a tensor processing unit", ISCA 2017). 700 GB/s / 700 MHz = 1000 B/cycle ' +
       '(per chip, shared by its two cores: an upper bound for one array). Latency ~100 ns, banking (16 × 1024-bit) and DMA are assumptions. ' +
       'Accumulators: TPU v1\'s 4,096 32-bit entries per column (4 MiB behind 256 columns, ISCA 2017 sec. 2) on 128 columns = 2 MiB, ' +
-      'given as 128 B per PE (pe.registers.psum; the engine pools pes · psum bytes) — the depth per column is the assumption carried over.',
+      'given as 128 B per PE (pe.registers.psum; the engine pools pes · psum bytes) — the depth per column is the assumption carried over. ' +
+      'Per-channel requant with a per-channel clamp bound in each set (requant.perChannelClamp) is an assumption, as for edge-npu.',
     clock: '700 MHz',
     array: { rows: 128, cols: 128, dataflow: 'ws' },
     operands: { weightBits: 8, activationBits: 8 },
@@ -91,6 +95,7 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       lanesPerCycle: 128,
       latencyCycles: 4,
       perChannel: true,
+      perChannelClamp: true,
       multiplierBits: 32,
       fused: ['relu', 'relu6', 'clip', 'sigmoid', 'tanh'],
       lutEntries: 1024,
@@ -142,7 +147,8 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       'Representative small NPU next to a microcontroller (not a product): a 16-bit accumulator is the cheapest that holds one int8×int8 ' +
       'product (≤ 2^14) and makes accumulator overflow a first-order effect; saturating like a DSP MAC. Output-stationary: each PE keeps ' +
       'its own accumulator. External memory: octal-SPI PSRAM/flash class, 200 MHz DDR × 8 bit ≈ 400 MB/s, ~200 ns. Per-tensor requant ' +
-      'with a 16-bit multiplier and clamp activations only (no LUT). All numbers are assumptions of this class of device.',
+      'with a 16-bit multiplier and clamp activations only (no LUT), one clamp range per tensor (no per-channel bounds: ' +
+      'requant.perChannelClamp false, so a ReLU6 equalized with cleRelu6 clip is refused). All numbers are assumptions of this class of device.',
     clock: '200 MHz',
     array: { rows: 8, cols: 8, dataflow: 'os' },
     operands: { weightBits: 8, activationBits: 8 },
@@ -158,6 +164,7 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       lanesPerCycle: 8,
       latencyCycles: 2,
       perChannel: false,
+      perChannelClamp: false,
       multiplierBits: 16,
       fused: ['relu', 'relu6', 'clip'],
       lutEntries: 256,

@@ -149,6 +149,11 @@ export interface ArchSpec {
     readonly latencyCycles: number;
     /** per-output-channel (M0, shift); false = per-tensor only */
     readonly perChannel: boolean;
+    /**
+     * per-output-channel clamp bounds (a ReLU6 equalized by CLE, clipped at 6/s_i per channel): the
+     * upper bound stored in each channel's parameter set. Needs `perChannel`; defaults to it.
+     */
+    readonly perChannelClamp: boolean;
     /** width of the fixed-point multiplier M0 */
     readonly multiplierBits: number;
     /**
@@ -221,6 +226,7 @@ export interface ArchSpecInput {
     lanesPerCycle?: number;
     latencyCycles?: number;
     perChannel?: boolean;
+    perChannelClamp?: boolean;
     multiplierBits?: number;
     fused?: boolean | readonly FusedActivation[];
     lutEntries?: number;

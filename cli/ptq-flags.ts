@@ -34,7 +34,7 @@ export const PTQ_OPTIONS = {
 } as const;
 
 export const PTQ_USAGE =
-  '[--cle] [--cle-relu6 replace|skip] [--hba-padding dfq|exact] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S]';
+  '[--cle] [--cle-relu6 replace|skip|clip] [--hba-padding dfq|exact] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S]';
 
 /** A number flag; a malformed one is a problem, not an exception, so all can be reported at once. */
 function num(values: Record<string, unknown>, key: string, problems: string[], integer = true): number | undefined {

@@ -20,7 +20,7 @@
  * fp32-pool.ts (pools), fp32-tensor.ts (operand checks, broadcasting, Concat / Transpose / Pad).
  */
 import { ModelError } from './errors.js';
-import { attrNum, attrStr, numel, type Graph, type Node, type Tensor } from './graph.js';
+import { attrNum, attrStr, clipChannelMax, numel, type Graph, type Node, type Tensor } from './graph.js';
 import { conv, gemm, matmul } from './fp32-linear.js';
 import { globalAvgPool, pool } from './fp32-pool.js';
 import { broadcastIndex, concat, f32, out, pad, transpose } from './fp32-tensor.js';
@@ -102,8 +102,11 @@ export function execNode(node: Node, ins: readonly (Tensor | undefined)[], kerne
       return [batchNorm(node, ins, kernels)];
     case 'Relu':
       return [clip(x, node, 0, Infinity, true, kernels)];
-    case 'Clip':
+    case 'Clip': {
+      const his = clipChannelMax(node);
+      if (his) return [clipPerChannel(x, node, attrNum(node, 'min', -Infinity), his, kernels)];
       return [clip(x, node, attrNum(node, 'min', -Infinity), attrNum(node, 'max', Infinity), false, kernels)];
+    }
     case 'Sigmoid':
       return [unary(x, node, sigmoid)];
     case 'HardSigmoid': {
@@ -172,6 +175,27 @@ function clip(xt: Tensor, node: Node, lo: number, hi: number, relu: boolean, ker
       const v = a[i];
       y[i] = v < lo ? lo : v > hi ? hi : v;
     }
+  return out(xt.shape, y);
+}
+
+/**
+ * Clip with one upper bound per channel (axis 1; `channelMax`, see graph.ts): each [batch, channel]
+ * plane is clipped as a scalar Clip with its own bound — the same comparisons, so the same results
+ * as that channel's scalar Clip.
+ */
+function clipPerChannel(xt: Tensor, node: Node, lo: number, his: Float32Array, kernels: Fp32Kernels): Tensor {
+  const a = f32(xt, node, 'X');
+  const c = xt.shape.length >= 2 ? xt.shape[1] : -1;
+  if (c !== his.length) throw new ModelError([{ node: node.name, op: node.op, message: `channelMax has ${his.length} bounds for input shape [${xt.shape.join(',')}] (channel axis 1)` }]);
+  for (let ch = 0; ch < c; ch++) {
+    if (!(lo <= his[ch])) throw new ModelError([{ node: node.name, op: node.op, message: `channel ${ch}: min ${lo} exceeds its bound ${his[ch]}` }]);
+  }
+  const inner = numel(xt.shape.slice(2));
+  const y = new Float32Array(a.length);
+  for (let p = 0, base = 0; base < a.length; p++, base += inner) {
+    const plane = clip(out([inner], a.subarray(base, base + inner)), node, lo, his[p % c], false, kernels);
+    y.set(plane.data as Float32Array, base);
+  }
   return out(xt.shape, y);
 }
 

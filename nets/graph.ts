@@ -4,7 +4,10 @@
  * Node op types and attribute names are ONNX's so that import/export is a near-identity and
  * semantics are pinned by an outside spec. Importers *normalize* a few ops whose operands moved
  * between attributes and inputs across opsets, so executors and passes see one form only:
- *   - Clip: attrs `min`, `max` (numbers; ±Infinity when absent), never inputs.
+ *   - Clip: attrs `min`, `max` (numbers; ±Infinity when absent), never inputs. One qloom extension
+ *     (not ONNX): `channelMax`, a float32 tensor [C] of per-channel upper bounds along axis 1 (what
+ *     cross-layer equalization through ReLU6 leaves: channel i clipped at 6/s_i, quant/cle.ts);
+ *     `max` is then their maximum. The ONNX exporter writes it as Clip followed by Min.
  *   - Reshape: attr `shape` (number[], ONNX 0 / -1 conventions kept), one input.
  *   - Pad: attrs `pads` (number[]), `mode` ('constant'|'reflect'|'edge'), `value` (number), one input.
  *   - Squeeze / Unsqueeze: attr `axes` (number[]), one input.
@@ -109,6 +112,12 @@ export function attrNum(node: Node, key: string, dflt: number): number {
 export function attrInts(node: Node, key: string, dflt: readonly number[]): readonly number[] {
   const v = node.attrs[key];
   return Array.isArray(v) ? (v as readonly number[]) : dflt;
+}
+
+/** A Clip's per-channel upper bounds (`channelMax`, along axis 1), or null when it has one scalar `max`. */
+export function clipChannelMax(node: Node): Float32Array | null {
+  const v = node.attrs.channelMax;
+  return v !== undefined && typeof v === 'object' && 'data' in v && v.data instanceof Float32Array ? v.data : null;
 }
 
 export function attrStr(node: Node, key: string, dflt: string): string {

@@ -48,12 +48,14 @@ export type LutFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'swish' | 't
 /**
  * The activation applied in the requant unit after requantization (fused), or as its own layer.
  * `clamp` bounds are integers of the output quantization (ReLU: [z_y, qmax]; ReLU6: [z_y,
- * min(qmax, round(6/s_y)+z_y)]). `lut` maps each code of an intermediate quantization `inQ` to
+ * min(qmax, round(6/s_y)+z_y)]); `channelHi`, when present, gives each channel along axis 1 its
+ * own upper bound (CLE through ReLU6: channel i clipped at 6/s_i; `hi` is then their maximum) —
+ * parameters a requant unit must store per output channel (arch requant.perChannelClamp). `lut` maps each code of an intermediate quantization `inQ` to
  * an output code; `entries` < 2^inQ.bits means a coarser table indexed by the top bits.
  */
 export type QActivation =
   | { readonly kind: 'none' }
-  | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly lo: number; readonly hi: number }
+  | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly lo: number; readonly hi: number; readonly channelHi?: Int32Array }
   | { readonly kind: 'lut'; readonly fn: LutFunction; readonly inQ: QParams; readonly entries: number; readonly table: Int32Array };
 
 interface QLayerBase {

@@ -260,6 +260,12 @@ export function requantize(
   if (ch !== 1 && (outShape.length < 2 || outShape[1] !== ch)) {
     throw new InvariantError(`requantize: ${ch} channel multipliers for shape [${outShape.join(',')}] (channel axis 1)`);
   }
+  // per-channel clamp bounds (CLE through ReLU6) walk the channels like per-channel multipliers
+  const his = act.kind === 'clamp' ? (act.channelHi ?? null) : null;
+  if (his && (outShape.length < 2 || outShape[1] !== his.length)) {
+    throw new InvariantError(`requantize: ${his.length} clamp bounds for shape [${outShape.join(',')}] (channel axis 1)`);
+  }
+  const walk = his ? his.length : ch;
   let inner = 1;
   for (let i = 2; i < outShape.length; i++) inner *= outShape[i];
   const y = out ?? new Int32Array(n);
@@ -269,15 +275,15 @@ export function requantize(
     qmin = Math.max(qmin, act.lo);
     qmax = Math.min(qmax, act.hi);
   }
-  const blocks = ch === 1 ? 1 : n / (ch * inner);
-  const run = ch === 1 ? n : inner;
+  const blocks = walk === 1 ? 1 : n / (walk * inner);
+  const run = walk === 1 ? n : inner;
   let i = 0;
   if (params.mode === 'float') {
     for (let b = 0; b < blocks; b++) {
-      for (let c = 0; c < ch; c++) {
-        const m = params.multiplier[c];
+      for (let c = 0; c < walk; c++) {
+        const m = params.multiplier[ch === 1 ? 0 : c];
         const lo = qmin - zy;
-        const hi = qmax - zy;
+        const hi = (his ? Math.min(qmax, his[c]) : qmax) - zy;
         for (const end = i + run; i < end; i++) {
           let v = Math.fround(Math.fround(acc[i]) * m);
           if (!(v >= lo)) v = lo;
@@ -290,12 +296,13 @@ export function requantize(
     const mults: FixedMultiplier[] = [];
     for (let c = 0; c < ch; c++) mults.push(new FixedMultiplier(params.m0[c], params.shift[c], params.rounding, params.multiplierBits));
     for (let b = 0; b < blocks; b++) {
-      for (let c = 0; c < ch; c++) {
-        const fm = mults[c];
+      for (let c = 0; c < walk; c++) {
+        const fm = mults[ch === 1 ? 0 : c];
+        const hi = his ? Math.min(qmax, his[c]) : qmax;
         for (const end = i + run; i < end; i++) {
           let v = fm.apply(acc[i]) + zy;
           if (v < qmin) v = qmin;
-          if (v > qmax) v = qmax;
+          if (v > hi) v = hi;
           y[i] = v;
         }
       }
@@ -306,6 +313,31 @@ export function requantize(
     for (let k = 0; k < n; k++) y[k] = applyLutValue(y[k], lay, act.table);
   }
   return y;
+}
+
+/**
+ * Clamps output codes in place to a clamp activation's bounds narrowed to [qmin, qmax] — per
+ * channel along axis 1 of `shape` when it has `channelHi` (a standalone activation or an Add's
+ * fused clamp; linear layers clamp inside `requantize`).
+ */
+export function clampCodes(codes: Int32Array, shape: readonly number[], act: Extract<QActivation, { kind: 'clamp' }>, qmin = -Infinity, qmax = Infinity): Int32Array {
+  const lo = Math.max(qmin, act.lo);
+  const his = act.channelHi;
+  if (!his) {
+    const hi = Math.min(qmax, act.hi);
+    for (let i = 0; i < codes.length; i++) codes[i] = codes[i] < lo ? lo : codes[i] > hi ? hi : codes[i];
+    return codes;
+  }
+  if (shape.length < 2 || shape[1] !== his.length) throw new InvariantError(`${his.length} clamp bounds for shape [${shape.join(',')}] (channel axis 1)`);
+  let inner = 1;
+  for (let k = 2; k < shape.length; k++) inner *= shape[k];
+  for (let i = 0; i < codes.length; ) {
+    for (let c = 0; c < his.length; c++) {
+      const hi = Math.min(qmax, his[c]);
+      for (const end = i + inner; i < end; i++) codes[i] = codes[i] < lo ? lo : codes[i] > hi ? hi : codes[i];
+    }
+  }
+  return codes;
 }
 
 /** Integer clamp bounds of a fused ReLU / ReLU6 / Clip in the output quantization `yq`. */
@@ -319,6 +351,12 @@ export interface ClampBoundsOptions {
    * Default 'away'.
    */
   readonly rounding?: 'away' | 'even';
+  /**
+   * clip only: per-channel upper bounds in real units (axis 1; CLE through ReLU6). Each becomes an
+   * integer bound with the same rounding as `max`, saturated to [lo, qmax] — `channelHi` of the
+   * result; its `hi` is their maximum.
+   */
+  readonly channelMax?: Float32Array;
 }
 
 export function clampBounds(fn: 'relu' | 'relu6' | 'clip', yq: QParams, opts: ClampBoundsOptions = {}): QActivation {
@@ -333,5 +371,16 @@ export function clampBounds(fn: 'relu' | 'relu6' | 'clip', yq: QParams, opts: Cl
   const lo = fmin === -Infinity ? qmin : Math.min(qmax, Math.max(qmin, quant(fmin)));
   const hi = fmax === Infinity ? qmax : Math.max(qmin, Math.min(qmax, quant(fmax)));
   if (lo > hi) throw new InvariantError(`clampBounds: empty range [${fmin}, ${fmax}] for scale ${s}, zero point ${z}`);
-  return { kind: 'clamp', fn, lo, hi };
+  const cm = opts.channelMax;
+  if (!cm) return { kind: 'clamp', fn, lo, hi };
+  if (fn !== 'clip') throw new InvariantError(`clampBounds: per-channel bounds are a clip, not ${fn}`);
+  const channelHi = new Int32Array(cm.length);
+  let top = lo;
+  for (let c = 0; c < cm.length; c++) {
+    const f = cm[c];
+    if (!(f >= fmin)) throw new InvariantError(`clampBounds: channel ${c}'s bound ${f} is below the lower bound ${fmin}`);
+    channelHi[c] = f === Infinity ? qmax : Math.max(lo, Math.min(qmax, quant(f)));
+    top = Math.max(top, channelHi[c]);
+  }
+  return { kind: 'clamp', fn, lo, hi: top, channelHi };
 }

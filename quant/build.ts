@@ -18,7 +18,7 @@
  * MaxPool and the data-movement layers carry their input's quantization (no range of their own).
  */
 import { InvariantError } from '../nets/errors.js';
-import { attrInts, attrNum, attrStr, numel, type Graph, type Node, type Tensor } from '../nets/graph.js';
+import { attrInts, attrNum, attrStr, clipChannelMax, numel, type Graph, type Node, type Tensor } from '../nets/graph.js';
 import { nodeOutputShapes } from '../nets/shapes.js';
 import { lutActivation } from '../qnet/lut.js';
 import { roundHalfEven } from '../qnet/qmath.js';
@@ -27,7 +27,8 @@ import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedN
 
 export type FusedAct =
   | { readonly kind: 'none' }
-  | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly min: number; readonly max: number }
+  /** `channelMax`: per-channel upper bounds along axis 1 (a Clip's, nets/graph.ts); `max` is their maximum */
+  | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly min: number; readonly max: number; readonly channelMax?: Float32Array }
   | { readonly kind: 'lut'; readonly fn: LutFunction };
 
 /** A Conv / Gemm / MatMul (its window: conv geometry, gemm unused) with what it absorbed. */
@@ -101,6 +102,9 @@ function clampOf(n: Node): FusedAct | null {
   if (n.op === 'Clip') {
     const min = attrNum(n, 'min', -Infinity);
     const max = attrNum(n, 'max', Infinity);
+    const channelMax = clipChannelMax(n);
+    // per-channel bounds (CLE through ReLU6): a clip, never mistaken for ReLU6 by its `max`
+    if (channelMax) return { kind: 'clamp', fn: 'clip', min, max, channelMax };
     if (min === 0 && max === 6) return { kind: 'clamp', fn: 'relu6', min, max };
     if (min === 0 && max === Infinity) return { kind: 'clamp', fn: 'relu', min, max };
     return { kind: 'clamp', fn: 'clip', min, max };
@@ -422,7 +426,7 @@ function qActivation(act: FusedAct, yq: QParams, preQ: QParams | undefined): QAc
   if (act.kind === 'clamp') {
     // kept even when it cannot cut anything (a ReLU output whose zero point is qmin): an exporter
     // drops it then, the executor's saturation does the same work
-    return clampBounds(act.fn, yq, { rounding: 'even', min: act.min, max: act.max });
+    return clampBounds(act.fn, yq, { rounding: 'even', min: act.min, max: act.max, channelMax: act.channelMax });
   }
   if (!preQ) throw new InvariantError('a LUT activation needs the quantization of its input');
   return lutActivation(act.fn, preQ, yq);

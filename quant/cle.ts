@@ -18,13 +18,20 @@
  * equalized layers becomes a Relu node (`relu6: 'replace'`, the default; listed in
  * `relu6Replaced`). This changes the FP32 function wherever a pre-activation exceeded 6 — the
  * activation quantizer's range clips it again after calibration. `relu6: 'skip'` instead leaves
- * ReLU6-joined layers unequalized, which keeps the function exactly.
+ * ReLU6-joined layers unequalized, which keeps the function exactly. `relu6: 'clip'` equalizes
+ * through ReLU6 and keeps the function too: after channel i of layer 1 is divided by s_i its
+ * pre-activation is x_i/s_i, and clip(x_i, 0, 6)/s_i = clip(x_i/s_i, 0, 6/s_i), so the Clip gets
+ * one upper bound per channel (`channelMax`, nets/graph.ts; listed in `relu6Clipped`) — which the
+ * integer model carries as per-channel clamp bounds of the requant unit (qnet/requant.ts), a
+ * parameter per output channel that an accelerator stores and moves (sim/engine/workload.ts).
  *
  * High-bias absorption (after the scales settle): with the first layer's pre-activation ~N(β, γ²)
  * from its folded BN, c_i = max(0, β_i − 3γ_i) is subtracted from its bias and W2·c added to the
  * second layer's bias. Exact whenever the pre-activation stays ≥ c_i (ReLU linear there), which the
  * 3γ margin makes hold for ~99.9 % of a Gaussian. Applied only through a ReLU (c passes unchanged
- * through ReLU-then-MaxPool too). Into a zero-padded second layer (MobileNet's expand → depthwise)
+ * through ReLU-then-MaxPool too) — or a per-channel ReLU6 (`clip`), whose bound moves down by c_i
+ * with the pre-activation (clip(x − c, 0, B − c) = clip(x, 0, B) − c where x ≥ c), c_i capped at
+ * B_i so the bound stays ≥ 0. Into a zero-padded second layer (MobileNet's expand → depthwise)
  * a border tap reads 0, not x − c, so W2·c over-compensates there: `padding: 'exact'` (default)
  * skips those pairs, `padding: 'dfq'` absorbs anyway as DFQ does (see CleOptions for what it costs). The BN statistics of the first layer are updated (β − c) and returned.
  */
@@ -38,8 +45,11 @@ export interface CleOptions {
   maxIterations?: number;
   /** stop when every |s_i − 1| of a sweep is below this (default 1e-5) */
   tolerance?: number;
-  /** ReLU6 between two layers: replace it by ReLU and equalize (AIMET, default) or leave the pair alone */
-  relu6?: 'replace' | 'skip';
+  /**
+   * ReLU6 between two layers: replace it by ReLU and equalize (AIMET, default), leave the pair
+   * alone, or equalize and clip each channel at 6/s_i (exact; per-channel clamp bounds)
+   */
+  relu6?: 'replace' | 'skip' | 'clip';
   /**
    * High-bias absorption into a zero-padded second layer: 'exact' (default) absorbs only into
    * unpadded layers; 'dfq' absorbs anyway, as DFQ does — the border taps read 0 where the shifted
@@ -64,6 +74,8 @@ export interface CleResult {
   pairs: readonly CleSet[];
   /** names of the Clip(0, 6) nodes turned into Relu */
   relu6Replaced: readonly string[];
+  /** names of the Clip(0, 6) nodes given per-channel bounds (`relu6: 'clip'`) */
+  relu6Clipped: readonly string[];
   /** per set, the largest c_i absorbed (0 when high-bias absorption did not apply) */
   absorbed: ReadonlyMap<string, number>;
 }
@@ -318,7 +330,7 @@ export function crossLayerEqualize(graph: Graph, bn: ReadonlyMap<string, FoldedB
       if (graphOutputs.has(t) || cons.length !== 1) break;
       const n = cons[0];
       const passes =
-        isReluLike(n) || (relu6Mode === 'replace' && isRelu6(n)) || (n.op === 'MaxPool' && (n.outputs.length === 1 || n.outputs[1] === ''));
+        isReluLike(n) || (relu6Mode !== 'skip' && isRelu6(n)) || (n.op === 'MaxPool' && (n.outputs.length === 1 || n.outputs[1] === ''));
       if (passes) {
         via.push(n);
         t = n.outputs[0];
@@ -396,7 +408,12 @@ export function crossLayerEqualize(graph: Graph, bn: ReadonlyMap<string, FoldedB
       const c = new Float64Array(p.a.cout);
       const prev = shifts.get(p.a.node.name);
       const gained = added.get(p.a.node.name);
-      for (let i = 0; i < p.a.cout; i++) c[i] = Math.max(0, stats.beta[i] + (gained ? gained[i] : 0) - (prev ? prev[i] : 0) - 3 * stats.gamma[i]);
+      // through a per-channel ReLU6 the bound B_i − c_i must stay ≥ 0 (B_i = 6/s_i, less what was absorbed before)
+      const capped = relu6Mode === 'clip' && p.via.some(isRelu6);
+      for (let i = 0; i < p.a.cout; i++) {
+        c[i] = Math.max(0, stats.beta[i] + (gained ? gained[i] : 0) - (prev ? prev[i] : 0) - 3 * stats.gamma[i]);
+        if (capped) c[i] = Math.min(c[i], Math.max(0, 6 * p.a.outScale[i] - (prev ? prev[i] : 0)));
+      }
       const into = absorb(p, c);
       const acc = added.get(p.b.node.name) ?? new Float64Array(p.b.cout);
       for (let o = 0; o < p.b.cout; o++) acc[o] += into[o];
@@ -455,10 +472,15 @@ export function crossLayerEqualize(graph: Graph, bn: ReadonlyMap<string, FoldedB
     newNodes.set(l.node.name, { ...l.node, inputs: [l.node.inputs[0], wName, bName], attrs });
   }
   const relu6Replaced: string[] = [];
+  const relu6Clipped: string[] = [];
   for (const s of sets) {
     for (const p of s.pairs) {
       for (const n of p.via) {
-        if (isRelu6(n) && !newNodes.has(n.name)) {
+        if (!isRelu6(n) || newNodes.has(n.name)) continue;
+        if (relu6Mode === 'clip') {
+          newNodes.set(n.name, { ...n, attrs: channelClip(p.a, shifts.get(p.a.node.name)) });
+          relu6Clipped.push(n.name);
+        } else {
           newNodes.set(n.name, { name: n.name, op: 'Relu', inputs: [n.inputs[0]], outputs: [...n.outputs], attrs: {} });
           relu6Replaced.push(n.name);
         }
@@ -470,7 +492,22 @@ export function crossLayerEqualize(graph: Graph, bn: ReadonlyMap<string, FoldedB
   for (const n of nodes) for (const i of n.inputs) live.add(i);
   for (const name of [...inits.keys()]) if (!live.has(name)) inits.delete(name);
 
-  return { graph: { ...graph, nodes, initializers: inits }, bn: bnOut, pairs: sets.map((s) => s.info), relu6Replaced, absorbed };
+  return { graph: { ...graph, nodes, initializers: inits }, bn: bnOut, pairs: sets.map((s) => s.info), relu6Replaced, relu6Clipped, absorbed };
+}
+
+/**
+ * The attributes of a ReLU6 after layer `a` once its output channels are scaled by outScale_i (=
+ * 1/s_i) and shifted down by `shift` (high-bias absorption): Clip(0, ·) with channel i's bound
+ * 6·outScale_i − shift_i, rounded to float32 once (the pre-activation it cuts is float32).
+ */
+function channelClip(a: Lin, shift: Float64Array | undefined): Node['attrs'] {
+  const bounds = new Float32Array(a.cout);
+  let max = 0;
+  for (let i = 0; i < a.cout; i++) {
+    bounds[i] = Math.max(0, 6 * a.outScale[i] - (shift ? shift[i] : 0));
+    max = Math.max(max, bounds[i]);
+  }
+  return { min: 0, max, channelMax: { dtype: 'float32', shape: [a.cout], data: bounds } };
 }
 
 /** b1 −= c; b2 += W2_eff·c (summed over the taps, within the group of each output); returns what b2 gained. */

@@ -34,8 +34,12 @@ export type WeightRangeMethod = 'minmax' | 'mse';
 export type ActRangeMethod = 'minmax' | 'mse' | 'percentile' | 'bn';
 export type LogitsRangeMethod = 'ce' | 'same';
 export type BiasCorrectionMode = 'none' | 'empirical' | 'analytic';
-/** ReLU6 between two equalized layers: AIMET's replacement by ReLU, or leave such pairs alone */
-export type CleRelu6Mode = 'replace' | 'skip';
+/**
+ * ReLU6 between two equalized layers: AIMET's replacement by ReLU (changes the function), leave
+ * such pairs alone (exact, less equalization), or equalize and clip channel i at 6/s_i (exact; the
+ * integer layer then needs per-channel clamp bounds, arch requant.perChannelClamp)
+ */
+export type CleRelu6Mode = 'replace' | 'skip' | 'clip';
 /** high-bias absorption into a zero-padded layer: only where exact (default) or DFQ's (border taps ignored) */
 export type HbaPaddingMode = 'dfq' | 'exact';
 
@@ -142,7 +146,7 @@ export const PTQ_PRESETS: Readonly<Record<string, Omit<PtqConfig, 'preset'>>> = 
 export const PRESET_NAMES: readonly string[] = Object.keys(PTQ_PRESETS);
 
 const WEIGHT_RANGES: readonly WeightRangeMethod[] = ['minmax', 'mse'];
-const CLE_RELU6_MODES: readonly CleRelu6Mode[] = ['replace', 'skip'];
+export const CLE_RELU6_MODES: readonly CleRelu6Mode[] = Object.freeze(['replace', 'skip', 'clip']);
 const HBA_PADDING_MODES: readonly HbaPaddingMode[] = ['dfq', 'exact'];
 const ACT_RANGES: readonly ActRangeMethod[] = ['minmax', 'mse', 'percentile', 'bn'];
 const LOGITS_RANGES: readonly LogitsRangeMethod[] = ['ce', 'same'];

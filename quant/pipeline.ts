@@ -393,10 +393,21 @@ export interface SimulateResult {
   readonly captured: Map<string, Tensor>;
 }
 
-function applyAct(act: FusedAct, x: Float32Array): void {
+function applyAct(act: FusedAct, x: Float32Array, shape: readonly number[]): void {
   if (act.kind === 'none') return;
   if (act.kind === 'clamp') {
     const lo = act.min;
+    const his = act.channelMax;
+    if (his) {
+      // per-channel bounds along axis 1 (CLE through ReLU6)
+      const inner = shape.slice(2).reduce((a, b) => a * b, 1);
+      if (shape[1] !== his.length) throw new InvariantError(`${his.length} clip bounds for shape [${shape.join(',')}]`);
+      for (let i = 0; i < x.length; i++) {
+        const hi = his[Math.floor(i / inner) % his.length];
+        x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+      }
+      return;
+    }
     const hi = act.max;
     for (let i = 0; i < x.length; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
     return;
@@ -482,7 +493,7 @@ export function simulateQuantized(plan: QuantPlan, data: CalibData, q: Quantizer
         if (s.preAct !== s.output) vals.set(s.preAct, y);
         if (s.act.kind !== 'none') {
           const d = Float32Array.from(y.data as Float32Array);
-          applyAct(s.act, d);
+          applyAct(s.act, d, y.shape);
           y = { dtype: 'float32', shape: y.shape, data: d };
         }
         vals.set(s.output, fq(s.output, y));

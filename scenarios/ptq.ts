@@ -2,14 +2,14 @@
  * PTQ settings as a scenario names them: a preset name and/or field overrides, resolved to one
  * flat, complete record per sweep point. The presets and their values come from quant/config.ts
  * (one source of truth); the field vocabulary follows its flags (`--w-bits --a-bits
- * --per-channel --cle --bias-correction --weight-range --act-range --adaround --pow2
+ * --per-channel --cle --cle-relu6 --bias-correction --weight-range --act-range --adaround --pow2
  * --calib-samples`). `ptqConfigOf` turns a point's settings into the validated PtqConfig the
  * pipeline runs, and scenario validation calls it for every point, so a combination the pipeline
  * refuses (AdaRound with bias correction) fails before any work.
  */
 import { ConfigError, type Problem } from '../arch/errors.js';
 import { checkKeys, describe, didYouMean, isPlainObject, joinPath } from '../arch/validate.js';
-import { PTQ_PRESETS as QUANT_PRESETS, resolvePtqConfig, type PtqConfig, type PtqFlags } from '../quant/config.js';
+import { CLE_RELU6_MODES, PTQ_PRESETS as QUANT_PRESETS, resolvePtqConfig, type CleRelu6Mode, type PtqConfig, type PtqFlags } from '../quant/config.js';
 
 export type BiasCorrection = 'none' | 'empirical' | 'analytic';
 export type WeightRange = 'minmax' | 'mse';
@@ -26,6 +26,11 @@ export interface PtqSettings {
   readonly symmetric: boolean;
   /** cross-layer equalization with high-bias absorption */
   readonly cle: boolean;
+  /**
+   * CLE across a ReLU6: `replace` it by ReLU (AIMET; changes the function), `skip` such pairs, or
+   * `clip` each channel at 6/s_i (exact; needs an arch with requant.perChannelClamp)
+   */
+  readonly cleRelu6: CleRelu6Mode;
   readonly biasCorrection: BiasCorrection;
   readonly weightRange: WeightRange;
   readonly actRange: ActRange;
@@ -53,6 +58,7 @@ function settingsOfPreset(name: string): PtqSettings {
     perChannel: p.weights.perChannel,
     symmetric: p.weights.symmetric,
     cle: p.cle,
+    cleRelu6: p.cleRelu6,
     biasCorrection: p.biasCorrection,
     weightRange: p.weightRange,
     actRange: p.actRange,
@@ -76,6 +82,7 @@ export const PTQ_FIELDS: Readonly<Record<PtqField, FieldKind>> = Object.freeze({
   perChannel: { kind: 'bool' },
   symmetric: { kind: 'bool' },
   cle: { kind: 'bool' },
+  cleRelu6: { kind: 'enum', values: CLE_RELU6_MODES },
   biasCorrection: { kind: 'enum', values: BIAS_CORRECTIONS },
   weightRange: { kind: 'enum', values: WEIGHT_RANGES },
   actRange: { kind: 'enum', values: ACT_RANGES },
@@ -173,6 +180,7 @@ export function ptqFlagsOf(s: PtqSettings, seed: number): PtqFlags {
     weightsSymmetric: s.symmetric,
     ...(sameGrid ? {} : s.symmetric ? { weightsSigned: true, weightsNarrow: true } : { weightsSigned: false, weightsNarrow: false }),
     cle: s.cle,
+    cleRelu6: s.cleRelu6,
     biasCorrection: s.biasCorrection,
     weightRange: s.weightRange,
     actRange: s.actRange,

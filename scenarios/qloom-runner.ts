@@ -22,7 +22,7 @@ import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
-import { perChannelProblem } from '../sim/requant-unit.js';
+import { perChannelProblem, requantUnitProblem } from '../sim/requant-unit.js';
 import { addOverflows, bitsByClass, bitsTotal, NO_OVERFLOWS, type OverflowsBy, type RunResult } from '../sim/result.js';
 import { calibrationSet, evaluationSet, type EvalSet } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
@@ -167,6 +167,12 @@ export async function runPoint(c: PointConfig): Promise<PointMetrics> {
   }
   const ptq = await quantizedFor(c.network, c.dataset, ptqConfigOf(c.ptq, c.seed));
   const net = ptq.net;
+  // what only the quantized network shows (per-channel clamp bounds from CLE through ReLU6), by the same check
+  const after = requantUnitProblem(c.archLabel, c.arch, net);
+  if (after !== null) {
+    for (const m of c.metrics) out[m] = m === 'note' ? `unsupported: ${after}` : null;
+    return out;
+  }
   let all: Record<string, JsonValue>;
   if (c.metrics.some((m) => FUNCTIONAL.has(m))) {
     const set = evalSetFor(c, c.samples);

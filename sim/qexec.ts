@@ -24,7 +24,7 @@ import { convInt, gemmInt } from './kernels/linear.js';
 import { applyLut } from '../qnet/lut.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type PoolAttrs } from './qops.js';
-import { requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
+import { clampCodes, requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
 
 export interface QExecOptions {
   readonly requant: RequantConfig;
@@ -321,7 +321,7 @@ export class QuantizedRunner {
           const r = qlinearSigmoid(this.view(x, layer.inputs[0], layer), yq, this.opts.requant);
           return intVal(dtypeOfQ(yq), r.shape, r.data);
         }
-        return intVal(dtypeOfQ(yq), x.shape, this.activate(Int32Array.from(x.data), act, yq));
+        return intVal(dtypeOfQ(yq), x.shape, this.activate(Int32Array.from(x.data), x.shape, act, yq));
       }
       case 'reshape':
       case 'flatten':
@@ -353,14 +353,11 @@ export class QuantizedRunner {
   }
 
   /** A standalone activation on codes (in place). */
-  private activate(codes: Int32Array, act: QActivation, yq: QParams): Int32Array {
+  private activate(codes: Int32Array, shape: readonly number[], act: QActivation, yq: QParams): Int32Array {
     if (act.kind === 'none') return codes;
     if (act.kind === 'lut') return applyLut(codes, act, codes);
     const { qmin, qmax } = qRange(yq);
-    const lo = Math.max(qmin, act.lo);
-    const hi = Math.min(qmax, act.hi);
-    for (let i = 0; i < codes.length; i++) codes[i] = codes[i] < lo ? lo : codes[i] > hi ? hi : codes[i];
-    return codes;
+    return clampCodes(codes, shape, act, qmin, qmax);
   }
 
   private linear(layer: QLinearLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {

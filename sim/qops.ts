@@ -47,7 +47,7 @@ import type { Window2d } from '../nets/shapes.js';
 import type { QActivation, QParams } from '../qnet/network.js';
 import { applyLutValue, buildLut, lutLayout } from '../qnet/lut.js';
 import { fma32, qRange, quantizeValue, roundHalfEven } from '../qnet/qmath.js';
-import { FixedMultiplier, quantizeMultiplier, type RequantConfig } from '../qnet/requant.js';
+import { clampCodes, FixedMultiplier, quantizeMultiplier, type RequantConfig } from '../qnet/requant.js';
 
 /** An integer tensor with its quantization (per-tensor for every op here). */
 export interface QTensorView {
@@ -84,10 +84,10 @@ function outBuf(n: number, out: Int32Array | undefined, what: string): Int32Arra
   return out;
 }
 
-/** Applies a clamp or LUT activation in place (codes are in `requantTarget` quantization). */
-function applyActivation(y: Int32Array, act: QActivation): void {
+/** Applies a clamp or LUT activation in place (codes are in `requantTarget` quantization; clamp bounds per channel along axis 1 of `shape` when given so). */
+function applyActivation(y: Int32Array, shape: readonly number[], act: QActivation): void {
   if (act.kind === 'clamp') {
-    for (let i = 0; i < y.length; i++) y[i] = y[i] < act.lo ? act.lo : y[i] > act.hi ? act.hi : y[i];
+    clampCodes(y, shape, act);
   } else if (act.kind === 'lut') {
     const lay = lutLayout(act.inQ, act.entries, act.table);
     for (let i = 0; i < y.length; i++) y[i] = applyLutValue(y[i], lay, act.table);
@@ -209,7 +209,7 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
       y[i] = v;
     }
   }
-  applyActivation(y, act);
+  applyActivation(y, shape, act);
   return { data: y, shape };
 }
 

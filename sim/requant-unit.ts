@@ -39,6 +39,29 @@ export function perChannelProblem(archName: string, spec: ArchSpec, perChannel: 
   return `${archName} requantizes per tensor only (requant.perChannel false); per-channel weights need one (M0, shift) per output channel`;
 }
 
+/**
+ * Why per-channel clamp bounds (a ReLU6 equalized with cleRelu6 'clip': channel i clipped at
+ * 6/s_i) cannot run on `spec` (`requant.perChannelClamp: false`), or null when they can or are
+ * not needed.
+ */
+export function perChannelClampProblem(archName: string, spec: ArchSpec, needed: boolean): string | null {
+  if (!needed || spec.requant.perChannelClamp) return null;
+  return `${archName} clamps with one range per tensor (requant.perChannelClamp false); this network clips each channel at its own bound (CLE through ReLU6 with cleRelu6 clip)`;
+}
+
+/** Whether a layer of `net` clamps each channel at its own bound (QActivation `channelHi`). */
+export function hasPerChannelClamp(net: QuantizedNetwork): boolean {
+  return net.layers.some((l) => 'activation' in l && l.activation.kind === 'clamp' && l.activation.channelHi !== undefined);
+}
+
+/**
+ * Why `net` cannot run on `spec`'s requant unit (per-channel weights or per-channel clamp bounds
+ * it does not have), or null — the check every runner shares (before and after its PTQ run).
+ */
+export function requantUnitProblem(archName: string, spec: ArchSpec, net: QuantizedNetwork): string | null {
+  return perChannelProblem(archName, spec, hasPerChannelWeights(net)) ?? perChannelClampProblem(archName, spec, hasPerChannelClamp(net));
+}
+
 /** Whether a linear layer of `net` has more than one weight scale (per-channel requant). */
 export function hasPerChannelWeights(net: QuantizedNetwork): boolean {
   return net.layers.some((l) => (l.kind === 'conv' || l.kind === 'gemm') && l.weight.q.scale.length > 1);
@@ -50,7 +73,9 @@ export function checkPerChannelSupport(spec: ArchSpec, perChannel: boolean): voi
   if (problem !== null) throw new UsageError(`${problem}: quantize the weights per tensor (e.g. the w8a8-pt preset) or use an arch with requant.perChannel true`);
 }
 
-/** Throws UsageError when `net` needs a requant unit `spec` does not have (checkPerChannelSupport). */
+/** Throws UsageError when `net` needs a requant unit `spec` does not have (per-channel weights or clamp bounds). */
 export function checkRequantSupport(spec: ArchSpec, net: QuantizedNetwork): void {
   checkPerChannelSupport(spec, hasPerChannelWeights(net));
+  const clamp = perChannelClampProblem(spec.name, spec, hasPerChannelClamp(net));
+  if (clamp !== null) throw new UsageError(`${clamp}: quantize with cleRelu6 replace or skip (--cle-relu6) or use an arch with requant.perChannelClamp true`);
 }

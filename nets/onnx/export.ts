@@ -14,7 +14,7 @@
  * that is not ONNX's for that op and opset is a ModelError, collected for all nodes at once.
  */
 import { ModelError, type ModelProblem } from '../errors.js';
-import { OP_TYPES, type AttrValue, type DType, type Graph, type Node, type Tensor, type ValueInfo } from '../graph.js';
+import { clipChannelMax, OP_TYPES, type AttrValue, type DType, type Graph, type Node, type Tensor, type ValueInfo } from '../graph.js';
 import { MAX_OPSET, MIN_OPSET } from './decode.js';
 import { partialShapes, type Shape } from '../shapes.js';
 import { AttrType, ModelProto, type PNodeOut } from './schema.js';
@@ -210,14 +210,20 @@ class Exporter {
     const opset = this.opset;
     switch (n.op) {
       case 'Clip': {
-        this.onlyAttrs(n, ['min', 'max']);
+        this.onlyAttrs(n, ['min', 'max', 'channelMax']);
         const lo = this.num(n, 'min', -Infinity);
-        const hi = this.num(n, 'max', Infinity);
+        const his = clipChannelMax(n);
+        // per-channel bounds (qloom's extension): Clip at the scalar bounds into a fresh tensor, then
+        // Min with the bounds shaped [1, C, 1, …] — ONNX's Min broadcasts, its Clip does not
+        const hi = his ? Infinity : this.num(n, 'max', Infinity);
+        const yClip = his ? this.fresh(`${y}/clipped`) : y;
+        const rank = his ? this.rank(x) : undefined;
+        if (his && (rank === undefined || rank < 2)) this.problem(n, 'per-channel Clip bounds need an input of known rank ≥ 2');
         if (opset < 11) {
           const attrs: Record<string, unknown>[] = [];
           if (lo !== -Infinity) attrs.push({ name: 'min', type: AttrType.FLOAT, f: lo });
           if (hi !== Infinity) attrs.push({ name: 'max', type: AttrType.FLOAT, f: hi });
-          this.emit(n.name, 'Clip', [x], [y], attrs);
+          this.emit(n.name, 'Clip', [x], [yClip], attrs);
         } else {
           // The bounds share the input's element type (T); only graph inputs/initializers can be other than float32.
           const dt = this.dtypeOf(x);
@@ -225,7 +231,11 @@ class Exporter {
           const ins = [x, lo === -Infinity ? '' : bound('min', lo)];
           if (hi !== Infinity) ins.push(bound('max', hi));
           while (ins[ins.length - 1] === '') ins.pop();
-          this.emit(n.name, 'Clip', ins, [y]);
+          this.emit(n.name, 'Clip', ins, [yClip]);
+        }
+        if (his && rank !== undefined && rank >= 2) {
+          const shape = [1, his.length, ...new Array<number>(rank - 2).fill(1)];
+          this.emit(`${n.name}/channel_max`, 'Min', [yClip, this.constInit(`${n.name}/channel_max`, { dtype: 'float32', shape, data: his })], [y]);
         }
         return;
       }

@@ -266,6 +266,7 @@ function activation(qw: QWriter, x: string, out: string, act: QActivation, name:
     return;
   }
   if (act.kind === 'clamp') {
+    if (act.channelHi) qw.fail(`per-channel clamp bounds (CLE through ReLU6 with cleRelu6 'clip') cannot be written`);
     // sim/qexec.ts clamps the codes in place: the parameters of x are those that keep them
     if (yd !== xa.dtype) qw.fail(`a clamp cannot change the type (${xa.dtype} → ${yd})`);
     const r = qRange(yq);

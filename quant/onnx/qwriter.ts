@@ -193,6 +193,8 @@ export class QWriter {
     const d = this.dtypeOfQ(yq, `tensor '${out}'`);
     let { qmin, qmax } = qRange(yq);
     if (act.kind === 'clamp') {
+      // ONNX's QLinear ops and Clip take scalar bounds; a Min with a bound tensor could express it, not written yet
+      if (act.channelHi) this.fail(`per-channel clamp bounds (CLE through ReLU6 with cleRelu6 'clip') cannot be written`);
       qmin = Math.max(qmin, act.lo);
       qmax = Math.min(qmax, act.hi);
     }

@@ -155,7 +155,7 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   let biasReadCh = 0;
   let rqReadSets = 0;
   let outputsTotal = 0;
-  const pbits = requantParamBitsPerChannel(spec) + (layer.weightZeroPointBits ?? 0);
+  const pbits = requantParamBitsPerChannel(spec) + (layer.weightZeroPointBits ?? 0) + (layer.clampBoundBits ?? 0);
   for (const [fr, nr] of foldClasses(rowFolds)) {
     for (const [fc, nc] of foldClasses(colFolds)) {
       const n = nr * nc * groups;

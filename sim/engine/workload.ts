@@ -61,6 +61,15 @@ export interface WorkloadLayer {
    * in requantParamBytes.
    */
   readonly weightZeroPointBits?: number;
+  /**
+   * bits of the per-channel clamp bound stored with each requant parameter set (a ReLU6 equalized
+   * with cleRelu6 'clip': channel i's upper bound, an output code at the output width); 0 or absent
+   * without per-channel bounds. A layer with them runs in the unit's per-channel mode — one set
+   * (M0, shift[, z_w], bound) per output channel, M0 and shift repeated when the weights are per
+   * tensor — so `perChannel` is true and the sets are in requantParamBytes. The compare itself
+   * is the clamp's, counted with or without per-channel bounds: the bounds add parameter traffic only.
+   */
+  readonly clampBoundBits?: number;
   /** index of the layer in the QuantizedNetwork it came from */
   readonly qlayerIndex?: number;
 }
@@ -182,7 +191,8 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
           group: l.group,
         });
       } else view = gemmViewOfGemm(l.name, numel(x) / x[x.length - 1], w.shape[1], cout);
-      const perChannel = w.q.scale.length > 1;
+      const clampBoundBits = l.activation.kind === 'clamp' && l.activation.channelHi ? outBits : 0;
+      const perChannel = w.q.scale.length > 1 || clampBoundBits > 0;
       let zp = false;
       for (let i = 0; i < w.q.zeroPoint.length; i++) if (w.q.zeroPoint[i] !== 0) zp = true;
       layers.push({
@@ -196,12 +206,13 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         ifmapBytes: bytesOf(numel(x), inBits),
         ofmapBytes: bytesOf(numel(out), outBits),
         biasBytes: l.bias ? l.bias.length * 4 : 0,
-        // per set: M0 and shift, and z_w when the weights are asymmetric
-        requantParamBytes: bytesOf(perChannel ? cout : 1, pb + (zp ? w.q.bits : 0)),
+        // per set: M0 and shift, z_w when the weights are asymmetric, the clamp bound when it is per channel
+        requantParamBytes: bytesOf(perChannel ? cout : 1, pb + (zp ? w.q.bits : 0) + clampBoundBits),
         perChannel,
         activation: activationOf(l.activation, spec),
         zeroPointTerm: zp && spec.pe.form === 'raw',
         weightZeroPointBits: zp ? w.q.bits : 0,
+        clampBoundBits,
       });
       return;
     }

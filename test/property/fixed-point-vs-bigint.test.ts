@@ -14,6 +14,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { I32MAX, I32MIN, mbqmRef, rdbpotRef, sat32, srdhmRef } from '../helpers/fixed-point-ref.js';
 import {
   multiplyByQuantizedMultiplier,
   quantizeMultiplier,
@@ -25,37 +26,6 @@ import {
 } from '../../qnet/requant.js';
 
 const RUNS = { numRuns: 600 };
-const I32MIN = -(2n ** 31n);
-const I32MAX = 2n ** 31n - 1n;
-
-function srdhmRef(a: bigint, b: bigint): bigint {
-  if (a === I32MIN && b === I32MIN) return I32MAX;
-  const ab = a * b;
-  const nudge = ab >= 0n ? 1n << 30n : 1n - (1n << 30n);
-  return (ab + nudge) / (1n << 31n); // BigInt division truncates toward zero, as C++ does
-}
-
-function rdbpotRef(x: bigint, e: number): bigint {
-  const mask = (1n << BigInt(e)) - 1n;
-  const remainder = x & mask;
-  const threshold = (mask >> 1n) + (x < 0n ? 1n : 0n);
-  return (x >> BigInt(e)) + (remainder > threshold ? 1n : 0n);
-}
-
-const sat32 = (x: bigint): bigint => (x < I32MIN ? I32MIN : x > I32MAX ? I32MAX : x);
-
-/** MultiplyByQuantizedMultiplier with a `bits`-wide m0 (aligned to 31 fraction bits). */
-function mbqmRef(x: bigint, m0: bigint, shift: number, rounding: FixedRounding, bits = 32): bigint {
-  const m = m0 << BigInt(32 - bits);
-  if (rounding === 'double') {
-    const ls = shift > 0 ? shift : 0;
-    const rs = shift > 0 ? 0 : -shift;
-    const xs = BigInt.asIntN(32, x << BigInt(ls));
-    return rdbpotRef(srdhmRef(xs, m), rs);
-  }
-  const ts = BigInt(31 - shift);
-  return sat32((x * m + (1n << (ts - 1n))) >> ts);
-}
 
 /** QuantizeMultiplier on the exact binary expansion of the double. */
 function quantizeMultiplierRef(m: number, bits: number, rounding: FixedRounding): { m0: number; shift: number } {

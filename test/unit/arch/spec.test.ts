@@ -62,7 +62,7 @@ describe('validateArchSpec: defaults and normalization', () => {
       baseAddress: { ifmap: 0, filter: 10_000_000, ofmap: 20_000_000 },
     });
     expect(s.dma).toEqual({ engines: 2, maxOutstanding: 8, burstBytes: 64 });
-    expect(s.requant).toEqual({ lanesPerCycle: 8, latencyCycles: 3, perChannel: true, multiplierBits: 32, fused: ['relu', 'relu6', 'clip'], lutEntries: 256 });
+    expect(s.requant).toEqual({ lanesPerCycle: 8, latencyCycles: 3, perChannel: true, perChannelClamp: true, multiplierBits: 32, fused: ['relu', 'relu6', 'clip'], lutEntries: 256 });
     expect(s.memoryModel).toBe('native');
     expect(s.energyTable).toBe('horowitz-45nm');
     expect(s.scalesim).toEqual({ readRequestBuffer: null, writeRequestBuffer: null });
@@ -190,6 +190,14 @@ describe('validateArchSpec: every problem at once', () => {
     expect(byPath['memories.dram.latencyCycles']).toContain('disagrees with latency');
     expect(byPath['requant.lutEntries']).toBe('100 is not a power of two');
     expect(byPath.energyTable).toContain('did you mean "horowitz-45nm"');
+  });
+
+  it('requant.perChannelClamp follows perChannel by default and needs it', () => {
+    expect(validateArchSpec({ ...minimal(), requant: { perChannel: false } }).requant.perChannelClamp).toBe(false);
+    expect(validateArchSpec({ ...minimal(), requant: { perChannelClamp: false } }).requant).toMatchObject({ perChannel: true, perChannelClamp: false });
+    const ps = problemsOf(() => validateArchSpec({ ...minimal(), requant: { perChannel: false, perChannelClamp: true } }));
+    expect(ps.map((p) => p.path)).toEqual(['requant.perChannelClamp']);
+    expect(ps[0].message).toContain('need requant.perChannel true');
   });
 
   it('the scalesim memory model needs split buffers', () => {

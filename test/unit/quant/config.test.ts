@@ -41,6 +41,9 @@ describe('PTQ config', () => {
     const e = resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'skip', hbaPadding: 'dfq' });
     expect([e.cleRelu6, e.hbaPadding]).toEqual(['skip', 'dfq']);
     expect(configHash(e)).not.toBe(configHash(d));
+    const c = resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'clip' });
+    expect(c.cleRelu6).toBe('clip');
+    expect(configHash(c)).not.toBe(configHash(d));
     expect(problemsOf(() => resolvePtqConfig('w8a8-pt-cle', { cleRelu6: 'keep6', hbaPadding: 'border' })).map((p) => p.path)).toEqual(['cleRelu6', 'hbaPadding']);
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../arch/errors.js';
 import { configHash, expandPoints } from '../../../scenarios/points.js';
+import { PTQ_PRESETS, ptqConfigOf } from '../../../scenarios/ptq.js';
 import { builtinScenarios, loadScenario, validateScenario } from '../../../scenarios/scenario.js';
 import { problemsOf } from '../../helpers/errors.js';
 
@@ -96,5 +97,15 @@ describe('scenario files', () => {
       [8, true],
       [4, true],
     ]);
+  });
+
+  it('ptq.cleRelu6 is a field and an axis (replace | skip | clip), reaching the PTQ config', () => {
+    const s = validateScenario({ ...GOOD, axes: { 'ptq.cleRelu6': ['replace', 'clip'] }, ptq: ['w8a8-pt-cle'] });
+    const pts = expandPoints(s);
+    expect(pts.map((p) => p.config.ptq.cleRelu6)).toEqual(['replace', 'clip']);
+    expect(ptqConfigOf(pts[1].config.ptq, 0).cleRelu6).toBe('clip');
+    expect(PTQ_PRESETS['w8a8-pt-cle'].cleRelu6).toBe('replace');
+    const problems = problemsOf(() => validateScenario({ ...GOOD, ptq: [{ preset: 'w8a8-pt-cle', cleRelu6: 'keep' }] }));
+    expect(problems.map((p) => p.path)).toEqual(['ptq[0].cleRelu6']);
   });
 });
