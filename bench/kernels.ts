@@ -1,10 +1,13 @@
 /**
  * Integer MAC kernels (sim/kernels) against onnxruntime-node, single thread, in one run.
  *
- * Peer: ConvInteger / MatMulInteger — pure integer MACs into int32, exactly what the kernel
- * computes (raw form, uint8 input with zero point 128, int8 symmetric weights, no bias); their
- * outputs are compared bit for bit before anything is timed. QLinearConv / QLinearMatMul (which add
- * requantization and use ORT's best integer paths) are timed for information only.
+ * Peers (ORT sessions with intraOpNumThreads = 1, built here as one-node ONNX models):
+ *  - QLinearConv / QLinearMatMul — the kernels deployed int8 models run (MLAS, with VNNI where
+ *    the CPU has it); the primary column. They also requantize, which qloom's timed call does not
+ *    (it returns the int32 accumulators): that work is ORT's, on top.
+ *  - ConvInteger / MatMulInteger — pure integer MACs into int32, exactly what the timed kernel
+ *    computes (raw form, uint8 input with zero point 128, int8 symmetric weights in [−127, 127],
+ *    no bias); their outputs are compared with qloom's bit for bit before anything is timed.
  *
  * qloom columns:
  *  - fast: 32-bit accumulator, proved safe by the bound analysis, one tile (per-step checks skipped);
@@ -14,18 +17,24 @@
  *    for a 3×3×64 conv. Checked outputs are verified against ORT's reduced mod 2^16.
  *
  * Layers are prepared once (weights laid out, bounds analysed), as ORT prepacks its initializers
- * at session creation; the timed call is one inference of one layer. Times are medians over
- * interleaved rounds (ORT, then each qloom variant, repeated), so load from other processes on a
- * shared machine hits all columns alike; ratios are qloom time / ConvInteger-or-MatMulInteger time.
+ * at session creation; the timed call is one inference of one layer on a fresh input: every call
+ * of every variant takes the next of INPUTS different inputs, so no one's input sits in cache from
+ * its previous call. Times are medians over interleaved rounds (each variant in turn, repeated),
+ * so load from other processes on a shared machine hits all columns alike; ratios are qloom time
+ * / peer time (lower is better). The results file records the CPU's SIMD flags, the load average
+ * and whether this Node's WebAssembly has relaxed SIMD (and whether its int8 dot product is exact).
  *
  *   npm run bench -- kernels        (or: npx tsx bench/kernels.ts)
  */
 import { median, writeBenchResult } from './common.js';
-import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import v8 from 'node:v8';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { Prng } from '../nets/prng.js';
+import { buildModule, Code, Op, Simd } from '../nets/wasm-binary.js';
 import type { AccumulationOrder } from '../sim/kernels/accumulator.js';
 import { prepareConvInt, prepareGemmInt } from '../sim/kernels/linear.js';
 import { buildModel, scalar } from '../test/helpers/onnx-build.js';
@@ -58,8 +67,12 @@ const ZX = 128;
 const ONE_TILE: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
 const TILE_64: AccumulationOrder = { kOrder: 'ckk', kTile: 64 };
 
-type Variant = 'ort' | 'ortQLinear' | 'fast' | 'checked1' | 'checked64';
-const VARIANTS: Variant[] = ['ort', 'ortQLinear', 'fast', 'checked1', 'checked64'];
+/** different inputs per case, used in turn: 8 × the 3×3 conv's 200 KB exceeds a core's L2 */
+const INPUTS = 8;
+
+type Variant = 'ortQLinear' | 'ortInteger' | 'fast' | 'checked1' | 'checked64';
+const VARIANTS: Variant[] = ['ortQLinear', 'ortInteger', 'fast', 'checked1', 'checked64'];
+type Q = 'fast' | 'checked1' | 'checked64';
 
 export interface KernelBenchRow {
   name: string;
@@ -68,8 +81,12 @@ export interface KernelBenchRow {
   ms: Record<Variant, number>;
   /** MAC/s */
   macPerSec: Record<Variant, number>;
+  /** qloom time / ORT QLinearConv (QLinearMatMul) time */
+  ratio: Record<Q, number>;
   /** qloom time / ORT ConvInteger (MatMulInteger) time */
-  ratio: { fast: number; checked1: number; checked64: number };
+  ratioInteger: Record<Q, number>;
+  /** checked time / fast time */
+  checkedOverFast: { checked1: number; checked64: number };
   kernel: { fast: string; checked1: string; checked64: string };
   proved: { fast: boolean; checked1: boolean };
   /** overflow events of one checked run (16-bit wrap) */
@@ -138,11 +155,11 @@ function macsOf(c: Case): number {
 }
 
 interface QloomRun {
-  run: () => { acc: Float64Array; overflow: { events: number; proved: boolean } };
+  run: (x: Int32Array) => { acc: Float64Array; overflow: { events: number; proved: boolean } };
   kernel: string;
 }
 
-function qloomLayer(c: Case, w: Int32Array, x: Int32Array, bits: number, order: AccumulationOrder): QloomRun {
+function qloomLayer(c: Case, w: Int32Array, bits: number, order: AccumulationOrder): QloomRun {
   const common = {
     zx: ZX,
     zw: Int32Array.of(0),
@@ -157,10 +174,10 @@ function qloomLayer(c: Case, w: Int32Array, x: Int32Array, bits: number, order: 
   };
   if (c.kind === 'conv') {
     const l = prepareConvInt({ ...common, xShape: c.x, w, wShape: c.w, strides: [1, 1], pads: c.pads, dilations: [1, 1], group: c.group });
-    return { run: () => l.run(x), kernel: l.kernel };
+    return { run: (x) => l.run(x), kernel: l.kernel };
   }
   const l = prepareGemmInt({ ...common, w, k: c.k, nOut: c.n });
-  return { run: () => l.run(x, c.m), kernel: l.kernel };
+  return { run: (x) => l.run(x, c.m), kernel: l.kernel };
 }
 
 function check(name: string, what: string, got: Float64Array, ref: ArrayLike<number>, wrap16: boolean): void {
@@ -175,35 +192,38 @@ async function benchCase(c: Case, rounds: number, minMsPerRound: number): Promis
   const prng = new Prng(0x5eed ^ macsOf(c));
   const wLen = c.kind === 'conv' ? c.w[0] * c.w[1] * c.w[2] * c.w[3] : c.n * c.k;
   const xLen = c.kind === 'conv' ? c.x[0] * c.x[1] * c.x[2] * c.x[3] : c.m * c.k;
+  const xShape = c.kind === 'conv' ? c.x : [c.m, c.k];
   const w = randomData(prng, wLen, -127, 127);
-  const x = randomData(prng, xLen, 0, 255);
+  const xs = Array.from({ length: INPUTS }, () => randomData(prng, xLen, 0, 255));
+  const feeds = xs.map((x) => ({ x: new ort.Tensor('uint8', Uint8Array.from(x), xShape) }));
   const models = ortModels(c, w);
   const sInt = await session(models.integer);
   const sQ = await session(models.qlinear);
-  const feeds = { x: new ort.Tensor('uint8', Uint8Array.from(x), c.kind === 'conv' ? c.x : [c.m, c.k]) };
-  const ref = (await sInt.run(feeds)).y.data as Int32Array;
+  const ref = (await sInt.run(feeds[0])).y.data as Int32Array;
 
-  const fast = qloomLayer(c, w, x, 32, ONE_TILE);
-  const checked1 = qloomLayer(c, w, x, 16, ONE_TILE);
-  const checked64 = qloomLayer(c, w, x, 16, TILE_64);
-  const rFast = fast.run();
-  const r1 = checked1.run();
-  const r64 = checked64.run();
+  const fast = qloomLayer(c, w, 32, ONE_TILE);
+  const checked1 = qloomLayer(c, w, 16, ONE_TILE);
+  const checked64 = qloomLayer(c, w, 16, TILE_64);
+  const rFast = fast.run(xs[0]);
+  const r1 = checked1.run(xs[0]);
+  const r64 = checked64.run(xs[0]);
   check(c.name, 'fast', rFast.acc, ref, false);
   check(c.name, 'checked/1', r1.acc, ref, true);
   check(c.name, 'checked/64', r64.acc, ref, true);
   if (!rFast.overflow.proved || r1.overflow.proved) throw new Error(`${c.name}: expected the 32-bit layer proved and the 16-bit one checked`);
 
+  let next = 0;
+  const fresh = () => (next = (next + 1) % INPUTS);
   const runners: Record<Variant, () => Promise<unknown> | unknown> = {
-    ort: () => sInt.run(feeds),
-    ortQLinear: () => sQ.run(feeds),
-    fast: fast.run,
-    checked1: checked1.run,
-    checked64: checked64.run,
+    ortQLinear: () => sQ.run(feeds[fresh()]),
+    ortInteger: () => sInt.run(feeds[fresh()]),
+    fast: () => fast.run(xs[fresh()]),
+    checked1: () => checked1.run(xs[fresh()]),
+    checked64: () => checked64.run(xs[fresh()]),
   };
-  // warm up every variant (JIT, ORT's first-run allocations)
-  for (const v of VARIANTS) for (let i = 0; i < 3; i++) await runners[v]();
-  const samples: Record<Variant, number[]> = { ort: [], ortQLinear: [], fast: [], checked1: [], checked64: [] };
+  // warm up every variant (JIT and WebAssembly tier-up, ORT's first-run allocations)
+  for (const v of VARIANTS) for (let i = 0; i < 5; i++) await runners[v]();
+  const samples: Record<Variant, number[]> = { ortQLinear: [], ortInteger: [], fast: [], checked1: [], checked64: [] };
   for (let r = 0; r < rounds; r++) {
     for (const v of VARIANTS) {
       let it = 0;
@@ -221,16 +241,83 @@ async function benchCase(c: Case, rounds: number, minMsPerRound: number): Promis
   await sQ.release();
   const macs = macsOf(c);
   const ms = Object.fromEntries(VARIANTS.map((v) => [v, median(samples[v])])) as Record<Variant, number>;
+  const per = (peer: number) => ({ fast: ms.fast / peer, checked1: ms.checked1 / peer, checked64: ms.checked64 / peer });
   return {
     name: c.name,
     macs,
     ms,
     macPerSec: Object.fromEntries(VARIANTS.map((v) => [v, macs / (ms[v] / 1000)])) as Record<Variant, number>,
-    ratio: { fast: ms.fast / ms.ort, checked1: ms.checked1 / ms.ort, checked64: ms.checked64 / ms.ort },
+    ratio: per(ms.ortQLinear),
+    ratioInteger: per(ms.ortInteger),
+    checkedOverFast: { checked1: ms.checked1 / ms.fast, checked64: ms.checked64 / ms.fast },
     kernel: { fast: fast.kernel, checked1: checked1.kernel, checked64: checked64.kernel },
     proved: { fast: rFast.overflow.proved, checked1: r1.overflow.proved },
     events16: { checked1: r1.overflow.events, checked64: r64.overflow.events },
   };
+}
+
+/** The CPU's SIMD flags that decide ORT's (and V8's) integer kernels, from /proc/cpuinfo. */
+function cpuFlags(): { model: string; flags: Record<string, boolean> } {
+  const wanted = ['sse4_1', 'ssse3', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx_vnni', 'avx_vnni_int8', 'amx_int8', 'asimddp', 'i8mm'];
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    // not Linux: flags unknown
+  }
+  const line = /^(flags|Features)\s*:(.*)$/m.exec(text);
+  const have = new Set((line?.[2] ?? '').trim().split(/\s+/));
+  const model = /^model name\s*:(.*)$/m.exec(text)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
+  return { model, flags: Object.fromEntries(wanted.map((f) => [f, have.has(f)])) };
+}
+
+/**
+ * Relaxed SIMD in this Node: does a module using the int8 dot products validate without
+ * --experimental-wasm-relaxed-simd, with it (set at run time), and are the two dot products
+ * exact where the proposal says they are deterministic (second operand in [0, 127]), on random
+ * and extreme inputs? The kernels do not use relaxed SIMD (wasm.ts says why); this records the facts.
+ */
+function relaxedSimdProbe(): { withoutFlag: boolean; withFlag: boolean; i16x8DotExact: boolean | null; i32x4DotAddExact: boolean | null } {
+  // i32x4.relaxed_dot_i8x16_i7x16_add_s (0x113) and i16x8.relaxed_dot_i8x16_i7x16_s (0x112)
+  const add = new Code();
+  add.get(3).get(0).simd(Simd.Load).mem(4, 0).get(1).simd(Simd.Load).mem(4, 0).get(2).simd(Simd.Load).mem(4, 0).simd(0x113).simd(Simd.Store).mem(4, 0).op(Op.End);
+  const dot = new Code();
+  dot.get(3).get(0).simd(Simd.Load).mem(4, 0).get(1).simd(Simd.Load).mem(4, 0).simd(0x112).simd(Simd.Store).mem(4, 0).op(Op.End);
+  const bytes = buildModule([
+    { name: 'add', params: 4, locals: [], body: add },
+    { name: 'dot', params: 4, locals: [], body: dot },
+  ]);
+  const withoutFlag = WebAssembly.validate(bytes);
+  if (!withoutFlag) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const withFlag = WebAssembly.validate(bytes);
+  if (!withFlag) return { withoutFlag, withFlag, i16x8DotExact: null, i32x4DotAddExact: null };
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: memory } }).exports as Record<string, (a: number, b: number, c: number, o: number) => void>;
+  const a = new Int8Array(memory.buffer, 0, 16);
+  const b = new Int8Array(memory.buffer, 16, 16);
+  const acc = new Int32Array(memory.buffer, 32, 4);
+  const o32 = new Int32Array(memory.buffer, 48, 4);
+  const o16 = new Int16Array(memory.buffer, 48, 8);
+  const prng = new Prng(7);
+  let addOk = true;
+  let dotOk = true;
+  for (let t = 0; t < 2000; t++) {
+    for (let i = 0; i < 16; i++) {
+      a[i] = t < 4 ? [-128, 127, -128, 0][t] : prng.int(256) - 128;
+      b[i] = t < 4 ? [127, 127, 0, 127][t] : prng.int(128);
+    }
+    for (let i = 0; i < 4; i++) acc[i] = prng.int(1 << 20) - (1 << 19);
+    const c0 = Int32Array.from(acc);
+    ex.add(0, 16, 32, 48);
+    for (let i = 0; i < 4; i++) {
+      let s = c0[i];
+      for (let j = 0; j < 4; j++) s += a[4 * i + j] * b[4 * i + j];
+      if (o32[i] !== s) addOk = false;
+    }
+    ex.dot(0, 16, 32, 48);
+    for (let i = 0; i < 8; i++) if (o16[i] !== a[2 * i] * b[2 * i] + a[2 * i + 1] * b[2 * i + 1]) dotOk = false;
+  }
+  return { withoutFlag, withFlag, i16x8DotExact: dotOk, i32x4DotAddExact: addOk };
 }
 
 const g = (macPerSec: number) => `${(macPerSec / 1e9).toFixed(2)}`;
@@ -239,30 +326,39 @@ const rt = (r: number) => `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
 
 export function markdown(rows: readonly KernelBenchRow[]): string {
   const lines = [
-    '| layer | MACs | ORT ConvInteger/MatMulInteger ms (GMAC/s) | ORT QLinear ms | qloom fast ms (GMAC/s) | fast / ORT | checked-16 1 tile ms | / ORT | checked-16 64-row tiles ms | / ORT |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| layer | MACs | ORT QLinear ms (GMAC/s) | ORT ConvInteger / MatMulInteger ms (GMAC/s) | qloom fast ms (GMAC/s) | fast / QLinear | fast / ConvInteger | checked-16 1 tile ms | / QLinear | / fast | checked-16 64-row tiles ms | / QLinear | / fast |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.name} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ort)} (${g(r.macPerSec.ort)}) | ${t(r.ms.ortQLinear)} | ${t(r.ms.fast)} (${g(r.macPerSec.fast)}) [${r.kernel.fast}] | ${rt(r.ratio.fast)} | ${t(r.ms.checked1)} [${r.kernel.checked1}] | ${rt(r.ratio.checked1)} | ${t(r.ms.checked64)} [${r.kernel.checked64}] | ${rt(r.ratio.checked64)} |`,
+      `| ${r.name} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ortQLinear)} (${g(r.macPerSec.ortQLinear)}) | ${t(r.ms.ortInteger)} (${g(r.macPerSec.ortInteger)}) | ${t(r.ms.fast)} (${g(r.macPerSec.fast)}) [${r.kernel.fast}] | ${rt(r.ratio.fast)} | ${rt(r.ratioInteger.fast)} | ${t(r.ms.checked1)} [${r.kernel.checked1}] | ${rt(r.ratio.checked1)} | ${rt(r.checkedOverFast.checked1)} | ${t(r.ms.checked64)} [${r.kernel.checked64}] | ${rt(r.ratio.checked64)} | ${rt(r.checkedOverFast.checked64)} |`,
     );
   }
-  const geo = (k: 'fast' | 'checked1' | 'checked64') => Math.exp(rows.reduce((s, r) => s + Math.log(r.ratio[k]), 0) / rows.length);
-  lines.push(`| geometric mean | | | | | ${rt(geo('fast'))} | | ${rt(geo('checked1'))} | | ${rt(geo('checked64'))} |`);
+  const geo = (f: (r: KernelBenchRow) => number) => rt(Math.exp(rows.reduce((s, r) => s + Math.log(f(r)), 0) / rows.length));
+  lines.push(
+    `| geometric mean | | | | | ${geo((r) => r.ratio.fast)} | ${geo((r) => r.ratioInteger.fast)} | | ${geo((r) => r.ratio.checked1)} | ${geo((r) => r.checkedOverFast.checked1)} | | ${geo((r) => r.ratio.checked64)} | ${geo((r) => r.checkedOverFast.checked64)} |`,
+  );
   return lines.join('\n');
 }
 
 export async function main(opts: { rounds?: number; minMsPerRound?: number; out?: string } = {}): Promise<KernelBenchRow[]> {
   const rounds = opts.rounds ?? 7;
   const minMs = opts.minMsPerRound ?? 150;
+  const loadBefore = loadavg();
+  const relaxedSimd = relaxedSimdProbe();
   const rows: KernelBenchRow[] = [];
   for (const c of CASES) {
     process.stdout.write(`kernels: ${c.name} …\n`);
     rows.push(await benchCase(c, rounds, minMs));
   }
+  const loadAfter = loadavg();
+  const cpu = cpuFlags();
   const md = markdown(rows);
   process.stdout.write(`\n## Integer MAC kernels vs onnxruntime-node ${ort.env.versions.common} (single thread)\n\n${md}\n\n`);
-  process.stdout.write('[wasm] = WebAssembly SIMD kernel, [js] = Float64 loops. Ratios: qloom time / ORT integer-MAC time (lower is better).\n');
+  process.stdout.write('[wasm] = WebAssembly SIMD kernel, [js] = Float64 loops. Ratios: qloom time / peer time (lower is better); / fast: checked time / fast time.\n');
+  const flags = Object.entries(cpu.flags).filter(([, on]) => on).map(([f]) => f);
+  process.stdout.write(`CPU: ${cpu.model}, ${cpus().length} cores; flags: ${flags.join(' ')}; load average before / after: ${loadBefore.map((l) => l.toFixed(2)).join(' ')} / ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(`relaxed SIMD: ${JSON.stringify(relaxedSimd)}\n`);
   const out = opts.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'kernels.json');
   writeBenchResult(
     out,
@@ -272,9 +368,12 @@ export async function main(opts: { rounds?: number; minMsPerRound?: number; out?
         date: new Date().toISOString(),
         node: process.version,
         onnxruntime: ort.env.versions.common,
-        cpu: cpus()[0]?.model ?? 'unknown',
+        cpu: cpu.model,
         cores: cpus().length,
-        method: `median of ${rounds} interleaved rounds of ≥ ${minMs} ms per variant; ORT intraOpNumThreads = 1`,
+        cpuFlags: cpu.flags,
+        loadAverage: { before: loadBefore, after: loadAfter },
+        relaxedSimd,
+        method: `median of ${rounds} interleaved rounds of ≥ ${minMs} ms per variant, each call on the next of ${INPUTS} different inputs; ORT intraOpNumThreads = 1; ratios are qloom time / peer time`,
         orders: { fast: ONE_TILE, checked1: ONE_TILE, checked64: TILE_64 },
         rows,
         markdown: md,

@@ -126,9 +126,10 @@ export type GemmIntSpec = Omit<GemmIntArgs, 'x' | 'm' | 'out'>;
 /** Lays the integer input out as operands and runs the prepared layer on the SIMD kernel or the Float64 loops. */
 function runLayer(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, out: Float64Array | undefined): { out: Float64Array; overflow: OverflowReport } {
   if (prep.dot) {
-    const buf = prep.dot.begin(lay.length, geo.positions, geo.nOut / geo.group, prep.checked);
+    const buf = prep.dot.begin(lay.length, geo.positions, prep.checked, x.length);
     buf.posBase.set(geo.posBase);
-    fillOperands(buf.input, x, lay);
+    // in WebAssembly; where a value is out of range, fillOperands names it (and throws)
+    if (!prep.dot.fill(x, lay, buf.input)) fillOperands(buf.input, x, lay);
     return runSimd(prep, geo, buf.input, out);
   }
   const xs = new Float64Array(lay.length);

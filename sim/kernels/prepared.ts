@@ -141,17 +141,16 @@ export class Prepared {
     this.sumGroups = sumGroups;
 
     // the SIMD kernel: exact when operands fit int16 and every sum it forms fits int32 — on the
-    // proved path the running sums, on the checked path (exact partial sums only) the tile sums;
-    // worth its im2col only when each gathered input feeds several channels (not depthwise)
+    // proved path the running sums, on the checked path (exact partial sums only) the tile sums
     let psumMag = 0;
     for (let c = 0; c < nOut; c++) psumMag = Math.max(psumMag, -bounds.psumLo[c], bounds.psumHi[c]);
     const exactInt32 = this.proved ? bounds.magnitude < 2 ** 31 : !this.psumKernel && psumMag < 2 ** 31;
-    if (a.kernel !== 'js' && exactInt32 && nOut / geo.group >= 4) {
+    if (a.kernel !== 'js' && exactInt32) {
       const xr = intRange(a.xBits, a.xSigned);
       const sub = raw ? 0 : a.zx;
       let fits = xr.lo - sub >= -32768 && xr.hi - sub <= 32767;
       for (let i = 0; fits && i < wSeq.length; i++) if (wSeq[i] < -32768 || wSeq[i] > 32767) fits = false;
-      if (fits) this.dot = DotLayer.create(wSeq, nOut, K, stepEnd, init, kOff);
+      if (fits) this.dot = DotLayer.create(wSeq, nOut, K, geo.group, stepEnd, init, kOff);
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * A prepared layer on the WebAssembly SIMD kernel (wasm.ts DotLayer), used where the bound
  * analysis shows its int16 operands and int32 sums are exact. The caller has filled
- * `dot.begin`'s posBase and padded int16 input; per group: im2col, then
+ * `dot.begin`'s posBase and padded int16 input; per group (the kernel gathers its own im2col):
  *  - proved: one call over all positions, then the outputs (and the raw form's z_w step);
  *  - checked: in chunks of position blocks every tile's sums, which the accumulator epilogue
  *    (checked.ts, as the Float64 kernels use it) adds one by one.
@@ -15,12 +15,12 @@ const EMPTY_F64 = new Float64Array(0);
 
 /**
  * The checked accumulator for channel c and positions p0 … p0+pn−1 from the SIMD kernel's tile
- * sums (O[idx + t·8 + i]: tile t of position p0 + i): bias load, each tile, the z_w step (as one
+ * sums (O[idx + t·ts + i]: tile t of position p0 + i), bias load, each tile, the z_w step (as one
  * more add, step T+1), the output. checked.ts's semantics with the registers in locals and the
  * events counted locally (the hot case under a narrow accumulator): a channel's positions and
  * steps arrive in increasing order here, so its first event is the first one met.
  */
-function tileEpilogue(st: KernelState, O: Int32Array, idx: number, c: number, p0: number, pn: number): void {
+function tileEpilogue(st: KernelState, O: Int32Array, idx: number, ts: number, c: number, p0: number, pn: number): void {
   const T = st.T;
   const lo = st.lo;
   const hi = st.hi;
@@ -45,7 +45,7 @@ function tileEpilogue(st: KernelState, O: Int32Array, idx: number, c: number, p0
     let e = e0;
     let a = a0;
     for (let t = 0; t < steps; t++) {
-      const s = t < T ? O[idx + t * 8 + i] : zn * xSum![p];
+      const s = t < T ? O[idx + t * ts + i] : zn * xSum![p];
       e += s;
       if (e > m) m = e;
       else if (-e > m) m = -e;
@@ -71,24 +71,27 @@ function runChecked(prep: Prepared, geo: Geometry, input: Int16Array, out: Float
   const ocg = nOut / group;
   const T = prep.stepEnd.length;
   const st = prep.state(geo, EMPTY_F64, out);
-  const nPB = Math.ceil(P / 8);
+  const bp = dot.blockPositions;
+  const nPB = Math.ceil(P / bp);
+  const ncb = dot.ncb;
+  // O is [block][channel block][tile][nc channels][bp positions]
+  const nc = dot.nc;
+  const tStride = nc * bp;
   const xSum = prep.zwChannels > 0 ? new Float64Array(P) : null;
   st.xSum = xSum;
   let xSumAdds = 0;
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
     if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
-    dot.gather(g * geo.groupXStride);
     for (let pb0 = 0; pb0 < nPB; pb0 += dot.chunk) {
       const nb = Math.min(dot.chunk, nPB - pb0);
-      const O = dot.runTiles(c0, ocg, pb0, nb);
-      let idx = 0;
+      const O = dot.runTiles(g, g * geo.groupXStride, pb0, nb);
       for (let b = 0; b < nb; b++) {
-        const p0 = (pb0 + b) * 8;
-        const pn = Math.min(8, P - p0);
+        const p0 = (pb0 + b) * bp;
+        const pn = Math.min(bp, P - p0);
         for (let ci = 0; ci < ocg; ci++) {
-          tileEpilogue(st, O, idx, c0 + ci, p0, pn);
-          idx += T * 8;
+          const idx = ((b * ncb + Math.floor(ci / nc)) * T * nc + (ci % nc)) * bp;
+          tileEpilogue(st, O, idx, tStride, c0 + ci, p0, pn);
         }
       }
     }
@@ -109,34 +112,31 @@ export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: F
   let xSumAdds = 0;
   const outBase = geo.outBase;
   const cStride = geo.cStride;
+  // outputs of consecutive positions consecutive (one image): a channel's row is one typed-array copy
+  const straight = P > 0 && outBase[P - 1] - outBase[0] === P - 1 && cStride >= P;
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
     if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
-    dot.gather(g * geo.groupXStride);
-    const m = dot.run(c0, ocg);
+    const m = dot.run(g, g * geo.groupXStride);
     if (m > maxAbs) maxAbs = m;
-    const O = dot.output(ocg);
-    // O is [position block][channel][8 positions]: read it in order, scatter to NCHW
-    const nPB = Math.ceil(P / 8);
-    let idx = 0;
-    for (let pb = 0; pb < nPB; pb++) {
-      const p0 = pb * 8;
-      const pn = Math.min(8, P - p0);
-      for (let ci = 0; ci < ocg; ci++) {
-        const c = c0 + ci;
-        const zn = prep.zwNeg[c];
-        const ob = c * cStride;
-        if (zn === 0 || !xSum) {
-          for (let i = 0; i < pn; i++) res[outBase[p0 + i] + ob] = O[idx + i];
-        } else {
-          for (let i = 0; i < pn; i++) {
-            const v = O[idx + i] + zn * xSum[p0 + i];
-            const av = v < 0 ? -v : v;
-            if (av > maxAbs) maxAbs = av;
-            res[outBase[p0 + i] + ob] = v;
-          }
+    // O is [channel][rowStride positions]
+    const O = dot.output();
+    const rs = dot.rowStride;
+    for (let ci = 0; ci < ocg; ci++) {
+      const c = c0 + ci;
+      const zn = prep.zwNeg[c];
+      const ob = c * cStride;
+      const row = ci * rs;
+      if (zn === 0 || !xSum) {
+        if (straight) res.set(O.subarray(row, row + P), outBase[0] + ob);
+        else for (let p = 0; p < P; p++) res[outBase[p] + ob] = O[row + p];
+      } else {
+        for (let p = 0; p < P; p++) {
+          const v = O[row + p] + zn * xSum[p];
+          const av = v < 0 ? -v : v;
+          if (av > maxAbs) maxAbs = av;
+          res[outBase[p] + ob] = v;
         }
-        idx += 8;
       }
     }
   }

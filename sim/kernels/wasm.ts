@@ -1,202 +1,328 @@
 /**
- * The proved fast path's inner product in WebAssembly SIMD: `i32x4.dot_i16x8_s` multiplies
- * 8 int16 pairs and adds them pairwise into 4 int32 lanes — 8 MACs per instruction.
+ * The SIMD kernel's inner products in WebAssembly: `i32x4.dot_i16x8_s` multiplies 8 int16 pairs
+ * and adds them pairwise into 4 int32 lanes — 8 MACs per instruction, one multiply µop
+ * (`pmaddwd`) on x64.
  *
- * Exact only under conditions the caller (linear.ts) establishes from the bound analysis:
+ * Exact only under conditions the caller (prepared.ts) establishes from the bound analysis:
  * every operand fits int16 and every running sum (and tile sum) fits int32 — then no int32 add
  * wraps and the result equals the Float64 path bit for bit (the property tests run both).
  *
- * The module is assembled here, byte by byte (no toolchain): one function
+ * Why not relaxed SIMD's int8 dot product (`i32x4.relaxed_dot_i8x16_i7x16_add_s`): it is exact
+ * only with its second operand in [0, 127], so 8-bit × 8-bit products need two of them per 16
+ * MACs (one operand split in two 7-bit halves) — on x64 without AVX-VNNI each lowers to
+ * pmaddubsw + pmaddwd + paddd, i.e. twice the multiply µops of dot_i16x8 for the same MACs; and
+ * Node 20's V8 (11.3, behind --experimental-wasm-relaxed-simd) miscompiles the add form: it
+ * returns 2·dot and ignores the addend (bench/kernels.ts probes and records both facts).
  *
- *   dot(w, x, out, init, tileEnds, nTiles, kp8, nC, nPB) → max |running sum|
+ * Layout — positions in lanes, weights broadcast: a vector of the gathered input holds 4 output
+ * positions × 2 consecutive arrival indices (k, k+1) of each; one weight pair (w_c[k], w_c[k+1])
+ * is splatted over the 4 positions, and dot_i16x8 leaves each position's partial sum in its own
+ * int32 lane. So no horizontal sums, a channel's outputs are stored as contiguous vectors, and
+ * a tile boundary is just a point in the k loop.
  *
- * over one layer memory holding
- *   w        int16 [nC][kp8·8]            weights in arrival order, each tile padded to 8 lanes with 0
- *   x        int16 [nPB][kp8][8 pos][8]   im2col of 8 positions per block, lanes interleaved by position
- *                                        so the 8 loads per weight vector use constant offsets
- *   init     int32 [nC]                   starting values
- *   tileEnds int32 [nTiles]               end of each tile, in 8-lane groups
- *   out      int32 [nPB][nC][8]
- * and returns the largest |value| a running sum held at a tile boundary.
+ * Register block: 4 channels × 8 positions (2 vectors) = 8 accumulators; per k-pair 2 input
+ * loads + 4 weight splats feed 8 dot products. Loop order: position blocks outside, then channel
+ * blocks, then tiles and k-pairs — a block's gathered input (kp2·32 bytes) is written once and
+ * stays in L1 while the layer's weights stream from L2; a fully connected layer with a batch ≤ 8
+ * reads each weight once. The gather (im2col of one block) is fused in front: where the block's
+ * 8 receptive fields are consecutive in memory (stride-1 convolutions, within an output row) a
+ * lane pair is two vector loads and two shuffles, else scalar loads.
  *
- * Loop order: position blocks outside, channels inside — a block's im2col rows (8·Kp·2 bytes)
- * stay in L1 while the weights stream from L2, and a fully connected layer with a batch ≤ 8
- * reads each weight exactly once.
+ * The module is assembled here, byte by byte (no toolchain), with nets/wasm-binary.ts.
  */
 
 import { buildModule, Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
+import type { OperandLayout } from './geometry.js';
+
+/** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
+const I32_EQ = 0x46;
+const I32_GT_S = 0x4a;
+const I32_GE_U = 0x4f;
+const I32_AND = 0x71;
+const I32_OR = 0x72;
+const I32X4_SPLAT = 0x11;
+const I16X8_NARROW_I32X4_S = 0x85;
+const I32X4_ABS = 0xa0;
+const I32X4_SUB = 0xb1;
+const I32X4_MIN_S = 0xb6;
+const I32X4_MAX_S = 0xb8;
+const I32X4_MAX_U = 0xb9;
+
+/** interleave the low (high) 4 int16 lanes of two vectors: [a0 b0 a1 b1 a2 b2 a3 b3] */
+const INTERLEAVE_LO = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
+const INTERLEAVE_HI = [8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31];
+
+/** channels per register block: 4, or 1 where groups have fewer than 4 (depthwise) */
+type Nc = 1 | 4;
+/** positions per block: 8 (2 vectors), or 4 for runs of at most 4 positions (batch-1 gemm) */
+type Np = 1 | 2;
 
 /**
- * dot(w, x, out, init, tileEnds, nTiles, kp8, nC, nPB) → max |running sum| (see the file comment).
- * With `perTile`, the same loops write every tile's sums instead — out int32 [nPB][nC][nTiles][8],
- * `init` unused, returns 0 — for the checked path, which applies the accumulator in JS.
+ * conv(xin, pos, P, gOff, lane, kp2, w, init, tiles, nT, ncb, out, oStride, xbuf, pb0, pb1) → max |running sum|
+ *   xin    int16 padded operand input
+ *   pos    int32 [P] receptive-field origin of each position (gOff added: the group's input)
+ *   lane   int32 [kp2·2] offset of each padded lane from the origin (zero-weight lanes: any valid one)
+ *   w      int16 [ncb][kp2][4 ch][2] the group's weights; init int32 [ncb·4] starting values
+ *   tiles  int32 [nT] end of each tile in k-pairs
+ *   xbuf   scratch: one block's im2col, int16 [kp2][4·np positions][2]
+ * Position blocks [pb0, pb1); positions past P repeat the last one.
+ * Proved form: out int32 [ncb·4][oStride/4] (channel rows, positions contiguous), accumulators
+ * start at init, the result is the largest |value| a running sum held at a tile end.
+ * perTile form: every tile's sums, out int32 [pb − pb0][ncb][nT][4 ch][4·np], init unused, result 0.
  */
-function dotFunc(perTile: boolean): Func {
+function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
+  const BP = 4 * np; // positions per block
+  const XROW = 4 * BP; // xbuf bytes per k-pair
   // params
-  const W = 0;
-  const X = 1;
-  const OUT = 2;
-  const INIT = 3;
-  const TILES = 4;
-  const NT = 5;
-  const KP8 = 6;
-  const NC = 7;
-  const NPB = 8;
+  const XIN = 0, POS = 1, P = 2, GOFF = 3, LANE = 4, KP2 = 5, W = 6, INIT = 7, TILES = 8, NT = 9, NCB = 10, OUT = 11, OSTRIDE = 12, XBUF = 13, PB0 = 14, PB1 = 15;
   // i32 locals
-  const PB = 9;
-  const C = 10;
-  const T = 11;
-  const WP = 12;
-  const WEND = 13;
-  const WROW = 14;
-  const XBASE = 15;
-  const M = 16;
-  const TMP = 17;
-  const XP = 18;
-  const S0 = 19; // s0…s7: 19…26
+  const PB = 16, CB = 17, T = 18, WP = 19, WEND = 20, XP = 21, J = 22, CONTIG = 23, TMP = 24, OB = 25, WROW = 26, O0 = 27, O1 = 28;
+  const B0 = 29; // BP byte addresses of the block's receptive fields: 29 … 29+BP−1
+  const NI32 = B0 + BP - 16;
   // v128 locals
-  const A0 = 27; // acc0…acc7: 27…34
-  const WV = 35;
+  const V0 = B0 + BP;
+  const ACC = V0; // acc[ci·np + v]
+  const XV = ACC + NC * np;
+  const WV = XV + np;
+  const MAXV = WV + 1;
+  const VA = MAXV + 1;
+  const VB = VA + 1;
+  const NV128 = VB + 1 - V0;
 
   const c = new Code();
-  c.i32(0).set(M);
-  c.i32(0).set(PB);
+  c.simd(Simd.Const).op(...new Array<number>(16).fill(0)).set(MAXV);
+  c.get(PB0).set(PB);
+  c.op(Op.Block, VOID);
+  c.get(PB).get(PB1).op(Op.I32GeS).op(Op.BrIf, 0);
   c.op(Op.Loop, VOID); // position blocks
   {
-    // xBase = x + pb·kp8·128
-    c.get(X).get(PB).get(KP8).op(Op.I32Mul).i32(128).op(Op.I32Mul).op(Op.I32Add).set(XBASE);
-    c.i32(0).set(C);
-    c.op(Op.Loop, VOID); // channels
+    // --- gather: the block's BP receptive fields, b_i = 2·(pos[min(pb·BP + i, P − 1)] + gOff) + xin
+    for (let i = 0; i < BP; i++) {
+      c.get(PB).i32(BP).op(Op.I32Mul).i32(i).op(Op.I32Add).set(TMP);
+      c.get(TMP).get(P).i32(1).op(Op.I32Sub).get(TMP).get(P).op(Op.I32LtU).op(Op.Select).set(TMP);
+      c.get(XIN).get(POS).get(TMP).i32(2).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(B0 + i);
+    }
+    c.get(XBUF).set(XP);
+    c.get(LANE).set(J);
+    // WEND here: the end of the lane table
+    c.get(LANE).get(KP2).i32(8).op(Op.I32Mul).op(Op.I32Add).set(WEND);
+    if (np === 2) {
+      // consecutive receptive fields (b_i = b_0 + 2i): vector loads of 8 positions per lane
+      c.i32(1);
+      for (let i = 1; i < BP; i++) c.get(B0 + i).get(B0).i32(2 * i).op(Op.I32Add).op(I32_EQ).op(I32_AND);
+      c.set(CONTIG);
+    } else {
+      c.i32(0).set(CONTIG);
+    }
+    c.get(CONTIG);
+    c.op(Op.If, VOID);
     {
-      c.get(W).get(C).get(KP8).op(Op.I32Mul).i32(16).op(Op.I32Mul).op(Op.I32Add).tee(WROW).set(WP);
-      c.get(XBASE).set(XP);
-      if (!perTile) {
-        // s_k = init[c]
-        c.get(INIT).get(C).i32(4).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 0).set(TMP);
-        for (let k = 0; k < 8; k++) c.get(TMP).set(S0 + k);
+      c.op(Op.Loop, VOID);
+      {
+        c.get(J).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl).set(O0);
+        c.get(J).op(Op.I32Load).mem(2, 4).i32(1).op(Op.I32Shl).set(O1);
+        c.get(B0).get(O0).op(Op.I32Add).simd(Simd.Load).mem(1, 0).set(VA);
+        c.get(B0).get(O1).op(Op.I32Add).simd(Simd.Load).mem(1, 0).set(VB);
+        c.get(XP).get(VA).get(VB).simd(Simd.Shuffle).op(...INTERLEAVE_LO).simd(Simd.Store).mem(4, 0);
+        c.get(XP).get(VA).get(VB).simd(Simd.Shuffle).op(...INTERLEAVE_HI).simd(Simd.Store).mem(4, 16);
+        c.get(XP).i32(XROW).op(Op.I32Add).set(XP);
+        c.get(J).i32(8).op(Op.I32Add).tee(J).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
+      }
+      c.op(Op.End);
+    }
+    c.op(Op.Else);
+    {
+      c.op(Op.Loop, VOID);
+      {
+        c.get(J).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl).set(O0);
+        c.get(J).op(Op.I32Load).mem(2, 4).i32(1).op(Op.I32Shl).set(O1);
+        for (let i = 0; i < BP; i++) {
+          c.get(XP).get(B0 + i).get(O0).op(Op.I32Add).op(Op.I32Load16S).mem(1, 0).op(Op.I32Store16).mem(1, 4 * i);
+          c.get(XP).get(B0 + i).get(O1).op(Op.I32Add).op(Op.I32Load16S).mem(1, 0).op(Op.I32Store16).mem(1, 4 * i + 2);
+        }
+        c.get(XP).i32(XROW).op(Op.I32Add).set(XP);
+        c.get(J).i32(8).op(Op.I32Add).tee(J).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
+      }
+      c.op(Op.End);
+    }
+    c.op(Op.End);
+
+    // --- channel blocks over the gathered block
+    c.i32(0).set(CB);
+    c.op(Op.Loop, VOID);
+    {
+      // wRow = w + cb·kp2·4·NC
+      c.get(W).get(CB).get(KP2).op(Op.I32Mul).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).tee(WROW).set(WP);
+      c.get(XBUF).set(XP);
+      for (let ci = 0; ci < NC; ci++) {
+        if (perTile) {
+          for (let v = 0; v < np; v++) c.zeroV(ACC + ci * np + v);
+        } else {
+          c.get(INIT).get(CB).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 4 * ci).simd(I32X4_SPLAT).set(ACC + ci * np);
+          for (let v = 1; v < np; v++) c.get(ACC + ci * np).set(ACC + ci * np + v);
+        }
+      }
+      if (perTile) {
+        // ob = out + ((pb − pb0)·ncb + cb)·nT·NC·XROW
+        c.get(OUT).get(PB).get(PB0).op(Op.I32Sub).get(NCB).op(Op.I32Mul).get(CB).op(Op.I32Add).get(NT).op(Op.I32Mul).i32(NC * XROW).op(Op.I32Mul).op(Op.I32Add).set(OB);
       }
       c.i32(0).set(T);
       c.op(Op.Loop, VOID); // tiles
       {
-        c.get(WROW).get(TILES).get(T).i32(4).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 0).i32(16).op(Op.I32Mul).op(Op.I32Add).set(WEND);
-        for (let k = 0; k < 8; k++) c.zeroV(A0 + k);
-        c.op(Op.Loop, VOID); // 8-lane groups of the tile (tiles are never empty)
+        c.get(WROW).get(TILES).get(T).i32(2).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 0).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).set(WEND);
+        c.op(Op.Loop, VOID); // k-pairs of the tile (tiles are never empty)
         {
-          c.get(WP).simd(Simd.Load).mem(4, 0).set(WV);
-          for (let k = 0; k < 8; k++) {
-            c.get(A0 + k);
-            c.get(WV);
-            c.get(XP).simd(Simd.Load).mem(4, 16 * k);
-            c.simd(Simd.I32x4DotI16x8S);
-            c.simd(Simd.I32x4Add);
-            c.set(A0 + k);
+          for (let v = 0; v < np; v++) c.get(XP).simd(Simd.Load).mem(4, 16 * v).set(XV + v);
+          for (let ci = 0; ci < NC; ci++) {
+            c.get(WP).simd(Simd.Load32Splat).mem(2, 4 * ci).set(WV);
+            for (let v = 0; v < np; v++) {
+              const a = ACC + ci * np + v;
+              c.get(a).get(XV + v).get(WV).simd(Simd.I32x4DotI16x8S).simd(Simd.I32x4Add).set(a);
+            }
           }
-          c.get(XP).i32(128).op(Op.I32Add).set(XP);
-          c.get(WP).i32(16).op(Op.I32Add).tee(WP).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
+          c.get(XP).i32(XROW).op(Op.I32Add).set(XP);
+          c.get(WP).i32(4 * NC).op(Op.I32Add).tee(WP).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
         }
         c.op(Op.End);
         if (perTile) {
-          // out[…][t][k] = Σ lanes(acc_k); out advances one tile
-          for (let k = 0; k < 8; k++) {
-            c.get(OUT);
-            c.get(A0 + k).simd(Simd.I32x4ExtractLane).op(0);
-            for (let lane = 1; lane < 4; lane++) c.get(A0 + k).simd(Simd.I32x4ExtractLane).op(lane).op(Op.I32Add);
-            c.op(Op.I32Store).mem(2, 4 * k);
-          }
-          c.get(OUT).i32(32).op(Op.I32Add).set(OUT);
-        } else {
-          // s_k += Σ lanes(acc_k); m = max(m, |s_k|)
-          for (let k = 0; k < 8; k++) {
-            c.get(S0 + k);
-            for (let lane = 0; lane < 4; lane++) {
-              c.get(A0 + k).simd(Simd.I32x4ExtractLane).op(lane);
-              c.op(Op.I32Add);
+          // out[…][cb][t][ci][·] = acc_ci; the next tile starts from 0
+          for (let ci = 0; ci < NC; ci++) {
+            for (let v = 0; v < np; v++) {
+              c.get(OB).get(ACC + ci * np + v).simd(Simd.Store).mem(4, ci * XROW + 16 * v);
+              c.zeroV(ACC + ci * np + v);
             }
-            c.tee(S0 + k);
-            // |v| = (v ^ (v >> 31)) − (v >> 31): no running sum reaches −2^31 (bounded by the caller)
-            c.get(S0 + k).i32(31).op(Op.I32ShrS).op(Op.I32Xor).get(S0 + k).i32(31).op(Op.I32ShrS).op(Op.I32Sub).set(TMP);
-            c.get(TMP).get(M).get(TMP).get(M).op(Op.I32GtU).op(Op.Select).set(M);
           }
+          c.get(OB).i32(NC * XROW).op(Op.I32Add).set(OB);
+        } else {
+          // running sums at the tile end: maxv = max_u(maxv, |acc|)
+          for (let i = 0; i < NC * np; i++) c.get(MAXV).get(ACC + i).simd(I32X4_ABS).simd(I32X4_MAX_U).set(MAXV);
         }
         c.countUp(T, NT, Op.I32LtU);
       }
       c.op(Op.End);
       if (!perTile) {
-        // out[(pb·nC + c)·8 + k] = s_k
-        c.get(OUT).get(PB).get(NC).op(Op.I32Mul).get(C).op(Op.I32Add).i32(32).op(Op.I32Mul).op(Op.I32Add).set(TMP);
-        for (let k = 0; k < 8; k++) c.get(TMP).get(S0 + k).op(Op.I32Store).mem(2, 4 * k);
+        // out row (cb·NC + ci), positions pb·BP …: ob = out + cb·NC·oStride + pb·BP·4
+        c.get(OUT).get(CB).i32(NC).op(Op.I32Mul).get(OSTRIDE).op(Op.I32Mul).op(Op.I32Add).get(PB).i32(4 * BP).op(Op.I32Mul).op(Op.I32Add).set(OB);
+        for (let ci = 0; ci < NC; ci++) {
+          for (let v = 0; v < np; v++) c.get(OB).get(ACC + ci * np + v).simd(Simd.Store).mem(4, 16 * v);
+          if (ci < NC - 1) c.get(OB).get(OSTRIDE).op(Op.I32Add).set(OB);
+        }
       }
-      c.countUp(C, NC, Op.I32LtU);
+      c.countUp(CB, NCB, Op.I32LtU);
     }
     c.op(Op.End);
-    c.countUp(PB, NPB, Op.I32LtU);
+    c.countUp(PB, PB1, Op.I32LtS);
   }
   c.op(Op.End);
-  c.get(M);
   c.op(Op.End);
-  return { name: perTile ? 'tiles' : 'dot', params: 9, results: [I32], locals: [...new Array<number>(18).fill(I32), ...new Array<number>(9).fill(V128)], body: c };
+  // max over the 4 lanes of maxv (unsigned: |−2^31| never occurs, the caller bounds the sums)
+  c.get(MAXV).simd(Simd.I32x4ExtractLane).op(0).set(TMP);
+  for (let l = 1; l < 4; l++) {
+    c.get(MAXV).simd(Simd.I32x4ExtractLane).op(l).set(O0);
+    c.get(O0).get(TMP).get(O0).get(TMP).op(Op.I32GtU).op(Op.Select).set(TMP);
+  }
+  c.get(TMP);
+  c.op(Op.End);
+  return {
+    name: `${perTile ? 'tiles' : 'conv'}${NC}x${np}`,
+    params: 16,
+    results: [I32],
+    locals: [...new Array<number>(NI32).fill(I32), ...new Array<number>(NV128).fill(V128)],
+    body: c,
+  };
 }
 
 /**
- * gather(xin, posBase, P, gOff, laneOff, kp8, dst): the im2col of dot's x operand.
- *   xin      int16 padded input (the operand values)
- *   posBase  int32 [P] receptive-field origin of each position; gOff is added (group)
- *   laneOff  int32 [kp8·8] offset of each padded lane from the origin (zero lanes: any valid one)
- *   dst      int16 [⌈P/8⌉][kp8][8][8]; positions past P repeat the last one
+ * fill(src, dst, planes, h, w, wp, planeStride, dst0, sub, res): the operand input of a run —
+ * int32 planes of h×w (src) into the int16 padded layout (dst, padding written by the caller):
+ * row y of plane n at dst + 2·(n·planeStride + dst0 + y·wp), each value minus `sub`; res[0], res[1]
+ * = the smallest and largest value read, for the caller's range check (values that pass it fit
+ * int16 after the subtraction, so the saturating narrow never saturates).
  */
-function gatherFunc(): Func {
-  const XIN = 0;
-  const POS = 1;
-  const P = 2;
-  const GOFF = 3;
-  const LANE = 4;
-  const KP8 = 5;
-  const DST = 6;
-  const PB = 7;
-  const NPB = 8;
-  const G8 = 9;
-  const IDX = 10;
-  const XB0 = 11; // byte address of each of the block's 8 receptive fields: 11…18
-  const LB0 = 19; // byte offset of each of the group's 8 lanes: 19…26
+/** mn = min(mn, q), mx = max(mx, q) (signed) */
+function minMax(c: Code, q: number, mn: number, mx: number): void {
+  c.get(q).get(mn).get(q).get(mn).op(Op.I32LtS).op(Op.Select).set(mn);
+  c.get(q).get(mx).get(q).get(mx).op(I32_GT_S).op(Op.Select).set(mx);
+}
+
+function fillFunc(): Func {
+  const SRC = 0, DST = 1, PLANES = 2, H = 3, W = 4, WP = 5, PSTRIDE = 6, DST0 = 7, SUB = 8, RES = 9;
+  const N = 10, Y = 11, I = 12, S = 13, D = 14, Q = 15, MN = 16, MX = 17, ROW = 18;
+  const V0 = 19, V1 = 20, VMN = 21, VMX = 22, VSUB = 23;
   const c = new Code();
-  // nPB = (P + 7) >> 3
-  c.get(P).i32(7).op(Op.I32Add).i32(3).op(Op.I32ShrU).set(NPB);
-  c.i32(0).set(PB);
-  c.op(Op.Loop, VOID);
+  c.i32(0x7fffffff).set(MN);
+  c.i32(-0x80000000).set(MX);
+  c.get(MN).simd(I32X4_SPLAT).set(VMN);
+  c.get(MX).simd(I32X4_SPLAT).set(VMX);
+  c.get(SUB).simd(I32X4_SPLAT).set(VSUB);
+  c.get(SRC).set(S);
+  c.i32(0).set(N);
+  c.op(Op.Block, VOID);
+  c.get(PLANES).op(Op.I32Eqz).get(H).op(Op.I32Eqz).op(I32_OR).op(Op.BrIf, 0);
+  c.op(Op.Loop, VOID); // planes
   {
-    for (let i = 0; i < 8; i++) {
-      // idx = min(pb·8 + i, P − 1)
-      c.get(PB).i32(3).op(Op.I32Shl).i32(i).op(Op.I32Add).set(IDX);
-      c.get(IDX).get(P).i32(1).op(Op.I32Sub).get(IDX).get(P).op(Op.I32LtU).op(Op.Select).set(IDX);
-      c.get(XIN).get(POS).get(IDX).i32(2).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(XB0 + i);
-    }
-    c.i32(0).set(G8);
-    c.op(Op.Loop, VOID);
+    // row = dst + 2·(n·planeStride + dst0)
+    c.get(DST).get(N).get(PSTRIDE).op(Op.I32Mul).get(DST0).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
+    c.i32(0).set(Y);
+    c.op(Op.Loop, VOID); // rows
     {
-      for (let l = 0; l < 8; l++) {
-        c.get(LANE).get(G8).i32(5).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 4 * l).i32(1).op(Op.I32Shl).set(LB0 + l);
+      c.get(ROW).set(D);
+      c.i32(0).set(I);
+      c.op(Op.Block, VOID);
+      c.op(Op.Loop, VOID); // 8 values at a time
+      {
+        c.get(I).i32(8).op(Op.I32Add).get(W).op(Op.I32GtU).op(Op.BrIf, 1);
+        c.get(S).simd(Simd.Load).mem(2, 0).set(V0);
+        c.get(S).simd(Simd.Load).mem(2, 16).set(V1);
+        c.get(VMN).get(V0).simd(I32X4_MIN_S).get(V1).simd(I32X4_MIN_S).set(VMN);
+        c.get(VMX).get(V0).simd(I32X4_MAX_S).get(V1).simd(I32X4_MAX_S).set(VMX);
+        c.get(D);
+        c.get(V0).get(VSUB).simd(I32X4_SUB).get(V1).get(VSUB).simd(I32X4_SUB).simd(I16X8_NARROW_I32X4_S);
+        c.simd(Simd.Store).mem(1, 0);
+        c.addTo(S, 32).addTo(D, 16).addTo(I, 8);
+        c.op(Op.Br, 0);
       }
-      for (let i = 0; i < 8; i++) {
-        for (let l = 0; l < 8; l++) {
-          c.get(DST);
-          c.get(XB0 + i).get(LB0 + l).op(Op.I32Add).op(Op.I32Load16S).mem(1, 0);
-          c.op(Op.I32Store16).mem(1, 2 * (i * 8 + l));
-        }
+      c.op(Op.End);
+      c.op(Op.End);
+      c.op(Op.Block, VOID);
+      c.op(Op.Loop, VOID); // the row's last w mod 8 values
+      {
+        c.get(I).get(W).op(I32_GE_U).op(Op.BrIf, 1);
+        c.get(S).op(Op.I32Load).mem(2, 0).set(Q);
+        minMax(c, Q, MN, MX);
+        c.get(D).get(Q).get(SUB).op(Op.I32Sub).op(Op.I32Store16).mem(1, 0);
+        c.addTo(S, 4).addTo(D, 2).addTo(I, 1);
+        c.op(Op.Br, 0);
       }
-      c.get(DST).i32(128).op(Op.I32Add).set(DST);
-      c.countUp(G8, KP8, Op.I32LtU);
+      c.op(Op.End);
+      c.op(Op.End);
+      c.get(ROW).get(WP).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
+      c.countUp(Y, H, Op.I32LtU);
     }
     c.op(Op.End);
-    c.countUp(PB, NPB, Op.I32LtU);
+    c.countUp(N, PLANES, Op.I32LtU);
   }
   c.op(Op.End);
   c.op(Op.End);
-  return { name: 'gather', params: 7, locals: new Array<number>(20).fill(I32), body: c };
+  // fold the vector lanes into the scalars
+  for (let l = 0; l < 4; l++) {
+    c.get(VMN).simd(Simd.I32x4ExtractLane).op(l).set(Q);
+    minMax(c, Q, MN, MX);
+    c.get(VMX).simd(Simd.I32x4ExtractLane).op(l).set(Q);
+    minMax(c, Q, MN, MX);
+  }
+  c.get(RES).get(MN).op(Op.I32Store).mem(2, 0);
+  c.get(RES).get(MX).op(Op.I32Store).mem(2, 4);
+  c.op(Op.End);
+  return { name: 'fill', params: 10, locals: [...new Array<number>(9).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
 }
 
-/** Module (nets/wasm-binary.ts): imported memory e.m; exports dot, gather, tiles. */
+/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill. */
 function kernelModule(): Uint8Array<ArrayBuffer> {
-  return buildModule([dotFunc(false), gatherFunc(), dotFunc(true)]);
+  const fns: Func[] = [];
+  for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
+  fns.push(fillFunc());
+  return buildModule(fns);
 }
 
 let compiled: WebAssembly.Module | null | undefined;
@@ -213,8 +339,26 @@ function kernelWasm(): WebAssembly.Module | null {
   return compiled;
 }
 
-type DotFn = (w: number, x: number, out: number, init: number, tiles: number, nTiles: number, kp8: number, nC: number, nPB: number) => number;
-type GatherFn = (xin: number, posBase: number, p: number, gOff: number, laneOff: number, kp8: number, dst: number) => void;
+type ConvFn = (
+  xin: number,
+  pos: number,
+  p: number,
+  gOff: number,
+  lane: number,
+  kp2: number,
+  w: number,
+  init: number,
+  tiles: number,
+  nT: number,
+  ncb: number,
+  out: number,
+  oStride: number,
+  xbuf: number,
+  pb0: number,
+  pb1: number,
+) => number;
+
+type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number) => void;
 
 const PAGE = 65536;
 
@@ -223,23 +367,30 @@ function align(n: number): number {
 }
 
 /**
- * One layer's WebAssembly memory and kernels. Static part: weights, starting values, tile ends,
- * lane offsets. Per run, behind it: positions' origins, the padded int16 input, its im2col, the
- * outputs — grown as a run needs.
+ * One layer's WebAssembly memory and kernels. Static part (written once, when the layer is
+ * prepared): weights per group in register-block order, starting values, tile ends, lane
+ * offsets. Per run, behind it: positions' origins, the padded int16 input, one block's im2col,
+ * the outputs — grown as a run needs.
  */
 export class DotLayer {
-  readonly kp8: number;
-  private readonly nTiles: number;
+  readonly kp2: number;
+  readonly nTiles: number;
+  /** channels per register block: 4, or 1 for groups of fewer than 4 channels */
+  readonly nc: Nc;
+  /** channel blocks per group */
+  readonly ncb: number;
   private readonly memory: WebAssembly.Memory;
-  private readonly dot: DotFn;
-  private readonly tilesFn: DotFn;
-  private readonly gatherFn: GatherFn;
-  /** position blocks per tiles() call (bounds the per-tile output buffer) */
+  private readonly fns: Record<string, ConvFn>;
+  /** position blocks per runTiles() call (bounds the per-tile output buffer) */
   chunk = 0;
+  /** positions per block of the current run: 8, or 4 when the run has at most 4 positions */
+  blockPositions = 8;
   private readonly initPtr: number;
   private readonly tilesPtr: number;
   private readonly lanePtr: number;
+  private readonly resPtr: number;
   private readonly dynPtr: number;
+  private srcPtr = 0;
   private posPtr = 0;
   private inPtr = 0;
   private xPtr = 0;
@@ -247,96 +398,136 @@ export class DotLayer {
   private positions = 0;
 
   /**
-   * null where WebAssembly SIMD is unavailable, or where padding each tile to 8 lanes would more
-   * than double the work (tiny tiles).
+   * null where WebAssembly SIMD is unavailable, or where padding each tile to whole lane pairs
+   * would more than double the work (tiles of one index). `wSeq` [nOut][k] in arrival order,
+   * `stepEnd` the tiles' ends, `kOff` each arrival index's input offset.
    */
-  static create(wSeq: Float64Array, nOut: number, k: number, stepEnd: Int32Array, init: Float64Array, kOff: Int32Array): DotLayer | null {
+  static create(wSeq: Float64Array, nOut: number, k: number, group: number, stepEnd: Int32Array, init: Float64Array, kOff: Int32Array): DotLayer | null {
     const mod = kernelWasm();
     if (!mod) return null;
-    // each tile rounded up to whole 8-lane groups; a padded lane has weight 0
+    // each tile rounded up to whole lane pairs; a padded lane has weight 0
     const laneSrc: number[] = [];
     const tileEnds = new Int32Array(stepEnd.length);
     let j = 0;
     for (let s = 0; s < stepEnd.length; s++) {
       for (; j < stepEnd[s]; j++) laneSrc.push(j);
-      while (laneSrc.length % 8 !== 0) laneSrc.push(-1);
-      tileEnds[s] = laneSrc.length / 8;
+      if (laneSrc.length % 2 !== 0) laneSrc.push(-1);
+      tileEnds[s] = laneSrc.length / 2;
     }
     if (laneSrc.length > 2 * k) return null;
-    return new DotLayer(mod, wSeq, nOut, k, tileEnds, init, kOff, Int32Array.from(laneSrc));
+    return new DotLayer(mod, wSeq, nOut, k, group, tileEnds, init, kOff, Int32Array.from(laneSrc));
   }
 
-  private constructor(mod: WebAssembly.Module, wSeq: Float64Array, nOut: number, k: number, tileEnds: Int32Array, init: Float64Array, kOff: Int32Array, laneSrc: Int32Array) {
+  private constructor(mod: WebAssembly.Module, wSeq: Float64Array, nOut: number, k: number, group: number, tileEnds: Int32Array, init: Float64Array, kOff: Int32Array, laneSrc: Int32Array) {
     const kp = laneSrc.length;
-    this.kp8 = kp / 8;
+    this.kp2 = kp / 2;
     this.nTiles = tileEnds.length;
-    this.initPtr = align(nOut * kp * 2);
-    this.tilesPtr = align(this.initPtr + nOut * 4);
+    const ocg = nOut / group;
+    const NC = ocg >= 4 ? 4 : 1;
+    this.nc = NC;
+    this.ncb = Math.ceil(ocg / NC);
+    const rows = group * this.ncb * NC;
+    this.initPtr = align(rows * kp * 2);
+    this.tilesPtr = align(this.initPtr + rows * 4);
     this.lanePtr = align(this.tilesPtr + this.nTiles * 4);
-    this.dynPtr = align(this.lanePtr + kp * 4);
+    this.resPtr = align(this.lanePtr + kp * 4);
+    this.dynPtr = this.resPtr + 64;
     this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(this.dynPtr / PAGE)) });
     const inst = new WebAssembly.Instance(mod, { e: { m: this.memory } });
-    this.dot = inst.exports.dot as DotFn;
-    this.gatherFn = inst.exports.gather as GatherFn;
-    this.tilesFn = inst.exports.tiles as DotFn;
+    this.fns = inst.exports as unknown as Record<string, ConvFn>;
     const buf = this.memory.buffer;
-    const w16 = new Int16Array(buf, 0, nOut * kp);
-    for (let c = 0; c < nOut; c++) {
-      const src = c * k;
-      const dst = c * kp;
-      for (let l = 0; l < kp; l++) {
-        const a = laneSrc[l];
-        w16[dst + l] = a < 0 ? 0 : wSeq[src + a];
+    // weights: [g][cb][kp2][4 ch][2]; channels past the group's end stay 0
+    const w16 = new Int16Array(buf, 0, rows * kp);
+    const init32 = new Int32Array(buf, this.initPtr, rows);
+    for (let g = 0; g < group; g++) {
+      for (let ci = 0; ci < ocg; ci++) {
+        const c = g * ocg + ci;
+        const cb = g * this.ncb + Math.floor(ci / NC);
+        const base = cb * this.kp2 * 2 * NC + (ci % NC) * 2;
+        const src = c * k;
+        for (let l = 0; l < kp; l++) {
+          const a = laneSrc[l];
+          w16[base + (l >> 1) * 2 * NC + (l & 1)] = a < 0 ? 0 : wSeq[src + a];
+        }
+        init32[cb * NC + (ci % NC)] = init[c];
       }
     }
-    new Int32Array(buf, this.initPtr, nOut).set(init);
     new Int32Array(buf, this.tilesPtr, this.nTiles).set(tileEnds);
     const lanes = new Int32Array(buf, this.lanePtr, kp);
     for (let l = 0; l < kp; l++) lanes[l] = laneSrc[l] < 0 ? 0 : kOff[laneSrc[l]];
   }
 
   /**
-   * Lays out memory for a run over `positions` outputs of up to `nC` channels at a time, and
-   * returns the two things the caller fills: each position's receptive-field origin (int32) and
-   * the padded operand input (int16, `inputLength` elements). `perTile` sizes the output for
-   * tiles() — in chunks of position blocks, so that it stays near 4 MiB.
+   * Lays out memory for a run over `positions` outputs, and returns the two things the caller
+   * fills: each position's receptive-field origin (int32) and the padded operand input (int16,
+   * `inputLength` elements) — directly, or with fill() from `srcLength` int32 values. `perTile`
+   * sizes the output for runTiles() — in chunks of position blocks, so that it stays near 4 MiB.
    */
-  begin(inputLength: number, positions: number, nC: number, perTile: boolean): { posBase: Int32Array; input: Int16Array } {
-    const nPB = Math.ceil(positions / 8);
+  begin(inputLength: number, positions: number, perTile: boolean, srcLength = 0): { posBase: Int32Array; input: Int16Array } {
+    this.blockPositions = positions <= 4 ? 4 : 8;
+    const bp = this.blockPositions;
+    const nPB = Math.ceil(positions / bp);
     this.positions = positions;
-    this.chunk = perTile ? Math.max(1, Math.min(nPB, Math.floor((4 << 20) / (nC * this.nTiles * 32)))) : nPB;
+    const tileBlock = this.ncb * this.nc * this.nTiles * bp * 4;
+    this.chunk = perTile ? Math.max(1, Math.min(nPB, Math.floor((4 << 20) / tileBlock))) : nPB;
     this.posPtr = this.dynPtr;
+    // 16 bytes of slack after the input: the gather's vector loads read 8 lanes from a valid one
     this.inPtr = align(this.posPtr + positions * 4);
-    this.xPtr = align(this.inPtr + inputLength * 2);
-    this.outPtr = align(this.xPtr + nPB * this.kp8 * 128);
-    const end = this.outPtr + this.chunk * nC * (perTile ? this.nTiles : 1) * 32;
+    this.xPtr = align(this.inPtr + inputLength * 2 + 16);
+    this.outPtr = align(this.xPtr + this.kp2 * bp * 4);
+    this.srcPtr = align(this.outPtr + (perTile ? this.chunk * tileBlock : this.ncb * this.nc * nPB * bp * 4));
+    const end = this.srcPtr + srcLength * 4;
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     return { posBase: new Int32Array(this.memory.buffer, this.posPtr, positions), input: new Int16Array(this.memory.buffer, this.inPtr, inputLength) };
   }
 
-  /** im2col of one group's receptive fields (input offset gOff). */
-  gather(gOff: number): void {
-    this.gatherFn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp8, this.xPtr);
+  /**
+   * The padded int16 operand input from the integer input x (begin() with srcLength ≥ x.length
+   * first), as geometry.ts fillOperands lays it out; false when a value lies outside [l.lo, l.hi]
+   * (the caller then reports it — fillOperands finds which).
+   */
+  fill(x: Int32Array, l: OperandLayout, input: Int16Array): boolean {
+    const buf = this.memory.buffer;
+    new Int32Array(buf, this.srcPtr, x.length).set(x);
+    input.fill(l.padValue);
+    const plane = l.hp * l.wp;
+    (this.fns.fill as unknown as FillFn)(this.srcPtr, this.inPtr, l.planes, l.h, l.w, l.wp, plane, l.pt * l.wp + l.pl, l.sub, this.resPtr);
+    const res = new Int32Array(buf, this.resPtr, 2);
+    return x.length === 0 || (res[0] >= l.lo && res[1] <= l.hi);
   }
 
-  /** Channels [c0, c0 + nC) over the gathered positions; returns max |running sum| at tile ends. */
-  run(c0: number, nC: number): number {
-    const nPB = Math.ceil(this.positions / 8);
-    return this.dot(c0 * this.kp8 * 16, this.xPtr, this.outPtr, this.initPtr + c0 * 4, this.tilesPtr, this.nTiles, this.kp8, nC, nPB);
+  /** output row stride (int32 elements) of run(): positions rounded up to whole blocks */
+  get rowStride(): number {
+    return Math.ceil(this.positions / this.blockPositions) * this.blockPositions;
   }
 
   /**
-   * Every tile's sums for channels [c0, c0 + nC) and position blocks [pb0, pb0 + nPB), nPB ≤ chunk:
-   * int32 [nPB][nC][nTiles][8].
+   * Group g (input offset gOff), all positions: the outputs int32 [ncb·nc][rowStride] (read them
+   * with output()); returns max |running sum| at tile ends.
    */
-  runTiles(c0: number, nC: number, pb0: number, nPB: number): Int32Array {
-    this.tilesFn(c0 * this.kp8 * 16, this.xPtr + pb0 * this.kp8 * 128, this.outPtr, 0, this.tilesPtr, this.nTiles, this.kp8, nC, nPB);
-    return new Int32Array(this.memory.buffer, this.outPtr, nPB * nC * this.nTiles * 8);
+  run(g: number, gOff: number): number {
+    const bp = this.blockPositions;
+    const fn = this.fns[`conv${this.nc}x${bp / 4}`];
+    const nPB = Math.ceil(this.positions / bp);
+    const rows = this.ncb * this.nc;
+    return fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, g * rows * this.kp2 * 4, this.initPtr + g * rows * 4, this.tilesPtr, this.nTiles, this.ncb, this.outPtr, this.rowStride * 4, this.xPtr, 0, nPB) >>> 0;
   }
 
-  /** The last run's outputs: int32 [⌈positions/8⌉][nC][8]. */
-  output(nC: number): Int32Array {
-    return new Int32Array(this.memory.buffer, this.outPtr, Math.ceil(this.positions / 8) * nC * 8);
+  /** The last run()'s outputs: int32 [ncb·nc][rowStride]. */
+  output(): Int32Array {
+    return new Int32Array(this.memory.buffer, this.outPtr, this.ncb * this.nc * this.rowStride);
+  }
+
+  /**
+   * Every tile's sums of group g for position blocks [pb0, pb0 + nb), nb ≤ chunk:
+   * int32 [nb][ncb][nTiles][nc channels][blockPositions].
+   */
+  runTiles(g: number, gOff: number, pb0: number, nb: number): Int32Array {
+    const bp = this.blockPositions;
+    const fn = this.fns[`tiles${this.nc}x${bp / 4}`];
+    const rows = this.ncb * this.nc;
+    fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, g * rows * this.kp2 * 4, 0, this.tilesPtr, this.nTiles, this.ncb, this.outPtr, 0, this.xPtr, pb0, pb0 + nb);
+    return new Int32Array(this.memory.buffer, this.outPtr, nb * rows * this.nTiles * bp);
   }
 }
