@@ -4,12 +4,13 @@
  *
  * Peer: the model's ONNX (the bundled file, or our export of a tfjs model) in an ORT session with
  * its default graph optimizations (BN folded into conv, activations fused) and intraOpNumThreads
- * = 1. qloom columns, each a whole forward pass node by node (what runFp32 does):
+ * = 1. qloom columns, each a whole forward pass by runFp32 (Conv → BatchNormalization → Relu / Clip
+ * chains fused into the conv kernels' epilogue, with the unfused nodes' values):
  *  - scalar: the JS loops (float64 accumulation, four output channels per pass) — the "before";
  *  - simd-f64: the WebAssembly SIMD kernels with float64 accumulation — the default ('auto');
  *  - simd-f32: the same kernels with float32 lanes (ORT-like accumulation; not the reference).
- * Besides the total, the time spent in Conv / Gemm / MatMul nodes is reported ("linear"), which is
- * what the SIMD kernels replace; the other ops (BN, ReLU, pooling, …) are the same JS in all three.
+ * Besides the total, the time spent in Conv / Gemm / MatMul nodes is reported ("linear"), measured
+ * on one more pass per round run node by node (unfused), so it is the convolutions alone.
  * Outputs are checked against ORT (max |ours − ORT| / max |ORT|) before anything is timed.
  *
  * Times are medians over interleaved rounds (ORT, then each qloom variant, repeated) so load from
@@ -25,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { loadDataset } from '../nets/data/index.js';
 import { batchInput } from '../nets/eval.js';
-import { execNode, type Fp32Kernels } from '../nets/fp32.js';
+import { execNode, runFp32, type Fp32Kernels } from '../nets/fp32.js';
 import type { Graph, Tensor } from '../nets/graph.js';
 import { exportOnnx } from '../nets/onnx/export.js';
 import { Prng } from '../nets/prng.js';
@@ -73,7 +74,7 @@ export interface Fp32BenchRow {
   relErrVsOrt: Record<Exclude<Variant, 'ort'>, number>;
 }
 
-/** One forward pass node by node, as runFp32 does, timing the linear nodes apart. */
+/** One forward pass node by node (no fusion), timing the linear nodes apart. */
 function forward(graph: Graph, feeds: Record<string, Tensor>, kernels: Fp32Kernels): { out: Tensor; totalMs: number; linearMs: number } {
   const values = new Map<string, Tensor>(graph.initializers);
   for (const [k, v] of Object.entries(feeds)) values.set(k, v);
@@ -125,7 +126,7 @@ async function benchCase(c: Case, minMsPerRound: number): Promise<Fp32BenchRow> 
 
   const relErrVsOrt = {} as Record<Exclude<Variant, 'ort'>, number>;
   for (const v of ['scalar', 'simdF64', 'simdF32'] as const) {
-    relErrVsOrt[v] = relErr(forward(graph, feeds, KERNELS[v]).out.data as Float32Array, ref);
+    relErrVsOrt[v] = relErr(runFp32(graph, feeds, { kernels: KERNELS[v] })[outName].data as Float32Array, ref);
     if (!(relErrVsOrt[v] <= 1e-4)) throw new Error(`${c.model} batch ${c.batch}: ${v} differs from ORT by ${relErrVsOrt[v]} (relative)`);
   }
 
@@ -134,22 +135,21 @@ async function benchCase(c: Case, minMsPerRound: number): Promise<Fp32BenchRow> 
   // warm up (JIT, ORT's first-run allocations)
   for (let i = 0; i < 2; i++) {
     await session.run(ortFeeds);
-    for (const v of ['scalar', 'simdF64', 'simdF32'] as const) forward(graph, feeds, KERNELS[v]);
+    for (const v of ['scalar', 'simdF64', 'simdF32'] as const) runFp32(graph, feeds, { kernels: KERNELS[v] });
   }
   for (let r = 0; r < c.rounds; r++) {
     for (const v of VARIANTS) {
       let it = 0;
-      let sumLinear = 0;
       const t0 = performance.now();
       let t = t0;
       while (t - t0 < minMsPerRound || it < 1) {
         if (v === 'ort') await session.run(ortFeeds);
-        else sumLinear += forward(graph, feeds, KERNELS[v]).linearMs;
+        else runFp32(graph, feeds, { kernels: KERNELS[v] });
         it++;
         t = performance.now();
       }
       total[v].push((t - t0) / it);
-      if (v !== 'ort') linear[v].push(sumLinear / it);
+      if (v !== 'ort') linear[v].push(forward(graph, feeds, KERNELS[v]).linearMs);
     }
   }
   await session.release();

@@ -7,7 +7,7 @@ import { ModelError } from './errors.js';
 import { attrInts, attrNum, numel, type Node, type Tensor } from './graph.js';
 import { broadcastShapes, nodeOutputShapes, window2d } from './shapes.js';
 import { broadcastIndex, f32, out } from './fp32-tensor.js';
-import { packColumns, packRows, simdConv, simdDepthwise, simdGemm, type ConvShape, type SimdAccum } from './wasm-f32.js';
+import { packColumns, packRows, simdConv, simdDepthwise, simdGemm, type ConvPost, type ConvShape, type SimdAccum } from './wasm-f32.js';
 
 /** A convolution's geometry with, per kernel column, the valid output-column range (inner loops need no bounds checks). */
 interface ConvGeometry extends ConvShape {
@@ -33,6 +33,15 @@ function convGeometry(node: Node, xt: Tensor, wt: Tensor): ConvGeometry {
 }
 
 export function conv(node: Node, ins: readonly (Tensor | undefined)[], accum: SimdAccum | null): Tensor {
+  return convPost(node, ins, accum).y;
+}
+
+/**
+ * Conv with the nodes after it (`post`: BatchNormalization, Relu / Clip) fused into the SIMD
+ * kernels' epilogue where they run; `applied` says whether `post` was applied — the scalar loops
+ * leave it to the caller, which runs those nodes as usual (the same results either way).
+ */
+export function convPost(node: Node, ins: readonly (Tensor | undefined)[], accum: SimdAccum | null, post?: ConvPost): { y: Tensor; applied: boolean } {
   const xt = ins[0]!;
   const wt = ins[1]!;
   const x = f32(xt, node, 'X');
@@ -42,9 +51,9 @@ export function conv(node: Node, ins: readonly (Tensor | undefined)[], accum: Si
   const { n, oc, oh, ow } = geo;
   const y = new Float32Array(n * oc * oh * ow);
   // a 4-row register tile wastes most of its lanes below 4 output channels per group
-  const simd = accum !== null && ((geo.ocg >= 4 && simdConv(accum, geo, x, w, b, y)) || simdDepthwise(geo, x, w, b, y));
+  const simd = accum !== null && ((geo.ocg >= 4 && simdConv(accum, geo, x, w, b, y, post)) || simdDepthwise(geo, x, w, b, y, post));
   if (!simd) convScalar(geo, x, w, b, y);
-  return out([n, oc, oh, ow], y);
+  return { y: out([n, oc, oh, ow], y), applied: simd };
 }
 
 /** The scalar convolution: float64 accumulators, four output channels per pass. */

@@ -21,11 +21,11 @@
  */
 import { ModelError } from './errors.js';
 import { attrNum, attrStr, clipChannelMax, numel, type Graph, type Node, type Tensor } from './graph.js';
-import { conv, gemm, matmul } from './fp32-linear.js';
+import { conv, convPost, gemm, matmul } from './fp32-linear.js';
 import { globalAvgPool, pool } from './fp32-pool.js';
 import { broadcastIndex, concat, f32, out, pad, transpose } from './fp32-tensor.js';
 import { broadcastShapes, nodeOutputShapes, normAxis } from './shapes.js';
-import { simdAvailable, simdBatchNorm, simdClamp, type SimdAccum } from './wasm-f32.js';
+import { simdAvailable, simdBatchNorm, simdClamp, type ConvPost, type SimdAccum } from './wasm-f32.js';
 
 /**
  * Which kernels run Conv / Gemm / MatMul (and Relu, Clip, BatchNormalization, MaxPool): 'auto' =
@@ -59,17 +59,32 @@ export function runFp32(graph: Graph, feeds: Record<string, Tensor>, opts: Fp32O
   const lastUse = new Map<string, number>();
   graph.nodes.forEach((n, i) => n.inputs.forEach((x) => lastUse.set(x, i)));
   const keep = new Set([...graph.outputs.map((o) => o.name), ...(opts.keep ?? [])]);
-
-  graph.nodes.forEach((node, idx) => {
-    const ins = node.inputs.map((n) => {
-      if (n === '') return undefined;
+  // a hook sees every node's outputs, so nothing is fused under one
+  const chains = opts.onNode ? new Map<number, ConvChain>() : convChains(graph, keep);
+  const fused = new Set<number>();
+  for (const ch of chains.values()) for (const i of [ch.bn, ch.act]) if (i !== undefined) fused.add(i);
+  // inputs from index `from` on (a fused BN's X is its Conv's output, never stored)
+  const inputsOf = (node: Node, from = 0): (Tensor | undefined)[] =>
+    node.inputs.map((n, i) => {
+      if (n === '' || i < from) return undefined;
       const v = values.get(n);
       if (!v) throw new ModelError([{ node: node.name, op: node.op, message: `input '${n}' is not computed before this node` }]);
       return v;
     });
-    const outs = execNode(node, ins, opts.kernels);
-    node.outputs.forEach((o, i) => o !== '' && values.set(o, outs[i]));
-    opts.onNode?.(node, outs);
+
+  graph.nodes.forEach((node, idx) => {
+    if (!fused.has(idx)) {
+      const ins = inputsOf(node);
+      const chain = chains.get(idx);
+      if (chain) {
+        const last = graph.nodes[chain.act ?? chain.bn!];
+        values.set(last.outputs[0], execConvChain(node, ins, chain.bn === undefined ? undefined : graph.nodes[chain.bn], chain.act === undefined ? undefined : graph.nodes[chain.act], inputsOf, opts.kernels ?? 'auto'));
+      } else {
+        const outs = execNode(node, ins, opts.kernels);
+        node.outputs.forEach((o, i) => o !== '' && values.set(o, outs[i]));
+        opts.onNode?.(node, outs);
+      }
+    }
     for (const n of node.inputs) {
       if (lastUse.get(n) === idx && !keep.has(n) && !graph.initializers.has(n)) values.delete(n);
     }
@@ -80,6 +95,70 @@ export function runFp32(graph: Graph, feeds: Record<string, Tensor>, opts: Fp32O
     if (v) result[name] = v;
   }
   return result;
+}
+
+/** A Conv node index's fused followers (node indices): BatchNormalization, then Relu or Clip. */
+interface ConvChain {
+  bn?: number;
+  act?: number;
+}
+
+/**
+ * The Conv → BatchNormalization → Relu / Clip chains runFp32 runs as one kernel (ONNX Runtime
+ * fuses the same): each link's output feeds only the next link and is neither a graph output nor
+ * kept, the BN is on the channel axis (inputs X, scale, B, mean, var) and a Clip has its bounds as
+ * attributes with lo ≤ hi (the forms the executor's Clip reads). The values are those of the
+ * unfused nodes (see ConvPost), so fusing only saves the passes over memory.
+ */
+function convChains(graph: Graph, keep: ReadonlySet<string>): Map<number, ConvChain> {
+  const consumers = new Map<string, number[]>();
+  graph.nodes.forEach((n, i) => n.inputs.forEach((x) => x !== '' && consumers.set(x, [...(consumers.get(x) ?? []), i])));
+  const soleUse = (name: string, op: (o: string) => boolean): number | undefined => {
+    const c = consumers.get(name);
+    if (!c || c.length !== 1 || keep.has(name)) return undefined;
+    const n = graph.nodes[c[0]];
+    return op(n.op) && n.inputs[0] === name && n.inputs.indexOf(name, 1) < 0 && n.outputs.length === 1 ? c[0] : undefined;
+  };
+  const chains = new Map<number, ConvChain>();
+  graph.nodes.forEach((n, i) => {
+    if (n.op !== 'Conv' || n.outputs.length !== 1) return;
+    const bn = soleUse(n.outputs[0], (o) => o === 'BatchNormalization');
+    if (bn !== undefined && graph.nodes[bn].inputs.length !== 5) return;
+    const from = bn === undefined ? n : graph.nodes[bn];
+    let act = soleUse(from.outputs[0], (o) => o === 'Relu' || o === 'Clip');
+    if (act !== undefined && graph.nodes[act].op === 'Clip') {
+      const c = graph.nodes[act];
+      if (c.inputs.length > 1 || !(attrNum(c, 'min', -Infinity) <= attrNum(c, 'max', Infinity))) act = undefined;
+    }
+    if (bn !== undefined || act !== undefined) chains.set(i, { bn, act });
+  });
+  return chains;
+}
+
+/** A Conv chain's last output: fused into the SIMD kernels' epilogue, else node after node. */
+function execConvChain(conv: Node, ins: readonly (Tensor | undefined)[], bnNode: Node | undefined, actNode: Node | undefined, inputsOf: (n: Node, from: number) => (Tensor | undefined)[], kernels: Fp32Kernels): Tensor {
+  const accum = simdAccum(kernels);
+  const bnIns = bnNode ? inputsOf(bnNode, 1) : undefined;
+  let post: ConvPost | undefined;
+  if (accum !== null) {
+    post = {};
+    if (bnNode && bnIns) {
+      const variance = f32(bnIns[4], bnNode, 'var');
+      const eps = attrNum(bnNode, 'epsilon', 1e-5);
+      const inv = new Float64Array(variance.length);
+      for (let ch = 0; ch < inv.length; ch++) inv[ch] = 1 / Math.sqrt(variance[ch] + eps);
+      post.bn = { mean: f32(bnIns[3], bnNode, 'mean'), inv, scale: f32(bnIns[1], bnNode, 'scale'), bias: f32(bnIns[2], bnNode, 'B') };
+      const oc = ins[1]?.shape[0];
+      if ([post.bn.mean, inv, post.bn.scale, post.bn.bias].some((a) => a.length !== oc)) post = undefined;
+    }
+    if (post && actNode) post.act = actNode.op === 'Relu' ? { relu: true, lo: 0, hi: Infinity } : { relu: false, lo: attrNum(actNode, 'min', -Infinity), hi: attrNum(actNode, 'max', Infinity) };
+  }
+  const r = convPost(conv, ins, accum, post);
+  if (r.applied && post) return r.y;
+  let y = r.y;
+  if (bnNode && bnIns) y = batchNorm(bnNode, [y, ...bnIns.slice(1)], kernels);
+  if (actNode) y = execNode(actNode, [y], kernels)[0];
+  return y;
 }
 
 function unary(x: Tensor, node: Node, fn: (v: number) => number): Tensor {

@@ -67,6 +67,7 @@ export const Op = {
   I32Store16: 0x3b,
   I32Const: 0x41,
   I32Eqz: 0x45,
+  I32Eq: 0x46,
   I32LtS: 0x48,
   I32LtU: 0x49,
   I32GtU: 0x4b,

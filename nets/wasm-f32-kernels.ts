@@ -12,6 +12,7 @@
  * streams in order), K innermost with the 4×block tile of C in registers.
  */
 import { Code, F64, I32, Op, Simd, slots, V128, VOID, type Func } from './wasm-binary.js';
+import { byFourThenOne, convKernelFuncs, epilogue } from './wasm-f32-conv.js';
 
 /**
  * gemm(a, b, c, mBlocks, nBlocks, k, ldbBytes, ldcBytes, bias, cin, ldcinBytes) for one accumulation
@@ -265,20 +266,24 @@ function windowLoops(c: Code, L: WindowLocals, s2: boolean, h: WindowHooks): voi
 }
 
 /**
- * dw(xpad, w, bias, out, kOff, planes, oh, owBlocks, taps, rowStep, planeBytes, ow) — depthwise
+ * dw(xpad, w, bias, out, kOff, planes, oh, owBlocks, taps, rowStep, planeBytes, ow, bnp, mode, bounds) — depthwise
  * convolution, one input plane per output plane, stride 1 (`s2` false) or 2 along x. Per block of
  * 4 outputs of a row: float64 accumulators start at the bias and add w·x tap by tap in kernel order,
  * exactly the scalar loop's order (padding taps add w·0). Outputs are stored 4 at a time in
  * order, compact [planes][oh][ow]: a row's last block spills into the next row's first places,
- * which that row then overwrites (the caller leaves 16 bytes of slack after the end).
+ * which that row then overwrites (the caller leaves 16 bytes of slack after the end). bnp, mode,
+ * bounds: the fused BatchNormalization and Relu / Clip of the output (epilogue, wasm-f32-conv.ts).
  */
 function dwFunc(s2: boolean): Func {
-  const { XP, W, BIAS, OUT, KOFF, PLANES, OH, OWB, TAPS, ROW, PLANE, OW, P, OY, OB, T, XROW, XB, WP, O, XPL, WPL, ORW, ACC0, ACC1, WV, V } = slots('XP', 'W', 'BIAS', 'OUT', 'KOFF', 'PLANES', 'OH', 'OWB', 'TAPS', 'ROW', 'PLANE', 'OW', 'P', 'OY', 'OB', 'T', 'XROW', 'XB', 'WP', 'O', 'XPL', 'WPL', 'ORW', 'ACC0', 'ACC1', 'WV', 'V');
+  const { XP, W, BIAS, OUT, KOFF, PLANES, OH, OWB, TAPS, ROW, PLANE, OW, BNP, MODE, BOUNDS, P, OY, OB, T, XROW, XB, WP, O, XPL, WPL, ORW, Q, ACC0, ACC1, WV, V, MU, INV, SC, BB, LO, HI, ADDR } = slots(
+    'XP', 'W', 'BIAS', 'OUT', 'KOFF', 'PLANES', 'OH', 'OWB', 'TAPS', 'ROW', 'PLANE', 'OW', 'BNP', 'MODE', 'BOUNDS',
+    'P', 'OY', 'OB', 'T', 'XROW', 'XB', 'WP', 'O', 'XPL', 'WPL', 'ORW', 'Q', 'ACC0', 'ACC1', 'WV', 'V', 'MU', 'INV', 'SC', 'BB', 'LO', 'HI', 'ADDR',
+  );
   const c = new Code();
   c.get(XP).set(XPL);
   c.get(W).set(WPL);
   c.get(OUT).set(ORW);
-  windowLoops(c, { P, PLANES, PLANE, XPL, XROW, OH, OY, ROW, XB, OWB, OB, O, T, TAPS, KOFF, ADDR: V + 1 }, s2, {
+  windowLoops(c, { P, PLANES, PLANE, XPL, XROW, OH, OY, ROW, XB, OWB, OB, O, T, TAPS, KOFF, ADDR }, s2, {
     row: () => c.get(ORW).set(O),
     block: () => {
       c.get(BIAS).get(P).i32(3).op(Op.I32Shl).op(Op.I32Add).simd(Simd.Load64Splat).mem(3, 0).tee(ACC0).set(ACC1);
@@ -297,13 +302,14 @@ function dwFunc(s2: boolean): Func {
       c.get(ACC0).simd(Simd.F32x4DemoteZero);
       c.get(ACC1).simd(Simd.F32x4DemoteZero);
       c.simd(Simd.Shuffle).op(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+      epilogue(c, { BNP, MODE, BOUNDS, Q, MU, INV, SC, BB, LO, HI }, () => c.get(P));
       c.simd(Simd.Store).mem(0, 0);
     },
     rowDone: () => c.get(ORW).get(OW).i32(2).op(Op.I32Shl).op(Op.I32Add).set(ORW),
     planeDone: () => c.get(WPL).get(TAPS).i32(3).op(Op.I32Shl).op(Op.I32Add).set(WPL),
   });
-  // V + 1 is an i32 scratch for the stride-2 address: declare it among the i32 locals
-  return { name: s2 ? 'dw2' : 'dw1', params: 12, locals: [...new Array<number>(11).fill(I32), ...new Array<number>(4).fill(V128), I32], body: c };
+  // ADDR (the stride-2 address) is an i32 after the v128 locals
+  return { name: s2 ? 'dw2' : 'dw1', params: 15, locals: [...new Array<number>(12).fill(I32), ...new Array<number>(10).fill(V128), I32], body: c };
 }
 
 /**
@@ -359,36 +365,26 @@ function bnFunc(): Func {
     c.get(Q).op(Op.F64Load).mem(3, 16).set(FSC);
     c.get(Q).op(Op.F64Load).mem(3, 24).set(FBB);
     c.get(INNER).set(REM);
-    c.op(Op.Block, VOID);
-    c.op(Op.Loop, VOID); // four at a time
-    {
-      c.get(REM).i32(4).op(Op.I32LtS).op(Op.BrIf, 1);
-      c.get(P).simd(Simd.Load64Zero).mem(3, 0).simd(Simd.F64x2PromoteLow).set(LO);
-      c.get(P).simd(Simd.Load64Zero).mem(3, 8).simd(Simd.F64x2PromoteLow).set(HI);
-      c.get(P);
-      affine(LO);
-      affine(HI);
-      c.simd(Simd.Shuffle).op(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-      c.simd(Simd.Store).mem(0, 0);
-      c.addTo(P, 16);
-      c.addTo(REM, -4);
-      c.op(Op.Br, 0);
-    }
-    c.op(Op.End);
-    c.op(Op.End);
-    c.op(Op.Block, VOID);
-    c.op(Op.Loop, VOID); // the remainder
-    {
-      c.get(REM).op(Op.I32Eqz).op(Op.BrIf, 1);
-      c.get(P);
-      c.get(P).op(Op.F32Load).mem(2, 0).op(Op.F64PromoteF32).get(FMU).op(Op.F64Sub).get(FINV).op(Op.F64Mul).get(FSC).op(Op.F64Mul).get(FBB).op(Op.F64Add);
-      c.op(Op.F32DemoteF64).op(Op.F32Store).mem(2, 0);
-      c.addTo(P, 4);
-      c.addTo(REM, -1);
-      c.op(Op.Br, 0);
-    }
-    c.op(Op.End);
-    c.op(Op.End);
+    byFourThenOne(
+      c,
+      REM,
+      () => {
+        c.get(P).simd(Simd.Load64Zero).mem(3, 0).simd(Simd.F64x2PromoteLow).set(LO);
+        c.get(P).simd(Simd.Load64Zero).mem(3, 8).simd(Simd.F64x2PromoteLow).set(HI);
+        c.get(P);
+        affine(LO);
+        affine(HI);
+        c.simd(Simd.Shuffle).op(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        c.simd(Simd.Store).mem(0, 0);
+        c.addTo(P, 16);
+      },
+      () => {
+        c.get(P);
+        c.get(P).op(Op.F32Load).mem(2, 0).op(Op.F64PromoteF32).get(FMU).op(Op.F64Sub).get(FINV).op(Op.F64Mul).get(FSC).op(Op.F64Mul).get(FBB).op(Op.F64Add);
+        c.op(Op.F32DemoteF64).op(Op.F32Store).mem(2, 0);
+        c.addTo(P, 4);
+      },
+    );
     // next plane: channel (ci + 1) mod c
     c.get(CI).i32(1).op(Op.I32Add).tee(CI).get(CH).op(Op.I32GeS).op(Op.If, VOID).i32(0).set(CI).op(Op.End);
     c.countDown(I);
@@ -438,5 +434,6 @@ export function fp32KernelFuncs(): Func[] {
     bnFunc(),
     maxPoolFunc(false),
     maxPoolFunc(true),
+    ...convKernelFuncs(),
   ];
 }

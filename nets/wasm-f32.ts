@@ -22,6 +22,7 @@
 
 import type { Window2d } from './shapes.js';
 import { buildModule } from './wasm-binary.js';
+import { EPI_CLIP, EPI_NONE, EPI_RELU, MR } from './wasm-f32-conv.js';
 import { fp32KernelFuncs } from './wasm-f32-kernels.js';
 
 type Fn = (...args: number[]) => void;
@@ -38,6 +39,10 @@ interface Kernels {
   bn: Fn;
   mp1: Fn;
   mp2: Fn;
+  conv64: Fn;
+  conv32: Fn;
+  stage: Fn;
+  compact: Fn;
 }
 
 let kernels: Kernels | null | undefined;
@@ -62,6 +67,10 @@ function instance(): Kernels | null {
         bn: ex.bn,
         mp1: ex.mp1,
         mp2: ex.mp2,
+        conv64: ex.conv64,
+        conv32: ex.conv32,
+        stage: ex.stage,
+        compact: ex.compact,
       };
     } catch {
       kernels = null;
@@ -98,9 +107,9 @@ function copyOut(view: Float32Array): Float32Array {
   return y;
 }
 
-/** Bump allocation of one call's regions, 64-byte aligned. */
+/** Bump allocation of one call's regions, 64-byte aligned, after the resident weights. */
 class Layout {
-  end = 0;
+  end = residentEnd;
   take(bytes: number): number {
     const p = this.end;
     this.end = align64(p + bytes);
@@ -110,6 +119,63 @@ class Layout {
 
 function align64(n: number): number {
   return (n + 63) & ~63;
+}
+
+/** n rounded up to an odd number of 64-byte lines: rows at this stride spread over all L1 sets. */
+function oddLines(n: number): number {
+  const lines = Math.ceil(n / 64);
+  return (lines | 1) * 64;
+}
+
+/**
+ * Resident data (packed weights) at the bottom of the kernel memory, one region per (weight
+ * tensor, layout), filled once: a network's weights are packed on its first pass and read in place
+ * on every later one (tensors are never mutated after they are produced — the IR's rule; a few
+ * sampled values are compared anyway, so an edited weight is repacked). Past RESIDENT_MAX bytes
+ * every region is dropped (a new generation) and refilled on use. Each call's scratch comes after.
+ */
+let residentEnd = 0;
+let residentGen = 0;
+const RESIDENT_MAX = 256 << 20;
+interface Resident {
+  gen: number;
+  ptr: number;
+  probe: Float32Array;
+}
+const residents = new WeakMap<Float32Array, Map<string, Resident>>();
+
+function probeOf(w: Float32Array): Float32Array {
+  const step = Math.max(1, Math.floor(w.length / 16));
+  const p = new Float32Array(Math.ceil(w.length / step) + 1);
+  for (let i = 0, j = 0; i < w.length; i += step) p[j++] = w[i];
+  p[p.length - 1] = w[w.length - 1];
+  return p;
+}
+
+function sameProbe(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+/** The address of `key`'s resident region `tag` (bytes long), filled by `fill` when (re)made; null if memory cannot grow. */
+function resident(kern: Kernels, key: Float32Array, tag: string, bytes: number, fill: (buf: ArrayBuffer, ptr: number) => void): number | null {
+  let byTag = residents.get(key);
+  const hit = byTag?.get(tag);
+  const probe = probeOf(key);
+  if (hit && hit.gen === residentGen && sameProbe(hit.probe, probe)) return hit.ptr;
+  if (residentEnd + bytes > RESIDENT_MAX) {
+    residentGen++;
+    residentEnd = 0;
+  }
+  const ptr = residentEnd;
+  const buf = reserve(kern, align64(ptr + bytes));
+  if (!buf) return null;
+  residentEnd = align64(ptr + bytes);
+  fill(buf, ptr);
+  if (!byTag) residents.set(key, (byTag = new Map()));
+  byTag.set(tag, { gen: residentGen, ptr, probe });
+  return ptr;
 }
 
 export type SimdAccum = 'f64' | 'f32';
@@ -255,12 +321,45 @@ function stageInput(kern: Kernels, buf: ArrayBuffer, s: ConvShape, planes: numbe
 const SLACK = 256;
 
 /**
- * Convolution through im2col and the GEMM, bias fused: per group the weights are A (ocg × K,
- * K = icg·kh·kw), per image the im2col of the receptive fields is B (K × oh·ow) — or, for a 1×1
- * stride-1 unpadded convolution, the input planes themselves. Writes y (NCHW); false where
- * WebAssembly SIMD is unavailable.
+ * What a convolution's output goes through before it is stored (runFp32 fuses Conv →
+ * BatchNormalization → Relu / Clip chains): BN as (v − mean)·inv·scale + bias in float64 (`inv` =
+ * 1/√(var + ε) computed by the caller, as batchNorm does), then Relu or Clip — each applied to the
+ * float32 value the node before it outputs, so the results are the unfused nodes', bit for bit.
  */
-export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array): boolean {
+export interface ConvPost {
+  bn?: { mean: Float32Array; inv: Float64Array; scale: Float32Array; bias: Float32Array };
+  act?: { relu: boolean; lo: number; hi: number };
+}
+
+/** Writes the epilogue's BN params (f64 [channels][4] from channel `from`) and bounds; returns (bnp, mode, boundsPtr). */
+function postParams(buf: ArrayBuffer, post: ConvPost | undefined, bnPtr: number, boundsPtr: number, channels: number, from: number): [number, number, number] {
+  const bn = post?.bn;
+  if (bn) {
+    const p = new Float64Array(buf, bnPtr, channels * 4);
+    for (let i = 0; i < channels; i++) {
+      p[i * 4] = bn.mean[from + i];
+      p[i * 4 + 1] = bn.inv[from + i];
+      p[i * 4 + 2] = bn.scale[from + i];
+      p[i * 4 + 3] = bn.bias[from + i];
+    }
+  }
+  const act = post?.act;
+  if (act && !act.relu) {
+    const bounds = new Float32Array(buf, boundsPtr, 2);
+    bounds[0] = act.lo;
+    bounds[1] = act.hi;
+  }
+  return [bn ? bnPtr : 0, !act ? EPI_NONE : act.relu ? EPI_RELU : EPI_CLIP, boundsPtr];
+}
+
+/**
+ * Convolution on the conv kernel (wasm-f32-conv.ts), bias and `post` fused into its epilogue: per
+ * group the weights are A (ocg × K, K = icg·kh·kw, packed once per weight tensor and kept
+ * resident), per image B is read from the staged input — padded (and for 'f64' promoted to
+ * float64 once) — at "wide" output positions for stride 1, or from its im2col for other strides.
+ * Writes y (NCHW); false where WebAssembly SIMD is unavailable or memory cannot grow.
+ */
+export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array, post?: ConvPost): boolean {
   const kern = instance();
   if (!kern) return false;
   const { n, c, h, wid, oc, group, icg, ocg, kh, kw, sh, sw, dh, dw, oh, ow } = s;
@@ -270,42 +369,71 @@ export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Flo
   const k = icg * kh * kw;
   const area = oh * ow;
   const plane = h * wid;
-  const mBlocks = Math.ceil(ocg / 4);
-  const nBlocks = Math.ceil(area / nr);
-  const ldc = nBlocks * nr;
+  const mr = MR;
+  const mBlocks = Math.ceil(ocg / mr);
   const { hp, wp, any } = padded(s);
-  const direct = kh === 1 && kw === 1 && sh === 1 && sw === 1 && !any;
+  // stride 1: output (oy, ox) is column oy·wp + ox, and every tap's B row is the staged input itself
+  const wide = sh === 1 && sw === 1;
+  const cols = wide ? (oh - 1) * wp + ow : area;
+  const nBlocks = Math.ceil(cols / nr);
+  const ldc = nBlocks * nr;
+  const aPtr = resident(kern, w, `conv${el}/${group}/${mr}`, group * mBlocks * k * mr * el, (buf, ptr) => {
+    const a = is64 ? new Float64Array(buf, ptr, group * mBlocks * k * mr) : new Float32Array(buf, ptr, group * mBlocks * k * mr);
+    a.fill(0);
+    for (let g = 0; g < group; g++) {
+      for (let i = 0; i < ocg; i++) {
+        const src = (g * ocg + i) * k;
+        const dst = (g * mBlocks + Math.floor(i / mr)) * k * mr + (i % mr);
+        for (let p = 0; p < k; p++) a[dst + p * mr] = w[src + p];
+      }
+    }
+  });
+  if (aPtr === null) return false;
   const lay = new Layout();
-  const aPtr = lay.take(mBlocks * k * 4 * el);
-  const biasPtr = lay.take(mBlocks * 4 * el);
-  const kOffPtr = lay.take(k * 4);
+  const biasPtr = lay.take(mBlocks * mr * el);
+  const bnPtr = post?.bn ? lay.take(mBlocks * mr * 32) : 0;
+  const boundsPtr = lay.take(8);
+  const tapPtr = lay.take(k * 4);
+  const kOffPtr = wide ? tapPtr : lay.take(k * 4);
   const rawPtr = lay.take(icg * plane * 4 + SLACK);
-  const padPtr = any ? lay.take(icg * hp * wp * 4 + SLACK) : rawPtr;
-  const bPtr = direct ? rawPtr : lay.take(k * ldc * 4);
-  const cPtr = lay.take(mBlocks * 4 * ldc * 4);
-  const partPtr = k > KC ? lay.take(mBlocks * 4 * ldc * el) : 0;
+  // plane and im2col row strides of an odd number of cache lines (see stageFunc)
+  const planeBytes = oddLines(hp * wp * 4);
+  const ldbBytes = oddLines(ldc * 4);
+  const xPtr = lay.take(icg * planeBytes + SLACK);
+  const bPtr = wide ? xPtr : lay.take(k * ldbBytes + SLACK);
+  const cPtr = lay.take(mBlocks * mr * ldc * 4);
   const buf = reserve(kern, lay.end);
   if (!buf) return false;
-  const aView = is64 ? new Float64Array(buf, aPtr, mBlocks * k * 4) : new Float32Array(buf, aPtr, mBlocks * k * 4);
-  const biasView = is64 ? new Float64Array(buf, biasPtr, mBlocks * 4) : new Float32Array(buf, biasPtr, mBlocks * 4);
-  const cView = new Float32Array(buf, cPtr, mBlocks * 4 * ldc);
-  const kOff = new Int32Array(buf, kOffPtr, k);
+  const taps = new Int32Array(buf, tapPtr, k);
   for (let ic = 0, r = 0; ic < icg; ic++) {
-    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) kOff[r++] = (ic * hp * wp + ky * dh * wp + kx * dw) * 4;
+    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) taps[r++] = ic * planeBytes + (ky * dh * wp + kx * dw) * 4;
   }
-  // the pad kernel writes interiors only: borders zeroed once stay zero for every image
-  if (any) new Float32Array(buf, padPtr, icg * hp * wp).fill(0);
-  const ldbBytes = direct ? plane * 4 : ldc * 4;
+  if (!wide) {
+    const kOff = new Int32Array(buf, kOffPtr, k);
+    for (let r = 0; r < k; r++) kOff[r] = r * ldbBytes;
+  }
+  // the staging kernels write interiors only: borders zeroed once stay zero for every image
+  new Uint8Array(buf, xPtr, icg * planeBytes + SLACK).fill(0);
+  const cView = new Float32Array(buf, cPtr, ocg * area);
+  const biasView = is64 ? new Float64Array(buf, biasPtr, mBlocks * mr) : new Float32Array(buf, biasPtr, mBlocks * mr);
+  const conv = is64 ? kern.conv64 : kern.conv32;
   for (let g = 0; g < group; g++) {
-    packRows(aView, w, ocg, k, g * ocg * k, k);
-    for (let i = 0; i < mBlocks * 4; i++) biasView[i] = i < ocg && bias ? bias[g * ocg + i] : 0;
+    for (let i = 0; i < mBlocks * mr; i++) biasView[i] = i < ocg && bias ? bias[g * ocg + i] : 0;
+    const [bnp, mode, bounds] = postParams(buf, post, bnPtr, boundsPtr, ocg, g * ocg);
+    const aG = aPtr + g * mBlocks * k * mr * el;
     for (let bn = 0; bn < n; bn++) {
-      stageInput(kern, buf, s, icg, x, (bn * c + g * icg) * plane, rawPtr, padPtr);
-      if (!direct) kern.im2col(padPtr, bPtr, kOffPtr, k, oh, ow, sh * wp * 4, sw * 4, ldc * 4);
-      gemmBlocked(kern, accum, true, aPtr, bPtr, cPtr, partPtr, mBlocks, nBlocks, k, ldbBytes, ldc * 4, ldc * el, biasPtr);
-      const yOff = (bn * oc + g * ocg) * area;
-      if (ldc === area) y.set(cView.subarray(0, ocg * area), yOff);
-      else for (let i = 0; i < ocg; i++) y.set(cView.subarray(i * ldc, i * ldc + area), yOff + i * area);
+      const xOff = (bn * c + g * icg) * plane;
+      new Float32Array(buf, rawPtr, icg * plane).set(x.subarray(xOff, xOff + icg * plane));
+      const first = (s.padTop * wp + s.padLeft) * 4;
+      kern.stage(rawPtr, xPtr, icg * h, wid, h, first, wp * 4, planeBytes - h * wp * 4);
+      if (!wide) kern.im2col(xPtr, bPtr, tapPtr, k, oh, ow, sh * wp * 4, sw * 4, ldbBytes);
+      conv(aG, bPtr, kOffPtr, cPtr, mBlocks, nBlocks, k, ldc * 4, biasPtr, bnp, mode, bounds);
+      // pack the rows in place: channel i, row oy at (i·oh + oy)·ow
+      if (wide ? wp !== ow || ldc !== area : ldc !== area) {
+        if (wide) kern.compact(cPtr, cPtr, ocg, oh, ow * 4, wp * 4, ldc * 4);
+        else kern.compact(cPtr, cPtr, ocg, 1, area * 4, 0, ldc * 4);
+      }
+      y.set(cView, (bn * oc + g * ocg) * area);
     }
   }
   return true;
@@ -314,29 +442,34 @@ export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Flo
 /**
  * Depthwise convolution (group = c = oc, one input and one output channel per group), stride 1 or
  * 2 along x, any stride along y, any dilation: float64 accumulation starting at the bias, taps in
- * kernel order — the scalar loop's order. False where WebAssembly SIMD is unavailable or the
- * shape is not one of these.
+ * kernel order — the scalar loop's order — then `post` (see ConvPost). False where WebAssembly
+ * SIMD is unavailable or the shape is not one of these.
  */
-export function simdDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array): boolean {
+export function simdDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array, post?: ConvPost): boolean {
   const kern = instance();
   const { n, c, h, wid, oc, group, icg, ocg, kh, kw, sh, sw, dh, dw, oh, ow } = s;
   if (!kern || group !== c || oc !== c || icg !== 1 || ocg !== 1 || (sw !== 1 && sw !== 2)) return false;
   const taps = kh * kw;
   const plane = h * wid;
   const { hp, wp, any } = padded(s);
+  const wPtr = resident(kern, w, 'dw64', c * taps * 8, (buf, ptr) => {
+    const w64 = new Float64Array(buf, ptr, c * taps);
+    for (let i = 0; i < c * taps; i++) w64[i] = w[i];
+  });
+  if (wPtr === null) return false;
   const lay = new Layout();
-  const wPtr = lay.take(c * taps * 8);
   const biasPtr = lay.take(c * 8);
+  const bnPtr = post?.bn ? lay.take(c * 32) : 0;
+  const boundsPtr = lay.take(8);
   const kOffPtr = lay.take(taps * 4);
   const rawPtr = lay.take(c * plane * 4 + SLACK);
   const padPtr = any ? lay.take(c * hp * wp * 4 + SLACK) : rawPtr;
   const outPtr = lay.take(c * oh * ow * 4 + SLACK);
   const buf = reserve(kern, lay.end);
   if (!buf) return false;
-  const w64 = new Float64Array(buf, wPtr, c * taps);
-  for (let i = 0; i < c * taps; i++) w64[i] = w[i];
   const b64 = new Float64Array(buf, biasPtr, c);
   for (let i = 0; i < c; i++) b64[i] = bias ? bias[i] : 0;
+  const [bnp, mode, bounds] = postParams(buf, post, bnPtr, boundsPtr, c, 0);
   const kOff = new Int32Array(buf, kOffPtr, taps);
   for (let ky = 0, t = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) kOff[t++] = (ky * dh * wp + kx * dw) * 4;
   if (any) new Float32Array(buf, padPtr, c * hp * wp).fill(0);
@@ -344,7 +477,7 @@ export function simdDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bi
   const dwFn = sw === 1 ? kern.dw1 : kern.dw2;
   for (let bn = 0; bn < n; bn++) {
     stageInput(kern, buf, s, c, x, bn * c * plane, rawPtr, padPtr);
-    dwFn(padPtr, wPtr, biasPtr, outPtr, kOffPtr, c, oh, Math.ceil(ow / 4), taps, sh * wp * 4, hp * wp * 4, ow);
+    dwFn(padPtr, wPtr, biasPtr, outPtr, kOffPtr, c, oh, Math.ceil(ow / 4), taps, sh * wp * 4, hp * wp * 4, ow, bnp, mode, bounds);
     y.set(outView, bn * c * oh * ow);
   }
   return true;
