@@ -128,7 +128,8 @@ function convChains(graph: Graph, keep: ReadonlySet<string>): Map<number, ConvCh
     let act = soleUse(from.outputs[0], (o) => o === 'Relu' || o === 'Clip');
     if (act !== undefined && graph.nodes[act].op === 'Clip') {
       const c = graph.nodes[act];
-      if (c.inputs.length > 1 || !(attrNum(c, 'min', -Infinity) <= attrNum(c, 'max', Infinity))) act = undefined;
+      // per-channel bounds (channelMax) are not an epilogue form: that Clip runs on its own
+      if (c.inputs.length > 1 || clipChannelMax(c) !== null || !(attrNum(c, 'min', -Infinity) <= attrNum(c, 'max', Infinity))) act = undefined;
     }
     if (bn !== undefined || act !== undefined) chains.set(i, { bn, act });
   });

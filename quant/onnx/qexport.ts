@@ -266,15 +266,14 @@ function activation(qw: QWriter, x: string, out: string, act: QActivation, name:
     return;
   }
   if (act.kind === 'clamp') {
-    if (act.channelHi) qw.fail(`per-channel clamp bounds (CLE through ReLU6 with cleRelu6 'clip') cannot be written`);
     // sim/qexec.ts clamps the codes in place: the parameters of x are those that keep them
     if (yd !== xa.dtype) qw.fail(`a clamp cannot change the type (${xa.dtype} → ${yd})`);
     const r = qRange(yq);
     const lo = Math.max(r.qmin, act.lo);
     const hi = Math.min(r.qmax, act.hi);
     const t = typeRange(yd);
-    if (lo <= t.qmin && hi >= t.qmax) qw.emit('Identity', [x], [out], [], name);
-    else qw.clampStage(x, out, xa.q, yd, lo, hi);
+    if (lo <= t.qmin && hi >= t.qmax && !act.channelHi) qw.emit('Identity', [x], [out], [], name);
+    else qw.clampStage(x, out, xa.q, yd, lo, hi, act.channelHi);
     return;
   }
   if (act.fn === 'sigmoid' && act.entries === 2 ** act.inQ.bits) {

@@ -192,20 +192,24 @@ export class QWriter {
     }
     const d = this.dtypeOfQ(yq, `tensor '${out}'`);
     let { qmin, qmax } = qRange(yq);
+    const channelHi = act.kind === 'clamp' ? act.channelHi : undefined;
     if (act.kind === 'clamp') {
-      // ONNX's QLinear ops and Clip take scalar bounds; a Min with a bound tensor could express it, not written yet
-      if (act.channelHi) this.fail(`per-channel clamp bounds (CLE through ReLU6 with cleRelu6 'clip') cannot be written`);
       qmin = Math.max(qmin, act.lo);
       qmax = Math.min(qmax, act.hi);
     }
     const t = typeRange(d);
-    if (qmin <= t.qmin && qmax >= t.qmax) return { tq: yq, opOut: out, finish: () => {} };
+    if (qmin <= t.qmin && qmax >= t.qmax && !channelHi) return { tq: yq, opOut: out, finish: () => {} };
     const opOut = this.fresh(`${out}/saturated`);
-    return { tq: yq, opOut, finish: () => this.clampStage(opOut, out, yq, d, qmin, qmax) };
+    return { tq: yq, opOut, finish: () => this.clampStage(opOut, out, yq, d, qmin, qmax, channelHi) };
   }
 
-  /** DequantizeLinear → Clip(DQ(lo), DQ(hi)) → QuantizeLinear with the same parameters: exact. */
-  clampStage(x: string, out: string, q: QParams, dtype: IntDType, lo: number, hi: number): void {
+  /**
+   * DequantizeLinear → Clip(DQ(lo), DQ(hi)) → QuantizeLinear with the same parameters: exact.
+   * Per-channel upper bounds (`channelHi`, axis 1) add a Min with DQ(hi_c) shaped [1, C, 1, …]
+   * after the Clip (ONNX's Clip takes scalars, its Min broadcasts): DQ is monotonic, so the
+   * requantized code of min(DQ(v), DQ(hi_c)) is min(v, hi_c).
+   */
+  clampStage(x: string, out: string, q: QParams, dtype: IntDType, lo: number, hi: number, channelHi?: Int32Array): void {
     if (q.scale.length !== 1) this.fail('a clamp on a per-channel tensor cannot be written');
     if (lo > hi) this.fail(`empty clamp range [${lo}, ${hi}]`);
     const s = q.scale[0];
@@ -218,7 +222,16 @@ export class QWriter {
     const ins = [f, lo > t.qmin ? this.init(`${out}/clamp_min`, { dtype: 'float32', shape: [], data: Float32Array.of(dqValue(lo, s, z)) }) : ''];
     if (hi < t.qmax) ins.push(this.init(`${out}/clamp_max`, { dtype: 'float32', shape: [], data: Float32Array.of(dqValue(hi, s, z)) }));
     this.emit('Clip', ins, [g]);
-    this.quantizeNode(g, out, q, dtype, key);
+    let y = g;
+    if (channelHi) {
+      const rank = this.net.tensors.get(out)?.shape.length ?? 0;
+      if (rank < 2) this.fail(`per-channel clamp bounds on '${out}' need its shape (rank ≥ 2)`);
+      const shape = [1, channelHi.length, ...new Array<number>(rank - 2).fill(1)];
+      const bounds = Float32Array.from(channelHi, (v) => dqValue(Math.min(v, hi), s, z));
+      y = this.fresh(`${out}/channel_clamped`);
+      this.emit('Min', [g, this.init(`${out}/channel_max`, { dtype: 'float32', shape, data: bounds })], [y]);
+    }
+    this.quantizeNode(y, out, q, dtype, key);
   }
 
   /** Gather over the table expanded to one entry per storage code of `x`. */

@@ -3,7 +3,8 @@
  * the integer bounds clampBounds derives (round half even of f/s plus z, saturated — checked by
  * hand), and the requant unit's clamp with them, bit for bit against a reference written here
  * (BigInt gemmlowp arithmetic for fixed mode, ORT's float32 steps for float mode) in qnet's
- * requantize, the functional executor (sim/qexec) and the engine's functional path on an arch
+ * requantize, the functional executor (sim/qexec), ONNX Runtime on the exported network (QOperator
+ * and QDQ: the clamp written as Clip, then Min) and the engine's functional path on an arch
  * (evaluateOnArch) — which also refuses such a network on an arch without per-channel bounds and
  * counts the bounds as requant parameters (stored and moved), one per output channel.
  */
@@ -19,7 +20,9 @@ import { simulate } from '../../../sim/engine/index.js';
 import { workloadFromQuantizedNetwork } from '../../../sim/engine/workload.js';
 import { runQuantized } from '../../../sim/qexec.js';
 import { hasPerChannelClamp, requantUnitProblem } from '../../../sim/requant-unit.js';
+import { exportQuantizedOnnx } from '../../../quant/onnx/qexport.js';
 import { mbqmRef } from '../../helpers/fixed-point-ref.js';
+import { runOrt } from '../../helpers/ort.js';
 
 const uint8 = (scale: number, zero: number): QParams => ({ scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zero), axis: -1, bits: 8, signed: false, narrow: false });
 
@@ -167,6 +170,15 @@ describe('per-channel clamp bounds in sim/ and on an arch', () => {
       let codes: number[] = [];
       runQuantized(tinyNet(CLIP), feeds, { requant: { mode }, acc: { bits: 32, policy: 'wrap' }, onLayer: (l, out) => l.name === 'conv' && (codes = Array.from(out.data as Uint8Array)) });
       expect(codes).toEqual(Array.from(tinyReference(images, n, mode)));
+    }
+  });
+
+  it('ONNX Runtime runs the exported network (the clamp as Clip, then Min with DQ(hi_c)) to the same codes, QOperator and QDQ', async () => {
+    const want = Array.from(tinyReference(images, n, 'float'), (q) => Math.fround(Math.fround(0.1) * (q - 3)));
+    for (const format of ['qop', 'qdq'] as const) {
+      const bytes = exportQuantizedOnnx(tinyNet(CLIP), { format });
+      const y = (await runOrt(bytes, feeds)).y.data as Float32Array;
+      expect(Array.from(y)).toEqual(want);
     }
   });
 

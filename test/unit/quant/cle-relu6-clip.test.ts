@@ -69,7 +69,7 @@ describe("crossLayerEqualize relu6: 'clip' by hand", () => {
     expect(clip.op).toBe('Clip');
     expect([clip.attrs.min, clip.attrs.max]).toEqual([0, 12]);
     expect(Array.from(clipChannelMax(clip)!)).toEqual([12, 6]);
-    expect(Array.from(res.graph.initializers.get(nodeOf(res.graph, 'conv1').inputs[1])!.data)).toEqual([4, 2, 0.5, 0.25]);
+    expect(Array.from(res.graph.initializers.get(nodeOf(res.graph, 'conv1').inputs[1])!.data as Float32Array)).toEqual([4, 2, 0.5, 0.25]);
     // x = (3, 1): pre-activations (7, 1.75); ReLU6 → (6, 1.75); y = 8·6 + 0.5·1.75 = 48.875
     expect(run(g, [3, 1])).toEqual([48.875]);
     expect(run(res.graph, [3, 1])).toEqual([48.875]);
