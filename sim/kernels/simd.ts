@@ -6,10 +6,11 @@
  *  - checked: in chunks of position blocks every tile's sums, which the accumulator epilogue
  *    (checked.ts, as the Float64 kernels use it) adds one by one.
  */
-import { applyPolicy, type OverflowReport } from './accumulator.js';
+import { applyPolicy, POLICY_SATURATE, POLICY_WRAP, type OverflowReport } from './accumulator.js';
 import { overflowReport, recordEvents, type KernelState } from './checked.js';
 import type { Geometry } from './geometry.js';
 import type { Prepared } from './prepared.js';
+import type { DotLayer } from './wasm.js';
 
 const EMPTY_F64 = new Float64Array(0);
 
@@ -18,7 +19,9 @@ const EMPTY_F64 = new Float64Array(0);
  * sums (O[idx + t·ts + i]: tile t of position p0 + i), bias load, each tile, the z_w step (as one
  * more add, step T+1), the output. checked.ts's semantics with the registers in locals and the
  * events counted locally (the hot case under a narrow accumulator): a channel's positions and
- * steps arrive in increasing order here, so its first event is the first one met.
+ * steps arrive in increasing order here, so its first event is the first one met. The policy is
+ * inlined for accumulators of ≤ 32 bits (applyPolicy's arithmetic, without a call per event:
+ * under a 16-bit accumulator most adds are events).
  */
 function tileEpilogue(st: KernelState, O: Int32Array, idx: number, ts: number, c: number, p0: number, pn: number): void {
   const T = st.T;
@@ -26,11 +29,13 @@ function tileEpilogue(st: KernelState, O: Int32Array, idx: number, ts: number, c
   const hi = st.hi;
   const policy = st.policy;
   const bits = st.bits;
+  // 0: wrap in int32 arithmetic, 1: saturate, 2: ideal, 3: applyPolicy (wider than 32 bits)
+  const mode = bits > 32 ? 3 : policy === POLICY_WRAP ? 0 : policy === POLICY_SATURATE ? 1 : 2;
+  const sh = 32 - bits;
   const e0 = st.init[c];
   const a0 = st.initAcc[c];
   const zn = st.zwNeg[c];
-  const xSum = st.xSum;
-  const steps = zn !== 0 && xSum !== null ? T + 1 : T;
+  const xSum = zn !== 0 ? st.xSum : null;
   const ob = c * st.cStride;
   let m = st.maxAbs;
   let ev = 0;
@@ -44,8 +49,11 @@ function tileEpilogue(st: KernelState, O: Int32Array, idx: number, ts: number, c
     const p = p0 + i;
     let e = e0;
     let a = a0;
-    for (let t = 0; t < steps; t++) {
-      const s = t < T ? O[idx + t * ts + i] : zn * xSum![p];
+    for (let t = 0; t <= T; t++) {
+      let s: number;
+      if (t < T) s = O[idx + t * ts + i];
+      else if (xSum !== null) s = zn * xSum[p];
+      else break;
       e += s;
       if (e > m) m = e;
       else if (-e > m) m = -e;
@@ -56,13 +64,38 @@ function tileEpilogue(st: KernelState, O: Int32Array, idx: number, ts: number, c
           firstStep = t + 1;
         }
         ev++;
-        a = applyPolicy(a, policy, bits);
+        if (mode === 0) a = ((a | 0) << sh) >> sh;
+        else if (mode === 1) a = a > hi ? hi : lo;
+        else if (mode === 3) a = applyPolicy(a, policy, bits);
       }
     }
     st.out[st.outBase[p] + ob] = a;
   }
   st.maxAbs = m;
   if (ev > 0) recordEvents(st, c, ev, firstPos, firstStep);
+}
+
+/**
+ * tileEpilogue for channel c (ci within its group) over positions [pFrom, pTo) — blocks
+ * [pb0, pb0 + nb) of the last runTiles() — in WebAssembly (wasm.ts epiFunc): same adds, same
+ * policy, same events; the bias load's event (step 0) recorded here.
+ */
+function epilogueWasm(st: KernelState, dot: DotLayer, ci: number, c: number, pb0: number, nb: number, pFrom: number, pTo: number, mode: number): void {
+  const f = dot.epiScratch();
+  f[0] = st.maxAbs;
+  f[1] = st.init[c];
+  f[2] = st.initAcc[c];
+  f[3] = st.lo;
+  f[4] = st.hi;
+  const r = dot.epilogue(ci, pb0, nb, mode, st.bits);
+  st.maxAbs = dot.epiScratch()[0];
+  if (st.initOver[c] === 1) recordEvents(st, c, pTo - pFrom, pFrom, 0);
+  if (r[2] > 0) recordEvents(st, c, r[2], r[0], r[1]);
+  const O = dot.epilogueOutput();
+  const out = st.out;
+  const outBase = st.outBase;
+  const ob = c * st.cStride;
+  for (let p = pFrom; p < pTo; p++) out[outBase[p] + ob] = O[p];
 }
 
 function runChecked(prep: Prepared, geo: Geometry, input: Int16Array, out: Float64Array | undefined): { out: Float64Array; overflow: OverflowReport } {
@@ -80,18 +113,26 @@ function runChecked(prep: Prepared, geo: Geometry, input: Int16Array, out: Float
   const xSum = prep.zwChannels > 0 ? new Float64Array(P) : null;
   st.xSum = xSum;
   let xSumAdds = 0;
+  // the epilogue in WebAssembly where it applies: ≤ 32 bits, wrap or saturate
+  const wasmMode = st.bits > 32 ? -1 : st.policy === POLICY_WRAP ? 0 : st.policy === POLICY_SATURATE ? 1 : -1;
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
     if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
     for (let pb0 = 0; pb0 < nPB; pb0 += dot.chunk) {
       const nb = Math.min(dot.chunk, nPB - pb0);
       const O = dot.runTiles(g, g * geo.groupXStride, pb0, nb);
-      for (let b = 0; b < nb; b++) {
-        const p0 = (pb0 + b) * bp;
-        const pn = Math.min(bp, P - p0);
-        for (let ci = 0; ci < ocg; ci++) {
+      const pFrom = pb0 * bp;
+      const pTo = Math.min(P, (pb0 + nb) * bp);
+      for (let ci = 0; ci < ocg; ci++) {
+        const c = c0 + ci;
+        if (wasmMode >= 0 && (st.zwNeg[c] === 0 || xSum === null)) {
+          epilogueWasm(st, dot, ci, c, pb0, nb, pFrom, pTo, wasmMode);
+          continue;
+        }
+        for (let b = 0; b < nb; b++) {
+          const p0 = (pb0 + b) * bp;
           const idx = ((b * ncb + Math.floor(ci / nc)) * T * nc + (ci % nc)) * bp;
-          tileEpilogue(st, O, idx, tStride, c0 + ci, p0, pn);
+          tileEpilogue(st, O, idx, tStride, c, p0, Math.min(bp, P - p0));
         }
       }
     }

@@ -31,7 +31,7 @@
  * The module is assembled here, byte by byte (no toolchain), with nets/wasm-binary.ts.
  */
 
-import { buildModule, Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
+import { buildModule, Code, F64, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
 import type { OperandLayout } from './geometry.js';
 
 /** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
@@ -47,6 +47,18 @@ const I32X4_SUB = 0xb1;
 const I32X4_MIN_S = 0xb6;
 const I32X4_MAX_S = 0xb8;
 const I32X4_MAX_U = 0xb9;
+const F64_LOAD = 0x2b;
+const F64_STORE = 0x39;
+const F64_LT = 0x63;
+const F64_GT = 0x64;
+const F64_ABS = 0x99;
+const F64_MAX = 0xa5;
+const I32_WRAP_I64 = 0xa7;
+const I32_TRUNC_F64_S = 0xaa;
+/** i64.trunc_sat_f64_s (0xfc 7): never traps — the policy value is computed for every add, in range or not */
+const I64_TRUNC_SAT_F64_S_PREFIX = 0xfc;
+const I64_TRUNC_SAT_F64_S = 0x06;
+const F64_CONVERT_I32_S = 0xb7;
 
 /** interleave the low (high) 4 int16 lanes of two vectors: [a0 b0 a1 b1 a2 b2 a3 b3] */
 const INTERLEAVE_LO = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
@@ -317,11 +329,97 @@ function fillFunc(): Func {
   return { name: 'fill', params: 10, locals: [...new Array<number>(9).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
 }
 
-/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill. */
+/**
+ * epi(o, bStride, tStride, T, nb, bp, p0, P, outRow, mode, sh, res): the checked accumulator of
+ * one channel over the tile sums runTiles() wrote (simd.ts tileEpilogue's semantics, for
+ * accumulators of ≤ 32 bits under wrap or saturate, without the z_w step): per position the bias
+ * load res.e0 / res.a0, then each tile — exact sum e (f64: exact below 2^53, the bound analysis
+ * refuses more) and accumulator a, policy applied when a leaves [res.lo, res.hi]. The outputs go
+ * to int32 outRow[p]; res.maxAbs is raised to the largest |e|, res.events / first (position,
+ * step) count and locate the events.
+ *   o        byte address of this channel's tile 0 of position 0 in block 0
+ *   bStride  bytes from one block's sums to the next; tStride: from one tile's to the next
+ *   res      f64 maxAbs, e0, a0, lo, hi at 0, 8, 16, 24, 32; i32 firstPos, firstStep, events at 40, 44, 48
+ */
+function epiFunc(): Func {
+  const O = 0, BSTRIDE = 1, TSTRIDE = 2, NT = 3, NB = 4, BPOS = 5, P0 = 6, P = 7, OUTP = 8, MODE = 9, SH = 10, RES = 11;
+  const B = 12, I = 13, T = 14, POS = 15, OT = 16, EV = 17, FP = 18, FS = 19, OB = 20, OUT = 21;
+  const E = 22, A = 23, S = 24, M = 25, LO = 26, HI = 27, E0 = 28, A0 = 29;
+  const c = new Code();
+  c.get(RES).op(F64_LOAD).mem(3, 0).set(M);
+  c.get(RES).op(F64_LOAD).mem(3, 8).set(E0);
+  c.get(RES).op(F64_LOAD).mem(3, 16).set(A0);
+  c.get(RES).op(F64_LOAD).mem(3, 24).set(LO);
+  c.get(RES).op(F64_LOAD).mem(3, 32).set(HI);
+  c.i32(-1).set(FP);
+  c.i32(0).set(FS);
+  c.i32(0).set(EV);
+  c.get(O).set(OB);
+  c.get(P0).set(POS);
+  c.i32(0).set(B);
+  c.op(Op.Block, VOID);
+  c.get(NB).op(Op.I32Eqz).op(Op.BrIf, 0);
+  c.op(Op.Loop, VOID); // blocks
+  {
+    c.i32(0).set(I);
+    c.op(Op.Block, VOID);
+    c.op(Op.Loop, VOID); // positions of the block
+    {
+      c.get(I).get(BPOS).op(I32_GE_U).get(POS).get(P).op(I32_GE_U).op(I32_OR).op(Op.BrIf, 1);
+      c.get(E0).set(E);
+      c.get(A0).set(A);
+      c.get(OB).get(I).i32(2).op(Op.I32Shl).op(Op.I32Add).set(OT);
+      c.i32(0).set(T);
+      c.op(Op.Loop, VOID); // tiles (never none)
+      {
+        c.get(OT).op(Op.I32Load).mem(2, 0).op(F64_CONVERT_I32_S).set(S);
+        c.get(E).get(S).op(Op.F64Add).tee(E).op(F64_ABS).get(M).op(F64_MAX).set(M);
+        c.get(A).get(S).op(Op.F64Add).set(A);
+        // branch-free (under a narrow accumulator events are frequent and unpredictable): out =
+        // a left the range; events += out; a = out ? policy(a) : a; only the first event branches
+        c.get(A).get(LO).op(F64_LT).get(A).get(HI).op(F64_GT).op(I32_OR).set(OUT);
+        c.addLocal(EV, OUT);
+        c.get(OUT).get(FP).i32(0).op(Op.I32LtS).op(I32_AND);
+        c.op(Op.If, VOID);
+        c.get(POS).set(FP);
+        c.get(T).i32(1).op(Op.I32Add).set(FS);
+        c.op(Op.End);
+        // wrap (mode 0): sign-extend the low P bits of ToInt32(a); saturate: the bound crossed
+        c.get(A).op(I64_TRUNC_SAT_F64_S_PREFIX).op(I64_TRUNC_SAT_F64_S).op(I32_WRAP_I64).get(SH).op(Op.I32Shl).get(SH).op(Op.I32ShrS).op(F64_CONVERT_I32_S);
+        c.get(HI).get(LO).get(A).get(HI).op(F64_GT).op(Op.Select);
+        c.get(MODE).op(Op.I32Eqz).op(Op.Select);
+        c.get(A);
+        c.get(OUT).op(Op.Select).set(A);
+        c.addLocal(OT, TSTRIDE);
+        c.countUp(T, NT, Op.I32LtU);
+      }
+      c.op(Op.End);
+      c.get(OUTP).get(POS).i32(2).op(Op.I32Shl).op(Op.I32Add).get(A).op(I32_TRUNC_F64_S).op(Op.I32Store).mem(2, 0);
+      c.addTo(POS, 1).addTo(I, 1);
+      c.op(Op.Br, 0);
+    }
+    c.op(Op.End);
+    c.op(Op.End);
+    c.addLocal(OB, BSTRIDE);
+    // the next block starts at p0 + (b + 1)·bp
+    c.get(P0).get(B).i32(1).op(Op.I32Add).get(BPOS).op(Op.I32Mul).op(Op.I32Add).set(POS);
+    c.countUp(B, NB, Op.I32LtU);
+  }
+  c.op(Op.End);
+  c.op(Op.End);
+  c.get(RES).get(M).op(F64_STORE).mem(3, 0);
+  c.get(RES).get(FP).op(Op.I32Store).mem(2, 40);
+  c.get(RES).get(FS).op(Op.I32Store).mem(2, 44);
+  c.get(RES).get(EV).op(Op.I32Store).mem(2, 48);
+  c.op(Op.End);
+  return { name: 'epi', params: 12, locals: [...new Array<number>(10).fill(I32), ...new Array<number>(8).fill(F64)], body: c };
+}
+
+/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi. */
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc());
+  fns.push(fillFunc(), epiFunc());
   return buildModule(fns);
 }
 
@@ -358,6 +456,7 @@ type ConvFn = (
   pb1: number,
 ) => number;
 
+type EpiFn = (o: number, bStride: number, tStride: number, nT: number, nb: number, bp: number, p0: number, p: number, outRow: number, mode: number, sh: number, res: number) => void;
 type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number) => void;
 
 const PAGE = 65536;
@@ -391,6 +490,7 @@ export class DotLayer {
   private readonly resPtr: number;
   private readonly dynPtr: number;
   private srcPtr = 0;
+  private epiPtr = 0;
   private posPtr = 0;
   private inPtr = 0;
   private xPtr = 0;
@@ -476,7 +576,8 @@ export class DotLayer {
     this.xPtr = align(this.inPtr + inputLength * 2 + 16);
     this.outPtr = align(this.xPtr + this.kp2 * bp * 4);
     this.srcPtr = align(this.outPtr + (perTile ? this.chunk * tileBlock : this.ncb * this.nc * nPB * bp * 4));
-    const end = this.srcPtr + srcLength * 4;
+    this.epiPtr = align(this.srcPtr + srcLength * 4);
+    const end = this.epiPtr + (perTile ? positions * 4 : 0);
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     return { posBase: new Int32Array(this.memory.buffer, this.posPtr, positions), input: new Int16Array(this.memory.buffer, this.inPtr, inputLength) };
@@ -495,6 +596,32 @@ export class DotLayer {
     (this.fns.fill as unknown as FillFn)(this.srcPtr, this.inPtr, l.planes, l.h, l.w, l.wp, plane, l.pt * l.wp + l.pl, l.sub, this.resPtr);
     const res = new Int32Array(buf, this.resPtr, 2);
     return x.length === 0 || (res[0] >= l.lo && res[1] <= l.hi);
+  }
+
+  /**
+   * The checked accumulator of channel ci of group-local channel block layout over the tile sums
+   * of the last runTiles() (blocks [pb0, pb0 + nb)), in WebAssembly (epiFunc): wrap (mode 0) or
+   * saturate (1) at ≤ 32 bits, outputs into epilogueOutput(). The caller sets epiScratch()'s
+   * maxAbs, e0, a0, lo, hi first and reads maxAbs back after; returns firstPos, firstStep, events.
+   */
+  epilogue(ci: number, pb0: number, nb: number, mode: number, bits: number): Int32Array {
+    const bp = this.blockPositions;
+    const nc = this.nc;
+    const T = this.nTiles;
+    const tileBytes = nc * bp * 4;
+    const o = this.outPtr + ((Math.floor(ci / nc) * T * nc + (ci % nc)) * bp) * 4;
+    (this.fns.epi as unknown as EpiFn)(o, this.ncb * T * tileBytes, tileBytes, T, nb, bp, pb0 * bp, this.positions, this.epiPtr, mode, 32 - bits, this.resPtr);
+    return new Int32Array(this.memory.buffer, this.resPtr + 40, 3);
+  }
+
+  /** epilogue()'s f64 inputs and maxAbs: [maxAbs, e0, a0, lo, hi] */
+  epiScratch(): Float64Array {
+    return new Float64Array(this.memory.buffer, this.resPtr, 5);
+  }
+
+  /** epilogue()'s outputs, int32 [positions] (valid at the positions of the last call's blocks) */
+  epilogueOutput(): Int32Array {
+    return new Int32Array(this.memory.buffer, this.epiPtr, this.positions);
   }
 
   /** output row stride (int32 elements) of run(): positions rounded up to whole blocks */
