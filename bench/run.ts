@@ -3,6 +3,7 @@
  * those named). Each is a module exporting `main()`; add new ones to BENCHES.
  */
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> = {
+  'cle-relu6': () => import('./cle-relu6.js'),
   fp32: () => import('./fp32.js'),
   kernels: () => import('./kernels.js'),
   ptq: () => import('./ptq.js'),
