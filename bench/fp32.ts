@@ -16,11 +16,17 @@
  * Times are medians over interleaved rounds (ORT, then each qloom variant, repeated) so load from
  * other processes hits all columns alike. GMAC/s = MACs of the model at that batch / time.
  *
+ * The ceiling: what WebAssembly SIMD can do here at all — 8 independent accumulators (the conv
+ * kernel's register tile) of acc += x·y in f64x2 and f32x4 lanes on registers alone, measured in
+ * the same run. WebAssembly has no FMA outside relaxed SIMD and no lanes wider than 128 bits, where
+ * ORT's MLAS uses AVX-512 FMA; `floor / ORT` = (model MACs ÷ that ceiling) / ORT time is the ratio
+ * no kernel could beat with the model's MACs alone, each accumulation.
+ *
  *   npm run bench -- fp32        (or: npx tsx bench/fp32.ts)
  */
 import { median, writeBenchResult } from './common.js';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -31,6 +37,7 @@ import type { Graph, Tensor } from '../nets/graph.js';
 import { exportOnnx } from '../nets/onnx/export.js';
 import { Prng } from '../nets/prng.js';
 import { layerStats } from '../nets/shapes.js';
+import { buildModule, Code, I32, Op, Simd, V128, VOID } from '../nets/wasm-binary.js';
 import { loadModel } from '../nets/zoo/index.js';
 
 interface Case {
@@ -72,6 +79,10 @@ export interface Fp32BenchRow {
   speedup: { total: number; linear: number; totalF32: number; linearF32: number };
   /** max |ours − ORT| / max |ORT| of the output, per qloom variant */
   relErrVsOrt: Record<Exclude<Variant, 'ort'>, number>;
+  /** register-only SIMD mul+add GMAC/s measured in this case's rounds (see simdCeiling) */
+  ceilingMacPerSec: { f64: number; f32: number };
+  /** (MACs ÷ ceiling) / ORT time: the ratio the MACs alone allow, each accumulation */
+  floorVsOrt: { f64: number; f32: number };
 }
 
 /** One forward pass node by node (no fusion), timing the linear nodes apart. */
@@ -89,6 +100,38 @@ function forward(graph: Graph, feeds: Record<string, Tensor>, kernels: Fp32Kerne
   }
   const totalMs = performance.now() - t0;
   return { out: values.get(graph.outputs[0].name)!, totalMs, linearMs };
+}
+
+/**
+ * GMAC/s of `acc_r += x_i·x_j` (r < 8, distinct operand pairs so no product is shared) on registers
+ * in f64x2 or f32x4 lanes: the loop returns every accumulator's sum, so none is optimized away.
+ */
+function simdCeiling(is64: boolean): number {
+  const c = new Code();
+  const ACC = 1;
+  const X = ACC + 8;
+  for (let i = 0; i < 4; i++) c.simd(Simd.Const).op(i + 1, ...new Array<number>(15).fill(0)).set(X + i);
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < 4; i++) for (let j = i; j < 4; j++) pairs.push([X + i, X + j]);
+  c.op(Op.Loop, VOID);
+  for (let r = 0; r < 8; r++) c.get(ACC + r).get(pairs[r][0]).get(pairs[r][1]).simd(is64 ? Simd.F64x2Mul : Simd.F32x4Mul).simd(is64 ? Simd.F64x2Add : Simd.F32x4Add).set(ACC + r);
+  c.countDown(0);
+  c.op(Op.End);
+  c.get(ACC);
+  for (let r = 1; r < 8; r++) c.get(ACC + r).simd(Simd.I32x4Add);
+  c.simd(Simd.I32x4ExtractLane).op(0);
+  c.op(Op.End);
+  const mod = new WebAssembly.Module(buildModule([{ name: 'f', params: 1, results: [I32], locals: new Array<number>(12).fill(V128), body: c }]));
+  const f = new WebAssembly.Instance(mod, { e: { m: new WebAssembly.Memory({ initial: 1 }) } }).exports.f as (n: number) => number;
+  f(1e5);
+  const n = 4e6;
+  const times: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    f(n);
+    times.push(performance.now() - t0);
+  }
+  return (n * 8 * (is64 ? 2 : 4)) / (median(times) / 1000);
 }
 
 function inputsFor(model: string, graph: Graph, batch: number): Record<string, Tensor> {
@@ -132,6 +175,7 @@ async function benchCase(c: Case, minMsPerRound: number): Promise<Fp32BenchRow> 
 
   const total: Record<Variant, number[]> = { ort: [], scalar: [], simdF64: [], simdF32: [] };
   const linear: Record<Exclude<Variant, 'ort'>, number[]> = { scalar: [], simdF64: [], simdF32: [] };
+  const ceiling = { f64: [] as number[], f32: [] as number[] };
   // warm up (JIT, ORT's first-run allocations)
   for (let i = 0; i < 2; i++) {
     await session.run(ortFeeds);
@@ -151,11 +195,14 @@ async function benchCase(c: Case, minMsPerRound: number): Promise<Fp32BenchRow> 
       total[v].push((t - t0) / it);
       if (v !== 'ort') linear[v].push(forward(graph, feeds, KERNELS[v]).linearMs);
     }
+    ceiling.f64.push(simdCeiling(true));
+    ceiling.f32.push(simdCeiling(false));
   }
   await session.release();
   const macs = layerStats(graph, c.batch).totalMacs;
   const ms = Object.fromEntries(VARIANTS.map((v) => [v, median(total[v])])) as Record<Variant, number>;
   const linearMs = { scalar: median(linear.scalar), simdF64: median(linear.simdF64), simdF32: median(linear.simdF32) };
+  const ceilingMacPerSec = { f64: median(ceiling.f64), f32: median(ceiling.f32) };
   return {
     model: c.model,
     batch: c.batch,
@@ -171,6 +218,8 @@ async function benchCase(c: Case, minMsPerRound: number): Promise<Fp32BenchRow> 
       linearF32: linearMs.scalar / linearMs.simdF32,
     },
     relErrVsOrt,
+    ceilingMacPerSec,
+    floorVsOrt: { f64: (macs / ceilingMacPerSec.f64) * 1000 / ms.ort, f32: (macs / ceilingMacPerSec.f32) * 1000 / ms.ort },
   };
 }
 
@@ -180,23 +229,25 @@ const x = (r: number) => `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
 
 export function markdown(rows: readonly Fp32BenchRow[]): string {
   const lines = [
-    '| model | batch | MACs | ORT ms (GMAC/s) | scalar ms (GMAC/s) | / ORT | simd-f64 ms (GMAC/s) | / ORT | speed-up total | speed-up conv/gemm | simd-f32 ms (GMAC/s) | / ORT | f32 speed-up conv/gemm |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| model | batch | MACs | ORT ms (GMAC/s) | scalar ms (GMAC/s) | / ORT | simd-f64 ms (GMAC/s) | / ORT | speed-up total | speed-up conv/gemm | simd-f32 ms (GMAC/s) | / ORT | f32 speed-up conv/gemm | SIMD ceiling f64 / f32 GMAC/s | floor / ORT f64 / f32 |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.model} | ${r.batch} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ort)} (${g(r.macPerSec.ort)}) | ${t(r.ms.scalar)} (${g(r.macPerSec.scalar)}) | ${x(r.ratioVsOrt.scalar)} | ${t(r.ms.simdF64)} (${g(r.macPerSec.simdF64)}) | ${x(r.ratioVsOrt.simdF64)} | ${x(r.speedup.total)} | ${x(r.speedup.linear)} | ${t(r.ms.simdF32)} (${g(r.macPerSec.simdF32)}) | ${x(r.ratioVsOrt.simdF32)} | ${x(r.speedup.linearF32)} |`,
+      `| ${r.model} | ${r.batch} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ort)} (${g(r.macPerSec.ort)}) | ${t(r.ms.scalar)} (${g(r.macPerSec.scalar)}) | ${x(r.ratioVsOrt.scalar)} | ${t(r.ms.simdF64)} (${g(r.macPerSec.simdF64)}) | ${x(r.ratioVsOrt.simdF64)} | ${x(r.speedup.total)} | ${x(r.speedup.linear)} | ${t(r.ms.simdF32)} (${g(r.macPerSec.simdF32)}) | ${x(r.ratioVsOrt.simdF32)} | ${x(r.speedup.linearF32)} | ${g(r.ceilingMacPerSec.f64)} / ${g(r.ceilingMacPerSec.f32)} | ${x(r.floorVsOrt.f64)} / ${x(r.floorVsOrt.f32)} |`,
     );
   }
   const geo = (f: (r: Fp32BenchRow) => number) => Math.exp(rows.reduce((s, r) => s + Math.log(f(r)), 0) / rows.length);
   lines.push(
-    `| geometric mean | | | | | ${x(geo((r) => r.ratioVsOrt.scalar))} | | ${x(geo((r) => r.ratioVsOrt.simdF64))} | ${x(geo((r) => r.speedup.total))} | ${x(geo((r) => r.speedup.linear))} | | ${x(geo((r) => r.ratioVsOrt.simdF32))} | ${x(geo((r) => r.speedup.linearF32))} |`,
+    `| geometric mean | | | | | ${x(geo((r) => r.ratioVsOrt.scalar))} | | ${x(geo((r) => r.ratioVsOrt.simdF64))} | ${x(geo((r) => r.speedup.total))} | ${x(geo((r) => r.speedup.linear))} | | ${x(geo((r) => r.ratioVsOrt.simdF32))} | ${x(geo((r) => r.speedup.linearF32))} | | ${x(geo((r) => r.floorVsOrt.f64))} / ${x(geo((r) => r.floorVsOrt.f32))} |`,
   );
   return lines.join('\n');
 }
 
 export async function main(opts: { minMsPerRound?: number; out?: string; cases?: Case[] } = {}): Promise<Fp32BenchRow[]> {
   const minMs = opts.minMsPerRound ?? 200;
+  // other processes share the 2 cores: the 1/5/15-minute load before and after goes with the ratios
+  const loadBefore = loadavg();
   const rows: Fp32BenchRow[] = [];
   for (const c of opts.cases ?? CASES) {
     process.stdout.write(`fp32: ${c.model} batch ${c.batch} …\n`);
@@ -204,7 +255,10 @@ export async function main(opts: { minMsPerRound?: number; out?: string; cases?:
   }
   const md = markdown(rows);
   process.stdout.write(`\n## FP32 executor vs onnxruntime-node ${ort.env.versions.common} (single thread)\n\n${md}\n\n`);
-  process.stdout.write('Ratios: qloom time / ORT time (lower is better); speed-up: scalar time / SIMD time, whole pass and Conv/Gemm/MatMul nodes only.\n');
+  const loadAfter = loadavg();
+  process.stdout.write('Ratios: qloom time / ORT time (lower is better); speed-up: scalar time / SIMD time, whole pass and Conv/Gemm/MatMul nodes only;\n');
+  process.stdout.write('floor / ORT: the model\'s MACs at the register-only SIMD mul+add ceiling measured in the same rounds, over ORT\'s time.\n');
+  process.stdout.write(`load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after\n`);
   const out = opts.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'fp32.json');
   writeBenchResult(
     out,
@@ -216,6 +270,7 @@ export async function main(opts: { minMsPerRound?: number; out?: string; cases?:
         onnxruntime: ort.env.versions.common,
         cpu: cpus()[0]?.model ?? 'unknown',
         cores: cpus().length,
+        loadavg: { before: loadBefore, after: loadAfter },
         method: `median of interleaved rounds (per case) of ≥ ${minMs} ms per variant; ORT intraOpNumThreads = 1, default graph optimizations`,
         rows,
         markdown: md,

@@ -143,13 +143,12 @@ export function gemm(node: Node, ins: readonly (Tensor | undefined)[], accum: Si
     si = c2[0] === 1 ? 0 : c2[1];
     sj = c2[1] === 1 ? 0 : 1;
   }
-  const gm = accum === null ? null : simdGemm(accum, nn, m, k);
+  // computed transposed, Yᵀ = B'ᵀ·A'ᵀ: the weight B' (usually [n,k] with transB) packs as A's rows,
+  // once per weight tensor, and the batch becomes the kernel's columns
+  const weights = { key: b, tag: tb ? 'T' : 'N', pack: (ap: Float64Array | Float32Array) => (tb ? packRows(ap, b, nn, k, 0, k) : packColumns(ap, b, nn, k, nn)) };
+  const gm = accum === null ? null : simdGemm(accum, nn, m, k, weights);
   if (gm) {
-    // computed transposed, Yᵀ = B'ᵀ·A'ᵀ: the weight B' (usually [n,k] with transB) packs as A's rows
-    // and the batch becomes the kernel's columns
-    const { a: ap, b: bm, ldb, c: cm, ldc } = gm;
-    if (tb) packRows(ap, b, nn, k, 0, k);
-    else packColumns(ap, b, nn, k, nn);
+    const { b: bm, ldb, c: cm, ldc } = gm;
     if (ta) for (let p = 0; p < k; p++) bm.set(a.subarray(p * m, (p + 1) * m), p * ldb);
     else for (let i = 0; i < m; i++) for (let p = 0, ao = i * k; p < k; p++) bm[p * ldb + i] = a[ao + p];
     gm.run();

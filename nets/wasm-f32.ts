@@ -197,13 +197,23 @@ export interface SimdGemm<T extends Float64Array | Float32Array> {
 }
 
 /**
+ * A: packed by `pack` once per `key` (a weight tensor) and layout `tag`, and kept resident (see
+ * resident) — the returned `a` is then already filled.
+ */
+export interface ResidentA {
+  key: Float32Array;
+  tag: string;
+  pack(a: Float64Array | Float32Array): void;
+}
+
+/**
  * Lays out an m×k by k×n GEMM in the kernel memory (growing it as needed) and returns views to fill
  * and read; null where WebAssembly SIMD is unavailable or a dimension is 0.
  */
-export function simdGemm(accum: 'f64', m: number, n: number, k: number): SimdGemm<Float64Array> | null;
-export function simdGemm(accum: 'f32', m: number, n: number, k: number): SimdGemm<Float32Array> | null;
-export function simdGemm(accum: SimdAccum, m: number, n: number, k: number): SimdGemm<Float64Array> | SimdGemm<Float32Array> | null;
-export function simdGemm(accum: SimdAccum, m: number, n: number, k: number): SimdGemm<Float64Array> | SimdGemm<Float32Array> | null {
+export function simdGemm(accum: 'f64', m: number, n: number, k: number, weights?: ResidentA): SimdGemm<Float64Array> | null;
+export function simdGemm(accum: 'f32', m: number, n: number, k: number, weights?: ResidentA): SimdGemm<Float32Array> | null;
+export function simdGemm(accum: SimdAccum, m: number, n: number, k: number, weights?: ResidentA): SimdGemm<Float64Array> | SimdGemm<Float32Array> | null;
+export function simdGemm(accum: SimdAccum, m: number, n: number, k: number, weights?: ResidentA): SimdGemm<Float64Array> | SimdGemm<Float32Array> | null {
   const kern = instance();
   if (!kern || m <= 0 || n <= 0 || k <= 0) return null;
   const is64 = accum === 'f64';
@@ -212,13 +222,15 @@ export function simdGemm(accum: SimdAccum, m: number, n: number, k: number): Sim
   const mBlocks = Math.ceil(m / 4);
   const nBlocks = Math.ceil(n / nr);
   const ldb = nBlocks * nr;
+  const Arr = is64 ? Float64Array : Float32Array;
+  const aPtr = weights ? resident(kern, weights.key, `gemm${el}/${weights.tag}/${m}`, mBlocks * k * 4 * el, (buf, ptr) => weights.pack(new Arr(buf, ptr, mBlocks * k * 4))) : new Layout().take(mBlocks * k * 4 * el);
+  if (aPtr === null) return null;
   const lay = new Layout();
-  const aPtr = lay.take(mBlocks * k * 4 * el);
+  if (!weights) lay.take(mBlocks * k * 4 * el);
   const bPtr = lay.take(k * ldb * 4);
   const cPtr = lay.take(mBlocks * 4 * ldb * el);
   const buf = reserve(kern, lay.end);
   if (!buf) return null;
-  const Arr = is64 ? Float64Array : Float32Array;
   const a = new Arr(buf, aPtr, mBlocks * k * 4);
   const b = new Float32Array(buf, bPtr, k * ldb);
   const c = new Arr(buf, cPtr, mBlocks * 4 * ldb);
@@ -412,8 +424,9 @@ export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Flo
     const kOff = new Int32Array(buf, kOffPtr, k);
     for (let r = 0; r < k; r++) kOff[r] = r * ldbBytes;
   }
-  // the staging kernels write interiors only: borders zeroed once stay zero for every image
-  new Uint8Array(buf, xPtr, icg * planeBytes + SLACK).fill(0);
+  // the staging kernel writes interiors only: borders zeroed once stay zero for every image (unpadded,
+  // what lies between planes is read only into the wide columns that are dropped)
+  if (any) new Uint8Array(buf, xPtr, icg * planeBytes + SLACK).fill(0);
   const cView = new Float32Array(buf, cPtr, ocg * area);
   const biasView = is64 ? new Float64Array(buf, biasPtr, mBlocks * mr) : new Float32Array(buf, biasPtr, mBlocks * mr);
   const conv = is64 ? kern.conv64 : kern.conv32;
