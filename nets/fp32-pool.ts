@@ -1,12 +1,12 @@
 /**
  * The FP32 executor's pooling ops: MaxPool (WebAssembly SIMD where it applies, else a JS loop with
- * hoisted bounds), AveragePool and GlobalAveragePool.
+ * hoisted bounds), AveragePool and GlobalAveragePool (WebAssembly SIMD where it applies).
  */
 import { attrInts, attrNum, numel, type Node, type Tensor } from './graph.js';
 import { window2d, type Window2d } from './shapes.js';
 import type { Fp32Kernels } from './fp32.js';
 import { f32, out } from './fp32-tensor.js';
-import { simdAvailable, simdMaxPool } from './wasm-f32.js';
+import { simdAvailable, simdGlobalAvgPool, simdMaxPool } from './wasm-f32.js';
 
 export function pool(node: Node, xt: Tensor, kernels: Fp32Kernels): Tensor {
   const x = f32(xt, node, 'X');
@@ -90,11 +90,13 @@ function maxPool(x: Float32Array, y: Float32Array, planes: number, h: number, w:
   }
 }
 
-export function globalAvgPool(node: Node, xt: Tensor): Tensor {
+export function globalAvgPool(node: Node, xt: Tensor, kernels: Fp32Kernels = 'auto'): Tensor {
   const x = f32(xt, node, 'X');
   const [n, c] = xt.shape;
   const inner = numel(xt.shape.slice(2));
   const y = new Float32Array(n * c);
+  // the same float64 sums in another order (a JS loop costs ~2 ns a value on large planes)
+  if (kernels !== 'scalar' && simdAvailable() && simdGlobalAvgPool(x, n * c, inner, y)) return out([n, c, ...xt.shape.slice(2).map(() => 1)], y);
   for (let p = 0; p < n * c; p++) {
     let s = 0;
     for (let i = 0; i < inner; i++) s += x[p * inner + i];

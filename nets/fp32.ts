@@ -218,7 +218,7 @@ export function execNode(node: Node, ins: readonly (Tensor | undefined)[], kerne
     case 'AveragePool':
       return [pool(node, x, kernels)];
     case 'GlobalAveragePool':
-      return [globalAvgPool(node, x)];
+      return [globalAvgPool(node, x, kernels)];
     case 'Flatten':
     case 'Reshape':
     case 'Squeeze':

@@ -82,7 +82,9 @@ export const Op = {
   F64Add: 0xa0,
   F64Sub: 0xa1,
   F64Mul: 0xa2,
+  F64Div: 0xa3,
   F32DemoteF64: 0xb6,
+  F64ConvertI32S: 0xb7,
   F64PromoteF32: 0xbb,
   /** 0xfc prefix: memory.copy is 0xfc 0x0a 0x00 0x00 */
   Prefix: 0xfc,
@@ -98,6 +100,7 @@ export const Simd = {
   Shuffle: 0x0d,
   F64x2Splat: 0x14,
   I32x4ExtractLane: 0x1b,
+  F64x2ExtractLane: 0x21,
   Load64Zero: 0x5d,
   F32x4DemoteZero: 0x5e,
   F64x2PromoteLow: 0x5f,

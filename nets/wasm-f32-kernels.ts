@@ -1,7 +1,7 @@
 /**
  * The WebAssembly SIMD functions of the FP32 kernels (wasm-f32.ts runs them), assembled with the
  * shared emitter (wasm-binary.ts): a register-blocked GEMM in two accumulations, im2col, padding,
- * direct depthwise convolution, Relu / Clip, BatchNormalization and max pooling.
+ * direct depthwise convolution, Relu / Clip, BatchNormalization, max and global average pooling.
  *
  * GEMM contract, C = A·B (+ bias per row when fused):
  *   A  packed row panels [⌈M/4⌉][K][4]  (f64 for 'f64', f32 for 'f32'; rows past M are 0)
@@ -418,6 +418,46 @@ function maxPoolFunc(s2: boolean): Func {
   return { name: s2 ? 'mp2' : 'mp1', params: 10, locals: [...new Array<number>(9).fill(I32), V128, V128], body: c };
 }
 
+/**
+ * gap(src, dst, planes, inner): per plane of `inner` float32, the mean in float64 — four values a
+ * step into two f64x2 sums, the remainder into a scalar one, combined as (s0 + s2) + (s1 + s3) +
+ * rest, ÷ inner, rounded once: the scalar loop's sum in another order of float64 additions.
+ */
+function gapFunc(): Func {
+  const { SRC, DST, PLANES, INNER, N, REST, LO, HI, V } = slots('SRC', 'DST', 'PLANES', 'INNER', 'N', 'REST', 'LO', 'HI', 'V');
+  const c = new Code();
+  c.op(Op.Loop, VOID); // planes
+  {
+    c.zeroV(LO);
+    c.zeroV(HI);
+    c.i32(0).op(Op.F64ConvertI32S).set(REST);
+    c.get(INNER).set(N);
+    byFourThenOne(
+      c,
+      N,
+      () => {
+        c.get(SRC).simd(Simd.Load).mem(0, 0).set(V);
+        c.get(LO).get(V).simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Add).set(LO);
+        c.get(HI).get(V).get(V).simd(Simd.Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15).simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Add).set(HI);
+        c.addTo(SRC, 16);
+      },
+      () => {
+        c.get(REST).get(SRC).op(Op.F32Load).mem(2, 0).op(Op.F64PromoteF32).op(Op.F64Add).set(REST);
+        c.addTo(SRC, 4);
+      },
+    );
+    c.get(LO).get(HI).simd(Simd.F64x2Add).set(LO);
+    c.get(DST);
+    c.get(LO).simd(Simd.F64x2ExtractLane).op(0).get(LO).simd(Simd.F64x2ExtractLane).op(1).op(Op.F64Add).get(REST).op(Op.F64Add);
+    c.get(INNER).op(Op.F64ConvertI32S).op(Op.F64Div).op(Op.F32DemoteF64).op(Op.F32Store).mem(2, 0);
+    c.addTo(DST, 4);
+    c.countDown(PLANES);
+  }
+  c.op(Op.End);
+  c.op(Op.End);
+  return { name: 'gap', params: 4, locals: [I32, F64, V128, V128, V128], body: c };
+}
+
 /** Every function of the FP32 kernel module, exported under its name. */
 export function fp32KernelFuncs(): Func[] {
   return [
@@ -434,6 +474,7 @@ export function fp32KernelFuncs(): Func[] {
     bnFunc(),
     maxPoolFunc(false),
     maxPoolFunc(true),
+    gapFunc(),
     ...convKernelFuncs(),
   ];
 }

@@ -39,6 +39,7 @@ interface Kernels {
   bn: Fn;
   mp1: Fn;
   mp2: Fn;
+  gap: Fn;
   conv64: Fn;
   conv32: Fn;
   stage: Fn;
@@ -67,6 +68,7 @@ function instance(): Kernels | null {
         bn: ex.bn,
         mp1: ex.mp1,
         mp2: ex.mp2,
+        gap: ex.gap,
         conv64: ex.conv64,
         conv32: ex.conv32,
         stage: ex.stage,
@@ -574,5 +576,23 @@ export function simdMaxPool(s: Omit<ConvShape, 'c' | 'oc' | 'group' | 'icg' | 'o
   kern.pad(rawPtr, padPtr, planes * h, wid, h, hp, wp, padTop, padLeft);
   (sw === 1 ? kern.mp1 : kern.mp2)(padPtr, outPtr, kOffPtr, planes, oh, Math.ceil(ow / 4), taps, sh * wp * 4, hp * wp * 4, ow);
   y.set(new Float32Array(buf, outPtr, planes * oh * ow));
+  return true;
+}
+
+/**
+ * GlobalAveragePool of x [planes][inner] into y [planes] (see gapFunc: float64 sums in another
+ * order than the scalar loop's, one rounding); false where WebAssembly SIMD is unavailable.
+ */
+export function simdGlobalAvgPool(x: Float32Array, planes: number, inner: number, y: Float32Array): boolean {
+  const kern = instance();
+  if (!kern || planes === 0 || inner === 0) return false;
+  const lay = new Layout();
+  const srcPtr = lay.take(planes * inner * 4);
+  const dstPtr = lay.take(planes * 4);
+  const buf = reserve(kern, lay.end);
+  if (!buf) return false;
+  new Float32Array(buf, srcPtr, planes * inner).set(x.subarray(0, planes * inner));
+  kern.gap(srcPtr, dstPtr, planes, inner);
+  y.set(new Float32Array(buf, dstPtr, planes));
   return true;
 }

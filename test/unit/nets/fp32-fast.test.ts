@@ -1,7 +1,8 @@
 /**
  * The WebAssembly SIMD paths of the FP32 executor (nets/wasm-f32.ts) against the scalar loops they
  * replace, on random geometries: Conv (stride, pads, dilation, groups, depthwise, odd sizes,
- * batch), Gemm (transposes, alpha/beta, every bias broadcast) and MatMul (broadcast batches, 1-D).
+ * batch), Gemm (transposes, alpha/beta, every bias broadcast) and MatMul (broadcast batches, 1-D);
+ * Relu, Clip, BatchNormalization, MaxPool and GlobalAveragePool.
  *
  * The float64-accumulating path ('simd-f64', the default) may differ from the scalar one only in
  * the order of float64 additions: ≤ 1e-6 relative after the single rounding to float32. The
@@ -16,7 +17,7 @@ import { Prng } from '../../../nets/prng.js';
 import { KC, simdAvailable } from '../../../nets/wasm-f32.js';
 import { windowArbs, windowFits } from '../../helpers/arbitraries.js';
 
-function node(op: 'Conv' | 'Gemm' | 'MatMul' | 'Relu' | 'Clip' | 'BatchNormalization' | 'MaxPool', nInputs: number, attrs: Record<string, AttrValue>): Node {
+function node(op: 'Conv' | 'Gemm' | 'MatMul' | 'Relu' | 'Clip' | 'BatchNormalization' | 'MaxPool' | 'GlobalAveragePool', nInputs: number, attrs: Record<string, AttrValue>): Node {
   return { name: 't', op, inputs: ['a', 'b', 'c', 'd', 'e'].slice(0, nInputs), outputs: ['y'], attrs };
 }
 
@@ -221,6 +222,20 @@ describe('FP32 executor: WebAssembly SIMD paths equal the scalar loops', () => {
       const fast = Array.from(run(n, ins, 'simd-f64'));
       const ref = Array.from(run(n, ins, 'scalar'));
       expect(fast.map((v, i) => Object.is(v, ref[i]) || `${i}: ${v} vs ${ref[i]}`).filter((v) => v !== true)).toEqual([]);
+    }
+  });
+
+  it('GlobalAveragePool in f64x2 lanes within 1e-6 of the scalar loop (float64 sums in another order; planes of 4k and 4k+1…3 values, NaN)', () => {
+    const prng = new Prng(19);
+    for (const shape of [[2, 3, 8, 8], [3, 5, 7, 7], [1, 4, 1, 3], [2, 2, 29, 31]]) {
+      const x = rand(prng, shape);
+      (x.data as Float32Array)[shape[2] * shape[3] + 1] = NaN;
+      const n = node('GlobalAveragePool', 1, {});
+      const fast = run(n, [x], 'simd-f64');
+      const ref = run(n, [x], 'scalar');
+      expect(Number.isNaN(fast[1]) && Number.isNaN(ref[1])).toBe(true);
+      fast[1] = ref[1] = 0;
+      expect(maxRel(fast, ref)).toBeLessThanOrEqual(1e-6);
     }
   });
 
