@@ -332,11 +332,19 @@ function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 
   const total = numel(shape);
   const y = new Float32Array(total);
   const same = a.length === total && b.length === total;
-  const ai = same ? undefined : broadcastIndex(at.shape, shape);
-  const bi = same ? undefined : broadcastIndex(bt.shape, shape);
+  if (same) {
+    // the common case (residual adds, scaling by a same-shape tensor): one tight loop per operator
+    if (kind === 0) for (let i = 0; i < total; i++) y[i] = a[i] + b[i];
+    else if (kind === 1) for (let i = 0; i < total; i++) y[i] = a[i] - b[i];
+    else if (kind === 2) for (let i = 0; i < total; i++) y[i] = a[i] * b[i];
+    else for (let i = 0; i < total; i++) y[i] = a[i] / b[i];
+    return out(shape, y);
+  }
+  const ai = broadcastIndex(at.shape, shape);
+  const bi = broadcastIndex(bt.shape, shape);
   for (let i = 0; i < total; i++) {
-    const u = a[ai ? ai[i] : i];
-    const v = b[bi ? bi[i] : i];
+    const u = a[ai[i]];
+    const v = b[bi[i]];
     y[i] = kind === 0 ? u + v : kind === 1 ? u - v : kind === 2 ? u * v : u / v;
   }
   return out(shape, y);

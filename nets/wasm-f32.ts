@@ -409,11 +409,13 @@ export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Flo
   const boundsPtr = lay.take(8);
   const tapPtr = lay.take(k * 4);
   const kOffPtr = wide ? tapPtr : lay.take(k * 4);
-  const rawPtr = lay.take(icg * plane * 4 + SLACK);
-  // plane and im2col row strides of an odd number of cache lines (see stageFunc)
-  const planeBytes = oddLines(hp * wp * 4);
+  // plane and im2col row strides of an odd number of cache lines (see stageFunc); an unpadded input
+  // whose planes do not sit at a multiple of two lines is read where it is copied, unstaged
+  const unstaged = !any && (plane * 4) % 128 !== 0;
+  const planeBytes = unstaged ? plane * 4 : oddLines(hp * wp * 4);
   const ldbBytes = oddLines(ldc * 4);
   const xPtr = lay.take(icg * planeBytes + SLACK);
+  const rawPtr = unstaged ? xPtr : lay.take(icg * plane * 4 + SLACK);
   const bPtr = wide ? xPtr : lay.take(k * ldbBytes + SLACK);
   const cPtr = lay.take(mBlocks * mr * ldc * 4);
   const buf = reserve(kern, lay.end);
@@ -439,8 +441,7 @@ export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Flo
     for (let bn = 0; bn < n; bn++) {
       const xOff = (bn * c + g * icg) * plane;
       new Float32Array(buf, rawPtr, icg * plane).set(x.subarray(xOff, xOff + icg * plane));
-      const first = (s.padTop * wp + s.padLeft) * 4;
-      kern.stage(rawPtr, xPtr, icg * h, wid, h, first, wp * 4, planeBytes - h * wp * 4);
+      if (!unstaged) kern.stage(rawPtr, xPtr, icg * h, wid, h, (s.padTop * wp + s.padLeft) * 4, wp * 4, planeBytes - h * wp * 4);
       if (!wide) kern.im2col(xPtr, bPtr, tapPtr, k, oh, ow, sh * wp * 4, sw * 4, ldbBytes);
       conv(aG, bPtr, kOffPtr, cPtr, mBlocks, nBlocks, k, ldc * 4, biasPtr, bnp, mode, bounds);
       // pack the rows in place: channel i, row oy at (i·oh + oy)·ow
