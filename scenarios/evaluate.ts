@@ -4,10 +4,21 @@
  *
  *  - `calibrationSet` / `evaluationSet` (datasets.ts): the calibration images and the images
  *    accuracy is measured on; `quantizeModel` (quantize.ts): zoo model + PtqConfig → PtqResult;
- *  - `evaluateOnArch`: the engine times ONE inference (timing does not depend on the data) and the
- *    functional sink runs every sample through that run's tile events in batches — the arch's
- *    accumulator width, overflow policy, PE form and dataflow order — so cycles / energy / bits are
- *    per inference while overflows and predictions cover every sample.
+ *  - `evaluateOnArch`: the engine times ONE inference, once, and every sample runs through the
+ *    integer executor in the order that run's tiles follow — the arch's accumulator width,
+ *    overflow policy, PE form and dataflow order (sim/functional.ts timingOrder) — in batches, its
+ *    layers prepared once (sim/qexec.ts QuantizedExecutor). Cycles / energy / bits are per
+ *    inference, overflows and predictions cover every sample.
+ *
+ * What depends on the data and what does not: the engine's counts (cycles, stalls, bits and
+ * bytes moved, actions, energy) are functions of the workload (layer shapes, bit widths) and
+ * the arch alone — the functional sink only listens to tile events and cannot change them — so
+ * one timing run serves every sample. Outputs, predictions, maxAbs and the overflow counts
+ * (events per layer / channel, first event) depend on the data; they come from the executor,
+ * whose results equal the tile-by-tile functional sink's bit for bit (the timing-functional
+ * contract, test/golden/timing-functional.test.ts). `tiles: true` runs the old way — every
+ * batch through its own timing run's tile events — and test/unit/scenarios/evaluate-reuse.test.ts
+ * holds the two to the same result, bit for bit.
  *
  * The requant unit is the arch's (sim/requant-unit.ts): `fixed` with M0 at `requant.multiplierBits`
  * unless `float` is asked for, and a network needing per-channel requant is refused on an arch
@@ -19,7 +30,8 @@ import type { Tensor } from '../nets/graph.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
 import { workloadFromQuantizedNetwork, type Workload } from '../sim/engine/index.js';
 import type { EventChunk } from '../sim/events.js';
-import type { LayerAccumulator } from '../sim/qexec.js';
+import { timingAccumulator, timingOrder } from '../sim/functional.js';
+import { QuantizedExecutor, type LayerAccumulator } from '../sim/qexec.js';
 import type { RequantMode } from '../qnet/requant.js';
 import { archRequant, checkRequantSupport } from '../sim/requant-unit.js';
 import { addOverflows, NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from '../sim/result.js';
@@ -37,6 +49,12 @@ export interface EvaluateOptions {
   readonly onEvents?: (chunk: EventChunk) => void;
   /** samples done so far, of the total */
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * run every batch's functional work tile by tile inside its own timing run (sim/functional.ts)
+   * instead of one timing run and the prepared executor: the same result, several times slower;
+   * for tests and for checking the engine's tile order on a new arch
+   */
+  readonly tiles?: boolean;
 }
 
 export interface LayerOverflow {
@@ -102,14 +120,33 @@ export function inputShapeFor(net: QuantizedNetwork, imageShape: readonly number
   return rest.every((d) => d >= 0) && numel(rest) === numel(imageShape) ? rest : [...imageShape];
 }
 
+/** One run of the engine, rethrowing what it throws as itself; events to `onEvents`. */
+function runOnce(spec: ArchSpec, workload: Workload, opts: Parameters<typeof runSimulation>[2], onEvents: ((chunk: EventChunk) => void) | undefined): SimulationResult {
+  let r: SimulationResult | null = null;
+  // the engine runs inside subscribe: what it throws reaches `error`, and is rethrown here as itself
+  let failed: { error: unknown } | null = null;
+  runSimulation(spec, workload, { ...opts, events: onEvents !== undefined }).subscribe({
+    next: (u) => {
+      if (u.type === 'events') onEvents!(u.chunk);
+      else if (u.type === 'result') r = u.result;
+    },
+    error: (error: unknown) => (failed = { error }),
+  });
+  if (failed) throw (failed as { error: unknown }).error;
+  if (!r) throw new InvariantError('the simulation produced no result');
+  return r;
+}
+
 /**
- * Runs `net` on `spec` over every image of `set`: one timing run per batch (identical, the first
- * kept), the functional kernels on the batch inside it. Between batches it gives the event loop a
- * turn, so an interrupt (the CLI's Ctrl-C, which removes a trace's temp file) is handled there
- * instead of after the last batch. Throws InvariantError when the engine produces no result.
+ * Runs `net` on `spec` over every image of `set`: one timing run (timing does not depend on the
+ * data; see the file comment), the integer executor in that run's order on every batch. Between
+ * batches it gives the event loop a turn, so an interrupt (the CLI's Ctrl-C, which removes a
+ * trace's temp file) is handled there instead of after the last batch. Throws InvariantError
+ * when the engine produces no result.
  */
 export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set: EvalSet, opts: EvaluateOptions = {}): Promise<ArchEvaluation> {
   if (net.inputs.length !== 1) throw new InvariantError(`evaluateOnArch runs single-input networks; '${net.name}' has ${net.inputs.length}`);
+  if (set.count === 0) throw new InvariantError('evaluateOnArch needs at least one sample');
   const batch = opts.batch ?? 100;
   const requant = archRequant(spec, opts.requant);
   checkRequantSupport(spec, net);
@@ -127,26 +164,28 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
   // per inference of each GEMM layer: output elements (what an accumulator is) and the K each sums
   const outputsOf = new Map<string, { outputs: number; k: number }>();
   for (const l of workload.layers) if (l.view) outputsOf.set(l.name, { outputs: l.view.M * l.view.N * l.view.groups, k: l.view.K });
+  // the functional half: the executor in the engine's accumulation order, layers prepared once
+  const executor = opts.tiles ? null : new QuantizedExecutor(net, { requant, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form });
+  if (executor) timing = runOnce(spec, workload, { seed }, opts.onEvents);
   for (let start = 0; start < set.count; start += batch) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const n = Math.min(batch, set.count - start);
     const feeds = { [inp.name]: { dtype: 'float32', shape: [n, ...shape], data: set.images.subarray(start * per, (start + n) * per) } as Tensor };
-    let r: SimulationResult | null = null;
-    // the engine runs inside subscribe: what it throws reaches `error`, and is rethrown here as itself
-    let failed: { error: unknown } | null = null;
-    const onEvents = start === 0 ? opts.onEvents : undefined;
-    runSimulation(spec, workload, { net, feeds, requant, seed, events: onEvents !== undefined }).subscribe({
-      next: (u) => {
-        if (u.type === 'events') onEvents!(u.chunk);
-        else if (u.type === 'result') r = u.result;
-      },
-      error: (error: unknown) => (failed = { error }),
-    });
-    if (failed) throw (failed as { error: unknown }).error;
-    const res = r as SimulationResult | null;
-    if (!res || !res.outputs || !res.overflow) throw new InvariantError('the simulation produced no functional result');
-    timing ??= res;
-    res.layers.forEach((l, i) => (overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], l.overflowsBy ?? NO_OVERFLOWS)));
+    let res: { outputs?: Record<string, Tensor>; overflow?: SimulationResult['overflow']; accumulators?: SimulationResult['accumulators'] };
+    if (executor) {
+      res = executor.run(feeds);
+      const byName = res.overflow!;
+      workload.layers.forEach((l, i) => {
+        const rep = byName[l.name];
+        if (rep) overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], overflowsOf(rep));
+      });
+    } else {
+      const r = runOnce(spec, workload, { net, feeds, requant, seed }, start === 0 ? opts.onEvents : undefined);
+      timing ??= r;
+      r.layers.forEach((l, i) => (overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], l.overflowsBy ?? NO_OVERFLOWS)));
+      res = r;
+    }
+    if (!res.outputs || !res.overflow) throw new InvariantError('the simulation produced no functional result');
     for (const [name, rep] of Object.entries(res.overflow)) {
       const { outputs: perSample, k } = outputsOf.get(name) ?? { outputs: 0, k: 0 };
       const outputs = perSample * n;

@@ -20,7 +20,7 @@ import type { Tensor } from '../nets/graph.js';
 import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
-import { convInt, gemmInt } from './kernels/linear.js';
+import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt, type PreparedGemmInt } from './kernels/linear.js';
 import { applyLut } from '../qnet/lut.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type PoolAttrs } from './qops.js';
@@ -162,6 +162,53 @@ function mergeReports(rs: OverflowReport[], rowsPerBatch: number): OverflowRepor
 }
 
 // ---------------------------------------------------------------------------------------------
+// prepared layers
+
+/** at most this many input shapes kept per layer (a batch size and the last, smaller batch) */
+const SHAPES_PER_LAYER = 2;
+
+/**
+ * The linear layers of one network prepared once (sim/kernels prepareConvInt / prepareGemmInt:
+ * validation, bound analysis, weights in arrival order, the WebAssembly kernel and its memory) and
+ * reused by every run — preparing is as costly as running a small layer, so re-preparing per
+ * inference dominated batch-1 execution. Keyed by the layer object and its input shape; valid for
+ * one set of executor options (QuantizedExecutor owns one per options) and as long as the
+ * network's weights, zero points and bias are not changed in place (QuantizedNetworks are
+ * treated as immutable: PTQ passes build new ones).
+ */
+export class PreparedLayers {
+  private readonly convs = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();
+  private readonly gemms = new Map<QLinearLayer, PreparedGemmInt[]>();
+  private readonly safeBits = new Map<QLinearLayer, number>();
+
+  /** bounds.ts minSafeAccBits of a layer: a pass over its weights, so once per network */
+  minSafeBits(layer: QLinearLayer, make: () => number): number {
+    let b = this.safeBits.get(layer);
+    if (b === undefined) this.safeBits.set(layer, (b = make()));
+    return b;
+  }
+
+  conv(layer: QLinearLayer, xShape: readonly number[], make: () => PreparedConvInt): PreparedConvInt {
+    const key = xShape.join(',');
+    let list = this.convs.get(layer);
+    if (!list) this.convs.set(layer, (list = []));
+    const hit = list.find((e) => e.key === key);
+    if (hit) return hit.prep;
+    const prep = make();
+    if (list.length >= SHAPES_PER_LAYER) list.shift();
+    list.push({ key, prep });
+    return prep;
+  }
+
+  /** gemm: the batch size varies per run, so one per weight slice (`slice`: a batched weight's index) */
+  gemm(layer: QLinearLayer, slice: number, make: () => PreparedGemmInt): PreparedGemmInt {
+    let list = this.gemms.get(layer);
+    if (!list) this.gemms.set(layer, (list = []));
+    return (list[slice] ??= make());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /**
  * The executor one layer at a time: `bind(feeds)`, then `step(i)` for every layer in order (a
@@ -176,6 +223,8 @@ export class QuantizedRunner {
   constructor(
     private readonly net: QuantizedNetwork,
     private readonly opts: QExecOptions,
+    /** prepared layers shared by runs with these options (default: this run's own) */
+    private readonly prepared: PreparedLayers = new PreparedLayers(),
   ) {}
 
   private q(name: string, layer: QLayer): QParams {
@@ -388,17 +437,20 @@ export class QuantizedRunner {
     const nOut = w.shape[w.shape.length - (layer.kind === 'conv' ? 4 : 2)];
     if (layer.kind === 'conv') {
       if (x.shape.length !== 4) throw new ModelError([{ node: layer.name, op: 'conv', message: `input must be NCHW, got shape [${x.shape.join(',')}]` }]);
-      const r = convInt({
-        ...common,
-        x: x.data,
-        xShape: x.shape as [number, number, number, number],
-        w: w.data,
-        wShape: w.shape as [number, number, number, number],
-        strides: layer.strides,
-        pads: layer.pads,
-        dilations: layer.dilations,
-        group: layer.group,
-      });
+      const xShape = x.shape as [number, number, number, number];
+      const prep = this.prepared.conv(layer, xShape, () =>
+        prepareConvInt({
+          ...common,
+          xShape,
+          w: w.data,
+          wShape: w.shape as [number, number, number, number],
+          strides: layer.strides,
+          pads: layer.pads,
+          dilations: layer.dilations,
+          group: layer.group,
+        }),
+      );
+      const r = prep.run(x.data);
       accs = r.acc;
       outShape = r.outShape;
       rqShape = outShape;
@@ -411,7 +463,7 @@ export class QuantizedRunner {
       }
       if (w.shape.length === 2) {
         const m = x.data.length / K;
-        const r = gemmInt({ ...common, x: x.data, m, k: K, w: w.data, nOut });
+        const r = this.prepared.gemm(layer, 0, () => prepareGemmInt({ ...common, k: K, w: w.data, nOut })).run(x.data, m);
         accs = r.acc;
         report = r.overflow;
         outShape = [...xs.slice(0, -1), nOut];
@@ -440,16 +492,18 @@ export class QuantizedRunner {
     this.accumulators[layer.name] = {
       bits: acc.bits,
       policy: acc.policy,
-      minSafeBits: minSafeAccBits({
-        w: w.data,
-        nOut,
-        zw: w.q.zeroPoint,
-        bias: layer.bias,
-        zx: xq.zeroPoint[0],
-        xBits: xq.bits,
-        xSigned: xq.signed,
-        form,
-      }),
+      minSafeBits: this.prepared.minSafeBits(layer, () =>
+        minSafeAccBits({
+          w: w.data,
+          nOut,
+          zw: w.q.zeroPoint,
+          bias: layer.bias,
+          zx: xq.zeroPoint[0],
+          xBits: xq.bits,
+          xSigned: xq.signed,
+          form,
+        }),
+      ),
     };
     info.acc = accs;
     info.overflow = report;
@@ -469,7 +523,7 @@ export class QuantizedRunner {
   private batchedGemm(
     layer: QLinearLayer,
     x: IntVal,
-    common: Omit<Parameters<typeof gemmInt>[0], 'x' | 'm' | 'k' | 'w' | 'nOut'>,
+    common: Omit<GemmIntSpec, 'k' | 'w' | 'nOut'>,
     K: number,
     nOut: number,
   ): { acc: Float64Array; overflow: OverflowReport; outShape: number[] } {
@@ -503,15 +557,8 @@ export class QuantizedRunner {
         xo = xo * xd + (xd === 1 ? 0 : idx[i]);
         wo = wo * wd + (wd === 1 ? 0 : idx[i]);
       }
-      const res = gemmInt({
-        ...common,
-        x: x.data.subarray(xo * M * K, (xo + 1) * M * K),
-        m: M,
-        k: K,
-        w: w.data.subarray(wo * nOut * K, (wo + 1) * nOut * K),
-        nOut,
-        out: acc.subarray(b * M * nOut, (b + 1) * M * nOut),
-      });
+      const prep = this.prepared.gemm(layer, wo, () => prepareGemmInt({ ...common, k: K, w: w.data.subarray(wo * nOut * K, (wo + 1) * nOut * K), nOut }));
+      const res = prep.run(x.data.subarray(xo * M * K, (xo + 1) * M * K), M, acc.subarray(b * M * nOut, (b + 1) * M * nOut));
       reports.push(res.overflow);
       for (let i = r - 1; i >= 0; i--) {
         if (++idx[i] < ob[i]) break;
@@ -523,7 +570,25 @@ export class QuantizedRunner {
   }
 }
 
-/** Runs a QuantizedNetwork on `feeds` (float32 inputs, or integer ones for integer graph inputs). */
+/**
+ * A QuantizedNetwork ready for many runs with one set of options: its linear layers are prepared
+ * on first use and reused by every later `run` (PreparedLayers). Results are those of
+ * runQuantized, bit for bit (test/unit/sim/qexec.test.ts).
+ */
+export class QuantizedExecutor {
+  private readonly prepared = new PreparedLayers();
+
+  constructor(
+    readonly net: QuantizedNetwork,
+    readonly opts: QExecOptions,
+  ) {}
+
+  run(feeds: Record<string, Tensor>): QExecResult {
+    return new QuantizedRunner(this.net, this.opts, this.prepared).run(feeds);
+  }
+}
+
+/** Runs a QuantizedNetwork on `feeds` (float32 inputs, or integer ones for integer graph inputs); for many runs, a QuantizedExecutor. */
 export function runQuantized(net: QuantizedNetwork, feeds: Record<string, Tensor>, opts: QExecOptions): QExecResult {
   return new QuantizedRunner(net, opts).run(feeds);
 }

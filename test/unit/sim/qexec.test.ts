@@ -8,22 +8,22 @@ import { ModelError } from '../../../nets/errors.js';
 import type { Tensor } from '../../../nets/graph.js';
 import { importQuantizedOnnx } from '../../../quant/onnx/qimport.js';
 import type { QLayer, QuantizedNetwork } from '../../../qnet/network.js';
-import { runQuantized } from '../../../sim/qexec.js';
+import { QuantizedExecutor, runQuantized } from '../../../sim/qexec.js';
 import { buildModel } from '../../helpers/onnx-build.js';
 
 const f32 = (shape: number[], v: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(v) });
 const u8 = (shape: number[], v: number[]): Tensor => ({ dtype: 'uint8', shape, data: Uint8Array.from(v) });
 
-/** float x → Q → QLinearConv 3×3 (weights 255, zero point 0) → QLinearMatMul → DQ → y */
-function net(): QuantizedNetwork {
+/** float x → Q → QLinearConv 3×3 (weights 255, zero point 0) → QLinearMatMul → DQ → y; `batch` 'N': any */
+function net(batch: number | 'N' = 1): QuantizedNetwork {
   return importQuantizedOnnx(
     buildModel({
       opset: 13,
-      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 1, 4, 4] }],
+      inputs: [{ name: 'x', dtype: 'float32', shape: [batch, 1, 4, 4] }],
       outputs: [{ name: 'y', dtype: 'float32' }],
       inits: {
         s: f32([], [1]), z: u8([], [0]), w: u8([2, 1, 3, 3], new Array(18).fill(255)), sw: f32([], [1]), sy: f32([], [4096]),
-        shp: { dtype: 'int64', shape: [2], data: BigInt64Array.of(1n, 8n) }, b: u8([8, 3], new Array(24).fill(1)),
+        shp: { dtype: 'int64', shape: [2], data: BigInt64Array.of(batch === 'N' ? -1n : BigInt(batch), 8n) }, b: u8([8, 3], new Array(24).fill(1)),
       },
       nodes: [
         { name: 'q', op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'] },
@@ -99,5 +99,23 @@ describe('runQuantized', () => {
       "input 'a' is float32, the model expects uint8",
       "graph input 'b' was not fed",
     ]);
+  });
+
+  it('QuantizedExecutor: layers prepared once, every run equal to runQuantized bit for bit (batch sizes changing, a narrow layer overflowing)', () => {
+    const n = net('N');
+    const narrow = { ...n, layers: n.layers.map((l): QLayer => (l.name === 'conv' ? { ...l, accBits: 16 } : l)) };
+    for (const [qn, acc] of [[n, { bits: 32, policy: 'wrap' }], [narrow, { bits: 32, policy: 'saturate' }]] as const) {
+      const opts = { requant: { mode: 'fixed' as const }, acc };
+      const ex = new QuantizedExecutor(qn, opts);
+      let seed = 7;
+      // batch sizes beyond the two input shapes kept per layer, and back
+      for (const b of [1, 3, 2, 3, 1, 4, 1]) {
+        const v = Array.from({ length: b * 16 }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 256));
+        const feeds = { x: f32([b, 1, 4, 4], v) };
+        expect(JSON.stringify(ex.run(feeds), (_, x) => (ArrayBuffer.isView(x) ? Array.from(x as Uint8Array) : x))).toBe(
+          JSON.stringify(runQuantized(qn, feeds, opts), (_, x) => (ArrayBuffer.isView(x) ? Array.from(x as Uint8Array) : x)),
+        );
+      }
+    }
   });
 });

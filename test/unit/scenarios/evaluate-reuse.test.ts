@@ -1,0 +1,57 @@
+/**
+ * evaluateOnArch times one inference once and runs every sample through the prepared integer
+ * executor in the engine's accumulation order; `tiles: true` runs it the old way — every batch
+ * through its own timing run, the functional work tile by tile from the engine's events. The two
+ * must give the same ArchEvaluation bit for bit (cycles, energy, bits, overflow counts per layer
+ * and accumulator, outputs, predictions, accumulators), on arches whose order, accumulator and PE
+ * form differ, with a last batch smaller than the others, and with overflows happening.
+ */
+import { existsSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PRESETS } from '../../../arch/presets.js';
+import { validateArchSpec, type ArchSpec } from '../../../arch/spec.js';
+import { resolvePtqConfig } from '../../../quant/config.js';
+import type { QuantizedNetwork } from '../../../qnet/network.js';
+import { evaluationSet, type EvalSet } from '../../../scenarios/datasets.js';
+import { evaluateOnArch, type ArchEvaluation } from '../../../scenarios/evaluate.js';
+import { quantizeModel } from '../../../scenarios/quantize.js';
+
+const FMNIST = '/usr/share/datasets/fashion-mnist';
+
+const arch = (name: keyof typeof PRESETS, patch: (s: ArchSpec) => object = (s) => s, label?: string): ArchSpec => {
+  const s = structuredClone(PRESETS[name]) as ArchSpec;
+  return validateArchSpec({ ...s, ...patch(s), name: label ?? s.name });
+};
+
+/** everything evaluateOnArch returns, as plain data (typed arrays as arrays) */
+function plain(e: ArchEvaluation): unknown {
+  return JSON.parse(JSON.stringify({ ...e, predictions: [...e.predictions], outputs: [...e.outputs] }));
+}
+
+describe.skipIf(!existsSync(FMNIST))('evaluateOnArch: one timing run + the executor = a timing run per batch, tile by tile', () => {
+  let pt: QuantizedNetwork;
+  let asym: QuantizedNetwork;
+  let set: EvalSet;
+  beforeAll(async () => {
+    pt = (await quantizeModel('fmnist-cnn', 'fmnist', resolvePtqConfig('w8a8-pt', { calibSamples: 32, seed: 0 }))).net;
+    asym = (await quantizeModel('fmnist-cnn', 'fmnist', resolvePtqConfig('w8a8-pc-asym', { calibSamples: 32, seed: 0 }))).net;
+    set = evaluationSet('fmnist', 'fmnist-cnn', 11, 0);
+  }, 180_000);
+
+  const cases: [string, () => QuantizedNetwork, ArchSpec][] = [
+    ['edge-npu (ws, 32-bit wrap)', () => pt, arch('edge-npu')],
+    ['mcu-npu (os, fixed requant)', () => pt, arch('mcu-npu')],
+    ['ws, 16-bit saturating accumulator and 14-bit psums (overflows)', () => pt, arch('edge-npu', (s) => ({ accumulator: { ...s.accumulator, bits: 16, overflow: 'saturate', psumBits: 14 } }), 'narrow')],
+    ['asymmetric weights (raw form, z_w·Σq_x), 18-bit wrap', () => asym, arch('edge-npu', (s) => ({ accumulator: { ...s.accumulator, bits: 18 } }), 'asym18')],
+  ];
+  for (const [name, net, spec] of cases) {
+    it(name, async () => {
+      const reuse = await evaluateOnArch(spec, net(), set, { batch: 4, seed: 3 });
+      const tiles = await evaluateOnArch(spec, net(), set, { batch: 4, seed: 3, tiles: true });
+      expect(plain(reuse)).toEqual(plain(tiles));
+      // key order too: results.json is compared byte for byte
+      expect(JSON.stringify(reuse.result)).toBe(JSON.stringify(tiles.result));
+      if (spec.name === 'narrow') expect(reuse.result.totals.overflows).toBeGreaterThan(0);
+    }, 120_000);
+  }
+});
