@@ -190,11 +190,12 @@ export function byFourThenOne(c: Code, n: number, four: () => void, one: () => v
 /**
  * stage(src, dst, rows, w, hIn, first, rowBytes, gapBytes): copies `rows` input rows of w float32
  * (rows = planes·hIn) into padded planes — row i of a plane at dst + first + i·rowBytes, the next
- * plane gapBytes after the end of the previous plane's last row. The caller chooses a plane stride
+ * plane gapBytes after the end of the previous plane's last row; stage64 writes each value promoted
+ * to float64 (the depthwise kernel's input). The caller chooses a plane stride
  * of an odd number of cache lines, so the rows of B (one per channel and tap) spread over the L1
  * sets instead of piling into a few. Padding is never written.
  */
-function stageFunc(): Func {
+function stageFunc(promote: boolean): Func {
   const { SRC, DST, ROWS, W, HIN, FIRST, RB, GAP, R, IY, D, S, DD, N, V } = slots('SRC', 'DST', 'ROWS', 'W', 'HIN', 'FIRST', 'RB', 'GAP', 'R', 'IY', 'D', 'S', 'DD', 'N', 'V');
   const c = new Code();
   c.i32(0).set(R);
@@ -208,8 +209,19 @@ function stageFunc(): Func {
     byFourThenOne(
       c,
       N,
-      () => c.get(DD).get(S).simd(Simd.Load).mem(0, 0).simd(Simd.Store).mem(0, 0).addTo(S, 16).addTo(DD, 16),
-      () => c.get(DD).get(S).op(Op.F32Load).mem(2, 0).op(Op.F32Store).mem(2, 0).addTo(S, 4).addTo(DD, 4),
+      () => {
+        if (!promote) c.get(DD).get(S).simd(Simd.Load).mem(0, 0).simd(Simd.Store).mem(0, 0).addTo(S, 16).addTo(DD, 16);
+        else {
+          c.get(S).simd(Simd.Load).mem(0, 0).set(V);
+          c.get(DD).get(V).simd(Simd.F64x2PromoteLow).simd(Simd.Store).mem(0, 0);
+          c.get(DD).get(V).get(V).simd(Simd.Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15).simd(Simd.F64x2PromoteLow).simd(Simd.Store).mem(0, 16);
+          c.addTo(S, 16).addTo(DD, 32);
+        }
+      },
+      () => {
+        if (!promote) c.get(DD).get(S).op(Op.F32Load).mem(2, 0).op(Op.F32Store).mem(2, 0).addTo(S, 4).addTo(DD, 4);
+        else c.get(DD).get(S).op(Op.F32Load).mem(2, 0).op(Op.F64PromoteF32).op(Op.F64Store).mem(3, 0).addTo(S, 4).addTo(DD, 8);
+      },
     );
     c.get(SRC).get(W).i32(2).op(Op.I32Shl).op(Op.I32Add).set(SRC);
     c.addLocal(D, RB);
@@ -223,7 +235,7 @@ function stageFunc(): Func {
   }
   c.op(Op.End);
   c.op(Op.End);
-  return { name: 'stage', params: 8, locals: [...new Array<number>(6).fill(I32), V128], body: c };
+  return { name: promote ? 'stage64' : 'stage', params: 8, locals: [...new Array<number>(6).fill(I32), V128], body: c };
 }
 
 /**
@@ -257,5 +269,5 @@ function compactFunc(): Func {
 
 /** The convolution functions, exported under their names. */
 export function convKernelFuncs(): Func[] {
-  return [convFunc('f64'), convFunc('f32'), stageFunc(), compactFunc()];
+  return [convFunc('f64'), convFunc('f32'), stageFunc(false), stageFunc(true), compactFunc()];
 }

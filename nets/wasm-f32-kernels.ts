@@ -216,9 +216,10 @@ interface WindowHooks {
  * The loops of the windowed kernels (depthwise convolution, max pooling), then the function end:
  * planes › output rows › blocks of 4 outputs › taps. Per tap, the four inputs under the block —
  * at kOff[t] from the block's input pointer, every other one for stride 2 (x0 x1 … x7 → x0 x2 x4 x6);
- * the input pointer steps a row per output row and 4 (8) floats per block.
+ * the input pointer steps a row per output row and 4 (8) floats per block. With `in64` (stride 1
+ * only) the input is float64 and the hook gets the first two values, ADDR the tap's address.
  */
-function windowLoops(c: Code, L: WindowLocals, s2: boolean, h: WindowHooks): void {
+function windowLoops(c: Code, L: WindowLocals, s2: boolean, h: WindowHooks, in64 = false): void {
   c.i32(0).set(L.P);
   c.op(Op.Loop, VOID); // planes
   {
@@ -237,7 +238,8 @@ function windowLoops(c: Code, L: WindowLocals, s2: boolean, h: WindowHooks): voi
         {
           h.tap();
           c.get(L.XB).get(L.KOFF).get(L.T).i32(2).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 0).op(Op.I32Add);
-          if (s2) {
+          if (in64) c.tee(L.ADDR).simd(Simd.Load).mem(0, 0);
+          else if (s2) {
             c.tee(L.ADDR).simd(Simd.Load).mem(0, 0);
             c.get(L.ADDR).simd(Simd.Load).mem(0, 16);
             c.simd(Simd.Shuffle).op(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
@@ -248,7 +250,7 @@ function windowLoops(c: Code, L: WindowLocals, s2: boolean, h: WindowHooks): voi
         c.op(Op.End);
         h.blockDone();
         c.addTo(L.O, 16);
-        c.addTo(L.XB, s2 ? 32 : 16);
+        c.addTo(L.XB, s2 || in64 ? 32 : 16);
         c.countDown(L.OB);
       }
       c.op(Op.End);
@@ -267,14 +269,15 @@ function windowLoops(c: Code, L: WindowLocals, s2: boolean, h: WindowHooks): voi
 
 /**
  * dw(xpad, w, bias, out, kOff, planes, oh, owBlocks, taps, rowStep, planeBytes, ow, bnp, mode, bounds) — depthwise
- * convolution, one input plane per output plane, stride 1 (`s2` false) or 2 along x. Per block of
+ * convolution, one input plane per output plane, stride 1 (`s2` false) or 2 along x; `in64`: stride 1
+ * over float64 input (staged by stage64). Per block of
  * 4 outputs of a row: float64 accumulators start at the bias and add w·x tap by tap in kernel order,
  * exactly the scalar loop's order (padding taps add w·0). Outputs are stored 4 at a time in
  * order, compact [planes][oh][ow]: a row's last block spills into the next row's first places,
  * which that row then overwrites (the caller leaves 16 bytes of slack after the end). bnp, mode,
  * bounds: the fused BatchNormalization and Relu / Clip of the output (epilogue, wasm-f32-conv.ts).
  */
-function dwFunc(s2: boolean): Func {
+function dwFunc(s2: boolean, in64 = false): Func {
   const { XP, W, BIAS, OUT, KOFF, PLANES, OH, OWB, TAPS, ROW, PLANE, OW, BNP, MODE, BOUNDS, P, OY, OB, T, XROW, XB, WP, O, XPL, WPL, ORW, Q, ACC0, ACC1, WV, V, MU, INV, SC, BB, LO, HI, ADDR } = slots(
     'XP', 'W', 'BIAS', 'OUT', 'KOFF', 'PLANES', 'OH', 'OWB', 'TAPS', 'ROW', 'PLANE', 'OW', 'BNP', 'MODE', 'BOUNDS',
     'P', 'OY', 'OB', 'T', 'XROW', 'XB', 'WP', 'O', 'XPL', 'WPL', 'ORW', 'Q', 'ACC0', 'ACC1', 'WV', 'V', 'MU', 'INV', 'SC', 'BB', 'LO', 'HI', 'ADDR',
@@ -292,9 +295,15 @@ function dwFunc(s2: boolean): Func {
     tap: () => c.get(WP).simd(Simd.Load64Splat).mem(3, 0).set(WV),
     tapped: () => {
       c.set(V);
-      c.get(ACC0).get(WV).get(V).simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC0);
-      c.get(ACC1).get(WV).get(V).get(V).simd(Simd.Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-      c.simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC1);
+      if (in64) {
+        // float64 input staged once per image: no conversion per tap
+        c.get(ACC0).get(WV).get(V).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC0);
+        c.get(ACC1).get(WV).get(ADDR).simd(Simd.Load).mem(0, 16).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC1);
+      } else {
+        c.get(ACC0).get(WV).get(V).simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC0);
+        c.get(ACC1).get(WV).get(V).get(V).simd(Simd.Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+        c.simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC1);
+      }
       c.addTo(WP, 8);
     },
     blockDone: () => {
@@ -307,9 +316,9 @@ function dwFunc(s2: boolean): Func {
     },
     rowDone: () => c.get(ORW).get(OW).i32(2).op(Op.I32Shl).op(Op.I32Add).set(ORW),
     planeDone: () => c.get(WPL).get(TAPS).i32(3).op(Op.I32Shl).op(Op.I32Add).set(WPL),
-  });
-  // ADDR (the stride-2 address) is an i32 after the v128 locals
-  return { name: s2 ? 'dw2' : 'dw1', params: 15, locals: [...new Array<number>(12).fill(I32), ...new Array<number>(10).fill(V128), I32], body: c };
+  }, in64);
+  // ADDR (the tap's address for stride 2 and float64 input) is an i32 after the v128 locals
+  return { name: s2 ? 'dw2' : in64 ? 'dw1' : 'dw1f', params: 15, locals: [...new Array<number>(12).fill(I32), ...new Array<number>(10).fill(V128), I32], body: c };
 }
 
 /**
@@ -467,7 +476,7 @@ export function fp32KernelFuncs(): Func[] {
     gemmFunc('f32', true),
     im2colFunc(),
     padFunc(),
-    dwFunc(false),
+    dwFunc(false, true),
     dwFunc(true),
     clampFunc(true),
     clampFunc(false),

@@ -34,6 +34,7 @@ interface Kernels {
   pad: Fn;
   dw1: Fn;
   dw2: Fn;
+  stage64: Fn;
   relu: Fn;
   clamp: Fn;
   bn: Fn;
@@ -63,6 +64,7 @@ function instance(): Kernels | null {
         pad: ex.pad,
         dw1: ex.dw1,
         dw2: ex.dw2,
+        stage64: ex.stage64,
         relu: ex.relu,
         clamp: ex.clamp,
         bn: ex.bn,
@@ -468,6 +470,8 @@ export function simdDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bi
   const taps = kh * kw;
   const plane = h * wid;
   const { hp, wp, any } = padded(s);
+  // stride 1: the input staged as float64 once (no conversion per tap); stride 2 reads float32 pairs
+  const el = sw === 1 ? 8 : 4;
   const wPtr = resident(kern, w, 'dw64', c * taps * 8, (buf, ptr) => {
     const w64 = new Float64Array(buf, ptr, c * taps);
     for (let i = 0; i < c * taps; i++) w64[i] = w[i];
@@ -479,7 +483,7 @@ export function simdDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bi
   const boundsPtr = lay.take(8);
   const kOffPtr = lay.take(taps * 4);
   const rawPtr = lay.take(c * plane * 4 + SLACK);
-  const padPtr = any ? lay.take(c * hp * wp * 4 + SLACK) : rawPtr;
+  const padPtr = any || el === 8 ? lay.take(c * hp * wp * el + 2 * SLACK) : rawPtr;
   const outPtr = lay.take(c * oh * ow * 4 + SLACK);
   const buf = reserve(kern, lay.end);
   if (!buf) return false;
@@ -487,13 +491,16 @@ export function simdDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bi
   for (let i = 0; i < c; i++) b64[i] = bias ? bias[i] : 0;
   const [bnp, mode, bounds] = postParams(buf, post, bnPtr, boundsPtr, c, 0);
   const kOff = new Int32Array(buf, kOffPtr, taps);
-  for (let ky = 0, t = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) kOff[t++] = (ky * dh * wp + kx * dw) * 4;
-  if (any) new Float32Array(buf, padPtr, c * hp * wp).fill(0);
+  for (let ky = 0, t = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) kOff[t++] = (ky * dh * wp + kx * dw) * el;
+  if (any) new Uint8Array(buf, padPtr, c * hp * wp * el).fill(0);
   const outView = new Float32Array(buf, outPtr, c * oh * ow);
-  const dwFn = sw === 1 ? kern.dw1 : kern.dw2;
+  const dwFn = el === 8 ? kern.dw1 : kern.dw2;
   for (let bn = 0; bn < n; bn++) {
-    stageInput(kern, buf, s, c, x, bn * c * plane, rawPtr, padPtr);
-    dwFn(padPtr, wPtr, biasPtr, outPtr, kOffPtr, c, oh, Math.ceil(ow / 4), taps, sh * wp * 4, hp * wp * 4, ow, bnp, mode, bounds);
+    if (el === 8) {
+      new Float32Array(buf, rawPtr, c * plane).set(x.subarray(bn * c * plane, (bn + 1) * c * plane));
+      kern.stage64(rawPtr, padPtr, c * h, wid, h, (s.padTop * wp + s.padLeft) * 8, wp * 8, (hp - h) * wp * 8);
+    } else stageInput(kern, buf, s, c, x, bn * c * plane, rawPtr, padPtr);
+    dwFn(padPtr, wPtr, biasPtr, outPtr, kOffPtr, c, oh, Math.ceil(ow / 4), taps, sh * wp * el, hp * wp * el, ow, bnp, mode, bounds);
     y.set(outView, bn * c * oh * ow);
   }
   return true;
