@@ -7,11 +7,14 @@
  * float32 in its own order; the difference stays far below the 1e-4 relative tolerance the tests
  * hold it to).
  *
- * Conv (after im2col; depthwise directly), Gemm and MatMul run on WebAssembly SIMD kernels
- * (wasm-f32.ts) with that same float64 accumulation in f64x2 lanes — only the order of float64
- * additions differs from the scalar loops kept below (depthwise: not even that). Relu, Clip,
- * BatchNormalization and MaxPool run in SIMD lanes too, with results identical to their scalar
- * loops (MaxPool with a horizontal stride above 2: a JS loop with hoisted bounds). The scalar loops
+ * Conv (stride 1 read straight from the padded input, other strides after im2col; depthwise
+ * directly), Gemm and MatMul run on WebAssembly SIMD kernels (wasm-f32.ts) with that same float64
+ * accumulation in f64x2 lanes — only the order of float64 additions differs from the scalar loops
+ * kept below (depthwise: not even that). Relu, Clip, BatchNormalization and MaxPool run in SIMD
+ * lanes too, with results identical to their scalar loops (MaxPool with a horizontal stride above
+ * 2: a JS loop with hoisted bounds); GlobalAveragePool sums in f64x2 lanes. runFp32 runs Conv →
+ * BatchNormalization → Relu / Clip chains as one kernel (the epilogue applies each node to the
+ * float32 value the node before it outputs: the unfused values, bit for bit). The scalar loops
  * remain the fallback (no WebAssembly SIMD; convolutions with 1–3 output channels per group that
  * are not plain depthwise, or depthwise with a horizontal stride above 2) and the reference of
  * test/unit/nets/fp32-fast.test.ts.

@@ -1,10 +1,19 @@
 /**
- * WebAssembly SIMD kernels for the FP32 reference executor (fp32.ts): a register-blocked GEMM
- * that convolution (after im2col), Gemm and MatMul lower to, and a direct depthwise convolution.
+ * WebAssembly SIMD kernels for the FP32 reference executor (fp32.ts): a register-blocked
+ * convolution that reads its taps from the padded input (stride 1) or an im2col (other strides),
+ * with bias, BatchNormalization and Relu / Clip fused into its epilogue; a register-blocked GEMM
+ * for Gemm and MatMul; a direct depthwise convolution with the same epilogue; the elementwise ops.
  *
- * The module (its functions in wasm-f32-kernels.ts, assembled byte by byte with no toolchain) is
- * compiled synchronously, so runFp32 stays synchronous. Where WebAssembly SIMD is unavailable
- * every entry point returns null / false and the caller keeps its scalar loops.
+ * Speed, measured (bench/fp32.ts): the conv kernel runs at the register-only mul+add ceiling of
+ * 128-bit WebAssembly SIMD with 8 accumulators (WebAssembly has no FMA outside relaxed SIMD and no
+ * wider lanes), which is what bounds the ratio to onnxruntime's AVX-512 FMA kernels.
+ *
+ * Weights are packed once per weight tensor and kept resident at the bottom of the kernel memory
+ * (see resident); each call lays out its scratch after them.
+ *
+ * The module (its functions in wasm-f32-kernels.ts and wasm-f32-conv.ts, assembled byte by byte
+ * with no toolchain) is compiled synchronously, so runFp32 stays synchronous. Where WebAssembly
+ * SIMD is unavailable every entry point returns null / false and the caller keeps its scalar loops.
  *
  * Two accumulations:
  *  - 'f64' (the reference): operands are float32, each product is formed in float64 — exact, since
@@ -14,7 +23,7 @@
  *  - 'f32': float32 products and sums in f32x4 lanes, as onnxruntime's MLAS does (in its own order).
  *    Twice the lanes, but a rounding per add; kept for measurement, not the reference.
  *
- * GEMM layouts: see wasm-f32-kernels.ts.
+ * GEMM layouts: see wasm-f32-kernels.ts; the convolution's: wasm-f32-conv.ts.
  *
  * All of it runs in one module-wide memory that grows to the largest layer seen and is reused:
  * the views simdGemm returns are valid until the next call into this file.
