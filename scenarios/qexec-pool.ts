@@ -1,0 +1,165 @@
+/**
+ * A quantized network over many samples, in batches, on this thread or on worker threads across
+ * samples — the whole-network evaluation path (`bench/qnet.ts`; sim/qexec.ts's QuantizedExecutor
+ * per thread, its layers prepared once per thread).
+ *
+ * Same result for any number of workers, bit for bit (test/unit/scenarios/qexec-pool.test.ts):
+ * the batches are the same [start, start + batch) ranges whatever runs them, each sample's
+ * integers do not depend on which batch or thread it is in, and results are placed by sample
+ * index; per-layer overflow events are sums and maxAbs a maximum, so their order does not matter.
+ *
+ * Memory is bounded by the batch: a worker receives a copy of its batch only (never the whole
+ * image set), at most two batches are in flight per worker, and what comes back is the network's
+ * first output (float32) per sample, written into one array of samples × outputs.
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ERROR_KINDS, errorOfKind, InvariantError, type ErrorKind } from '../errors/index.js';
+import type { Tensor } from '../nets/graph.js';
+import type { QuantizedNetwork } from '../qnet/network.js';
+import { QuantizedExecutor, type QExecOptions } from '../sim/qexec.js';
+
+export interface BatchRunOptions {
+  /** the executor's options; `onLayer` is not supported (it cannot cross threads) */
+  readonly exec: Omit<QExecOptions, 'onLayer'>;
+  /** samples per executor run (default 100) */
+  readonly batch?: number;
+  /** worker threads (default 1: this thread, no worker); more than the samples' batches is pointless */
+  readonly workers?: number;
+  /** samples done, of the total */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface BatchRunResult {
+  /** the network's first output as float32, samples back to back */
+  readonly outputs: Float32Array;
+  readonly samples: number;
+  /** linear layer name → overflow events at the accumulator / in-array partial sums over every sample, and max |acc| */
+  readonly overflow: Readonly<Record<string, { readonly events: number; readonly psumEvents: number; readonly maxAbs: number }>>;
+}
+
+/** CPUs the pool should use by default: all of them (2 on the reference machine) */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+type LayerTotals = Record<string, { events: number; psumEvents: number; maxAbs: number }>;
+
+function addLayer(into: LayerTotals, name: string, events: number, psumEvents: number, maxAbs: number): void {
+  const t = (into[name] ??= { events: 0, psumEvents: 0, maxAbs: 0 });
+  t.events += events;
+  t.psumEvents += psumEvents;
+  if (maxAbs > t.maxAbs) t.maxAbs = maxAbs;
+}
+
+/**
+ * Runs `net` (single input, float32) on `count` samples of `sampleShape` in `images`, in batches.
+ * With `workers` > 1, batches go to worker threads, each with its own copy of the network.
+ */
+export async function runQuantizedBatches(net: QuantizedNetwork, images: Float32Array, sampleShape: readonly number[], count: number, opts: BatchRunOptions): Promise<BatchRunResult> {
+  if (net.inputs.length !== 1 || net.inputs[0].dtype !== 'float32') throw new InvariantError(`runQuantizedBatches runs single-input float32 networks; '${net.name}' has ${net.inputs.length} input(s)`);
+  const batch = opts.batch ?? 100;
+  if (!Number.isInteger(batch) || batch < 1) throw new InvariantError(`batch must be a positive integer, got ${batch}`);
+  const per = sampleShape.reduce((a, b) => a * b, 1);
+  if (images.length < count * per) throw new InvariantError(`${count} samples of [${sampleShape.join(',')}] need ${count * per} values, got ${images.length}`);
+  const starts: number[] = [];
+  for (let s = 0; s < count; s += batch) starts.push(s);
+  const workers = Math.min(opts.workers ?? 1, starts.length);
+  const layers: LayerTotals = {};
+  let outputs: Float32Array | null = null;
+  let done = 0;
+  const place = (start: number, n: number, out: Float32Array): void => {
+    outputs ??= new Float32Array((out.length / n) * count);
+    outputs.set(out, (start * out.length) / n);
+    done += n;
+    opts.onProgress?.(done, count);
+  };
+  if (workers <= 1) {
+    const ex = new QuantizedExecutor(net, opts.exec);
+    const name = net.outputs[0].name;
+    for (const start of starts) {
+      const n = Math.min(batch, count - start);
+      const r = ex.run({ [net.inputs[0].name]: { dtype: 'float32', shape: [n, ...sampleShape], data: images.subarray(start * per, (start + n) * per) } as Tensor });
+      for (const [lname, rep] of Object.entries(r.overflow)) addLayer(layers, lname, rep.events, rep.psumEvents, rep.maxAbs);
+      const d = r.outputs[name].data;
+      place(start, n, d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>));
+      // let the event loop run between batches (progress bars, Ctrl-C)
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } else {
+    await runOnWorkers(net, images, sampleShape, count, batch, starts, workers, opts.exec, (start, n, out, ls) => {
+      for (const [lname, ev, ps, m] of ls) addLayer(layers, lname, ev, ps, m);
+      place(start, n, out);
+    });
+  }
+  // layers in execution order, whatever order the batches finished in
+  const order = net.layers.filter((l) => l.kind === 'conv' || l.kind === 'gemm').map((l) => l.name);
+  const overflow: LayerTotals = {};
+  for (const name of order) if (layers[name]) overflow[name] = layers[name];
+  return { outputs: outputs ?? new Float32Array(0), samples: count, overflow };
+}
+
+type Done = (start: number, n: number, out: Float32Array, layers: [string, number, number, number][]) => void;
+
+async function runOnWorkers(
+  net: QuantizedNetwork,
+  images: Float32Array,
+  sampleShape: readonly number[],
+  count: number,
+  batch: number,
+  starts: number[],
+  workers: number,
+  exec: BatchRunOptions['exec'],
+  onDone: Done,
+): Promise<void> {
+  const self = fileURLToPath(import.meta.url);
+  const typeScript = self.endsWith('.ts');
+  const executorUrl = new URL(`../sim/qexec.${typeScript ? 'ts' : 'js'}`, import.meta.url).href;
+  const per = sampleShape.reduce((a, b) => a * b, 1);
+  const pool: Worker[] = [];
+  let next = 0;
+  let failed: Error | null = null;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let inFlight = 0;
+      const send = (w: Worker): void => {
+        if (failed || next >= starts.length) {
+          if (inFlight === 0) (failed ? reject(failed) : resolve());
+          return;
+        }
+        const id = next++;
+        const start = starts[id];
+        const n = Math.min(batch, count - start);
+        // a copy of this batch only: posting a view would clone its whole buffer
+        const data = images.slice(start * per, (start + n) * per);
+        inFlight++;
+        w.postMessage({ id, data, shape: [n, ...sampleShape] }, [data.buffer]);
+      };
+      for (let i = 0; i < workers; i++) {
+        const w = new Worker(new URL('./qexec-worker.mjs', import.meta.url), { workerData: { executorUrl, typeScript, net, opts: exec } });
+        pool.push(w);
+        w.on('message', (m: { id: number; ok: boolean; out?: Float32Array; layers?: [string, number, number, number][]; error?: { name: string; kind: string | null; message: string } }) => {
+          inFlight--;
+          if (!m.ok) {
+            const e = m.error!;
+            failed ??= e.kind !== null && (ERROR_KINDS as readonly string[]).includes(e.kind) ? errorOfKind(e.kind as ErrorKind, e.message) : Object.assign(new Error(e.message), { name: e.name });
+          } else if (!failed) {
+            const start = starts[m.id];
+            onDone(start, Math.min(batch, count - start), m.out!, m.layers!);
+          }
+          send(w);
+        });
+        w.on('error', (e) => {
+          failed ??= e;
+          reject(e);
+        });
+        // two batches queued per worker: it never waits for the main thread between them
+        send(w);
+        send(w);
+      }
+    });
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}

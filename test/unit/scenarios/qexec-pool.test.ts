@@ -1,0 +1,42 @@
+/**
+ * runQuantizedBatches: the same outputs and overflow totals on worker threads as on this thread,
+ * bit for bit, and the same as one runQuantized call over every sample; a narrow accumulator so
+ * that overflow events are counted.
+ */
+import { existsSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { resolvePtqConfig } from '../../../quant/config.js';
+import type { QuantizedNetwork } from '../../../qnet/network.js';
+import { evaluationSet, type EvalSet } from '../../../scenarios/datasets.js';
+import { runQuantizedBatches } from '../../../scenarios/qexec-pool.js';
+import { quantizeModel } from '../../../scenarios/quantize.js';
+import { runQuantized } from '../../../sim/qexec.js';
+
+const FMNIST = '/usr/share/datasets/fashion-mnist';
+
+describe.skipIf(!existsSync(FMNIST))('runQuantizedBatches', () => {
+  let net: QuantizedNetwork;
+  let set: EvalSet;
+  beforeAll(async () => {
+    net = (await quantizeModel('fmnist-cnn', 'fmnist', resolvePtqConfig('w8a8-pc', { calibSamples: 32, seed: 0 }))).net;
+    set = evaluationSet('fmnist', 'fmnist-cnn', 37, 0);
+  }, 120_000);
+
+  it('two workers = this thread = one run over every sample, bit for bit', async () => {
+    const exec = { requant: { mode: 'fixed' as const }, acc: { bits: 18, policy: 'saturate' as const }, order: { kOrder: 'kkc' as const, kTile: 16 } };
+    const one = await runQuantizedBatches(net, set.images, set.shape, set.count, { exec, batch: 8 });
+    const progress: number[] = [];
+    const two = await runQuantizedBatches(net, set.images, set.shape, set.count, { exec, batch: 8, workers: 2, onProgress: (d) => progress.push(d) });
+    expect(two.outputs).toEqual(one.outputs);
+    expect(JSON.stringify(two.overflow)).toBe(JSON.stringify(one.overflow));
+    expect(progress.at(-1)).toBe(37);
+    const all = runQuantized(net, { [net.inputs[0].name]: { dtype: 'float32', shape: [set.count, ...set.shape], data: set.images } }, exec);
+    expect(one.outputs).toEqual(all.outputs[net.outputs[0].name].data);
+    let events = 0;
+    for (const [name, r] of Object.entries(all.overflow)) {
+      expect(one.overflow[name]).toEqual({ events: r.events, psumEvents: r.psumEvents, maxAbs: r.maxAbs });
+      events += r.events;
+    }
+    expect(events).toBeGreaterThan(0);
+  }, 120_000);
+});
