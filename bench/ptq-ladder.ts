@@ -38,6 +38,7 @@ const LADDER: readonly Rung[] = [
   { label: 'W8A8 per-tensor', preset: 'w8a8-pt' },
   { label: 'W8A8 pt + CLE + BA (ReLU6→ReLU)', preset: 'w8a8-pt-cle' },
   { label: 'W8A8 pt + CLE + BA (ReLU6 kept: skip)', preset: 'w8a8-pt-cle', flags: { cleRelu6: 'skip' } },
+  { label: 'W8A8 pt + CLE + BA (ReLU6 kept: per-channel clip)', preset: 'w8a8-pt-cle-clip' },
   { label: 'W8A8 pt + CLE + BA (DFQ: absorb into padded)', preset: 'w8a8-pt-cle', flags: { hbaPadding: 'dfq' } },
   { label: 'W8A8 pt + bias correction', preset: 'w8a8-pt', flags: { biasCorrection: 'empirical' } },
   { label: 'W8A8 pt + CLE + BA + bias correction', preset: 'w8a8-pt-cle', flags: { biasCorrection: 'empirical' } },
