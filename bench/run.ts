@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   fp32: () => import('./fp32.js'),
   kernels: () => import('./kernels.js'),
   ptq: () => import('./ptq.js'),
+  qnet: () => import('./qnet.js'),
   'ptq-ladder': () => import('./ptq-ladder.js'),
   scalesim: () => import('./scalesim.js'),
   sim: () => import('./sim.js'),
