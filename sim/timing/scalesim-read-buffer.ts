@@ -4,14 +4,21 @@
  * prefetches a miss issues and, with a trace sink, SCALE-Sim's DRAM request rows with its quirks.
  * Its own file: the USER-mode scratchpad for reads, independent of the write side and of how the
  * demand is generated (scalesim-memory.ts describes the model).
+ *
+ * A demand row is a run of stream positions (scalesim-operands.ts `demandRange`), so most rows are
+ * tested whole: every address of the run has its own occurrence there, in the lines of the run's
+ * first to last valid word; when those lines lie in the active window, every lane hits and nothing
+ * changes — O(1) for the row. Only a row reaching past the window is tested lane by lane: a lane
+ * hits when its own line is in the window, else when another occurrence of its address is
+ * (scalesim-stream-index.ts answers both, without holding the stream where it can).
  */
 import type { ScaleSimTraceSink, TraceOperand } from './scalesim-memory.js';
-import type { Stream } from './scalesim-operands.js';
+import { demandRange, type DemandMap } from './scalesim-operands.js';
+import type { DemandRow, OperandIndex } from './scalesim-stream-index.js';
 
 export class ReadBuffer {
-  /** per local address: its sorted distinct line ids, CSR */
-  private readonly start: Int32Array;
-  private readonly lines: Int32Array;
+  private readonly index: OperandIndex;
+  private readonly perLine: number;
   readonly numLines: number;
   private readonly activeLines: number;
   private readonly prefetchLines: number;
@@ -27,7 +34,7 @@ export class ReadBuffer {
   dramReads = 0;
   dramStart = 0;
   dramStop = 0;
-  /** DRAM trace: SCALE-Sim's fetch_matrix (the stream as rows of `bw` words; mutated as it mutates it) */
+  /** DRAM trace: SCALE-Sim's fetch_matrix (the stream as rows of `bw` words; a copy, mutated as it mutates it) */
   private readonly fetch: Int32Array;
   private readonly fetchRows: number;
   private readonly sink: ScaleSimTraceSink | null;
@@ -37,61 +44,37 @@ export class ReadBuffer {
   /** next_line_prefetch_idx / next_col_prefetch_idx */
   private nextLine = 0;
   private nextCol = 0;
+  private readonly scratch = new Float64Array(1);
 
-  constructor(stream: Stream, addrSpace: number, capacityWords: number, bw: number, trace?: { sink: ScaleSimTraceSink; operand: TraceOperand; base: number }) {
-    const words = stream.words;
+  /** `index`: a StoredIndex when tracing DRAM requests (the fetch matrix is its words) */
+  constructor(index: OperandIndex, capacityWords: number, bw: number, trace?: { sink: ScaleSimTraceSink; operand: TraceOperand; base: number }) {
+    this.index = index;
+    const length = index.layout.length;
     this.bw = bw;
-    this.fetch = words;
-    this.fetchRows = Math.ceil(words.length / bw);
     this.sink = trace?.sink.dramRow ? trace.sink : null;
+    this.fetch = this.sink ? index.words!.slice() : new Int32Array(0);
+    this.fetchRows = Math.ceil(length / bw);
     this.operand = trace?.operand ?? 0;
     this.addrBase = trace?.base ?? 0;
     this.rowBuf = new Int32Array(this.sink ? bw : 0);
     // the hit-test granularity is 1 % of the SRAM, independent of the DRAM bandwidth
     const perLine = Math.ceil(capacityWords / 100);
+    this.perLine = perLine;
     this.activeSize = Math.ceil(capacityWords * 0.5);
     this.prefetchSize = capacityWords - this.activeSize;
-    this.fetchLines = Math.ceil(words.length / bw);
-    // hashed_buffer: every `bw` valid words make a line; the last (possibly empty) line counts too
-    const count = new Int32Array(addrSpace + 1);
-    const last = new Int32Array(addrSpace);
-    const valid = addressLines(words, perLine, last, (a) => {
-      count[a + 1]++;
-    });
-    this.numLines = Math.floor(valid / perLine) + 1;
-    for (let a = 0; a < addrSpace; a++) count[a + 1] += count[a];
-    this.start = count;
-    const lines = new Int32Array(count[addrSpace]);
-    this.lines = lines;
-    const fill = count.slice(0, addrSpace);
-    addressLines(words, perLine, last, (a, line) => {
-      lines[fill[a]++] = line;
-    });
+    this.fetchLines = Math.ceil(length / bw);
+    // hashed_buffer: every `perLine` valid words make a line; the last (possibly empty) line counts too
+    this.numLines = Math.floor(index.validTotal / perLine) + 1;
     const maxActive = Math.ceil(this.activeSize / perLine);
     const maxPrefetch = Math.ceil(this.prefetchSize / perLine);
     this.activeLines = Math.min(this.numLines, maxActive);
     this.prefetchLines = Math.min(this.numLines - this.activeLines, maxPrefetch);
   }
 
-  private hit(a: number): boolean {
-    const lo = this.start[a];
-    const hi = this.start[a + 1];
-    if (lo === hi) return true; // not in the stream at all (cannot happen for a consistent demand)
+  private inWindow(l: number): boolean {
     const s = this.winStart;
     const e = this.winEnd;
-    const L = this.lines;
-    if (s < e) {
-      // first line id ≥ s, then check it is < e
-      let l = lo;
-      let h = hi;
-      while (l < h) {
-        const mid = (l + h) >>> 1;
-        if (L[mid] < s) l = mid + 1;
-        else h = mid;
-      }
-      return l < hi && L[l] < e;
-    }
-    return L[hi - 1] >= s || L[lo] < e;
+    return s < e ? l >= s && l < e : l >= s || l < e;
   }
 
   /** prefetch_active_buffer: fill the active half before the first request (cycle `startCycle`) */
@@ -178,42 +161,94 @@ export class ReadBuffer {
     this.nextLine = over ? lines % rowsAll : (lines + 1) % this.bw;
   }
 
-  /** service one demand row at `cycle`; returns the serviced cycle − cycle (≥ hit latency 1 unless early prefetches pull it in) */
-  service(row: Int32Array, width: number, cycle: number): number {
+  /** prefetches the active half before the first request (at `cycle`), once */
+  start(cycle: number): void {
     if (!this.ready) this.prime(cycle);
+  }
+
+  /** valid lanes of a demand row */
+  private validLanes(row: DemandRow): number {
+    return row[2] === 0 ? 0 : this.index.rowValid(row);
+  }
+
+  /**
+   * The rows of fold (fr, fc) with a valid lane, `span` ← [first, last] ([−1, −2]: none), and
+   * whether all their lines lie in the active window now (then every row of the fold hits and
+   * changes nothing). A fold's rows are consecutive runs of the stream, in order (rolled) or in
+   * reverse (plain), so its words lie between its first and last row's. `row` is scratch.
+   */
+  foldCovered(map: DemandMap, fr: number, fc: number, rows: number, span: Float64Array, row: DemandRow): boolean {
+    let a = 0;
+    let b = rows - 1;
+    for (; a < rows; a++) {
+      demandRange(map, fr, fc, a, row);
+      if (this.validLanes(row) > 0) break;
+    }
+    if (a === rows) {
+      // no row: outside [0, rows) so that no row is taken for the first or last
+      span[0] = -1;
+      span[1] = -2;
+      return true;
+    }
+    const x = this.index;
+    const vA = x.rowStart(row);
+    const nA = x.rowValid(row);
+    for (; b > a; b--) {
+      demandRange(map, fr, fc, b, row);
+      if (this.validLanes(row) > 0) break;
+    }
+    span[0] = a;
+    span[1] = b;
+    if (this.prefetchLines === 0) return true;
+    const vB = b === a ? vA : x.rowStart(row);
+    const nB = b === a ? nA : x.rowValid(row);
+    const lo = Math.min(vA, vB);
+    const hi = Math.max(vA + nA, vB + nB) - 1;
+    const l0 = Math.floor(lo / this.perLine);
+    const l1 = Math.floor(hi / this.perLine);
+    const s = this.winStart;
+    const e = this.winEnd;
+    return s < e ? l0 >= s && l1 < e : l0 >= s || l1 < e;
+  }
+
+  /**
+   * Services a demand row (`demandRange`'s description; its other lanes request nothing) at
+   * `cycle`; returns the serviced cycle − cycle (≥ hit latency 1 unless early prefetches pull it in).
+   */
+  service(row: DemandRow, cycle: number): number {
+    if (!this.ready) this.prime(cycle);
+    // no lane, or no prefetch half (the active window already holds every line): all hits
+    if (row[2] === 0 || this.prefetchLines === 0) return 1;
+    const x = this.index;
+    const nValid = x.rowValid(row);
+    if (nValid === 0) return 1;
+    const v0 = x.rowStart(row);
+    const perLine = this.perLine;
+    const l0 = Math.floor(v0 / perLine);
+    const l1 = Math.floor((v0 + nValid - 1) / perLine);
+    const s = this.winStart;
+    const e = this.winEnd;
+    if (s < e ? l0 >= s && l1 < e : l0 >= s || l1 < e) return 1;
+    // lane by lane: a lane hits when its own line is in the window, else when another one of its
+    // address is; a lane that misses advances the window until it hits
     let offset = 1;
-    for (let c = 0; c < width; c++) {
-      const a = row[c];
-      if (a < 0) continue;
-      // with no prefetch half the active window already holds every line: all hits
-      while (this.prefetchLines > 0 && !this.hit(a)) {
+    let j = 0;
+    let v = v0;
+    const out = this.scratch;
+    for (;;) {
+      j = x.firstMiss(row, j, v, perLine, this.winStart, this.winEnd, out);
+      if (j >= row[2]) break;
+      v = out[0];
+      const own = Math.floor(v / perLine);
+      do {
         this.advance();
-        const p = this.lastPrefetch - (cycle + offset);
-        // a prefetch that landed early pulls the row in (p < 0), as in SCALE-Sim
-        offset += p;
-      }
+        const q = this.lastPrefetch - (cycle + offset);
+        // a prefetch that landed early pulls the row in (q < 0), as in SCALE-Sim
+        offset += q;
+      } while (!this.inWindow(own) && !x.lineIn(row, j, perLine, this.winStart, this.winEnd));
+      j++;
+      v++;
     }
     return offset;
   }
-}
-
-/**
- * hashed_buffer's lines: every `perLine` valid words of the stream make a line; calls `visit` once
- * for each (address, line) the address appears in, lines in increasing order. `last` (one entry an
- * address) is scratch. Returns the number of valid words.
- */
-function addressLines(words: Int32Array, perLine: number, last: Int32Array, visit: (a: number, line: number) => void): number {
-  last.fill(-1);
-  let valid = 0;
-  for (let i = 0; i < words.length; i++) {
-    const a = words[i];
-    if (a < 0) continue;
-    const line = Math.floor(valid / perLine);
-    valid++;
-    if (last[a] !== line) {
-      last[a] = line;
-      visit(a, line);
-    }
-  }
-  return valid;
 }

@@ -12,9 +12,13 @@ export class WriteBuffer {
   private readonly bw: number;
   private free: number;
   private lineIdx = 0;
-  /** valid words of each line handed to the trace so far */
-  private lineFill = new Int32Array(1024);
+  /** lines closed so far; all full (`bw` words) but those a drain closed early, kept in order here */
   private nLines = 0;
+  private partLine = new Float64Array(64);
+  private partFill = new Float64Array(64);
+  private nPart = 0;
+  /** first partial line not yet behind the drain (lines are looked up in increasing order) */
+  private partHead = 0;
   private drainStartLine = 0;
   private drainEnd = 0;
   dramWrites = 0;
@@ -50,7 +54,7 @@ export class WriteBuffer {
     const b = this.rowBuf;
     let w = this.drainWord;
     for (let l = this.drainStartLine, i = 0; l < end; l++, i++) {
-      const fill = this.lineFill[l];
+      const fill = this.fillOf(l);
       for (let c = 0; c < this.bw; c++) b[c] = c < fill ? this.words[w + c] : -1;
       w += fill;
       this.sink!.dramRow!(2, startCycle + i, b, this.bw);
@@ -59,8 +63,21 @@ export class WriteBuffer {
   }
 
   private pushLine(fill: number): void {
-    if (this.nLines === this.lineFill.length) this.lineFill = doubled(this.lineFill);
-    this.lineFill[this.nLines++] = fill;
+    if (fill < this.bw) {
+      if (this.nPart === this.partLine.length) {
+        this.partLine = doubled(this.partLine);
+        this.partFill = doubled(this.partFill);
+      }
+      this.partLine[this.nPart] = this.nLines;
+      this.partFill[this.nPart++] = fill;
+    }
+    this.nLines++;
+  }
+
+  /** valid words of line l (asked in non-decreasing order of l) */
+  private fillOf(l: number): number {
+    while (this.partHead < this.nPart && this.partLine[this.partHead] < l) this.partHead++;
+    return this.partHead < this.nPart && this.partLine[this.partHead] === l ? this.partFill[this.partHead] : this.bw;
   }
 
   private flush(): void {
@@ -76,7 +93,7 @@ export class WriteBuffer {
     const n = end - this.drainStartLine;
     if (n <= 0) return startCycle;
     if (this.sink) this.traceDrain(startCycle, end);
-    const data = n * this.bw - (this.bw - this.lineFill[end - 1]);
+    const data = n * this.bw - (this.bw - this.fillOf(end - 1));
     this.dramWrites += data;
     this.free += data;
     this.drainStartLine = end;
@@ -100,12 +117,41 @@ export class WriteBuffer {
         this.pushLine(this.bw);
         this.lineIdx = 0;
       }
-      if (current < this.drainEnd) {
-        if (this.free <= 0) current = this.drainEnd;
-      } else if (this.free < threshold) {
-        this.flush();
-        this.drainEnd = this.drain(current);
-      }
+      current = this.settle(current, threshold);
+    }
+    return current;
+  }
+
+  /** after a write: full while a drain is in flight, it waits for the drain; past the threshold a drain starts */
+  private settle(current: number, threshold: number): number {
+    if (current < this.drainEnd) {
+      if (this.free <= 0) return this.drainEnd;
+    } else if (this.free < threshold) {
+      this.flush();
+      this.drainEnd = this.drain(current);
+    }
+    return current;
+  }
+
+  /**
+   * `service` for a row of `n` writes when nothing is traced (only their number matters): the
+   * writes between two events (the buffer fills up during a drain; a drain starts) go in one step.
+   */
+  serviceCount(n: number, cycle: number): number {
+    let current = cycle;
+    const threshold = this.total - this.drainSize;
+    while (n > 0) {
+      // writes up to and including the one that triggers the next event, or all n
+      let j: number;
+      if (current < this.drainEnd) j = this.free - n > 0 ? n : Math.max(1, this.free);
+      else j = this.free - n >= threshold ? n : Math.max(1, this.free - threshold + 1);
+      this.free -= j;
+      n -= j;
+      const li = this.lineIdx + j;
+      const full = Math.floor(li / this.bw);
+      this.nLines += full;
+      this.lineIdx = li - full * this.bw;
+      current = this.settle(current, threshold);
     }
     return current;
   }
@@ -122,8 +168,8 @@ export class WriteBuffer {
 }
 
 /** a copy of `a` in an array twice as long */
-function doubled(a: Int32Array) {
-  const next = new Int32Array(a.length * 2);
+function doubled<A extends Int32Array | Float64Array>(a: A): A {
+  const next = new (a.constructor as new (n: number) => A)(a.length * 2);
   next.set(a);
   return next;
 }
