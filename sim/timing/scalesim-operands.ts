@@ -156,11 +156,11 @@ export class StreamLayout {
   }
 
   /**
-   * Fills `words` (and `valid`, one longer) in stream order and returns the highest address + 1:
+   * Fills `words` (when given) and `valid` (one longer) in stream order; returns the highest address + 1:
    * element (i, t) of the folded axis is `ifm.at(i, t)` (`ifm.at(t, i)` with `swap`) or, without
    * `ifm`, the filter address i·si + t·st.
    */
-  fill(words: Int32Array, valid: Int32Array, ifm: IfmapAddresses | null, swap: boolean, si: number, st: number): number {
+  fill(words: Int32Array | null, valid: Int32Array, ifm: IfmapAddresses | null, swap: boolean, si: number, st: number): number {
     const { rows, width: W, T, n } = this;
     let p = 0;
     let v = 0;
@@ -172,7 +172,7 @@ export class StreamLayout {
         const t = r - f * T;
         for (let c = 0, i = f * W; c < W; c++, i++) {
           const a = at(i, t);
-          words[p] = a;
+          if (words !== null) words[p] = a;
           valid[p++] = v;
           if (a >= 0) {
             v++;
@@ -188,7 +188,7 @@ export class StreamLayout {
         let t = maxRow - f * T;
         for (let g = maxRow; g >= minRow; g--) {
           const a = at(f * W + d - g, t);
-          words[p] = a;
+          if (words !== null) words[p] = a;
           valid[p++] = v;
           if (a >= 0) {
             v++;

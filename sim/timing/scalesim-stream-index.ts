@@ -63,7 +63,10 @@ export function streamCoords(df: TimingDataflow, K: number, ifm: IfmapAddresses)
 
 /**
  * An operand whose stream's only −1s are the lanes past the folded axis; `view` set for an ifmap
- * whose addresses recur (overlapping windows), null when every address occurs once.
+ * whose addresses recur (overlapping windows), null when every address occurs once. An ifmap with
+ * window positions past an edge (padding) holds the running count of valid words (`counted`: one
+ * number per stream position, built in one pass) instead of the closed form; its other
+ * occurrences are still found from the geometry.
  */
 export class ClosedIndex implements OperandIndex {
   readonly validTotal: number;
@@ -92,18 +95,28 @@ export class ClosedIndex implements OperandIndex {
   /** the window position through which the last lane found another line in the window (−1: none) */
   private lastKy = -1;
   private lastKx = -1;
+  /** padded ifmap: valid words before each stream position */
+  private readonly valid: Int32Array | null;
 
   constructor(
     readonly layout: StreamLayout,
     private readonly coords: Coords,
     view: GemmView | null,
+    counted = false,
   ) {
     this.rolled = layout.rolled;
     this.W = layout.width;
     this.T = layout.T;
     this.n = layout.n;
     this.swap = coords.swap;
-    this.validTotal = layout.n * layout.T;
+    if (counted) {
+      this.valid = new Int32Array(layout.length + 1);
+      layout.fill(null, this.valid, coords.ifm, coords.swap, coords.si, coords.st);
+      this.validTotal = this.valid[layout.length];
+    } else {
+      this.valid = null;
+      this.validTotal = layout.n * layout.T;
+    }
     const g = view?.conv ?? null;
     this.g = g;
     const out = view ? viewOutDims(view) : { outH: 0, outW: 0 };
@@ -118,7 +131,7 @@ export class ClosedIndex implements OperandIndex {
       this.oy[m] = Math.floor(m / this.outW);
       this.ox[m] = m - this.oy[m] * this.outW;
     }
-    this.hitAt = new Int32Array(g ? coords.ifm!.at(M - 1, K - 1) + 1 : 0);
+    this.hitAt = new Int32Array(g ? g.ifmapH * g.ifmapW * g.channels : 0);
     this.ky = new Int32Array(K);
     this.kx = new Int32Array(K);
     this.ch = new Int32Array(K);
@@ -131,27 +144,35 @@ export class ClosedIndex implements OperandIndex {
   }
 
   rowStart(row: DemandRow): number {
-    return this.layout.validBefore(row[0], row[1]);
+    return this.valid !== null ? this.valid[row[4]] : this.layout.validBefore(row[0], row[1]);
   }
 
   rowValid(row: DemandRow): number {
+    if (this.valid !== null) return this.valid[row[4] + row[2]] - this.valid[row[4]];
     // lanes of block b are valid below n − b·W: a prefix of the row's lanes
     return Math.max(0, Math.min(row[2], this.n - row[3] * this.W - row[1]));
   }
 
   laneValid(row: DemandRow, j: number): boolean {
+    if (this.valid !== null) return this.valid[row[4] + j + 1] > this.valid[row[4] + j];
     return row[3] * this.W + row[1] + j < this.n;
   }
 
   firstMiss(row: DemandRow, j0: number, v: number, perLine: number, s: number, e: number, out: Float64Array): number {
-    const lanes = Math.min(row[2], this.n - row[3] * this.W - row[1]);
+    const V = this.valid;
+    const lanes = V !== null ? row[2] : Math.min(row[2], this.n - row[3] * this.W - row[1]);
     const b = row[3];
     const i0 = b * this.W + row[1];
-    const t0 = (this.rolled ? row[0] : row[0]) - b * this.T;
+    const t0 = row[0] - b * this.T;
     const ifm = this.g ? this.coords.ifm! : null;
     const hitAt = this.hitAt;
     const key = s + 1;
     for (let j = j0; j < lanes; j++, v++) {
+      // (padding: a lane past an edge requests nothing and is no valid word)
+      if (V !== null && V[row[4] + j + 1] === V[row[4] + j]) {
+        v--;
+        continue;
+      }
       const l = Math.floor(v / perLine);
       if (s < e ? l >= s && l < e : l >= s || l < e) continue;
       if (ifm !== null) {
@@ -224,7 +245,9 @@ export class ClosedIndex implements OperandIndex {
     const i = this.swap ? k : m;
     const t = this.swap ? m : k;
     const f = Math.floor(i / this.W);
-    const l = Math.floor(this.layout.validBefore(f * this.T + t, i - f * this.W) / perLine);
+    const g2 = f * this.T + t;
+    const c2 = i - f * this.W;
+    const l = Math.floor((this.valid !== null ? this.valid[this.layout.pos(g2, c2)] : this.layout.validBefore(g2, c2)) / perLine);
     return s < e ? l >= s && l < e : l >= s || l < e;
   }
 }
@@ -344,7 +367,7 @@ export function ifmapUnique(view: GemmView): boolean {
 export function operandIndexes(view: GemmView, df: TimingDataflow, maps: { ifmap: DemandMap; filter: DemandMap }, ifm: IfmapAddresses, stored: boolean): { ifmap: OperandIndex; filter: OperandIndex } {
   const coords = streamCoords(df, view.K, ifm);
   const unique = ifmapUnique(view);
-  const ifmap = stored || !ifm.inside ? new StoredIndex(maps.ifmap.layout, coords.ifmap, unique) : new ClosedIndex(maps.ifmap.layout, coords.ifmap, unique ? null : view);
+  const ifmap = stored ? new StoredIndex(maps.ifmap.layout, coords.ifmap, unique) : new ClosedIndex(maps.ifmap.layout, coords.ifmap, unique ? null : view, !ifm.inside);
   const filter = stored ? new StoredIndex(maps.filter.layout, coords.filter, true) : new ClosedIndex(maps.filter.layout, coords.filter, null);
   return { ifmap, filter };
 }
