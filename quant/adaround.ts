@@ -13,13 +13,16 @@
  * off during the warm start, then β decays from betaStart to betaEnd on AIMET's cosine schedule.
  * Adam updates V. The result rounds up where h(V) ≥ 0.5.
  *
- * Speed: convolutions run as im2col + GEMM on typed arrays, once forward and once for the weight
- * gradient per step (the input gradient is never needed); rows whose activation is inactive skip
- * the backward pass. Everything is sequential and seeded, so a seed gives the same codes.
+ * Speed: convolutions run as im2col + GEMM, once forward and once for the weight gradient per step
+ * (the input gradient is never needed), and the Adam update, in WebAssembly (adaround-wasm.ts: the
+ * same float64 operations in the same order as the JavaScript fallbacks here, so the same codes
+ * bit for bit; f64x2 lanes only run independent sums side by side). Everything is sequential and
+ * seeded, so a seed gives the same codes.
  */
 import { InvariantError } from '../nets/errors.js';
 import { Prng } from '../nets/prng.js';
 import type { Window2d } from '../nets/shapes.js';
+import { adaKernels, PRM, STATE, type AdaKernels } from './adaround-wasm.js';
 
 export interface AdaRoundOptions {
   /** optimization steps per layer */
@@ -162,163 +165,236 @@ export function adaroundBeta(it: number, opts: AdaRoundOptions): number {
   return opts.betaEnd + 0.5 * (opts.betaStart - opts.betaEnd) * (1 + Math.cos(rel * Math.PI));
 }
 
-export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions): Int32Array {
+/** Float64 views of one layer's working buffers (WebAssembly memory, or plain arrays without it). */
+interface Buffers {
+  /** byte offsets in the kernels' memory */
+  readonly at: Record<'cols' | 'wSoft' | 'pre' | 'dT' | 'dW' | 'state' | 'ch' | 'prm' | 'regList' | 'regVals' | 'regDense' | 'sigList' | 'sigVals', number>;
+  /** [k][rs] */
+  readonly cols: Float64Array;
+  readonly wSoft: Float64Array;
+  /** [o][rs] */
+  readonly pre: Float64Array;
+  /** dL/dpre, [rs][cout] */
+  readonly dT: Float64Array;
+  readonly dW: Float64Array;
+  /** per weight {σ(V), V, m1, m2, ⌊W/s⌋} */
+  readonly state: Float64Array;
+  /** per channel {s, lo, hi} */
+  readonly ch: Float64Array;
+  readonly prm: Float64Array;
+  /** the Math.exp / Math.log work lists of the WebAssembly Adam step (indices, arguments → results) */
+  readonly regList: Int32Array;
+  readonly regVals: Float64Array;
+  readonly regDense: Float64Array;
+  readonly sigList: Int32Array;
+  readonly sigVals: Float64Array;
+}
+
+function buffers(g: Geometry, rs: number, rowLen: number, kernels: (bytes: number) => AdaKernels | null): { buf: Buffers; k: AdaKernels | null } {
+  const nW = g.cout * g.kc;
+  // in f64 slots (the i32 lists take half of theirs)
+  const sizes = { cols: rowLen * rs, wSoft: nW, pre: g.cout * rs, dT: rs * g.cout, dW: nW, state: nW * 5, ch: g.cout * 3, prm: PRM.bytes / 8, regList: nW, regVals: nW, regDense: nW, sigList: nW, sigVals: nW };
+  const at = { cols: 0, wSoft: 0, pre: 0, dT: 0, dW: 0, state: 0, ch: 0, prm: 0, regList: 0, regVals: 0, regDense: 0, sigList: 0, sigVals: 0 };
+  let bytes = 0;
+  for (const key of Object.keys(sizes) as (keyof typeof sizes)[]) {
+    at[key] = bytes;
+    bytes += Math.ceil((sizes[key] * 8) / 16) * 16;
+  }
+  const k = kernels(bytes);
+  const ab = k ? k.memory.buffer : new ArrayBuffer(bytes);
+  const view = (key: keyof typeof sizes) => new Float64Array(ab, at[key], sizes[key]);
+  return {
+    buf: {
+      at,
+      ...{ cols: view('cols'), wSoft: view('wSoft'), pre: view('pre'), dT: view('dT'), dW: view('dW'), state: view('state'), ch: view('ch'), prm: view('prm') },
+      ...{ regList: new Int32Array(ab, at.regList, nW), regVals: view('regVals'), regDense: view('regDense'), sigList: new Int32Array(ab, at.sigList, nW), sigVals: view('sigVals') },
+    },
+    k,
+  };
+}
+
+export interface AdaRoundRun {
+  /** false: use the JavaScript loops even where WebAssembly SIMD is available (tests compare the two) */
+  readonly wasm?: boolean;
+}
+
+export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRoundRun = {}): Int32Array {
   const g = geometry(layer);
   const nW = layer.weight.length;
   const perCh = g.kc;
   const act = layer.activation === 'relu' ? Act.Relu : layer.activation === 'relu6' ? Act.Relu6 : Act.None;
+  const iterations = Math.max(0, Math.floor(opts.iterations));
+  const batch = Math.max(1, Math.min(Math.floor(opts.batchSize), g.samples));
+  const rows = batch * g.pix;
+  // rows padded to whole f64x2 pairs; the pad rows stay 0 in cols and dT
+  const rs = rows + (rows & 1);
+  const rowLen = g.conv ? g.cin * g.kh * g.kw : g.kc; // patch elements of all groups
+  const { buf, k } = buffers(g, rs, rowLen, run.wasm === false ? () => null : adaKernels);
+  const { cols, wSoft, pre, dT, dW, state, ch, prm } = buf;
 
-  // per weight: ⌊W/s⌋, the clip bounds on it + h, s, and V at the warm start
-  const wFloor = new Float64Array(nW);
-  const lo = new Float64Array(g.cout);
-  const hi = new Float64Array(g.cout);
-  const sOf = new Float64Array(g.cout);
-  const v = new Float64Array(nW);
+  // per weight: ⌊W/s⌋, V where h(V) = frac(W/s), σ(V) and the soft weight; per channel s and the clip bounds on ⌊W/s⌋ + h
   for (let o = 0; o < g.cout; o++) {
     const s = layer.scale.length === 1 ? layer.scale[0] : layer.scale[o];
     const z = layer.zeroPoint.length === 1 ? layer.zeroPoint[0] : layer.zeroPoint[o];
     if (!(s > 0)) throw new RangeError(`adaround: scale of channel ${o} is ${s}, must be > 0`);
-    sOf[o] = s;
-    lo[o] = layer.qmin - z;
-    hi[o] = layer.qmax - z;
-    for (let k = 0; k < perCh; k++) {
-      const e = o * perCh + k;
+    const lo = layer.qmin - z;
+    const hi = layer.qmax - z;
+    ch[3 * o] = s;
+    ch[3 * o + 1] = lo;
+    ch[3 * o + 2] = hi;
+    for (let kk = 0; kk < perCh; kk++) {
+      const e = o * perCh + kk;
       const x = layer.weight[e] / s;
       const f = Math.floor(x);
-      wFloor[e] = f;
       const rest = x - f; // in [0, 1): (rest − γ)/(ζ − γ) lies strictly inside (0, 1)
-      v[e] = -Math.log((ZETA - GAMMA) / (rest - GAMMA) - 1);
+      const v = -Math.log((ZETA - GAMMA) / (rest - GAMMA) - 1);
+      const sig = 1 / (1 + Math.exp(-v));
+      const st = e * 5;
+      state[st] = sig;
+      state[st + 1] = v;
+      state[st + 4] = f;
+      const h = clip01(sig * (ZETA - GAMMA) + GAMMA);
+      wSoft[e] = s * clip(f + h, lo, hi);
     }
   }
+  prm[PRM.one / 8] = 1;
+  prm[PRM.zg / 8] = ZETA - GAMMA;
+  prm[PRM.gamma / 8] = GAMMA;
+  prm[PRM.b1 / 8] = ADAM_B1;
+  prm[PRM.omb1 / 8] = 1 - ADAM_B1;
+  prm[PRM.b2 / 8] = ADAM_B2;
+  prm[PRM.omb2 / 8] = 1 - ADAM_B2;
+  prm[PRM.eps / 8] = ADAM_EPS;
+  prm[PRM.lr / 8] = opts.learningRate;
+  prm[PRM.sigLimit / 8] = 2.5;
 
-  const iterations = Math.max(0, Math.floor(opts.iterations));
-  const batch = Math.max(1, Math.min(Math.floor(opts.batchSize), g.samples));
-  const rows = batch * g.pix;
-  const rowLen = g.conv ? g.cin * g.kh * g.kw : g.kc; // patch elements of all groups
-  const cols = new Float32Array(rows * rowLen);
-  const pre = new Float64Array(rows * g.cout);
-  const dpre = new Float64Array(rows * g.cout);
-  const wSoft = new Float64Array(nW);
-  const dW = new Float64Array(nW);
-  const m1 = new Float64Array(nW);
-  const m2 = new Float64Array(nW);
   const picks = new Int32Array(batch);
-  const rowIdx = new Int32Array(rows);
-  const rowGrad = new Float64Array(rows);
   const prng = new Prng(opts.seed);
   const warmIters = opts.warmStart * iterations;
   const gradScale = 2 / rows; // d/dy of Σ_c mean_rows (y − t)²
-
-  // σ(V), h(V) and the soft weights for the first step; each Adam update refreshes them in place
-  const sg = new Float64Array(nW);
-  for (let o = 0; o < g.cout; o++) {
-    for (let k = 0; k < perCh; k++) {
-      const e = o * perCh + k;
-      const sig = 1 / (1 + Math.exp(-v[e]));
-      sg[e] = sig;
-      const h = clip01(sig * (ZETA - GAMMA) + GAMMA);
-      wSoft[e] = sOf[o] * clip(wFloor[e] + h, lo[o], hi[o]);
-    }
-  }
+  const rsB = rs * 8;
+  const tgt = layer.target;
+  // output channels per Adam call: a few thousand weights, whose state stays in cache between adam and adamSig
+  const chunk = Math.max(1, Math.floor(4096 / perCh));
+  // even, ≥ 2: about 128 KiB of f64 columns (a group's patch × rows)
+  const rowChunk = Math.max(2, Math.floor(16384 / Math.max(1, g.kc)) & ~1);
+  let nReg = 0;
 
   for (let it = 0; it < iterations; it++) {
     // minibatch: distinct samples drawn with the seeded PRNG
     drawBatch(prng, g.samples, picks);
-    if (g.conv) im2col(layer.input, g, picks, cols, rows);
+    if (g.conv) im2col(layer.input, g, picks, cols, rs);
     else {
       for (let b = 0; b < batch; b++) {
         const src = picks[b] * g.kc;
-        for (let k = 0; k < g.kc; k++) cols[k * rows + b] = layer.input[src + k];
+        for (let kk = 0; kk < g.kc; kk++) cols[kk * rs + b] = layer.input[src + kk];
       }
     }
 
-    forward(cols, wSoft, layer.bias, g, rows, pre);
+    for (let o = 0; o < g.cout; o++) pre.fill(layer.bias ? layer.bias[o] : 0, o * rs, (o + 1) * rs);
+    if (k) {
+      for (let grp = 0; grp < g.group; grp++) {
+        const o0 = grp * g.ocg;
+        const nb4 = g.ocg >> 2;
+        const colsAt = buf.at.cols + grp * g.kc * rsB;
+        const o1 = o0 + 4 * nb4;
+        // rows in chunks whose columns stay in L2 while every output channel passes over them
+        for (let r0 = 0; r0 < rs; r0 += rowChunk) {
+          const nPair = Math.min(rowChunk, rs - r0) >> 1;
+          if (nb4 > 0) k.fwd4(colsAt + r0 * 8, buf.at.wSoft + o0 * g.kc * 8, buf.at.pre + o0 * rsB + r0 * 8, nPair, rsB, g.kc, nb4);
+          if (o1 < o0 + g.ocg) k.fwd1(colsAt + r0 * 8, buf.at.wSoft + o1 * g.kc * 8, buf.at.pre + o1 * rsB + r0 * 8, nPair, rsB, g.kc, o0 + g.ocg - o1);
+        }
+      }
+    } else forward(cols, wSoft, g, rs, pre);
 
-    // dL/dpre, through the activation, against the target (NCHW: contiguous over positions)
-    const tgt = layer.target;
-    for (let o = 0; o < g.cout; o++) {
-      const pBase = o * rows;
-      for (let b = 0; b < batch; b++) {
-        const tBase = (picks[b] * g.cout + o) * g.pix;
-        const rBase = pBase + b * g.pix;
-        for (let p = 0; p < g.pix; p++) {
-          const x = pre[rBase + p];
-          let y = x;
-          let pass = 1;
-          if (act === Act.Relu) {
-            if (x <= 0) {
-              y = 0;
-              pass = 0;
+    // dL/dpre, through the activation, against the target (NCHW: contiguous over positions), as [r][o]
+    const cout = g.cout;
+    // 8 positions × every channel at a time: the [r][o] writes stay within a few KiB
+    for (let b = 0; b < batch; b++) {
+      const rBase = b * g.pix;
+      const tSample = picks[b] * cout * g.pix;
+      for (let p0 = 0; p0 < g.pix; p0 += 8) {
+        const p1 = Math.min(p0 + 8, g.pix);
+        for (let o = 0; o < cout; o++) {
+          const pBase = o * rs + rBase;
+          const tBase = tSample + o * g.pix;
+          for (let p = p0; p < p1; p++) {
+            const x = pre[pBase + p];
+            let y = x;
+            let pass = 1;
+            if (act === Act.Relu) {
+              if (x <= 0) {
+                y = 0;
+                pass = 0;
+              }
+            } else if (act === Act.Relu6) {
+              if (x <= 0) {
+                y = 0;
+                pass = 0;
+              } else if (x >= 6) {
+                y = 6;
+                pass = 0;
+              }
             }
-          } else if (act === Act.Relu6) {
-            if (x <= 0) {
-              y = 0;
-              pass = 0;
-            } else if (x >= 6) {
-              y = 6;
-              pass = 0;
-            }
+            dT[(rBase + p) * cout + o] = pass * gradScale * (y - tgt[tBase + p]);
           }
-          dpre[rBase + p] = pass * gradScale * (y - tgt[tBase + p]);
         }
       }
     }
 
-    weightGrad(cols, dpre, g, rows, dW, rowIdx, rowGrad);
+    if (k) {
+      for (let grp = 0; grp < g.group; grp++) {
+        const o0 = grp * g.ocg;
+        const nb4 = g.ocg >> 2;
+        if (nb4 > 0) k.grad4(buf.at.cols + grp * g.kc * rsB, buf.at.dT + o0 * 8, buf.at.dW + o0 * g.kc * 8, rows, rsB, g.kc, cout * 8, nb4);
+        if (4 * nb4 < g.ocg) weightGrad(cols, dT, g, rows, rs, dW, o0 + 4 * nb4, o0 + g.ocg);
+      }
+    } else weightGrad(cols, dT, g, rows, rs, dW, 0, cout);
 
     // dL/dV: through clip(⌊W/s⌋ + h) and the rectified sigmoid, plus the regularizer after warm up
-    const useReg = it >= warmIters;
     const beta = adaroundBeta(it, opts);
-    const lamBeta2 = 2 * opts.regWeight * beta;
-    const betaM1 = beta - 1;
     const t = it + 1;
-    const c1 = 1 / (1 - Math.pow(ADAM_B1, t));
-    const c2 = 1 / (1 - Math.pow(ADAM_B2, t));
-    const lr = opts.learningRate;
-    for (let o = 0; o < g.cout; o++) {
-      const s = sOf[o];
-      const l = lo[o];
-      const u = hi[o];
-      for (let k = 0; k < perCh; k++) {
-        const e = o * perCh + k;
-        const sig = sg[e];
-        const hRaw = sig * (ZETA - GAMMA) + GAMMA;
-        let grad = 0;
-        // where h is clipped no gradient reaches V (torch.clamp's convention); Adam still steps
-        if (hRaw > 0 && hRaw < 1) {
-          const q = wFloor[e] + hRaw;
-          let dLdh = q < l || q > u ? 0 : dW[e] * s;
-          if (useReg) {
-            const a = 2 * hRaw - 1;
-            const absA = a < 0 ? -a : a;
-            // d/dh (1 − |2h − 1|^β) = −2β·|2h − 1|^(β−1)·sign(2h − 1); exp/log beat Math.pow here
-            if (absA > 0) dLdh -= lamBeta2 * Math.exp(betaM1 * Math.log(absA)) * (a > 0 ? 1 : -1);
-          }
-          grad = dLdh * sig * (1 - sig) * (ZETA - GAMMA);
-        }
-        const a1 = ADAM_B1 * m1[e] + (1 - ADAM_B1) * grad;
-        const a2 = ADAM_B2 * m2[e] + (1 - ADAM_B2) * grad * grad;
-        m1[e] = a1;
-        m2[e] = a2;
-        const vNew = v[e] - (lr * a1 * c1) / (Math.sqrt(a2 * c2) + ADAM_EPS);
-        v[e] = vNew;
-        const sigNew = 1 / (1 + Math.exp(-vNew));
-        sg[e] = sigNew;
-        const h = clip01(sigNew * (ZETA - GAMMA) + GAMMA);
-          wSoft[e] = s * clip(wFloor[e] + h, l, u);
+    prm[PRM.lamBeta2 / 8] = 2 * opts.regWeight * beta;
+    prm[PRM.betaM1 / 8] = beta - 1;
+    prm[PRM.c1 / 8] = 1 / (1 - Math.pow(ADAM_B1, t));
+    prm[PRM.c2 / 8] = 1 / (1 - Math.pow(ADAM_B2, t));
+    const useReg = it >= warmIters ? 1 : 0;
+    if (k) {
+      const at = buf.at;
+      // the regularizer list: from the last step's adamSig, or (first step) a pass of its own
+      if (it === 0) nReg = k.adamReg(nW, at.state, at.regList, at.regVals, at.prm, at.regDense);
+      if (useReg) {
+        const betaM1 = beta - 1;
+        const { regList: rl, regVals: rv, regDense: rd } = buf;
+        // d/dh (1 − |2h − 1|^β) = −2β·|2h − 1|^(β−1)·sign(2h − 1); exp/log beat Math.pow here
+        for (let i = 0; i < nReg; i++) rd[rl[i]] = Math.exp(betaM1 * Math.log(rv[i]));
       }
-    }
+      nReg = 0;
+      for (let o = 0; o < g.cout; o += chunk) {
+        const nCh = Math.min(chunk, g.cout - o);
+        const e0 = o * perCh;
+        const nSig = k.adam(nCh, perCh, at.state + e0 * STATE.bytes, at.dW + e0 * 8, at.wSoft + e0 * 8, at.ch + o * 24, at.prm, useReg, at.regDense + e0 * 8, at.sigList, at.sigVals, e0);
+        if (k.expList) k.expList(nSig, at.sigVals);
+        else {
+          const sv = buf.sigVals;
+          for (let i = 0; i < nSig; i++) sv[i] = Math.exp(sv[i]);
+        }
+        nReg = k.adamSig(nSig, at.sigList, at.sigVals, at.state, at.wSoft, at.ch, at.prm, perCh, at.regList, at.regVals, nReg);
+      }
+    } else adamStep(g.cout, perCh, state, dW, wSoft, ch, prm, useReg === 1);
     opts.onIteration?.(it + 1, iterations);
   }
 
   const codes = new Int32Array(nW);
   for (let o = 0; o < g.cout; o++) {
     const z = layer.zeroPoint.length === 1 ? layer.zeroPoint[0] : layer.zeroPoint[o];
-    for (let k = 0; k < perCh; k++) {
-      const e = o * perCh + k;
+    const lo = ch[3 * o + 1];
+    const hi = ch[3 * o + 2];
+    for (let kk = 0; kk < perCh; kk++) {
+      const e = o * perCh + kk;
       // h(V) ≥ 0.5 ⟺ σ(V) ≥ 0.5 ⟺ V ≥ 0 (ζ, γ symmetric about 0.5)
-      let q = wFloor[e] + (v[e] >= 0 ? 1 : 0);
-      q = q < lo[o] ? lo[o] : q > hi[o] ? hi[o] : q;
+      let q = state[e * 5 + 4] + (state[e * 5 + 1] >= 0 ? 1 : 0);
+      q = q < lo ? lo : q > hi ? hi : q;
       codes[e] = q + z;
     }
   }
@@ -326,6 +402,49 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions): Int32Arra
     if (codes[e] < layer.qmin || codes[e] > layer.qmax) throw new InvariantError(`adaround: code ${codes[e]} outside [${layer.qmin}, ${layer.qmax}]`);
   }
   return codes;
+}
+
+/** The Adam step on V for every weight (JavaScript; adaround-wasm.ts's `adam` does the same operations). */
+function adamStep(nCh: number, perCh: number, state: Float64Array, dW: Float64Array, wSoft: Float64Array, ch: Float64Array, prm: Float64Array, useReg: boolean): void {
+  const lamBeta2 = prm[PRM.lamBeta2 / 8];
+  const betaM1 = prm[PRM.betaM1 / 8];
+  const c1 = prm[PRM.c1 / 8];
+  const c2 = prm[PRM.c2 / 8];
+  const lr = prm[PRM.lr / 8];
+  for (let o = 0; o < nCh; o++) {
+    const s = ch[3 * o];
+    const l = ch[3 * o + 1];
+    const u = ch[3 * o + 2];
+    for (let kk = 0; kk < perCh; kk++) {
+      const e = o * perCh + kk;
+      const st = e * 5;
+      const sig = state[st + STATE.sig / 8];
+      const hRaw = sig * (ZETA - GAMMA) + GAMMA;
+      let grad = 0;
+      // where h is clipped no gradient reaches V (torch.clamp's convention); Adam still steps
+      if (hRaw > 0 && hRaw < 1) {
+        const q = state[st + STATE.floor / 8] + hRaw;
+        let dLdh = q < l || q > u ? 0 : dW[e] * s;
+        if (useReg) {
+          const a = 2 * hRaw - 1;
+          const absA = a < 0 ? -a : a;
+          // d/dh (1 − |2h − 1|^β) = −2β·|2h − 1|^(β−1)·sign(2h − 1); exp/log beat Math.pow here
+          if (absA > 0) dLdh -= lamBeta2 * Math.exp(betaM1 * Math.log(absA)) * (a > 0 ? 1 : -1);
+        }
+        grad = dLdh * sig * (1 - sig) * (ZETA - GAMMA);
+      }
+      const a1 = ADAM_B1 * state[st + STATE.m1 / 8] + (1 - ADAM_B1) * grad;
+      const a2 = ADAM_B2 * state[st + STATE.m2 / 8] + (1 - ADAM_B2) * grad * grad;
+      state[st + STATE.m1 / 8] = a1;
+      state[st + STATE.m2 / 8] = a2;
+      const vNew = state[st + STATE.v / 8] - (lr * a1 * c1) / (Math.sqrt(a2 * c2) + ADAM_EPS);
+      state[st + STATE.v / 8] = vNew;
+      const sigNew = 1 / (1 + Math.exp(-vNew));
+      state[st + STATE.sig / 8] = sigNew;
+      const h = clip01(sigNew * (ZETA - GAMMA) + GAMMA);
+      wSoft[e] = s * clip(state[st + STATE.floor / 8] + h, l, u);
+    }
+  }
 }
 
 function clip01(x: number): number {
@@ -358,9 +477,10 @@ function drawBatch(prng: Prng, n: number, into: Int32Array): void {
 
 /**
  * Transposed im2col: cols[k·rows + r], k = (c·kh + ky)·kw + kx over all input channels (a group's
- * patch is a contiguous k range), r = b·pix + p. Rows contiguous, so both GEMMs stream along r.
+ * patch is a contiguous k range), r = b·pix + p (row stride `rows`, the padded count). Rows contiguous, so the forward GEMM streams
+ * along r.
  */
-function im2col(x: Float32Array, g: Geometry, picks: Int32Array, cols: Float32Array, rows: number): void {
+function im2col(x: Float32Array, g: Geometry, picks: Int32Array, cols: Float64Array, rows: number): void {
   const { cin, h, w, kh, kw, oh, ow, sh, sw, dh, dw, padTop: pt, padLeft: pl, pix } = g;
   for (let c = 0; c < cin; c++) {
     for (let ky = 0; ky < kh; ky++) {
@@ -389,13 +509,12 @@ function im2col(x: Float32Array, g: Geometry, picks: Int32Array, cols: Float32Ar
 }
 
 /**
- * pre[o·rows + r] = bias_o + Σ_k W[o, k]·cols[(g·kc + k)·rows + r]. Four output channels of one
+ * pre[o·rows + r] (= bias_o on entry) += Σ_k W[o, k]·cols[(g·kc + k)·rows + r]. Four output channels of one
  * group share each pass over r (a 4×4 register block: 16 MACs per 4 column loads), the rest one
  * at a time.
  */
-function forward(cols: Float32Array, wt: Float64Array, bias: Float32Array | null, g: Geometry, rows: number, pre: Float64Array): void {
+function forward(cols: Float64Array, wt: Float64Array, g: Geometry, rows: number, pre: Float64Array): void {
   const kc = g.kc;
-  for (let o = 0; o < g.cout; o++) pre.fill(bias ? bias[o] : 0, o * rows, (o + 1) * rows);
   for (let grp = 0; grp < g.group; grp++) {
     const oEnd = (grp + 1) * g.ocg;
     const cBase = grp * kc;
@@ -467,67 +586,19 @@ function forward(cols: Float32Array, wt: Float64Array, bias: Float32Array | null
 }
 
 /**
- * dW[o, k] = Σ_r dpre[o·rows + r]·cols[(g·kc + k)·rows + r]. Rows where the activation was inactive
- * carry no gradient: when they are the majority (ReLU layers) the active rows are gathered first.
+ * dW[o, k] = Σ_r dT[r·cout + o]·cols[(g·kc + k)·rs + r], r ascending, for o in [oFrom, oTo): the
+ * output channels grad4 does not take (a group's last ocg mod 4), or all of them without WebAssembly.
  */
-function weightGrad(cols: Float32Array, dpre: Float64Array, g: Geometry, rows: number, dW: Float64Array, idx: Int32Array, dd: Float64Array): void {
+function weightGrad(cols: Float64Array, dT: Float64Array, g: Geometry, rows: number, rs: number, dW: Float64Array, oFrom: number, oTo: number): void {
   const kc = g.kc;
-  for (let o = 0; o < g.cout; o++) {
-    const pBase = o * rows;
-    const wBase = o * kc;
-    let nz = 0;
-    for (let r = 0; r < rows; r++) {
-      const d = dpre[pBase + r];
-      if (d !== 0) {
-        idx[nz] = r;
-        dd[nz] = d;
-        nz++;
-      }
-    }
-    if (nz === 0) {
-      dW.fill(0, wBase, wBase + kc);
-      continue;
-    }
+  const cout = g.cout;
+  for (let o = oFrom; o < oTo; o++) {
     const cBase = Math.floor(o / g.ocg) * kc;
-    const sparse = nz * 2 < rows;
-    let k = 0;
-    for (; k + 4 <= kc; k += 4) {
-      const c0 = (cBase + k) * rows;
-      const c1 = c0 + rows;
-      const c2 = c1 + rows;
-      const c3 = c2 + rows;
+    for (let kk = 0; kk < kc; kk++) {
+      const c0 = (cBase + kk) * rs;
       let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      if (sparse) {
-        for (let j = 0; j < nz; j++) {
-          const d = dd[j];
-          const r = idx[j];
-          s0 += d * cols[c0 + r];
-          s1 += d * cols[c1 + r];
-          s2 += d * cols[c2 + r];
-          s3 += d * cols[c3 + r];
-        }
-      } else {
-        for (let r = 0; r < rows; r++) {
-          const d = dpre[pBase + r];
-          s0 += d * cols[c0 + r];
-          s1 += d * cols[c1 + r];
-          s2 += d * cols[c2 + r];
-          s3 += d * cols[c3 + r];
-        }
-      }
-      dW[wBase + k] = s0;
-      dW[wBase + k + 1] = s1;
-      dW[wBase + k + 2] = s2;
-      dW[wBase + k + 3] = s3;
-    }
-    for (; k < kc; k++) {
-      const c0 = (cBase + k) * rows;
-      let s0 = 0;
-      for (let j = 0; j < nz; j++) s0 += dd[j] * cols[c0 + idx[j]];
-      dW[wBase + k] = s0;
+      for (let r = 0; r < rows; r++) s0 += dT[r * cout + o] * cols[c0 + r];
+      dW[o * kc + kk] = s0;
     }
   }
 }

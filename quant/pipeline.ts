@@ -24,6 +24,7 @@ import {
   type FusedAct,
   type LinearStep,
   type LinearWeights,
+  type PlanStep,
   type QuantPlan,
 } from './build.js';
 import { calibrate, type CalibData, type CalibStats } from './calibrate.js';
@@ -293,16 +294,20 @@ async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, we
   const n = Math.max(1, Math.min(calib.count, 1024, Math.floor(ADAROUND_ELEMENTS / maxPer)));
   const sub: CalibData = { images: calib.images.subarray(0, n * perSample([1, ...calib.shape])), shape: calib.shape, count: n };
   const total = plan.linears.length * ada.iterations;
+  // Layer inputs from the model with the earlier layers' weights quantized (activations FP32),
+  // targets from the FP32 model: both advanced one layer at a time over the subset, so each step
+  // runs once per model (a layer's AdaRound finishes before the quantized model runs it).
+  const qModel = new Advancer(plan, sub, { weights, acts: new Map() }, { weights: () => true, acts: () => false });
+  const fpModel = new Advancer(plan, sub, { weights, acts: new Map() }, { weights: () => false, acts: () => false });
   let layerIdx = 0;
   for (const s of plan.linears) {
     const act = simpleAct(s.act);
     const targetName = act ? s.output : s.preAct;
-    // input from the model quantized so far (weights of earlier layers), FP32 activations;
-    // target from the FP32 model
-    const fp = simulateQuantized(plan, sub, { weights, acts: new Map() }, { weights: () => false, acts: () => false }, { capture: [targetName], stopAfter: s.name });
-    const qin = simulateQuantized(plan, sub, { weights, acts: new Map() }, { weights: (l) => l !== s.name, acts: () => false }, { capture: [s.input], stopAfter: s.name });
-    const input = qin.captured.get(s.input)!;
-    const target = fp.captured.get(targetName)!;
+    const at = plan.steps.indexOf(s);
+    qModel.advance(at);
+    fpModel.advance(at + 1);
+    const input = qModel.capture(s.input);
+    const target = fpModel.capture(targetName);
     const w = weights.get(s.name)!;
     const { qmin, qmax } = qRange(w.q);
     const layer: AdaRoundLayer = {
@@ -328,6 +333,55 @@ async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, we
     weights.set(s.name, { ...w, codes });
     layerIdx++;
     await Promise.resolve();
+  }
+}
+
+/**
+ * A plan run over a data set in batches of 64, one segment of steps at a time; a tensor is dropped
+ * once no step from the next segment on reads it (what the last segment produced stays readable).
+ */
+class Advancer {
+  private readonly exec: ReturnType<typeof stepExecutor>;
+  private readonly envs: StepEnv[] = [];
+  private readonly lastUse = new Map<string, number>();
+  private next = 0;
+
+  constructor(
+    private readonly plan: QuantPlan,
+    data: CalibData,
+    q: QuantizerSet,
+    active: ActiveQuantizers,
+  ) {
+    this.exec = stepExecutor(plan, q, active);
+    for (let s0 = 0; s0 < data.count; s0 += 64) this.envs.push(this.exec.env(batchInput(plan.graph, data.images, data.shape, s0, Math.min(64, data.count - s0))));
+    plan.steps.forEach((s, i) => {
+      const ins = s.kind === 'linear' ? [s.input] : s.nodes.flatMap((n) => n.inputs);
+      const outs = s.kind === 'linear' ? [s.preAct, s.output] : s.kind === 'float' ? s.node.outputs : [s.output];
+      for (const t of [...ins, ...outs]) if (t) this.lastUse.set(t, i);
+    });
+  }
+
+  /** runs steps [next, to) on every batch */
+  advance(to: number): void {
+    for (const env of this.envs) {
+      for (const [t] of env.vals) {
+        const u = this.lastUse.get(t);
+        if (u !== undefined && u < this.next && !this.plan.graph.initializers.has(t)) {
+          env.vals.delete(t);
+          env.intView.delete(t);
+        }
+      }
+      for (let i = this.next; i < to; i++) this.exec.run(this.plan.steps[i], env);
+    }
+    this.next = Math.max(this.next, to);
+  }
+
+  capture(t: string): Tensor {
+    return catTensors(this.envs.map((env) => {
+      const v = this.exec.value(t, env);
+      if (!v) throw new InvariantError(`adaround: '${t}' not computed`);
+      return v;
+    }));
   }
 }
 
@@ -429,6 +483,42 @@ export function simulateQuantized(plan: QuantPlan, data: CalibData, q: Quantizer
   const parts = new Map<string, Tensor[]>();
   const outName = graph.outputs[0].name;
   const outParts: Tensor[] = [];
+  const exec = stepExecutor(plan, q, active);
+
+  for (let s0 = 0; s0 < data.count; s0 += batch) {
+    const n = Math.min(batch, data.count - s0);
+    const env = exec.env(batchInput(graph, data.images, data.shape, s0, n));
+    let stopped = false;
+    for (const s of plan.steps) {
+      exec.run(s, env);
+      if (s.kind === 'linear' && opts.stopAfter === s.name) stopped = true;
+      if (stopped) break;
+    }
+    for (const c of capture) {
+      const v = exec.value(c, env);
+      if (v) (parts.get(c) ?? parts.set(c, []).get(c)!).push(v);
+    }
+    if (!stopped) outParts.push(exec.get(outName, env));
+  }
+  const captured = new Map<string, Tensor>();
+  for (const [k, v] of parts) captured.set(k, catTensors(v));
+  return { output: catTensors(outParts), captured };
+}
+
+/** One batch's tensors: values by name, and integer views (quantized copies) of float-produced ones. */
+export interface StepEnv {
+  readonly vals: Map<string, Tensor>;
+  readonly intView: Map<string, Tensor>;
+}
+
+/**
+ * Runs plan steps on a batch with fake quantization (simulateQuantized's step semantics): active
+ * weight quantizers replace a layer's weights by their dequantized codes (computed once, at the
+ * layer's first run), active activation quantizers quantize-dequantize where the integer model
+ * has integer tensors.
+ */
+export function stepExecutor(plan: QuantPlan, q: QuantizerSet, active: ActiveQuantizers) {
+  const graph = plan.graph;
   // dequantized weights per active layer, computed once
   const wCache = new Map<string, { w: Tensor; b: Tensor | undefined }>();
   const linNodes = new Map<string, Node>();
@@ -458,35 +548,38 @@ export function simulateQuantized(plan: QuantPlan, data: CalibData, q: Quantizer
     if (!p || !active.acts(t)) return x;
     return { dtype: 'float32', shape: x.shape, data: fakeQuantize(x.data as Float32Array, p, x.shape) };
   };
-
-  for (let s0 = 0; s0 < data.count; s0 += batch) {
-    const n = Math.min(batch, data.count - s0);
-    const feeds = batchInput(graph, data.images, data.shape, s0, n);
-    const vals = new Map<string, Tensor>();
-    /** integer views of float-produced tensors (quantized for an integer consumer) */
-    const intView = new Map<string, Tensor>();
-    for (const [k, v] of graph.initializers) vals.set(k, v);
-    for (const [k, v] of Object.entries(feeds)) vals.set(k, v);
-    const get = (t: string): Tensor => {
-      const v = vals.get(t);
-      if (!v) throw new InvariantError(`simulateQuantized: '${t}' not computed`);
-      return v;
-    };
-    const getInt = (t: string): Tensor => {
-      if (plan.intTensors.has(t) || graph.initializers.has(t)) return get(t);
-      let v = intView.get(t);
-      if (!v) intView.set(t, (v = fq(t, get(t))));
-      return v;
-    };
-    let stopped = false;
-    for (const s of plan.steps) {
+  const get = (t: string, env: StepEnv): Tensor => {
+    const v = env.vals.get(t);
+    if (!v) throw new InvariantError(`simulateQuantized: '${t}' not computed`);
+    return v;
+  };
+  const getInt = (t: string, env: StepEnv): Tensor => {
+    if (plan.intTensors.has(t) || graph.initializers.has(t)) return get(t, env);
+    let v = env.intView.get(t);
+    if (!v) env.intView.set(t, (v = fq(t, get(t, env))));
+    return v;
+  };
+  return {
+    get,
+    env(feeds: Record<string, Tensor>): StepEnv {
+      const vals = new Map<string, Tensor>();
+      for (const [k, v] of graph.initializers) vals.set(k, v);
+      for (const [k, v] of Object.entries(feeds)) vals.set(k, v);
+      return { vals, intView: new Map() };
+    },
+    /** a captured tensor as simulateQuantized returns it (the graph input as the integer model sees it) */
+    value(t: string, env: StepEnv): Tensor | undefined {
+      return t === graph.inputs[0].name ? getInt(t, env) : env.vals.get(t);
+    },
+    run(s: PlanStep, env: StepEnv): void {
+      const vals = env.vals;
       if (s.kind === 'linear') {
-        let x = getInt(s.input);
+        let x = getInt(s.input, env);
         if (s.op === 'gemm' && x.shape.length !== 2) x = { ...x, shape: [x.data.length / s.wShape[1], s.wShape[1]] };
         const { w, b } = weightOf(s);
         let y = execNode(linNodes.get(s.name)!, [x, w, b])[0];
         if (s.op === 'gemm') {
-          const xs = getInt(s.input).shape;
+          const xs = getInt(s.input, env).shape;
           y = { ...y, shape: [...xs.slice(0, -1), s.wShape[0]] };
         }
         if (s.act.kind === 'lut') y = fq(s.preAct, y);
@@ -497,39 +590,31 @@ export function simulateQuantized(plan: QuantPlan, data: CalibData, q: Quantizer
           y = { dtype: 'float32', shape: y.shape, data: d };
         }
         vals.set(s.output, fq(s.output, y));
-        if (opts.stopAfter === s.name) stopped = true;
       } else if (s.kind === 'float') {
-        const outs = execNode(s.node, s.node.inputs.map((i) => (i ? get(i) : undefined)));
+        const outs = execNode(s.node, s.node.inputs.map((i) => (i ? get(i, env) : undefined)));
         s.node.outputs.forEach((o, i) => o && vals.set(o, outs[i]));
       } else {
-        let y = execNode(s.node, s.node.inputs.map((i) => (i ? getInt(i) : undefined)))[0];
+        let y = execNode(s.node, s.node.inputs.map((i) => (i ? getInt(i, env) : undefined)))[0];
         if (s.nodes.length > 1) y = execNode(s.nodes[1], [y])[0];
         vals.set(s.output, plan.tiedTo.has(s.output) ? y : fq(s.output, y));
       }
-      if (stopped) break;
-    }
-    for (const c of capture) {
-      const v = c === graph.inputs[0].name ? getInt(c) : vals.get(c);
-      if (v) (parts.get(c) ?? parts.set(c, []).get(c)!).push(v);
-    }
-    if (!stopped) outParts.push(get(outName));
-  }
-  const cat = (ts: Tensor[]): Tensor => {
-    if (ts.length === 0) return { dtype: 'float32', shape: [0], data: new Float32Array(0) };
-    const total = ts.reduce((a, t) => a + t.data.length, 0);
-    const d = new Float32Array(total);
-    let o = 0;
-    let rows = 0;
-    for (const t of ts) {
-      d.set(t.data as Float32Array, o);
-      o += t.data.length;
-      rows += t.shape[0];
-    }
-    return { dtype: 'float32', shape: [rows, ...ts[0].shape.slice(1)], data: d };
+    },
   };
-  const captured = new Map<string, Tensor>();
-  for (const [k, v] of parts) captured.set(k, cat(v));
-  return { output: cat(outParts), captured };
+}
+
+/** Tensors of batches one after another along axis 0. */
+function catTensors(ts: Tensor[]): Tensor {
+  if (ts.length === 0) return { dtype: 'float32', shape: [0], data: new Float32Array(0) };
+  const total = ts.reduce((a, t) => a + t.data.length, 0);
+  const d = new Float32Array(total);
+  let o = 0;
+  let rows = 0;
+  for (const t of ts) {
+    d.set(t.data as Float32Array, o);
+    o += t.data.length;
+    rows += t.shape[0];
+  }
+  return { dtype: 'float32', shape: [rows, ...ts[0].shape.slice(1)], data: d };
 }
 
 /** FP32 outputs of a graph over `data` (graph's first output), batched. */
