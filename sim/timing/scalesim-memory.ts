@@ -24,9 +24,14 @@
  * its quirks kept — the next row fetched is `lines` or `lines + 1` (not the row after the last one
  * fetched), lanes past the active half are dropped, and those drops stick in the matrix unless the
  * request wrapped — and ofmap drain lines. CALC mode makes no DRAM requests.
- * The demand matrices are generated one row (one cycle) at a time into preallocated typed arrays;
- * hit tests are a binary search over each address's sorted line list. Work is O(demand elements),
- * memory O(prefetch stream); no per-element allocation. Both are real sizes, so USER mode and
+ * Without a trace no demand row is written out: each is a run of its operand's prefetch stream
+ * (scalesim-operands.ts), a fold whose lines all lie in the active window hits whole, and only rows
+ * reaching past the window are tested lane by lane (scalesim-read-buffer.ts; valid-word counts and
+ * an ifmap address's other occurrences in closed form, scalesim-stream-index.ts) — work O(rows +
+ * lanes near a window's edge), memory O(layer's pixels and window positions), O(stream) for a
+ * padded ifmap. With a trace every row is generated into preallocated typed arrays and a DRAM trace
+ * holds the streams (hit tests then a binary search over each address's sorted line list). No
+ * per-element allocation. The worst cases are real sizes, so USER mode and
  * traces refuse a layer beyond MAX_SCALESIM_WORDS operand words or a run beyond
  * MAX_SCALESIM_LANES demand lanes (limits.ts, `checkScaleSimLimits`) before allocating anything;
  * CALC mode without a trace is O(1) per layer and has no such limit.
