@@ -271,9 +271,7 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRo
   const picks = new Int32Array(batch);
   const prng = new Prng(opts.seed);
   const warmIters = opts.warmStart * iterations;
-  const gradScale = 2 / rows; // d/dy of Σ_c mean_rows (y − t)²
   const rsB = rs * 8;
-  const tgt = layer.target;
   // output channels per Adam call: a few thousand weights, whose state stays in cache between adam and adamSig
   const chunk = Math.max(1, Math.floor(4096 / perCh));
   // even, ≥ 2: about 128 KiB of f64 columns (a group's patch × rows)
@@ -307,49 +305,17 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRo
       }
     } else forward(cols, wSoft, g, rs, pre);
 
-    // dL/dpre, through the activation, against the target (NCHW: contiguous over positions), as [r][o]
-    const cout = g.cout;
-    // 8 positions × every channel at a time: the [r][o] writes stay within a few KiB
-    for (let b = 0; b < batch; b++) {
-      const rBase = b * g.pix;
-      const tSample = picks[b] * cout * g.pix;
-      for (let p0 = 0; p0 < g.pix; p0 += 8) {
-        const p1 = Math.min(p0 + 8, g.pix);
-        for (let o = 0; o < cout; o++) {
-          const pBase = o * rs + rBase;
-          const tBase = tSample + o * g.pix;
-          for (let p = p0; p < p1; p++) {
-            const x = pre[pBase + p];
-            let y = x;
-            let pass = 1;
-            if (act === Act.Relu) {
-              if (x <= 0) {
-                y = 0;
-                pass = 0;
-              }
-            } else if (act === Act.Relu6) {
-              if (x <= 0) {
-                y = 0;
-                pass = 0;
-              } else if (x >= 6) {
-                y = 6;
-                pass = 0;
-              }
-            }
-            dT[(rBase + p) * cout + o] = pass * gradScale * (y - tgt[tBase + p]);
-          }
-        }
-      }
-    }
+    // d/dy of Σ_c mean_rows (y − t)²: 2/rows
+    outputGrad(pre, layer.target, picks, g, rs, act, 2 / rows, dT);
 
     if (k) {
       for (let grp = 0; grp < g.group; grp++) {
         const o0 = grp * g.ocg;
         const nb4 = g.ocg >> 2;
-        if (nb4 > 0) k.grad4(buf.at.cols + grp * g.kc * rsB, buf.at.dT + o0 * 8, buf.at.dW + o0 * g.kc * 8, rows, rsB, g.kc, cout * 8, nb4);
+        if (nb4 > 0) k.grad4(buf.at.cols + grp * g.kc * rsB, buf.at.dT + o0 * 8, buf.at.dW + o0 * g.kc * 8, rows, rsB, g.kc, g.cout * 8, nb4);
         if (4 * nb4 < g.ocg) weightGrad(cols, dT, g, rows, rs, dW, o0 + 4 * nb4, o0 + g.ocg);
       }
-    } else weightGrad(cols, dT, g, rows, rs, dW, 0, cout);
+    } else weightGrad(cols, dT, g, rows, rs, dW, 0, g.cout);
 
     // dL/dV: through clip(⌊W/s⌋ + h) and the rectified sigmoid, plus the regularizer after warm up
     const beta = adaroundBeta(it, opts);
@@ -402,6 +368,46 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRo
     if (codes[e] < layer.qmin || codes[e] > layer.qmax) throw new InvariantError(`adaround: code ${codes[e]} outside [${layer.qmin}, ${layer.qmax}]`);
   }
   return codes;
+}
+
+/**
+ * dL/dpre, through the activation, against the target (NCHW: contiguous over positions), as
+ * dT[r·cout + o]: 8 positions × every channel at a time, so the [r][o] writes stay within a few KiB.
+ */
+function outputGrad(pre: Float64Array, tgt: Float32Array, picks: Int32Array, g: Geometry, rs: number, act: Act, gradScale: number, dT: Float64Array): void {
+  const cout = g.cout;
+  const pix = g.pix;
+  for (let b = 0; b < picks.length; b++) {
+    const rBase = b * pix;
+    const tSample = picks[b] * cout * pix;
+    for (let p0 = 0; p0 < pix; p0 += 8) {
+      const p1 = Math.min(p0 + 8, pix);
+      for (let o = 0; o < cout; o++) {
+        const pBase = o * rs + rBase;
+        const tBase = tSample + o * pix;
+        for (let p = p0; p < p1; p++) {
+          const x = pre[pBase + p];
+          let y = x;
+          let pass = 1;
+          if (act === Act.Relu) {
+            if (x <= 0) {
+              y = 0;
+              pass = 0;
+            }
+          } else if (act === Act.Relu6) {
+            if (x <= 0) {
+              y = 0;
+              pass = 0;
+            } else if (x >= 6) {
+              y = 6;
+              pass = 0;
+            }
+          }
+          dT[(rBase + p) * cout + o] = pass * gradScale * (y - tgt[tBase + p]);
+        }
+      }
+    }
+  }
 }
 
 /** The Adam step on V for every weight (JavaScript; adaround-wasm.ts's `adam` does the same operations). */
