@@ -52,7 +52,11 @@ export const PRM = {
   c2: 96,
   /** |V| from which σ(V) is stored as 0 / 1 without exp (see adam) */
   sigLimit: 104,
-  bytes: 112,
+  /** outGrad: the fused activation's clamp (±Infinity where it has none) and 2 / rows */
+  actLo: 112,
+  actHi: 120,
+  gradScale: 128,
+  bytes: 136,
 } as const;
 
 /** bytes of one weight's interleaved optimizer state and its field offsets */
@@ -369,6 +373,69 @@ function adamSigFunc(): Func {
   return { name: 'adamSig', params: 11, results: [I32], locals: [I32, I32, ...new Array<number>(9).fill(F64)], body: c };
 }
 
+/**
+ * outGrad(pre, tgt, dT, nB, cout, pix, rsB, prm): dL/dpre = ((pass·(2/rows))·(y − t)) through the
+ * fused clamp (y = lo where x ≤ lo, hi where x ≥ hi, else x; pass 0 where clamped), against the
+ * picked samples' float32 targets tgt [b][o][pix], into dT [b·pix + p][cout] — adaround.ts's
+ * outputGrad, operation for operation; 8 positions × every channel at a time (writes stay in L1).
+ */
+function outGradFunc(): Func {
+  const s = slots('PRE', 'TGT', 'DT', 'NB', 'COUT', 'PIX', 'RSB', 'PRM_', 'B', 'P0', 'PN', 'O', 'P', 'PP', 'TP', 'DP', 'LO', 'HI', 'GS', 'X', 'Y', 'PASS');
+  const { PRE, TGT, DT, NB, COUT, PIX, RSB, PRM_, B, P0, PN, O, P, PP, TP, DP, LO, HI, GS, X, Y, PASS } = s;
+  const c = new Code();
+  const F64PromoteF32 = 0xbb;
+  const F32Load = 0x2a;
+  const F64Le = 0x65;
+  const F64Ge = 0x66;
+  c.get(PRM_).op(Op.F64Load).mem(3, PRM.actLo).set(LO);
+  c.get(PRM_).op(Op.F64Load).mem(3, PRM.actHi).set(HI);
+  c.get(PRM_).op(Op.F64Load).mem(3, PRM.gradScale).set(GS);
+  c.i32(0).set(B);
+  c.op(Op.Loop, VOID); // samples
+  {
+    c.i32(0).set(P0);
+    c.op(Op.Loop, VOID); // tiles of 8 positions
+    {
+      // PN = min(8, pix − p0)
+      c.i32(8).get(PIX).get(P0).op(Op.I32Sub).tee(PN).get(PN).i32(8).op(Op.I32GtU).op(Op.Select).set(PN);
+      c.i32(0).set(O);
+      c.op(Op.Loop, VOID); // channels
+      {
+        // pre[o][b·pix + p0], tgt[(b·cout + o)·pix + p0], dT[(b·pix + p0)·cout + o]
+        c.get(PRE).get(O).get(RSB).op(Op.I32Mul).op(Op.I32Add).get(B).get(PIX).op(Op.I32Mul).get(P0).op(Op.I32Add).i32(3).op(Op.I32Shl).op(Op.I32Add).set(PP);
+        c.get(TGT).get(B).get(COUT).op(Op.I32Mul).get(O).op(Op.I32Add).get(PIX).op(Op.I32Mul).get(P0).op(Op.I32Add).i32(2).op(Op.I32Shl).op(Op.I32Add).set(TP);
+        c.get(DT).get(B).get(PIX).op(Op.I32Mul).get(P0).op(Op.I32Add).get(COUT).op(Op.I32Mul).get(O).op(Op.I32Add).i32(3).op(Op.I32Shl).op(Op.I32Add).set(DP);
+        c.get(PN).set(P);
+        c.op(Op.Loop, VOID); // positions
+        {
+          c.get(PP).op(Op.F64Load).mem(3, 0).set(X);
+          // y = x ≤ lo ? lo : x ≥ hi ? hi : x; pass = neither
+          c.get(HI).get(X).get(X).get(HI).op(F64Ge).op(Op.Select).set(Y);
+          c.get(LO).get(Y).get(X).get(LO).op(F64Le).op(Op.Select).set(Y);
+          c.get(X).get(LO).op(F64Le).get(X).get(HI).op(F64Ge).op(F.I32Or).op(Op.I32Eqz).set(PASS);
+          c.get(DP);
+          c.get(PASS).op(Op.F64ConvertI32S).get(GS).op(Op.F64Mul);
+          c.get(Y).get(TP).op(F32Load).mem(2, 0).op(F64PromoteF32).op(Op.F64Sub).op(Op.F64Mul).op(Op.F64Store).mem(3, 0);
+          c.addTo(PP, 8);
+          c.addTo(TP, 4);
+          c.get(DP).get(COUT).i32(3).op(Op.I32Shl).op(Op.I32Add).set(DP);
+          c.countDown(P);
+        }
+        c.op(Op.End);
+        c.countUp(O, COUT);
+      }
+      c.op(Op.End);
+      c.addTo(P0, 8);
+      c.get(P0).get(PIX).op(Op.I32LtU).op(Op.BrIf, 0);
+    }
+    c.op(Op.End);
+    c.countUp(B, NB);
+  }
+  c.op(Op.End);
+  c.op(Op.End);
+  return { name: 'outGrad', params: 8, locals: [...new Array<number>(8).fill(I32), ...new Array<number>(5).fill(F64), I32], body: c };
+}
+
 /** f64.const with the exact bits of `v` */
 function f64const(c: Code, v: number): Code {
   const b = new Uint8Array(new Float64Array([v]).buffer);
@@ -500,6 +567,7 @@ export interface AdaKernels {
   readonly adamReg: Fn;
   readonly adam: Fn;
   readonly adamSig: Fn;
+  readonly outGrad: Fn;
   /** expList, or null where it does not reproduce Math.exp bit for bit on this engine */
   readonly expList: Fn | null;
 }
@@ -513,7 +581,7 @@ let compiled: WebAssembly.Module | null | undefined;
 export function adaKernels(bytes: number): AdaKernels | null {
   if (compiled === undefined) {
     try {
-      compiled = new WebAssembly.Module(buildModule([fwdFunc(4), fwdFunc(1), gradFunc(), adamRegFunc(), adamFunc(), adamSigFunc(), expListFunc()]));
+      compiled = new WebAssembly.Module(buildModule([fwdFunc(4), fwdFunc(1), gradFunc(), adamRegFunc(), adamFunc(), adamSigFunc(), expListFunc(), outGradFunc()]));
     } catch {
       compiled = null;
     }
@@ -528,7 +596,7 @@ export function adaKernels(bytes: number): AdaKernels | null {
   }
   const ex = new WebAssembly.Instance(compiled, { e: { m: memory } }).exports as Record<string, Fn>;
   expChecked ??= expMatchesMathExp();
-  return { memory, fwd4: ex.fwd4, fwd1: ex.fwd1, grad4: ex.grad4, adamReg: ex.adamReg, adam: ex.adam, adamSig: ex.adamSig, expList: expChecked ? ex.expList : null };
+  return { memory, fwd4: ex.fwd4, fwd1: ex.fwd1, grad4: ex.grad4, adamReg: ex.adamReg, adam: ex.adam, adamSig: ex.adamSig, outGrad: ex.outGrad, expList: expChecked ? ex.expList : null };
 }
 
 let expChecked: boolean | undefined;

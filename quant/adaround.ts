@@ -168,7 +168,7 @@ export function adaroundBeta(it: number, opts: AdaRoundOptions): number {
 /** Float64 views of one layer's working buffers (WebAssembly memory, or plain arrays without it). */
 interface Buffers {
   /** byte offsets in the kernels' memory */
-  readonly at: Record<'cols' | 'wSoft' | 'pre' | 'dT' | 'dW' | 'state' | 'ch' | 'prm' | 'regList' | 'regVals' | 'regDense' | 'sigList' | 'sigVals', number>;
+  readonly at: Record<'cols' | 'wSoft' | 'pre' | 'dT' | 'dW' | 'state' | 'ch' | 'prm' | 'regList' | 'regVals' | 'regDense' | 'sigList' | 'sigVals' | 'tgt', number>;
   /** [k][rs] */
   readonly cols: Float64Array;
   readonly wSoft: Float64Array;
@@ -188,13 +188,15 @@ interface Buffers {
   readonly regDense: Float64Array;
   readonly sigList: Int32Array;
   readonly sigVals: Float64Array;
+  /** the picked samples' targets, [b][o][pix] (float32) */
+  readonly tgt: Float32Array;
 }
 
-function buffers(g: Geometry, rs: number, rowLen: number, kernels: (bytes: number) => AdaKernels | null): { buf: Buffers; k: AdaKernels | null } {
+function buffers(g: Geometry, rs: number, rowLen: number, batch: number, kernels: (bytes: number) => AdaKernels | null): { buf: Buffers; k: AdaKernels | null } {
   const nW = g.cout * g.kc;
   // in f64 slots (the i32 lists take half of theirs)
-  const sizes = { cols: rowLen * rs, wSoft: nW, pre: g.cout * rs, dT: rs * g.cout, dW: nW, state: nW * 5, ch: g.cout * 3, prm: PRM.bytes / 8, regList: nW, regVals: nW, regDense: nW, sigList: nW, sigVals: nW };
-  const at = { cols: 0, wSoft: 0, pre: 0, dT: 0, dW: 0, state: 0, ch: 0, prm: 0, regList: 0, regVals: 0, regDense: 0, sigList: 0, sigVals: 0 };
+  const sizes = { cols: rowLen * rs, wSoft: nW, pre: g.cout * rs, dT: rs * g.cout, dW: nW, state: nW * 5, ch: g.cout * 3, prm: PRM.bytes / 8, regList: nW, regVals: nW, regDense: nW, sigList: nW, sigVals: nW, tgt: Math.ceil((batch * g.cout * g.pix) / 2) };
+  const at = { cols: 0, wSoft: 0, pre: 0, dT: 0, dW: 0, state: 0, ch: 0, prm: 0, regList: 0, regVals: 0, regDense: 0, sigList: 0, sigVals: 0, tgt: 0 };
   let bytes = 0;
   for (const key of Object.keys(sizes) as (keyof typeof sizes)[]) {
     at[key] = bytes;
@@ -207,7 +209,7 @@ function buffers(g: Geometry, rs: number, rowLen: number, kernels: (bytes: numbe
     buf: {
       at,
       ...{ cols: view('cols'), wSoft: view('wSoft'), pre: view('pre'), dT: view('dT'), dW: view('dW'), state: view('state'), ch: view('ch'), prm: view('prm') },
-      ...{ regList: new Int32Array(ab, at.regList, nW), regVals: view('regVals'), regDense: view('regDense'), sigList: new Int32Array(ab, at.sigList, nW), sigVals: view('sigVals') },
+      ...{ regList: new Int32Array(ab, at.regList, nW), regVals: view('regVals'), regDense: view('regDense'), sigList: new Int32Array(ab, at.sigList, nW), sigVals: view('sigVals'), tgt: new Float32Array(ab, at.tgt, batch * g.cout * g.pix) },
     },
     k,
   };
@@ -229,7 +231,7 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRo
   // rows padded to whole f64x2 pairs; the pad rows stay 0 in cols and dT
   const rs = rows + (rows & 1);
   const rowLen = g.conv ? g.cin * g.kh * g.kw : g.kc; // patch elements of all groups
-  const { buf, k } = buffers(g, rs, rowLen, run.wasm === false ? () => null : adaKernels);
+  const { buf, k } = buffers(g, rs, rowLen, batch, run.wasm === false ? () => null : adaKernels);
   const { cols, wSoft, pre, dT, dW, state, ch, prm } = buf;
 
   // per weight: ⌊W/s⌋, V where h(V) = frac(W/s), σ(V) and the soft weight; per channel s and the clip bounds on ⌊W/s⌋ + h
@@ -267,6 +269,9 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRo
   prm[PRM.eps / 8] = ADAM_EPS;
   prm[PRM.lr / 8] = opts.learningRate;
   prm[PRM.sigLimit / 8] = 2.5;
+  prm[PRM.actLo / 8] = act === Act.None ? -Infinity : 0;
+  prm[PRM.actHi / 8] = act === Act.Relu6 ? 6 : Infinity;
+  prm[PRM.gradScale / 8] = 2 / rows; // d/dy of Σ_c mean_rows (y − t)²
 
   const picks = new Int32Array(batch);
   const prng = new Prng(opts.seed);
@@ -305,8 +310,11 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRo
       }
     } else forward(cols, wSoft, g, rs, pre);
 
-    // d/dy of Σ_c mean_rows (y − t)²: 2/rows
-    outputGrad(pre, layer.target, picks, g, rs, act, 2 / rows, dT);
+    if (k) {
+      const per = g.cout * g.pix;
+      for (let b = 0; b < batch; b++) buf.tgt.set(layer.target.subarray(picks[b] * per, (picks[b] + 1) * per), b * per);
+      k.outGrad(buf.at.pre, buf.at.tgt, buf.at.dT, batch, g.cout, g.pix, rsB, buf.at.prm);
+    } else outputGrad(pre, layer.target, picks, g, rs, act, prm[PRM.gradScale / 8], dT);
 
     if (k) {
       for (let grp = 0; grp < g.group; grp++) {
