@@ -454,14 +454,17 @@ const EXP = {
   p4: -1.65339022054652515390e-6,
   p5: 4.13813679705723846039e-8,
   e: 2.718281828459045,
+  uThreshold: -7.45133219101941108420e2,
+  twoM1000: 9.33263618503218878990e-302,
 } as const;
 
 /**
- * expList(n, vals): vals[i] = exp(vals[i]) for |vals[i]| < 2.5 — fdlibm's e_exp.c as V8 compiles
- * it for Math.exp (argument reduction x = k·ln2 + r with ln2 split hi / lo, the rational
- * approximation, 2^k inserted into the exponent), restricted to the branches this range reaches
- * (|k| ≤ 4: no overflow / underflow scaling). adaKernels checks it against Math.exp bit for bit
- * before it is used; where it differs the caller keeps Math.exp.
+ * expList(n, vals): vals[i] = exp(vals[i]) for vals[i] < 2.5 (σ's −V, and the regularizer's
+ * (β − 1)·log|2h − 1| ≤ 0) — fdlibm's e_exp.c as V8 compiles it for Math.exp: argument reduction
+ * x = k·ln2 + r with ln2 split hi / lo, the rational approximation, 2^k inserted into the exponent
+ * (scaled by 2^−1000 for k < −1021), 0 below the underflow threshold; the overflow branches are
+ * out of this range. adaKernels checks it against Math.exp bit for bit before it is used; where it
+ * differs the caller keeps Math.exp.
  */
 function expListFunc(): Func {
   const { N, VALS, K, HX, XSB, X, HI, LO, T, C } = slots('N', 'VALS', 'K', 'HX', 'XSB', 'X', 'HI', 'LO', 'T', 'C');
@@ -494,6 +497,14 @@ function expListFunc(): Func {
       c.get(VALS).op(Op.F64Load).mem(3, 0).tee(X).op(I64ReinterpretF64).i32(32).op(I64ExtendI32U).op(I64ShrU).op(I32WrapI64).tee(HX);
       c.i32(31).op(Op.I32ShrU).set(XSB);
       c.get(HX).i32(0x7fffffff).op(F.I32And).set(HX);
+      // x < −745.13…: underflow to +0 (twom1000·twom1000)
+      c.get(X);
+      f64const(c, EXP.uThreshold).op(F.Lt).op(Op.If, VOID);
+      c.get(VALS);
+      f64const(c, EXP.twoM1000);
+      f64const(c, EXP.twoM1000).op(Op.F64Mul).op(Op.F64Store).mem(3, 0);
+      c.op(Op.Br, 1);
+      c.op(Op.End);
       c.get(HX).i32(0x3fd62e42).op(I32GtU).op(Op.If, VOID); // |x| > 0.5 ln2
       {
         c.get(HX).i32(0x3ff0a2b2).op(Op.I32LtU).op(Op.If, VOID); // and |x| < 1.5 ln2
@@ -530,8 +541,16 @@ function expListFunc(): Func {
         // y = 1 − ((lo − (x·c)/(2 − c)) − hi); exp = y·2^k
         f64const(c, 1).get(LO).get(X).get(C).op(Op.F64Mul);
         f64const(c, 2).get(C).op(Op.F64Sub).op(Op.F64Div).op(Op.F64Sub).get(HI).op(Op.F64Sub).op(Op.F64Sub);
-        c.i32(0x3ff00000).get(K).i32(20).op(Op.I32Shl).op(Op.I32Add).op(I64ExtendI32U).i32(32).op(I64ExtendI32U).op(I64Shl).op(F64ReinterpretI64);
+        // k ≥ −1021: y·2^k; below: (y·2^(k+1000))·2^−1000 (y kept in C, which is done with)
+        c.set(C);
+        c.get(K).i32(-1021).op(Op.I32GeS).op(Op.If, VOID);
+        c.get(C).i32(0x3ff00000).get(K).i32(20).op(Op.I32Shl).op(Op.I32Add).op(I64ExtendI32U).i32(32).op(I64ExtendI32U).op(I64Shl).op(F64ReinterpretI64);
         c.op(Op.F64Mul).set(T);
+        c.op(Op.Else);
+        c.get(C).i32(0x3ff00000).get(K).i32(1000).op(Op.I32Add).i32(20).op(Op.I32Shl).op(Op.I32Add).op(I64ExtendI32U).i32(32).op(I64ExtendI32U).op(I64Shl).op(F64ReinterpretI64);
+        c.op(Op.F64Mul);
+        f64const(c, EXP.twoM1000).op(Op.F64Mul).set(T);
+        c.op(Op.End);
         c.get(VALS).get(T).op(Op.F64Store).mem(3, 0);
         c.op(Op.Br, 1);
       }
@@ -602,22 +621,23 @@ export function adaKernels(bytes: number): AdaKernels | null {
 let expChecked: boolean | undefined;
 
 /**
- * expList against Math.exp, bit for bit, on 2^16 + 40 arguments over (−2.5, 2.5): seeded uniform
- * ones, each branch boundary's neighbours, ±1, ±0, tiny. A different engine's Math.exp fails it.
+ * expList against Math.exp, bit for bit, on 2^16 + 60 arguments: seeded uniform ones over (−2.5, 2.5)
+ * and (−800, 0), each branch boundary's neighbours, ±1, ±0, tiny. A different engine's Math.exp
+ * fails it.
  */
 export function expMatchesMathExp(): boolean {
   if (!compiled) return false;
   const memory = new WebAssembly.Memory({ initial: 9 });
   const ex = new WebAssembly.Instance(compiled, { e: { m: memory } }).exports as Record<string, Fn>;
-  const vals = new Float64Array(memory.buffer, 0, 65536 + 40);
+  const vals = new Float64Array(memory.buffer, 0, 65536 + 60);
   let seed = 0x9e3779b9;
   for (let i = 0; i < 65536; i++) {
     seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    vals[i] = (seed / 2 ** 32) * 5 - 2.5;
+    vals[i] = i & 1 ? (seed / 2 ** 32) * 5 - 2.5 : -(seed / 2 ** 32) * 800;
   }
-  const edges = [0.5 * Math.LN2, 1.5 * Math.LN2, 2 ** -28, 1, 0, 2.4999999, 1e-300];
+  const edges = [0.5 * Math.LN2, 1.5 * Math.LN2, 2 ** -28, 1, 0, 2.4999999, 1e-300, 708.3964185322641, 709.782712893384, 745.1332191019411];
   let j = 65536;
-  for (const e of edges) for (const v of [e, e * (1 + 2 ** -52), e * (1 - 2 ** -52)]) if (j < vals.length - 1) (vals[j++] = v), (vals[j++] = -v);
+  for (const e of edges) for (const v of [e, e * (1 + 2 ** -52), e * (1 - 2 ** -52)]) if (j < vals.length - 1) (vals[j++] = -v), e < 2.5 && (vals[j++] = v);
   const want = Float64Array.from(vals, (v) => Math.exp(v));
   ex.expList(j, 0);
   for (let i = 0; i < j; i++) if (!Object.is(vals[i], want[i])) return false;

@@ -341,7 +341,11 @@ export function adaround(layer: AdaRoundLayer, opts: AdaRoundOptions, run: AdaRo
         const betaM1 = beta - 1;
         const { regList: rl, regVals: rv, regDense: rd } = buf;
         // d/dh (1 − |2h − 1|^β) = −2β·|2h − 1|^(β−1)·sign(2h − 1); exp/log beat Math.pow here
-        for (let i = 0; i < nReg; i++) rd[rl[i]] = Math.exp(betaM1 * Math.log(rv[i]));
+        if (k.expList) {
+          for (let i = 0; i < nReg; i++) rv[i] = betaM1 * Math.log(rv[i]);
+          k.expList(nReg, at.regVals);
+          for (let i = 0; i < nReg; i++) rd[rl[i]] = rv[i];
+        } else for (let i = 0; i < nReg; i++) rd[rl[i]] = Math.exp(betaM1 * Math.log(rv[i]));
       }
       nReg = 0;
       for (let o = 0; o < g.cout; o += chunk) {
