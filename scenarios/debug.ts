@@ -18,7 +18,7 @@ import type { Graph } from '../nets/graph.js';
 import { InvariantError } from '../nets/errors.js';
 import { batchInput } from '../nets/eval.js';
 import { runFp32 } from '../nets/fp32.js';
-import { runQuantized } from '../sim/qexec.js';
+import { QuantizedExecutor } from '../sim/qexec.js';
 import type { QuantPlan, LinearWeights } from '../quant/build.js';
 import { buildQuantizedNetwork } from '../quant/build.js';
 import type { CalibData } from '../quant/calibrate.js';
@@ -137,16 +137,19 @@ export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: Cali
   const wanted = tensor ?? net.outputs[0].name;
   const name = net.layers.find((l) => l.kind === 'dequantize' && l.inputs[0] === wanted)?.output ?? wanted;
   const parts: Float32Array[] = [];
+  let got: Float32Array | undefined;
+  // one executor for every batch: its linear layers are prepared once
+  const exec = new QuantizedExecutor(net, {
+    requant: { mode: 'float' },
+    acc: { bits: 32, policy: 'wrap' },
+    onLayer: (layer, out) => {
+      if (layer.output === name && out.data instanceof Float32Array) got = out.data;
+    },
+  });
   for (let s = 0; s < data.count; s += batch) {
     const n = Math.min(batch, data.count - s);
-    let got: Float32Array | undefined;
-    const res = runQuantized(net, batchInput(graph, data.images, data.shape, s, n), {
-      requant: { mode: 'float' },
-      acc: { bits: 32, policy: 'wrap' },
-      onLayer: (layer, out) => {
-        if (layer.output === name && out.data instanceof Float32Array) got = out.data;
-      },
-    });
+    got = undefined;
+    const res = exec.run(batchInput(graph, data.images, data.shape, s, n));
     const out = got ?? (res.outputs[name]?.data as Float32Array | undefined);
     if (!(out instanceof Float32Array)) throw new InvariantError(`quantizedOutputs: '${wanted}' is neither a float tensor of the integer network nor dequantized by one of its layers`);
     parts.push(out);
