@@ -9,6 +9,14 @@
  *   per-channel + AdaRound (calibrated on the photos themselves: the set has 13).
  * The peer for every quantized number is the FP32 model in the same run.
  *
+ * Also the memory of calibration, which streams the images through the FP32 executor in batches
+ * (each batch's activations dropped as soon as no node reads them): mobilenetv2 calibrated on all
+ * photos in a fresh process per batch size (1, 4, all at once), peak RSS during calibration (Linux:
+ * VmHWM reset after loading) against the RSS before it (model and photos loaded) — what a batch
+ * costs is the gap. The machine's load
+ * average is recorded with the AdaRound pipeline's time (2 shared cores: wall time moves with it;
+ * CPU time is the process's own).
+ *
  *   npm run bench -- ptq            (or: npx tsx bench/ptq.ts [--quick] [--skip-mobilenet | --only-mobilenet])
  *
  * --quick evaluates on a seeded 2 000-image test subset; mobilenetv2's AdaRound runs a reduced
@@ -17,7 +25,9 @@
  */
 import { writeBenchResult } from './common.js';
 import { sqnrDb } from '../scenarios/debug.js';
-import { cpus } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, type LabeledSet } from '../nets/data/index.js';
@@ -29,6 +39,9 @@ import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqFlags } from '../quant/config.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
 import { quantizeNetwork } from '../quant/pipeline.js';
+import { foldBatchNorms } from '../quant/bnfold.js';
+import { planNetwork } from '../quant/build.js';
+import { calibrate } from '../quant/calibrate.js';
 import { runQuantized } from '../sim/qexec.js';
 
 interface FmnistRow {
@@ -77,12 +90,13 @@ function top1(outputs: Float32Array, count: number, labels: ArrayLike<number>): 
 
 async function timedPtq(graph: Graph, preset: string, flags: PtqFlags, calib: { images: Float32Array; shape: readonly number[]; count: number }) {
   const cfg = resolvePtqConfig(preset, flags);
+  const load = loadavg()[0];
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const r = await quantizeNetwork(graph, calib, cfg);
   const c = process.cpuUsage(c0);
   // CPU seconds of this (single-threaded) process: what the wall time would be on an idle machine
-  return { result: r, seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6 };
+  return { result: r, seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6, load: [load, loadavg()[0]] as const };
 }
 
 export async function main(
@@ -103,7 +117,7 @@ export async function main(
     process.stdout.write('ptq: w4a8-pc-adaround pipeline on fmnist-cnn …\n');
     ada = await timedPtq(cnn, 'w4a8-pc-adaround', {}, calibCnn);
     const stageMs = ada.result.timingsMs;
-    process.stdout.write(`ptq: w4a8-pc-adaround on fmnist-cnn: ${ada.seconds.toFixed(1)} s wall, ${ada.cpuSeconds.toFixed(1)} s CPU (stages: ${Object.entries(stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')})\n`);
+    process.stdout.write(`ptq: w4a8-pc-adaround on fmnist-cnn: ${ada.seconds.toFixed(1)} s wall, ${ada.cpuSeconds.toFixed(1)} s CPU, load ${ada.load[0].toFixed(1)} → ${ada.load[1].toFixed(1)} (stages: ${Object.entries(stageMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', ')})\n`);
 
     // 2. the fmnist table
     const cases: [string, string, string][] = [
@@ -157,6 +171,20 @@ export async function main(
     }
   }
 
+  // 4. calibration memory: mobilenetv2 on all photos, one fresh process per batch size
+  const calibRss: CalibRss[] = [];
+  if (!skipMobilenet) {
+    const photoCount = loadPhotos('mobilenetv2').count;
+    for (const batch of [...new Set([1, 4, photoCount])]) {
+      const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--calib-rss=${batch}`], { encoding: 'utf8' });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+      if (r.status !== 0 || !line) throw new Error(`calibration RSS run (batch ${batch}) failed: ${r.stderr.slice(-2000)}`);
+      const row = JSON.parse(line) as CalibRss;
+      calibRss.push(row);
+      process.stdout.write(`ptq: mobilenetv2 calibration on ${row.photos} photos, batches of ${row.batch}: peak RSS ${row.peakRssMiB.toFixed(0)} MiB (${row.beforeRssMiB.toFixed(0)} MiB before: +${(row.peakRssMiB - row.beforeRssMiB).toFixed(0)} MiB), ${row.seconds.toFixed(1)} s\n`);
+    }
+  }
+
   const md = [
     `| model | config | FP32 top-1 | quantized top-1 | Δ (pt) | PTQ s |`,
     `| --- | --- | ---: | ---: | ---: | ---: |`,
@@ -165,8 +193,12 @@ export async function main(
     `| model | config | top-1 agreement with FP32 | output SQNR (dB) | PTQ s |`,
     `| --- | --- | ---: | ---: | ---: |`,
     ...photos.map((r) => `| ${r.model} | ${r.label} (\`${r.preset}\`) | ${(r.agreement * 100).toFixed(1)} % of ${r.photos} | ${r.sqnrDb.toFixed(2)} | ${r.ptqSeconds.toFixed(1)} |`),
+    '',
+    `| calibration (mobilenetv2, all photos) | batch | RSS before (MiB) | peak RSS (MiB) | s |`,
+    `| --- | ---: | ---: | ---: | ---: |`,
+    ...calibRss.map((r) => `| ${r.photos} photos | ${r.batch} | ${r.beforeRssMiB.toFixed(0)} | ${r.peakRssMiB.toFixed(0)} | ${r.seconds.toFixed(1)} |`),
   ].join('\n');
-  const adaLine = ada ? `w4a8-pc-adaround pipeline on fmnist-cnn: ${ada.seconds.toFixed(1)} s wall, ${ada.cpuSeconds.toFixed(1)} s CPU\n\n` : '';
+  const adaLine = ada ? `w4a8-pc-adaround pipeline on fmnist-cnn: ${ada.seconds.toFixed(1)} s wall, ${ada.cpuSeconds.toFixed(1)} s CPU (load average ${ada.load[0].toFixed(1)} → ${ada.load[1].toFixed(1)} on ${cpus().length} cores)\n\n` : '';
   process.stdout.write(`\n## PTQ on the bundled models (${test.count} fmnist test images)\n\n${adaLine}${md}\n\n`);
   const outArg = process.argv.find((a) => a.startsWith('--out='));
   const out = opts.out ?? (outArg ? outArg.slice(6) : join(dirname(fileURLToPath(import.meta.url)), 'results', 'ptq.json'));
@@ -181,10 +213,12 @@ export async function main(
         cores: cpus().length,
         adaroundPipelineSeconds: ada?.seconds ?? null,
         adaroundPipelineCpuSeconds: ada?.cpuSeconds ?? null,
+        adaroundPipelineLoadavg: ada ? { before: ada.load[0], after: ada.load[1] } : null,
         adaroundStagesMs: ada?.result.timingsMs ?? null,
         evalSamples: test.count,
         fmnist,
         photos,
+        calibRss,
         markdown: md,
       },
       null,
@@ -195,4 +229,36 @@ export async function main(
   return { fmnist, photos, adaroundPipelineSeconds: ada?.seconds ?? NaN };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+interface CalibRss {
+  photos: number;
+  batch: number;
+  beforeRssMiB: number;
+  peakRssMiB: number;
+  seconds: number;
+}
+
+/** Child-process mode: calibrate mobilenetv2 on all photos in batches of `batch`, print the RSS as JSON. */
+function calibRssChild(batch: number): void {
+  const set = loadPhotos('mobilenetv2');
+  const plan = planNetwork(foldBatchNorms(loadModel('mobilenetv2').graph).graph);
+  const before = process.memoryUsage().rss / 2 ** 20;
+  // Linux: reset the peak (VmHWM) so that loading's own peak (decoding, parsing) does not count
+  let hwm = (): number => process.resourceUsage().maxRSS / 1024;
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    hwm = () => Number(/VmHWM:\s*(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+  } catch {
+    // elsewhere: the lifetime peak (an upper bound)
+  }
+  const t0 = performance.now();
+  calibrate(plan, { images: set.images, shape: set.shape, count: set.count }, { batch, inputMeans: true });
+  const seconds = (performance.now() - t0) / 1000;
+  const row: CalibRss = { photos: set.count, batch, beforeRssMiB: before, peakRssMiB: hwm(), seconds };
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const rss = process.argv.find((a) => a.startsWith('--calib-rss='));
+  if (rss) calibRssChild(Number(rss.slice('--calib-rss='.length)));
+  else await main();
+}
