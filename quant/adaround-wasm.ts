@@ -8,13 +8,15 @@
  *   grad4:     dW[o, k] = Σ_r d[o, r]·x[k, r], r ascending — two output channels per f64x2 (d read
  *              from a row-major copy [r][o]), 4 patch columns per pass; a zero d adds nothing to a
  *              sum that starts at +0, so rows whose activation was inactive need no skipping.
- *   adam:      the V update (adam → expList → adamSig over a few channels at a time, so each
- *              weight's state is touched while it is in cache), the host's Math.exp / Math.log applied in
- *              between by the caller to packed lists (WebAssembly has no exp / log; calling the
- *              imported Math functions from WebAssembly costs more than the JavaScript loop) —
- *              only where the result can matter: σ(V) where h(V) is not clipped by a wide margin,
- *              |2h − 1|^(β−1) where h is strictly inside (0, 1); sqrt as f64.sqrt (correctly
- *              rounded in both).
+ *   outGrad:   dL/dpre through the fused clamp against the picked samples' targets, into [r][o].
+ *   adam:      the V update, a few channels at a time so each weight's state is still in cache:
+ *              adam (everything up to V; σ = 0 / 1 where h(V) is clipped by a wide margin, so σ's
+ *              last bits cannot matter), expList (exp(−V) for the rest: V8's fdlibm exp, checked
+ *              against Math.exp at start), adamSig (σ, h, the soft weight, and the next step's
+ *              list of weights that need |2h − 1|^(β−1)); the caller takes Math.log of those (the
+ *              engine's log differs between V8 versions; calling an imported Math function from
+ *              WebAssembly costs more than a JavaScript loop) and expList the exp. sqrt is
+ *              f64.sqrt (correctly rounded in both).
  * Layouts (byte offsets, all f64): cols [k][rs] (rs = rows rounded up to even, pad rows 0), pre
  * [o][rs], dT [rs][cout], dW and the soft weights [o][kc], per-weight state interleaved
  * {σ(V), V, m1, m2, ⌊W/s⌋} (40 bytes), per-channel {s, lo, hi} (24 bytes).
