@@ -22,9 +22,9 @@ export interface Command {
 }
 
 export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--json]';
-export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
-export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos --out <file.onnx> [--format qop|qdq] [--json [--timing]]`;
-export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos [--samples N] [--json]`;
+export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos|orientation] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
+export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos|orientation --out <file.onnx> [--format qop|qdq] [--json [--timing]]`;
+export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos|orientation [--samples N] [--json]`;
 export const EXEC_USAGE =
   'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';
 export const SCENARIO_USAGE = 'qloom scenario <name|file> [--out <dir>] [--workers N] [--table] [--json]';
@@ -35,7 +35,7 @@ export const RUN_TOPOLOGY_USAGE =
   '             --scalesim-trace <dir>: SCALE-Sim access traces, <dir>/layer<i>/{IFMAP,FILTER,OFMAP}_{SRAM,DRAM}_TRACE.csv\n' +
   '               (scalesim memory model only: a .cfg, or --memory scalesim; DRAM traces in USER bandwidth mode only, empty in CALC)';
 export const RUN_MODEL_USAGE =
-  'qloom run --arch <preset|file> --model <name|file.onnx> [--preset <ptq preset> | a quantized .onnx] --data <mnist|fmnist|photos> [--samples N] [--batch B] [--trace <file.json>] [--requant fixed|float] [--json] [--out <result.json>]';
+  'qloom run --arch <preset|file> --model <name|file.onnx> [--preset <ptq preset> | a quantized .onnx] --data <mnist|fmnist|photos|orientation> [--samples N] [--batch B] [--trace <file.json>] [--requant fixed|float] [--json] [--out <result.json>]';
 export const ENERGY_USAGE = 'qloom energy <result.json> --table <name|file.json|file.yaml> [--json]';
 export const MODELS_USAGE = 'qloom models [--json]';
 
