@@ -94,28 +94,27 @@ export class EventHeap {
   }
 
   /**
-   * Copies the events, earliest first in (cycle, sequence) order, into the given arrays (each at
-   * least `size` long; `seq` is scratch); returns how many. For the engine's fast-forward: small
-   * heaps only (insertion sort), nothing allocated.
+   * Copies the events into the given arrays (each at least `size` long) in (cycle, kind, argument)
+   * order — not insertion order: what happens at a cycle does not depend on the order its events
+   * were scheduled in, so a state's identity must not either; returns how many. For the engine's
+   * fast-forward: small heaps only (insertion sort), nothing allocated.
    */
-  sortedInto(cycle: Float64Array, kind: Float64Array, arg: Float64Array, seq: Float64Array): number {
+  sortedInto(cycle: Float64Array, kind: Float64Array, arg: Float64Array): number {
     const n = this.n;
-    // insertion sort by (cycle, sequence): the heap is small whenever this is asked
     for (let i = 0; i < n; i++) {
       const c = this.cycle[i];
-      const s = this.seq[i];
+      const k = this.kind[i];
+      const a = this.arg[i];
       let j = i;
-      while (j > 0 && (cycle[j - 1] > c || (cycle[j - 1] === c && seq[j - 1] > s))) {
+      while (j > 0 && (cycle[j - 1] > c || (cycle[j - 1] === c && (kind[j - 1] > k || (kind[j - 1] === k && arg[j - 1] > a))))) {
         cycle[j] = cycle[j - 1];
-        seq[j] = seq[j - 1];
         kind[j] = kind[j - 1];
         arg[j] = arg[j - 1];
         j--;
       }
       cycle[j] = c;
-      seq[j] = s;
-      kind[j] = this.kind[i];
-      arg[j] = this.arg[i];
+      kind[j] = k;
+      arg[j] = a;
     }
     return n;
   }

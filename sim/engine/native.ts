@@ -173,7 +173,6 @@ export class NativeEngine {
     const evCycle = new Float64Array(SNAP_EVENTS);
     const evKind = new Float64Array(SNAP_EVENTS);
     const evArg = new Float64Array(SNAP_EVENTS);
-    const evSeq = new Float64Array(SNAP_EVENTS);
 
     const burst = this.burst;
     const window = this.window;
@@ -249,24 +248,7 @@ export class NativeEngine {
     const snapshot = (slot: number, t: number, now: number): boolean => {
       const n = heap.size;
       if (n > SNAP_EVENTS || nextLoad - t > SNAP_AHEAD || wqTail - wqHead > 4) return false;
-      heap.sortedInto(evCycle, evKind, evArg, evSeq);
-      // events of one cycle in (kind, sub-tile) order: a cycle's outcome does not depend on the
-      // order they were scheduled in, so neither may the state's identity
-      for (let i = 1; i < n; i++) {
-        const c = evCycle[i];
-        const k = evKind[i];
-        const a = evArg[i];
-        let j = i;
-        while (j > 0 && evCycle[j - 1] === c && (evKind[j - 1] > k || (evKind[j - 1] === k && evArg[j - 1] > a))) {
-          evCycle[j] = evCycle[j - 1];
-          evKind[j] = evKind[j - 1];
-          evArg[j] = evArg[j - 1];
-          j--;
-        }
-        evCycle[j] = c;
-        evKind[j] = k;
-        evArg[j] = a;
-      }
+      heap.sortedInto(evCycle, evKind, evArg);
       const o = slot * SNAP_LEN;
       let minRel = 0;
       snaps[o] = Math.max(0, dramFree - now);
