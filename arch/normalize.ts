@@ -29,6 +29,7 @@ import {
   PE_FORMS,
   TENSOR_CLASSES,
 } from './schema.js';
+import { readSfu } from './sfu.js';
 import { parseQuantity } from './units.js';
 import {
   readSpecHeader,
@@ -66,6 +67,7 @@ const TOP_KEYS = [
   'memories',
   'dma',
   'requant',
+  'sfu',
   'memoryModel',
   'energyTable',
   'scalesim',
@@ -463,6 +465,8 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     }
   }
 
+  const sfu = readSfu(input, cols, problems);
+
   const memoryModel = readEnum(input, 'memoryModel', '', problems, MEMORY_MODELS, DEFAULTS.memoryModel);
   if (memoryModel === 'scalesim' && memories && memories.layout !== 'split') {
     problems.push({ path: 'memoryModel', message: 'the scalesim memory model needs split buffers (memories.ifmap, memories.filter, memories.ofmap), as SCALE-Sim has' });
@@ -492,6 +496,7 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     memories: memories!,
     dma: dma!,
     requant: requant!,
+    sfu: sfu ?? null,
     memoryModel: memoryModel!,
     energyTable: energyTable!,
     scalesim: scalesim!,

@@ -34,7 +34,11 @@ const EDGE_NPU: ArchSpecInput = {
     '(pe.registers.psum; the engine pools pes · psum bytes). Generous for an edge part: with it no fmnist-cnn layer spills; ' +
     'edge-npu-smallacc keeps one int32 per PE to show the spill cost. ' +
     'Per-channel clamp bounds (assumption): a unit that keeps one (M0, shift) per output channel keeps that channel\'s activation ' +
-    'upper bound in the same set (requant.perChannelClamp), as CLE through ReLU6 needs.',
+    'upper bound in the same set (requant.perChannelClamp), as CLE through ReLU6 needs. ' +
+    'Special-function unit (assumption): integer-only, as I-BERT designs its Softmax, LayerNorm and GELU for integer accelerators ' +
+    '(Kim et al., "I-BERT: Integer-only BERT quantization", ICML 2021); 16 lanes, the array\'s columns, so a row of scores is taken at ' +
+    'the rate the array emits it; latencies: exp 4 cycles (I-BERT\'s polynomial: two multiplies and adds, pipelined), divide and rsqrt ' +
+    '16 (a radix-4 iterative 32-bit unit), a table read 1. GELU stays in the requant unit\'s table.',
   clock: '800 MHz',
   array: { rows: 16, cols: 16, dataflow: 'ws' },
   operands: { weightBits: 8, activationBits: 8 },
@@ -54,6 +58,7 @@ const EDGE_NPU: ArchSpecInput = {
     fused: ['relu', 'relu6', 'clip', 'sigmoid', 'hardsigmoid', 'hardswish', 'swish', 'tanh', 'gelu'],
     lutEntries: 256,
   },
+  sfu: { lanes: 16, latencyCycles: { exp: 4, divide: 16, rsqrt: 16, lut: 1 }, softmax: 'ibert', layerNorm: 'integer', gelu: 'lut', expLutEntries: 256 },
 };
 
 export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
@@ -79,7 +84,10 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       '(per chip, shared by its two cores: an upper bound for one array). Latency ~100 ns, banking (16 × 1024-bit) and DMA are assumptions. ' +
       'Accumulators: TPU v1\'s 4,096 32-bit entries per column (4 MiB behind 256 columns, ISCA 2017 sec. 2) on 128 columns = 2 MiB, ' +
       'given as 128 B per PE (pe.registers.psum; the engine pools pes · psum bytes) — the depth per column is the assumption carried over. ' +
-      'Per-channel requant with a per-channel clamp bound in each set (requant.perChannelClamp) is an assumption, as for edge-npu.',
+      'Per-channel requant with a per-channel clamp bound in each set (requant.perChannelClamp) is an assumption, as for edge-npu. ' +
+      'Special-function unit: float32, as the vector units of TPU v2/v3 compute (Norrie et al., "The design process for Google\'s training ' +
+      'chips: TPUv2 and TPUv3", IEEE Micro 41(2), 2021) — Softmax with a float exp table (ONNX Runtime\'s QLinearSoftmax), float LayerNorm; ' +
+      '128 lanes (the array\'s columns) and the latencies (exp 4, divide and rsqrt 8, table read 1) are assumptions.',
     clock: '700 MHz',
     array: { rows: 128, cols: 128, dataflow: 'ws' },
     operands: { weightBits: 8, activationBits: 8 },
@@ -100,6 +108,7 @@ export const PRESETS: Readonly<Record<string, ArchSpecInput>> = {
       fused: ['relu', 'relu6', 'clip', 'sigmoid', 'tanh'],
       lutEntries: 1024,
     },
+    sfu: { lanes: 128, latencyCycles: { exp: 4, divide: 8, rsqrt: 8, lut: 1 }, softmax: 'ort', layerNorm: 'float', gelu: 'lut', expLutEntries: 256 },
   },
 
   'eyeriss-like': {

@@ -18,6 +18,9 @@
  * reads one (normalize.ts does, ranges.ts bounds it, spec.ts is the module callers import).
  */
 import { DEFAULT_ENERGY_TABLE } from './energy.js';
+import type { SfuInput, SfuSpec } from './sfu.js';
+
+export * from './sfu.js';
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
@@ -164,6 +167,8 @@ export interface ArchSpec {
     /** entries of the activation lookup table (power of two) */
     readonly lutEntries: number;
   };
+  /** the special-function unit (Softmax, LayerNorm, integer GELU: arch/sfu.ts); null = none */
+  readonly sfu: SfuSpec | null;
   readonly memoryModel: MemoryModel;
   /** built-in table name, or an absolute path to a table file */
   readonly energyTable: string;
@@ -231,6 +236,7 @@ export interface ArchSpecInput {
     fused?: boolean | readonly FusedActivation[];
     lutEntries?: number;
   };
+  sfu?: 'none' | SfuInput | null;
   memoryModel?: MemoryModel;
   energyTable?: string;
   scalesim?: { readRequestBuffer?: number | null; writeRequestBuffer?: number | null };

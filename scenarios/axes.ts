@@ -4,7 +4,7 @@
  * axis values are applied to an arch entry. PTQ axes (`ptq.<field>`) are checked by ptq.ts.
  */
 import type { Problem } from '../arch/errors.js';
-import { DATAFLOWS, DRAM_MODES, FUSED_ACTIVATIONS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS } from '../arch/spec.js';
+import { DATAFLOWS, DRAM_MODES, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS } from '../arch/spec.js';
 import { type QuantityKind, parseQuantity } from '../arch/units.js';
 import { describe, didYouMean, isPlainObject } from '../arch/validate.js';
 import { PTQ_FIELD_NAMES } from './ptq.js';
@@ -48,6 +48,13 @@ export const ARCH_AXES: Readonly<Record<string, ArchAxis>> = (() => {
     'requant.lanesPerCycle': { check: int(1, 65536), replaces: [] },
     'requant.multiplierBits': { check: int(2, 32), replaces: [] },
     memoryModel: { check: { kind: 'enum', values: MEMORY_MODELS }, replaces: [] },
+    /** "none": the variant without a special-function unit (its ops run on a host, counted) */
+    sfu: { check: { kind: 'enum', values: ['none'] }, replaces: [] },
+    'sfu.softmax': { check: { kind: 'enum', values: SOFTMAX_ALGORITHMS }, replaces: [] },
+    'sfu.layerNorm': { check: { kind: 'enum', values: LAYERNORM_ALGORITHMS }, replaces: [] },
+    'sfu.gelu': { check: { kind: 'enum', values: GELU_ALGORITHMS }, replaces: [] },
+    'sfu.lanes': { check: int(1, 65536), replaces: [] },
+    'sfu.expLutEntries': { check: int(2, 65536), replaces: [] },
   };
   for (const b of ['glb', 'ifmap', 'filter', 'ofmap']) {
     const derived = [`memories.${b}.readBytesPerCycle`, `memories.${b}.writeBytesPerCycle`];
