@@ -60,18 +60,17 @@ const LO = LITTLE ? 0 : 1;
 const HI = LITTLE ? 1 : 0;
 
 /**
- * float32 fused multiply-add fma(a, b, c) = round_f32(a·b + c) with ONE rounding, for float32
- * inputs (VFMADD231PS). a·b is exact in a double (48 significant bits); the sum is rounded to a
- * double with round-to-odd (error-free TwoSum tells whether it was inexact), and rounding that to
- * float32 is then correctly rounded — plain double rounding would be wrong on rare midpoints.
+ * p + c rounded to a double with round-to-odd: the nearest double toward zero, its last bit set
+ * when the sum was inexact (error-free TwoSum tells). Rounding that double once more to any
+ * format at least 2 bits narrower (float32, float16, bfloat16, FP8, …) is then the correctly
+ * rounded p + c — plain double rounding would be wrong on rare midpoints. Inf / NaN pass through.
  */
-export function fma32(a: number, b: number, c: number): number {
-  const p = a * b;
+export function addRoundToOdd(p: number, c: number): number {
   const s = p + c;
-  if (s - s !== 0) return Math.fround(s); // inf / NaN
+  if (s - s !== 0) return s; // inf / NaN
   const bv = s - p;
   const err = p - (s - bv) + (c - bv);
-  if (err === 0) return Math.fround(s);
+  if (err === 0) return s;
   F64[0] = s;
   const lo = U32[LO];
   if ((lo & 1) === 0) {
@@ -85,7 +84,16 @@ export function fma32(a: number, b: number, c: number): number {
       U32[LO] = lo - 1;
     }
   }
-  return Math.fround(F64[0]);
+  return F64[0];
+}
+
+/**
+ * float32 fused multiply-add fma(a, b, c) = round_f32(a·b + c) with ONE rounding, for float32
+ * inputs (VFMADD231PS): a·b is exact in a double (48 significant bits), the sum is rounded to
+ * odd (`addRoundToOdd`), then to float32.
+ */
+export function fma32(a: number, b: number, c: number): number {
+  return Math.fround(addRoundToOdd(a * b, c));
 }
 
 /** Rank, channel count and inner block size of a per-axis parameter layout. */
