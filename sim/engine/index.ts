@@ -27,6 +27,7 @@ import { scaleSimAccounting } from './accounting.js';
 import { EventBuffer } from './emit.js';
 import { NativeEngine } from './native.js';
 import { layerWhere, planGemmLayer, planVectorLayer, sizeLayer, type LayerPlan } from './plan.js';
+import { SfuTiles } from './sfu-plan.js';
 import type { Workload, WorkloadLayer } from './workload.js';
 
 export { planGemmLayer, planVectorLayer, sizeLayer, layerWhere, type LayerPlan, type LayerSize } from './plan.js';
@@ -189,6 +190,9 @@ function cycleBound(spec: ArchSpec, plan: LayerPlan, wl: WorkloadLayer): number 
     const v = plan.runView!;
     compute = plan.fold.totalComputeCycles;
     requant = ((v.groups * v.M * v.N) / lanes + T) * passes;
+  } else if (plan.tiles instanceof SfuTiles) {
+    compute = plan.tiles.totalCycles + T;
+    requant = 0;
   } else {
     compute = (wl.vectorElements / lanes + T) * (wl.activation.kind !== 'none' && !wl.activation.fused ? 2 : 1);
     requant = 0;

@@ -65,6 +65,7 @@ import { FAST_FORWARD_WARMUP, MAX_PERIOD } from '../timing/limits.js';
 import { zeroBits } from '../result.js';
 import { BufferTraffic, dramCounts, requantCounts, type LayerAccounting } from './accounting.js';
 import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, pipelineSubTiles, sharesFor } from './fold-model.js';
+import { planSfuLayer, sfuSubTiles } from './sfu-plan.js';
 import { GemmTiles, VectorTiles, type TilePlan } from './tiles.js';
 import { requantParamBitsPerChannel, type WorkloadLayer } from './workload.js';
 
@@ -127,7 +128,7 @@ export function sizeLayer(spec: ArchSpec, layer: WorkloadLayer): LayerSize {
     return { folds: g.folds, subTiles: S, tiles: g.folds * S, eventTiles };
   }
   if (layer.kind === 'vector') {
-    const S = vectorSubTiles(spec, layer);
+    const S = layer.sfu && spec.sfu ? sfuSubTiles(spec, layer) : vectorSubTiles(spec, layer);
     return { folds: 0, subTiles: S, tiles: S, eventTiles: Math.min(S, FAST_FORWARD_WARMUP + 2) };
   }
   return { folds: 0, subTiles: 0, tiles: 0, eventTiles: 0 };
@@ -264,16 +265,11 @@ function vectorSubTiles(spec: ArchSpec, layer: WorkloadLayer): number {
 
 /** Plans a vector layer: element work on the requant unit, tiled to fit double-buffered. */
 export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
+  if (layer.sfu && spec.sfu) return planSfuLayer(spec, layer);
   const E = layer.vectorElements;
   const lanes = spec.requant.lanesPerCycle;
   const S = vectorSubTiles(spec, layer);
   const tiles = new VectorTiles(S, E, lanes, passesOf(layer), layer.ifmapBytes, layer.ofmapBytes);
-  const dramBuffer = zeroBits();
-  const bufferArray = zeroBits();
-  dramBuffer.inputs = layer.ifmapBytes * 8;
-  dramBuffer.outputs = layer.ofmapBytes * 8;
-  bufferArray.inputs = layer.ifmapBytes * 8;
-  bufferArray.outputs = layer.ofmapBytes * 8;
   const counts: ActionCount[] = [];
   if (E > 0) {
     const op = layer.vectorOp;
@@ -285,11 +281,29 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
     if (a.kind === 'lut') counts.push({ component: 'sram', action: 'read', bits: layer.outputBits, capacityBytes: a.entries * Math.ceil(layer.outputBits / 8), count: E, label: 'lut' });
     if (a.kind === 'clamp') counts.push({ component: 'adder', action: 'add', bits: layer.outputBits, count: E, label: 'activation' });
   }
+  return elementLayerPlan(spec, layer, tiles, S, counts);
+}
+
+/**
+ * The plan of a layer of element work (requant unit or SFU): inputs read from DRAM into the buffer
+ * and once into the unit, outputs back the same way; `counts` holds the unit's own actions.
+ */
+export function elementLayerPlan(spec: ArchSpec, layer: WorkloadLayer, tiles: TilePlan, S: number, counts: ActionCount[]): LayerPlan {
+  const dramBuffer = zeroBits();
+  const bufferArray = zeroBits();
+  dramBuffer.inputs = layer.ifmapBytes * 8;
+  dramBuffer.outputs = layer.ofmapBytes * 8;
+  bufferArray.inputs = layer.ifmapBytes * 8;
+  bufferArray.outputs = layer.ofmapBytes * 8;
+  // the unit's own parameters (LayerNorm's γ and β), loaded once with the first sub-tile
+  const params = layer.requantParamBytes;
+  dramBuffer.requantParams = params * 8;
+  bufferArray.requantParams = params * 8;
   const traffic = new BufferTraffic(spec);
-  traffic.add('ifmap', layer.ifmapBytes, layer.ifmapBytes);
+  traffic.add('ifmap', layer.ifmapBytes + params, layer.ifmapBytes + params);
   traffic.add('ofmap', layer.ofmapBytes, layer.ofmapBytes);
   traffic.counts(counts);
-  dramCounts(counts, layer.ifmapBytes, layer.ofmapBytes);
+  dramCounts(counts, layer.ifmapBytes + params, layer.ofmapBytes);
   return {
     tiles,
     fold: null,
@@ -301,9 +315,9 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
       dramBuffer,
       bufferArray,
       spills: { toBuffer: 0, toDram: 0 },
-      dramRead: layer.ifmapBytes,
+      dramRead: layer.ifmapBytes + params,
       dramWrite: layer.ofmapBytes,
-      paramBytes: 0,
+      paramBytes: params,
       counts,
     },
     spill: SpillTarget.None,

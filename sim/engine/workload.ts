@@ -18,6 +18,7 @@ import type { ArchSpec } from '../../arch/spec.js';
 import { ModelError } from '../../nets/errors.js';
 import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from '../timing/gemm-view.js';
+import type { SfuWork } from './sfu-cost.js';
 
 export type WorkloadActivation =
   | { readonly kind: 'none' }
@@ -26,7 +27,7 @@ export type WorkloadActivation =
   /** sigmoid-like: a lookup table of `entries` (fused) or int32 written out and read back */
   | { readonly kind: 'lut'; readonly fn: string; readonly fused: boolean; readonly entries: number };
 
-export type VectorOp = 'add' | 'pool' | 'concat' | 'activation' | 'quantize' | 'dequantize' | 'float';
+export type VectorOp = 'add' | 'pool' | 'concat' | 'activation' | 'quantize' | 'dequantize' | 'float' | 'sfu';
 
 export interface WorkloadLayer {
   readonly name: string;
@@ -72,6 +73,12 @@ export interface WorkloadLayer {
   readonly clampBoundBits?: number;
   /** index of the layer in the QuantizedNetwork it came from */
   readonly qlayerIndex?: number;
+  /**
+   * Softmax / LayerNorm / i-GELU: the rows the special-function unit works on (sfu-cost.ts). On an
+   * arch without an SFU the layer is host work instead: its input out at 32 bits and its result
+   * back at 32 bits (ifmapBytes, ofmapBytes), no element work on the accelerator.
+   */
+  readonly sfu?: SfuWork;
 }
 
 export interface Workload {
