@@ -1,10 +1,10 @@
 /**
  * The FP32 executor's tensor plumbing (fp32.ts runs the ops): operand checks, row-major strides,
- * numpy broadcasting indices, and the data-movement ops Concat, Transpose and Pad.
+ * numpy broadcasting indices, and the data-movement ops Concat, Transpose, Slice and Pad.
  */
 import { ModelError } from './errors.js';
 import { attrInts, attrNum, attrStr, numel, type Node, type Tensor, type TensorData } from './graph.js';
-import { nodeOutputShapes, normAxis, transposePerm, type Shape } from './shapes.js';
+import { nodeOutputShapes, normAxis, sliceSpec, transposePerm, type Shape } from './shapes.js';
 
 export function f32(t: Tensor | undefined, node: Node, what: string): Float32Array {
   if (!t) throw new ModelError([{ node: node.name, op: node.op, message: `missing ${what}` }]);
@@ -91,6 +91,26 @@ export function concat(node: Node, ins: readonly (Tensor | undefined)[]): Tensor
 export function transpose(node: Node, xt: Tensor): Tensor {
   const t = transposeData(xt.data, xt.shape, transposePerm(node, xt.shape.length));
   return { dtype: xt.dtype, shape: t.shape, data: t.data };
+}
+
+/** ONNX Slice (any element type): one strided walk, each sliced axis read from its start by its step. */
+export function slice(node: Node, xt: Tensor): Tensor {
+  const spec = sliceSpec(node, xt.shape, true)!;
+  const inStrides = rowMajorStrides(xt.shape);
+  let base = 0;
+  const strides = inStrides.map((st, i) => {
+    const r = spec[i];
+    if (!r) return st;
+    base += r.start * st;
+    return st * r.step;
+  });
+  const shape = xt.shape.map((d, i) => spec[i]?.count ?? d);
+  const idx = stridedOffsets(shape, strides);
+  const y = new (xt.data.constructor as new (n: number) => TensorData)(idx.length);
+  const src = xt.data as unknown as Float32Array;
+  const dst = y as unknown as Float32Array;
+  for (let f = 0; f < idx.length; f++) dst[f] = src[base + idx[f]];
+  return { dtype: xt.dtype, shape, data: y };
 }
 
 export function pad(node: Node, xt: Tensor): Tensor {

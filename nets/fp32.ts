@@ -25,8 +25,9 @@
 import { ModelError } from './errors.js';
 import { attrNum, attrStr, clipChannelMax, numel, type Graph, type Node, type Tensor } from './graph.js';
 import { conv, convPost, gemm, matmul } from './fp32-linear.js';
+import { layerNorm, reduceMean, softmax } from './fp32-norm.js';
 import { globalAvgPool, pool } from './fp32-pool.js';
-import { broadcastIndex, concat, f32, out, pad, transpose } from './fp32-tensor.js';
+import { broadcastIndex, concat, f32, out, pad, slice, transpose } from './fp32-tensor.js';
 import { broadcastShapes, nodeOutputShapes, normAxis } from './shapes.js';
 import { simdAvailable, simdBatchNorm, simdClamp, type ConvPost, type SimdAccum } from './wasm-f32.js';
 
@@ -235,6 +236,16 @@ export function execNode(node: Node, ins: readonly (Tensor | undefined)[], kerne
       return [pad(node, x)];
     case 'Softmax':
       return [softmax(node, x)];
+    case 'LayerNormalization':
+      return [layerNorm(node, ins)];
+    case 'ReduceMean':
+      return [reduceMean(node, x)];
+    case 'Slice':
+      return [slice(node, x)];
+    case 'Sqrt':
+      return [unary(x, node, Math.sqrt)];
+    case 'Pow':
+      return [binary(node, [x, floatOperand(ins[1])], 4)];
     default:
       throw new ModelError([{ node: node.name, op: node.op, message: 'no FP32 kernel for this op' }]);
   }
@@ -326,7 +337,14 @@ function simdAccum(kernels: Fp32Kernels): SimdAccum | null {
   return kernels === 'simd-f32' ? 'f32' : 'f64';
 }
 
-function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 2 | 3): Tensor {
+/** Pow's exponent may be an int tensor (opset ≥ 12): as float32, which holds the small ints it is. */
+function floatOperand(t: Tensor | undefined): Tensor | undefined {
+  if (!t || t.dtype === 'float32') return t;
+  return { dtype: 'float32', shape: t.shape, data: Float32Array.from(t.data as ArrayLike<number | bigint>, Number) };
+}
+
+/** kind: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Pow */
+function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 2 | 3 | 4): Tensor {
   const at = ins[0]!;
   const bt = ins[1]!;
   const a = f32(at, node, 'A');
@@ -340,7 +358,19 @@ function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 
     if (kind === 0) for (let i = 0; i < total; i++) y[i] = a[i] + b[i];
     else if (kind === 1) for (let i = 0; i < total; i++) y[i] = a[i] - b[i];
     else if (kind === 2) for (let i = 0; i < total; i++) y[i] = a[i] * b[i];
-    else for (let i = 0; i < total; i++) y[i] = a[i] / b[i];
+    else if (kind === 3) for (let i = 0; i < total; i++) y[i] = a[i] / b[i];
+    else for (let i = 0; i < total; i++) y[i] = Math.pow(a[i], b[i]);
+    return out(shape, y);
+  }
+  if (b.length === 1) {
+    // a scalar operand (LayerNorm's ε and exponent, attention's 1/√d): no index arrays
+    const v = b[0];
+    if (kind === 0) for (let i = 0; i < total; i++) y[i] = a[i] + v;
+    else if (kind === 1) for (let i = 0; i < total; i++) y[i] = a[i] - v;
+    else if (kind === 2) for (let i = 0; i < total; i++) y[i] = a[i] * v;
+    else if (kind === 3) for (let i = 0; i < total; i++) y[i] = a[i] / v;
+    else if (v === 2) for (let i = 0; i < total; i++) y[i] = a[i] * a[i];
+    else for (let i = 0; i < total; i++) y[i] = Math.pow(a[i], v);
     return out(shape, y);
   }
   const ai = broadcastIndex(at.shape, shape);
@@ -348,7 +378,7 @@ function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 
   for (let i = 0; i < total; i++) {
     const u = a[ai[i]];
     const v = b[bi[i]];
-    y[i] = kind === 0 ? u + v : kind === 1 ? u - v : kind === 2 ? u * v : u / v;
+    y[i] = kind === 0 ? u + v : kind === 1 ? u - v : kind === 2 ? u * v : kind === 3 ? u / v : Math.pow(u, v);
   }
   return out(shape, y);
 }
@@ -384,24 +414,3 @@ function batchNorm(node: Node, ins: readonly (Tensor | undefined)[], kernels: Fp
   }
   return out(xt.shape, y);
 }
-
-function softmax(node: Node, xt: Tensor): Tensor {
-  const x = f32(xt, node, 'X');
-  const axis = normAxis(attrNum(node, 'axis', -1), xt.shape.length, node);
-  const len = xt.shape[axis];
-  const inner = numel(xt.shape.slice(axis + 1));
-  const outer = numel(xt.shape.slice(0, axis));
-  const y = new Float32Array(x.length);
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * len * inner + i;
-      let m = -Infinity;
-      for (let k = 0; k < len; k++) m = Math.max(m, x[base + k * inner]);
-      let sum = 0;
-      for (let k = 0; k < len; k++) sum += Math.exp(x[base + k * inner] - m);
-      for (let k = 0; k < len; k++) y[base + k * inner] = Math.exp(x[base + k * inner] - m) / sum;
-    }
-  }
-  return out(xt.shape, y);
-}
-

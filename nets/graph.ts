@@ -11,8 +11,15 @@
  *   - Reshape: attr `shape` (number[], ONNX 0 / -1 conventions kept), one input.
  *   - Pad: attrs `pads` (number[]), `mode` ('constant'|'reflect'|'edge'), `value` (number), one input.
  *   - Squeeze / Unsqueeze: attr `axes` (number[]), one input.
- *   - Gelu: attr `approximate` ('none' | 'tanh'); Swish (x·sigmoid(x)) — fused forms, which the
- *     importer recognises from their decomposed patterns and the exporter decomposes again.
+ *   - Slice: attrs `starts`, `ends`, `axes`, `steps` (number[] of one length, all written out; ends
+ *     past the end are clamped to ±(2^53 − 1)), one input.
+ *   - ReduceMean: attrs `axes` (written out when the input rank is known), `keepdims` (0 | 1).
+ *   - Softmax: attr `axis`, opset 13's meaning (one axis). An opset < 13 Softmax whose `axis` is not
+ *     the last non-1 axis carries `coerce2d: 1` (a qloom extension, not ONNX): the input is then
+ *     flattened to 2-D at `axis` and normalized jointly over axes axis…rank−1, as opset 9–12 define.
+ *   - Gelu: attr `approximate` ('none' | 'tanh'); Swish (x·sigmoid(x)); LayerNormalization (opset
+ *     17's op: attrs `axis`, `epsilon`; inputs X, Scale, optional B) — fused forms, which the importer
+ *     recognises from their decomposed patterns and the exporter decomposes again for older opsets.
  *   - Everything else: exactly ONNX's attributes, defaults filled in by the importer.
  */
 
@@ -55,6 +62,11 @@ export const OP_TYPES = [
   'Unsqueeze',
   'Pad',
   'Softmax',
+  'LayerNormalization',
+  'ReduceMean',
+  'Pow',
+  'Sqrt',
+  'Slice',
   'Identity',
 ] as const;
 

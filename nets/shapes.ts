@@ -103,8 +103,11 @@ function reshapeTarget(node: Node, inShape: Shape, strict: boolean): number[] {
   const neg = spec.indexOf(-1);
   const total = knownProduct(inShape);
   if (neg >= 0) {
-    const rest = knownProduct(out.filter((_, i) => i !== neg));
-    out[neg] = rest === 0 ? 0 : total >= 0 && rest > 0 ? total / rest : -1;
+    // a dim copied by 0 is on both sides of the count: it cancels, known or not (dynamic batch)
+    const copied = (i: number): boolean => spec[i] === 0 && !allowZero && i < inShape.length;
+    const rest = knownProduct(out.filter((_, i) => i !== neg && !copied(i)));
+    const held = knownProduct(inShape.filter((_, i) => !copied(i)));
+    out[neg] = rest === 0 ? 0 : held >= 0 && rest > 0 ? held / rest : -1;
   }
   if (strict && (numel(out) !== total || out.some((d) => !Number.isInteger(d) || d < 0))) {
     bad(node, `cannot reshape [${inShape.join(',')}] to [${spec.join(',')}]`);
@@ -191,7 +194,8 @@ function outputShapes(node: Node, ins: readonly (Shape | undefined)[], strict: b
     case 'Add':
     case 'Sub':
     case 'Mul':
-    case 'Div': {
+    case 'Div':
+    case 'Pow': {
       const b = ins[1];
       return b ? [broadcast(x, b, node, strict)] : unknown('missing second operand');
     }
@@ -245,6 +249,21 @@ function outputShapes(node: Node, ins: readonly (Shape | undefined)[], strict: b
       for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : (x[j++] ?? -1));
       return [out];
     }
+    case 'ReduceMean': {
+      const axes = normAxes(node, attrInts(node, 'axes', x.map((_, i) => i)), x.length, strict);
+      if (!axes) return [undefined];
+      const keep = attrNum(node, 'keepdims', 1) === 1;
+      const out: number[] = [];
+      x.forEach((d, i) => {
+        if (!axes.includes(i)) out.push(d);
+        else if (keep) out.push(1);
+      });
+      return [out];
+    }
+    case 'Slice': {
+      const spec = sliceSpec(node, x, strict);
+      return spec ? [x.map((d, i) => (spec[i] ? spec[i].count : d))] : [undefined];
+    }
     case 'Pad': {
       const pads = attrInts(node, 'pads', []);
       if (pads.length !== 2 * x.length) return unknown(`pads has ${pads.length} entries for rank ${x.length}`);
@@ -260,13 +279,68 @@ function outputShapes(node: Node, ins: readonly (Shape | undefined)[], strict: b
     case 'Tanh':
     case 'Erf':
     case 'Gelu':
+    case 'Sqrt':
     case 'Softmax':
     case 'Identity':
       return [[...x]];
+    case 'LayerNormalization': {
+      const axis = attrNum(node, 'axis', -1);
+      if (axisIn(axis, x.length) === undefined) return unknown(`axis ${axis} out of range for rank ${x.length}`);
+      return [[...x]];
+    }
     default:
       if (strict) bad(node, `no shape rule for op ${node.op as string}`);
       return node.outputs.map(() => undefined);
   }
+}
+
+/** What a Slice takes along one axis: the first index, the step and how many elements. */
+export interface SliceRange {
+  start: number;
+  step: number;
+  count: number;
+}
+
+/**
+ * ONNX Slice along one axis of size `dim`: negative starts/ends count from the end, then starts
+ * clamp to [0, dim] ([0, dim − 1] for negative steps) and ends to [0, dim] ([−1, dim − 1]).
+ */
+export function sliceRange(dim: number, start: number, end: number, step: number): SliceRange {
+  const s0 = start < 0 ? start + dim : start;
+  const e0 = end < 0 ? end + dim : end;
+  if (step > 0) {
+    const s = Math.min(Math.max(s0, 0), dim);
+    const e = Math.min(Math.max(e0, 0), dim);
+    return { start: s, step, count: e > s ? Math.ceil((e - s) / step) : 0 };
+  }
+  const s = Math.min(Math.max(s0, 0), dim - 1);
+  const e = Math.min(Math.max(e0, -1), dim - 1);
+  return { start: s, step, count: s > e ? Math.ceil((s - e) / -step) : 0 };
+}
+
+/**
+ * A Slice node's range per input axis (undefined for axes it leaves whole; count -1 where the
+ * dim is unknown). Strict: bad attributes throw; partial: undefined.
+ */
+export function sliceSpec(node: Node, x: Shape, strict: boolean): (SliceRange | undefined)[] | undefined {
+  const starts = attrInts(node, 'starts', []);
+  const ends = attrInts(node, 'ends', []);
+  const axes = normAxes(node, attrInts(node, 'axes', starts.map((_, i) => i)), x.length, strict);
+  const steps = attrInts(node, 'steps', starts.map(() => 1));
+  const fail = (message: string): undefined => {
+    if (strict) bad(node, message);
+    return undefined;
+  };
+  if (!axes) return undefined;
+  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) return fail('starts, ends, axes and steps must have one length');
+  if (new Set(axes).size !== axes.length) return fail(`axes [${axes.join(',')}] repeat an axis`);
+  const spec: (SliceRange | undefined)[] = x.map(() => undefined);
+  for (let i = 0; i < axes.length; i++) {
+    if (steps[i] === 0) return fail('a step of 0 is not valid');
+    const d = x[axes[i]];
+    spec[axes[i]] = d < 0 ? { start: 0, step: steps[i], count: -1 } : sliceRange(d, starts[i], ends[i], steps[i]);
+  }
+  return spec;
 }
 
 /** axis in [0, rank) after adding rank to a negative one; undefined when out of range */

@@ -213,9 +213,28 @@ function readGraphInputs(st: ImportState, inputs: readonly PValueInfo[]): void {
       continue;
     }
     if (st.graphInputs.has(name)) st.problem(null, `graph input '${name}' is listed twice`);
-    st.graphInputs.set(name, { name, dtype: p.dtype!, shape: p.shape });
-    st.shapes.set(name, p.shape);
+    const shape = boundShape(st, name, p.shape);
+    st.graphInputs.set(name, { name, dtype: p.dtype!, shape });
+    st.shapes.set(name, shape);
   }
+  for (const name of st.options.inputShapes?.keys() ?? []) {
+    if (!st.graphInputs.has(name)) st.problem(null, `input shape given for '${name}', which is not a graph input (inputs: ${[...st.graphInputs.keys()].join(', ') || 'none'})`);
+  }
+}
+
+/** A graph input's shape with the importer's binding (ImportOptions.inputShapes) applied. */
+function boundShape(st: ImportState, name: string, file: number[]): number[] {
+  const bound = st.options.inputShapes?.get(name);
+  if (!bound) return file;
+  const bad = (why: string): number[] => {
+    st.problem(null, `graph input '${name}' has shape [${file.join(',')}] in the file; cannot bind it to [${bound.join(',')}]: ${why}`);
+    return file;
+  };
+  if (bound.length !== file.length) return bad(`rank ${bound.length} ≠ ${file.length}`);
+  if (!bound.every((d) => Number.isSafeInteger(d) && d >= -1 && d !== 0)) return bad('dims must be positive integers or -1 (dynamic)');
+  const clash = bound.findIndex((d, i) => d >= 0 && file[i] >= 0 && d !== file[i]);
+  if (clash >= 0) return bad(`dim ${clash} is fixed to ${file[clash]}`);
+  return file.map((d, i) => (d >= 0 ? d : bound[i]));
 }
 
 /** A node as the file states it, attributes decoded (undecodable ones listed in `attrErrors`). */

@@ -7,8 +7,9 @@
  *     Pad pads/constant_value (≥11), Reshape shape, Squeeze/Unsqueeze axes (≥13) become int64 /
  *     float32 initializer inputs; ±Infinity Clip bounds are simply omitted;
  *   - fused ops are decomposed into the patterns the importer fuses: Gelu into
- *     Div/Erf/Add/Mul/Mul (or the x³/Tanh form), Swish into Sigmoid·x, and HardSwish — when the
- *     opset predates it (14) — into HardSigmoid(1/6, 1/2)·x. The last Mul keeps the fused node's
+ *     Div/Erf/Add/Mul/Mul (or the x³/Tanh form), Swish into Sigmoid·x, HardSwish — when the
+ *     opset predates it (14) — into HardSigmoid(1/6, 1/2)·x, and LayerNormalization — before
+ *     opset 17 — into ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add. The last Mul keeps the fused node's
  *     name, so the re-imported node is named as before.
  * Attributes are written as given (absent ones take ONNX defaults in any consumer); an attribute
  * that is not ONNX's for that op and opset is a ModelError, collected for all nodes at once.
@@ -36,6 +37,8 @@ const PASS_THROUGH: Partial<Record<string, Record<string, [Kind, number?]>>> = {
   Concat: { axis: ['i'] },
   Flatten: { axis: ['i'] },
   Softmax: { axis: ['i'] },
+  LayerNormalization: { axis: ['i'], epsilon: ['f'] },
+  ReduceMean: { axes: ['ints'], keepdims: ['i'] },
   Transpose: { perm: ['ints'] },
   MaxPool: {
     kernel_shape: ['ints'],
@@ -332,7 +335,59 @@ class Exporter {
         this.emit(n.name, 'Mul', [x, s], [y]);
         return;
       }
+      case 'Slice': {
+        this.onlyAttrs(n, ['starts', 'ends', 'axes', 'steps']);
+        const [starts, ends, axes, steps] = ['starts', 'ends', 'axes', 'steps'].map((k) => this.ints(n, k));
+        if (!starts || !ends || !axes || !steps) {
+          this.problem(n, 'attributes starts, ends, axes and steps are required');
+          return;
+        }
+        if (opset >= 10) {
+          const ins = [x, ...(['starts', 'ends', 'axes', 'steps'] as const).map((k, i) => this.i64(`${n.name}/${k}`, [starts, ends, axes, steps][i]))];
+          this.emit(n.name, 'Slice', ins, [y]);
+        } else if (steps.some((s) => s !== 1)) this.problem(n, `steps [${steps.join(',')}] need opset 10`);
+        else {
+          const ints = (name: string, v: readonly number[]) => ({ name, type: AttrType.INTS, ints: [...v] });
+          this.emit(n.name, 'Slice', [x], [y], [ints('starts', starts), ints('ends', ends), ints('axes', axes)]);
+        }
+        return;
+      }
+      case 'LayerNormalization': {
+        this.onlyAttrs(n, ['axis', 'epsilon']);
+        if (opset >= 17) break;
+        // decomposed as the importer fuses it back (fuse.ts): the statistics over the last −axis axes
+        const axis = this.num(n, 'axis', -1);
+        const r = this.rank(x);
+        const k = axis < 0 ? -axis : r === undefined ? undefined : r - axis;
+        if (k === undefined || k < 1) {
+          this.problem(n, `LayerNormalization over axis ${axis} of an input of unknown rank cannot be written for opset ${opset}`);
+          return;
+        }
+        const axes = { name: 'axes', type: AttrType.INTS, ints: Array.from({ length: k }, (_, i) => i - k) };
+        const t = (s: string) => this.fresh(`${n.name}/${s}`);
+        const [mean, d, sq, v, ve, sd, nrm] = ['mean', 'centered', 'squared', 'var', 'var_eps', 'std', 'normalized'].map(t);
+        this.emit(t('mean'), 'ReduceMean', [x], [mean], [axes]);
+        this.emit(t('centered'), 'Sub', [x, mean], [d]);
+        this.emit(t('squared'), 'Pow', [d, this.f32(`${n.name}/two`, 2)], [sq]);
+        this.emit(t('var'), 'ReduceMean', [sq], [v], [axes]);
+        this.emit(t('var_eps'), 'Add', [v, this.f32(`${n.name}/epsilon`, this.num(n, 'epsilon', Math.fround(1e-5)))], [ve]);
+        this.emit(t('std'), 'Sqrt', [ve], [sd]);
+        this.emit(t('normalized'), 'Div', [d, sd], [nrm]);
+        if (n.inputs[2]) {
+          const scaled = t('scaled');
+          this.emit(t('scaled'), 'Mul', [nrm, n.inputs[1]], [scaled]);
+          this.emit(n.name, 'Add', [scaled, n.inputs[2]], [y]);
+        } else this.emit(n.name, 'Mul', [nrm, n.inputs[1]], [y]);
+        return;
+      }
       case 'Softmax':
+        if (n.attrs.coerce2d === 1) {
+          // opset 9–12 semantics (graph.ts): the same op there, no single-axis form from 13 on
+          this.onlyAttrs(n, ['axis', 'coerce2d']);
+          if (opset >= 13) this.problem(n, `Softmax coerced to 2-D at axis ${this.num(n, 'axis', 1)} (opset < 13 semantics) cannot be written for opset ${opset}`);
+          else this.emit(n.name, 'Softmax', [x], [y], [{ name: 'axis', type: AttrType.INT, i: this.num(n, 'axis', 1) }]);
+          return;
+        }
         if (opset < 13) {
           // Pre-13 Softmax coerces to 2-D at `axis`: the same thing only when axis is the last one.
           const axis = this.num(n, 'axis', -1);

@@ -1,9 +1,12 @@
 /**
- * ONNX import, stage 3: pattern fusion over normalized nodes — decomposed GELU (erf and tanh
- * forms), x·Sigmoid(x) → Swish, x·HardSigmoid(x; 1/6, 1/2) → HardSwish — only when the
- * intermediates have no other use; then dead-node removal (folded shape chains leave such nodes).
+ * ONNX import, stage 3: pattern fusion over normalized nodes — decomposed LayerNorm
+ * (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add → LayerNormalization), decomposed GELU (erf
+ * and tanh forms), x·Sigmoid(x) (also x·Sigmoid(x·1), Paddle's export) → Swish,
+ * x·HardSigmoid(x; 1/6, 1/2) → HardSwish — only when every constant is the one the pattern needs
+ * and the intermediates have no other use; then dead-node removal (folded shape chains leave such
+ * nodes).
  */
-import type { AttrValue, OpType } from '../graph.js';
+import type { AttrValue, OpType, Tensor } from '../graph.js';
 import { ImportState, scalarOf, type WNode } from './state.js';
 
 function near(v: number | undefined, target: number, rel = 1e-6): boolean {
@@ -60,6 +63,17 @@ class Matcher {
     return !this.graphOutputs.has(t) && (this.consumers.get(t)?.length ?? 0) === 1;
   }
 
+  /** t's consumers, one entry per input slot that reads it (x·x counts twice); none for a graph output */
+  uses(t: string): readonly WNode[] {
+    return this.graphOutputs.has(t) ? [] : (this.consumers.get(t) ?? []);
+  }
+
+  /** a float32 constant */
+  tensor(t: string | undefined): Tensor | undefined {
+    const c = t ? this.st.consts.get(t) : undefined;
+    return c && c.dtype === 'float32' ? c : undefined;
+  }
+
   /** a float32 scalar constant's value */
   k(t: string | undefined): number | undefined {
     if (!t) return undefined;
@@ -67,9 +81,10 @@ class Matcher {
     return c && c.dtype === 'float32' ? scalarOf(c) : undefined;
   }
 
-  replace(matched: readonly WNode[], last: WNode, op: OpType, input: string, attrs: Record<string, AttrValue>): void {
+  replace(matched: readonly WNode[], last: WNode, op: OpType, inputs: string | string[], attrs: Record<string, AttrValue>): void {
     for (const m of matched) if (m !== last) this.removed.add(m);
-    this.replaced.set(last, { name: last.name, op, domain: '', inputs: [input], outputs: [last.outputs[0]], attrs, attrErrors: [], normal: true });
+    const ins = typeof inputs === 'string' ? [inputs] : inputs;
+    this.replaced.set(last, { name: last.name, op, domain: '', inputs: ins, outputs: [last.outputs[0]], attrs, attrErrors: [], normal: true });
   }
 }
 
@@ -159,6 +174,68 @@ function cubeOf(st: ImportState, m: Matcher, p: WNode | undefined, x: string): W
   return undefined;
 }
 
+/** How many trailing axes a ReduceMean (keepdims 1) reduces, when its axes are exactly the last k. */
+function trailingAxes(st: ImportState, r: WNode): number | undefined {
+  const axes = r.attrs.axes;
+  if (r.attrs.keepdims !== 1 || !Array.isArray(axes) || axes.length === 0) return undefined;
+  const rank = st.shapes.get(r.inputs[0])?.length;
+  const k = axes.length;
+  const norm = (axes as number[]).map((a) => (a >= 0 ? (rank === undefined ? NaN : a - rank) : a));
+  const want = new Set(Array.from({ length: k }, (_, i) => -1 - i));
+  return norm.every((a) => want.has(a)) && new Set(norm).size === k && (rank === undefined || k <= rank) ? k : undefined;
+}
+
+/** Whether a constant is a per-element operand over the last k axes of `x`: its shape, leading 1s aside, is theirs. */
+function overTrailing(st: ImportState, c: Tensor | undefined, x: string, k: number): boolean {
+  const shape = st.shapes.get(x);
+  if (!c || !shape || shape.length < k) return false;
+  const strip = (s: readonly number[]): readonly number[] => {
+    const first = s.findIndex((d) => d !== 1);
+    return first < 0 ? [] : s.slice(first);
+  };
+  const want = shape.slice(shape.length - k);
+  if (want.some((d) => d < 0)) return false;
+  const a = strip(c.shape);
+  const b = strip(want);
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * mean = ReduceMean(x, last k axes) → d = x − mean → Pow(d, 2) (or d·d) → ReduceMean (same axes)
+ * → + ε → Sqrt → d / · → · γ [→ + β]: LayerNormalization(x, γ[, β]; axis −k, epsilon ε).
+ */
+function layerNorm(st: ImportState, m: Matcher, mean: WNode): void {
+  const x = mean.inputs[0];
+  const k = trailingAxes(st, mean);
+  if (k === undefined) return;
+  const sub = m.only(mean.outputs[0], 'Sub');
+  if (!sub || sub.inputs[0] !== x || sub.inputs[1] !== mean.outputs[0]) return;
+  const d = sub.outputs[0];
+  const uses = m.uses(d);
+  const sq = uses.find((u) => u.op === 'Pow' || u.op === 'Mul');
+  const div = uses.find((u) => u.op === 'Div');
+  if (!sq || !div || !m.live(sq) || !m.live(div)) return;
+  const isSquare =
+    sq.op === 'Pow' ? sq.inputs[0] === d && sq.inputs[1] !== d && scalarOf(st.constValue(sq.inputs[1])) === 2 && uses.length === 2 : sq.inputs[0] === d && sq.inputs[1] === d && uses.length === 3;
+  if (!isSquare) return;
+  const variance = m.only(sq.outputs[0], 'ReduceMean');
+  if (!variance || variance.inputs[0] !== sq.outputs[0] || trailingAxes(st, variance) !== k) return;
+  const addEps = m.only(variance.outputs[0], 'Add');
+  const eps = addEps && m.k(other(addEps, variance.outputs[0]));
+  if (!addEps || eps === undefined || !(eps >= 0 && eps < Infinity)) return;
+  const sqrt = m.only(addEps.outputs[0], 'Sqrt');
+  if (!sqrt || m.only(sqrt.outputs[0], 'Div') !== div || div.inputs[0] !== d || div.inputs[1] !== sqrt.outputs[0]) return;
+  const mul = m.only(div.outputs[0], 'Mul');
+  const gamma = mul && other(mul, div.outputs[0]);
+  if (!mul || !gamma || !overTrailing(st, m.tensor(gamma), x, k)) return;
+  const addB = m.only(mul.outputs[0], 'Add');
+  const beta = addB && other(addB, mul.outputs[0]);
+  const withBias = !!beta && overTrailing(st, m.tensor(beta), x, k);
+  const nodes = [mean, sub, sq, variance, addEps, sqrt, div, mul];
+  if (withBias) m.replace([...nodes, addB!], addB!, 'LayerNormalization', [x, gamma, beta!], { axis: -k, epsilon: eps });
+  else m.replace(nodes, mul, 'LayerNormalization', [x, gamma], { axis: -k, epsilon: eps });
+}
+
 /** The node list with every matched pattern replaced by its fused node. */
 export function fuse(st: ImportState, nodes: readonly WNode[], graphOutputs: ReadonlySet<string>): WNode[] {
   const m = new Matcher(st, nodes, graphOutputs);
@@ -166,6 +243,7 @@ export function fuse(st: ImportState, nodes: readonly WNode[], graphOutputs: Rea
     if (!m.live(n)) continue;
     if (n.op === 'Erf') erfGelu(m, n);
     else if (n.op === 'Tanh') tanhGelu(st, m, n);
+    else if (n.op === 'ReduceMean') layerNorm(st, m, n);
   }
   for (const n of nodes) {
     if (!m.live(n)) continue;
@@ -174,7 +252,17 @@ export function fuse(st: ImportState, nodes: readonly WNode[], graphOutputs: Rea
     if (!isSig && !isHardSig) continue;
     const x = n.inputs[0];
     const mul = m.only(n.outputs[0], 'Mul');
-    if (mul && other(mul, n.outputs[0]) === x) m.replace([n, mul], mul, isSig ? 'Swish' : 'HardSwish', x, {});
+    if (!mul) continue;
+    if (other(mul, n.outputs[0]) === x) {
+      m.replace([n, mul], mul, isSig ? 'Swish' : 'HardSwish', x, {});
+      continue;
+    }
+    // x·Sigmoid(x·1): the ·1 is exact, so this is Swish of x too
+    const one = isSig ? m.prod(x, 'Mul') : undefined;
+    const y = one && (m.k(one.inputs[1]) === 1 ? one.inputs[0] : m.k(one.inputs[0]) === 1 ? one.inputs[1] : undefined);
+    // and the 1 must not add axes (a [1,1,1] one would broadcast a vector up)
+    const keepsShape = !!one && !!y && (st.consts.get(other(one, y) ?? '')?.shape.length ?? Infinity) <= (st.shapes.get(y)?.length ?? -1);
+    if (one && y && keepsShape && m.singleUse(x) && other(mul, n.outputs[0]) === y) m.replace([one, n, mul], mul, 'Swish', y, {});
   }
   const out: WNode[] = [];
   for (const n of nodes) {

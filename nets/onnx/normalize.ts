@@ -66,8 +66,14 @@ type Normalizer = (c: Norm) => void;
 /** [min, max] input count per op after normalization (optional trailing inputs stripped). */
 const ARITY: Partial<Record<OpType, [number, number]>> = {
   Conv: [2, 3], Gemm: [2, 3], MatMul: [2, 2], BatchNormalization: [5, 5], Concat: [1, Infinity],
-  Add: [2, 2], Sub: [2, 2], Mul: [2, 2], Div: [2, 2],
+  Add: [2, 2], Sub: [2, 2], Mul: [2, 2], Div: [2, 2], Pow: [2, 2], LayerNormalization: [2, 3],
 };
+
+/** ops that entered the default domain after opset 9: the first opset that has them */
+const SINCE: ReadonlyMap<string, number> = new Map([
+  ['HardSwish', 14],
+  ['LayerNormalization', 17],
+]);
 
 /** Rewrites a raw default-domain node into graph.ts form (sets `normal`), or says why it cannot. */
 export function normalize(st: ImportState, n: WNode): void {
@@ -76,8 +82,9 @@ export function normalize(st: ImportState, n: WNode): void {
     n.why ??= 'no importer for this op';
     return;
   }
-  if (n.op === 'HardSwish' && st.opset < 14) {
-    n.why = 'HardSwish needs opset 14';
+  const since = SINCE.get(n.op);
+  if (since !== undefined && st.opset < since) {
+    n.why = `${n.op} needs opset ${since}`;
     return;
   }
   const inputs = [...n.inputs];
@@ -308,19 +315,86 @@ const softmax: Normalizer = (c) => {
     return;
   }
   // Before opset 13 Softmax flattens to 2-D at `axis` and normalizes over everything after:
-  // that is our single-axis Softmax only when nothing but the axis itself lies after it.
+  // that is the single-axis Softmax only when every axis after `axis` has size 1; otherwise the
+  // node keeps those semantics (coerce2d, graph.ts), which the executor runs as they are.
   const axis = a.int('axis', 1);
   const x = st.shapes.get(c.inputs[0]);
-  if (!x) {
-    st.problem(n, `cannot tell the input rank, needed to map opset-${st.opset} Softmax (axis ${axis}) to a single axis`);
+  const ax = x && axis < 0 ? axis + x.length : axis;
+  if (x && (ax < 0 || ax >= x.length)) st.problem(n, `axis ${axis} out of range for rank ${x.length}`);
+  c.attrs = x && x.slice(ax + 1).every((d) => d === 1) ? { axis } : { axis, coerce2d: 1 };
+};
+
+const layerNorm: Normalizer = (c) => {
+  const { st, n, a } = c;
+  c.attrs = { axis: a.int('axis', -1), epsilon: a.float('epsilon', 1e-5) };
+  // stash_type picks the precision of the mean and variance: the executor always uses float64
+  a.int('stash_type', 1);
+  dropExtraOutputs(c, 'Mean / InvStdDev');
+  const x = st.shapes.get(c.inputs[0]);
+  const axis = c.attrs.axis as number;
+  if (x && (axis < -x.length || axis >= x.length)) st.problem(n, `axis ${axis} out of range for rank ${x.length}`);
+  // counted from the end, as the decomposed form's fusion (fuse.ts) writes it: one form for both
+  else if (x && axis >= 0) c.attrs.axis = axis - x.length;
+};
+
+const reduceMean: Normalizer = (c) => {
+  const { st, n, a } = c;
+  const keepdims = a.int('keepdims', 1);
+  if (keepdims !== 0 && keepdims !== 1) st.problem(n, `keepdims is ${keepdims}: it must be 0 or 1`);
+  const x = st.shapes.get(c.inputs[0]);
+  // absent axes reduce over every axis: written out when the rank is known
+  const axes = a.ints('axes') ?? x?.map((_, i) => i);
+  if (axes && x && axes.some((ax) => ax < -x.length || ax >= x.length)) st.problem(n, `axes [${axes.join(',')}] out of range for rank ${x.length}`);
+  if (axes && new Set(axes.map((ax) => (x && ax < 0 ? ax + x.length : ax))).size !== axes.length) st.problem(n, `axes [${axes.join(',')}] repeat an axis`);
+  c.attrs = axes ? { axes, keepdims } : { keepdims };
+};
+
+/** Int values of a constant, with ONNX's ±INT64_MAX-style "to the end" bounds clamped to safe integers. */
+function clampedInts(c: Norm, idx: number, what: string): number[] | undefined {
+  const name = c.inputs[idx];
+  if (!name) return undefined;
+  const t = c.st.constValue(name);
+  if (!t || t.dtype === 'float32' || t.shape.length > 1) {
+    c.st.problem(c.n, `${what} input '${name}' must be a constant int vector`);
+    return undefined;
+  }
+  const lim = BigInt(Number.MAX_SAFE_INTEGER);
+  return Array.from(t.data as ArrayLike<number | bigint>, (v) => {
+    const b = BigInt(v);
+    return Number(b > lim ? lim : b < -lim ? -lim : b);
+  });
+}
+
+const slice: Normalizer = (c) => {
+  const { st, n, a, inputs } = c;
+  let starts: number[] | undefined;
+  let ends: number[] | undefined;
+  let axes: number[] | undefined;
+  let steps: number[] | undefined;
+  if (st.opset < 10) {
+    starts = a.ints('starts');
+    ends = a.ints('ends');
+    axes = a.ints('axes');
+    if (!starts || !ends) st.problem(n, 'starts and ends are required');
+  } else {
+    starts = clampedInts(c, 1, 'starts');
+    ends = clampedInts(c, 2, 'ends');
+    axes = clampedInts(c, 3, 'axes');
+    steps = clampedInts(c, 4, 'steps');
+    if (!inputs[1] || !inputs[2]) st.problem(n, 'starts and ends inputs are required');
+  }
+  inputs.length = 1;
+  if (!starts || !ends) return;
+  axes ??= starts.map((_, i) => i);
+  steps ??= starts.map(() => 1);
+  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) {
+    st.problem(n, `starts, ends, axes and steps have ${starts.length}, ${ends.length}, ${axes.length} and ${steps.length} entries: they must agree`);
     return;
   }
-  const ax = axis < 0 ? axis + x.length : axis;
-  if (ax < 0 || ax >= x.length) st.problem(n, `axis ${axis} out of range for rank ${x.length}`);
-  else if (!x.slice(ax + 1).every((d) => d === 1)) {
-    st.problem(n, `opset-${st.opset} Softmax over axes ${ax}..${x.length - 1} of a rank-${x.length} input has no single-axis equivalent`);
-  }
-  c.attrs = { axis };
+  if (steps.includes(0)) st.problem(n, 'a step of 0 is not valid');
+  const x = st.shapes.get(c.inputs[0]);
+  if (x && axes.some((ax) => ax < -x.length || ax >= x.length)) st.problem(n, `axes [${axes.join(',')}] out of range for rank ${x.length}`);
+  c.attrs = { starts, ends, axes, steps };
 };
 
 const dropout: Normalizer = (c) => {
@@ -339,7 +413,7 @@ const plain: Normalizer = () => {};
 
 /**
  * One handler per importable default-domain op (graph.ts ops that exist in ONNX at opsets 9–17;
- * Gelu and Swish come from fusion). A Map, not an object: op names come from the file.
+ * Gelu and Swish come from fusion; LayerNormalization is also fused from its decomposition). A Map, not an object: op names come from the file.
  */
 const NORMALIZERS: ReadonlyMap<string, Normalizer> = new Map(
   Object.entries({
@@ -358,8 +432,11 @@ const NORMALIZERS: ReadonlyMap<string, Normalizer> = new Map(
     Unsqueeze: squeeze,
     Pad: pad,
     Softmax: softmax,
+    LayerNormalization: layerNorm,
+    ReduceMean: reduceMean,
+    Slice: slice,
     Dropout: dropout,
-    ...Object.fromEntries(['Relu', 'Sigmoid', 'HardSwish', 'Tanh', 'Erf', 'Add', 'Sub', 'Mul', 'Div', 'MatMul', 'GlobalAveragePool', 'Identity'].map((op) => [op, plain])),
+    ...Object.fromEntries(['Relu', 'Sigmoid', 'HardSwish', 'Tanh', 'Erf', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'MatMul', 'GlobalAveragePool', 'Identity'].map((op) => [op, plain])),
   }),
 );
 

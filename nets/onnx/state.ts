@@ -31,6 +31,12 @@ export interface ImportOptions {
    * operands such as Reshape's shape or Clip's bounds as inputs, as ONNX's conformance tests do.
    */
   constInputs?: ReadonlyMap<string, Tensor>;
+  /**
+   * Graph inputs to bind to a shape (-1 keeps a dim dynamic): dynamic dims of the file's input
+   * become these, so that shape computations depending on them fold to constants. A dim the file
+   * fixes must be bound to the same value (or -1).
+   */
+  inputShapes?: ReadonlyMap<string, readonly number[]>;
 }
 
 export function isInt(v: number): boolean {

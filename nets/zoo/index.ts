@@ -30,13 +30,26 @@ export interface LoadedModel {
   entry?: ZooEntry;
 }
 
+export interface LoadOptions {
+  /** input width for zoo models whose file leaves it dynamic (ppocr-rec; default: the catalog's) */
+  width?: number;
+}
+
 /** A zoo name, an .onnx file, or a tfjs model directory. */
-export function loadModel(nameOrPath: string): LoadedModel {
+export function loadModel(nameOrPath: string, opts: LoadOptions = {}): LoadedModel {
   const entry = listModels().find((e) => e.name === nameOrPath);
+  const npm = entry && NPM_MODELS.find((m) => m.name === entry.name);
+  if (opts.width !== undefined && !npm?.bind) {
+    throw new ModelError(`'${nameOrPath}' has a fixed input size: a width applies to ${NPM_MODELS.filter((m) => m.bind).map((m) => m.name).join(', ')} only`);
+  }
   if (entry) {
-    const npm = NPM_MODELS.find((m) => m.name === entry.name);
     const source = npm ? join(packageDir(npm.pkg), npm.path) : join(ZOO_DIR, entry.manifest!.file);
-    return { graph: loadFile(source), source, entry };
+    if (!npm?.bind) return { graph: loadFile(source), source, entry };
+    const { input, shape, widthAxis } = npm.bind;
+    const width = opts.width ?? shape[widthAxis];
+    if (!Number.isSafeInteger(width) || width < 1) throw new ModelError(`${entry.name}: width must be a positive integer, got ${width}`);
+    const bound = shape.map((d, i) => (i === widthAxis ? width : d));
+    return { graph: loadOnnx(source, { inputShapes: new Map([[input, bound]]) }), source, entry };
   }
   const path = resolve(nameOrPath);
   if (!existsSync(path)) {

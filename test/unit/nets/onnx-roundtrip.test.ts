@@ -60,7 +60,10 @@ function everyOpGraph(): Graph {
     ['cD', { dtype: 'float32', shape: [1], data: Float32Array.of(1.5) }],
     ['Wg', rand([16, 10], 9, 0.5)],
     ['Cg', rand([10], 10)],
-    ['Wm', rand([10, 6], 11, 0.5)],
+    ['Wm', rand([10, 8], 11, 0.5)],
+    ['lnS', rand([8], 12)],
+    ['lnB', rand([8], 13)],
+    ['cP', { dtype: 'float32', shape: [], data: Float32Array.of(2) }],
   ]);
   const n = (name: string, op: Node['op'], inputs: string[], output: string, attrs: Node['attrs'] = {}): Node => ({ name, op, inputs, outputs: [output], attrs });
   const nodes: Node[] = [
@@ -93,7 +96,13 @@ function everyOpGraph(): Graph {
     n('flatten', 'Flatten', ['gap'], 'fl', { axis: 1 }),
     n('gemm', 'Gemm', ['fl', 'Wg', 'Cg'], 'gm', { alpha: 1, beta: 1, transA: 0, transB: 0 }),
     n('matmul', 'MatMul', ['gm', 'Wm'], 'mm'),
-    n('softmax', 'Softmax', ['mm'], 'out', { axis: -1 }),
+    n('layernorm', 'LayerNormalization', ['mm', 'lnS', 'lnB'], 'ln', { axis: -1, epsilon: fr(1e-5) }),
+    n('pow', 'Pow', ['ln', 'cP'], 'pw'),
+    n('sqrt', 'Sqrt', ['pw'], 'sr'),
+    n('reducemean', 'ReduceMean', ['sr'], 'rm', { axes: [1], keepdims: 1 }),
+    n('centre', 'Sub', ['sr', 'rm'], 'ce'),
+    n('slice', 'Slice', ['ce'], 'sl', { starts: [1], ends: [7], axes: [1], steps: [1] }),
+    n('softmax', 'Softmax', ['sl'], 'out', { axis: -1 }),
   ];
   return {
     name: 'every_op',
