@@ -17,10 +17,13 @@
  * MX conversion clamps (MX v1.0 §6.3), and a NaN input has no encoding (InvariantError from the
  * array loops; MX blocks handle NaN through the shared scale instead).
  *
- * Known divergence from onnxruntime (and the ONNX reference `float32_to_float8e4m3`), measured in
- * test/golden/fp8-vs-ort.test.ts: E4M3FN without saturation maps |x| ∈ [480, 496) to ±448 — its
- * mantissa 111 at exponent 8 is the NaN code, which it truncates to 110 before rounding. Here
- * those values overflow to NaN, as everything above 464 (max + half an ulp) does.
+ * Known divergences from onnxruntime's float8 converter (include/onnxruntime/core/framework/
+ * float8.h, which follows the ONNX reference `float32_to_float8e4m3` / `…e5m2`), both without
+ * saturation and both pinned in test/golden/fp8-vs-ort.test.ts: E4M3FN |x| ∈ [480, 496) — ORT
+ * truncates the NaN mantissa 111 to 110 and returns ±448, here it overflows to NaN as everything
+ * above 464 (max + half an ulp) does; E5M2 |x| ∈ [61440, 65536) — ORT ORs the inf pattern into max
+ * finite (0x7B | 0x7C = 0x7F, a NaN), here it is ±inf as IEEE rounding (and ORT for |x| ≥ 65536)
+ * says. Everything else — 600 random Q/DQ cases, every code — is bit-exact to ORT.
  *
  * Numbers: values are float64. A float32 input is exact in a double, a quotient x/2^k stays exact,
  * and every code of every format here is exact in float32, so decode tables are exact.
