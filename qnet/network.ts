@@ -10,6 +10,7 @@
  *
  * sim/ may import this file with `import type` only (DESIGN.md's dependency direction).
  */
+import type { LayerNormAlgorithm, SoftmaxAlgorithm } from '../arch/sfu.js';
 import type { Node, Tensor } from '../nets/graph.js';
 
 /** Affine quantization of one tensor: real = scale·(q − zeroPoint). */
@@ -56,7 +57,13 @@ export type LutFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'swish' | 't
 export type QActivation =
   | { readonly kind: 'none' }
   | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly lo: number; readonly hi: number; readonly channelHi?: Int32Array }
-  | { readonly kind: 'lut'; readonly fn: LutFunction; readonly inQ: QParams; readonly entries: number; readonly table: Int32Array };
+  | { readonly kind: 'lut'; readonly fn: LutFunction; readonly inQ: QParams; readonly entries: number; readonly table: Int32Array }
+  /**
+   * I-BERT's integer GELU (qnet/igelu.ts): the requant stage targets `inQ`, the integer erf
+   * polynomial runs on those codes and its result is rescaled to `outQ` (the layer output's
+   * parameters) by a fixed-point multiplier.
+   */
+  | { readonly kind: 'igelu'; readonly inQ: QParams; readonly outQ: QParams };
 
 interface QLayerBase {
   readonly name: string;
@@ -116,6 +123,51 @@ export interface QLayoutLayer extends QLayerBase {
   readonly param: readonly number[];
 }
 
+/**
+ * Activation × activation MatMul (Q·Kᵀ, P·V): inputs [A, B] with ONNX MatMul layout A [..., M, K],
+ * B [..., K, N], leading (head) dims broadcast; both operands integer tensors with their own
+ * per-tensor scale and zero point. acc = Σ_k (a − z_a)(b − z_b) on the run's accumulator in the
+ * dataflow's order, B being the stationary operand (the weight side of sim/kernels' gemm);
+ * requantized like QLinearMatMul with multiplier s_a·s_b/s_y, then the fused activation.
+ */
+export interface QMatMulLayer extends QLayerBase {
+  readonly kind: 'matmul';
+  readonly activation: QActivation;
+}
+
+/**
+ * Softmax on integer codes (qnet/softmax.ts), over `axis` (non-negative) — or, with `coerce2d`
+ * (ONNX opset < 13), over every axis from `axis` on. `variant`: `ort` — com.microsoft
+ * QLinearSoftmax's float arithmetic, bit for bit (8-bit only); `ibert` — I-BERT's integer-only
+ * i-exp and integer normalization; `lut` — exp from a table of `expLutEntries` entries, integer
+ * normalization.
+ */
+export interface QSoftmaxLayer extends QLayerBase {
+  readonly kind: 'softmax';
+  readonly axis: number;
+  readonly coerce2d: boolean;
+  readonly variant: SoftmaxAlgorithm;
+  /** `lut` only: entries of the exp table (a power of two ≤ 2^bits of the input) */
+  readonly expLutEntries?: number;
+}
+
+/**
+ * LayerNormalization (ONNX opset 17) over axes axis…rank−1 of an integer tensor (qnet/layernorm.ts):
+ * `float` — dequantize, LayerNormalization in float32 (ONNX Runtime's kernel arithmetic), quantize;
+ * `integer` — I-BERT: integer mean and variance, integer square root by Newton iterations, an
+ * integer reciprocal, γ and β folded into per-element fixed-point multipliers and integer offsets.
+ */
+export interface QLayerNormLayer extends QLayerBase {
+  readonly kind: 'layernorm';
+  readonly axis: number;
+  readonly epsilon: number;
+  /** one γ per element of the normalized shape (broadcast Scale written out) */
+  readonly gamma: Float32Array;
+  /** one β per element of the normalized shape; null = none */
+  readonly beta: Float32Array | null;
+  readonly variant: LayerNormAlgorithm;
+}
+
 /** Float tensor → integer (QuantizeLinear). */
 export interface QQuantizeLayer extends QLayerBase {
   readonly kind: 'quantize';
@@ -138,6 +190,9 @@ export type QLayer =
   | QConcatLayer
   | QPoolLayer
   | QActivationLayer
+  | QMatMulLayer
+  | QSoftmaxLayer
+  | QLayerNormLayer
   | QLayoutLayer
   | QQuantizeLayer
   | QDequantizeLayer

@@ -26,6 +26,7 @@
  */
 import { InvariantError } from '../nets/errors.js';
 import type { QActivation, QParams } from './network.js';
+import { applyIgelu } from './igelu.js';
 import { applyLutValue, lutLayout } from './lut.js';
 import { qRange, roundHalfAway, roundHalfEven, type QRangeSpec } from './qmath.js';
 
@@ -229,16 +230,16 @@ export function requantParams(sx: number, sw: Float32Array, sy: number, cfg: Req
   return { mode: cfg.mode, channels: n, multiplier, m0, shift, multiplierBits: bits, rounding };
 }
 
-/** The quantization the requant stage produces before the activation: the LUT's input, or y's. */
+/** The quantization the requant stage produces before the activation: the LUT's or i-GELU's input, or y's. */
 export function requantTarget(yq: QParams, act: QActivation): QParams {
-  return act.kind === 'lut' ? act.inQ : yq;
+  return act.kind === 'lut' || act.kind === 'igelu' ? act.inQ : yq;
 }
 
 /**
  * Requantize accumulators `acc` (NCHW-like, channel axis 1; GEMM [m, n]: channel = column) to
  * output codes, then apply the fused activation.
  *
- * `params`, `zy` and `yq` describe the requant stage's output quantization. For a LUT activation
+ * `params`, `zy` and `yq` describe the requant stage's output quantization. For a LUT (or i-GELU) activation
  * that is the table's input quantization `act.inQ` (build `params` with sy = act.inQ.scale[0];
  * `requantTarget` picks it): the requantized code indexes the table, whose entries are codes of
  * the layer output. For `clamp`, the bounds are integers of the output quantization.
@@ -311,7 +312,7 @@ export function requantize(
   if (act.kind === 'lut') {
     const lay = lutLayout(act.inQ, act.entries, act.table);
     for (let k = 0; k < n; k++) y[k] = applyLutValue(y[k], lay, act.table);
-  }
+  } else if (act.kind === 'igelu') applyIgelu(y, act, params.multiplierBits, params.rounding, y);
   return y;
 }
 

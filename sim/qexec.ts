@@ -17,11 +17,14 @@ import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
 import { transposeData } from '../nets/fp32-tensor.js';
 import type { Tensor } from '../nets/graph.js';
-import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
+import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
 import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt, type PreparedGemmInt } from './kernels/linear.js';
+import { applyIgelu } from '../qnet/igelu.js';
+import { layerNormInt } from '../qnet/layernorm.js';
 import { applyLut } from '../qnet/lut.js';
+import { softmaxInt } from '../qnet/softmax.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type PoolAttrs } from './qops.js';
 import { clampCodes, requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
@@ -394,6 +397,20 @@ export class QuantizedRunner {
         const ins = layer.node.inputs.map((n) => (n === '' ? undefined : this.float(n, layer)));
         return execNode(layer.node, ins)[0];
       }
+      case 'matmul':
+        return this.matmul(layer, info);
+      case 'softmax': {
+        const x = this.int(layer.inputs[0], layer);
+        const yq = this.q(layer.output, layer);
+        const spec = { axis: layer.axis, coerce2d: layer.coerce2d, variant: layer.variant, expLutEntries: layer.expLutEntries, name: layer.name };
+        return intVal(dtypeOfQ(yq), x.shape, softmaxInt(x.data, x.shape, this.q(layer.inputs[0], layer), yq, spec, this.opts.requant));
+      }
+      case 'layernorm': {
+        const x = this.int(layer.inputs[0], layer);
+        const yq = this.q(layer.output, layer);
+        const spec = { axis: layer.axis, epsilon: layer.epsilon, gamma: layer.gamma, beta: layer.beta, variant: layer.variant, name: layer.name };
+        return intVal(dtypeOfQ(yq), x.shape, layerNormInt(x.data, x.shape, this.q(layer.inputs[0], layer), yq, spec, this.opts.requant));
+      }
     }
   }
 
@@ -405,6 +422,7 @@ export class QuantizedRunner {
   private activate(codes: Int32Array, shape: readonly number[], act: QActivation, yq: QParams): Int32Array {
     if (act.kind === 'none') return codes;
     if (act.kind === 'lut') return applyLut(codes, act, codes);
+    if (act.kind === 'igelu') return applyIgelu(codes, act, this.opts.requant.multiplierBits, this.opts.requant.rounding, codes);
     const { qmin, qmax } = qRange(yq);
     return clampCodes(codes, shape, act, qmin, qmax);
   }
@@ -531,43 +549,121 @@ export class QuantizedRunner {
     const vec = x.shape.length === 1;
     const xs = vec ? [1, K] : x.shape;
     const M = xs[xs.length - 2];
-    const xb = xs.slice(0, -2);
-    const wb = w.shape.slice(0, -2);
-    const r = Math.max(xb.length, wb.length);
-    const ob: number[] = [];
-    for (let i = 0; i < r; i++) {
-      const a = xb[xb.length - r + i] ?? 1;
-      const b = wb[wb.length - r + i] ?? 1;
-      if (a !== b && a !== 1 && b !== 1) {
-        throw new ModelError([{ node: layer.name, op: 'gemm', message: `batch dims [${xb.join(',')}] and [${wb.join(',')}] do not broadcast` }]);
-      }
-      ob.push(a === 1 ? b : a);
-    }
-    const nb = numel(ob);
+    const { ob, pairs } = broadcastBatches(xs.slice(0, -2), w.shape.slice(0, -2), layer);
+    const nb = pairs.length / 2;
     const acc = new Float64Array(nb * M * nOut);
     const reports: OverflowReport[] = [];
-    const idx = new Array<number>(r).fill(0);
     for (let b = 0; b < nb; b++) {
-      // flat batch offsets of x and w for this output batch index
-      let xo = 0;
-      let wo = 0;
-      for (let i = 0; i < r; i++) {
-        const xd = xb[xb.length - r + i] ?? 1;
-        const wd = wb[wb.length - r + i] ?? 1;
-        xo = xo * xd + (xd === 1 ? 0 : idx[i]);
-        wo = wo * wd + (wd === 1 ? 0 : idx[i]);
-      }
+      const xo = pairs[2 * b];
+      const wo = pairs[2 * b + 1];
       const prep = this.prepared.gemm(layer, wo, () => prepareGemmInt({ ...common, k: K, w: w.data.subarray(wo * nOut * K, (wo + 1) * nOut * K), nOut }));
       const res = prep.run(x.data.subarray(xo * M * K, (xo + 1) * M * K), M, acc.subarray(b * M * nOut, (b + 1) * M * nOut));
       reports.push(res.overflow);
-      for (let i = r - 1; i >= 0; i--) {
-        if (++idx[i] < ob[i]) break;
-        idx[i] = 0;
-      }
     }
     const outShape = vec ? [...ob, nOut] : [...ob, M, nOut];
     return { acc, overflow: mergeReports(reports, M), outShape };
   }
+
+  /**
+   * Activation × activation MatMul: per output batch (head), B's slice [K, N] becomes the
+   * stationary operand — transposed to a gemm weight [N, K] with zero point z_b — and A's rows
+   * stream through sim/kernels' gemm on the run's accumulator, order and PE form, exactly as a
+   * constant weight would; then one requantization with s_a·s_b/s_y (or the raw int32 sums for a
+   * 32-bit output). minSafeBits is this run's: the bound for the B it was given.
+   */
+  private matmul(layer: QMatMulLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    const a = this.int(layer.inputs[0], layer);
+    const b = this.int(layer.inputs[1], layer);
+    const aq = this.q(layer.inputs[0], layer);
+    const bq = this.q(layer.inputs[1], layer);
+    const yq = this.q(layer.output, layer);
+    const fail = (message: string): never => {
+      throw new ModelError([{ node: layer.name, op: 'matmul', message }]);
+    };
+    if (aq.scale.length !== 1 || bq.scale.length !== 1) fail('both operands must be quantized per tensor');
+    if (a.shape.length === 0 || b.shape.length === 0) fail('MatMul operands must have rank ≥ 1');
+    const aVec = a.shape.length === 1;
+    const bVec = b.shape.length === 1;
+    const as = aVec ? [1, a.shape[0]] : a.shape;
+    const bs = bVec ? [b.shape[0], 1] : b.shape;
+    const M = as[as.length - 2];
+    const K = as[as.length - 1];
+    const N = bs[bs.length - 1];
+    if (bs[bs.length - 2] !== K) fail(`inner dimensions differ: A [${a.shape.join(',')}], B [${b.shape.join(',')}]`);
+    const { ob, pairs } = broadcastBatches(as.slice(0, -2), bs.slice(0, -2), layer);
+    const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
+    const form = this.opts.form ?? 'raw';
+    const zb = Int32Array.of(bq.zeroPoint[0]);
+    const nb = pairs.length / 2;
+    const accs = new Float64Array(nb * M * N);
+    const reports: OverflowReport[] = [];
+    const bt = new Int32Array(K * N);
+    let minSafeBits = 0;
+    for (let i = 0; i < nb; i++) {
+      const ao = pairs[2 * i] * M * K;
+      const bo = pairs[2 * i + 1] * K * N;
+      for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) bt[n * K + k] = b.data[bo + k * N + n];
+      const spec = {
+        zx: aq.zeroPoint[0], zw: zb, bias: null, acc, order: this.opts.order ?? DEFAULT_ORDER, form,
+        xBits: aq.bits, xSigned: aq.signed, wBits: bq.bits, wSigned: bq.signed, k: K, w: bt, nOut: N,
+      };
+      const res = prepareGemmInt(spec).run(a.data.subarray(ao, ao + M * K), M, accs.subarray(i * M * N, (i + 1) * M * N));
+      reports.push(res.overflow);
+      minSafeBits = Math.max(minSafeBits, minSafeAccBits({ w: bt, nOut: N, zw: zb, bias: null, zx: aq.zeroPoint[0], xBits: aq.bits, xSigned: aq.signed, form }));
+    }
+    const overflow = mergeReports(reports, M);
+    this.overflow[layer.name] = overflow;
+    this.accumulators[layer.name] = { bits: acc.bits, policy: acc.policy, minSafeBits };
+    info.acc = accs;
+    info.overflow = overflow;
+    const outShape = [...ob, ...(aVec ? [] : [M]), ...(bVec ? [] : [N])];
+    if (yq.bits === 32) {
+      const data = new Int32Array(accs.length);
+      for (let i = 0; i < accs.length; i++) data[i] = accs[i] | 0;
+      return intVal('int32', outShape, data);
+    }
+    const target = requantTarget(yq, layer.activation);
+    const params = requantParams(aq.scale[0], bq.scale, target.scale[0], this.opts.requant);
+    const codes = requantize(accs, [accs.length / N, N], params, target.zeroPoint[0], target, layer.activation);
+    return intVal(dtypeOfQ(yq), outShape, codes);
+  }
+}
+
+/**
+ * MatMul's batch broadcast (numpy rules) of A's leading dims `xb` and B's `wb`: the output batch
+ * dims, and per output batch the flat batch index of A and of B (pairs [a0, b0, a1, b1, …]).
+ */
+function broadcastBatches(xb: readonly number[], wb: readonly number[], layer: QLayer): { ob: number[]; pairs: Int32Array } {
+  const r = Math.max(xb.length, wb.length);
+  const ob: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const a = xb[xb.length - r + i] ?? 1;
+    const b = wb[wb.length - r + i] ?? 1;
+    if (a !== b && a !== 1 && b !== 1) {
+      throw new ModelError([{ node: layer.name, op: layer.kind, message: `batch dims [${xb.join(',')}] and [${wb.join(',')}] do not broadcast` }]);
+    }
+    ob.push(a === 1 ? b : a);
+  }
+  const nb = numel(ob);
+  const pairs = new Int32Array(2 * nb);
+  const idx = new Array<number>(r).fill(0);
+  for (let b = 0; b < nb; b++) {
+    let xo = 0;
+    let wo = 0;
+    for (let i = 0; i < r; i++) {
+      const xd = xb[xb.length - r + i] ?? 1;
+      const wd = wb[wb.length - r + i] ?? 1;
+      xo = xo * xd + (xd === 1 ? 0 : idx[i]);
+      wo = wo * wd + (wd === 1 ? 0 : idx[i]);
+    }
+    pairs[2 * b] = xo;
+    pairs[2 * b + 1] = wo;
+    for (let i = r - 1; i >= 0; i--) {
+      if (++idx[i] < ob[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return { ob, pairs };
 }
 
 /**

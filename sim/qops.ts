@@ -45,6 +45,7 @@ import { InvariantError, ModelError } from '../nets/errors.js';
 import { stridedOffsets } from '../nets/fp32-tensor.js';
 import type { Window2d } from '../nets/shapes.js';
 import type { QActivation, QParams } from '../qnet/network.js';
+import { applyIgelu } from '../qnet/igelu.js';
 import { applyLutValue, buildLut, lutLayout } from '../qnet/lut.js';
 import { fma32, qRange, quantizeValue, roundHalfEven } from '../qnet/qmath.js';
 import { clampCodes, FixedMultiplier, quantizeMultiplier, type RequantConfig } from '../qnet/requant.js';
@@ -85,13 +86,13 @@ function outBuf(n: number, out: Int32Array | undefined, what: string): Int32Arra
 }
 
 /** Applies a clamp or LUT activation in place (codes are in `requantTarget` quantization; clamp bounds per channel along axis 1 of `shape` when given so). */
-function applyActivation(y: Int32Array, shape: readonly number[], act: QActivation): void {
+function applyActivation(y: Int32Array, shape: readonly number[], act: QActivation, cfg: RequantConfig): void {
   if (act.kind === 'clamp') {
     clampCodes(y, shape, act);
   } else if (act.kind === 'lut') {
     const lay = lutLayout(act.inQ, act.entries, act.table);
     for (let i = 0; i < y.length; i++) y[i] = applyLutValue(y[i], lay, act.table);
-  }
+  } else if (act.kind === 'igelu') applyIgelu(y, act, cfg.multiplierBits, cfg.rounding, y);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
   const shape = broadcastShape(a.shape, b.shape);
   const n = numel(shape);
   const y = outBuf(n, out, 'qlinearAdd');
-  const tq = act.kind === 'lut' ? act.inQ : yq;
+  const tq = act.kind === 'lut' || act.kind === 'igelu' ? act.inQ : yq;
   const A = scalarParams(a.q, 'qlinearAdd A');
   const B = scalarParams(b.q, 'qlinearAdd B');
   const C = scalarParams(tq, 'qlinearAdd Y');
@@ -209,7 +210,7 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
       y[i] = v;
     }
   }
-  applyActivation(y, shape, act);
+  applyActivation(y, shape, act, cfg);
   return { data: y, shape };
 }
 

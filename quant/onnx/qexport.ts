@@ -63,13 +63,13 @@
 import { ModelError, type ModelProblem } from '../../nets/errors.js';
 import type { DType, Graph, Node, Tensor } from '../../nets/graph.js';
 import { exportOnnx } from '../../nets/onnx/export.js';
-import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
+import { AttrType, ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { dtypeToOnnx } from '../../nets/onnx/tensor.js';
 import { qRange } from '../../qnet/qmath.js';
-import type { QActivation, QLayer, QPoolLayer, QuantizedNetwork } from '../../qnet/network.js';
+import type { QActivation, QLayer, QLayerNormLayer, QMatMulLayer, QPoolLayer, QSoftmaxLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { MS } from './common.js';
 import { linear } from './qexport-linear.js';
-import { aInt, aInts, LayerProblem, QWriter, typeRange, type QExportOptions } from './qwriter.js';
+import { aInt, aInts, intTensor, LayerProblem, QWriter, typeRange, type QExportOptions } from './qwriter.js';
 
 export type { QExportOptions } from './qwriter.js';
 
@@ -245,7 +245,88 @@ function writeLayer(qw: QWriter, l: QLayer): void {
     case 'float':
       floatNode(qw, l.node);
       return;
+    case 'matmul':
+      matmul(qw, l);
+      return;
+    case 'softmax':
+      softmax(qw, l);
+      return;
+    case 'layernorm':
+      layerNorm(qw, l);
+      return;
   }
+}
+
+/** Activation × activation MatMul → QLinearMatMul with a non-constant B (QDQ: MatMul of two DQs), MatMulInteger for int32 output. */
+function matmul(qw: QWriter, l: QMatMulLayer): void {
+  const a = qw.act8(l.inputs[0]);
+  const b = qw.act8(l.inputs[1]);
+  if (a.dtype === 'int8' && b.dtype === 'uint8') qw.fail('an int8 A with a uint8 B has no ORT MatMul kernel (s8×u8)');
+  const yq = qw.tq(l.output);
+  if (yq.bits === 32) {
+    if (l.activation.kind !== 'none') qw.fail('an activation on a layer with int32 output cannot be written');
+    if (yq.zeroPoint.some((z) => z !== 0)) qw.fail('an int32 accumulator output has zero point 0');
+    const az = qw.init(`${l.inputs[0]}_zero_point`, intTensor(a.dtype, [], [a.q.zeroPoint[0]]));
+    const bz = qw.init(`${l.inputs[1]}_zero_point`, intTensor(b.dtype, [], [b.q.zeroPoint[0]]));
+    qw.emit('MatMulInteger', [l.inputs[0], l.inputs[1], az, bz], [l.output], [], l.name);
+    return;
+  }
+  const post = qw.after(l.output, yq, l.activation);
+  const td = qw.dtypeOfQ(post.tq, `tensor '${l.output}'`);
+  if (td !== a.dtype) qw.fail(`the output type ${td} differs from A's type ${a.dtype} (QLinearMatMul keeps it)`);
+  const key = post.opOut === l.output ? l.output : post.opOut;
+  if (qw.qdq) {
+    const f = qw.fresh(`${l.output}/matmul`);
+    qw.emit('MatMul', [qw.dq(l.inputs[0]), qw.dq(l.inputs[1])], [f], [], l.name);
+    qw.quantizeNode(f, post.opOut, post.tq, td, key);
+  } else {
+    const [ys, yz] = qw.params(key, post.tq, td);
+    qw.emit('QLinearMatMul', [l.inputs[0], ...qw.tparams(l.inputs[0]), l.inputs[1], ...qw.tparams(l.inputs[1]), ys, yz], [post.opOut], [], l.name);
+  }
+  post.finish();
+}
+
+/**
+ * Softmax: the `ort` variant → com.microsoft QLinearSoftmax (attribute `opset` 12 for the 2-D
+ * coercion, else 13); QDQ: DQ → Softmax → Q, which ORT runs in float unless it fuses it. The
+ * integer-only variants have no ONNX Runtime op.
+ */
+function softmax(qw: QWriter, l: QSoftmaxLayer): void {
+  if (l.variant !== 'ort') qw.fail(`the ${l.variant} softmax has no ONNX Runtime op (only the 'ort' variant is QLinearSoftmax)`);
+  const x = qw.act8(l.inputs[0]);
+  const yq = qw.tq(l.output);
+  const yd = qw.dtypeOfQ(yq, `tensor '${l.output}'`);
+  if (yd !== x.dtype) qw.fail(`QLinearSoftmax keeps the type (${x.dtype} → ${yd})`);
+  if (qw.qdq) {
+    const rank = qw.net.tensors.get(l.inputs[0])?.shape.length ?? 0;
+    if (l.coerce2d && l.axis !== rank - 1) qw.fail('a softmax over several axes (opset < 13 coercion) has no opset-13 Softmax');
+    const f = qw.fresh(`${l.output}/softmax`);
+    qw.emit('Softmax', [qw.dq(l.inputs[0])], [f], [aInt('axis', l.axis)], l.name);
+    qw.quantizeNode(f, l.output, yq, yd, l.output);
+    return;
+  }
+  const [ys, yz] = qw.params(l.output, yq, yd);
+  qw.emit('QLinearSoftmax', [l.inputs[0], ...qw.tparams(l.inputs[0]), ys, yz], [l.output], [aInt('axis', l.axis), aInt('opset', l.coerce2d ? 12 : 13)], l.name, MS);
+}
+
+/** LayerNorm: the `float` variant → DQ → LayerNormalization (opset ≥ 17) → Q in either form; the integer variant has no ORT op. */
+function layerNorm(qw: QWriter, l: QLayerNormLayer): void {
+  if (l.variant !== 'float') qw.fail(`the ${l.variant} LayerNorm has no ONNX Runtime op (only the 'float' variant is DQ → LayerNormalization → Q)`);
+  if (qw.opset < 17) qw.fail(`LayerNormalization needs opset 17, the export is opset ${qw.opset}`);
+  qw.act8(l.inputs[0]);
+  const yq = qw.tq(l.output);
+  const yd = qw.dtypeOfQ(yq, `tensor '${l.output}'`);
+  const shape = qw.net.tensors.get(l.inputs[0])?.shape;
+  if (!shape || shape.length <= l.axis) qw.fail(`the shape of '${l.inputs[0]}' is unknown: the normalized shape of γ cannot be written`);
+  const norm = shape.slice(l.axis);
+  if (norm.some((d) => d < 0)) qw.fail(`normalized dims [${norm.join(',')}] must be known`);
+  const ins = [qw.dq(l.inputs[0]), qw.init(`${l.name}/scale`, { dtype: 'float32', shape: norm, data: l.gamma })];
+  if (l.beta) ins.push(qw.init(`${l.name}/bias`, { dtype: 'float32', shape: norm, data: l.beta }));
+  const f = qw.fresh(`${l.output}/layernorm`);
+  qw.emit('LayerNormalization', ins, [f], [aInt('axis', l.axis), { name: 'epsilon', type: AttrType.FLOAT, f: l.epsilon }], l.name);
+  const post = qw.after(l.output, yq, { kind: 'none' });
+  qw.quantizeNode(f, post.opOut, yq, yd, l.output);
+  post.finish();
 }
 
 function poolAttrs(l: QPoolLayer, max: boolean): Record<string, unknown>[] {
@@ -276,6 +357,7 @@ function activation(qw: QWriter, x: string, out: string, act: QActivation, name:
     else qw.clampStage(x, out, xa.q, yd, lo, hi, act.channelHi);
     return;
   }
+  if (act.kind === 'igelu') qw.fail('i-GELU has no ONNX Runtime op');
   if (act.fn === 'sigmoid' && act.entries === 2 ** act.inQ.bits) {
     // sim/qexec.ts runs ORT's own QLinearSigmoid table here
     if (yd !== xa.dtype) qw.fail(`QLinearSigmoid cannot change the type (${xa.dtype} → ${yd})`);

@@ -184,6 +184,7 @@ export class QWriter {
    * storage type; returns the name it should write and the stage that turns that into `out`.
    */
   after(out: string, yq: QParams, act: QActivation): { tq: QParams; opOut: string; finish: () => void } {
+    if (act.kind === 'igelu') this.fail('a fused i-GELU has no ONNX Runtime op');
     if (act.kind === 'lut') {
       const tq = act.inQ;
       if (tq.scale.length !== 1) this.fail('a LUT input quantization must be per-tensor');
