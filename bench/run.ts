@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   scalesim: () => import('./scalesim.js'),
   sim: () => import('./sim.js'),
   startup: () => import('./startup.js'),
+  'textlines-ort': () => import('./textlines-ort.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

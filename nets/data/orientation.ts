@@ -32,7 +32,7 @@ import { DatasetError } from '../errors.js';
 import { Prng } from '../prng.js';
 import { preprocessInto } from './photos.js';
 import { getPreprocess } from './preprocess.js';
-import { FONT_FACES, loadWords, renderTextLine, rotate180, type Rgb, type TextLineStyle } from './textlines.js';
+import { FONT_FACES, loadWords, renderTextLine, rotate180, sharedTexts, type Rgb, type TextLineStyle } from './textlines.js';
 import type { DecodedImage } from './photos.js';
 import type { RawSplit, Split } from './types.js';
 
@@ -96,15 +96,15 @@ export function readsSameTurned(text: string): boolean {
   return turned === text;
 }
 
-function pick<T>(rng: Prng, xs: readonly T[]): T {
+export function pick<T>(rng: Prng, xs: readonly T[]): T {
   return xs[rng.int(xs.length)];
 }
 
-function uniform(rng: Prng, lo: number, hi: number): number {
+export function uniform(rng: Prng, lo: number, hi: number): number {
   return lo + (hi - lo) * rng.next();
 }
 
-function numberToken(rng: Prng): string {
+export function numberToken(rng: Prng): string {
   switch (rng.int(7)) {
     case 0:
       return String(1 + rng.int(99));
@@ -147,7 +147,7 @@ function lineText(rng: Prng, words: readonly string[]): string {
   return tokens.join(' ');
 }
 
-function tint(rng: Prng, base: number, spread: number): Rgb {
+export function tint(rng: Prng, base: number, spread: number): Rgb {
   const c = (): number => Math.max(0, Math.min(255, Math.round(base + uniform(rng, -spread, spread))));
   return [c(), c(), c()];
 }
@@ -214,11 +214,5 @@ export function loadOrientation(split: Split, indices?: ArrayLike<number>): RawS
 
 /** Texts that occur in both splits (by construction none; the check that says so). */
 export function orientationOverlap(): string[] {
-  const train = new Set(Array.from({ length: ORIENTATION_SIZES.train }, (_, i) => orientationSample('train', i).text));
-  const shared = new Set<string>();
-  for (let i = 0; i < ORIENTATION_SIZES.test; i++) {
-    const t = orientationSample('test', i).text;
-    if (train.has(t)) shared.add(t);
-  }
-  return [...shared];
+  return sharedTexts(ORIENTATION_SIZES, (split, i) => orientationSample(split, i).text);
 }

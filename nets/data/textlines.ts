@@ -94,13 +94,14 @@ function missingMessage(what: string, list: readonly FontFace[]): string {
 }
 
 let wordCache: readonly string[] | undefined;
+let entryCache: readonly string[] | undefined;
 
 /**
- * The words of wamerican made only of ASCII letters, 2–14 long (possessives, accented and one-letter
- * entries dropped), in file order. DatasetError naming the package when the list is missing.
+ * Every entry of wamerican's list (possessives, accented words and all), in file order; DatasetError
+ * naming the package when the list is missing.
  */
-export function loadWords(file: string = WORDS_FILE): readonly string[] {
-  if (file === WORDS_FILE && wordCache) return wordCache;
+export function loadWordEntries(file: string = WORDS_FILE): readonly string[] {
+  if (file === WORDS_FILE && entryCache) return entryCache;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -109,7 +110,18 @@ export function loadWords(file: string = WORDS_FILE): readonly string[] {
       `word list ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); install the Debian package ${WORDS_PKG}: apt-get install -y ${WORDS_PKG}`,
     );
   }
-  const words = Object.freeze(text.split('\n').filter((w) => /^[A-Za-z]{2,14}$/.test(w)));
+  const entries = Object.freeze(text.split('\n').filter((w) => w.length > 0));
+  if (file === WORDS_FILE) entryCache = entries;
+  return entries;
+}
+
+/**
+ * The words of wamerican made only of ASCII letters, 2–14 long (possessives, accented and one-letter
+ * entries dropped), in file order. DatasetError naming the package when the list is missing.
+ */
+export function loadWords(file: string = WORDS_FILE): readonly string[] {
+  if (file === WORDS_FILE && wordCache) return wordCache;
+  const words = Object.freeze(loadWordEntries(file).filter((w) => /^[A-Za-z]{2,14}$/.test(w)));
   if (words.length < 10_000) throw new DatasetError(`word list ${file} has only ${words.length} usable words; reinstall the Debian package ${WORDS_PKG}`);
   if (file === WORDS_FILE) wordCache = words;
   return words;
@@ -137,6 +149,8 @@ export interface TextLineStyle {
   readonly noise: number;
   /** seed of the noise stream */
   readonly noiseSeed: number;
+  /** standard deviation of a Gaussian blur applied before the noise, pixels (default none) */
+  readonly blurPx?: number;
 }
 
 function measure(): Context2D {
@@ -144,14 +158,16 @@ function measure(): Context2D {
   return measureCtx;
 }
 
-function fontSpec(style: TextLineStyle): string {
+function fontSpec(style: Pick<TextLineStyle, 'face' | 'fontPx'>): string {
   const face = FONT_FACES[style.face];
   if (!face) throw new RangeError(`font face ${style.face} outside 0…${FONT_FACES.length - 1}`);
   return `${style.fontPx}px "${face.id}"`;
 }
 
-/** Renders one line as 8-bit RGB (HWC), upright. */
-export function renderTextLine(style: TextLineStyle): DecodedImage {
+type LayoutStyle = Pick<TextLineStyle, 'text' | 'face' | 'fontPx' | 'padLeft' | 'padRight' | 'padTop' | 'padBottom'>;
+
+/** The canvas size of a line (the font's box, advance width × ascent + descent, plus margins). */
+function layout(style: LayoutStyle): { font: string; ascent: number; width: number; height: number } {
   registerFonts();
   const font = fontSpec(style);
   const m = measure();
@@ -160,6 +176,18 @@ export function renderTextLine(style: TextLineStyle): DecodedImage {
   const ascent = metrics.fontBoundingBoxAscent;
   const width = Math.max(1, Math.ceil(style.padLeft + metrics.width + style.padRight));
   const height = Math.max(1, Math.ceil(style.padTop + ascent + metrics.fontBoundingBoxDescent + style.padBottom));
+  return { font, ascent, width, height };
+}
+
+/** Width and height in pixels `renderTextLine` gives `style`, without drawing it. */
+export function textLineSize(style: LayoutStyle): { width: number; height: number } {
+  const { width, height } = layout(style);
+  return { width, height };
+}
+
+/** Renders one line as 8-bit RGB (HWC), upright. */
+export function renderTextLine(style: TextLineStyle): DecodedImage {
+  const { font, ascent, width, height } = layout(style);
   const cv = canvas().createCanvas(width, height);
   const ctx = cv.getContext('2d');
   ctx.fillStyle = rgbCss(style.paper);
@@ -170,17 +198,56 @@ export function renderTextLine(style: TextLineStyle): DecodedImage {
   ctx.font = font;
   ctx.fillStyle = rgbCss(style.ink);
   ctx.fillText(style.text, style.padLeft, style.padTop + ascent);
-  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const rgba: ArrayLike<number> = ctx.getImageData(0, 0, width, height).data;
+  const blurred = style.blurPx !== undefined && style.blurPx > 0 ? blurRgba(rgba, width, height, style.blurPx) : rgba;
   const data = new Uint8Array(width * height * 3);
   const rng = new Prng(style.noiseSeed);
   for (let p = 0, q = 0; p < data.length; p += 3, q += 4) {
     for (let c = 0; c < 3; c++) {
-      const v = style.noise > 0 ? rgba[q + c] + style.noise * rng.normal() : rgba[q + c];
+      const v = style.noise > 0 ? blurred[q + c] + style.noise * rng.normal() : blurred[q + c];
       data[p + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
     }
   }
   return { width, height, data };
 }
+
+/**
+ * Separable Gaussian blur of an RGBA image's colour channels (alpha left as is), kernel radius
+ * ⌈3σ⌉, edges clamped (a scan's defocus; the border repeats the paper): float64 out, same layout.
+ */
+export function blurRgba(rgba: ArrayLike<number>, width: number, height: number, sigmaPx: number): Float64Array {
+  const r = Math.ceil(3 * sigmaPx);
+  const k = new Float64Array(2 * r + 1);
+  let sum = 0;
+  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigmaPx * sigmaPx));
+  for (let i = 0; i < k.length; i++) k[i] /= sum;
+  const tmp = new Float64Array(width * height * 4);
+  const out = new Float64Array(width * height * 4);
+  blurPass(rgba, tmp, height, width, width * 4, 4, k);
+  blurPass(tmp, out, width, height, 4, width * 4, k);
+  return out;
+}
+
+/** One 1-D pass of `k` along `lines` lines of `len` pixels (`step` apart, lines `lineStride` apart). */
+function blurPass(src: ArrayLike<number>, dst: Float64Array, lines: number, len: number, lineStride: number, step: number, k: Float64Array): void {
+  const r = (k.length - 1) / 2;
+  for (let l = 0; l < lines; l++) {
+    const base = l * lineStride;
+    for (let p = 0; p < len; p++) {
+      const o = base + p * step;
+      for (let c = 0; c < 3; c++) {
+        let acc = 0;
+        for (let i = -r; i <= r; i++) {
+          const q = p + i < 0 ? 0 : p + i >= len ? len - 1 : p + i;
+          acc += k[i + r] * src[base + q * step + c];
+        }
+        dst[o + c] = acc;
+      }
+      dst[o + 3] = src[o + 3];
+    }
+  }
+}
+
 
 function rgbCss(c: Rgb): string {
   return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
@@ -230,4 +297,18 @@ export function contactSheet(images: readonly DecodedImage[], captions: readonly
     ctx.fillText(captions[i] ?? '', x, y + img.height + 16);
   });
   return new Uint8Array(cv.encodeSync('png'));
+}
+
+/**
+ * Texts that occur in both splits of a rendered data set whose sample `i` of a split has text
+ * `textOf(split, i)`: the check that the splits share no line.
+ */
+export function sharedTexts(sizes: Readonly<Record<'train' | 'test', number>>, textOf: (split: 'train' | 'test', index: number) => string): string[] {
+  const train = new Set(Array.from({ length: sizes.train }, (_, i) => textOf('train', i)));
+  const shared = new Set<string>();
+  for (let i = 0; i < sizes.test; i++) {
+    const t = textOf('test', i);
+    if (train.has(t)) shared.add(t);
+  }
+  return [...shared];
 }

@@ -14,6 +14,8 @@ export interface RawSplit {
   /** per-image [C, H, W] */
   readonly shape: readonly [number, number, number];
   readonly classes: readonly string[];
+  /** text-line sets (`textlines`): the printed text of every image; `labels` are then all 0, `classes` empty */
+  readonly texts?: readonly string[];
 }
 
 export interface LabeledSet {
@@ -29,4 +31,6 @@ export interface LabeledSet {
    */
   readonly shape: readonly [number, number, number];
   readonly classes: readonly string[];
+  /** text-line sets (`textlines`): the printed text of every image, the ground truth a recognizer is scored on */
+  readonly texts?: readonly string[];
 }
