@@ -13,12 +13,16 @@ import { applyEnergyTable, type ActionCount, type EnergyReport, type EnergyTable
 import { InvariantError } from '../nets/errors.js';
 
 /** tensor classes bits are reported by (DESIGN.md "Energy and bits") */
-export type BitsClass = 'weights' | 'inputs' | 'outputs' | 'psums' | 'bias' | 'requantParams';
-export const BITS_CLASSES: readonly BitsClass[] = Object.freeze(['weights', 'inputs', 'outputs', 'psums', 'bias', 'requantParams']);
+/**
+ * `attention`: attention scores and probabilities (the output of Q·Kᵀ, Softmax's input and output,
+ * the P operand of P·V), apart from other activations so a transformer's attention traffic shows
+ */
+export type BitsClass = 'weights' | 'inputs' | 'outputs' | 'psums' | 'bias' | 'requantParams' | 'attention';
+export const BITS_CLASSES: readonly BitsClass[] = Object.freeze(['weights', 'inputs', 'outputs', 'psums', 'bias', 'requantParams', 'attention']);
 
 /**
  * Bits moved, levels × classes: each bit counted once per boundary it crosses (DESIGN.md
- * "Referees"), so the total is the sum of the twelve cells (`bitsTotal`). Partial sums move only
+ * "Referees"), so the total is the sum of the cells (`bitsTotal`). Partial sums move only
  * when they spill out of the accumulators, so the `psums` class is the spill traffic, and its two
  * levels are its breakdown by destination (`psumSpillBits`): `bufferArray.psums` spilled to the
  * buffer and read back, `dramBuffer.psums` spilled to DRAM and read back (whole bytes per entry,
@@ -177,7 +181,7 @@ export interface RunResult {
 }
 
 export function zeroBits(): Record<BitsClass, number> {
-  return { weights: 0, inputs: 0, outputs: 0, psums: 0, bias: 0, requantParams: 0 };
+  return { weights: 0, inputs: 0, outputs: 0, psums: 0, bias: 0, requantParams: 0, attention: 0 };
 }
 
 /** Sums counts with the same component/action/bits/capacity/label (order of first appearance). */

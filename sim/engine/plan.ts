@@ -62,7 +62,7 @@ import type { ArchSpec } from '../../arch/spec.js';
 import type { FoldPlan } from '../timing/compute.js';
 import type { GemmView } from '../timing/gemm-view.js';
 import { FAST_FORWARD_WARMUP, MAX_PERIOD } from '../timing/limits.js';
-import { zeroBits } from '../result.js';
+import { zeroBits, type BitsClass } from '../result.js';
 import { BufferTraffic, dramCounts, requantCounts, type LayerAccounting } from './accounting.js';
 import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, pipelineSubTiles, sharesFor } from './fold-model.js';
 import { planSfuLayer, sfuSubTiles } from './sfu-plan.js';
@@ -194,6 +194,8 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   dramBuffer.inputs = wholeByteBits(dramBuffer.inputs);
   dramBuffer.weights = wholeByteBits(dramBuffer.weights);
   bufferArray.outputs += outputsTotal * oBits;
+  reclassify(dramBuffer, layer.operandClasses);
+  reclassify(bufferArray, layer.operandClasses);
 
   // --- action counts
   const counts: ActionCount[] = [];
@@ -234,7 +236,8 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
       spills: { toBuffer, toDram },
       dramRead: dramReadBytes,
       dramWrite: dramWriteBytes,
-      paramBytes: layer.weightBytes + layer.biasBytes + layer.requantParamBytes,
+      // an activation × activation GEMM's stationary operand is data, not a parameter
+      paramBytes: (layer.operandClasses ? 0 : layer.weightBytes) + layer.biasBytes + layer.requantParamBytes,
       counts,
     },
     spill: shape.spill,
@@ -244,6 +247,20 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
     keepIfmapSlice: shape.keepIfmap,
     keepFilterSlice: shape.keepFilter,
   };
+}
+
+/**
+ * Moves a layer's operand classes to the classes its tensors really are (WorkloadLayer
+ * `operandClasses`): an activation × activation GEMM's stationary operand is an activation, not
+ * weights; attention scores and probabilities are `attention`. Totals are unchanged.
+ */
+function reclassify(bits: Record<BitsClass, number>, classes: WorkloadLayer['operandClasses']): void {
+  if (!classes) return;
+  const from = { inputs: bits.inputs, weights: bits.weights, outputs: bits.outputs };
+  bits.inputs = 0;
+  bits.weights = 0;
+  bits.outputs = 0;
+  for (const k of ['inputs', 'weights', 'outputs'] as const) bits[classes[k] ?? k] += from[k];
 }
 
 /** bits rounded up to whole bytes; a sum of pro-rata fractions within 1e-6 of an integer is that integer */
@@ -299,6 +316,8 @@ export function elementLayerPlan(spec: ArchSpec, layer: WorkloadLayer, tiles: Ti
   const params = layer.requantParamBytes;
   dramBuffer.requantParams = params * 8;
   bufferArray.requantParams = params * 8;
+  reclassify(dramBuffer, layer.operandClasses);
+  reclassify(bufferArray, layer.operandClasses);
   const traffic = new BufferTraffic(spec);
   traffic.add('ifmap', layer.ifmapBytes + params, layer.ifmapBytes + params);
   traffic.add('ofmap', layer.ofmapBytes, layer.ofmapBytes);

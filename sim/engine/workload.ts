@@ -18,6 +18,7 @@ import type { ArchSpec } from '../../arch/spec.js';
 import { ModelError } from '../../nets/errors.js';
 import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from '../timing/gemm-view.js';
+import type { BitsClass } from '../result.js';
 import type { SfuWork } from './sfu-cost.js';
 
 export type WorkloadActivation =
@@ -79,6 +80,13 @@ export interface WorkloadLayer {
    * back at 32 bits (ifmapBytes, ofmapBytes), no element work on the accelerator.
    */
   readonly sfu?: SfuWork;
+  /**
+   * The classes the layer's operands are counted under when not the usual ones (inputs, weights,
+   * outputs): an activation × activation GEMM (Q·Kᵀ, P·V) counts its stationary operand (Kᵀ, V)
+   * as `inputs` — data loaded per inference and per head, not a parameter — and attention scores
+   * and probabilities as `attention` (sim/result.ts). Present on activation × activation GEMMs.
+   */
+  readonly operandClasses?: Partial<Record<'inputs' | 'weights' | 'outputs', BitsClass>>;
 }
 
 export interface Workload {
@@ -155,10 +163,47 @@ function outSize(x: number, k: number, s: number, p0: number, p1: number, d: num
 export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: readonly number[], spec: ArchSpec): Workload {
   if (inputShape[0] !== 1) throw new ModelError([{ node: net.inputs[0]?.name ?? '', message: `the engine simulates one inference at a time: input batch must be 1, got shape [${inputShape.join(',')}]` }]);
   const shapes = new Map<string, readonly number[]>();
-  for (const i of net.inputs) shapes.set(i.name, i.shape.length === inputShape.length ? inputShape : i.shape.map((d) => (d < 0 ? 1 : d)));
+  // the first input takes the run's shape; further inputs (attention cores: q, kᵀ, v) their own, batch 1
+  net.inputs.forEach((i, k) => shapes.set(i.name, k === 0 && i.shape.length === inputShape.length ? inputShape : i.shape.map((d) => (d < 0 ? 1 : d))));
   const bitsOf = (tensor: string, fallback: number): number => net.tensors.get(tensor)?.q.bits ?? fallback;
   const pb = requantParamBitsPerChannel(spec);
   const layers: WorkloadLayer[] = [];
+  const attention = attentionTensors(net);
+  /**
+   * A Softmax / LayerNorm / i-GELU layer: on the SFU when the arch has one, else host work — its
+   * input out at 32 bits and its result back at 32 bits, nothing computed on the accelerator
+   */
+  const sfuLayer = (
+    common: Pick<WorkloadLayer, 'name' | 'activationBits' | 'outputBits' | 'accBits' | 'qlayerIndex'>,
+    op: SfuWork['op'],
+    rows: number,
+    rowLength: number,
+    inputBits: number,
+    outputBits: number,
+    paramBytes: number,
+    scores = false,
+  ): WorkloadLayer => {
+    const E = rows * rowLength;
+    const host = spec.sfu === null;
+    return {
+      ...common,
+      kind: 'vector',
+      view: null,
+      vectorOp: 'sfu',
+      vectorElements: host ? 0 : E,
+      weightBits: 0,
+      weightBytes: 0,
+      ifmapBytes: bytesOf(E, host ? 32 : inputBits),
+      ofmapBytes: bytesOf(E, host ? 32 : outputBits),
+      biasBytes: 0,
+      requantParamBytes: host ? 0 : paramBytes,
+      perChannel: false,
+      activation: { kind: 'none' },
+      zeroPointTerm: false,
+      sfu: { op, rows, rowLength, inputBits, outputBits },
+      ...(scores && { operandClasses: { inputs: 'attention', outputs: 'attention' } }),
+    };
+  };
   net.layers.forEach((layer, index) => {
     const ins = layer.inputs.map((n) => shapes.get(n));
     const x = ins[0];
@@ -221,6 +266,56 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         weightZeroPointBits: zp ? w.q.bits : 0,
         clampBoundBits,
       });
+      if (l.activation.kind === 'igelu') layers.push(sfuLayer({ ...common, name: `${l.name}/igelu` }, 'igelu', 1, numel(out), outBits, outBits, 0));
+      return;
+    }
+    if (layer.kind === 'matmul') {
+      const a = x;
+      const b = ins[1];
+      if (!b) throw new ModelError([{ node: layer.name, op: layer.kind, message: `the shape of input '${layer.inputs[1]}' is unknown` }]);
+      const [M, K] = a.length >= 2 ? a.slice(-2) : [1, a[0]];
+      const N = b.length >= 2 ? b[b.length - 1] : 1;
+      const heads = numel(out) / (M * N);
+      const bBits = bitsOf(layer.inputs[1], 32);
+      const zb = net.tensors.get(layer.inputs[1])?.q.zeroPoint[0] ?? 0;
+      const igelu = layer.activation.kind === 'igelu';
+      layers.push({
+        ...common,
+        kind: 'gemm',
+        // one GEMM per head, the stationary operand (Kᵀ or V) loaded into the array for each
+        view: { ...gemmViewOfGemm(layer.name, M, K, N), groups: heads },
+        vectorOp: null,
+        vectorElements: 0,
+        weightBits: bBits,
+        weightBytes: bytesOf(heads * K * N, bBits),
+        ifmapBytes: bytesOf(heads * M * K, inBits),
+        ofmapBytes: bytesOf(numel(out), outBits),
+        biasBytes: 0,
+        requantParamBytes: bytesOf(1, pb),
+        perChannel: false,
+        activation: igelu ? { kind: 'none' } : activationOf(layer.activation, spec),
+        // Σ_k a is data-dependent as for any layer; so is Σ_k b (z_a·Σb), computed as B loads: not modelled
+        zeroPointTerm: zb !== 0 && spec.pe.form === 'raw',
+        weightZeroPointBits: 0,
+        operandClasses: {
+          weights: 'inputs',
+          inputs: attention(layer.inputs[0], 'producer') ? 'attention' : 'inputs',
+          outputs: attention(layer.output, 'consumer') ? 'attention' : 'outputs',
+        },
+      });
+      if (igelu) layers.push(sfuLayer({ ...common, name: `${layer.name}/igelu` }, 'igelu', 1, numel(out), outBits, outBits, 0));
+      return;
+    }
+    if (layer.kind === 'softmax' || layer.kind === 'layernorm') {
+      const axis = layer.axis < 0 ? layer.axis + x.length : layer.axis;
+      // softmax (opset 13) normalizes one axis; coerced softmax (opset < 13) and LayerNorm every axis from `axis` on
+      const L = layer.kind === 'softmax' && !layer.coerce2d ? x[axis] : numel(x.slice(axis));
+      const params = layer.kind === 'layernorm' ? (layer.gamma.length + (layer.beta?.length ?? 0)) * 4 : 0;
+      layers.push(sfuLayer(common, layer.kind, numel(x) / L, L, inBits, outBits, params, layer.kind === 'softmax'));
+      return;
+    }
+    if (layer.kind === 'activation' && layer.activation.kind === 'igelu') {
+      layers.push(sfuLayer(common, 'igelu', 1, numel(x), inBits, outBits, 0));
       return;
     }
     const free = layer.kind === 'reshape' || layer.kind === 'flatten' || layer.kind === 'transpose' || layer.kind === 'identity';
@@ -256,8 +351,34 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
   return { name: net.name, layers };
 }
 
+/**
+ * Which tensors are attention scores or probabilities: a Softmax's input when a MatMul produced it
+ * (Q·Kᵀ) and its output when a MatMul consumes it (P·V) — looking through layout layers. Returns
+ * `is(tensor, side)`: `producer` asks whether the tensor comes from such a Softmax, `consumer`
+ * whether it goes into one.
+ */
+function attentionTensors(net: QuantizedNetwork): (tensor: string, side: 'producer' | 'consumer') => boolean {
+  const layout = new Set(['reshape', 'flatten', 'transpose', 'identity']);
+  const producer = new Map<string, QLayer>();
+  const consumers = new Map<string, QLayer[]>();
+  for (const l of net.layers) {
+    producer.set(l.output, l);
+    for (const i of l.inputs) consumers.set(i, [...(consumers.get(i) ?? []), l]);
+  }
+  const fromSoftmax = (t: string): boolean => {
+    for (let p = producer.get(t); p; p = producer.get(p.inputs[0])) {
+      if (p.kind === 'softmax') return true;
+      if (!layout.has(p.kind)) return false;
+    }
+    return false;
+  };
+  const intoSoftmax = (t: string, depth = 0): boolean =>
+    depth < 16 && (consumers.get(t) ?? []).some((c) => c.kind === 'softmax' || (layout.has(c.kind) && intoSoftmax(c.output, depth + 1)));
+  return (t, side) => (side === 'producer' ? fromSoftmax(t) : intoSoftmax(t));
+}
+
 function activationOf(a: QLinearLayer['activation'], spec: ArchSpec): WorkloadActivation {
-  if (a.kind === 'none') return { kind: 'none' };
+  if (a.kind === 'none' || a.kind === 'igelu') return { kind: 'none' };
   const fused = (spec.requant.fused as readonly string[]).includes(a.fn);
   if (a.kind === 'clamp') return { kind: 'clamp', fn: a.fn, fused };
   return { kind: 'lut', fn: a.fn, fused, entries: Math.min(a.entries, spec.requant.lutEntries) };
@@ -292,6 +413,20 @@ function outputShape(layer: QLayer, ins: readonly (readonly number[])[], net: Qu
     }
     case 'add':
       return x.length >= (ins[1]?.length ?? 0) ? x : ins[1];
+    case 'matmul': {
+      // ONNX MatMul: 1-D operands promoted, leading dims broadcast
+      const a = x.length === 1 ? [1, x[0]] : x;
+      const b = ins[1].length === 1 ? [ins[1][0], 1] : ins[1];
+      const lead: number[] = [];
+      const la = a.slice(0, -2);
+      const lb = b.slice(0, -2);
+      for (let i = 0; i < Math.max(la.length, lb.length); i++) {
+        const da = la[la.length - 1 - i] ?? 1;
+        const db = lb[lb.length - 1 - i] ?? 1;
+        lead.unshift(da === 1 ? db : da);
+      }
+      return [...lead, ...(x.length === 1 ? [] : [a[a.length - 2]]), ...(ins[1].length === 1 ? [] : [b[b.length - 1]])];
+    }
     case 'reshape':
     case 'flatten':
     case 'transpose':

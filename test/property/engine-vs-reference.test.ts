@@ -84,7 +84,7 @@ describe('reference engine, by hand', () => {
     expect(r.computeCycles).toBe(6);
     expect(r.stalls).toEqual({ operandLate: 18, bufferFull: 0, requantBusy: 0 });
     expect(r.dramBytes).toEqual({ read: 8, write: 4 });
-    expect(r.dramBits).toEqual({ weights: 32, inputs: 32, outputs: 32, psums: 0, bias: 0, requantParams: 0 });
+    expect(r.dramBits).toEqual({ weights: 32, inputs: 32, outputs: 32, psums: 0, bias: 0, requantParams: 0, attention: 0 });
   });
 
   it('WS 1×1, K=2: partial sums spilled to DRAM are read back only after their write completed (R2)', () => {
@@ -100,7 +100,7 @@ describe('reference engine, by hand', () => {
     expect(r.cycles).toBe(70);
     expect(r.computeCycles).toBe(4);
     expect(r.stalls).toEqual({ operandLate: 60, bufferFull: 0, requantBusy: 0 });
-    expect(r.dramBits).toEqual({ weights: 16, inputs: 16, outputs: 8, psums: (1 + 1) * 4 * 8, bias: 0, requantParams: 0 });
+    expect(r.dramBits).toEqual({ weights: 16, inputs: 16, outputs: 8, psums: (1 + 1) * 4 * 8, bias: 0, requantParams: 0, attention: 0 });
     expect(r.dramBytes).toEqual({ read: 8, write: 5 });
     const load1 = r.transfers.find((x) => x.kind === 'load' && x.tile === 1)!;
     const spill0 = r.transfers.find((x) => x.kind === 'write' && x.tile === 0)!;

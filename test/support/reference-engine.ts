@@ -161,7 +161,7 @@ function gemmWork(spec: ArchSpec, layer: WorkloadLayer, m: ReferenceMapping, rd:
   const psumToDram = spills && m.spill === 2;
   const ifmapOnChip = new OnChip(m.residentIfmap, m.keepIfmapSlice);
   const filterOnChip = new OnChip(m.residentFilter, m.keepFilterSlice);
-  const bits: Record<BitsClass, number> = { weights: 0, inputs: 0, outputs: 0, psums: 0, bias: 0, requantParams: 0 };
+  const bits: Record<BitsClass, number> = { weights: 0, inputs: 0, outputs: 0, psums: 0, bias: 0, requantParams: 0, attention: 0 };
   const tiles: SubTile[] = [];
   let ifElemsFetched = 0;
   for (let g = 0; g < groups; g++) {
@@ -257,7 +257,7 @@ function vectorWork(spec: ArchSpec, layer: WorkloadLayer, m: ReferenceMapping): 
       readsAfter: -1,
     });
   }
-  const bits: Record<BitsClass, number> = { weights: 0, inputs: layer.ifmapBytes * 8, outputs: layer.ofmapBytes * 8, psums: 0, bias: 0, requantParams: 0 };
+  const bits: Record<BitsClass, number> = { weights: 0, inputs: layer.ifmapBytes * 8, outputs: layer.ofmapBytes * 8, psums: 0, bias: 0, requantParams: 0, attention: 0 };
   return { tiles, gemm: false, df: 'ws', drainPerCycle: spec.requant.lanesPerCycle, passes, dramBits: bits };
 }
 

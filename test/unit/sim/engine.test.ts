@@ -88,7 +88,7 @@ describe('simulate: hand-calculated layers', () => {
     expect(l.stalls).toEqual({ operandLate: 35, bufferFull: 0, requantBusy: 0 });
     expect(l.tailCycles).toEqual(14);
     expect(l.dramBytes).toEqual({ read: 100, write: 16 });
-    expect(l.bits.dramBuffer).toEqual({ weights: 256, inputs: 256, outputs: 128, psums: 0, bias: 128, requantParams: 160 });
+    expect(l.bits.dramBuffer).toEqual({ weights: 256, inputs: 256, outputs: 128, psums: 0, bias: 128, requantParams: 160, attention: 0 });
   });
 
   it('DMA bursts round a transfer up on the bus, and outstanding bursts cap its rate by the latency', () => {
