@@ -266,7 +266,7 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         weightZeroPointBits: zp ? w.q.bits : 0,
         clampBoundBits,
       });
-      if (l.activation.kind === 'igelu') layers.push(sfuLayer({ ...common, name: `${l.name}/igelu` }, 'igelu', 1, numel(out), outBits, outBits, 0));
+      if (l.activation.kind === 'igelu') layers.push(sfuLayer(followOn(common, `${l.name}/igelu`), 'igelu', 1, numel(out), outBits, outBits, 0));
       return;
     }
     if (layer.kind === 'matmul') {
@@ -303,7 +303,7 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
           outputs: attention(layer.output, 'consumer') ? 'attention' : 'outputs',
         },
       });
-      if (igelu) layers.push(sfuLayer({ ...common, name: `${layer.name}/igelu` }, 'igelu', 1, numel(out), outBits, outBits, 0));
+      if (igelu) layers.push(sfuLayer(followOn(common, `${layer.name}/igelu`), 'igelu', 1, numel(out), outBits, outBits, 0));
       return;
     }
     if (layer.kind === 'softmax' || layer.kind === 'layernorm') {
@@ -375,6 +375,15 @@ function attentionTensors(net: QuantizedNetwork): (tensor: string, side: 'produc
   const intoSoftmax = (t: string, depth = 0): boolean =>
     depth < 16 && (consumers.get(t) ?? []).some((c) => c.kind === 'softmax' || (layout.has(c.kind) && intoSoftmax(c.output, depth + 1)));
   return (t, side) => (side === 'producer' ? fromSoftmax(t) : intoSoftmax(t));
+}
+
+/**
+ * A workload layer that follows a network layer's own (its i-GELU on the SFU): named apart, and
+ * without the network layer's index — the functional run computes the whole layer at the first.
+ */
+function followOn<T extends { readonly qlayerIndex?: number }>(common: T, name: string): Omit<T, 'qlayerIndex'> & { name: string } {
+  const { qlayerIndex: _, ...rest } = common;
+  return { ...rest, name };
 }
 
 function activationOf(a: QLinearLayer['activation'], spec: ArchSpec): WorkloadActivation {

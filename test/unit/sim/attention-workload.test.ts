@@ -1,10 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { presetSpec, validateArchSpec } from '../../../arch/spec.js';
 import type { QLayer, QParams, QTensorInfo, QuantizedNetwork } from '../../../qnet/network.js';
+import type { Tensor } from '../../../nets/graph.js';
+import { Prng } from '../../../nets/prng.js';
 import { simulate, workloadFromQuantizedNetwork } from '../../../sim/engine/index.js';
+import { createFunctionalSink, timingAccumulator, timingOrder } from '../../../sim/functional.js';
+import { runQuantized } from '../../../sim/qexec.js';
 import { bitsByClass, bitsTotal } from '../../../sim/result.js';
 
 const q = (scale: number, zeroPoint = 0, signed = true): QParams => ({ scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zeroPoint), axis: -1, bits: 8, signed, narrow: false });
+
+/** int8 feeds for q, kᵀ, v, seeded */
+function feeds(net: QuantizedNetwork, seed: number): Record<string, Tensor> {
+  const rng = new Prng(seed);
+  const out: Record<string, Tensor> = {};
+  for (const i of net.inputs) {
+    const n = i.shape.reduce((a, b) => a * b, 1);
+    const data = new Int8Array(n);
+    for (let k = 0; k < n; k++) data[k] = Math.floor(rng.next() * 256) - 128;
+    out[i.name] = { dtype: 'int8', shape: i.shape, data };
+  }
+  return out;
+}
 
 /** one attention head group: S = Q·Kᵀ, P = softmax(S), O = P·V, then LayerNorm — H heads, T tokens, D per head */
 function attentionNet(H: number, T: number, D: number, zp = 0): QuantizedNetwork {
@@ -88,6 +105,21 @@ describe('transformer layers in the workload and the engine', () => {
     // four times the bytes of the int8 scores each way
     expect(without.layers[1].dramBytes).toEqual({ read: 4 * H * T * T, write: 4 * H * T * T });
     expect(with_.layers[1].dramBytes).toEqual({ read: H * T * T, write: H * T * T });
+  });
+
+  it('the integers computed inside the timing run equal the functional executor, SFU layers included', () => {
+    for (const [name, zp] of [['edge-npu', 0], ['tpu-like', 5]] as const) {
+      const spec = presetSpec(name);
+      const net = attentionNet(H, T, D, zp);
+      const f = feeds(net, 7);
+      const sink = createFunctionalSink(net, spec, f, { requant: { mode: 'float' } });
+      simulate(spec, workloadFromQuantizedNetwork(net, [1, H, T, D], spec), { functional: sink });
+      const timed = sink.result();
+      const ref = runQuantized(net, f, { requant: { mode: 'float' }, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form });
+      expect(Array.from(timed.outputs.y.data as Int8Array)).toEqual(Array.from(ref.outputs.y.data as Int8Array));
+      // the data moved: not all codes equal
+      expect(new Set(timed.outputs.y.data as Int8Array).size).toBeGreaterThan(10);
+    }
   });
 
   it('asymmetric K and V add the zero-point column on the array', () => {
