@@ -59,7 +59,27 @@ export function hasPerChannelClamp(net: QuantizedNetwork): boolean {
  * it does not have), or null — the check every runner shares (before and after its PTQ run).
  */
 export function requantUnitProblem(archName: string, spec: ArchSpec, net: QuantizedNetwork): string | null {
-  return perChannelProblem(archName, spec, hasPerChannelWeights(net)) ?? perChannelClampProblem(archName, spec, hasPerChannelClamp(net));
+  return perChannelProblem(archName, spec, hasPerChannelWeights(net)) ?? perChannelClampProblem(archName, spec, hasPerChannelClamp(net)) ?? sfuProblem(archName, spec, net);
+}
+
+/**
+ * Why `net`'s Softmax / LayerNorm / i-GELU layers compute something other than what `spec`'s
+ * special-function unit computes (its `sfu.softmax`, `sfu.layerNorm`, `sfu.gelu`), naming every
+ * such layer; null when they agree or the arch has no SFU (then a host runs them as the network
+ * says). The accuracy a run reports is that of the integers the arch computes, so a network
+ * quantized for another algorithm is refused rather than silently costed as this one.
+ */
+export function sfuProblem(archName: string, spec: ArchSpec, net: QuantizedNetwork): string | null {
+  const sfu = spec.sfu;
+  if (sfu === null) return null;
+  const bad: string[] = [];
+  for (const l of net.layers) {
+    if (l.kind === 'softmax' && l.variant !== sfu.softmax) bad.push(`${l.name} (softmax ${l.variant})`);
+    if (l.kind === 'layernorm' && l.variant !== sfu.layerNorm) bad.push(`${l.name} (layerNorm ${l.variant})`);
+    if ('activation' in l && l.activation.kind === 'igelu' && sfu.gelu !== 'igelu') bad.push(`${l.name} (gelu igelu)`);
+  }
+  if (bad.length === 0) return null;
+  return `${archName}'s special-function unit computes softmax ${sfu.softmax}, layerNorm ${sfu.layerNorm}, gelu ${sfu.gelu}; layers quantized for another algorithm: ${bad.join(', ')}`;
 }
 
 /** Whether a linear layer of `net` has more than one weight scale (per-channel requant). */
@@ -78,4 +98,6 @@ export function checkRequantSupport(spec: ArchSpec, net: QuantizedNetwork): void
   checkPerChannelSupport(spec, hasPerChannelWeights(net));
   const clamp = perChannelClampProblem(spec.name, spec, hasPerChannelClamp(net));
   if (clamp !== null) throw new UsageError(`${clamp}: quantize with cleRelu6 replace or skip (--cle-relu6) or use an arch with requant.perChannelClamp true`);
+  const sfu = sfuProblem(spec.name, spec, net);
+  if (sfu !== null) throw new UsageError(`${sfu}: quantize for the arch's algorithms or use an arch whose sfu has them`);
 }

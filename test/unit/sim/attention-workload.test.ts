@@ -6,6 +6,7 @@ import { Prng } from '../../../nets/prng.js';
 import { simulate, workloadFromQuantizedNetwork } from '../../../sim/engine/index.js';
 import { createFunctionalSink, timingAccumulator, timingOrder } from '../../../sim/functional.js';
 import { runQuantized } from '../../../sim/qexec.js';
+import { sfuProblem } from '../../../sim/requant-unit.js';
 import { bitsByClass, bitsTotal } from '../../../sim/result.js';
 
 const q = (scale: number, zeroPoint = 0, signed = true): QParams => ({ scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zeroPoint), axis: -1, bits: 8, signed, narrow: false });
@@ -109,7 +110,7 @@ describe('transformer layers in the workload and the engine', () => {
 
   it('the integers computed inside the timing run equal the functional executor, SFU layers included', () => {
     for (const [name, zp] of [['edge-npu', 0], ['tpu-like', 5]] as const) {
-      const spec = presetSpec(name);
+      const spec = validateArchSpec({ ...JSON.parse(JSON.stringify(presetSpec(name))), sfu: { softmax: 'ibert', layerNorm: 'integer' } });
       const net = attentionNet(H, T, D, zp);
       const f = feeds(net, 7);
       const sink = createFunctionalSink(net, spec, f, { requant: { mode: 'float' } });
@@ -120,6 +121,16 @@ describe('transformer layers in the workload and the engine', () => {
       // the data moved: not all codes equal
       expect(new Set(timed.outputs.y.data as Int8Array).size).toBeGreaterThan(10);
     }
+  });
+
+  it('a network quantized for other Softmax / LayerNorm algorithms than the SFU has is refused, naming each layer', () => {
+    const net = attentionNet(H, T, D);
+    expect(sfuProblem('edge-npu', presetSpec('edge-npu'), net)).toBeNull();
+    expect(sfuProblem('tpu-like', presetSpec('tpu-like'), net)).toBe(
+      "tpu-like's special-function unit computes softmax ort, layerNorm float, gelu lut; layers quantized for another algorithm: softmax (softmax ibert), ln (layerNorm integer)",
+    );
+    // no SFU: a host computes whatever the network says
+    expect(sfuProblem('none', validateArchSpec({ ...JSON.parse(JSON.stringify(presetSpec('tpu-like'))), sfu: 'none' }), net)).toBeNull();
   });
 
   it('asymmetric K and V add the zero-point column on the array', () => {
