@@ -117,6 +117,22 @@ function convScalar(geo: ConvGeometry, x: Float32Array, w: Float32Array, b: Floa
   }
 }
 
+/**
+ * A'·B' (A' = A [m,k] or Aᵀ, B' = B [k,n] or Bᵀ) on the SIMD kernel, computed transposed,
+ * Yᵀ = B'ᵀ·A'ᵀ: the weight B' packs as the kernel's A rows once per weight tensor (resident), and
+ * A's rows become the kernel's columns. The result is Yᵀ: element (i, j) at c[j·ldc + i].
+ */
+function weightGemm(accum: SimdAccum, a: Float32Array, ta: boolean, m: number, k: number, b: Float32Array, tb: boolean, nn: number): { c: Float64Array | Float32Array; ldc: number } | null {
+  const weights = { key: b, tag: tb ? 'T' : 'N', pack: (ap: Float64Array | Float32Array) => (tb ? packRows(ap, b, nn, k, 0, k) : packColumns(ap, b, nn, k, nn)) };
+  const gm = simdGemm(accum, nn, m, k, weights);
+  if (!gm) return null;
+  const { b: bm, ldb } = gm;
+  if (ta) for (let p = 0; p < k; p++) bm.set(a.subarray(p * m, (p + 1) * m), p * ldb);
+  else for (let i = 0; i < m; i++) for (let p = 0, ao = i * k; p < k; p++) bm[p * ldb + i] = a[ao + p];
+  gm.run();
+  return { c: gm.c, ldc: gm.ldc };
+}
+
 /** C[m,n] = alpha·A'·B' + beta·bias, A' = A or Aᵀ, B' = B or Bᵀ, float64 accumulation */
 export function gemm(node: Node, ins: readonly (Tensor | undefined)[], accum: SimdAccum | null): Tensor {
   const at = ins[0]!;
@@ -143,15 +159,9 @@ export function gemm(node: Node, ins: readonly (Tensor | undefined)[], accum: Si
     si = c2[0] === 1 ? 0 : c2[1];
     sj = c2[1] === 1 ? 0 : 1;
   }
-  // computed transposed, Yᵀ = B'ᵀ·A'ᵀ: the weight B' (usually [n,k] with transB) packs as A's rows,
-  // once per weight tensor, and the batch becomes the kernel's columns
-  const weights = { key: b, tag: tb ? 'T' : 'N', pack: (ap: Float64Array | Float32Array) => (tb ? packRows(ap, b, nn, k, 0, k) : packColumns(ap, b, nn, k, nn)) };
-  const gm = accum === null ? null : simdGemm(accum, nn, m, k, weights);
+  const gm = accum === null ? null : weightGemm(accum, a, ta, m, k, b, tb, nn);
   if (gm) {
-    const { b: bm, ldb, c: cm, ldc } = gm;
-    if (ta) for (let p = 0; p < k; p++) bm.set(a.subarray(p * m, (p + 1) * m), p * ldb);
-    else for (let i = 0; i < m; i++) for (let p = 0, ao = i * k; p < k; p++) bm[p * ldb + i] = a[ao + p];
-    gm.run();
+    const { c: cm, ldc } = gm;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < nn; j++) y[i * nn + j] = alpha * cm[j * ldc + i] + (c ? beta * c[i * si + j * sj] : 0);
     }
@@ -189,6 +199,16 @@ export function matmul(node: Node, ins: readonly (Tensor | undefined)[], accum: 
   const aIdx = broadcastIndex(a2.slice(0, -2), batch);
   const bIdx = broadcastIndex(b2.slice(0, -2), batch);
   const y = new Float32Array(batches * m * nn);
+  if (accum !== null && bt.shape.length === 2 && at.shape.length >= 2) {
+    // a 2-D B (a layer's weight): A's batch dims are more rows of one GEMM, and B packs once
+    const rows = batches * m;
+    const w = weightGemm(accum, a, false, rows, k, b, false, nn);
+    if (w) {
+      const { c: cm, ldc } = w;
+      for (let i = 0; i < rows; i++) for (let j = 0; j < nn; j++) y[i * nn + j] = cm[j * ldc + i];
+      return out(outShape, y);
+    }
+  }
   const gm = accum === null ? null : simdGemm(accum, m, nn, k);
   for (let bi = 0; bi < batches; bi++) {
     const ao = aIdx[bi] * m * k;

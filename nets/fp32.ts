@@ -344,7 +344,9 @@ function floatOperand(t: Tensor | undefined): Tensor | undefined {
 }
 
 /** kind: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Pow */
-function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 2 | 3 | 4): Tensor {
+type BinaryKind = 0 | 1 | 2 | 3 | 4;
+
+function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: BinaryKind): Tensor {
   const at = ins[0]!;
   const bt = ins[1]!;
   const a = f32(at, node, 'A');
@@ -352,26 +354,21 @@ function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 
   const shape = broadcastShapes(at.shape, bt.shape, node);
   const total = numel(shape);
   const y = new Float32Array(total);
-  const same = a.length === total && b.length === total;
-  if (same) {
-    // the common case (residual adds, scaling by a same-shape tensor): one tight loop per operator
-    if (kind === 0) for (let i = 0; i < total; i++) y[i] = a[i] + b[i];
-    else if (kind === 1) for (let i = 0; i < total; i++) y[i] = a[i] - b[i];
-    else if (kind === 2) for (let i = 0; i < total; i++) y[i] = a[i] * b[i];
-    else if (kind === 3) for (let i = 0; i < total; i++) y[i] = a[i] / b[i];
-    else for (let i = 0; i < total; i++) y[i] = Math.pow(a[i], b[i]);
-    return out(shape, y);
-  }
-  if (b.length === 1) {
-    // a scalar operand (LayerNorm's ε and exponent, attention's 1/√d): no index arrays
-    const v = b[0];
-    if (kind === 0) for (let i = 0; i < total; i++) y[i] = a[i] + v;
-    else if (kind === 1) for (let i = 0; i < total; i++) y[i] = a[i] - v;
-    else if (kind === 2) for (let i = 0; i < total; i++) y[i] = a[i] * v;
-    else if (kind === 3) for (let i = 0; i < total; i++) y[i] = a[i] / v;
-    else if (v === 2) for (let i = 0; i < total; i++) y[i] = a[i] * a[i];
-    else for (let i = 0; i < total; i++) y[i] = Math.pow(a[i], v);
-    return out(shape, y);
+  // one operand full size (its shape is then the output's), the other the same, a scalar (ε, 1/√d,
+  // a learnable scale), a vector along the last axes (a bias) or one value per channel: tight loops
+  // over blocks, no index arrays
+  const aFull = a.length === total;
+  if (aFull || b.length === total) {
+    const swap = !aFull;
+    const full = aFull ? a : b;
+    const part = aFull ? b : a;
+    const blk = part.length === total ? { inner: 1, len: total } : blockBroadcast(aFull ? bt.shape : at.shape, shape);
+    if (blk) {
+      const { inner, len } = blk;
+      if (inner === 1) for (let off = 0; off < total; off += len) withVector(kind, full, part, y, off, len, swap);
+      else for (let off = 0, j = 0; off < total; off += inner, j = j + 1 === len ? 0 : j + 1) withScalar(kind, full, part[j], y, off, inner, swap);
+      return out(shape, y);
+    }
   }
   const ai = broadcastIndex(at.shape, shape);
   const bi = broadcastIndex(bt.shape, shape);
@@ -381,6 +378,51 @@ function binary(node: Node, ins: readonly (Tensor | undefined)[], kind: 0 | 1 | 
     y[i] = kind === 0 ? u + v : kind === 1 ? u - v : kind === 2 ? u * v : kind === 3 ? u / v : Math.pow(u, v);
   }
   return out(shape, y);
+}
+
+/**
+ * How `src` broadcasts over `shape` when its non-1 dims form one run equal to `shape`'s there:
+ * element j of src serves `inner` consecutive outputs, cycling through `len`. Null otherwise.
+ */
+function blockBroadcast(src: readonly number[], shape: readonly number[]): { inner: number; len: number } | null {
+  const off = shape.length - src.length;
+  let lo = -1;
+  let hi = -1;
+  for (let i = 0; i < src.length; i++) {
+    if (src[i] === 1) continue;
+    if (src[i] !== shape[off + i] || (hi >= 0 && hi !== off + i)) return null;
+    if (lo < 0) lo = off + i;
+    hi = off + i + 1;
+  }
+  if (lo < 0) return { inner: numel(shape), len: 1 };
+  return { inner: numel(shape.slice(hi)), len: numel(shape.slice(lo, hi)) };
+}
+
+/** y[off + i] = full[off + i] ∘ v[i] for i < n (v ∘ full when `swap`) */
+function withVector(kind: BinaryKind, full: Float32Array, v: Float32Array, y: Float32Array, off: number, n: number, swap: boolean): void {
+  if (kind === 0) for (let i = 0; i < n; i++) y[off + i] = full[off + i] + v[i];
+  else if (kind === 2) for (let i = 0; i < n; i++) y[off + i] = full[off + i] * v[i];
+  else if (kind === 1 && !swap) for (let i = 0; i < n; i++) y[off + i] = full[off + i] - v[i];
+  else if (kind === 1) for (let i = 0; i < n; i++) y[off + i] = v[i] - full[off + i];
+  else if (kind === 3 && !swap) for (let i = 0; i < n; i++) y[off + i] = full[off + i] / v[i];
+  else if (kind === 3) for (let i = 0; i < n; i++) y[off + i] = v[i] / full[off + i];
+  else if (!swap) for (let i = 0; i < n; i++) y[off + i] = Math.pow(full[off + i], v[i]);
+  else for (let i = 0; i < n; i++) y[off + i] = Math.pow(v[i], full[off + i]);
+}
+
+/** y[off + i] = full[off + i] ∘ v for i < n (v ∘ full when `swap`) */
+function withScalar(kind: BinaryKind, full: Float32Array, v: number, y: Float32Array, off: number, n: number, swap: boolean): void {
+  const end = off + n;
+  if (kind === 0) for (let i = off; i < end; i++) y[i] = full[i] + v;
+  else if (kind === 2) for (let i = off; i < end; i++) y[i] = full[i] * v;
+  else if (kind === 1 && !swap) for (let i = off; i < end; i++) y[i] = full[i] - v;
+  else if (kind === 1) for (let i = off; i < end; i++) y[i] = v - full[i];
+  else if (kind === 3 && !swap) for (let i = off; i < end; i++) y[i] = full[i] / v;
+  else if (kind === 3) for (let i = off; i < end; i++) y[i] = v / full[i];
+  // x² as one rounding of x·x, which Math.pow(x, 2) equals: the square of a float32 is exact in float64
+  else if (!swap && v === 2) for (let i = off; i < end; i++) y[i] = full[i] * full[i];
+  else if (!swap) for (let i = off; i < end; i++) y[i] = Math.pow(full[i], v);
+  else for (let i = off; i < end; i++) y[i] = Math.pow(v, full[i]);
 }
 
 function batchNorm(node: Node, ins: readonly (Tensor | undefined)[], kernels: Fp32Kernels): Tensor {

@@ -113,7 +113,9 @@ function graphOutputs(st: ImportState, g: PGraph, inits: ReadonlyMap<string, Ten
     if (!v.name) continue;
     const p = parseValueInfo(v);
     const inferred = st.shapes.get(v.name) ?? inits.get(v.name)?.shape;
-    const shape = p.shape ?? (inferred ? [...inferred] : undefined);
+    // the file's dynamic dims that inference knows (a bound input's consequences) are filled in
+    const fill = p.shape && inferred && inferred.length === p.shape.length;
+    const shape = fill ? p.shape!.map((d, i) => (d >= 0 ? d : inferred[i])) : (p.shape ?? (inferred ? [...inferred] : undefined));
     if (p.error && v.type?.tensor_type) st.problem(null, `graph output '${v.name}' ${p.error}`);
     else if (!shape) st.problem(null, `graph output '${v.name}' has no shape and none could be inferred`);
     else outputs.push({ name: v.name, dtype: p.dtype ?? inits.get(v.name)?.dtype ?? 'float32', shape });

