@@ -128,15 +128,25 @@ const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 const POW2_OFFSET = 1100;
 const POW2 = Float64Array.from({ length: 2101 }, (_, i) => 2 ** (i - POW2_OFFSET));
 
+/** floor(log2 a) for a positive normal double, from its exponent field (double subnormals: −1023) */
+export function floorLog2(a: number): number {
+  F64[0] = a;
+  return ((U32[HI] >>> 20) & 0x7ff) - 1023;
+}
+
+/** 2^e, exact, for integer e in −1100…1000 (a table read, not Math.pow) */
+export function pow2(e: number): number {
+  return POW2[POW2_OFFSET + e];
+}
+
 /**
  * The positive code of |v| (v not NaN, a = |v| ≥ 0), rounded to nearest-even; overflow as the
  * file comment says. Returns the code without the sign bit.
  */
 export function encodeMagnitude(f: FloatFormat, a: number, saturate: boolean): number {
   if (a === Infinity) return overflowCode(f, saturate);
-  // floor(log2 a) from the double's exponent field; double subnormals land below emin anyway
-  F64[0] = a;
-  let e = ((U32[HI] >>> 20) & 0x7ff) - 1023;
+  // double subnormals land below emin anyway
+  let e = floorLog2(a);
   if (e < f.emin) e = f.emin;
   const m = f.manBits;
   // a / 2^(e−m) is exact (a power-of-two scaling of a double) and below 2^(m+1): r is its RNE

@@ -43,24 +43,27 @@ function checkParams(f: GroupFormat, p: GroupParams, layout: BlockLayout, n: num
   return groups;
 }
 
+/**
+ * Calls run(row, base) for every run of `inner` elements sharing one k index: base is the run's
+ * first element, row the first of its groups' parameters (element base + i uses row + i).
+ */
+function forEachRun(f: GroupFormat, layout: BlockLayout, run: (row: number, base: number) => void): void {
+  const { outer, k, inner } = layout;
+  const g = f.groupSize;
+  const ng = blockCount(k, g);
+  for (let o = 0; o < outer; o++) for (let kk = 0; kk < k; kk++) run((o * ng + Math.floor(kk / g)) * inner, (o * k + kk) * inner);
+}
+
 /** Codes q = clamp(round(x / s) + z) per group. */
 export function quantizeGroups(f: GroupFormat, x: Float32Array, layout: BlockLayout, p: GroupParams, out?: Int32Array): Int32Array {
   checkParams(f, p, layout, x.length, `quantizeGroups(${f.name})`);
   const { qmin, qmax } = qRange(f);
   const y = out ?? new Int32Array(x.length);
-  const { outer, k, inner } = layout;
-  const g = f.groupSize;
-  const ng = blockCount(k, g);
-  for (let o = 0; o < outer; o++) {
-    for (let kk = 0; kk < k; kk++) {
-      const row = (o * ng + Math.floor(kk / g)) * inner;
-      const base = (o * k + kk) * inner;
-      for (let i = 0; i < inner; i++) {
-        const z = p.zeroPoint === null ? 0 : p.zeroPoint[row + i];
-        y[base + i] = quantizeValue(x[base + i], p.scale[row + i], z, qmin, qmax);
-      }
-    }
-  }
+  const { scale, zeroPoint } = p;
+  const inner = layout.inner;
+  forEachRun(f, layout, (row, base) => {
+    for (let i = 0; i < inner; i++) y[base + i] = quantizeValue(x[base + i], scale[row + i], zeroPoint === null ? 0 : zeroPoint[row + i], qmin, qmax);
+  });
   return y;
 }
 
@@ -68,19 +71,11 @@ export function quantizeGroups(f: GroupFormat, x: Float32Array, layout: BlockLay
 export function dequantizeGroups(f: GroupFormat, q: Int32Array, layout: BlockLayout, p: GroupParams, out?: Float32Array): Float32Array {
   checkParams(f, p, layout, q.length, `dequantizeGroups(${f.name})`);
   const y = out ?? new Float32Array(q.length);
-  const { outer, k, inner } = layout;
-  const g = f.groupSize;
-  const ng = blockCount(k, g);
-  for (let o = 0; o < outer; o++) {
-    for (let kk = 0; kk < k; kk++) {
-      const row = (o * ng + Math.floor(kk / g)) * inner;
-      const base = (o * k + kk) * inner;
-      for (let i = 0; i < inner; i++) {
-        const z = p.zeroPoint === null ? 0 : p.zeroPoint[row + i];
-        y[base + i] = Math.fround(q[base + i] - z) * p.scale[row + i];
-      }
-    }
-  }
+  const { scale, zeroPoint } = p;
+  const inner = layout.inner;
+  forEachRun(f, layout, (row, base) => {
+    for (let i = 0; i < inner; i++) y[base + i] = Math.fround(q[base + i] - (zeroPoint === null ? 0 : zeroPoint[row + i])) * scale[row + i];
+  });
   return y;
 }
 

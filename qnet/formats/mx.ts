@@ -28,7 +28,7 @@
  */
 import { invariant } from '../../nets/errors.js';
 import { roundHalfEven } from '../qmath.js';
-import { decodeTable, encodeMagnitude, FP4_E2M1, FP6_E2M3, FP6_E3M2, FP8_E4M3, FP8_E5M2, type FloatFormat } from './float.js';
+import { decodeTable, encodeMagnitude, floorLog2, pow2, FP4_E2M1, FP6_E2M3, FP6_E3M2, FP8_E4M3, FP8_E5M2, type FloatFormat } from './float.js';
 
 export interface MxFormat {
   readonly name: string;
@@ -82,21 +82,14 @@ function checkLayout(l: BlockLayout, n: number, what: string): void {
   invariant(l.outer * l.k * l.inner === n, `${what}: ${n} elements for layout [${l.outer}, ${l.k}, ${l.inner}]`);
 }
 
-// Scratch view of one double for floor(log2) from the exponent field (no allocation per block).
-const F64 = new Float64Array(1);
-const U32 = new Uint32Array(F64.buffer);
-const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
-const POW2 = Float64Array.from({ length: 601 }, (_, i) => 2 ** (i - 300));
-
 /**
  * E8M0 code of the shared scale for a block whose largest magnitude is `amax` (≥ 0 or NaN):
  * floor(log2 amax) − emaxElem, clamped below to −127; NaN / inf → 0xFF.
  */
 export function sharedScaleCode(amax: number, emaxElem: number): number {
   if (!(amax < Infinity)) return E8M0_NAN;
-  // float32 amax: a normal double, so the exponent field is floor(log2); 0 takes FP32's min normal
-  F64[0] = amax === 0 ? 2 ** -126 : amax;
-  const e = ((U32[HI] >>> 20) & 0x7ff) - 1023 - emaxElem;
+  // a float32 amax is a normal double, so its exponent field is floor(log2); 0 takes FP32's min normal
+  const e = floorLog2(amax === 0 ? 2 ** -126 : amax) - emaxElem;
   return e < -E8M0_BIAS ? 0 : e + E8M0_BIAS;
 }
 
@@ -130,7 +123,7 @@ export function quantizeMx(fmt: MxFormat, x: Float32Array, layout: BlockLayout, 
           for (let kk = k0; kk < k1; kk++) c[base + kk * inner] = 0;
           continue;
         }
-        const inv = POW2[300 + E8M0_BIAS - s]; // 1 / X
+        const inv = pow2(E8M0_BIAS - s); // 1 / X
         if (el === null) {
           const toInt = inv * 64; // V / X in units of 2^−6
           for (let kk = k0; kk < k1; kk++) {
@@ -174,7 +167,7 @@ export function dequantizeMx(fmt: MxFormat, codes: Uint8Array, scales: Uint8Arra
       for (let i = 0; i < inner; i++) {
         const idx = (o * k + kk) * inner + i;
         const s = scales[(o * nb + b) * inner + i];
-        const X = s === E8M0_NAN ? NaN : POW2[300 + s - E8M0_BIAS];
+        const X = s === E8M0_NAN ? NaN : pow2(s - E8M0_BIAS);
         const code = codes[idx];
         const p = t === null ? (code >= 128 ? code - 256 : code) * MXINT8_ELEMENT_SCALE : t[code];
         y[idx] = X * p;
