@@ -384,7 +384,7 @@ function measure(scaling: ScalingRule, bits: readonly number[]): number {
 }
 
 /** The entry nearest the query on a log scale of its measure; ties → the larger. */
-function nearest(entries: readonly EnergyEntry[], scaling: ScalingRule, q: number): EnergyEntry {
+function nearest<T extends { readonly bits: readonly number[] }>(entries: readonly T[], scaling: ScalingRule, q: number): T {
   let best = entries[0];
   let bestD = Infinity;
   for (const e of entries) {
@@ -398,8 +398,25 @@ function nearest(entries: readonly EnergyEntry[], scaling: ScalingRule, q: numbe
   return best;
 }
 
-function scaled(e: EnergyEntry, scaling: ScalingRule, q: number): number {
-  return scaling === 'fixed' ? e.energyPj : (e.energyPj * q) / measure(scaling, e.bits);
+function scaled(value: number, bits: readonly number[], scaling: ScalingRule, q: number): number {
+  return scaling === 'fixed' ? value : (value * q) / measure(scaling, bits);
+}
+
+/** A quantity quoted at some width (`[w]`, or `[a, b]` operand widths for `product`). */
+export interface Quote {
+  readonly bits: readonly number[];
+  readonly value: number;
+}
+
+/**
+ * A quoted quantity at another width, by the tables' one rule: the nearest quote on a log scale
+ * (ties → the larger), scaled by the rule (`product` ∝ a·b, `width`/`bits` ∝ width, `fixed`) —
+ * energy per action here, area per instance in area.ts.
+ */
+export function quotedAt(quotes: readonly Quote[], scaling: ScalingRule, bits: number | readonly number[]): number {
+  const q = measure(scaling, normalizeQueryBits(scaling, bits));
+  const e = nearest(quotes, scaling, q);
+  return scaled(e.value, e.bits, scaling, q);
 }
 
 function normalizeQueryBits(scaling: ScalingRule, bits: number | readonly number[]): readonly number[] {
@@ -425,13 +442,17 @@ function lookup(table: EnergyTable, component: string, action: string): Group | 
 function evaluate(g: Group, bits: number | readonly number[], capacityBytes: number | undefined): number {
   const qb = normalizeQueryBits(g.scaling, bits);
   const q = measure(g.scaling, qb);
-  if (!g.byCapacity) return scaled(nearest(g.entries, g.scaling, q), g.scaling, q);
+  const at = (entries: readonly EnergyEntry[]): number => {
+    const e = nearest(entries, g.scaling, q);
+    return scaled(e.energyPj, e.bits, g.scaling, q);
+  };
+  if (!g.byCapacity) return at(g.entries);
   if (capacityBytes === undefined || !(capacityBytes > 0)) {
     throw new RangeError(`energy query: ${g.entries[0].component}/${g.entries[0].action} is quoted by capacity; give capacityBytes > 0`);
   }
   // One point per quoted capacity (nearest width among entries at that capacity), scaled to q.
   const caps = [...new Set(g.entries.map((e) => e.capacityBytes!))].sort((a, b) => a - b);
-  const pts = caps.map((c) => ({ x: Math.log2(c), y: scaled(nearest(g.entries.filter((e) => e.capacityBytes === c), g.scaling, q), g.scaling, q) }));
+  const pts = caps.map((c) => ({ x: Math.log2(c), y: at(g.entries.filter((e) => e.capacityBytes === c)) }));
   const x = Math.log2(capacityBytes);
   if (pts.length === 1 || x <= pts[0].x) return pts[0].y;
   let i = 1;

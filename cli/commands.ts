@@ -38,6 +38,7 @@ export const RUN_MODEL_USAGE =
   'qloom run --arch <preset|file> --model <name|file.onnx> [--preset <ptq preset> | a quantized .onnx] --data <mnist|fmnist|photos|orientation> [--samples N] [--batch B] [--trace <file.json>] [--requant fixed|float] [--json] [--out <result.json>]';
 export const ENERGY_USAGE = 'qloom energy <result.json> --table <name|file.json|file.yaml> [--json]';
 export const MODELS_USAGE = 'qloom models [--json]';
+export const AREA_USAGE = 'qloom area <preset|file.json|file.yaml|file.cfg> [--json]';
 
 const json = { type: 'boolean' } as const;
 /** --json: add the wall-clock times (left out by default, so two identical runs print the same bytes) */
@@ -121,6 +122,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: ENERGY_USAGE,
     options: { table: { type: 'string' }, json },
     load: async () => (await import('./energy.js')).run,
+  },
+  area: {
+    summary: 'silicon area of an arch at 45 nm: PE array, buffers, requant unit, special-function unit',
+    usage: AREA_USAGE,
+    options: { json },
+    load: async () => (await import('./area.js')).run,
   },
   models: {
     summary: 'list the model zoo',

@@ -35,6 +35,7 @@ export type { EvalDatasetName } from './datasets.js';
 
 // simulation on an accelerator
 export { PRESET_NAMES as ARCH_PRESET_NAMES, type ArchSpec, type ArchSpecInput, type MemoryModel } from '../arch/spec.js';
+export { archArea, type AreaComponent, type AreaReport } from '../arch/area.js';
 export { loadArch, repriceRunResult, saveRunResult, simulateTopology, type TopologyRunOptions } from './simulate.js';
 export { simulateModel, type ModelRun, type ModelRunOptions } from './simulate-model.js';
 export { runSummary, type RunResult } from '../sim/result.js';
