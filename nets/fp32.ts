@@ -20,7 +20,8 @@
  * test/unit/nets/fp32-fast.test.ts.
  *
  * Files: this one runs a graph and the elementwise ops; fp32-linear.ts (Conv, Gemm, MatMul),
- * fp32-pool.ts (pools), fp32-tensor.ts (operand checks, broadcasting, Concat / Transpose / Pad).
+ * fp32-pool.ts (pools), fp32-norm.ts (Softmax, LayerNormalization, ReduceMean), fp32-tensor.ts
+ * (operand checks, broadcasting, Concat / Transpose / Slice / Pad).
  */
 import { ModelError } from './errors.js';
 import { attrNum, attrStr, clipChannelMax, numel, type Graph, type Node, type Tensor } from './graph.js';

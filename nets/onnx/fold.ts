@@ -1,10 +1,15 @@
 /**
  * ONNX import, stage 2a: constant folding. Constant nodes, and the Shape→Gather/Slice→Unsqueeze→
  * Concat→Cast chains exporters emit to compute Reshape targets, tracked symbolically as "dim d of
- * tensor t" so that a dynamic batch folds to Reshape's `0`. One folder per op; a folder returns
- * true when the node is gone (its output is now a constant or a symbolic vector in the state).
+ * tensor t" so that a dynamic batch folds to Reshape's `0` (and, once the importer binds an
+ * input's dynamic dims, to plain numbers). One folder per op; a folder returns true when the node
+ * is gone (its output is now a constant or a symbolic vector in the state). After normalization,
+ * float32 subgraphs of constants (a weight transposed or scaled in the graph) fold through the FP32
+ * executor, for ops whose float32 result is exact (data movement, + − × ÷, √, Relu/Clip), so that
+ * the folded constant is bit for bit what a runtime computes.
  */
-import type { Tensor } from '../graph.js';
+import { execNode } from '../fp32.js';
+import type { Node, OpType, Tensor } from '../graph.js';
 import { asInts, ImportState, int64Tensor, intValues, isInt, MAX_SYM_LEN, type SymEntry, type WNode } from './state.js';
 
 type Folder = (st: ImportState, n: WNode, out: string) => boolean;
@@ -191,3 +196,30 @@ const FOLDERS: ReadonlyMap<string, Folder> = new Map(Object.entries({
   Mul: arithmetic,
   Div: arithmetic,
 }));
+
+/** normalized ops folded when every input is a float32 constant: exactly rounded or data movement */
+const EXACT_OPS: ReadonlySet<OpType> = new Set<OpType>([
+  'Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Slice', 'Pad',
+  'Add', 'Sub', 'Mul', 'Div', 'Sqrt', 'Relu', 'Clip',
+]);
+
+/** Folds a normalized node whose inputs are all float32 constants; true when the node is gone. */
+export function tryFoldConstant(st: ImportState, n: WNode): boolean {
+  const out = n.outputs[0];
+  if (!n.normal || !out || n.outputs.length !== 1 || !EXACT_OPS.has(n.op as OpType) || n.attrErrors.length) return false;
+  const ins: Tensor[] = [];
+  for (const i of n.inputs) {
+    const c = i === '' ? undefined : st.consts.get(i);
+    if (!c || c.dtype !== 'float32') return false;
+    ins.push(c);
+  }
+  if (ins.length === 0) return false;
+  const node: Node = { name: n.name, op: n.op as OpType, inputs: n.inputs, outputs: n.outputs, attrs: n.attrs };
+  try {
+    st.setConst(out, execNode(node, ins, 'scalar')[0]);
+  } catch {
+    // shapes that do not fit: left to the node, whose problem the shape rules then report
+    return false;
+  }
+  return true;
+}

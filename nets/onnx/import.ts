@@ -16,7 +16,7 @@ import { basename } from 'node:path';
 import type { Graph, Node, OpType, Tensor, ValueInfo } from '../graph.js';
 import { partialOutputShapes } from '../shapes.js';
 import { decode, decodeModelProto, parseValueInfo, readModelFile } from './decode.js';
-import { tryFold } from './fold.js';
+import { tryFold, tryFoldConstant } from './fold.js';
 import { fuse, prune } from './fuse.js';
 import { normalize } from './normalize.js';
 import type { PGraph, PModel } from './schema.js';
@@ -43,6 +43,7 @@ function importModel(st: ImportState, m: PModel): Graph {
     if (n.domain === '' && tryFold(st, n)) continue;
     if (n.domain === '') normalize(st, n);
     else n.why = `domain '${n.domain}' is not supported`;
+    if (tryFoldConstant(st, n)) continue;
     kept.push(n);
     propagateShapes(st, n);
   }
@@ -126,7 +127,7 @@ function graphOutputs(st: ImportState, g: PGraph, inits: ReadonlyMap<string, Ten
 /** ops whose output provably keeps the input's dim 0 (normalize.ts sameBatch follows them) */
 const KEEPS_BATCH = new Set([
   'Conv', 'BatchNormalization', 'Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Erf', 'MaxPool',
-  'AveragePool', 'GlobalAveragePool', 'Identity', 'Softmax',
+  'AveragePool', 'GlobalAveragePool', 'Identity', 'Softmax', 'LayerNormalization', 'Sqrt',
 ]);
 
 /** Partial output shapes of a normalized node, value_info filling in what the rules cannot tell. */

@@ -318,6 +318,40 @@ describe('importOnnx: normalization to graph.ts forms', () => {
 });
 
 describe('importOnnx: constants and shape folding', () => {
+  it('folds float subgraphs of constants through exact ops, bit for bit as ORT computes them; others stay', async () => {
+    const w = rand([6, 4], 9);
+    const bytes = buildModel({
+      inputs: [{ name: 'x', shape: [2, 4] }],
+      outputs: [{ name: 'y' }],
+      inits: { w, two: scalar(2), k: scalar(0.75) },
+      nodes: [
+        { op: 'Transpose', inputs: ['w'], outputs: ['wt'], attrs: { perm: [1, 0] } },
+        { op: 'Sqrt', inputs: ['two'], outputs: ['r2'] },
+        { op: 'Div', inputs: ['wt', 'r2'], outputs: ['ws'] },
+        { op: 'Sigmoid', inputs: ['k'], outputs: ['sk'] },
+        { op: 'MatMul', inputs: ['x', 'ws'], outputs: ['m'] },
+        { op: 'Mul', inputs: ['m', 'sk'], outputs: ['y'] },
+      ],
+    });
+    const g = importOnnx(bytes);
+    expect(g.nodes.map((n) => n.op)).toEqual(['Sigmoid', 'MatMul', 'Mul']);
+    const ws = g.initializers.get('ws')!;
+    expect(ws.shape).toEqual([4, 6]);
+    // the folded weight equals ORT's value of the same subgraph, bit for bit
+    const probe = buildModel({
+      inputs: [{ name: 'x', shape: [1] }],
+      outputs: [{ name: 'ws' }],
+      inits: { w, two: scalar(2) },
+      nodes: [
+        { op: 'Transpose', inputs: ['w'], outputs: ['wt'], attrs: { perm: [1, 0] } },
+        { op: 'Sqrt', inputs: ['two'], outputs: ['r2'] },
+        { op: 'Div', inputs: ['wt', 'r2'], outputs: ['ws'] },
+      ],
+    });
+    const ref = (await runOrt(probe, { x: f32([1], [0]) })).ws;
+    expect(Array.from(ws.data as Float32Array)).toEqual(Array.from(ref.data as Float32Array));
+  });
+
   it('takes weights from Constant nodes (value, value_float, value_floats, value_ints)', () => {
     const w = rand([3, 2, 1, 1], 3);
     const g = importOnnx(
