@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs the Debian data packages qloom reads when they are missing (root + apt-get), or says
-// which package to install. Usage: node scripts/ensure-data.mjs [fmnist] [photos] [onnx-testdata] [chromium] [orientation]
+// which package to install. Usage: node scripts/ensure-data.mjs [fmnist] [photos] [onnx-testdata] [chromium] [orientation] [textlines]
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -18,6 +18,8 @@ const NEEDS = {
     { pkg: 'fonts-noto-core', probe: '/usr/share/fonts/truetype/noto/NotoSerif-BoldItalic.ttf' },
   ],
 };
+// the text-recognition lines (nets/data/textlines-set.ts) come from the same renderer, words and fonts
+NEEDS.textlines = NEEDS.orientation;
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(NEEDS);
 for (const k of wanted) {
