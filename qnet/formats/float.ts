@@ -208,11 +208,36 @@ export function decodeFloat(f: FloatFormat, code: number): number {
   return decodeTable(f)[code];
 }
 
-/** v rounded to the format and back: the float64 value the format stores for v. */
+/** 1.5·2^52: adding then subtracting 1.5·2^52·q rounds a double to a multiple of q, ties to even */
+const ROUNDER = 1.5 * 2 ** 52;
+
+/**
+ * v rounded to the format: the float64 value the format stores for v, = value(encodeFloat(v)) —
+ * without the code, for accumulators that round every add. (v + C) − C with C = 1.5·2^52·q rounds
+ * v to a multiple of the quantum q once (|v| < 2^51·q holds: q is the ulp of v's binade, or the
+ * subnormal step below the normals); overflow as encodeFloat's.
+ */
 export function roundToFloat(f: FloatFormat, v: number, saturate: boolean): number {
-  if (v !== v) return NaN;
-  const c = encodeFloat(f, v, saturate);
-  return decodeTable(f)[c];
+  if (v - v !== 0) {
+    if (v !== v) return NaN;
+    return overflowValue(f, v, saturate);
+  }
+  if (v === 0) return v;
+  const a = v < 0 ? -v : v;
+  let e = floorLog2(a);
+  if (e > f.emax) return overflowValue(f, v, saturate); // ≥ 2^(emax+1) > max finite (and keeps c finite)
+  if (e < f.emin) e = f.emin;
+  const c = ROUNDER * POW2[POW2_OFFSET + e - f.manBits];
+  const r = v + c - c;
+  if (r > f.maxFinite || r < -f.maxFinite) return overflowValue(f, v, saturate);
+  // an underflow to zero keeps v's sign (IEEE), which the subtraction above loses
+  return r === 0 ? (v < 0 ? -0 : 0) : r;
+}
+
+function overflowValue(f: FloatFormat, v: number, saturate: boolean): number {
+  if (saturate || f.specials === Specials.None) return v < 0 ? -f.maxFinite : f.maxFinite;
+  if (f.specials === Specials.FiniteNan) return NaN;
+  return v < 0 ? -Infinity : Infinity;
 }
 
 export type Codes = Uint8Array | Uint16Array;

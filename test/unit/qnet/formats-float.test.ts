@@ -254,6 +254,35 @@ describe('FP16 and BF16 against bit-level references', () => {
     expect(checked).toBeGreaterThan(300_000);
   });
 
+  it('roundToFloat (the accumulators’ value rounding) equals decoding the encoder’s code, every format, both saturation modes, random doubles over the whole range and ±0 / ±inf / NaN', () => {
+    const fmts = [FP16, BF16, FP8_E4M3, FP8_E5M2, FP6_E3M2, FP6_E2M3, FP4_E2M1];
+    fc.assert(
+      fc.property(fc.constantFrom(...fmts), fc.double(), fc.boolean(), fc.integer({ min: -40, max: 40 }), (f, d, sat, sh) => {
+        const v = d * 2 ** sh;
+        const code = encodeFloat(f, v, sat);
+        const want = code < 0 ? NaN : decodeFloat(f, code);
+        const got = roundToFloat(f, v, sat);
+        if (Number.isNaN(want)) expect(got).toBeNaN();
+        else expect(Object.is(got, want), `${f.name} ${v}: ${got} vs ${want}`).toBe(true);
+      }),
+      { numRuns: 20000 },
+    );
+    // and every midpoint (ties), a hair either side, and the overflow boundary
+    for (const f of fmts) {
+      const t = decodeFloatArray(f, (f.bits > 8 ? Uint16Array : Uint8Array).from({ length: f.maxCode + 1 }, (_, i) => i));
+      for (let c = 0; c <= f.maxCode; c += f.bits > 8 ? 7 : 1) {
+        const next = c < f.maxCode ? t[c + 1] : f.maxFinite + 2 ** (f.emax - f.manBits);
+        const mid = (t[c] + next) / 2;
+        for (const v of [mid, mid * (1 + 2 ** -40), mid * (1 - 2 ** -40), -mid])
+          for (const sat of [true, false]) {
+            const want = decodeFloat(f, encodeFloat(f, v, sat));
+            const got = roundToFloat(f, v, sat);
+            if (!(Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want)))) expect.fail(`${f.name} ${v} sat=${sat}: ${got} vs ${want}`);
+          }
+      }
+    }
+  });
+
   it('saturating FP16 / BF16 stop at max finite (65504, 0x7f7f…) instead of inf', () => {
     expect(encodeFloat(FP16, 1e6, true)).toBe(0x7bff);
     expect(encodeFloat(FP16, 1e6, false)).toBe(0x7c00);
