@@ -269,7 +269,8 @@ describe('FP16 and BF16 against bit-level references', () => {
     );
     // and every midpoint (ties), a hair either side, and the overflow boundary
     for (const f of fmts) {
-      const t = decodeFloatArray(f, (f.bits > 8 ? Uint16Array : Uint8Array).from({ length: f.maxCode + 1 }, (_, i) => i));
+      const codes = Array.from({ length: f.maxCode + 1 }, (_, i) => i);
+      const t = decodeFloatArray(f, f.bits > 8 ? Uint16Array.from(codes) : Uint8Array.from(codes));
       for (let c = 0; c <= f.maxCode; c += f.bits > 8 ? 7 : 1) {
         const next = c < f.maxCode ? t[c + 1] : f.maxFinite + 2 ** (f.emax - f.manBits);
         const mid = (t[c] + next) / 2;
