@@ -5,7 +5,9 @@
  * `ort` — com.microsoft QLinearSoftmax, bit for bit (source read:
  *   onnxruntime/contrib_ops/cpu/quantization/qlinear_softmax.cc, EXP_OUT_DTYPE = float):
  *   - a 256-entry float table T[i] = float(exp((i − 255 + β) · s_x)) built in DOUBLE, with
- *     β = max(0, log(FLT_MAX / D) − 5) / s_x and D the row length (FLT_MAX / D in float32) —
+ *     β = max(0, logf(FLT_MAX / D) − 5) / s_x and D the row length (FLT_MAX / D and its
+ *     logarithm in float32: `log` of a float is logf — the double log differs in the last bit of
+ *     some table entries, and ORT's outputs follow the float one) —
  *     the row maximum is aligned with entry 255, so element x reads T[255 + x − max];
  *   - the row sum in float32, element order; each output nearbyintf(f32(f32(T·⌊1/s_y⌋) / sum))
  *     (the OUTPUT SCALE enters only as the float ⌊1/s_y⌋) plus z_y; uint8 clamps above at 255
@@ -61,7 +63,8 @@ const FLT_MAX = 3.4028234663852886e38;
 /** ORT's exp table for input scale `sx` and row length `len`: T[i], i = 255 + x − max. */
 export function ortSoftmaxTable(sx: number, len: number): Float32Array {
   const xs = Math.fround(sx);
-  let shift = Math.log(Math.fround(FLT_MAX / Math.fround(len)));
+  // log of a float argument resolves to logf: the shift is a float32 logarithm held in a double
+  let shift = Math.fround(Math.log(Math.fround(FLT_MAX / Math.fround(len))));
   shift = Math.max(0, shift - 5) / xs;
   const t = new Float32Array(256);
   for (let i = 0; i < 256; i++) t[i] = Math.exp((i - 255 + shift) * xs);
@@ -136,6 +139,8 @@ function ortRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: 
   const ysc = Math.floor(Math.fround(1 / yq.scale[0]));
   const zy = yq.zeroPoint[0];
   const signed = yq.signed;
+  const hi = signed ? 127 : 255;
+  const lo = signed ? -128 : 0;
   const { outer, len, inner } = r;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -146,12 +151,31 @@ function ortRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: 
       let sum = 0;
       for (let k = 0, p = base; k < len; k++, p += inner) sum = Math.fround(sum + t[off + x[p]]);
       for (let k = 0, p = base; k < len; k++, p += inner) {
-        const vq = roundHalfEven(Math.fround(Math.fround(t[off + x[p]] * ysc) / sum)) + zy;
-        // uint8: clamp above; int8: ORT's int8(vq), −1 above 255
-        y[p] = signed ? (vq > 255 ? -1 : ((vq + 128) & 255) - 128) : vq > 255 ? 255 : vq;
+        const r = Math.fround(Math.fround(t[off + x[p]] * ysc) / sum);
+        const vq = signed ? (toInt32(r) + zy) | 0 : (toUint32(r) + zy) >>> 0;
+        y[p] = vq > hi ? hi : vq < lo ? lo : vq;
       }
     }
   }
+}
+
+/**
+ * x86-64 float → int32 (CVTTSS2SI on nearbyintf's integral result): out of range and NaN give
+ * INT32_MIN, the "integer indefinite".
+ */
+function toInt32(r: number): number {
+  const v = roundHalfEven(r);
+  return v >= -2147483648 && v < 2147483648 ? v : -2147483648;
+}
+
+/**
+ * x86-64 float → uint32 as GCC compiles it: a 64-bit CVTTSS2SI, then the low 32 bits — out of
+ * int64 range and NaN give 2^63, whose low bits are 0 (an overflowed product of a short row).
+ */
+function toUint32(r: number): number {
+  const v = roundHalfEven(r);
+  if (!(v >= -(2 ** 63) && v < 2 ** 63)) return 0;
+  return ((v % 4294967296) + 4294967296) % 4294967296;
 }
 
 function intRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: QParams, spec: SoftmaxSpec, cfg: RequantConfig, what: string): void {

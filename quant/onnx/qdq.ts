@@ -2,8 +2,10 @@
  * QDQ fusion: DequantizeLinear → op → QuantizeLinear islands become the integer layer onnxruntime
  * fuses them into, one fuser per op (FUSERS) — Conv / Gemm / MatMul with constant DQ'd weights and
  * an int32 DQ'd bias (optionally followed by Relu or Clip, which become the requant unit's clamp);
- * Add; Concat; AveragePool; GlobalAveragePool; Sigmoid; and the data-movement ops and MaxPool when
- * the DQ and the Q carry the same parameters. Whatever does not match stays a float node.
+ * MatMul of two activation DQs (→ QLinearMatMul with a non-constant B); Softmax (→ QLinearSoftmax);
+ * LayerNormalization (left in float by ORT: the `float` layernorm); Add; Concat; AveragePool;
+ * GlobalAveragePool; Sigmoid; and the data-movement ops and MaxPool when the DQ and the Q carry the
+ * same parameters. Whatever does not match stays a float node.
  */
 import type { Node, Tensor } from '../../nets/graph.js';
 import { buildLut } from '../../qnet/lut.js';
@@ -172,11 +174,97 @@ function fuseSameParams(st: QImportState, f: Fusion, e: FloatEntry): void {
   f.fused(e, q, layer, [], [[x.x, q.layer.output]]);
 }
 
+/**
+ * MatMul: with a DQ'd constant B the linear fuser; with two activation DQs (Q·Kᵀ, P·V) — what
+ * ORT's QDQ transformer turns into QLinearMatMul with a non-constant B — a matmul layer
+ * (optionally followed by Relu / Clip, the requant unit's clamp).
+ */
+function fuseMatMul(st: QImportState, f: Fusion, e: FloatEntry): void {
+  const node = e.node;
+  if (st.dqOf.has(node.inputs[1])) {
+    fuseLinear(st, f, e);
+    return;
+  }
+  const a = f.dqIn(node.inputs[0]);
+  const b = f.dqIn(node.inputs[1]);
+  if (!a || !b || a.decl.dtype === 'int32' || b.decl.dtype === 'int32') return;
+  const y = node.outputs[0];
+  let act: Entry | undefined;
+  let q = f.qOf(y);
+  if (!q) {
+    act = f.single(y);
+    if (!act || act.kind !== 'float' || (act.node.op !== 'Relu' && act.node.op !== 'Clip')) return;
+    q = f.qOf(act.node.outputs[0]);
+    if (!q) return;
+  }
+  const yd = q.q!.decl;
+  const activation = act?.kind === 'float' ? clampOf(act.node, yd) : { kind: 'none' as const };
+  if (!activation) return;
+  const out = q.layer.output;
+  f.fused(e, q, { kind: 'matmul', name: node.name, inputs: [a.x, b.x], output: out, activation }, [[a.x, a.decl], [b.x, b.decl], [out, yd]], [], act);
+}
+
+/**
+ * DQ(x) → Softmax → Q of the same 8-bit type: ORT's QDQ transformer fuses it into
+ * com.microsoft QLinearSoftmax (opset attribute = the model's), so it becomes the `ort` softmax.
+ */
+function fuseSoftmax(st: QImportState, f: Fusion, e: FloatEntry): void {
+  const node = e.node;
+  const x = f.dqIn(node.inputs[0]);
+  const q = x && f.qOf(node.outputs[0]);
+  if (!x || !q || q.q!.decl.dtype !== x.decl.dtype || x.decl.dtype === 'int32') return;
+  const rank = st.shapeOf(node.inputs[0])?.length;
+  if (rank === undefined) return;
+  const ax = node.attrs.axis as number;
+  const axis = ax < 0 ? ax + rank : ax;
+  const coerce2d = st.opset < 13 || node.attrs.coerce2d === 1;
+  const out = q.layer.output;
+  f.fused(e, q, { kind: 'softmax', name: node.name, inputs: [x.x], output: out, axis, coerce2d, variant: 'ort' }, [[x.x, x.decl], [out, q.q!.decl]], []);
+}
+
+/**
+ * DQ(x) → LayerNormalization (constant Scale, optional constant B) → Q: a layernorm of the
+ * `float` variant — ORT runs this chain in float32 with the arithmetic that variant reproduces.
+ */
+function fuseLayerNorm(st: QImportState, f: Fusion, e: FloatEntry): void {
+  const node = e.node;
+  const x = f.dqIn(node.inputs[0]);
+  const q = x && f.qOf(node.outputs[0]);
+  if (!x || !q || x.decl.dtype === 'int32' || node.outputs.filter(Boolean).length > 1) return;
+  const shape = st.shapeOf(node.inputs[0]);
+  if (!shape) return;
+  const ax = node.attrs.axis as number;
+  const axis = ax < 0 ? ax + shape.length : ax;
+  const norm = shape.slice(axis);
+  if (norm.some((d) => d < 0)) return;
+  const n = norm.reduce((p, d) => p * d, 1);
+  const full = (name: string | undefined): Float32Array | null | undefined => {
+    if (!name) return null;
+    const c = st.consts.get(name);
+    if (!c || c.dtype !== 'float32') return undefined;
+    const v = c.data as Float32Array;
+    if (v.length === n) return Float32Array.from(v);
+    if (v.length === 1) return new Float32Array(n).fill(v[0]);
+    const last = norm[norm.length - 1];
+    // a Scale / B over the last axis only broadcasts along the others
+    if (v.length === last) return Float32Array.from({ length: n }, (_, i) => v[i % last]);
+    return undefined;
+  };
+  const gamma = full(node.inputs[1]);
+  const beta = full(node.inputs[2]);
+  if (!gamma || beta === undefined) return;
+  const out = q.layer.output;
+  const layer: QLayer = { kind: 'layernorm', name: node.name, inputs: [x.x], output: out, axis, epsilon: (node.attrs.epsilon as number | undefined) ?? 1e-5, gamma, beta, variant: 'float' };
+  f.fused(e, q, layer, [[x.x, x.decl], [out, q.q!.decl]], []);
+}
+
 /** One fuser per float op that has an integer form. */
 const FUSERS: Readonly<Record<string, (st: QImportState, f: Fusion, e: FloatEntry) => void>> = {
   Conv: fuseLinear,
   Gemm: fuseLinear,
-  MatMul: fuseLinear,
+  MatMul: fuseMatMul,
+  Softmax: fuseSoftmax,
+  LayerNormalization: fuseLayerNorm,
   Add: fuseAddConcat,
   Concat: fuseAddConcat,
   AveragePool: fuseUnary,

@@ -234,14 +234,18 @@ function readConv(st: QImportState, n: RNode, ins: readonly string[], out: strin
   st.setInfo(out, yd.dtype, geo.outShape);
 }
 
-/** QLinearMatMul / MatMulInteger with a constant B → a gemm layer (B transposed to [..., N, K]). */
+/**
+ * QLinearMatMul / MatMulInteger with a constant B (an initializer or a Constant) → a gemm layer (B
+ * transposed to [..., N, K]); with a B fed at run time (a graph input, even one given a value,
+ * or a tensor computed in the graph) → an activation × activation matmul layer.
+ */
 function readMatMul(st: QImportState, n: RNode, ins: readonly string[], out: string): void {
   const q = n.op === 'QLinearMatMul';
   const io = linearInputs(st, n, ins, q, 'A');
   if (!io) return;
   const { x: a, w: b, xType: aType } = io;
-  if (!st.bindInput(b)) {
-    st.problem(n, `input B '${b}' must be a constant: a product of two activations has no integer layer in QuantizedNetwork`);
+  if (!st.consts.has(b)) {
+    readActMatMul(st, n, ins, out, q, a, b, aType);
     return;
   }
   const bt = st.consts.get(b)!;
@@ -282,6 +286,86 @@ function readMatMul(st: QImportState, n: RNode, ins: readonly string[], out: str
   };
   st.layer({ layer, decls: [[a, ad], [out, yd]], same: [] });
   st.setInfo(out, yd.dtype, outShape);
+}
+
+/** QLinearMatMul / MatMulInteger whose B is an activation → a matmul layer (per-tensor B parameters). */
+function readActMatMul(st: QImportState, n: RNode, ins: readonly string[], out: string, q: boolean, a: string, b: string, aType: 'int8' | 'uint8'): void {
+  const bType = st.dtypeOf(b);
+  if (bType !== 'int8' && bType !== 'uint8') {
+    st.problem(n, `B must be int8 or uint8, got ${bType}`);
+    return;
+  }
+  let ad: Decl | undefined, bd: Decl | undefined, yd: Decl | undefined;
+  if (q) {
+    ad = st.readQ(n, ins[1], ins[2], 'a', aType, undefined);
+    bd = st.readQ(n, ins[4], ins[5], 'b', bType, undefined);
+    yd = st.readQ(n, ins[6], ins[7], 'y', aType, undefined);
+  } else {
+    const az = ins[2] ? st.constOf(n, ins[2], 'a zero point') : undefined;
+    const bz = ins[3] ? st.constOf(n, ins[3], 'b zero point') : undefined;
+    if ((ins[2] && !az) || (ins[3] && !bz)) return;
+    const azp = az ? toI32(az) : Int32Array.of(0);
+    const bzp = bz ? toI32(bz) : Int32Array.of(0);
+    if (azp.length !== 1 || bzp.length !== 1) {
+      st.problem(n, 'zero points of two activations must be scalars');
+      return;
+    }
+    ad = { zp: azp, axis: -1, dtype: aType, by: n.name };
+    bd = { zp: bzp, axis: -1, dtype: bType, by: n.name };
+    yd = { scale: Float32Array.of(1), zp: Int32Array.of(0), axis: -1, dtype: 'int32', by: n.name };
+  }
+  if (!ad || !bd || !yd) return;
+  if (ad.dtype !== aType || bd.dtype !== bType) {
+    st.problem(n, `zero point types (${ad.dtype}, ${bd.dtype}) differ from the operand types (${aType}, ${bType})`);
+    return;
+  }
+  const aShape = st.shapeOf(a);
+  const bShape = st.shapeOf(b);
+  const outShape = aShape && bShape ? partialOutputShapes(proxy('MatMul', {}), [aShape, bShape])[0] : undefined;
+  st.layer({ layer: { kind: 'matmul', name: n.name, inputs: [a, b], output: out, activation: { kind: 'none' } }, decls: [[a, ad], [b, bd], [out, yd]], same: [] });
+  st.setInfo(out, yd.dtype, outShape);
+}
+
+/**
+ * com.microsoft QLinearSoftmax → a softmax layer with ONNX Runtime's arithmetic (`ort`). Its
+ * `opset` attribute (required) picks the axis semantics: below 13 the input is coerced to 2-D at
+ * `axis`, from 13 one axis. An absent `axis` is −1 whatever the opset: the contrib schema's
+ * default reaches the kernel before its own opset-dependent fallback (checked against
+ * onnxruntime-node 1.30).
+ */
+function readSoftmax(st: QImportState, n: RNode, ins: readonly string[], out: string): void {
+  const x = ins[0];
+  const xType = st.dtypeOf(x);
+  if (xType !== 'int8' && xType !== 'uint8') {
+    st.problem(n, `input must be int8 or uint8, got ${xType}`);
+    return;
+  }
+  const opset = n.attrs.opset;
+  if (typeof opset !== 'number' || !Number.isInteger(opset)) {
+    st.problem(n, "attribute 'opset' (int) is required: it decides the axis semantics");
+    return;
+  }
+  const xd = st.readQ(n, ins[1], ins[2], 'X', xType, undefined);
+  const yd = st.readQ(n, ins[3], ins[4], 'Y', xType, undefined);
+  if (!xd || !yd) return;
+  if (xd.dtype !== xType || yd.dtype !== xType) {
+    st.problem(n, `zero point types (${xd.dtype}, ${yd.dtype}) must match the input type ${xType}`);
+    return;
+  }
+  const shape = st.shapeOf(x);
+  const coerce2d = opset < 13;
+  let axis = st.int(n, 'axis', -1);
+  if (!shape) {
+    st.problem(n, "the input's rank is unknown: the softmax axis cannot be resolved");
+    return;
+  }
+  if (axis < -shape.length || axis >= shape.length) {
+    st.problem(n, `axis ${axis} is out of range for rank ${shape.length}`);
+    return;
+  }
+  if (axis < 0) axis += shape.length;
+  st.layer({ layer: { kind: 'softmax', name: n.name, inputs: [x], output: out, axis, coerce2d, variant: 'ort' }, decls: [[x, xd], [out, yd]], same: [] });
+  st.setInfo(out, xType, shape);
 }
 
 /** com.microsoft QLinearAdd → an add layer. */
@@ -405,8 +489,8 @@ const DEFAULT_READERS: Readonly<Record<string, QOpReader>> = {
     read: readConv,
   },
   ConvInteger: { consts: at([[1, 'weight'], [2, 'x zero point'], [3, 'w zero point']]), read: readConv },
-  QLinearMatMul: { consts: at([[1, 'a scale'], [2, 'a zero point'], [3, 'B'], [4, 'b scale'], [5, 'b zero point'], [6, 'y scale'], [7, 'y zero point']]), read: readMatMul },
-  MatMulInteger: { consts: at([[1, 'B'], [2, 'a zero point'], [3, 'b zero point']]), read: readMatMul },
+  QLinearMatMul: { consts: at([[1, 'a scale'], [2, 'a zero point'], [4, 'b scale'], [5, 'b zero point'], [6, 'y scale'], [7, 'y zero point']]), read: readMatMul },
+  MatMulInteger: { consts: at([[2, 'a zero point'], [3, 'b zero point']]), read: readMatMul },
 };
 
 /** com.microsoft quantization ops (ONNX Runtime's contrib ops). */
@@ -418,6 +502,7 @@ const MS_READERS: Readonly<Record<string, QOpReader>> = {
   QLinearGlobalAveragePool: { consts: unaryParams, read: readPoolOrSigmoid },
   QLinearAveragePool: { consts: unaryParams, read: readPoolOrSigmoid },
   QLinearSigmoid: { consts: unaryParams, read: readPoolOrSigmoid },
+  QLinearSoftmax: { consts: unaryParams, read: readSoftmax },
 };
 
 /** The reader of a quantization op in `domain` ('' or com.microsoft), or undefined for any other node. */
