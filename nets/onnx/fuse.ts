@@ -4,7 +4,8 @@
  * and tanh forms), x·Sigmoid(x) (also x·Sigmoid(x·1), Paddle's export) → Swish,
  * x·HardSigmoid(x; 1/6, 1/2) → HardSwish — only when every constant is the one the pattern needs
  * and the intermediates have no other use; then dead-node removal (folded shape chains leave such
- * nodes).
+ * nodes). x·Clip(x + 3, 0, 6)/6 stays as written: ppocr-cls's quantization results and its
+ * bit-exact export depend on those nodes.
  */
 import type { AttrValue, OpType, Tensor } from '../graph.js';
 import { ImportState, scalarOf, type WNode } from './state.js';
@@ -66,6 +67,13 @@ class Matcher {
   /** t's consumers, one entry per input slot that reads it (x·x counts twice); none for a graph output */
   uses(t: string): readonly WNode[] {
     return this.graphOutputs.has(t) ? [] : (this.consumers.get(t) ?? []);
+  }
+
+  /** whether constant c (a scalar of the pattern) has no more axes than x: broadcasting it adds none */
+  noWider(c: string | undefined, x: string): boolean {
+    const rank = this.st.shapes.get(x)?.length;
+    const cr = c ? this.st.consts.get(c)?.shape.length : undefined;
+    return rank !== undefined && cr !== undefined && cr <= rank;
   }
 
   /** a float32 constant */
@@ -261,8 +269,7 @@ export function fuse(st: ImportState, nodes: readonly WNode[], graphOutputs: Rea
     const one = isSig ? m.prod(x, 'Mul') : undefined;
     const y = one && (m.k(one.inputs[1]) === 1 ? one.inputs[0] : m.k(one.inputs[0]) === 1 ? one.inputs[1] : undefined);
     // and the 1 must not add axes (a [1,1,1] one would broadcast a vector up)
-    const keepsShape = !!one && !!y && (st.consts.get(other(one, y) ?? '')?.shape.length ?? Infinity) <= (st.shapes.get(y)?.length ?? -1);
-    if (one && y && keepsShape && m.singleUse(x) && other(mul, n.outputs[0]) === y) m.replace([one, n, mul], mul, 'Swish', y, {});
+    if (one && y && m.noWider(other(one, y), y) && m.singleUse(x) && other(mul, n.outputs[0]) === y) m.replace([one, n, mul], mul, 'Swish', y, {});
   }
   const out: WNode[] = [];
   for (const n of nodes) {

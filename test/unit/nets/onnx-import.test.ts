@@ -546,4 +546,29 @@ describe('importOnnx: fusion', () => {
     );
     expect(se.nodes.map((n) => n.op)).toEqual(['HardSigmoid', 'Mul']);
   });
+
+  it("PaddlePaddle's x·Sigmoid(x·1) → Swish, as ORT computes it; not with a 1 that adds axes", async () => {
+    const inits = { one: scalar(1), wide: f32([1, 1, 1], [1]) };
+    const x = { dtype: 'float32' as const, shape: [2, 3], data: Float32Array.of(-4, -3, -1.5, 0, 2.9, 7) };
+    const sw = chain(
+      [
+        { op: 'Mul', inputs: ['x', 'one'], outputs: ['x1'] },
+        { op: 'Sigmoid', inputs: ['x1'], outputs: ['s'] },
+        { name: 'm', op: 'Mul', inputs: ['x', 's'], outputs: ['y'] },
+      ],
+      { inits },
+    );
+    const swg = importOnnx(sw);
+    expect(swg.nodes).toEqual([{ name: 'm', op: 'Swish', inputs: ['x'], outputs: ['y'], attrs: {} }]);
+    await sameInOrt(sw, swg, { x }, 1e-6);
+    const wide = chain(
+      [
+        { op: 'Mul', inputs: ['x', 'wide'], outputs: ['x1'] },
+        { op: 'Sigmoid', inputs: ['x1'], outputs: ['s'] },
+        { op: 'Mul', inputs: ['x', 's'], outputs: ['y'] },
+      ],
+      { inits, outputs: [{ name: 'y' }] },
+    );
+    expect(importOnnx(wide).nodes.map((n) => n.op)).toEqual(['Mul', 'Sigmoid', 'Mul']);
+  });
 });
