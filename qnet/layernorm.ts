@@ -1,12 +1,14 @@
 /**
  * LayerNormalization on integer codes over axes axis…rank−1 (arch/sfu.ts LayerNormAlgorithm):
  *
- * `float` — the special-function unit in float32: DequantizeLinear, LayerNormalization with ONNX
- *   Runtime's kernel arithmetic (source read: onnxruntime/core/providers/cpu/nn/layer_norm_impl.cc
- *   `ComputeJob` for float: mean and mean of squares summed in float32 in element order, one pass;
- *   var = f32(Σx²/n) − f32(mean²); std = sqrt(var + ε); y = (x − mean) / std · γ + β, every
- *   operation one float32 rounding, no FMA), then QuantizeLinear (qmath.ts). A DQ →
- *   LayerNormalization → Q chain in ORT runs the same operations.
+ * `float` — the special-function unit in float32: DequantizeLinear, then LayerNormalization as
+ *   ONNX defines it (its opset-17 function body, stash_type float32): mean = ReduceMean(x),
+ *   d = x − mean, var = ReduceMean(d·d), std = Sqrt(var + ε), y = d · Reciprocal(std) · γ + β —
+ *   every operation one float32 rounding, the reductions summed in element order — then
+ *   QuantizeLinear (qmath.ts). ONNX Runtime leaves DQ → LayerNormalization → Q in float and its
+ *   kernel rounds differently (neither this order nor the one its source shows: one pass over x
+ *   and x², var = E[x²] − E[x]²), so it is a close reference there, not a bit-exact one
+ *   (test/golden/attention-vs-ort.test.ts measures how close).
  * `integer` — I-BERT (Kim et al., ICML 2021, §3.5 and Alg. 4), integer only at run time:
  *   μ = ⌊(Σq + ⌊n/2⌋) / n⌋ (round half up), y = q − μ; var = Σ ⌊y / 2^s⌋² with the smallest
  *   shift s ≥ 0 that keeps var below 2^31 for any input in range (0 for 8-bit rows up to 33 000
@@ -92,20 +94,23 @@ function floatRows(x: Int32Array, y: Int32Array, n: number, xq: QParams, yq: QPa
   const eps = f(spec.epsilon);
   const g = spec.gamma;
   const b = spec.beta;
-  const v = new Float32Array(n);
+  const d = new Float32Array(n);
   for (let base = 0; base < x.length; base += n) {
-    let mean = 0;
-    let ms = 0;
+    let sum = 0;
     for (let h = 0; h < n; h++) {
-      const d = f(f(x[base + h] - zx) * sx);
-      v[h] = d;
-      mean = f(mean + d);
-      ms = f(ms + f(d * d));
+      const v = f(f(x[base + h] - zx) * sx);
+      d[h] = v;
+      sum = f(sum + v);
     }
-    mean = f(mean / n);
-    const std = f(Math.sqrt(f(f(f(ms / n) - f(mean * mean)) + eps)));
+    const mean = f(sum / n);
+    let sq = 0;
     for (let h = 0; h < n; h++) {
-      let r = f(f(f(v[h] - mean) / std) * g[h]);
+      d[h] = f(d[h] - mean);
+      sq = f(sq + f(d[h] * d[h]));
+    }
+    const inv = f(1 / f(Math.sqrt(f(f(sq / n) + eps))));
+    for (let h = 0; h < n; h++) {
+      let r = f(f(d[h] * inv) * g[h]);
       if (b) r = f(r + b[h]);
       y[base + h] = quantizeValue(r, sy, zy, qmin, qmax);
     }

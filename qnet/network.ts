@@ -153,7 +153,7 @@ export interface QSoftmaxLayer extends QLayerBase {
 
 /**
  * LayerNormalization (ONNX opset 17) over axes axis…rank−1 of an integer tensor (qnet/layernorm.ts):
- * `float` — dequantize, LayerNormalization in float32 (ONNX Runtime's kernel arithmetic), quantize;
+ * `float` — dequantize, LayerNormalization in float32 as ONNX's function body defines it, quantize;
  * `integer` — I-BERT: integer mean and variance, integer square root by Newton iterations, an
  * integer reciprocal, γ and β folded into per-element fixed-point multipliers and integer offsets.
  */
