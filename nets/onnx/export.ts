@@ -426,11 +426,15 @@ class Exporter {
 /**
  * The opset used when none is asked for: 13, raised to the graph's own opset when that is newer
  * (later op versions widen type support, e.g. uint8 Add needs 14), and to 14 when the graph needs
- * HardSwish or Reshape's allowzero.
+ * HardSwish or Reshape's allowzero; the graph's own opset (< 13) when it has a Softmax with the
+ * older opsets' 2-D coercion.
  */
 export function defaultExportOpset(graph: Graph): number {
   const needs14 = graph.nodes.some((n) => n.op === 'HardSwish' || (n.op === 'Reshape' && n.attrs.allowzero === 1));
   const own = Number.isInteger(graph.opset) && graph.opset <= MAX_OPSET ? graph.opset : 13;
+  // a Softmax with opset 9–12's semantics (coerce2d) is written as such only before 13
+  const coerced = graph.nodes.some((n) => n.op === 'Softmax' && n.attrs.coerce2d === 1);
+  if (coerced && !needs14 && own >= MIN_OPSET && own < 13) return own;
   return Math.max(13, own, needs14 ? 14 : 13);
 }
 

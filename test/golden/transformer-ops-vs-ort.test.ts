@@ -16,8 +16,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runFp32 } from '../../nets/fp32.js';
 import type { Graph, Tensor } from '../../nets/graph.js';
+import { exportOnnx } from '../../nets/onnx/export.js';
 import { importOnnx } from '../../nets/onnx/import.js';
 import { Prng } from '../../nets/prng.js';
+import { modelErrorOf } from '../helpers/errors.js';
 import { buildModel, f32, i64, scalar, type BAttr, type BNode } from '../helpers/onnx-build.js';
 import { runOrt } from '../helpers/ort.js';
 
@@ -232,6 +234,17 @@ describe('Softmax: opset 9–12 coerce to 2-D at axis, opset 13 normalizes one a
     const ax = axis < 0 ? axis + shape.length : axis;
     const coerced = opset < 13 && ax < shape.length - 1;
     expect(g.nodes[0].attrs.coerce2d).toBe(coerced ? 1 : undefined);
+  });
+
+  it('a coerced Softmax exports at its own opset (the default) and refuses opset 13', async () => {
+    const rng = new Prng(4);
+    const x = rand(rng, [2, 3, 4]);
+    const b = model(9, { x }, [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attrs: { axis: 1 } }]);
+    const g = importOnnx(b.bytes);
+    const again = exportOnnx(g);
+    expect(importOnnx(again).nodes[0].attrs).toEqual({ axis: 1, coerce2d: 1 });
+    expect(Array.from((await runOrt(again, { x })).y.data, Number)).toEqual(Array.from((await runOrt(b.bytes, { x })).y.data, Number));
+    expect(modelErrorOf(() => exportOnnx(g, { opset: 13 })).problems[0].message).toContain('cannot be written for opset 13');
   });
 
   it('the two semantics differ where they should: opset 9 axis 1 of [2, 3, 4] sums to 1 over 12 values', async () => {
