@@ -4,7 +4,9 @@
  * MX blocks, with the swamping a float accumulator suffers counted the way accumulator.ts counts
  * integer overflow.
  *
- *   y[m, n] = bias[n] + Σ_k x[m, k] · w[n, k]
+ *   y[m, n] = bias[n] + Σ_k x[m, k] · w[n, k]          (fpGemm, mxGemm)
+ *   conv: the same per output position over its receptive field, im2col addressing from
+ *   geometry.ts (K numbered in kOrder, padding feeds 0.0)        (fpConv)
  *
  * Float operands: each product is exact (≤ 16-bit operands have ≤ 11-bit significands, so a
  * product has ≤ 22 — a double holds it, exponents included), and every add rounds once to the
@@ -30,11 +32,12 @@
  * position, step) order as OverflowReport has it; adds onto a non-finite value are not swamping
  * (the value is already lost) and are counted as `nonFinite` when they first make one.
  */
-import { invariant } from '../../nets/errors.js';
+import { invariant, ModelError } from '../../nets/errors.js';
 import { decodeTable, BF16, FP16, pow2, roundToFloat, type Codes, type FloatFormat } from '../../qnet/formats/float.js';
 import { E8M0_BIAS, E8M0_NAN, MXINT8_ELEMENT_SCALE, type MxFormat } from '../../qnet/formats/mx.js';
 import { addRoundToOdd } from '../../qnet/qmath.js';
 import { arrivalSequence, type AccumulationOrder } from './accumulator.js';
+import { convGeometry, gemmGeometry, type Geometry } from './geometry.js';
 
 /** The accumulator's format (numeric: switched on in the add). */
 export enum AccFloat {
@@ -51,7 +54,8 @@ export interface SwampReport {
   /** events per output channel */
   readonly perChannel: Float64Array;
   /**
-   * The first event in (channel, position, step) order: position = row m; step 1…T = the tile
+   * The first event in (channel, position, step) order: position = row m (conv: n·OH·OW + oy·OW +
+   * ox, as OverflowReport's); step 1…T = the tile
    * (block tile for MX) in arrival order; `k` = the index (in K order; blocks for MX) of the lost
    * product for an in-array add, −1 for the tile's add to the accumulator.
    */
@@ -84,6 +88,26 @@ export interface FpGemmArgs {
   readonly acc: AccFloat;
   readonly order: AccumulationOrder;
   /** [M, N] */
+  readonly out?: Float32Array;
+}
+
+export interface FpConvArgs {
+  /** NCHW */
+  readonly x: FpOperand;
+  readonly xShape: readonly [number, number, number, number];
+  /** OIHW (ONNX layout) */
+  readonly w: FpOperand;
+  readonly wShape: readonly [number, number, number, number];
+  readonly strides: readonly [number, number];
+  /** top, left, bottom, right */
+  readonly pads: readonly [number, number, number, number];
+  readonly dilations: readonly [number, number];
+  readonly group: number;
+  readonly bias?: Float32Array;
+  readonly acc: AccFloat;
+  /** kOrder numbers K (ckk: ONNX weight order; kkc: position-major), tiles as for gemm */
+  readonly order: AccumulationOrder;
+  /** NCHW output */
   readonly out?: Float32Array;
 }
 
@@ -205,6 +229,35 @@ function checkShape(m: number, k: number, n: number, bias: Float32Array | undefi
   invariant(order.psumBits === undefined, `${what}: psumBits is an integer width; a float partial sum has the accumulator's format`);
 }
 
+/**
+ * The float linear layer over a geometry: output (position p, channel c) sums, in the arrival order,
+ * x[posBase[p] + group offset + offOf(o)] · w[c·K + wIndexOf(o)] for o = 0…K−1 (kOrder numbering).
+ */
+function fpLinear(geo: Geometry, xv: Float64Array | Float32Array, wv: Float64Array | Float32Array, bias: Float32Array | undefined, acc: number, order: AccumulationOrder, y: Float32Array): SwampReport {
+  const k = geo.k;
+  const { seq, stepEnd } = arrivalSequence(k, order);
+  const xOff = new Int32Array(k);
+  const wIdx = new Int32Array(k);
+  for (let o = 0; o < k; o++) {
+    xOff[o] = geo.offOf(o);
+    wIdx[o] = geo.wIndexOf(o);
+  }
+  const ctr = new Counter(new Float64Array(geo.nOut), acc);
+  const prod = new Float64Array(k);
+  const perGroup = geo.nOut / geo.group;
+  for (let c = 0; c < geo.nOut; c++) {
+    const b = bias === undefined ? 0 : roundAcc(acc, bias[c]);
+    const wo = c * k;
+    const gOff = Math.floor(c / perGroup) * geo.groupXStride;
+    for (let p = 0; p < geo.positions; p++) {
+      const xo = geo.posBase[p] + gOff;
+      for (let o = 0; o < k; o++) prod[o] = xv[xo + xOff[o]] * wv[wo + wIdx[o]]; // exact
+      y[geo.outBase[p] + c * geo.cStride] = accumulate(prod, seq, stepEnd, b, ctr, c, p);
+    }
+  }
+  return ctr.report(stepEnd.length);
+}
+
 /** Float GEMM on a float accumulator, in the dataflow's order, with the swamping report. */
 export function fpGemm(args: FpGemmArgs): { y: Float32Array; report: SwampReport } {
   const { m, k, n, acc, order } = args;
@@ -213,19 +266,31 @@ export function fpGemm(args: FpGemmArgs): { y: Float32Array; report: SwampReport
   const wv = operandValues(args.w, n * k, 'w');
   const y = args.out ?? new Float32Array(m * n);
   invariant(y.length === m * n, `fpGemm: out has ${y.length} entries for ${m}×${n}`);
-  const { seq, stepEnd } = arrivalSequence(k, order);
-  const ctr = new Counter(new Float64Array(n), acc);
-  const prod = new Float64Array(k);
-  for (let c = 0; c < n; c++) {
-    const b = args.bias === undefined ? 0 : roundAcc(acc, args.bias[c]);
-    const wo = c * k;
-    for (let p = 0; p < m; p++) {
-      const xo = p * k;
-      for (let j = 0; j < k; j++) prod[j] = xv[xo + j] * wv[wo + j]; // exact
-      y[p * n + c] = accumulate(prod, seq, stepEnd, b, ctr, c, p);
-    }
-  }
-  return { y, report: ctr.report(stepEnd.length) };
+  return { y, report: fpLinear(gemmGeometry(m, k, n), xv, wv, args.bias, acc, order, y) };
+}
+
+/** Float Conv (NCHW, OIHW weights, groups) on a float accumulator, with the swamping report. */
+export function fpConv(args: FpConvArgs): { y: Float32Array; outShape: [number, number, number, number]; report: SwampReport } {
+  const [n, c, h, wd] = args.xShape;
+  const [oc, icg, kh, kw] = args.wShape;
+  const g = args.group;
+  if (!Number.isInteger(g) || g < 1 || c !== icg * g || oc % g !== 0) throw new ModelError(`fpConv: input channels ${c}, weight [${args.wShape.join(',')}] and group ${g} do not fit`);
+  checkShape(1, icg * kh * kw, oc, args.bias, args.order, 'fpConv');
+  const cg = convGeometry(args.xShape, args.wShape, args.strides, args.pads, args.dilations, g, args.order.kOrder);
+  if (typeof cg === 'string') throw new ModelError(`fpConv: ${cg}`);
+  const xv = operandValues(args.x, n * c * h * wd, 'x');
+  const wv = operandValues(args.w, oc * icg * kh * kw, 'w');
+  // the padded input the PEs read: padding feeds 0.0
+  const [pt, pl, pb, pr] = args.pads;
+  const hp = h + pt + pb;
+  const wp = wd + pl + pr;
+  const xp = new Float64Array(n * c * hp * wp);
+  for (let plane = 0; plane < n * c; plane++)
+    for (let yy = 0; yy < h; yy++)
+      for (let xx = 0; xx < wd; xx++) xp[plane * hp * wp + (yy + pt) * wp + xx + pl] = xv[plane * h * wd + yy * wd + xx];
+  const y = args.out ?? new Float32Array(cg.geo.outLength);
+  invariant(y.length === cg.geo.outLength, `fpConv: out has ${y.length} entries for ${cg.geo.outLength}`);
+  return { y, outShape: cg.outShape, report: fpLinear(cg.geo, xp, wv, args.bias, args.acc, args.order, y) };
 }
 
 /**

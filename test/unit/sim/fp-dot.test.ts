@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Prng } from '../../../nets/prng.js';
 import { BF16, encodeFloatArray, FP16, FP8_E4M3, FP8_E5M2, type FloatFormat } from '../../../qnet/formats/float.js';
 import { MX_FORMATS, MXFP8_E5M2, MXINT8, quantizeMx, type MxFormat } from '../../../qnet/formats/mx.js';
-import { AccFloat, fpGemm, mxGemm, type FpOperand, type SwampReport } from '../../../sim/kernels/fp-dot.js';
+import { AccFloat, fpConv, fpGemm, mxGemm, type FpOperand, type SwampReport } from '../../../sim/kernels/fp-dot.js';
 import { refDecode, REFS } from '../../helpers/float-ref.js';
 
 const SH = 1200n;
@@ -200,6 +200,67 @@ describe('float dot products on a float accumulator', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('float convolution', () => {
+  it('equals the GEMM of an im2col written here (K in ckk or kkc order, groups, padding, strides, dilations): outputs and swamping reports, positions n·OH·OW + oy·OW + ox', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<'ckk' | 'kkc'>('ckk', 'kkc'), fc.constantFrom(AccFloat.Fp16, AccFloat.Bf16, AccFloat.Fp32), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 1, max: 2 ** 31 - 1 }), (kOrder, acc, kTile, seed) => {
+        const rng = new Prng(seed);
+        const group = 1 + rng.int(2);
+        const icg = 1 + rng.int(3);
+        const oc = group * (1 + rng.int(2));
+        const [n, c, h, wd] = [1 + rng.int(2), icg * group, 2 + rng.int(4), 2 + rng.int(4)];
+        const [kh, kw] = [1 + rng.int(3), 1 + rng.int(2)];
+        const strides: [number, number] = [1 + rng.int(2), 1 + rng.int(2)];
+        const dil: [number, number] = [1 + rng.int(2), 1];
+        const pads: [number, number, number, number] = [rng.int(2), rng.int(2), rng.int(2), rng.int(2)];
+        const oh = Math.floor((h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) / strides[0]) + 1;
+        const ow = Math.floor((wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) / strides[1]) + 1;
+        if (oh < 1 || ow < 1) return;
+        const gen = (len: number) => Float32Array.from({ length: len }, () => rng.normal() * 2 ** (rng.int(16) - 4));
+        const xc = encodeFloatArray(FP8_E4M3, gen(n * c * h * wd), true);
+        const wc = encodeFloatArray(FP16, gen(oc * icg * kh * kw), true);
+        const bias = gen(oc);
+        const order = { kOrder, kTile };
+        const r = fpConv({ x: { codes: xc, format: FP8_E4M3 }, xShape: [n, c, h, wd], w: { codes: wc, format: FP16 }, wShape: [oc, icg, kh, kw], strides, pads, dilations: dil, group, bias, acc, order });
+        expect(r.outShape).toEqual([n, oc, oh, ow]);
+        // im2col per group: rows = positions, columns = K in kOrder (ckk: ic, ky, kx; kkc: ky, kx, ic)
+        const K = icg * kh * kw;
+        const colOf = (j: number): [number, number, number] => (kOrder === 'ckk' ? [Math.floor(j / (kh * kw)), Math.floor((j % (kh * kw)) / kw), j % kw] : [j % icg, Math.floor(j / icg / kw), Math.floor(j / icg) % kw]);
+        const xval = (b: number, ch: number, yy: number, xx: number): number => (yy < 0 || yy >= h || xx < 0 || xx >= wd ? 0 : refValue(FP8_E4M3, xc[((b * c + ch) * h + yy) * wd + xx]));
+        const perG = oc / group;
+        for (let g = 0; g < group; g++) {
+          const M = n * oh * ow;
+          const cols = new Float32Array(M * K);
+          for (let b = 0; b < n; b++)
+            for (let oy = 0; oy < oh; oy++)
+              for (let ox = 0; ox < ow; ox++)
+                for (let j = 0; j < K; j++) {
+                  const [ic, ky, kx] = colOf(j);
+                  cols[((b * oh + oy) * ow + ox) * K + j] = xval(b, g * icg + ic, oy * strides[0] - pads[0] + ky * dil[0], ox * strides[1] - pads[1] + kx * dil[1]);
+                }
+          const wrows = new Float32Array(perG * K);
+          for (let co = 0; co < perG; co++) for (let j = 0; j < K; j++) {
+            const [ic, ky, kx] = colOf(j);
+            wrows[co * K + j] = refValue(FP16, wc[(((g * perG + co) * icg + ic) * kh + ky) * kw + kx]);
+          }
+          const ref = fpGemm({ x: { values: cols }, w: { values: wrows }, m: M, k: K, n: perG, bias: bias.subarray(g * perG, (g + 1) * perG), acc, order });
+          for (let co = 0; co < perG; co++) {
+            expect(r.report.perChannel[g * perG + co]).toBe(ref.report.perChannel[co]);
+            for (let b = 0; b < n; b++)
+              for (let pix = 0; pix < oh * ow; pix++) {
+                const got = r.y[(b * oc + g * perG + co) * oh * ow + pix];
+                const want = ref.y[(b * oh * ow + pix) * perG + co];
+                if (!Object.is(got, want) && !(Number.isNaN(got) && Number.isNaN(want))) expect.fail(`y[${b},${g * perG + co},${pix}] = ${got}, im2col GEMM ${want}`);
+              }
+          }
+          if (group === 1) expect(r.report.first).toEqual(ref.report.first);
+        }
+      }),
+      { numRuns: 150 },
     );
   });
 });
