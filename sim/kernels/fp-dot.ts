@@ -38,6 +38,7 @@ import { E8M0_BIAS, E8M0_NAN, MXINT8_ELEMENT_SCALE, type MxFormat } from '../../
 import { addRoundToOdd } from '../../qnet/qmath.js';
 import { arrivalSequence, type AccumulationOrder } from './accumulator.js';
 import { convGeometry, gemmGeometry, type Geometry } from './geometry.js';
+import type { ConvIntArgs } from './linear.js';
 
 /** The accumulator's format (numeric: switched on in the add). */
 export enum AccFloat {
@@ -91,18 +92,14 @@ export interface FpGemmArgs {
   readonly out?: Float32Array;
 }
 
-export interface FpConvArgs {
+/** The conv window fields as the integer kernels take them (NCHW input, OIHW weights). */
+export type ConvWindowArgs = Pick<ConvIntArgs, 'xShape' | 'wShape' | 'strides' | 'pads' | 'dilations' | 'group'>;
+
+export interface FpConvArgs extends ConvWindowArgs {
   /** NCHW */
   readonly x: FpOperand;
-  readonly xShape: readonly [number, number, number, number];
   /** OIHW (ONNX layout) */
   readonly w: FpOperand;
-  readonly wShape: readonly [number, number, number, number];
-  readonly strides: readonly [number, number];
-  /** top, left, bottom, right */
-  readonly pads: readonly [number, number, number, number];
-  readonly dilations: readonly [number, number];
-  readonly group: number;
   readonly bias?: Float32Array;
   readonly acc: AccFloat;
   /** kOrder numbers K (ckk: ONNX weight order; kkc: position-major), tiles as for gemm */
