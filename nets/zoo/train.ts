@@ -13,6 +13,11 @@
  * softmax cross-entropy on the logits. Inputs are pixel/255 (no mean subtraction), NHWC in
  * tfjs — for one channel NCHW and NHWC are the same bytes.
  *
+ * The ViT (vit.ts) is not a tfjs-layers model: vit-tfjs.ts computes it from tf.Variables and
+ * Adam minimizes the same loss through tf's autodiff; it shares the data order, augmentation,
+ * schedule (plus a linear warm-up), caching and conversion below. Its matrix products run on
+ * qloom's WebAssembly SIMD GEMM (wasm-grads.ts registerSimdMatMul: ~6× the backend's).
+ *
  * Right after training the weights go to nets/zoo/.cache/<name>.json (git-ignored), so
  * `--from-cache` redoes the conversion without retraining. Conversion: models.ts builds the
  * NCHW graph, nets/onnx/export.ts writes nets/zoo/<name>.onnx (temp file + rename), the file is
@@ -32,9 +37,95 @@ import { loadOnnx } from '../onnx/import.js';
 import { Prng } from '../prng.js';
 import { layerStats } from '../shapes.js';
 import type { ManifestEntry } from './index.js';
+import type { Graph } from '../graph.js';
 import { buildGraph, MODEL_SPECS, type LayerSpec, type ModelSpec, type TrainedWeights, type WeightArray } from './models.js';
-import { buildTfModel, extractWeights, initTf, tfInputShape, tfjsLogits, type Tf } from './tfjs-models.js';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { buildTfModel, extractWeights, initTf, tfInputShape, tfjsLogits, type Tf, type Tfl } from './tfjs-models.js';
+import { buildVitGraph, VIT_SPECS, type VitSpec } from './vit.js';
+import type * as TfCore from '@tensorflow/tfjs-core';
+
+/** Every model train.ts knows: the tfjs-layers specs of models.ts and the ViTs of vit.ts. */
+const SPECS: Readonly<Record<string, ModelSpec | VitSpec>> = { ...MODEL_SPECS, ...VIT_SPECS };
+type AnySpec = ModelSpec | VitSpec;
+
+/** What the training loop needs of a model, whichever way tfjs builds it. */
+interface Trainee {
+  readonly optimizer: TfCore.Optimizer;
+  /** one optimizer step on n images (NCHW dataset order) with integer labels; the mean loss */
+  fit(images: Float32Array, labels: Int32Array, n: number, prng: Prng): Promise<number>;
+  /** inference-mode logits [n, classes] */
+  logits(images: Float32Array, n: number): Promise<Float32Array>;
+  weights(): Promise<TrainedWeights>;
+  dispose(): void;
+}
+
+/** The spec's architecture as recorded in the weight cache (a spec edit without retraining is caught). */
+function archOf(spec: AnySpec): unknown {
+  if ('kind' in spec) {
+    const { train: _t, description: _d, ...arch } = spec;
+    return arch;
+  }
+  return spec.layers;
+}
+
+function graphOf(spec: AnySpec, weights: TrainedWeights, meta?: Record<string, string>): Graph {
+  return 'kind' in spec ? buildVitGraph(spec, weights, meta) : buildGraph(spec, weights, meta);
+}
+
+function layersTrainee(tf: Tf, tfl: Tfl, spec: ModelSpec, seed: number): Trainee {
+  const model = buildTfModel(tfl, spec, seed);
+  const optimizer = tf.train.adam(spec.train.lr);
+  model.compile({ optimizer, loss: (yTrue: TfCore.Tensor, yPred: TfCore.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred) });
+  const dropouts = spec.layers.filter((l) => l.kind === 'dropout').map((l) => model.getLayer(l.name) as unknown as { seed?: number });
+  const inShape = tfInputShape(spec);
+  return {
+    optimizer,
+    async fit(images, labels, n, prng) {
+      // a fresh dropout mask per step: tfjs reuses a layer's fixed seed on every call
+      for (const d of dropouts) d.seed = prng.nextU32() % 2147483647;
+      // one channel: NCHW dataset bytes are the NHWC tensor tfjs wants
+      const x = tf.tensor(images, [n, ...inShape]);
+      const lab = tf.tensor1d(labels, 'int32');
+      const y = tf.oneHot(lab, spec.classes);
+      const loss = (await model.trainOnBatch(x, y)) as number;
+      tf.dispose([x, lab, y]);
+      return loss;
+    },
+    logits: (images, n) => tfjsLogits(tf, model, spec, images, n),
+    weights: () => extractWeights(model, spec),
+    dispose: () => model.dispose(),
+  };
+}
+
+async function vitTrainee(tf: Tf, spec: VitSpec, seed: number): Promise<Trainee> {
+  const { VitModel, patchify } = await import('./vit-tfjs.js');
+  if (tf.getBackend() === 'wasm') (await import('./wasm-grads.js')).registerSimdMatMul();
+  const model = new VitModel(tf, spec, seed);
+  const optimizer = tf.train.adam(spec.train.lr);
+  const vars = [...model.vars.values()];
+  const T = (spec.input[1] / spec.patch) * (spec.input[2] / spec.patch);
+  const rowLen = spec.patch * spec.patch * spec.input[0];
+  const patches = (images: Float32Array, n: number): TfCore.Tensor => tf.tensor(patchify(spec, images, n), [n * T, rowLen]);
+  return {
+    optimizer,
+    async fit(images, labels, n) {
+      const x = patches(images, n);
+      const lab = tf.tensor1d(labels, 'int32');
+      const y = tf.oneHot(lab, spec.classes);
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, n)) as TfCore.Scalar, true, vars)!;
+      const v = (await loss.data())[0];
+      tf.dispose([x, lab, y, loss]);
+      return v;
+    },
+    async logits(images, n) {
+      const y = tf.tidy(() => model.forward(patches(images, n), n));
+      const out = (await y.data()) as Float32Array;
+      y.dispose();
+      return out;
+    },
+    weights: () => model.weights(),
+    dispose: () => model.dispose(),
+  };
+}
 
 const ZOO = dirname(fileURLToPath(import.meta.url));
 const CACHE = join(ZOO, '.cache');
@@ -64,12 +155,12 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--backend') a.backend = next() as Args['backend'];
     else if (v === '--limit') a.limit = Number(next()); // train on the first N images only (smoke runs)
     else if (v === '--help' || v === '-h') {
-      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(MODEL_SPECS).join('|')}]… [--epochs N] [--seed S] [--from-cache] [--backend wasm|cpu]\n`);
+      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--from-cache] [--backend wasm|cpu]\n`);
       process.exit(0);
     } else fail(`unknown argument ${v}`);
   }
-  if (a.models.length === 0) a.models = Object.keys(MODEL_SPECS);
-  for (const m of a.models) if (!MODEL_SPECS[m]) fail(`unknown model '${m}' (known: ${Object.keys(MODEL_SPECS).join(', ')})`);
+  if (a.models.length === 0) a.models = Object.keys(SPECS);
+  for (const m of a.models) if (!SPECS[m]) fail(`unknown model '${m}' (known: ${Object.keys(SPECS).join(', ')})`);
   if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs > 0)) fail('--epochs must be a positive integer');
   if (!Number.isInteger(a.seed) || a.seed < 0) fail('--seed must be a non-negative integer');
   if (a.backend !== 'wasm' && a.backend !== 'cpu') fail('--backend must be wasm or cpu');
@@ -99,8 +190,8 @@ interface CacheFile {
   tfjsTop1: number;
   tfjsCorrect: number;
   history: { epoch: number; loss: number; testTop1: number; seconds: number }[];
-  /** the layer specs trained, so a spec edit without retraining is caught */
-  layers: readonly LayerSpec[];
+  /** the architecture trained (archOf), so a spec edit without retraining is caught */
+  layers: readonly LayerSpec[] | unknown;
   weights: Record<string, Record<string, { shape: number[]; f32: string }>>;
 }
 
@@ -141,13 +232,13 @@ function cacheWeights(c: CacheFile): TrainedWeights {
 
 // ---------------------------------------------------------------- training
 
-async function tfjsTop1(tf: Tf, model: LayersModel, spec: ModelSpec, set: LabeledSet): Promise<number> {
+async function tfjsTop1(model: Trainee, spec: AnySpec, set: LabeledSet): Promise<number> {
   const per = set.images.length / set.count;
   let correct = 0;
   const B = 1000;
   for (let s = 0; s < set.count; s += B) {
     const n = Math.min(B, set.count - s);
-    const logits = await tfjsLogits(tf, model, spec, set.images.subarray(s * per, (s + n) * per), n);
+    const logits = await model.logits(set.images.subarray(s * per, (s + n) * per), n);
     const k = spec.classes;
     for (let i = 0; i < n; i++) {
       let best = 0;
@@ -168,27 +259,30 @@ function translate(xb: Float32Array, off: number, H: number, W: number, dx: numb
   xb.set(tmp.subarray(0, H * W), off);
 }
 
-async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
+/** Mirrors the one-channel H×W image at xb[off…] left–right in place. */
+function flipX(xb: Float32Array, off: number, H: number, W: number): void {
+  for (let y = 0; y < H; y++) xb.subarray(off + y * W, off + (y + 1) * W).reverse();
+}
+
+async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const { tf, tfl } = await initTf(args.backend);
   const epochs = args.epochs ?? spec.train.epochs;
   const { batch, lr } = spec.train;
+  const warmup = 'warmupSteps' in spec.train ? spec.train.warmupSteps : 0;
+  const flip = 'flip' in spec.train && spec.train.flip === true;
   let trainSet = loadDataset(spec.dataset, 'train');
   if (args.limit !== undefined) trainSet = loadDataset(spec.dataset, 'train', { samples: args.limit, seed: args.seed });
   const testSet = loadDataset(spec.dataset, 'test');
-  const model = buildTfModel(tfl, spec, args.seed);
-  const optimizer = tf.train.adam(lr);
-  model.compile({
-    optimizer,
-    loss: (yTrue: import('@tensorflow/tfjs-core').Tensor, yPred: import('@tensorflow/tfjs-core').Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred),
-  });
-  const dropouts = spec.layers.filter((l) => l.kind === 'dropout').map((l) => model.getLayer(l.name) as unknown as { seed?: number });
-  const stats = layerStats(buildGraph(spec, await extractWeights(model, spec)));
-  log(`${spec.name}: ${stats.totalParams} params, ${stats.totalMacs} MACs/image; ${trainSet.count} train images, ${epochs} epochs, batch ${batch}, Adam lr ${lr} cosine${spec.train.shift ? `, random shifts ±${spec.train.shift} px` : ''}, backend ${tf.getBackend()}`);
+  const model = 'kind' in spec ? await vitTrainee(tf, spec, args.seed) : layersTrainee(tf, tfl, spec, args.seed);
+  const { optimizer } = model;
+  const stats = layerStats(graphOf(spec, await model.weights()));
+  log(
+    `${spec.name}: ${stats.totalParams} params, ${stats.totalMacs} MACs/image; ${trainSet.count} train images, ${epochs} epochs, batch ${batch}, ` +
+      `Adam lr ${lr}${warmup ? ` (${warmup} warm-up steps)` : ''} cosine${spec.train.shift ? `, random shifts ±${spec.train.shift} px` : ''}${flip ? ', random flips' : ''}, backend ${tf.getBackend()}`,
+  );
 
   const order = new Prng(args.seed * 104729 + 3);
   const per = trainSet.images.length / trainSet.count;
-  // one channel: NCHW dataset bytes are the NHWC tensor tfjs wants
-  const inShape = tfInputShape(spec);
   const steps = Math.ceil(trainSet.count / batch);
   const total = steps * epochs;
   const xb = new Float32Array(batch * per);
@@ -209,27 +303,23 @@ async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
         xb.set(trainSet.images.subarray(j * per, (j + 1) * per), i * per);
         yb[i] = trainSet.labels[j];
         if (shift > 0) translate(xb, i * per, trainSet.shape[1], trainSet.shape[2], order.int(2 * shift + 1) - shift, order.int(2 * shift + 1) - shift, tmp);
+        if (flip && order.int(2) === 1) flipX(xb, i * per, trainSet.shape[1], trainSet.shape[2]);
       }
-      (optimizer as unknown as { learningRate: number }).learningRate = lr * 0.5 * (1 + Math.cos((Math.PI * step) / total));
-      // a fresh dropout mask per step: tfjs reuses a layer's fixed seed on every call
-      for (const d of dropouts) d.seed = order.nextU32() % 2147483647;
-      const x = tf.tensor(xb.subarray(0, n * per), [n, ...inShape]);
-      const lab = tf.tensor1d(yb.subarray(0, n), 'int32');
-      const y = tf.oneHot(lab, spec.classes);
-      const loss = (await model.trainOnBatch(x, y)) as number;
-      tf.dispose([x, lab, y]);
+      const ramp = step < warmup ? (step + 1) / warmup : 1;
+      (optimizer as unknown as { learningRate: number }).learningRate = ramp * lr * 0.5 * (1 + Math.cos((Math.PI * step) / total));
+      const loss = await model.fit(xb.subarray(0, n * per), yb.subarray(0, n), n, order);
       lossSum += loss * n;
       if (!Number.isFinite(loss)) throw new Error(`${spec.name}: loss became ${loss} at step ${step}`);
       if (s % 200 === 199) log(`${spec.name} epoch ${e + 1}/${epochs} step ${s + 1}/${steps} loss ${loss.toFixed(4)} (${((Date.now() - t0) / (s + 1)).toFixed(0)} ms/step)`);
     }
     const seconds = (Date.now() - t0) / 1000;
-    const correct = await tfjsTop1(tf, model, spec, testSet);
+    const correct = await tfjsTop1(model, spec, testSet);
     history.push({ epoch: e + 1, loss: lossSum / trainSet.count, testTop1: correct / testSet.count, seconds });
     log(`${spec.name} epoch ${e + 1}/${epochs}: train loss ${(lossSum / trainSet.count).toFixed(4)}, tfjs test top-1 ${((100 * correct) / testSet.count).toFixed(2)} % (${seconds.toFixed(0)} s)`);
   }
   const trainSeconds = Math.round((Date.now() - started) / 100) / 10;
-  const tfjsCorrect = await tfjsTop1(tf, model, spec, testSet);
-  const weights = await extractWeights(model, spec);
+  const tfjsCorrect = await tfjsTop1(model, spec, testSet);
+  const weights = await model.weights();
   const enc: CacheFile['weights'] = {};
   for (const [layer, ws] of Object.entries(weights)) {
     enc[layer] = {};
@@ -247,7 +337,7 @@ async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
     tfjsTop1: tfjsCorrect / testSet.count,
     tfjsCorrect,
     history,
-    layers: spec.layers,
+    layers: archOf(spec),
     weights: enc,
   };
   const file = saveCache(cache);
@@ -258,11 +348,11 @@ async function train(spec: ModelSpec, args: Args): Promise<CacheFile> {
 
 // ---------------------------------------------------------------- conversion
 
-function convert(spec: ModelSpec, cache: CacheFile): void {
-  if (JSON.stringify(cache.layers) !== JSON.stringify(spec.layers)) {
-    fail(`${spec.name}: cached weights were trained for a different layer list than models.ts now has; retrain`);
+function convert(spec: AnySpec, cache: CacheFile): void {
+  if (JSON.stringify(cache.layers) !== JSON.stringify(archOf(spec))) {
+    fail(`${spec.name}: cached weights were trained for a different architecture than the spec now has; retrain`);
   }
-  const graph = buildGraph(spec, cacheWeights(cache), {
+  const graph = graphOf(spec, cacheWeights(cache), {
     producer: 'qloom nets/zoo/train.ts',
     trainedBy: cache.trainedBy,
     preprocessing: 'float32 pixel/255 in [0,1], no mean subtraction',
@@ -307,7 +397,7 @@ function convert(spec: ModelSpec, cache: CacheFile): void {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   for (const name of args.models) {
-    const spec = MODEL_SPECS[name];
+    const spec = SPECS[name];
     const cache = args.fromCache ? loadCache(name) : await train(spec, args);
     convert(spec, cache);
   }

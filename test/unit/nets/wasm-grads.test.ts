@@ -1,7 +1,8 @@
 /**
  * The extra tfjs-backend-wasm kernels the zoo trains with (nets/zoo/wasm-grads.ts) against
  * tfjs-backend-cpu's, on random tensors: conv / depthwise gradients at strides 1 and 2 with same
- * and valid padding, Tile, leading-axis Sum / Mean (and the fallbacks), the ClipByValue gradient.
+ * and valid padding, Tile, leading-axis Sum / Mean (and the fallbacks), the ClipByValue gradient,
+ * and the SIMD BatchMatMul the ViT trains with (registered last: it replaces the backend's).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Prng } from '../../../nets/prng.js';
@@ -106,5 +107,42 @@ describe('wasm training kernels match tfjs-backend-cpu', () => {
       return [tf.grad((x: import('@tensorflow/tfjs-core').Tensor) => tf.sum(tf.mul(tf.clipByValue(x, 0, 6), tf.sin(x))))(x)];
     });
     expectClose(a, b, 1e-6);
+  });
+
+  it('SIMD BatchMatMul: transposes, batch broadcast, K past one cache block, and its gradients', async () => {
+    const { registerSimdMatMul } = await import('../../../nets/zoo/wasm-grads.js');
+    registerSimdMatMul();
+    type Tn = import('@tensorflow/tfjs-core').Tensor;
+    // [a shape, b shape, transposeA, transposeB]: odd sizes leave partial 4-row / 8-column panels
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[7, 5], [5, 9], false, false],
+      [[5, 7], [5, 9], true, false],
+      [[7, 5], [9, 5], false, true],
+      [[5, 7], [9, 5], true, true],
+      [[3, 6, 4], [3, 4, 10], false, false],
+      [[3, 6, 4], [4, 10], false, false],
+      [[6, 4], [2, 4, 3], false, false],
+      [[2, 2, 5, 3], [2, 2, 5, 6], true, false],
+      [[9, 300], [300, 11], false, false],
+      [[300, 9], [300, 11], true, false],
+    ];
+    const [a, b, shapes] = await both(() =>
+      cases.map(([sa, sb, ta, tb], i) => tf.matMul(tf.tensor(rnd(sa.reduce((p, q) => p * q, 1), 20 + i), sa), tf.tensor(rnd(sb.reduce((p, q) => p * q, 1), 40 + i), sb), ta, tb)),
+    );
+    expect(shapes[1]).toEqual(shapes[0]);
+    expectClose(a, b, 1e-5);
+    const [ga, gb] = await both(() => {
+      // a linear layer and an attention-style batched product (tfjs's own gradient does not
+      // reduce a broadcast batch dimension, so both operands carry it)
+      const x = tf.tensor(rnd(24 * 5, 60), [24, 5]);
+      const w = tf.tensor(rnd(5 * 7, 61), [5, 7]);
+      const q = tf.tensor(rnd(3 * 6 * 4, 62), [3, 6, 4]);
+      const k = tf.tensor(rnd(3 * 6 * 4, 63), [3, 6, 4]);
+      return [
+        ...tf.grads((x: Tn, w: Tn) => tf.sum(tf.sin(tf.matMul(x, w))))([x, w]),
+        ...tf.grads((q: Tn, k: Tn) => tf.sum(tf.sin(tf.matMul(q, k, false, true))))([q, k]),
+      ];
+    });
+    expectClose(ga, gb, 1e-5);
   });
 });
