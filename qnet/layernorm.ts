@@ -11,7 +11,7 @@
  *   (test/golden/attention-vs-ort.test.ts measures how close).
  * `integer` — I-BERT (Kim et al., ICML 2021, §3.5 and Alg. 4), integer only at run time:
  *   μ = ⌊(Σq + ⌊n/2⌋) / n⌋ (round half up), y = q − μ; var = Σ ⌊y / 2^s⌋² with the smallest
- *   shift s ≥ 0 that keeps var below 2^31 for any input in range (0 for 8-bit rows up to 33 000
+ *   shift s ≥ 0 that keeps var below 2^31 for any input in range (0 for 8-bit rows up to 33,025
  *   elements); σ' = isqrt(var)·2^s by Newton's iterations (Alg. 4); factor = ⌊2^31 / σ'⌋;
  *   t = ⌊y·factor / 2^15⌋, the normalized value (x − μ)/σ with real scale √n / 2^16; then per
  *   element k, γ_k and β_k folded into an integer offset b_k = round_half_even(β_k / (γ_k·√n/2^16))
