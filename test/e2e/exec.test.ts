@@ -2,7 +2,7 @@
  * `qloom exec` as a user runs it (`node cli/qloom.js exec …`): conformance models and their
  * input .pb files in, .pb files out, compared with the suite's expected outputs bit for bit.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,11 @@ import { qloom, qloomWithin } from '../helpers/cli.js';
 import { ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { decodeTensorPb } from '../../nets/onnx/tensor.js';
 import { TESTDATA } from '../helpers/conformance.js';
+import { buildModel } from '../helpers/onnx-build.js';
+import { runOrt } from '../helpers/ort.js';
+import { encodeTensorPb } from '../../nets/onnx/tensor.js';
+import type { Tensor } from '../../nets/graph.js';
+import { Prng } from '../../nets/prng.js';
 
 const NODE = join(TESTDATA, 'node');
 
@@ -136,3 +141,61 @@ describe.skipIf(!existsSync(NODE))('qloom exec', () => {
     expect(readdirSync(dir).sort()).toEqual(['a-file', 'p']);
   }, 100_000);
 });
+
+/**
+ * An attention core written as an ONNX test-data folder (model.onnx, test_data_set_0/input_*.pb,
+ * output_0.pb from onnxruntime-node): Q·Kᵀ (QLinearMatMul, B fed at run time) → QLinearSoftmax →
+ * P·V, three uint8 graph inputs.
+ */
+async function attentionFolder(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'qloom-attention-'));
+  const rng = new Prng(17);
+  const [H, M, D, N, Dv] = [2, 5, 8, 6, 4];
+  const u8 = (shape: number[]): Tensor => ({ dtype: 'uint8', shape, data: Uint8Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.int(256)) });
+  const f = (v: number): Tensor => ({ dtype: 'float32', shape: [], data: Float32Array.of(v) });
+  const z = (v: number): Tensor => ({ dtype: 'uint8', shape: [], data: Uint8Array.of(v) });
+  const inputs = { q: u8([H, M, D]), kt: u8([H, D, N]), v: u8([H, N, Dv]) };
+  const model = buildModel({
+    opset: 13,
+    extraOpsets: [{ domain: 'com.microsoft', version: 1 }],
+    inputs: Object.entries(inputs).map(([name, t]) => ({ name, dtype: 'uint8', shape: [...t.shape] })),
+    outputs: [{ name: 'o', dtype: 'uint8', shape: [H, M, Dv] }],
+    inits: { sq: f(0.02), zq: z(128), sk: f(0.03), zk: z(120), ss: f(0.05), zs: z(130), sp: f(1 / 256), zp: z(0), sv: f(0.04), zv: z(128), so: f(0.03), zo: z(128) },
+    nodes: [
+      { op: 'QLinearMatMul', inputs: ['q', 'sq', 'zq', 'kt', 'sk', 'zk', 'ss', 'zs'], outputs: ['s'] },
+      { op: 'QLinearSoftmax', domain: 'com.microsoft', inputs: ['s', 'ss', 'zs', 'sp', 'zp'], outputs: ['p'], attrs: { axis: -1, opset: 13 } },
+      { op: 'QLinearMatMul', inputs: ['p', 'sp', 'zp', 'v', 'sv', 'zv', 'so', 'zo'], outputs: ['o'] },
+    ],
+  });
+  writeFileSync(join(dir, 'model.onnx'), model);
+  const set = join(dir, 'test_data_set_0');
+  mkdirSync(set);
+  Object.entries(inputs).forEach(([name, t], i) => writeFileSync(join(set, `input_${i}.pb`), encodeTensorPb(name, t)));
+  const o = (await runOrt(model, inputs)).o;
+  writeFileSync(join(set, 'output_0.pb'), encodeTensorPb('o', { dtype: 'uint8', shape: [...o.dims], data: Uint8Array.from(o.data as ArrayLike<number>) }));
+  return dir;
+}
+
+describe('qloom exec on an attention core', () => {
+  it('three --input files (q, kt, v): the written output equals onnxruntime-node bit for bit, both matmuls reported', async () => {
+    const folder = await attentionFolder();
+    const set = join(folder, 'test_data_set_0');
+    const out = tmp();
+    const r = await qloom('exec', join(folder, 'model.onnx'), '--input', `q=${join(set, 'input_0.pb')}`, '--input', `kt=${join(set, 'input_1.pb')}`, '--input', `v=${join(set, 'input_2.pb')}`, '--out-dir', out, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(plain(readFileSync(join(out, 'o.pb')))).toEqual(plain(readFileSync(join(set, 'output_0.pb'))));
+    const doc = JSON.parse(r.stdout) as { layers: { name: string; events: number }[] };
+    expect(doc.layers.map((l) => l.name)).toEqual(['QLinearMatMul_0', 'QLinearMatMul_2']);
+    expect(doc.layers.every((l) => l.events === 0)).toBe(true);
+  });
+
+  it('a missing one of the three inputs exits 2 and names it', async () => {
+    const folder = await attentionFolder();
+    const set = join(folder, 'test_data_set_0');
+    const r = await qloom('exec', join(folder, 'model.onnx'), '--input', `q=${join(set, 'input_0.pb')}`, '--input', `v=${join(set, 'input_2.pb')}`, '--out-dir', tmp());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("'kt'");
+  });
+});
+
