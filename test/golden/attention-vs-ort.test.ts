@@ -13,10 +13,13 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { DType, Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
+import { exportQuantizedOnnx } from '../../quant/onnx/qexport.js';
 import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { runQuantized } from '../../sim/qexec.js';
 import { buildModel, type BNode, type BValue } from '../helpers/onnx-build.js';
 import { HAS_VNNI } from '../helpers/ort.js';
+import { modelErrorOf } from '../helpers/errors.js';
+import type { QParams, QuantizedNetwork } from '../../qnet/network.js';
 
 type I8 = 'int8' | 'uint8';
 const MS = [{ domain: 'com.microsoft', version: 1 }];
@@ -372,5 +375,43 @@ describe('LayerNormalization between DequantizeLinear and QuantizeLinear vs ORT'
     console.log(`float layernorm vs ORT's DQ → LayerNormalization → Q: ${equal} of ${total} codes equal, max |difference| ${maxDiff}`);
     expect(maxDiff).toBeLessThanOrEqual(1);
     expect(equal / total).toBeGreaterThan(0.99);
+  });
+});
+
+describe('exported attention vs ORT', () => {
+  it('an imported core exported again (QOperator; uint8 QDQ) runs in ORT to the executor’s codes bit for bit', async () => {
+    await fc.assert(
+      fc.asyncProperty(dtArb, fc.constantFrom<'qop' | 'qdq'>('qop', 'qdq'), seedArb, async (dt, format, seed) => {
+        const c = coreCase(seed, format === 'qdq' ? 'uint8' : dt);
+        const net = importQuantizedOnnx(qopCore(c, false));
+        const bytes = exportQuantizedOnnx(net, { format, opset: 13 });
+        const ours = runQuantized(net, c.feeds, EXEC).outputs;
+        const ref = await ortRun(bytes, c.feeds, format === 'qdq' ? 'all' : 'disabled');
+        for (const k of Object.keys(ref)) expect(Array.from(ours[k].data as ArrayLike<number>), k).toEqual(ref[k].data);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('the integer-only variants are refused, every offending layer named at once', () => {
+    const q = (s: number): QParams => ({ scale: Float32Array.of(s), zeroPoint: Int32Array.of(0), axis: -1, bits: 8, signed: false, narrow: false });
+    const tensors = new Map(['x', 'a', 'b', 'c'].map((t, i) => [t, { name: t, shape: [2, 8], q: q(0.05 / (i + 1)) }]));
+    const net: QuantizedNetwork = {
+      name: 'int-only',
+      inputs: [{ name: 'x', dtype: 'uint8', shape: [2, 8] }],
+      outputs: [{ name: 'c', dtype: 'uint8', shape: [2, 8] }],
+      tensors,
+      layers: [
+        { kind: 'softmax', name: 'sm', inputs: ['x'], output: 'a', axis: 1, coerce2d: false, variant: 'ibert' },
+        { kind: 'layernorm', name: 'ln', inputs: ['a'], output: 'b', axis: 1, epsilon: 1e-5, gamma: new Float32Array(8).fill(1), beta: null, variant: 'integer' },
+        { kind: 'activation', name: 'gelu', inputs: ['b'], output: 'c', activation: { kind: 'igelu', inQ: q(0.05 / 3), outQ: q(0.05 / 4) } },
+      ],
+    };
+    const err = modelErrorOf(() => exportQuantizedOnnx(net, { format: 'qop', opset: 17 }));
+    expect(err.problems.map((p) => [p.node, p.message])).toEqual([
+      ['sm', "the ibert softmax has no ONNX Runtime op (only the 'ort' variant is QLinearSoftmax)"],
+      ['ln', "the integer LayerNorm has no ONNX Runtime op (only the 'float' variant is DQ → LayerNormalization → Q)"],
+      ['gelu', 'i-GELU has no ONNX Runtime op'],
+    ]);
   });
 });
