@@ -1,8 +1,10 @@
 /**
  * Functional executor of a QuantizedNetwork: runs every layer with the bit-exact integer kernels
- * (sim/kernels: convInt / gemmInt on a P-bit accumulator in the dataflow's order), requantizes in
- * the run's mode (qnet/requant.ts), and runs the integer element ops (sim/qops.ts), LUT activations
- * (qnet/lut.ts) and QuantizeLinear / DequantizeLinear (qnet/qmath.ts). Float layers left between a
+ * (sim/kernels: convInt / gemmInt on a P-bit accumulator in the dataflow's order — an activation ×
+ * activation matmul too, its B the stationary operand per head), requantizes in the run's mode
+ * (qnet/requant.ts), and runs the integer element ops (sim/qops.ts), LUT and i-GELU activations
+ * (qnet/lut.ts, qnet/igelu.ts), softmax and layernorm (qnet/softmax.ts, qnet/layernorm.ts) and
+ * QuantizeLinear / DequantizeLinear (qnet/qmath.ts). Float layers left between a
  * dequantize and a quantize run through nets/fp32's execNode.
  *
  * With `requant: { mode: 'float' }` and a 32-bit wrapping accumulator the outputs equal

@@ -17,12 +17,18 @@
  *   - add / concat / avgpool / globalavgpool / standalone sigmoid (entries = 2^bits) →
  *     com.microsoft QLinearAdd / QLinearConcat / QLinearAveragePool / QLinearGlobalAveragePool /
  *     QLinearSigmoid (v1), whose float arithmetic sim/qops.ts reproduces.
+ *   - matmul (activation × activation) → QLinearMatMul with both operands graph tensors
+ *     (MatMulInteger for an int32 output); softmax of the `ort` variant → com.microsoft
+ *     QLinearSoftmax (attribute `opset` 12 for the 2-D coercion, else 13); layernorm of the
+ *     `float` variant → DequantizeLinear → LayerNormalization (opset ≥ 17) → QuantizeLinear, which
+ *     ORT runs in float32 (within one code of qloom's, test/golden/attention-vs-ort.test.ts).
  *   - maxpool, reshape, flatten, transpose, identity → the plain op on the int8/uint8 tensor.
  *   - float layers → their float node (nets/onnx/export's normalization, via a one-node export).
  * QDQ form ('qdq'): weights are int8/uint8 initializers behind DequantizeLinear (axis 0 when
  *   per-channel), biases int32 initializers behind DequantizeLinear with scale f32(s_x·s_w[c]);
- *   activations are Q → DQ pairs around float Conv / Gemm / MatMul / Add / Concat / AveragePool /
- *   GlobalAveragePool / Sigmoid, which ORT's QDQ transformer (graph optimization level 'extended'
+ *   activations are Q → DQ pairs around float Conv / Gemm / MatMul (also of two activations) /
+ *   Softmax / Add / Concat / AveragePool / GlobalAveragePool / Sigmoid, which ORT's QDQ transformer
+ *   (graph optimization level 'extended'
  *   or 'all') fuses into the same QLinear kernels as above — then the outputs are bit-exact. Run
  *   un-fused (optimizations off) the float op + QuantizeLinear can differ from the integer path
  *   by one code on values that round near .5 (test/golden/qexport-vs-ort.test.ts measures it).
@@ -49,6 +55,8 @@
  *     and a 16-bit conv would run un-fused in float, so it could not be bit-exact.
  *   - per-channel activations feeding integer layers, per-channel weight zero points that differ
  *     on a conv (or on a gemm with a bias), a bias on a 32-bit-output layer, avgpool dilations.
+ *   - the integer-only transformer arithmetic — the `ibert` and `lut` softmax, the `integer`
+ *     layernorm, the `igelu` activation (ORT has no op computing it) —, an int8 A with a uint8 B.
  * Weight codes of fewer than 8 bits are stored in int8 / uint8. A uint8 weight read by int8
  * activations is re-encoded as int8 (codes and zero point − 128: the differences q − z, hence
  * every accumulator, are unchanged), since ORT has no s8×u8 kernels.

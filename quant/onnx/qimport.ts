@@ -3,12 +3,16 @@
  *
  * Two ways of writing a quantized network in ONNX are read:
  *   - QOperator form: QuantizeLinear, DequantizeLinear, QLinearConv, QLinearMatMul, ConvInteger,
- *     MatMulInteger, and the com.microsoft QLinearAdd / QLinearConcat / QLinearGlobalAveragePool /
- *     QLinearAveragePool / QLinearSigmoid; integer MaxPool, Concat, Reshape, Flatten, Transpose,
+ *     MatMulInteger (a constant B: a gemm layer; a B fed at run time — Q·Kᵀ, P·V — an activation ×
+ *     activation matmul layer), and the com.microsoft QLinearAdd / QLinearConcat /
+ *     QLinearGlobalAveragePool / QLinearAveragePool / QLinearSigmoid / QLinearSoftmax (its `opset`
+ *     attribute picks the axis semantics); integer MaxPool, Concat, Reshape, Flatten, Transpose,
  *     Squeeze, Unsqueeze and Identity.
  *   - QDQ form: DequantizeLinear → op → QuantizeLinear islands are turned into the integer layer
  *     onnxruntime fuses them into — Conv / Gemm / MatMul (optionally followed by Relu or Clip,
  *     which become the requant unit's clamp) with constant DQ'd weights and an int32 DQ'd bias;
+ *     MatMul of two activation DQs (a matmul layer); Softmax (the `ort` softmax, as ORT fuses it
+ *     into QLinearSoftmax); LayerNormalization (the `float` layernorm: ORT keeps it in float);
  *     Add; Concat; AveragePool; GlobalAveragePool; Sigmoid; and the data-movement ops and MaxPool
  *     when the DQ and the Q carry the same parameters. Whatever is left between a DQ and a Q
  *     stays a 'float' layer, run by nets/fp32's execNode.
