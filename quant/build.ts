@@ -23,6 +23,7 @@ import { nodeOutputShapes } from '../nets/shapes.js';
 import { lutActivation } from '../qnet/lut.js';
 import { roundHalfEven } from '../qnet/qmath.js';
 import { clampBounds } from '../qnet/requant.js';
+import type { GeluAlgorithm, LayerNormAlgorithm, SoftmaxAlgorithm } from '../arch/sfu.js';
 import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedNetwork, QWindow } from '../qnet/network.js';
 
 export type FusedAct =
@@ -52,7 +53,7 @@ export interface LinearStep extends QWindow {
   readonly nodes: readonly Node[];
 }
 
-export type OpKind = 'add' | 'concat' | 'maxpool' | 'avgpool' | 'globalavgpool' | 'layout' | 'activation' | 'float';
+export type OpKind = 'add' | 'concat' | 'maxpool' | 'avgpool' | 'globalavgpool' | 'layout' | 'activation' | 'matmul' | 'softmax' | 'layernorm' | 'float';
 
 export interface OpStep {
   readonly kind: OpKind;
@@ -221,7 +222,13 @@ export function planNetwork(graph: Graph): QuantPlan {
       nodes,
     });
     let step: OpStep;
-    if (node.op === 'Add' && dataIns.length === 2 && anyInt) {
+    if (node.op === 'MatMul' && dataIns.length === 2) step = op('matmul');
+    // attention's softmax (one whose result the network computes on) and LayerNorm with constant γ, β
+    // are integer layers whatever their input (a float input is quantized for them); a Softmax
+    // that makes a graph output stays float, as the final probabilities do
+    else if (node.op === 'Softmax' && dataIns.length === 1 && !outputs.has(out)) step = op('softmax');
+    else if (node.op === 'LayerNormalization' && dataIns.length === 1 && node.outputs.filter(Boolean).length === 1 && f32Const(graph, node.inputs[1])) step = op('layernorm');
+    else if (node.op === 'Add' && dataIns.length === 2 && anyInt) {
       const nodes = [node];
       const { act, output } = absorb(out, nodes, clampOf);
       step = op('add', act, nodes, output);
@@ -253,6 +260,10 @@ export function planNetwork(graph: Graph): QuantPlan {
     if (p && p.kind === 'float' && p.node.op === 'Softmax') t = p.node.inputs[0];
     const lp = producer.get(t);
     if (lp && lp.kind === 'linear' && lp.act.kind === 'none') logits = t;
+  }
+  // a softmax's output is a probability: fixed parameters (fixedQuant), no range of its own
+  for (const st of steps) if (st.kind === 'softmax') quantized.delete(st.output);
+  if (graph.outputs.length === 1) {
   }
   const linears = steps.filter((s): s is LinearStep => s.kind === 'linear');
   return { graph, steps, intTensors, quantized, tiedTo, logits, producer, layerOf, linears };
@@ -359,6 +370,8 @@ export interface BuildInput {
   readonly shapes: ReadonlyMap<string, readonly number[]>;
   readonly name?: string;
   readonly meta?: Readonly<Record<string, string>>;
+  /** algorithms of the Softmax / LayerNorm / GELU layers (default: ORT's softmax, float LayerNorm, GELU table) */
+  readonly algorithms?: { readonly softmax: SoftmaxAlgorithm; readonly layerNorm: LayerNormAlgorithm; readonly gelu: GeluAlgorithm };
 }
 
 const INT32_MAX = 2147483647;
@@ -421,8 +434,22 @@ export function quantizeBias(bias: Float32Array, sx: number, sw: Float32Array): 
   return out;
 }
 
-function qActivation(act: FusedAct, yq: QParams, preQ: QParams | undefined): QActivation {
+/**
+ * The quantization of a softmax output (probabilities in [0, 1]): scale 1/256, zero point at the
+ * bottom of the range (0 unsigned, −128 signed at 8 bits) — what ONNX Runtime's quantizer gives a
+ * QLinearSoftmax output, and what `ort`'s ⌊1/s_y⌋ reads exactly
+ */
+export function softmaxOutputQuant(bits: number, signed: boolean): QParams {
+  const zp = signed ? -(2 ** (bits - 1)) : 0;
+  return { scale: Float32Array.of(2 ** -bits), zeroPoint: Int32Array.of(zp), axis: -1, bits, signed, narrow: false };
+}
+
+function qActivation(act: FusedAct, yq: QParams, preQ: QParams | undefined, gelu: GeluAlgorithm = 'lut'): QActivation {
   if (act.kind === 'none') return { kind: 'none' };
+  if (act.kind === 'lut' && act.fn === 'gelu' && gelu === 'igelu') {
+    if (!preQ) throw new InvariantError('i-GELU needs the quantization of its input');
+    return { kind: 'igelu', inQ: preQ, outQ: yq };
+  }
   if (act.kind === 'clamp') {
     // kept even when it cannot cut anything (a ReLU output whose zero point is qmin): an exporter
     // drops it then, the executor's saturation does the same work
@@ -436,6 +463,7 @@ function qActivation(act: FusedAct, yq: QParams, preQ: QParams | undefined): QAc
 export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
   const { plan, weights, shapes } = input;
   const graph = plan.graph;
+  const alg = input.algorithms ?? { softmax: 'ort', layerNorm: 'float', gelu: 'lut' };
   const qOf = resolveTied(plan, input.acts);
   const graphOutputs = new Set(graph.outputs.map((o) => o.name));
   const taken = new Set<string>();
@@ -510,7 +538,7 @@ export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
         pads: s.pads,
         dilations: s.dilations,
         group: s.group,
-        activation: qActivation(s.act, yq, s.act.kind === 'lut' ? qOf.get(s.preAct) : undefined),
+        activation: qActivation(s.act, yq, s.act.kind === 'lut' ? qOf.get(s.preAct) : undefined, alg.gelu),
       });
       continue;
     }
@@ -566,7 +594,41 @@ export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
       }
       case 'activation': {
         const yq = qOf.get(s.output)!;
-        layers.push({ ...base, kind: 'activation', activation: qActivation(s.act, yq, qOf.get(s.inputs[0])) });
+        layers.push({ ...base, kind: 'activation', activation: qActivation(s.act, yq, qOf.get(s.inputs[0]), alg.gelu) });
+        break;
+      }
+      case 'matmul':
+        layers.push({ ...base, kind: 'matmul', activation: { kind: 'none' } });
+        break;
+      case 'softmax': {
+        const rank = shapeOf(s.inputs[0]).length;
+        const coerce2d = attrNum(n, 'coerce2d', 0) === 1;
+        const axis = attrNum(n, 'axis', coerce2d ? 1 : -1);
+        layers.push({ ...base, kind: 'softmax', axis: axis < 0 ? axis + rank : axis, coerce2d, variant: alg.softmax, ...(alg.softmax === 'lut' && { expLutEntries: 256 }) });
+        break;
+      }
+      case 'layernorm': {
+        const xs = shapeOf(s.inputs[0]);
+        const a = attrNum(n, 'axis', -1);
+        const axis = a < 0 ? a + xs.length : a;
+        const normalized = numel(xs.slice(axis));
+        const broadcast = (t: Tensor | undefined): Float32Array | null => {
+          if (!t) return null;
+          const d = t.data as Float32Array;
+          // Scale / B broadcast to the normalized shape (their trailing dims); written out element by element
+          const out = new Float32Array(normalized);
+          for (let i = 0; i < normalized; i++) out[i] = d[i % d.length];
+          return out;
+        };
+        layers.push({
+          ...base,
+          kind: 'layernorm',
+          axis,
+          epsilon: attrNum(n, 'epsilon', 1e-5),
+          gamma: broadcast(f32Const(graph, n.inputs[1]))!,
+          beta: n.inputs[2] ? broadcast(f32Const(graph, n.inputs[2])) : null,
+          variant: alg.layerNorm,
+        });
         break;
       }
     }

@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConfigError, type Problem } from '../arch/errors.js';
+import { GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, SOFTMAX_ALGORITHMS, type GeluAlgorithm, type LayerNormAlgorithm, type SoftmaxAlgorithm } from '../arch/sfu.js';
 import { ADAROUND_DEFAULTS, ADAROUND_PAPER, type AdaRoundOptions } from './adaround.js';
 
 export interface TensorQuantConfig {
@@ -70,6 +71,22 @@ export interface PtqConfig {
   readonly overrides: Readonly<Record<string, LayerOverride>>;
   readonly calibSamples: number;
   readonly seed: number;
+  /**
+   * The algorithms of the transformer ops' integer layers (arch/sfu.ts: what an SFU computes);
+   * absent = the defaults `TRANSFORMER_DEFAULTS` (ONNX Runtime's QLinearSoftmax, float LayerNorm,
+   * GELU from a table) — absent rather than filled so a CNN's config hash does not change
+   */
+  readonly softmax?: SoftmaxAlgorithm;
+  readonly layerNorm?: LayerNormAlgorithm;
+  readonly gelu?: GeluAlgorithm;
+}
+
+/** Softmax / LayerNorm / GELU algorithms of a config that names none */
+export const TRANSFORMER_DEFAULTS = Object.freeze({ softmax: 'ort' as SoftmaxAlgorithm, layerNorm: 'float' as LayerNormAlgorithm, gelu: 'lut' as GeluAlgorithm });
+
+/** The transformer ops' algorithms of a config, defaults filled */
+export function transformerAlgorithms(cfg: PtqConfig): { readonly softmax: SoftmaxAlgorithm; readonly layerNorm: LayerNormAlgorithm; readonly gelu: GeluAlgorithm } {
+  return { softmax: cfg.softmax ?? TRANSFORMER_DEFAULTS.softmax, layerNorm: cfg.layerNorm ?? TRANSFORMER_DEFAULTS.layerNorm, gelu: cfg.gelu ?? TRANSFORMER_DEFAULTS.gelu };
 }
 
 /** What a caller (the CLI) may change on top of a preset; undefined = keep the preset's value. */
@@ -99,6 +116,9 @@ export interface PtqFlags {
   readonly overrides?: Readonly<Record<string, LayerOverride>>;
   readonly calibSamples?: number;
   readonly seed?: number;
+  readonly softmax?: string;
+  readonly layerNorm?: string;
+  readonly gelu?: string;
 }
 
 const W_SYM: TensorQuantConfig = { bits: 8, perChannel: false, symmetric: true, signed: true, narrow: true, pow2: false };
@@ -225,6 +245,11 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
   const biasCorrection = pick('biasCorrection', f.biasCorrection, b.biasCorrection, BIAS_CORRECTIONS);
   const cleRelu6 = pick('cleRelu6', f.cleRelu6, b.cleRelu6, CLE_RELU6_MODES);
   const hbaPadding = pick('hbaPadding', f.hbaPadding, b.hbaPadding, HBA_PADDING_MODES);
+  const pickOpt = <T extends string>(path: string, v: string | undefined, dflt: T | undefined, known: readonly T[]): T | undefined =>
+    v === undefined ? dflt : pick(path, v, dflt ?? known[0], known);
+  const softmax = pickOpt('softmax', f.softmax, b.softmax, SOFTMAX_ALGORITHMS);
+  const layerNorm = pickOpt('layerNorm', f.layerNorm, b.layerNorm, LAYERNORM_ALGORITHMS);
+  const gelu = pickOpt('gelu', f.gelu, b.gelu, GELU_ALGORITHMS);
 
   const percentile = f.percentile ?? b.percentile;
   if (typeof percentile !== 'number' || !(percentile > 50 && percentile <= 100)) {
@@ -279,6 +304,9 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     overrides,
     calibSamples,
     seed,
+    ...(softmax !== undefined && { softmax }),
+    ...(layerNorm !== undefined && { layerNorm }),
+    ...(gelu !== undefined && { gelu }),
   });
 }
 

@@ -13,6 +13,7 @@ import type { Graph, Node, Tensor } from '../nets/graph.js';
 import { lutFunction } from '../qnet/lut.js';
 import { qRange } from '../qnet/qmath.js';
 import { adaround, type AdaRoundLayer } from './adaround.js';
+import { foldAttentionScales } from './attention-fold.js';
 import { analyticInputMean, correctBias } from './bias-correction.js';
 import { foldBatchNorms, type FoldedBn } from './bnfold.js';
 import {
@@ -20,6 +21,7 @@ import {
   perSample,
   planNetwork,
   simpleAct,
+  softmaxOutputQuant,
   tensorShapes,
   type FusedAct,
   type LinearStep,
@@ -28,7 +30,7 @@ import {
   type QuantPlan,
 } from './build.js';
 import { calibrate, type CalibData, type CalibStats } from './calibrate.js';
-import { actConfigFor, configHash, weightConfigFor, type PtqConfig, type TensorQuantConfig } from './config.js';
+import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, type PtqConfig, type TensorQuantConfig } from './config.js';
 import { crossLayerEqualize } from './cle.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
@@ -175,7 +177,7 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
   };
   if (calib.count < 1) throw new InvariantError('the calibration set is empty');
   const biasSources: BiasCorrectionSource[] = [];
-  const folded = timed('bnfold', () => foldBatchNorms(graph0));
+  const folded = timed('bnfold', () => foldBatchNorms(foldAttentionScales(graph0).graph));
   let graph = folded.graph;
   let bn = folded.bn;
   let clePairs: PtqStats['clePairs'] = [];
@@ -261,6 +263,12 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
       acts.set(t, q);
       const h = stats.tensors.get(t)!.hist;
       actStats.push({ tensor: t, method, bits: acfg.bits, observedMin: h.min, observedMax: h.max, min: range.min, max: range.max, scale: q.scale[0], zeroPoint: q.zeroPoint[0] });
+    }
+    // softmax outputs are probabilities: fixed parameters, not calibrated
+    for (const st of plan.steps) {
+      if (st.kind !== 'softmax') continue;
+      const acfg = actCfg(plan, cfg, st.output);
+      acts.set(st.output, softmaxOutputQuant(acfg.bits, acfg.signed));
     }
   });
   return { graph, bn, plan, stats, shapes, weights, acts, layerStats, actStats, clePairs, biasCorrection: biasSources };
@@ -399,6 +407,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     shapes: prep.shapes,
     name: graph.name,
     meta: { producer: 'qloom PTQ', preset: cfg.preset, configHash: hash },
+    algorithms: transformerAlgorithms(cfg),
   });
   timings.build = now() - t1;
   timings.total = now() - t0;

@@ -22,7 +22,7 @@ import { QuantizedExecutor } from '../sim/qexec.js';
 import type { QuantPlan, LinearWeights } from '../quant/build.js';
 import { buildQuantizedNetwork } from '../quant/build.js';
 import type { CalibData } from '../quant/calibrate.js';
-import { configHash, type PtqConfig, type TensorQuantConfig } from '../quant/config.js';
+import { configHash, transformerAlgorithms, type PtqConfig, type TensorQuantConfig } from '../quant/config.js';
 import { concatF32, prepareModel, simulateQuantized, type LayerStats, type PreparedModel, type QuantizerSet } from '../quant/pipeline.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { qparamsFromRange, qparamsFromRanges, quantizeArray } from '../quant/quantizer.js';
@@ -261,7 +261,7 @@ export async function debugNetwork(graph: Graph, calib: CalibData, evalData: Eva
   const all = sim(q, allOn);
   const wOnly = sim(q, { weights: () => true, acts: () => false });
   const aOnly = sim(q, { weights: () => false, acts: () => true });
-  const net = buildQuantizedNetwork({ plan, weights: prep.weights, acts: prep.acts, shapes: prep.shapes });
+  const net = buildQuantizedNetwork({ plan, weights: prep.weights, acts: prep.acts, shapes: prep.shapes, algorithms: transformerAlgorithms(cfg) });
   const integerOut = quantizedOutputs(net, graph, evalData);
   const integerLogits = logits === net.outputs[0].name ? integerOut : quantizedOutputs(net, graph, evalData, 250, logits);
   tick();
