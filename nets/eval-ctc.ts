@@ -235,6 +235,20 @@ export function scoreTexts(predictions: readonly string[], truths: readonly stri
   };
 }
 
+/**
+ * Scores a recognizer's outputs for `count` lines, each [T, classes] and back to back (what an
+ * executor gives for the whole set), against `texts`; T follows from the length. A length that is
+ * not a whole number of [T, classes] rows is a ModelError: not a CTC recognizer over `cs`.
+ */
+export function scoreCtcOutputs(outputs: ArrayLike<number>, count: number, texts: readonly string[], cs: CtcCharset = loadCtcCharset()): TextScores {
+  const classes = cs.chars.length;
+  const steps = outputs.length / (count * classes);
+  if (!Number.isInteger(steps) || steps < 1) {
+    throw new ModelError(`the model's output has ${outputs.length / count} values a line, not [T, ${classes}]: not a CTC recognizer over ${cs.source}`);
+  }
+  return scoreTexts(ctcDecodeBatch({ shape: [count, steps, classes], data: outputs }, cs), texts);
+}
+
 /** A text-line set as the evaluation reads it (nets/data `textlines`: `texts` is the truth). */
 export interface TextLineBatch {
   readonly images: Float32Array;

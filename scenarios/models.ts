@@ -13,7 +13,7 @@ import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { loadPhotos } from '../nets/data/photos.js';
 import type { PreprocessName } from '../nets/data/preprocess.js';
 import { argmaxRows, evaluateTop1, wilsonInterval } from '../nets/eval.js';
-import { ctcDecodeBatch, evaluateCtc, loadCtcCharset, scoreTexts, type TextScores } from '../nets/eval-ctc.js';
+import { evaluateCtc, scoreCtcOutputs, type TextScores } from '../nets/eval-ctc.js';
 import type { ValueInfo } from '../nets/graph.js';
 import { evaluatePhotos, photoOutputs, type PhotoPrediction } from '../nets/photo-eval.js';
 import { layerStats, type LayerStat } from '../nets/shapes.js';
@@ -137,15 +137,6 @@ function textFields(s: TextScores) {
   return { charAccuracy: s.charAccuracy, lineAccuracy: s.lineAccuracy, normEditAccuracy: s.normEditAccuracy, edits: s.edits, chars: s.chars, correct: s.exact };
 }
 
-/** The recognizer's outputs of every line, [count, T, classes] back to back, read as text and scored. */
-function scoreOutputs(outputs: Float32Array, count: number, texts: readonly string[]): TextScores {
-  const cs = loadCtcCharset();
-  const classes = cs.chars.length;
-  const steps = outputs.length / (count * classes);
-  if (!Number.isInteger(steps)) throw new UsageError(`the model's output (${outputs.length / count} values a line) is not [T, ${classes}]: not a CTC recognizer over ${cs.source}`);
-  return scoreTexts(ctcDecodeBatch({ shape: [count, steps, classes], data: outputs }, cs), texts);
-}
-
 /** FP32 top-1 on the test split, or the top-1 class per photo (`qloom eval`). */
 export function evaluateModel(model: string, opts: EvaluationOptions = {}): ModelEvaluation {
   const { graph, entry } = loadModel(model);
@@ -214,7 +205,7 @@ export async function evaluateQuantizedModel(model: string, opts: QuantizedEvalu
   if (isText(dataset)) {
     const texts = set.texts!;
     const fp = evaluateCtc(graph, { ...set, texts }, { onProgress });
-    const q = scoreOutputs(quantizedOutputs(net, graph, set, 16), set.count, texts);
+    const q = scoreCtcOutputs(quantizedOutputs(net, graph, set, 16), set.count, texts);
     return {
       model,
       dataset,

@@ -31,6 +31,7 @@
  * 97.69 %. Nearly all misreads are at 11–20 px (79.3 % of lines there, 98.5–98.9 % above) and on
  * blurred lines (89.0 % vs 97.1 % sharp); a dropped space between tokens ("88%dissent") is the
  * commonest error. Render ≈ 14 ms a line, ORT ≈ 80 ms a line (1 thread, 2 shared cores, load 5–7).
+ * docs/textlines-samples.png shows 20 test lines (`npx tsx bench/textlines-sheet.ts`).
  */
 import { DatasetError } from '../errors.js';
 import { loadCtcCharset, spellable } from '../eval-ctc.js';

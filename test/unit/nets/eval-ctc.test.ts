@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../../../nets/errors.js';
-import { codePoints, ctcDecodeBatch, ctcGreedyDecode, editDistance, evaluateCtcWith, loadCtcCharset, scoreTexts, spellable, trimSpaces } from '../../../nets/eval-ctc.js';
+import { codePoints, ctcDecodeBatch, ctcGreedyDecode, editDistance, evaluateCtcWith, loadCtcCharset, scoreCtcOutputs, scoreTexts, spellable, trimSpaces } from '../../../nets/eval-ctc.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'qloom-ctc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -145,5 +145,17 @@ describe('evaluateCtcWith', () => {
     expect(r.predictions).toEqual(['a', 'b', 'a', 'b', 'a']);
     expect(r.exact).toBe(3);
     expect(done).toEqual([2, 4, 5]);
+  });
+});
+
+describe('scoreCtcOutputs', () => {
+  it('reads lines back to back with T from the length; a length that is no whole [T, classes] is a ModelError', () => {
+    const cs = loadCtcCharset(dict('ab3.txt', 'a\nb\n'));
+    // 2 lines × 2 steps × 4 classes: 'ab' and 'a'
+    const out = new Float32Array([0, 1, 0, 0, 0, 0, 1, 0, /* line 2 */ 0, 1, 0, 0, 1, 0, 0, 0]);
+    const s = scoreCtcOutputs(out, 2, ['ab', 'b'], cs);
+    expect(s.exact).toBe(1);
+    expect(s.edits).toBe(1);
+    expect(() => scoreCtcOutputs(new Float32Array(10), 2, ['a', 'b'], cs)).toThrow(/5 values a line, not \[T, 4\]/);
   });
 });
