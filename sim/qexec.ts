@@ -600,6 +600,9 @@ export class QuantizedRunner {
     const accs = new Float64Array(nb * M * N);
     const reports: OverflowReport[] = [];
     const bt = new Int32Array(K * N);
+    // B changes every run, so each head is prepared anew: the WebAssembly kernel's instance costs
+    // ~0.25 ms, more than a small head's products take in the Float64 loops (same results)
+    const kernel = M * K * N >= 1 << 18 ? ('auto' as const) : ('js' as const);
     let minSafeBits = 0;
     for (let i = 0; i < nb; i++) {
       const ao = pairs[2 * i] * M * K;
@@ -607,7 +610,7 @@ export class QuantizedRunner {
       for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) bt[n * K + k] = b.data[bo + k * N + n];
       const spec = {
         zx: aq.zeroPoint[0], zw: zb, bias: null, acc, order: this.opts.order ?? DEFAULT_ORDER, form,
-        xBits: aq.bits, xSigned: aq.signed, wBits: bq.bits, wSigned: bq.signed, k: K, w: bt, nOut: N,
+        xBits: aq.bits, xSigned: aq.signed, wBits: bq.bits, wSigned: bq.signed, k: K, w: bt, nOut: N, kernel,
       };
       const res = prepareGemmInt(spec).run(a.data.subarray(ao, ao + M * K), M, accs.subarray(i * M * N, (i + 1) * M * N));
       reports.push(res.overflow);
