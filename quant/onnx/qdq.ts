@@ -207,6 +207,9 @@ function fuseMatMul(st: QImportState, f: Fusion, e: FloatEntry): void {
 /**
  * DQ(x) → Softmax → Q of the same 8-bit type: ORT's QDQ transformer fuses it into
  * com.microsoft QLinearSoftmax (opset attribute = the model's), so it becomes the `ort` softmax.
+ * For int8, ORT 1.30 on x86 first moves the island to uint8 (zero points + 128) and runs the
+ * uint8 kernel: the same codes except on a row so short that T·⌊1/s_y⌋ overflows float32
+ * (uint8 then yields z_y, the int8 kernel saturates) — qnet/softmax.ts's `ort` is the int8 kernel.
  */
 function fuseSoftmax(st: QImportState, f: Fusion, e: FloatEntry): void {
   const node = e.node;

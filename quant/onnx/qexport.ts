@@ -32,6 +32,9 @@
  *   or 'all') fuses into the same QLinear kernels as above — then the outputs are bit-exact. Run
  *   un-fused (optimizations off) the float op + QuantizeLinear can differ from the integer path
  *   by one code on values that round near .5 (test/golden/qexport-vs-ort.test.ts measures it).
+ *   ORT 1.30 on x86 fuses int8 QDQ MatMul of two activations only where int8 kernels are allowed
+ *   (not on this machine class): an int8 attention exported as QDQ runs its matmuls in float there
+ *   (test/golden/attention-vs-ort.test.ts measures it); uint8 is fused and bit-exact.
  *   A gemm is written as Gemm(transB=1) on a 2-D view (Reshape of the integer tensor around it),
  *   which ORT fuses into com.microsoft QGemm. Data movement and MaxPool stay integer ops
  *   (what ORT's QDQ transformer turns DQ → op → Q into anyway).
