@@ -31,10 +31,13 @@ export const PTQ_OPTIONS = {
   pow2: { type: 'boolean' },
   'calib-samples': { type: 'string' },
   seed: { type: 'string' },
+  softmax: { type: 'string' },
+  layernorm: { type: 'string' },
+  gelu: { type: 'string' },
 } as const;
 
 export const PTQ_USAGE =
-  '[--cle] [--cle-relu6 replace|skip|clip] [--hba-padding dfq|exact] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S]';
+  '[--cle] [--cle-relu6 replace|skip|clip] [--hba-padding dfq|exact] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S] [--softmax ort|ibert|lut] [--layernorm float|integer] [--gelu lut|igelu]';
 
 /** A number flag; a malformed one is a problem, not an exception, so all can be reported at once. */
 function num(values: Record<string, unknown>, key: string, problems: string[], integer = true): number | undefined {
@@ -81,6 +84,9 @@ export function ptqConfigFromFlags(preset: string | undefined, values: Record<st
     cleRelu6: values['cle-relu6'] as string | undefined,
     hbaPadding: values['hba-padding'] as string | undefined,
     adaround: iters !== undefined ? { iterations: iters } : values.adaround ? true : undefined,
+    softmax: values.softmax as string | undefined,
+    layerNorm: values.layernorm as string | undefined,
+    gelu: values.gelu as string | undefined,
   };
   try {
     const cfg = resolvePtqConfig(preset ?? 'w8a8-pt', flags);
@@ -111,6 +117,9 @@ function flagName(path: string): string {
     percentile: '--percentile',
     calibSamples: '--calib-samples',
     'adaround.iterations': '--adaround-iters',
+    softmax: '--softmax',
+    layerNorm: '--layernorm',
+    gelu: '--gelu',
   };
   return map[path] ?? path;
 }

@@ -84,9 +84,22 @@ export interface PtqConfig {
 /** Softmax / LayerNorm / GELU algorithms of a config that names none */
 export const TRANSFORMER_DEFAULTS = Object.freeze({ softmax: 'ort' as SoftmaxAlgorithm, layerNorm: 'float' as LayerNormAlgorithm, gelu: 'lut' as GeluAlgorithm });
 
-/** The transformer ops' algorithms of a config, defaults filled */
-export function transformerAlgorithms(cfg: PtqConfig): { readonly softmax: SoftmaxAlgorithm; readonly layerNorm: LayerNormAlgorithm; readonly gelu: GeluAlgorithm } {
-  return { softmax: cfg.softmax ?? TRANSFORMER_DEFAULTS.softmax, layerNorm: cfg.layerNorm ?? TRANSFORMER_DEFAULTS.layerNorm, gelu: cfg.gelu ?? TRANSFORMER_DEFAULTS.gelu };
+export interface TransformerAlgorithms {
+  readonly softmax: SoftmaxAlgorithm;
+  readonly layerNorm: LayerNormAlgorithm;
+  readonly gelu: GeluAlgorithm;
+}
+
+/**
+ * The transformer ops' algorithms of a config: what it names, else `fallback`'s (the target arch's
+ * special-function unit, when quantizing for one), else TRANSFORMER_DEFAULTS
+ */
+export function transformerAlgorithms(cfg: PtqConfig, fallback?: Partial<TransformerAlgorithms>): TransformerAlgorithms {
+  return {
+    softmax: cfg.softmax ?? fallback?.softmax ?? TRANSFORMER_DEFAULTS.softmax,
+    layerNorm: cfg.layerNorm ?? fallback?.layerNorm ?? TRANSFORMER_DEFAULTS.layerNorm,
+    gelu: cfg.gelu ?? fallback?.gelu ?? TRANSFORMER_DEFAULTS.gelu,
+  };
 }
 
 /** What a caller (the CLI) may change on top of a preset; undefined = keep the preset's value. */

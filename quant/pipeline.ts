@@ -30,7 +30,7 @@ import {
   type QuantPlan,
 } from './build.js';
 import { calibrate, type CalibData, type CalibStats } from './calibrate.js';
-import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, type PtqConfig, type TensorQuantConfig } from './config.js';
+import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, type PtqConfig, type TensorQuantConfig, type TransformerAlgorithms } from './config.js';
 import { crossLayerEqualize } from './cle.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
@@ -102,6 +102,11 @@ export interface PtqOptions {
   readonly channelRanges?: boolean;
   /** analytic bias correction refuses (ConfigError listing the layers) instead of falling back to calibration means */
   readonly strict?: boolean;
+  /**
+   * Softmax / LayerNorm / GELU algorithms where the config names none: the target arch's SFU
+   * (arch/sfu.ts), so a network quantized for an arch computes what its unit computes
+   */
+  readonly algorithms?: Partial<TransformerAlgorithms>;
 }
 
 /** Everything decided before activation ranges: the pieces debugging and the build share. */
@@ -407,7 +412,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     shapes: prep.shapes,
     name: graph.name,
     meta: { producer: 'qloom PTQ', preset: cfg.preset, configHash: hash },
-    algorithms: transformerAlgorithms(cfg),
+    algorithms: transformerAlgorithms(cfg, opts.algorithms),
   });
   timings.build = now() - t1;
   timings.total = now() - t0;

@@ -17,7 +17,8 @@
  * images, and the FP32 reference outputs. Functional execution (and its data) only runs when a
  * requested metric needs it; otherwise one timing-only inference is simulated.
  */
-import { stableJson, type PtqConfig } from '../quant/config.js';
+import type { SfuSpec } from '../arch/spec.js';
+import { stableJson, transformerAlgorithms, type PtqConfig } from '../quant/config.js';
 import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
 import { loadModel } from '../nets/zoo/index.js';
@@ -42,8 +43,10 @@ const setCache = new Map<string, EvalSet>();
 const fp32Cache = new Map<string, Float32Array>();
 
 /** The quantized network of a point (cached per thread: the arch does not change it). */
-export function quantizedFor(network: string, dataset: PointConfig['dataset'], cfg: PtqConfig): Promise<PtqResult> {
-  const key = `${network}|${dataset}|${stableJson(cfg)}`;
+export function quantizedFor(network: string, dataset: PointConfig['dataset'], cfg: PtqConfig, algorithms?: SfuSpec | null): Promise<PtqResult> {
+  // the arch's SFU decides the transformer ops' algorithms the config leaves open: part of the key
+  const alg = algorithms ? transformerAlgorithms(cfg, algorithms) : null;
+  const key = `${network}|${dataset}|${stableJson(cfg)}|${stableJson(alg)}`;
   let r = ptqCache.get(key);
   if (!r) {
     // the calibration images depend on (network, data, count, seed) only: shared by every PTQ config
@@ -53,7 +56,7 @@ export function quantizedFor(network: string, dataset: PointConfig['dataset'], c
       calib = calibrationSet(dataset, network, cfg);
       calibCache.set(ckey, calib);
     }
-    r = quantizeModel(network, dataset, cfg, {}, calib);
+    r = quantizeModel(network, dataset, cfg, alg ? { algorithms: alg } : {}, calib);
     // a failed quantization is not cached: the error reaches this point, and the next one retries
     r.catch(() => ptqCache.delete(key));
     ptqCache.set(key, r);
@@ -165,7 +168,7 @@ export async function runPoint(c: PointConfig): Promise<PointMetrics> {
     for (const m of c.metrics) out[m] = m === 'note' ? reason : null;
     return out;
   }
-  const ptq = await quantizedFor(c.network, c.dataset, ptqConfigOf(c.ptq, c.seed));
+  const ptq = await quantizedFor(c.network, c.dataset, ptqConfigOf(c.ptq, c.seed), c.arch.sfu);
   const net = ptq.net;
   // what only the quantized network shows (per-channel clamp bounds from CLE through ReLU6), by the same check
   const after = requantUnitProblem(c.archLabel, c.arch, net);

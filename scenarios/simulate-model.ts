@@ -96,7 +96,8 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   // what can be refused is refused before the PTQ run: the trace's path, the number of samples
   if (opts.trace !== undefined) checkOutputPath(opts.trace);
   const set = evaluationSet(data, model, samples, 0);
-  const net = ptq === undefined ? loadQuantizedOnnx(model) : (await quantizeModel(model, data, ptq)).net;
+  // quantized for this arch: the transformer ops' algorithms the preset leaves open are its SFU's
+  const net = ptq === undefined ? loadQuantizedOnnx(model) : (await quantizeModel(model, data, ptq, spec.sfu ? { algorithms: spec.sfu } : {})).net;
   checkRequantSupport(spec, net);
   if (net.inputs.length !== 1) throw new UsageError(`the model has ${net.inputs.length} inputs; model runs take single-input models`);
   const shape = inputShapeFor(net, set.shape);
