@@ -196,7 +196,8 @@ function trailingAxes(st: ImportState, r: WNode): number | undefined {
 /** Whether a constant is a per-element operand over the last k axes of `x`: its shape, leading 1s aside, is theirs. */
 function overTrailing(st: ImportState, c: Tensor | undefined, x: string, k: number): boolean {
   const shape = st.shapes.get(x);
-  if (!c || !shape || shape.length < k) return false;
+  // more axes than x would broadcast the output up: not LayerNormalization's shape
+  if (!c || !shape || shape.length < k || c.shape.length > shape.length) return false;
   const strip = (s: readonly number[]): readonly number[] => {
     const first = s.findIndex((d) => d !== 1);
     return first < 0 ? [] : s.slice(first);

@@ -342,8 +342,10 @@ const reduceMean: Normalizer = (c) => {
   const keepdims = a.int('keepdims', 1);
   if (keepdims !== 0 && keepdims !== 1) st.problem(n, `keepdims is ${keepdims}: it must be 0 or 1`);
   const x = st.shapes.get(c.inputs[0]);
-  // absent axes reduce over every axis: written out when the rank is known
-  const axes = a.ints('axes') ?? x?.map((_, i) => i);
+  // absent (or empty: opsets before 18 have no noop_with_empty_axes) axes reduce over every axis,
+  // written out when the rank is known
+  const given = a.ints('axes');
+  const axes = given?.length ? given : x?.map((_, i) => i);
   if (axes && x && axes.some((ax) => ax < -x.length || ax >= x.length)) st.problem(n, `axes [${axes.join(',')}] out of range for rank ${x.length}`);
   if (axes && new Set(axes.map((ax) => (x && ax < 0 ? ax + x.length : ax))).size !== axes.length) st.problem(n, `axes [${axes.join(',')}] repeat an axis`);
   c.attrs = axes ? { axes, keepdims } : { keepdims };

@@ -142,7 +142,7 @@ describe('LayerNorm: the decomposed chain becomes one LayerNormalization, equal 
     const nearMiss = (mutate: (at: (out: string) => BNode) => void): Built => {
       const rng = new Prng(5);
       const x = rand(rng, [2, 6, 8], 2);
-      const inits: Record<string, Tensor> = { eps: scalar(1e-5), gamma: rand(rng, [8], 0.5, 1), beta: rand(rng, [8], 0.3), two: scalar(2), three: scalar(3), gamma2: rand(rng, [6, 8], 0.5, 1), epsv: f32([8], Array(8).fill(1e-5)) };
+      const inits: Record<string, Tensor> = { eps: scalar(1e-5), gamma: rand(rng, [8], 0.5, 1), beta: rand(rng, [8], 0.3), two: scalar(2), three: scalar(3), gamma2: rand(rng, [6, 8], 0.5, 1), gammaw: rand(rng, [1, 1, 1, 8], 0.5, 1), epsv: f32([8], Array(8).fill(1e-5)) };
       const nodes: BNode[] = [
         { op: 'ReduceMean', inputs: ['x'], outputs: ['m'], attrs: { axes: [-1] } },
         { op: 'Sub', inputs: ['x', 'm'], outputs: ['d'] },
@@ -164,6 +164,7 @@ describe('LayerNorm: the decomposed chain becomes one LayerNormalization, equal 
       ['the variance over another axis', (at) => (at('v').attrs = { axes: [1] })],
       ['mean − x instead of x − mean', (at) => (at('d').inputs = ['m', 'x'])],
       ['γ over two axes', (at) => (at('g').inputs[1] = 'gamma2')],
+      ['γ with more axes than x (the output broadcasts up)', (at) => (at('g').inputs[1] = 'gammaw')],
       ['d also read elsewhere', (at) => (at('y').inputs = ['g', 'd'])],
       ['Div the other way round', (at) => (at('n').inputs = ['s', 'd'])],
     ];
@@ -296,7 +297,7 @@ describe('attention building blocks equal ORT', () => {
   it('ReduceMean (axes anywhere, keepdims 0/1, all axes), Pow, Sqrt', async () => {
     const rng = new Prng(31);
     const x = rand(rng, [2, 3, 4, 5], 2, 1);
-    for (const attrs of [{ axes: [1] }, { axes: [0, 2], keepdims: 0 }, { axes: [-1, -2] }, {}, { keepdims: 0 }] as Record<string, BAttr>[]) {
+    for (const attrs of [{ axes: [1] }, { axes: [0, 2], keepdims: 0 }, { axes: [-1, -2] }, {}, { keepdims: 0 }, { axes: [] }] as Record<string, BAttr>[]) {
       await compare(model(13, { x }, [{ op: 'ReduceMean', inputs: ['x'], outputs: ['y'], attrs }]));
     }
     const inits = { e: f32([5], [2, 0.5, 3, -1, 1.5]), two: scalar(2), ie: i64([2], true) };
