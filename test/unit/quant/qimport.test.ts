@@ -328,6 +328,48 @@ describe('QOperator import details', () => {
     expect(err.message).toContain('bad.onnx');
   });
 
+  it('attention ops: a run-time B makes a matmul layer; QLinearSoftmax without opset, a per-column B of two activations and a bad axis are all reported at once', () => {
+    const ok = importQuantizedOnnx(
+      buildModel({
+        opset: 13,
+        extraOpsets: MS,
+        inputs: [{ name: 'a', dtype: 'uint8', shape: [2, 3, 4] }, { name: 'b', dtype: 'uint8', shape: [2, 4, 5] }],
+        outputs: [{ name: 'p', dtype: 'uint8' }],
+        inits: { s: f32([], [0.1]), z: u8([], [0]) },
+        nodes: [
+          { name: 'qk', op: 'QLinearMatMul', inputs: ['a', 's', 'z', 'b', 's', 'z', 's', 'z'], outputs: ['y'] },
+          { name: 'sm', op: 'QLinearSoftmax', domain: 'com.microsoft', inputs: ['y', 's', 'z', 's', 'z'], outputs: ['p'], attrs: { opset: 11, axis: -2 } },
+        ],
+      }),
+    );
+    expect(ok.layers).toMatchObject([
+      { kind: 'matmul', inputs: ['a', 'b'] },
+      { kind: 'softmax', axis: 1, coerce2d: true, variant: 'ort' },
+    ]);
+    expect(ok.tensors.get('y')?.shape).toEqual([2, 3, 5]);
+    const bytes = buildModel({
+      opset: 13,
+      extraOpsets: MS,
+      inputs: [{ name: 'a', dtype: 'uint8', shape: [3, 4] }, { name: 'b', dtype: 'uint8', shape: [4, 2] }],
+      outputs: [{ name: 'y', dtype: 'uint8' }, { name: 'p', dtype: 'uint8' }, { name: 'p2', dtype: 'uint8' }],
+      inits: { s: f32([], [0.1]), z: u8([], [0]), sb: f32([2], [0.1, 0.2]), zb: u8([2], [0, 0]) },
+      nodes: [
+        { name: 'pc', op: 'QLinearMatMul', inputs: ['a', 's', 'z', 'b', 'sb', 'zb', 's', 'z'], outputs: ['y'] },
+        { name: 'noopset', op: 'QLinearSoftmax', domain: 'com.microsoft', inputs: ['a', 's', 'z', 's', 'z'], outputs: ['p'] },
+        { name: 'badaxis', op: 'QLinearSoftmax', domain: 'com.microsoft', inputs: ['a', 's', 'z', 's', 'z'], outputs: ['p2'], attrs: { opset: 13, axis: 2 } },
+      ],
+    });
+    const err = thrown(ModelError, () => importQuantizedOnnx(bytes, 'attn.onnx'));
+    expect(err.problems.map((x) => [x.node, x.op])).toEqual([
+      ['pc', 'QLinearMatMul'],
+      ['noopset', 'QLinearSoftmax'],
+      ['badaxis', 'QLinearSoftmax'],
+    ]);
+    expect(err.problems[0].message).toContain('must be per-tensor');
+    expect(err.problems[1].message).toContain("attribute 'opset' (int) is required");
+    expect(err.problems[2].message).toContain('axis 2 is out of range for rank 2');
+  });
+
   it('one tensor read with two different quantizations is an error naming both nodes', () => {
     const bytes = buildModel({
       opset: 13,
