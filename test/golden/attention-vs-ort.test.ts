@@ -154,14 +154,15 @@ function inputsOf(c: CoreCase): BValue[] {
   ];
 }
 
-/** QDQ attention core: DQ → MatMul → Q → DQ → Softmax → Q → DQ → MatMul (DQ(v)) → Q. */
-function qdqCore(c: CoreCase): Uint8Array {
+/** QDQ attention core: DQ → MatMul → Q → DQ → Softmax → Q → DQ → MatMul (DQ(v)) [→ Relu] → Q. */
+function qdqCore(c: CoreCase, relu = false): Uint8Array {
   const dq = (t: string, f: string): BNode => ({ op: 'DequantizeLinear', inputs: [t, ...qparams(t)], outputs: [f] });
   const q = (f: string, t: string): BNode => ({ op: 'QuantizeLinear', inputs: [f, ...qparams(t)], outputs: [t] });
   const nodes: BNode[] = [
     dq('q', 'qf'), dq('kt', 'ktf'), { op: 'MatMul', inputs: ['qf', 'ktf'], outputs: ['sf'] }, q('sf', 's'),
     dq('s', 'sf2'), { op: 'Softmax', inputs: ['sf2'], outputs: ['pf'], attrs: { axis: -1 } }, q('pf', 'p'),
-    dq('p', 'pf2'), dq('v', 'vf'), { op: 'MatMul', inputs: ['pf2', 'vf'], outputs: ['of'] }, q('of', 'o'),
+    dq('p', 'pf2'), dq('v', 'vf'), { op: 'MatMul', inputs: ['pf2', 'vf'], outputs: [relu ? 'of0' : 'of'] }, q('of', 'o'),
+    ...(relu ? [{ op: 'Relu', inputs: ['of0'], outputs: ['of'] }] : []),
   ];
   return buildModel({ opset: 13, inputs: inputsOf(c), outputs: [{ name: 'o', dtype: c.dt }], inits: c.inits, nodes });
 }
@@ -185,11 +186,13 @@ describe('attention cores vs ORT', () => {
     );
   });
 
-  it('uint8 QDQ core (fused by ORT into QLinearMatMul / QLinearSoftmax) equals bit for bit', async () => {
+  it('uint8 QDQ core (fused by ORT into QLinearMatMul / QLinearSoftmax; a Relu before the last Q becomes the clamp) equals bit for bit', async () => {
     await fc.assert(
-      fc.asyncProperty(seedArb, async (seed) => {
+      fc.asyncProperty(fc.boolean(), seedArb, async (relu, seed) => {
         const c = coreCase(seed, 'uint8');
-        const bytes = qdqCore(c);
+        const bytes = qdqCore(c, relu);
+        const kinds = importQuantizedOnnx(bytes).layers.map((l) => (l.kind === 'matmul' ? `matmul/${l.activation.kind}` : l.kind));
+        expect(kinds).toEqual(['matmul/none', 'softmax', `matmul/${relu ? 'clamp' : 'none'}`]);
         expectSame(qloomRun(bytes, c.feeds), await ortRun(bytes, c.feeds, 'all'));
       }),
       { numRuns: 100 },
