@@ -100,7 +100,8 @@ export function reduceMean(node: Node, xt: Tensor): Tensor {
   const count = numel(xt.shape) / Math.max(1, numel(kept));
   const acc = new Float64Array(numel(kept));
   const first = Math.min(rank, ...axes);
-  if (axes.length === rank - first && axes.every((a) => a >= first)) {
+  // distinct (the shape rule refuses repeats), so the last `rank − first` axes exactly
+  if (axes.length === rank - first) {
     // the trailing axes (LayerNorm's statistics): contiguous rows
     const len = numel(xt.shape.slice(first));
     for (let r = 0; r < acc.length; r++) {

@@ -252,6 +252,7 @@ function outputShapes(node: Node, ins: readonly (Shape | undefined)[], strict: b
     case 'ReduceMean': {
       const axes = normAxes(node, attrInts(node, 'axes', x.map((_, i) => i)), x.length, strict);
       if (!axes) return [undefined];
+      if (new Set(axes).size !== axes.length) return unknown(`axes [${axes.join(',')}] repeat an axis`);
       const keep = attrNum(node, 'keepdims', 1) === 1;
       const out: number[] = [];
       x.forEach((d, i) => {
