@@ -3,7 +3,8 @@
  * on the imported graph against onnxruntime-node running the original file, on rendered text lines
  * preprocessed as PP-OCR's recognizer does (height 48 keeping the aspect, (x/255 − 0.5)/0.5, zero
  * padding on the right to the bound width). Error measure: max |ours − ORT| ≤ 1e-4 × the range of
- * ORT's outputs.
+ * ORT's outputs. And the import's fused graph written back out (LayerNorm decomposed again for
+ * opset 13) computes in ORT exactly what the original file does.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,8 @@ import { getPreprocess, type Preprocess } from '../../nets/data/preprocess.js';
 import { renderTextLine, type TextLineStyle } from '../../nets/data/textlines.js';
 import { runFp32 } from '../../nets/fp32.js';
 import type { Graph, Tensor } from '../../nets/graph.js';
+import { exportOnnx } from '../../nets/onnx/export.js';
+import { importOnnx } from '../../nets/onnx/import.js';
 import { loadModel } from '../../nets/zoo/index.js';
 import { runOrt } from '../helpers/ort.js';
 
@@ -69,6 +72,20 @@ describe('ppocr-rec: FP32 executor equals onnxruntime-node on rendered text line
     expect(graph.outputs[0].shape).toEqual([-1, 20, 6625]);
     const { err, range } = await compare(graph, source, batch(160));
     expect(err).toBeLessThanOrEqual(1e-4 * range);
+  });
+
+  it('export → import is a fixed point, and the exported graph runs in ORT bit for bit like the original file', async () => {
+    const { graph, source } = loadModel('ppocr-rec');
+    const bytes = exportOnnx(graph);
+    const back = importOnnx(bytes);
+    expect(back.nodes).toEqual(graph.nodes);
+    expect(back.inputs).toEqual(graph.inputs);
+    expect(back.outputs).toEqual(graph.outputs);
+    const x = batch(320);
+    const name = graph.outputs[0].name;
+    const a = (await runOrt(new Uint8Array(readFileSync(source)), { x }))[name].data as Float32Array;
+    const b = (await runOrt(bytes, { x }))[name].data as Float32Array;
+    expect(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toBe(true);
   });
 
   it('imports as single ops: 5 LayerNormalization, Swish, attention MatMuls on activations, no decomposed statistics left', () => {
