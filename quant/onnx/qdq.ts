@@ -70,6 +70,16 @@ class Fusion {
     return c && c.kind === 'layer' && c.q && perTensor(c.q.decl) ? c : undefined;
   }
 
+  /** The QuantizeLinear that ends a linear op's island at y: y's own, or one after a single Relu / Clip (`act`). */
+  quantizedEnd(y: string): { q: LayerEntry; act?: FloatEntry } | undefined {
+    const q = this.qOf(y);
+    if (q) return { q };
+    const act = this.single(y);
+    if (!act || act.kind !== 'float' || (act.node.op !== 'Relu' && act.node.op !== 'Clip')) return undefined;
+    const qa = this.qOf(act.node.outputs[0]);
+    return qa ? { q: qa, act } : undefined;
+  }
+
   /** Float node e (and `also`) are fused into `layer`, which takes the place of QuantizeLinear q. */
   fused(e: FloatEntry, q: LayerEntry, layer: QLayer, decls: [string, Decl][], same: [string, string][], also?: Entry): void {
     this.gone.add(e);
@@ -91,16 +101,11 @@ function fuseLinear(st: QImportState, f: Fusion, e: FloatEntry): void {
     if (!b || b.q.dtype !== 'int32' || b.decl.zp.some((v) => v !== 0)) return;
     bias = toI32(b.q);
   }
-  let act: Entry | undefined;
-  let q = f.qOf(y);
-  if (!q) {
-    act = f.single(y);
-    if (!act || act.kind !== 'float' || (act.node.op !== 'Relu' && act.node.op !== 'Clip')) return;
-    q = f.qOf(act.node.outputs[0]);
-    if (!q) return;
-  }
+  const end = f.quantizedEnd(y);
+  if (!end) return;
+  const { q, act } = end;
   const yd = q.q!.decl;
-  const layer = fusedLinear(st, node, x, w, bias, act?.kind === 'float' ? act.node : undefined, yd, q.layer.output);
+  const layer = fusedLinear(st, node, x, w, bias, act?.node, yd, q.layer.output);
   if (!layer) return;
   f.fused(e, q, layer, [[x.x, x.decl], [layer.output, yd]], [], act);
 }
@@ -189,16 +194,11 @@ function fuseMatMul(st: QImportState, f: Fusion, e: FloatEntry): void {
   const b = f.dqIn(node.inputs[1]);
   if (!a || !b || a.decl.dtype === 'int32' || b.decl.dtype === 'int32') return;
   const y = node.outputs[0];
-  let act: Entry | undefined;
-  let q = f.qOf(y);
-  if (!q) {
-    act = f.single(y);
-    if (!act || act.kind !== 'float' || (act.node.op !== 'Relu' && act.node.op !== 'Clip')) return;
-    q = f.qOf(act.node.outputs[0]);
-    if (!q) return;
-  }
+  const end = f.quantizedEnd(y);
+  if (!end) return;
+  const { q, act } = end;
   const yd = q.q!.decl;
-  const activation = act?.kind === 'float' ? clampOf(act.node, yd) : { kind: 'none' as const };
+  const activation = act ? clampOf(act.node, yd) : { kind: 'none' as const };
   if (!activation) return;
   const out = q.layer.output;
   f.fused(e, q, { kind: 'matmul', name: node.name, inputs: [a.x, b.x], output: out, activation }, [[a.x, a.decl], [b.x, b.decl], [out, yd]], [], act);

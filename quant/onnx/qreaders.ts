@@ -326,6 +326,24 @@ function readActMatMul(st: QImportState, n: RNode, ins: readonly string[], out: 
   st.setInfo(out, yd.dtype, outShape);
 }
 
+/** X and its and Y's parameters of a unary com.microsoft op (X, X scale, X zero point, Y scale, Y zero point), one 8-bit type. */
+function unaryOperands(st: QImportState, n: RNode, ins: readonly string[]): { x: string; xType: 'int8' | 'uint8'; xd: Decl; yd: Decl } | undefined {
+  const x = ins[0];
+  const xType = st.dtypeOf(x);
+  if (xType !== 'int8' && xType !== 'uint8') {
+    st.problem(n, `input must be int8 or uint8, got ${xType}`);
+    return undefined;
+  }
+  const xd = st.readQ(n, ins[1], ins[2], 'X', xType, undefined);
+  const yd = st.readQ(n, ins[3], ins[4], 'Y', xType, undefined);
+  if (!xd || !yd) return undefined;
+  if (xd.dtype !== xType || yd.dtype !== xType) {
+    st.problem(n, `zero point types (${xd.dtype}, ${yd.dtype}) must match the input type ${xType}`);
+    return undefined;
+  }
+  return { x, xType, xd, yd };
+}
+
 /**
  * com.microsoft QLinearSoftmax → a softmax layer with ONNX Runtime's arithmetic (`ort`). Its
  * `opset` attribute (required) picks the axis semantics: below 13 the input is coerced to 2-D at
@@ -334,24 +352,14 @@ function readActMatMul(st: QImportState, n: RNode, ins: readonly string[], out: 
  * onnxruntime-node 1.30).
  */
 function readSoftmax(st: QImportState, n: RNode, ins: readonly string[], out: string): void {
-  const x = ins[0];
-  const xType = st.dtypeOf(x);
-  if (xType !== 'int8' && xType !== 'uint8') {
-    st.problem(n, `input must be int8 or uint8, got ${xType}`);
-    return;
-  }
   const opset = n.attrs.opset;
   if (typeof opset !== 'number' || !Number.isInteger(opset)) {
     st.problem(n, "attribute 'opset' (int) is required: it decides the axis semantics");
     return;
   }
-  const xd = st.readQ(n, ins[1], ins[2], 'X', xType, undefined);
-  const yd = st.readQ(n, ins[3], ins[4], 'Y', xType, undefined);
-  if (!xd || !yd) return;
-  if (xd.dtype !== xType || yd.dtype !== xType) {
-    st.problem(n, `zero point types (${xd.dtype}, ${yd.dtype}) must match the input type ${xType}`);
-    return;
-  }
+  const u = unaryOperands(st, n, ins);
+  if (!u) return;
+  const { x, xType, xd, yd } = u;
   const shape = st.shapeOf(x);
   const coerce2d = opset < 13;
   let axis = st.int(n, 'axis', -1);
@@ -427,19 +435,9 @@ function readConcat(st: QImportState, n: RNode, ins: readonly string[], out: str
 
 /** com.microsoft QLinearGlobalAveragePool / QLinearAveragePool / QLinearSigmoid → a pool or a LUT activation layer. */
 function readPoolOrSigmoid(st: QImportState, n: RNode, ins: readonly string[], out: string): void {
-  const x = ins[0];
-  const xType = st.dtypeOf(x);
-  if (xType !== 'int8' && xType !== 'uint8') {
-    st.problem(n, `input must be int8 or uint8, got ${xType}`);
-    return;
-  }
-  const xd = st.readQ(n, ins[1], ins[2], 'X', xType, undefined);
-  const yd = st.readQ(n, ins[3], ins[4], 'Y', xType, undefined);
-  if (!xd || !yd) return;
-  if (xd.dtype !== xType || yd.dtype !== xType) {
-    st.problem(n, `zero point types (${xd.dtype}, ${yd.dtype}) must match the input type ${xType}`);
-    return;
-  }
+  const u = unaryOperands(st, n, ins);
+  if (!u) return;
+  const { x, xType, xd, yd } = u;
   if (n.op !== 'QLinearSigmoid' && st.int(n, 'channels_last', 0) !== 0) {
     st.problem(n, 'channels_last=1 is not supported');
     return;
