@@ -98,4 +98,40 @@ describe('matmul layer', () => {
     expect(Array.from(narrow.outputs.y.data as Int32Array)).toEqual([4, 1020, 8, 2040, 1020, 32767]);
     expect(narrow.overflow.mm.events).toBeGreaterThan(0);
   });
+
+  it('a fused i-GELU equals the matmul requantized to its input quantization, then a standalone i-GELU layer', () => {
+    const rng = new Prng(9);
+    const [M, K, N] = [3, 12, 5];
+    const qa = q8(0.05, 3, true);
+    const qb = q8(0.04, -2, true);
+    const inQ = q8(0.08, 0, true);
+    const qy = q8(0.06, -5, true);
+    const act = { kind: 'igelu' as const, inQ, outQ: qy };
+    const feeds = {
+      a: { dtype: 'int8' as const, shape: [M, K], data: Int8Array.from({ length: M * K }, () => rng.int(256) - 128) },
+      b: { dtype: 'int8' as const, shape: [K, N], data: Int8Array.from({ length: K * N }, () => rng.int(256) - 128) },
+    };
+    const io = { inputs: [{ name: 'a', dtype: 'int8' as const, shape: [M, K] }, { name: 'b', dtype: 'int8' as const, shape: [K, N] }], outputs: [{ name: 'y', dtype: 'int8' as const, shape: [M, N] }] };
+    const fused: QuantizedNetwork = {
+      name: 'fused', ...io,
+      tensors: tensors([['a', [M, K], qa], ['b', [K, N], qb], ['y', [M, N], qy]]),
+      layers: [{ kind: 'matmul', name: 'mm', inputs: ['a', 'b'], output: 'y', activation: act }],
+    };
+    const split: QuantizedNetwork = {
+      name: 'split', ...io,
+      tensors: tensors([['a', [M, K], qa], ['b', [K, N], qb], ['t', [M, N], inQ], ['y', [M, N], qy]]),
+      layers: [
+        { kind: 'matmul', name: 'mm', inputs: ['a', 'b'], output: 't', activation: { kind: 'none' } },
+        { kind: 'activation', name: 'gelu', inputs: ['t'], output: 'y', activation: act },
+      ],
+    };
+    for (const requant of [{ mode: 'float' as const }, { mode: 'fixed' as const, rounding: 'single' as const }]) {
+      const opts = { requant, acc: { bits: 32, policy: 'wrap' as const } };
+      const a = runQuantized(fused, feeds, opts).outputs.y.data;
+      const b = runQuantized(split, feeds, opts).outputs.y.data;
+      expect(Array.from(a as Int8Array)).toEqual(Array.from(b as Int8Array));
+      expect(new Set(a).size).toBeGreaterThan(3);
+    }
+  });
 });
+
