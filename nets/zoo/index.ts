@@ -39,9 +39,7 @@ export interface LoadOptions {
 export function loadModel(nameOrPath: string, opts: LoadOptions = {}): LoadedModel {
   const entry = listModels().find((e) => e.name === nameOrPath);
   const npm = entry && NPM_MODELS.find((m) => m.name === entry.name);
-  if (entry && opts.width !== undefined && !npm?.bind) {
-    throw new ModelError(`'${nameOrPath}' has a fixed input size: a width applies to ${NPM_MODELS.filter((m) => m.bind).map((m) => m.name).join(', ')} only`);
-  }
+  if (entry && opts.width !== undefined && !npm?.bind) throw widthRefused(`'${nameOrPath}' has a fixed input size`);
   if (entry) {
     const source = npm ? join(packageDir(npm.pkg), npm.path) : join(ZOO_DIR, entry.manifest!.file);
     if (!npm?.bind) return { graph: loadFile(source), source, entry };
@@ -55,8 +53,12 @@ export function loadModel(nameOrPath: string, opts: LoadOptions = {}): LoadedMod
   // a zoo model's own file, named by its path, is imported as the zoo imports it
   const zoo = NPM_MODELS.find((m) => m.bind && sameFile(path, m.pkg, m.path));
   if (zoo?.bind) return { graph: loadBound(zoo.name, path, zoo.bind, opts.width), source: path };
-  if (opts.width !== undefined) throw new ModelError(`${path}: a width applies to ${NPM_MODELS.filter((m) => m.bind).map((m) => m.name).join(', ')} only`);
+  if (opts.width !== undefined) throw widthRefused(path);
   return { graph: loadFile(path), source: path };
+}
+
+function widthRefused(what: string): ModelError {
+  return new ModelError(`${what}: a width applies to ${NPM_MODELS.filter((m) => m.bind).map((m) => m.name).join(', ')} only`);
 }
 
 function sameFile(path: string, pkg: string, rel: string): boolean {
