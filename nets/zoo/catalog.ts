@@ -77,7 +77,7 @@ export const NPM_MODELS: readonly NpmModel[] = [
     dataset: 'textlines',
     // the file's width is dynamic (opset 9, Reshape targets computed from it): bound at import
     bind: { input: 'x', shape: [-1, 3, 48, 320], widthAxis: 3 },
-    description: 'PP-OCRv4 text recognizer (PP-LCNetV3 + SVTR neck with multi-head self-attention, pretrained ONNX), 3×48×320 (another width: loadModel's width option), CTC over 6,625 symbols',
+    description: 'PP-OCRv4 text recognizer (PP-LCNetV3 + SVTR neck with multi-head self-attention, pretrained ONNX), 3×48×320 (another width: the width option of loadModel), CTC over 6,625 symbols',
   },
 ];
 
