@@ -205,22 +205,29 @@ describe('attention cores vs ORT', () => {
     let equal = 0;
     let total = 0;
     let maxDiff = 0;
+    /** |difference| > 1 happens only where a row of the scores is so short that ORT's uint8 softmax overflows */
+    let far = 0;
     await fc.assert(
       fc.asyncProperty(seedArb, async (seed) => {
         const c = coreCase(seed, 'int8');
         const bytes = qdqCore(c);
         const ours = qloomRun(bytes, c.feeds).o.data;
         const ref = (await ortRun(bytes, c.feeds, 'all')).o.data;
+        const N = c.shapes.kt[2];
+        const ysc = Math.floor(Math.fround(1 / c.p.p.s));
         ours.forEach((v, i) => {
           total++;
           if (v === ref[i]) equal++;
-          maxDiff = Math.max(maxDiff, Math.abs(v - ref[i]));
+          const d = Math.abs(v - ref[i]);
+          if (d > 1 && ysc <= 148 * N) far++;
+          maxDiff = Math.max(maxDiff, d);
         });
       }),
       { numRuns: 60 },
     );
-    console.log(`int8 QDQ attention vs ORT: ${equal} of ${total} output codes equal, max |difference| ${maxDiff}`);
+    console.log(`int8 QDQ attention vs ORT: ${equal} of ${total} output codes equal, max |difference| ${maxDiff}, ${far} off by more than one outside overflowing rows`);
     expect(equal / total).toBeGreaterThan(0.8);
+    expect(far).toBe(0);
   });
 });
 
