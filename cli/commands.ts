@@ -21,7 +21,7 @@ export interface Command {
   load(): Promise<CommandRun>;
 }
 
-export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--json]';
+export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--width W (ppocr-rec)] [--json]';
 export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos|orientation|textlines] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
 export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos|orientation|textlines --out <file.onnx> [--format qop|qdq] [--json [--timing]]`;
 export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos|orientation [--samples N] [--json]`;
@@ -48,7 +48,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   inspect: {
     summary: 'layers of a model with op, shapes, parameters and MACs',
     usage: INSPECT_USAGE,
-    options: { json },
+    options: { json, width: { type: 'string' } },
     load: async () => (await import('./inspect.js')).run,
   },
   eval: {

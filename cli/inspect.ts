@@ -8,8 +8,9 @@ const shape = (s: readonly number[]) => `[${s.join(',')}]`;
 
 export function run(pos: string[], values: Record<string, unknown>, flags: Flags): void {
   flags.positionalCount(1, 'one model name or file');
+  const width = flags.int('width', { min: 1 });
   flags.check(INSPECT_USAGE);
-  const m = inspectModel(pos[0]);
+  const m = inspectModel(pos[0], { width });
   if (values.json) {
     process.stdout.write(JSON.stringify(m, null, 2) + '\n');
     return;

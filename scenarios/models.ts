@@ -41,9 +41,9 @@ export interface ModelInspection {
   readonly totalParams: number;
 }
 
-/** A model's layers (op, input / output shapes, parameters, MACs at batch 1) and totals. */
-export function inspectModel(model: string): ModelInspection {
-  const { graph, source } = loadModel(model);
+/** A model's layers (op, input / output shapes, parameters, MACs at batch 1) and totals; `width` binds ppocr-rec's. */
+export function inspectModel(model: string, opts: { readonly width?: number } = {}): ModelInspection {
+  const { graph, source } = loadModel(model, opts);
   const stats = layerStats(graph);
   return { model, source, inputs: graph.inputs, outputs: graph.outputs, layers: stats.layers, totalMacs: stats.totalMacs, totalParams: stats.totalParams };
 }

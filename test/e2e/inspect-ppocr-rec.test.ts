@@ -37,6 +37,18 @@ describe('qloom inspect: ch_PP-OCRv4_rec_infer.onnx at a bound width', () => {
     expect(r.stdout).toContain('x float32[-1,3,48,320]');
   });
 
+  it('--width binds another width; a fixed-size model or a width below 1 is refused', async () => {
+    const r = await qloom('inspect', 'ppocr-rec', '--width', '160', '--json');
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as Inspection).outputs[0].shape).toEqual([-1, 20, 6625]);
+    const fixed = await qloom('inspect', 'fmnist-cnn', '--width', '160');
+    expect(fixed.code).toBe(1);
+    expect(fixed.stderr).toContain("'fmnist-cnn' has a fixed input size: a width applies to ppocr-rec only");
+    const zero = await qloom('inspect', 'ppocr-rec', '--width', '0');
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--width must be a positive integer');
+  });
+
   it('a copy elsewhere keeps its dynamic width: the Reshape targets computed from it are the problems', async () => {
     const copy = join(mkdtempSync(join(tmpdir(), 'qloom-e2e-')), 'rec.onnx');
     copyFileSync(FILE, copy);
