@@ -24,7 +24,8 @@
  * - the SFU: per lane the functional units its algorithms need (arch/sfu.ts; sim/engine/sfu-cost.ts
  *   lists the operations), each unit type at the most any one algorithm uses at a time (the ops run
  *   one after another, so they share), one iterative 32-bit divider (an adder and 64 flip-flops)
- *   and its exp tables in flip-flops;
+ *   and its exp tables in flip-flops (`tableEntries` in 32-bit words: the `lut` softmax's 16-bit
+ *   entries count half);
  * - DMA engines, control, interconnect and DRAM: not priced (reported as not included).
  */
 import { quotedAt, type Quote, type ScalingRule } from './energy.js';
@@ -79,9 +80,9 @@ export function registerAreaUm2(bytes: number): number {
 /** functional units one SFU lane needs, per unit type the most one algorithm uses */
 export function sfuLaneUnits(sfu: SfuSpec): { ints: number; adds: number; fpAdds: number; fpMults: number; tableEntries: number } {
   const need = [
-    sfu.softmax === 'ort' ? { ints: 0, adds: 1, fpAdds: 1, fpMults: 1, tableEntries: 256 } : sfu.softmax === 'ibert' ? { ints: 2, adds: 3, fpAdds: 0, fpMults: 0, tableEntries: 0 } : { ints: 1, adds: 1, fpAdds: 0, fpMults: 0, tableEntries: sfu.expLutEntries },
+    sfu.softmax === 'ort' ? { ints: 0, adds: 1, fpAdds: 1, fpMults: 1, tableEntries: 256 } : sfu.softmax === 'ibert' ? { ints: 2, adds: 3, fpAdds: 0, fpMults: 0, tableEntries: 0 } : { ints: 2, adds: 1, fpAdds: 0, fpMults: 0, tableEntries: sfu.expLutEntries / 2 },
     sfu.layerNorm === 'float' ? { ints: 0, adds: 1, fpAdds: 1, fpMults: 1, tableEntries: 0 } : { ints: 1, adds: 2, fpAdds: 0, fpMults: 0, tableEntries: 0 },
-    sfu.gelu === 'igelu' ? { ints: 2, adds: 5, fpAdds: 0, fpMults: 0, tableEntries: 0 } : { ints: 0, adds: 0, fpAdds: 0, fpMults: 0, tableEntries: 0 },
+    sfu.gelu === 'igelu' ? { ints: 3, adds: 5, fpAdds: 0, fpMults: 0, tableEntries: 0 } : { ints: 0, adds: 0, fpAdds: 0, fpMults: 0, tableEntries: 0 },
   ];
   const max = (k: 'ints' | 'adds' | 'fpAdds' | 'fpMults') => Math.max(...need.map((n) => n[k]));
   return { ints: max('ints'), adds: max('adds'), fpAdds: max('fpAdds'), fpMults: max('fpMults'), tableEntries: need.reduce((s, n) => s + n.tableEntries, 0) };

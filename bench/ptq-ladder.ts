@@ -8,9 +8,9 @@
  *    calibration half, scored as logits SQNR against the ORIGINAL FP32 model on the held-out half.
  * The peer for every quantized number is the FP32 model in the same run.
  *
- *   npx tsx bench/ptq-ladder.ts [--quick] [--only ppocr-cls|fmnist-dwsep|mobilenetv2] [--paper]
+ *   npx tsx bench/ptq-ladder.ts [--quick] [--only ppocr-cls|fmnist-dwsep|mobilenetv2] [--paper | --paper-only]
  *
- * MobileNetV2 skips the AdaRound rungs (hours in single-threaded JS). --quick scores on 500 test images; --paper adds AdaRound at the paper's budget (10,000 steps a
+ * MobileNetV2 skips the AdaRound rungs (hours in single-threaded JS). --quick scores on 500 test images; --paper adds AdaRound at the paper's budget (--paper-only runs just that rung and FP32, keeping the other rows) (10,000 steps a
  * layer at lr 1e-3, batch 32: hours on two cores for ppocr-cls). Results: bench/results/ptq-ladder.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -61,7 +61,8 @@ interface Row {
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
-const paper = argv.includes('--paper');
+const paperOnly = argv.includes('--paper-only');
+const paper = argv.includes('--paper') || paperOnly;
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -88,7 +89,7 @@ async function ladder(network: string, graph: Graph, calib: CalibData, test: Cal
   };
   push('FP32', 'fp32', fpOut, fpLogits, 0);
   for (const r of LADDER) {
-    if ((r.paper && !paper) || (skipAdaround && r.preset.includes('adaround'))) continue;
+    if ((r.paper && !paper) || (paperOnly && !r.paper) || (skipAdaround && r.preset.includes('adaround'))) continue;
     const cfg = resolvePtqConfig(r.preset, { ...r.flags, calibSamples });
     const t0 = performance.now();
     const res = await quantizeNetwork(graph, calib, cfg);
@@ -122,11 +123,12 @@ export async function main(): Promise<unknown> {
     // AdaRound on MobileNetV2's 52 layers at 224×224 takes hours in single-threaded JS: left out
     rows.push(...(await ladder('mobilenetv2', graph, calib, test, calib.count, true)));
   }
-  // rows of the networks not run this time are kept from the previous results
+  // rows of the networks not run this time are kept from the previous results (with --paper-only,
+  // every row but the ones just measured, by network and rung)
   const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'ptq-ladder.json');
-  const ran = new Set(rows.map((r) => r.network));
+  const ran = new Set(rows.map((r) => (paperOnly ? `${r.network}|${r.label}` : r.network)));
   const previous: Row[] = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { rows: Row[] }).rows : [];
-  const all = [...previous.filter((r) => !ran.has(r.network)), ...rows];
+  const all = [...previous.filter((r) => !ran.has(paperOnly ? `${r.network}|${r.label}` : r.network)), ...rows];
   writeBenchResult(file, `${JSON.stringify({ command: 'npx tsx bench/ptq-ladder.ts', quick, rows: all }, null, 2)}\n`);
   say(`wrote ${file}`);
   return rows;

@@ -5,12 +5,14 @@
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> = {
   'cle-relu6': () => import('./cle-relu6.js'),
   fp32: () => import('./fp32.js'),
+  growth: () => import('./growth.js'),
   kernels: () => import('./kernels.js'),
   ptq: () => import('./ptq.js'),
   qnet: () => import('./qnet.js'),
   'ptq-ladder': () => import('./ptq-ladder.js'),
   scalesim: () => import('./scalesim.js'),
   sim: () => import('./sim.js'),
+  transformers: () => import('./transformers.js'),
   startup: () => import('./startup.js'),
   'textlines-ort': () => import('./textlines-ort.js'),
 };

@@ -371,7 +371,7 @@ export interface BuildInput {
   readonly name?: string;
   readonly meta?: Readonly<Record<string, string>>;
   /** algorithms of the Softmax / LayerNorm / GELU layers (default: ORT's softmax, float LayerNorm, GELU table) */
-  readonly algorithms?: { readonly softmax: SoftmaxAlgorithm; readonly layerNorm: LayerNormAlgorithm; readonly gelu: GeluAlgorithm };
+  readonly algorithms?: { readonly softmax: SoftmaxAlgorithm; readonly layerNorm: LayerNormAlgorithm; readonly gelu: GeluAlgorithm; readonly expLutEntries?: number };
 }
 
 const INT32_MAX = 2147483647;
@@ -604,7 +604,7 @@ export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
         const rank = shapeOf(s.inputs[0]).length;
         const coerce2d = attrNum(n, 'coerce2d', 0) === 1;
         const axis = attrNum(n, 'axis', coerce2d ? 1 : -1);
-        layers.push({ ...base, kind: 'softmax', axis: axis < 0 ? axis + rank : axis, coerce2d, variant: alg.softmax, ...(alg.softmax === 'lut' && { expLutEntries: 256 }) });
+        layers.push({ ...base, kind: 'softmax', axis: axis < 0 ? axis + rank : axis, coerce2d, variant: alg.softmax, ...(alg.softmax === 'lut' && { expLutEntries: Math.min(alg.expLutEntries ?? 256, 2 ** qOf.get(s.inputs[0])!.bits) }) });
         break;
       }
       case 'layernorm': {

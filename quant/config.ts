@@ -51,6 +51,25 @@ export interface LayerOverride {
   readonly aBits?: number;
 }
 
+/**
+ * A number format other than affine integers for every conv / gemm (quant/formats.ts):
+ * - `float`: `element` a float format of qnet/formats (fp8-e4m3, fp8-e5m2, bf16, fp16) for weights
+ *   (per-output-channel scale) and activations (per-tensor scale), FP8's scale set so the
+ *   calibrated max |x| maps to the format's max finite; BF16 / FP16 unscaled;
+ * - `mx`: `element` an MX format (mxfp8-e4m3, mxfp6-e2m3, mxfp4-e2m1, mxint8, …) for both, block
+ *   scales from each block's max (nothing calibrated);
+ * - `group`: per-group `bits`-bit symmetric integer weights, groups of `groupSize` along K with MSE
+ *   scales; activations stay the config's affine integers.
+ * `acc`: the float accumulator (MX and groups: FP32).
+ */
+export interface NumberFormatConfig {
+  readonly kind: 'float' | 'mx' | 'group';
+  readonly element: string;
+  readonly bits?: number;
+  readonly groupSize?: number;
+  readonly acc: 'fp32' | 'fp16' | 'bf16';
+}
+
 export interface PtqConfig {
   /** the preset the config started from (informational; part of the hash) */
   readonly preset: string;
@@ -79,6 +98,8 @@ export interface PtqConfig {
   readonly softmax?: SoftmaxAlgorithm;
   readonly layerNorm?: LayerNormAlgorithm;
   readonly gelu?: GeluAlgorithm;
+  /** conv / gemm layers on a number format; absent = affine integers (hashes of integer configs unchanged) */
+  readonly format?: NumberFormatConfig;
 }
 
 /** Softmax / LayerNorm / GELU algorithms of a config that names none */
@@ -88,6 +109,8 @@ export interface TransformerAlgorithms {
   readonly softmax: SoftmaxAlgorithm;
   readonly layerNorm: LayerNormAlgorithm;
   readonly gelu: GeluAlgorithm;
+  /** entries of the `lut` softmax's exp table (the arch's `sfu.expLutEntries`; default 256) */
+  readonly expLutEntries?: number;
 }
 
 /**
@@ -99,6 +122,7 @@ export function transformerAlgorithms(cfg: PtqConfig, fallback?: Partial<Transfo
     softmax: cfg.softmax ?? fallback?.softmax ?? TRANSFORMER_DEFAULTS.softmax,
     layerNorm: cfg.layerNorm ?? fallback?.layerNorm ?? TRANSFORMER_DEFAULTS.layerNorm,
     gelu: cfg.gelu ?? fallback?.gelu ?? TRANSFORMER_DEFAULTS.gelu,
+    ...(fallback?.expLutEntries !== undefined && { expLutEntries: fallback.expLutEntries }),
   };
 }
 
@@ -178,6 +202,18 @@ export const PTQ_PRESETS: Readonly<Record<string, Omit<PtqConfig, 'preset'>>> = 
   'w4a8-pc': preset({ bits: 4, perChannel: true }, { weightRange: 'mse' }),
   'w4a8-pc-adaround': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', adaround: ADAROUND_DEFAULTS }),
   'w4a8-pc-adaround-paper': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', adaround: ADAROUND_PAPER }),
+  // number formats (quant/formats.ts): FP8 scales from the calibrated max (min-max ranges, logits
+  // unclipped — FP8's exponent covers what an INT8 grid would clip); the integer fields below
+  // are the element widths traffic is costed at
+  fp8e4m3: preset({ perChannel: true }, { actRange: 'minmax', logitsRange: 'same', format: { kind: 'float', element: 'fp8-e4m3', acc: 'fp32' } }),
+  fp8e5m2: preset({ perChannel: true }, { actRange: 'minmax', logitsRange: 'same', format: { kind: 'float', element: 'fp8-e5m2', acc: 'fp32' } }),
+  bf16: preset({ bits: 16 }, { activations: { ...A_ASYM, bits: 16 }, actRange: 'minmax', logitsRange: 'same', format: { kind: 'float', element: 'bf16', acc: 'fp32' } }),
+  fp16: preset({ bits: 16 }, { activations: { ...A_ASYM, bits: 16 }, actRange: 'minmax', logitsRange: 'same', format: { kind: 'float', element: 'fp16', acc: 'fp32' } }),
+  mxfp8: preset({}, { actRange: 'minmax', logitsRange: 'same', format: { kind: 'mx', element: 'mxfp8-e4m3', acc: 'fp32' } }),
+  mxfp6: preset({ bits: 6 }, { activations: { ...A_ASYM, bits: 6 }, actRange: 'minmax', logitsRange: 'same', format: { kind: 'mx', element: 'mxfp6-e2m3', acc: 'fp32' } }),
+  mxfp4: preset({ bits: 4 }, { activations: { ...A_ASYM, bits: 4 }, actRange: 'minmax', logitsRange: 'same', format: { kind: 'mx', element: 'mxfp4-e2m1', acc: 'fp32' } }),
+  mxint8: preset({}, { actRange: 'minmax', logitsRange: 'same', format: { kind: 'mx', element: 'mxint8', acc: 'fp32' } }),
+  w4g32a8: preset({ bits: 4 }, { weightRange: 'mse', format: { kind: 'group', element: 'int4-g32', bits: 4, groupSize: 32, acc: 'fp32' } }),
 };
 
 export const PRESET_NAMES: readonly string[] = Object.keys(PTQ_PRESETS);
@@ -299,6 +335,11 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
   const seed = f.seed ?? b.seed;
   if (!Number.isInteger(seed)) problems.push({ path: 'seed', message: `must be an integer, got ${String(seed)}` });
 
+  const format = b.format;
+  if (format && (cle || adaround || biasCorrection !== 'none')) {
+    problems.push({ path: 'format', message: `preset '${presetName}' puts layers on ${format.element}: CLE, AdaRound and bias correction are integer-grid passes, not run for number formats` });
+  }
+
   if (problems.length) throw new ConfigError(problems, 'PTQ config');
   return deepFreeze({
     preset: presetName,
@@ -320,6 +361,7 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     ...(softmax !== undefined && { softmax }),
     ...(layerNorm !== undefined && { layerNorm }),
     ...(gelu !== undefined && { gelu }),
+    ...(format !== undefined && { format }),
   });
 }
 

@@ -16,9 +16,10 @@
  *  - `ibert` (Kim et al. 2021, Alg. 2): (2) i-exp — z = ⌊−q/q_ln2⌋ as a multiply by a constant,
  *    the polynomial (p + b)² + c as one multiply and two adds, the shift by z one add — so 2 int32
  *    multiplies and 3 adds, + one int32 add for the sum; row: a 32-bit integer division, counted as
- *    32 restoring-division steps of one 32-bit add (assumption); (3) one int32 multiply + one add.
- *  - `lut`: (2) one read of an `expLutEntries` × 32-bit integer table + one int32 add; row and (3)
- *    as `ibert`.
+ *    32 restoring-division steps of one 32-bit add (assumption); (3) two int32 multiplies (e times
+ *    the row's ⌊2³²/Σ⌋, then the output's fixed-point multiplier, qnet/softmax.ts) + one add.
+ *  - `lut`: (2) one read of an `expLutEntries` × 16-bit integer table (entries ≤ 2¹⁵) + one int32
+ *    add; row and (3) as `ibert`.
  *  Chain: the exp step (`exp`, or `lut` for a table) then the row's `divide`.
  * LayerNorm — three passes: (1) the mean's sum; (2) the centred square and the variance's sum; a
  * row op: the reciprocal square root; (3) centre, scale by it, γ, β, quantize.
@@ -31,8 +32,9 @@
  *    factor — 5 divisions of 32 adds each + 8 adds; (3) int32 add, 2 int32 multiplies (factor, γ),
  *    2 adds (β, shift-and-round).
  *  Chain: `rsqrt`.
- * i-GELU (I-BERT, Alg. 3) — one pass, no row op: sign, |q| clipped, (|q| + b)² + c, erf + 1 and
- * the product with q: 2 int32 multiplies and 5 int32 adds per element. Chain: `exp` (the same
+ * i-GELU (I-BERT, Alg. 3) — one pass, no row op: sign, |q| clipped, (|q| + b)² + c, erf + 1, the
+ * product with q and the output's fixed-point multiplier (qnet/igelu.ts): 3 int32 multiplies and 5
+ * int32 adds per element. Chain: `exp` (the same
  * polynomial pipeline).
  *
  * Cycles: each pass streams the elements at `lanes` per cycle; the row op takes one lane per row
@@ -88,14 +90,14 @@ export function sfuCost(work: SfuWork, sfu: SfuSpec): SfuCost {
   const mult = (n: number) => n > 0 && counts.push({ component: 'multiplier', action: 'mult', bits: [I32, I32], count: n, label: 'sfu' });
   const fadd = (n: number) => n > 0 && counts.push({ component: 'fp-adder', action: 'add', bits: 32, count: n, label: 'sfu' });
   const fmul = (n: number) => n > 0 && counts.push({ component: 'fp-multiplier', action: 'mult', bits: [32, 32], count: n, label: 'sfu' });
-  const table = (entries: number, n: number) => n > 0 && counts.push({ component: 'sram', action: 'read', bits: 32, capacityBytes: entries * 4, count: n, label: 'sfu' });
+  const table = (entries: number, bits: number, n: number) => n > 0 && counts.push({ component: 'sram', action: 'read', bits, capacityBytes: (entries * bits) / 8, count: n, label: 'sfu' });
   const lat = sfu.latencyCycles;
   const algorithm = sfuAlgorithm(work.op, sfu);
   switch (work.op) {
     case 'softmax': {
       add(work.inputBits, E); // the row maximum
       if (algorithm === 'ort') {
-        table(256, E);
+        table(256, 32, E);
         fadd(E);
         fmul(R * NR_STEPS * 2);
         fadd(R * NR_STEPS);
@@ -107,11 +109,12 @@ export function sfuCost(work: SfuWork, sfu: SfuSpec): SfuCost {
         mult(2 * E);
         add(I32, 3 * E + E);
       } else {
-        table(sfu.expLutEntries, E);
+        table(sfu.expLutEntries, 16, E);
         add(I32, E);
       }
       add(I32, R * DIVIDE_ADDS);
-      mult(E);
+      // e·⌊2³²/Σ⌋, then the fixed-point multiplier to the output scale
+      mult(2 * E);
       add(work.outputBits, E);
       return { algorithm, passes: 3, rowOps: R, chainLatencyCycles: (algorithm === 'ibert' ? lat.exp : lat.lut) + lat.divide, counts: mergeCounts([counts]) };
     }
@@ -139,7 +142,8 @@ export function sfuCost(work: SfuWork, sfu: SfuSpec): SfuCost {
       return { algorithm, passes: 3, rowOps: R, chainLatencyCycles: lat.rsqrt, counts: mergeCounts([counts]) };
     }
     case 'igelu':
-      mult(2 * E);
+      // the square, x·(erf + 1), the output multiplier
+      mult(3 * E);
       add(I32, 5 * E);
       return { algorithm, passes: 1, rowOps: 0, chainLatencyCycles: lat.exp, counts: mergeCounts([counts]) };
   }
