@@ -12,6 +12,7 @@
  */
 import type { LayerNormAlgorithm, SoftmaxAlgorithm } from '../arch/sfu.js';
 import type { Node, Tensor } from '../nets/graph.js';
+import type { LogQuant } from './logquant.js';
 
 /** Affine quantization of one tensor: real = scale·(q − zeroPoint). */
 export interface QParams {
@@ -34,6 +35,8 @@ export interface QTensorInfo {
   /** -1 for a dynamic batch */
   readonly shape: readonly number[];
   readonly q: QParams;
+  /** log-coded probabilities (qnet/logquant.ts; `q` then gives bits for costing); absent: affine */
+  readonly log?: LogQuant;
 }
 
 /** Integer weights in ONNX layout (Conv OIHW; Gemm [N=out, K=in]). */

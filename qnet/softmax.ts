@@ -127,8 +127,30 @@ export function softmaxInt(x: Int32Array, shape: readonly number[], xq: QParams,
   const rows = softmaxRows(shape, spec.axis, spec.coerce2d);
   if (rows.len === 0 || n === 0) return y;
   if (spec.variant === 'ort') ortRows(x, y, rows, xq, yq, what);
-  else intRows(x, y, rows, xq, yq, spec, cfg, what);
+  else intRows(x, y, rows, xq, spec, cfg, what, yq);
   return y;
+}
+
+/**
+ * The probabilities alone, as integers with SOFTMAX_PROB_BITS fraction bits (what an encoder other
+ * than the affine output multiplier — qnet/logquant.ts — reads): the integer variants' p; for
+ * `ort`, ⌊f32(T / sum)·2^16⌋ from ORT's table and float sum (its output division without ⌊1/s_y⌋).
+ */
+export function softmaxProbs(x: Int32Array, shape: readonly number[], xq: QParams, spec: SoftmaxSpec, out?: Int32Array): Int32Array {
+  let n = 1;
+  for (const d of shape) n *= d;
+  const what = spec.name ?? 'softmax';
+  if (x.length !== n) throw new InvariantError(`${what}: ${x.length} values for shape [${shape.join(',')}]`);
+  if (xq.scale.length !== 1) throw new ModelError([{ node: what, message: 'softmax input must be quantized per tensor' }]);
+  const p = out ?? new Int32Array(n);
+  const rows = softmaxRows(shape, spec.axis, spec.coerce2d);
+  if (rows.len === 0 || n === 0) return p;
+  if (spec.variant === 'ort') {
+    if (xq.bits !== 8) throw new ModelError([{ node: what, message: `QLinearSoftmax arithmetic needs an 8-bit input, got ${xq.bits}-bit` }]);
+    ortProbRows(x, p, rows, xq);
+  }
+  else intRows(x, p, rows, xq, spec, { mode: 'fixed' }, what, null);
+  return p;
 }
 
 function ortRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: QParams, what: string): void {
@@ -159,6 +181,23 @@ function ortRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: 
   }
 }
 
+function ortProbRows(x: Int32Array, probs: Int32Array, r: SoftmaxRows, xq: QParams): void {
+  const t = ortSoftmaxTable(xq.scale[0], r.len);
+  const one = 2 ** SOFTMAX_PROB_BITS;
+  const { outer, len, inner } = r;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * len * inner + i;
+      let max = -Infinity;
+      for (let k = 0, p = base; k < len; k++, p += inner) if (x[p] > max) max = x[p];
+      const off = 255 - max;
+      let sum = 0;
+      for (let k = 0, p = base; k < len; k++, p += inner) sum = Math.fround(sum + t[off + x[p]]);
+      for (let k = 0, p = base; k < len; k++, p += inner) probs[p] = Math.floor(Math.fround(t[off + x[p]] / sum) * one);
+    }
+  }
+}
+
 /**
  * x86-64 float → int32 (CVTTSS2SI on nearbyintf's integral result): out of range and NaN give
  * INT32_MIN, the "integer indefinite".
@@ -178,7 +217,8 @@ function toUint32(r: number): number {
   return ((v % 4294967296) + 4294967296) % 4294967296;
 }
 
-function intRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: QParams, spec: SoftmaxSpec, cfg: RequantConfig, what: string): void {
+/** With `yq` null, `y` receives the probabilities p (SOFTMAX_PROB_BITS fraction bits) instead of codes. */
+function intRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, spec: SoftmaxSpec, cfg: RequantConfig, what: string, yq: QParams | null): void {
   const s = xq.scale[0];
   const { qmin: xmin, qmax: xmax } = qRange(xq);
   const span = xmax - xmin;
@@ -200,10 +240,11 @@ function intRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: 
   }
   const bits = cfg.multiplierBits ?? 32;
   const rounding = cfg.rounding ?? 'double';
-  const qm = quantizeMultiplier(2 ** -SOFTMAX_PROB_BITS / yq.scale[0], bits, rounding);
+  const qm = quantizeMultiplier(yq ? 2 ** -SOFTMAX_PROB_BITS / yq.scale[0] : 1, bits, rounding);
   const fm = new FixedMultiplier(qm.m0, qm.shift, rounding, bits);
-  const zy = yq.zeroPoint[0];
-  const { qmin, qmax } = qRange(yq);
+  const zy = yq ? yq.zeroPoint[0] : 0;
+  const { qmin, qmax } = yq ? qRange(yq) : { qmin: 0, qmax: 0 };
+  const probsOnly = yq === null;
   const { outer, len, inner } = r;
   const e = new Float64Array(len);
   const down = 2 ** (32 - SOFTMAX_PROB_BITS);
@@ -227,6 +268,10 @@ function intRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: 
       const factor = sum > 0 ? Math.floor(2 ** 32 / sum) : 0;
       for (let j = 0, p = base; j < len; j++, p += inner) {
         const prob = Math.floor((e[j] * factor) / down);
+        if (probsOnly) {
+          y[p] = prob;
+          continue;
+        }
         const v = fm.apply(prob) + zy;
         y[p] = v < qmin ? qmin : v > qmax ? qmax : v;
       }

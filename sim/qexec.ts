@@ -26,7 +26,8 @@ import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt,
 import { applyIgelu } from '../qnet/igelu.js';
 import { layerNormInt } from '../qnet/layernorm.js';
 import { applyLut } from '../qnet/lut.js';
-import { softmaxInt } from '../qnet/softmax.js';
+import { softmaxInt, softmaxProbs } from '../qnet/softmax.js';
+import { logCodesOfProbs, logMatmulInt } from '../qnet/logquant.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type PoolAttrs } from './qops.js';
 import { clampCodes, requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
@@ -405,6 +406,8 @@ export class QuantizedRunner {
         const x = this.int(layer.inputs[0], layer);
         const yq = this.q(layer.output, layer);
         const spec = { axis: layer.axis, coerce2d: layer.coerce2d, variant: layer.variant, expLutEntries: layer.expLutEntries, name: layer.name };
+        const lq = this.net.tensors.get(layer.output)?.log;
+        if (lq) return intVal('uint8', x.shape, logCodesOfProbs(softmaxProbs(x.data, x.shape, this.q(layer.inputs[0], layer), spec), lq));
         return intVal(dtypeOfQ(yq), x.shape, softmaxInt(x.data, x.shape, this.q(layer.inputs[0], layer), yq, spec, this.opts.requant));
       }
       case 'layernorm': {
@@ -593,6 +596,13 @@ export class QuantizedRunner {
     const N = bs[bs.length - 1];
     if (bs[bs.length - 2] !== K) fail(`inner dimensions differ: A [${a.shape.join(',')}], B [${b.shape.join(',')}]`);
     const { ob, pairs } = broadcastBatches(as.slice(0, -2), bs.slice(0, -2), layer);
+    const lq = this.net.tensors.get(layer.inputs[0])?.log;
+    if (lq) {
+      // log-coded P: shift-add products (qnet/logquant.ts), no accumulator overflow model
+      const r = logMatmulInt(a.data, lq, b.data, bq, yq, layer.activation, { M, K, N, pairs }, this.opts.requant, layer.name);
+      info.acc = r.acc;
+      return intVal(dtypeOfQ(yq), [...ob, ...(aVec ? [] : [M]), ...(bVec ? [] : [N])], r.codes);
+    }
     const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
     const form = this.opts.form ?? 'raw';
     const zb = Int32Array.of(bq.zeroPoint[0]);
