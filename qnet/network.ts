@@ -29,12 +29,59 @@ export interface QParams {
   readonly narrow: boolean;
 }
 
+/**
+ * An activation tensor stored in a number format other than affine integers (qnet/formats): a
+ * float element format with one per-tensor scale (real = scale · value(code)), or an MX block
+ * format (blocks of 32 along axis 1 — the channels — each with its E8M0 scale, set from the block
+ * itself as MX v1.0 §6.3 says, so nothing is calibrated). The executor holds such a tensor as the
+ * float32 values its codes stand for; `format` names come from qnet/formats (`FloatFormat.name`,
+ * `MxFormat.name`).
+ */
+export type ActFormat =
+  | { readonly kind: 'float'; readonly element: string; readonly scale: number }
+  | { readonly kind: 'mx'; readonly mx: string };
+
+/**
+ * Weights in a number format other than affine integers; `QWeight.data` then holds the codes
+ * (float codes, MX bytes, per-group integers). K is the weight's reduction axis in ONNX order
+ * (conv: I·kh·kw per output channel; gemm: K); blocks and groups run along it.
+ */
+export type WeightFormat =
+  /** per-output-channel (or one) float32 scale: real = scale[c] · value(code) */
+  | { readonly kind: 'float'; readonly element: string; readonly scale: Float32Array }
+  /** E8M0 scales [N, ⌈K/32⌉] */
+  | { readonly kind: 'mx'; readonly mx: string; readonly scales: Uint8Array }
+  /** symmetric signed `bits`-bit integers, one float32 scale per group of `groupSize` along K: [N, ⌈K/g⌉] */
+  | { readonly kind: 'group'; readonly bits: number; readonly groupSize: number; readonly scale: Float32Array };
+
+/** The accumulator of a format layer: FP32 / FP16 / BF16 for float and MX operands; per-group integer layers sum each group in int32 and add it, scaled, into FP32. */
+export type AccFormat = 'fp32' | 'fp16' | 'bf16';
+
+/**
+ * How a conv/gemm layer with a weight `format` computes: its input operand's format (null: the
+ * affine integer input of `q`, as per-group weights take it), the accumulator, and the float bias
+ * (added at load, in the accumulator's units: bias / (s_x·s_w[c]) for float operands, real for MX
+ * and per-group, whose scales are applied per block). The output is real = acc · s_x·s_w[c]
+ * (float operands) or acc, then `act`, then encoded into the output tensor's format (or quantized
+ * to its affine integers).
+ */
+export interface LinearFormat {
+  readonly input: ActFormat | null;
+  readonly acc: AccFormat;
+  readonly bias: Float32Array | null;
+  /** the fused activation on real values (clamp bounds, or a LUT function evaluated exactly) */
+  readonly act: { readonly kind: 'none' } | { readonly kind: 'clamp'; readonly min: number; readonly max: number } | { readonly kind: 'fn'; readonly fn: LutFunction };
+}
+
 /** An integer activation tensor between layers. */
 export interface QTensorInfo {
   readonly name: string;
   /** -1 for a dynamic batch */
   readonly shape: readonly number[];
+  /** with `format`: bits = the format's element bits (what storage and traffic are costed at) */
   readonly q: QParams;
+  /** absent: affine integers (`q`) */
+  readonly format?: ActFormat;
   /** log-coded probabilities (qnet/logquant.ts; `q` then gives bits for costing); absent: affine */
   readonly log?: LogQuant;
 }
@@ -43,8 +90,10 @@ export interface QTensorInfo {
 export interface QWeight {
   readonly data: Int32Array;
   readonly shape: readonly number[];
-  /** per-tensor or per-output-channel (axis 0) */
+  /** per-tensor or per-output-channel (axis 0); with `format`: bits = its element bits */
   readonly q: QParams;
+  /** absent: affine integers (`q`) */
+  readonly format?: WeightFormat;
 }
 
 export type LutFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'swish' | 'tanh' | 'gelu' | 'gelu_tanh';
@@ -59,7 +108,15 @@ export type LutFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'swish' | 't
  */
 export type QActivation =
   | { readonly kind: 'none' }
-  | { readonly kind: 'clamp'; readonly fn: 'relu' | 'relu6' | 'clip'; readonly lo: number; readonly hi: number; readonly channelHi?: Int32Array }
+  | {
+      readonly kind: 'clamp';
+      readonly fn: 'relu' | 'relu6' | 'clip';
+      readonly lo: number;
+      readonly hi: number;
+      readonly channelHi?: Int32Array;
+      /** the bounds on real values, for a layer whose tensors are in a float / MX format */
+      readonly real?: { readonly min: number; readonly max: number };
+    }
   | { readonly kind: 'lut'; readonly fn: LutFunction; readonly inQ: QParams; readonly entries: number; readonly table: Int32Array }
   /**
    * I-BERT's integer GELU (qnet/igelu.ts): the requant stage targets `inQ`, the integer erf
@@ -93,6 +150,8 @@ export interface QLinearLayer extends QLayerBase, QWindow {
   readonly bias: Int32Array | null;
   readonly group: number;
   readonly activation: QActivation;
+  /** a layer on number formats (weight.format set): how it computes; absent = the integer layer */
+  readonly format?: LinearFormat;
 }
 
 /** Elementwise Add of two differently quantized inputs (QLinearAdd), fused activation. */
