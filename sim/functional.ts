@@ -30,7 +30,7 @@ import { addAcc, loadAcc, overflowReport, psumTile, zwAcc, type KernelState } fr
 import { dot1x4, dot4x2 } from './kernels/dot.js';
 import { convGeometry, fillOperands, gemmGeometry, operandLayout, type Geometry, type OperandLayout } from './kernels/geometry.js';
 import { Prepared } from './kernels/prepared.js';
-import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation } from './qexec.js';
+import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation, type QExecResult } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
 
 export interface FunctionalOptions {
@@ -49,6 +49,8 @@ export interface FunctionalResult {
   /** linear layer name → its overflow report, in execution order */
   readonly overflow: Record<string, OverflowReport>;
   readonly accumulators: Record<string, LayerAccumulator>;
+  /** layers on number formats → their float accumulator's swamping (qexec's) */
+  readonly swamping: QExecResult['swamping'];
 }
 
 export interface FunctionalRunSink extends FunctionalSink {
@@ -300,7 +302,8 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
   const isTiled = (i: number): boolean => {
     const l = net.layers[i];
     // a MatMul with a batched weight has no single GEMM view; it runs whole at its layer's end
-    return (l.kind === 'conv' || l.kind === 'gemm') && l.weight.shape.length === (l.kind === 'conv' ? 4 : 2);
+    // layers on number formats run whole on the float kernels (format-linear.ts) at their layer's end
+    return (l.kind === 'conv' || l.kind === 'gemm') && !l.format && l.weight.shape.length === (l.kind === 'conv' ? 4 : 2);
   };
 
   return {
@@ -338,7 +341,7 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
       finished = true;
       catchUp(net.layers.length);
       const r = runner.result();
-      return { outputs: r.outputs, overflow: r.overflow, accumulators: r.accumulators };
+      return { outputs: r.outputs, overflow: r.overflow, accumulators: r.accumulators, swamping: r.swamping };
     },
   };
 }

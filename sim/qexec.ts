@@ -18,8 +18,12 @@
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
 import { transposeData } from '../nets/fp32-tensor.js';
-import type { Tensor } from '../nets/graph.js';
+import type { Node, Tensor } from '../nets/graph.js';
 import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
+import { snapToFormat } from '../qnet/formats/descriptor.js';
+import { lutFunction } from '../qnet/lut.js';
+import type { SwampReport } from './kernels/fp-dot.js';
+import { runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
 import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt, type PreparedGemmInt } from './kernels/linear.js';
@@ -73,6 +77,11 @@ export interface QExecResult {
   /** linear layer name → its overflow report, in execution order */
   readonly overflow: Record<string, OverflowReport>;
   readonly accumulators: Record<string, LayerAccumulator>;
+  /**
+   * layers on number formats (QLinearLayer.format) → their float accumulator's swamping report
+   * (sim/kernels/fp-dot.ts: adds whose nonzero addend was lost), in execution order
+   */
+  readonly swamping: Record<string, SwampReport>;
 }
 
 /** An integer tensor while running: codes as int32 whatever the storage type. */
@@ -225,6 +234,7 @@ export class QuantizedRunner {
   private readonly values = new Map<string, Val>();
   readonly overflow: Record<string, OverflowReport> = {};
   readonly accumulators: Record<string, LayerAccumulator> = {};
+  readonly swamping: Record<string, SwampReport> = {};
 
   constructor(
     private readonly net: QuantizedNetwork,
@@ -319,10 +329,136 @@ export class QuantizedRunner {
       if (!v) throw new ModelError([{ node: o.name, message: `graph output '${o.name}' was not computed` }]);
       outputs[o.name] = isInt(v) ? toTensor(v) : v;
     }
-    return { outputs, overflow: this.overflow, accumulators: this.accumulators };
+    return { outputs, overflow: this.overflow, accumulators: this.accumulators, swamping: this.swamping };
+  }
+
+  /**
+   * A layer in a network on number formats: tensors with a `format` are float32 values on the
+   * format's grid; element layers run on those values in float (as a vector unit computes on
+   * decoded operands) and their result is encoded into the output's format; conv / gemm layers
+   * with a weight format run on sim/kernels/format-linear.ts. Null when the layer is an integer one.
+   */
+  private execFormat(layer: QLayer): Val | null {
+    const net = this.net;
+    const outFmt = net.tensors.get(layer.output)?.format;
+    const snap = (t: Tensor): Tensor => (outFmt ? { dtype: 'float32', shape: t.shape, data: snapToFormat(outFmt, t.data as Float32Array, t.shape) } : t);
+    if ((layer.kind === 'conv' || layer.kind === 'gemm') && layer.format) return this.formatLinear(layer);
+    if (layer.kind === 'quantize') return outFmt ? snap(this.float(layer.inputs[0], layer)) : null;
+    const first = layer.inputs.length ? this.values.get(layer.inputs[0]) : undefined;
+    if (first === undefined || isInt(first)) return null;
+    if (layer.kind === 'dequantize') return first;
+    const ins = layer.inputs.map((n) => this.float(n, layer));
+    const node = (op: Node['op'], attrs: Node['attrs'] = {}): Node => ({ name: layer.name, op, inputs: layer.inputs, outputs: [layer.output], attrs });
+    const win = (l: QPoolLayer) => ({ kernel_shape: [...l.kernel], strides: [...l.strides], pads: [...l.pads], dilations: [...l.dilations], ceil_mode: l.ceilMode ? 1 : 0, count_include_pad: l.countIncludePad ? 1 : 0 });
+    let y: Tensor;
+    switch (layer.kind) {
+      case 'add':
+        y = this.realActivation(execNode(node('Add'), ins)[0], layer.activation, layer);
+        break;
+      case 'concat':
+        y = execNode(node('Concat', { axis: layer.axis }), ins)[0];
+        break;
+      case 'maxpool':
+        y = execNode(node('MaxPool', win(layer)), ins)[0];
+        break;
+      case 'avgpool':
+        y = execNode(node('AveragePool', win(layer)), ins)[0];
+        break;
+      case 'globalavgpool':
+        y = execNode(node('GlobalAveragePool'), ins)[0];
+        break;
+      case 'activation':
+        y = this.realActivation(ins[0], layer.activation, layer);
+        break;
+      case 'reshape':
+      case 'flatten':
+      case 'transpose':
+      case 'identity': {
+        const x = ins[0];
+        if (layer.kind === 'identity') return x;
+        if (layer.kind === 'transpose') {
+          const r = transposeData(x.data as Float32Array, x.shape, layer.param);
+          return { dtype: 'float32', shape: r.shape, data: r.data };
+        }
+        let shape: number[];
+        if (layer.kind === 'reshape') shape = reshapeShape(layer.param, x.shape, layer.name);
+        else {
+          const ax = layer.param[0] < 0 ? layer.param[0] + x.shape.length : layer.param[0];
+          shape = [numel(x.shape.slice(0, ax)), numel(x.shape.slice(ax))];
+        }
+        return { dtype: 'float32', shape, data: x.data };
+      }
+      case 'float':
+        return null;
+      default:
+        throw new ModelError([{ node: layer.name, op: layer.kind, message: `a ${layer.kind} layer on number-format tensors is not supported (integer tensors only)` }]);
+    }
+    return snap(y);
+  }
+
+  /** A fused or standalone activation on real values (format networks): clamp bounds, or the function itself. */
+  private realActivation(t: Tensor, act: QActivation, layer: QLayer): Tensor {
+    if (act.kind === 'none') return t;
+    const x = t.data as Float32Array;
+    const y = new Float32Array(x.length);
+    if (act.kind === 'clamp') {
+      const r = act.real ?? (act.fn === 'relu' ? { min: 0, max: Infinity } : act.fn === 'relu6' ? { min: 0, max: 6 } : null);
+      if (!r || act.channelHi) throw new ModelError([{ node: layer.name, op: layer.kind, message: `clip bounds on real values are missing (per-channel clamps are integer-only)` }]);
+      for (let i = 0; i < x.length; i++) y[i] = x[i] < r.min ? r.min : x[i] > r.max ? r.max : x[i];
+    } else if (act.kind === 'lut') {
+      const f = lutFunction(act.fn);
+      for (let i = 0; i < x.length; i++) y[i] = f(x[i]);
+    } else throw new ModelError([{ node: layer.name, op: layer.kind, message: 'i-GELU runs on integers only' }]);
+    return { dtype: 'float32', shape: t.shape, data: y };
+  }
+
+  /**
+   * A conv / gemm on number formats: format-linear.ts computes the real pre-activation output
+   * (its swamping recorded like overflow); the fused activation on real values; then encoded into
+   * the output tensor's format, or — per-group integer layers, whose output is affine — quantized
+   * to its integers (round half to even, the requant unit's float mode) and clamped / looked up
+   * there as integer layers do.
+   */
+  private formatLinear(layer: QLinearLayer): Val {
+    const lf = layer.format!;
+    const v = this.get(layer.inputs[0], layer);
+    const xq = this.q(layer.inputs[0], layer);
+    if (lf.input === null && !isInt(v)) throw new ModelError([{ node: layer.name, op: layer.kind, message: `input '${layer.inputs[0]}' is float32; per-group integer weights take an integer input` }]);
+    if (lf.input !== null && isInt(v)) throw new ModelError([{ node: layer.name, op: layer.kind, message: `input '${layer.inputs[0]}' is integer; a ${lf.input.kind} operand is expected` }]);
+    const r = runFormatLinear({
+      kind: layer.kind,
+      name: layer.name,
+      weight: layer.weight,
+      format: lf,
+      window: layer,
+      group: layer.group,
+      order: this.opts.order ?? DEFAULT_ORDER,
+      x: v.data as Float32Array | Int32Array,
+      xShape: v.shape,
+      ...(lf.input === null && { xAffine: { scale: xq.scale[0], zeroPoint: xq.zeroPoint[0] } }),
+    });
+    this.swamping[layer.name] = r.report;
+    const outInfo = this.net.tensors.get(layer.output);
+    const pre: Tensor = { dtype: 'float32', shape: r.outShape, data: r.y };
+    if (lf.act.kind === 'clamp') {
+      const { min, max } = lf.act;
+      for (let i = 0; i < r.y.length; i++) r.y[i] = r.y[i] < min ? min : r.y[i] > max ? max : r.y[i];
+    } else if (lf.act.kind === 'fn' && lf.input !== null) {
+      const f = lutFunction(lf.act.fn);
+      for (let i = 0; i < r.y.length; i++) r.y[i] = f(r.y[i]);
+    }
+    if (outInfo?.format) return { dtype: 'float32', shape: r.outShape, data: snapToFormat(outInfo.format, r.y, r.outShape) };
+    if (lf.input !== null) return pre;
+    // affine output: quantize to the requant target (a LUT's input grid), then the integer activation
+    const yq = this.q(layer.output, layer);
+    const target = requantTarget(yq, layer.activation);
+    const codes = quantizeLinear(r.y, target, r.outShape);
+    return intVal(dtypeOfQ(yq), r.outShape, layer.activation.kind === 'none' ? codes : this.activate(codes, r.outShape, layer.activation, yq));
   }
 
   private exec(layer: QLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    const f = this.execFormat(layer);
+    if (f !== null) return f;
     switch (layer.kind) {
       case 'quantize': {
         const x = this.float(layer.inputs[0], layer);

@@ -386,3 +386,62 @@ export function mxGemm(args: MxGemmArgs): { y: Float32Array; report: SwampReport
   }
   return { y, report: ctr.report(stepEnd.length) };
 }
+
+export interface GroupGemmArgs {
+  /** [M, K]: input integers with the zero point taken off (q_x − z_x) */
+  readonly x: Int32Array;
+  /** the input's per-tensor float32 scale */
+  readonly xScale: number;
+  /** [N, K]: symmetric weight integers */
+  readonly w: Int32Array;
+  /** [N, ⌈K/g⌉] float32 group scales */
+  readonly wScale: Float32Array;
+  readonly groupSize: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  /** [N], real */
+  readonly bias?: Float32Array;
+  /** kTile counts groups */
+  readonly order: AccumulationOrder;
+  readonly out?: Float32Array;
+}
+
+/**
+ * Per-group integer GEMM (INT4 / INT8 weights with one scale per group of g along K): each
+ * group's dot product summed exactly as an integer (an int32 adder: |Σ| < 2^31 is checked), scaled
+ * by the float32 product s_x·s_w[n, group] with one FP32 rounding, and the groups accumulated in
+ * FP32 in the dataflow's order as mxGemm accumulates blocks — with the same swamping report.
+ */
+export function groupGemm(args: GroupGemmArgs): { y: Float32Array; report: SwampReport } {
+  const { m, k, n, order, groupSize: g } = args;
+  checkShape(m, k, n, args.bias, order, 'groupGemm');
+  invariant(Number.isInteger(g) && g >= 1, `groupGemm: group size ${g}`);
+  const nb = Math.ceil(k / g);
+  invariant(args.x.length === m * k && args.w.length === n * k && args.wScale.length === n * nb, `groupGemm: x ${args.x.length}, w ${args.w.length}, scales ${args.wScale.length} for ${m}×${k}×${n} in groups of ${g}`);
+  const y = args.out ?? new Float32Array(m * n);
+  invariant(y.length === m * n, `groupGemm: out has ${y.length} entries for ${m}×${n}`);
+  const { seq, stepEnd } = arrivalSequence(nb, order);
+  const ctr = new Counter(new Float64Array(n), AccFloat.Fp32);
+  const blk = new Float64Array(nb);
+  const sx = Math.fround(args.xScale);
+  const x = args.x;
+  const w = args.w;
+  for (let c = 0; c < n; c++) {
+    const b = args.bias === undefined ? 0 : args.bias[c];
+    const wo = c * k;
+    for (let p = 0; p < m; p++) {
+      const xo = p * k;
+      for (let q = 0; q < nb; q++) {
+        const k1 = Math.min(k, (q + 1) * g);
+        let t = 0;
+        for (let j = q * g; j < k1; j++) t += x[xo + j] * w[wo + j];
+        invariant(t >= -2147483648 && t <= 2147483647, `groupGemm: a group sum ${t} overflows int32`);
+        // t·S is exact in a double (|t| < 2^31, S has 24 bits): one rounding, to FP32
+        blk[q] = Math.fround(t * Math.fround(sx * args.wScale[c * nb + q]));
+      }
+      y[p * n + c] = accumulate(blk, seq, stepEnd, b, ctr, c, p);
+    }
+  }
+  return { y, report: ctr.report(stepEnd.length) };
+}

@@ -1,0 +1,212 @@
+/**
+ * A conv / gemm layer whose operands are in number formats (qnet/network.ts `WeightFormat`,
+ * `LinearFormat`), run on fp-dot.ts's kernels — the one implementation of their arithmetic:
+ * - float operands (FP16 / BF16 / FP8): the input encoded with its per-tensor scale, fpConv /
+ *   fpGemm on the codes with the bias in accumulator units (b / (s_x·s_w[c])), the accumulator
+ *   then scaled: real = float32(acc · float32(s_x·s_w[c]));
+ * - MX: the operand rows (a conv's im2col rows, K in ONNX ckk order — the order the weight blocks
+ *   were cut in) encoded as MX blocks along K, mxGemm per conv group;
+ * - per-group integers: the affine input's integers less its zero point (padding 0), groupGemm.
+ * The dataflow's kTile counts products; for MX and groups it becomes whole blocks
+ * (⌊kTile / block⌋, at least one): a block's dot product is one unit of the array's work.
+ * Returns the real pre-activation output (conv NCHW, gemm [M, N]) and the swamping report.
+ */
+import { InvariantError, ModelError } from '../../nets/errors.js';
+import { floatFormatByName, mxFormatByName } from '../../qnet/formats/descriptor.js';
+import { quantizeFloatLinear, type Codes } from '../../qnet/formats/float.js';
+import { blockCount, quantizeMx } from '../../qnet/formats/mx.js';
+import type { ActFormat, LinearFormat, QWeight, QWindow } from '../../qnet/network.js';
+import type { AccumulationOrder } from './accumulator.js';
+import { AccFloat, fpConv, fpGemm, groupGemm, mxGemm, type SwampReport } from './fp-dot.js';
+import { convGeometry } from './geometry.js';
+
+export interface FormatLinearArgs {
+  readonly kind: 'conv' | 'gemm';
+  readonly name: string;
+  readonly weight: QWeight;
+  readonly format: LinearFormat;
+  /** conv only */
+  readonly window?: QWindow;
+  readonly group: number;
+  readonly order: AccumulationOrder;
+  /** float / MX input: the real values; per-group layers: the affine integer codes */
+  readonly x: Float32Array | Int32Array;
+  readonly xShape: readonly number[];
+  /** per-group layers: the input's affine scale and zero point */
+  readonly xAffine?: { readonly scale: number; readonly zeroPoint: number };
+}
+
+const ACC: Record<LinearFormat['acc'], AccFloat> = { fp32: AccFloat.Fp32, fp16: AccFloat.Fp16, bf16: AccFloat.Bf16 };
+
+/** The order without an integer partial-sum width (a float partial sum has the accumulator's format). */
+function floatOrder(o: AccumulationOrder, blockSize: number): AccumulationOrder {
+  const kTile = blockSize > 1 && o.kTile > 0 ? Math.max(1, Math.floor(o.kTile / blockSize)) : o.kTile;
+  return { kOrder: o.kOrder, kTile, ...(o.tileOrder !== undefined && blockSize === 1 && { tileOrder: o.tileOrder }) };
+}
+
+function fail(a: FormatLinearArgs, message: string): never {
+  throw new ModelError([{ node: a.name, op: a.kind, message }]);
+}
+
+/** Sums of per-group reports, channels offset by group (channel-major, so the first event is the first group's). */
+function mergeSwamp(rs: readonly SwampReport[]): SwampReport {
+  if (rs.length === 1) return rs[0];
+  const perChannel = new Float64Array(rs.reduce((s, r) => s + r.perChannel.length, 0));
+  let off = 0;
+  let first: SwampReport['first'] = null;
+  const sum = { events: 0, psumEvents: 0, adds: 0, inexact: 0, nonFinite: 0, maxAbs: 0 };
+  for (const r of rs) {
+    perChannel.set(r.perChannel, off);
+    if (first === null && r.first) first = { ...r.first, channel: r.first.channel + off };
+    off += r.perChannel.length;
+    sum.events += r.events;
+    sum.psumEvents += r.psumEvents;
+    sum.adds += r.adds;
+    sum.inexact += r.inexact;
+    sum.nonFinite += r.nonFinite;
+    sum.maxAbs = Math.max(sum.maxAbs, r.maxAbs);
+  }
+  return { ...sum, perChannel, first, tiles: rs[0].tiles };
+}
+
+/**
+ * A conv as per-group GEMMs over its im2col rows (K in ckk order, padding `pad`): calls
+ * gemm(rows [P, Kg], group index) and scatters each [P, Ng] result into the NCHW output.
+ */
+function convByGroups(
+  a: FormatLinearArgs,
+  pad: number,
+  gemm: (rows: Float64Array, p: number, kg: number, gi: number) => { y: Float32Array; report: SwampReport },
+): { y: Float32Array; outShape: number[]; report: SwampReport } {
+  const w = a.window!;
+  const [n, c, h, wd] = a.xShape;
+  const cg = convGeometry(a.xShape, a.weight.shape, w.strides, w.pads, w.dilations, a.group, 'ckk');
+  if (typeof cg === 'string') fail(a, cg);
+  const geo = cg.geo;
+  const [pt, pl, pb, pr] = w.pads;
+  const hp = h + pt + pb;
+  const wp = wd + pl + pr;
+  const xp = new Float64Array(n * c * hp * wp).fill(pad);
+  for (let plane = 0; plane < n * c; plane++)
+    for (let yy = 0; yy < h; yy++)
+      for (let xx = 0; xx < wd; xx++) xp[plane * hp * wp + (yy + pt) * wp + xx + pl] = a.x[plane * h * wd + yy * wd + xx];
+  const kg = geo.k;
+  const off = new Int32Array(kg);
+  for (let o = 0; o < kg; o++) off[o] = geo.offOf(o);
+  const P = geo.positions;
+  const ng = geo.nOut / a.group;
+  const rows = new Float64Array(P * kg);
+  const y = new Float32Array(geo.outLength);
+  const reports: SwampReport[] = [];
+  for (let gi = 0; gi < a.group; gi++) {
+    const gOff = gi * geo.groupXStride;
+    for (let p = 0; p < P; p++) for (let o = 0; o < kg; o++) rows[p * kg + o] = xp[geo.posBase[p] + gOff + off[o]];
+    const r = gemm(rows, P, kg, gi);
+    reports.push(r.report);
+    for (let p = 0; p < P; p++) for (let j = 0; j < ng; j++) y[geo.outBase[p] + (gi * ng + j) * geo.cStride] = r.y[p * ng + j];
+  }
+  return { y, outShape: cg.outShape, report: mergeSwamp(reports) };
+}
+
+function asCodes(data: Int32Array, bits: number): Codes {
+  return bits > 8 ? Uint16Array.from(data) : Uint8Array.from(data);
+}
+
+/** Runs the layer: real pre-activation outputs, their shape, the swamping report. */
+export function runFormatLinear(a: FormatLinearArgs): { y: Float32Array; outShape: number[]; report: SwampReport } {
+  const wf = a.weight.format;
+  if (!wf) throw new InvariantError(`layer '${a.name}': runFormatLinear on a layer without a weight format`);
+  const wShape = a.weight.shape;
+  const nOut = wShape[0];
+  if (wShape.length !== (a.kind === 'conv' ? 4 : 2)) fail(a, `a weight of shape [${wShape.join(',')}] (batched MatMul weights in number formats are not supported)`);
+  const K = wShape.slice(1).reduce((s, d) => s * d, 1);
+  const kg = K;
+  const lf = a.format;
+  const xs = a.xShape;
+  if (a.kind === 'conv' && xs.length !== 4) fail(a, `input must be NCHW, got shape [${xs.join(',')}]`);
+  if (a.kind === 'gemm' && xs[xs.length - 1] !== K) fail(a, `input shape [${xs.join(',')}] does not end in K = ${K}`);
+  const M = a.kind === 'gemm' ? a.x.length / K : 0;
+  const gemmShape = [...xs.slice(0, -1), nOut];
+
+  if (wf.kind === 'float') {
+    const inF = lf.input;
+    if (!inF || inF.kind !== 'float') fail(a, 'float weights need a float-format input');
+    const fx = floatFormatByName(inF.element);
+    const fw = floatFormatByName(wf.element);
+    const sx = Math.fround(inF.scale);
+    // the combined scale per channel, and the bias in accumulator units
+    const s = new Float32Array(nOut);
+    for (let c = 0; c < nOut; c++) s[c] = Math.fround(sx * wf.scale[wf.scale.length === 1 ? 0 : c]);
+    const bias = lf.bias ? Float32Array.from(lf.bias, (b, c) => b / s[c]) : undefined;
+    const xc = quantizeFloatLinear(fx, a.x as Float32Array, Float32Array.of(sx), [a.x.length], -1, true);
+    const x = { codes: xc, format: fx };
+    const w = { codes: asCodes(a.weight.data, fw.bits), format: fw };
+    const order = floatOrder(a.order, 1);
+    let r: { y: Float32Array; report: SwampReport; outShape?: readonly number[] };
+    if (a.kind === 'conv') {
+      const win = a.window!;
+      r = fpConv({ x, w, xShape: xs as [number, number, number, number], wShape: wShape as [number, number, number, number], strides: win.strides, pads: win.pads, dilations: win.dilations, group: a.group, bias, acc: ACC[lf.acc], order });
+    } else r = fpGemm({ x, w, m: M, k: K, n: nOut, bias, acc: ACC[lf.acc], order });
+    const y = r.y;
+    const outShape = r.outShape ? [...r.outShape] : gemmShape;
+    // channel axis: 1 (conv NCHW), last (gemm)
+    const area = a.kind === 'conv' ? outShape[2] * outShape[3] : 1;
+    for (let i = 0; i < y.length; i++) y[i] = Math.fround(y[i] * s[Math.floor(i / area) % nOut]);
+    return { y, outShape, report: r.report };
+  }
+
+  if (wf.kind === 'mx') {
+    const inF: ActFormat | null = lf.input;
+    if (!inF || inF.kind !== 'mx') fail(a, 'MX weights need an MX input');
+    const fx = mxFormatByName(inF.mx);
+    const fw = mxFormatByName(wf.mx);
+    if (lf.acc !== 'fp32') fail(a, `MX layers accumulate in FP32 (MX v1.0 §6.2), got ${lf.acc}`);
+    const nb = blockCount(kg, fw.blockSize);
+    const wCodes = Uint8Array.from(a.weight.data);
+    const order = floatOrder(a.order, fw.blockSize);
+    const mx = (rows: Float32Array, p: number, gi: number, ng: number) => {
+      const xq = quantizeMx(fx, rows, { outer: p, k: kg, inner: 1 });
+      return mxGemm({
+        x: { format: fx, codes: xq.codes, scales: xq.scales },
+        w: { format: fw, codes: wCodes.subarray(gi * ng * kg, (gi + 1) * ng * kg), scales: wf.scales.subarray(gi * ng * nb, (gi + 1) * ng * nb) },
+        m: p,
+        k: kg,
+        n: ng,
+        bias: lf.bias ? lf.bias.subarray(gi * ng, (gi + 1) * ng) : undefined,
+        order,
+      });
+    };
+    if (a.kind === 'gemm') {
+      const r = mx(a.x as Float32Array, M, 0, nOut);
+      return { y: r.y, outShape: gemmShape, report: r.report };
+    }
+    return convByGroups(a, 0, (rows, p, _kg, gi) => mx(Float32Array.from(rows), p, gi, nOut / a.group));
+  }
+
+  // per-group integers
+  const aff = a.xAffine;
+  if (!aff || lf.input !== null) fail(a, 'per-group weights take an affine integer input');
+  const zx = aff.zeroPoint;
+  const nb = blockCount(kg, wf.groupSize);
+  const order = floatOrder(a.order, wf.groupSize);
+  const grp = (rows: Int32Array, p: number, gi: number, ng: number) =>
+    groupGemm({
+      x: rows,
+      xScale: aff.scale,
+      w: a.weight.data.subarray(gi * ng * kg, (gi + 1) * ng * kg),
+      wScale: wf.scale.subarray(gi * ng * nb, (gi + 1) * ng * nb),
+      groupSize: wf.groupSize,
+      m: p,
+      k: kg,
+      n: ng,
+      bias: lf.bias ? lf.bias.subarray(gi * ng, (gi + 1) * ng) : undefined,
+      order,
+    });
+  if (a.kind === 'gemm') {
+    const xi = Int32Array.from(a.x, (v) => v - zx);
+    const r = grp(xi, M, 0, nOut);
+    return { y: r.y, outShape: gemmShape, report: r.report };
+  }
+  const shifted = { ...a, x: Float32Array.from(a.x, (v) => v - zx) };
+  return convByGroups(shifted, 0, (rows, p, _kg, gi) => grp(Int32Array.from(rows), p, gi, nOut / a.group));
+}
