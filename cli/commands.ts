@@ -27,7 +27,8 @@ export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.j
 export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos|orientation [--samples N] [--json]`;
 export const EXEC_USAGE =
   'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';
-export const SCENARIO_USAGE = 'qloom scenario <name|file> [--out <dir>] [--workers N] [--table] [--json]';
+export const SCENARIO_USAGE = 'qloom scenario <name|file> [--out <dir>] [--workers N] [--shard i/N] [--table] [--json]';
+export const MERGE_USAGE = 'qloom merge <dir>… --out <dir> [--table]';
 export const REPORT_USAGE = 'qloom report <results.json> [--out <dir>]';
 export const RUN_TOPOLOGY_USAGE =
   'qloom run --arch <preset|file.json|file.yaml|file.cfg> --topology <file.csv> [--gemm] [--memory native|scalesim] [--scalesim-trace <dir>] [--json] [--out <result.json>]\n' +
@@ -85,8 +86,14 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   scenario: {
     summary: 'run a scenario sweep (built-in name or YAML/JSON file) and write its report',
     usage: SCENARIO_USAGE,
-    options: { out: { type: 'string' }, workers: { type: 'string' }, table: { type: 'boolean' }, json },
+    options: { out: { type: 'string' }, workers: { type: 'string' }, shard: { type: 'string' }, table: { type: 'boolean' }, json },
     load: async () => (await import('./scenario.js')).run,
+  },
+  merge: {
+    summary: 'assemble results.json and the report of a scenario from shard outputs (qloom scenario --shard i/N)',
+    usage: MERGE_USAGE,
+    options: { out: { type: 'string' }, table: { type: 'boolean' } },
+    load: async () => (await import('./merge.js')).run,
   },
   report: {
     summary: 're-render a scenario report (CSVs, SVG plots, report.html) from its results.json',

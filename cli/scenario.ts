@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { deltaCell, type Findings, groupLabel, metricWords, samplesCell } from '../scenarios/findings.js';
 import { pointsTable, serializeResults } from '../scenarios/report.js';
 import { runScenario } from '../scenarios/run-scenario.js';
-import { loadScenario, METRICS } from '../scenarios/scenario.js';
+import { loadScenario, METRICS, type Scenario } from '../scenarios/scenario.js';
+import { parseShard, type Shard, shardLabel } from '../scenarios/shard.js';
+import { runShard } from '../scenarios/shard-run.js';
 import { SCENARIO_USAGE } from './commands.js';
 import type { Flags } from './flags.js';
 import { progress } from './progress.js';
@@ -19,8 +21,18 @@ const MAX_ROWS = 60;
 export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
   flags.positionalCount(1, 'one scenario name or file');
   const workers = flags.int('workers', { min: 0 });
+  let shard: Shard | undefined;
+  if (flags.given('shard')) {
+    try {
+      shard = parseShard(values.shard as string);
+    } catch (e) {
+      flags.problem((e as Error).message);
+    }
+    for (const f of ['json', 'table']) if (flags.given(f)) flags.problem(`--${f} shows a whole scenario's results: a shard has a part of them (qloom merge assembles the whole)`);
+  }
   flags.check(SCENARIO_USAGE);
   const scenario = loadScenario(pos[0]);
+  if (shard) return runOneShard(scenario, shard, values.out as string | undefined, workers);
   const bar = progress(`${scenario.name}`, process.stderr, values.json === true);
   const { outDir, outcome, results, report } = await runScenario(scenario, { outDir: values.out as string | undefined, workers, onProgress: (p) => bar.update(p.done, p.total) });
   bar.done();
@@ -36,6 +48,17 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   );
   if (report.findings && !values.table) process.stdout.write(`every point: ${join(outDir, 'points.csv')} (or --table)\n`);
   process.stdout.write(`report: ${report.html}\n`);
+}
+
+async function runOneShard(scenario: Scenario, shard: Shard, out: string | undefined, workers: number | undefined): Promise<void> {
+  const outDir = out ?? join('out', 'scenarios', scenario.name);
+  const bar = progress(`${scenario.name} ${shardLabel(shard)}`, process.stderr, false);
+  const r = await runShard(scenario, { outDir, shard, workers, onProgress: (p) => bar.update(p.done, p.total) });
+  bar.done();
+  process.stdout.write(
+    `shard ${shardLabel(shard)}: ${r.points} of ${r.outcome.points.length} points (${r.outcome.ran.length} run, ${r.outcome.cached} from ${join(outDir, 'points')})\n` +
+      `manifest: ${r.manifest}\nwhen every shard is done: qloom merge <the shards' folders> --out <dir>\n`,
+  );
 }
 
 /** The findings as text: per comparison, a row per pair that ran, the pairs that did not, one sentence per network. */
@@ -65,7 +88,7 @@ export function findingsText(f: Findings): string {
   return out.join('');
 }
 
-function printTable(results: Parameters<typeof pointsTable>[0], outDir: string): void {
+export function printTable(results: Parameters<typeof pointsTable>[0], outDir: string): void {
   const t = pointsTable(results);
   // scalar metrics only (map metrics are in points.csv / the report), in display units
   const cols = t.columns.filter((c) => c !== 'index' && (METRICS[c] === undefined ? !c.includes('.') || !METRICS[c.split('.')[0]] : METRICS[c].shape !== 'map'));

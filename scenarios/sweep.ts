@@ -18,6 +18,7 @@ import { ERROR_KINDS, errorOfKind, type ErrorKind } from '../errors/index.js';
 import { writeFileAtomic } from './files.js';
 import { type PointMetrics, type PointRunnerModule, runnerModuleUrl } from './runners.js';
 import { codeVersion, expandPoints } from './points.js';
+import { inShard, type Shard } from './shard.js';
 import type { Point, Scenario } from './scenario.js';
 
 export interface SweepOptions {
@@ -30,6 +31,8 @@ export interface SweepOptions {
   readonly workers?: number;
   /** aborting stops scheduling, cancels points in flight and rejects `done` with an AbortError */
   readonly signal?: AbortSignal;
+  /** run only this shard's points (shard.ts); the other points' results stay empty */
+  readonly shard?: Shard;
 }
 
 export interface SweepProgress {
@@ -48,7 +51,7 @@ export interface PointResult {
 
 export interface SweepOutcome {
   readonly points: readonly Point[];
-  /** one per point, by index */
+  /** one per point, by index (a shard's sweep: its own points only, the others empty) */
   readonly results: readonly PointResult[];
   /** hashes of the points this call ran (not loaded from disk), in completion order */
   readonly ran: readonly string[];
@@ -62,7 +65,7 @@ export interface Sweep {
 }
 
 /** What a point file holds: the config with its hash, so a file is self-describing. */
-interface PointFile {
+export interface PointFile {
   configHash: string;
   codeVersion: string;
   config: Point['config'];
@@ -73,17 +76,24 @@ export function pointFile(outDir: string, configHash: string): string {
   return join(outDir, 'points', `${configHash}.json`);
 }
 
-function readCached(outDir: string, p: Point): PointMetrics | undefined {
-  const file = pointFile(outDir, p.configHash);
+/** The metrics stored for a point under `outDir`, or undefined (no file, or not this point's). */
+export function readPointFile(outDir: string, configHash: string): PointMetrics | undefined {
+  const file = pointFile(outDir, configHash);
   if (!existsSync(file)) return undefined;
   try {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as PointFile;
     // a file under the right name but with other content (edited, from a bug) is run again
-    if (doc.configHash !== p.configHash || typeof doc.metrics !== 'object' || doc.metrics === null) return undefined;
+    if (doc.configHash !== configHash || typeof doc.metrics !== 'object' || doc.metrics === null) return undefined;
     return doc.metrics;
   } catch {
     return undefined;
   }
+}
+
+/** Stores a finished point as `<outDir>/points/<configHash>.json` (temp + rename). */
+export function writePointFile(outDir: string, p: Point, metrics: PointMetrics): void {
+  const doc: PointFile = { configHash: p.configHash, codeVersion: codeVersion(), config: p.config, metrics };
+  writeFileAtomic(pointFile(outDir, p.configHash), JSON.stringify(doc, null, 1) + '\n');
 }
 
 interface TaskError {
@@ -154,9 +164,12 @@ export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
     else byHash.set(p.configHash, [p]);
   }
   let done = 0;
+  let total = 0;
   const todo: Point[] = [];
   for (const [hash, list] of byHash) {
-    const metrics = readCached(opts.outDir, list[0]);
+    if (opts.shard && !inShard(hash, opts.shard)) continue;
+    total += list.length;
+    const metrics = readPointFile(opts.outDir, hash);
     if (metrics) {
       for (const p of list) results[p.index] = { index: p.index, configHash: hash, metrics };
       done += list.length;
@@ -165,7 +178,7 @@ export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
   const cached = done;
   // replays the latest value even after completion: a late subscriber still sees the final count
   const progress = new ReplaySubject<SweepProgress>(1);
-  progress.next({ done, total: points.length, cached });
+  progress.next({ done, total, cached });
 
   const requested = opts.workers ?? availableParallelism();
   const workers = Math.max(0, Math.min(Math.floor(requested), todo.length));
@@ -215,12 +228,11 @@ export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
       .subscribe({
         next: ({ p, metrics }) => {
           if (opts.signal?.aborted) return;
-          const doc: PointFile = { configHash: p.configHash, codeVersion: codeVersion(), config: p.config, metrics };
-          writeFileAtomic(pointFile(opts.outDir, p.configHash), JSON.stringify(doc, null, 1) + '\n');
+          writePointFile(opts.outDir, p, metrics);
           ran.push(p.configHash);
           for (const q of byHash.get(p.configHash)!) results[q.index] = { index: q.index, configHash: p.configHash, metrics };
           done += byHash.get(p.configHash)!.length;
-          progress.next({ done, total: points.length, cached });
+          progress.next({ done, total, cached });
         },
         error: (e: unknown) => void finish(opts.signal?.aborted ? undefined : e),
         complete: () => void finish(),
