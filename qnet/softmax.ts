@@ -147,20 +147,22 @@ export function softmaxProbs(x: Int32Array, shape: readonly number[], xq: QParam
   if (rows.len === 0 || n === 0) return p;
   if (spec.variant === 'ort') {
     if (xq.bits !== 8) throw new ModelError([{ node: what, message: `QLinearSoftmax arithmetic needs an 8-bit input, got ${xq.bits}-bit` }]);
-    ortProbRows(x, p, rows, xq);
+    ortRows(x, p, rows, xq, null, what);
   }
   else intRows(x, p, rows, xq, spec, { mode: 'fixed' }, what, null);
   return p;
 }
 
-function ortRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: QParams, what: string): void {
-  if (xq.bits !== 8 || yq.bits !== 8 || xq.signed !== yq.signed) {
+/** With `yq` null, `y` receives ⌊f32(T / sum)·2^SOFTMAX_PROB_BITS⌋ instead of codes. */
+function ortRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: QParams | null, what: string): void {
+  if (yq && (xq.bits !== 8 || yq.bits !== 8 || xq.signed !== yq.signed)) {
     throw new ModelError([{ node: what, message: `QLinearSoftmax arithmetic needs 8-bit input and output of one signedness, got ${xq.bits}-bit ${xq.signed ? 'signed' : 'unsigned'} → ${yq.bits}-bit ${yq.signed ? 'signed' : 'unsigned'}` }]);
   }
   const t = ortSoftmaxTable(xq.scale[0], r.len);
-  const ysc = Math.floor(Math.fround(1 / yq.scale[0]));
-  const zy = yq.zeroPoint[0];
-  const signed = yq.signed;
+  const ysc = yq ? Math.floor(Math.fround(1 / yq.scale[0])) : 0;
+  const zy = yq ? yq.zeroPoint[0] : 0;
+  const signed = yq ? yq.signed : false;
+  const one = 2 ** SOFTMAX_PROB_BITS;
   const hi = signed ? 127 : 255;
   const lo = signed ? -128 : 0;
   const { outer, len, inner } = r;
@@ -172,28 +174,15 @@ function ortRows(x: Int32Array, y: Int32Array, r: SoftmaxRows, xq: QParams, yq: 
       const off = 255 - max;
       let sum = 0;
       for (let k = 0, p = base; k < len; k++, p += inner) sum = Math.fround(sum + t[off + x[p]]);
+      if (!yq) {
+        for (let k = 0, p = base; k < len; k++, p += inner) y[p] = Math.floor(Math.fround(t[off + x[p]] / sum) * one);
+        continue;
+      }
       for (let k = 0, p = base; k < len; k++, p += inner) {
         const r = Math.fround(Math.fround(t[off + x[p]] * ysc) / sum);
         const vq = signed ? (toInt32(r) + zy) | 0 : (toUint32(r) + zy) >>> 0;
         y[p] = vq > hi ? hi : vq < lo ? lo : vq;
       }
-    }
-  }
-}
-
-function ortProbRows(x: Int32Array, probs: Int32Array, r: SoftmaxRows, xq: QParams): void {
-  const t = ortSoftmaxTable(xq.scale[0], r.len);
-  const one = 2 ** SOFTMAX_PROB_BITS;
-  const { outer, len, inner } = r;
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * len * inner + i;
-      let max = -Infinity;
-      for (let k = 0, p = base; k < len; k++, p += inner) if (x[p] > max) max = x[p];
-      const off = 255 - max;
-      let sum = 0;
-      for (let k = 0, p = base; k < len; k++, p += inner) sum = Math.fround(sum + t[off + x[p]]);
-      for (let k = 0, p = base; k < len; k++, p += inner) probs[p] = Math.floor(Math.fround(t[off + x[p]] / sum) * one);
     }
   }
 }

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError, type Problem } from '../arch/errors.js';
 import { GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, SOFTMAX_ALGORITHMS, type GeluAlgorithm, type LayerNormAlgorithm, type SoftmaxAlgorithm } from '../arch/sfu.js';
 import { ADAROUND_DEFAULTS, ADAROUND_PAPER, type AdaRoundOptions } from './adaround.js';
+import type { LogBase } from '../qnet/logquant.js';
 
 export interface TensorQuantConfig {
   /** 2…16 (32 is accepted by the quantizer for the debugging workflow's FP32 sanity check) */
@@ -100,6 +101,16 @@ export interface PtqConfig {
   readonly gelu?: GeluAlgorithm;
   /** conv / gemm layers on a number format; absent = affine integers (hashes of integer configs unchanged) */
   readonly format?: NumberFormatConfig;
+  /** attention probabilities (softmax → P·V): log-coded (quant/log-softmax.ts) or the uniform 1/2^b grid (absent) */
+  readonly softmaxQuant?: 'uniform' | LogBase;
+  /** RepQ-ViT's post-LayerNorm scale reparameterization (quant/repq.ts); absent = off */
+  readonly repq?: boolean;
+  /**
+   * bits of the attention scores (a softmax's input) when they differ from the activations': the
+   * low-bit transformer presets keep them at 8 (RepQ-ViT leaves them in float; a 4-bit exponent
+   * argument would leave the softmax nothing to work with)
+   */
+  readonly scoresBits?: number;
 }
 
 /** Softmax / LayerNorm / GELU algorithms of a config that names none */
@@ -213,6 +224,16 @@ export const PTQ_PRESETS: Readonly<Record<string, Omit<PtqConfig, 'preset'>>> = 
   mxfp6: preset({ bits: 6 }, { activations: { ...A_ASYM, bits: 6 }, actRange: 'minmax', logitsRange: 'same', format: { kind: 'mx', element: 'mxfp6-e2m3', acc: 'fp32' } }),
   mxfp4: preset({ bits: 4 }, { activations: { ...A_ASYM, bits: 4 }, actRange: 'minmax', logitsRange: 'same', format: { kind: 'mx', element: 'mxfp4-e2m1', acc: 'fp32' } }),
   mxint8: preset({}, { actRange: 'minmax', logitsRange: 'same', format: { kind: 'mx', element: 'mxint8', acc: 'fp32' } }),
+  // transformers at low activation widths (RepQ-ViT, Li et al. 2023): uniform per-tensor activations
+  // with per-channel MSE weights, and the same with RepQ-ViT's post-LN reparameterization and
+  // log√2-coded attention probabilities
+  // log√2-coded attention probabilities; below 8 bits the scores stay 8-bit and the softmax is
+  // I-BERT's (ORT's QLinearSoftmax is 8-bit only)
+  'w6a6-pc': preset({ bits: 6, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 6 }, scoresBits: 8, softmax: 'ibert' }),
+  'w4a4-pc': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 4 }, scoresBits: 8, softmax: 'ibert' }),
+  'w8a8-repq': preset({ perChannel: true }, { repq: true, softmaxQuant: 'logsqrt2' }),
+  'w6a6-repq': preset({ bits: 6, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 6 }, scoresBits: 8, softmax: 'ibert', repq: true, softmaxQuant: 'logsqrt2' }),
+  'w4a4-repq': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 4 }, scoresBits: 8, softmax: 'ibert', repq: true, softmaxQuant: 'logsqrt2' }),
   w4g32a8: preset({ bits: 4 }, { weightRange: 'mse', format: { kind: 'group', element: 'int4-g32', bits: 4, groupSize: 32, acc: 'fp32' } }),
 };
 
@@ -362,6 +383,9 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     ...(layerNorm !== undefined && { layerNorm }),
     ...(gelu !== undefined && { gelu }),
     ...(format !== undefined && { format }),
+    ...(b.softmaxQuant !== undefined && b.softmaxQuant !== 'uniform' && { softmaxQuant: b.softmaxQuant }),
+    ...(b.repq && { repq: true }),
+    ...(b.scoresBits !== undefined && { scoresBits: b.scoresBits }),
   });
 }
 

@@ -32,6 +32,8 @@ import {
 import { calibrate, type CalibData, type CalibStats } from './calibrate.js';
 import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, type PtqConfig, type TensorQuantConfig, type TransformerAlgorithms } from './config.js';
 import { crossLayerEqualize } from './cle.js';
+import { applyLogSoftmax } from './log-softmax.js';
+import { repqReparameterize, type RepqResult } from './repq.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
 import { actRangeBn, actRangeMinMax, actRangeMse, actRangePercentile, logitsRangeCe, weightRangeMinMax, weightRangeMse, type Range } from './ranges.js';
@@ -122,6 +124,8 @@ export interface PreparedModel {
   readonly actStats: ActStats[];
   readonly clePairs: PtqStats['clePairs'];
   readonly biasCorrection: readonly BiasCorrectionSource[];
+  /** RepQ-ViT's reparameterization (config `repq`): what was folded and what was left */
+  readonly repq?: RepqResult;
 }
 
 /** The graph input's shape for one image of `data` (images may be fed flattened). */
@@ -192,6 +196,8 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
     bn = r.bn;
     clePairs = r.pairs.map((p) => ({ ...p }));
   }
+  const repq = cfg.repq ? timed('repq', () => repqReparameterize(graph, calib, cfg.activations)) : undefined;
+  if (repq) graph = repq.graph;
   const plan = timed('plan', () => planNetwork(graph));
   const shapes = tensorShapes(graph, inputShapeOf(graph, calib));
   const stats = timed('calibrate', () =>
@@ -261,8 +267,9 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
   const acts = new Map<string, QParams>();
   const actStats: ActStats[] = [];
   timed('activations', () => {
+    const scores = new Set(cfg.scoresBits ? plan.steps.flatMap((st) => (st.kind === 'softmax' ? [st.inputs[0]] : [])) : []);
     for (const t of plan.quantized) {
-      const acfg = actCfg(plan, cfg, t);
+      const acfg = scores.has(t) ? { ...actCfg(plan, cfg, t), bits: cfg.scoresBits! } : actCfg(plan, cfg, t);
       const { range, method } = actRange({ plan, stats, bn }, t, cfg, acfg);
       const q = qparamsFromRange(range.min, range.max, acfg);
       acts.set(t, q);
@@ -275,8 +282,10 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
       const acfg = actCfg(plan, cfg, st.output);
       acts.set(st.output, softmaxOutputQuant(acfg.bits, acfg.signed));
     }
+    // RepQ-ViT: the reparameterized post-LN tensors take the mean of their per-channel quantizers
+    if (repq) for (const [t, q] of repq.acts) acts.set(t, q);
   });
-  return { graph, bn, plan, stats, shapes, weights, acts, layerStats, actStats, clePairs, biasCorrection: biasSources };
+  return { graph, bn, plan, stats, shapes, weights, acts, layerStats, actStats, clePairs, biasCorrection: biasSources, ...(repq && { repq }) };
 }
 
 /**
@@ -405,7 +414,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
   const prep = await prepareModel(graph, calib, cfg, opts, timings);
   const t1 = now();
   const hash = configHash(cfg);
-  const net = buildQuantizedNetwork({
+  let net = buildQuantizedNetwork({
     plan: prep.plan,
     weights: prep.weights,
     acts: prep.acts,
@@ -414,6 +423,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     meta: { producer: 'qloom PTQ', preset: cfg.preset, configHash: hash },
     algorithms: transformerAlgorithms(cfg, opts.algorithms),
   });
+  if (cfg.softmaxQuant && cfg.softmaxQuant !== 'uniform') net = applyLogSoftmax(net, prep.graph, calib, cfg.softmaxQuant, cfg.activations.bits).net;
   timings.build = now() - t1;
   timings.total = now() - t0;
   progress(opts, 'build', 1, 1);
