@@ -34,6 +34,7 @@ import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, type 
 import { crossLayerEqualize } from './cle.js';
 import { applyLogSoftmax } from './log-softmax.js';
 import { repqReparameterize, type RepqResult } from './repq.js';
+import { applyNumberFormat } from './formats.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
 import { actRangeBn, actRangeMinMax, actRangeMse, actRangePercentile, logitsRangeCe, weightRangeMinMax, weightRangeMse, type Range } from './ranges.js';
@@ -414,7 +415,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
   const prep = await prepareModel(graph, calib, cfg, opts, timings);
   const t1 = now();
   const hash = configHash(cfg);
-  let net = buildQuantizedNetwork({
+  const built = buildQuantizedNetwork({
     plan: prep.plan,
     weights: prep.weights,
     acts: prep.acts,
@@ -423,6 +424,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     meta: { producer: 'qloom PTQ', preset: cfg.preset, configHash: hash },
     algorithms: transformerAlgorithms(cfg, opts.algorithms),
   });
+  let net = cfg.format ? applyNumberFormat(built, prep.plan, prep.weights, cfg.format) : built;
   if (cfg.softmaxQuant && cfg.softmaxQuant !== 'uniform') net = applyLogSoftmax(net, prep.graph, calib, cfg.softmaxQuant, cfg.activations.bits).net;
   timings.build = now() - t1;
   timings.total = now() - t0;
