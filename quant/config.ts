@@ -227,13 +227,14 @@ export const PTQ_PRESETS: Readonly<Record<string, Omit<PtqConfig, 'preset'>>> = 
   // transformers at low activation widths (RepQ-ViT, Li et al. 2023): uniform per-tensor activations
   // with per-channel MSE weights, and the same with RepQ-ViT's post-LN reparameterization and
   // log√2-coded attention probabilities
-  // log√2-coded attention probabilities; below 8 bits the scores stay 8-bit and the softmax is
-  // I-BERT's (ORT's QLinearSoftmax is 8-bit only)
+  // log√2-coded attention probabilities; below 8 bits the scores stay 8-bit, and the uniform
+  // presets' softmax is I-BERT's (ORT's QLinearSoftmax writes 8-bit probabilities only — an arch
+  // whose SFU has it refuses them); log codes come from any softmax's integer probabilities
   'w6a6-pc': preset({ bits: 6, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 6 }, scoresBits: 8, softmax: 'ibert' }),
   'w4a4-pc': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 4 }, scoresBits: 8, softmax: 'ibert' }),
   'w8a8-repq': preset({ perChannel: true }, { repq: true, softmaxQuant: 'logsqrt2' }),
-  'w6a6-repq': preset({ bits: 6, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 6 }, scoresBits: 8, softmax: 'ibert', repq: true, softmaxQuant: 'logsqrt2' }),
-  'w4a4-repq': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 4 }, scoresBits: 8, softmax: 'ibert', repq: true, softmaxQuant: 'logsqrt2' }),
+  'w6a6-repq': preset({ bits: 6, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 6 }, scoresBits: 8, repq: true, softmaxQuant: 'logsqrt2' }),
+  'w4a4-repq': preset({ bits: 4, perChannel: true }, { weightRange: 'mse', activations: { ...A_ASYM, bits: 4 }, scoresBits: 8, repq: true, softmaxQuant: 'logsqrt2' }),
   w4g32a8: preset({ bits: 4 }, { weightRange: 'mse', format: { kind: 'group', element: 'int4-g32', bits: 4, groupSize: 32, acc: 'fp32' } }),
 };
 
