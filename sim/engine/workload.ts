@@ -18,7 +18,6 @@ import type { ArchSpec } from '../../arch/spec.js';
 import { ModelError } from '../../nets/errors.js';
 import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from '../timing/gemm-view.js';
-import { actStorageBits, weightScaleBits } from '../../qnet/formats/descriptor.js';
 import type { BitsClass } from '../result.js';
 import type { SfuWork } from './sfu-cost.js';
 
@@ -172,11 +171,7 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
   const shapes = new Map<string, readonly number[]>();
   // the first input takes the run's shape; further inputs (attention cores: q, kᵀ, v) their own, batch 1
   net.inputs.forEach((i, k) => shapes.set(i.name, k === 0 && i.shape.length === inputShape.length ? inputShape : i.shape.map((d) => (d < 0 ? 1 : d))));
-  // a tensor in an MX format moves its block scales too (8.25 bits per MXFP8 element)
-  const bitsOf = (tensor: string, fallback: number): number => {
-    const t = net.tensors.get(tensor);
-    return t ? (t.format ? actStorageBits(t.format) : t.q.bits) : fallback;
-  };
+  const bitsOf = (tensor: string, fallback: number): number => net.tensors.get(tensor)?.q.bits ?? fallback;
   const pb = requantParamBitsPerChannel(spec);
   const layers: WorkloadLayer[] = [];
   const attention = attentionTensors(net);
@@ -264,9 +259,8 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         view,
         vectorOp: null,
         vectorElements: 0,
-        // weights on a number format: element bits plus each element's share of its scales
-        weightBits: w.format ? w.q.bits + weightScaleBits(w.format, w.data.length, cout) / w.data.length : w.q.bits,
-        weightBytes: bytesOf(w.data.length, w.q.bits) + (w.format ? Math.ceil(weightScaleBits(w.format, w.data.length, cout) / 8) : 0),
+        weightBits: w.q.bits,
+        weightBytes: bytesOf(w.data.length, w.q.bits),
         ifmapBytes: bytesOf(numel(x), inBits),
         ofmapBytes: bytesOf(numel(out), outBits),
         biasBytes: l.bias ? l.bias.length * 4 : 0,
