@@ -29,6 +29,7 @@
  * - DMA engines, control, interconnect and DRAM: not priced (reported as not included).
  */
 import { quotedAt, type Quote, type ScalingRule } from './energy.js';
+import { formatMacUnits } from './format-units.js';
 import type { ArchSpec, SfuSpec } from './spec.js';
 
 /** quoted areas, µm² per instance at 45 nm */
@@ -104,6 +105,16 @@ export function archArea(spec: ArchSpec): AreaReport {
   const shifter = spec.pe.shiftMode ? adder : 0;
   const shiftNote = spec.pe.shiftMode ? ` + shift-mode barrel shifter ${shifter.toFixed(0)} µm² (assumed one ${spec.accumulator.psumBits}-bit adder)` : '';
   add('pe-array', spec.array.pes * (mult + adder + shifter + regArea), `${spec.array.pes} PEs × (${wOp}×${aOp}-bit multiplier ${mult.toFixed(0)} µm² + ${spec.accumulator.psumBits}-bit adder ${adder.toFixed(0)} µm² + registers ${regArea.toFixed(0)} µm²${shiftNote})`);
+
+  // a PE on a number format: its MAC units (format-units.ts) instead of the integer multiplier and adder
+  const fmtUnits = formatMacUnits(spec);
+  if (fmtUnits) {
+    const int8Mac = unitAreaUm2('multiplier', [8, 8]) + unitAreaUm2('adder', 32);
+    const parts = fmtUnits.map((u) => ({ u, um2: u.perMac * (u.component === 'mac' ? (u.int8MacRatio ?? 1) * int8Mac : unitAreaUm2(u.component, u.bits)) }));
+    const mac = parts.reduce((t, p) => t + p.um2, 0);
+    const what = parts.map((p) => `${p.u.component}${p.u.component === 'mac' ? ` ${p.u.action} (${p.u.int8MacRatio}× an INT8/INT32 MAC)` : ` ${Array.isArray(p.u.bits) ? p.u.bits.join('×') : p.u.bits}-bit`}${p.u.perMac < 1 ? ` /${Math.round(1 / p.u.perMac)}` : ''} ${p.um2.toFixed(0)} µm²`).join(' + ');
+    components[components.length - 1] = { component: 'pe-array', mm2: (spec.array.pes * (mac + regArea)) / UM2_PER_MM2, detail: `${spec.array.pes} PEs × (${spec.operands.format} MAC: ${what} + registers ${regArea.toFixed(0)} µm²)` };
+  }
 
   const bufs = spec.memories.layout === 'unified' ? (['glb'] as const) : (['ifmap', 'filter', 'ofmap'] as const);
   for (const b of bufs) {

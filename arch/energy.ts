@@ -143,6 +143,11 @@ export const HOROWITZ_45NM: EnergyTableInput = {
     { component: 'fp-adder', action: 'add', energy: '0.9 pJ', bits: 32, scaling: 'width' },
     { component: 'fp-multiplier', action: 'mult', energy: '1.1 pJ', bits: [16, 16], scaling: 'product' },
     { component: 'fp-multiplier', action: 'mult', energy: '3.7 pJ', bits: [32, 32], scaling: 'product' },
+    // FP8 MACs (arch/format-units.ts): van Baalen et al. 2023 (arXiv 2303.17951) put FP8 MACs at
+    // 50–180 % above an INT8 MAC with an INT32 accumulator (0.2 + 0.1 pJ here): 2.8× with an FP32
+    // accumulator, 1.5× with FP16 (our mapping of their range onto the accumulator)
+    { component: 'mac', action: 'fp8-fp32acc', energy: '0.84 pJ', bits: 8, scaling: 'fixed', note: 'van Baalen et al. 2023: 2.8 × (0.2 pJ int8 mult + 0.1 pJ int32 add)' },
+    { component: 'mac', action: 'fp8-fp16acc', energy: '0.45 pJ', bits: 8, scaling: 'fixed', note: 'van Baalen et al. 2023: 1.5 × (0.2 pJ int8 mult + 0.1 pJ int32 add)' },
     { component: 'sram', action: 'read', energy: '10 pJ', bits: 64, capacity: '8 KB', scaling: 'bits' },
     { component: 'sram', action: 'read', energy: '20 pJ', bits: 64, capacity: '32 KB', scaling: 'bits' },
     { component: 'sram', action: 'read', energy: '100 pJ', bits: 64, capacity: '1 MB', scaling: 'bits' },

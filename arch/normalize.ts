@@ -28,6 +28,10 @@ import {
   OVERFLOW_POLICIES,
   PE_FORMS,
   TENSOR_CLASSES,
+  ACCUMULATOR_FORMATS,
+  OPERAND_FORMATS,
+  type AccumulatorFormat,
+  type OperandFormat,
 } from './schema.js';
 import { readSfu } from './sfu.js';
 import { parseQuantity } from './units.js';
@@ -352,10 +356,12 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   const ops = readObject(input, 'operands', '', problems);
   let weightBits: number | undefined;
   let activationBits: number | undefined;
+  let opFormat: OperandFormat | undefined = 'int';
   if (ops) {
-    checkKeys(ops, 'operands', ['weightBits', 'activationBits'], problems);
+    checkKeys(ops, 'operands', ['weightBits', 'activationBits', 'format'], problems);
     weightBits = readInt(ops, 'weightBits', 'operands', problems, { min: 2, max: 16, default: DEFAULTS.operandBits });
     activationBits = readInt(ops, 'activationBits', 'operands', problems, { min: 2, max: 16, default: DEFAULTS.operandBits });
+    opFormat = readEnum(ops, 'format', 'operands', problems, OPERAND_FORMATS, 'int');
   }
 
   // accumulator
@@ -363,8 +369,17 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   let accBits: number | undefined;
   let overflow: OverflowPolicy | undefined;
   let psumBits: number | undefined;
+  let accFormat: AccumulatorFormat | undefined = opFormat === 'int' ? 'int' : 'fp32';
   if (acc) {
-    checkKeys(acc, 'accumulator', ['bits', 'overflow', 'psumBits'], problems);
+    checkKeys(acc, 'accumulator', ['bits', 'overflow', 'psumBits', 'format'], problems);
+    accFormat = readEnum(acc, 'format', 'accumulator', problems, ACCUMULATOR_FORMATS, opFormat === 'int' || opFormat === undefined ? 'int' : 'fp32');
+    if (opFormat === 'int' && accFormat !== undefined && accFormat !== 'int') {
+      problems.push({ path: 'accumulator.format', message: `${accFormat} needs a float, MX or per-group operand format (operands.format is int)` });
+    } else if (opFormat !== undefined && opFormat !== 'int' && accFormat === 'int') {
+      problems.push({ path: 'accumulator.format', message: `operands.format ${opFormat} accumulates in a float format (fp32, fp16 or bf16), not int` });
+    } else if (opFormat !== undefined && (opFormat.startsWith('mx') || opFormat === 'int-group') && accFormat !== undefined && accFormat !== 'fp32') {
+      problems.push({ path: 'accumulator.format', message: `operands.format ${opFormat} adds its scaled block sums in FP32 (MX v1.0 §6.2), not ${accFormat}` });
+    }
     accBits = readInt(acc, 'bits', 'accumulator', problems, { min: 8, max: 64, default: DEFAULTS.accumulatorBits });
     overflow = readEnum(acc, 'overflow', 'accumulator', problems, OVERFLOW_POLICIES, DEFAULTS.overflow);
     psumBits = readInt(acc, 'psumBits', 'accumulator', problems, { min: 8, max: 64, default: accBits ?? DEFAULTS.accumulatorBits });
@@ -492,8 +507,9 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     source: src!,
     clockHz: clockHz!,
     array: { rows: rows!, cols: cols!, dataflow: dataflow!, pes: rows! * cols! },
-    operands: { weightBits: weightBits!, activationBits: activationBits! },
-    accumulator: { bits: accBits!, overflow: overflow!, psumBits: psumBits! },
+    // formats written only when not integer: every integer spec (and its hash) stays as it was
+    operands: { weightBits: weightBits!, activationBits: activationBits!, ...(opFormat !== 'int' && { format: opFormat }) },
+    accumulator: { bits: accBits!, overflow: overflow!, psumBits: psumBits!, ...(accFormat !== 'int' && { format: accFormat }) },
     pe: { form: form!, weightOperandBits: weightBits! + zp, activationOperandBits: activationBits! + zp, registers: registers!, ...(shiftMode && { shiftMode: true as const }) },
     memories: memories!,
     dma: dma!,

@@ -96,6 +96,17 @@ export interface DramSpec {
   readonly baseAddress: Readonly<Record<TensorClass, number>>;
 }
 
+/**
+ * What a PE multiplies: affine integers (`int`), per-group integer weights with their group scale
+ * applied per group (`int-group`), a float element format, or an MX block format (qnet/formats
+ * names). A network runs on a PE whose format is the one its conv / gemm layers are in.
+ */
+export const OPERAND_FORMATS = ['int', 'int-group', 'fp8-e4m3', 'fp8-e5m2', 'fp16', 'bf16', 'mxfp8-e4m3', 'mxfp8-e5m2', 'mxfp6-e3m2', 'mxfp6-e2m3', 'mxfp4-e2m1', 'mxint8'] as const;
+export type OperandFormat = (typeof OPERAND_FORMATS)[number];
+/** `int`: a two's-complement accumulator of accumulator.bits; else a float accumulator (one rounding per add) */
+export const ACCUMULATOR_FORMATS = ['int', 'fp32', 'fp16', 'bf16'] as const;
+export type AccumulatorFormat = (typeof ACCUMULATOR_FORMATS)[number];
+
 export interface ArchSpec {
   readonly name: string;
   readonly description: string;
@@ -113,13 +124,20 @@ export interface ArchSpec {
    * Operand widths of the PE datapath. A network quantized narrower runs on it (costed at these
    * widths); wider does not fit.
    */
-  readonly operands: { readonly weightBits: number; readonly activationBits: number };
+  readonly operands: {
+    readonly weightBits: number;
+    readonly activationBits: number;
+    /** the number format the PEs multiply (OPERAND_FORMATS); absent = 'int' (affine integers at the widths above) */
+    readonly format?: OperandFormat;
+  };
   readonly accumulator: {
     /** 8…64 */
     readonly bits: number;
     readonly overflow: OverflowPolicy;
     /** width of partial sums inside the array (between PEs); ≤ bits */
     readonly psumBits: number;
+    /** absent = 'int' (`bits` wide); a float format for float / MX / per-group operands */
+    readonly format?: AccumulatorFormat;
   };
   readonly pe: {
     readonly form: PeForm;
@@ -216,8 +234,8 @@ export interface ArchSpecInput {
   clock?: Q;
   clockHz?: number;
   array: { rows: number; cols: number; dataflow?: Dataflow; pes?: number };
-  operands?: { weightBits?: number; activationBits?: number };
-  accumulator?: { bits?: number; overflow?: OverflowPolicy; psumBits?: number };
+  operands?: { weightBits?: number; activationBits?: number; format?: OperandFormat };
+  accumulator?: { bits?: number; overflow?: OverflowPolicy; psumBits?: number; format?: AccumulatorFormat };
   pe?: {
     form?: PeForm;
     weightOperandBits?: number;

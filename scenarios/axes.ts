@@ -4,7 +4,7 @@
  * axis values are applied to an arch entry. PTQ axes (`ptq.<field>`) are checked by ptq.ts.
  */
 import type { Problem } from '../arch/errors.js';
-import { DATAFLOWS, DRAM_MODES, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS } from '../arch/spec.js';
+import { ACCUMULATOR_FORMATS, DATAFLOWS, DRAM_MODES, OPERAND_FORMATS, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS } from '../arch/spec.js';
 import { type QuantityKind, parseQuantity } from '../arch/units.js';
 import { describe, didYouMean, isPlainObject } from '../arch/validate.js';
 import { PTQ_FIELD_NAMES } from './ptq.js';
@@ -35,6 +35,8 @@ export const ARCH_AXES: Readonly<Record<string, ArchAxis>> = (() => {
     'array.dataflow': { check: { kind: 'enum', values: DATAFLOWS }, replaces: [] },
     'operands.weightBits': { check: int(2, 16), replaces: ['pe.weightOperandBits'] },
     'operands.activationBits': { check: int(2, 16), replaces: ['pe.activationOperandBits'] },
+    'operands.format': { check: { kind: 'enum', values: OPERAND_FORMATS }, replaces: [] },
+    'accumulator.format': { check: { kind: 'enum', values: ACCUMULATOR_FORMATS }, replaces: [] },
     'accumulator.bits': { check: int(8, 64), replaces: [] },
     'accumulator.overflow': { check: { kind: 'enum', values: OVERFLOW_POLICIES }, replaces: [] },
     'accumulator.psumBits': { check: int(8, 64), replaces: [] },

@@ -18,12 +18,12 @@
  * requested metric needs it; otherwise one timing-only inference is simulated.
  */
 import type { SfuSpec } from '../arch/spec.js';
-import { stableJson, transformerAlgorithms, type PtqConfig } from '../quant/config.js';
+import { PTQ_PRESETS as QUANT_PRESETS, stableJson, transformerAlgorithms, type PtqConfig } from '../quant/config.js';
 import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
-import { perChannelProblem, requantUnitProblem } from '../sim/requant-unit.js';
+import { operandFormatProblem, perChannelProblem, requantUnitProblem } from '../sim/requant-unit.js';
 import { addOverflows, bitsByClass, bitsTotal, NO_OVERFLOWS, type OverflowsBy, type RunResult } from '../sim/result.js';
 import { calibrationSet, evaluationSet, type EvalSet } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
@@ -87,7 +87,9 @@ function fp32For(c: PointConfig, set: EvalSet): Float32Array {
 /** Why a point cannot run on its arch, or null. */
 export function unsupportedReason(c: PointConfig): string | null {
   // the same check `qloom run` refuses with (sim/requant-unit.ts), here before the PTQ run
-  const problem = perChannelProblem(c.archLabel, c.arch, c.ptq.perChannel);
+  const fmt = QUANT_PRESETS[c.ptq.preset]?.format;
+  const required = !fmt ? 'int' : fmt.kind === 'group' ? 'int-group' : fmt.element;
+  const problem = operandFormatProblem(c.archLabel, c.arch, required, fmt?.acc ?? 'int') ?? perChannelProblem(c.archLabel, c.arch, c.ptq.perChannel);
   return problem === null ? null : `unsupported: ${problem}`;
 }
 

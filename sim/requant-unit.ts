@@ -59,7 +59,46 @@ export function hasPerChannelClamp(net: QuantizedNetwork): boolean {
  * it does not have), or null — the check every runner shares (before and after its PTQ run).
  */
 export function requantUnitProblem(archName: string, spec: ArchSpec, net: QuantizedNetwork): string | null {
-  return perChannelProblem(archName, spec, hasPerChannelWeights(net)) ?? perChannelClampProblem(archName, spec, hasPerChannelClamp(net)) ?? sfuProblem(archName, spec, net) ?? logQuantProblem(archName, spec, net);
+  return (
+    operandFormatProblem(archName, spec, networkOperandFormat(net), networkAccFormat(net)) ??
+    perChannelProblem(archName, spec, hasPerChannelWeights(net)) ??
+    perChannelClampProblem(archName, spec, hasPerChannelClamp(net)) ??
+    sfuProblem(archName, spec, net) ??
+    logQuantProblem(archName, spec, net)
+  );
+}
+
+/**
+ * The PE operand format `net`'s conv / gemm layers need (arch OPERAND_FORMATS): `int` for affine
+ * integer layers, `int-group` for per-group integer weights, else the float / MX element format;
+ * several when the layers differ (joined by ' + ').
+ */
+export function networkOperandFormat(net: QuantizedNetwork): string {
+  const fs = new Set<string>();
+  for (const l of net.layers) {
+    if (l.kind !== 'conv' && l.kind !== 'gemm') continue;
+    const f = l.weight.format;
+    fs.add(!f ? 'int' : f.kind === 'group' ? 'int-group' : f.kind === 'mx' ? f.mx : f.element);
+  }
+  return fs.size === 0 ? 'int' : [...fs].sort().join(' + ');
+}
+
+/** The accumulator format `net`'s format layers use (`int` for integer layers). */
+export function networkAccFormat(net: QuantizedNetwork): string {
+  for (const l of net.layers) if ((l.kind === 'conv' || l.kind === 'gemm') && l.format) return l.format.acc;
+  return 'int';
+}
+
+/**
+ * Why a network on PE operand format `required` (and accumulator `acc`) cannot run on `spec`,
+ * whose PEs multiply `operands.format` and accumulate in `accumulator.format`; null when they match.
+ */
+export function operandFormatProblem(archName: string, spec: ArchSpec, required: string, acc?: string): string | null {
+  const have = spec.operands.format ?? 'int';
+  if (have !== required) return `${archName}'s PEs multiply ${have} operands (operands.format); this network's conv/gemm layers are ${required}`;
+  const haveAcc = spec.accumulator.format ?? 'int';
+  if (acc !== undefined && acc !== haveAcc) return `${archName} accumulates in ${haveAcc} (accumulator.format); this network's layers accumulate in ${acc}`;
+  return null;
 }
 
 /**
@@ -108,6 +147,8 @@ export function checkPerChannelSupport(spec: ArchSpec, perChannel: boolean): voi
 
 /** Throws UsageError when `net` needs a requant unit `spec` does not have (per-channel weights or clamp bounds). */
 export function checkRequantSupport(spec: ArchSpec, net: QuantizedNetwork): void {
+  const fmt = operandFormatProblem(spec.name, spec, networkOperandFormat(net), networkAccFormat(net));
+  if (fmt !== null) throw new UsageError(`${fmt}: quantize with a preset of the arch's format or use an arch whose operands.format / accumulator.format are the network's`);
   checkPerChannelSupport(spec, hasPerChannelWeights(net));
   const clamp = perChannelClampProblem(spec.name, spec, hasPerChannelClamp(net));
   if (clamp !== null) throw new UsageError(`${clamp}: quantize with cleRelu6 replace or skip (--cle-relu6) or use an arch with requant.perChannelClamp true`);

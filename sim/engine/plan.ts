@@ -68,6 +68,7 @@ import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, pipelineSubT
 import { planSfuLayer, sfuSubTiles } from './sfu-plan.js';
 import { GemmTiles, VectorTiles, type TilePlan } from './tiles.js';
 import { requantParamBitsPerChannel, type WorkloadLayer } from './workload.js';
+import { formatMacUnits } from '../../arch/format-units.js';
 import { SQRT2_FRAC_BITS } from '../../qnet/logquant.js';
 
 export interface LayerPlan {
@@ -214,6 +215,12 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
     counts.push({ component: 'adder', action: 'add', bits: layer.accBits, count: groups * M * N, label: 'sqrt2' });
   } else counts.push({ component: 'multiplier', action: 'mult', bits: [wOp, aOp], count: macs, label: 'array' });
   counts.push({ component: 'adder', action: 'add', bits: spec.accumulator.psumBits, count: macs, label: 'array' });
+  // a PE on a number format: its MAC units (arch/format-units.ts) replace the integer multiply-add
+  const fmtUnits = formatMacUnits(spec);
+  if (fmtUnits) {
+    for (let i = counts.length - 1; i >= 0; i--) if (counts[i].label === 'array') counts.splice(i, 1);
+    for (const u of fmtUnits) counts.push({ component: u.component, action: u.action, bits: u.bits, count: macs * u.perMac, label: 'array' });
+  }
   const regs = spec.pe.registers;
   if (regs.weightBytes > 0) counts.push({ component: 'regfile', action: 'read', bits: wOp, count: macs, label: 'pe-weight' });
   if (regs.inputBytes > 0) counts.push({ component: 'regfile', action: 'read', bits: aOp, count: macs, label: 'pe-input' });

@@ -18,6 +18,7 @@ import type { ArchSpec } from '../../arch/spec.js';
 import { ModelError } from '../../nets/errors.js';
 import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from '../timing/gemm-view.js';
+import { actElementBits, actStorageBits, weightScaleBits } from '../../qnet/formats/descriptor.js';
 import type { BitsClass } from '../result.js';
 import type { SfuWork } from './sfu-cost.js';
 
@@ -172,6 +173,14 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
   // the first input takes the run's shape; further inputs (attention cores: q, kᵀ, v) their own, batch 1
   net.inputs.forEach((i, k) => shapes.set(i.name, k === 0 && i.shape.length === inputShape.length ? inputShape : i.shape.map((d) => (d < 0 ? 1 : d))));
   const bitsOf = (tensor: string, fallback: number): number => net.tensors.get(tensor)?.q.bits ?? fallback;
+  /**
+   * bits of the block scales a tensor in an MX format carries besides its elements (8 per 32);
+   * a conv / gemm moves them with its parameters (requantParamBytes), so every count stays whole
+   */
+  const scaleBitsOf = (tensor: string, elements: number): number => {
+    const f = net.tensors.get(tensor)?.format;
+    return f ? Math.ceil(elements * (actStorageBits(f) - actElementBits(f))) : 0;
+  };
   const pb = requantParamBitsPerChannel(spec);
   const layers: WorkloadLayer[] = [];
   const attention = attentionTensors(net);
@@ -265,7 +274,11 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         ofmapBytes: bytesOf(numel(out), outBits),
         biasBytes: l.bias ? l.bias.length * 4 : 0,
         // per set: M0 and shift, z_w when the weights are asymmetric, the clamp bound when it is per channel
-        requantParamBytes: bytesOf(perChannel ? cout : 1, pb + (zp ? w.q.bits : 0) + clampBoundBits),
+        // number formats: the weight scales (per channel / group / MX block) and the MX block scales
+        // of the input and output move with the parameters
+        requantParamBytes:
+          bytesOf(perChannel ? cout : 1, pb + (zp ? w.q.bits : 0) + clampBoundBits) +
+          (w.format ? Math.ceil((weightScaleBits(w.format, w.data.length, cout) + scaleBitsOf(layer.inputs[0], numel(x)) + scaleBitsOf(layer.output, numel(out))) / 8) : 0),
         perChannel,
         activation: activationOf(l.activation, spec),
         zeroPointTerm: zp && spec.pe.form === 'raw',
