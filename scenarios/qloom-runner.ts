@@ -18,6 +18,7 @@
  * requested metric needs it; otherwise one timing-only inference is simulated.
  */
 import type { SfuSpec } from '../arch/spec.js';
+import { archArea } from '../arch/area.js';
 import { PTQ_PRESETS as QUANT_PRESETS, stableJson, transformerAlgorithms, type PtqConfig } from '../quant/config.js';
 import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
@@ -188,6 +189,7 @@ export async function runPoint(c: PointConfig): Promise<PointMetrics> {
     const shape = inputShapeFor(net, evalSetFor(c, 1).shape);
     all = costMetrics(simulate(c.arch, workloadFromQuantizedNetwork(net, [1, ...shape], c.arch)));
   }
+  if (c.metrics.includes('areaMm2')) all.areaMm2 = archArea(c.arch).totalMm2;
   for (const m of c.metrics) out[m] = m === 'note' ? null : (all[m] ?? null);
   return out;
 }

@@ -72,6 +72,7 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = Object.freeze({
   bitsByClass: { shape: 'map', unit: 'bits', description: 'bits moved per sample by tensor class (incl. requant parameters)' },
   requantParamBits: { shape: 'scalar', unit: 'bits', description: 'requant parameter bits moved per sample' },
   paramBytes: { shape: 'scalar', unit: 'bytes', description: 'parameter storage incl. scales and requant parameters' },
+  areaMm2: { shape: 'scalar', unit: 'mm²', description: 'silicon area of the arch at 45 nm (arch/area.ts: PE array by operand format, buffers, requant unit, SFU)' },
   overflows: {
     shape: 'scalar',
     unit: 'events',
