@@ -1,8 +1,11 @@
 /**
  * Trains the bundled zoo models and converts them to ONNX (`npm run train -- …`, or
- * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--from-cache]
- *  [--backend wasm|cpu] [--limit N]`). Without --model: all models in models.ts, one after the
- * other. --limit trains on a seeded subset of N images (smoke runs only).
+ * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--lr LR] [--resume]
+ *  [--from-cache] [--backend wasm|cpu] [--limit N]`). Without --model: all models in models.ts and
+ * vit.ts, one after the other. --limit trains on a seeded subset of N images (smoke runs only).
+ * --resume (ViT only) starts from the cached weights instead of the seeded initialization: a
+ * second stage with its own seed, warm-up, cosine schedule and fresh Adam state, whose recorded
+ * command is the first stage's `&&` its own.
  *
  * Training: @tensorflow/tfjs-layers on @tensorflow/tfjs-backend-wasm (single thread, SIMD), with
  * the missing gradient kernels supplied by wasm-grads.ts — measured on this 2-core machine, one
@@ -96,11 +99,12 @@ function layersTrainee(tf: Tf, tfl: Tfl, spec: ModelSpec, seed: number): Trainee
   };
 }
 
-async function vitTrainee(tf: Tf, spec: VitSpec, seed: number): Promise<Trainee> {
+async function vitTrainee(tf: Tf, spec: VitSpec, seed: number, lr: number, from?: TrainedWeights): Promise<Trainee> {
   const { VitModel, patchify } = await import('./vit-tfjs.js');
   if (tf.getBackend() === 'wasm') (await import('./wasm-grads.js')).registerSimdMatMul();
   const model = new VitModel(tf, spec, seed);
-  const optimizer = tf.train.adam(spec.train.lr);
+  if (from) model.load(from);
+  const optimizer = tf.train.adam(lr);
   const vars = [...model.vars.values()];
   const T = (spec.input[1] / spec.patch) * (spec.input[2] / spec.patch);
   const rowLen = spec.patch * spec.patch * spec.input[0];
@@ -135,12 +139,16 @@ interface Args {
   epochs?: number;
   seed: number;
   fromCache: boolean;
+  /** continue from the cached weights (a second, seeded stage with a fresh schedule and Adam state) */
+  resume: boolean;
+  /** peak learning rate instead of the spec's */
+  lr?: number;
   backend: 'wasm' | 'cpu';
   limit?: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { models: [], seed: 1, fromCache: false, backend: 'wasm' };
+  const a: Args = { models: [], seed: 1, fromCache: false, resume: false, backend: 'wasm' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     const next = (): string => {
@@ -152,10 +160,12 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--epochs') a.epochs = Number(next());
     else if (v === '--seed') a.seed = Number(next());
     else if (v === '--from-cache') a.fromCache = true;
+    else if (v === '--resume') a.resume = true;
+    else if (v === '--lr') a.lr = Number(next());
     else if (v === '--backend') a.backend = next() as Args['backend'];
     else if (v === '--limit') a.limit = Number(next()); // train on the first N images only (smoke runs)
     else if (v === '--help' || v === '-h') {
-      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--from-cache] [--backend wasm|cpu]\n`);
+      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--lr LR] [--resume] [--from-cache] [--backend wasm|cpu]\n`);
       process.exit(0);
     } else fail(`unknown argument ${v}`);
   }
@@ -163,6 +173,9 @@ function parseArgs(argv: string[]): Args {
   for (const m of a.models) if (!SPECS[m]) fail(`unknown model '${m}' (known: ${Object.keys(SPECS).join(', ')})`);
   if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs > 0)) fail('--epochs must be a positive integer');
   if (!Number.isInteger(a.seed) || a.seed < 0) fail('--seed must be a non-negative integer');
+  if (a.lr !== undefined && !(a.lr > 0)) fail('--lr must be a positive number');
+  if (a.resume && a.fromCache) fail('--resume trains on from the cache, --from-cache only converts it: give one');
+  for (const m of a.models) if (a.resume && !('kind' in SPECS[m])) fail(`--resume: only the ViT trainer can load cached weights, not ${m}`);
   if (a.backend !== 'wasm' && a.backend !== 'cpu') fail('--backend must be wasm or cpu');
   return a;
 }
@@ -267,13 +280,17 @@ function flipX(xb: Float32Array, off: number, H: number, W: number): void {
 async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const { tf, tfl } = await initTf(args.backend);
   const epochs = args.epochs ?? spec.train.epochs;
-  const { batch, lr } = spec.train;
+  const { batch } = spec.train;
+  const lr = args.lr ?? spec.train.lr;
+  // --resume: the first stage's record, checked against the spec like a conversion is
+  const before = args.resume ? loadCache(spec.name) : undefined;
+  if (before && JSON.stringify(before.layers) !== JSON.stringify(archOf(spec))) fail(`${spec.name}: cached weights were trained for a different architecture; retrain`);
   const warmup = 'warmupSteps' in spec.train ? spec.train.warmupSteps : 0;
   const flip = 'flip' in spec.train && spec.train.flip === true;
   let trainSet = loadDataset(spec.dataset, 'train');
   if (args.limit !== undefined) trainSet = loadDataset(spec.dataset, 'train', { samples: args.limit, seed: args.seed });
   const testSet = loadDataset(spec.dataset, 'test');
-  const model = 'kind' in spec ? await vitTrainee(tf, spec, args.seed) : layersTrainee(tf, tfl, spec, args.seed);
+  const model = 'kind' in spec ? await vitTrainee(tf, spec, args.seed, lr, before && cacheWeights(before)) : layersTrainee(tf, tfl, spec, args.seed);
   const { optimizer } = model;
   const stats = layerStats(graphOf(spec, await model.weights()));
   log(
@@ -292,6 +309,8 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const history: CacheFile['history'] = [];
   const started = Date.now();
   let step = 0;
+  // the last epoch's evaluation is the final one (same weights)
+  let tfjsCorrect = 0;
   for (let e = 0; e < epochs; e++) {
     const perm = order.permutation(trainSet.count);
     let lossSum = 0;
@@ -314,11 +333,11 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
     }
     const seconds = (Date.now() - t0) / 1000;
     const correct = await tfjsTop1(model, spec, testSet);
+    tfjsCorrect = correct;
     history.push({ epoch: e + 1, loss: lossSum / trainSet.count, testTop1: correct / testSet.count, seconds });
     log(`${spec.name} epoch ${e + 1}/${epochs}: train loss ${(lossSum / trainSet.count).toFixed(4)}, tfjs test top-1 ${((100 * correct) / testSet.count).toFixed(2)} % (${seconds.toFixed(0)} s)`);
   }
-  const trainSeconds = Math.round((Date.now() - started) / 100) / 10;
-  const tfjsCorrect = await tfjsTop1(model, spec, testSet);
+  const trainSeconds = Math.round((Date.now() - started) / 100 + (before ? before.trainSeconds * 10 : 0)) / 10;
   const weights = await model.weights();
   const enc: CacheFile['weights'] = {};
   for (const [layer, ws] of Object.entries(weights)) {
@@ -333,10 +352,13 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
     lr,
     backend: args.backend,
     trainSeconds,
-    trainedBy: `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.limit !== undefined ? ` --limit ${args.limit}` : ''}${args.backend !== 'wasm' ? ` --backend ${args.backend}` : ''}`,
+    trainedBy:
+      (before ? `${before.trainedBy} && ` : '') +
+      `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.lr !== undefined ? ` --lr ${args.lr}` : ''}${before ? ' --resume' : ''}` +
+      `${args.limit !== undefined ? ` --limit ${args.limit}` : ''}${args.backend !== 'wasm' ? ` --backend ${args.backend}` : ''}`,
     tfjsTop1: tfjsCorrect / testSet.count,
     tfjsCorrect,
-    history,
+    history: [...(before?.history ?? []), ...history.map((h) => ({ ...h, epoch: h.epoch + (before?.history.length ?? 0) }))],
     layers: archOf(spec),
     weights: enc,
   };

@@ -128,6 +128,16 @@ export class VitModel {
     return this.linear('head', pooled);
   }
 
+  /** Sets every variable from trained weights (the layouts weights() returns). */
+  load(w: TrainedWeights): void {
+    for (const [name, v] of this.vars) {
+      const cut = name.lastIndexOf('/');
+      const t = w[name.slice(0, cut)]?.[name.slice(cut + 1)];
+      if (!t || t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) throw new Error(`${this.spec.name}: the weights to load lack ${name} [${v.shape.join(',')}]`);
+      v.assign(this.tf.tensor(t.data, v.shape));
+    }
+  }
+
   /** The weights in the layouts buildVitGraph takes. */
   async weights(): Promise<TrainedWeights> {
     const out: Record<string, Record<string, WeightArray>> = {};

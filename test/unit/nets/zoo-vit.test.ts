@@ -73,11 +73,28 @@ describe('tfjs ViT → Graph computes the same function', () => {
     model.dispose();
   });
 
+  it('load() takes over every weight (the second stage of a resumed training)', async () => {
+    const spec: VitSpec = { ...SPEC, patch: 7, dim: 16, depth: 1, heads: 2, mlp: 8 };
+    const a = new VitModel(tf, spec, 1);
+    const b = new VitModel(tf, spec, 2);
+    const x = tf.tensor(patchify(spec, loadDataset('fmnist', 'test', { samples: 2, seed: 1 }).images, 2), [2 * 16, 49]);
+    const diff = (): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a.forward(x, 2), b.forward(x, 2)))).dataSync()[0]);
+    expect(diff()).toBeGreaterThan(1e-3);
+    b.load(await a.weights());
+    expect(diff()).toBe(0);
+    const w = await a.weights();
+    expect(() => b.load({ ...w, head: { bias: w.head.bias } })).toThrow(/lack head\/kernel/);
+    tf.dispose([x]);
+    a.dispose();
+    b.dispose();
+  });
+
   it('a weight of the wrong shape is refused, naming the tensor', async () => {
     const model = new VitModel(tf, SPEC, 1);
     const w = await model.weights();
-    const bad = { ...w, 'block2.fc1': { ...w['block2.fc1'], kernel: { shape: [128, 64], data: new Float32Array(128 * 64) } } };
-    expect(() => buildVitGraph(SPEC, bad)).toThrow(/block2\.fc1\.kernel has shape \[128,64\], the spec needs \[64,128\]/);
+    const { dim: D, mlp: M } = SPEC;
+    const bad = { ...w, 'block2.fc1': { ...w['block2.fc1'], kernel: { shape: [M, D], data: new Float32Array(M * D) } } };
+    expect(() => buildVitGraph(SPEC, bad)).toThrow(`block2.fc1.kernel has shape [${M},${D}], the spec needs [${D},${M}]`);
     model.dispose();
   });
 });
