@@ -102,6 +102,11 @@ export function exportQuantizedOnnx(net: QuantizedNetwork, opts: QExportOptions)
     throw new ModelError([{ node: '', opset: qw.opset, message: `cannot export a quantized network to opset ${qw.opset} (supported: ${MIN_EXPORT_OPSET}–${MAX_EXPORT_OPSET}; per-axis QuantizeLinear needs 13)` }]);
   }
   for (const l of net.layers) {
+    // number formats (quant/formats.ts) have no QOperator / QDQ form here: named, not written wrong
+    if ((l.kind === 'conv' || l.kind === 'gemm') && l.weight.format) {
+      problems.push({ node: l.name, op: l.kind, opset: qw.opset, message: `its weights are ${l.weight.format.kind === 'mx' ? l.weight.format.mx : l.weight.format.kind === 'group' ? `per-group INT${l.weight.format.bits}` : l.weight.format.element}: number-format layers have no ONNX export yet` });
+      continue;
+    }
     try {
       for (const i of l.inputs) qw.useConst(i);
       writeLayer(qw, l);
