@@ -27,7 +27,7 @@ const GOOD = {
 
 describe('scenario files', () => {
   it('the five built-in scenarios (pc-vs-pt, acc-width, dse, ptq-ablation, fusion) exist and validate', () => {
-    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'pc-vs-pt', 'ptq-ablation']);
+    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'pc-vs-pt', 'ptq-ablation', 'vit-ptq']);
     for (const name of builtinScenarios()) expect(loadScenario(name).name).toBe(name);
   });
 
