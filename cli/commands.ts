@@ -27,7 +27,8 @@ export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.j
 export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos|orientation [--samples N] [--json]`;
 export const EXEC_USAGE =
   'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';
-export const SCENARIO_USAGE = 'qloom scenario <name|file> [--out <dir>] [--workers N] [--shard i/N] [--table] [--json]';
+export const SCENARIO_USAGE = 'qloom scenario <name|file> [--out <dir>] [--workers N | --shard i/N | --queue redis://host:port[/db]] [--table] [--json]';
+export const WORKER_USAGE = 'qloom worker --queue redis[s]://[user:password@]host:port[/db] [--concurrency N] [--stall-timeout S]   (password also from QLOOM_REDIS_PASSWORD)';
 export const MERGE_USAGE = 'qloom merge <dir>… --out <dir> [--table]';
 export const REPORT_USAGE = 'qloom report <results.json> [--out <dir>]';
 export const RUN_TOPOLOGY_USAGE =
@@ -86,8 +87,14 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   scenario: {
     summary: 'run a scenario sweep (built-in name or YAML/JSON file) and write its report',
     usage: SCENARIO_USAGE,
-    options: { out: { type: 'string' }, workers: { type: 'string' }, shard: { type: 'string' }, table: { type: 'boolean' }, json },
+    options: { out: { type: 'string' }, workers: { type: 'string' }, shard: { type: 'string' }, queue: { type: 'string' }, table: { type: 'boolean' }, json },
     load: async () => (await import('./scenario.js')).run,
+  },
+  worker: {
+    summary: 'take scenario points from a Redis queue (qloom scenario --queue) and run them, until stopped',
+    usage: WORKER_USAGE,
+    options: { queue: { type: 'string' }, concurrency: { type: 'string' }, 'stall-timeout': { type: 'string' } },
+    load: async () => (await import('./worker.js')).run,
   },
   merge: {
     summary: 'assemble results.json and the report of a scenario from shard outputs (qloom scenario --shard i/N)',

@@ -11,6 +11,7 @@ import { runScenario } from '../scenarios/run-scenario.js';
 import { loadScenario, METRICS, type Scenario } from '../scenarios/scenario.js';
 import { parseShard, type Shard, shardLabel } from '../scenarios/shard.js';
 import { runShard } from '../scenarios/shard-run.js';
+import { parseQueueUrl, type QueueTarget } from '../scenarios/queue.js';
 import { SCENARIO_USAGE } from './commands.js';
 import type { Flags } from './flags.js';
 import { progress } from './progress.js';
@@ -30,11 +31,21 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
     }
     for (const f of ['json', 'table']) if (flags.given(f)) flags.problem(`--${f} shows a whole scenario's results: a shard has a part of them (qloom merge assembles the whole)`);
   }
+  let queue: QueueTarget | undefined;
+  if (flags.given('queue')) {
+    try {
+      queue = parseQueueUrl(values.queue as string);
+    } catch (e) {
+      flags.problem((e as Error).message);
+    }
+    for (const f of ['shard', 'workers']) if (flags.given(f)) flags.problem(`--${f} and --queue: the queue's workers run the points (qloom worker --concurrency N), not this process`);
+  }
   flags.check(SCENARIO_USAGE);
   const scenario = loadScenario(pos[0]);
   if (shard) return runOneShard(scenario, shard, values.out as string | undefined, workers);
   const bar = progress(`${scenario.name}`, process.stderr, values.json === true);
-  const { outDir, outcome, results, report } = await runScenario(scenario, { outDir: values.out as string | undefined, workers, onProgress: (p) => bar.update(p.done, p.total) });
+  const onNotice = (line: string) => process.stderr.write(`qloom scenario: ${line}\n`);
+  const { outDir, outcome, results, report } = await runScenario(scenario, { outDir: values.out as string | undefined, workers, queue, onNotice, onProgress: (p) => bar.update(p.done, p.total) });
   bar.done();
   if (values.json) {
     process.stdout.write(serializeResults(results));

@@ -6,6 +6,7 @@
 import { dirname, join } from 'node:path';
 import { checkOutputDir, removeStaleTempFiles } from './files.js';
 import { buildResults, readResults, writeReport, type ResultsDoc, type WrittenReport } from './report.js';
+import type { QueueTarget } from './queue.js';
 import { loadScenario, type Scenario } from './scenario.js';
 import { startSweep, type SweepOutcome, type SweepProgress } from './sweep.js';
 
@@ -17,6 +18,10 @@ export interface ScenarioRunOptions {
   /** aborting stops scheduling and rejects with an AbortError; finished points stay on disk */
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: SweepProgress) => void;
+  /** run the points on the Redis job queue (queue-producer.ts) instead of the local pool; `workers` is then unused */
+  readonly queue?: QueueTarget;
+  /** the queue's news, one line each (Redis lost and back, no worker on this code version) */
+  readonly onNotice?: (line: string) => void;
 }
 
 export interface ScenarioRun {
@@ -35,7 +40,10 @@ export async function runScenario(scenario: string | Scenario, opts: ScenarioRun
   // files of an earlier run that was killed are removed (a live run's stay)
   checkOutputDir(outDir);
   removeStaleTempFiles(join(outDir, 'points'));
-  const sweep = startSweep(s, { outDir, workers: opts.workers, signal: opts.signal });
+  const sweep = opts.queue
+    ? // bullmq and ioredis load only for a queue run
+      (await import('./queue-producer.js')).startQueueSweep(s, { outDir, queue: opts.queue, signal: opts.signal, onNotice: opts.onNotice })
+    : startSweep(s, { outDir, workers: opts.workers, signal: opts.signal });
   if (opts.onProgress) sweep.progress$.subscribe(opts.onProgress);
   const outcome = await sweep.done;
   const results = buildResults(s, outcome);

@@ -96,7 +96,7 @@ export function writePointFile(outDir: string, p: Point, metrics: PointMetrics):
   writeFileAtomic(pointFile(outDir, p.configHash), JSON.stringify(doc, null, 1) + '\n');
 }
 
-interface TaskError {
+export interface TaskError {
   name: string;
   /** errors/index.ts kind of a QloomError, else null */
   kind?: string | null;
@@ -105,7 +105,7 @@ interface TaskError {
 }
 type TaskReply = { ok: true; metrics: PointMetrics } | { ok: false; error: TaskError };
 
-function pointError(p: Point, e: TaskError): Error {
+export function pointError(p: Point, e: TaskError): Error {
   const what = `sweep point #${p.index} (${p.config.network} on ${p.config.archLabel}, ${p.config.ptqLabel}${
     Object.keys(p.config.axes).length ? `, ${Object.entries(p.config.axes).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}` : ''
   }): ${e.message}`;
@@ -116,7 +116,7 @@ function pointError(p: Point, e: TaskError): Error {
   return err;
 }
 
-function abortError(signal: AbortSignal): Error {
+export function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
   const e = new Error('the sweep was aborted');
@@ -146,17 +146,58 @@ function lanesOf(todo: readonly Point[], workers: number): Point[][] {
   return lanes;
 }
 
-/**
- * Starts a sweep over every point of `scenario`. Subscribe to `progress$` for a bar; await `done`
- * for the results.
- */
-export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
-  const points = expandPoints(scenario);
-  const runnerUrl = runnerModuleUrl(scenario.runner);
-  const results: (PointResult | undefined)[] = new Array(points.length);
-  const ran: string[] = [];
+/** Runs points of one runner module: on worker threads, or in the calling thread (`workers` 0). */
+export interface PointPool {
+  /** the point's metrics; a runner error is re-thrown naming the point, with its kind */
+  run(p: Point, signal?: AbortSignal): Promise<PointMetrics>;
+  destroy(): Promise<void>;
+}
 
-  // identical configs (a repeated axis value) are one piece of work
+/** The pool behind a local sweep and a queue worker (queue-worker.ts): the same runner either way. */
+export function openPointPool(runnerUrl: string, workers: number): PointPool {
+  const workerFile = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+  // isolateWorkers: false — tinypool's default recycles the thread after every task, and a fresh
+  // thread pays the tsx registration and runner import again (~40 ms a point). useAtomics: false —
+  // spinning idle workers starve busy ones when threads outnumber cores.
+  const pool =
+    workers > 0
+      ? new Tinypool({ filename: workerFile, minThreads: 0, maxThreads: workers, idleTimeout: 1000, isolateWorkers: false, useAtomics: false })
+      : undefined;
+  let inline: Promise<PointRunnerModule> | undefined;
+  return {
+    async run(p, signal) {
+      if (pool) {
+        const reply = (await pool.run({ runnerUrl, config: p.config }, signal ? { signal } : {})) as TaskReply;
+        if (!reply.ok) throw pointError(p, reply.error);
+        return reply.metrics;
+      }
+      inline ??= import(runnerUrl) as Promise<PointRunnerModule>;
+      try {
+        // a plain JSON copy, as a worker would receive: a runner cannot depend on sharing
+        return structuredClone(await (await inline).runPoint(p.config));
+      } catch (e) {
+        throw pointError(p, e instanceof Error ? e : { name: 'Error', message: String(e) });
+      }
+    },
+    async destroy() {
+      if (pool) await pool.destroy();
+    },
+  };
+}
+
+export interface SweepPlan {
+  /** config hash → the points with that config (a repeated axis value makes several) */
+  readonly byHash: ReadonlyMap<string, readonly Point[]>;
+  /** one point per config still to run, in index order */
+  readonly todo: readonly Point[];
+  /** points this sweep covers (all, or the shard's) */
+  readonly total: number;
+  /** of those, found on disk (their results are filled in) */
+  readonly done: number;
+}
+
+/** Which points a sweep must run: identical configs are one piece of work, stored ones are loaded into `results`. */
+export function planSweep(points: readonly Point[], outDir: string, results: (PointResult | undefined)[], shard?: Shard): SweepPlan {
   const byHash = new Map<string, Point[]>();
   for (const p of points) {
     const list = byHash.get(p.configHash);
@@ -167,50 +208,42 @@ export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
   let total = 0;
   const todo: Point[] = [];
   for (const [hash, list] of byHash) {
-    if (opts.shard && !inShard(hash, opts.shard)) continue;
+    if (shard && !inShard(hash, shard)) continue;
     total += list.length;
-    const metrics = readPointFile(opts.outDir, hash);
+    const metrics = readPointFile(outDir, hash);
     if (metrics) {
       for (const p of list) results[p.index] = { index: p.index, configHash: hash, metrics };
       done += list.length;
     } else todo.push(list[0]);
   }
-  const cached = done;
+  return { byHash, todo, total, done };
+}
+
+/**
+ * Starts a sweep over every point of `scenario`. Subscribe to `progress$` for a bar; await `done`
+ * for the results.
+ */
+export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
+  const points = expandPoints(scenario);
+  const runnerUrl = runnerModuleUrl(scenario.runner);
+  const results: (PointResult | undefined)[] = new Array(points.length);
+  const ran: string[] = [];
+
+  const { byHash, todo, total, done: cached } = planSweep(points, opts.outDir, results, opts.shard);
+  let done = cached;
   // replays the latest value even after completion: a late subscriber still sees the final count
   const progress = new ReplaySubject<SweepProgress>(1);
   progress.next({ done, total, cached });
 
   const requested = opts.workers ?? availableParallelism();
   const workers = Math.max(0, Math.min(Math.floor(requested), todo.length));
-  const workerFile = fileURLToPath(new URL('./worker.mjs', import.meta.url));
-  // isolateWorkers: false — tinypool's default recycles the thread after every task, and a fresh
-  // thread pays the tsx registration and runner import again (~40 ms a point). useAtomics: false —
-  // spinning idle workers starve busy ones when threads outnumber cores.
-  const pool =
-    workers > 0
-      ? new Tinypool({ filename: workerFile, minThreads: 0, maxThreads: workers, idleTimeout: 1000, isolateWorkers: false, useAtomics: false })
-      : undefined;
-  let inline: Promise<PointRunnerModule> | undefined;
-
-  const runOne = async (p: Point): Promise<PointMetrics> => {
-    if (pool) {
-      const reply = (await pool.run({ runnerUrl, config: p.config }, opts.signal ? { signal: opts.signal } : {})) as TaskReply;
-      if (!reply.ok) throw pointError(p, reply.error);
-      return reply.metrics;
-    }
-    inline ??= import(runnerUrl) as Promise<PointRunnerModule>;
-    try {
-      // a plain JSON copy, as a worker would receive: a runner cannot depend on sharing
-      return structuredClone(await (await inline).runPoint(p.config));
-    } catch (e) {
-      throw pointError(p, e instanceof Error ? e : { name: 'Error', message: String(e) });
-    }
-  };
+  const pool = openPointPool(runnerUrl, workers);
+  const runOne = (p: Point): Promise<PointMetrics> => pool.run(p, opts.signal);
 
   const abort$ = opts.signal ? fromEvent(opts.signal, 'abort') : EMPTY;
   const donePromise = new Promise<SweepOutcome>((resolvePromise, reject) => {
     const finish = async (err?: unknown) => {
-      if (pool) await pool.destroy();
+      await pool.destroy();
       progress.complete();
       if (err !== undefined) reject(err);
       else if (opts.signal?.aborted) reject(abortError(opts.signal));
