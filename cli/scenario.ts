@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { deltaCell, type Findings, groupLabel, metricWords, samplesCell } from '../scenarios/findings.js';
 import { pointsTable, serializeResults } from '../scenarios/report.js';
-import { runScenario } from '../scenarios/run-scenario.js';
+import { runScenario, runSearch } from '../scenarios/run-scenario.js';
 import { loadScenario, METRICS, type Scenario } from '../scenarios/scenario.js';
 import { parseShard, type Shard, shardLabel } from '../scenarios/shard.js';
 import { runShard } from '../scenarios/shard-run.js';
@@ -43,6 +43,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   flags.check(SCENARIO_USAGE);
   const scenario = loadScenario(pos[0]);
   if (shard) return runOneShard(scenario, shard, values.out as string | undefined, workers);
+  if (scenario.search) return runOneSearch(scenario, values.out as string | undefined, workers, queue);
   const bar = progress(`${scenario.name}`, process.stderr, values.json === true);
   const onNotice = (line: string) => process.stderr.write(`qloom scenario: ${line}\n`);
   const { outDir, outcome, results, report } = await runScenario(scenario, { outDir: values.out as string | undefined, workers, queue, onNotice, onProgress: (p) => bar.update(p.done, p.total) });
@@ -69,6 +70,26 @@ async function runOneShard(scenario: Scenario, shard: Shard, out: string | undef
   process.stdout.write(
     `shard ${shardLabel(shard)}: ${r.points} of ${r.outcome.points.length} points (${r.outcome.ran.length} run, ${r.outcome.cached} from ${join(outDir, 'points')})\n` +
       `manifest: ${r.manifest}\nwhen every shard is done: qloom merge <the shards' folders> --out <dir>\n`,
+  );
+}
+
+async function runOneSearch(scenario: Scenario, out: string | undefined, workers: number | undefined, queue: QueueTarget | undefined): Promise<void> {
+  const bar = progress(`${scenario.name} (${scenario.search!.strategy})`, process.stderr, false);
+  const onNotice = (line: string) => process.stderr.write(`qloom scenario: ${line}\n`);
+  const r = await runSearch(scenario, { outDir: out, workers, queue, onNotice, onGeneration: (n, b) => bar.update(n, b) });
+  bar.done();
+  const names = Object.keys(scenario.search!.objectives);
+  const rows = [...r.result.front]
+    .sort((a, b) => r.result.evaluated[a].objectives[0] - r.result.evaluated[b].objectives[0])
+    .slice(0, MAX_ROWS)
+    .map((i) => {
+      const e = r.result.evaluated[i];
+      return [e.point.config.network, e.point.config.archLabel, e.point.config.ptqLabel, ...Object.values(e.point.config.axes).map((v) => fmt(v as string | number | boolean | null)), ...names.map((m) => shown(m, e.metrics[m] as number))];
+    });
+  const axes = scenario.axes.map((a) => a.path);
+  process.stdout.write(table(['network', 'arch', 'ptq', ...axes, ...names.map(header)], rows) + '\n');
+  process.stdout.write(
+    `\n${scenario.search!.strategy}: ${r.result.evaluated.length} of ${r.result.spaceSize} points evaluated in ${r.result.generations} generation${r.result.generations === 1 ? '' : 's'}, ${r.result.front.length} on the front; seed ${scenario.seed}\nfront: ${r.file}\n`,
   );
 }
 

@@ -30,6 +30,8 @@ export interface QueueSweepOptions {
   readonly onNotice?: (line: string) => void;
   /** how long Redis may stay unreachable before the sweep gives up (default 120 s) */
   readonly outageLimitMs?: number;
+  /** these points instead of the scenario's grid (a search's generation: index = position) */
+  readonly points?: readonly Point[];
   /** how often to look at the workers and, after a quiet spell, at the jobs themselves (default 5 s) */
   readonly checkMs?: number;
 }
@@ -40,7 +42,7 @@ const CHUNK = 500;
 
 /** Starts a queue sweep over every point of `scenario`; the same interface as a local sweep. */
 export function startQueueSweep(scenario: Scenario, opts: QueueSweepOptions): Sweep {
-  const points = expandPoints(scenario);
+  const points = opts.points ?? expandPoints(scenario);
   const results: (PointResult | undefined)[] = new Array(points.length);
   const ran: string[] = [];
   const { byHash, todo, total, done: cached } = planSweep(points, opts.outDir, results);

@@ -58,7 +58,8 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<number> 
       }
       const url = runnerModuleUrl(config.runner);
       let pool = pools.get(url);
-      if (!pool) pools.set(url, (pool = openPointPool(url, opts.concurrency)));
+      // threads live while the worker does: their caches (a calibrated network) serve points that arrive after a pause
+      if (!pool) pools.set(url, (pool = openPointPool(url, opts.concurrency, { idleTimeoutMs: 2 ** 31 - 1 })));
       const p: Point = { index, configHash: job.id, config };
       try {
         return await pool.run(p);

@@ -4,10 +4,12 @@
  * and `qloom report`.
  */
 import { dirname, join } from 'node:path';
-import { checkOutputDir, removeStaleTempFiles } from './files.js';
+import { ConfigError } from '../arch/errors.js';
+import { checkOutputDir, removeStaleTempFiles, writeFileAtomic } from './files.js';
+import { search, searchDoc, type SearchResult } from './search.js';
 import { buildResults, readResults, writeReport, type ResultsDoc, type WrittenReport } from './report.js';
 import type { QueueTarget } from './queue.js';
-import { loadScenario, type Scenario } from './scenario.js';
+import { loadScenario, type Point, type Scenario } from './scenario.js';
 import { startSweep, type SweepOutcome, type SweepProgress } from './sweep.js';
 
 export interface ScenarioRunOptions {
@@ -57,4 +59,33 @@ export async function reportFromResults(resultsFile: string, outDir: string = di
   checkOutputDir(outDir);
   // the results file itself is only rewritten when the report goes elsewhere
   return writeReport(doc, outDir, { writeResults: outDir !== dirname(resultsFile) });
+}
+
+export interface SearchRun {
+  readonly scenario: Scenario;
+  readonly outDir: string;
+  readonly result: SearchResult;
+  /** `<outDir>/search.json` */
+  readonly file: string;
+}
+
+/**
+ * Runs a scenario's `search:` (search.ts) a generation at a time on the local pool or the queue;
+ * every evaluated point is a point file under `<outDir>/points/`, so a rerun resumes.
+ */
+export async function runSearch(scenario: string | Scenario, opts: ScenarioRunOptions & { readonly onGeneration?: (evaluated: number, budget: number) => void } = {}): Promise<SearchRun> {
+  const s = typeof scenario === 'string' ? loadScenario(scenario) : scenario;
+  if (!s.search) throw new ConfigError(`scenario ${s.name} has no search: block`, s.source ?? undefined);
+  const outDir = opts.outDir ?? join('out', 'scenarios', s.name);
+  checkOutputDir(outDir);
+  removeStaleTempFiles(join(outDir, 'points'));
+  const producer = opts.queue ? await import('./queue-producer.js') : undefined;
+  const evaluate = (points: readonly Point[]) =>
+    producer
+      ? producer.startQueueSweep(s, { outDir, queue: opts.queue!, signal: opts.signal, onNotice: opts.onNotice, points }).done
+      : startSweep(s, { outDir, workers: opts.workers, signal: opts.signal, points }).done;
+  const result = await search(s, s.search, evaluate, opts.onGeneration);
+  const file = join(outDir, 'search.json');
+  writeFileAtomic(file, JSON.stringify(searchDoc(s, result), null, 2) + '\n');
+  return { scenario: s, outDir, result, file };
 }

@@ -39,6 +39,7 @@ import { dimValues, readFindings, type FindingsSpec } from './findings.js';
 import { expandConfigs } from './points.js';
 import { PTQ_FIELD_NAMES, type PtqEntry, type PtqField, type PtqSettings, checkPtqValue, readPtqEntry } from './ptq.js';
 import { runnerKinds } from './runners.js';
+import { readSearch, type SearchSpec } from './search.js';
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue };
 
@@ -151,6 +152,8 @@ export interface Scenario {
   readonly report: ReportSpec;
   /** the question and the comparisons that answer it (findings.ts); null when the file declares none */
   readonly findings: FindingsSpec | null;
+  /** evaluate a budget of the points instead of all (search.ts); absent for a grid */
+  readonly search?: SearchSpec;
 }
 
 /** Everything one sweep point needs, frozen plain JSON; what a point runner receives. */
@@ -177,7 +180,7 @@ export interface Point {
   readonly config: PointConfig;
 }
 
-const TOP_KEYS = ['name', 'description', 'seed', 'runner', 'networks', 'ptq', 'archs', 'axes', 'metrics', 'data', 'report', 'findings'];
+const TOP_KEYS = ['name', 'description', 'seed', 'runner', 'networks', 'ptq', 'archs', 'axes', 'metrics', 'data', 'report', 'findings', 'search'];
 
 /** Names of the built-in scenario files (`scenarios/builtin/*.yaml`). */
 export function builtinScenarios(): string[] {
@@ -389,6 +392,7 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
   // report
   const dims = ['network', 'arch', 'ptq', ...axes.map((a) => a.path)];
   const report = readReport(doc.report, dims, metrics, problems);
+  const search = readSearch(doc.search, metrics, problems);
   const findings = readFindings(doc.findings, dimValues({ networks, archs, ptq, axes }), metrics, METRICS, problems);
 
   if (problems.length > 0) throw new ConfigError(problems, source);
@@ -407,6 +411,8 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
     data,
     report,
     findings,
+    // only when declared: a grid's results.json keeps its bytes
+    ...(search ? { search } : {}),
   };
   // Every point's arch must validate too (an axis value can clash with a base spec, e.g. a glb
   // capacity on a split-buffer arch): checked here, still before any work.

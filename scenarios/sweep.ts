@@ -33,6 +33,8 @@ export interface SweepOptions {
   readonly signal?: AbortSignal;
   /** run only this shard's points (shard.ts); the other points' results stay empty */
   readonly shard?: Shard;
+  /** these points instead of the scenario's grid (a search's generation: index = position) */
+  readonly points?: readonly Point[];
 }
 
 export interface SweepProgress {
@@ -154,14 +156,14 @@ export interface PointPool {
 }
 
 /** The pool behind a local sweep and a queue worker (queue-worker.ts): the same runner either way. */
-export function openPointPool(runnerUrl: string, workers: number): PointPool {
+export function openPointPool(runnerUrl: string, workers: number, { idleTimeoutMs = 1000 }: { idleTimeoutMs?: number } = {}): PointPool {
   const workerFile = fileURLToPath(new URL('./worker.mjs', import.meta.url));
   // isolateWorkers: false — tinypool's default recycles the thread after every task, and a fresh
   // thread pays the tsx registration and runner import again (~40 ms a point). useAtomics: false —
   // spinning idle workers starve busy ones when threads outnumber cores.
   const pool =
     workers > 0
-      ? new Tinypool({ filename: workerFile, minThreads: 0, maxThreads: workers, idleTimeout: 1000, isolateWorkers: false, useAtomics: false })
+      ? new Tinypool({ filename: workerFile, minThreads: 0, maxThreads: workers, idleTimeout: idleTimeoutMs, isolateWorkers: false, useAtomics: false })
       : undefined;
   let inline: Promise<PointRunnerModule> | undefined;
   return {
@@ -224,7 +226,7 @@ export function planSweep(points: readonly Point[], outDir: string, results: (Po
  * for the results.
  */
 export function startSweep(scenario: Scenario, opts: SweepOptions): Sweep {
-  const points = expandPoints(scenario);
+  const points = opts.points ?? expandPoints(scenario);
   const runnerUrl = runnerModuleUrl(scenario.runner);
   const results: (PointResult | undefined)[] = new Array(points.length);
   const ran: string[] = [];
