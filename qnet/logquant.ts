@@ -167,12 +167,12 @@ export function logMatmulInt(
   checkLogQuant(lq, what);
   if (bq.scale.length !== 1) throw new ModelError([{ node: what, message: 'the value operand of a log-coded matmul must be quantized per tensor' }]);
   if (bq.bits > 14) throw new ModelError([{ node: what, message: `the value operand of a log-coded matmul must be at most 14 bits (its shifted differences stay in 31 bits), got ${bq.bits}` }]);
+  if (yq.bits === 32) throw new InvariantError(`${what}: a log-coded matmul has no raw int32 output (its accumulator has ${LOG_ACC_FRAC_BITS} fraction bits)`);
   const { M, K, N, pairs } = dims;
   const nb = pairs.length / 2;
   const acc = new Float64Array(nb * M * N);
   const zv = bq.zeroPoint[0];
   for (let i = 0; i < nb; i++) logMatmulHead(a, pairs[2 * i] * M * K, lq, b, pairs[2 * i + 1] * K * N, zv, M, K, N, acc, i * M * N);
-  if (yq.bits === 32) throw new InvariantError(`${what}: a log-coded matmul has no raw int32 output (its accumulator has ${LOG_ACC_FRAC_BITS} fraction bits)`);
   const target = act.kind === 'lut' || act.kind === 'igelu' ? act.inQ : yq;
   const params = requantParams(lq.scale * 2 ** -LOG_ACC_FRAC_BITS, bq.scale, target.scale[0], cfg);
   const codes = requantize(acc, [acc.length / N, N], params, target.zeroPoint[0], target, act);
