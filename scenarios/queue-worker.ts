@@ -115,10 +115,13 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<number> 
     opts.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
   clearInterval(heartbeat);
-  await worker.close(true);
-  await running.catch(() => {});
-  await registry.del(workerKey()).catch(() => {});
+  // a Redis that is gone must not hold the exit: closing waits a moment, then the connections are cut
+  const settle = (p: Promise<unknown>) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+  await settle(worker.close(true));
+  await settle(running);
+  await settle(registry.del(workerKey()));
   registry.disconnect();
+  await settle(worker.disconnect());
   await Promise.all([...pools.values()].map((p) => p.destroy()));
   return finishedPoints;
 }
