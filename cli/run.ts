@@ -17,7 +17,7 @@ import { table } from './table.js';
 
 const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
 // a run scores top-1 classes: not the text-line sets (scored by reading their text, qloom eval)
-const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos' as const].filter((d) => !TEXT_DATASETS.includes(d));
+const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos' as const];
 const REQUANT = ['float', 'fixed'] as const;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -118,7 +118,8 @@ async function runModel({ model, arch, memory, data, samples, batch, requant }: 
   bar.done();
   if (typeof values.out === 'string') saveRunResult(r.result, values.out);
   const sqnr = r.sqnrDb !== undefined && Number.isFinite(r.sqnrDb) ? { sqnrDb: r.sqnrDb } : {};
-  printRunResult(r.result, json, { accuracy: r.accuracy, ...sqnr, samples: r.samples, model, dataset: data, requant: r.requant });
+  const text = TEXT_DATASETS.includes(data as EvalDatasetName);
+  printRunResult(r.result, json, { ...(text ? { charAccuracy: r.accuracy, lineAccuracy: r.lineAccuracy } : { accuracy: r.accuracy }), ...sqnr, samples: r.samples, model, dataset: data, requant: r.requant });
   if (json) return;
   const a = r.accumulator;
   process.stdout.write(
@@ -127,7 +128,9 @@ async function runModel({ model, arch, memory, data, samples, batch, requant }: 
       `in acc.: the ${a.bits}-bit ${a.overflow} accumulator; requant ${r.requant}\n` +
       (data === 'photos'
         ? `top-1 agreement with FP32 on ${r.samples} photos: ${(r.accuracy * 100).toFixed(2)}%, output SQNR ${r.sqnrDb?.toFixed(2)} dB\n`
-        : `top-1 accuracy on ${data}/test (${r.samples} samples): ${(r.accuracy * 100).toFixed(2)}%\n`) +
+        : text
+          ? `on ${data}/test (${r.samples} lines): character accuracy ${(r.accuracy * 100).toFixed(2)}%, line accuracy ${((r.lineAccuracy ?? 0) * 100).toFixed(2)}%\n`
+          : `top-1 accuracy on ${data}/test (${r.samples} samples): ${(r.accuracy * 100).toFixed(2)}%\n`) +
       (r.trace ? `trace: ${r.trace.path} (${r.trace.events} events, first inference)\n` : ''),
   );
 }

@@ -44,7 +44,6 @@ export function datasetProblems(label: string, dataset: unknown, model: string |
  * lacks (a zoo model and a preset); a float model needs a preset to be quantized.
  */
 export function modelRunProblems(o: { readonly model: string; readonly data: string; readonly preset?: unknown }): string[] {
-  if ((TEXT_DATASETS as readonly string[]).includes(o.data)) return [`${o.data} is scored by reading each line's text (CTC character and line accuracy), which only qloom eval does so far: qloom run scores top-1 classes`];
   if (o.data === 'photos' && o.preset === undefined) return ['photos are scored by agreement with the FP32 model: give a float model (zoo name) and a PTQ preset'];
   if (o.preset === undefined && !o.model.endsWith('.onnx')) return [`'${o.model}' is a float model: give a PTQ preset to quantize it, or a quantized .onnx`];
   return [];

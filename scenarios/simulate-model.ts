@@ -9,6 +9,7 @@
 import { basename, dirname } from 'node:path';
 import type { ArchSpec, MemoryModel } from '../arch/spec.js';
 import { systemError, UsageError } from '../errors/index.js';
+import { scoreCtcOutputs } from '../nets/eval-ctc.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
 import { loadQuantizedOnnx } from '../quant/onnx/qimport.js';
@@ -21,7 +22,7 @@ import type { RunResult } from '../sim/result.js';
 import { ChromeTraceWriter } from '../traces/chrome.js';
 import { checkOutputPath, ensureDir, removeStaleTempFiles, trackTempFile } from './files.js';
 import { sqnrDb } from './debug.js';
-import { dataSplits, evaluationSet, modelRunProblems, type EvalDatasetName } from './datasets.js';
+import { dataSplits, evaluationSet, modelRunProblems, TEXT_DATASETS, type EvalDatasetName } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
 import { quantizeModel } from './quantize.js';
 import { loadArch } from './simulate.js';
@@ -54,6 +55,8 @@ export interface ModelRun {
   readonly accuracy: number;
   /** photos: output SQNR against FP32 (dB) */
   readonly sqnrDb?: number;
+  /** text lines (CTC recognizers): line accuracy; `accuracy` is then the character accuracy */
+  readonly lineAccuracy?: number;
   readonly samples: number;
   readonly model: string;
   readonly dataset: EvalDatasetName;
@@ -126,15 +129,22 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   }
   let accuracy: number;
   let sqnr: number | undefined;
+  let lineAccuracy: number | undefined;
   if (data === 'photos') {
     const fp32 = runFp32Batched(loadModel(model).graph, set);
     accuracy = agreementWithFp32(fp32, evaluation.predictions, set.count);
     sqnr = sqnrDb(fp32, evaluation.outputs);
+  } else if (TEXT_DATASETS.includes(data)) {
+    // a recognizer: its outputs decoded and read against each line's text
+    const scores = scoreCtcOutputs(evaluation.outputs, set.count, (set as { texts?: readonly string[] }).texts ?? []);
+    accuracy = scores.charAccuracy;
+    lineAccuracy = scores.lineAccuracy;
   } else accuracy = (evaluation.correct ?? 0) / set.count;
   return {
     result: evaluation.result,
     accuracy,
     ...(sqnr !== undefined ? { sqnrDb: sqnr } : {}),
+    ...(lineAccuracy !== undefined ? { lineAccuracy } : {}),
     samples: set.count,
     model,
     dataset: data,
