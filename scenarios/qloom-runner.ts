@@ -22,6 +22,7 @@ import { archArea } from '../arch/area.js';
 import { PTQ_PRESETS as QUANT_PRESETS, stableJson, transformerAlgorithms, type PtqConfig } from '../quant/config.js';
 import { sqnrDb } from './debug.js';
 import { runFp32Batched, type CalibData, type PtqResult } from '../quant/pipeline.js';
+import { scoreCtcOutputs } from '../nets/eval-ctc.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { simulate, workloadFromQuantizedNetwork } from '../sim/engine/index.js';
 import { operandFormatProblem, perChannelProblem, requantUnitProblem } from '../sim/requant-unit.js';
@@ -133,10 +134,13 @@ function overflowRate(events: OverflowsBy, adds: OverflowsBy): number {
  */
 function functionalMetrics(c: PointConfig, ev: ArchEvaluation, set: EvalSet): Record<string, JsonValue> {
   const labeled = set.labels !== undefined;
-  const wantsFp32 = c.metrics.includes('sqnrDb') || !labeled;
+  // text lines (a CTC recognizer): the decoded text read against each line's truth
+  const texts = (set as { readonly texts?: readonly string[] }).texts;
+  const read = texts ? scoreCtcOutputs(ev.outputs, ev.samples, texts) : null;
+  const wantsFp32 = c.metrics.includes('sqnrDb') || (!labeled && !read);
   const fp32 = wantsFp32 ? fp32For(c, set) : null;
   const top1 = labeled ? ev.correct! / ev.samples : null;
-  const agreement = labeled ? null : agreementWithFp32(fp32!, ev.predictions, ev.samples);
+  const agreement = labeled || read ? null : agreementWithFp32(fp32!, ev.predictions, ev.samples);
   let events = NO_OVERFLOWS;
   let adds = NO_OVERFLOWS;
   const byLayer: Record<string, number> = {};
@@ -152,7 +156,7 @@ function functionalMetrics(c: PointConfig, ev: ArchEvaluation, set: EvalSet): Re
   return {
     top1,
     agreement,
-    accuracy: top1 ?? agreement,
+    accuracy: read?.charAccuracy ?? top1 ?? agreement,
     // an exact match has no finite SQNR; JSON has no Infinity
     sqnrDb: sqnr === null || !Number.isFinite(sqnr) ? null : sqnr,
     overflows: ev.result.totals.overflows,
