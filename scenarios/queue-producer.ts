@@ -166,8 +166,12 @@ export function startQueueSweep(scenario: Scenario, opts: QueueSweepOptions): Sw
 
     let downSince: number | undefined;
     let workersNote = '';
+    let lookingAtWorkers = false;
     const checkWorkers = async (): Promise<void> => {
-      const all = await listWorkers(client!);
+      // one look at a time: two overlapping ones would both tell the same news
+      if (lookingAtWorkers) return;
+      lookingAtWorkers = true;
+      const all = await listWorkers(client!).finally(() => (lookingAtWorkers = false));
       const ours = all.filter((w) => w.codeVersion === codeVersion());
       let note: string;
       if (ours.length > 0) note = workersNote === '' ? '' : `${ours.length} worker${ours.length === 1 ? '' : 's'} on this code version: points are being taken`;

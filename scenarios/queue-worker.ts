@@ -96,7 +96,7 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<number> 
   });
 
   // the registry entry: renewed well inside its expiry; a failed renewal (Redis gone) is the outage above
-  const registry = new Redis({ ...connection, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  const registry = new Redis({ ...connection, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
   registry.on('error', lost);
   registry.on('ready', () => {
     if (!down) return;
@@ -105,6 +105,8 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<number> 
   });
   const info: WorkerInfo = { host: hostname(), pid: process.pid, codeVersion: version, concurrency: opts.concurrency };
   const register = () => registry.set(workerKey(), JSON.stringify(info), 'PX', 15_000).catch(() => {});
+  // registered before the first notice: a producer started next sees this worker at once
+  await registry.connect().catch(lost);
   await register();
   const heartbeat = setInterval(() => void register(), 5000);
   notice(`worker ${me}: code version ${version}, queue ${queueName(version)} on ${where}, ${opts.concurrency} at a time`);
