@@ -9,6 +9,8 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   kernels: () => import('./kernels.js'),
   ptq: () => import('./ptq.js'),
   qnet: () => import('./qnet.js'),
+  search: () => import('./search.js'),
+  queue: () => import('./queue.js'),
   'ptq-ladder': () => import('./ptq-ladder.js'),
   scalesim: () => import('./scalesim.js'),
   sim: () => import('./sim.js'),
