@@ -4,7 +4,8 @@
  * One worker is SIGKILLed in the middle of a point (its job stalls and goes back to the queue), and
  * Redis is restarted — empty — while points are in flight; results.json still equals a local
  * sweep's byte for byte. The space is the built-in dse's on one network (108 timing-only points):
- * the whole 324-point dse, with mobilenetv2's calibration in each worker, is in bench/queue.ts.
+ * the whole 324-point dse, where each worker calibrates mobilenetv2 for 17 s, would take minutes
+ * (bench/queue.ts runs its 324 points through the queue on the synthetic stand-in).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
