@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { codeVersion, configHash } from './points.js';
-import { type JobData, type JobResult, KEY_PREFIX, type PointFailure, probeRedis, type QueueTarget, queueName, redisProblem, type WorkerInfo, workerKey } from './queue.js';
+import { type JobData, type JobResult, KEY_PREFIX, otherVersionsWaiting, type PointFailure, probeRedis, type QueueTarget, queueName, redisProblem, type WorkerInfo, workerKey } from './queue.js';
 import { runnerModuleUrl } from './runners.js';
 import type { Point } from './scenario.js';
 import { openPointPool, type PointPool } from './sweep.js';
@@ -46,6 +46,8 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<number> 
   const stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
   const pools = new Map<string, PointPool>();
   let finishedPoints = 0;
+  /** points in the processor now */
+  let busy = 0;
 
   const connection = { ...opts.queue.options, retryStrategy: (n: number) => Math.min(100 * n, 1000) };
   const worker = new Worker<JobData, JobResult>(
@@ -61,11 +63,14 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<number> 
       // threads live while the worker does: their caches (a calibrated network) serve points that arrive after a pause
       if (!pool) pools.set(url, (pool = openPointPool(url, opts.concurrency, { idleTimeoutMs: 2 ** 31 - 1 })));
       const p: Point = { index, configHash: job.id, config };
+      busy++;
       try {
         return await pool.run(p);
       } catch (e) {
         const err = e as Error & { kind?: string };
         throw failure(err.name, typeof err.kind === 'string' ? err.kind : null, `${err.message} (on worker ${me})`);
+      } finally {
+        busy--;
       }
     },
     {
@@ -104,7 +109,23 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<number> 
     notice(`Redis at ${where} is back`);
   });
   const info: WorkerInfo = { host: hostname(), pid: process.pid, codeVersion: version, concurrency: opts.concurrency };
-  const register = () => registry.set(workerKey(), JSON.stringify(info), 'PX', 15_000).catch(() => {});
+  // points waiting for another code version while this worker idles: say so (once per change)
+  let othersNote = '';
+  const lookAtOthers = async (): Promise<void> => {
+    if (busy === 0) {
+      const others = await otherVersionsWaiting(registry, queueName(version));
+      const note = others.length
+        ? `points wait in queues of other code versions (${others.map(([q, n]) => `${q}: ${n}`).join(', ')}); this worker (${version}) takes only ${queueName(version)} — run the producer's qloom version here`
+        : '';
+      if (note !== othersNote && note !== '') notice(note);
+      othersNote = note;
+    }
+  };
+  const register = () =>
+    registry
+      .set(workerKey(), JSON.stringify(info), 'PX', 15_000)
+      .then(lookAtOthers)
+      .catch(() => {});
   // registered before the first notice: a producer started next sees this worker at once
   await registry.connect().catch(lost);
   await register();

@@ -152,3 +152,25 @@ export async function listWorkers(client: Redis): Promise<WorkerInfo[]> {
     }
   });
 }
+
+/**
+ * Queues of other code versions that hold waiting points: what a worker names when it has nothing
+ * to do while producers of another version wait (`[queue name, waiting points]`).
+ */
+export async function otherVersionsWaiting(client: Redis, own: string): Promise<[string, number][]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', `${KEY_PREFIX}:points.*:wait`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  const out: [string, number][] = [];
+  for (const k of keys.sort()) {
+    const name = k.slice(KEY_PREFIX.length + 1, -':wait'.length);
+    if (name === own) continue;
+    const n = await client.llen(k);
+    if (n > 0) out.push([name, n]);
+  }
+  return out;
+}

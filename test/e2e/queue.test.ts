@@ -133,7 +133,7 @@ describe('qloom scenario --queue and qloom worker', () => {
     await redis.exit;
   }, 240_000);
 
-  it('says so when no worker runs the producer\'s code version, naming the connected ones', async () => {
+  it('says so when no worker runs the producer\'s code version, naming the connected ones; an idle worker names the queues of other versions that wait', async () => {
     const port = await freePort();
     const redis = await redisServer(port);
     const client = new Redis({ port, host: '127.0.0.1' });
@@ -146,6 +146,15 @@ describe('qloom scenario --queue and qloom worker', () => {
     expect(p.out).toContain('elsewhere:42 runs qloom@0.0.9/0123456789abcdef');
     p.child.kill('SIGTERM');
     await p.exit;
+    // and the other way round: points of another version wait, and an idle worker says so
+    const other = new Queue('points.qloom@0.0.9_0123456789abcdef', { connection: client, prefix: KEY_PREFIX });
+    await other.add('point', {}, { jobId: 'abc' });
+    const w = qloom('worker', '--queue', `redis://127.0.0.1:${port}`);
+    await until("the worker's notice", () => /points wait in queues of other code versions/.test(w.out), 60_000);
+    expect(w.out).toContain(`points.qloom@0.0.9_0123456789abcdef: 1); this worker (${codeVersion()}) takes only ${queueName(codeVersion())}`);
+    w.child.kill('SIGTERM');
+    expect(await w.exit).toBe(0);
+    await other.close();
     client.disconnect();
     redis.child.kill('SIGTERM');
     await redis.exit;
