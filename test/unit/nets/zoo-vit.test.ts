@@ -111,7 +111,10 @@ describe.runIf(entry !== undefined)('bundled fmnist-vit', () => {
     expect(entry.dataset).toBe('fmnist');
     expect(entry.samples).toBe(10000);
     expect(entry.input).toEqual([1, 28, 28]);
-    expect(entry.trainedBy).toMatch(new RegExp(`^npx tsx nets/zoo/train\\.ts --model fmnist-vit --epochs \\d+ --seed ${entry.seed}$`));
+    // one stage, or stages chained with --resume; the manifest's seed is the last stage's
+    const stage = 'npx tsx nets/zoo/train\\.ts --model fmnist-vit --epochs \\d+ --seed \\d+( --lr [0-9.e-]+)?';
+    expect(entry.trainedBy).toMatch(new RegExp(`^${stage}( && ${stage} --resume)*$`));
+    expect(entry.trainedBy).toMatch(new RegExp(`--seed ${entry.seed}( --lr [0-9.e-]+)?( --resume)?$`));
     expect(entry.top1).toBeGreaterThanOrEqual(0.88);
     const g = loadOnnx(file);
     const stats = layerStats(g);
