@@ -12,7 +12,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,20 +21,11 @@ import { startQueueSweep } from '../scenarios/queue-producer.js';
 import { runSweep } from '../scenarios/sweep.js';
 import { loadScenario, type Scenario, validateScenario } from '../scenarios/scenario.js';
 import { parse } from 'yaml';
+import { freePort, redisArgs } from '../test/helpers/redis.js';
 import { writeBenchResult } from './common.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(join(tmpdir(), 'qloom-bench-queue-'));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function spawnUntil(cmd: string, args: string[], ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
@@ -66,7 +56,7 @@ interface Case {
 
 async function queueCase(s: Scenario, workers: number): Promise<Case> {
   const port = await freePort();
-  const redis = await spawnUntil('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], /Ready to accept/);
+  const redis = await spawnUntil('redis-server', redisArgs(port, dir), /Ready to accept/);
   const url = `redis://127.0.0.1:${port}`;
   const procs = await Promise.all(
     Array.from({ length: workers }, () => spawnUntil('node', [join(root, 'cli/qloom.js'), 'worker', '--queue', url], /at a time/)),

@@ -133,15 +133,21 @@ export function workerKey(): string {
   return `${WORKERS_KEY}${hostname()}:${process.pid}`;
 }
 
-/** The registered workers (each key expires unless its worker renews it). */
-export async function listWorkers(client: Redis): Promise<WorkerInfo[]> {
+/** Every key matching `pattern` (SCAN: the server is never blocked the way KEYS blocks it). */
+async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', `${WORKERS_KEY}*`, 'COUNT', 1000);
+    const [next, batch] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
     keys.push(...batch);
   } while (cursor !== '0');
+  return keys;
+}
+
+/** The registered workers (each key expires unless its worker renews it). */
+export async function listWorkers(client: Redis): Promise<WorkerInfo[]> {
+  const keys = await scanKeys(client, `${WORKERS_KEY}*`);
   if (keys.length === 0) return [];
   const values = await client.mget(keys);
   return values.flatMap((v) => {
@@ -158,13 +164,7 @@ export async function listWorkers(client: Redis): Promise<WorkerInfo[]> {
  * to do while producers of another version wait (`[queue name, waiting points]`).
  */
 export async function otherVersionsWaiting(client: Redis, own: string): Promise<[string, number][]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', `${KEY_PREFIX}:points.*:wait`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+  const keys = await scanKeys(client, `${KEY_PREFIX}:points.*:wait`);
   const out: [string, number][] = [];
   for (const k of keys.sort()) {
     const name = k.slice(KEY_PREFIX.length + 1, -':wait'.length);

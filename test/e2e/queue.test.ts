@@ -9,7 +9,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -19,23 +18,13 @@ import { codeVersion } from '../../scenarios/points.js';
 import { KEY_PREFIX, queueName, WORKERS_KEY } from '../../scenarios/queue.js';
 import { runScenario } from '../../scenarios/run-scenario.js';
 import { ROOT } from '../helpers/cli.js';
+import { freePort, redisArgs } from '../helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'qloom-queue-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Proc {
   readonly child: ChildProcess;
@@ -68,7 +57,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 }
 
 async function redisServer(port: number): Promise<Proc> {
-  const p = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  const p = start('redis-server', redisArgs(port, dir));
   await until('redis-server to accept connections (Debian package redis-server)', () => /Ready to accept connections/.test(p.out), 20_000);
   return p;
 }
