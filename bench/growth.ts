@@ -17,11 +17,10 @@ import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { loadPhotos } from '../nets/data/photos.js';
 import type { Tensor } from '../nets/graph.js';
 import { numel } from '../nets/graph.js';
-import { layerStats } from '../nets/shapes.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig } from '../quant/config.js';
 import { quantizeNetwork, runFp32Batched, type CalibData } from '../quant/pipeline.js';
-import { evaluateOnArch } from '../scenarios/evaluate.js';
+import { evaluateOnArch, inputShapeFor } from '../scenarios/evaluate.js';
 import { timingAccumulator, timingOrder } from '../sim/functional.js';
 import { QuantizedExecutor } from '../sim/qexec.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
@@ -48,9 +47,10 @@ function runInteger(net: QuantizedNetwork, set: CalibData, batch = 100): void {
   const ex = new QuantizedExecutor(net, { requant: { mode: 'float' }, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form });
   const per = numel(set.shape);
   const inName = net.inputs[0].name;
+  const shape = inputShapeFor(net, set.shape);
   for (let s = 0; s < set.count; s += batch) {
     const n = Math.min(batch, set.count - s);
-    const feeds: Record<string, Tensor> = { [inName]: { dtype: 'float32', shape: [n, ...set.shape], data: set.images.subarray(s * per, (s + n) * per) } };
+    const feeds: Record<string, Tensor> = { [inName]: { dtype: 'float32', shape: [n, ...shape], data: set.images.subarray(s * per, (s + n) * per) } };
     ex.run(feeds);
   }
 }
@@ -104,11 +104,11 @@ export async function main(): Promise<unknown> {
     const g = loadModel(m.name).graph;
     const c = m.calib();
     const set = m.set(m.samples);
-    const macs = layerStats(g).totalMacs;
     const q = (await quantizeNetwork(g, c, resolvePtqConfig('w8a8-pc', { calibSamples: c.count }))).net;
     const fp32 = await timed(() => runFp32Batched(g, set, 50));
     const integer = await timed(() => runInteger(q, set, 50));
-    const arch = await timed(() => evaluateOnArch(spec, q, set, { batch: 50 }));
+    let macs = 0;
+    const arch = await timed(async () => (macs = (await evaluateOnArch(spec, q, set, { batch: 50 })).result.totals.macs));
     const perSample = (t: Timed) => (1000 * t.cpuS) / set.count;
     const row = { model: m.name, macs, samples: set.count, msPerSample: { fp32: perSample(fp32), integer: perSample(integer), functionalTiming: perSample(arch) }, nsPerMac: { fp32: (1e9 * fp32.cpuS) / set.count / macs, integer: (1e9 * integer.cpuS) / set.count / macs, functionalTiming: (1e9 * arch.cpuS) / set.count / macs } };
     say(`  ${m.name.padEnd(13)} ${(macs / 1e6).toFixed(2).padStart(8)} M MACs: CPU ms/sample FP32 ${row.msPerSample.fp32.toFixed(2)}, integer ${row.msPerSample.integer.toFixed(2)}, functional+timing ${row.msPerSample.functionalTiming.toFixed(2)} (ns/MAC ${row.nsPerMac.fp32.toFixed(2)} / ${row.nsPerMac.integer.toFixed(2)} / ${row.nsPerMac.functionalTiming.toFixed(2)})`);

@@ -2,7 +2,7 @@
  * Transformers on the accelerator: what quantization does to a vision transformer trained here
  * (fmnist-vit, Fashion-MNIST test split) and what its attention costs on the simulated arrays.
  *
- *   npx tsx bench/transformers.ts [--quick] [--samples N] [--arch-samples N]
+ *   npx tsx bench/transformers.ts [--quick] [--samples N] [--arch-samples N] [--lines N] [--no-vit] [--no-rec]
  *
  * - FP32 top-1: qloom's FP32 executor and onnxruntime-node on the same file (the peer);
  * - W8A8 per-channel with uniform quantizers everywhere and ONNX Runtime's softmax arithmetic
@@ -14,13 +14,16 @@
  * - simulated cost per inference on edge-npu (integer SFU) and tpu-like (float SFU), and edge-npu
  *   without an SFU: the share of cycles and energy in attention matmuls, SFU ops and linear layers,
  *   with top-1 from the integers the arch computes.
+ * - ppocr-rec (PP-OCRv4's recognizer) on `textlines`: character and line accuracy FP32 and W8A8
+ *   (ORT-semantics softmax vs integer-only), and its cost per line on the same arrays.
  * Results: bench/results/transformers.json. Progress on stderr.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { presetSpec, validateArchSpec, type ArchSpec } from '../arch/spec.js';
-import { loadDataset } from '../nets/data/index.js';
+import { loadDataset, type DatasetName } from '../nets/data/index.js';
+import { evaluateCtc, scoreCtcOutputs } from '../nets/eval-ctc.js';
 import type { Graph } from '../nets/graph.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
@@ -75,12 +78,63 @@ function costShares(net: QuantizedNetwork, spec: ArchSpec, ev: Awaited<ReturnTyp
   return { arch: spec.name, sfuAlgorithms: spec.sfu ? `${spec.sfu.softmax}/${spec.sfu.layerNorm}/${spec.sfu.gelu}` : 'none', cycles: T.cycles, energyPj: T.energyPj, attentionBits: T.bits.dramBuffer.attention + T.bits.bufferArray.attention, ...share };
 }
 
+/** PP-OCRv4's recognizer on rendered text lines: character / line accuracy, FP32 and quantized; its cost per line */
+async function ppocrRec(): Promise<Record<string, unknown>> {
+  const lines = arg('--lines', quick ? 100 : 500);
+  const graph = loadModel('ppocr-rec').graph;
+  const test = loadDataset('textlines' as DatasetName, 'test', { samples: lines, seed: 1 });
+  const calib = loadDataset('textlines' as DatasetName, 'train', { samples: 64, seed: 0 });
+  const texts = test.texts!;
+  const res: Record<string, unknown> = { lines: test.count };
+  say(`ppocr-rec: FP32 on ${test.count} text lines`);
+  const fp = evaluateCtc(graph, { images: test.images, count: test.count, shape: test.shape as [number, number, number], texts });
+  say(`  FP32 char accuracy ${pct(fp.charAccuracy)}, line accuracy ${pct(fp.lineAccuracy)}`);
+  res.fp32 = { charAccuracy: fp.charAccuracy, lineAccuracy: fp.lineAccuracy };
+  const variants: [string, PtqConfig][] = [
+    ['W8A8 pc, ORT softmax, float LayerNorm', resolvePtqConfig('w8a8-pc', { calibSamples: 64 })],
+    ['W8A8 pc, integer-only (I-BERT softmax, LayerNorm)', resolvePtqConfig('w8a8-pc', { calibSamples: 64, softmax: 'ibert', layerNorm: 'integer' })],
+  ];
+  const rows = [];
+  for (const [label, cfg] of variants) {
+    const r = await quantizeNetwork(graph, calib, cfg);
+    const sc = scoreCtcOutputs(quantizedOutputs(r.net, graph, test, 16), test.count, texts);
+    say(`  ${label}: char accuracy ${pct(sc.charAccuracy)} (Δ ${((sc.charAccuracy - fp.charAccuracy) * 100).toFixed(2)} pt), line accuracy ${pct(sc.lineAccuracy)}`);
+    rows.push({ label, charAccuracy: sc.charAccuracy, lineAccuracy: sc.lineAccuracy });
+  }
+  res.quantized = rows;
+  // cost per line on the arrays (timing does not depend on the data; two lines run functionally)
+  const one = loadDataset('textlines' as DatasetName, 'test', { samples: 2, seed: 3 });
+  const costs = [];
+  for (const spec of [presetSpec('edge-npu'), presetSpec('tpu-like'), validateArchSpec({ ...JSON.parse(JSON.stringify(presetSpec('edge-npu'))), name: 'edge-npu (no SFU)', sfu: 'none' })]) {
+    const r = await quantizeNetwork(graph, calib, resolvePtqConfig('w8a8-pc', { calibSamples: 64 }), spec.sfu ? { algorithms: spec.sfu } : {});
+    const ev = await evaluateOnArch(spec, r.net, one, { batch: 2 });
+    const c = costShares(r.net, spec, ev);
+    say(
+      `  ${spec.name.padEnd(18)} ${c.cycles} cycles, ${(c.energyPj / 1e6).toFixed(2)} µJ/line; attention matmuls ${pct(c.attentionMatmul.cycleShare)} of cycles / ${pct(c.attentionMatmul.energyShare)} of energy, ` +
+        `SFU ${pct(c.sfu.cycleShare)} / ${pct(c.sfu.energyShare)}, linear ${pct(c.linear.cycleShare)} / ${pct(c.linear.energyShare)}`,
+    );
+    costs.push(c);
+  }
+  res.cost = costs;
+  return res;
+}
+
 export async function main(): Promise<unknown> {
+  const out: Record<string, unknown> = { command: `npx tsx bench/transformers.ts ${argv.join(' ')}`.trim() };
+  if (!argv.includes('--no-vit')) out.fmnistVit = await fmnistVit();
+  if (!argv.includes('--no-rec')) out.ppocrRec = await ppocrRec();
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'transformers.json');
+  writeBenchResult(file, `${JSON.stringify(out, null, 2)}\n`);
+  say(`wrote ${file}`);
+  return out;
+}
+
+async function fmnistVit(): Promise<Record<string, unknown>> {
   const model = loadModel('fmnist-vit');
   const graph: Graph = model.graph;
   const test = loadDataset('fmnist', 'test', samples < 10000 ? { samples, seed: 1 } : {});
   const calib = loadDataset('fmnist', 'train', { samples: 512, seed: 0 });
-  const out: Record<string, unknown> = { command: `npx tsx bench/transformers.ts${quick ? ' --quick' : ''}`, samples: test.count, archSamples };
+  const out: Record<string, unknown> = { samples: test.count, archSamples };
 
   say(`fmnist-vit: FP32 on ${test.count} test images`);
   const fp = runFp32Batched(graph, test);
@@ -145,10 +199,6 @@ export async function main(): Promise<unknown> {
     costs.push(c);
   }
   out.cost = costs;
-
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'transformers.json');
-  writeBenchResult(file, `${JSON.stringify(out, null, 2)}\n`);
-  say(`wrote ${file}`);
   return out;
 }
 
