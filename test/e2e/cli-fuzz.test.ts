@@ -196,7 +196,7 @@ const SAME_PROBLEM: readonly Expected[] = [
   {
     argv: ['run', '--arch', 'edge-npu', '--model', 'mnist-mlp', '--data', 'nope', '--samples', '-1', '--batch', '0', '--requant', 'x', '--gemm', '--scalesim-trace', 'tr', '--memory', 'dram'],
     code: 2,
-    says: ['6 problems:', '--gemm, --scalesim-trace: --topology flags', "--data must be one of mnist, fmnist, orientation, photos, got 'nope'", "--samples must be a positive integer, got '-1'", "--batch must be a positive integer, got '0'", "--requant must be one of float, fixed, got 'x'", "--memory must be one of native, scalesim, got 'dram'"],
+    says: ['6 problems:', '--gemm, --scalesim-trace: --topology flags', "--data must be one of mnist, fmnist, orientation, textlines, photos, got 'nope'", "--samples must be a positive integer, got '-1'", "--batch must be a positive integer, got '0'", "--requant must be one of float, fixed, got 'x'", "--memory must be one of native, scalesim, got 'dram'"],
   },
   {
     argv: ['exec', '--input', 'x', '--acc-bits', '3', '--acc-policy', 'nope', '--out-dir'],
