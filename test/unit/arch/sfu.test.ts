@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../arch/errors.js';
+import { problemsOf } from '../../helpers/errors.js';
 import { archHash, presetSpec, validateArchSpec } from '../../../arch/spec.js';
 
 const minimal = (extra: Record<string, unknown> = {}) => ({
@@ -9,15 +9,6 @@ const minimal = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-function problemsOf(fn: () => unknown): { path: string; message: string }[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return [...(e as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('special-function unit in an arch spec', () => {
   it('is absent (null) unless the spec gives one, and "none" says the same', () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { problemsOf } from '../../helpers/errors.js';
 import { ConfigError } from '../../../arch/errors.js';
 import {
   type ArchSpec,
@@ -23,15 +24,6 @@ const minimal = () => ({
   memories: { glb: { capacity: '32 KiB' } },
 });
 
-function problemsOf(fn: () => unknown): { path: string; message: string }[] {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return [...(e as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 /** Rebuilds an object with its keys in reverse order, at every level. */
 function reverseKeys(v: unknown): unknown {
