@@ -2,7 +2,7 @@
  * Transformers on the accelerator: what quantization does to a vision transformer trained here
  * (fmnist-vit, Fashion-MNIST test split) and what its attention costs on the simulated arrays.
  *
- *   npx tsx bench/transformers.ts [--quick] [--samples N] [--arch-samples N] [--lines N] [--no-vit] [--no-rec]
+ *   npx tsx bench/transformers.ts [--quick] [--samples N] [--arch-samples N] [--lines N] [--no-vit] [--no-rec] [--sens-bits B] [--sens-only]
  *
  * - FP32 top-1: qloom's FP32 executor and onnxruntime-node on the same file (the peer);
  * - W8A8 per-channel with uniform quantizers everywhere and ONNX Runtime's softmax arithmetic
@@ -143,7 +143,7 @@ async function fmnistVit(): Promise<Record<string, unknown>> {
   say(`  FP32 top-1 qloom ${pct(fpTop1)}, onnxruntime-node ${pct(ortAcc)}`);
   out.fp32 = { qloom: fpTop1, ort: ortAcc };
 
-  const variants: [string, PtqConfig][] = [
+  const variants: [string, PtqConfig][] = argv.includes('--sens-only') ? [] : [
     ['W8A8 pc, ORT softmax, float LayerNorm, GELU table', resolvePtqConfig('w8a8-pc', { calibSamples: 512 })],
     ['W8A8 pc, integer-only (I-BERT softmax, LayerNorm, i-GELU)', resolvePtqConfig('w8a8-pc', { calibSamples: 512, softmax: 'ibert', layerNorm: 'integer', gelu: 'igelu' })],
     ['W8A8 pc, integer softmax from a 256-entry table', resolvePtqConfig('w8a8-pc', { calibSamples: 512, softmax: 'lut' })],
@@ -160,8 +160,9 @@ async function fmnistVit(): Promise<Record<string, unknown>> {
   out.quantized = quantRows;
 
   // sensitivity: one family of activation quantizers at a time, weights FP32
-  say('  sensitivity: one activation family quantized at a time');
-  const prep = await prepareModel(graph, calib, resolvePtqConfig('w8a8-pc', { calibSamples: 512 }));
+  const sensBits = arg('--sens-bits', 8);
+  say(`  sensitivity: one activation family quantized at a time, ${sensBits} bits`);
+  const prep = await prepareModel(graph, calib, resolvePtqConfig('w8a8-pc', { calibSamples: 512, aBits: sensBits }));
   const plan = prep.plan;
   const families = new Map<string, Set<string>>();
   const addTo = (k: string, t: string) => (families.get(k) ?? families.set(k, new Set()).get(k)!).add(t);
@@ -181,7 +182,8 @@ async function fmnistVit(): Promise<Record<string, unknown>> {
     say(`    ${family.padEnd(18)} (${tensors.size} tensors): top-1 ${pct(top1)} (Δ ${((top1 - fpTop1) * 100).toFixed(2)} pt)`);
     sens.push({ family, tensors: tensors.size, top1, deltaPt: (top1 - fpTop1) * 100 });
   }
-  out.sensitivity = sens;
+  out.sensitivity = { bits: sensBits, families: sens };
+  if (argv.includes('--sens-only')) return out;
 
   // cost on the arrays, accuracy from the integers each arch computes
   const archSet = loadDataset('fmnist', 'test', { samples: archSamples, seed: 2 });
