@@ -40,30 +40,46 @@ const FUNCTIONAL = new Set(['top1', 'agreement', 'accuracy', 'sqnrDb', 'overflow
 const BATCH = 100;
 
 const ptqCache = new Map<string, Promise<PtqResult>>();
+/** the algorithms the first quantization of a config was built with, by its cache key */
+const algOf = new Map<string, unknown>();
 const calibCache = new Map<string, CalibData>();
 const setCache = new Map<string, EvalSet>();
 const fp32Cache = new Map<string, Float32Array>();
 
-/** The quantized network of a point (cached per thread: the arch does not change it). */
+/** layers whose integers depend on the transformer algorithms (softmax / LayerNorm / i-GELU variants) */
+function usesAlgorithms(r: PtqResult): boolean {
+  return r.net.layers.some((l) => l.kind === 'softmax' || l.kind === 'layernorm' || ('activation' in l && l.activation.kind === 'igelu') || (l.kind === 'gemm' && l.activation.kind === 'lut' && l.activation.fn === 'gelu'));
+}
+
+/**
+ * The quantized network of a point (cached per thread). The arch changes it only through its SFU's
+ * algorithms, and only for a network that has such layers: a CNN is quantized once for every arch.
+ */
 export function quantizedFor(network: string, dataset: PointConfig['dataset'], cfg: PtqConfig, algorithms?: SfuSpec | null): Promise<PtqResult> {
-  // the arch's SFU decides the transformer ops' algorithms the config leaves open: part of the key
+  const base = `${network}|${dataset}|${stableJson(cfg)}`;
+  // the arch's SFU decides the transformer ops' algorithms the config leaves open
   const alg = algorithms ? transformerAlgorithms(cfg, algorithms) : null;
-  const key = `${network}|${dataset}|${stableJson(cfg)}|${stableJson(alg)}`;
-  let r = ptqCache.get(key);
-  if (!r) {
-    // the calibration images depend on (network, data, count, seed) only: shared by every PTQ config
-    const ckey = `${network}|${dataset}|${cfg.calibSamples}|${cfg.seed}`;
-    let calib = calibCache.get(ckey);
-    if (!calib) {
-      calib = calibrationSet(dataset, network, cfg);
-      calibCache.set(ckey, calib);
+  const quantize = (key: string, a: typeof alg): Promise<PtqResult> => {
+    let r = ptqCache.get(key);
+    if (!r) {
+      // the calibration images depend on (network, data, count, seed) only: shared by every PTQ config
+      const ckey = `${network}|${dataset}|${cfg.calibSamples}|${cfg.seed}`;
+      let calib = calibCache.get(ckey);
+      if (!calib) {
+        calib = calibrationSet(dataset, network, cfg);
+        calibCache.set(ckey, calib);
+      }
+      r = quantizeModel(network, dataset, cfg, a ? { algorithms: a } : {}, calib);
+      // a failed quantization is not cached: the error reaches this point, and the next one retries
+      r.catch(() => ptqCache.delete(key));
+      ptqCache.set(key, r);
     }
-    r = quantizeModel(network, dataset, cfg, alg ? { algorithms: alg } : {}, calib);
-    // a failed quantization is not cached: the error reaches this point, and the next one retries
-    r.catch(() => ptqCache.delete(key));
-    ptqCache.set(key, r);
-  }
-  return r;
+    return r;
+  };
+  // the first quantization of this config decides: no algorithm-dependent layer → the same network for every arch
+  if (!ptqCache.has(base)) algOf.set(base, alg);
+  const first = quantize(base, alg);
+  return first.then((r) => (alg === null || !usesAlgorithms(r) || stableJson(algOf.get(base)) === stableJson(alg) ? r : quantize(`${base}|${stableJson(alg)}`, alg)));
 }
 
 function evalSetFor(c: PointConfig, samples: number): EvalSet {
