@@ -26,14 +26,15 @@ import type { SwampReport } from './kernels/fp-dot.js';
 import { runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
-import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt, type PreparedGemmInt } from './kernels/linear.js';
+import { prepareConvInt, prepareGemmInt, type GemmIntSpec } from './kernels/linear.js';
 import { applyIgelu } from '../qnet/igelu.js';
 import { layerNormInt } from '../qnet/layernorm.js';
 import { applyLut } from '../qnet/lut.js';
 import { softmaxInt, softmaxProbs } from '../qnet/softmax.js';
 import { logCodesOfProbs, logMatmulInt } from '../qnet/logquant.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
-import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid, type PoolAttrs } from './qops.js';
+import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
+import { broadcastBatches, dtypeOfQ, fromTensor, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, toTensor, type IntVal, type Val } from './qexec-values.js';
 import { clampCodes, requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
 
 export interface QExecOptions {
@@ -84,146 +85,9 @@ export interface QExecResult {
   readonly swamping: Record<string, SwampReport>;
 }
 
-/** An integer tensor while running: codes as int32 whatever the storage type. */
-interface IntVal {
-  readonly int: true;
-  readonly dtype: 'int8' | 'uint8' | 'int32';
-  readonly shape: readonly number[];
-  readonly data: Int32Array;
-}
-type Val = IntVal | Tensor;
+export { PreparedLayers, toTensor };
 
 const DEFAULT_ORDER: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
-
-function isInt(v: Val): v is IntVal {
-  return (v as IntVal).int === true;
-}
-
-function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-function dtypeOfQ(q: QParams): 'int8' | 'uint8' | 'int32' {
-  if (q.bits > 8) return 'int32';
-  return q.signed ? 'int8' : 'uint8';
-}
-
-/** Integer value → ONNX-typed tensor (int32 codes are wrapped to 32 bits). */
-export function toTensor(v: IntVal): Tensor {
-  const data = v.dtype === 'uint8' ? Uint8Array.from(v.data) : v.dtype === 'int8' ? Int8Array.from(v.data) : v.data;
-  return { dtype: v.dtype, shape: [...v.shape], data };
-}
-
-function fromTensor(t: Tensor, where: string): IntVal {
-  if (t.dtype !== 'int8' && t.dtype !== 'uint8' && t.dtype !== 'int32') throw new ModelError([{ node: where, message: `expected an integer tensor, got ${t.dtype}` }]);
-  return { int: true, dtype: t.dtype, shape: [...t.shape], data: t.data instanceof Int32Array ? t.data : Int32Array.from(t.data as ArrayLike<number>) };
-}
-
-function intVal(dtype: IntVal['dtype'], shape: readonly number[], data: Int32Array): IntVal {
-  return { int: true, dtype, shape: [...shape], data };
-}
-
-// ---------------------------------------------------------------------------------------------
-// data movement
-
-/** ONNX Reshape target (0 copies the input dim, one −1 is inferred). */
-function reshapeShape(spec: readonly number[], inShape: readonly number[], where: string): number[] {
-  const out = spec.map((d, i) => (d === 0 ? inShape[i] : d));
-  const total = numel(inShape);
-  const neg = out.indexOf(-1);
-  if (neg >= 0) {
-    const rest = numel(out.filter((_, i) => i !== neg));
-    out[neg] = rest === 0 ? 0 : total / rest;
-  }
-  if (out.some((d) => !Number.isInteger(d) || d < 0) || numel(out) !== total) {
-    throw new ModelError([{ node: where, message: `cannot reshape [${inShape.join(',')}] to [${spec.join(',')}]` }]);
-  }
-  return out;
-}
-
-function poolAttrs(l: QPoolLayer): PoolAttrs {
-  return { kernel: l.kernel, strides: l.strides, pads: l.pads, dilations: l.dilations, ceilMode: l.ceilMode, countIncludePad: l.countIncludePad };
-}
-
-// ---------------------------------------------------------------------------------------------
-// overflow reports of batched gemms
-
-function mergeReports(rs: OverflowReport[], rowsPerBatch: number): OverflowReport {
-  if (rs.length === 1) return rs[0];
-  const perChannel = new Float64Array(rs[0].perChannel.length);
-  let events = 0;
-  let first: OverflowReport['first'] = null;
-  let maxAbs = 0;
-  let zw = 0;
-  let xs = 0;
-  let ps = 0;
-  let proved = true;
-  rs.forEach((r, b) => {
-    events += r.events;
-    for (let c = 0; c < perChannel.length; c++) perChannel[c] += r.perChannel[c];
-    if (r.first) {
-      const f = { channel: r.first.channel, position: r.first.position + b * rowsPerBatch, step: r.first.step };
-      if (!first || f.channel < first.channel || (f.channel === first.channel && f.position < first.position)) first = f;
-    }
-    maxAbs = Math.max(maxAbs, r.maxAbs);
-    zw += r.zwSumSteps;
-    xs += r.xSumAdds;
-    ps += r.psumEvents;
-    proved &&= r.proved;
-  });
-  return { events, perChannel, first, proved, maxAbs, zwSumSteps: zw, xSumAdds: xs, tiles: rs[0].tiles, psumEvents: ps };
-}
-
-// ---------------------------------------------------------------------------------------------
-// prepared layers
-
-/** at most this many input shapes kept per layer (a batch size and the last, smaller batch) */
-const SHAPES_PER_LAYER = 2;
-
-/**
- * The linear layers of one network prepared once (sim/kernels prepareConvInt / prepareGemmInt:
- * validation, bound analysis, weights in arrival order, the WebAssembly kernel and its memory) and
- * reused by every run — preparing is as costly as running a small layer, so re-preparing per
- * inference dominated batch-1 execution. Keyed by the layer object and its input shape; valid for
- * one set of executor options (QuantizedExecutor owns one per options) and as long as the
- * network's weights, zero points and bias are not changed in place (QuantizedNetworks are
- * treated as immutable: PTQ passes build new ones).
- */
-export class PreparedLayers {
-  private readonly convs = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();
-  private readonly gemms = new Map<QLinearLayer, PreparedGemmInt[]>();
-  private readonly safeBits = new Map<QLinearLayer, number>();
-
-  /** bounds.ts minSafeAccBits of a layer: a pass over its weights, so once per network */
-  minSafeBits(layer: QLinearLayer, make: () => number): number {
-    let b = this.safeBits.get(layer);
-    if (b === undefined) this.safeBits.set(layer, (b = make()));
-    return b;
-  }
-
-  conv(layer: QLinearLayer, xShape: readonly number[], make: () => PreparedConvInt): PreparedConvInt {
-    const key = xShape.join(',');
-    let list = this.convs.get(layer);
-    if (!list) this.convs.set(layer, (list = []));
-    const hit = list.find((e) => e.key === key);
-    if (hit) return hit.prep;
-    const prep = make();
-    if (list.length >= SHAPES_PER_LAYER) list.shift();
-    list.push({ key, prep });
-    return prep;
-  }
-
-  /** gemm: the batch size varies per run, so one per weight slice (`slice`: a batched weight's index) */
-  gemm(layer: QLinearLayer, slice: number, make: () => PreparedGemmInt): PreparedGemmInt {
-    let list = this.gemms.get(layer);
-    if (!list) this.gemms.set(layer, (list = []));
-    return (list[slice] ??= make());
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 
 /**
  * The executor one layer at a time: `bind(feeds)`, then `step(i)` for every layer in order (a
@@ -778,43 +642,6 @@ export class QuantizedRunner {
     const codes = requantize(accs, [accs.length / N, N], params, target.zeroPoint[0], target, layer.activation);
     return intVal(dtypeOfQ(yq), outShape, codes);
   }
-}
-
-/**
- * MatMul's batch broadcast (numpy rules) of A's leading dims `xb` and B's `wb`: the output batch
- * dims, and per output batch the flat batch index of A and of B (pairs [a0, b0, a1, b1, …]).
- */
-function broadcastBatches(xb: readonly number[], wb: readonly number[], layer: QLayer): { ob: number[]; pairs: Int32Array } {
-  const r = Math.max(xb.length, wb.length);
-  const ob: number[] = [];
-  for (let i = 0; i < r; i++) {
-    const a = xb[xb.length - r + i] ?? 1;
-    const b = wb[wb.length - r + i] ?? 1;
-    if (a !== b && a !== 1 && b !== 1) {
-      throw new ModelError([{ node: layer.name, op: layer.kind, message: `batch dims [${xb.join(',')}] and [${wb.join(',')}] do not broadcast` }]);
-    }
-    ob.push(a === 1 ? b : a);
-  }
-  const nb = numel(ob);
-  const pairs = new Int32Array(2 * nb);
-  const idx = new Array<number>(r).fill(0);
-  for (let b = 0; b < nb; b++) {
-    let xo = 0;
-    let wo = 0;
-    for (let i = 0; i < r; i++) {
-      const xd = xb[xb.length - r + i] ?? 1;
-      const wd = wb[wb.length - r + i] ?? 1;
-      xo = xo * xd + (xd === 1 ? 0 : idx[i]);
-      wo = wo * wd + (wd === 1 ? 0 : idx[i]);
-    }
-    pairs[2 * b] = xo;
-    pairs[2 * b + 1] = wo;
-    for (let i = r - 1; i >= 0; i--) {
-      if (++idx[i] < ob[i]) break;
-      idx[i] = 0;
-    }
-  }
-  return { ob, pairs };
 }
 
 /**
