@@ -40,6 +40,8 @@ export const RUN_MODEL_USAGE =
   'qloom run --arch <preset|file> --model <name|file.onnx> [--preset <ptq preset> | a quantized .onnx] --data <mnist|fmnist|photos|orientation|textlines> [--samples N] [--batch B] [--trace <file.json>] [--requant fixed|float] [--json] [--out <result.json>]';
 export const ENERGY_USAGE = 'qloom energy <result.json> --table <name|file.json|file.yaml> [--json]';
 export const MODELS_USAGE = 'qloom models [--json]';
+export const MIXED_USAGE =
+  'qloom mixed <model> --arch <preset|file> --data <mnist|fmnist|orientation|photos> [--choices w8a8,w4a8,w8a4] [--preset <integer ptq preset>] [--objective energy|cycles] [--budget energy=<E>[pJ|nJ|uJ|mJ|%] | cycles=<N>[%]] [--points N] [--sens-samples N] [--samples N] [--out <dir>] [--json]';
 export const AREA_USAGE = 'qloom area <preset|file.json|file.yaml|file.cfg> [--json]';
 
 const json = { type: 'boolean' } as const;
@@ -142,6 +144,24 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: AREA_USAGE,
     options: { json },
     load: async () => (await import('./area.js')).run,
+  },
+  mixed: {
+    summary: 'mixed-precision search: per-layer bits chosen by an exact integer program (HiGHS) against simulated energy or cycles; the front measured for real',
+    usage: MIXED_USAGE,
+    options: {
+      arch: { type: 'string' },
+      data: { type: 'string' },
+      choices: { type: 'string' },
+      preset: { type: 'string' },
+      objective: { type: 'string' },
+      budget: { type: 'string' },
+      points: { type: 'string' },
+      'sens-samples': { type: 'string' },
+      samples: { type: 'string' },
+      out: { type: 'string' },
+      json,
+    },
+    load: async () => (await import('./mixed.js')).run,
   },
   models: {
     summary: 'list the model zoo',

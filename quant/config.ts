@@ -50,6 +50,8 @@ export interface LayerOverride {
   readonly wBits?: number;
   /** bits of this layer's output activation */
   readonly aBits?: number;
+  /** this layer's weight range method (a mixed-precision search sets MSE on the layers it takes below 8 bits) */
+  readonly weightRange?: WeightRangeMethod;
 }
 
 /**
@@ -347,6 +349,7 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
   for (const [layer, o] of Object.entries(f.overrides ?? b.overrides)) {
     if (o.wBits !== undefined && !isBits(o.wBits)) problems.push({ path: `overrides.${layer}.wBits`, message: `must be an integer in 2…16, got ${String(o.wBits)}` });
     if (o.aBits !== undefined && !isBits(o.aBits)) problems.push({ path: `overrides.${layer}.aBits`, message: `must be an integer in 2…16, got ${String(o.aBits)}` });
+    if (o.weightRange !== undefined && o.weightRange !== 'minmax' && o.weightRange !== 'mse') problems.push({ path: `overrides.${layer}.weightRange`, message: `must be minmax or mse, got ${String(o.weightRange)}` });
     overrides[layer] = Object.freeze({ ...o });
   }
 
@@ -411,6 +414,11 @@ export function stableJson(v: unknown): string {
 /** sha256 (hex) of the config's stable JSON: identifies a quantization recipe in results. */
 export function configHash(cfg: PtqConfig): string {
   return createHash('sha256').update(stableJson(cfg)).digest('hex');
+}
+
+/** The weight range method of one layer, after its override. */
+export function weightRangeFor(cfg: PtqConfig, layer: string): WeightRangeMethod {
+  return cfg.overrides[layer]?.weightRange ?? cfg.weightRange;
 }
 
 /** The weight quantization of one layer, after its override. */

@@ -30,7 +30,7 @@ import {
   type QuantPlan,
 } from './build.js';
 import { calibrate, type CalibData, type CalibStats } from './calibrate.js';
-import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, type PtqConfig, type TensorQuantConfig, type TransformerAlgorithms } from './config.js';
+import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, weightRangeFor, type PtqConfig, type TensorQuantConfig, type TransformerAlgorithms } from './config.js';
 import { crossLayerEqualize } from './cle.js';
 import { applyLogSoftmax } from './log-softmax.js';
 import { repqReparameterize, type RepqResult } from './repq.js';
@@ -218,7 +218,7 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
   timed('weights', () => {
     plan.linears.forEach((s, i) => {
       const wcfg = weightConfigFor(cfg, s.name);
-      const { q, range } = weightQParams(s, wcfg, cfg.weightRange);
+      const { q, range } = weightQParams(s, wcfg, weightRangeFor(cfg, s.name));
       wq.set(s.name, q);
       const mm = weightRangeMinMax(s.weight, s.wShape, true);
       layerStats.push({

@@ -38,6 +38,7 @@ export { PRESET_NAMES as ARCH_PRESET_NAMES, type ArchSpec, type ArchSpecInput, t
 export { archArea, type AreaComponent, type AreaReport } from '../arch/area.js';
 export { loadArch, repriceRunResult, saveRunResult, simulateTopology, type TopologyRunOptions } from './simulate.js';
 export { simulateModel, type ModelRun, type ModelRunOptions } from './simulate-model.js';
+export { mixedPrecision, writeMixedResult, type MixedOptions, type MixedPoint, type MixedResult } from './mixed.js';
 export { runSummary, type RunResult } from '../sim/result.js';
 
 // integer execution of quantized ONNX models
