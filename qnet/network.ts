@@ -195,6 +195,8 @@ export interface QLayoutLayer extends QLayerBase {
 export interface QMatMulLayer extends QLayerBase {
   readonly kind: 'matmul';
   readonly activation: QActivation;
+  /** between number-format tensors: the float accumulator (absent: FP32; integer MatMuls ignore it) */
+  readonly formatAcc?: AccFormat;
 }
 
 /**

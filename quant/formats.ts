@@ -105,10 +105,11 @@ export function applyNumberFormat(net: QuantizedNetwork, plan: QuantPlan, weight
     }
   }
   const layers: QLayer[] = net.layers.map((l) => {
-    if (l.kind === 'matmul' || l.kind === 'softmax' || l.kind === 'layernorm') {
-      if (!group) problems.push({ path: `format.${l.name}`, message: `${l.kind} layers have no number-format execution yet (integer only)` });
-      return l;
-    }
+    // attention and normalization on format tensors: MatMul on the PE array in the format
+    // (sim/kernels/format-linear.ts runFormatMatMul), Softmax / LayerNorm in float32 on decoded
+    // values; per-group networks keep them integer (their activations are affine)
+    if (l.kind === 'matmul') return group ? l : { ...l, formatAcc: f.acc };
+    if (l.kind === 'softmax' || l.kind === 'layernorm') return l;
     const s = steps.get(l.name);
     if ((l.kind === 'add' || l.kind === 'activation') && !group && l.activation.kind === 'clamp' && s && s.act.kind === 'clamp') {
       const act: QActivation = { ...l.activation, real: { min: s.act.min, max: s.act.max } };

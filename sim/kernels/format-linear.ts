@@ -210,3 +210,69 @@ export function runFormatLinear(a: FormatLinearArgs): { y: Float32Array; outShap
   const shifted = { ...a, x: Float32Array.from(a.x, (v) => v - zx) };
   return convByGroups(shifted, 0, (rows, p, _kg, gi) => grp(Int32Array.from(rows), p, gi, nOut / a.group));
 }
+
+export interface FormatMatMulArgs {
+  readonly name: string;
+  /** A [batches·M, K] and B [batches·K, N]: real values on their formats' grids */
+  readonly a: Float32Array;
+  readonly b: Float32Array;
+  readonly aFormat: ActFormat;
+  readonly bFormat: ActFormat;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  /** per output batch, the batch index of A and of B ([a0, b0, a1, b1, …]: MatMul's broadcast) */
+  readonly pairs: Int32Array;
+  readonly acc: LinearFormat['acc'];
+  readonly order: AccumulationOrder;
+}
+
+/**
+ * A MatMul of two activations on number formats (Q·Kᵀ, P·V), one GEMM per batch (head) with B
+ * the stationary operand as a conv's weights are — B's rows transposed to [N, K]:
+ * - float formats: both operands encoded with their per-tensor scales (exact: they are on the
+ *   grid), products exact, accumulation in the accumulator format in the dataflow's order, then
+ *   real = float32(acc · float32(s_a·s_b));
+ * - MX: A's rows and Bᵀ's rows cut into blocks along K afresh (the stored tensor's blocks run
+ *   along its last axis; a dot product needs them along the reduction axis — hardware re-blocks
+ *   the stationary operand as it loads it, one more rounding of B, counted in its values).
+ * Returns the real outputs [batches·M, N] and the swamping report (channels: batch-major).
+ */
+export function runFormatMatMul(x: FormatMatMulArgs): { y: Float32Array; report: SwampReport } {
+  const { m: M, k: K, n: N, pairs } = x;
+  const nb = pairs.length / 2;
+  const y = new Float32Array(nb * M * N);
+  const bt = new Float32Array(N * K);
+  const reports: SwampReport[] = [];
+  const fail2 = (message: string): never => {
+    throw new ModelError([{ node: x.name, op: 'matmul', message }]);
+  };
+  if (x.aFormat.kind !== x.bFormat.kind) fail2(`operands in a ${x.aFormat.kind} and a ${x.bFormat.kind} format`);
+  for (let i = 0; i < nb; i++) {
+    const aRows = x.a.subarray(pairs[2 * i] * M * K, (pairs[2 * i] + 1) * M * K);
+    const bo = pairs[2 * i + 1] * K * N;
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) bt[n * K + k] = x.b[bo + k * N + n];
+    const out = y.subarray(i * M * N, (i + 1) * M * N);
+    let r: { y: Float32Array; report: SwampReport };
+    if (x.aFormat.kind === 'float' && x.bFormat.kind === 'float') {
+      const fa = floatFormatByName(x.aFormat.element);
+      const fb = floatFormatByName(x.bFormat.element);
+      const sa = Math.fround(x.aFormat.scale);
+      const sb = Math.fround(x.bFormat.scale);
+      const ac = quantizeFloatLinear(fa, aRows, Float32Array.of(sa), [aRows.length], -1, true);
+      const bc = quantizeFloatLinear(fb, bt, Float32Array.of(sb), [bt.length], -1, true);
+      r = fpGemm({ x: { codes: ac, format: fa }, w: { codes: bc, format: fb }, m: M, k: K, n: N, acc: ACC[x.acc], order: floatOrder(x.order, 1), out });
+      const s = Math.fround(sa * sb);
+      for (let j = 0; j < out.length; j++) out[j] = Math.fround(out[j] * s);
+    } else if (x.aFormat.kind === 'mx' && x.bFormat.kind === 'mx') {
+      if (x.acc !== 'fp32') fail2(`MX layers accumulate in FP32 (MX v1.0 §6.2), got ${x.acc}`);
+      const fa = mxFormatByName(x.aFormat.mx);
+      const fb = mxFormatByName(x.bFormat.mx);
+      const aq = quantizeMx(fa, aRows, { outer: M, k: K, inner: 1 });
+      const bq = quantizeMx(fb, bt, { outer: N, k: K, inner: 1 });
+      r = mxGemm({ x: { format: fa, codes: aq.codes, scales: aq.scales }, w: { format: fb, codes: bq.codes, scales: bq.scales }, m: M, k: K, n: N, order: floatOrder(x.order, fb.blockSize), out });
+    } else return fail2(`a MatMul between two ${x.aFormat.kind} tensors has no number-format execution`);
+    reports.push(r.report);
+  }
+  return { y, report: mergeSwamp(reports) };
+}

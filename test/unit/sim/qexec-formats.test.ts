@@ -10,11 +10,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../../../nets/graph.js';
 import { floatFormatByName, snapToFormat } from '../../../qnet/formats/descriptor.js';
-import { decodeTable, encodeFloat, roundToFloat, BF16, FP16, type FloatFormat } from '../../../qnet/formats/float.js';
+import { decodeTable, encodeFloat, type FloatFormat } from '../../../qnet/formats/float.js';
 import { dequantizeMx, quantizeMx, MXFP4_E2M1, MXFP8_E4M3, MXINT8, type MxFormat } from '../../../qnet/formats/mx.js';
 import type { ActFormat, AccFormat, LinearFormat, QLayer, QParams, QTensorInfo, QuantizedNetwork, WeightFormat } from '../../../qnet/network.js';
 import { quantizeGroupsMse } from '../../../quant/formats.js';
 import { runQuantized } from '../../../sim/qexec.js';
+import { dotTile } from '../../helpers/float-acc.js';
 
 const CIN = 2;
 const COUT = 3;
@@ -121,39 +122,6 @@ function build(c: Case): QuantizedNetwork {
 
 // ---------------------------------------------------------------------------------------------
 // the reference
-
-const BUF = new DataView(new ArrayBuffer(8));
-/** the double next to s (≠ 0) in the direction of sign d */
-function nextToward(s: number, d: number): number {
-  BUF.setFloat64(0, s);
-  const bits = BUF.getBigUint64(0);
-  BUF.setBigUint64(0, (s > 0) === (d > 0) ? bits + 1n : bits - 1n);
-  return BUF.getFloat64(0);
-}
-/**
- * a + b rounded once to the accumulator: Knuth's two-sum gives the exact sum as s + e; rounding to
- * odd (s, or its neighbour toward e — whichever has an odd significand) keeps it exact enough for
- * one correct rounding to the ≤ 24-bit accumulator
- */
-function addRound(acc: AccFormat, a: number, b: number): number {
-  const s = a + b;
-  const bb = s - a;
-  const e = a - (s - bb) + (b - bb);
-  if (e === 0 || s === 0) return round(acc, s);
-  BUF.setFloat64(0, s);
-  const odd = (BUF.getUint32(4) & 1) === 1;
-  return round(acc, odd ? s : nextToward(s, e));
-}
-function round(acc: AccFormat, v: number): number {
-  return acc === 'fp32' ? Math.fround(v) : roundToFloat(acc === 'fp16' ? FP16 : BF16, v, false);
-}
-
-/** one tile: first addend loaded, the rest added in the array, the tile added onto the bias */
-function dotTile(acc: AccFormat, addends: number[], bias: number): number {
-  let ps = round(acc, addends[0]);
-  for (let i = 1; i < addends.length; i++) ps = addRound(acc, ps, addends[i]);
-  return addRound(acc, round(acc, bias), ps);
-}
 
 /** im2col rows of a 3×3, pad-1 conv over [CIN, H, H] (K in ONNX ckk order; padding `pad`) */
 function im2col(x: ArrayLike<number>, pad: number): number[][] {
