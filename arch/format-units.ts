@@ -30,8 +30,13 @@ export interface MacUnit {
   readonly action: string;
   /** width(s) it is priced at ([] for a fixed-cost `mac` entry) */
   readonly bits: number | readonly [number, number];
-  /** instances per MAC (per-block units: 1/32) */
+  /** instances per MAC (per-block units: 1/32, the share area.ts gives each PE) */
   readonly perMac: number;
+  /**
+   * a per-block unit: counted once per output and block of 32 along K, ⌈K/32⌉ per output (a dot
+   * product of K = 24 still has one block), not MACs/32
+   */
+  readonly perBlock?: true;
   /** fixed-cost `mac` entries: the ratio to an INT8 MAC with an INT32 accumulator */
   readonly int8MacRatio?: number;
 }
@@ -70,15 +75,15 @@ export function formatMacUnits(spec: ArchSpec): MacUnit[] | null {
     return [
       { component: 'multiplier', action: 'mult', bits: [spec.pe.weightOperandBits, spec.pe.activationOperandBits], perMac: 1 },
       { component: 'adder', action: 'add', bits: spec.accumulator.psumBits, perMac: 1 },
-      { component: 'fp-multiplier', action: 'mult', bits: [32, 32], perMac: 1 / MX_BLOCK },
-      { component: 'fp-adder', action: 'add', bits: 32, perMac: 1 / MX_BLOCK },
+      { component: 'fp-multiplier', action: 'mult', bits: [32, 32], perMac: 1 / MX_BLOCK, perBlock: true },
+      { component: 'fp-adder', action: 'add', bits: 32, perMac: 1 / MX_BLOCK, perBlock: true },
     ];
   }
   const el = MX_ELEMENTS[f];
   return [
     { component: 'multiplier', action: 'mult', bits: [el.sig, el.sig], perMac: 1 },
     { component: 'adder', action: 'add', bits: 2 * el.sig + 2 * el.span + Math.log2(MX_BLOCK), perMac: 1 },
-    { component: 'adder', action: 'add', bits: 8, perMac: 1 / MX_BLOCK },
-    { component: 'fp-adder', action: 'add', bits: 32, perMac: 1 / MX_BLOCK },
+    { component: 'adder', action: 'add', bits: 8, perMac: 1 / MX_BLOCK, perBlock: true },
+    { component: 'fp-adder', action: 'add', bits: 32, perMac: 1 / MX_BLOCK, perBlock: true },
   ];
 }

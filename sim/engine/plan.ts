@@ -68,7 +68,7 @@ import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, pipelineSubT
 import { planSfuLayer, sfuSubTiles } from './sfu-plan.js';
 import { GemmTiles, VectorTiles, type TilePlan } from './tiles.js';
 import { requantParamBitsPerChannel, type WorkloadLayer } from './workload.js';
-import { formatMacUnits } from '../../arch/format-units.js';
+import { formatMacUnits, MX_BLOCK } from '../../arch/format-units.js';
 import { SQRT2_FRAC_BITS } from '../../qnet/logquant.js';
 
 export interface LayerPlan {
@@ -219,7 +219,8 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   const fmtUnits = formatMacUnits(spec);
   if (fmtUnits) {
     for (let i = counts.length - 1; i >= 0; i--) if (counts[i].label === 'array') counts.splice(i, 1);
-    for (const u of fmtUnits) counts.push({ component: u.component, action: u.action, bits: u.bits, count: macs * u.perMac, label: 'array' });
+    const blocks = groups * M * N * Math.ceil(K / MX_BLOCK);
+    for (const u of fmtUnits) counts.push({ component: u.component, action: u.action, bits: u.bits, count: u.perBlock ? blocks : macs * u.perMac, label: 'array' });
   }
   const regs = spec.pe.registers;
   if (regs.weightBytes > 0) counts.push({ component: 'regfile', action: 'read', bits: wOp, count: macs, label: 'pe-weight' });

@@ -11,6 +11,10 @@ import { energyOf, HOROWITZ_45NM, validateEnergyTable } from '../../../arch/ener
 import { formatMacUnits } from '../../../arch/format-units.js';
 import { validateArchSpec } from '../../../arch/spec.js';
 import { operandFormatProblem } from '../../../sim/requant-unit.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { simulateTopology } from '../../../scenarios/simulate.js';
 
 const base = { name: 'tiny', array: { rows: 4, cols: 4 }, memories: { glb: { capacity: '32 KiB' } } };
 const pe = (r: ReturnType<typeof archArea>) => r.components.find((c) => c.component === 'pe-array')!.mm2 * 1e6;
@@ -53,6 +57,21 @@ describe('PE operand formats', () => {
     // 8×8 multiplier 282 + a 21-bit block adder (2·8 + log2 32; nearest quote 16 bits on a log
     // scale: 67·21/16) + per 32: an 8-bit adder 36 and an FP32 adder 4184
     expect(area({ format: 'mxint8' })).toBeCloseTo(282 + (67 * 21) / 16 + (36 + 4184) / 32 + regs, 6);
+  });
+
+  it('MX block units are counted per output and block: ⌈K/32⌉ per output, one for K = 24, three for K = 70', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qloom-mx-'));
+    const topo = join(dir, 'gemm.csv');
+    // attention-like shapes: Q·Kᵀ of one head (K = d = 24) and a longer reduction (K = 70)
+    writeFileSync(topo, 'Layer, M, N, K,\nqk, 49, 49, 24,\nlong, 5, 3, 70,\n');
+    const spec = validateArchSpec({ ...base, operands: { format: 'mxfp8-e4m3' } });
+    const r = simulateTopology({ arch: spec, topology: topo, gemm: true });
+    const blockAdds = (i: number) => r.layers[i].counts.filter((c) => c.label === 'array' && c.component === 'fp-adder').reduce((a, c) => a + c.count, 0);
+    expect(blockAdds(0)).toBe(49 * 49 * 1);
+    expect(blockAdds(1)).toBe(5 * 3 * 3);
+    // the element multipliers: one per MAC
+    const mults = r.layers[1].counts.filter((c) => c.label === 'array' && c.component === 'multiplier').reduce((a, c) => a + c.count, 0);
+    expect(mults).toBe(5 * 3 * 70);
   });
 
   it('the energy table prices an FP8 MAC at the van Baalen ratio of an INT8 MAC', () => {
