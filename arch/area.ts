@@ -113,7 +113,10 @@ export function archArea(spec: ArchSpec): AreaReport {
     const parts = fmtUnits.map((u) => ({ u, um2: u.perMac * (u.component === 'mac' ? (u.int8MacRatio ?? 1) * int8Mac : unitAreaUm2(u.component, u.bits)) }));
     const mac = parts.reduce((t, p) => t + p.um2, 0);
     const what = parts.map((p) => `${p.u.component}${p.u.component === 'mac' ? ` ${p.u.action} (${p.u.int8MacRatio}× an INT8/INT32 MAC)` : ` ${Array.isArray(p.u.bits) ? p.u.bits.join('×') : p.u.bits}-bit`}${p.u.perMac < 1 ? ` /${Math.round(1 / p.u.perMac)}` : ''} ${p.um2.toFixed(0)} µm²`).join(' + ');
-    components[components.length - 1] = { component: 'pe-array', mm2: (spec.array.pes * (mac + regArea)) / UM2_PER_MM2, detail: `${spec.array.pes} PEs × (${spec.operands.format} MAC: ${what} + registers ${regArea.toFixed(0)} µm²)` };
+    // operands.alsoInt: the integer multiplier and adder sit beside the format's MAC in every PE
+    const intPath = spec.operands.alsoInt ? mult + adder : 0;
+    const intNote = spec.operands.alsoInt ? ` + integer datapath ${wOp}×${aOp}-bit multiplier ${mult.toFixed(0)} µm² and ${spec.accumulator.psumBits}-bit adder ${adder.toFixed(0)} µm²` : '';
+    components[components.length - 1] = { component: 'pe-array', mm2: (spec.array.pes * (mac + intPath + regArea)) / UM2_PER_MM2, detail: `${spec.array.pes} PEs × (${spec.operands.format} MAC: ${what}${intNote} + registers ${regArea.toFixed(0)} µm²)` };
   }
 
   const bufs = spec.memories.layout === 'unified' ? (['glb'] as const) : (['ifmap', 'filter', 'ofmap'] as const);

@@ -357,11 +357,14 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   let weightBits: number | undefined;
   let activationBits: number | undefined;
   let opFormat: OperandFormat | undefined = 'int';
+  let alsoInt: boolean | undefined = false;
   if (ops) {
-    checkKeys(ops, 'operands', ['weightBits', 'activationBits', 'format'], problems);
+    checkKeys(ops, 'operands', ['weightBits', 'activationBits', 'format', 'alsoInt'], problems);
     weightBits = readInt(ops, 'weightBits', 'operands', problems, { min: 2, max: 16, default: DEFAULTS.operandBits });
     activationBits = readInt(ops, 'activationBits', 'operands', problems, { min: 2, max: 16, default: DEFAULTS.operandBits });
     opFormat = readEnum(ops, 'format', 'operands', problems, OPERAND_FORMATS, 'int');
+    alsoInt = readBool(ops, 'alsoInt', 'operands', problems, false);
+    if (alsoInt && (opFormat === 'int' || opFormat === 'int-group')) problems.push({ path: 'operands.alsoInt', message: `an integer datapath beside a number format; operands.format is ${opFormat}, integer already` });
   }
 
   // accumulator
@@ -508,7 +511,7 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     clockHz: clockHz!,
     array: { rows: rows!, cols: cols!, dataflow: dataflow!, pes: rows! * cols! },
     // formats written only when not integer: every integer spec (and its hash) stays as it was
-    operands: { weightBits: weightBits!, activationBits: activationBits!, ...(opFormat !== 'int' && { format: opFormat }) },
+    operands: { weightBits: weightBits!, activationBits: activationBits!, ...(opFormat !== 'int' && { format: opFormat }), ...(alsoInt && { alsoInt: true }) },
     accumulator: { bits: accBits!, overflow: overflow!, psumBits: psumBits!, ...(accFormat !== 'int' && { format: accFormat }) },
     pe: { form: form!, weightOperandBits: weightBits! + zp, activationOperandBits: activationBits! + zp, registers: registers!, ...(shiftMode && { shiftMode: true as const }) },
     memories: memories!,

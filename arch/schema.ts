@@ -129,6 +129,13 @@ export interface ArchSpec {
     readonly activationBits: number;
     /** the number format the PEs multiply (OPERAND_FORMATS); absent = 'int' (affine integers at the widths above) */
     readonly format?: OperandFormat;
+    /**
+     * a float / MX array whose PEs also multiply affine integers (at the widths above, into the
+     * integer accumulator): layers kept on integers inside a number-format network run there —
+     * each PE then carries both datapaths (area) and each layer is priced on the one it uses;
+     * absent = false
+     */
+    readonly alsoInt?: boolean;
   };
   readonly accumulator: {
     /** 8…64 */
@@ -234,7 +241,7 @@ export interface ArchSpecInput {
   clock?: Q;
   clockHz?: number;
   array: { rows: number; cols: number; dataflow?: Dataflow; pes?: number };
-  operands?: { weightBits?: number; activationBits?: number; format?: OperandFormat };
+  operands?: { weightBits?: number; activationBits?: number; format?: OperandFormat; alsoInt?: boolean };
   accumulator?: { bits?: number; overflow?: OverflowPolicy; psumBits?: number; format?: AccumulatorFormat };
   pe?: {
     form?: PeForm;

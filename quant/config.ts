@@ -71,6 +71,12 @@ export interface NumberFormatConfig {
   readonly bits?: number;
   readonly groupSize?: number;
   readonly acc: 'fp32' | 'fp16' | 'bf16';
+  /**
+   * conv / gemm layers left on the config's affine integers (the usual first / last layers kept at
+   * INT8 in an FP8 network): they run on the integer datapath of PEs that have both
+   * (`operands.alsoInt`), converted from and to the format at their edges
+   */
+  readonly integerLayers?: readonly string[];
 }
 
 export interface PtqConfig {
@@ -169,6 +175,8 @@ export interface PtqFlags {
   readonly softmax?: string;
   readonly layerNorm?: string;
   readonly gelu?: string;
+  /** number-format presets: conv / gemm layers kept on affine integers (NumberFormatConfig.integerLayers) */
+  readonly integerLayers?: readonly string[];
 }
 
 const W_SYM: TensorQuantConfig = { bits: 8, perChannel: false, symmetric: true, signed: true, narrow: true, pow2: false };
@@ -360,7 +368,11 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
   const seed = f.seed ?? b.seed;
   if (!Number.isInteger(seed)) problems.push({ path: 'seed', message: `must be an integer, got ${String(seed)}` });
 
-  const format = b.format;
+  let format = b.format;
+  if (f.integerLayers !== undefined) {
+    if (!format || format.kind === 'group') problems.push({ path: 'integerLayers', message: `keeps layers on integers inside a float / MX network; preset '${presetName}' ${format ? 'keeps every activation on integers already (per-group weights)' : 'is an integer one'}` });
+    else if (f.integerLayers.length > 0) format = { ...format, integerLayers: [...new Set(f.integerLayers)] };
+  }
   if (format && (cle || adaround || biasCorrection !== 'none')) {
     problems.push({ path: 'format', message: `preset '${presetName}' puts layers on ${format.element}: CLE, AdaRound and bias correction are integer-grid passes, not run for number formats` });
   }

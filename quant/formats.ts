@@ -95,16 +95,52 @@ export function applyNumberFormat(net: QuantizedNetwork, plan: QuantPlan, weight
   if (f.kind === 'mx') mxFormatByName(f.element);
   const steps = new Map(plan.steps.map((s) => [s.name, s]));
   const group = f.kind === 'group';
+  // layers kept on integers: a tensor stays integer when it comes from one (or from the input's
+  // quantize) and only such layers (or the output's dequantize) read it; elsewhere the kept layer
+  // gets a quantize in front and a dequantize behind — conversions at the format boundary
+  const kept = new Set(f.integerLayers ?? []);
+  for (const name of kept) {
+    const l = net.layers.find((x) => x.name === name);
+    if (!l) problems.push({ path: 'format.integerLayers', message: `no layer '${name}' in ${net.name} (conv / gemm layers: ${net.layers.filter((x) => x.kind === 'conv' || x.kind === 'gemm').map((x) => x.name).join(', ')})` });
+    else if (l.kind !== 'conv' && l.kind !== 'gemm') problems.push({ path: 'format.integerLayers', message: `'${name}' is a ${l.kind} layer; only conv / gemm layers are kept on integers` });
+  }
+  const producer = new Map<string, QLayer>();
+  const consumers = new Map<string, QLayer[]>();
+  for (const l of net.layers) {
+    producer.set(l.output, l);
+    for (const i of l.inputs) consumers.set(i, [...(consumers.get(i) ?? []), l]);
+  }
+  const staysInt = (t: string): boolean => {
+    const p = producer.get(t);
+    const cs = consumers.get(t) ?? [];
+    return p !== undefined && (kept.has(p.name) || p.kind === 'quantize') && cs.length > 0 && cs.every((c) => kept.has(c.name) || c.kind === 'dequantize');
+  };
   const tensors = new Map<string, QTensorInfo>();
   for (const [name, t] of net.tensors) {
-    if (group) tensors.set(name, t);
+    if (group || (kept.size > 0 && staysInt(name))) tensors.set(name, t);
     else {
       const format = actFormatOf(f, t.q);
       const bits = f.kind === 'mx' ? mxFormatByName(f.element).elementBits : floatFormatByName(f.element).bits;
       tensors.set(name, { ...t, q: { ...t.q, bits: Math.max(2, bits) }, format });
     }
   }
-  const layers: QLayer[] = net.layers.map((l) => {
+  const keepInteger = (l: QLayer): QLayer[] => {
+    const out: QLayer[] = [];
+    let k = l;
+    const x = l.inputs[0];
+    if (!staysInt(x)) {
+      const xi = `${x}@int`;
+      tensors.set(xi, { ...net.tensors.get(x)!, name: xi });
+      out.push({ kind: 'quantize', name: `${l.name}/to-int`, inputs: [x], output: xi });
+      k = { ...k, inputs: [xi, ...l.inputs.slice(1)] } as QLayer;
+    }
+    if (staysInt(l.output)) return [...out, k];
+    const yi = `${l.output}@int`;
+    tensors.set(yi, { ...net.tensors.get(l.output)!, name: yi });
+    return [...out, { ...k, output: yi } as QLayer, { kind: 'dequantize', name: `${l.name}/to-format`, inputs: [yi], output: l.output }];
+  };
+  const layers: QLayer[] = net.layers.flatMap((l): QLayer | QLayer[] => {
+    if (kept.has(l.name) && (l.kind === 'conv' || l.kind === 'gemm')) return keepInteger(l);
     // attention and normalization on format tensors: MatMul on the PE array in the format
     // (sim/kernels/format-linear.ts runFormatMatMul), Softmax / LayerNorm in float32 on decoded
     // values; per-group networks keep them integer (their activations are affine)

@@ -36,6 +36,7 @@ export const ARCH_AXES: Readonly<Record<string, ArchAxis>> = (() => {
     'operands.weightBits': { check: int(2, 16), replaces: ['pe.weightOperandBits'] },
     'operands.activationBits': { check: int(2, 16), replaces: ['pe.activationOperandBits'] },
     'operands.format': { check: { kind: 'enum', values: OPERAND_FORMATS }, replaces: [] },
+    'operands.alsoInt': { check: { kind: 'bool' }, replaces: [] },
     'accumulator.format': { check: { kind: 'enum', values: ACCUMULATOR_FORMATS }, replaces: [] },
     'accumulator.bits': { check: int(8, 64), replaces: [] },
     'accumulator.overflow': { check: { kind: 'enum', values: OVERFLOW_POLICIES }, replaces: [] },

@@ -381,7 +381,10 @@ export class QuantizedRunner {
       case 'dequantize': {
         const x = this.int(layer.inputs[0], layer);
         const q = this.q(layer.inputs[0], layer);
-        return { dtype: 'float32', shape: [...x.shape], data: dequantizeLinear(x.data, q, x.shape) };
+        const y = dequantizeLinear(x.data, q, x.shape);
+        // an integer layer inside a number-format network hands its output back on the format's grid
+        const fmt = this.net.tensors.get(layer.output)?.format;
+        return { dtype: 'float32', shape: [...x.shape], data: fmt ? snapToFormat(fmt, y, x.shape) : y };
       }
       case 'conv':
       case 'gemm':

@@ -95,7 +95,13 @@ export function networkAccFormat(net: QuantizedNetwork): string {
  */
 export function operandFormatProblem(archName: string, spec: ArchSpec, required: string, acc?: string): string | null {
   const have = spec.operands.format ?? 'int';
-  if (have !== required) return `${archName}'s PEs multiply ${have} operands (operands.format); this network's conv/gemm layers are ${required}`;
+  // a format network with layers kept on integers ('fp8-e4m3 + int'): PEs with both datapaths
+  const parts = required.split(' + ');
+  const fits = parts.every((p) => p === have || (p === 'int' && spec.operands.alsoInt === true));
+  if (!fits) {
+    const hint = parts.length > 1 && parts.includes('int') && parts.includes(have) ? ' (layers kept on integers need operands.alsoInt: true)' : '';
+    return `${archName}'s PEs multiply ${have}${spec.operands.alsoInt ? ' and int' : ''} operands (operands.format); this network's conv/gemm layers are ${required}${hint}`;
+  }
   const haveAcc = spec.accumulator.format ?? 'int';
   if (acc !== undefined && acc !== haveAcc) return `${archName} accumulates in ${haveAcc} (accumulator.format); this network's layers accumulate in ${acc}`;
   return null;

@@ -216,7 +216,8 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   } else counts.push({ component: 'multiplier', action: 'mult', bits: [wOp, aOp], count: macs, label: 'array' });
   counts.push({ component: 'adder', action: 'add', bits: spec.accumulator.psumBits, count: macs, label: 'array' });
   // a PE on a number format: its MAC units (arch/format-units.ts) replace the integer multiply-add
-  const fmtUnits = formatMacUnits(spec);
+  // (an integer layer of a number-format network keeps the integer multiply-add: operands.alsoInt)
+  const fmtUnits = layer.intDatapath ? null : formatMacUnits(spec);
   if (fmtUnits) {
     for (let i = counts.length - 1; i >= 0; i--) if (counts[i].label === 'array') counts.splice(i, 1);
     const blocks = groups * M * N * Math.ceil(K / MX_BLOCK);

@@ -73,6 +73,8 @@ export interface WorkloadLayer {
    * is the clamp's, counted with or without per-channel bounds: the bounds add parameter traffic only.
    */
   readonly clampBoundBits?: number;
+  /** a conv / gemm of affine integers on an array whose PEs multiply a number format: it runs on their integer datapath (operands.alsoInt) */
+  readonly intDatapath?: true;
   /** index of the layer in the QuantizedNetwork it came from */
   readonly qlayerIndex?: number;
   /**
@@ -284,6 +286,7 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         zeroPointTerm: zp && spec.pe.form === 'raw',
         weightZeroPointBits: zp ? w.q.bits : 0,
         clampBoundBits,
+        ...(!w.format && (spec.operands.format ?? 'int') !== 'int' && { intDatapath: true as const }),
       });
       if (l.activation.kind === 'igelu') layers.push(sfuLayer(followOn(common, `${l.name}/igelu`), 'igelu', 1, numel(out), outBits, outBits, 0));
       return;
