@@ -100,11 +100,11 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
     onProgress: stages.onProgress,
   });
   stages.done();
-  let written: { json: string; svg: string } | undefined;
+  let written: { json: string; svg: string; scenario: string } | undefined;
   if (out !== undefined) written = await writeMixedResult(r, out);
   if (json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else {
     printResult(r);
-    if (written) process.stdout.write(`wrote ${written.json} and ${written.svg}\n`);
+    if (written) process.stdout.write(`wrote ${written.json}, ${written.svg} and ${written.scenario} (qloom scenario ${written.scenario} re-evaluates the points as a grid)\n`);
   }
 }

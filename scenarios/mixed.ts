@@ -20,6 +20,7 @@
  */
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
+import { stringify as stringifyYaml } from 'yaml';
 import type { ArchSpec } from '../arch/spec.js';
 import { UsageError } from '../errors/index.js';
 import { loadModel } from '../nets/zoo/index.js';
@@ -396,14 +397,52 @@ export function mixedPlotSpec(r: MixedResult): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** `<dir>/mixed.json` and `<dir>/mixed.svg`, both or neither. */
-export async function writeMixedResult(r: MixedResult, dir: string): Promise<{ json: string; svg: string }> {
+/**
+ * A scenario file that evaluates a search's points as a grid (`qloom scenario <file>`): one `ptq:`
+ * entry per distinct assignment (the base preset, `layers:` with each layer's bits — the same
+ * config hash as the search's point), on `archs` (default: the search's) — how the assignment one
+ * arch's costs chose fares on others.
+ */
+export function mixedScenario(r: MixedResult, archs: readonly string[] = [r.arch.name]): Record<string, unknown> {
+  const base = resolvePtqConfig(r.preset);
+  const seen = new Set<string>();
+  const ptq: Record<string, unknown>[] = [];
+  for (const p of r.points) {
+    if (seen.has(p.configHash)) continue;
+    seen.add(p.configHash);
+    const cfg = assignmentConfig(base, r.layers, r.choices, p.assignment.map((a) => r.choices.findIndex((c) => c.name === a)));
+    const layers = Object.keys(cfg.overrides).length ? { layers: cfg.overrides } : {};
+    ptq.push({ preset: r.preset, label: `${new Set(p.assignment).size === 1 ? 'uniform' : 'mixed'}: ${assignmentLabel(r, p.assignment)}`, ...layers });
+  }
+  return {
+    name: `mixed-${r.model}`,
+    description: `The assignments \`qloom mixed\` found for ${r.model} on ${r.arch.name} (choices ${r.choices.map((c) => c.name).join(', ')}, objective ${r.objective}) and the uniform choices, evaluated as a grid.`,
+    seed: r.seed,
+    runner: 'qloom',
+    networks: [r.model],
+    ptq,
+    archs: [...archs],
+    metrics: ['accuracy', 'sqnrDb', 'cycles', 'energyPj', 'energyByComponent', 'bitsMoved', 'bitsByClass', 'paramBytes', 'note'],
+    data: { dataset: r.dataset, samples: r.samples },
+    report: {
+      plots: [
+        { title: 'accuracy vs energy per inference', x: 'energyPj', y: 'accuracy', color: 'ptq', column: 'arch', mark: 'point' },
+        { title: 'accuracy vs cycles per inference', x: 'cycles', y: 'accuracy', color: 'ptq', column: 'arch', mark: 'point' },
+      ],
+    },
+  };
+}
+
+/** `<dir>/mixed.json`, `<dir>/mixed.svg` and `<dir>/scenario.yaml` (mixedScenario), all or none. */
+export async function writeMixedResult(r: MixedResult, dir: string): Promise<{ json: string; svg: string; scenario: string }> {
   const json = join(dir, 'mixed.json');
   const svg = join(dir, 'mixed.svg');
+  const scenario = join(dir, 'scenario.yaml');
   const plot = await renderSvg(mixedPlotSpec(r));
   writeFilesAtomic([
     { path: json, data: JSON.stringify(r, null, 2) + '\n' },
     { path: svg, data: plot },
+    { path: scenario, data: `# written by qloom mixed: \`qloom scenario ${scenario}\` evaluates these points as a grid\n${stringifyYaml(mixedScenario(r), { lineWidth: 0 })}` },
   ]);
-  return { json, svg };
+  return { json, svg, scenario };
 }

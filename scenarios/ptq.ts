@@ -9,7 +9,7 @@
  */
 import { ConfigError, type Problem } from '../arch/errors.js';
 import { checkKeys, describe, didYouMean, isPlainObject, joinPath } from '../arch/validate.js';
-import { CLE_RELU6_MODES, PTQ_PRESETS as QUANT_PRESETS, resolvePtqConfig, type CleRelu6Mode, type PtqConfig, type PtqFlags } from '../quant/config.js';
+import { CLE_RELU6_MODES, PTQ_PRESETS as QUANT_PRESETS, resolvePtqConfig, type CleRelu6Mode, type LayerOverride, type PtqConfig, type PtqFlags } from '../quant/config.js';
 
 export type BiasCorrection = 'none' | 'empirical' | 'analytic';
 export type WeightRange = 'minmax' | 'mse';
@@ -39,10 +39,16 @@ export interface PtqSettings {
   readonly pow2: boolean;
   /** calibration images (a seeded subset of the train split; photos: at most all of them) */
   readonly calibSamples: number;
+  /**
+   * per-layer bits (mixed precision, as `qloom mixed` assigns them): layer → {wBits, aBits,
+   * weightRange}; absent = every layer at the fields above (hashes of other points unchanged).
+   * Not a sweep axis.
+   */
+  readonly layers?: Readonly<Record<string, LayerOverride>>;
 }
 
 /** the settable fields (also the `ptq.<field>` sweep axes) */
-export type PtqField = Exclude<keyof PtqSettings, 'preset'>;
+export type PtqField = Exclude<keyof PtqSettings, 'preset' | 'layers'>;
 
 export const BIAS_CORRECTIONS: readonly BiasCorrection[] = Object.freeze(['none', 'empirical', 'analytic']);
 export const WEIGHT_RANGES: readonly WeightRange[] = Object.freeze(['minmax', 'mse']);
@@ -140,7 +146,8 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     problems.push({ path, message: `expected a PTQ preset name or an object, got ${describe(v)}` });
     return undefined;
   }
-  checkKeys(v, path, ['preset', 'label', ...PTQ_FIELD_NAMES], problems);
+  checkKeys(v, path, ['preset', 'label', 'layers', ...PTQ_FIELD_NAMES], problems);
+  const layers = v.layers === undefined ? undefined : readLayers(v.layers, joinPath(path, 'layers'), problems);
   let preset: string | null = null;
   if (v.preset !== undefined) preset = checkPreset(v.preset, joinPath(path, 'preset')) ?? null;
   const overrides: Partial<Record<PtqField, unknown>> = {};
@@ -156,7 +163,30 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     typeof v.label === 'string'
       ? v.label
       : [preset ?? 'default', ...Object.entries(overrides).map(([k, x]) => `${k}=${String(x)}`)].join(' ');
-  return { label, preset, overrides: overrides as Partial<Omit<PtqSettings, 'preset'>> };
+  return { label, preset, overrides: { ...(overrides as Partial<Omit<PtqSettings, 'preset'>>), ...(layers && { layers }) } };
+}
+
+/** A `layers:` map of a ptq entry: layer name → {wBits?, aBits?, weightRange?}. */
+function readLayers(v: unknown, path: string, problems: Problem[]): Record<string, LayerOverride> | undefined {
+  if (!isPlainObject(v) || Object.keys(v).length === 0) {
+    problems.push({ path, message: `expected {<layer>: {wBits?, aBits?, weightRange?}, …}, got ${describe(v)}` });
+    return undefined;
+  }
+  const out: Record<string, LayerOverride> = {};
+  for (const [layer, o] of Object.entries(v)) {
+    const p = joinPath(path, layer);
+    if (!isPlainObject(o)) {
+      problems.push({ path: p, message: `expected {wBits?, aBits?, weightRange?}, got ${describe(o)}` });
+      continue;
+    }
+    checkKeys(o, p, ['wBits', 'aBits', 'weightRange'], problems);
+    const r: { wBits?: number; aBits?: number; weightRange?: WeightRange } = {};
+    if (o.wBits !== undefined && checkPtqValue('weightBits', o.wBits, joinPath(p, 'wBits'), problems)) r.wBits = o.wBits as number;
+    if (o.aBits !== undefined && checkPtqValue('actBits', o.aBits, joinPath(p, 'aBits'), problems)) r.aBits = o.aBits as number;
+    if (o.weightRange !== undefined && checkPtqValue('weightRange', o.weightRange, joinPath(p, 'weightRange'), problems)) r.weightRange = o.weightRange as WeightRange;
+    out[layer] = r;
+  }
+  return out;
 }
 
 /** The complete settings of an entry with sweep-axis values applied last. */
@@ -188,6 +218,7 @@ export function ptqFlagsOf(s: PtqSettings, seed: number): PtqFlags {
     pow2: s.pow2,
     calibSamples: s.calibSamples,
     seed,
+    ...(s.layers && { overrides: s.layers }),
   };
 }
 

@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolvePtqConfig } from '../../quant/config.js';
+import { configHash, resolvePtqConfig } from '../../quant/config.js';
+import { expandPoints, loadScenario } from '../../scenarios/index.js';
+import { ptqConfigOf } from '../../scenarios/ptq.js';
 import { assignmentConfig, type MixedResult } from '../../scenarios/mixed.js';
 import { simulateModel } from '../../scenarios/simulate-model.js';
 import { qloom } from '../helpers/cli.js';
@@ -16,7 +18,7 @@ import { qloom } from '../helpers/cli.js';
 const WEIGHTS = 784 * 256 + 256 * 128 + 128 * 10;
 
 describe('qloom mixed', () => {
-  it('searches, measures every point, and writes mixed.json + mixed.svg', async () => {
+  it('searches, measures every point, and writes mixed.json, mixed.svg and a scenario of its points', async () => {
     const out = mkdtempSync(join(tmpdir(), 'qloom-mixed-'));
     const r = await qloom('mixed', 'mnist-mlp', '--arch', 'edge-npu', '--data', 'mnist', '--choices', 'w8a8,w4a8,w8a4', '--sens-samples', '64', '--samples', '100', '--points', '4', '--out', out, '--json');
     expect(r.stderr).not.toContain('    at ');
@@ -44,6 +46,10 @@ describe('qloom mixed', () => {
     expect(doc.solver.solves).toBe(4);
     expect(JSON.parse(readFileSync(join(out, 'mixed.json'), 'utf8'))).toEqual(doc);
     expect(readFileSync(join(out, 'mixed.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    // scenario.yaml: every distinct point as a ptq entry whose config is the search's, hash for hash
+    const sc = loadScenario(join(out, 'scenario.yaml'));
+    const hashes = expandPoints(sc).map((p) => configHash(ptqConfigOf(p.config.ptq, p.config.seed)));
+    expect(new Set(hashes)).toEqual(new Set(doc.points.map((p) => p.configHash)));
 
     // the cheapest front point, run alone through `qloom run`'s library call: the same numbers
     const cheapest = front[0];

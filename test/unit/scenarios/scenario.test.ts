@@ -26,8 +26,16 @@ const GOOD = {
 };
 
 describe('scenario files', () => {
+  it('a ptq entry with per-layer bits (layers:) resolves to the overrides; bad layer entries are named by path', () => {
+    const s = validateScenario({ ...GOOD, axes: {}, ptq: [{ preset: 'w8a8-pc', label: 'fc1 at W4', layers: { fc1: { wBits: 4, weightRange: 'mse' } } }] });
+    const [p] = expandPoints(s);
+    expect(ptqConfigOf(p.config.ptq, p.config.seed).overrides).toEqual({ fc1: { wBits: 4, weightRange: 'mse' } });
+    const problems = problemsOf(() => validateScenario({ ...GOOD, ptq: [{ preset: 'w8a8-pc', layers: { fc1: { wBits: 1, aBits: 4, colour: 'red' }, fc2: 3 } }] }));
+    expect(problems.map((x) => x.path)).toEqual(expect.arrayContaining(['ptq[0].layers.fc1.wBits', 'ptq[0].layers.fc1.colour', 'ptq[0].layers.fc2']));
+  });
+
   it('the five built-in scenarios (pc-vs-pt, acc-width, dse, ptq-ablation, fusion) exist and validate', () => {
-    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'pc-vs-pt', 'ptq-ablation', 'vit-ptq']);
+    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'mixed-precision', 'pc-vs-pt', 'ptq-ablation', 'vit-ptq']);
     for (const name of builtinScenarios()) expect(loadScenario(name).name).toBe(name);
   });
 
