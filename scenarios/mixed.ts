@@ -33,12 +33,16 @@ import { costRange, paretoFront, type AssignmentProblem } from './mixed-ilp.js';
 import { writeFilesAtomic } from './files.js';
 import { quantizeModel } from './quantize.js';
 import { renderSvg } from './report.js';
+import { operandFormatProblem } from '../sim/requant-unit.js';
 import { loadArch } from './simulate.js';
 
 export interface MixedChoice {
   readonly name: string;
+  /** integer choices: the bits; a number format: its element widths (what traffic is costed at) */
   readonly wBits: number;
   readonly aBits: number;
+  /** a number-format choice: its preset (fp8e4m3, mxfp8 …) */
+  readonly format?: string;
 }
 
 export type MixedObjective = 'energy' | 'cycles';
@@ -128,21 +132,30 @@ export interface MixedResult {
 }
 
 const FORMAT_PRESETS = ['fp8e4m3', 'fp8e5m2', 'bf16', 'fp16', 'mxfp8', 'mxfp6', 'mxfp4', 'mxint8', 'w4g32a8'];
+/** number formats a layer can take in a search: float / MX (per-group weights keep affine activations and cannot mix) */
+const FORMAT_CHOICES = FORMAT_PRESETS.filter((f) => f !== 'w4g32a8');
 
-/** `w4a8`, `int8` … → choices; every bad name in one error. */
+/** `w4a8`, `int8`, `fp8e4m3` … → choices; every bad name in one error. */
 export function parseChoices(names: readonly string[]): MixedChoice[] {
   const problems: string[] = [];
   const out: MixedChoice[] = [];
   for (const raw of names) {
     const name = raw.trim().toLowerCase();
+    if (FORMAT_CHOICES.includes(name)) {
+      const f = resolvePtqConfig(name);
+      if (out.some((c) => c.format !== undefined && c.format !== name)) problems.push(`'${raw}': one number format per search (a network has one format; its other layers stay integers)`);
+      else if (out.some((c) => c.name === name)) problems.push(`'${raw}' is given twice`);
+      else out.push({ name, wBits: f.weights.bits, aBits: f.activations.bits, format: name });
+      continue;
+    }
     let m = /^w(\d+)a(\d+)$/.exec(name);
     const i = /^int(\d+)$/.exec(name);
     if (i) m = [name, i[1], i[1]] as unknown as RegExpExecArray;
     if (!m) {
       problems.push(
         FORMAT_PRESETS.includes(name)
-          ? `'${raw}' is a number format: formats apply to a whole network (qloom eval/run --preset ${name}, scenario formats); per-layer choices are integer bits (wXaY, intN)`
-          : `'${raw}' is not a choice (expected wXaY — X weight bits, Y output-activation bits — or intN)`,
+          ? `'${raw}': per-group weights keep every activation on integers and cannot share a network with other formats; choices are integer bits (wXaY, intN) and one of ${FORMAT_CHOICES.join(', ')}`
+          : `'${raw}' is not a choice (expected wXaY — X weight bits, Y output-activation bits —, intN, or a number format: ${FORMAT_CHOICES.join(', ')})`,
       );
       continue;
     }
@@ -162,18 +175,32 @@ export function parseChoices(names: readonly string[]): MixedChoice[] {
   return out;
 }
 
-/** The PTQ config of an assignment: the base preset with each layer's bits where they differ. */
+/**
+ * The PTQ config of an assignment: the base preset with each layer's bits where they differ; when
+ * some layers take the number-format choice, the network is on that format (its scales from the
+ * base preset's calibrated ranges) with every other layer kept on integers (`format.integerLayers`).
+ */
 export function assignmentConfig(base: PtqConfig, layers: readonly string[], choices: readonly MixedChoice[], pick: ArrayLike<number>): PtqConfig {
   const overrides: Record<string, LayerOverride> = {};
+  const integer: string[] = [];
+  let format: string | undefined;
   layers.forEach((layer, l) => {
     const c = choices[pick[l]];
+    if (c.format !== undefined) {
+      format = c.format;
+      return;
+    }
+    integer.push(layer);
     const o: { wBits?: number; aBits?: number; weightRange?: 'mse' } = {};
     if (c.wBits !== base.weights.bits) o.wBits = c.wBits;
     if (c.aBits !== base.activations.bits) o.aBits = c.aBits;
     if (c.wBits < 8 && base.weightRange === 'minmax') o.weightRange = 'mse';
     if (Object.keys(o).length) overrides[layer] = o;
   });
-  return resolvePtqConfig(base.preset, { overrides, calibSamples: base.calibSamples, seed: base.seed });
+  const cfg = resolvePtqConfig(base.preset, { overrides, calibSamples: base.calibSamples, seed: base.seed });
+  if (format === undefined) return cfg;
+  const f = resolvePtqConfig(format).format!;
+  return Object.freeze({ ...cfg, format: Object.freeze({ ...f, ...(integer.length > 0 && { integerLayers: Object.freeze(integer) }) }) });
 }
 
 function meanSquare(x: Float32Array): number {
@@ -220,11 +247,22 @@ export async function mixedPrecision(opts: MixedOptions): Promise<MixedResult> {
   } catch (e) {
     problems.push((e as Error).message);
   }
+  const fmtChoice = choices.find((c) => c.format !== undefined);
+  if (fmtChoice && PTQ_PRESETS.includes(presetName)) {
+    const b = resolvePtqConfig(presetName);
+    if (b.cle || b.adaround || b.biasCorrection !== 'none') problems.push(`--choices ${fmtChoice.name} with --preset ${presetName}: CLE, AdaRound and bias correction are integer-grid passes, not run on number formats; give a base preset without them`);
+  }
   if (problems.length) throw new UsageError(problems.join('; '));
   const nPoints = count(opts.points, 'points', 10, 2);
   const nSens = count(opts.sensitivitySamples, 'sensitivity samples', 256);
   const nEval = count(opts.samples, 'samples', 1000);
   const spec = loadArch(opts.arch);
+  if (fmtChoice) {
+    // the format's layers and the integer ones side by side: PEs with both datapaths, refused before any work
+    const el = resolvePtqConfig(fmtChoice.format!).format!.element;
+    const why = operandFormatProblem(spec.name, spec, `${el} + int`);
+    if (why) throw new UsageError(`--choices ${fmtChoice.name}: ${why}`);
+  }
   const base = resolvePtqConfig(presetName);
   const progress = opts.onProgress ?? (() => {});
   const ptqOpts = spec.sfu ? { algorithms: spec.sfu } : {};
@@ -236,7 +274,10 @@ export async function mixedPrecision(opts: MixedOptions): Promise<MixedResult> {
   const signal = meanSquare(fp32Sens);
 
   // the reference: the widest choice, on every layer
-  const ref = choices.reduce((best, c, i) => (c.wBits > choices[best].wBits || (c.wBits === choices[best].wBits && c.aBits > choices[best].aBits) ? i : best), 0);
+  // (on a tie an integer choice: the reference network is then an integer one)
+  const rank = (c: MixedChoice) => [c.wBits, c.aBits, c.format === undefined ? 1 : 0];
+  const above = (a: number[], b: number[]) => a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] > b[2])));
+  const ref = choices.reduce((best, c, i) => (above(rank(c), rank(choices[best])) ? i : best), 0);
   const measure = async (cfg: PtqConfig, set: EvalSet): Promise<{ outputs: Float32Array; energyPj: number; cycles: number; ev: ArchEvaluation }> => {
     const net = (await quantizeModel(opts.model, opts.data, cfg, ptqOpts, calib)).net;
     const ev = await evaluateOnArch(spec, net, set, { seed: base.seed });
@@ -407,8 +448,10 @@ export function mixedScenario(r: MixedResult, archs: readonly string[] = [r.arch
   const base = resolvePtqConfig(r.preset);
   const seen = new Set<string>();
   const ptq: Record<string, unknown>[] = [];
+  const onFormat = (p: MixedPoint) => p.assignment.some((a) => r.choices.find((c) => c.name === a)?.format !== undefined);
   for (const p of r.points) {
-    if (seen.has(p.configHash)) continue;
+    // a scenario's ptq entries cannot keep layers on integers inside a format network: left out
+    if (seen.has(p.configHash) || onFormat(p)) continue;
     seen.add(p.configHash);
     const cfg = assignmentConfig(base, r.layers, r.choices, p.assignment.map((a) => r.choices.findIndex((c) => c.name === a)));
     const layers = Object.keys(cfg.overrides).length ? { layers: cfg.overrides } : {};
@@ -416,7 +459,7 @@ export function mixedScenario(r: MixedResult, archs: readonly string[] = [r.arch
   }
   return {
     name: `mixed-${r.model}`,
-    description: `The assignments \`qloom mixed\` found for ${r.model} on ${r.arch.name} (choices ${r.choices.map((c) => c.name).join(', ')}, objective ${r.objective}) and the uniform choices, evaluated as a grid.`,
+    description: `The assignments \`qloom mixed\` found for ${r.model} on ${r.arch.name} (choices ${r.choices.map((c) => c.name).join(', ')}, objective ${r.objective}) and the uniform choices, evaluated as a grid${r.points.some(onFormat) ? ' (points on a number format are left out: mixed.json has them)' : ''}.`,
     seed: r.seed,
     runner: 'qloom',
     networks: [r.model],

@@ -103,7 +103,8 @@ export function operandFormatProblem(archName: string, spec: ArchSpec, required:
     return `${archName}'s PEs multiply ${have}${spec.operands.alsoInt ? ' and int' : ''} operands (operands.format); this network's conv/gemm layers are ${required}${hint}`;
   }
   const haveAcc = spec.accumulator.format ?? 'int';
-  if (acc !== undefined && acc !== haveAcc) return `${archName} accumulates in ${haveAcc} (accumulator.format); this network's layers accumulate in ${acc}`;
+  // an all-integer network on PEs that also have the integer datapath accumulates there
+  if (acc !== undefined && acc !== haveAcc && !(acc === 'int' && spec.operands.alsoInt === true)) return `${archName} accumulates in ${haveAcc} (accumulator.format); this network's layers accumulate in ${acc}`;
   return null;
 }
 

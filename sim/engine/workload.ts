@@ -274,7 +274,8 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         weightBytes: bytesOf(w.data.length, w.q.bits),
         ifmapBytes: bytesOf(numel(x), inBits),
         ofmapBytes: bytesOf(numel(out), outBits),
-        biasBytes: l.bias ? l.bias.length * 4 : 0,
+        // a number-format layer keeps its FP32 bias in its LinearFormat (l.bias is null there)
+        biasBytes: 4 * (l.bias ?? l.format?.bias ?? []).length,
         // per set: M0 and shift, z_w when the weights are asymmetric, the clamp bound when it is per channel
         // number formats: the weight scales (per channel / group / MX block) and the MX block scales
         // of the input and output move with the parameters

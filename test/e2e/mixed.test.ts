@@ -4,7 +4,7 @@
  * the uniform points against that hand count, the front's measurements against `simulateModel`
  * run alone on the same config, and bad input refused with every problem named.
  */
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -71,13 +71,35 @@ describe('qloom mixed', () => {
     expect(r.stderr).toContain('--points must be an integer 2…200');
     expect(r.stderr).not.toContain('    at ');
     expect(existsSync(join(out, 'x'))).toBe(false);
-    const c = await qloom('mixed', 'mnist-mlp', '--arch', 'edge-npu', '--data', 'mnist', '--choices', 'fp8e4m3,w9a,w4a8,int4,w4a4');
+    const c = await qloom('mixed', 'mnist-mlp', '--arch', 'edge-npu', '--data', 'mnist', '--choices', 'w4g32a8,w9a,w4a8,int4,w4a4');
     expect(c.code).not.toBe(0);
-    expect(c.stderr).toContain("'fp8e4m3' is a number format");
+    expect(c.stderr).toContain("'w4g32a8': per-group weights");
     expect(c.stderr).toContain("'w9a' is not a choice");
     expect(c.stderr).toContain("'w4a4' is given twice");
     expect(c.stderr).not.toContain('    at ');
   });
+
+  it('INT8 or FP8 per layer on PEs with both datapaths; an integer-only arch refused before any work', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qloom-mixed-fp8-'));
+    const arch = join(dir, 'fp8-int.yaml');
+    writeFileSync(arch, 'name: fp8-int\narray: { rows: 16, cols: 16 }\nmemories: { glb: { capacity: 256 KiB } }\noperands: { format: fp8-e4m3, alsoInt: true }\n');
+    const r = await qloom('mixed', 'mnist-mlp', '--arch', arch, '--data', 'mnist', '--choices', 'w8a8,fp8e4m3', '--sens-samples', '32', '--samples', '100', '--points', '3', '--json');
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as MixedResult;
+    expect(doc.reference).toBe('w8a8');
+    expect(doc.table.filter((t) => t.choice === 'fp8e4m3').map((t) => t.layer)).toEqual(['fc1', 'fc2', 'fc3']);
+    // networks with INT8 and FP8 layers side by side were measured (conversions at their edges)
+    expect(doc.points.some((p) => p.assignment.includes('fp8e4m3') && p.assignment.includes('w8a8'))).toBe(true);
+    // all-FP8 moves exactly the hand-counted 8-bit weights
+    const fp8 = doc.points.find((p) => p.kind === 'uniform' && p.assignment.every((a) => a === 'fp8e4m3'))!;
+    expect(fp8.measured.weightBits).toBe(WEIGHTS * 8);
+    expect(fp8.measured.top1).toBeGreaterThan(0.8);
+    const refused = await qloom('mixed', 'mnist-mlp', '--arch', 'edge-npu', '--data', 'mnist', '--choices', 'w8a8,fp8e4m3');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("--choices fp8e4m3: edge-npu's PEs multiply int operands");
+    expect(refused.stderr).not.toContain('    at ');
+  }, 300_000);
 
   it('a budget below the cheapest assignment is refused with what the cheapest costs', async () => {
     const r = await qloom('mixed', 'mnist-mlp', '--arch', 'edge-npu', '--data', 'mnist', '--choices', 'w8a8,w4a8', '--sens-samples', '16', '--samples', '10', '--budget', 'energy=1pJ');

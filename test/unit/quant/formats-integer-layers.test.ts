@@ -14,6 +14,7 @@ import { quantizeNetwork } from '../../../quant/pipeline.js';
 import type { QuantizedNetwork } from '../../../qnet/network.js';
 import { simulateModel } from '../../../scenarios/simulate-model.js';
 import { runQuantized } from '../../../sim/qexec.js';
+import { workloadFromQuantizedNetwork } from '../../../sim/engine/index.js';
 
 const graph = loadModel('mnist-mlp').graph;
 const calib = loadDataset('mnist', 'train', { samples: 64, seed: 0 });
@@ -48,6 +49,14 @@ describe('integer layers in a number-format network', () => {
     expect(net.tensors.get(fc1.inputs[0])!.format).toBeUndefined();
     expect(net.tensors.get(fc3.output)!.format).toBeUndefined();
     expect(net.tensors.get(fc2.inputs[0])!.format?.kind).toBe('float');
+  });
+
+  it('bias traffic: the FP8 layer moves its FP32 bias like the integer ones (fc2: 128 × 4 bytes)', async () => {
+    const net = (await quantizeNetwork(graph, calib, cfg)).net;
+    const spec = validateArchSpec({ name: 'fp8-int', array: { rows: 16, cols: 16 }, memories: { glb: { capacity: '256 KiB' } }, operands: { format: 'fp8-e4m3', alsoInt: true } });
+    const w = workloadFromQuantizedNetwork(net, [1, 784], spec);
+    const bias = (n: string) => w.layers.find((l) => l.name === n)!.biasBytes;
+    expect([bias('fc1'), bias('fc2'), bias('fc3')]).toEqual([256 * 4, 128 * 4, 10 * 4]);
   });
 
   it("fc1's integers are the integer network's, bit for bit (same calibration, same weights)", async () => {

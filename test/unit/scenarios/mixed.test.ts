@@ -13,7 +13,9 @@ describe('mixed-precision choices', () => {
   });
 
   it('names every bad choice at once: formats, malformed, out of range, repeated, a lone choice', () => {
-    expect(() => parseChoices(['mxfp4', 'w1a8', 'int8', 'w8a8', 'x'])).toThrow(/'mxfp4' is a number format.*'w1a8': bits must be in 2…16.*'w8a8' is given twice.*'x' is not a choice/);
+    expect(() => parseChoices(['w4g32a8', 'w1a8', 'int8', 'w8a8', 'x', 'fp8e4m3', 'mxfp4'])).toThrow(
+      /'w4g32a8': per-group weights keep every activation on integers.*'w1a8': bits must be in 2…16.*'w8a8' is given twice.*'x' is not a choice.*'mxfp4': one number format per search/,
+    );
     expect(() => parseChoices(['w8a8'])).toThrow(/at least two/);
   });
 });
@@ -34,6 +36,18 @@ describe('an assignment as a PTQ config', () => {
 
   it('a per-layer weight range is validated with its path', () => {
     expect(() => resolvePtqConfig('w8a8-pc', { overrides: { fc1: { weightRange: 'percentile' as never } } })).toThrow(/overrides\.fc1\.weightRange: must be minmax or mse/);
+  });
+
+  it('a number-format choice puts the network on the format and keeps the other layers on integers', () => {
+    const cs = parseChoices(['w8a8', 'w4a8', 'fp8e4m3']);
+    expect(cs[2]).toEqual({ name: 'fp8e4m3', wBits: 8, aBits: 8, format: 'fp8e4m3' });
+    const cfg = assignmentConfig(base, ['a', 'b', 'c'], cs, [2, 1, 0]);
+    expect(cfg.format).toMatchObject({ kind: 'float', element: 'fp8-e4m3', integerLayers: ['b', 'c'] });
+    expect(cfg.overrides).toEqual({ b: { wBits: 4, weightRange: 'mse' } });
+    // the integer calibration stays the base preset's, so only the chosen layers change
+    expect(cfg.actRange).toBe(base.actRange);
+    const all = assignmentConfig(base, ['a', 'b'], cs, [2, 2]);
+    expect(all.format!.integerLayers).toBeUndefined();
   });
 
   it('labels an assignment by the layers it moves off the reference', () => {
