@@ -115,9 +115,10 @@ describe.runIf(entry !== undefined)('bundled fmnist-vit', () => {
     const stage = 'npx tsx nets/zoo/train\\.ts --model fmnist-vit --epochs \\d+ --seed \\d+( --lr [0-9.e-]+)?';
     expect(entry.trainedBy).toMatch(new RegExp(`^${stage}( && ${stage} --resume)*$`));
     expect(entry.trainedBy).toMatch(new RegExp(`--seed ${entry.seed}( --lr [0-9.e-]+)?( --resume)?$`));
-    // what the bundled model reaches (86.03 %); the transformer issue's target is 88 %, not met yet —
-    // a longer run on an idle machine is needed (nets/zoo/README.md)
-    expect(entry.top1).toBeGreaterThanOrEqual(0.86);
+    // what the bundled model reaches (87.56 % after 16 epochs in three stages); the transformer
+    // issue's target is 88 %, not met yet — the loss has flattened (train 0.21): augmentation or a
+    // wider model is the next step (nets/zoo/README.md)
+    expect(entry.top1).toBeGreaterThanOrEqual(0.875);
     const g = loadOnnx(file);
     const stats = layerStats(g);
     expect(entry.params).toBe(stats.totalParams);
