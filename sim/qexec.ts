@@ -23,7 +23,7 @@ import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QPoolLay
 import { snapToFormat } from '../qnet/formats/descriptor.js';
 import { lutFunction } from '../qnet/lut.js';
 import type { SwampReport } from './kernels/fp-dot.js';
-import { runFormatLinear, runFormatMatMul } from './kernels/format-linear.js';
+import { formatMatMulLayer, runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
 import { prepareConvInt, prepareGemmInt, type GemmIntSpec } from './kernels/linear.js';
@@ -223,7 +223,11 @@ export class QuantizedRunner {
         y = execNode(node('Concat', { axis: layer.axis }), ins)[0];
         break;
       case 'matmul':
-        y = this.realActivation(this.formatMatMul(layer, ins), layer.activation, layer);
+      {
+        const r = formatMatMulLayer(layer, ins, this.net.tensors.get(layer.inputs[0])?.format, this.net.tensors.get(layer.inputs[1])?.format, this.opts.order ?? DEFAULT_ORDER);
+        this.swamping[layer.name] = r.report;
+        y = this.realActivation(r.y, layer.activation, layer);
+      }
         break;
       case 'softmax':
         // on decoded values in float32, as the special-function unit of a float datapath computes it
@@ -272,41 +276,6 @@ export class QuantizedRunner {
         throw new ModelError([{ node: layer.name, op: layer.kind, message: `a ${layer.kind} layer on number-format tensors is not supported (integer tensors only)` }]);
     }
     return snap(y);
-  }
-
-  /**
-   * A MatMul between two format tensors (format-linear.ts runFormatMatMul): per head, B stationary,
-   * the network's float accumulator; its swamping recorded like a conv's.
-   */
-  private formatMatMul(layer: QMatMulLayer, ins: readonly Tensor[]): Tensor {
-    const [a, b] = ins;
-    const fa = this.net.tensors.get(layer.inputs[0])?.format;
-    const fb = this.net.tensors.get(layer.inputs[1])?.format;
-    const fail = (message: string): never => {
-      throw new ModelError([{ node: layer.name, op: 'matmul', message }]);
-    };
-    if (!fa || !fb) return fail('both operands of a number-format MatMul need a format');
-    if (a.shape.length < 2 || b.shape.length < 2) fail('number-format MatMul operands must have rank ≥ 2');
-    const M = a.shape[a.shape.length - 2];
-    const K = a.shape[a.shape.length - 1];
-    const N = b.shape[b.shape.length - 1];
-    if (b.shape[b.shape.length - 2] !== K) fail(`inner dimensions differ: A [${a.shape.join(',')}], B [${b.shape.join(',')}]`);
-    const { ob, pairs } = broadcastBatches(a.shape.slice(0, -2), b.shape.slice(0, -2), layer);
-    const r = runFormatMatMul({
-      name: layer.name,
-      a: a.data as Float32Array,
-      b: b.data as Float32Array,
-      aFormat: fa,
-      bFormat: fb,
-      m: M,
-      k: K,
-      n: N,
-      pairs,
-      acc: layer.formatAcc ?? 'fp32',
-      order: this.opts.order ?? DEFAULT_ORDER,
-    });
-    this.swamping[layer.name] = r.report;
-    return { dtype: 'float32', shape: [...ob, M, N], data: r.y };
   }
 
   /** A fused or standalone activation on real values (format networks): clamp bounds, or the function itself. */

@@ -15,7 +15,8 @@ import { InvariantError, ModelError } from '../../nets/errors.js';
 import { floatFormatByName, mxFormatByName } from '../../qnet/formats/descriptor.js';
 import { quantizeFloatLinear, type Codes } from '../../qnet/formats/float.js';
 import { blockCount, quantizeMx } from '../../qnet/formats/mx.js';
-import type { ActFormat, LinearFormat, QWeight, QWindow } from '../../qnet/network.js';
+import type { ActFormat, LinearFormat, QMatMulLayer, QWeight, QWindow } from '../../qnet/network.js';
+import { broadcastBatches } from '../qexec-values.js';
 import type { AccumulationOrder } from './accumulator.js';
 import { AccFloat, fpConv, fpGemm, groupGemm, mxGemm, type SwampReport } from './fp-dot.js';
 import { convGeometry } from './geometry.js';
@@ -275,4 +276,30 @@ export function runFormatMatMul(x: FormatMatMulArgs): { y: Float32Array; report:
     reports.push(r.report);
   }
   return { y, report: mergeSwamp(reports) };
+}
+
+/**
+ * A network's MatMul layer between two format tensors (the executor's call): shapes and MatMul's
+ * batch broadcast checked, one runFormatMatMul per head, B stationary.
+ */
+export function formatMatMulLayer(
+  layer: QMatMulLayer,
+  ins: readonly { readonly shape: readonly number[]; readonly data: unknown }[],
+  fa: ActFormat | undefined,
+  fb: ActFormat | undefined,
+  order: AccumulationOrder,
+): { y: { dtype: 'float32'; shape: number[]; data: Float32Array }; report: SwampReport } {
+  const [a, b] = ins;
+  const fail = (message: string): never => {
+    throw new ModelError([{ node: layer.name, op: 'matmul', message }]);
+  };
+  if (!fa || !fb) return fail('both operands of a number-format MatMul need a format');
+  if (a.shape.length < 2 || b.shape.length < 2) fail('number-format MatMul operands must have rank ≥ 2');
+  const M = a.shape[a.shape.length - 2];
+  const K = a.shape[a.shape.length - 1];
+  const N = b.shape[b.shape.length - 1];
+  if (b.shape[b.shape.length - 2] !== K) fail(`inner dimensions differ: A [${a.shape.join(',')}], B [${b.shape.join(',')}]`);
+  const { ob, pairs } = broadcastBatches(a.shape.slice(0, -2), b.shape.slice(0, -2), layer);
+  const r = runFormatMatMul({ name: layer.name, a: a.data as Float32Array, b: b.data as Float32Array, aFormat: fa, bFormat: fb, m: M, k: K, n: N, pairs, acc: layer.formatAcc ?? 'fp32', order });
+  return { y: { dtype: 'float32', shape: [...ob, M, N], data: r.y }, report: r.report };
 }
