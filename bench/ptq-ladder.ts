@@ -11,7 +11,9 @@
  *   npx tsx bench/ptq-ladder.ts [--quick] [--only ppocr-cls|fmnist-dwsep|mobilenetv2] [--paper | --paper-only]
  *
  * MobileNetV2 skips the AdaRound rungs (hours in single-threaded JS). --quick scores on 500 test images; --paper adds AdaRound at the paper's budget (--paper-only runs just that rung and FP32, keeping the other rows) (10,000 steps a
- * layer at lr 1e-3, batch 32: hours on two cores for ppocr-cls). Results: bench/results/ptq-ladder.json.
+ * layer at lr 1e-3, batch 32: hours on two cores for ppocr-cls). Every finished AdaRound layer is kept in
+ * .qloom-cache/adaround/ (content-addressed: a killed run resumes at the layer it was on, and a
+ * changed config or calibration never reuses a stale layer). Results: bench/results/ptq-ladder.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,6 +26,7 @@ import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqFlags } from '../quant/config.js';
 import { quantizeNetwork, runFp32Batched, type CalibData } from '../quant/pipeline.js';
 import { logitsTensor, quantizedOutputs, sqnrDb, top1Of } from '../scenarios/debug.js';
+import { adaroundStoreDir } from '../scenarios/quantize.js';
 import { writeBenchResult } from './common.js';
 
 interface Rung {
@@ -65,6 +68,7 @@ const paperOnly = argv.includes('--paper-only');
 const paper = argv.includes('--paper') || paperOnly;
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const say = (s: string) => process.stderr.write(`${s}\n`);
+const CHECKPOINT = join(dirname(fileURLToPath(import.meta.url)), '..', '.qloom-cache', 'adaround');
 
 async function ladder(network: string, graph: Graph, calib: CalibData, test: CalibData & { labels?: Uint8Array }, calibSamples: number, skipAdaround = false): Promise<Row[]> {
   const rows: Row[] = [];
@@ -92,7 +96,17 @@ async function ladder(network: string, graph: Graph, calib: CalibData, test: Cal
     if ((r.paper && !paper) || (paperOnly && !r.paper) || (skipAdaround && r.preset.includes('adaround'))) continue;
     const cfg = resolvePtqConfig(r.preset, { ...r.flags, calibSamples });
     const t0 = performance.now();
-    const res = await quantizeNetwork(graph, calib, cfg);
+    let last = -1;
+    const onProgress = (stage: string, done: number, total: number) => {
+      if (stage !== 'adaround' || !cfg.adaround) return;
+      const perLayer = cfg.adaround.iterations;
+      const layer = Math.floor(done / perLayer);
+      if (layer !== last && done % perLayer === 0) {
+        last = layer;
+        say(`  ${network} ${r.label}: AdaRound layer ${layer}/${total / perLayer} done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      }
+    };
+    const res = await quantizeNetwork(graph, calib, cfg, { onProgress, adaroundStore: adaroundStoreDir(CHECKPOINT) });
     const secs = (performance.now() - t0) / 1000;
     const out = quantizedOutputs(res.net, graph, test);
     const lg = logits === res.net.outputs[0].name ? out : quantizedOutputs(res.net, graph, test, 250, logits);

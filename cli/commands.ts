@@ -23,7 +23,7 @@ export interface Command {
 
 export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--width W (ppocr-rec)] [--json]';
 export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos|orientation|textlines] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
-export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos|orientation|textlines --out <file.onnx> [--format qop|qdq] [--json [--timing]]`;
+export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos|orientation|textlines --out <file.onnx> [--format qop|qdq] [--checkpoint <dir>] [--json [--timing]]`;
 export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos|orientation [--samples N] [--json]`;
 export const EXEC_USAGE =
   'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';
@@ -64,7 +64,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   quantize: {
     summary: 'post-training quantization (standard PTQ pipeline) → quantized ONNX',
     usage: QUANTIZE_USAGE,
-    options: { ...PTQ_OPTIONS, preset: { type: 'string' }, calib: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, json, timing },
+    options: { ...PTQ_OPTIONS, preset: { type: 'string' }, calib: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, checkpoint: { type: 'string' }, json, timing },
     load: async () => (await import('./quantize.js')).run,
   },
   debug: {

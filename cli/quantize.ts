@@ -3,6 +3,7 @@
  * exported as a quantized ONNX file (QOperator or QDQ). Every flag and config problem is reported
  * at once, before any model, dataset or calibration work (exit 2).
  */
+import { UsageError } from '../errors/index.js';
 import type { EvalDatasetName } from '../scenarios/datasets.js';
 import { checkOutputPath } from '../scenarios/files.js';
 import { datasetProblems, ptqSummary, ptqTimings, quantize, writeQuantizedOnnx } from '../scenarios/quantize.js';
@@ -22,12 +23,13 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   if (values.timing === true && values.json !== true) problems.push('--timing adds the wall-clock times to the --json output: give --json too');
   const cfg = ptqConfigOrUsage(values.preset as string | undefined, values, problems, QUANTIZE_USAGE);
   const model = pos[0];
+  if (values.checkpoint !== undefined && !cfg.adaround) throw new UsageError(`--checkpoint keeps AdaRound layers: give a preset with AdaRound (e.g. w4a8-pc-adaround) or --adaround\nusage: ${QUANTIZE_USAGE}`);
   // refused before the PTQ run, not after it
   checkOutputPath(out!);
   const p = stageProgress(model, false);
   let result;
   try {
-    result = await quantize(model, { calib: values.calib as EvalDatasetName, config: cfg, onProgress: p.onProgress });
+    result = await quantize(model, { calib: values.calib as EvalDatasetName, config: cfg, onProgress: p.onProgress, ...(typeof values.checkpoint === 'string' ? { checkpoint: values.checkpoint } : {}) });
   } finally {
     p.done();
   }

@@ -19,6 +19,7 @@
  * bit for bit; f64x2 lanes only run independent sums side by side). Everything is sequential and
  * seeded, so a seed gives the same codes.
  */
+import { createHash } from 'node:crypto';
 import { InvariantError } from '../nets/errors.js';
 import { Prng } from '../nets/prng.js';
 import type { Window2d } from '../nets/shapes.js';
@@ -619,4 +620,31 @@ function weightGrad(cols: Float64Array, dT: Float64Array, g: Geometry, rows: num
       dW[o * kc + kk] = s0;
     }
   }
+}
+
+/** Per-layer AdaRound results by content key (see `adaroundLayerKey`). */
+export interface AdaRoundStore {
+  load(key: string): Int32Array | undefined;
+  save(key: string, codes: Int32Array): void;
+}
+
+/**
+ * sha256 of what determines one layer's AdaRound codes: the options (seed included), the layer's
+ * weights, bias, grid and its exact input and target values — the inputs carry every earlier
+ * layer's rounding, so a stored layer is reused only when it would come out the same.
+ */
+export function adaroundLayerKey(layer: AdaRoundLayer, opts: AdaRoundOptions): string {
+  const h = createHash('sha256');
+  const { onIteration: _drop, ...rest } = opts as AdaRoundOptions & { onIteration?: unknown };
+  h.update(JSON.stringify(rest));
+  h.update(JSON.stringify({ kind: layer.kind, wShape: layer.wShape, inputShape: layer.inputShape, strides: layer.strides, pads: layer.pads, dilations: layer.dilations, group: layer.group, qmin: layer.qmin, qmax: layer.qmax, activation: layer.activation }));
+  for (const a of [layer.weight, layer.bias, layer.scale, layer.zeroPoint, layer.input, layer.target]) {
+    if (!a) {
+      h.update('-');
+      continue;
+    }
+    h.update(`${a.constructor.name}:${a.length}:`);
+    h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+  return h.digest('hex');
 }

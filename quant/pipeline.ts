@@ -12,7 +12,8 @@ import { ConfigError } from '../arch/errors.js';
 import type { Graph, Node, Tensor } from '../nets/graph.js';
 import { lutFunction } from '../qnet/lut.js';
 import { qRange } from '../qnet/qmath.js';
-import { adaround, type AdaRoundLayer } from './adaround.js';
+export type { AdaRoundStore } from './adaround.js';
+import { adaround, adaroundLayerKey, type AdaRoundLayer, type AdaRoundStore } from './adaround.js';
 import { foldAttentionScales } from './attention-fold.js';
 import { analyticInputMean, correctBias } from './bias-correction.js';
 import { foldBatchNorms, type FoldedBn } from './bnfold.js';
@@ -110,6 +111,11 @@ export interface PtqOptions {
    * (arch/sfu.ts), so a network quantized for an arch computes what its unit computes
    */
   readonly algorithms?: Partial<TransformerAlgorithms>;
+  /**
+   * Where finished AdaRound layers are kept, so a long run (the paper's budget: hours) resumes
+   * after an interruption; keys are content hashes of everything a layer's result depends on
+   */
+  readonly adaroundStore?: AdaRoundStore;
 }
 
 /** Everything decided before activation ranges: the pieces debugging and the build share. */
@@ -241,7 +247,7 @@ export async function prepareModel(graph0: Graph, calib: CalibData, cfg: PtqConf
 
   if (cfg.adaround) {
     const t0 = now();
-    await runAdaround(plan, calib, cfg, weights, progress);
+    await runAdaround(plan, calib, cfg, weights, progress, opts.adaroundStore);
     timings.adaround = now() - t0;
   } else if (cfg.biasCorrection !== 'none') {
     const analytic = cfg.biasCorrection === 'analytic';
@@ -308,7 +314,7 @@ function inputMean(plan: QuantPlan, bn: ReadonlyMap<string, FoldedBn>, stats: Ca
 /** Element budget for AdaRound's cached layer inputs + targets (float32). */
 const ADAROUND_ELEMENTS = 48 << 20;
 
-async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, weights: Map<string, LinearWeights>, progress: PtqOptions['onProgress']): Promise<void> {
+async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, weights: Map<string, LinearWeights>, progress: PtqOptions['onProgress'], store?: AdaRoundStore): Promise<void> {
   const ada = cfg.adaround!;
   const graph = plan.graph;
   const shapes = tensorShapes(graph, inputShapeOf(graph, calib));
@@ -352,7 +358,14 @@ async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, we
       target: target.data as Float32Array,
     };
     const base = layerIdx * ada.iterations;
-    const codes = adaround(layer, { ...ada, seed: ada.seed + layerIdx, onIteration: (it: number, tot: number) => progress?.('adaround', base + Math.round((it * ada.iterations) / tot), total) });
+    const layerOpts = { ...ada, seed: ada.seed + layerIdx };
+    const key = store ? adaroundLayerKey(layer, layerOpts) : '';
+    let codes = store?.load(key);
+    if (codes && codes.length !== s.weight.length) codes = undefined;
+    if (!codes) {
+      codes = adaround(layer, { ...layerOpts, onIteration: (it: number, tot: number) => progress?.('adaround', base + Math.round((it * ada.iterations) / tot), total) });
+      store?.save(key, codes);
+    } else progress?.('adaround', base + ada.iterations, total);
     weights.set(s.name, { ...w, codes });
     layerIdx++;
     await Promise.resolve();

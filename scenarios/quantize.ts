@@ -4,16 +4,18 @@
  * Calibration images are a seeded subset of the data set's train split (photos: the photo set),
  * picked by `calibrationSet` (datasets.ts) as every caller picks them.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError } from '../errors/index.js';
 import { loadDataset, type DatasetName } from '../nets/data/index.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
 import { exportQuantizedOnnx } from '../quant/onnx/qexport.js';
-import { quantizeNetwork, type CalibData, type PtqOptions, type PtqResult } from '../quant/pipeline.js';
+import { quantizeNetwork, type AdaRoundStore, type CalibData, type PtqOptions, type PtqResult } from '../quant/pipeline.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
 import { debugNetwork, type DebugReport } from './debug.js';
 import { calibrationSet, datasetProblems, evaluationSet, type EvalDatasetName } from './datasets.js';
-import { writeFileAtomic } from './files.js';
+import { checkOutputDir, ensureDir, writeFileAtomic } from './files.js';
 
 export { CALIB_DATASETS, datasetProblems } from './datasets.js';
 
@@ -24,6 +26,32 @@ export interface QuantizeOptions {
   readonly config: string | PtqConfig;
   /** pipeline stages: stage name, done, total */
   readonly onProgress?: (stage: string, done: number, total: number) => void;
+  /** a folder keeping each finished AdaRound layer, so an interrupted run resumes there */
+  readonly checkpoint?: string;
+}
+
+/**
+ * AdaRound layers kept as files `<content key>.i32` (little-endian int32 codes) in `dir`, written
+ * under a temp name and renamed: a run killed mid-write leaves no layer half-stored, and a later
+ * run with the same config, calibration and earlier layers picks every finished layer up.
+ */
+export function adaroundStoreDir(dir: string): AdaRoundStore {
+  checkOutputDir(dir);
+  ensureDir(dir);
+  return {
+    load(key) {
+      const file = join(dir, `${key}.i32`);
+      if (!existsSync(file)) return undefined;
+      const b = readFileSync(file);
+      if (b.byteLength % 4 !== 0) return undefined;
+      const codes = new Int32Array(b.byteLength / 4);
+      new Uint8Array(codes.buffer).set(b);
+      return codes;
+    },
+    save(key, codes) {
+      writeFileAtomic(join(dir, `${key}.i32`), new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength));
+    },
+  };
 }
 
 /**
@@ -50,7 +78,7 @@ function checkDataset(dataset: EvalDatasetName, model: string): void {
  */
 export function quantize(model: string, opts: QuantizeOptions): Promise<PtqResult> {
   checkDataset(opts.calib, model);
-  return quantizeModel(model, opts.calib, configOf(opts.config), { onProgress: opts.onProgress });
+  return quantizeModel(model, opts.calib, configOf(opts.config), { onProgress: opts.onProgress, ...(opts.checkpoint ? { adaroundStore: adaroundStoreDir(opts.checkpoint) } : {}) });
 }
 
 /** Writes a quantized network as QOperator or QDQ ONNX (temp file + rename); returns its size in bytes. */
