@@ -23,6 +23,7 @@ import { nodeOutputShapes } from '../nets/shapes.js';
 import { lutActivation } from '../qnet/lut.js';
 import { roundHalfEven } from '../qnet/qmath.js';
 import { clampBounds } from '../qnet/requant.js';
+import { linearInputScale } from '../qnet/split.js';
 import type { GeluAlgorithm, LayerNormAlgorithm, SoftmaxAlgorithm } from '../arch/sfu.js';
 import type { LutFunction, QActivation, QLayer, QParams, QTensorInfo, QuantizedNetwork, QWindow } from '../qnet/network.js';
 
@@ -525,14 +526,16 @@ export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
       declare(s.output);
       const xq = qOf.get(s.input)!;
       const yq = qOf.get(s.output)!;
-      const fw = fitBiasScale(w, xq.scale[0], s.wShape);
+      // a split input (qnet/split.ts): bias and requant at the reference group's scale
+      const sx = linearInputScale(xq);
+      const fw = fitBiasScale(w, sx, s.wShape);
       layers.push({
         kind: s.op,
         name: s.name,
         inputs: [x],
         output: intName(s.output),
         weight: { data: fw.codes, shape: [...s.wShape], q: fw.q },
-        bias: fw.bias ? quantizeBias(fw.bias, xq.scale[0], fw.q.scale) : null,
+        bias: fw.bias ? quantizeBias(fw.bias, sx, fw.q.scale) : null,
         kernel: s.kernel,
         strides: s.strides,
         pads: s.pads,

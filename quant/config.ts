@@ -119,6 +119,11 @@ export interface PtqConfig {
    * argument would leave the softmax nothing to work with)
    */
   readonly scoresBits?: number;
+  /**
+   * split quantization of concatenations (quant/split-concat.ts, Q-Diffusion §4.2): a channel
+   * Concat read only by convs keeps one scale per input; absent = one scale per concat output
+   */
+  readonly splitConcat?: boolean;
 }
 
 /** Softmax / LayerNorm / GELU algorithms of a config that names none */
@@ -177,6 +182,8 @@ export interface PtqFlags {
   readonly gelu?: string;
   /** number-format presets: conv / gemm layers kept on affine integers (NumberFormatConfig.integerLayers) */
   readonly integerLayers?: readonly string[];
+  /** split quantization of concatenations (PtqConfig.splitConcat) */
+  readonly splitConcat?: boolean;
 }
 
 const W_SYM: TensorQuantConfig = { bits: 8, perChannel: false, symmetric: true, signed: true, narrow: true, pow2: false };
@@ -373,6 +380,8 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     if (!format || format.kind === 'group') problems.push({ path: 'integerLayers', message: `keeps layers on integers inside a float / MX network; preset '${presetName}' ${format ? 'keeps every activation on integers already (per-group weights)' : 'is an integer one'}` });
     else if (f.integerLayers.length > 0) format = { ...format, integerLayers: [...new Set(f.integerLayers)] };
   }
+  const splitConcat = f.splitConcat ?? b.splitConcat ?? false;
+  if (splitConcat && format) problems.push({ path: 'splitConcat', message: `preset '${presetName}' puts layers on ${format.element}: split concat quantization is a choice of integer scales` });
   if (format && (cle || adaround || biasCorrection !== 'none')) {
     problems.push({ path: 'format', message: `preset '${presetName}' puts layers on ${format.element}: CLE, AdaRound and bias correction are integer-grid passes, not run for number formats` });
   }
@@ -402,6 +411,7 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     ...(b.softmaxQuant !== undefined && b.softmaxQuant !== 'uniform' && { softmaxQuant: b.softmaxQuant }),
     ...(b.repq && { repq: true }),
     ...(b.scoresBits !== undefined && { scoresBits: b.scoresBits }),
+    ...(splitConcat && { splitConcat: true }),
   });
 }
 

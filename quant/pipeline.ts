@@ -22,6 +22,7 @@ import {
   perSample,
   planNetwork,
   simpleAct,
+  resolveTied,
   softmaxOutputQuant,
   tensorShapes,
   type FusedAct,
@@ -35,6 +36,7 @@ import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, weigh
 import { crossLayerEqualize } from './cle.js';
 import { applyLogSoftmax } from './log-softmax.js';
 import { repqReparameterize, type RepqResult } from './repq.js';
+import { splitConcats, type SplitConcatDecision } from './split-concat.js';
 import { applyNumberFormat } from './formats.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
@@ -80,6 +82,8 @@ export interface PtqStats {
   readonly calibSamples: number;
   /** bias correction per layer: where E[x] came from, and why analytic fell back to calibration */
   readonly biasCorrection: readonly BiasCorrectionSource[];
+  /** with config `splitConcat`: what was done with each Concat and why */
+  readonly splitConcat?: readonly SplitConcatDecision[];
 }
 
 export interface BiasCorrectionSource {
@@ -428,10 +432,20 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
   const prep = await prepareModel(graph, calib, cfg, opts, timings);
   const t1 = now();
   const hash = configHash(cfg);
+  // split concats: their outputs take their inputs' own quantization (after every range is set)
+  let acts: ReadonlyMap<string, QParams> = prep.acts;
+  let splitConcat: SplitConcatDecision[] | undefined;
+  if (cfg.splitConcat) {
+    const resolved = resolveTied(prep.plan, prep.acts);
+    splitConcat = splitConcats(prep.plan, resolved, prep.shapes);
+    const own = new Map(prep.acts);
+    for (const d of splitConcat) if (d.split) own.set(d.output, resolved.get(d.output)!);
+    acts = own;
+  }
   const built = buildQuantizedNetwork({
     plan: prep.plan,
     weights: prep.weights,
-    acts: prep.acts,
+    acts,
     shapes: prep.shapes,
     name: graph.name,
     meta: { producer: 'qloom PTQ', preset: cfg.preset, configHash: hash },
@@ -446,7 +460,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     net,
     config: cfg,
     configHash: hash,
-    stats: { layers: prep.layerStats, activations: prep.actStats, clePairs: prep.clePairs, calibSamples: calib.count, biasCorrection: prep.biasCorrection },
+    stats: { layers: prep.layerStats, activations: prep.actStats, clePairs: prep.clePairs, calibSamples: calib.count, biasCorrection: prep.biasCorrection, ...(splitConcat && { splitConcat }) },
     timingsMs: timings,
   };
 }

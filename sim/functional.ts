@@ -32,6 +32,7 @@ import { convGeometry, fillOperands, gemmGeometry, operandLayout, type Geometry,
 import { Prepared } from './kernels/prepared.js';
 import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation, type QExecResult } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
+import { isSplit } from '../qnet/split.js';
 
 export interface FunctionalOptions {
   readonly requant: RequantConfig;
@@ -42,6 +43,8 @@ export interface FunctionalOptions {
    * executes a whole batch functionally (timing does not depend on the data).
    */
   readonly engineBatch?: number;
+  /** workload layer index → network layer index (undefined: follow-on work); absent = the same */
+  readonly layerIndex?: readonly (number | undefined)[];
 }
 
 export interface FunctionalResult {
@@ -303,12 +306,15 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
     const l = net.layers[i];
     // a MatMul with a batched weight has no single GEMM view; it runs whole at its layer's end
     // layers on number formats run whole on the float kernels (format-linear.ts) at their layer's end
-    return (l.kind === 'conv' || l.kind === 'gemm') && !l.format && l.weight.shape.length === (l.kind === 'conv' ? 4 : 2);
+    // a conv on a split input (channel groups, qnet/split.ts) runs whole too: its groups merge after accumulation
+    const xq = net.tensors.get(l.inputs[0])?.q;
+    return (l.kind === 'conv' || l.kind === 'gemm') && !l.format && l.weight.shape.length === (l.kind === 'conv' ? 4 : 2) && !(xq && isSplit(xq));
   };
 
-  return {
-    // tiles are read during tile() only (LinearRun keeps none)
-    borrowsTiles: true,
+  // workload layer → network layer: follow-on work (a split conv's merge, i-GELU on the SFU) has
+  // none, its network layer ran whole at its own end
+  const map = opts.layerIndex;
+  const inner = {
     beginLayer(layer: number): void {
       if (finished) throw new InvariantError('beginLayer after result()');
       if (layer < next || layer >= net.layers.length) throw new InvariantError(`beginLayer(${layer}): layers must begin in order, once (next is ${next} of ${net.layers.length})`);
@@ -335,6 +341,25 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
         runner.step(next++, current.finish());
         current = null;
       } else runner.step(next++);
+    },
+  };
+  return {
+    // tiles are read during tile() only (LinearRun keeps none)
+    borrowsTiles: true,
+    beginLayer(layer: number): void {
+      const q = map ? map[layer] : layer;
+      if (q !== undefined) inner.beginLayer(q);
+    },
+    tile(t: TileEvent): void {
+      if (!map) return inner.tile(t);
+      const q = map[t.layer];
+      if (q === undefined) return;
+      if (q === t.layer) return inner.tile(t);
+      inner.tile({ ...t, layer: q });
+    },
+    endLayer(layer: number): void {
+      const q = map ? map[layer] : layer;
+      if (q !== undefined) inner.endLayer(q);
     },
     result(): FunctionalResult {
       if (current) throw new InvariantError(`result() while layer '${current.layer.name}' is still open`);

@@ -119,6 +119,7 @@ const SHAPES_PER_LAYER = 2;
 export class PreparedLayers {
   private readonly convs = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();
   private readonly gemms = new Map<QLinearLayer, PreparedGemmInt[]>();
+  private readonly parts = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();
   private readonly safeBits = new Map<QLinearLayer, number>();
 
   /** bounds.ts minSafeAccBits of a layer: a pass over its weights, so once per network */
@@ -136,6 +137,20 @@ export class PreparedLayers {
     if (hit) return hit.prep;
     const prep = make();
     if (list.length >= SHAPES_PER_LAYER) list.shift();
+    list.push({ key, prep });
+    return prep;
+  }
+
+  /** one channel group of a conv with a split input (sim/kernels/split-input.ts) */
+  convPart(layer: QLinearLayer, part: number, xShape: readonly number[], make: () => PreparedConvInt): PreparedConvInt {
+    const key = `${part}:${xShape.join(',')}`;
+    let list = this.parts.get(layer);
+    if (!list) this.parts.set(layer, (list = []));
+    const hit = list.find((e) => e.key === key);
+    if (hit) return hit.prep;
+    const prep = make();
+    // every group of up to SHAPES_PER_LAYER input shapes
+    if (list.length >= SHAPES_PER_LAYER * 8) list.shift();
     list.push({ key, prep });
     return prep;
   }

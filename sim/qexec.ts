@@ -26,7 +26,9 @@ import type { SwampReport } from './kernels/fp-dot.js';
 import { formatMatMulLayer, runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
-import { prepareConvInt, prepareGemmInt, type GemmIntSpec } from './kernels/linear.js';
+import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt } from './kernels/linear.js';
+import { splitConvAccumulate } from './kernels/split-input.js';
+import { channelGroups, isSplit, linearInputScale } from '../qnet/split.js';
 import { applyIgelu } from '../qnet/igelu.js';
 import { layerNormInt } from '../qnet/layernorm.js';
 import { applyLut } from '../qnet/lut.js';
@@ -460,7 +462,10 @@ export class QuantizedRunner {
     const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
     const order = this.opts.order ?? DEFAULT_ORDER;
     const form = this.opts.form ?? 'raw';
-    if (xq.scale.length !== 1 || xq.zeroPoint.length !== 1) throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor' }]);
+    const split = isSplit(xq);
+    if ((xq.scale.length !== 1 || xq.zeroPoint.length !== 1) && !(split && layer.kind === 'conv' && layer.group === 1)) {
+      throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor (or, for a conv with group 1, per channel group: a split concat)' }]);
+    }
     const common = {
       zx: xq.zeroPoint[0],
       zw: w.q.zeroPoint,
@@ -482,6 +487,12 @@ export class QuantizedRunner {
     if (layer.kind === 'conv') {
       if (x.shape.length !== 4) throw new ModelError([{ node: layer.name, op: 'conv', message: `input must be NCHW, got shape [${x.shape.join(',')}]` }]);
       const xShape = x.shape as [number, number, number, number];
+      if (split) {
+        const spec = { ...common, w: w.data, wShape: w.shape as [number, number, number, number], strides: layer.strides, pads: layer.pads, dilations: layer.dilations, group: 1 };
+        const prepared = (g: number, shape: readonly number[], make: () => PreparedConvInt) => this.prepared.convPart(layer, g, shape, make);
+        const r = splitConvAccumulate({ x: x.data, xShape, groups: channelGroups(xq), spec, requant: this.opts.requant, prepared });
+        return this.finishLinear(layer, { acc: r.acc, outShape: r.outShape, rqShape: r.outShape, overflow: r.overflow }, info);
+      }
       const prep = this.prepared.conv(layer, xShape, () =>
         prepareConvInt({
           ...common,
@@ -558,7 +569,7 @@ export class QuantizedRunner {
       return intVal('int32', outShape, data);
     }
     const target = requantTarget(yq, layer.activation);
-    const params = requantParams(xq.scale[0], w.q.scale, target.scale[0], this.opts.requant);
+    const params = requantParams(linearInputScale(xq), w.q.scale, target.scale[0], this.opts.requant);
     const codes = requantize(accs, rqShape, params, target.zeroPoint[0], target, layer.activation);
     return intVal(dtypeOfQ(yq), outShape, codes);
   }

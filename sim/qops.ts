@@ -217,10 +217,6 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
 // ------------------------------------------------------------------------------------------------
 // Concat
 
-function sameParams(x: QParams, y: QParams): boolean {
-  return x.scale[0] === y.scale[0] && x.zeroPoint[0] === y.zeroPoint[0];
-}
-
 /** QLinearConcat along `axis` (negative counts from the end) into `yq`. */
 export function qlinearConcat(inputs: readonly QTensorView[], axis: number, yq: QParams, cfg: RequantConfig, out?: Int32Array): QResult {
   if (inputs.length === 0) throw new InvariantError('qlinearConcat: no inputs');
@@ -242,13 +238,25 @@ export function qlinearConcat(inputs: readonly QTensorView[], axis: number, yq: 
   for (let i = ax + 1; i < rank; i++) inner *= shape[i];
   const outPitch = shape[ax] * inner;
   const y = outBuf(numel(shape), out, 'qlinearConcat');
-  const Y = scalarParams(yq, 'qlinearConcat Y');
+  // a split output (qnet/split.ts): per channel along the concat axis, one (scale, zero point)
+  // per input — each input is requantized to its own part (a copy when they are its own)
+  const splitY = yq.axis === ax && yq.scale.length === shape[ax];
+  if (!splitY) scalarParams(yq, 'qlinearConcat Y');
   const yr = qRange(yq);
   let offset = 0;
+  let channel = 0;
   for (const t of inputs) {
     const X = scalarParams(t.q, 'qlinearConcat input');
+    const c0 = splitY ? channel : 0;
+    const Y = { s: yq.scale[c0], z: yq.zeroPoint[c0] };
+    if (splitY) {
+      for (let c = c0; c < c0 + t.shape[ax]; c++) {
+        if (yq.scale[c] !== Y.s || yq.zeroPoint[c] !== Y.z) throw new InvariantError(`qlinearConcat: a split output's channels ${c0}…${c0 + t.shape[ax] - 1} (one input's) must share one scale and zero point`);
+      }
+    }
+    channel += t.shape[ax];
     const pitch = t.shape[ax] * inner;
-    const copy = sameParams(t.q, yq);
+    const copy = X.s === Y.s && X.z === Y.z;
     // Per-code table over the input's range (ORT builds the same 256 entries for 8 bits).
     let table: Int32Array | null = null;
     const xr = qRange(t.q);

@@ -83,7 +83,9 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
     let functional: FunctionalRunSink | undefined;
     if (opts.net || opts.feeds) {
       if (!opts.net || !opts.feeds) throw new InvariantError('a functional run needs both `net` and `feeds`');
-      functional = createFunctionalSink(opts.net, spec, opts.feeds, { requant, engineBatch: opts.engineBatch });
+      // follow-on workload layers (no qlayerIndex) carry no network layer of their own
+      const follows = workload.layers.some((l) => l.qlayerIndex === undefined) && workload.layers.some((l) => l.qlayerIndex !== undefined);
+      functional = createFunctionalSink(opts.net, spec, opts.feeds, { requant, engineBatch: opts.engineBatch, ...(follows && { layerIndex: workload.layers.map((l) => l.qlayerIndex) }) });
     }
     const events: EventSink | undefined = opts.events
       ? { chunk: (c) => (subscriber.closed ? undefined : subscriber.next({ type: 'events', chunk: copyChunk(c) })) }

@@ -1,6 +1,6 @@
 /**
  * Trains the bundled zoo models and converts them to ONNX (`npm run train -- …`, or
- * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--lr LR] [--resume]
+ * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--lr LR] [--shift N] [--flip] [--resume]
  *  [--from-cache] [--backend wasm|cpu] [--limit N]`). Without --model: all models in models.ts and
  * vit.ts, one after the other. --limit trains on a seeded subset of N images (smoke runs only).
  * --resume (ViT only) starts from the cached weights instead of the seeded initialization: a
@@ -143,6 +143,9 @@ interface Args {
   resume: boolean;
   /** peak learning rate instead of the spec's */
   lr?: number;
+  /** augmentation instead of the spec's: random translation by up to N px, random horizontal flips */
+  shift?: number;
+  flip?: boolean;
   backend: 'wasm' | 'cpu';
   limit?: number;
 }
@@ -162,10 +165,12 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--from-cache') a.fromCache = true;
     else if (v === '--resume') a.resume = true;
     else if (v === '--lr') a.lr = Number(next());
+    else if (v === '--shift') a.shift = Number(next());
+    else if (v === '--flip') a.flip = true;
     else if (v === '--backend') a.backend = next() as Args['backend'];
     else if (v === '--limit') a.limit = Number(next()); // train on the first N images only (smoke runs)
     else if (v === '--help' || v === '-h') {
-      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--lr LR] [--resume] [--from-cache] [--backend wasm|cpu]\n`);
+      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--lr LR] [--shift N] [--flip] [--resume] [--from-cache] [--backend wasm|cpu]\n`);
       process.exit(0);
     } else fail(`unknown argument ${v}`);
   }
@@ -174,6 +179,7 @@ function parseArgs(argv: string[]): Args {
   if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs > 0)) fail('--epochs must be a positive integer');
   if (!Number.isInteger(a.seed) || a.seed < 0) fail('--seed must be a non-negative integer');
   if (a.lr !== undefined && !(a.lr > 0)) fail('--lr must be a positive number');
+  if (a.shift !== undefined && !(Number.isInteger(a.shift) && a.shift >= 0 && a.shift <= 4)) fail('--shift must be an integer number of pixels in 0…4');
   if (a.resume && a.fromCache) fail('--resume trains on from the cache, --from-cache only converts it: give one');
   for (const m of a.models) if (a.resume && !('kind' in SPECS[m])) fail(`--resume: only the ViT trainer can load cached weights, not ${m}`);
   if (a.backend !== 'wasm' && a.backend !== 'cpu') fail('--backend must be wasm or cpu');
@@ -286,7 +292,7 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const before = args.resume ? loadCache(spec.name) : undefined;
   if (before && JSON.stringify(before.layers) !== JSON.stringify(archOf(spec))) fail(`${spec.name}: cached weights were trained for a different architecture; retrain`);
   const warmup = 'warmupSteps' in spec.train ? spec.train.warmupSteps : 0;
-  const flip = 'flip' in spec.train && spec.train.flip === true;
+  const flip = args.flip ?? ('flip' in spec.train && spec.train.flip === true);
   let trainSet = loadDataset(spec.dataset, 'train');
   if (args.limit !== undefined) trainSet = loadDataset(spec.dataset, 'train', { samples: args.limit, seed: args.seed });
   const testSet = loadDataset(spec.dataset, 'test');
@@ -295,7 +301,7 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const stats = layerStats(graphOf(spec, await model.weights()));
   log(
     `${spec.name}: ${stats.totalParams} params, ${stats.totalMacs} MACs/image; ${trainSet.count} train images, ${epochs} epochs, batch ${batch}, ` +
-      `Adam lr ${lr}${warmup ? ` (${warmup} warm-up steps)` : ''} cosine${spec.train.shift ? `, random shifts ±${spec.train.shift} px` : ''}${flip ? ', random flips' : ''}, backend ${tf.getBackend()}`,
+      `Adam lr ${lr}${warmup ? ` (${warmup} warm-up steps)` : ''} cosine${(args.shift ?? spec.train.shift) ? `, random shifts ±${args.shift ?? spec.train.shift} px` : ''}${flip ? ', random flips' : ''}, backend ${tf.getBackend()}`,
   );
 
   const order = new Prng(args.seed * 104729 + 3);
@@ -304,7 +310,7 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const total = steps * epochs;
   const xb = new Float32Array(batch * per);
   const yb = new Int32Array(batch);
-  const shift = spec.train.shift ?? 0;
+  const shift = args.shift ?? spec.train.shift ?? 0;
   const tmp = new Float32Array(per);
   const history: CacheFile['history'] = [];
   const started = Date.now();
@@ -354,7 +360,7 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
     trainSeconds,
     trainedBy:
       (before ? `${before.trainedBy} && ` : '') +
-      `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.lr !== undefined ? ` --lr ${args.lr}` : ''}${before ? ' --resume' : ''}` +
+      `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.lr !== undefined ? ` --lr ${args.lr}` : ''}${args.shift !== undefined ? ` --shift ${args.shift}` : ''}${args.flip ? ' --flip' : ''}${before ? ' --resume' : ''}` +
       `${args.limit !== undefined ? ` --limit ${args.limit}` : ''}${args.backend !== 'wasm' ? ` --backend ${args.backend}` : ''}`,
     tfjsTop1: tfjsCorrect / testSet.count,
     tfjsCorrect,

@@ -56,6 +56,7 @@
  *   - 9–16-bit tensors or weights: ORT's QLinear / QDQ-fused kernels are 8-bit only; int16
  *     QuantizeLinear / DequantizeLinear exist only from opset 21 (or as com.microsoft contrib ops)
  *     and a 16-bit conv would run un-fused in float, so it could not be bit-exact.
+ *   - split concats (qnet/split.ts: one scale per concatenated input) and the convs reading them,
  *   - per-channel activations feeding integer layers, per-channel weight zero points that differ
  *     on a conv (or on a gemm with a bias), a bias on a 32-bit-output layer, avgpool dilations.
  *   - the integer-only transformer arithmetic — the `ibert` and `lut` softmax, the `integer`
@@ -77,6 +78,7 @@ import { exportOnnx } from '../../nets/onnx/export.js';
 import { AttrType, ModelProto, type PModel } from '../../nets/onnx/schema.js';
 import { dtypeToOnnx } from '../../nets/onnx/tensor.js';
 import { qRange } from '../../qnet/qmath.js';
+import { isSplit } from '../../qnet/split.js';
 import type { QActivation, QLayer, QLayerNormLayer, QMatMulLayer, QPoolLayer, QSoftmaxLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { MS } from './common.js';
 import { linear } from './qexport-linear.js';
@@ -105,6 +107,12 @@ export function exportQuantizedOnnx(net: QuantizedNetwork, opts: QExportOptions)
     // number formats (quant/formats.ts) have no QOperator / QDQ form here: named, not written wrong
     if ((l.kind === 'conv' || l.kind === 'gemm') && l.weight.format) {
       problems.push({ node: l.name, op: l.kind, opset: qw.opset, message: `its weights are ${l.weight.format.kind === 'mx' ? l.weight.format.mx : l.weight.format.kind === 'group' ? `per-group INT${l.weight.format.bits}` : l.weight.format.element}: number-format layers have no ONNX export yet` });
+      continue;
+    }
+    const xq = l.kind === 'conv' || l.kind === 'concat' ? net.tensors.get(l.kind === 'conv' ? l.inputs[0] : l.output)?.q : undefined;
+    if (xq && isSplit(xq)) {
+      // QLinearConv (and a conv fused from QDQ) takes one input scale; ORT would run it in float
+      problems.push({ node: l.name, op: l.kind, opset: qw.opset, message: `${l.kind === 'conv' ? 'its input is' : 'its output is'} split-quantized (one scale per concatenated input, --split-concat): no ONNX operator takes per-channel-group activation scales` });
       continue;
     }
     try {

@@ -308,7 +308,7 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
   const counts: ActionCount[] = [];
   if (E > 0) {
     const op = layer.vectorOp;
-    // add: both inputs rescaled (two multiplies) then summed; pool/concat/quantize: one of each
+    // add: both inputs rescaled (two multiplies) then summed; merge, quantize: one of each; pool/concat: adds only
     const mults = op === 'add' ? 2 * E : op === 'pool' || op === 'concat' ? 0 : E;
     if (mults > 0) counts.push({ component: 'multiplier', action: 'mult', bits: [layer.accBits, spec.requant.multiplierBits], count: mults, label: 'vector' });
     counts.push({ component: 'adder', action: 'add', bits: layer.accBits, count: E, label: 'vector' });

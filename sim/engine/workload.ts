@@ -19,6 +19,7 @@ import { ModelError } from '../../nets/errors.js';
 import type { QLayer, QLinearLayer, QuantizedNetwork } from '../../qnet/network.js';
 import { gemmViewOfConv, gemmViewOfGemm, type GemmView } from '../timing/gemm-view.js';
 import { actElementBits, actStorageBits, weightScaleBits } from '../../qnet/formats/descriptor.js';
+import { channelGroups, isSplit } from '../../qnet/split.js';
 import type { BitsClass } from '../result.js';
 import type { SfuWork } from './sfu-cost.js';
 
@@ -29,7 +30,8 @@ export type WorkloadActivation =
   /** sigmoid-like: a lookup table of `entries` (fused) or int32 written out and read back */
   | { readonly kind: 'lut'; readonly fn: string; readonly fused: boolean; readonly entries: number };
 
-export type VectorOp = 'add' | 'pool' | 'concat' | 'activation' | 'quantize' | 'dequantize' | 'float' | 'sfu';
+/** `merge`: a conv on a split input (qnet/split.ts) — each further channel group's accumulators rescaled and added */
+export type VectorOp = 'add' | 'pool' | 'concat' | 'activation' | 'quantize' | 'dequantize' | 'float' | 'sfu' | 'merge';
 
 export interface WorkloadLayer {
   readonly name: string;
@@ -261,6 +263,9 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         });
       } else view = gemmViewOfGemm(l.name, numel(x) / x[x.length - 1], w.shape[1], cout);
       const clampBoundBits = l.activation.kind === 'clamp' && l.activation.channelHi ? outBits : 0;
+      const xq = net.tensors.get(l.inputs[0])?.q;
+      // a split input's further groups: one rescale multiplier (M0 and shift) each, per layer
+      const extraGroups = xq && isSplit(xq) ? channelGroups(xq).length - 1 : 0;
       const perChannel = w.q.scale.length > 1 || clampBoundBits > 0;
       let zp = false;
       for (let i = 0; i < w.q.zeroPoint.length; i++) if (w.q.zeroPoint[i] !== 0) zp = true;
@@ -281,6 +286,7 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         // of the input and output move with the parameters
         requantParamBytes:
           bytesOf(perChannel ? cout : 1, pb + (zp ? w.q.bits : 0) + clampBoundBits) +
+          bytesOf(extraGroups, pb) +
           (w.format ? Math.ceil((weightScaleBits(w.format, w.data.length, cout) + scaleBitsOf(layer.inputs[0], numel(x)) + scaleBitsOf(layer.output, numel(out))) / 8) : 0),
         perChannel,
         activation: activationOf(l.activation, spec),
@@ -289,6 +295,26 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
         clampBoundBits,
         ...(!w.format && (spec.operands.format ?? 'int') !== 'int' && { intDatapath: true as const }),
       });
+      if (extraGroups > 0) {
+        // on the requant unit before the layer's requant: a multiply and an add per output and further group
+        // (the partial accumulators' drain out of the array is not modelled)
+        layers.push({
+          ...followOn(common, `${l.name}/merge`),
+          kind: 'vector',
+          view: null,
+          vectorOp: 'merge',
+          vectorElements: extraGroups * numel(out),
+          weightBits: 0,
+          weightBytes: 0,
+          ifmapBytes: 0,
+          ofmapBytes: 0,
+          biasBytes: 0,
+          requantParamBytes: 0,
+          perChannel: false,
+          activation: { kind: 'none' },
+          zeroPointTerm: false,
+        });
+      }
       if (l.activation.kind === 'igelu') layers.push(sfuLayer(followOn(common, `${l.name}/igelu`), 'igelu', 1, numel(out), outBits, outBits, 0));
       return;
     }

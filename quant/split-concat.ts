@@ -1,0 +1,62 @@
+/**
+ * Split quantization of concatenations (Q-Diffusion §4.2; qnet/split.ts has the integer contract):
+ * a channel Concat whose every reader is a conv (group 1) keeps each input's own quantization —
+ * its output is quantized per channel group — instead of one scale for the whole concat output.
+ * Decided on the built network's quantization map, after calibration: every part's range is the
+ * range its producer was calibrated to.
+ */
+import type { QParams } from '../qnet/network.js';
+import { splitParams } from '../qnet/split.js';
+import type { LinearStep, OpStep, QuantPlan } from './build.js';
+
+export interface SplitConcatDecision {
+  readonly concat: string;
+  readonly output: string;
+  /** split: its output now carries one (scale, zero point) per input */
+  readonly split: boolean;
+  /** why not, when not */
+  readonly reason?: string;
+  /** per input: channels, scale, zero point */
+  readonly parts: readonly { readonly input: string; readonly channels: number; readonly scale: number; readonly zeroPoint: number }[];
+}
+
+/**
+ * Sets the split quantization of every eligible concat output in `qOf` (in place) and says what
+ * it did with each concat; `only` limits it to the named Concat nodes.
+ */
+export function splitConcats(plan: QuantPlan, qOf: Map<string, QParams>, shapes: ReadonlyMap<string, readonly number[]>, only?: readonly string[]): SplitConcatDecision[] {
+  const readers = new Map<string, (LinearStep | OpStep)[]>();
+  for (const s of plan.steps) {
+    const ins = s.kind === 'linear' ? [s.input] : s.kind === 'float' ? s.node.inputs : s.inputs;
+    for (const t of ins) if (t) readers.set(t, [...(readers.get(t) ?? []), s]);
+  }
+  const outputs = new Set(plan.graph.outputs.map((o) => o.name));
+  const out: SplitConcatDecision[] = [];
+  for (const s of plan.steps) {
+    if (s.kind !== 'concat' || (only && !only.includes(s.name))) continue;
+    const shape = shapes.get(s.output) ?? [];
+    const axisAttr = s.node.attrs.axis;
+    const axis0 = typeof axisAttr === 'number' ? axisAttr : 1;
+    const axis = axis0 < 0 ? axis0 + shape.length : axis0;
+    const parts = s.inputs.map((t) => {
+      const q = qOf.get(t)!;
+      return { input: t, channels: shapes.get(t)?.[1] ?? 0, scale: q.scale[0], zeroPoint: q.zeroPoint[0], q };
+    });
+    const decide = (reason?: string) => out.push({ concat: s.name, output: s.output, split: reason === undefined, ...(reason !== undefined && { reason }), parts: parts.map(({ q: _q, ...p }) => p) });
+    const rs = readers.get(s.output) ?? [];
+    if (shape.length !== 4 || axis !== 1) decide(`concatenates along axis ${axis} of a rank-${shape.length} tensor (split quantization: the channels of NCHW)`);
+    else if (outputs.has(s.output)) decide('its output is a graph output');
+    else if (rs.length === 0) decide('nothing reads it');
+    else if (rs.some((r) => r.kind !== 'linear' || r.op !== 'conv' || r.group !== 1)) {
+      const r = rs.find((x) => x.kind !== 'linear' || x.op !== 'conv' || x.group !== 1)!;
+      decide(`'${r.name}' (${r.kind === 'linear' ? `${r.op}${r.group !== 1 ? `, group ${r.group}` : ''}` : r.kind}) reads it: only convs with group 1 take per-group input scales`);
+    } else if (parts.some((p) => p.q.scale.length !== 1)) decide('an input is itself quantized per channel');
+    else if (parts.some((p) => p.q.bits !== parts[0].q.bits || p.q.signed !== parts[0].q.signed || p.q.narrow !== parts[0].q.narrow)) decide('its inputs differ in bits or signedness');
+    else if (parts.every((p) => p.scale === parts[0].scale && p.zeroPoint === parts[0].zeroPoint)) decide('its inputs already share one scale and zero point');
+    else {
+      qOf.set(s.output, splitParams(parts.map((p) => ({ q: p.q, channels: p.channels }))));
+      decide();
+    }
+  }
+  return out;
+}
