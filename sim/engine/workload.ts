@@ -176,6 +176,8 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
   const shapes = new Map<string, readonly number[]>();
   // the first input takes the run's shape; further inputs (attention cores: q, kᵀ, v) their own, batch 1
   net.inputs.forEach((i, k) => shapes.set(i.name, k === 0 && i.shape.length === inputShape.length ? inputShape : i.shape.map((d) => (d < 0 ? 1 : d))));
+  // float constants a float layer reads (a Mul by a learned per-channel scale, as PP-OCR's MobileOne blocks have)
+  for (const [n, t] of net.floatConstants ?? []) shapes.set(n, t.shape);
   const bitsOf = (tensor: string, fallback: number): number => net.tensors.get(tensor)?.q.bits ?? fallback;
   /**
    * bits of the block scales a tensor in an MX format carries besides its elements (8 per 32);
@@ -491,8 +493,19 @@ function outputShape(layer: QLayer, ins: readonly (readonly number[])[], net: Qu
     case 'transpose':
       return fromTensor() ?? layoutShape(layer, x);
     default:
+      if (layer.kind === 'float' && ELEMENTWISE.has(layer.node.op)) return broadcastAll(ins);
       return fromTensor() ?? x;
   }
+}
+
+const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Where']);
+
+/** numpy broadcast of every input shape (a float element op's output) */
+function broadcastAll(ins: readonly (readonly number[])[]): readonly number[] {
+  const r = Math.max(...ins.map((s) => s.length));
+  const out = new Array<number>(r).fill(1);
+  for (const s of ins) for (let i = 0; i < s.length; i++) if (s[i] !== 1) out[r - s.length + i] = s[i];
+  return out;
 }
 
 function layoutShape(layer: QLayer & { readonly param: readonly number[] }, x: readonly number[]): readonly number[] {
