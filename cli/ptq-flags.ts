@@ -36,10 +36,11 @@ export const PTQ_OPTIONS = {
   gelu: { type: 'string' },
   'int-layers': { type: 'string' },
   'split-concat': { type: 'boolean' },
+  'post-ln-per-channel': { type: 'boolean' },
 } as const;
 
 export const PTQ_USAGE =
-  '[--cle] [--cle-relu6 replace|skip|clip] [--hba-padding dfq|exact] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S] [--softmax ort|ibert|lut] [--layernorm float|integer] [--gelu lut|igelu] [--int-layers L1,L2 (number formats: conv/gemm layers kept on integers)] [--split-concat (a concat read by convs keeps one scale per input)]';
+  '[--cle] [--cle-relu6 replace|skip|clip] [--hba-padding dfq|exact] [--bias-correction empirical|analytic|none] [--weight-range minmax|mse] [--act-range minmax|mse|percentile|bn] [--logits-range ce|same] [--percentile P] [--adaround] [--adaround-iters N] [--w-bits N] [--a-bits N] [--per-channel|--per-tensor] [--pow2] [--calib-samples N] [--seed S] [--softmax ort|ibert|lut] [--layernorm float|integer] [--gelu lut|igelu] [--int-layers L1,L2 (number formats: conv/gemm layers kept on integers)] [--split-concat (a concat read by convs keeps one scale per input)] [--post-ln-per-channel (LayerNorm outputs quantized per channel, unfolded)]';
 
 /** A number flag; a malformed one is a problem, not an exception, so all can be reported at once. */
 function num(values: Record<string, unknown>, key: string, problems: string[], integer = true): number | undefined {
@@ -91,6 +92,7 @@ export function ptqConfigFromFlags(preset: string | undefined, values: Record<st
     gelu: values.gelu as string | undefined,
     ...(typeof values['int-layers'] === 'string' && { integerLayers: values['int-layers'].split(',').map((x) => x.trim()).filter(Boolean) }),
     ...(values['split-concat'] === true && { splitConcat: true }),
+    ...(values['post-ln-per-channel'] === true && { postLnPerChannel: true }),
   };
   try {
     const cfg = resolvePtqConfig(preset ?? 'w8a8-pt', flags);
@@ -126,6 +128,7 @@ function flagName(path: string): string {
     gelu: '--gelu',
     integerLayers: '--int-layers',
     splitConcat: '--split-concat',
+    postLnPerChannel: '--post-ln-per-channel',
   };
   return map[path] ?? path;
 }

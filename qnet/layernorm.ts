@@ -72,7 +72,11 @@ export function layerNormInt(x: Int32Array, shape: readonly number[], xq: QParam
   let n = 1;
   for (let i = axis; i < shape.length; i++) n *= shape[i];
   if (x.length !== total) throw new InvariantError(`${what}: ${x.length} values for shape [${shape.join(',')}]`);
-  if (xq.scale.length !== 1 || yq.scale.length !== 1) throw new ModelError([{ node: what, message: 'layernorm input and output must be quantized per tensor' }]);
+  // the output may be quantized per channel of the normalized (last) axis: the unfolded per-channel
+  // post-LN quantizer (qnet/split.ts) — one (scale, zero point) per normalized element
+  if (xq.scale.length !== 1 || (yq.scale.length !== 1 && !(yq.scale.length === n && yq.axis === shape.length - 1))) {
+    throw new ModelError([{ node: what, message: 'layernorm input must be quantized per tensor, its output per tensor or per channel of the normalized axis' }]);
+  }
   if (spec.gamma.length !== n || (spec.beta && spec.beta.length !== n)) {
     throw new ModelError([{ node: what, message: `γ has ${spec.gamma.length} and β ${spec.beta?.length ?? 0} values for ${n} normalized elements` }]);
   }
@@ -88,8 +92,7 @@ function floatRows(x: Int32Array, y: Int32Array, n: number, xq: QParams, yq: QPa
   const f = Math.fround;
   const sx = xq.scale[0];
   const zx = xq.zeroPoint[0];
-  const sy = yq.scale[0];
-  const zy = yq.zeroPoint[0];
+  const pc = yq.scale.length > 1;
   const { qmin, qmax } = qRange(yq);
   const eps = f(spec.epsilon);
   const g = spec.gamma;
@@ -112,7 +115,7 @@ function floatRows(x: Int32Array, y: Int32Array, n: number, xq: QParams, yq: QPa
     for (let h = 0; h < n; h++) {
       let r = f(f(d[h] * inv) * g[h]);
       if (b) r = f(r + b[h]);
-      y[base + h] = quantizeValue(r, sy, zy, qmin, qmax);
+      y[base + h] = quantizeValue(r, yq.scale[pc ? h : 0], yq.zeroPoint[pc ? h : 0], qmin, qmax);
     }
   }
 }
@@ -122,8 +125,7 @@ function intRows(x: Int32Array, y: Int32Array, n: number, xq: QParams, yq: QPara
   const s = layerNormShift(n, xmax - xmin);
   const pow = 2 ** s;
   const scaleT = Math.sqrt(n) / 2 ** LN_NORM_BITS;
-  const sy = yq.scale[0];
-  const zy = yq.zeroPoint[0];
+  const pc = yq.scale.length > 1;
   const { qmin, qmax } = qRange(yq);
   const bits = cfg.multiplierBits ?? 32;
   const rounding = cfg.rounding ?? 'double';
@@ -132,7 +134,11 @@ function intRows(x: Int32Array, y: Int32Array, n: number, xq: QParams, yq: QPara
   const neg = new Uint8Array(n);
   const konst = new Int32Array(n);
   const fms: (FixedMultiplier | null)[] = [];
+  const zys = new Int32Array(n);
   for (let h = 0; h < n; h++) {
+    const sy = yq.scale[pc ? h : 0];
+    zys[h] = yq.zeroPoint[pc ? h : 0];
+    const zy = zys[h];
     const g = spec.gamma[h];
     const be = spec.beta ? spec.beta[h] : 0;
     if (g === 0 || !Number.isFinite(g)) {
@@ -166,7 +172,7 @@ function intRows(x: Int32Array, y: Int32Array, n: number, xq: QParams, yq: QPara
         continue;
       }
       const t = Math.floor(((x[base + h] - mu) * factor) / down) + off[h];
-      const r = fm.apply(neg[h] === 1 ? -t : t) + zy;
+      const r = fm.apply(neg[h] === 1 ? -t : t) + zys[h];
       y[base + h] = r < qmin ? qmin : r > qmax ? qmax : r;
     }
   }

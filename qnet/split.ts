@@ -4,7 +4,10 @@
  * channel group (QParams per channel along axis 1, constant within each input's channels) and the
  * conv that reads it sees one input scale per group.
  *
- * The integer contract of such a conv (group = 1), for input groups g = 0…G−1 with (s_g, z_g):
+ * The same mechanism prices the unfolded per-channel post-LayerNorm quantizer RepQ-ViT avoids: a
+ * gemm whose input has one (scale, zero point) per channel of K — K groups of one channel.
+ *
+ * The integer contract of such a conv (group = 1) or gemm, for input groups g = 0…G−1 with (s_g, z_g):
  *  - each group accumulates on its own, as a conv over that group's channels with zero point z_g
  *    (the layer's accumulator width, policy and order); the bias, quantized at s_r·s_w, is loaded
  *    into the reference group r only — the first group with the largest scale;
@@ -28,9 +31,13 @@ export interface ChannelGroup {
   readonly zeroPoint: number;
 }
 
-/** whether a tensor's quantization is split into channel groups (per channel along axis 1) */
+/**
+ * whether an activation's quantization is split into channel groups: per channel along axis 1 of
+ * NCHW (a split concat, read by convs) or along the last axis (an unfolded per-channel post-LN
+ * quantizer, read by gemms — every channel its own group)
+ */
 export function isSplit(q: QParams): boolean {
-  return q.axis === 1 && q.scale.length > 1;
+  return q.scale.length > 1;
 }
 
 /** Runs of channels with equal (scale, zero point); one group for a per-tensor QParams. */

@@ -124,6 +124,12 @@ export interface PtqConfig {
    * Concat read only by convs keeps one scale per input; absent = one scale per concat output
    */
   readonly splitConcat?: boolean;
+  /**
+   * per-channel post-LayerNorm activation quantizers left unfolded (quant/split-concat.ts
+   * `unfoldPostLn`): RepQ-ViT's calibration without its reparameterization, to price what the
+   * hardware would need; absent = off
+   */
+  readonly postLnPerChannel?: boolean;
 }
 
 /** Softmax / LayerNorm / GELU algorithms of a config that names none */
@@ -184,6 +190,8 @@ export interface PtqFlags {
   readonly integerLayers?: readonly string[];
   /** split quantization of concatenations (PtqConfig.splitConcat) */
   readonly splitConcat?: boolean;
+  /** unfolded per-channel post-LayerNorm quantizers (PtqConfig.postLnPerChannel) */
+  readonly postLnPerChannel?: boolean;
 }
 
 const W_SYM: TensorQuantConfig = { bits: 8, perChannel: false, symmetric: true, signed: true, narrow: true, pow2: false };
@@ -381,6 +389,8 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     else if (f.integerLayers.length > 0) format = { ...format, integerLayers: [...new Set(f.integerLayers)] };
   }
   const splitConcat = f.splitConcat ?? b.splitConcat ?? false;
+  const postLnPerChannel = f.postLnPerChannel ?? b.postLnPerChannel ?? false;
+  if (postLnPerChannel && (format || b.repq)) problems.push({ path: 'postLnPerChannel', message: `preset '${presetName}' ${format ? `puts layers on ${format.element}` : 'folds the per-channel post-LN quantizers already (RepQ-ViT)'}` });
   if (splitConcat && format) problems.push({ path: 'splitConcat', message: `preset '${presetName}' puts layers on ${format.element}: split concat quantization is a choice of integer scales` });
   if (format && (cle || adaround || biasCorrection !== 'none')) {
     problems.push({ path: 'format', message: `preset '${presetName}' puts layers on ${format.element}: CLE, AdaRound and bias correction are integer-grid passes, not run for number formats` });
@@ -412,6 +422,7 @@ export function resolvePtqConfig(presetName: string, flags: PtqFlags = {}): PtqC
     ...(b.repq && { repq: true }),
     ...(b.scoresBits !== undefined && { scoresBits: b.scoresBits }),
     ...(splitConcat && { splitConcat: true }),
+    ...(postLnPerChannel && { postLnPerChannel: true }),
   });
 }
 

@@ -36,7 +36,7 @@ import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, weigh
 import { crossLayerEqualize } from './cle.js';
 import { applyLogSoftmax } from './log-softmax.js';
 import { repqReparameterize, type RepqResult } from './repq.js';
-import { splitConcats, type SplitConcatDecision } from './split-concat.js';
+import { splitConcats, unfoldPostLn, type SplitConcatDecision, type UnfoldedPostLn } from './split-concat.js';
 import { applyNumberFormat } from './formats.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
@@ -84,6 +84,8 @@ export interface PtqStats {
   readonly biasCorrection: readonly BiasCorrectionSource[];
   /** with config `splitConcat`: what was done with each Concat and why */
   readonly splitConcat?: readonly SplitConcatDecision[];
+  /** with config `postLnPerChannel`: which LayerNorm outputs were left per channel */
+  readonly postLnPerChannel?: readonly UnfoldedPostLn[];
 }
 
 export interface BiasCorrectionSource {
@@ -442,6 +444,12 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     for (const d of splitConcat) if (d.split) own.set(d.output, resolved.get(d.output)!);
     acts = own;
   }
+  let postLn: UnfoldedPostLn[] | undefined;
+  if (cfg.postLnPerChannel) {
+    const own = new Map(acts);
+    postLn = unfoldPostLn(prep.plan, calib, prep.shapes, own, (t) => actCfg(prep.plan, cfg, t));
+    acts = own;
+  }
   const built = buildQuantizedNetwork({
     plan: prep.plan,
     weights: prep.weights,
@@ -460,7 +468,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
     net,
     config: cfg,
     configHash: hash,
-    stats: { layers: prep.layerStats, activations: prep.actStats, clePairs: prep.clePairs, calibSamples: calib.count, biasCorrection: prep.biasCorrection, ...(splitConcat && { splitConcat }) },
+    stats: { layers: prep.layerStats, activations: prep.actStats, clePairs: prep.clePairs, calibSamples: calib.count, biasCorrection: prep.biasCorrection, ...(splitConcat && { splitConcat }), ...(postLn && { postLnPerChannel: postLn }) },
     timingsMs: timings,
   };
 }

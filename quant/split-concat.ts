@@ -1,13 +1,17 @@
 /**
- * Split quantization of concatenations (Q-Diffusion §4.2; qnet/split.ts has the integer contract):
- * a channel Concat whose every reader is a conv (group 1) keeps each input's own quantization —
- * its output is quantized per channel group — instead of one scale for the whole concat output.
- * Decided on the built network's quantization map, after calibration: every part's range is the
- * range its producer was calibrated to.
+ * Activations quantized per channel group (qnet/split.ts has the integer contract), decided after
+ * calibration:
+ *  - `splitConcats`: split quantization of concatenations (Q-Diffusion §4.2): a channel Concat
+ *    whose every reader is a conv (group 1) keeps each input's own quantization (the range its
+ *    producer was calibrated to) instead of one scale for the whole concat output;
+ *  - `unfoldPostLn`: per-channel post-LayerNorm quantizers left unfolded (what RepQ-ViT avoids).
  */
 import type { QParams } from '../qnet/network.js';
 import { splitParams } from '../qnet/split.js';
 import type { LinearStep, OpStep, QuantPlan } from './build.js';
+import type { CalibData } from './calibrate.js';
+import type { TensorQuantConfig } from './config.js';
+import { channelQuantizers, probeTensors } from './repq.js';
 
 export interface SplitConcatDecision {
   readonly concat: string;
@@ -57,6 +61,51 @@ export function splitConcats(plan: QuantPlan, qOf: Map<string, QParams>, shapes:
       qOf.set(s.output, splitParams(parts.map((p) => ({ q: p.q, channels: p.channels }))));
       decide();
     }
+  }
+  return out;
+}
+
+export interface UnfoldedPostLn {
+  readonly layerNorm: string;
+  readonly tensor: string;
+  /** per channel: one (scale, zero point) each */
+  readonly unfolded: boolean;
+  readonly reason?: string;
+}
+
+/**
+ * The unfolded per-channel post-LayerNorm quantizer — what RepQ-ViT's reparameterization avoids,
+ * kept to price it: each integer LayerNorm output read only by gemms gets a min-max quantizer per
+ * channel of its last axis (RepQ-ViT's calibration, not folded), set in `acts` in place; its
+ * readers then run as split-input gemms (qnet/split.ts: every channel its own group).
+ */
+export function unfoldPostLn(plan: QuantPlan, calib: CalibData, shapes: ReadonlyMap<string, readonly number[]>, acts: Map<string, QParams>, acfg: (t: string) => TensorQuantConfig, maxImages = 256): UnfoldedPostLn[] {
+  const out: UnfoldedPostLn[] = [];
+  const todo: OpStep[] = [];
+  for (const s of plan.steps) {
+    if (s.kind !== 'layernorm') continue;
+    const rs = plan.steps.filter((r) => (r.kind === 'linear' ? [r.input] : r.kind === 'float' ? r.node.inputs : r.inputs).includes(s.output));
+    const bad = rs.find((r) => r.kind !== 'linear' || r.op !== 'gemm');
+    if (bad || rs.length === 0) out.push({ layerNorm: s.name, tensor: s.output, unfolded: false, reason: bad ? `'${bad.name}' (${bad.kind === 'linear' ? bad.op : bad.kind}) reads it: only gemms take per-channel input scales` : 'nothing reads it' });
+    else todo.push(s);
+  }
+  if (todo.length === 0) return out;
+  const probes = probeTensors(plan.graph, calib, todo.map((s) => s.output), maxImages);
+  for (const s of todo) {
+    const d = probes.get(s.output)!;
+    const shape = shapes.get(s.output) ?? [];
+    const C = shape[shape.length - 1] ?? 0;
+    const min = new Float64Array(C).fill(Infinity);
+    const max = new Float64Array(C).fill(-Infinity);
+    for (let i = 0; i < d.length; i++) {
+      const c = i % C;
+      if (d[i] < min[c]) min[c] = d[i];
+      if (d[i] > max[c]) max[c] = d[i];
+    }
+    const a = acfg(s.output);
+    const { scale, zeroPoint } = channelQuantizers(min, max, a);
+    out.push({ layerNorm: s.name, tensor: s.output, unfolded: true });
+    acts.set(s.output, { scale, zeroPoint, axis: shape.length - 1, bits: a.bits, signed: a.signed, narrow: false });
   }
   return out;
 }

@@ -27,7 +27,7 @@ import { formatMatMulLayer, runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
 import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt } from './kernels/linear.js';
-import { splitConvAccumulate } from './kernels/split-input.js';
+import { splitConvAccumulate, splitGemmAccumulate } from './kernels/split-input.js';
 import { channelGroups, isSplit, linearInputScale } from '../qnet/split.js';
 import { applyIgelu } from '../qnet/igelu.js';
 import { layerNormInt } from '../qnet/layernorm.js';
@@ -463,8 +463,9 @@ export class QuantizedRunner {
     const order = this.opts.order ?? DEFAULT_ORDER;
     const form = this.opts.form ?? 'raw';
     const split = isSplit(xq);
-    if ((xq.scale.length !== 1 || xq.zeroPoint.length !== 1) && !(split && layer.kind === 'conv' && layer.group === 1)) {
-      throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor (or, for a conv with group 1, per channel group: a split concat)' }]);
+    const splitOk = layer.kind === 'conv' ? layer.group === 1 && xq.axis === 1 : w.shape.length === 2 && xq.axis === x.shape.length - 1;
+    if ((xq.scale.length !== 1 || xq.zeroPoint.length !== 1) && !(split && splitOk)) {
+      throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor, or per channel group on the reduction axis (conv with group 1: axis 1; gemm: the last)' }]);
     }
     const common = {
       zx: xq.zeroPoint[0],
@@ -518,7 +519,9 @@ export class QuantizedRunner {
       }
       if (w.shape.length === 2) {
         const m = x.data.length / K;
-        const r = this.prepared.gemm(layer, 0, () => prepareGemmInt({ ...common, k: K, w: w.data, nOut })).run(x.data, m);
+        const r = split
+          ? splitGemmAccumulate({ x: x.data, m, groups: channelGroups(xq), spec: { ...common, k: K, w: w.data, nOut }, requant: this.opts.requant, prepared: (g, make) => this.prepared.gemm(layer, 1 + g, make) })
+          : this.prepared.gemm(layer, 0, () => prepareGemmInt({ ...common, k: K, w: w.data, nOut })).run(x.data, m);
         accs = r.acc;
         report = r.overflow;
         outShape = [...xs.slice(0, -1), nOut];

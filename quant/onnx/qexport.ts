@@ -109,10 +109,11 @@ export function exportQuantizedOnnx(net: QuantizedNetwork, opts: QExportOptions)
       problems.push({ node: l.name, op: l.kind, opset: qw.opset, message: `its weights are ${l.weight.format.kind === 'mx' ? l.weight.format.mx : l.weight.format.kind === 'group' ? `per-group INT${l.weight.format.bits}` : l.weight.format.element}: number-format layers have no ONNX export yet` });
       continue;
     }
-    const xq = l.kind === 'conv' || l.kind === 'concat' ? net.tensors.get(l.kind === 'conv' ? l.inputs[0] : l.output)?.q : undefined;
+    const reads = l.kind === 'conv' || l.kind === 'gemm';
+    const xq = reads || l.kind === 'concat' || l.kind === 'layernorm' ? net.tensors.get(reads ? l.inputs[0] : l.output)?.q : undefined;
     if (xq && isSplit(xq)) {
-      // QLinearConv (and a conv fused from QDQ) takes one input scale; ORT would run it in float
-      problems.push({ node: l.name, op: l.kind, opset: qw.opset, message: `${l.kind === 'conv' ? 'its input is' : 'its output is'} split-quantized (one scale per concatenated input, --split-concat): no ONNX operator takes per-channel-group activation scales` });
+      // QLinearConv / QLinearMatMul (and what ORT fuses from QDQ) take one input scale; ORT would run it in float
+      problems.push({ node: l.name, op: l.kind, opset: qw.opset, message: `${reads ? 'its input is' : 'its output is'} quantized per channel group (--split-concat / --post-ln-per-channel): no ONNX operator takes per-channel activation scales` });
       continue;
     }
     try {

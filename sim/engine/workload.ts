@@ -362,7 +362,10 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
       const axis = layer.axis < 0 ? layer.axis + x.length : layer.axis;
       // softmax (opset 13) normalizes one axis; coerced softmax (opset < 13) and LayerNorm every axis from `axis` on
       const L = layer.kind === 'softmax' && !layer.coerce2d ? x[axis] : numel(x.slice(axis));
-      const params = layer.kind === 'layernorm' ? (layer.gamma.length + (layer.beta?.length ?? 0)) * 4 : 0;
+      // an output quantized per channel (unfolded per-channel post-LN): a multiplier and zero point per channel
+      const yq = net.tensors.get(layer.output)?.q;
+      const perChannelOut = yq && yq.scale.length > 1 ? bytesOf(yq.scale.length, pb + yq.bits) : 0;
+      const params = layer.kind === 'layernorm' ? (layer.gamma.length + (layer.beta?.length ?? 0)) * 4 + perChannelOut : 0;
       layers.push(sfuLayer(common, layer.kind, numel(x) / L, L, inBits, outBits, params, layer.kind === 'softmax'));
       return;
     }

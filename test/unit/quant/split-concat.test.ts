@@ -93,7 +93,7 @@ describe('split concat quantization (PTQ pipeline)', () => {
 
   it('refuses the ONNX export naming the split concat and its conv', async () => {
     const r = await quantizeNetwork(g, calib, resolvePtqConfig('w8a8-pc', { splitConcat: true }));
-    expect(() => exportQuantizedOnnx(r.net, { format: 'qop' })).toThrow(/cat[\s\S]*split-quantized[\s\S]*m[\s\S]*split-quantized/);
+    expect(() => exportQuantizedOnnx(r.net, { format: 'qop' })).toThrow(/cat[\s\S]*per channel group[\s\S]*m[\s\S]*per channel group/);
   });
 
   it('is part of the config hash only when on (existing hashes unchanged)', () => {
