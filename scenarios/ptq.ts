@@ -45,10 +45,14 @@ export interface PtqSettings {
    * Not a sweep axis.
    */
   readonly layers?: Readonly<Record<string, LayerOverride>>;
+  /** split quantization of concatenations (quant config `splitConcat`); absent = off, hashes of other points unchanged. Not a sweep axis. */
+  readonly splitConcat?: boolean;
+  /** unfolded per-channel post-LayerNorm quantizers (quant config `postLnPerChannel`); absent = off. Not a sweep axis. */
+  readonly postLnPerChannel?: boolean;
 }
 
 /** the settable fields (also the `ptq.<field>` sweep axes) */
-export type PtqField = Exclude<keyof PtqSettings, 'preset' | 'layers'>;
+export type PtqField = Exclude<keyof PtqSettings, 'preset' | 'layers' | 'splitConcat' | 'postLnPerChannel'>;
 
 export const BIAS_CORRECTIONS: readonly BiasCorrection[] = Object.freeze(['none', 'empirical', 'analytic']);
 export const WEIGHT_RANGES: readonly WeightRange[] = Object.freeze(['minmax', 'mse']);
@@ -146,8 +150,14 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     problems.push({ path, message: `expected a PTQ preset name or an object, got ${describe(v)}` });
     return undefined;
   }
-  checkKeys(v, path, ['preset', 'label', 'layers', ...PTQ_FIELD_NAMES], problems);
+  checkKeys(v, path, ['preset', 'label', 'layers', 'splitConcat', 'postLnPerChannel', ...PTQ_FIELD_NAMES], problems);
   const layers = v.layers === undefined ? undefined : readLayers(v.layers, joinPath(path, 'layers'), problems);
+  const flags: { splitConcat?: true; postLnPerChannel?: true } = {};
+  for (const k of ['splitConcat', 'postLnPerChannel'] as const) {
+    if (v[k] === undefined) continue;
+    if (typeof v[k] !== 'boolean') problems.push({ path: joinPath(path, k), message: `expected true or false, got ${describe(v[k])}` });
+    else if (v[k]) flags[k] = true;
+  }
   let preset: string | null = null;
   if (v.preset !== undefined) preset = checkPreset(v.preset, joinPath(path, 'preset')) ?? null;
   const overrides: Partial<Record<PtqField, unknown>> = {};
@@ -162,8 +172,8 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
   const label =
     typeof v.label === 'string'
       ? v.label
-      : [preset ?? 'default', ...Object.entries(overrides).map(([k, x]) => `${k}=${String(x)}`)].join(' ');
-  return { label, preset, overrides: { ...(overrides as Partial<Omit<PtqSettings, 'preset'>>), ...(layers && { layers }) } };
+      : [preset ?? 'default', ...Object.entries({ ...overrides, ...flags }).map(([k, x]) => `${k}=${String(x)}`)].join(' ');
+  return { label, preset, overrides: { ...(overrides as Partial<Omit<PtqSettings, 'preset'>>), ...(layers && { layers }), ...flags } };
 }
 
 /** A `layers:` map of a ptq entry: layer name → {wBits?, aBits?, weightRange?}. */
@@ -219,6 +229,8 @@ export function ptqFlagsOf(s: PtqSettings, seed: number): PtqFlags {
     calibSamples: s.calibSamples,
     seed,
     ...(s.layers && { overrides: s.layers }),
+    ...(s.splitConcat && { splitConcat: true }),
+    ...(s.postLnPerChannel && { postLnPerChannel: true }),
   };
 }
 

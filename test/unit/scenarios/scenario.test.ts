@@ -39,6 +39,21 @@ describe('scenario files', () => {
     for (const name of builtinScenarios()) expect(loadScenario(name).name).toBe(name);
   });
 
+  it("vit-ptq's unfolded post-LN arm reaches the PTQ config; the other arms' settings do not name it (their hashes unchanged)", () => {
+    const points = expandPoints(loadScenario('vit-ptq'));
+    const byLabel = new Map(points.map((p) => [p.config.ptqLabel, p.config.ptq]));
+    const unfolded = byLabel.get('W6A6-postLN-per-channel')!;
+    expect(unfolded.postLnPerChannel).toBe(true);
+    expect(ptqConfigOf(unfolded, 0).postLnPerChannel).toBe(true);
+    const uniform = byLabel.get('W6A6-uniform')!;
+    expect(Object.keys(uniform)).not.toContain('postLnPerChannel');
+    expect(ptqConfigOf(uniform, 0).postLnPerChannel).toBeUndefined();
+    // a non-boolean is named with its path
+    expect(problemsOf(() => validateScenario({ name: 'x', runner: 'qloom', networks: ['fmnist-vit'], archs: ['edge-npu'], ptq: [{ preset: 'w8a8-pc', splitConcat: 'yes' }] }))).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'ptq[0].splitConcat', message: 'expected true or false, got "yes"' })]),
+    );
+  });
+
   it('points are the cartesian product: dse = 3 networks × 4 shapes × 3 buffers × 3 bandwidths × 3 dataflows', () => {
     const points = expandPoints(loadScenario('dse'));
     expect(points.length).toEqual(3 * 4 * 3 * 3 * 3);
