@@ -92,6 +92,11 @@ export function startQueueSweep(scenario: Scenario, opts: QueueSweepOptions): Sw
     const accept = (hash: string, metrics: PointMetrics): void => {
       const p = pending.get(hash);
       if (!p || finished) return;
+      // a job seen completed without its result (Redis restarted under a finishing worker): run it again
+      if (metrics === null || typeof metrics !== 'object') {
+        lost(hash, p);
+        return;
+      }
       pending.delete(hash);
       writePointFile(opts.outDir, p, metrics);
       ran.push(hash);
@@ -102,6 +107,22 @@ export function startQueueSweep(scenario: Scenario, opts: QueueSweepOptions): Sw
     };
 
     const retries = new Map<string, number>();
+    const lost = (hash: string, p: Point): void => {
+      const n = (retries.get(hash) ?? 0) + 1;
+      retries.set(hash, n);
+      if (n > MAX_QUEUE_RETRIES) {
+        void finish(new ResourceError(`point #${p.index} completed in the queue without a result ${MAX_QUEUE_RETRIES} times; the finished points are in ${opts.outDir}/points — run again to resume`));
+        return;
+      }
+      notice(`point #${p.index} completed in the queue without its result (Redis restarted under it?): enqueued again`);
+      void queue!
+        .getJob(hash)
+        .then(async (job) => {
+          if (job) await job.remove();
+          await enqueue([p]);
+        })
+        .catch(() => {}); // Redis gone: the check after it is back enqueues it
+    };
     const failed = (hash: string, reason: string | undefined): void => {
       const p = pending.get(hash);
       if (!p || finished) return;

@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { codeVersion } from '../../scenarios/points.js';
@@ -159,4 +159,24 @@ describe('qloom scenario --queue and qloom worker', () => {
     expect(w.out).toContain("--queue 'redis://127.0.0.1:1/x': the path must be a database number");
     expect(w.out).toContain('--concurrency must be an integer 1…1024');
   }, 60_000);
+
+  it('a job that completes without a result is run again, and after 5 such runs the sweep stops in words, not with a crash', async () => {
+    const port = await freePort();
+    const redis = await redisServer(port);
+    const connection = { port, host: '127.0.0.1', maxRetriesPerRequest: null };
+    // a worker that finishes every point and loses its result (as one finishing while Redis restarts under it)
+    const worker = new Worker(queueName(codeVersion()), async () => undefined, { connection, prefix: KEY_PREFIX });
+    worker.on('error', () => {});
+    const file = join(dir, 'lost.json');
+    writeFileSync(file, JSON.stringify({ name: 'lost', seed: 1, runner: 'synthetic', networks: ['fmnist-cnn'], archs: ['edge-npu'], metrics: ['cycles'] }));
+    const p = qloom('scenario', file, '--queue', `redis://127.0.0.1:${port}`, '--out', join(dir, 'lost'));
+    const code = await p.exit;
+    expect(code, p.out).not.toBe(0);
+    expect(p.out).toMatch(/point #0 completed in the queue without its result \(Redis restarted under it\?\): enqueued again/);
+    expect(p.out).toMatch(/point #0 completed in the queue without a result 5 times; the finished points are in .* run again to resume/);
+    expect(p.out).not.toMatch(/internal error|TypeError/);
+    await worker.close();
+    redis.child.kill('SIGTERM');
+    await redis.exit;
+  }, 120_000);
 });
