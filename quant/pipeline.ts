@@ -22,7 +22,6 @@ import {
   perSample,
   planNetwork,
   simpleAct,
-  resolveTied,
   softmaxOutputQuant,
   tensorShapes,
   type FusedAct,
@@ -36,7 +35,7 @@ import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, weigh
 import { crossLayerEqualize } from './cle.js';
 import { applyLogSoftmax } from './log-softmax.js';
 import { repqReparameterize, type RepqResult } from './repq.js';
-import { splitConcats, unfoldPostLn, type SplitConcatDecision, type UnfoldedPostLn } from './split-concat.js';
+import { applyChannelGroups, type SplitConcatDecision, type UnfoldedPostLn } from './split-concat.js';
 import { applyNumberFormat } from './formats.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
 import { dequantizeArray, fakeQuantize, qparamsFromRange, qparamsFromRanges, quantizeArray } from './quantizer.js';
@@ -434,22 +433,7 @@ export async function quantizeNetwork(graph: Graph, calib: CalibData, cfg: PtqCo
   const prep = await prepareModel(graph, calib, cfg, opts, timings);
   const t1 = now();
   const hash = configHash(cfg);
-  // split concats: their outputs take their inputs' own quantization (after every range is set)
-  let acts: ReadonlyMap<string, QParams> = prep.acts;
-  let splitConcat: SplitConcatDecision[] | undefined;
-  if (cfg.splitConcat) {
-    const resolved = resolveTied(prep.plan, prep.acts);
-    splitConcat = splitConcats(prep.plan, resolved, prep.shapes);
-    const own = new Map(prep.acts);
-    for (const d of splitConcat) if (d.split) own.set(d.output, resolved.get(d.output)!);
-    acts = own;
-  }
-  let postLn: UnfoldedPostLn[] | undefined;
-  if (cfg.postLnPerChannel) {
-    const own = new Map(acts);
-    postLn = unfoldPostLn(prep.plan, calib, prep.shapes, own, (t) => actCfg(prep.plan, cfg, t));
-    acts = own;
-  }
+  const { acts, splitConcat, postLn } = applyChannelGroups(prep.plan, prep.acts, prep.shapes, calib, cfg, (t) => actCfg(prep.plan, cfg, t));
   const built = buildQuantizedNetwork({
     plan: prep.plan,
     weights: prep.weights,

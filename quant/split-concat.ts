@@ -8,9 +8,9 @@
  */
 import type { QParams } from '../qnet/network.js';
 import { splitParams } from '../qnet/split.js';
-import type { LinearStep, OpStep, QuantPlan } from './build.js';
+import { resolveTied, type LinearStep, type OpStep, type QuantPlan } from './build.js';
 import type { CalibData } from './calibrate.js';
-import type { TensorQuantConfig } from './config.js';
+import type { PtqConfig, TensorQuantConfig } from './config.js';
 import { channelQuantizers, probeTensors } from './repq.js';
 
 export interface SplitConcatDecision {
@@ -108,4 +108,29 @@ export function unfoldPostLn(plan: QuantPlan, calib: CalibData, shapes: Readonly
     acts.set(s.output, { scale, zeroPoint, axis: shape.length - 1, bits: a.bits, signed: a.signed, narrow: false });
   }
   return out;
+}
+
+/**
+ * The config's channel-group choices applied to the activation quantizers after every range is
+ * set: split concat outputs take their inputs' own (tied-resolved) quantization, unfolded post-LN
+ * tensors their per-channel one; `acts` itself is left as it was.
+ */
+export function applyChannelGroups(
+  plan: QuantPlan,
+  acts: ReadonlyMap<string, QParams>,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  calib: CalibData,
+  cfg: PtqConfig,
+  acfg: (t: string) => TensorQuantConfig,
+): { acts: ReadonlyMap<string, QParams>; splitConcat?: SplitConcatDecision[]; postLn?: UnfoldedPostLn[] } {
+  if (!cfg.splitConcat && !cfg.postLnPerChannel) return { acts };
+  const own = new Map(acts);
+  let splitConcat: SplitConcatDecision[] | undefined;
+  if (cfg.splitConcat) {
+    const resolved = resolveTied(plan, acts);
+    splitConcat = splitConcats(plan, resolved, shapes);
+    for (const d of splitConcat) if (d.split) own.set(d.output, resolved.get(d.output)!);
+  }
+  const postLn = cfg.postLnPerChannel ? unfoldPostLn(plan, calib, shapes, own, acfg) : undefined;
+  return { acts: own, ...(splitConcat && { splitConcat }), ...(postLn && { postLn }) };
 }

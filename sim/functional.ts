@@ -326,13 +326,14 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
         current = new LinearRun(l, replicas, runner.intInput(l, 0), layerAcc, order, form);
       }
     },
-    tile(t: TileEvent): void {
+    /** a tile of network layer `layer` (t.layer is the workload's index; no copy of the borrowed tile) */
+    tile(t: TileEvent, layer: number): void {
       if (current === null) {
         // tiles of a layer that runs whole (batched MatMul) carry no separate functional work
-        if (t.layer === next && !isTiled(t.layer)) return;
-        throw new InvariantError(`tile of layer ${t.layer} outside its beginLayer/endLayer`);
+        if (layer === next && !isTiled(layer)) return;
+        throw new InvariantError(`tile of layer ${layer} outside its beginLayer/endLayer`);
       }
-      if (t.layer !== next) throw new InvariantError(`tile of layer ${t.layer} while layer ${next} is open`);
+      if (layer !== next) throw new InvariantError(`tile of layer ${layer} while layer ${next} is open`);
       current.tile(t);
     },
     endLayer(layer: number): void {
@@ -351,11 +352,8 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
       if (q !== undefined) inner.beginLayer(q);
     },
     tile(t: TileEvent): void {
-      if (!map) return inner.tile(t);
-      const q = map[t.layer];
-      if (q === undefined) return;
-      if (q === t.layer) return inner.tile(t);
-      inner.tile({ ...t, layer: q });
+      const q = map ? map[t.layer] : t.layer;
+      if (q !== undefined) inner.tile(t, q);
     },
     endLayer(layer: number): void {
       const q = map ? map[layer] : layer;

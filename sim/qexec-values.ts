@@ -130,29 +130,13 @@ export class PreparedLayers {
   }
 
   conv(layer: QLinearLayer, xShape: readonly number[], make: () => PreparedConvInt): PreparedConvInt {
-    const key = xShape.join(',');
-    let list = this.convs.get(layer);
-    if (!list) this.convs.set(layer, (list = []));
-    const hit = list.find((e) => e.key === key);
-    if (hit) return hit.prep;
-    const prep = make();
-    if (list.length >= SHAPES_PER_LAYER) list.shift();
-    list.push({ key, prep });
-    return prep;
+    return cached(this.convs, layer, xShape.join(','), SHAPES_PER_LAYER, make);
   }
 
   /** one channel group of a conv with a split input (sim/kernels/split-input.ts) */
   convPart(layer: QLinearLayer, part: number, xShape: readonly number[], make: () => PreparedConvInt): PreparedConvInt {
-    const key = `${part}:${xShape.join(',')}`;
-    let list = this.parts.get(layer);
-    if (!list) this.parts.set(layer, (list = []));
-    const hit = list.find((e) => e.key === key);
-    if (hit) return hit.prep;
-    const prep = make();
-    // every group of up to SHAPES_PER_LAYER input shapes
-    if (list.length >= SHAPES_PER_LAYER * 8) list.shift();
-    list.push({ key, prep });
-    return prep;
+    // every group of up to SHAPES_PER_LAYER input shapes (of at most 8 groups)
+    return cached(this.parts, layer, `${part}:${xShape.join(',')}`, SHAPES_PER_LAYER * 8, make);
   }
 
   /** gemm: the batch size varies per run, so one per weight slice (`slice`: a batched weight's index) */
@@ -161,6 +145,18 @@ export class PreparedLayers {
     if (!list) this.gemms.set(layer, (list = []));
     return (list[slice] ??= make());
   }
+}
+
+/** the entry of `key` in the layer's list, made and appended when missing (the oldest dropped past `limit`) */
+function cached<T>(lists: Map<QLinearLayer, { key: string; prep: T }[]>, layer: QLinearLayer, key: string, limit: number, make: () => T): T {
+  let list = lists.get(layer);
+  if (!list) lists.set(layer, (list = []));
+  const hit = list.find((e) => e.key === key);
+  if (hit) return hit.prep;
+  const prep = make();
+  if (list.length >= limit) list.shift();
+  list.push({ key, prep });
+  return prep;
 }
 
 // ---------------------------------------------------------------------------------------------

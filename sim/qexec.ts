@@ -26,7 +26,7 @@ import type { SwampReport } from './kernels/fp-dot.js';
 import { formatMatMulLayer, runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
-import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type PreparedConvInt } from './kernels/linear.js';
+import { prepareConvInt, prepareGemmInt, type GemmIntSpec } from './kernels/linear.js';
 import { splitConvAccumulate, splitGemmAccumulate } from './kernels/split-input.js';
 import { channelGroups, isSplit, linearInputScale } from '../qnet/split.js';
 import { applyIgelu } from '../qnet/igelu.js';
@@ -462,11 +462,9 @@ export class QuantizedRunner {
     const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
     const order = this.opts.order ?? DEFAULT_ORDER;
     const form = this.opts.form ?? 'raw';
+    // per channel group (qnet/split.ts) only on the reduction axis: conv with group 1 axis 1, 2-D gemm the last
     const split = isSplit(xq);
-    const splitOk = layer.kind === 'conv' ? layer.group === 1 && xq.axis === 1 : w.shape.length === 2 && xq.axis === x.shape.length - 1;
-    if ((xq.scale.length !== 1 || xq.zeroPoint.length !== 1) && !(split && splitOk)) {
-      throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor, or per channel group on the reduction axis (conv with group 1: axis 1; gemm: the last)' }]);
-    }
+    if (split && !(layer.kind === 'conv' ? layer.group === 1 && xq.axis === 1 : w.shape.length === 2 && xq.axis === x.shape.length - 1)) throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor, or per channel group on the reduction axis' }]);
     const common = {
       zx: xq.zeroPoint[0],
       zw: w.q.zeroPoint,
@@ -490,9 +488,8 @@ export class QuantizedRunner {
       const xShape = x.shape as [number, number, number, number];
       if (split) {
         const spec = { ...common, w: w.data, wShape: w.shape as [number, number, number, number], strides: layer.strides, pads: layer.pads, dilations: layer.dilations, group: 1 };
-        const prepared = (g: number, shape: readonly number[], make: () => PreparedConvInt) => this.prepared.convPart(layer, g, shape, make);
-        const r = splitConvAccumulate({ x: x.data, xShape, groups: channelGroups(xq), spec, requant: this.opts.requant, prepared });
-        return this.finishLinear(layer, { acc: r.acc, outShape: r.outShape, rqShape: r.outShape, overflow: r.overflow }, info);
+        const r = splitConvAccumulate({ x: x.data, xShape, groups: channelGroups(xq), spec, requant: this.opts.requant, prepared: (g, shape, make) => this.prepared.convPart(layer, g, shape, make) });
+        return this.finishLinear(layer, { ...r, rqShape: r.outShape }, info);
       }
       const prep = this.prepared.conv(layer, xShape, () =>
         prepareConvInt({
