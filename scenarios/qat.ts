@@ -1,0 +1,161 @@
+/**
+ * Quantization-aware training of a model (`qloom qat`, the `qat-vs-ptq` scenario): PTQ's prepared
+ * network (static BN folding, quantizers, MSE ranges) is the starting point; quant/qat trains its
+ * weights, biases and scales (STE + LSQ) on the data set's train split on tfjs's WebAssembly
+ * backend; the result is built into a QuantizedNetwork by the same `buildQuantizedNetwork` as a PTQ
+ * result, so it exports and simulates like one.
+ *
+ * Checkpoints: with a folder, `<model>-<qat hash>.json` after every epoch (temp + rename); a rerun
+ * with the same model, data, preset and hyperparameters resumes after the last finished epoch.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors/index.js';
+import { loadDataset, type DatasetName, type LabeledSet } from '../nets/data/index.js';
+import { loadModel } from '../nets/zoo/index.js';
+import { initTf } from '../nets/zoo/tfjs-models.js';
+import { buildQuantizedNetwork, type LinearWeights } from '../quant/build.js';
+import { transformerAlgorithms } from '../quant/config.js';
+import { prepareModel, type PreparedModel } from '../quant/pipeline.js';
+import { InvariantError } from '../nets/errors.js';
+import { quantizeArray } from '../quant/quantizer.js';
+import { QatModel, qatProblems } from '../quant/qat/model.js';
+import { qatHash, resolveQatPreset, type QatHyper, type QatPreset } from '../quant/qat/presets.js';
+import { qatTop1, trainQat, type QatCheckpoint, type QatCheckpointStore, type QatEpoch } from '../quant/qat/train.js';
+import type { QParams, QuantizedNetwork } from '../qnet/network.js';
+import { calibrationSet } from './datasets.js';
+import { checkOutputDir, ensureDir, writeFileAtomic } from './files.js';
+
+export const QAT_DATASETS: readonly DatasetName[] = Object.freeze(['fmnist', 'mnist']);
+
+export interface QatOptions {
+  readonly preset: string;
+  readonly data: DatasetName;
+  readonly hyper?: Partial<QatHyper>;
+  /** a folder for per-epoch checkpoints (resumed when they match) */
+  readonly checkpoint?: string;
+  /** train on a seeded subset of this many images (smoke runs and tests) */
+  readonly trainSamples?: number;
+  /** test images scored (fake quant) after each epoch; default 2000, 0 for none */
+  readonly evalSamples?: number;
+  readonly onStep?: (epoch: number, step: number, steps: number, loss: number) => void;
+  readonly onEpoch?: (e: QatEpoch) => void;
+  readonly onStage?: (stage: string) => void;
+}
+
+export interface QatResult {
+  readonly net: QuantizedNetwork;
+  readonly preset: QatPreset;
+  /** sha256 of the PTQ config and the hyperparameters */
+  readonly qatHash: string;
+  readonly history: readonly QatEpoch[];
+  /** fake-quant top-1 of the PTQ starting point on the per-epoch images (absent without them) */
+  readonly startTop1?: number;
+  readonly epochsRun: number;
+  readonly trainSamples: number;
+  readonly seconds: number;
+}
+
+/** Per-epoch checkpoints as one JSON file (float arrays in base64), written temp + rename. */
+export function qatCheckpointFile(file: string): QatCheckpointStore {
+  const enc = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+  const dec = (s: string) => new Float32Array(new Uint8Array(Buffer.from(s, 'base64')).buffer);
+  return {
+    load() {
+      if (!existsSync(file)) return undefined;
+      const j = JSON.parse(readFileSync(file, 'utf8')) as {
+        epoch: number;
+        history: QatEpoch[];
+        variables: Record<string, string>;
+        optimizers: { name: string; shape: number[]; data: string }[][];
+      };
+      return {
+        epoch: j.epoch,
+        history: j.history,
+        variables: Object.fromEntries(Object.entries(j.variables).map(([k, v]) => [k, dec(v)])),
+        optimizers: j.optimizers.map((o) => o.map((w) => ({ name: w.name, shape: w.shape, data: dec(w.data) }))),
+      };
+    },
+    save(c: QatCheckpoint) {
+      const j = {
+        epoch: c.epoch,
+        history: c.history,
+        variables: Object.fromEntries(Object.entries(c.variables).map(([k, v]) => [k, enc(v)])),
+        optimizers: c.optimizers.map((o) => o.map((w) => ({ name: w.name, shape: w.shape, data: enc(w.data) }))),
+      };
+      writeFileAtomic(file, JSON.stringify(j));
+    },
+  };
+}
+
+/**
+ * The QuantizedNetwork of a trained state: weight codes from the trained float weights on the
+ * learned grids, the learned activation scales (zero points PTQ's), built by PTQ's own build.
+ */
+export function qatNetwork(prep: PreparedModel, state: Awaited<ReturnType<QatModel['state']>>, name: string, meta: Readonly<Record<string, string>>, algorithms?: Parameters<typeof buildQuantizedNetwork>[0]['algorithms']): QuantizedNetwork {
+  const weights = new Map<string, LinearWeights>();
+  for (const s of prep.plan.linears) {
+    const w = state.weights.get(s.name);
+    if (!w) throw new InvariantError(`QAT: no trained weights for '${s.name}'`);
+    weights.set(s.name, { codes: quantizeArray(w.weight, w.q, s.wShape), q: w.q, bias: w.bias });
+  }
+  const acts = new Map<string, QParams>(prep.acts);
+  for (const [t, q] of state.acts) acts.set(t, q);
+  return buildQuantizedNetwork({ plan: prep.plan, weights, acts, shapes: prep.shapes, name, meta, ...(algorithms && { algorithms }) });
+}
+
+/** QAT of a zoo model (or model file) on `data`'s train split; the QuantizedNetwork it trains. */
+export async function qatModel(model: string, opts: QatOptions): Promise<QatResult> {
+  if (!QAT_DATASETS.includes(opts.data)) throw new UsageError(`QAT trains on a labelled train split: --data must be ${QAT_DATASETS.join(' or ')}, got '${opts.data}'`);
+  const preset = resolveQatPreset(opts.preset, opts.hyper);
+  const cfg = preset.ptq;
+  const { graph } = loadModel(model);
+  const hash = qatHash(preset);
+  if (opts.checkpoint) {
+    checkOutputDir(opts.checkpoint);
+    ensureDir(opts.checkpoint);
+  }
+  const t0 = Date.now();
+  opts.onStage?.('ptq');
+  const calib = calibrationSet(opts.data, model, cfg);
+  const prep = await prepareModel(graph, calib, cfg);
+  const problems = qatProblems(prep.plan);
+  if (problems.length) throw new UsageError(`QAT cannot train ${model}:\n  ${problems.join('\n  ')}`);
+  const { tf } = await initTf('wasm');
+  const qm = new QatModel(tf, prep.plan, {
+    weightQ: new Map([...prep.weights].map(([k, w]) => [k, w.q])),
+    bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])),
+    acts: prep.acts,
+    shapes: prep.shapes,
+  });
+  try {
+    const train: LabeledSet =
+      opts.trainSamples !== undefined ? loadDataset(opts.data, 'train', { samples: opts.trainSamples, seed: preset.qat.seed }) : loadDataset(opts.data, 'train');
+    const evalSamples = opts.evalSamples ?? 2000;
+    const evalSet = evalSamples > 0 ? loadDataset(opts.data, 'test', { samples: evalSamples, seed: preset.qat.seed }) : undefined;
+    const checkpoint = opts.checkpoint ? qatCheckpointFile(join(opts.checkpoint, `${model.replace(/[^A-Za-z0-9._-]/g, '_')}-${opts.data}-${train.count}-${hash.slice(0, 16)}.json`)) : undefined;
+    opts.onStage?.('train');
+    const startTop1 = evalSet ? await qatTop1(tf, qm, evalSet) : undefined;
+    const trained = await trainQat(tf, qm, train, {
+      ...preset.qat,
+      evalSet,
+      checkpoint,
+      onStep: opts.onStep,
+      onEpoch: opts.onEpoch,
+    });
+    opts.onStage?.('build');
+    const net = qatNetwork(prep, await qm.state(), graph.name, { producer: 'qloom QAT', preset: cfg.preset, configHash: hash }, transformerAlgorithms(cfg));
+    return {
+      net,
+      preset,
+      qatHash: hash,
+      history: trained.history,
+      ...(startTop1 !== undefined && { startTop1 }),
+      epochsRun: trained.epochsRun,
+      trainSamples: train.count,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    qm.dispose();
+  }
+}
