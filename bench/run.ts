@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   search: () => import('./search.js'),
   queue: () => import('./queue.js'),
   'ptq-ladder': () => import('./ptq-ladder.js'),
+  'qat-vs-ptq': () => import('./qat-vs-ptq.js'),
   scalesim: () => import('./scalesim.js'),
   sim: () => import('./sim.js'),
   transformers: () => import('./transformers.js'),

@@ -30,6 +30,9 @@ export { PRESET_NAMES as PTQ_PRESET_NAMES, resolvePtqConfig, type PtqConfig, typ
 export type { PtqResult } from '../quant/pipeline.js';
 export type { QuantizedNetwork } from '../qnet/network.js';
 export { CALIB_DATASETS, debugModel, ptqSummary, ptqTimings, quantize, writeQuantizedOnnx, type DebugModelOptions, type QuantizeOptions } from './quantize.js';
+// quantization-aware training (quant/qat): STE + LSQ from the PTQ starting point
+export { QAT_PRESETS, resolveQatPreset, type QatHyper, type QatPreset } from '../quant/qat/presets.js';
+export { qatCacheDir, qatModel, QAT_DATASETS, type QatOptions, type QatResult } from './qat.js';
 export type { DebugReport } from './debug.js';
 export type { EvalDatasetName } from './datasets.js';
 

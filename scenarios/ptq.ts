@@ -9,6 +9,7 @@
  */
 import { ConfigError, type Problem } from '../arch/errors.js';
 import { checkKeys, describe, didYouMean, isPlainObject, joinPath } from '../arch/validate.js';
+import { QAT_PRESETS } from '../quant/qat/presets.js';
 import { CLE_RELU6_MODES, PTQ_PRESETS as QUANT_PRESETS, resolvePtqConfig, type CleRelu6Mode, type LayerOverride, type PtqConfig, type PtqFlags } from '../quant/config.js';
 
 export type BiasCorrection = 'none' | 'empirical' | 'analytic';
@@ -49,10 +50,17 @@ export interface PtqSettings {
   readonly splitConcat?: boolean;
   /** unfolded per-channel post-LayerNorm quantizers (quant config `postLnPerChannel`); absent = off. Not a sweep axis. */
   readonly postLnPerChannel?: boolean;
+  /**
+   * quantization-aware training with this QAT preset (quant/qat/presets.ts) instead of PTQ: the
+   * other fields are the preset's starting point, for the report's axes; absent = PTQ. Not a sweep axis.
+   */
+  readonly qat?: string;
+  /** with `qat`: train on a seeded subset of this many training images (quick looks); absent = all */
+  readonly qatTrainSamples?: number;
 }
 
 /** the settable fields (also the `ptq.<field>` sweep axes) */
-export type PtqField = Exclude<keyof PtqSettings, 'preset' | 'layers' | 'splitConcat' | 'postLnPerChannel'>;
+export type PtqField = Exclude<keyof PtqSettings, 'preset' | 'layers' | 'splitConcat' | 'postLnPerChannel' | 'qat' | 'qatTrainSamples'>;
 
 export const BIAS_CORRECTIONS: readonly BiasCorrection[] = Object.freeze(['none', 'empirical', 'analytic']);
 export const WEIGHT_RANGES: readonly WeightRange[] = Object.freeze(['minmax', 'mse']);
@@ -60,7 +68,10 @@ export const ACT_RANGES: readonly ActRange[] = Object.freeze(['minmax', 'mse', '
 
 /** A quant/config.ts preset in the scenario's flat vocabulary. */
 function settingsOfPreset(name: string): PtqSettings {
-  const p = QUANT_PRESETS[name];
+  return settingsOfConfig(name, QUANT_PRESETS[name]);
+}
+
+function settingsOfConfig(name: string, p: Omit<PtqConfig, 'preset'>): PtqSettings {
   return Object.freeze({
     preset: name,
     weightBits: p.weights.bits,
@@ -150,7 +161,9 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     problems.push({ path, message: `expected a PTQ preset name or an object, got ${describe(v)}` });
     return undefined;
   }
-  checkKeys(v, path, ['preset', 'label', 'layers', 'splitConcat', 'postLnPerChannel', ...PTQ_FIELD_NAMES], problems);
+  checkKeys(v, path, ['preset', 'label', 'layers', 'splitConcat', 'postLnPerChannel', 'qat', 'trainSamples', ...PTQ_FIELD_NAMES], problems);
+  if (v.qat !== undefined) return readQatEntry(v, path, problems, before);
+  if (v.trainSamples !== undefined) problems.push({ path: joinPath(path, 'trainSamples'), message: 'training images are a QAT setting: give it beside qat: <QAT preset>' });
   const layers = v.layers === undefined ? undefined : readLayers(v.layers, joinPath(path, 'layers'), problems);
   const flags: { splitConcat?: true; postLnPerChannel?: true } = {};
   for (const k of ['splitConcat', 'postLnPerChannel'] as const) {
@@ -174,6 +187,28 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
       ? v.label
       : [preset ?? 'default', ...Object.entries({ ...overrides, ...flags }).map(([k, x]) => `${k}=${String(x)}`)].join(' ');
   return { label, preset, overrides: { ...(overrides as Partial<Omit<PtqSettings, 'preset'>>), ...(layers && { layers }), ...flags } };
+}
+
+/**
+ * `{qat: <QAT preset>, label?}`: the point is trained (QAT) from the preset's PTQ starting point;
+ * its settings are the preset's, so nothing else may be given beside it.
+ */
+function readQatEntry(v: Record<string, unknown>, path: string, problems: Problem[], before: number): PtqEntry | undefined {
+  const name = v.qat;
+  if (typeof name !== 'string' || !Object.hasOwn(QAT_PRESETS, name)) {
+    const hint = typeof name === 'string' ? didYouMean(name, Object.keys(QAT_PRESETS)) : undefined;
+    problems.push({ path: joinPath(path, 'qat'), message: `unknown QAT preset ${describe(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; QAT presets: ${Object.keys(QAT_PRESETS).join(', ')}` });
+  }
+  for (const k of Object.keys(v)) {
+    if (k !== 'qat' && k !== 'label' && k !== 'trainSamples') problems.push({ path: joinPath(path, k), message: 'a QAT entry takes every setting from its QAT preset: give only qat, trainSamples and label' });
+  }
+  const n = v.trainSamples;
+  if (n !== undefined && !(typeof n === 'number' && Number.isInteger(n) && n >= 1)) problems.push({ path: joinPath(path, 'trainSamples'), message: `expected a positive integer (training images), got ${describe(n)}` });
+  if (v.label !== undefined && (typeof v.label !== 'string' || v.label.trim() === '')) problems.push({ path: joinPath(path, 'label'), message: `expected a non-empty string, got ${describe(v.label)}` });
+  if (problems.length > before) return undefined;
+  const q = QAT_PRESETS[name as string];
+  const { preset: _p, ...settings } = settingsOfConfig(q.base, q.ptq);
+  return { label: typeof v.label === 'string' ? v.label : (name as string), preset: q.base, overrides: { ...settings, qat: name as string, ...(n !== undefined && { qatTrainSamples: n as number }) } };
 }
 
 /** A `layers:` map of a ptq entry: layer name → {wBits?, aBits?, weightRange?}. */

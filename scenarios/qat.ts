@@ -9,7 +9,8 @@
  * with the same model, data, preset and hyperparameters resumes after the last finished epoch.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors/index.js';
 import { loadDataset, type DatasetName, type LabeledSet } from '../nets/data/index.js';
 import { loadModel } from '../nets/zoo/index.js';
@@ -27,6 +28,15 @@ import { calibrationSet } from './datasets.js';
 import { checkOutputDir, ensureDir, writeFileAtomic } from './files.js';
 
 export const QAT_DATASETS: readonly DatasetName[] = Object.freeze(['fmnist', 'mnist']);
+
+/**
+ * Where scenarios keep QAT checkpoints (QLOOM_QAT_CACHE, else .qloom-cache/qat in the checkout,
+ * git-ignored): a finished run is one file, so a scenario rerun — or `qloom qat --checkpoint` on
+ * the same folder — loads it instead of training again.
+ */
+export function qatCacheDir(): string {
+  return process.env.QLOOM_QAT_CACHE ?? join(dirname(fileURLToPath(import.meta.url)), '..', '.qloom-cache', 'qat');
+}
 
 export interface QatOptions {
   readonly preset: string;

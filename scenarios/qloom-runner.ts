@@ -30,6 +30,8 @@ import { addOverflows, bitsByClass, bitsTotal, NO_OVERFLOWS, type OverflowsBy, t
 import { calibrationSet, evaluationSet, type EvalSet } from './datasets.js';
 import { agreementWithFp32, evaluateOnArch, inputShapeFor, type ArchEvaluation } from './evaluate.js';
 import { quantizeModel } from './quantize.js';
+import { qatCacheDir, qatModel } from './qat.js';
+import type { DatasetName } from '../nets/data/index.js';
 import { ptqConfigOf } from './ptq.js';
 import type { PointMetrics } from './runners.js';
 import type { JsonValue, PointConfig } from './scenario.js';
@@ -80,6 +82,29 @@ export function quantizedFor(network: string, dataset: PointConfig['dataset'], c
   if (!ptqCache.has(base)) algOf.set(base, alg);
   const first = quantize(base, alg);
   return first.then((r) => (alg === null || !usesAlgorithms(r) || stableJson(algOf.get(base)) === stableJson(alg) ? r : quantize(`${base}|${stableJson(alg)}`, alg)));
+}
+
+const qatCache = new Map<string, Promise<PtqResult>>();
+
+/**
+ * The QAT network of a point (cached per thread, and on disk: qatCacheDir's checkpoints make a
+ * finished training a file read). Shaped as a PTQ result: the runner treats both alike.
+ */
+function qatFor(network: string, dataset: PointConfig['dataset'], preset: string, trainSamples?: number): Promise<PtqResult> {
+  const key = `${network}|${dataset}|${preset}|${trainSamples ?? 'all'}`;
+  let r = qatCache.get(key);
+  if (!r) {
+    r = qatModel(network, { preset, data: dataset as DatasetName, checkpoint: qatCacheDir(), evalSamples: 0, ...(trainSamples !== undefined && { trainSamples }) }).then((q) => ({
+      net: q.net,
+      config: q.preset.ptq,
+      configHash: q.qatHash,
+      stats: { layers: [], activations: [], clePairs: [], calibSamples: q.preset.ptq.calibSamples, biasCorrection: [] },
+      timingsMs: { total: q.seconds * 1000 },
+    }));
+    r.catch(() => qatCache.delete(key));
+    qatCache.set(key, r);
+  }
+  return r;
 }
 
 function evalSetFor(c: PointConfig, samples: number): EvalSet {
@@ -191,7 +216,7 @@ export async function runPoint(c: PointConfig): Promise<PointMetrics> {
     for (const m of c.metrics) out[m] = m === 'note' ? reason : null;
     return out;
   }
-  const ptq = await quantizedFor(c.network, c.dataset, ptqConfigOf(c.ptq, c.seed), c.arch.sfu);
+  const ptq = c.ptq.qat ? await qatFor(c.network, c.dataset, c.ptq.qat, c.ptq.qatTrainSamples) : await quantizedFor(c.network, c.dataset, ptqConfigOf(c.ptq, c.seed), c.arch.sfu);
   const net = ptq.net;
   // what only the quantized network shows (per-channel clamp bounds from CLE through ReLU6), by the same check
   const after = requantUnitProblem(c.archLabel, c.arch, net);

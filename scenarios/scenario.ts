@@ -264,12 +264,17 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
 
   // ptq
   const ptq: PtqEntry[] = [];
+  /** each valid entry's index in the file's list (problems name the file's positions) */
+  const ptqAt: number[] = [];
   const ptqDoc = doc.ptq ?? ['w8a8-pt'];
   if (!Array.isArray(ptqDoc) || ptqDoc.length === 0) problems.push({ path: 'ptq', message: 'expected a non-empty list of PTQ presets or settings' });
   else
     ptqDoc.forEach((e: unknown, i: number) => {
       const entry = readPtqEntry(e, `ptq[${i}]`, problems);
-      if (entry) ptq.push(entry);
+      if (entry) {
+        ptq.push(entry);
+        ptqAt.push(i);
+      }
     });
 
   // archs
@@ -321,6 +326,7 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
         else checkPtqValue(ptqField as PtqField, v, `${p}[${i}]`, problems);
       });
       if (problems.length === before) axes.push({ path, values: values as JsonValue[] });
+      if (ptqField) ptq.forEach((e, i) => e.overrides.qat && problems.push({ path: p, message: `ptq[${ptqAt[i]}] is a QAT entry (${e.overrides.qat}), whose settings are its preset's: sweep PTQ fields over PTQ entries only, list QAT presets as entries` }));
     }
   }
 

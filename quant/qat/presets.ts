@@ -22,15 +22,17 @@ export interface QatHyper {
 }
 
 export interface QatPreset {
+  /** the PTQ preset the starting point is built from (with the preset's bit widths) */
+  readonly base: string;
   readonly ptq: PtqConfig;
   readonly qat: QatHyper;
 }
 
-const HYPER: QatHyper = { epochs: 2, lr: 1e-4, scaleLr: 1e-5, batch: 64, seed: 1 };
+const HYPER: QatHyper = { epochs: 1, lr: 1e-4, scaleLr: 1e-5, batch: 64, seed: 1 };
 
 function qatPreset(name: string, wBits: number, aBits: number): QatPreset {
   const base = resolvePtqConfig('w4a8-pc', { wBits, aBits });
-  return Object.freeze({ ptq: Object.freeze({ ...base, preset: name }), qat: HYPER });
+  return Object.freeze({ base: 'w4a8-pc', ptq: Object.freeze({ ...base, preset: name }), qat: HYPER });
 }
 
 /** The named QAT presets (`qloom qat --preset`). */
@@ -79,7 +81,7 @@ export function resolveQatPreset(name: string, over: Partial<QatHyper> = {}, ptq
   if (!Number.isInteger(qat.batch) || qat.batch < 1) problems.push({ path: 'batch', message: `must be a positive integer, got ${String(qat.batch)}` });
   if (!Number.isInteger(qat.seed) || qat.seed < 0) problems.push({ path: 'seed', message: `must be a non-negative integer, got ${String(qat.seed)}` });
   if (problems.length) throw new ConfigError(problems, 'QAT preset');
-  return Object.freeze({ ptq: ptq!, qat: Object.freeze(qat) });
+  return Object.freeze({ base: known?.base ?? name, ptq: ptq!, qat: Object.freeze(qat) });
 }
 
 /** sha256 of everything a QAT result depends on besides the model and data. */

@@ -35,8 +35,27 @@ describe('scenario files', () => {
   });
 
   it('the five built-in scenarios (pc-vs-pt, acc-width, dse, ptq-ablation, fusion) exist and validate', () => {
-    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'mixed-precision', 'pc-vs-pt', 'ptq-ablation', 'vit-ptq']);
+    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'mixed-precision', 'pc-vs-pt', 'ptq-ablation', 'qat-vs-ptq', 'vit-ptq']);
     for (const name of builtinScenarios()) expect(loadScenario(name).name).toBe(name);
+  });
+
+  it('a QAT entry carries its preset\'s widths for the report and refuses PTQ fields, PTQ axes and unknown presets, all named', () => {
+    const points = expandPoints(loadScenario('qat-vs-ptq'));
+    const qat = points.find((p) => p.config.ptqLabel === 'W3A3 QAT')!.config.ptq;
+    expect(qat.qat).toBe('w3a3-qat');
+    expect([qat.weightBits, qat.actBits, qat.perChannel]).toEqual([3, 3, true]);
+    // PTQ points do not name QAT (their hashes unchanged)
+    expect(Object.keys(points.find((p) => p.config.ptqLabel === 'W3A3 PTQ')!.config.ptq)).not.toContain('qat');
+    const bad = file(
+      'qat-bad.yaml',
+      'name: q\nseed: 1\nrunner: qloom\nnetworks: [fmnist-cnn]\nptq:\n  - { qat: w4a4-qat, weightBits: 3 }\n  - { qat: w4a4-qatt }\n  - { qat: w4a4-qat, trainSamples: 0 }\n  - { qat: w4a4-qat }\n  - { preset: w8a8-pc, trainSamples: 5 }\narchs: [edge-npu]\naxes:\n  ptq.actBits: [4, 8]\nmetrics: [accuracy]\n',
+    );
+    const problems = problemsOf(() => loadScenario(bad));
+    expect(problems).toContainEqual({ path: 'ptq[0].weightBits', message: 'a QAT entry takes every setting from its QAT preset: give only qat, trainSamples and label' });
+    expect(problems).toContainEqual(expect.objectContaining({ path: 'ptq[1].qat', message: expect.stringContaining('unknown QAT preset "w4a4-qatt" (did you mean "w4a4-qat"?)') }));
+    expect(problems).toContainEqual({ path: 'ptq[2].trainSamples', message: 'expected a positive integer (training images), got 0' });
+    expect(problems).toContainEqual({ path: 'ptq[4].trainSamples', message: 'training images are a QAT setting: give it beside qat: <QAT preset>' });
+    expect(problems).toContainEqual(expect.objectContaining({ path: 'axes["ptq.actBits"]', message: expect.stringContaining('ptq[3] is a QAT entry (w4a4-qat)') }));
   });
 
   it("vit-ptq's unfolded post-LN arm reaches the PTQ config; the other arms' settings do not name it (their hashes unchanged)", () => {
