@@ -48,12 +48,14 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   const seed = num(values, 'seed', problems, true);
   const trainSamples = num(values, 'train-samples', problems, true);
   const samples = num(values, 'samples', problems, true);
+  const forward = values.forward as string | undefined;
+  if (forward !== undefined && forward !== 'float' && forward !== 'integer') problems.push(`--forward must be float or integer, got '${forward}'`);
   if (preset && (QAT_PRESETS[preset] || PRESET_NAMES.includes(preset))) {
     try {
-      resolveQatPreset(preset, { epochs, lr, scaleLr, seed });
+      resolveQatPreset(preset, { epochs, lr, scaleLr, seed, forward: forward as 'float' | 'integer' | undefined });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      for (const p of e.problems) if (!['epochs', 'lr', 'scaleLr', 'seed'].includes(p.path)) problems.push(`--preset ${preset}: ${p.path}: ${p.message}`);
+      for (const p of e.problems) if (!['epochs', 'lr', 'scaleLr', 'seed', 'forward'].includes(p.path)) problems.push(`--preset ${preset}: ${p.path}: ${p.message}`);
     }
   }
   const own = modelDataset(pos[0] ?? '');
@@ -66,13 +68,13 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   const result = await qatModel(model, {
     preset: preset!,
     data: data as DatasetName,
-    hyper: { epochs, lr, scaleLr, seed },
+    hyper: { epochs, lr, scaleLr, seed, ...(forward && { forward: forward as 'float' | 'integer' }) },
     ...(typeof values.checkpoint === 'string' && { checkpoint: values.checkpoint }),
     ...(trainSamples !== undefined && { trainSamples }),
     onStep: (e, s, steps) => bar.update(s, steps),
     onEpoch: (e) => {
       bar.done();
-      if (!quiet) process.stderr.write(`epoch ${e.epoch}: train loss ${e.loss.toFixed(4)}${e.evalTop1 !== undefined ? `, fake-quant top-1 ${(100 * e.evalTop1).toFixed(2)} % (2,000 test images)` : ''} (${e.seconds.toFixed(0)} s)\n`);
+      if (!quiet) process.stderr.write(`epoch ${e.epoch}: train loss ${e.loss.toFixed(4)}${e.evalTop1 !== undefined ? `, integer top-1 ${(100 * e.evalTop1).toFixed(2)} % (2,000 test images)` : ''} (${e.seconds.toFixed(0)} s)\n`);
       bar = progress(`${model} QAT`, process.stderr, quiet);
     },
   });

@@ -19,8 +19,12 @@ import { buildQuantizedNetwork, type LinearWeights } from '../quant/build.js';
 import { transformerAlgorithms } from '../quant/config.js';
 import { prepareModel, type PreparedModel } from '../quant/pipeline.js';
 import { InvariantError } from '../nets/errors.js';
+import { batchInput } from '../nets/eval.js';
+import type { Graph } from '../nets/graph.js';
+import { dequantizeLinear } from '../qnet/qmath.js';
+import { QuantizedExecutor } from '../sim/qexec.js';
 import { quantizeArray } from '../quant/quantizer.js';
-import { QatModel, qatProblems } from '../quant/qat/model.js';
+import { QatModel, qatProblems, type IntegerValues, type QatState } from '../quant/qat/model.js';
 import { qatHash, resolveQatPreset, type QatHyper, type QatPreset } from '../quant/qat/presets.js';
 import { qatTop1, trainQat, type QatCheckpoint, type QatCheckpointStore, type QatEpoch } from '../quant/qat/train.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
@@ -59,7 +63,7 @@ export interface QatResult {
   /** sha256 of the PTQ config and the hyperparameters */
   readonly qatHash: string;
   readonly history: readonly QatEpoch[];
-  /** fake-quant top-1 of the PTQ starting point on the per-epoch images (absent without them) */
+  /** the PTQ starting point's integer top-1 on the per-epoch images (absent without them) */
   readonly startTop1?: number;
   readonly epochsRun: number;
   readonly trainSamples: number;
@@ -102,7 +106,7 @@ export function qatCheckpointFile(file: string): QatCheckpointStore {
  * The QuantizedNetwork of a trained state: weight codes from the trained float weights on the
  * learned grids, the learned activation scales (zero points PTQ's), built by PTQ's own build.
  */
-export function qatNetwork(prep: PreparedModel, state: Awaited<ReturnType<QatModel['state']>>, name: string, meta: Readonly<Record<string, string>>, algorithms?: Parameters<typeof buildQuantizedNetwork>[0]['algorithms']): QuantizedNetwork {
+export function qatNetwork(prep: PreparedModel, state: QatState, name: string, meta: Readonly<Record<string, string>>, algorithms?: Parameters<typeof buildQuantizedNetwork>[0]['algorithms']): QuantizedNetwork {
   const weights = new Map<string, LinearWeights>();
   for (const s of prep.plan.linears) {
     const w = state.weights.get(s.name);
@@ -112,6 +116,34 @@ export function qatNetwork(prep: PreparedModel, state: Awaited<ReturnType<QatMod
   const acts = new Map<string, QParams>(prep.acts);
   for (const [t, q] of state.acts) acts.set(t, q);
   return buildQuantizedNetwork({ plan: prep.plan, weights, acts, shapes: prep.shapes, name, meta, ...(algorithms && { algorithms }) });
+}
+
+/**
+ * The integer network's values for QAT's exact forward: the network of `state` built as the
+ * export builds it and run by qloom's integer executor (float requant, 32-bit accumulators — what
+ * ORT computes), every integer tensor dequantized (NCHW), by name.
+ */
+export function integerValues(prep: PreparedModel, graph: Graph, shape: readonly number[]): IntegerValues {
+  return (state, images, n) => {
+    const net = qatNetwork(prep, state, graph.name, {});
+    const out = new Map<string, Float32Array>();
+    const exec = new QuantizedExecutor(net, {
+      requant: { mode: 'float' },
+      acc: { bits: 32, policy: 'wrap' },
+      onLayer: (layer, t) => {
+        // a graph output is an integer tensor dequantized under the graph's name: take that value
+        if (layer.kind === 'dequantize' && t.dtype === 'float32') {
+          out.set(layer.output, t.data as Float32Array);
+          return;
+        }
+        const info = net.tensors.get(layer.output);
+        if (!info || t.dtype === 'float32') return;
+        out.set(layer.output, dequantizeLinear(t.data instanceof Int32Array ? t.data : Int32Array.from(t.data as ArrayLike<number>), info.q, t.shape));
+      },
+    });
+    exec.run(batchInput(graph, images, shape, 0, n));
+    return out;
+  };
 }
 
 /** QAT of a zoo model (or model file) on `data`'s train split; the QuantizedNetwork it trains. */
@@ -145,16 +177,19 @@ export async function qatModel(model: string, opts: QatOptions): Promise<QatResu
     const evalSet = evalSamples > 0 ? loadDataset(opts.data, 'test', { samples: evalSamples, seed: preset.qat.seed }) : undefined;
     const checkpoint = opts.checkpoint ? qatCheckpointFile(join(opts.checkpoint, `${model.replace(/[^A-Za-z0-9._-]/g, '_')}-${opts.data}-${train.count}-${hash.slice(0, 16)}.json`)) : undefined;
     opts.onStage?.('train');
-    const startTop1 = evalSet ? await qatTop1(tf, qm, evalSet) : undefined;
+    const integer = integerValues(prep, graph, calib.shape);
+    const startTop1 = evalSet ? await qatTop1(tf, qm, evalSet, 500, integer) : undefined;
     const trained = await trainQat(tf, qm, train, {
       ...preset.qat,
+      integer,
+      exactTraining: preset.qat.forward === 'integer',
       evalSet,
       checkpoint,
       onStep: opts.onStep,
       onEpoch: opts.onEpoch,
     });
     opts.onStage?.('build');
-    const net = qatNetwork(prep, await qm.state(), graph.name, { producer: 'qloom QAT', preset: cfg.preset, configHash: hash }, transformerAlgorithms(cfg));
+    const net = qatNetwork(prep, qm.state(), graph.name, { producer: 'qloom QAT', preset: cfg.preset, configHash: hash }, transformerAlgorithms(cfg));
     return {
       net,
       preset,

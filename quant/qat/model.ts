@@ -35,6 +35,18 @@ export interface QatInit {
   readonly shapes: ReadonlyMap<string, readonly number[]>;
 }
 
+/** A trained state as PTQ's build takes it: float weights and biases, weight and activation QParams. */
+export interface QatState {
+  readonly weights: ReadonlyMap<string, { readonly weight: Float32Array; readonly bias: Float32Array | null; readonly q: QParams }>;
+  readonly acts: ReadonlyMap<string, QParams>;
+}
+
+/**
+ * The integer network's values for a batch (scenarios supplies it: quant/ may not import the
+ * executor): the dequantized NCHW value of every integer tensor, by name, for `n` images.
+ */
+export type IntegerValues = (state: QatState, images: Float32Array, n: number) => ReadonlyMap<string, Float32Array>;
+
 interface Quantizer {
   readonly grid: Grid;
   readonly scale: TfCore.Variable;
@@ -159,8 +171,16 @@ export class QatModel {
   /**
    * Logits [n, classes] for `n` images given NCHW (the dataset's order), with every quantizer on;
    * or, with `tensor`, that tensor in the graph's (NCHW) layout.
+   *
+   * `exact`: the integer network's own values of its quantized tensors for this batch (dequantized,
+   * NCHW, by tensor name — what the exported network computes with this state). Each replaces the
+   * fake-quant value where it is produced, the gradient passing straight through to the float
+   * path: the forward is then the integer network's, bit for bit, and training sees exactly what
+   * runs (float and integer paths differ where float sums in another order cross a rounding
+   * boundary, and where fixed-point requant rounds what float fake quant would not).
    */
-  forward(x: T, n: number, tensor?: string): T {
+  forward(x: T, n: number, tensor?: string, exact?: ReadonlyMap<string, Float32Array>): T {
+    this.exact = exact;
     const tf = this.tf;
     const vals = new Map<string, { t: T; nhwc: boolean }>();
     const inName = this.graph.inputs[0].name;
@@ -270,9 +290,26 @@ export class QatModel {
     return r;
   }
 
+  private exact?: ReadonlyMap<string, Float32Array>;
+
   private fq(t: string, y: T): T {
     const a = this.acts.get(t);
-    return a ? fakeQuant(this.tf, a.grid, y, a.scale, a.g) : y;
+    const q = a ? fakeQuant(this.tf, a.grid, y, a.scale, a.g) : y;
+    const v = this.exact?.get(t);
+    return v ? this.replaced(q, v) : q;
+  }
+
+  /** `y` with its value replaced by `nchw` (same numbers, graph layout), the gradient passed as is. */
+  private replaced(y: T, nchw: Float32Array): T {
+    const tf = this.tf;
+    if (nchw.length !== y.size) throw new Error(`QAT: integer values of ${nchw.length} elements for a tensor of ${y.size}`);
+    const f = tf.customGrad(((yIn: T) => {
+      const sh = yIn.shape as number[];
+      let value: T = tf.tensor(nchw, yIn.rank === 4 ? [sh[0], sh[3], sh[1], sh[2]] : sh, 'float32');
+      if (yIn.rank === 4) value = tf.transpose(value, [0, 2, 3, 1]);
+      return { value, gradFunc: (dy: T) => [tf.clone(dy)] };
+    }) as unknown as Parameters<Tf['customGrad']>[0]);
+    return f(y);
   }
 
   private act(a: FusedAct, y: T): T {
@@ -283,15 +320,15 @@ export class QatModel {
   }
 
   /** The trained state as PTQ's build takes it: float weights, weight and activation QParams. */
-  async state(): Promise<{ weights: Map<string, { weight: Float32Array; bias: Float32Array | null; q: QParams }>; acts: Map<string, QParams> }> {
+  state(): QatState {
     const weights = new Map<string, { weight: Float32Array; bias: Float32Array | null; q: QParams }>();
     for (const l of this.layers) {
-      const weight = Float32Array.from((await l.w.data()) as Float32Array);
-      const bias = l.b ? Float32Array.from((await l.b.data()) as Float32Array) : null;
-      weights.set(l.step.name, { weight, bias, q: gridQParams(l.wq.grid, (await l.wq.scale.data()) as Float32Array, 0) });
+      const weight = Float32Array.from(l.w.dataSync() as Float32Array);
+      const bias = l.b ? Float32Array.from(l.b.dataSync() as Float32Array) : null;
+      weights.set(l.step.name, { weight, bias, q: gridQParams(l.wq.grid, l.wq.scale.dataSync() as Float32Array, 0) });
     }
     const acts = new Map<string, QParams>();
-    for (const [t, a] of this.acts) acts.set(t, gridQParams(a.grid, (await a.scale.data()) as Float32Array, -1));
+    for (const [t, a] of this.acts) acts.set(t, gridQParams(a.grid, a.scale.dataSync() as Float32Array, -1));
     return { weights, acts };
   }
 

@@ -19,6 +19,12 @@ export interface QatHyper {
   readonly scaleLr: number;
   readonly batch: number;
   readonly seed: number;
+  /**
+   * the training forward: 'float' fake quantization (default; absent so earlier hashes hold), or
+   * 'integer' — every quantized tensor's value is the integer network's (QatModel.forward `exact`),
+   * the gradients the float path's
+   */
+  readonly forward?: 'float' | 'integer';
 }
 
 export interface QatPreset {
@@ -79,9 +85,12 @@ export function resolveQatPreset(name: string, over: Partial<QatHyper> = {}, ptq
   if (!(qat.lr > 0) || !Number.isFinite(qat.lr)) problems.push({ path: 'lr', message: `must be a finite number > 0, got ${String(qat.lr)}` });
   if (!(qat.scaleLr >= 0) || !Number.isFinite(qat.scaleLr)) problems.push({ path: 'scaleLr', message: `must be a finite number ≥ 0, got ${String(qat.scaleLr)}` });
   if (!Number.isInteger(qat.batch) || qat.batch < 1) problems.push({ path: 'batch', message: `must be a positive integer, got ${String(qat.batch)}` });
+  if (qat.forward !== undefined && qat.forward !== 'float' && qat.forward !== 'integer') problems.push({ path: 'forward', message: `must be float or integer, got ${String(qat.forward)}` });
   if (!Number.isInteger(qat.seed) || qat.seed < 0) problems.push({ path: 'seed', message: `must be a non-negative integer, got ${String(qat.seed)}` });
   if (problems.length) throw new ConfigError(problems, 'QAT preset');
-  return Object.freeze({ base: known?.base ?? name, ptq: ptq!, qat: Object.freeze(qat) });
+  // the default forward is left out, so a config hash does not depend on spelling it
+  const { forward, ...rest } = qat;
+  return Object.freeze({ base: known?.base ?? name, ptq: ptq!, qat: Object.freeze(forward === 'integer' ? { ...rest, forward } : rest) });
 }
 
 /** sha256 of everything a QAT result depends on besides the model and data. */

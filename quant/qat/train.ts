@@ -13,7 +13,7 @@
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { LabeledSet } from '../../nets/data/index.js';
 import { Prng } from '../../nets/prng.js';
-import type { QatModel } from './model.js';
+import type { IntegerValues, QatModel } from './model.js';
 
 type Tf = typeof TfCore;
 
@@ -31,6 +31,12 @@ export interface QatTrainOptions {
   /** every `every` steps and at each epoch's end */
   readonly onStep?: (epoch: number, step: number, steps: number, loss: number) => void;
   readonly onEpoch?: (e: QatEpoch) => void;
+  /**
+   * the integer network's values for a batch (QatModel.forward's `exact`): with it the per-epoch
+   * score is the integer network's, and with `exactTraining` every training step's forward too
+   */
+  readonly integer?: IntegerValues;
+  readonly exactTraining?: boolean;
 }
 
 export interface QatEpoch {
@@ -61,13 +67,16 @@ export interface QatTrainResult {
   readonly seconds: number;
 }
 
-/** Fake-quant top-1 of `model` on `set`. */
-export async function qatTop1(tf: Tf, model: QatModel, set: LabeledSet, batch = 500): Promise<number> {
+/** Top-1 of `model` on `set`: its fake-quant forward, or with `integer` the integer network's. */
+export async function qatTop1(tf: Tf, model: QatModel, set: LabeledSet, batch = 500, integer?: IntegerValues): Promise<number> {
   const per = set.images.length / set.count;
   let correct = 0;
+  const state = integer ? model.state() : undefined;
   for (let s = 0; s < set.count; s += batch) {
     const n = Math.min(batch, set.count - s);
-    const y = tf.tidy(() => model.forward(tf.tensor(set.images.subarray(s * per, (s + n) * per), [n, ...set.shape]), n));
+    const images = set.images.subarray(s * per, (s + n) * per);
+    const exact = integer ? integer(state!, images, n) : undefined;
+    const y = tf.tidy(() => model.forward(tf.tensor(images, [n, ...set.shape]), n, undefined, exact));
     const d = (await y.data()) as Float32Array;
     y.dispose();
     const k = d.length / n;
@@ -124,10 +133,12 @@ export async function trainQat(tf: Tf, model: QatModel, train: LabeledSet, opts:
       const cos = 0.5 * (1 + Math.cos((Math.PI * (e * steps + s)) / total));
       (optW as unknown as { learningRate: number }).learningRate = opts.lr * cos;
       (optS as unknown as { learningRate: number }).learningRate = scaleLr * cos;
-      const x = tf.tensor(xb.subarray(0, n * per), [n, ...train.shape]);
+      const images = xb.subarray(0, n * per);
+      const exact = opts.exactTraining && opts.integer ? opts.integer(model.state(), images, n) : undefined;
+      const x = tf.tensor(images, [n, ...train.shape]);
       const lab = tf.tensor1d(yb.subarray(0, n), 'int32');
       const y = tf.oneHot(lab, classes);
-      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, n)) as TfCore.Scalar, [...weights, ...scales]);
+      const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, n, undefined, exact)) as TfCore.Scalar, [...weights, ...scales]);
       optW.applyGradients(Object.fromEntries(weights.map((v) => [v.name, grads[v.name]])) as TfCore.NamedTensorMap as never);
       optS.applyGradients(Object.fromEntries(scales.map((v) => [v.name, grads[v.name]])) as TfCore.NamedTensorMap as never);
       const loss = (await value.data())[0];
@@ -136,7 +147,7 @@ export async function trainQat(tf: Tf, model: QatModel, train: LabeledSet, opts:
       lossSum += loss * n;
       opts.onStep?.(e + 1, s + 1, steps, loss);
     }
-    const evalTop1 = opts.evalSet ? await qatTop1(tf, model, opts.evalSet) : undefined;
+    const evalTop1 = opts.evalSet ? await qatTop1(tf, model, opts.evalSet, 500, opts.integer) : undefined;
     const ep: QatEpoch = { epoch: e + 1, loss: lossSum / train.count, ...(evalTop1 !== undefined && { evalTop1 }), seconds: (Date.now() - te) / 1000 };
     history.push(ep);
     opts.onEpoch?.(ep);
