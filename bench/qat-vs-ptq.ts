@@ -4,7 +4,8 @@
  * qat-vs-ptq`): for fmnist-cnn and fmnist-dwsep at W8A8 / W4A8 / W4A4 / W3A3 (per-channel
  * symmetric weights, asymmetric per-tensor activations, MSE ranges, logits by cross-entropy):
  *   - PTQ, and PTQ + AdaRound (AIMET's defaults), calibrated on 1,024 training images;
- *   - QAT (quant/qat: STE + LSQ, one epoch of the 60,000 training images from the PTQ point;
+ *   - QAT (quant/qat: STE + LSQ, one epoch of the 60,000 training images from the PTQ point, and
+ *     at W4A4 / W3A3 also from the PTQ + AdaRound point: `w4a4-ada-qat`, `w3a3-ada-qat`;
  *     checkpoints in .qloom-cache/qat, shared with `qloom qat --checkpoint .qloom-cache/qat` and the
  *     qat-vs-ptq scenario: a second run reads them);
  * each scored as integers (qloom's executor, float requant, 32-bit accumulators: what ORT runs) —
@@ -40,18 +41,18 @@ const widthsArg = argv.includes('--widths') ? argv[argv.indexOf('--widths') + 1]
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
 const MODELS = ['fmnist-cnn', 'fmnist-dwsep'];
-const WIDTHS: readonly { name: string; w: number; a: number }[] = [
+const WIDTHS: readonly { name: string; w: number; a: number; ada?: boolean }[] = [
   { name: 'w8a8', w: 8, a: 8 },
   { name: 'w4a8', w: 4, a: 8 },
-  { name: 'w4a4', w: 4, a: 4 },
-  { name: 'w3a3', w: 3, a: 3 },
+  { name: 'w4a4', w: 4, a: 4, ada: true },
+  { name: 'w3a3', w: 3, a: 3, ada: true },
 ];
 const ORT_IMAGES = 500;
 
 interface Cell {
   readonly network: string;
   readonly width: string;
-  readonly method: 'PTQ' | 'PTQ + AdaRound' | 'QAT';
+  readonly method: 'PTQ' | 'PTQ + AdaRound' | 'QAT' | 'QAT from AdaRound';
   readonly top1: number;
   readonly ci95: readonly [number, number];
   readonly deltaPt: number;
@@ -61,6 +62,8 @@ interface Cell {
   readonly bitsMoved: number;
   readonly ortMismatches?: number;
   readonly qatHash?: string;
+  /** QAT: the training loop's wall time as measured when it ran (kept in the checkpoint) */
+  readonly trainSeconds?: number;
 }
 
 async function ortMismatches(net: QuantizedNetwork, images: Float32Array, per: number, count: number): Promise<number> {
@@ -112,7 +115,7 @@ export async function main(): Promise<void> {
         cells.push(cell);
         say(
           `${network.padEnd(13)} ${cell.width} ${method.padEnd(15)} top-1 ${(100 * top1).toFixed(2)} % [${(100 * ci.lo).toFixed(2)}, ${(100 * ci.hi).toFixed(2)}]  Δ ${cell.deltaPt.toFixed(2)} pt  ` +
-            `${cell.cycles} cycles ${(cell.energyPj / 1e6).toFixed(2)} µJ${extra.ortMismatches !== undefined ? `  ORT≠qloom ${extra.ortMismatches}/${ORT_IMAGES} images' values` : ''}  (${seconds.toFixed(0)} s)`,
+            `${cell.cycles} cycles ${(cell.energyPj / 1e6).toFixed(2)} µJ${extra.ortMismatches !== undefined ? `  ORT≠qloom ${extra.ortMismatches} values on ${ORT_IMAGES} images; trained in ${extra.trainSeconds!.toFixed(0)} s` : ''}  (${seconds.toFixed(0)} s)`,
         );
       };
       const base = resolvePtqConfig('w4a8-pc', { wBits: wd.w, aBits: wd.a });
@@ -123,31 +126,39 @@ export async function main(): Promise<void> {
       t0 = performance.now();
       const adaNet = (await quantizeModel(network, 'fmnist', ada, { adaroundStore: adaroundStoreDir(join(qatCacheDir(), '..', 'adaround')) }, calib)).net;
       await score('PTQ + AdaRound', adaNet, (performance.now() - t0) / 1000);
-      t0 = performance.now();
-      let lastPct = -1;
-      const q = await qatModel(network, {
-        preset: `${wd.name}-qat`,
-        data: 'fmnist',
-        checkpoint: qatCacheDir(),
-        evalSamples: 0,
-        onStep: (e, s, steps) => {
-          const pct = Math.floor((100 * s) / steps);
-          if (pct % 10 === 0 && pct !== lastPct) say(`  ${network} ${wd.name}-qat epoch ${e}: ${pct} %`);
-          lastPct = pct;
-        },
-      });
-      await score('QAT', q.net, (performance.now() - t0) / 1000, { ortMismatches: await ortMismatches(q.net, test.images, test.images.length / test.count, ORT_IMAGES), qatHash: q.qatHash });
+      for (const preset of [`${wd.name}-qat`, ...(wd.ada ? [`${wd.name}-ada-qat`] : [])]) {
+        t0 = performance.now();
+        let lastPct = -1;
+        const q = await qatModel(network, {
+          preset,
+          data: 'fmnist',
+          checkpoint: qatCacheDir(),
+          evalSamples: 0,
+          onStep: (e, s, steps) => {
+            const pct = Math.floor((100 * s) / steps);
+            if (pct % 10 === 0 && pct !== lastPct) say(`  ${network} ${preset} epoch ${e}: ${pct} %`);
+            lastPct = pct;
+          },
+        });
+        await score(preset.includes('-ada-') ? 'QAT from AdaRound' : 'QAT', q.net, (performance.now() - t0) / 1000, {
+          ortMismatches: await ortMismatches(q.net, test.images, test.images.length / test.count, ORT_IMAGES),
+          qatHash: q.qatHash,
+          trainSeconds: q.history.reduce((a, h) => a + h.seconds, 0),
+        });
+      }
     }
   }
   const mcuNote = perChannelProblem('mcu-npu', mcu, true);
   const best = (n: string, w: string) => {
-    const ptq = cells.filter((c) => c.network === n && c.width === w && c.method !== 'QAT');
-    const qat = cells.find((c) => c.network === n && c.width === w && c.method === 'QAT');
-    const p = ptq.reduce((a, b) => (b.top1 > a.top1 ? b : a), ptq[0]);
-    return p && qat ? { network: n, width: w, bestPtq: p.method, bestPtqTop1: p.top1, qatTop1: qat.top1, qatMinusBestPtqPt: (qat.top1 - p.top1) * 100 } : null;
+    const ptq = cells.filter((c) => c.network === n && c.width === w && c.method.startsWith('PTQ'));
+    const qats = cells.filter((c) => c.network === n && c.width === w && c.method.startsWith('QAT'));
+    const best = (xs: Cell[]) => xs.reduce((a, b) => (b.top1 > a.top1 ? b : a), xs[0]);
+    const p = best(ptq);
+    const qat = best(qats);
+    return p && qat ? { network: n, width: w, bestPtq: p.method, bestPtqTop1: p.top1, bestQat: qat.method, qatTop1: qat.top1, qatMinusBestPtqPt: (qat.top1 - p.top1) * 100 } : null;
   };
   const summary = MODELS.flatMap((n) => WIDTHS.map((w) => best(n, w.name.toUpperCase()))).filter((x) => x !== null);
-  for (const s of summary) say(`${s!.network} ${s!.width}: QAT ${(100 * s!.qatTop1).toFixed(2)} % vs best PTQ (${s!.bestPtq}) ${(100 * s!.bestPtqTop1).toFixed(2)} %: ${s!.qatMinusBestPtqPt >= 0 ? '+' : ''}${s!.qatMinusBestPtqPt.toFixed(2)} pt`);
+  for (const s of summary) say(`${s!.network} ${s!.width}: ${s!.bestQat} ${(100 * s!.qatTop1).toFixed(2)} % vs best PTQ (${s!.bestPtq}) ${(100 * s!.bestPtqTop1).toFixed(2)} %: ${s!.qatMinusBestPtqPt >= 0 ? '+' : ''}${s!.qatMinusBestPtqPt.toFixed(2)} pt`);
   writeBenchResult(
     join(dirname(fileURLToPath(import.meta.url)), 'results', 'qat-vs-ptq.json'),
     JSON.stringify(

@@ -25,7 +25,7 @@ export const INSPECT_USAGE = 'qloom inspect <model|file.onnx|tfjs-dir> [--width 
 export const EVAL_USAGE = `qloom eval <model|file> [--data mnist|fmnist|photos|orientation|textlines] [--samples N] [--seed S] [--json [--timing]]  |  qloom eval --all  |  qloom eval <model> --quant <preset> ${PTQ_USAGE} --data <dataset> [--json [--timing]]`;
 export const QUANTIZE_USAGE = `qloom quantize <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --calib mnist|fmnist|photos|orientation|textlines --out <file.onnx> [--format qop|qdq] [--checkpoint <dir>] [--json [--timing]]`;
 export const QAT_USAGE =
-  'qloom qat <model> --preset <w8a8-qat|w4a8-qat|w4a4-qat|w3a3-qat|w2a4-qat|any PTQ preset> [--data fmnist|mnist] [--epochs N] [--lr LR] [--scale-lr LR] [--forward float|integer] [--seed S] [--train-samples N] [--samples N] [--checkpoint <dir>] --out <file.onnx> [--format qop|qdq] [--json]';
+  'qloom qat <model> --preset <w8a8-qat|w4a8-qat|w4a4-qat|w3a3-qat|w2a4-qat|w4a4-ada-qat|w3a3-ada-qat|any PTQ preset> [--data fmnist|mnist] [--epochs N] [--lr LR] [--scale-lr LR] [--forward float|integer] [--seed S] [--train-samples N] [--samples N] [--checkpoint <dir>] --out <file.onnx> [--format qop|qdq] [--json]';
 export const DEBUG_USAGE = `qloom debug <model> --preset <${PRESET_NAMES.join('|')}> ${PTQ_USAGE} --data mnist|fmnist|photos|orientation [--samples N] [--json]`;
 export const EXEC_USAGE =
   'qloom exec <model.onnx> --input <name>=<file.pb> [--input …] --out-dir <dir> [--requant float|fixed] [--acc-bits P] [--acc-policy wrap|saturate|ideal] [--json]';

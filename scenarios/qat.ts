@@ -16,14 +16,14 @@ import { loadDataset, type DatasetName, type LabeledSet } from '../nets/data/ind
 import { loadModel } from '../nets/zoo/index.js';
 import { initTf } from '../nets/zoo/tfjs-models.js';
 import { buildQuantizedNetwork, type LinearWeights } from '../quant/build.js';
-import { transformerAlgorithms } from '../quant/config.js';
+import { transformerAlgorithms, type PtqConfig } from '../quant/config.js';
 import { prepareModel, type PreparedModel } from '../quant/pipeline.js';
 import { InvariantError } from '../nets/errors.js';
 import { batchInput } from '../nets/eval.js';
 import type { Graph } from '../nets/graph.js';
 import { dequantizeLinear } from '../qnet/qmath.js';
 import { QuantizedExecutor } from '../sim/qexec.js';
-import { quantizeArray } from '../quant/quantizer.js';
+import { dequantizeArray, quantizeArray } from '../quant/quantizer.js';
 import { QatModel, qatProblems, type IntegerValues, type QatState } from '../quant/qat/model.js';
 import { qatHash, resolveQatPreset, type QatHyper, type QatPreset } from '../quant/qat/presets.js';
 import { qatTop1, trainQat, type QatCheckpoint, type QatCheckpointStore, type QatEpoch } from '../quant/qat/train.js';
@@ -44,6 +44,8 @@ export function qatCacheDir(): string {
 
 export interface QatOptions {
   readonly preset: string;
+  /** the PTQ starting point instead of the preset's (e.g. the preset's widths with AdaRound) */
+  readonly config?: PtqConfig;
   readonly data: DatasetName;
   readonly hyper?: Partial<QatHyper>;
   /** a folder for per-epoch checkpoints (resumed when they match) */
@@ -149,7 +151,7 @@ export function integerValues(prep: PreparedModel, graph: Graph, shape: readonly
 /** QAT of a zoo model (or model file) on `data`'s train split; the QuantizedNetwork it trains. */
 export async function qatModel(model: string, opts: QatOptions): Promise<QatResult> {
   if (!QAT_DATASETS.includes(opts.data)) throw new UsageError(`QAT trains on a labelled train split: --data must be ${QAT_DATASETS.join(' or ')}, got '${opts.data}'`);
-  const preset = resolveQatPreset(opts.preset, opts.hyper);
+  const preset = resolveQatPreset(opts.preset, opts.hyper, opts.config);
   const cfg = preset.ptq;
   const { graph } = loadModel(model);
   const hash = qatHash(preset);
@@ -169,6 +171,8 @@ export async function qatModel(model: string, opts: QatOptions): Promise<QatResu
     bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])),
     acts: prep.acts,
     shapes: prep.shapes,
+    // a starting point with AdaRound: QAT starts from the weights AdaRound rounded to
+    ...(cfg.adaround && { startWeights: new Map(prep.plan.linears.map((s) => [s.name, dequantizeArray(prep.weights.get(s.name)!.codes, prep.weights.get(s.name)!.q, s.wShape)])) }),
   });
   try {
     const train: LabeledSet =

@@ -27,6 +27,11 @@ type T = TfCore.Tensor;
 export interface QatInit {
   /** per linear layer: its weight QParams (axis 0 per channel, or per tensor) */
   readonly weightQ: ReadonlyMap<string, QParams>;
+  /**
+   * float weights to start from per linear layer (AdaRound's choice: its codes dequantized, so the
+   * first forward is the AdaRound network); absent: the plan's (BN-folded) weights
+   */
+  readonly startWeights?: ReadonlyMap<string, Float32Array>;
   /** float bias per linear layer (after any correction), null for none */
   readonly bias: ReadonlyMap<string, Float32Array | null>;
   /** own quantization of every tensor in plan.quantized */
@@ -141,7 +146,7 @@ export class QatModel {
       const bias = init.bias.get(s.name) ?? s.bias;
       this.layers.push({
         step: s,
-        w: tf.variable(tf.tensor(Float32Array.from(s.weight), [...s.wShape]), true, this.prefix + `${s.name}/w`),
+        w: tf.variable(tf.tensor(Float32Array.from(init.startWeights?.get(s.name) ?? s.weight), [...s.wShape]), true, this.prefix + `${s.name}/w`),
         b: bias ? tf.variable(tf.tensor1d(Float32Array.from(bias)), true, this.prefix + `${s.name}/b`) : null,
         wq: { grid, scale: tf.variable(tf.tensor1d(Float32Array.from(q.scale)), true, this.prefix + `${s.name}/ws`), g: lsqGradScale(grid, per) },
       });

@@ -36,8 +36,8 @@ export interface QatPreset {
 
 const HYPER: QatHyper = { epochs: 1, lr: 1e-4, scaleLr: 1e-5, batch: 64, seed: 1 };
 
-function qatPreset(name: string, wBits: number, aBits: number): QatPreset {
-  const base = resolvePtqConfig('w4a8-pc', { wBits, aBits });
+function qatPreset(name: string, wBits: number, aBits: number, adaround = false): QatPreset {
+  const base = resolvePtqConfig('w4a8-pc', { wBits, aBits, ...(adaround && { adaround: true }) });
   return Object.freeze({ base: 'w4a8-pc', ptq: Object.freeze({ ...base, preset: name }), qat: HYPER });
 }
 
@@ -48,12 +48,14 @@ export const QAT_PRESETS: Readonly<Record<string, QatPreset>> = Object.freeze({
   'w4a4-qat': qatPreset('w4a4-qat', 4, 4),
   'w3a3-qat': qatPreset('w3a3-qat', 3, 3),
   'w2a4-qat': qatPreset('w2a4-qat', 2, 4),
+  // QAT from the best PTQ point: the weights AdaRound rounded to (its codes dequantized) as the start
+  'w4a4-ada-qat': qatPreset('w4a4-ada-qat', 4, 4, true),
+  'w3a3-ada-qat': qatPreset('w3a3-ada-qat', 3, 3, true),
 });
 
 /** PTQ config fields QAT cannot keep (what it would train is not what they build). */
 export function qatConfigProblems(cfg: PtqConfig): string[] {
   const out: string[] = [];
-  if (cfg.adaround) out.push('adaround: QAT learns the weights itself (AdaRound codes would be discarded); give a preset without AdaRound');
   if (cfg.format) out.push(`format: number format '${cfg.format.element}' has no fake quantizer in QAT (integer grids only)`);
   if (cfg.repq) out.push('repq: RepQ-ViT reparameterization is not trained');
   if (cfg.softmaxQuant && cfg.softmaxQuant !== 'uniform') out.push(`softmaxQuant: '${cfg.softmaxQuant}' is not trained`);

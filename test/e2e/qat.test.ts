@@ -15,13 +15,13 @@ import { qloom, qloomWith } from '../helpers/cli.js';
 
 describe('qloom qat', () => {
   it('refuses a bad command line with every problem at once (exit 2), before any work', async () => {
-    const r = await qloom('qat', 'fmnist-cnn', '--preset', 'w4a8-pc-adaround', '--data', 'mnist', '--epochs', '0', '--format', 'onnx');
+    const r = await qloom('qat', 'fmnist-cnn', '--preset', 'mxfp4', '--data', 'mnist', '--epochs', '0', '--format', 'onnx');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('qloom qat: 5 problems:');
     expect(r.stderr).toContain('--out <file.onnx> is required');
     expect(r.stderr).toContain("--format must be qop or qdq, got 'onnx'");
     expect(r.stderr).toContain('--epochs must be at least 1');
-    expect(r.stderr).toContain('--preset w4a8-pc-adaround: adaround: QAT learns the weights itself');
+    expect(r.stderr).toContain("--preset mxfp4: format: number format 'mxfp4-e2m1' has no fake quantizer in QAT (integer grids only)");
     expect(r.stderr).toContain('--data mnist: fmnist-cnn was trained on fmnist');
     expect(r.stderr).not.toContain('    at ');
   });

@@ -10,6 +10,7 @@ import { loadModel } from '../../../nets/zoo/index.js';
 import { initTf, type Tf } from '../../../nets/zoo/tfjs-models.js';
 import { resolvePtqConfig } from '../../../quant/config.js';
 import { prepareModel, simulateQuantized, type PreparedModel } from '../../../quant/pipeline.js';
+import { dequantizeArray, quantizeArray } from '../../../quant/quantizer.js';
 import { fakeQuant, lsqGradScale, type Grid } from '../../../quant/qat/fake-quant.js';
 import { QatModel, qatProblems } from '../../../quant/qat/model.js';
 import { resolveQatPreset } from '../../../quant/qat/presets.js';
@@ -243,15 +244,35 @@ describe('QAT result', () => {
     expect(Array.from(state.weights.get(prep.plan.linears[0].name)!.weight)).not.toEqual(Array.from(prep.plan.linears[0].weight));
   }, 300_000);
 
+  it('a starting point with AdaRound starts from exactly the codes AdaRound chose', async () => {
+    const model = 'mnist-mlp';
+    const cfg = resolvePtqConfig('w4a8-pc', { adaround: { iterations: 40, batchSize: 16 }, calibSamples: 64 });
+    const graph = loadModel(model).graph;
+    const prep = await prepareModel(graph, calibrationSet('mnist', model, cfg), cfg);
+    const start = new Map(prep.plan.linears.map((s) => [s.name, dequantizeArray(prep.weights.get(s.name)!.codes, prep.weights.get(s.name)!.q, s.wShape)]));
+    const m = new QatModel(tf, prep.plan, { weightQ: new Map([...prep.weights].map(([k, w]) => [k, w.q])), bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])), acts: prep.acts, shapes: prep.shapes, startWeights: start });
+    const net = qatNetwork(prep, m.state(), graph.name, {});
+    m.dispose();
+    let moved = 0;
+    for (const s of prep.plan.linears) {
+      const layer = net.layers.find((l) => l.name === s.name) as unknown as { weight: { data: Int32Array } };
+      expect(Array.from(layer.weight.data)).toEqual(Array.from(prep.weights.get(s.name)!.codes));
+      // AdaRound moved codes off nearest rounding, so the start is not the nearest-rounded float weights
+      const nearest = quantizeArray(s.weight, prep.weights.get(s.name)!.q, s.wShape);
+      for (let i = 0; i < nearest.length; i++) if (nearest[i] !== layer.weight.data[i]) moved++;
+    }
+    expect(moved).toBeGreaterThan(0);
+  }, 120_000);
+
   it('presets: unknown names and PTQ-only settings are refused all at once', () => {
     expect(() => resolveQatPreset('w4a4-qatt')).toThrow(/unknown preset 'w4a4-qatt'/);
     let msg = '';
     try {
-      resolveQatPreset('w4a8-pc-adaround', { epochs: 0, lr: -1 });
+      resolveQatPreset('mxfp4', { epochs: 0, lr: -1 });
     } catch (e) {
       msg = (e as Error).message;
     }
-    expect(msg).toMatch(/adaround/);
+    expect(msg).toMatch(/format: number format 'mxfp4-e2m1' has no fake quantizer/);
     expect(msg).toMatch(/epochs/);
     expect(msg).toMatch(/lr/);
     expect(resolveQatPreset('w3a3-qat').ptq.weights.bits).toBe(3);
