@@ -15,6 +15,7 @@
  * per-tensor, so per-channel networks are refused there (stated in the results).
  * Writes bench/results/qat-vs-ptq.json.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -148,6 +149,16 @@ export async function main(): Promise<void> {
       }
     }
   }
+  // a partial run (--only / --widths) replaces its cells in the last results and keeps the others
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'results', 'qat-vs-ptq.json');
+  if ((only || widthsArg) && existsSync(file)) {
+    const before = JSON.parse(readFileSync(file, 'utf8')) as { cells: Cell[]; fp32Top1: Record<string, number> };
+    const mine = new Set(cells.map((c) => `${c.network}|${c.width}`));
+    cells.unshift(...before.cells.filter((c) => !mine.has(`${c.network}|${c.width}`)));
+    for (const [k, v] of Object.entries(before.fp32Top1)) fp32[k] ??= v;
+    const order = (c: Cell) => MODELS.indexOf(c.network) * 100 + WIDTHS.findIndex((w) => w.name.toUpperCase() === c.width) * 10 + ['PTQ', 'PTQ + AdaRound', 'QAT', 'QAT from AdaRound'].indexOf(c.method);
+    cells.sort((a, b) => order(a) - order(b));
+  }
   const mcuNote = perChannelProblem('mcu-npu', mcu, true);
   const best = (n: string, w: string) => {
     const ptq = cells.filter((c) => c.network === n && c.width === w && c.method.startsWith('PTQ'));
@@ -160,7 +171,7 @@ export async function main(): Promise<void> {
   const summary = MODELS.flatMap((n) => WIDTHS.map((w) => best(n, w.name.toUpperCase()))).filter((x) => x !== null);
   for (const s of summary) say(`${s!.network} ${s!.width}: ${s!.bestQat} ${(100 * s!.qatTop1).toFixed(2)} % vs best PTQ (${s!.bestPtq}) ${(100 * s!.bestPtqTop1).toFixed(2)} %: ${s!.qatMinusBestPtqPt >= 0 ? '+' : ''}${s!.qatMinusBestPtqPt.toFixed(2)} pt`);
   writeBenchResult(
-    join(dirname(fileURLToPath(import.meta.url)), 'results', 'qat-vs-ptq.json'),
+    file,
     JSON.stringify(
       {
         command: 'npx tsx bench/qat-vs-ptq.ts',
