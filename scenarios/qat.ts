@@ -24,7 +24,7 @@ import type { Graph } from '../nets/graph.js';
 import { dequantizeLinear } from '../qnet/qmath.js';
 import { QuantizedExecutor } from '../sim/qexec.js';
 import { dequantizeArray, quantizeArray } from '../quant/quantizer.js';
-import { QatModel, qatProblems, type IntegerValues, type QatState } from '../quant/qat/model.js';
+import { QatModel, qatInitOf, qatProblems, type IntegerValues, type QatState } from '../quant/qat/model.js';
 import { qatHash, resolveQatPreset, type QatHyper, type QatPreset } from '../quant/qat/presets.js';
 import { qatTop1, trainQat, type QatCheckpoint, type QatCheckpointStore, type QatEpoch } from '../quant/qat/train.js';
 import type { QParams, QuantizedNetwork } from '../qnet/network.js';
@@ -166,14 +166,9 @@ export async function qatModel(model: string, opts: QatOptions): Promise<QatResu
   const problems = qatProblems(prep.plan);
   if (problems.length) throw new UsageError(`QAT cannot train ${model}:\n  ${problems.join('\n  ')}`);
   const { tf } = await initTf('wasm');
-  const qm = new QatModel(tf, prep.plan, {
-    weightQ: new Map([...prep.weights].map(([k, w]) => [k, w.q])),
-    bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])),
-    acts: prep.acts,
-    shapes: prep.shapes,
-    // a starting point with AdaRound: QAT starts from the weights AdaRound rounded to
-    ...(cfg.adaround && { startWeights: new Map(prep.plan.linears.map((s) => [s.name, dequantizeArray(prep.weights.get(s.name)!.codes, prep.weights.get(s.name)!.q, s.wShape)])) }),
-  });
+  // a starting point with AdaRound: QAT starts from the weights AdaRound rounded to
+  const start = cfg.adaround ? new Map(prep.plan.linears.map((s) => [s.name, dequantizeArray(prep.weights.get(s.name)!.codes, prep.weights.get(s.name)!.q, s.wShape)])) : undefined;
+  const qm = new QatModel(tf, prep.plan, qatInitOf(prep, start));
   try {
     const train: LabeledSet =
       opts.trainSamples !== undefined ? loadDataset(opts.data, 'train', { samples: opts.trainSamples, seed: preset.qat.seed }) : loadDataset(opts.data, 'train');

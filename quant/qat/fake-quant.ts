@@ -34,10 +34,16 @@ export interface Grid {
   readonly zeroPoint: Int32Array;
 }
 
-/** The learned scales as QParams (float32, clamped to MIN_STEP), channel axis `axis` or per tensor. */
-export function gridQParams(grid: Grid, scale: ArrayLike<number>, axis: number): QParams {
+/** Learned scales as the quantizer uses them: float32, never below MIN_STEP. */
+function learnedScales(scale: ArrayLike<number>): Float32Array {
   const s = new Float32Array(scale.length);
   for (let i = 0; i < s.length; i++) s[i] = Math.max(MIN_STEP, Math.fround(scale[i]));
+  return s;
+}
+
+/** The learned scales as QParams (float32, clamped to MIN_STEP), channel axis `axis` or per tensor. */
+export function gridQParams(grid: Grid, scale: ArrayLike<number>, axis: number): QParams {
+  const s = learnedScales(scale);
   return { scale: s, zeroPoint: grid.zeroPoint, axis: s.length > 1 ? axis : -1, bits: grid.bits, signed: grid.signed, narrow: grid.narrow };
 }
 
@@ -93,19 +99,13 @@ export function fakeQuant(tf: Tf, grid: Grid, x: T, s: T, lsqScale: number): T {
 export function fakeQuantBias(tf: Tf, b: T, sx: T, sw: T, quantizeBias: (bias: Float32Array, sx: number, sw: Float32Array) => Int32Array): T {
   const f = tf.customGrad(((bIn: T, sxIn: T, swIn: T) => {
     const sxv = Math.max(MIN_STEP, Math.fround((sxIn.dataSync() as Float32Array)[0]));
-    const swd = gridScale(swIn.dataSync() as Float32Array);
+    const swd = learnedScales(swIn.dataSync() as Float32Array);
     const codes = quantizeBias(bIn.dataSync() as Float32Array, sxv, swd);
     const y = new Float32Array(codes.length);
     for (let c = 0; c < y.length; c++) y[c] = codes[c] * Math.fround(sxv * swd[swd.length === 1 ? 0 : c]);
     return { value: tf.tensor(y, bIn.shape, 'float32'), gradFunc: (dy: T): T[] => [tf.clone(dy), tf.zerosLike(sxIn), tf.zerosLike(swIn)] };
   }) as unknown as Parameters<Tf["customGrad"]>[0]);
   return f(b, sx, sw);
-}
-
-function gridScale(s: Float32Array): Float32Array {
-  const out = new Float32Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = Math.max(MIN_STEP, Math.fround(s[i]));
-  return out;
 }
 
 /** LSQ's gradient scale g = 1 / √(N · Q_P) for N elements per scale. */

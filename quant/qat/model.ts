@@ -18,6 +18,7 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import { attrInts, type Graph } from '../../nets/graph.js';
 import type { QParams } from '../../qnet/network.js';
 import { quantizeBias, type FusedAct, type LinearStep, type PlanStep, type QuantPlan } from '../build.js';
+import type { PreparedModel } from '../pipeline.js';
 import { fakeQuant, fakeQuantBias, gridQParams, lsqGradScale, type Grid } from './fake-quant.js';
 
 type Tf = typeof TfCore;
@@ -63,6 +64,17 @@ interface Layer {
   readonly w: TfCore.Variable;
   readonly b: TfCore.Variable | null;
   readonly wq: Quantizer;
+}
+
+/** QAT's starting point from PTQ's prepared model (its weight quantizers, biases, activation quantizers). */
+export function qatInitOf(prep: Pick<PreparedModel, 'weights' | 'acts' | 'shapes'>, startWeights?: ReadonlyMap<string, Float32Array>): QatInit {
+  return {
+    weightQ: new Map([...prep.weights].map(([k, w]) => [k, w.q])),
+    bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])),
+    acts: prep.acts,
+    shapes: prep.shapes,
+    ...(startWeights && { startWeights }),
+  };
 }
 
 /** Why a plan cannot be trained here (empty: it can). */
@@ -278,6 +290,13 @@ export class QatModel {
     const v = get(tensor ?? this.logitsName());
     if (tensor) return v.nhwc ? tf.transpose(v.t, [0, 3, 1, 2]) : v.t;
     return v.nhwc ? tf.reshape(tf.transpose(v.t, [0, 3, 1, 2]), [n, -1]) : tf.reshape(v.t, [n, -1]);
+  }
+
+  /** Classes of the logits (their last dimension). */
+  classes(): number {
+    const shape = this.init.shapes.get(this.logitsName());
+    if (!shape) throw new Error(`QAT: no shape for the logits '${this.logitsName()}'`);
+    return shape[shape.length - 1];
   }
 
   /** The tensor the loss reads: the graph output, or the input of a final float Softmax. */

@@ -103,13 +103,12 @@ export async function trainQat(tf: Tf, model: QatModel, train: LabeledSet, opts:
   const per = train.images.length / train.count;
   const steps = Math.ceil(train.count / batch);
   const total = steps * opts.epochs;
-  const classes = 10;
+  const classes = model.classes();
   let history: QatEpoch[] = [];
   let start = 0;
   const ck = opts.checkpoint?.load();
   if (ck && ck.epoch <= opts.epochs) {
-    model.restore(ck.variables);
-    // Adam's slots exist only after a first step: one zero-rate step creates them, then they are overwritten
+    // Adam's slots exist only after a first step: one zero-rate step (variables unchanged) creates them, then they are overwritten
     await restoreOptimizer(tf, optW, weights, ck.optimizers[0], model.prefix);
     await restoreOptimizer(tf, optS, scales, ck.optimizers[1], model.prefix);
     model.restore(ck.variables);
@@ -161,7 +160,7 @@ export async function trainQat(tf: Tf, model: QatModel, train: LabeledSet, opts:
 async function restoreOptimizer(tf: Tf, opt: TfCore.Optimizer, vars: TfCore.Variable[], state: QatCheckpoint['optimizers'][number], prefix: string): Promise<void> {
   const lr = (opt as unknown as { learningRate: number }).learningRate;
   (opt as unknown as { learningRate: number }).learningRate = 0;
-  opt.applyGradients(Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)])) as TfCore.NamedTensorMap as never);
+  tf.tidy(() => opt.applyGradients(Object.fromEntries(vars.map((v) => [v.name, tf.zerosLike(v)])) as TfCore.NamedTensorMap as never));
   (opt as unknown as { learningRate: number }).learningRate = lr;
   const cur = await opt.getWeights();
   const byName = new Map(state.map((s) => [s.name, s]));

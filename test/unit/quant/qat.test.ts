@@ -12,7 +12,7 @@ import { resolvePtqConfig } from '../../../quant/config.js';
 import { prepareModel, simulateQuantized, type PreparedModel } from '../../../quant/pipeline.js';
 import { dequantizeArray, quantizeArray } from '../../../quant/quantizer.js';
 import { fakeQuant, lsqGradScale, type Grid } from '../../../quant/qat/fake-quant.js';
-import { QatModel, qatProblems } from '../../../quant/qat/model.js';
+import { QatModel, qatInitOf, qatProblems } from '../../../quant/qat/model.js';
 import { resolveQatPreset } from '../../../quant/qat/presets.js';
 import { qatTop1, trainQat, type QatCheckpoint } from '../../../quant/qat/train.js';
 import { calibrationSet } from '../../../scenarios/datasets.js';
@@ -117,12 +117,7 @@ describe('fake quantizer (STE + LSQ)', () => {
 describe('trainable plan', () => {
   let prep: PreparedModel;
   const model = 'fmnist-dwsep';
-  const init = (p: PreparedModel) => ({
-    weightQ: new Map([...p.weights].map(([k, w]) => [k, w.q])),
-    bias: new Map([...p.weights].map(([k, w]) => [k, w.bias])),
-    acts: p.acts,
-    shapes: p.shapes,
-  });
+  const init = (p: PreparedModel) => qatInitOf(p);
   beforeAll(async () => {
     const cfg = resolvePtqConfig('w8a8-pc');
     prep = await prepareModel(loadModel(model).graph, calibrationSet('fmnist', model, { ...cfg, calibSamples: 256 }), { ...cfg, calibSamples: 256 });
@@ -194,7 +189,7 @@ describe('QAT result', () => {
     const cfg = { ...ptq, calibSamples: 256 };
     const graph = loadModel(model).graph;
     const prep = await prepareModel(graph, calibrationSet('fmnist', model, cfg), cfg);
-    const m = new QatModel(tf, prep.plan, { weightQ: new Map([...prep.weights].map(([k, w]) => [k, w.q])), bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])), acts: prep.acts, shapes: prep.shapes });
+    const m = new QatModel(tf, prep.plan, qatInitOf(prep));
     const set = loadDataset('fmnist', 'test', { samples: 300, seed: 11 });
     const before = await qatTop1(tf, m, set);
     await trainQat(tf, m, loadDataset('fmnist', 'train', { samples: 640, seed: 2 }), { epochs: 1, lr: 1e-4, scaleLr: 1e-5, seed: 1 });
@@ -225,7 +220,7 @@ describe('QAT result', () => {
     const graph = loadModel(model).graph;
     const calib = calibrationSet('fmnist', model, cfg);
     const prep = await prepareModel(graph, calib, cfg);
-    const m = new QatModel(tf, prep.plan, { weightQ: new Map([...prep.weights].map(([k, w]) => [k, w.q])), bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])), acts: prep.acts, shapes: prep.shapes });
+    const m = new QatModel(tf, prep.plan, qatInitOf(prep));
     const integer = integerValues(prep, graph, calib.shape);
     const r = await trainQat(tf, m, loadDataset('fmnist', 'train', { samples: 128, seed: 9 }), { epochs: 1, lr: 1e-3, scaleLr: 1e-4, batch: 32, seed: 3, integer, exactTraining: true });
     expect(r.history[0].loss).toBeGreaterThan(0);
@@ -250,7 +245,7 @@ describe('QAT result', () => {
     const graph = loadModel(model).graph;
     const prep = await prepareModel(graph, calibrationSet('mnist', model, cfg), cfg);
     const start = new Map(prep.plan.linears.map((s) => [s.name, dequantizeArray(prep.weights.get(s.name)!.codes, prep.weights.get(s.name)!.q, s.wShape)]));
-    const m = new QatModel(tf, prep.plan, { weightQ: new Map([...prep.weights].map(([k, w]) => [k, w.q])), bias: new Map([...prep.weights].map(([k, w]) => [k, w.bias])), acts: prep.acts, shapes: prep.shapes, startWeights: start });
+    const m = new QatModel(tf, prep.plan, qatInitOf(prep, start));
     const net = qatNetwork(prep, m.state(), graph.name, {});
     m.dispose();
     let moved = 0;
