@@ -40,6 +40,7 @@ export function section(id: number, body: readonly number[], out: number[]): voi
 
 /** value types, and the empty block type */
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
 export const VOID = 0x40;
@@ -79,6 +80,10 @@ export const Op = {
   I32Shl: 0x74,
   I32ShrS: 0x75,
   I32ShrU: 0x76,
+  F32Lt: 0x5d,
+  F32Nearest: 0x90,
+  F32Mul: 0x94,
+  F32ConvertI32S: 0xb2,
   F64Add: 0xa0,
   F64Sub: 0xa1,
   F64Mul: 0xa2,
@@ -86,7 +91,7 @@ export const Op = {
   F32DemoteF64: 0xb6,
   F64ConvertI32S: 0xb7,
   F64PromoteF32: 0xbb,
-  /** 0xfc prefix: memory.copy is 0xfc 0x0a 0x00 0x00 */
+  /** 0xfc prefix: memory.copy is 0xfc 0x0a 0x00 0x00, i32.trunc_sat_f32_s 0xfc 0x00 */
   Prefix: 0xfc,
 } as const;
 
@@ -98,12 +103,15 @@ export const Simd = {
   Store: 0x0b,
   Const: 0x0c,
   Shuffle: 0x0d,
+  I32x4Splat: 0x11,
+  F32x4Splat: 0x13,
   F64x2Splat: 0x14,
   I32x4ExtractLane: 0x1b,
   F64x2ExtractLane: 0x21,
   Load64Zero: 0x5d,
   F32x4DemoteZero: 0x5e,
   F64x2PromoteLow: 0x5f,
+  F32x4Nearest: 0x6a,
   I32x4Add: 0xae,
   I32x4DotI16x8S: 0xba,
   F32x4Add: 0xe4,
@@ -113,6 +121,8 @@ export const Simd = {
   F64x2Add: 0xf0,
   F64x2Sub: 0xf1,
   F64x2Mul: 0xf2,
+  I32x4TruncSatF32x4S: 0xf8,
+  F32x4ConvertI32x4S: 0xfa,
 } as const;
 
 /** Instruction emitter for one function body. */

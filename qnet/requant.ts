@@ -29,6 +29,7 @@ import type { QActivation, QParams } from './network.js';
 import { applyIgelu } from './igelu.js';
 import { applyLutValue, lutLayout } from './lut.js';
 import { qRange, roundHalfAway, roundHalfEven, type QRangeSpec } from './qmath.js';
+import { exactF32, requantizeFloatWasm } from './requant-wasm.js';
 
 export type RequantMode = 'float' | 'fixed';
 export type FixedRounding = 'double' | 'single';
@@ -244,6 +245,72 @@ export function requantTarget(yq: QParams, act: QActivation): QParams {
  * `requantTarget` picks it): the requantized code indexes the table, whose entries are codes of
  * the layer output. For `clamp`, the bounds are integers of the output quantization.
  */
+/**
+ * The float mode's constants per channel for `channels` channels (1: per tensor), as the
+ * WebAssembly requantizers take them (requant-wasm.ts, and fused behind the SIMD conv kernel):
+ * the float32 multiplier, the upper bound (the output range narrowed by a clamp activation and
+ * its per-channel bound) and the lower bound, both minus zy. Null where a bound or zy is not an
+ * integer float32 holds exactly, or the parameters do not have `channels` channels.
+ */
+export function floatRequantChannels(
+  params: RequantParams,
+  zy: number,
+  yq: QRangeSpec,
+  act: QActivation,
+  channels: number,
+): { mult: Float32Array; his: Float64Array; lo: number } | null {
+  const chHi = act.kind === 'clamp' ? (act.channelHi ?? null) : null;
+  if ((params.channels !== 1 && params.channels !== channels) || (chHi && chHi.length !== channels)) return null;
+  let { qmin, qmax } = qRange(yq);
+  if (act.kind === 'clamp') {
+    qmin = Math.max(qmin, act.lo);
+    qmax = Math.min(qmax, act.hi);
+  }
+  const lo = qmin - zy;
+  if (!exactF32(lo) || !exactF32(zy)) return null;
+  const mult = new Float32Array(channels);
+  const his = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    mult[c] = params.multiplier[params.channels === 1 ? 0 : c];
+    his[c] = (chHi ? Math.min(qmax, chHi[c]) : qmax) - zy;
+    if (!exactF32(his[c])) return null;
+  }
+  return { mult, his, lo };
+}
+
+/** below this many values a call into WebAssembly costs more than it saves */
+const WASM_MIN = 64;
+
+/** requantize's float mode in JS: requant-wasm.ts's reference, and its fallback. */
+function requantizeFloatJs(
+  acc: Float64Array,
+  y: Int32Array,
+  blocks: number,
+  walk: number,
+  run: number,
+  params: RequantParams,
+  ch: number,
+  qmin: number,
+  qmax: number,
+  his: ArrayLike<number> | null,
+  zy: number,
+): void {
+  let i = 0;
+  for (let b = 0; b < blocks; b++) {
+    for (let c = 0; c < walk; c++) {
+      const m = params.multiplier[ch === 1 ? 0 : c];
+      const lo = qmin - zy;
+      const hi = (his ? Math.min(qmax, his[c]) : qmax) - zy;
+      for (const end = i + run; i < end; i++) {
+        let v = Math.fround(Math.fround(acc[i]) * m);
+        if (!(v >= lo)) v = lo;
+        if (v > hi) v = hi;
+        y[i] = roundHalfEven(v) + zy;
+      }
+    }
+  }
+}
+
 export function requantize(
   acc: Float64Array,
   outShape: readonly number[],
@@ -278,22 +345,11 @@ export function requantize(
   }
   const blocks = walk === 1 ? 1 : n / (walk * inner);
   const run = walk === 1 ? n : inner;
-  let i = 0;
   if (params.mode === 'float') {
-    for (let b = 0; b < blocks; b++) {
-      for (let c = 0; c < walk; c++) {
-        const m = params.multiplier[ch === 1 ? 0 : c];
-        const lo = qmin - zy;
-        const hi = (his ? Math.min(qmax, his[c]) : qmax) - zy;
-        for (const end = i + run; i < end; i++) {
-          let v = Math.fround(Math.fround(acc[i]) * m);
-          if (!(v >= lo)) v = lo;
-          if (v > hi) v = hi;
-          y[i] = roundHalfEven(v) + zy;
-        }
-      }
-    }
+    const f = n >= WASM_MIN ? floatRequantChannels(params, zy, yq, act, walk) : null;
+    if (!f || !requantizeFloatWasm(acc, y, blocks, walk, run, f.mult, f.lo, f.his, zy)) requantizeFloatJs(acc, y, blocks, walk, run, params, ch, qmin, qmax, his, zy);
   } else {
+    let i = 0;
     const mults: FixedMultiplier[] = [];
     for (let c = 0; c < ch; c++) mults.push(new FixedMultiplier(params.m0[c], params.shift[c], params.rounding, params.multiplierBits));
     for (let b = 0; b < blocks; b++) {

@@ -27,6 +27,7 @@ import { formatMatMulLayer, runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
 import { prepareConvInt, prepareGemmInt, type GemmIntSpec } from './kernels/linear.js';
+import type { FusedRequant } from './kernels/simd.js';
 import { splitConvAccumulate, splitGemmAccumulate } from './kernels/split-input.js';
 import { channelGroups, isSplit, linearInputScale } from '../qnet/split.js';
 import { applyIgelu } from '../qnet/igelu.js';
@@ -37,7 +38,7 @@ import { logCodesOfProbs, logMatmulInt } from '../qnet/logquant.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
 import { broadcastBatches, dtypeOfQ, fromTensor, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, toTensor, type IntVal, type Val } from './qexec-values.js';
-import { clampCodes, requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
+import { clampCodes, floatRequantChannels, requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
 
 export interface QExecOptions {
   readonly requant: RequantConfig;
@@ -48,11 +49,19 @@ export interface QExecOptions {
   readonly form?: PeForm;
   /** called after each layer with its output (integer tensors as their ONNX dtype) */
   readonly onLayer?: (layer: QLayer, output: Tensor, info: LayerInfo) => void;
+  /**
+   * hand onLayer each linear layer's accumulators (LayerInfo.acc); without it a proved layer on
+   * float requant computes its codes with the requantization fused and keeps no accumulators
+   */
+  readonly keepAccumulators?: boolean;
 }
 
 /** What a linear layer reports besides its output. */
 export interface LayerInfo {
-  /** the accumulators after the policy (conv NCHW, gemm [rows, N]); linear layers only */
+  /**
+   * the accumulators after the policy (conv NCHW, gemm [rows, N]); linear layers only, and only
+   * with QExecOptions.keepAccumulators where the requantization could run fused
+   */
   readonly acc?: Float64Array;
   readonly overflow?: OverflowReport;
 }
@@ -375,7 +384,8 @@ export class QuantizedRunner {
       }
       case 'maxpool': {
         const x = this.int(layer.inputs[0], layer);
-        const r = maxPoolInt(x, poolAttrs(layer), undefined, qRange(this.q(layer.inputs[0], layer)).qmin);
+        const range = qRange(this.q(layer.inputs[0], layer));
+        const r = maxPoolInt(x, poolAttrs(layer), undefined, range.qmin, range);
         return intVal(x.dtype, r.shape, r.data);
       }
       case 'avgpool': {
@@ -503,6 +513,12 @@ export class QuantizedRunner {
           group: layer.group,
         }),
       );
+      const fz = this.fusedRequant(layer, nOut);
+      if (fz) {
+        const codes = new Int32Array(numel(prep.outShape));
+        const rep = prep.runCodes(x.data, fz, codes);
+        if (rep) return this.finishCodes(layer, rep, [...prep.outShape], codes, info);
+      }
       const r = prep.run(x.data);
       accs = r.acc;
       outShape = r.outShape;
@@ -516,6 +532,12 @@ export class QuantizedRunner {
       }
       if (w.shape.length === 2) {
         const m = x.data.length / K;
+        const fz = split ? null : this.fusedRequant(layer, nOut);
+        if (fz) {
+          const codes = new Int32Array(m * nOut);
+          const rep = this.prepared.gemm(layer, 0, () => prepareGemmInt({ ...common, k: K, w: w.data, nOut })).runCodes(x.data, m, fz, codes);
+          if (rep) return this.finishCodes(layer, rep, [...xs.slice(0, -1), nOut], codes, info);
+        }
         const r = split
           ? splitGemmAccumulate({ x: x.data, m, groups: channelGroups(xq), spec: { ...common, k: K, w: w.data, nOut }, requant: this.opts.requant, prepared: (g, make) => this.prepared.gemm(layer, 1 + g, make) })
           : this.prepared.gemm(layer, 0, () => prepareGemmInt({ ...common, k: K, w: w.data, nOut })).run(x.data, m);
@@ -534,15 +556,38 @@ export class QuantizedRunner {
     return this.finishLinear(layer, { acc: accs, outShape, rqShape, overflow: report }, info);
   }
 
-  /** Records a linear layer's report and requantizes its accumulators (or returns them raw). */
-  private finishLinear(layer: QLinearLayer, r: LinearAccumulation, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
-    const xq = this.q(layer.inputs[0], layer);
+  /**
+   * The float-mode requantization of a conv / gemm layer as the SIMD kernel takes it fused
+   * (FusedRequant), or null where the accumulators themselves are needed or the fused form does
+   * not apply: keepAccumulators (onLayer is handed them), fixed-point requant, int32 outputs, a LUT
+   * or i-GELU after the requant, bounds float32 cannot hold. The codes are requantize()'s.
+   */
+  private fusedRequant(layer: QLinearLayer, nOut: number): FusedRequant | null {
+    if (this.opts.keepAccumulators || this.opts.requant.mode !== 'float') return null;
+    const act = layer.activation;
     const yq = this.q(layer.output, layer);
+    if (yq.bits === 32 || act.kind === 'lut' || act.kind === 'igelu') return null;
+    const target = requantTarget(yq, act);
+    const params = requantParams(linearInputScale(this.q(layer.inputs[0], layer)), layer.weight.q.scale, target.scale[0], this.opts.requant);
+    const zy = target.zeroPoint[0];
+    const f = floatRequantChannels(params, zy, target, act, nOut);
+    return f ? { ...f, zy } : null;
+  }
+
+  /** finishLinear for a layer whose requantization ran fused: the report, and the codes as the output. */
+  private finishCodes(layer: QLinearLayer, report: OverflowReport, outShape: number[], codes: Int32Array, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    this.recordLinear(layer, report);
+    info.overflow = report;
+    return intVal(dtypeOfQ(this.q(layer.output, layer)), outShape, codes);
+  }
+
+  /** A linear layer's overflow report and accumulator facts. */
+  private recordLinear(layer: QLinearLayer, report: OverflowReport): void {
+    const xq = this.q(layer.inputs[0], layer);
     const w = layer.weight;
     const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
     const form = this.opts.form ?? 'raw';
     const nOut = w.shape[w.shape.length - (layer.kind === 'conv' ? 4 : 2)];
-    const { acc: accs, outShape, rqShape, overflow: report } = r;
     this.overflow[layer.name] = report;
     this.accumulators[layer.name] = {
       bits: acc.bits,
@@ -560,6 +605,15 @@ export class QuantizedRunner {
         }),
       ),
     };
+  }
+
+  /** Records a linear layer's report and requantizes its accumulators (or returns them raw). */
+  private finishLinear(layer: QLinearLayer, r: LinearAccumulation, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    const xq = this.q(layer.inputs[0], layer);
+    const yq = this.q(layer.output, layer);
+    const w = layer.weight;
+    const { acc: accs, outShape, rqShape, overflow: report } = r;
+    this.recordLinear(layer, report);
     info.acc = accs;
     info.overflow = report;
     if (yq.bits === 32) {

@@ -397,16 +397,85 @@ function opix(g: PoolGeom, cl: boolean, b: number, ch: number, h: number, w: num
 // ------------------------------------------------------------------------------------------------
 // MaxPool
 
+/** First and one-past-last kernel tap inside [0, size) for a window starting at `start`, step `d`. */
+function tapRange(start: number, k: number, d: number, size: number, into: Int32Array, at: number): void {
+  const first = start < 0 ? Math.ceil(-start / d) : 0;
+  const last = Math.min(k, Math.floor((size - 1 - start) / d) + 1);
+  into[at] = first;
+  into[at + 1] = last > first ? last : first;
+}
+
+/**
+ * maxPoolInt on NCHW planes whose values differ by less than 2^31: the taps inside the image found
+ * once per output row and column (no bound test per tap), a window's maximum started from its
+ * first tap, without branches.
+ */
+function maxPoolPlanes(xd: Int32Array, y: Int32Array, g: PoolGeom, emptyValue: number): void {
+  const { ih, iw, oh: OH, ow: OW, kh, kw, sh, sw, dh, dw } = g;
+  const rows = new Int32Array(2 * OH);
+  const cols = new Int32Array(2 * OW);
+  for (let oh = 0; oh < OH; oh++) tapRange(oh * sh - g.padTop, kh, dh, ih, rows, 2 * oh);
+  for (let ow = 0; ow < OW; ow++) tapRange(ow * sw - g.padLeft, kw, dw, iw, cols, 2 * ow);
+  const planes = g.n * g.c;
+  const two = kh === 2 && kw === 2 && dh === 1 && dw === 1;
+  let o = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    const base = pl * ih * iw;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = oh * sh - g.padTop;
+      const i0 = rows[2 * oh];
+      const i1 = rows[2 * oh + 1];
+      for (let ow = 0; ow < OW; ow++, o++) {
+        const w0 = ow * sw - g.padLeft;
+        const j0 = cols[2 * ow];
+        const j1 = cols[2 * ow + 1];
+        if (i0 === i1 || j0 === j1) {
+          y[o] = emptyValue;
+          continue;
+        }
+        let m = xd[base + (h0 + i0 * dh) * iw + w0 + j0 * dw];
+        if (two && i1 - i0 === 2 && j1 - j0 === 2) {
+          // the common 2×2 window whole: four loads, three branch-free maxima
+          const b = base + h0 * iw + w0;
+          let d = m - xd[b + 1];
+          m -= d & (d >> 31);
+          d = m - xd[b + iw];
+          m -= d & (d >> 31);
+          d = m - xd[b + iw + 1];
+          m -= d & (d >> 31);
+          y[o] = m;
+          continue;
+        }
+        for (let i = i0; i < i1; i++) {
+          const r = base + (h0 + i * dh) * iw + w0;
+          for (let j = j0; j < j1; j++) {
+            // max without a branch (real activations make `v > m` unpredictable); exact while |m − v| < 2^31
+            const d = m - xd[r + j * dw];
+            m -= d & (d >> 31);
+          }
+        }
+        y[o] = m;
+      }
+    }
+  }
+}
+
 /**
  * ONNX MaxPool on integer codes (int8/uint8 in ORT): exact. A window that covers no input element
- * (possible only with pads ≥ kernel) yields `emptyValue`.
+ * (possible only with pads ≥ kernel) yields `emptyValue`. `valueRange` (the codes' type range)
+ * lets NCHW inputs take the branch-free planes loop.
  */
-export function maxPoolInt(x: { readonly data: Int32Array; readonly shape: readonly number[] }, p: PoolAttrs, out?: Int32Array, emptyValue = -128): QResult {
+export function maxPoolInt(x: { readonly data: Int32Array; readonly shape: readonly number[] }, p: PoolAttrs, out?: Int32Array, emptyValue = -128, valueRange?: { readonly qmin: number; readonly qmax: number }): QResult {
   checkLen(x, 'maxPoolInt');
   const g = poolGeom(x.shape, p);
   const cl = p.channelsLast === true;
   const y = outBuf(numel(g.outShape), out, 'maxPoolInt');
   const xd = x.data;
+  // the planes' branch-free maximum needs every difference of two values inside int32
+  if (!cl && valueRange && valueRange.qmax - valueRange.qmin < 2 ** 31) {
+    maxPoolPlanes(xd, y, g, emptyValue);
+    return { data: y, shape: g.outShape };
+  }
   for (let b = 0; b < g.n; b++) {
     for (let ch = 0; ch < g.c; ch++) {
       for (let oh = 0; oh < g.oh; oh++) {

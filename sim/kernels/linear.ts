@@ -37,7 +37,7 @@ import { intRange, type OverflowReport } from './accumulator.js';
 import { runBlocks } from './blocks.js';
 import { convGeometry, fillOperands, gemmGeometry, operandLayout, type Geometry, type OperandLayout } from './geometry.js';
 import { Prepared, type LinearIntSpec } from './prepared.js';
-import { runSimd } from './simd.js';
+import { runSimd, runSimdCodes, type FusedRequant } from './simd.js';
 
 export type { LinearIntSpec } from './prepared.js';
 
@@ -111,6 +111,12 @@ export interface PreparedConvInt {
   /** which implementation computes the products: WebAssembly SIMD or the Float64 loops */
   readonly kernel: 'wasm' | 'js';
   run(x: Int32Array, out?: Float64Array): ConvIntResult;
+  /**
+   * run() with the float-mode requantization fused (simd.ts runSimdCodes): the codes into
+   * `codes`, the overflow report returned; null (nothing run) where the layer is not on the
+   * proved SIMD path without a z_w term — then run() and requantize.
+   */
+  runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array): OverflowReport | null;
 }
 
 /** A gemm layer prepared for repeated runs. */
@@ -118,6 +124,8 @@ export interface PreparedGemmInt {
   readonly proved: boolean;
   readonly kernel: 'wasm' | 'js';
   run(x: Int32Array, m: number, out?: Float64Array): GemmIntResult;
+  /** see PreparedConvInt.runCodes */
+  runCodes(x: Int32Array, m: number, fr: FusedRequant, codes: Int32Array): OverflowReport | null;
 }
 
 export type ConvIntSpec = Omit<ConvIntArgs, 'x' | 'out'>;
@@ -135,6 +143,20 @@ function runLayer(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Arr
   const xs = new Float64Array(lay.length);
   fillOperands(xs, x, lay);
   return runBlocks(prep, geo, xs, out);
+}
+
+/** Whether a prepared layer can run with its requantization fused (runSimdCodes). */
+function fusable(prep: Prepared): boolean {
+  return prep.dot !== null && prep.dot !== undefined && !prep.checked && prep.zwChannels === 0;
+}
+
+/** runLayer with the requantization fused; the caller checked fusable(prep). */
+function runLayerCodes(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, fr: FusedRequant, codes: Int32Array): OverflowReport {
+  const dot = prep.dot!;
+  const buf = dot.begin(lay.length, geo.positions, false, x.length);
+  buf.posBase.set(geo.posBase);
+  if (!dot.fill(x, lay, buf.input)) fillOperands(buf.input, x, lay);
+  return runSimdCodes(prep, geo, fr, codes);
 }
 
 /**
@@ -170,6 +192,11 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
       const r = runLayer(prep, geo, lay, x, out);
       return { acc: r.out, outShape: [...outShape], overflow: r.overflow };
     },
+    runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array): OverflowReport | null {
+      invariant(x.length === n * c * h * wd, `x has ${x.length} elements for shape [${spec.xShape}]`);
+      invariant(codes.length === geo.outLength, `codes has ${codes.length} elements, the layer ${geo.outLength}`);
+      return fusable(prep) ? runLayerCodes(prep, geo, lay, x, fr, codes) : null;
+    },
   };
 }
 
@@ -195,6 +222,18 @@ export function prepareGemmInt(spec: GemmIntSpec): PreparedGemmInt {
       }
       const r = runLayer(prep, at.geo, at.lay, x, out);
       return { acc: r.out, overflow: r.overflow };
+    },
+    runCodes(x: Int32Array, m: number, fr: FusedRequant, codes: Int32Array): OverflowReport | null {
+      if (!fusable(prep)) return null;
+      invariant(Number.isInteger(m) && m >= 0, `m must be a non-negative integer, got ${m}`);
+      invariant(x.length === m * k, `x has ${x.length} elements for [${m}, ${k}]`);
+      invariant(codes.length === m * nOut, `codes has ${codes.length} elements for [${m}, ${nOut}]`);
+      let at = byM.get(m);
+      if (!at) {
+        at = { geo: gemmGeometry(m, k, nOut), lay: operandLayout(spec.form, spec.zx, xr.lo, xr.hi, 1, m, k, [0, 0, 0, 0]) };
+        byM.set(m, at);
+      }
+      return runLayerCodes(prep, at.geo, at.lay, x, fr, codes);
     },
   };
 }

@@ -140,6 +140,16 @@ function runChecked(prep: Prepared, geo: Geometry, input: Int16Array, out: Float
   return { out: st.out, overflow: overflowReport(st, prep.proved, P * prep.zwChannels, xSumAdds) };
 }
 
+/**
+ * The length of the runs of positions whose outputs are consecutive (a conv's positions of one
+ * image, cStride of them), or 0 where they are not (a gemm's outputs are strided by channel).
+ */
+function straightSegment(outBase: Int32Array, P: number, cStride: number): number {
+  if (P === 0 || cStride < 2 || P % cStride !== 0) return 0;
+  for (let s = 0; s < P; s += cStride) if (outBase[s + cStride - 1] - outBase[s] !== cStride - 1) return 0;
+  return cStride;
+}
+
 /** Runs a prepared layer (prep.dot set) on the padded int16 input `dot.begin` handed out. */
 export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: Float64Array | undefined): { out: Float64Array; overflow: OverflowReport } {
   if (prep.checked) return runChecked(prep, geo, input, out);
@@ -153,8 +163,8 @@ export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: F
   let xSumAdds = 0;
   const outBase = geo.outBase;
   const cStride = geo.cStride;
-  // outputs of consecutive positions consecutive (one image): a channel's row is one typed-array copy
-  const straight = P > 0 && outBase[P - 1] - outBase[0] === P - 1 && cStride >= P;
+  // outputs of consecutive positions consecutive within each image: a channel's row is one typed-array copy per image
+  const seg = straightSegment(outBase, P, cStride);
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
     if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
@@ -169,7 +179,7 @@ export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: F
       const ob = c * cStride;
       const row = ci * rs;
       if (zn === 0 || !xSum) {
-        if (straight) res.set(O.subarray(row, row + P), outBase[0] + ob);
+        if (seg > 0) for (let s = 0; s < P; s += seg) res.set(O.subarray(row + s, row + s + seg), outBase[s] + ob);
         else for (let p = 0; p < P; p++) res[outBase[p] + ob] = O[row + p];
       } else {
         for (let p = 0; p < P; p++) {
@@ -183,4 +193,55 @@ export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: F
   }
   st.maxAbs = maxAbs;
   return { out: res, overflow: overflowReport(st, true, P * prep.zwChannels, xSumAdds) };
+}
+
+/** requant.ts's float mode, fused behind the SIMD kernel: per output channel, integers minus zy. */
+export interface FusedRequant {
+  readonly mult: Float32Array;
+  readonly his: Float64Array;
+  readonly lo: number;
+  readonly zy: number;
+}
+
+/**
+ * A proved layer (prep.dot set, not checked, no z_w term) with its requantization fused: per group
+ * the kernel's int32 sums are requantized in place in WebAssembly and copied out as codes — no
+ * float64 accumulators. The codes equal requantize() of runSimd's accumulators (the int32 sums
+ * are exact, int32 → float32 rounds as Math.fround does); the report is runSimd's.
+ */
+export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, codes: Int32Array): OverflowReport {
+  const dot = prep.dot!;
+  const { nOut, positions: P, group } = geo;
+  const ocg = nOut / group;
+  let maxAbs = 0;
+  if (P > 0) for (let c = 0; c < nOut; c++) if (Math.abs(prep.init[c]) > maxAbs) maxAbs = Math.abs(prep.init[c]);
+  const outBase = geo.outBase;
+  const cStride = geo.cStride;
+  const seg = straightSegment(outBase, P, cStride);
+  dot.setRequant(fr.mult, fr.his, fr.lo);
+  for (let g = 0; g < group && P > 0; g++) {
+    const c0 = g * ocg;
+    const m = dot.run(g, g * geo.groupXStride);
+    if (m > maxAbs) maxAbs = m;
+    dot.requant(ocg, c0, fr.zy);
+    const O = dot.output();
+    const rs = dot.rowStride;
+    for (let ci = 0; ci < ocg; ci++) {
+      const ob = (c0 + ci) * cStride;
+      const row = ci * rs;
+      if (seg > 0) for (let s = 0; s < P; s += seg) codes.set(O.subarray(row + s, row + s + seg), outBase[s] + ob);
+      else for (let p = 0; p < P; p++) codes[outBase[p] + ob] = O[row + p];
+    }
+  }
+  return {
+    events: 0,
+    perChannel: new Float64Array(nOut),
+    first: null,
+    proved: true,
+    maxAbs,
+    zwSumSteps: 0,
+    xSumAdds: 0,
+    tiles: prep.stepEnd.length,
+    psumEvents: 0,
+  };
 }

@@ -32,6 +32,7 @@
  */
 
 import { buildModule, Code, F64, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
+import { rqFunc, type RqFn } from '../../qnet/requant-wasm.js';
 import type { OperandLayout } from './geometry.js';
 
 /** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
@@ -419,7 +420,7 @@ function epiFunc(): Func {
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc(), epiFunc());
+  fns.push(fillFunc(), epiFunc(), rqFunc('rq', 'i32'));
   return buildModule(fns);
 }
 
@@ -488,6 +489,9 @@ export class DotLayer {
   private readonly tilesPtr: number;
   private readonly lanePtr: number;
   private readonly resPtr: number;
+  /** the fused requant's parameters: f32 multiplier [nOut], f32 upper bound [nOut], f32 lower bound */
+  private readonly rqPtr: number;
+  private readonly nOut: number;
   private readonly dynPtr: number;
   private srcPtr = 0;
   private epiPtr = 0;
@@ -531,7 +535,9 @@ export class DotLayer {
     this.tilesPtr = align(this.initPtr + rows * 4);
     this.lanePtr = align(this.tilesPtr + this.nTiles * 4);
     this.resPtr = align(this.lanePtr + kp * 4);
-    this.dynPtr = this.resPtr + 64;
+    this.nOut = nOut;
+    this.rqPtr = align(this.resPtr + 64);
+    this.dynPtr = align(this.rqPtr + 8 * nOut + 4);
     this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(this.dynPtr / PAGE)) });
     const inst = new WebAssembly.Instance(mod, { e: { m: this.memory } });
     this.fns = inst.exports as unknown as Record<string, ConvFn>;
@@ -639,6 +645,29 @@ export class DotLayer {
     const nPB = Math.ceil(this.positions / bp);
     const rows = this.ncb * this.nc;
     return fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, g * rows * this.kp2 * 4, this.initPtr + g * rows * 4, this.tilesPtr, this.nTiles, this.ncb, this.outPtr, this.rowStride * 4, this.xPtr, 0, nPB) >>> 0;
+  }
+
+  /**
+   * The fused requant's parameters for the next requant() calls (requant.ts's float mode): per
+   * output channel the float32 multiplier and the upper bound, and the lower bound, all integers
+   * already minus the output zero point and exact in float32.
+   */
+  setRequant(mult: Float32Array, his: Float64Array, lo: number): void {
+    const buf = this.memory.buffer;
+    new Float32Array(buf, this.rqPtr, this.nOut).set(mult);
+    const h = new Float32Array(buf, this.rqPtr + 4 * this.nOut, this.nOut + 1);
+    for (let c = 0; c < this.nOut; c++) h[c] = his[c];
+    h[this.nOut] = lo;
+  }
+
+  /**
+   * Requantizes rows 0 … rows−1 of the last run()'s outputs in place (output() then holds codes),
+   * row r with channel c0 + r's parameters of setRequant.
+   */
+  requant(rows: number, c0: number, zy: number): void {
+    const rq = this.fns.rq as unknown as RqFn;
+    const m = this.rqPtr + 4 * c0;
+    rq(this.outPtr, this.outPtr, 1, rows, this.rowStride, m, m + 4 * this.nOut, this.rqPtr + 8 * this.nOut, zy);
   }
 
   /** The last run()'s outputs: int32 [ncb·nc][rowStride]. */

@@ -155,6 +155,7 @@ class NetBuilder {
     let acc: Float64Array | undefined;
     runQuantized(this.net([{ name: l.output, dtype: this.signed ? 'int8' : 'uint8', shape: [] }]), this.feeds, {
       ...EXEC,
+      keepAccumulators: true,
       onLayer: (layer, _o, info) => {
         if (layer === l) acc = info.acc;
       },

@@ -468,7 +468,9 @@ describe('MaxPool on int8/uint8 vs ORT', () => {
         const shape = [1, c, ...pc.spatial];
         const codes = randCodes(rng, dt, shape.reduce((a, b) => a * b, 1));
         const attrs: PoolAttrs = { kernel: pc.kernel, strides: pc.strides, pads: pc.pads, dilations: pc.dil, ceilMode: pc.ceil, autoPad };
-        const ours = maxPoolInt({ data: codes, shape }, attrs, undefined, lowOf(dt));
+        // with the codes' range (NCHW: the branch-free planes loop) and without (the general loop)
+        const ours = maxPoolInt({ data: codes, shape }, attrs, undefined, lowOf(dt), { qmin: lowOf(dt), qmax: lowOf(dt) + 255 });
+        expect(Array.from(maxPoolInt({ data: codes, shape }, attrs, undefined, lowOf(dt)).data)).toEqual(Array.from(ours.data));
         await expectOrt(
           ours,
           [{ op: 'MaxPool', inputs: ['x'], outputs: ['y'], attrs: poolAttrs(pcc, true) }],

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resolvePtqConfig } from '../../../quant/config.js';
 import type { QuantizedNetwork } from '../../../qnet/network.js';
 import { evaluationSet, type EvalSet } from '../../../scenarios/datasets.js';
-import { runQuantizedBatches } from '../../../scenarios/qexec-pool.js';
+import { QuantizedBatchRunner, runQuantizedBatches } from '../../../scenarios/qexec-pool.js';
 import { quantizeModel } from '../../../scenarios/quantize.js';
 import { runQuantized } from '../../../sim/qexec.js';
 
@@ -38,5 +38,27 @@ describe.skipIf(!existsSync(FMNIST))('runQuantizedBatches', () => {
       events += r.events;
     }
     expect(events).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a runner kept between runs (its pool of workers, its prepared layers) gives each run the same results as a fresh one', async () => {
+    const exec = { requant: { mode: 'float' as const }, acc: { bits: 32, policy: 'wrap' as const } };
+    const fresh = await runQuantizedBatches(net, set.images, set.shape, set.count, { exec, batch: 8 });
+    const all = runQuantized(net, { [net.inputs[0].name]: { dtype: 'float32', shape: [set.count, ...set.shape], data: set.images } }, exec);
+    expect(fresh.outputs).toEqual(all.outputs[net.outputs[0].name].data);
+    for (const workers of [1, 2]) {
+      const runner = new QuantizedBatchRunner(net, set.shape, { exec, batch: 8, workers });
+      try {
+        for (let r = 0; r < 2; r++) {
+          const got = await runner.run(set.images, set.count);
+          expect(got.outputs, `workers ${workers} run ${r}`).toEqual(fresh.outputs);
+          expect(JSON.stringify(got.overflow)).toBe(JSON.stringify(fresh.overflow));
+        }
+        // fewer samples than before: only the first batches
+        const part = await runner.run(set.images, 11);
+        expect(part.outputs).toEqual(fresh.outputs.subarray(0, (fresh.outputs.length / set.count) * 11));
+      } finally {
+        await runner.close();
+      }
+    }
   }, 120_000);
 });

@@ -130,3 +130,72 @@ describe('SIMD kernel = Float64 kernel, gemm', () => {
     }
   });
 });
+
+/** round half to even, written here (Math.round plus a tie fix-up) */
+function rhe(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** float requant of accumulators laid out NCHW (or [m, nOut]: cStride 1), written here */
+function requantRef(acc: Float64Array, nOut: number, cStride: number, fr: { mult: Float32Array; his: Float64Array; lo: number; zy: number }): number[] {
+  return Array.from(acc, (a, i) => {
+    const c = Math.floor(i / cStride) % nOut;
+    const v = Math.fround(Math.fround(a) * fr.mult[c]);
+    return rhe(Math.min(Math.max(v, fr.lo), fr.his[c])) + fr.zy;
+  });
+}
+
+describe('SIMD kernel with its float requant fused = Float64 kernel, then requant', () => {
+  const a = ARITHS[0];
+  function fused(prng: Prng, nOut: number) {
+    const mult = new Float32Array(nOut);
+    const his = new Float64Array(nOut);
+    for (let c = 0; c < nOut; c++) {
+      mult[c] = Math.fround(c % 3 === 0 ? 0.5 : 2 ** -(6 + prng.int(6)) * (1 + prng.next()));
+      his[c] = 100 + prng.int(155);
+    }
+    // a ReLU's zero below the zero point 128 and per-channel upper clamps (CLE through ReLU6)
+    return { mult, his, lo: 0, zy: -128 };
+  }
+  for (const s of CONVS) {
+    it(`${s.name}: codes and report`, () => {
+      const prng = new Prng(0xf05ed ^ s.x[1] ^ (s.w[0] << 8));
+      for (const fill of ['random', 'max', 'alternating'] as const) {
+        const spec = { ...common(a, prng, s.w[0]), xShape: s.x, w: values(prng, s.w[0] * s.w[1] * s.w[2] * s.w[3], -128, 127, fill === 'random' ? 'random' : fill), wShape: s.w, strides: s.strides, pads: s.pads, dilations: s.dilations, group: s.group };
+        const simd = prepareConvInt(spec);
+        const js = prepareConvInt({ ...spec, kernel: 'js' });
+        const x = values(prng, s.x[0] * s.x[1] * s.x[2] * s.x[3], 0, 255, fill);
+        const fr = fused(prng, s.w[0]);
+        const ref = js.run(x);
+        const codes = new Int32Array(ref.acc.length);
+        const rep = simd.runCodes(x, fr, codes);
+        expect(rep, s.name).not.toBeNull();
+        expect(Array.from(codes), `${s.name} ${fill}`).toEqual(requantRef(ref.acc, s.w[0], simd.outShape[2] * simd.outShape[3], fr));
+        expect(rep, `${s.name} ${fill}`).toEqual(ref.overflow);
+      }
+    });
+  }
+  it('gemm: codes and report; a layer with weight zero points is declined (null, nothing run)', () => {
+    const prng = new Prng(0x6e34);
+    for (const [k, nOut] of [
+      [300, 7],
+      [129, 1000],
+    ]) {
+      const spec = { ...common(a, prng, nOut), w: values(prng, k * nOut, -128, 127, 'random'), k, nOut };
+      const simd = prepareGemmInt(spec);
+      const js = prepareGemmInt({ ...spec, kernel: 'js' });
+      for (const m of [1, 3, 8, 11]) {
+        const x = values(prng, m * k, 0, 255, 'random');
+        const fr = fused(prng, nOut);
+        const ref = js.run(x, m);
+        const codes = new Int32Array(m * nOut);
+        const rep = simd.runCodes(x, m, fr, codes);
+        expect(Array.from(codes)).toEqual(requantRef(ref.acc, nOut, 1, fr));
+        expect(rep).toEqual(ref.overflow);
+      }
+    }
+    const zw = prepareGemmInt({ ...common(ARITHS[2], prng, 7), acc: { bits: 32, policy: 'wrap' as const }, w: values(prng, 70, -128, 127, 'random'), k: 10, nOut: 7 });
+    expect(zw.runCodes(values(prng, 20, 0, 255, 'random'), 2, fused(prng, 7), new Int32Array(14))).toBeNull();
+  });
+});
