@@ -92,6 +92,9 @@ export function fakeQuantize(x: Float32Array, q: QParams, shape: readonly number
   return fakeQuantizeLinear(x, q, shape, out);
 }
 
+/** 1.5·2^52 (see quantErrorSse) */
+const ROUND_MAGIC = 6755399441055744;
+
 /** Sum of squared errors of fake-quantizing x[off … off+len) with one scale / zero point. */
 export function quantErrorSse(x: Float32Array, off: number, len: number, scale: number, zeroPoint: number, qmin: number, qmax: number): number {
   const lo = qmin - zeroPoint;
@@ -102,7 +105,9 @@ export function quantErrorSse(x: Float32Array, off: number, len: number, scale: 
     let v = Math.fround(xv / scale);
     if (!(v >= lo)) v = lo;
     if (v > hi) v = hi;
-    const d = xv - Math.fround(roundHalfEven(v)) * scale;
+    // roundHalfEven(v) without its branches (a tie test per weight mispredicts half the time):
+    // adding and subtracting 1.5·2^52 rounds a double below 2^51 to an integer, ties to even
+    const d = xv - Math.fround(v + ROUND_MAGIC - ROUND_MAGIC) * scale;
     sse += d * d;
   }
   return sse;

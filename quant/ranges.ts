@@ -17,6 +17,7 @@
  * - cross-entropy (logits): the clipping range of the calibration logits minimizing the mean
  *   cross-entropy between the FP32 softmax and the softmax of the fake-quantized logits.
  */
+import { SseTensor } from './sse-wasm.js';
 import { InvariantError } from '../nets/errors.js';
 import { qRange } from '../qnet/qmath.js';
 import type { TensorQuantConfig } from './config.js';
@@ -127,10 +128,12 @@ export function weightRangeMse(w: Float32Array, shape: readonly number[], cfg: T
   const { qmin, qmax } = qRange(cfg);
   const min = new Float64Array(ch);
   const max = new Float64Array(ch);
+  // the weights in WebAssembly once; its sum equals quantErrorSse's bit for bit
+  const fast = SseTensor.of(w);
   for (let c = 0; c < ch; c++) {
     const r = searchClip(mm.min[c], mm.max[c], cfg.symmetric, candidates, (lo, hi) => {
       const sz = scaleZeroFromRange(lo, hi, cfg);
-      return quantErrorSse(w, c * per, per, sz.scale, sz.zeroPoint, qmin, qmax);
+      return fast ? fast.sse(c * per, per, sz.scale, sz.zeroPoint, qmin, qmax) : quantErrorSse(w, c * per, per, sz.scale, sz.zeroPoint, qmin, qmax);
     });
     min[c] = r.min;
     max[c] = r.max;

@@ -168,6 +168,10 @@ export function runBlocks(prep: Prepared, geo: Geometry, x: Float64Array, out: F
     const pos = st.pos;
     let c = cStart;
     if (prep.psumKernel) {
+      if (prep.psumTiles && st.psumTiles === null) {
+        prep.psumTiles.load(x);
+        st.psumTiles = prep.psumTiles;
+      }
       for (; c < cEnd; c++) for (let p = 0; p < P; p++) outputPsumChecked(st, c, p, gOff);
     }
     for (; c + 4 <= cEnd; c += 4) {

@@ -11,6 +11,7 @@
  * them in KernelState.id / .a, the tile kernel in its per-output planes. When the layer is
  * proved (not `checked`), only the exact register is kept and the two arrays may be the same.
  */
+import type { PsumTiles } from './psum-wasm.js';
 import { applyPolicy, type OverflowReport } from './accumulator.js';
 
 const EMPTY_F64 = new Float64Array(0);
@@ -63,6 +64,8 @@ export class KernelState {
   // --- what happened
   events = 0;
   psumEvents = 0;
+  /** psumTile in WebAssembly, this run's operands loaded (Prepared.psumTiles), or null: the JS loop */
+  psumTiles: PsumTiles | null = null;
   maxAbs = 0;
   perChannel: Float64Array = EMPTY_F64;
   firstPos: Float64Array = EMPTY_F64;
@@ -135,6 +138,13 @@ export function zwAcc(st: KernelState, c: number, p: number, xs: number, id: Flo
  * in-array at psumBits with every add checked: the exact sum into ts[0], the in-array one into tp[0].
  */
 export function psumTile(st: KernelState, r0: number, b: number, j0: number, j1: number): void {
+  const pt = st.psumTiles;
+  if (pt !== null) {
+    st.psumEvents += pt.tile(r0, b, j0, j1);
+    st.ts[0] = pt.exact();
+    st.tp[0] = pt.inArray();
+    return;
+  }
   const x = st.x;
   const kOff = st.kOff;
   const w = st.wSeq;

@@ -16,6 +16,7 @@ import {
   type PeForm,
 } from './accumulator.js';
 import { channelBounds } from './bounds.js';
+import { PsumTiles } from './psum-wasm.js';
 import { KernelState } from './checked.js';
 import { receptiveSums, type Geometry } from './geometry.js';
 import { DotLayer } from './wasm.js';
@@ -68,6 +69,8 @@ export class Prepared {
   readonly proved: boolean;
   /** the WebAssembly SIMD kernel, where its int16 / int32 arithmetic is provably exact (proved: whole sums; checked: tile sums) */
   readonly dot: DotLayer | null = null;
+  /** the per-add partial-sum tiles in WebAssembly (psum-wasm.ts), where the psum kernel runs and its policy is modelled there */
+  readonly psumTiles: PsumTiles | null = null;
 
   constructor(a: LinearIntSpec, w: Int32Array, geo: Geometry) {
     const { nOut, k: K } = geo;
@@ -145,6 +148,7 @@ export class Prepared {
     let psumMag = 0;
     for (let c = 0; c < nOut; c++) psumMag = Math.max(psumMag, -bounds.psumLo[c], bounds.psumHi[c]);
     const exactInt32 = this.proved ? bounds.magnitude < 2 ** 31 : !this.psumKernel && psumMag < 2 ** 31;
+    if (a.kernel !== 'js' && this.psumKernel) this.psumTiles = PsumTiles.create(this.wSeq, this.kOff, this.policy, this.psumBits);
     if (a.kernel !== 'js' && exactInt32) {
       const xr = intRange(a.xBits, a.xSigned);
       const sub = raw ? 0 : a.zx;
