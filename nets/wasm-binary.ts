@@ -270,3 +270,17 @@ export function buildModule(funcs: readonly Func[]): Uint8Array<ArrayBuffer> {
   section(10, code, mod);
   return new Uint8Array(mod);
 }
+
+/**
+ * One instance of a module of `funcs` over its own memory of `pages` 64 KiB pages, or null where
+ * this engine cannot compile it (no WebAssembly, or no SIMD): the caller keeps its JS loop.
+ */
+export function instantiate<T>(funcs: readonly Func[], pages = 1): { memory: WebAssembly.Memory; exports: T } | null {
+  try {
+    const mod = new WebAssembly.Module(buildModule(funcs));
+    const memory = new WebAssembly.Memory({ initial: pages });
+    return { memory, exports: new WebAssembly.Instance(mod, { e: { m: memory } }).exports as unknown as T };
+  } catch {
+    return null;
+  }
+}

@@ -15,7 +15,7 @@
  * outputs of ≤ 24 bits); `requantizeFloatWasm` returns false otherwise, or where WebAssembly SIMD
  * is missing, and the caller runs the JS loop.
  */
-import { buildModule, Code, F32, I32, Op, Simd, V128, VOID, slots, type Func } from '../nets/wasm-binary.js';
+import { Code, F32, I32, instantiate, Op, Simd, V128, VOID, slots, type Func } from '../nets/wasm-binary.js';
 
 const PAGE = 65536;
 /** values per call: the accumulators (f64) and codes (i32) of one chunk stay near 12 MiB */
@@ -98,14 +98,8 @@ let instance: Instance | null | undefined;
 
 function rqInstance(): Instance | null {
   if (instance === undefined) {
-    try {
-      const mod = new WebAssembly.Module(buildModule([rqFunc('rq', 'f64')]));
-      const memory = new WebAssembly.Memory({ initial: 1 });
-      const ex = new WebAssembly.Instance(mod, { e: { m: memory } }).exports as unknown as { rq: RqFn };
-      instance = { memory, rq: ex.rq };
-    } catch {
-      instance = null;
-    }
+    const made = instantiate<{ rq: RqFn }>([rqFunc('rq', 'f64')]);
+    instance = made && { memory: made.memory, rq: made.exports.rq };
   }
   return instance;
 }

@@ -7,7 +7,7 @@
  * — with f64.nearest for the rounding (ties to even) and selects for the clamps, so the sum equals
  * the JS loop's bit for bit (test), without its mispredicted branches and per-call overhead.
  */
-import { buildModule, Code, F64, I32, Op, slots, VOID, type Func } from '../nets/wasm-binary.js';
+import { Code, F64, I32, instantiate, Op, slots, VOID, type Func } from '../nets/wasm-binary.js';
 
 const PAGE = 65536;
 
@@ -44,14 +44,8 @@ let instance: { memory: WebAssembly.Memory; sse: SseFn } | null | undefined;
 
 function sseInstance(): { memory: WebAssembly.Memory; sse: SseFn } | null {
   if (instance === undefined) {
-    try {
-      const mod = new WebAssembly.Module(buildModule([sseFunc()]));
-      const memory = new WebAssembly.Memory({ initial: 1 });
-      const ex = new WebAssembly.Instance(mod, { e: { m: memory } }).exports as unknown as { sse: SseFn };
-      instance = { memory, sse: ex.sse };
-    } catch {
-      instance = null;
-    }
+    const made = instantiate<{ sse: SseFn }>([sseFunc()]);
+    instance = made && { memory: made.memory, sse: made.exports.sse };
   }
   return instance;
 }
