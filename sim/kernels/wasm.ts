@@ -252,9 +252,13 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
  * = the smallest and largest value read, for the caller's range check (values that pass it fit
  * int16 after the subtraction, so the saturating narrow never saturates).
  */
-/** mn = min(mn, q), mx = max(mx, q) (signed) */
-function minMax(c: Code, q: number, mn: number, mx: number): void {
+/** mn = min(mn, q) (signed) */
+function minOf(c: Code, q: number, mn: number): void {
   c.get(q).get(mn).get(q).get(mn).op(Op.I32LtS).op(Op.Select).set(mn);
+}
+
+/** mx = max(mx, q) (signed) */
+function maxOf(c: Code, q: number, mx: number): void {
   c.get(q).get(mx).get(q).get(mx).op(I32_GT_S).op(Op.Select).set(mx);
 }
 
@@ -302,7 +306,8 @@ function fillFunc(): Func {
       {
         c.get(I).get(W).op(I32_GE_U).op(Op.BrIf, 1);
         c.get(S).op(Op.I32Load).mem(2, 0).set(Q);
-        minMax(c, Q, MN, MX);
+        minOf(c, Q, MN);
+        maxOf(c, Q, MX);
         c.get(D).get(Q).get(SUB).op(Op.I32Sub).op(Op.I32Store16).mem(1, 0);
         c.addTo(S, 4).addTo(D, 2).addTo(I, 1);
         c.op(Op.Br, 0);
@@ -317,12 +322,13 @@ function fillFunc(): Func {
   }
   c.op(Op.End);
   c.op(Op.End);
-  // fold the vector lanes into the scalars
+  // fold the vector lanes into the scalars: minima into the minimum only, maxima into the maximum
+  // (a lane no vector step reached still holds its start value, which must not count as data)
   for (let l = 0; l < 4; l++) {
     c.get(VMN).simd(Simd.I32x4ExtractLane).op(l).set(Q);
-    minMax(c, Q, MN, MX);
+    minOf(c, Q, MN);
     c.get(VMX).simd(Simd.I32x4ExtractLane).op(l).set(Q);
-    minMax(c, Q, MN, MX);
+    maxOf(c, Q, MX);
   }
   c.get(RES).get(MN).op(Op.I32Store).mem(2, 0);
   c.get(RES).get(MX).op(Op.I32Store).mem(2, 4);

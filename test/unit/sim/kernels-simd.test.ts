@@ -199,3 +199,27 @@ describe('SIMD kernel with its float requant fused = Float64 kernel, then requan
     expect(zw.runCodes(values(prng, 20, 0, 255, 'random'), 2, fused(prng, 7), new Int32Array(14))).toBeNull();
   });
 });
+
+describe('the SIMD kernel fills its operand input in WebAssembly', () => {
+  it('accepts in-range inputs of rows narrower than a vector step (1×1 and 7×7 planes) and refuses an out-of-range one', async () => {
+    const { DotLayer } = await import('../../../sim/kernels/wasm.js');
+    const { operandLayout } = await import('../../../sim/kernels/geometry.js');
+    const dot = DotLayer.create(new Float64Array(4 * 9).fill(1), 4, 9, 1, Int32Array.of(9), new Float64Array(4), Int32Array.from({ length: 9 }, (_, j) => j))!;
+    expect(dot).not.toBeNull();
+    for (const [planes, h, w] of [
+      [5, 1, 1],
+      [3, 7, 7],
+      [2, 3, 9],
+    ]) {
+      const lay = operandLayout('raw', 0, 0, 255, planes, h, w, [1, 1, 1, 1]);
+      const x = Int32Array.from({ length: planes * h * w }, (_, i) => (i * 37) % 256);
+      const buf = dot.begin(lay.length, 1, false, x.length);
+      expect(dot.fill(x, lay, buf.input), `${planes}×${h}×${w} in range`).toBe(true);
+      // the padded layout: row y of plane n at (n·hp + 1 + y)·wp + 1
+      for (let n = 0; n < planes; n++) for (let y = 0; y < h; y++) for (let i = 0; i < w; i++) expect(buf.input[(n * lay.hp + 1 + y) * lay.wp + 1 + i]).toBe(x[(n * h + y) * w + i]);
+      x[x.length - 1] = 256;
+      const again = dot.begin(lay.length, 1, false, x.length);
+      expect(dot.fill(x, lay, again.input), `${planes}×${h}×${w} out of range`).toBe(false);
+    }
+  });
+});
