@@ -19,6 +19,7 @@ import { InvariantError } from '../nets/errors.js';
 import { batchInput } from '../nets/eval.js';
 import { runFp32 } from '../nets/fp32.js';
 import { QuantizedExecutor } from '../sim/qexec.js';
+import { QuantizedBatchRunner } from './qexec-pool.js';
 import type { QuantPlan, LinearWeights } from '../quant/build.js';
 import { buildQuantizedNetwork } from '../quant/build.js';
 import type { CalibData } from '../quant/calibrate.js';
@@ -155,6 +156,24 @@ export function quantizedOutputs(net: QuantizedNetwork, graph: Graph, data: Cali
     parts.push(out);
   }
   return concatF32(parts);
+}
+
+/**
+ * quantizedOutputs of the first graph output on `workers` threads across samples
+ * (qexec-pool.ts QuantizedBatchRunner: each thread's layers prepared once; the same values for
+ * any number of workers). Where the first output is not a float tensor of the integer network,
+ * the single-thread quantizedOutputs (it finds the dequantized tensor).
+ */
+export async function quantizedOutputsOnWorkers(net: QuantizedNetwork, graph: Graph, data: CalibData, workers: number, batch = 250): Promise<Float32Array> {
+  const first = net.outputs[0];
+  if (workers <= 1 || net.inputs.length !== 1 || net.inputs[0].dtype !== 'float32' || first.dtype !== 'float32' || data.count === 0) return quantizedOutputs(net, graph, data, batch);
+  const sampleShape = Object.values(batchInput(graph, data.images, data.shape, 0, 1))[0].shape.slice(1);
+  const runner = new QuantizedBatchRunner(net, sampleShape, { exec: { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } }, batch, workers });
+  try {
+    return (await runner.run(data.images, data.count)).outputs;
+  } finally {
+    await runner.close();
+  }
 }
 
 /** `tensor` of the FP32 `graph` over `data`, batched. */

@@ -19,7 +19,8 @@ import { evaluatePhotos, photoOutputs, type PhotoPrediction } from '../nets/phot
 import { layerStats, type LayerStat } from '../nets/shapes.js';
 import { listModels, loadModel, type EvalDataset } from '../nets/zoo/index.js';
 import type { PtqConfig } from '../quant/config.js';
-import { quantizedOutputs, sqnrDb, top1Of } from './debug.js';
+import { quantizedOutputs, quantizedOutputsOnWorkers, sqnrDb, top1Of } from './debug.js';
+import { defaultWorkers } from './qexec-pool.js';
 import { quantizeModel } from './quantize.js';
 import { dataSplits, TEXT_DATASETS } from './datasets.js';
 
@@ -218,7 +219,7 @@ export async function evaluateQuantizedModel(model: string, opts: QuantizedEvalu
     };
   }
   const fp = evaluateTop1(graph, set, { onProgress });
-  const q = quantizedOutputs(net, graph, set);
+  const q = await quantizedOutputsOnWorkers(net, graph, set, defaultWorkers());
   const top1 = top1Of(q, set.count, set.labels);
   const correct = Math.round(top1 * set.count);
   return {

@@ -61,4 +61,15 @@ describe.skipIf(!existsSync(FMNIST))('runQuantizedBatches', () => {
       }
     }
   }, 120_000);
+
+  it('eval --quant on two workers: the same float outputs as the single-thread evaluation', async () => {
+    const { quantizedOutputs, quantizedOutputsOnWorkers } = await import('../../../scenarios/debug.js');
+    const { loadModel } = await import('../../../nets/zoo/index.js');
+    const graph = loadModel('fmnist-cnn').graph;
+    const data = { images: set.images, shape: set.shape, count: set.count };
+    const one = quantizedOutputs(net, graph, data, 8);
+    const two = await quantizedOutputsOnWorkers(net, graph, data, 2, 8);
+    expect(two.length).toBe(one.length);
+    expect(Array.from(two)).toEqual(Array.from(one));
+  }, 120_000);
 });
