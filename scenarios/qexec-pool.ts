@@ -186,10 +186,10 @@ export class QuantizedBatchRunner {
             w.off('message', onMessage);
             w.off('error', onError);
           });
-          // two batches queued per worker: it never waits for the main thread between them
-          send(w);
-          send(w);
         }
+        // two batches queued per worker (it never waits for the main thread between them), dealt
+        // one round at a time so that every worker gets work when there are few batches
+        for (let round = 0; round < 2; round++) for (const w of pool) send(w);
       });
     } catch (e) {
       // a failed worker's state is unknown: the next run starts a fresh pool
