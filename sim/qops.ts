@@ -405,6 +405,28 @@ function tapRange(start: number, k: number, d: number, size: number, into: Int32
   into[at + 1] = last > first ? last : first;
 }
 
+/** The common 2×2 stride-2 pool with every window inside: straight loops, branch-free maxima. */
+function maxPool2x2(xd: Int32Array, y: Int32Array, planes: number, ih: number, iw: number, OH: number, OW: number): void {
+  let o = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    const base = pl * ih * iw;
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = base + 2 * oh * iw;
+      const r1 = r0 + iw;
+      for (let ow = 0; ow < OW; ow++, o++) {
+        let m = xd[r0 + 2 * ow];
+        let d = m - xd[r0 + 2 * ow + 1];
+        m -= d & (d >> 31);
+        d = m - xd[r1 + 2 * ow];
+        m -= d & (d >> 31);
+        d = m - xd[r1 + 2 * ow + 1];
+        m -= d & (d >> 31);
+        y[o] = m;
+      }
+    }
+  }
+}
+
 /**
  * maxPoolInt on NCHW planes whose values differ by less than 2^31: the taps inside the image found
  * once per output row and column (no bound test per tap), a window's maximum started from its
@@ -417,7 +439,10 @@ function maxPoolPlanes(xd: Int32Array, y: Int32Array, g: PoolGeom, emptyValue: n
   for (let oh = 0; oh < OH; oh++) tapRange(oh * sh - g.padTop, kh, dh, ih, rows, 2 * oh);
   for (let ow = 0; ow < OW; ow++) tapRange(ow * sw - g.padLeft, kw, dw, iw, cols, 2 * ow);
   const planes = g.n * g.c;
-  const two = kh === 2 && kw === 2 && dh === 1 && dw === 1;
+  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && dh === 1 && dw === 1 && g.padTop === 0 && g.padLeft === 0 && 2 * OH <= ih && 2 * OW <= iw) {
+    maxPool2x2(xd, y, planes, ih, iw, OH, OW);
+    return;
+  }
   let o = 0;
   for (let pl = 0; pl < planes; pl++) {
     const base = pl * ih * iw;
@@ -434,18 +459,6 @@ function maxPoolPlanes(xd: Int32Array, y: Int32Array, g: PoolGeom, emptyValue: n
           continue;
         }
         let m = xd[base + (h0 + i0 * dh) * iw + w0 + j0 * dw];
-        if (two && i1 - i0 === 2 && j1 - j0 === 2) {
-          // the common 2×2 window whole: four loads, three branch-free maxima
-          const b = base + h0 * iw + w0;
-          let d = m - xd[b + 1];
-          m -= d & (d >> 31);
-          d = m - xd[b + iw];
-          m -= d & (d >> 31);
-          d = m - xd[b + iw + 1];
-          m -= d & (d >> 31);
-          y[o] = m;
-          continue;
-        }
         for (let i = i0; i < i1; i++) {
           const r = base + (h0 + i * dh) * iw + w0;
           for (let j = j0; j < j1; j++) {

@@ -458,6 +458,21 @@ describe('QLinearAveragePool vs ORT', () => {
 });
 
 describe('MaxPool on int8/uint8 vs ORT', () => {
+  it('is exact on the common 2×2 stride-2 pool (even and odd sides, batch 2)', async () => {
+    for (const dt of ['int8', 'uint8'] as const) {
+      for (const [h, w] of [
+        [6, 8],
+        [7, 5],
+      ]) {
+        const shape = [2, 3, h, w];
+        const codes = randCodes(new Prng(h * 31 + w), dt, shape.reduce((a, b) => a * b, 1));
+        const pc = { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], ceil: false, autoPad: 'NOTSET', dil: [1, 1] };
+        const ours = maxPoolInt({ data: codes, shape }, { kernel: [2, 2], strides: [2, 2] }, undefined, lowOf(dt), { qmin: lowOf(dt), qmax: lowOf(dt) + 255 });
+        await expectOrt(ours, [{ op: 'MaxPool', inputs: ['x'], outputs: ['y'], attrs: poolAttrs(pc as never, true) }], [{ name: 'x', dtype: dt, shape }], [{ name: 'y', dtype: dt }], {}, { x: intTensor(dt, shape, codes) });
+      }
+    }
+  });
+
   it('is exact (1-D/2-D, pads, strides, dilations, ceil_mode, auto_pad)', async () => {
     await fc.assert(
       fc.asyncProperty(dtArb, poolCaseArb(true), fc.integer({ min: 1, max: 3 }), seedArb, async (dt, pc, c, seed) => {
