@@ -3,14 +3,17 @@
  *
  * Peers (ORT sessions with intraOpNumThreads = 1, built here as one-node ONNX models):
  *  - QLinearConv / QLinearMatMul — the kernels deployed int8 models run (MLAS, with VNNI where
- *    the CPU has it); the primary column. They also requantize, which qloom's timed call does not
- *    (it returns the int32 accumulators): that work is ORT's, on top.
+ *    the CPU has it); the primary column. They also requantize: the `fused` column does too, `fast`
+ *    returns the int32 accumulators.
  *  - ConvInteger / MatMulInteger — pure integer MACs into int32, exactly what the timed kernel
  *    computes (raw form, uint8 input with zero point 128, int8 symmetric weights in [−127, 127],
  *    no bias); their outputs are compared with qloom's bit for bit before anything is timed.
  *
  * qloom columns:
  *  - fast: 32-bit accumulator, proved safe by the bound analysis, one tile (per-step checks skipped);
+ *  - fused: the same with QLinear's float requantization fused (int8 codes out, as `qloom eval
+ *    --quant` runs a layer) — the like-for-like column against QLinearConv, its codes checked
+ *    against QLinear's bit for bit;
  *  - checked/1: a 16-bit wrapping accumulator — cannot be proved, so every accumulator add is
  *    checked and the policy applied — with one tile per output (the floor of checking cost);
  *  - checked/64: the same with the K reduction cut in tiles of 64 (a 64-row array): 9× the adds
@@ -37,6 +40,8 @@ import { Prng } from '../nets/prng.js';
 import { buildModule, Code, Op, Simd } from '../nets/wasm-binary.js';
 import type { AccumulationOrder } from '../sim/kernels/accumulator.js';
 import { prepareConvInt, prepareGemmInt } from '../sim/kernels/linear.js';
+import type { FusedRequant } from '../sim/kernels/simd.js';
+import { floatRequantChannels, requantParams } from '../qnet/requant.js';
 import { buildModel, scalar } from '../test/helpers/onnx-build.js';
 
 interface ConvCase {
@@ -70,9 +75,9 @@ const TILE_64: AccumulationOrder = { kOrder: 'ckk', kTile: 64 };
 /** different inputs per case, used in turn: 8 × the 3×3 conv's 200 KB exceeds a core's L2 */
 const INPUTS = 8;
 
-type Variant = 'ortQLinear' | 'ortInteger' | 'fast' | 'checked1' | 'checked64';
-const VARIANTS: Variant[] = ['ortQLinear', 'ortInteger', 'fast', 'checked1', 'checked64'];
-type Q = 'fast' | 'checked1' | 'checked64';
+type Variant = 'ortQLinear' | 'ortInteger' | 'fast' | 'fused' | 'checked1' | 'checked64';
+const VARIANTS: Variant[] = ['ortQLinear', 'ortInteger', 'fast', 'fused', 'checked1', 'checked64'];
+type Q = 'fast' | 'fused' | 'checked1' | 'checked64';
 
 export interface KernelBenchRow {
   name: string;
@@ -156,6 +161,8 @@ function macsOf(c: Case): number {
 
 interface QloomRun {
   run: (x: Int32Array) => { acc: Float64Array; overflow: { events: number; proved: boolean } };
+  /** the fast path with the float requant fused (what `qloom eval --quant` runs): codes into `codes` */
+  runCodes: (x: Int32Array, fr: FusedRequant, codes: Int32Array) => unknown;
   kernel: string;
 }
 
@@ -174,10 +181,16 @@ function qloomLayer(c: Case, w: Int32Array, bits: number, order: AccumulationOrd
   };
   if (c.kind === 'conv') {
     const l = prepareConvInt({ ...common, xShape: c.x, w, wShape: c.w, strides: [1, 1], pads: c.pads, dilations: [1, 1], group: c.group });
-    return { run: (x) => l.run(x), kernel: l.kernel };
+    return { run: (x) => l.run(x), runCodes: (x, fr, codes) => l.runCodes(x, fr, codes), kernel: l.kernel };
   }
   const l = prepareGemmInt({ ...common, w, k: c.k, nOut: c.n });
-  return { run: (x) => l.run(x, c.m), kernel: l.kernel };
+  return { run: (x) => l.run(x, c.m), runCodes: (x, fr, codes) => l.runCodes(x, c.m, fr, codes), kernel: l.kernel };
+}
+
+/** QLinearConv / QLinearMatMul's requantization of the ORT models below (xs 0.02, ws 0.01, ys 0.5, yz 128, uint8) as the fused kernel takes it */
+function fusedRequant(nOut: number): FusedRequant {
+  const f = floatRequantChannels(requantParams(0.02, Float32Array.of(0.01), 0.5, { mode: 'float' }), 128, { bits: 8, signed: false, narrow: false }, { kind: 'none' }, nOut)!;
+  return { ...f, zy: 128 };
 }
 
 function check(name: string, what: string, got: Float64Array, ref: ArrayLike<number>, wrap16: boolean): void {
@@ -211,6 +224,12 @@ async function benchCase(c: Case, rounds: number, minMsPerRound: number): Promis
   check(c.name, 'checked/1', r1.acc, ref, true);
   check(c.name, 'checked/64', r64.acc, ref, true);
   if (!rFast.overflow.proved || r1.overflow.proved) throw new Error(`${c.name}: expected the 32-bit layer proved and the 16-bit one checked`);
+  // the fused path's codes against QLinear's, bit for bit
+  const fr = fusedRequant(c.kind === 'conv' ? c.w[0] : c.n);
+  const codes = new Int32Array(ref.length);
+  if (fast.runCodes(xs[0], fr, codes) === null) throw new Error(`${c.name}: the fast layer did not take the fused path`);
+  const qRef = (await sQ.run(feeds[0])).y.data as Uint8Array;
+  for (let i = 0; i < qRef.length; i++) if (codes[i] !== qRef[i]) throw new Error(`${c.name}: fused output ${i} = ${codes[i]}, QLinear gives ${qRef[i]}: not bit-exact`);
 
   let next = 0;
   const fresh = () => (next = (next + 1) % INPUTS);
@@ -218,12 +237,13 @@ async function benchCase(c: Case, rounds: number, minMsPerRound: number): Promis
     ortQLinear: () => sQ.run(feeds[fresh()]),
     ortInteger: () => sInt.run(feeds[fresh()]),
     fast: () => fast.run(xs[fresh()]),
+    fused: () => fast.runCodes(xs[fresh()], fr, codes),
     checked1: () => checked1.run(xs[fresh()]),
     checked64: () => checked64.run(xs[fresh()]),
   };
   // warm up every variant (JIT and WebAssembly tier-up, ORT's first-run allocations)
   for (const v of VARIANTS) for (let i = 0; i < 5; i++) await runners[v]();
-  const samples: Record<Variant, number[]> = { ortQLinear: [], ortInteger: [], fast: [], checked1: [], checked64: [] };
+  const samples: Record<Variant, number[]> = { ortQLinear: [], ortInteger: [], fast: [], fused: [], checked1: [], checked64: [] };
   for (let r = 0; r < rounds; r++) {
     for (const v of VARIANTS) {
       let it = 0;
@@ -241,7 +261,7 @@ async function benchCase(c: Case, rounds: number, minMsPerRound: number): Promis
   await sQ.release();
   const macs = macsOf(c);
   const ms = Object.fromEntries(VARIANTS.map((v) => [v, median(samples[v])])) as Record<Variant, number>;
-  const per = (peer: number) => ({ fast: ms.fast / peer, checked1: ms.checked1 / peer, checked64: ms.checked64 / peer });
+  const per = (peer: number) => ({ fast: ms.fast / peer, fused: ms.fused / peer, checked1: ms.checked1 / peer, checked64: ms.checked64 / peer });
   return {
     name: c.name,
     macs,
@@ -326,17 +346,17 @@ const rt = (r: number) => `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
 
 export function markdown(rows: readonly KernelBenchRow[]): string {
   const lines = [
-    '| layer | MACs | ORT QLinear ms (GMAC/s) | ORT ConvInteger / MatMulInteger ms (GMAC/s) | qloom fast ms (GMAC/s) | fast / QLinear | fast / ConvInteger | checked-16 1 tile ms | / QLinear | / fast | checked-16 64-row tiles ms | / QLinear | / fast |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| layer | MACs | ORT QLinear ms (GMAC/s) | ORT ConvInteger / MatMulInteger ms (GMAC/s) | qloom fast ms (GMAC/s) | fast / QLinear | fast / ConvInteger | fused requant ms | fused / QLinear | checked-16 1 tile ms | / QLinear | / fast | checked-16 64-row tiles ms | / QLinear | / fast |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.name} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ortQLinear)} (${g(r.macPerSec.ortQLinear)}) | ${t(r.ms.ortInteger)} (${g(r.macPerSec.ortInteger)}) | ${t(r.ms.fast)} (${g(r.macPerSec.fast)}) [${r.kernel.fast}] | ${rt(r.ratio.fast)} | ${rt(r.ratioInteger.fast)} | ${t(r.ms.checked1)} [${r.kernel.checked1}] | ${rt(r.ratio.checked1)} | ${rt(r.checkedOverFast.checked1)} | ${t(r.ms.checked64)} [${r.kernel.checked64}] | ${rt(r.ratio.checked64)} | ${rt(r.checkedOverFast.checked64)} |`,
+      `| ${r.name} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ortQLinear)} (${g(r.macPerSec.ortQLinear)}) | ${t(r.ms.ortInteger)} (${g(r.macPerSec.ortInteger)}) | ${t(r.ms.fast)} (${g(r.macPerSec.fast)}) [${r.kernel.fast}] | ${rt(r.ratio.fast)} | ${rt(r.ratioInteger.fast)} | ${t(r.ms.fused)} | ${rt(r.ratio.fused)} | ${t(r.ms.checked1)} [${r.kernel.checked1}] | ${rt(r.ratio.checked1)} | ${rt(r.checkedOverFast.checked1)} | ${t(r.ms.checked64)} [${r.kernel.checked64}] | ${rt(r.ratio.checked64)} | ${rt(r.checkedOverFast.checked64)} |`,
     );
   }
   const geo = (f: (r: KernelBenchRow) => number) => rt(Math.exp(rows.reduce((s, r) => s + Math.log(f(r)), 0) / rows.length));
   lines.push(
-    `| geometric mean | | | | | ${geo((r) => r.ratio.fast)} | ${geo((r) => r.ratioInteger.fast)} | | ${geo((r) => r.ratio.checked1)} | ${geo((r) => r.checkedOverFast.checked1)} | | ${geo((r) => r.ratio.checked64)} | ${geo((r) => r.checkedOverFast.checked64)} |`,
+    `| geometric mean | | | | | ${geo((r) => r.ratio.fast)} | ${geo((r) => r.ratioInteger.fast)} | | ${geo((r) => r.ratio.fused)} | | ${geo((r) => r.ratio.checked1)} | ${geo((r) => r.checkedOverFast.checked1)} | | ${geo((r) => r.ratio.checked64)} | ${geo((r) => r.checkedOverFast.checked64)} |`,
   );
   return lines.join('\n');
 }
