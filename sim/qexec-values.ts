@@ -116,7 +116,30 @@ const SHAPES_PER_LAYER = 2;
  * network's weights, zero points and bias are not changed in place (QuantizedNetworks are
  * treated as immutable: PTQ passes build new ones).
  */
+/**
+ * Int32 buffers for layer outputs, reused once their tensor is dead: a fresh large typed array
+ * costs a page fault per 4 KiB on its first write (in a VM, more than the copy into it), so an
+ * executor that allocates every layer's output anew spends much of a batch in the kernel's
+ * zeroing. Buffers come back dirty: a taker writes every element.
+ */
+export class BufferPool {
+  private readonly free = new Map<number, Int32Array[]>();
+
+  take(n: number): Int32Array {
+    return this.free.get(n)?.pop() ?? new Int32Array(n);
+  }
+
+  give(a: Int32Array): void {
+    let list = this.free.get(a.length);
+    if (!list) this.free.set(a.length, (list = []));
+    // a few per size: a network's live tensors of one shape at a time
+    if (list.length < 4) list.push(a);
+  }
+}
+
 export class PreparedLayers {
+  /** integer tensors' buffers handed back by earlier runs (and layers) of the executor, by length */
+  readonly pool = new BufferPool();
   private readonly convs = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();
   private readonly gemms = new Map<QLinearLayer, PreparedGemmInt[]>();
   private readonly parts = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();

@@ -107,6 +107,8 @@ const DEFAULT_ORDER: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
  */
 export class QuantizedRunner {
   private readonly values = new Map<string, Val>();
+  /** live values per buffer taken from the pool (alloc): back to the pool when none is left */
+  private readonly refs = new Map<Int32Array, number>();
   readonly overflow: Record<string, OverflowReport> = {};
   readonly accumulators: Record<string, LayerAccumulator> = {};
   readonly swamping: Record<string, SwampReport> = {};
@@ -182,10 +184,47 @@ export class QuantizedRunner {
     const info: { acc?: Float64Array; overflow?: OverflowReport } = {};
     const out = linear && (layer.kind === 'conv' || layer.kind === 'gemm') ? this.finishLinear(layer, linear, info) : this.exec(layer, info);
     this.values.set(layer.output, out);
+    if (isInt(out)) {
+      const r = this.refs.get(out.data);
+      if (r !== undefined) this.refs.set(out.data, r + 1);
+    }
     this.opts.onLayer?.(layer, isInt(out) ? toTensor(out) : out, info);
     const keep = new Set(net.outputs.map((o) => o.name));
     for (const n of layer.inputs) {
-      if (this.lastUse?.get(n) === idx && !keep.has(n) && !net.floatConstants?.has(n)) this.values.delete(n);
+      if (this.lastUse?.get(n) === idx && !keep.has(n) && !net.floatConstants?.has(n)) this.release(n);
+    }
+  }
+
+  /**
+   * An Int32 buffer of n elements for a layer's output, every element of which the caller writes:
+   * from the pool (recycled when the values using it are dead) where no onLayer observer could
+   * keep a reference, else new.
+   */
+  private alloc(n: number): Int32Array {
+    if (this.opts.onLayer) return new Int32Array(n);
+    const a = this.prepared.pool.take(n);
+    this.refs.set(a, 0);
+    return a;
+  }
+
+  /** Hands back a buffer from alloc() that no value took. */
+  private unalloc(a: Int32Array): void {
+    if (this.refs.get(a) !== 0) return;
+    this.refs.delete(a);
+    this.prepared.pool.give(a);
+  }
+
+  /** Drops a dead value; its pooled buffer goes back once no live value shares it (a Reshape's output does). */
+  private release(name: string): void {
+    const v = this.values.get(name);
+    this.values.delete(name);
+    if (!v || !isInt(v)) return;
+    const r = this.refs.get(v.data);
+    if (r === undefined) return;
+    if (r > 1) this.refs.set(v.data, r - 1);
+    else {
+      this.refs.delete(v.data);
+      this.prepared.pool.give(v.data);
     }
   }
 
@@ -356,7 +395,7 @@ export class QuantizedRunner {
       case 'quantize': {
         const x = this.float(layer.inputs[0], layer);
         const q = this.q(layer.output, layer);
-        return intVal(dtypeOfQ(q), x.shape, quantizeLinear(x.data as Float32Array, q, x.shape));
+        return intVal(dtypeOfQ(q), x.shape, quantizeLinear(x.data as Float32Array, q, x.shape, this.alloc(x.data.length)));
       }
       case 'dequantize': {
         const x = this.int(layer.inputs[0], layer);
@@ -373,7 +412,8 @@ export class QuantizedRunner {
         const a = this.int(layer.inputs[0], layer);
         const b = this.int(layer.inputs[1], layer);
         const yq = this.q(layer.output, layer);
-        const r = qlinearAdd(this.view(a, layer.inputs[0], layer), this.view(b, layer.inputs[1], layer), yq, this.opts.requant, layer.activation);
+        const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+        const r = qlinearAdd(this.view(a, layer.inputs[0], layer), this.view(b, layer.inputs[1], layer), yq, this.opts.requant, layer.activation, same ? this.alloc(a.data.length) : undefined);
         return intVal(dtypeOfQ(yq), r.shape, r.data);
       }
       case 'concat': {
@@ -515,9 +555,10 @@ export class QuantizedRunner {
       );
       const fz = this.fusedRequant(layer, nOut);
       if (fz) {
-        const codes = new Int32Array(numel(prep.outShape));
+        const codes = this.alloc(numel(prep.outShape));
         const rep = prep.runCodes(x.data, fz, codes);
         if (rep) return this.finishCodes(layer, rep, [...prep.outShape], codes, info);
+        this.unalloc(codes);
       }
       const r = prep.run(x.data);
       accs = r.acc;
@@ -534,9 +575,10 @@ export class QuantizedRunner {
         const m = x.data.length / K;
         const fz = split ? null : this.fusedRequant(layer, nOut);
         if (fz) {
-          const codes = new Int32Array(m * nOut);
+          const codes = this.alloc(m * nOut);
           const rep = this.prepared.gemm(layer, 0, () => prepareGemmInt({ ...common, k: K, w: w.data, nOut })).runCodes(x.data, m, fz, codes);
           if (rep) return this.finishCodes(layer, rep, [...xs.slice(0, -1), nOut], codes, info);
+          this.unalloc(codes);
         }
         const r = split
           ? splitGemmAccumulate({ x: x.data, m, groups: channelGroups(xq), spec: { ...common, k: K, w: w.data, nOut }, requant: this.opts.requant, prepared: (g, make) => this.prepared.gemm(layer, 1 + g, make) })
@@ -624,7 +666,7 @@ export class QuantizedRunner {
     }
     const target = requantTarget(yq, layer.activation);
     const params = requantParams(linearInputScale(xq), w.q.scale, target.scale[0], this.opts.requant);
-    const codes = requantize(accs, rqShape, params, target.zeroPoint[0], target, layer.activation);
+    const codes = requantize(accs, rqShape, params, target.zeroPoint[0], target, layer.activation, this.alloc(accs.length));
     return intVal(dtypeOfQ(yq), outShape, codes);
   }
 

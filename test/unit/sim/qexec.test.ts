@@ -119,3 +119,49 @@ describe('runQuantized', () => {
     }
   });
 });
+
+describe('QuantizedExecutor reuses dead tensors\' buffers', () => {
+  /**
+   * x → Q → conv1 → Reshape (its output shares conv1's buffer) … conv2 (a tensor of the same
+   * length, computed while the Reshape's output is alive) … QLinearAdd of both → DQ: a buffer
+   * recycled while a live value still shares it would hand conv2's codes to the add twice.
+   */
+  function aliasNet(): QuantizedNetwork {
+    return importQuantizedOnnx(
+      buildModel({
+        opset: 13,
+        extraOpsets: [{ domain: 'com.microsoft', version: 1 }],
+        inputs: [{ name: 'x', dtype: 'float32', shape: [1, 1, 4, 4] }],
+        outputs: [{ name: 'y', dtype: 'float32' }],
+        inits: {
+          s: f32([], [1]), z: u8([], [0]), sw: f32([], [1]), sy: f32([], [64]), s2: f32([], [128]),
+          w1: u8([2, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 8, 7, 6, 5, 4, 3, 2, 1]),
+          w2: u8([2, 1, 3, 3], [0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]),
+          shp: { dtype: 'int64', shape: [2], data: BigInt64Array.of(1n, 8n) },
+        },
+        nodes: [
+          { name: 'q', op: 'QuantizeLinear', inputs: ['x', 's', 'z'], outputs: ['xq'] },
+          { name: 'conv1', op: 'QLinearConv', inputs: ['xq', 's', 'z', 'w1', 'sw', 'z', 'sy', 'z'], outputs: ['c1'], attrs: { kernel_shape: [3, 3] } },
+          { name: 'flat1', op: 'Reshape', inputs: ['c1', 'shp'], outputs: ['f1'] },
+          { name: 'conv2', op: 'QLinearConv', inputs: ['xq', 's', 'z', 'w2', 'sw', 'z', 'sy', 'z'], outputs: ['c2'], attrs: { kernel_shape: [3, 3] } },
+          { name: 'flat2', op: 'Reshape', inputs: ['c2', 'shp'], outputs: ['f2'] },
+          { name: 'add', op: 'QLinearAdd', domain: 'com.microsoft', inputs: ['f1', 'sy', 'z', 'f2', 'sy', 'z', 's2', 'z'], outputs: ['a'] },
+          { name: 'dq', op: 'DequantizeLinear', inputs: ['a', 's2', 'z'], outputs: ['y'] },
+        ],
+      }),
+    );
+  }
+
+  it('gives every run the results of a run without reuse, bit for bit', () => {
+    const n = aliasNet();
+    expect(n.layers.map((l) => l.kind)).toEqual(['quantize', 'conv', 'reshape', 'conv', 'reshape', 'add', 'dequantize']);
+    const opts = { requant: { mode: 'float' as const }, acc: { bits: 32, policy: 'wrap' as const } };
+    const ex = new QuantizedExecutor(n, opts);
+    for (let r = 0; r < 3; r++) {
+      const x = f32([1, 1, 4, 4], Array.from({ length: 16 }, (_, i) => ((i * 7 + r * 5) % 16) * 10));
+      // an onLayer observer turns the reuse off: the reference
+      const ref = runQuantized(n, { x }, { ...opts, onLayer: () => undefined }).outputs.y.data;
+      expect(Array.from(ex.run({ x }).outputs.y.data), `run ${r}`).toEqual(Array.from(ref));
+    }
+  });
+});
