@@ -425,7 +425,7 @@ export class QuantizedRunner {
       case 'maxpool': {
         const x = this.int(layer.inputs[0], layer);
         const range = qRange(this.q(layer.inputs[0], layer));
-        const r = maxPoolInt(x, poolAttrs(layer), undefined, range.qmin, range);
+        const r = maxPoolInt(x, poolAttrs(layer), (n) => this.alloc(n), range.qmin, range);
         return intVal(x.dtype, r.shape, r.data);
       }
       case 'avgpool': {

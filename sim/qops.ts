@@ -79,8 +79,10 @@ function checkLen(t: { data: Int32Array; shape: readonly number[] }, what: strin
   if (t.data.length !== numel(t.shape)) throw new InvariantError(`${what}: ${t.data.length} values for shape [${t.shape.join(',')}]`);
 }
 
-function outBuf(n: number, out: Int32Array | undefined, what: string): Int32Array {
+/** An op's output buffer: `out`, or from the allocator `out` (the executor's pool: n elements, all written), or new. */
+function outBuf(n: number, out: Int32Array | ((n: number) => Int32Array) | undefined, what: string): Int32Array {
   if (!out) return new Int32Array(n);
+  if (typeof out === 'function') return out(n);
   if (out.length !== n) throw new InvariantError(`${what}: output buffer has ${out.length} elements, needs ${n}`);
   return out;
 }
@@ -478,7 +480,7 @@ function maxPoolPlanes(xd: Int32Array, y: Int32Array, g: PoolGeom, emptyValue: n
  * (possible only with pads ≥ kernel) yields `emptyValue`. `valueRange` (the codes' type range)
  * lets NCHW inputs take the branch-free planes loop.
  */
-export function maxPoolInt(x: { readonly data: Int32Array; readonly shape: readonly number[] }, p: PoolAttrs, out?: Int32Array, emptyValue = -128, valueRange?: { readonly qmin: number; readonly qmax: number }): QResult {
+export function maxPoolInt(x: { readonly data: Int32Array; readonly shape: readonly number[] }, p: PoolAttrs, out?: Int32Array | ((n: number) => Int32Array), emptyValue = -128, valueRange?: { readonly qmin: number; readonly qmax: number }): QResult {
   checkLen(x, 'maxPoolInt');
   const g = poolGeom(x.shape, p);
   const cl = p.channelsLast === true;

@@ -160,8 +160,8 @@ describe('QuantizedExecutor reuses dead tensors\' buffers', () => {
     for (let r = 0; r < 3; r++) {
       const x = f32([1, 1, 4, 4], Array.from({ length: 16 }, (_, i) => ((i * 7 + r * 5) % 16) * 10));
       // an onLayer observer turns the reuse off: the reference
-      const ref = runQuantized(n, { x }, { ...opts, onLayer: () => undefined }).outputs.y.data;
-      expect(Array.from(ex.run({ x }).outputs.y.data), `run ${r}`).toEqual(Array.from(ref));
+      const ref = runQuantized(n, { x }, { ...opts, onLayer: () => undefined }).outputs.y.data as Float32Array;
+      expect(Array.from(ex.run({ x }).outputs.y.data as Float32Array), `run ${r}`).toEqual(Array.from(ref));
     }
   });
 });
