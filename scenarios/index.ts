@@ -46,6 +46,7 @@ export { runSummary, type RunResult } from '../sim/result.js';
 
 // integer execution of quantized ONNX models
 export { execQuantized, openQuantizedOnnx, outputFileName, type ExecOptions, type ExecSummary, type OpenedModel } from './exec.js';
+export { QuantizedBatchRunner, runQuantizedBatches, type BatchRunOptions, type BatchRunResult } from './qexec-pool.js';
 
 // scenarios: sweeps, their points and reports
 export { reportFromResults, runScenario, type ScenarioRun, type ScenarioRunOptions } from './run-scenario.js';
