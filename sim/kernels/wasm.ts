@@ -36,30 +36,20 @@ import { rqFunc, type RqFn } from '../../qnet/requant-wasm.js';
 import type { OperandLayout } from './geometry.js';
 
 /** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
-const I32_EQ = 0x46;
 const I32_GT_S = 0x4a;
-const I32_GE_U = 0x4f;
 const I32_AND = 0x71;
-const I32_OR = 0x72;
-const I32X4_SPLAT = 0x11;
 const I16X8_NARROW_I32X4_S = 0x85;
 const I32X4_ABS = 0xa0;
 const I32X4_SUB = 0xb1;
 const I32X4_MIN_S = 0xb6;
 const I32X4_MAX_S = 0xb8;
 const I32X4_MAX_U = 0xb9;
-const F64_LOAD = 0x2b;
-const F64_STORE = 0x39;
-const F64_LT = 0x63;
-const F64_GT = 0x64;
 const F64_ABS = 0x99;
 const F64_MAX = 0xa5;
-const I32_WRAP_I64 = 0xa7;
 const I32_TRUNC_F64_S = 0xaa;
 /** i64.trunc_sat_f64_s (0xfc 7): never traps — the policy value is computed for every add, in range or not */
 const I64_TRUNC_SAT_F64_S_PREFIX = 0xfc;
 const I64_TRUNC_SAT_F64_S = 0x06;
-const F64_CONVERT_I32_S = 0xb7;
 
 /** interleave the low (high) 4 int16 lanes of two vectors: [a0 b0 a1 b1 a2 b2 a3 b3] */
 const INTERLEAVE_LO = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
@@ -122,7 +112,7 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
     if (np === 2) {
       // consecutive receptive fields (b_i = b_0 + 2i): vector loads of 8 positions per lane
       c.i32(1);
-      for (let i = 1; i < BP; i++) c.get(B0 + i).get(B0).i32(2 * i).op(Op.I32Add).op(I32_EQ).op(I32_AND);
+      for (let i = 1; i < BP; i++) c.get(B0 + i).get(B0).i32(2 * i).op(Op.I32Add).op(Op.I32Eq).op(I32_AND);
       c.set(CONTIG);
     } else {
       c.i32(0).set(CONTIG);
@@ -171,7 +161,7 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
         if (perTile) {
           for (let v = 0; v < np; v++) c.zeroV(ACC + ci * np + v);
         } else {
-          c.get(INIT).get(CB).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 4 * ci).simd(I32X4_SPLAT).set(ACC + ci * np);
+          c.get(INIT).get(CB).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 4 * ci).simd(Simd.I32x4Splat).set(ACC + ci * np);
           for (let v = 1; v < np; v++) c.get(ACC + ci * np).set(ACC + ci * np + v);
         }
       }
@@ -269,13 +259,13 @@ function fillFunc(): Func {
   const c = new Code();
   c.i32(0x7fffffff).set(MN);
   c.i32(-0x80000000).set(MX);
-  c.get(MN).simd(I32X4_SPLAT).set(VMN);
-  c.get(MX).simd(I32X4_SPLAT).set(VMX);
-  c.get(SUB).simd(I32X4_SPLAT).set(VSUB);
+  c.get(MN).simd(Simd.I32x4Splat).set(VMN);
+  c.get(MX).simd(Simd.I32x4Splat).set(VMX);
+  c.get(SUB).simd(Simd.I32x4Splat).set(VSUB);
   c.get(SRC).set(S);
   c.i32(0).set(N);
   c.op(Op.Block, VOID);
-  c.get(PLANES).op(Op.I32Eqz).get(H).op(Op.I32Eqz).op(I32_OR).op(Op.BrIf, 0);
+  c.get(PLANES).op(Op.I32Eqz).get(H).op(Op.I32Eqz).op(Op.I32Or).op(Op.BrIf, 0);
   c.op(Op.Loop, VOID); // planes
   {
     // row = dst + 2·(n·planeStride + dst0)
@@ -304,7 +294,7 @@ function fillFunc(): Func {
       c.op(Op.Block, VOID);
       c.op(Op.Loop, VOID); // the row's last w mod 8 values
       {
-        c.get(I).get(W).op(I32_GE_U).op(Op.BrIf, 1);
+        c.get(I).get(W).op(Op.I32GeU).op(Op.BrIf, 1);
         c.get(S).op(Op.I32Load).mem(2, 0).set(Q);
         minOf(c, Q, MN);
         maxOf(c, Q, MX);
@@ -353,11 +343,11 @@ function epiFunc(): Func {
   const B = 12, I = 13, T = 14, POS = 15, OT = 16, EV = 17, FP = 18, FS = 19, OB = 20, OUT = 21;
   const E = 22, A = 23, S = 24, M = 25, LO = 26, HI = 27, E0 = 28, A0 = 29;
   const c = new Code();
-  c.get(RES).op(F64_LOAD).mem(3, 0).set(M);
-  c.get(RES).op(F64_LOAD).mem(3, 8).set(E0);
-  c.get(RES).op(F64_LOAD).mem(3, 16).set(A0);
-  c.get(RES).op(F64_LOAD).mem(3, 24).set(LO);
-  c.get(RES).op(F64_LOAD).mem(3, 32).set(HI);
+  c.get(RES).op(Op.F64Load).mem(3, 0).set(M);
+  c.get(RES).op(Op.F64Load).mem(3, 8).set(E0);
+  c.get(RES).op(Op.F64Load).mem(3, 16).set(A0);
+  c.get(RES).op(Op.F64Load).mem(3, 24).set(LO);
+  c.get(RES).op(Op.F64Load).mem(3, 32).set(HI);
   c.i32(-1).set(FP);
   c.i32(0).set(FS);
   c.i32(0).set(EV);
@@ -372,19 +362,19 @@ function epiFunc(): Func {
     c.op(Op.Block, VOID);
     c.op(Op.Loop, VOID); // positions of the block
     {
-      c.get(I).get(BPOS).op(I32_GE_U).get(POS).get(P).op(I32_GE_U).op(I32_OR).op(Op.BrIf, 1);
+      c.get(I).get(BPOS).op(Op.I32GeU).get(POS).get(P).op(Op.I32GeU).op(Op.I32Or).op(Op.BrIf, 1);
       c.get(E0).set(E);
       c.get(A0).set(A);
       c.get(OB).get(I).i32(2).op(Op.I32Shl).op(Op.I32Add).set(OT);
       c.i32(0).set(T);
       c.op(Op.Loop, VOID); // tiles (never none)
       {
-        c.get(OT).op(Op.I32Load).mem(2, 0).op(F64_CONVERT_I32_S).set(S);
+        c.get(OT).op(Op.I32Load).mem(2, 0).op(Op.F64ConvertI32S).set(S);
         c.get(E).get(S).op(Op.F64Add).tee(E).op(F64_ABS).get(M).op(F64_MAX).set(M);
         c.get(A).get(S).op(Op.F64Add).set(A);
         // branch-free (under a narrow accumulator events are frequent and unpredictable): out =
         // a left the range; events += out; a = out ? policy(a) : a; only the first event branches
-        c.get(A).get(LO).op(F64_LT).get(A).get(HI).op(F64_GT).op(I32_OR).set(OUT);
+        c.get(A).get(LO).op(Op.F64Lt).get(A).get(HI).op(Op.F64Gt).op(Op.I32Or).set(OUT);
         c.addLocal(EV, OUT);
         c.get(OUT).get(FP).i32(0).op(Op.I32LtS).op(I32_AND);
         c.op(Op.If, VOID);
@@ -392,8 +382,8 @@ function epiFunc(): Func {
         c.get(T).i32(1).op(Op.I32Add).set(FS);
         c.op(Op.End);
         // wrap (mode 0): sign-extend the low P bits of ToInt32(a); saturate: the bound crossed
-        c.get(A).op(I64_TRUNC_SAT_F64_S_PREFIX).op(I64_TRUNC_SAT_F64_S).op(I32_WRAP_I64).get(SH).op(Op.I32Shl).get(SH).op(Op.I32ShrS).op(F64_CONVERT_I32_S);
-        c.get(HI).get(LO).get(A).get(HI).op(F64_GT).op(Op.Select);
+        c.get(A).op(I64_TRUNC_SAT_F64_S_PREFIX).op(I64_TRUNC_SAT_F64_S).op(Op.I32WrapI64).get(SH).op(Op.I32Shl).get(SH).op(Op.I32ShrS).op(Op.F64ConvertI32S);
+        c.get(HI).get(LO).get(A).get(HI).op(Op.F64Gt).op(Op.Select);
         c.get(MODE).op(Op.I32Eqz).op(Op.Select);
         c.get(A);
         c.get(OUT).op(Op.Select).set(A);
@@ -414,7 +404,7 @@ function epiFunc(): Func {
   }
   c.op(Op.End);
   c.op(Op.End);
-  c.get(RES).get(M).op(F64_STORE).mem(3, 0);
+  c.get(RES).get(M).op(Op.F64Store).mem(3, 0);
   c.get(RES).get(FP).op(Op.I32Store).mem(2, 40);
   c.get(RES).get(FS).op(Op.I32Store).mem(2, 44);
   c.get(RES).get(EV).op(Op.I32Store).mem(2, 48);
