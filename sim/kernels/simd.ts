@@ -168,7 +168,8 @@ export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: F
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
     if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
-    const m = dot.run(g, g * geo.groupXStride);
+    let m = dot.depthwise(g, g * geo.groupXStride);
+    if (m < 0) m = dot.run(g, g * geo.groupXStride);
     if (m > maxAbs) maxAbs = m;
     // O is [channel][rowStride positions]
     const O = dot.output();
@@ -221,7 +222,8 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
   dot.setRequant(fr.mult, fr.his, fr.lo);
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
-    const m = dot.run(g, g * geo.groupXStride);
+    let m = dot.depthwise(g, g * geo.groupXStride);
+    if (m < 0) m = dot.run(g, g * geo.groupXStride);
     if (m > maxAbs) maxAbs = m;
     dot.requant(ocg, c0, fr.zy);
     const O = dot.output();

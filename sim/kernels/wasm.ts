@@ -416,7 +416,7 @@ function epiFunc(): Func {
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc(), epiFunc(), rqFunc('rq', 'i32'));
+  fns.push(fillFunc(), epiFunc(), rqFunc('rq', 'i32'), dwFunc());
   return buildModule(fns);
 }
 
@@ -455,6 +455,93 @@ type ConvFn = (
 
 type EpiFn = (o: number, bStride: number, tStride: number, nT: number, nb: number, bp: number, p0: number, p: number, outRow: number, mode: number, sh: number, res: number) => void;
 type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number) => void;
+
+/**
+ * dw(xin, pos, P, gOff, lane, kp, w, init, out, flags) → max |sum|: one channel of a depthwise
+ * layer with one tile (a proved layer: exact int32 sums), output position blocks of 8. Where a
+ * block's 8 receptive fields are consecutive in memory (flags[block] = 1: stride 1 within an
+ * output row) a tap is one vector load of the 8 positions' inputs times the tap's weight
+ * (i32x4.extmul_low/high_i16x8_s) — no gather; other blocks one position at a time. The sums are
+ * exact integers, so their order does not matter: the outputs equal conv1x2's. Out: int32 [P]
+ * (blocks of 8 written whole: the row stride is a multiple of 8).
+ */
+function dwFunc(): Func {
+  const [XIN, POS, P, GOFF, LANE, KP, W, INIT, OUT, FLAGS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [PB, NPB, BASE, L, OFF, S, I, N, MAX] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const [A0, A1, V, VI, VMAX, WV] = [20, 21, 22, 23, 24, 25];
+  const c = new Code();
+  c.get(INIT).op(Op.I32Load).mem(2, 0).simd(Simd.I32x4Splat).set(VI);
+  c.get(P).i32(7).op(Op.I32Add).i32(3).op(Op.I32ShrU).set(NPB);
+  c.i32(0).set(PB);
+  c.op(Op.Block, VOID);
+  c.get(NPB).op(Op.I32Eqz, Op.BrIf, 0);
+  c.op(Op.Loop, VOID);
+  {
+    // n = min(8, P − 8·pb)
+    c.get(P).get(PB).i32(3).op(Op.I32Shl, Op.I32Sub).set(N);
+    c.i32(8).get(N).get(N).i32(8).op(Op.I32GtU, Op.Select).set(N);
+    c.get(FLAGS).get(PB).op(Op.I32Add).op(Op.I32Load8U).mem(0, 0);
+    c.op(Op.If, VOID);
+    {
+      // the block's origin (bytes): xin + 2·(pos[8·pb] + gOff)
+      c.get(XIN).get(POS).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE);
+      c.get(VI).set(A0);
+      c.get(VI).set(A1);
+      c.i32(0).set(L);
+      c.op(Op.Loop, VOID);
+      {
+        c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add).simd(Simd.Load).mem(1, 0).set(V);
+        c.get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).simd(Simd.I16x8Splat).set(WV);
+        c.get(A0).get(V).get(WV).simd(Simd.I32x4ExtMulLowI16x8S).simd(Simd.I32x4Add).set(A0);
+        c.get(A1).get(V).get(WV).simd(Simd.I32x4ExtMulHighI16x8S).simd(Simd.I32x4Add).set(A1);
+        c.countUp(L, KP);
+      }
+      c.op(Op.End);
+      c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A0).simd(Simd.Store).mem(2, 0);
+      c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A1).simd(Simd.Store).mem(2, 16);
+      c.get(VMAX).get(A0).simd(I32X4_ABS).simd(I32X4_MAX_U).get(A1).simd(I32X4_ABS).simd(I32X4_MAX_U).set(VMAX);
+    }
+    c.op(Op.Else);
+    {
+      // one position at a time: s = init + Σ_l w[l]·xin[pos[p] + gOff + lane[l]]
+      c.i32(0).set(I);
+      c.op(Op.Loop, VOID);
+      {
+        c.get(XIN).get(POS).get(PB).i32(3).op(Op.I32Shl).get(I).op(Op.I32Add).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE);
+        c.get(INIT).op(Op.I32Load).mem(2, 0).set(S);
+        c.i32(0).set(L);
+        c.op(Op.Loop, VOID);
+        {
+          c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).set(OFF);
+          c.get(S).get(OFF).get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).op(Op.I32Mul, Op.I32Add).set(S);
+          c.countUp(L, KP);
+        }
+        c.op(Op.End);
+        c.get(OUT).get(PB).i32(3).op(Op.I32Shl).get(I).op(Op.I32Add).i32(2).op(Op.I32Shl, Op.I32Add).get(S).op(Op.I32Store).mem(2, 0);
+        // |s| into the running maximum (unsigned: |s| < 2^31 in a proved layer)
+        c.get(S).i32(31).op(Op.I32ShrS).set(OFF);
+        c.get(S).get(OFF).op(Op.I32Xor).get(OFF).op(Op.I32Sub).set(S);
+        c.get(S).get(MAX).get(S).get(MAX).op(Op.I32GtU, Op.Select).set(MAX);
+        c.countUp(I, N);
+      }
+      c.op(Op.End);
+    }
+    c.op(Op.End);
+    c.countUp(PB, NPB);
+  }
+  c.op(Op.End);
+  c.op(Op.End);
+  // fold the vector maximum into the scalar one
+  for (let l = 0; l < 4; l++) {
+    c.get(VMAX).simd(Simd.I32x4ExtractLane).op(l).set(S);
+    c.get(S).get(MAX).get(S).get(MAX).op(Op.I32GtU, Op.Select).set(MAX);
+  }
+  c.get(MAX);
+  c.op(Op.End);
+  return { name: 'dw', params: 10, results: [I32], locals: [...new Array<number>(10).fill(I32), ...new Array<number>(6).fill(V128)], body: c };
+}
+
+type DwFn = (xin: number, pos: number, p: number, gOff: number, lane: number, kp: number, w: number, init: number, out: number, flags: number) => number;
 
 const PAGE = 65536;
 
@@ -496,6 +583,10 @@ export class DotLayer {
   private xPtr = 0;
   private outPtr = 0;
   private positions = 0;
+  /** per position block of the run: 1 where its 8 receptive fields are consecutive (depthwise()) */
+  private flagPtr = 0;
+  private flagsReady = false;
+  private dwUseful = false;
 
   /**
    * null where WebAssembly SIMD is unavailable, or where padding each tile to whole lane pairs
@@ -579,7 +670,9 @@ export class DotLayer {
     this.outPtr = align(this.xPtr + this.kp2 * bp * 4);
     this.srcPtr = align(this.outPtr + (perTile ? this.chunk * tileBlock : this.ncb * this.nc * nPB * bp * 4));
     this.epiPtr = align(this.srcPtr + srcLength * 4);
-    const end = this.epiPtr + (perTile ? positions * 4 : 0);
+    this.flagPtr = align(this.epiPtr + (perTile ? positions * 4 : 0));
+    this.flagsReady = false;
+    const end = this.flagPtr + nPB;
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     return { posBase: new Int32Array(this.memory.buffer, this.posPtr, positions), input: new Int16Array(this.memory.buffer, this.inPtr, inputLength) };
@@ -664,6 +757,33 @@ export class DotLayer {
     const rq = this.fns.rq as unknown as RqFn;
     const m = this.rqPtr + 4 * c0;
     rq(this.outPtr, this.outPtr, 1, rows, this.rowStride, m, m + 4 * this.nOut, this.rqPtr + 8 * this.nOut, zy);
+  }
+
+  /**
+   * run() for a depthwise layer (one channel per group, one tile, blocks of 8 positions) on the
+   * gather-free kernel (dwFunc): the same outputs in output(), the same max |sum|; −1 (nothing
+   * run) where the layer is not of that kind — then run().
+   */
+  depthwise(g: number, gOff: number): number {
+    if (this.nc !== 1 || this.ncb !== 1 || this.nTiles !== 1 || this.blockPositions !== 8) return -1;
+    const P = this.positions;
+    if (!this.flagsReady) {
+      const pos = new Int32Array(this.memory.buffer, this.posPtr, P);
+      const flags = new Uint8Array(this.memory.buffer, this.flagPtr, Math.ceil(P / 8));
+      let straight = 0;
+      for (let b = 0, p = 0; p < P; b++, p += 8) {
+        let ok = p + 8 <= P;
+        for (let i = 1; ok && i < 8; i++) if (pos[p + i] !== pos[p] + i) ok = false;
+        flags[b] = ok ? 1 : 0;
+        straight += flags[b];
+      }
+      this.flagsReady = true;
+      // a layer whose blocks mostly gather (stride 2, narrow rows) keeps run(): its gather is vectorized
+      this.dwUseful = straight >= 0.75 * flags.length;
+    }
+    if (!this.dwUseful) return -1;
+    const dw = this.fns.dw as unknown as DwFn;
+    return dw(this.inPtr, this.posPtr, P, gOff, this.lanePtr, 2 * this.kp2, g * this.kp2 * 4, this.initPtr + g * 4, this.outPtr, this.flagPtr) >>> 0;
   }
 
   /** The last run()'s outputs: int32 [ncb·nc][rowStride]. */

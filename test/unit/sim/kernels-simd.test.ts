@@ -86,6 +86,8 @@ const CONVS: ConvShape[] = [
   { name: 'stride 2, dilation 2, asymmetric pads', x: [1, 6, 11, 13], w: [9, 6, 3, 2], strides: [2, 2], pads: [2, 1, 0, 3], dilations: [2, 2], group: 1 },
   { name: 'groups of 6 outputs', x: [1, 8, 5, 17], w: [12, 4, 3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 2 },
   { name: 'depthwise ×5', x: [1, 5, 9, 24], w: [5, 1, 3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 5 },
+  { name: 'depthwise ×6, rows of 13, batch 2 (blocks across rows and images)', x: [2, 6, 7, 13], w: [6, 1, 3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 6 },
+  { name: 'depthwise ×4, stride 2, dilation 2', x: [1, 4, 11, 19], w: [4, 1, 3, 3], strides: [2, 2], pads: [2, 2, 2, 2], dilations: [2, 2], group: 4 },
 ];
 
 describe('SIMD kernel = Float64 kernel, conv', () => {
