@@ -18,12 +18,9 @@
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
 import { transposeData } from '../nets/fp32-tensor.js';
-import type { Node, Tensor } from '../nets/graph.js';
-import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
-import { snapToFormat } from '../qnet/formats/descriptor.js';
-import { lutFunction } from '../qnet/lut.js';
+import type { Tensor } from '../nets/graph.js';
+import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QuantizedNetwork } from '../qnet/network.js';
 import type { SwampReport } from './kernels/fp-dot.js';
-import { formatMatMulLayer, runFormatLinear } from './kernels/format-linear.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport, PeForm } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
 import { prepareConvInt, prepareGemmInt, type GemmIntSpec } from './kernels/linear.js';
@@ -37,6 +34,8 @@ import { softmaxInt, softmaxProbs } from '../qnet/softmax.js';
 import { logCodesOfProbs, logMatmulInt } from '../qnet/logquant.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
+import { snapToFormat } from '../qnet/formats/descriptor.js';
+import { execFormat, type FormatContext } from './qexec-formats.js';
 import { broadcastBatches, dtypeOfQ, fromTensor, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, toTensor, type IntVal, type Val } from './qexec-values.js';
 import { clampCodes, floatRequantChannels, requantize, requantParams, requantTarget, type RequantConfig } from '../qnet/requant.js';
 
@@ -113,12 +112,26 @@ export class QuantizedRunner {
   readonly accumulators: Record<string, LayerAccumulator> = {};
   readonly swamping: Record<string, SwampReport> = {};
 
+  /** what qexec-formats.ts reads of this run */
+  private readonly formats: FormatContext;
+
   constructor(
     private readonly net: QuantizedNetwork,
     private readonly opts: QExecOptions,
     /** prepared layers shared by runs with these options (default: this run's own) */
     private readonly prepared: PreparedLayers = new PreparedLayers(),
-  ) {}
+  ) {
+    this.formats = {
+      net,
+      order: opts.order ?? DEFAULT_ORDER,
+      swamping: this.swamping,
+      value: (name) => this.values.get(name),
+      get: (name, layer) => this.get(name, layer),
+      float: (name, layer) => this.float(name, layer),
+      q: (name, layer) => this.q(name, layer),
+      activate: (codes, shape, act, yq) => this.activate(codes, shape, act, yq),
+    };
+  }
 
   private q(name: string, layer: QLayer): QParams {
     const t = this.net.tensors.get(name);
@@ -246,150 +259,8 @@ export class QuantizedRunner {
     return { outputs, overflow: this.overflow, accumulators: this.accumulators, swamping: this.swamping };
   }
 
-  /**
-   * A layer in a network on number formats: tensors with a `format` are float32 values on the
-   * format's grid; element layers run on those values in float (as a vector unit computes on
-   * decoded operands) and their result is encoded into the output's format; conv / gemm layers
-   * with a weight format run on sim/kernels/format-linear.ts. Null when the layer is an integer one.
-   */
-  private execFormat(layer: QLayer): Val | null {
-    const net = this.net;
-    const outFmt = net.tensors.get(layer.output)?.format;
-    const snap = (t: Tensor): Tensor => (outFmt ? { dtype: 'float32', shape: t.shape, data: snapToFormat(outFmt, t.data as Float32Array, t.shape) } : t);
-    if ((layer.kind === 'conv' || layer.kind === 'gemm') && layer.format) return this.formatLinear(layer);
-    if (layer.kind === 'quantize') return outFmt ? snap(this.float(layer.inputs[0], layer)) : null;
-    const first = layer.inputs.length ? this.values.get(layer.inputs[0]) : undefined;
-    if (first === undefined || isInt(first)) return null;
-    if (layer.kind === 'dequantize') return first;
-    const ins = layer.inputs.map((n) => this.float(n, layer));
-    const node = (op: Node['op'], attrs: Node['attrs'] = {}): Node => ({ name: layer.name, op, inputs: layer.inputs, outputs: [layer.output], attrs });
-    const win = (l: QPoolLayer) => ({ kernel_shape: [...l.kernel], strides: [...l.strides], pads: [...l.pads], dilations: [...l.dilations], ceil_mode: l.ceilMode ? 1 : 0, count_include_pad: l.countIncludePad ? 1 : 0 });
-    let y: Tensor;
-    switch (layer.kind) {
-      case 'add':
-        y = this.realActivation(execNode(node('Add'), ins)[0], layer.activation, layer);
-        break;
-      case 'concat':
-        y = execNode(node('Concat', { axis: layer.axis }), ins)[0];
-        break;
-      case 'matmul':
-      {
-        const r = formatMatMulLayer(layer, ins, this.net.tensors.get(layer.inputs[0])?.format, this.net.tensors.get(layer.inputs[1])?.format, this.opts.order ?? DEFAULT_ORDER);
-        this.swamping[layer.name] = r.report;
-        y = this.realActivation(r.y, layer.activation, layer);
-      }
-        break;
-      case 'softmax':
-        // on decoded values in float32, as the special-function unit of a float datapath computes it
-        y = execNode(node('Softmax', { axis: layer.axis, ...(layer.coerce2d && { coerce2d: 1 }) }), ins)[0];
-        break;
-      case 'layernorm': {
-        const ns = ins[0].shape.slice(layer.axis);
-        const g: Tensor = { dtype: 'float32', shape: ns, data: layer.gamma };
-        const b: Tensor | undefined = layer.beta ? { dtype: 'float32', shape: ns, data: layer.beta } : undefined;
-        y = execNode(node('LayerNormalization', { axis: layer.axis, epsilon: layer.epsilon }), [ins[0], g, b])[0];
-        break;
-      }
-      case 'maxpool':
-        y = execNode(node('MaxPool', win(layer)), ins)[0];
-        break;
-      case 'avgpool':
-        y = execNode(node('AveragePool', win(layer)), ins)[0];
-        break;
-      case 'globalavgpool':
-        y = execNode(node('GlobalAveragePool'), ins)[0];
-        break;
-      case 'activation':
-        y = this.realActivation(ins[0], layer.activation, layer);
-        break;
-      case 'reshape':
-      case 'flatten':
-      case 'transpose':
-      case 'identity': {
-        const x = ins[0];
-        if (layer.kind === 'identity') return x;
-        if (layer.kind === 'transpose') {
-          const r = transposeData(x.data as Float32Array, x.shape, layer.param);
-          return { dtype: 'float32', shape: r.shape, data: r.data };
-        }
-        let shape: number[];
-        if (layer.kind === 'reshape') shape = reshapeShape(layer.param, x.shape, layer.name);
-        else {
-          const ax = layer.param[0] < 0 ? layer.param[0] + x.shape.length : layer.param[0];
-          shape = [numel(x.shape.slice(0, ax)), numel(x.shape.slice(ax))];
-        }
-        return { dtype: 'float32', shape, data: x.data };
-      }
-      case 'float':
-        return null;
-      default:
-        throw new ModelError([{ node: layer.name, op: layer.kind, message: `a ${layer.kind} layer on number-format tensors is not supported (integer tensors only)` }]);
-    }
-    return snap(y);
-  }
-
-  /** A fused or standalone activation on real values (format networks): clamp bounds, or the function itself. */
-  private realActivation(t: Tensor, act: QActivation, layer: QLayer): Tensor {
-    if (act.kind === 'none') return t;
-    const x = t.data as Float32Array;
-    const y = new Float32Array(x.length);
-    if (act.kind === 'clamp') {
-      const r = act.real ?? (act.fn === 'relu' ? { min: 0, max: Infinity } : act.fn === 'relu6' ? { min: 0, max: 6 } : null);
-      if (!r || act.channelHi) throw new ModelError([{ node: layer.name, op: layer.kind, message: `clip bounds on real values are missing (per-channel clamps are integer-only)` }]);
-      for (let i = 0; i < x.length; i++) y[i] = x[i] < r.min ? r.min : x[i] > r.max ? r.max : x[i];
-    } else if (act.kind === 'lut') {
-      const f = lutFunction(act.fn);
-      for (let i = 0; i < x.length; i++) y[i] = f(x[i]);
-    } else throw new ModelError([{ node: layer.name, op: layer.kind, message: 'i-GELU runs on integers only' }]);
-    return { dtype: 'float32', shape: t.shape, data: y };
-  }
-
-  /**
-   * A conv / gemm on number formats: format-linear.ts computes the real pre-activation output
-   * (its swamping recorded like overflow); the fused activation on real values; then encoded into
-   * the output tensor's format, or — per-group integer layers, whose output is affine — quantized
-   * to its integers (round half to even, the requant unit's float mode) and clamped / looked up
-   * there as integer layers do.
-   */
-  private formatLinear(layer: QLinearLayer): Val {
-    const lf = layer.format!;
-    const v = this.get(layer.inputs[0], layer);
-    const xq = this.q(layer.inputs[0], layer);
-    if (lf.input === null && !isInt(v)) throw new ModelError([{ node: layer.name, op: layer.kind, message: `input '${layer.inputs[0]}' is float32; per-group integer weights take an integer input` }]);
-    if (lf.input !== null && isInt(v)) throw new ModelError([{ node: layer.name, op: layer.kind, message: `input '${layer.inputs[0]}' is integer; a ${lf.input.kind} operand is expected` }]);
-    const r = runFormatLinear({
-      kind: layer.kind,
-      name: layer.name,
-      weight: layer.weight,
-      format: lf,
-      window: layer,
-      group: layer.group,
-      order: this.opts.order ?? DEFAULT_ORDER,
-      x: v.data as Float32Array | Int32Array,
-      xShape: v.shape,
-      ...(lf.input === null && { xAffine: { scale: xq.scale[0], zeroPoint: xq.zeroPoint[0] } }),
-    });
-    this.swamping[layer.name] = r.report;
-    const outInfo = this.net.tensors.get(layer.output);
-    const pre: Tensor = { dtype: 'float32', shape: r.outShape, data: r.y };
-    if (lf.act.kind === 'clamp') {
-      const { min, max } = lf.act;
-      for (let i = 0; i < r.y.length; i++) r.y[i] = r.y[i] < min ? min : r.y[i] > max ? max : r.y[i];
-    } else if (lf.act.kind === 'fn' && lf.input !== null) {
-      const f = lutFunction(lf.act.fn);
-      for (let i = 0; i < r.y.length; i++) r.y[i] = f(r.y[i]);
-    }
-    if (outInfo?.format) return { dtype: 'float32', shape: r.outShape, data: snapToFormat(outInfo.format, r.y, r.outShape) };
-    if (lf.input !== null) return pre;
-    // affine output: quantize to the requant target (a LUT's input grid), then the integer activation
-    const yq = this.q(layer.output, layer);
-    const target = requantTarget(yq, layer.activation);
-    const codes = quantizeLinear(r.y, target, r.outShape);
-    return intVal(dtypeOfQ(yq), r.outShape, layer.activation.kind === 'none' ? codes : this.activate(codes, r.outShape, layer.activation, yq));
-  }
-
   private exec(layer: QLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
-    const f = this.execFormat(layer);
+    const f = execFormat(this.formats, layer);
     if (f !== null) return f;
     switch (layer.kind) {
       case 'quantize': {

@@ -33,17 +33,12 @@
 
 import { buildModule, Code, F64, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
 import { rqFunc, type RqFn } from '../../qnet/requant-wasm.js';
+import { dwFunc } from './wasm-depthwise.js';
+import { fillFunc } from './wasm-fill.js';
 import type { OperandLayout } from './geometry.js';
 
 /** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
-const I32_GT_S = 0x4a;
 const I32_AND = 0x71;
-const I16X8_NARROW_I32X4_S = 0x85;
-const I32X4_ABS = 0xa0;
-const I32X4_SUB = 0xb1;
-const I32X4_MIN_S = 0xb6;
-const I32X4_MAX_S = 0xb8;
-const I32X4_MAX_U = 0xb9;
 const F64_ABS = 0x99;
 const F64_MAX = 0xa5;
 const I32_TRUNC_F64_S = 0xaa;
@@ -198,7 +193,7 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
           c.get(OB).i32(NC * XROW).op(Op.I32Add).set(OB);
         } else {
           // running sums at the tile end: maxv = max_u(maxv, |acc|)
-          for (let i = 0; i < NC * np; i++) c.get(MAXV).get(ACC + i).simd(I32X4_ABS).simd(I32X4_MAX_U).set(MAXV);
+          for (let i = 0; i < NC * np; i++) c.get(MAXV).get(ACC + i).simd(Simd.I32x4Abs).simd(Simd.I32x4MaxU).set(MAXV);
         }
         c.countUp(T, NT, Op.I32LtU);
       }
@@ -233,97 +228,6 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
     locals: [...new Array<number>(NI32).fill(I32), ...new Array<number>(NV128).fill(V128)],
     body: c,
   };
-}
-
-/**
- * fill(src, dst, planes, h, w, wp, planeStride, dst0, sub, res): the operand input of a run —
- * int32 planes of h×w (src) into the int16 padded layout (dst, padding written by the caller):
- * row y of plane n at dst + 2·(n·planeStride + dst0 + y·wp), each value minus `sub`; res[0], res[1]
- * = the smallest and largest value read, for the caller's range check (values that pass it fit
- * int16 after the subtraction, so the saturating narrow never saturates).
- */
-/** mn = min(mn, q) (signed) */
-function minOf(c: Code, q: number, mn: number): void {
-  c.get(q).get(mn).get(q).get(mn).op(Op.I32LtS).op(Op.Select).set(mn);
-}
-
-/** mx = max(mx, q) (signed) */
-function maxOf(c: Code, q: number, mx: number): void {
-  c.get(q).get(mx).get(q).get(mx).op(I32_GT_S).op(Op.Select).set(mx);
-}
-
-function fillFunc(): Func {
-  const SRC = 0, DST = 1, PLANES = 2, H = 3, W = 4, WP = 5, PSTRIDE = 6, DST0 = 7, SUB = 8, RES = 9;
-  const N = 10, Y = 11, I = 12, S = 13, D = 14, Q = 15, MN = 16, MX = 17, ROW = 18;
-  const V0 = 19, V1 = 20, VMN = 21, VMX = 22, VSUB = 23;
-  const c = new Code();
-  c.i32(0x7fffffff).set(MN);
-  c.i32(-0x80000000).set(MX);
-  c.get(MN).simd(Simd.I32x4Splat).set(VMN);
-  c.get(MX).simd(Simd.I32x4Splat).set(VMX);
-  c.get(SUB).simd(Simd.I32x4Splat).set(VSUB);
-  c.get(SRC).set(S);
-  c.i32(0).set(N);
-  c.op(Op.Block, VOID);
-  c.get(PLANES).op(Op.I32Eqz).get(H).op(Op.I32Eqz).op(Op.I32Or).op(Op.BrIf, 0);
-  c.op(Op.Loop, VOID); // planes
-  {
-    // row = dst + 2·(n·planeStride + dst0)
-    c.get(DST).get(N).get(PSTRIDE).op(Op.I32Mul).get(DST0).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
-    c.i32(0).set(Y);
-    c.op(Op.Loop, VOID); // rows
-    {
-      c.get(ROW).set(D);
-      c.i32(0).set(I);
-      c.op(Op.Block, VOID);
-      c.op(Op.Loop, VOID); // 8 values at a time
-      {
-        c.get(I).i32(8).op(Op.I32Add).get(W).op(Op.I32GtU).op(Op.BrIf, 1);
-        c.get(S).simd(Simd.Load).mem(2, 0).set(V0);
-        c.get(S).simd(Simd.Load).mem(2, 16).set(V1);
-        c.get(VMN).get(V0).simd(I32X4_MIN_S).get(V1).simd(I32X4_MIN_S).set(VMN);
-        c.get(VMX).get(V0).simd(I32X4_MAX_S).get(V1).simd(I32X4_MAX_S).set(VMX);
-        c.get(D);
-        c.get(V0).get(VSUB).simd(I32X4_SUB).get(V1).get(VSUB).simd(I32X4_SUB).simd(I16X8_NARROW_I32X4_S);
-        c.simd(Simd.Store).mem(1, 0);
-        c.addTo(S, 32).addTo(D, 16).addTo(I, 8);
-        c.op(Op.Br, 0);
-      }
-      c.op(Op.End);
-      c.op(Op.End);
-      c.op(Op.Block, VOID);
-      c.op(Op.Loop, VOID); // the row's last w mod 8 values
-      {
-        c.get(I).get(W).op(Op.I32GeU).op(Op.BrIf, 1);
-        c.get(S).op(Op.I32Load).mem(2, 0).set(Q);
-        minOf(c, Q, MN);
-        maxOf(c, Q, MX);
-        c.get(D).get(Q).get(SUB).op(Op.I32Sub).op(Op.I32Store16).mem(1, 0);
-        c.addTo(S, 4).addTo(D, 2).addTo(I, 1);
-        c.op(Op.Br, 0);
-      }
-      c.op(Op.End);
-      c.op(Op.End);
-      c.get(ROW).get(WP).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
-      c.countUp(Y, H, Op.I32LtU);
-    }
-    c.op(Op.End);
-    c.countUp(N, PLANES, Op.I32LtU);
-  }
-  c.op(Op.End);
-  c.op(Op.End);
-  // fold the vector lanes into the scalars: minima into the minimum only, maxima into the maximum
-  // (a lane no vector step reached still holds its start value, which must not count as data)
-  for (let l = 0; l < 4; l++) {
-    c.get(VMN).simd(Simd.I32x4ExtractLane).op(l).set(Q);
-    minOf(c, Q, MN);
-    c.get(VMX).simd(Simd.I32x4ExtractLane).op(l).set(Q);
-    maxOf(c, Q, MX);
-  }
-  c.get(RES).get(MN).op(Op.I32Store).mem(2, 0);
-  c.get(RES).get(MX).op(Op.I32Store).mem(2, 4);
-  c.op(Op.End);
-  return { name: 'fill', params: 10, locals: [...new Array<number>(9).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
 }
 
 /**
@@ -455,91 +359,6 @@ type ConvFn = (
 
 type EpiFn = (o: number, bStride: number, tStride: number, nT: number, nb: number, bp: number, p0: number, p: number, outRow: number, mode: number, sh: number, res: number) => void;
 type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number) => void;
-
-/**
- * dw(xin, pos, P, gOff, lane, kp, w, init, out, flags) → max |sum|: one channel of a depthwise
- * layer with one tile (a proved layer: exact int32 sums), output position blocks of 8. Where a
- * block's 8 receptive fields are consecutive in memory (flags[block] = 1: stride 1 within an
- * output row) a tap is one vector load of the 8 positions' inputs times the tap's weight
- * (i32x4.extmul_low/high_i16x8_s) — no gather; other blocks one position at a time. The sums are
- * exact integers, so their order does not matter: the outputs equal conv1x2's. Out: int32 [P]
- * (blocks of 8 written whole: the row stride is a multiple of 8).
- */
-function dwFunc(): Func {
-  const [XIN, POS, P, GOFF, LANE, KP, W, INIT, OUT, FLAGS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [PB, NPB, BASE, L, OFF, S, I, N, MAX] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
-  const [A0, A1, V, VI, VMAX, WV] = [20, 21, 22, 23, 24, 25];
-  const c = new Code();
-  c.get(INIT).op(Op.I32Load).mem(2, 0).simd(Simd.I32x4Splat).set(VI);
-  c.get(P).i32(7).op(Op.I32Add).i32(3).op(Op.I32ShrU).set(NPB);
-  c.i32(0).set(PB);
-  c.op(Op.Block, VOID);
-  c.get(NPB).op(Op.I32Eqz, Op.BrIf, 0);
-  c.op(Op.Loop, VOID);
-  {
-    // n = min(8, P − 8·pb)
-    c.get(P).get(PB).i32(3).op(Op.I32Shl, Op.I32Sub).set(N);
-    c.i32(8).get(N).get(N).i32(8).op(Op.I32GtU, Op.Select).set(N);
-    c.get(FLAGS).get(PB).op(Op.I32Add).op(Op.I32Load8U).mem(0, 0);
-    c.op(Op.If, VOID);
-    {
-      // the block's origin (bytes): xin + 2·(pos[8·pb] + gOff)
-      c.get(XIN).get(POS).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE);
-      c.get(VI).set(A0);
-      c.get(VI).set(A1);
-      c.i32(0).set(L);
-      c.op(Op.Loop, VOID);
-      {
-        c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add).simd(Simd.Load).mem(1, 0).set(V);
-        c.get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).simd(Simd.I16x8Splat).set(WV);
-        c.get(A0).get(V).get(WV).simd(Simd.I32x4ExtMulLowI16x8S).simd(Simd.I32x4Add).set(A0);
-        c.get(A1).get(V).get(WV).simd(Simd.I32x4ExtMulHighI16x8S).simd(Simd.I32x4Add).set(A1);
-        c.countUp(L, KP);
-      }
-      c.op(Op.End);
-      c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A0).simd(Simd.Store).mem(2, 0);
-      c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A1).simd(Simd.Store).mem(2, 16);
-      c.get(VMAX).get(A0).simd(I32X4_ABS).simd(I32X4_MAX_U).get(A1).simd(I32X4_ABS).simd(I32X4_MAX_U).set(VMAX);
-    }
-    c.op(Op.Else);
-    {
-      // one position at a time: s = init + Σ_l w[l]·xin[pos[p] + gOff + lane[l]]
-      c.i32(0).set(I);
-      c.op(Op.Loop, VOID);
-      {
-        c.get(XIN).get(POS).get(PB).i32(3).op(Op.I32Shl).get(I).op(Op.I32Add).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE);
-        c.get(INIT).op(Op.I32Load).mem(2, 0).set(S);
-        c.i32(0).set(L);
-        c.op(Op.Loop, VOID);
-        {
-          c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).set(OFF);
-          c.get(S).get(OFF).get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).op(Op.I32Mul, Op.I32Add).set(S);
-          c.countUp(L, KP);
-        }
-        c.op(Op.End);
-        c.get(OUT).get(PB).i32(3).op(Op.I32Shl).get(I).op(Op.I32Add).i32(2).op(Op.I32Shl, Op.I32Add).get(S).op(Op.I32Store).mem(2, 0);
-        // |s| into the running maximum (unsigned: |s| < 2^31 in a proved layer)
-        c.get(S).i32(31).op(Op.I32ShrS).set(OFF);
-        c.get(S).get(OFF).op(Op.I32Xor).get(OFF).op(Op.I32Sub).set(S);
-        c.get(S).get(MAX).get(S).get(MAX).op(Op.I32GtU, Op.Select).set(MAX);
-        c.countUp(I, N);
-      }
-      c.op(Op.End);
-    }
-    c.op(Op.End);
-    c.countUp(PB, NPB);
-  }
-  c.op(Op.End);
-  c.op(Op.End);
-  // fold the vector maximum into the scalar one
-  for (let l = 0; l < 4; l++) {
-    c.get(VMAX).simd(Simd.I32x4ExtractLane).op(l).set(S);
-    c.get(S).get(MAX).get(S).get(MAX).op(Op.I32GtU, Op.Select).set(MAX);
-  }
-  c.get(MAX);
-  c.op(Op.End);
-  return { name: 'dw', params: 10, results: [I32], locals: [...new Array<number>(10).fill(I32), ...new Array<number>(6).fill(V128)], body: c };
-}
 
 type DwFn = (xin: number, pos: number, p: number, gOff: number, lane: number, kp: number, w: number, init: number, out: number, flags: number) => number;
 

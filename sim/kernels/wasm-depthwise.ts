@@ -1,0 +1,89 @@
+/**
+ * The depthwise kernel of the SIMD path (wasm.ts adds it to its module; DotLayer.depthwise runs it).
+ */
+import { Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
+
+/**
+ * dw(xin, pos, P, gOff, lane, kp, w, init, out, flags) → max |sum|: one channel of a depthwise
+ * layer with one tile (a proved layer: exact int32 sums), output position blocks of 8. Where a
+ * block's 8 receptive fields are consecutive in memory (flags[block] = 1: stride 1 within an
+ * output row) a tap is one vector load of the 8 positions' inputs times the tap's weight
+ * (i32x4.extmul_low/high_i16x8_s) — no gather; other blocks one position at a time. The sums are
+ * exact integers, so their order does not matter: the outputs equal conv1x2's. Out: int32 [P]
+ * (blocks of 8 written whole: the row stride is a multiple of 8).
+ */
+export function dwFunc(): Func {
+  const [XIN, POS, P, GOFF, LANE, KP, W, INIT, OUT, FLAGS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [PB, NPB, BASE, L, OFF, S, I, N, MAX] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const [A0, A1, V, VI, VMAX, WV] = [20, 21, 22, 23, 24, 25];
+  const c = new Code();
+  c.get(INIT).op(Op.I32Load).mem(2, 0).simd(Simd.I32x4Splat).set(VI);
+  c.get(P).i32(7).op(Op.I32Add).i32(3).op(Op.I32ShrU).set(NPB);
+  c.i32(0).set(PB);
+  c.op(Op.Block, VOID);
+  c.get(NPB).op(Op.I32Eqz, Op.BrIf, 0);
+  c.op(Op.Loop, VOID);
+  {
+    // n = min(8, P − 8·pb)
+    c.get(P).get(PB).i32(3).op(Op.I32Shl, Op.I32Sub).set(N);
+    c.i32(8).get(N).get(N).i32(8).op(Op.I32GtU, Op.Select).set(N);
+    c.get(FLAGS).get(PB).op(Op.I32Add).op(Op.I32Load8U).mem(0, 0);
+    c.op(Op.If, VOID);
+    {
+      // the block's origin (bytes): xin + 2·(pos[8·pb] + gOff)
+      c.get(XIN).get(POS).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE);
+      c.get(VI).set(A0);
+      c.get(VI).set(A1);
+      c.i32(0).set(L);
+      c.op(Op.Loop, VOID);
+      {
+        c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add).simd(Simd.Load).mem(1, 0).set(V);
+        c.get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).simd(Simd.I16x8Splat).set(WV);
+        c.get(A0).get(V).get(WV).simd(Simd.I32x4ExtMulLowI16x8S).simd(Simd.I32x4Add).set(A0);
+        c.get(A1).get(V).get(WV).simd(Simd.I32x4ExtMulHighI16x8S).simd(Simd.I32x4Add).set(A1);
+        c.countUp(L, KP);
+      }
+      c.op(Op.End);
+      c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A0).simd(Simd.Store).mem(2, 0);
+      c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A1).simd(Simd.Store).mem(2, 16);
+      c.get(VMAX).get(A0).simd(Simd.I32x4Abs).simd(Simd.I32x4MaxU).get(A1).simd(Simd.I32x4Abs).simd(Simd.I32x4MaxU).set(VMAX);
+    }
+    c.op(Op.Else);
+    {
+      // one position at a time: s = init + Σ_l w[l]·xin[pos[p] + gOff + lane[l]]
+      c.i32(0).set(I);
+      c.op(Op.Loop, VOID);
+      {
+        c.get(XIN).get(POS).get(PB).i32(3).op(Op.I32Shl).get(I).op(Op.I32Add).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE);
+        c.get(INIT).op(Op.I32Load).mem(2, 0).set(S);
+        c.i32(0).set(L);
+        c.op(Op.Loop, VOID);
+        {
+          c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).set(OFF);
+          c.get(S).get(OFF).get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).op(Op.I32Mul, Op.I32Add).set(S);
+          c.countUp(L, KP);
+        }
+        c.op(Op.End);
+        c.get(OUT).get(PB).i32(3).op(Op.I32Shl).get(I).op(Op.I32Add).i32(2).op(Op.I32Shl, Op.I32Add).get(S).op(Op.I32Store).mem(2, 0);
+        // |s| into the running maximum (unsigned: |s| < 2^31 in a proved layer)
+        c.get(S).i32(31).op(Op.I32ShrS).set(OFF);
+        c.get(S).get(OFF).op(Op.I32Xor).get(OFF).op(Op.I32Sub).set(S);
+        c.get(S).get(MAX).get(S).get(MAX).op(Op.I32GtU, Op.Select).set(MAX);
+        c.countUp(I, N);
+      }
+      c.op(Op.End);
+    }
+    c.op(Op.End);
+    c.countUp(PB, NPB);
+  }
+  c.op(Op.End);
+  c.op(Op.End);
+  // fold the vector maximum into the scalar one
+  for (let l = 0; l < 4; l++) {
+    c.get(VMAX).simd(Simd.I32x4ExtractLane).op(l).set(S);
+    c.get(S).get(MAX).get(S).get(MAX).op(Op.I32GtU, Op.Select).set(MAX);
+  }
+  c.get(MAX);
+  c.op(Op.End);
+  return { name: 'dw', params: 10, results: [I32], locals: [...new Array<number>(10).fill(I32), ...new Array<number>(6).fill(V128)], body: c };
+}

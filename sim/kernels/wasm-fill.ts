@@ -1,0 +1,103 @@
+/**
+ * The operand fill of the SIMD path (wasm.ts adds it to its module; DotLayer.fill runs it): a
+ * run's int32 input into the padded int16 operand layout, with its range.
+ */
+import { Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
+
+/** opcodes beyond nets/wasm-binary.ts's table */
+const I32_GT_S = 0x4a;
+const I16X8_NARROW_I32X4_S = 0x85;
+const I32X4_SUB = 0xb1;
+const I32X4_MIN_S = 0xb6;
+const I32X4_MAX_S = 0xb8;
+
+/**
+ * fill(src, dst, planes, h, w, wp, planeStride, dst0, sub, res): the operand input of a run —
+ * int32 planes of h×w (src) into the int16 padded layout (dst, padding written by the caller):
+ * row y of plane n at dst + 2·(n·planeStride + dst0 + y·wp), each value minus `sub`; res[0], res[1]
+ * = the smallest and largest value read, for the caller's range check (values that pass it fit
+ * int16 after the subtraction, so the saturating narrow never saturates).
+ */
+/** mn = min(mn, q) (signed) */
+function minOf(c: Code, q: number, mn: number): void {
+  c.get(q).get(mn).get(q).get(mn).op(Op.I32LtS).op(Op.Select).set(mn);
+}
+
+/** mx = max(mx, q) (signed) */
+function maxOf(c: Code, q: number, mx: number): void {
+  c.get(q).get(mx).get(q).get(mx).op(I32_GT_S).op(Op.Select).set(mx);
+}
+
+export function fillFunc(): Func {
+  const SRC = 0, DST = 1, PLANES = 2, H = 3, W = 4, WP = 5, PSTRIDE = 6, DST0 = 7, SUB = 8, RES = 9;
+  const N = 10, Y = 11, I = 12, S = 13, D = 14, Q = 15, MN = 16, MX = 17, ROW = 18;
+  const V0 = 19, V1 = 20, VMN = 21, VMX = 22, VSUB = 23;
+  const c = new Code();
+  c.i32(0x7fffffff).set(MN);
+  c.i32(-0x80000000).set(MX);
+  c.get(MN).simd(Simd.I32x4Splat).set(VMN);
+  c.get(MX).simd(Simd.I32x4Splat).set(VMX);
+  c.get(SUB).simd(Simd.I32x4Splat).set(VSUB);
+  c.get(SRC).set(S);
+  c.i32(0).set(N);
+  c.op(Op.Block, VOID);
+  c.get(PLANES).op(Op.I32Eqz).get(H).op(Op.I32Eqz).op(Op.I32Or).op(Op.BrIf, 0);
+  c.op(Op.Loop, VOID); // planes
+  {
+    // row = dst + 2·(n·planeStride + dst0)
+    c.get(DST).get(N).get(PSTRIDE).op(Op.I32Mul).get(DST0).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
+    c.i32(0).set(Y);
+    c.op(Op.Loop, VOID); // rows
+    {
+      c.get(ROW).set(D);
+      c.i32(0).set(I);
+      c.op(Op.Block, VOID);
+      c.op(Op.Loop, VOID); // 8 values at a time
+      {
+        c.get(I).i32(8).op(Op.I32Add).get(W).op(Op.I32GtU).op(Op.BrIf, 1);
+        c.get(S).simd(Simd.Load).mem(2, 0).set(V0);
+        c.get(S).simd(Simd.Load).mem(2, 16).set(V1);
+        c.get(VMN).get(V0).simd(I32X4_MIN_S).get(V1).simd(I32X4_MIN_S).set(VMN);
+        c.get(VMX).get(V0).simd(I32X4_MAX_S).get(V1).simd(I32X4_MAX_S).set(VMX);
+        c.get(D);
+        c.get(V0).get(VSUB).simd(I32X4_SUB).get(V1).get(VSUB).simd(I32X4_SUB).simd(I16X8_NARROW_I32X4_S);
+        c.simd(Simd.Store).mem(1, 0);
+        c.addTo(S, 32).addTo(D, 16).addTo(I, 8);
+        c.op(Op.Br, 0);
+      }
+      c.op(Op.End);
+      c.op(Op.End);
+      c.op(Op.Block, VOID);
+      c.op(Op.Loop, VOID); // the row's last w mod 8 values
+      {
+        c.get(I).get(W).op(Op.I32GeU).op(Op.BrIf, 1);
+        c.get(S).op(Op.I32Load).mem(2, 0).set(Q);
+        minOf(c, Q, MN);
+        maxOf(c, Q, MX);
+        c.get(D).get(Q).get(SUB).op(Op.I32Sub).op(Op.I32Store16).mem(1, 0);
+        c.addTo(S, 4).addTo(D, 2).addTo(I, 1);
+        c.op(Op.Br, 0);
+      }
+      c.op(Op.End);
+      c.op(Op.End);
+      c.get(ROW).get(WP).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
+      c.countUp(Y, H, Op.I32LtU);
+    }
+    c.op(Op.End);
+    c.countUp(N, PLANES, Op.I32LtU);
+  }
+  c.op(Op.End);
+  c.op(Op.End);
+  // fold the vector lanes into the scalars: minima into the minimum only, maxima into the maximum
+  // (a lane no vector step reached still holds its start value, which must not count as data)
+  for (let l = 0; l < 4; l++) {
+    c.get(VMN).simd(Simd.I32x4ExtractLane).op(l).set(Q);
+    minOf(c, Q, MN);
+    c.get(VMX).simd(Simd.I32x4ExtractLane).op(l).set(Q);
+    maxOf(c, Q, MX);
+  }
+  c.get(RES).get(MN).op(Op.I32Store).mem(2, 0);
+  c.get(RES).get(MX).op(Op.I32Store).mem(2, 4);
+  c.op(Op.End);
+  return { name: 'fill', params: 10, locals: [...new Array<number>(9).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
+}
