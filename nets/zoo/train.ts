@@ -3,9 +3,11 @@
  * `npx tsx nets/zoo/train.ts [--model NAME]… [--epochs N] [--seed S] [--lr LR] [--shift N] [--flip] [--resume]
  *  [--from-cache] [--backend wasm|cpu] [--limit N]`). Without --model: all models in models.ts and
  * vit.ts, one after the other. --limit trains on a seeded subset of N images (smoke runs only).
- * --resume (ViT only) starts from the cached weights instead of the seeded initialization: a
- * second stage with its own seed, warm-up, cosine schedule and fresh Adam state, whose recorded
- * command is the first stage's `&&` its own.
+ * --resume (ViT only) starts from the cached weights (or, without a cache, the bundled ONNX model's)
+ * instead of the seeded initialization: a further stage with its own seed, warm-up, cosine schedule
+ * and fresh Adam state, whose recorded command is the earlier stages' `&&` its own. --distill
+ * TEACHER (ViT only; DeiT's hard distillation) makes half of each image's target the top-1 of a
+ * bundled zoo model of the same data set (FP32 executor, on the augmented batch).
  *
  * Training: @tensorflow/tfjs-layers on @tensorflow/tfjs-backend-wasm (single thread, SIMD), with
  * the missing gradient kernels supplied by wasm-grads.ts — measured on this 2-core machine, one
@@ -34,7 +36,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDataset, type LabeledSet } from '../data/index.js';
-import { evaluateTop1 } from '../eval.js';
+import { argmaxRows, batchInput, evaluateTop1 } from '../eval.js';
+import { runFp32 } from '../fp32.js';
 import { exportOnnx } from '../onnx/export.js';
 import { loadOnnx } from '../onnx/import.js';
 import { Prng } from '../prng.js';
@@ -43,7 +46,7 @@ import type { ManifestEntry } from './index.js';
 import type { Graph } from '../graph.js';
 import { buildGraph, MODEL_SPECS, type LayerSpec, type ModelSpec, type TrainedWeights, type WeightArray } from './models.js';
 import { buildTfModel, extractWeights, initTf, tfInputShape, tfjsLogits, type Tf, type Tfl } from './tfjs-models.js';
-import { buildVitGraph, VIT_SPECS, type VitSpec } from './vit.js';
+import { buildVitGraph, VIT_SPECS, vitWeightsFromGraph, type VitSpec } from './vit.js';
 import type * as TfCore from '@tensorflow/tfjs-core';
 
 /** Every model train.ts knows: the tfjs-layers specs of models.ts and the ViTs of vit.ts. */
@@ -54,7 +57,7 @@ type AnySpec = ModelSpec | VitSpec;
 interface Trainee {
   readonly optimizer: TfCore.Optimizer;
   /** one optimizer step on n images (NCHW dataset order) with integer labels; the mean loss */
-  fit(images: Float32Array, labels: Int32Array, n: number, prng: Prng): Promise<number>;
+  fit(images: Float32Array, labels: Int32Array, n: number, prng: Prng, teacher?: Int32Array): Promise<number>;
   /** inference-mode logits [n, classes] */
   logits(images: Float32Array, n: number): Promise<Float32Array>;
   weights(): Promise<TrainedWeights>;
@@ -111,10 +114,13 @@ async function vitTrainee(tf: Tf, spec: VitSpec, seed: number, lr: number, from?
   const patches = (images: Float32Array, n: number): TfCore.Tensor => tf.tensor(patchify(spec, images, n), [n * T, rowLen]);
   return {
     optimizer,
-    async fit(images, labels, n) {
+    async fit(images, labels, n, _prng, teacher) {
       const x = patches(images, n);
       const lab = tf.tensor1d(labels, 'int32');
-      const y = tf.oneHot(lab, spec.classes);
+      // hard distillation (DeiT): half the target on the label, half on the teacher's top-1
+      const y = teacher
+        ? tf.tidy(() => tf.add(tf.mul(tf.oneHot(lab, spec.classes), 0.5), tf.mul(tf.oneHot(tf.tensor1d(teacher, 'int32'), spec.classes), 0.5)))
+        : tf.oneHot(lab, spec.classes);
       const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.forward(x, n)) as TfCore.Scalar, true, vars)!;
       const v = (await loss.data())[0];
       tf.dispose([x, lab, y, loss]);
@@ -146,6 +152,8 @@ interface Args {
   /** augmentation instead of the spec's: random translation by up to N px, random horizontal flips */
   shift?: number;
   flip?: boolean;
+  /** a zoo model of the same data set whose top-1 on each augmented batch is half the target */
+  distill?: string;
   backend: 'wasm' | 'cpu';
   limit?: number;
 }
@@ -167,10 +175,11 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--lr') a.lr = Number(next());
     else if (v === '--shift') a.shift = Number(next());
     else if (v === '--flip') a.flip = true;
+    else if (v === '--distill') a.distill = next();
     else if (v === '--backend') a.backend = next() as Args['backend'];
     else if (v === '--limit') a.limit = Number(next()); // train on the first N images only (smoke runs)
     else if (v === '--help' || v === '-h') {
-      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--lr LR] [--shift N] [--flip] [--resume] [--from-cache] [--backend wasm|cpu]\n`);
+      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--lr LR] [--shift N] [--flip] [--distill TEACHER] [--resume] [--from-cache] [--backend wasm|cpu]\n`);
       process.exit(0);
     } else fail(`unknown argument ${v}`);
   }
@@ -182,6 +191,10 @@ function parseArgs(argv: string[]): Args {
   if (a.shift !== undefined && !(Number.isInteger(a.shift) && a.shift >= 0 && a.shift <= 4)) fail('--shift must be an integer number of pixels in 0…4');
   if (a.resume && a.fromCache) fail('--resume trains on from the cache, --from-cache only converts it: give one');
   for (const m of a.models) if (a.resume && !('kind' in SPECS[m])) fail(`--resume: only the ViT trainer can load cached weights, not ${m}`);
+  if (a.distill !== undefined) {
+    if (!existsSync(join(ZOO, `${a.distill}.onnx`))) fail(`--distill: no bundled model '${a.distill}' (nets/zoo/${a.distill}.onnx)`);
+    for (const m of a.models) if (!('kind' in SPECS[m])) fail(`--distill: only the ViT trainer takes a teacher, not ${m}`);
+  }
   if (a.backend !== 'wasm' && a.backend !== 'cpu') fail('--backend must be wasm or cpu');
   return a;
 }
@@ -233,6 +246,27 @@ function loadCache(model: string): CacheFile {
   const file = join(CACHE, `${model}.json`);
   if (!existsSync(file)) fail(`no cached weights for ${model} (${file}); train it first`);
   return JSON.parse(readFileSync(file, 'utf8')) as CacheFile;
+}
+
+/**
+ * What --resume starts from: the weight cache, or (a fresh clone has none) the bundled ONNX model
+ * — the same float32 weights, since the ONNX file was written from that cache — with its recorded
+ * command chain and training time from the file and the manifest.
+ */
+function loadResume(spec: AnySpec): { trainedBy: string; trainSeconds: number; history: CacheFile['history']; layers: unknown; weights: TrainedWeights } {
+  if (existsSync(join(CACHE, `${spec.name}.json`))) {
+    const c = loadCache(spec.name);
+    return { ...c, weights: cacheWeights(c) };
+  }
+  const onnx = join(ZOO, `${spec.name}.onnx`);
+  if (!('kind' in spec) || !existsSync(onnx)) fail(`--resume: no cached weights for ${spec.name} and no bundled ${onnx}`);
+  const graph = loadOnnx(onnx);
+  const manifest = JSON.parse(readFileSync(join(ZOO, 'manifest.json'), 'utf8')) as { models: Record<string, ManifestEntry> };
+  const entry = manifest.models[spec.name];
+  const trainedBy = graph.meta?.trainedBy ?? entry?.trainedBy;
+  if (!trainedBy) fail(`--resume: ${onnx} does not record how it was trained`);
+  log(`${spec.name}: no weight cache; resuming from the bundled ${onnx}`);
+  return { trainedBy, trainSeconds: entry?.trainSeconds ?? 0, history: [], layers: archOf(spec), weights: vitWeightsFromGraph(spec, graph) };
 }
 
 function cacheWeights(c: CacheFile): TrainedWeights {
@@ -289,14 +323,14 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const { batch } = spec.train;
   const lr = args.lr ?? spec.train.lr;
   // --resume: the first stage's record, checked against the spec like a conversion is
-  const before = args.resume ? loadCache(spec.name) : undefined;
+  const before = args.resume ? loadResume(spec) : undefined;
   if (before && JSON.stringify(before.layers) !== JSON.stringify(archOf(spec))) fail(`${spec.name}: cached weights were trained for a different architecture; retrain`);
   const warmup = 'warmupSteps' in spec.train ? spec.train.warmupSteps : 0;
   const flip = args.flip ?? ('flip' in spec.train && spec.train.flip === true);
   let trainSet = loadDataset(spec.dataset, 'train');
   if (args.limit !== undefined) trainSet = loadDataset(spec.dataset, 'train', { samples: args.limit, seed: args.seed });
   const testSet = loadDataset(spec.dataset, 'test');
-  const model = 'kind' in spec ? await vitTrainee(tf, spec, args.seed, lr, before && cacheWeights(before)) : layersTrainee(tf, tfl, spec, args.seed);
+  const model = 'kind' in spec ? await vitTrainee(tf, spec, args.seed, lr, before?.weights) : layersTrainee(tf, tfl, spec, args.seed);
   const { optimizer } = model;
   const stats = layerStats(graphOf(spec, await model.weights()));
   log(
@@ -313,6 +347,8 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const shift = args.shift ?? spec.train.shift ?? 0;
   const tmp = new Float32Array(per);
   const history: CacheFile['history'] = [];
+  const teacher = args.distill ? loadOnnx(join(ZOO, `${args.distill}.onnx`)) : undefined;
+  const tLabels = new Int32Array(batch);
   const started = Date.now();
   let step = 0;
   // the last epoch's evaluation is the final one (same weights)
@@ -332,7 +368,8 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
       }
       const ramp = step < warmup ? (step + 1) / warmup : 1;
       (optimizer as unknown as { learningRate: number }).learningRate = ramp * lr * 0.5 * (1 + Math.cos((Math.PI * step) / total));
-      const loss = await model.fit(xb.subarray(0, n * per), yb.subarray(0, n), n, order);
+      if (teacher) argmaxRows(Object.values(runFp32(teacher, batchInput(teacher, xb, trainSet.shape, 0, n)))[0], tLabels, 0);
+      const loss = await model.fit(xb.subarray(0, n * per), yb.subarray(0, n), n, order, teacher ? tLabels.subarray(0, n) : undefined);
       lossSum += loss * n;
       if (!Number.isFinite(loss)) throw new Error(`${spec.name}: loss became ${loss} at step ${step}`);
       if (s % 200 === 199) log(`${spec.name} epoch ${e + 1}/${epochs} step ${s + 1}/${steps} loss ${loss.toFixed(4)} (${((Date.now() - t0) / (s + 1)).toFixed(0)} ms/step)`);
@@ -360,7 +397,7 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
     trainSeconds,
     trainedBy:
       (before ? `${before.trainedBy} && ` : '') +
-      `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.lr !== undefined ? ` --lr ${args.lr}` : ''}${args.shift !== undefined ? ` --shift ${args.shift}` : ''}${args.flip ? ' --flip' : ''}${before ? ' --resume' : ''}` +
+      `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.lr !== undefined ? ` --lr ${args.lr}` : ''}${args.shift !== undefined ? ` --shift ${args.shift}` : ''}${args.flip ? ' --flip' : ''}${args.distill ? ` --distill ${args.distill}` : ''}${before ? ' --resume' : ''}` +
       `${args.limit !== undefined ? ` --limit ${args.limit}` : ''}${args.backend !== 'wasm' ? ` --backend ${args.backend}` : ''}`,
     tfjsTop1: tfjsCorrect / testSet.count,
     tfjsCorrect,

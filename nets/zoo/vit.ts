@@ -193,3 +193,50 @@ export function buildVitGraph(spec: VitSpec, weights: TrainedWeights, meta: Reco
   // LayerNormalization is a default-domain op from opset 17
   return { name: spec.name, inputs, outputs, initializers: inits, nodes, opset: 17, meta };
 }
+
+/**
+ * The inverse of buildVitGraph: the tfjs-layout trained weights back from a built (or exported and
+ * re-imported) graph — the transposes undone exactly, so training can continue from the bundled
+ * model when no weight cache is at hand.
+ */
+export function vitWeightsFromGraph(spec: VitSpec, graph: Graph): TrainedWeights {
+  const shapes = vitWeightShapes(spec);
+  const problems: string[] = [];
+  const get = (name: string, n: number): Float32Array => {
+    const t = graph.initializers.get(name);
+    if (!t || !(t.data instanceof Float32Array) || t.data.length !== n) {
+      problems.push(`${name}: ${t ? `${t.data.length} ${t.dtype} values, need ${n} float32` : 'missing'}`);
+      return new Float32Array(n);
+    }
+    return t.data;
+  };
+  const { dim: D, patch: P, classes } = spec;
+  const [C] = spec.input;
+  const out: Record<string, Record<string, { shape: number[]; data: Float32Array }>> = {};
+  const put = (layer: string, key: string, data: Float32Array): void => {
+    (out[layer] ??= {})[key] = { shape: [...shapes[layer][key]], data: data.slice() };
+  };
+  const convW = get('patch_embed.weight', D * C * P * P);
+  const pk = new Float32Array(D * C * P * P);
+  for (let py = 0; py < P; py++)
+    for (let px = 0; px < P; px++)
+      for (let c = 0; c < C; c++) for (let d = 0; d < D; d++) pk[((py * P + px) * C + c) * D + d] = convW[((d * C + c) * P + py) * P + px];
+  put('patch', 'kernel', pk);
+  put('patch', 'bias', get('patch_embed.bias', D));
+  put('pos', 'embedding', get('pos_embed', vitTokens(spec) * D));
+  for (const [layer, keys] of Object.entries(shapes)) {
+    if (layer === 'patch' || layer === 'pos' || layer === 'head') continue;
+    const ln = 'gamma' in keys;
+    for (const [key, shape] of Object.entries(keys)) {
+      const onnxKey = ln ? (key === 'gamma' ? 'weight' : 'bias') : key === 'kernel' ? 'weight' : 'bias';
+      put(layer, key, get(`${layer}.${onnxKey}`, shape.reduce((a, b) => a * b, 1)));
+    }
+  }
+  const hw = get('head.weight', classes * D);
+  const hk = new Float32Array(hw.length);
+  for (let i = 0; i < D; i++) for (let o = 0; o < classes; o++) hk[i * classes + o] = hw[o * D + i];
+  put('head', 'kernel', hk);
+  put('head', 'bias', get('head.bias', classes));
+  if (problems.length > 0) throw new Error(`${graph.name}: not a ${spec.name} graph — ${problems.join('; ')}`);
+  return out;
+}
