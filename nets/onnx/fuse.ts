@@ -14,6 +14,9 @@ function near(v: number | undefined, target: number, rel = 1e-6): boolean {
   return v !== undefined && Math.abs(v - target) <= rel * Math.abs(target);
 }
 
+/** What the patterns read of the import: constants and the partial shapes known. */
+export type FuseContext = Pick<ImportState, 'consts' | 'shapes' | 'constValue'>;
+
 /** Lookups over the node list while fusing: producers, consumers, float scalar constants. */
 class Matcher {
   readonly removed = new Set<WNode>();
@@ -22,7 +25,7 @@ class Matcher {
   private readonly consumers = new Map<string, WNode[]>();
 
   constructor(
-    private readonly st: ImportState,
+    private readonly st: FuseContext,
     nodes: readonly WNode[],
     private readonly graphOutputs: ReadonlySet<string>,
   ) {
@@ -142,7 +145,7 @@ function erfGelu(m: Matcher, n: WNode): void {
 }
 
 /** x + 0.044715·x³ → · √(2/π) → Tanh → + 1 → · x · 0.5 */
-function tanhGelu(st: ImportState, m: Matcher, n: WNode): void {
+function tanhGelu(st: FuseContext, m: Matcher, n: WNode): void {
   const scaled = m.prod(n.inputs[0], 'Mul');
   if (!scaled || !m.singleUse(n.inputs[0])) return;
   const c = near(m.k(scaled.inputs[1]), Math.sqrt(2 / Math.PI)) ? 1 : near(m.k(scaled.inputs[0]), Math.sqrt(2 / Math.PI)) ? 0 : -1;
@@ -171,7 +174,7 @@ function tanhGelu(st: ImportState, m: Matcher, n: WNode): void {
 }
 
 /** Nodes computing x³ as Pow(x, 3), (x·x)·x or x·(x·x); undefined when `p` is not that. */
-function cubeOf(st: ImportState, m: Matcher, p: WNode | undefined, x: string): WNode[] | undefined {
+function cubeOf(st: FuseContext, m: Matcher, p: WNode | undefined, x: string): WNode[] | undefined {
   if (!p) return undefined;
   if (p.op === 'Pow' && p.domain === '' && p.inputs[0] === x && scalarOf(st.constValue(p.inputs[1] ?? '')) === 3) return [p];
   if (p.op !== 'Mul' || !p.normal) return undefined;
@@ -183,7 +186,7 @@ function cubeOf(st: ImportState, m: Matcher, p: WNode | undefined, x: string): W
 }
 
 /** How many trailing axes a ReduceMean (keepdims 1) reduces, when its axes are exactly the last k. */
-function trailingAxes(st: ImportState, r: WNode): number | undefined {
+function trailingAxes(st: FuseContext, r: WNode): number | undefined {
   const axes = r.attrs.axes;
   if (r.attrs.keepdims !== 1 || !Array.isArray(axes) || axes.length === 0) return undefined;
   const rank = st.shapes.get(r.inputs[0])?.length;
@@ -194,7 +197,7 @@ function trailingAxes(st: ImportState, r: WNode): number | undefined {
 }
 
 /** Whether a constant is a per-element operand over the last k axes of `x`: its shape, leading 1s aside, is theirs. */
-function overTrailing(st: ImportState, c: Tensor | undefined, x: string, k: number): boolean {
+function overTrailing(st: FuseContext, c: Tensor | undefined, x: string, k: number): boolean {
   const shape = st.shapes.get(x);
   // more axes than x would broadcast the output up: not LayerNormalization's shape
   if (!c || !shape || shape.length < k || c.shape.length > shape.length) return false;
@@ -213,7 +216,7 @@ function overTrailing(st: ImportState, c: Tensor | undefined, x: string, k: numb
  * mean = ReduceMean(x, last k axes) → d = x − mean → Pow(d, 2) (or d·d) → ReduceMean (same axes)
  * → + ε → Sqrt → d / · → · γ [→ + β]: LayerNormalization(x, γ[, β]; axis −k, epsilon ε).
  */
-function layerNorm(st: ImportState, m: Matcher, mean: WNode): void {
+function layerNorm(st: FuseContext, m: Matcher, mean: WNode): void {
   const x = mean.inputs[0];
   const k = trailingAxes(st, mean);
   if (k === undefined) return;
@@ -245,16 +248,20 @@ function layerNorm(st: ImportState, m: Matcher, mean: WNode): void {
   else m.replace(nodes, mul, 'LayerNormalization', [x, gamma], { axis: -k, epsilon: eps });
 }
 
-/** The node list with every matched pattern replaced by its fused node. */
-export function fuse(st: ImportState, nodes: readonly WNode[], graphOutputs: ReadonlySet<string>): WNode[] {
+/**
+ * The node list with every matched pattern replaced by its fused node. `geluOnly`: just the two
+ * GELU chains (the quantized importer's float islands, where the other fusions would change which
+ * integer layers a QDQ model becomes).
+ */
+export function fuse(st: FuseContext, nodes: readonly WNode[], graphOutputs: ReadonlySet<string>, geluOnly = false): WNode[] {
   const m = new Matcher(st, nodes, graphOutputs);
   for (const n of nodes) {
     if (!m.live(n)) continue;
     if (n.op === 'Erf') erfGelu(m, n);
     else if (n.op === 'Tanh') tanhGelu(st, m, n);
-    else if (n.op === 'ReduceMean') layerNorm(st, m, n);
+    else if (n.op === 'ReduceMean' && !geluOnly) layerNorm(st, m, n);
   }
-  for (const n of nodes) {
+  for (const n of geluOnly ? [] : nodes) {
     if (!m.live(n)) continue;
     const isSig = n.op === 'Sigmoid';
     const isHardSig = n.op === 'HardSigmoid' && n.attrs.alpha === Math.fround(1 / 6) && n.attrs.beta === 0.5;

@@ -4,7 +4,8 @@
  * an int32 DQ'd bias (optionally followed by Relu or Clip, which become the requant unit's clamp);
  * MatMul of two activation DQs (→ QLinearMatMul with a non-constant B); Softmax (→ QLinearSoftmax);
  * LayerNormalization (left in float by ORT: the `float` layernorm); Add; Concat; AveragePool;
- * GlobalAveragePool; Sigmoid; and the data-movement ops and MaxPool when the DQ and the Q carry the
+ * GlobalAveragePool; Sigmoid; Gelu (either form, and the Erf chain the importer fuses into it: a
+ * table of the input codes, where ORT stays in float32); and the data-movement ops and MaxPool when the DQ and the Q carry the
  * same parameters. Whatever does not match stays a float node.
  */
 import type { Node, Tensor } from '../../nets/graph.js';
@@ -142,10 +143,13 @@ function fuseUnary(st: QImportState, f: Fusion, e: FloatEntry): void {
   const yd = q.q!.decl;
   const out = q.layer.output;
   let layer: QLayer | undefined;
-  if (op === 'Sigmoid') {
+  if (op === 'Sigmoid' || op === 'Gelu') {
+    // one table entry per input code: Sigmoid is what ORT's QLinearSigmoid computes; ORT leaves
+    // DQ → Gelu → Q in float32 (so a code can differ by one where float32 and double round apart)
+    const fn = op === 'Sigmoid' ? 'sigmoid' : node.attrs.approximate === 'tanh' ? 'gelu_tanh' : 'gelu';
     const inQ = qparamsOf(x.decl);
-    const table = buildLut('sigmoid', inQ, qparamsOf(yd), 2 ** inQ.bits);
-    layer = { kind: 'activation', name: node.name, inputs: [x.x], output: out, activation: { kind: 'lut', fn: 'sigmoid', inQ, entries: 2 ** inQ.bits, table } };
+    const table = buildLut(fn, inQ, qparamsOf(yd), 2 ** inQ.bits);
+    layer = { kind: 'activation', name: node.name, inputs: [x.x], output: out, activation: { kind: 'lut', fn, inQ, entries: 2 ** inQ.bits, table } };
   } else if (op === 'GlobalAveragePool') {
     if (st.shapeOf(node.inputs[0])?.length !== 4) return;
     layer = {
@@ -273,6 +277,7 @@ const FUSERS: Readonly<Record<string, (st: QImportState, f: Fusion, e: FloatEntr
   AveragePool: fuseUnary,
   GlobalAveragePool: fuseUnary,
   Sigmoid: fuseUnary,
+  Gelu: fuseUnary,
   MaxPool: fuseSameParams,
   ...Object.fromEntries([...INT_LAYOUT].map((op) => [op, fuseSameParams])),
 };

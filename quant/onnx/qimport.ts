@@ -42,8 +42,10 @@
  *     QLinearConcat) are kept in `floatConstants` next to the float ones, with their own dtype.
  */
 import { ModelError } from '../../nets/errors.js';
-import type { Tensor } from '../../nets/graph.js';
+import type { Node, Tensor } from '../../nets/graph.js';
 import { parseValueInfo, readModelFile, readRawNodes } from '../../nets/onnx/decode.js';
+import { fuse as fuseFloat, type FuseContext } from '../../nets/onnx/fuse.js';
+import type { WNode } from '../../nets/onnx/state.js';
 import { ModelProto, toNum, type PGraph, type PModel } from '../../nets/onnx/schema.js';
 import { tensorFromProto } from '../../nets/onnx/tensor.js';
 import { topoOrder } from '../../nets/topo.js';
@@ -53,7 +55,7 @@ import { MS } from './common.js';
 import { readOther } from './float-ops.js';
 import { fuse } from './qdq.js';
 import { quantOpReader, readQuantOp } from './qreaders.js';
-import { QImportState, type QImportOptions, type RNode } from './qstate.js';
+import { QImportState, type Entry, type FloatEntry, type QImportOptions, type RNode } from './qstate.js';
 
 export type { QImportOptions } from './qstate.js';
 
@@ -214,9 +216,41 @@ function importModel(st: QImportState): QuantizedNetwork {
   }
   if (st.problems.length) st.fail();
 
-  // --- QDQ fusion, dead layers, parameters
+  // --- GELU chains, QDQ fusion, dead layers, parameters
+  fuseGeluChains(st);
   fuse(st);
   return assemble(st);
+}
+
+/**
+ * GELU written out among the float nodes (the Erf chain or the tanh chain, as exporters write it
+ * before opset 20) becomes one Gelu node — the float importer's own pattern matcher, GELU patterns
+ * only — so that a DQ → GELU → Q island can fuse into the LUT unit. Integer layers take part as
+ * consumers only: an intermediate they read is not single-use, and the chain stays as written.
+ */
+function fuseGeluChains(st: QImportState): void {
+  if (!st.entries.some((e) => e.kind === 'float' && (e.node.op === 'Erf' || e.node.op === 'Tanh'))) return;
+  const own = new Map<WNode, FloatEntry>();
+  const list: WNode[] = st.entries.map((e) => {
+    if (e.kind === 'layer') return { name: e.layer.name, op: e.layer.kind, domain: 'qloom', inputs: [...e.layer.inputs], outputs: [e.layer.output], attrs: {}, attrErrors: [], normal: false };
+    const w: WNode = { ...e.node, inputs: [...e.node.inputs], outputs: [...e.node.outputs], domain: '', attrErrors: [], normal: true };
+    own.set(w, e);
+    return w;
+  });
+  const ctx: FuseContext = { consts: st.consts, shapes: new Map(), constValue: (name: string) => st.consts.get(name) };
+  const byOut = new Map(fuseFloat(ctx, list, new Set(st.graphOutputs), true).map((n) => [n.outputs[0], n]));
+  const next: Entry[] = [];
+  st.entries.forEach((e, i) => {
+    const w = list[i];
+    if (e.kind === 'layer') next.push(e);
+    else {
+      const r = byOut.get(w.outputs[0]);
+      if (r === w) next.push(own.get(w)!);
+      else if (r) next.push({ kind: 'float', node: { name: r.name, op: r.op as Node['op'], inputs: r.inputs, outputs: r.outputs, attrs: r.attrs } });
+    }
+  });
+  st.entries.length = 0;
+  st.entries.push(...next);
 }
 
 /** Imports a quantized ONNX model (QOperator or QDQ form). `file` only labels errors and provenance. */
