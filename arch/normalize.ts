@@ -27,6 +27,7 @@ import {
   MEMORY_MODELS,
   OVERFLOW_POLICIES,
   PE_FORMS,
+  ZERO_GATINGS,
   TENSOR_CLASSES,
   ACCUMULATOR_FORMATS,
   OPERAND_FORMATS,
@@ -397,9 +398,11 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   let form: PeForm | undefined;
   let registers: ArchSpec['pe']['registers'] | undefined;
   let shiftMode: boolean | undefined = false;
+  let zeroGating: (typeof ZERO_GATINGS)[number] | undefined = 'none';
   if (pe) {
-    checkKeys(pe, 'pe', ['form', 'registers', 'weightOperandBits', 'activationOperandBits', 'shiftMode'], problems);
+    checkKeys(pe, 'pe', ['form', 'registers', 'weightOperandBits', 'activationOperandBits', 'shiftMode', 'zeroGating'], problems);
     shiftMode = readBool(pe, 'shiftMode', 'pe', problems, false);
+    zeroGating = readEnum(pe, 'zeroGating', 'pe', problems, ZERO_GATINGS, 'none');
     form = readEnum(pe, 'form', 'pe', problems, PE_FORMS, DEFAULTS.peForm);
     const reg = readObject(pe, 'registers', 'pe', problems);
     if (reg) {
@@ -513,7 +516,7 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     // formats written only when not integer: every integer spec (and its hash) stays as it was
     operands: { weightBits: weightBits!, activationBits: activationBits!, ...(opFormat !== 'int' && { format: opFormat }), ...(alsoInt && { alsoInt: true }) },
     accumulator: { bits: accBits!, overflow: overflow!, psumBits: psumBits!, ...(accFormat !== 'int' && { format: accFormat }) },
-    pe: { form: form!, weightOperandBits: weightBits! + zp, activationOperandBits: activationBits! + zp, registers: registers!, ...(shiftMode && { shiftMode: true as const }) },
+    pe: { form: form!, weightOperandBits: weightBits! + zp, activationOperandBits: activationBits! + zp, registers: registers!, ...(shiftMode && { shiftMode: true as const }), ...(zeroGating && zeroGating !== 'none' && { zeroGating }) },
     memories: memories!,
     dma: dma!,
     requant: requant!,

@@ -40,6 +40,9 @@ export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = Object.freeze(['wrap
  */
 export type PeForm = 'raw' | 'zp-subtract';
 export const PE_FORMS: readonly PeForm[] = Object.freeze(['raw', 'zp-subtract']);
+/** What a zero-gating PE detects (pe.zeroGating). */
+export const ZERO_GATINGS = ['none', 'activation', 'operand'] as const;
+export type ZeroGating = Exclude<(typeof ZERO_GATINGS)[number], 'none'>;
 
 /** `native` — qloom's memory model; `scalesim` — reproduce SCALE-Sim v2's (needs split buffers) */
 export type MemoryModel = 'native' | 'scalesim';
@@ -160,6 +163,13 @@ export interface ArchSpec {
      * as they were).
      */
     readonly shiftMode?: true;
+    /**
+     * Zero-operand gating (absent: none): a multiply-add whose streamed activation is zero
+     * (`activation`, Eyeriss's gating) or either of whose operands is zero (`operand`) does not
+     * toggle the multiplier and the adder — it still takes its cycle. Counted from the data of a
+     * functional run (sim/kernels/zeros.ts); a zero flag is set once per activation written.
+     */
+    readonly zeroGating?: ZeroGating;
   };
   readonly memories: {
     /** derived: `unified` (one `glb`) or `split` (`ifmap`, `filter`, `ofmap`) */
@@ -249,6 +259,7 @@ export interface ArchSpecInput {
     activationOperandBits?: number;
     registers?: { weight?: Q; weightBytes?: number; input?: Q; inputBytes?: number; psum?: Q; psumBytes?: number };
     shiftMode?: boolean;
+    zeroGating?: ZeroGating | 'none';
   };
   memories: {
     layout?: 'unified' | 'split';

@@ -33,6 +33,8 @@ import { Prepared } from './kernels/prepared.js';
 import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation, type QExecResult } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
 import { isSplit } from '../qnet/split.js';
+import { zeroCounts, zeroElements } from './kernels/zeros.js';
+import type { LayerZeros } from './zero-gating.js';
 
 export interface FunctionalOptions {
   readonly requant: RequantConfig;
@@ -45,6 +47,8 @@ export interface FunctionalOptions {
   readonly engineBatch?: number;
   /** workload layer index → network layer index (undefined: follow-on work); absent = the same */
   readonly layerIndex?: readonly (number | undefined)[];
+  /** count zero operands per tiled linear layer (sim/kernels/zeros.ts) */
+  readonly zeros?: boolean;
 }
 
 export interface FunctionalResult {
@@ -54,6 +58,8 @@ export interface FunctionalResult {
   readonly accumulators: Record<string, LayerAccumulator>;
   /** layers on number formats → their float accumulator's swamping (qexec's) */
   readonly swamping: QExecResult['swamping'];
+  /** with `zeros`: tiled linear layer name → its zero counts over the batch */
+  readonly zeros?: Record<string, LayerZeros>;
 }
 
 export interface FunctionalRunSink extends FunctionalSink {
@@ -195,6 +201,8 @@ class LinearRun {
   /** feeds batch ÷ engine batch: each tile runs for this many row blocks */
   private readonly replicas: number;
   private readonly engineRows: number;
+  /** zero counts over the batch, when asked for */
+  readonly zeros?: Omit<LayerZeros, 'samples'>;
 
   constructor(
     readonly layer: QLinearLayer,
@@ -203,6 +211,7 @@ class LinearRun {
     acc: AccumulatorSpec,
     order: AccumulationOrder,
     form: PeForm,
+    countZeros = false,
   ) {
     const w = layer.weight;
     const xq = x.q;
@@ -228,6 +237,11 @@ class LinearRun {
     this.ocg = geo.nOut / geo.group;
     const operands = new Float64Array(this.shapes.lay.length);
     fillOperands(operands, x.data, this.shapes.lay);
+    if (countZeros) {
+      // padValue is what 0 is in the operand input: z_x in raw form, 0 once z_x is subtracted
+      const z = zeroCounts(geo, operands, this.shapes.lay.padValue, w.data, w.q.zeroPoint);
+      this.zeros = { ...z, inputElements: x.data.length, inputZeros: zeroElements(x.data, xq.zeroPoint), weights: w.data.length, weightZeros: zeroElements(w.data, w.q.zeroPoint) };
+    }
     const st = prep.state(geo, operands, undefined);
     const t = new TileState(st, geo.positions);
     this.t = t;
@@ -298,6 +312,7 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
   let next = 0;
   let current: LinearRun | null = null;
   let finished = false;
+  const zeros: Record<string, LayerZeros> = {};
 
   const catchUp = (until: number): void => {
     while (next < until) runner.step(next++);
@@ -323,7 +338,8 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
       const l = net.layers[layer];
       if (isTiled(layer) && (l.kind === 'conv' || l.kind === 'gemm')) {
         const layerAcc = l.accBits ? { ...acc, bits: l.accBits } : acc;
-        current = new LinearRun(l, replicas, runner.intInput(l, 0), layerAcc, order, form);
+        current = new LinearRun(l, replicas, runner.intInput(l, 0), layerAcc, order, form, opts.zeros === true);
+        if (current.zeros) zeros[l.name] = { ...current.zeros, samples: batch };
       }
     },
     /** a tile of network layer `layer` (t.layer is the workload's index; no copy of the borrowed tile) */
@@ -364,7 +380,7 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
       finished = true;
       catchUp(net.layers.length);
       const r = runner.result();
-      return { outputs: r.outputs, overflow: r.overflow, accumulators: r.accumulators, swamping: r.swamping };
+      return { outputs: r.outputs, overflow: r.overflow, accumulators: r.accumulators, swamping: r.swamping, ...(opts.zeros && { zeros }) };
     },
   };
 }

@@ -8,6 +8,7 @@
  * A RunResult is plain JSON data (no typed arrays, no classes): write it with JSON.stringify and
  * read it back with `parseRunResult`.
  */
+import type { LayerZeroReport } from './zero-gating.js';
 import { ConfigError } from '../arch/errors.js';
 import { applyEnergyTable, type ActionCount, type EnergyReport, type EnergyTable } from '../arch/energy.js';
 import { InvariantError } from '../nets/errors.js';
@@ -134,6 +135,8 @@ export interface LayerResult {
   readonly bits: BitsMoved;
   /** parameter storage: weights, bias and requant parameters, bytes */
   readonly paramBytes: number;
+  /** functional runs: zero fractions of the layer's operands on the data, MACs gated (sim/zero-gating.ts) */
+  readonly zeros?: LayerZeroReport;
   /** partial-sum entries spilled out of the accumulators and where they went */
   readonly spills: { readonly toBuffer: number; readonly toDram: number };
   readonly dramBytes: { readonly read: number; readonly write: number };

@@ -27,6 +27,7 @@ import type { OverflowReport } from './kernels/accumulator.js';
 import type { LayerAccumulator } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
 import { NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from './result.js';
+import { withZeroGating } from './zero-gating.js';
 
 export interface RunOptions {
   /** the network the workload came from (workloadFromQuantizedNetwork), for functional execution */
@@ -41,6 +42,8 @@ export interface RunOptions {
   readonly events?: boolean;
   /** batch the workload was built for (default 1) */
   readonly engineBatch?: number;
+  /** report zero fractions per linear layer (always on when the arch gates zero operands) */
+  readonly zeros?: boolean;
 }
 
 export interface SimulationResult extends RunResult {
@@ -85,7 +88,12 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
       if (!opts.net || !opts.feeds) throw new InvariantError('a functional run needs both `net` and `feeds`');
       // follow-on workload layers (no qlayerIndex) carry no network layer of their own
       const follows = workload.layers.some((l) => l.qlayerIndex === undefined) && workload.layers.some((l) => l.qlayerIndex !== undefined);
-      functional = createFunctionalSink(opts.net, spec, opts.feeds, { requant, engineBatch: opts.engineBatch, ...(follows && { layerIndex: workload.layers.map((l) => l.qlayerIndex) }) });
+      functional = createFunctionalSink(opts.net, spec, opts.feeds, {
+        requant,
+        engineBatch: opts.engineBatch,
+        zeros: opts.zeros === true || spec.pe.zeroGating !== undefined,
+        ...(follows && { layerIndex: workload.layers.map((l) => l.qlayerIndex) }),
+      });
     }
     const events: EventSink | undefined = opts.events
       ? { chunk: (c) => (subscriber.closed ? undefined : subscriber.next({ type: 'events', chunk: copyChunk(c) })) }
@@ -109,6 +117,7 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
       const byName = new Map(Object.entries(f.overflow).map(([name, r]) => [name, overflowsOf(r)]));
       const samples = feedsBatch(opts.net, opts.feeds!);
       result = { ...withOverflows(result, result.layers.map((l) => byName.get(l.name) ?? NO_OVERFLOWS), samples), seed: opts.seed, outputs: f.outputs, overflow: f.overflow, accumulators: f.accumulators, requant };
+      if (f.zeros) result = { ...result, ...withZeroGating(result, spec, f.zeros) };
     }
     subscriber.next({ type: 'result', result });
     subscriber.complete();
