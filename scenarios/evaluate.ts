@@ -36,6 +36,8 @@ import type { RequantMode } from '../qnet/requant.js';
 import { archRequant, checkRequantSupport } from '../sim/requant-unit.js';
 import { addOverflows, NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from '../sim/result.js';
 import { overflowsOf, runSimulation, type SimulationResult } from '../sim/run.js';
+import { addZeroCounts, type LinearZeroCounts } from '../sim/kernels/zeros.js';
+import { withZeroGating } from '../sim/zero-gating.js';
 import type { EvalSet } from './datasets.js';
 
 export interface EvaluateOptions {
@@ -55,6 +57,8 @@ export interface EvaluateOptions {
    * for tests and for checking the engine's tile order on a new arch
    */
   readonly tiles?: boolean;
+  /** count zero operands per conv / gemm on the data (LayerResult.zeros); on whenever the arch gates them */
+  readonly zeros?: boolean;
 }
 
 export interface LayerOverflow {
@@ -165,7 +169,13 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
   const outputsOf = new Map<string, { outputs: number; k: number }>();
   for (const l of workload.layers) if (l.view) outputsOf.set(l.name, { outputs: l.view.M * l.view.N * l.view.groups, k: l.view.K });
   // the functional half: the executor in the engine's accumulation order, layers prepared once
-  const executor = opts.tiles ? null : new QuantizedExecutor(net, { requant, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form });
+  // zero operands counted on the data when the arch gates them (or the caller asks), summed over batches
+  const countZeros = opts.zeros === true || spec.pe.zeroGating !== undefined;
+  const zeros: Record<string, LinearZeroCounts> = {};
+  const addZeros = (z: Record<string, LinearZeroCounts> | undefined): void => {
+    for (const [name, c] of Object.entries(z ?? {})) zeros[name] = addZeroCounts(zeros[name], c);
+  };
+  const executor = opts.tiles ? null : new QuantizedExecutor(net, { requant, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form, zeros: countZeros });
   if (executor) timing = runOnce(spec, workload, { seed }, opts.onEvents);
   for (let start = 0; start < set.count; start += batch) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -173,14 +183,17 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
     const feeds = { [inp.name]: { dtype: 'float32', shape: [n, ...shape], data: set.images.subarray(start * per, (start + n) * per) } as Tensor };
     let res: { outputs?: Record<string, Tensor>; overflow?: SimulationResult['overflow']; accumulators?: SimulationResult['accumulators'] };
     if (executor) {
-      res = executor.run(feeds);
+      const ran = executor.run(feeds);
+      addZeros(ran.zeros);
+      res = ran;
       const byName = res.overflow!;
       workload.layers.forEach((l, i) => {
         const rep = byName[l.name];
         if (rep) overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], overflowsOf(rep));
       });
     } else {
-      const r = runOnce(spec, workload, { net, feeds, requant, seed }, start === 0 ? opts.onEvents : undefined);
+      const r = runOnce(spec, workload, { net, feeds, requant, seed, zeros: countZeros, gate: false }, start === 0 ? opts.onEvents : undefined);
+      addZeros(r.zeroCounts);
       timing ??= r;
       r.layers.forEach((l, i) => (overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], l.overflowsBy ?? NO_OVERFLOWS)));
       res = r;
@@ -203,8 +216,9 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
     opts.onProgress?.(start + n, set.count);
   }
   if (!timing) throw new InvariantError('evaluateOnArch needs at least one sample');
-  const { outputs: _o, overflow: _ov, accumulators: _a, requant: _r, ...plain } = timing as SimulationResult;
-  const result = withOverflows(plain, overflowsPerLayer, set.count);
+  const { outputs: _o, overflow: _ov, accumulators: _a, requant: _r, zeroCounts: _z, ...plain } = timing as SimulationResult;
+  let result = withOverflows(plain, overflowsPerLayer, set.count);
+  if (countZeros) result = withZeroGating(result, spec, Object.fromEntries(Object.entries(zeros).map(([name, c]) => [name, { ...c, samples: set.count }])));
   let correct: number | null = null;
   if (set.labels) {
     correct = 0;

@@ -15,6 +15,7 @@
  * `bits: 32` returns its raw accumulators (ConvInteger / MatMulInteger), wrapped to int32; a gemm
  * maps [..., K] to [..., N]; a batched gemm weight [...batch, N, K] broadcasts like MatMul.
  */
+import { linearZeroCounts, type LinearZeroCounts } from './kernels/zeros.js';
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
 import { transposeData } from '../nets/fp32-tensor.js';
@@ -53,6 +54,8 @@ export interface QExecOptions {
    * float requant computes its codes with the requantization fused and keeps no accumulators
    */
   readonly keepAccumulators?: boolean;
+  /** count each conv / 2-D gemm's zero operands (sim/kernels/zeros.ts) into QExecResult.zeros */
+  readonly zeros?: boolean;
 }
 
 /** What a linear layer reports besides its output. */
@@ -93,6 +96,8 @@ export interface QExecResult {
    * (sim/kernels/fp-dot.ts: adds whose nonzero addend was lost), in execution order
    */
   readonly swamping: Record<string, SwampReport>;
+  /** with QExecOptions.zeros: conv / 2-D gemm name → its zero counts over the run's samples */
+  readonly zeros?: Record<string, LinearZeroCounts>;
 }
 
 export { PreparedLayers, toTensor };
@@ -109,6 +114,7 @@ export class QuantizedRunner {
   /** live values per buffer taken from the pool (alloc): back to the pool when none is left */
   private readonly refs = new Map<Int32Array, number>();
   readonly overflow: Record<string, OverflowReport> = {};
+  private readonly zeros: Record<string, LinearZeroCounts> = {};
   readonly accumulators: Record<string, LayerAccumulator> = {};
   readonly swamping: Record<string, SwampReport> = {};
 
@@ -256,7 +262,7 @@ export class QuantizedRunner {
       if (!v) throw new ModelError([{ node: o.name, message: `graph output '${o.name}' was not computed` }]);
       outputs[o.name] = isInt(v) ? toTensor(v) : v;
     }
-    return { outputs, overflow: this.overflow, accumulators: this.accumulators, swamping: this.swamping };
+    return { outputs, overflow: this.overflow, accumulators: this.accumulators, swamping: this.swamping, ...(this.opts.zeros && { zeros: this.zeros }) };
   }
 
   private exec(layer: QLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
@@ -398,6 +404,12 @@ export class QuantizedRunner {
       wBits: w.q.bits,
       wSigned: w.q.signed,
     };
+    if (this.opts.zeros && !split && (layer.kind === 'conv' || w.shape.length === 2)) {
+      const conv = layer.kind === 'conv' ? { strides: layer.strides, pads: layer.pads, dilations: layer.dilations, group: layer.group } : undefined;
+      const z = linearZeroCounts(x, xq.zeroPoint[0], { data: w.data, shape: w.shape, zp: w.q.zeroPoint }, conv);
+      if (typeof z === 'string') throw new ModelError([{ node: layer.name, op: layer.kind, message: z }]);
+      this.zeros[layer.name] = z;
+    }
     let accs: Float64Array;
     let outShape: number[];
     /** shape of the accumulators as requantize sees them: channel axis 1 */

@@ -27,7 +27,7 @@ import type { OverflowReport } from './kernels/accumulator.js';
 import type { LayerAccumulator } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
 import { NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from './result.js';
-import { withZeroGating } from './zero-gating.js';
+import { withZeroGating, type LayerZeros } from './zero-gating.js';
 
 export interface RunOptions {
   /** the network the workload came from (workloadFromQuantizedNetwork), for functional execution */
@@ -42,8 +42,13 @@ export interface RunOptions {
   readonly events?: boolean;
   /** batch the workload was built for (default 1) */
   readonly engineBatch?: number;
-  /** report zero fractions per linear layer (always on when the arch gates zero operands) */
+  /** count zero operands per linear layer (always on when the arch gates zero operands) */
   readonly zeros?: boolean;
+  /**
+   * false: report the counts (SimulationResult.zeroCounts) but leave the layers as the engine
+   * priced them — for callers that sum several runs' counts before pricing (evaluateOnArch)
+   */
+  readonly gate?: boolean;
 }
 
 export interface SimulationResult extends RunResult {
@@ -53,6 +58,8 @@ export interface SimulationResult extends RunResult {
   readonly overflow?: Record<string, OverflowReport>;
   readonly accumulators?: Record<string, LayerAccumulator>;
   readonly requant?: RequantConfig;
+  /** functional runs with zero counting: tiled linear layer name → its counts over the batch */
+  readonly zeroCounts?: Record<string, LayerZeros>;
 }
 
 export type RunUpdate =
@@ -117,7 +124,7 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
       const byName = new Map(Object.entries(f.overflow).map(([name, r]) => [name, overflowsOf(r)]));
       const samples = feedsBatch(opts.net, opts.feeds!);
       result = { ...withOverflows(result, result.layers.map((l) => byName.get(l.name) ?? NO_OVERFLOWS), samples), seed: opts.seed, outputs: f.outputs, overflow: f.overflow, accumulators: f.accumulators, requant };
-      if (f.zeros) result = { ...result, ...withZeroGating(result, spec, f.zeros) };
+      if (f.zeros) result = { ...(opts.gate === false ? result : withZeroGating(result, spec, f.zeros)), zeroCounts: f.zeros };
     }
     subscriber.next({ type: 'result', result });
     subscriber.complete();

@@ -13,16 +13,11 @@
 import { applyEnergyTable, energyTableForSpec, type ActionCount } from '../arch/energy.js';
 import type { ArchSpec } from '../arch/spec.js';
 import { mergeCounts, type LayerResult, type RunResult } from './result.js';
-import type { ZeroCounts } from './kernels/zeros.js';
+import type { LinearZeroCounts } from './kernels/zeros.js';
 
-/** One layer's zero counts over every sample of the functional run. */
-export interface LayerZeros extends ZeroCounts {
+/** One layer's zero counts over every sample of the functional run (`samples` of them). */
+export interface LayerZeros extends LinearZeroCounts {
   readonly samples: number;
-  /** elements of the layer's input activation tensor (all samples) and how many are zero */
-  readonly inputElements: number;
-  readonly inputZeros: number;
-  readonly weights: number;
-  readonly weightZeros: number;
 }
 
 /** What a layer result reports of its zeros: fractions, and the per-inference MACs gated. */

@@ -9,7 +9,7 @@
  * multiplications at (g, k) (N channels, P positions) then have S·N zero activations, W·P zero
  * weights and S·W both — O(P·K) per group, one N-th of the layer's MACs.
  */
-import type { Geometry } from './geometry.js';
+import { convGeometry, fillOperands, gemmGeometry, operandLayout, type Geometry } from './geometry.js';
 
 export interface ZeroCounts {
   /** multiplications in the layer (all positions of the batch) */
@@ -65,4 +65,57 @@ export function zeroElements(codes: ArrayLike<number>, zp: ArrayLike<number>): n
     for (let i = c * per; i < (c + 1) * per; i++) if (codes[i] === z) n++;
   }
   return n;
+}
+
+/** A linear layer's zero counts and its operands' zero elements (all samples of one run). */
+export interface LinearZeroCounts extends ZeroCounts {
+  readonly inputElements: number;
+  readonly inputZeros: number;
+  readonly weights: number;
+  readonly weightZeros: number;
+}
+
+/** Adds b into a (both over the same layer): counts of several batches. */
+export function addZeroCounts(a: LinearZeroCounts | undefined, b: LinearZeroCounts): LinearZeroCounts {
+  if (!a) return b;
+  return {
+    macs: a.macs + b.macs,
+    zeroActMacs: a.zeroActMacs + b.zeroActMacs,
+    zeroWeightMacs: a.zeroWeightMacs + b.zeroWeightMacs,
+    zeroOperandMacs: a.zeroOperandMacs + b.zeroOperandMacs,
+    inputElements: a.inputElements + b.inputElements,
+    inputZeros: a.inputZeros + b.inputZeros,
+    // the weights are the same tensor in every batch
+    weights: b.weights,
+    weightZeros: b.weightZeros,
+  };
+}
+
+/**
+ * Zero counts of a conv (NCHW input, OIHW weights) or 2-D gemm ([.., K] input, [N, K] weights)
+ * straight from the integer input: its padded operand input is built here (padding = z_x).
+ */
+export function linearZeroCounts(
+  x: { readonly data: Int32Array; readonly shape: readonly number[] },
+  zx: number,
+  w: { readonly data: Int32Array; readonly shape: readonly number[]; readonly zp: ArrayLike<number> },
+  conv?: { readonly strides: readonly [number, number]; readonly pads: readonly [number, number, number, number]; readonly dilations: readonly [number, number]; readonly group: number },
+): LinearZeroCounts | string {
+  let geo: Geometry;
+  let ops: Float64Array | Int32Array = x.data;
+  if (conv) {
+    const cg = convGeometry(x.shape, w.shape, conv.strides, conv.pads, conv.dilations, conv.group, 'ckk');
+    if (typeof cg === 'string') return cg;
+    geo = cg.geo;
+    const [n, c, h, wd] = x.shape;
+    const lay = operandLayout('raw', zx, -(2 ** 31), 2 ** 31 - 1, n * c, h, wd, conv.pads);
+    const padded = new Float64Array(lay.length);
+    fillOperands(padded, x.data, lay);
+    ops = padded;
+  } else {
+    const k = w.shape[1];
+    geo = gemmGeometry(x.data.length / k, k, w.shape[0]);
+  }
+  const z = zeroCounts(geo, ops, zx, w.data, w.zp);
+  return { ...z, inputElements: x.data.length, inputZeros: zeroElements(x.data, [zx]), weights: w.data.length, weightZeros: zeroElements(w.data, w.zp) };
 }

@@ -43,6 +43,8 @@ describe.skipIf(!existsSync(FMNIST))('evaluateOnArch: one timing run + the execu
     ['mcu-npu (os, fixed requant)', () => pt, arch('mcu-npu')],
     ['ws, 16-bit saturating accumulator and 14-bit psums (overflows)', () => pt, arch('edge-npu', (s) => ({ accumulator: { ...s.accumulator, bits: 16, overflow: 'saturate', psumBits: 14 } }), 'narrow')],
     ['asymmetric weights (raw form, z_w·Σq_x), 18-bit wrap', () => asym, arch('edge-npu', (s) => ({ accumulator: { ...s.accumulator, bits: 18 } }), 'asym18')],
+    ['zero-operand gating (counts summed over batches, priced once)', () => pt, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroGating: 'operand' } }), 'gated')],
+    ['zero-activation gating, asymmetric weights', () => asym, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroGating: 'activation' } }), 'gated-act')],
   ];
   for (const [name, net, spec] of cases) {
     it(name, async () => {
@@ -52,6 +54,15 @@ describe.skipIf(!existsSync(FMNIST))('evaluateOnArch: one timing run + the execu
       // key order too: results.json is compared byte for byte
       expect(JSON.stringify(reuse.result)).toBe(JSON.stringify(tiles.result));
       if (spec.name === 'narrow') expect(reuse.result.totals.overflows).toBeGreaterThan(0);
+      if (spec.pe.zeroGating) {
+        // post-ReLU inputs have zeros, so some MACs are gated and the energy is below the ungated arch's
+        const gated = reuse.result.layers.reduce((a, l) => a + (l.zeros?.gatedMacs ?? 0), 0);
+        expect(gated).toBeGreaterThan(0);
+        const plainArch = arch('edge-npu');
+        const ungated = await evaluateOnArch(plainArch, net(), set, { batch: 4, seed: 3 });
+        expect(reuse.result.totals.energyPj).toBeLessThan(ungated.result.totals.energyPj);
+        expect(reuse.result.totals.cycles).toBe(ungated.result.totals.cycles);
+      }
     }, 120_000);
   }
 });
