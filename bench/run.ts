@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   transformers: () => import('./transformers.js'),
   startup: () => import('./startup.js'),
   'textlines-ort': () => import('./textlines-ort.js'),
+  'zero-gating': () => import('./zero-gating.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
