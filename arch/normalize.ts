@@ -28,6 +28,7 @@ import {
   OVERFLOW_POLICIES,
   PE_FORMS,
   ZERO_GATINGS,
+  ACTIVATION_COMPRESSIONS,
   TENSOR_CLASSES,
   ACCUMULATOR_FORMATS,
   OPERAND_FORMATS,
@@ -79,6 +80,7 @@ const TOP_KEYS = [
 ] as const;
 const BUFFER_KEYS = ['capacity', 'capacityBytes', 'banks', 'wordBits', 'readPorts', 'writePorts', 'readBytesPerCycle', 'writeBytesPerCycle'] as const;
 const DRAM_KEYS = [
+  'activationCompression',
   'bandwidth',
   'bandwidthBytesPerS',
   'bytesPerCycle',
@@ -202,6 +204,7 @@ function readDram(v: Obj, path: string, clockHz: number | undefined, problems: P
   }
 
   const mode = readEnum(v, 'mode', path, problems, DRAM_MODES, DEFAULTS.dramMode);
+  const compression = readEnum(v, 'activationCompression', path, problems, ACTIVATION_COMPRESSIONS, 'none');
   let energyPerBitPj: number | null | undefined = null;
   if ((v.energyPerBit !== undefined && v.energyPerBit !== null) || (v.energyPerBitPj !== undefined && v.energyPerBitPj !== null)) {
     const o: Obj = { energyPerBit: v.energyPerBit ?? undefined, energyPerBitPj: v.energyPerBitPj ?? undefined };
@@ -223,6 +226,7 @@ function readDram(v: Obj, path: string, clockHz: number | undefined, problems: P
     mode: mode!,
     energyPerBitPj: energyPerBitPj ?? null,
     baseAddress: baseAddress as Record<TensorClass, number>,
+    ...(compression && compression !== 'none' && { activationCompression: compression }),
   };
 }
 

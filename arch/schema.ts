@@ -97,7 +97,19 @@ export interface DramSpec {
   readonly energyPerBitPj: number | null;
   /** DRAM base address of each tensor class in traces (SCALE-Sim's …Offset, in words = bytes) */
   readonly baseAddress: Readonly<Record<TensorClass, number>>;
+  /**
+   * Activations (layer inputs and outputs) cross the DRAM interface compressed (absent: raw):
+   * `bitmap` — one bit per element plus the nonzero codes; `rle` — Eyeriss's run-length code, per
+   * nonzero a 5-bit run of preceding zeros and the code (a run past 31 spends an entry on a zero).
+   * Per tensor and sample the smaller of raw and compressed is sent (sim/kernels/compress.ts); the
+   * sizes come from the data of a functional run. Buffers hold raw codes.
+   */
+  readonly activationCompression?: ActivationCompression;
 }
+
+/** How activations are compressed on the DRAM interface (memories.dram.activationCompression). */
+export const ACTIVATION_COMPRESSIONS = ['none', 'bitmap', 'rle'] as const;
+export type ActivationCompression = Exclude<(typeof ACTIVATION_COMPRESSIONS)[number], 'none'>;
 
 /**
  * What a PE multiplies: affine integers (`int`), per-group integer weights with their group scale
@@ -243,6 +255,7 @@ export interface DramInput {
   energyPerBit?: Q | null;
   energyPerBitPj?: number | null;
   baseAddress?: Partial<Record<TensorClass, number>>;
+  activationCompression?: ActivationCompression | 'none';
 }
 export interface ArchSpecInput {
   name: string;

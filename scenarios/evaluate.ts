@@ -38,6 +38,7 @@ import { addOverflows, NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunRe
 import { overflowsOf, runSimulation, type SimulationResult } from '../sim/run.js';
 import { addZeroCounts, type LinearZeroCounts } from '../sim/kernels/zeros.js';
 import { withZeroGating } from '../sim/zero-gating.js';
+import { addCompression, withDramCompression, type TensorCompression } from '../sim/dram-compression.js';
 import type { EvalSet } from './datasets.js';
 
 export interface EvaluateOptions {
@@ -175,7 +176,12 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
   const addZeros = (z: Record<string, LinearZeroCounts> | undefined): void => {
     for (const [name, c] of Object.entries(z ?? {})) zeros[name] = addZeroCounts(zeros[name], c);
   };
-  const executor = opts.tiles ? null : new QuantizedExecutor(net, { requant, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form, zeros: countZeros });
+  // activation tensors sized as the arch's DRAM compression sends them, summed over batches
+  const compression = spec.memories.dram.activationCompression;
+  const sizes: Record<string, TensorCompression> = {};
+  const executor = opts.tiles
+    ? null
+    : new QuantizedExecutor(net, { requant, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form, zeros: countZeros, ...(compression && { compression }) });
   if (executor) timing = runOnce(spec, workload, { seed }, opts.onEvents);
   for (let start = 0; start < set.count; start += batch) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -185,6 +191,7 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
     if (executor) {
       const ran = executor.run(feeds);
       addZeros(ran.zeros);
+      addCompression(sizes, ran.compressed);
       res = ran;
       const byName = res.overflow!;
       workload.layers.forEach((l, i) => {
@@ -192,8 +199,9 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
         if (rep) overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], overflowsOf(rep));
       });
     } else {
-      const r = runOnce(spec, workload, { net, feeds, requant, seed, zeros: countZeros, gate: false }, start === 0 ? opts.onEvents : undefined);
+      const r = runOnce(spec, workload, { net, feeds, requant, seed, zeros: countZeros, priceFromData: false }, start === 0 ? opts.onEvents : undefined);
       addZeros(r.zeroCounts);
+      addCompression(sizes, r.compressedSizes);
       timing ??= r;
       r.layers.forEach((l, i) => (overflowsPerLayer[i] = addOverflows(overflowsPerLayer[i], l.overflowsBy ?? NO_OVERFLOWS)));
       res = r;
@@ -216,8 +224,9 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
     opts.onProgress?.(start + n, set.count);
   }
   if (!timing) throw new InvariantError('evaluateOnArch needs at least one sample');
-  const { outputs: _o, overflow: _ov, accumulators: _a, requant: _r, zeroCounts: _z, ...plain } = timing as SimulationResult;
+  const { outputs: _o, overflow: _ov, accumulators: _a, requant: _r, zeroCounts: _z, compressedSizes: _c, ...plain } = timing as SimulationResult;
   let result = withOverflows(plain, overflowsPerLayer, set.count);
+  if (compression) result = withDramCompression(result, spec, workload, net, sizes);
   if (countZeros) result = withZeroGating(result, spec, Object.fromEntries(Object.entries(zeros).map(([name, c]) => [name, { ...c, samples: set.count }])));
   let correct: number | null = null;
   if (set.labels) {

@@ -23,7 +23,7 @@
 import { InvariantError, ModelError } from '../nets/errors.js';
 import type { Tensor } from '../nets/graph.js';
 import type { QLinearLayer, QParams, QuantizedNetwork } from '../qnet/network.js';
-import type { ArchSpec } from '../arch/spec.js';
+import type { ActivationCompression, ArchSpec } from '../arch/spec.js';
 import type { FunctionalSink, TileEvent } from './events.js';
 import { intRange, type AccumulationOrder, type AccumulatorSpec, type OverflowReport, type PeForm } from './kernels/accumulator.js';
 import { addAcc, loadAcc, overflowReport, psumTile, zwAcc, type KernelState } from './kernels/checked.js';
@@ -49,6 +49,8 @@ export interface FunctionalOptions {
   readonly layerIndex?: readonly (number | undefined)[];
   /** count zero operands per tiled linear layer (sim/kernels/zeros.ts) */
   readonly zeros?: boolean;
+  /** size every integer tensor as the arch's DRAM compression would (sim/kernels/compress.ts) */
+  readonly compression?: ActivationCompression;
 }
 
 export interface FunctionalResult {
@@ -60,6 +62,8 @@ export interface FunctionalResult {
   readonly swamping: QExecResult['swamping'];
   /** with `zeros`: tiled linear layer name → its zero counts over the batch */
   readonly zeros?: Record<string, LayerZeros>;
+  /** with `compression`: integer tensor name → raw and compressed bits over the batch */
+  readonly compressed?: QExecResult['compressed'];
 }
 
 export interface FunctionalRunSink extends FunctionalSink {
@@ -300,7 +304,7 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
   const acc = timingAccumulator(spec);
   const order = timingOrder(spec);
   const form = spec.pe.form;
-  const runner = new QuantizedRunner(net, { requant: opts.requant, acc, order, form });
+  const runner = new QuantizedRunner(net, { requant: opts.requant, acc, order, form, ...(opts.compression && { compression: opts.compression }) });
   runner.bind(feeds);
   const batch = feedsBatch(net, feeds);
   const engineBatch = opts.engineBatch ?? 1;
@@ -380,7 +384,7 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
       finished = true;
       catchUp(net.layers.length);
       const r = runner.result();
-      return { outputs: r.outputs, overflow: r.overflow, accumulators: r.accumulators, swamping: r.swamping, ...(opts.zeros && { zeros }) };
+      return { outputs: r.outputs, overflow: r.overflow, accumulators: r.accumulators, swamping: r.swamping, ...(opts.zeros && { zeros }), ...(r.compressed && { compressed: r.compressed }) };
     },
   };
 }

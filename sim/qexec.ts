@@ -15,6 +15,8 @@
  * `bits: 32` returns its raw accumulators (ConvInteger / MatMulInteger), wrapped to int32; a gemm
  * maps [..., K] to [..., N]; a batched gemm weight [...batch, N, K] broadcasts like MatMul.
  */
+import { tensorCompression } from './kernels/compress.js';
+import type { ActivationCompression } from '../arch/spec.js';
 import { linearZeroCounts, type LinearZeroCounts } from './kernels/zeros.js';
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
@@ -56,6 +58,8 @@ export interface QExecOptions {
   readonly keepAccumulators?: boolean;
   /** count each conv / 2-D gemm's zero operands (sim/kernels/zeros.ts) into QExecResult.zeros */
   readonly zeros?: boolean;
+  /** size every integer tensor a layer writes as this DRAM compression would (QExecResult.compressed) */
+  readonly compression?: ActivationCompression;
 }
 
 /** What a linear layer reports besides its output. */
@@ -98,6 +102,8 @@ export interface QExecResult {
   readonly swamping: Record<string, SwampReport>;
   /** with QExecOptions.zeros: conv / 2-D gemm name → its zero counts over the run's samples */
   readonly zeros?: Record<string, LinearZeroCounts>;
+  /** with QExecOptions.compression: integer tensor name → raw and compressed bits over the run's samples */
+  readonly compressed?: Record<string, { rawBits: number; compressedBits: number }>;
 }
 
 export { PreparedLayers, toTensor };
@@ -115,6 +121,9 @@ export class QuantizedRunner {
   private readonly refs = new Map<Int32Array, number>();
   readonly overflow: Record<string, OverflowReport> = {};
   private readonly zeros: Record<string, LinearZeroCounts> = {};
+  private readonly compressed: Record<string, { rawBits: number; compressedBits: number }> = {};
+  /** samples in the bound feeds (the leading dimension every activation carries) */
+  private samples = 1;
   readonly accumulators: Record<string, LayerAccumulator> = {};
   readonly swamping: Record<string, SwampReport> = {};
 
@@ -187,6 +196,8 @@ export class QuantizedRunner {
       } else this.values.set(inp.name, t.dtype === 'float32' ? t : fromTensor(t, inp.name));
     }
     if (problems.length) throw new ModelError(problems);
+    const first = net.inputs[0] ? feeds[net.inputs[0].name] : undefined;
+    this.samples = first && first.shape.length > 0 ? first.shape[0] : 1;
     for (const [name, t] of net.floatConstants ?? []) this.values.set(name, t.dtype === 'float32' ? t : fromTensor(t, name));
     const lastUse = new Map<string, number>();
     net.layers.forEach((l, i) => l.inputs.forEach((x) => lastUse.set(x, i)));
@@ -206,6 +217,10 @@ export class QuantizedRunner {
     if (isInt(out)) {
       const r = this.refs.get(out.data);
       if (r !== undefined) this.refs.set(out.data, r + 1);
+      const fmt = this.opts.compression;
+      const q = fmt ? this.net.tensors.get(layer.output)?.q : undefined;
+      // per-tensor zero point, every sample the same size (a tensor that is one sample's constant is not sent per sample)
+      if (fmt && q && q.zeroPoint.length === 1 && out.data.length % this.samples === 0) this.compressed[layer.output] = tensorCompression(out.data, this.samples, q.zeroPoint[0], q.bits, fmt);
     }
     this.opts.onLayer?.(layer, isInt(out) ? toTensor(out) : out, info);
     const keep = new Set(net.outputs.map((o) => o.name));
@@ -262,7 +277,14 @@ export class QuantizedRunner {
       if (!v) throw new ModelError([{ node: o.name, message: `graph output '${o.name}' was not computed` }]);
       outputs[o.name] = isInt(v) ? toTensor(v) : v;
     }
-    return { outputs, overflow: this.overflow, accumulators: this.accumulators, swamping: this.swamping, ...(this.opts.zeros && { zeros: this.zeros }) };
+    return {
+      outputs,
+      overflow: this.overflow,
+      accumulators: this.accumulators,
+      swamping: this.swamping,
+      ...(this.opts.zeros && { zeros: this.zeros }),
+      ...(this.opts.compression && { compressed: this.compressed }),
+    };
   }
 
   private exec(layer: QLayer, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {

@@ -9,6 +9,7 @@
  * read it back with `parseRunResult`.
  */
 import type { LayerZeroReport } from './zero-gating.js';
+import type { LayerCompressionReport } from './dram-compression.js';
 import { ConfigError } from '../arch/errors.js';
 import { applyEnergyTable, type ActionCount, type EnergyReport, type EnergyTable } from '../arch/energy.js';
 import { InvariantError } from '../nets/errors.js';
@@ -137,6 +138,8 @@ export interface LayerResult {
   readonly paramBytes: number;
   /** functional runs: zero fractions of the layer's operands on the data, MACs gated (sim/zero-gating.ts) */
   readonly zeros?: LayerZeroReport;
+  /** functional runs on an arch that compresses activations on the DRAM interface (sim/dram-compression.ts) */
+  readonly compression?: LayerCompressionReport;
   /** partial-sum entries spilled out of the accumulators and where they went */
   readonly spills: { readonly toBuffer: number; readonly toDram: number };
   readonly dramBytes: { readonly read: number; readonly write: number };

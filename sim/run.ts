@@ -28,6 +28,7 @@ import type { LayerAccumulator } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
 import { NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from './result.js';
 import { withZeroGating, type LayerZeros } from './zero-gating.js';
+import { withDramCompression, type TensorCompression } from './dram-compression.js';
 
 export interface RunOptions {
   /** the network the workload came from (workloadFromQuantizedNetwork), for functional execution */
@@ -45,10 +46,11 @@ export interface RunOptions {
   /** count zero operands per linear layer (always on when the arch gates zero operands) */
   readonly zeros?: boolean;
   /**
-   * false: report the counts (SimulationResult.zeroCounts) but leave the layers as the engine
-   * priced them — for callers that sum several runs' counts before pricing (evaluateOnArch)
+   * false: report what the data decides (SimulationResult.zeroCounts, .compressedSizes) but leave
+   * the layers as the engine priced them — for callers that sum several runs before pricing
+   * (evaluateOnArch). Default true: zero gating and DRAM compression priced on this run's data.
    */
-  readonly gate?: boolean;
+  readonly priceFromData?: boolean;
 }
 
 export interface SimulationResult extends RunResult {
@@ -60,6 +62,8 @@ export interface SimulationResult extends RunResult {
   readonly requant?: RequantConfig;
   /** functional runs with zero counting: tiled linear layer name → its counts over the batch */
   readonly zeroCounts?: Record<string, LayerZeros>;
+  /** functional runs on an arch that compresses activations: tensor name → raw / compressed bits over the batch */
+  readonly compressedSizes?: Record<string, TensorCompression>;
 }
 
 export type RunUpdate =
@@ -99,6 +103,7 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
         requant,
         engineBatch: opts.engineBatch,
         zeros: opts.zeros === true || spec.pe.zeroGating !== undefined,
+        ...(spec.memories.dram.activationCompression && { compression: spec.memories.dram.activationCompression }),
         ...(follows && { layerIndex: workload.layers.map((l) => l.qlayerIndex) }),
       });
     }
@@ -124,7 +129,9 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
       const byName = new Map(Object.entries(f.overflow).map(([name, r]) => [name, overflowsOf(r)]));
       const samples = feedsBatch(opts.net, opts.feeds!);
       result = { ...withOverflows(result, result.layers.map((l) => byName.get(l.name) ?? NO_OVERFLOWS), samples), seed: opts.seed, outputs: f.outputs, overflow: f.overflow, accumulators: f.accumulators, requant };
-      if (f.zeros) result = { ...(opts.gate === false ? result : withZeroGating(result, spec, f.zeros)), zeroCounts: f.zeros };
+      const price = opts.priceFromData !== false;
+      if (f.zeros) result = { ...(price ? withZeroGating(result, spec, f.zeros) : result), zeroCounts: f.zeros };
+      if (f.compressed) result = { ...(price ? withDramCompression(result, spec, workload, opts.net, f.compressed) : result), compressedSizes: f.compressed };
     }
     subscriber.next({ type: 'result', result });
     subscriber.complete();

@@ -45,6 +45,8 @@ describe.skipIf(!existsSync(FMNIST))('evaluateOnArch: one timing run + the execu
     ['asymmetric weights (raw form, z_w·Σq_x), 18-bit wrap', () => asym, arch('edge-npu', (s) => ({ accumulator: { ...s.accumulator, bits: 18 } }), 'asym18')],
     ['zero-operand gating (counts summed over batches, priced once)', () => pt, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroGating: 'operand' } }), 'gated')],
     ['zero-activation gating, asymmetric weights', () => asym, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroGating: 'activation' } }), 'gated-act')],
+    ['run-length activation compression on the DRAM interface', () => pt, arch('edge-npu', (s) => ({ memories: { ...s.memories, dram: { ...s.memories.dram, activationCompression: 'rle' } } }), 'rle')],
+    ['bitmap activation compression and operand gating', () => pt, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroGating: 'operand' }, memories: { ...s.memories, dram: { ...s.memories.dram, activationCompression: 'bitmap' } } }), 'bitmap')],
   ];
   for (const [name, net, spec] of cases) {
     it(name, async () => {
@@ -54,6 +56,20 @@ describe.skipIf(!existsSync(FMNIST))('evaluateOnArch: one timing run + the execu
       // key order too: results.json is compared byte for byte
       expect(JSON.stringify(reuse.result)).toBe(JSON.stringify(tiles.result));
       if (spec.name === 'narrow') expect(reuse.result.totals.overflows).toBeGreaterThan(0);
+      if (spec.memories.dram.activationCompression) {
+        const raw = await evaluateOnArch(arch('edge-npu'), net(), set, { batch: 4, seed: 3 });
+        expect(reuse.result.totals.cycles).toBe(raw.result.totals.cycles);
+        expect(reuse.result.totals.dramBytes.read).toBeLessThan(raw.result.totals.dramBytes.read);
+        expect(reuse.result.totals.dramBytes.write).toBeLessThan(raw.result.totals.dramBytes.write);
+        // weights cross raw; every layer's DRAM bits are still 8 × its DRAM bytes
+        reuse.result.layers.forEach((l, i) => {
+          expect(l.bits.dramBuffer.weights).toBe(raw.result.layers[i].bits.dramBuffer.weights);
+          const d = l.bits.dramBuffer;
+          expect(d.weights + d.inputs + d.outputs + d.psums + d.bias + d.requantParams + d.attention).toBe(8 * (l.dramBytes.read + l.dramBytes.write));
+        });
+        const saved = reuse.result.layers.reduce((a, l) => a + (l.compression?.savedBits ?? 0), 0);
+        expect(saved).toBe(8 * (raw.result.totals.dramBytes.read + raw.result.totals.dramBytes.write - reuse.result.totals.dramBytes.read - reuse.result.totals.dramBytes.write));
+      }
       if (spec.pe.zeroGating) {
         // post-ReLU inputs have zeros, so some MACs are gated and the energy is below the ungated arch's
         const gated = reuse.result.layers.reduce((a, l) => a + (l.zeros?.gatedMacs ?? 0), 0);
