@@ -45,6 +45,7 @@ export const MODELS_USAGE = 'qloom models [--json]';
 export const MIXED_USAGE =
   'qloom mixed <model> --arch <preset|file> --data <mnist|fmnist|orientation|photos> [--choices w8a8,w4a8,w8a4] [--preset <integer ptq preset>] [--objective energy|cycles] [--budget energy=<E>[pJ|nJ|uJ|mJ|%] | cycles=<N>[%]] [--points N] [--sens-samples N] [--samples N] [--out <dir>] [--json]';
 export const AREA_USAGE = 'qloom area <preset|file.json|file.yaml|file.cfg> [--json]';
+export const TIMELOOP_USAGE = 'qloom timeloop <run-folder|parsed-processed-input.yaml> [--json]';
 
 const json = { type: 'boolean' } as const;
 /** --json: add the wall-clock times (left out by default, so two identical runs print the same bytes) */
@@ -166,6 +167,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: AREA_USAGE,
     options: { json },
     load: async () => (await import('./area.js')).run,
+  },
+  timeloop: {
+    summary: 'evaluate a Timeloop run (its expanded input, ERT and mapping) with qloom\'s own nest analysis: accesses per level, energy, cycles',
+    usage: TIMELOOP_USAGE,
+    options: { json },
+    load: async () => (await import('./timeloop.js')).run,
   },
   mixed: {
     summary: 'mixed-precision search: per-layer bits chosen by an exact integer program (HiGHS) against simulated energy or cycles; the front measured for real',

@@ -1,0 +1,91 @@
+/**
+ * The Timeloop referee (`qloom timeloop`): reads a Timeloop run — its folder, or its
+ * `parsed-processed-input.yaml` with the run's other files beside it — and evaluates it with
+ * qloom's own nest analysis (sim/mapping/). Beside the input it takes the one `*.ERT_summary.yaml`
+ * (else the input's own `ERT_summary`) and, when the input's mapping is empty (a mapper run), the
+ * one `*.map.yaml`.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseTimeloopInput, type TimeloopFile, type TimeloopSpec } from '../arch/timeloop.js';
+import { ConfigError, ResourceError, systemError } from '../errors/index.js';
+import { evaluateTimeloop, type TimeloopResult } from '../sim/mapping/timeloop-model.js';
+
+export type { TimeloopResult, TimeloopLevelStats, TimeloopDataSpaceStats } from '../sim/mapping/timeloop-model.js';
+export type { TimeloopSpec } from '../arch/timeloop.js';
+
+export const TIMELOOP_INPUT = 'parsed-processed-input.yaml';
+
+export interface TimeloopRun {
+  readonly spec: TimeloopSpec;
+  readonly result: TimeloopResult;
+  /** the files read: input, ERT summary (absent: the input's own), map (absent: the input's mapping) */
+  readonly files: { readonly input: string; readonly ert?: string; readonly map?: string };
+}
+
+function read(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw systemError(e, path, 'cannot read') ?? e;
+  }
+}
+
+/** the one file of the folder whose name ends with `suffix`; several are ambiguous */
+function besides(dir: string, suffix: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith(suffix)).sort();
+  } catch (e) {
+    throw systemError(e, dir, 'cannot list') ?? e;
+  }
+  if (names.length > 1) throw new ConfigError(`several ${suffix} files (${names.join(', ')}): keep the run's own`, dir);
+  return names.length === 1 ? join(dir, names[0]) : undefined;
+}
+
+/** Locates, reads, validates and evaluates a Timeloop run folder or its parsed-processed-input.yaml. */
+export function runTimeloop(path: string): TimeloopRun {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (e) {
+    throw systemError(e, path, 'cannot read') ?? e;
+  }
+  const input = isDir ? join(path, TIMELOOP_INPUT) : path;
+  if (isDir) {
+    try {
+      statSync(input);
+    } catch {
+      throw new ResourceError(`cannot read ${path}: no ${TIMELOOP_INPUT} in this folder (is it a Timeloop run folder?)`);
+    }
+  }
+  const dir = dirname(input);
+  const ert = besides(dir, '.ERT_summary.yaml');
+  const map = besides(dir, '.map.yaml');
+  const file = (p: string | undefined): TimeloopFile | undefined => (p === undefined ? undefined : { text: read(p), file: basename(p) });
+  const spec = parseTimeloopInput({ input: { text: read(input), file: input }, ert: file(ert), map: file(map) });
+  return { spec, result: evaluateTimeloop(spec), files: { input, ...(ert ? { ert } : {}), ...(map ? { map } : {}) } };
+}
+
+/** The `--json` form: counts per instance named like Timeloop's stats, energies in pJ, innermost level first. */
+export function timeloopReport(run: TimeloopRun): Record<string, unknown> {
+  const r = run.result;
+  return {
+    problem: r.problem,
+    cycles: r.cycles,
+    computes: r.computes,
+    computeInstances: r.computeInstances,
+    energyPj: r.energyPj,
+    computeEnergyPj: r.computeEnergyPj,
+    levels: r.levels.map((l) => ({
+      name: l.name,
+      instances: l.instances,
+      utilizedInstances: Math.max(0, ...Object.values(l.dataSpaces).map((d) => d.utilizedInstances)),
+      blockSize: l.blockSize,
+      energyPj: l.energyPj,
+      leakPj: l.leakPj,
+      dataSpaces: l.dataSpaces,
+    })),
+    files: run.files,
+  };
+}
