@@ -12,7 +12,8 @@
  *
  * MobileNetV2 skips the AdaRound rungs (hours in single-threaded JS). --quick scores on 500 test images; --paper adds AdaRound at the paper's budget (--paper-only runs just that rung and FP32, keeping the other rows) (10,000 steps a
  * layer at lr 1e-3, batch 32: hours on two cores for ppocr-cls). Every finished AdaRound layer is kept in
- * .qloom-cache/adaround/ (content-addressed: a killed run resumes at the layer it was on, and a
+ * .qloom-cache/adaround/ — the paper rung's in bench/checkpoints/adaround-paper/, committed, since it
+ * outlasts a session (content-addressed: a killed run resumes at the layer it was on, and a
  * changed config or calibration never reuses a stale layer). Results: bench/results/ptq-ladder.json.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -69,6 +70,12 @@ const paper = argv.includes('--paper') || paperOnly;
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const CHECKPOINT = join(dirname(fileURLToPath(import.meta.url)), '..', '.qloom-cache', 'adaround');
+/**
+ * The paper-budget rung's finished layers are kept in the repository: on two cores the rung takes
+ * longer than a working session, so each session commits the layers it finished and the next one
+ * resumes there (content-addressed by options, weights, inputs and targets: nothing stale is read).
+ */
+const PAPER_CHECKPOINT = join(dirname(fileURLToPath(import.meta.url)), 'checkpoints', 'adaround-paper');
 
 async function ladder(network: string, graph: Graph, calib: CalibData, test: CalibData & { labels?: Uint8Array }, calibSamples: number, skipAdaround = false): Promise<Row[]> {
   const rows: Row[] = [];
@@ -106,7 +113,7 @@ async function ladder(network: string, graph: Graph, calib: CalibData, test: Cal
         say(`  ${network} ${r.label}: AdaRound layer ${layer}/${total / perLayer} done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       }
     };
-    const res = await quantizeNetwork(graph, calib, cfg, { onProgress, adaroundStore: adaroundStoreDir(CHECKPOINT) });
+    const res = await quantizeNetwork(graph, calib, cfg, { onProgress, adaroundStore: adaroundStoreDir(r.paper ? PAPER_CHECKPOINT : CHECKPOINT) });
     const secs = (performance.now() - t0) / 1000;
     const out = quantizedOutputs(res.net, graph, test);
     const lg = logits === res.net.outputs[0].name ? out : quantizedOutputs(res.net, graph, test, 250, logits);

@@ -1,5 +1,6 @@
 /**
- * Zero operands on real data, and what gating them saves: fmnist-cnn and the fmnist ViT on
+ * Zero operands on real data, and what gating them and compressing them on the DRAM interface
+ * (bitmap, Eyeriss's run-length code; sim/kernels/compress.ts) saves: fmnist-cnn and the fmnist ViT on
  * Fashion-MNIST test images, MobileNetV2 (nsfwjs) on the photo set's evaluation half — each PTQ'd
  * w8a8-pc — run on edge-npu as it is, with activation gating (Eyeriss: a MAC whose activation is
  * zero does not toggle) and with operand gating (either operand zero). The counts come from the
@@ -32,6 +33,11 @@ interface Net {
 
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
+function compressed(format: 'bitmap' | 'rle'): ArchSpec {
+  const base = PRESETS['edge-npu'];
+  return validateArchSpec({ ...structuredClone(base), name: `edge-npu+${format}`, memories: { ...structuredClone(base.memories), dram: { ...structuredClone(base.memories.dram), activationCompression: format } } });
+}
+
 function gated(mode: 'activation' | 'operand'): ArchSpec {
   const base = PRESETS['edge-npu'];
   return validateArchSpec({ ...structuredClone(base), name: `edge-npu+${mode}-gating`, pe: { ...structuredClone(base.pe), zeroGating: mode } });
@@ -48,11 +54,17 @@ export async function main(): Promise<unknown> {
     ['none', presetSpec('edge-npu')],
     ['activation', gated('activation')],
     ['operand', gated('operand')],
+    ['bitmap', compressed('bitmap')],
+    ['rle', compressed('rle')],
   ];
   const rows: unknown[] = [];
   const md: string[] = [
     '| network | samples | MACs counted / all | zero-activation MACs | zero-weight MACs | either | energy / inference, no gating (array share) | activation gating | operand gating |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const mdDram: string[] = [
+    '| network | DRAM bytes / inference, raw | bitmap activations | run-length activations | energy raw → bitmap / run-length |',
+    '| --- | ---: | ---: | ---: | ---: |',
   ];
   for (const n of nets) {
     const t0 = performance.now();
@@ -62,6 +74,7 @@ export async function main(): Promise<unknown> {
     const { net } = await quantizeModel(n.model, n.dataset, cfg, sfu ? { algorithms: sfu } : {});
     const set = evaluationSet(n.dataset, n.model, n.samples, 0);
     const energy: Record<string, number> = {};
+    const dramBytes: Record<string, number> = {};
     /** the array's multiply-adds (label 'array') and the detectors, pJ per inference */
     const arrayPj: Record<string, number> = {};
     let layers: { name: string; macs: number; inputZeroFraction: number; weightZeroFraction: number; zeroActMacFraction: number; zeroWeightMacFraction: number; zeroOperandMacFraction: number }[] = [];
@@ -71,6 +84,7 @@ export async function main(): Promise<unknown> {
     for (const [mode, spec] of arches) {
       const ev = await evaluateOnArch(spec, net, set, { batch: n.dataset === 'photos' ? 4 : 100, zeros: true });
       energy[mode] = ev.result.totals.energyPj;
+      dramBytes[mode] = ev.result.totals.dramBytes.read + ev.result.totals.dramBytes.write;
       arrayPj[mode] = (ev.result.energy.byLabel.array ?? 0) + (ev.result.energy.byLabel['zero-detect'] ?? 0);
       if (cycles < 0) cycles = ev.result.totals.cycles;
       else if (cycles !== ev.result.totals.cycles) throw new Error(`${n.model}: gating changed the cycles (${cycles} → ${ev.result.totals.cycles})`);
@@ -86,12 +100,15 @@ export async function main(): Promise<unknown> {
     const uj = (pj: number) => `${(pj / 1e6).toFixed(2)} µJ`;
     const saved = (mode: string) => `${uj(energy[mode])} (−${pct(1 - energy[mode] / energy.none)}; array −${pct(1 - arrayPj[mode] / arrayPj.none)})`;
     md.push(`| ${n.model} | ${set.count} | ${(macs / 1e6).toFixed(2)} M / ${(allMacs / 1e6).toFixed(2)} M | ${pct(share('zeroActMacFraction'))} | ${pct(share('zeroWeightMacFraction'))} | ${pct(share('zeroOperandMacFraction'))} | ${uj(energy.none)} (${pct(arrayPj.none / energy.none)}) | ${saved('activation')} | ${saved('operand')} |`);
-    rows.push({ model: n.model, dataset: n.dataset, samples: set.count, preset: 'w8a8-pc', arch: 'edge-npu', top1, cycles, macsCounted: macs, macsAll: allMacs, zeroActMacShare: share('zeroActMacFraction'), zeroWeightMacShare: share('zeroWeightMacFraction'), zeroOperandMacShare: share('zeroOperandMacFraction'), energyPj: energy, arrayPj, layers });
+    const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+    const less = (mode: string) => `${kb(dramBytes[mode])} (−${pct(1 - dramBytes[mode] / dramBytes.none)})`;
+    mdDram.push(`| ${n.model} | ${kb(dramBytes.none)} | ${less('bitmap')} | ${less('rle')} | ${uj(energy.none)} → ${uj(energy.bitmap)} / ${uj(energy.rle)} |`);
+    rows.push({ model: n.model, dramBytes, dataset: n.dataset, samples: set.count, preset: 'w8a8-pc', arch: 'edge-npu', top1, cycles, macsCounted: macs, macsAll: allMacs, zeroActMacShare: share('zeroActMacFraction'), zeroWeightMacShare: share('zeroWeightMacFraction'), zeroOperandMacShare: share('zeroOperandMacFraction'), energyPj: energy, arrayPj, layers });
     say(`${md[md.length - 1]}   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
-  const report = { bench: 'zero-gating', date: new Date().toISOString(), node: process.version, rows, markdown: md.join('\n') };
+  const report = { bench: 'zero-gating', date: new Date().toISOString(), node: process.version, rows, markdown: md.join('\n') + '\n\n' + mdDram.join('\n') };
   writeBenchResult(join(dirname(fileURLToPath(import.meta.url)), 'results', 'zero-gating.json'), JSON.stringify(report, null, 2) + '\n');
-  say(md.join('\n'));
+  say(report.markdown);
   return report;
 }
 
