@@ -38,6 +38,16 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
   }
   // a timing-only run computes no values, so it has no overflow columns
   const functional = result.samples !== undefined;
+  // data-dependent savings, when the arch has them (or zeros were counted)
+  const zeros = result.layers.some((l) => l.zeros);
+  const compressed = result.layers.some((l) => l.compression);
+  const dataCells = (x: LayerResult | RunTotals): (string | number)[] => {
+    const l = 'name' in x ? x : undefined;
+    return [
+      ...(zeros ? [l?.zeros ? pct(l.zeros.zeroActMacFraction) : '', l?.zeros ? Math.round(l.zeros.gatedMacs) : l ? '' : Math.round(result.layers.reduce((a, y) => a + (y.zeros?.gatedMacs ?? 0), 0))] : []),
+      ...(compressed ? [Math.round((l ? (l.compression?.savedBits ?? 0) : result.layers.reduce((a, y) => a + (y.compression?.savedBits ?? 0), 0)) / 8192)] : []),
+    ];
+  };
   const row = (name: string, x: LayerResult | RunTotals): (string | number)[] => [
     name,
     x.cycles,
@@ -48,12 +58,14 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
     Math.round((x.dramBytes.read + x.dramBytes.write) / 1024),
     uj(x.energyPj),
     ...(functional ? overflowCells(x) : []),
+    ...dataCells(x),
   ];
   const rows = result.layers.map((l) => row(l.name, l));
   const t = result.totals;
   rows.push(row('total', t));
   process.stdout.write(`arch ${result.arch.name} (${result.arch.configHash.slice(0, 12)}), memory model ${result.memoryModel}, energy table ${result.energy.table}\n\n`);
-  process.stdout.write(table(['layer', 'cycles', 'compute', 'stall', 'util', 'MACs', 'DRAM KiB', 'energy µJ', ...(functional ? OVERFLOW_HEADERS : [])], rows) + '\n\n');
+  const dataHeaders = [...(zeros ? ['zero-act MACs', 'gated MACs'] : []), ...(compressed ? ['DRAM KiB saved'] : [])];
+  process.stdout.write(table(['layer', 'cycles', 'compute', 'stall', 'util', 'MACs', 'DRAM KiB', 'energy µJ', ...(functional ? OVERFLOW_HEADERS : []), ...dataHeaders], rows) + '\n\n');
   const s = t.stalls;
   process.stdout.write(
     `cycles ${t.cycles.toLocaleString('en-US')} (${(t.seconds * 1e3).toFixed(3)} ms)   stalls: operand late ${s.operandLate.toLocaleString('en-US')}, buffer full ${s.bufferFull.toLocaleString('en-US')}, requant busy ${s.requantBusy.toLocaleString('en-US')}\n` +

@@ -305,7 +305,12 @@ type OverflowColumns = ReturnType<typeof overflowSummary>;
 
 /** The `--json` document of `qloom run` (issue 5): per-layer essentials and totals. */
 export function runSummary(result: RunResult): {
-  layers: ({ name: string; cycles: number; stallCycles: number; utilization: number; macs: number; energyPj: number } & OverflowColumns & { bitsMoved: number; bits: BitsMoved })[];
+  layers: ({ name: string; cycles: number; stallCycles: number; utilization: number; macs: number; energyPj: number } & OverflowColumns & {
+    bitsMoved: number;
+    bits: BitsMoved;
+    zeros?: LayerZeroReport;
+    compression?: LayerCompressionReport;
+  })[];
   totals: { cycles: number; stallCycles: number; macs: number; energyPj: number } & OverflowColumns & { bitsMoved: number; bits: BitsMoved };
   /** samples the overflow counts cover; functional runs only */
   samples?: number;
@@ -324,6 +329,8 @@ export function runSummary(result: RunResult): {
       ...overflowSummary(l),
       bitsMoved: bitsTotal(l.bits),
       bits: bits(l.bits),
+      ...(l.zeros && { zeros: l.zeros }),
+      ...(l.compression && { compression: l.compression }),
     })),
     totals: {
       cycles: result.totals.cycles,
