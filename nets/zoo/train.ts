@@ -7,7 +7,9 @@
  * instead of the seeded initialization: a further stage with its own seed, warm-up, cosine schedule
  * and fresh Adam state, whose recorded command is the earlier stages' `&&` its own. --distill
  * TEACHER (ViT only; DeiT's hard distillation) makes half of each image's target the top-1 of a
- * bundled zoo model of the same data set (FP32 executor, on the augmented batch).
+ * bundled zoo model of the same data set (FP32 executor, on the augmented batch). --swa N (ViT only;
+ * Izmailov et al. 2018) exports the mean of the weights at the ends of the last N epochs (LayerNorm,
+ * no batch statistics to recompute); the last epoch's test accuracy is the average's.
  *
  * Training: @tensorflow/tfjs-layers on @tensorflow/tfjs-backend-wasm (single thread, SIMD), with
  * the missing gradient kernels supplied by wasm-grads.ts — measured on this 2-core machine, one
@@ -61,6 +63,8 @@ interface Trainee {
   /** inference-mode logits [n, classes] */
   logits(images: Float32Array, n: number): Promise<Float32Array>;
   weights(): Promise<TrainedWeights>;
+  /** takes these weights (the ViT trainee only: weight averaging) */
+  load?(w: TrainedWeights): void;
   dispose(): void;
 }
 
@@ -133,8 +137,33 @@ async function vitTrainee(tf: Tf, spec: VitSpec, seed: number, lr: number, from?
       return out;
     },
     weights: () => model.weights(),
+    load: (w: TrainedWeights) => model.load(w),
     dispose: () => model.dispose(),
   };
+}
+
+/** a + b per tensor (a absent: a copy of b) */
+function addWeights(a: TrainedWeights | undefined, b: TrainedWeights): TrainedWeights {
+  const out: Record<string, Record<string, WeightArray>> = {};
+  for (const [layer, ws] of Object.entries(b)) {
+    out[layer] = {};
+    for (const [k, w] of Object.entries(ws)) {
+      const sum = Float32Array.from(w.data);
+      const prev = a?.[layer]?.[k]?.data;
+      if (prev) for (let i = 0; i < sum.length; i++) sum[i] += prev[i];
+      out[layer][k] = { shape: [...w.shape], data: sum };
+    }
+  }
+  return out;
+}
+
+function scaleWeights(a: TrainedWeights, f: number): TrainedWeights {
+  const out: Record<string, Record<string, WeightArray>> = {};
+  for (const [layer, ws] of Object.entries(a)) {
+    out[layer] = {};
+    for (const [k, w] of Object.entries(ws)) out[layer][k] = { shape: [...w.shape], data: Float32Array.from(w.data, (v) => v * f) };
+  }
+  return out;
 }
 
 const ZOO = dirname(fileURLToPath(import.meta.url));
@@ -154,6 +183,8 @@ interface Args {
   flip?: boolean;
   /** a zoo model of the same data set whose top-1 on each augmented batch is half the target */
   distill?: string;
+  /** stochastic weight averaging: the exported weights are the mean of the last N epochs' ends */
+  swa?: number;
   backend: 'wasm' | 'cpu';
   limit?: number;
 }
@@ -176,10 +207,11 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--shift') a.shift = Number(next());
     else if (v === '--flip') a.flip = true;
     else if (v === '--distill') a.distill = next();
+    else if (v === '--swa') a.swa = Number(next());
     else if (v === '--backend') a.backend = next() as Args['backend'];
     else if (v === '--limit') a.limit = Number(next()); // train on the first N images only (smoke runs)
     else if (v === '--help' || v === '-h') {
-      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--lr LR] [--shift N] [--flip] [--distill TEACHER] [--resume] [--from-cache] [--backend wasm|cpu]\n`);
+      process.stdout.write(`usage: npx tsx nets/zoo/train.ts [--model ${Object.keys(SPECS).join('|')}]… [--epochs N] [--seed S] [--lr LR] [--shift N] [--flip] [--distill TEACHER] [--swa N] [--resume] [--from-cache] [--backend wasm|cpu]\n`);
       process.exit(0);
     } else fail(`unknown argument ${v}`);
   }
@@ -194,6 +226,11 @@ function parseArgs(argv: string[]): Args {
   if (a.distill !== undefined) {
     if (!existsSync(join(ZOO, `${a.distill}.onnx`))) fail(`--distill: no bundled model '${a.distill}' (nets/zoo/${a.distill}.onnx)`);
     for (const m of a.models) if (!('kind' in SPECS[m])) fail(`--distill: only the ViT trainer takes a teacher, not ${m}`);
+  }
+  if (a.swa !== undefined) {
+    if (!(Number.isInteger(a.swa) && a.swa >= 2)) fail('--swa must be an integer ≥ 2 (epochs averaged)');
+    if (a.epochs !== undefined && a.swa > a.epochs) fail(`--swa ${a.swa} averages more epochs than --epochs ${a.epochs} trains`);
+    for (const m of a.models) if (!('kind' in SPECS[m])) fail(`--swa: only the ViT trainer averages weights, not ${m}`);
   }
   if (a.backend !== 'wasm' && a.backend !== 'cpu') fail('--backend must be wasm or cpu');
   return a;
@@ -349,6 +386,7 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
   const history: CacheFile['history'] = [];
   const teacher = args.distill ? loadOnnx(join(ZOO, `${args.distill}.onnx`)) : undefined;
   const tLabels = new Int32Array(batch);
+  let swaSum: TrainedWeights | undefined;
   const started = Date.now();
   let step = 0;
   // the last epoch's evaluation is the final one (same weights)
@@ -375,6 +413,11 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
       if (s % 200 === 199) log(`${spec.name} epoch ${e + 1}/${epochs} step ${s + 1}/${steps} loss ${loss.toFixed(4)} (${((Date.now() - t0) / (s + 1)).toFixed(0)} ms/step)`);
     }
     const seconds = (Date.now() - t0) / 1000;
+    if (args.swa !== undefined && e >= epochs - args.swa) {
+      swaSum = addWeights(swaSum, await model.weights());
+      // the last epoch's evaluation is the average's (what is exported), not the last weights'
+      if (e === epochs - 1) model.load!(scaleWeights(swaSum, 1 / args.swa));
+    }
     const correct = await tfjsTop1(model, spec, testSet);
     tfjsCorrect = correct;
     history.push({ epoch: e + 1, loss: lossSum / trainSet.count, testTop1: correct / testSet.count, seconds });
@@ -397,7 +440,7 @@ async function train(spec: AnySpec, args: Args): Promise<CacheFile> {
     trainSeconds,
     trainedBy:
       (before ? `${before.trainedBy} && ` : '') +
-      `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.lr !== undefined ? ` --lr ${args.lr}` : ''}${args.shift !== undefined ? ` --shift ${args.shift}` : ''}${args.flip ? ' --flip' : ''}${args.distill ? ` --distill ${args.distill}` : ''}${before ? ' --resume' : ''}` +
+      `npx tsx nets/zoo/train.ts --model ${spec.name} --epochs ${epochs} --seed ${args.seed}${args.lr !== undefined ? ` --lr ${args.lr}` : ''}${args.shift !== undefined ? ` --shift ${args.shift}` : ''}${args.flip ? ' --flip' : ''}${args.distill ? ` --distill ${args.distill}` : ''}${args.swa !== undefined ? ` --swa ${args.swa}` : ''}${before ? ' --resume' : ''}` +
       `${args.limit !== undefined ? ` --limit ${args.limit}` : ''}${args.backend !== 'wasm' ? ` --backend ${args.backend}` : ''}`,
     tfjsTop1: tfjsCorrect / testSet.count,
     tfjsCorrect,

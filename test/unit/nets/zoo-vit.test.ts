@@ -132,7 +132,7 @@ describe.runIf(entry !== undefined)('bundled fmnist-vit', () => {
     expect(entry.samples).toBe(10000);
     expect(entry.input).toEqual([1, 28, 28]);
     // one stage, or stages chained with --resume; the manifest's seed is the last stage's
-    const opts = '( --lr [0-9.e-]+)?( --shift \\d)?( --flip)?( --distill [a-z0-9-]+)?';
+    const opts = '( --lr [0-9.e-]+)?( --shift \\d)?( --flip)?( --distill [a-z0-9-]+)?( --swa \\d+)?';
     const stage = `npx tsx nets/zoo/train\\.ts --model fmnist-vit --epochs \\d+ --seed \\d+${opts}`;
     expect(entry.trainedBy).toMatch(new RegExp(`^${stage}( && ${stage} --resume)*$`));
     expect(entry.trainedBy).toMatch(new RegExp(`--seed ${entry.seed}${opts}( --resume)?$`));
