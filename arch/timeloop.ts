@@ -434,8 +434,13 @@ function readMapping(
 
 // ---------- assembly ----------
 
-/** Reads and validates Timeloop's expanded input; throws one ConfigError listing every problem. */
-export function parseTimeloopInput(files: TimeloopInputFiles): TimeloopSpec {
+/**
+ * Reads and validates Timeloop's expanded input; throws one ConfigError listing every problem.
+ * `mapping: 'optional'` (a mapper's input) accepts an input without a mapping: every factor is then
+ * 1 and every level keeps everything, a placeholder the mapper replaces.
+ */
+export function parseTimeloopInput(files: TimeloopInputFiles, opts: { mapping?: 'required' | 'optional' } = {}): TimeloopSpec {
+  const mappingOptional = opts.mapping === 'optional';
   const ctx: Ctx = { problems: [], prefix: '' };
   const doc = parseText(files.input, ctx);
   if (doc === undefined) throw new ConfigError(ctx.problems, files.input.file);
@@ -479,7 +484,8 @@ export function parseTimeloopInput(files: TimeloopInputFiles): TimeloopSpec {
     mapEntries = mdoc === undefined ? [] : list(mdoc.mapping, 'mapping', mctx);
     mapPath = 'mapping';
   }
-  if (mapEntries.length === 0) push(ctx, 'mapping', 'empty: give the explicit mapping (a mapper run\'s *.map.yaml next to the input)');
+  const unmapped = mapEntries.length === 0;
+  if (unmapped && !mappingOptional) push(ctx, 'mapping', 'empty: give the explicit mapping (a mapper run\'s *.map.yaml next to the input)');
   const directives = readMapping(mapEntries, mapPath, mctx, levelNames, problem);
 
   const computeMesh = mesh(computeRaw, ctx);
@@ -560,7 +566,7 @@ export function parseTimeloopInput(files: TimeloopInputFiles): TimeloopSpec {
     };
   });
   dims.forEach((d, k) => {
-    if (product[k] !== problem.bounds[k]) {
+    if (product[k] !== problem.bounds[k] && !(unmapped && mappingOptional)) {
       push(ctx, 'mapping', `the factors of ${d} multiply to ${product[k]}, the problem's ${d} is ${problem.bounds[k]} (imperfect factorization is not supported)`);
     }
   });

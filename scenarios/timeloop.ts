@@ -7,12 +7,16 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { parseTimeloopConstraints, type TimeloopConstraints } from '../arch/timeloop-constraints.js';
 import { parseTimeloopInput, type TimeloopFile, type TimeloopSpec } from '../arch/timeloop.js';
 import { ConfigError, ResourceError, systemError } from '../errors/index.js';
+import { searchMappings, type MapperOptions, type MapperResult } from '../sim/mapping/mapper.js';
 import { evaluateTimeloop, type TimeloopResult } from '../sim/mapping/timeloop-model.js';
 
 export type { TimeloopResult, TimeloopLevelStats, TimeloopDataSpaceStats } from '../sim/mapping/timeloop-model.js';
 export type { TimeloopSpec } from '../arch/timeloop.js';
+export type { TimeloopConstraints } from '../arch/timeloop-constraints.js';
+export type { MapperObjective, MapperOptions, MapperResult, MappingEntry } from '../sim/mapping/mapper.js';
 
 export const TIMELOOP_INPUT = 'parsed-processed-input.yaml';
 
@@ -43,8 +47,14 @@ function besides(dir: string, suffix: string): string | undefined {
   return names.length === 1 ? join(dir, names[0]) : undefined;
 }
 
-/** Locates, reads, validates and evaluates a Timeloop run folder or its parsed-processed-input.yaml. */
-export function runTimeloop(path: string): TimeloopRun {
+interface Located {
+  readonly input: string;
+  readonly ert?: string;
+  readonly map?: string;
+  readonly files: { readonly input: TimeloopFile; readonly ert?: TimeloopFile; readonly map?: TimeloopFile };
+}
+
+function locate(path: string): Located {
   let isDir: boolean;
   try {
     isDir = statSync(path).isDirectory();
@@ -63,8 +73,66 @@ export function runTimeloop(path: string): TimeloopRun {
   const ert = besides(dir, '.ERT_summary.yaml');
   const map = besides(dir, '.map.yaml');
   const file = (p: string | undefined): TimeloopFile | undefined => (p === undefined ? undefined : { text: read(p), file: basename(p) });
-  const spec = parseTimeloopInput({ input: { text: read(input), file: input }, ert: file(ert), map: file(map) });
-  return { spec, result: evaluateTimeloop(spec), files: { input, ...(ert ? { ert } : {}), ...(map ? { map } : {}) } };
+  return { input, ...(ert ? { ert } : {}), ...(map ? { map } : {}), files: { input: { text: read(input), file: input }, ert: file(ert), map: file(map) } };
+}
+
+/** Locates, reads, validates and evaluates a Timeloop run folder or its parsed-processed-input.yaml. */
+export function runTimeloop(path: string): TimeloopRun {
+  const at = locate(path);
+  const spec = parseTimeloopInput(at.files);
+  return { spec, result: evaluateTimeloop(spec), files: { input: at.input, ...(at.ert ? { ert: at.ert } : {}), ...(at.map ? { map: at.map } : {}) } };
+}
+
+export interface TimeloopSearch {
+  readonly constraints: TimeloopConstraints;
+  readonly search: MapperResult;
+  /** the run's own mapping evaluated (absent when the input has none) */
+  readonly given?: TimeloopResult;
+  readonly files: TimeloopRun['files'];
+}
+
+/**
+ * Searches the mapspace of a Timeloop run (folder or parsed-processed-input.yaml) under its
+ * `architecture_constraints` and `mapspace` constraints (sim/mapping/mapper.ts). The run's own
+ * mapping, when it has one, is evaluated too, for comparison; an input without one is searched all
+ * the same.
+ */
+export function searchTimeloop(path: string, opts: MapperOptions = {}): TimeloopSearch {
+  const at = locate(path);
+  const spec = parseTimeloopInput(at.files, { mapping: 'optional' });
+  const constraints = parseTimeloopConstraints(at.files.input, spec);
+  let given: TimeloopResult | undefined;
+  try {
+    given = evaluateTimeloop(parseTimeloopInput(at.files));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+  }
+  const search = searchMappings(spec, constraints, opts);
+  return { constraints, search, ...(given ? { given } : {}), files: { input: at.input, ...(at.ert ? { ert: at.ert } : {}), ...(at.map ? { map: at.map } : {}) } };
+}
+
+/**
+ * The `--search --json` form: the search's statistics, the best mapping as Timeloop mapping entries
+ * and its counts; wall-clock time and mappings per second only with `timing`, so the same search
+ * prints the same bytes.
+ */
+export function timeloopSearchReport(s: TimeloopSearch, opts: { timing?: boolean } = {}): Record<string, unknown> {
+  const m = s.search;
+  return {
+    objective: m.objective,
+    mode: m.mode,
+    seed: m.seed,
+    budget: m.budget,
+    spaceSize: m.spaceSize,
+    evaluated: m.evaluated,
+    invalid: m.invalid,
+    bestAt: m.bestAt,
+    ...(opts.timing === true && { timing: { elapsedMs: m.elapsedMs, mappingsPerSecond: m.mappingsPerSecond } }),
+    bestValue: m.bestValue,
+    given: s.given === undefined ? null : { energyPj: s.given.energyPj, cycles: s.given.cycles },
+    mapping: m.mapping,
+    best: timeloopReport({ spec: m.spec, result: m.result, files: s.files }),
+  };
 }
 
 /** The `--json` form: counts per instance named like Timeloop's stats, energies in pJ, innermost level first. */
