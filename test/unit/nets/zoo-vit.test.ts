@@ -136,10 +136,10 @@ describe.runIf(entry !== undefined)('bundled fmnist-vit', () => {
     const stage = `npx tsx nets/zoo/train\\.ts --model fmnist-vit --epochs \\d+ --seed \\d+${opts}`;
     expect(entry.trainedBy).toMatch(new RegExp(`^${stage}( && ${stage} --resume)*$`));
     expect(entry.trainedBy).toMatch(new RegExp(`--seed ${entry.seed}${opts}( --resume)?$`));
-    // what the bundled model reaches (87.56 % after 16 epochs in three stages); the transformer
-    // issue's target is 88 %, not met yet — the loss has flattened (train 0.21): augmentation or a
-    // wider model is the next step (nets/zoo/README.md)
-    expect(entry.top1).toBeGreaterThanOrEqual(0.875);
+    // the transformer issue's target: ≥ 88 % top-1 on the 10k test split (the bundled model: 88.05 %
+    // after five stages — 16 epochs from scratch, then 8 with ±1 px shifts and hard distillation from
+    // fmnist-cnn, then 4 more averaged: --swa 4)
+    expect(entry.top1).toBeGreaterThanOrEqual(0.88);
     const g = loadOnnx(file);
     const stats = layerStats(g);
     expect(entry.params).toBe(stats.totalParams);
