@@ -4,7 +4,7 @@
  * axis values are applied to an arch entry. PTQ axes (`ptq.<field>`) are checked by ptq.ts.
  */
 import type { Problem } from '../arch/errors.js';
-import { ACCUMULATOR_FORMATS, DATAFLOWS, DRAM_MODES, OPERAND_FORMATS, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS } from '../arch/spec.js';
+import { ACCUMULATOR_FORMATS, ACTIVATION_COMPRESSIONS, DATAFLOWS, DRAM_MODES, OPERAND_FORMATS, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS, ZERO_GATINGS } from '../arch/spec.js';
 import { type QuantityKind, parseQuantity } from '../arch/units.js';
 import { describe, didYouMean, isPlainObject } from '../arch/validate.js';
 import { PTQ_FIELD_NAMES } from './ptq.js';
@@ -43,9 +43,11 @@ export const ARCH_AXES: Readonly<Record<string, ArchAxis>> = (() => {
     'accumulator.psumBits': { check: int(8, 64), replaces: [] },
     'pe.form': { check: { kind: 'enum', values: PE_FORMS }, replaces: ['pe.weightOperandBits', 'pe.activationOperandBits'] },
     'pe.shiftMode': { check: { kind: 'bool' }, replaces: [] },
+    'pe.zeroGating': { check: { kind: 'enum', values: ZERO_GATINGS }, replaces: [] },
     'memories.dram.bandwidth': { check: { kind: 'quantity', quantity: 'rate' }, replaces: ['memories.dram.bandwidthBytesPerS', 'memories.dram.bytesPerCycle'] },
     'memories.dram.latency': { check: { kind: 'quantity', quantity: 'time' }, replaces: ['memories.dram.latencyS', 'memories.dram.latencyCycles'] },
     'memories.dram.mode': { check: { kind: 'enum', values: DRAM_MODES }, replaces: [] },
+    'memories.dram.activationCompression': { check: { kind: 'enum', values: ACTIVATION_COMPRESSIONS }, replaces: [] },
     'requant.fused': { check: { kind: 'fused' }, replaces: [] },
     'requant.perChannel': { check: { kind: 'bool' }, replaces: [] },
     'requant.lutEntries': { check: int(2, 65536), replaces: [] },

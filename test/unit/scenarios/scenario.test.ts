@@ -141,6 +141,20 @@ describe('scenario files', () => {
     ]);
   });
 
+  it('zero gating and DRAM activation compression are axes: the arch of each point carries its value (none = the preset as it is)', () => {
+    const s = validateScenario({ ...GOOD, axes: { 'pe.zeroGating': ['none', 'operand'], 'memories.dram.activationCompression': ['none', 'rle'] } });
+    const pts = expandPoints(s);
+    expect(pts.map((p) => [p.config.arch.pe.zeroGating ?? 'none', p.config.arch.memories.dram.activationCompression ?? 'none'])).toEqual([
+      ['none', 'none'],
+      ['none', 'rle'],
+      ['operand', 'none'],
+      ['operand', 'rle'],
+    ]);
+    expect(new Set(pts.map((p) => p.configHash)).size).toBe(4);
+    const problems = problemsOf(() => validateScenario({ ...GOOD, axes: { 'pe.zeroGating': ['weights'] } }));
+    expect(problems.map((p) => p.path)).toEqual(['axes["pe.zeroGating"][0]']);
+  });
+
   it('ptq.cleRelu6 is a field and an axis (replace | skip | clip), reaching the PTQ config', () => {
     const s = validateScenario({ ...GOOD, axes: { 'ptq.cleRelu6': ['replace', 'clip'] }, ptq: ['w8a8-pt-cle'] });
     const pts = expandPoints(s);
