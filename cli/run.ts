@@ -125,6 +125,7 @@ async function runModel({ model, arch, memory, data, samples, batch, requant }: 
     batch,
     requant,
     trace: values.trace as string | undefined,
+    zeros: values.zeros === true,
     onProgress: (d, t) => bar.update(d, t),
   });
   bar.done();
@@ -148,7 +149,7 @@ async function runModel({ model, arch, memory, data, samples, batch, requant }: 
 }
 
 /** the flags of a --model run, and those of a --topology run: each refused in the other kind of run */
-const MODEL_FLAGS = ['preset', 'data', 'samples', 'batch', 'trace', 'requant'] as const;
+const MODEL_FLAGS = ['preset', 'data', 'samples', 'batch', 'trace', 'requant', 'zeros'] as const;
 const TOPOLOGY_FLAGS = ['gemm', 'scalesim-trace'] as const;
 
 export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {

@@ -46,6 +46,8 @@ export interface ModelRunOptions {
   readonly trace?: string;
   /** samples done, of the total */
   readonly onProgress?: (done: number, total: number) => void;
+  /** count zero operands per conv / gemm on the data (LayerResult.zeros) even where the arch does not gate them */
+  readonly zeros?: boolean;
 }
 
 export interface ModelRun {
@@ -119,7 +121,7 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   try {
     const t = trace;
     const onEvents = t ? (c: EventChunk) => traceWrite(opts.trace!, () => t.chunk(c)) : undefined;
-    evaluation = await evaluateOnArch(spec, net, set, { batch, requant: mode, seed: 0, onEvents, onProgress: opts.onProgress });
+    evaluation = await evaluateOnArch(spec, net, set, { batch, requant: mode, seed: 0, onEvents, onProgress: opts.onProgress, zeros: opts.zeros === true });
     traced = t ? traceWrite(opts.trace!, () => t.finish()) : undefined;
   } catch (e) {
     trace?.abort();

@@ -111,6 +111,15 @@ describe.skipIf(!existsSync(FMNIST))('qloom run --model', () => {
     expect(plain.layers.every((l) => l.zeros === undefined && l.compression === undefined)).toBe(true);
     expect(gated.totals.energyPj).toBeLessThan(plain.totals.energyPj);
     expect(gated.totals.cycles).toBe(plain.totals.cycles);
+    // --zeros: the same fractions on an arch that does not gate, nothing gated, the energy unchanged
+    const counted = JSON.parse((await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '10', '--zeros', '--json')).stdout) as Doc;
+    const c = counted.layers.find((l) => l.name === 'conv')!;
+    expect(c.zeros!.zeroActMacFraction).toBe(conv.zeros!.zeroActMacFraction);
+    expect(c.zeros!.gatedMacs).toBe(0);
+    expect(counted.totals.energyPj).toBe(plain.totals.energyPj);
+    const topo = await qloom('run', '--arch', 'edge-npu', '--topology', join(ROOT, 'bench', 'topologies', 'Resnet50.csv'), '--zeros');
+    expect(topo.code).toBe(2);
+    expect(topo.stderr).toMatch(/--zeros/);
   }, 60_000);
 
   it('json: overflows over all samples, per sample, and by accumulator; the requant mode is the arch\'s (fixed) unless asked', async () => {
