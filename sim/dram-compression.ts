@@ -12,6 +12,7 @@
 import { applyEnergyTable, energyTableForSpec, type ActionCount } from '../arch/energy.js';
 import type { ArchSpec } from '../arch/spec.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
+import { dramCounts } from './engine/accounting.js';
 import type { Workload } from './engine/workload.js';
 import { mergeCounts, totalsOf, type LayerResult, type RunResult } from './result.js';
 
@@ -73,9 +74,7 @@ export function withDramCompression(result: RunResult, spec: ArchSpec, workload:
     if (savedRead === 0 && savedWrite === 0) return { ...l, compression: report };
     const dramBytes = { read: l.dramBytes.read - savedRead, write: l.dramBytes.write - savedWrite };
     const counts: ActionCount[] = l.counts.filter((c) => c.component !== 'dram');
-    // as the engine counts DRAM: 64-bit words of the layer's bytes each way (accounting.ts dramCounts)
-    if (dramBytes.read > 0) counts.push({ component: 'dram', action: 'read', bits: 64, count: Math.ceil(dramBytes.read / 8), label: 'dram' });
-    if (dramBytes.write > 0) counts.push({ component: 'dram', action: 'write', bits: 64, count: Math.ceil(dramBytes.write / 8), label: 'dram' });
+    dramCounts(counts, dramBytes.read, dramBytes.write);
     return {
       ...l,
       compression: report,
