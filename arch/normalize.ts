@@ -29,6 +29,7 @@ import {
   PE_FORMS,
   ZERO_GATINGS,
   ACTIVATION_COMPRESSIONS,
+  ON_CHIP_POLICIES,
   TENSOR_CLASSES,
   ACCUMULATOR_FORMATS,
   OPERAND_FORMATS,
@@ -425,7 +426,7 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   const mem = readObject(input, 'memories', '', problems, false);
   let memories: ArchSpec['memories'] | undefined;
   if (mem) {
-    checkKeys(mem, 'memories', ['layout', 'glb', 'ifmap', 'filter', 'ofmap', 'bufferOf', 'dram'], problems);
+    checkKeys(mem, 'memories', ['layout', 'glb', 'ifmap', 'filter', 'ofmap', 'bufferOf', 'dram', 'onChipBoundaries'], problems);
     const hasGlb = mem.glb !== undefined;
     const split = TENSOR_CLASSES.filter((t) => mem[t] !== undefined);
     let layout: 'unified' | 'split' | undefined;
@@ -451,10 +452,15 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     }
     const dramObj = readObject(mem, 'dram', 'memories', problems);
     const dram = dramObj ? readDram(dramObj, 'memories.dram', clockHz, problems) : undefined;
+    const onChip = readEnum(mem, 'onChipBoundaries', 'memories', problems, ON_CHIP_POLICIES, 'none');
+    if (onChip && onChip !== 'none' && layout === 'split') {
+      // a split layout's ofmap buffer is not the next layer's ifmap buffer: the tensor would have to be copied
+      problems.push({ path: 'memories.onChipBoundaries', message: `"${onChip}" keeps a layer's output in the buffer the next layer reads it from: it needs a unified buffer (memories.glb), not split ifmap / filter / ofmap buffers` });
+    }
     if (layout && dram) {
       const bufferOf: Record<TensorClass, BufferName> =
         layout === 'unified' ? { ifmap: 'glb', filter: 'glb', ofmap: 'glb' } : { ifmap: 'ifmap', filter: 'filter', ofmap: 'ofmap' };
-      memories = { layout, ...buffers, bufferOf, dram };
+      memories = { layout, ...buffers, bufferOf, dram, ...(onChip && onChip !== 'none' && { onChipBoundaries: onChip }) };
     }
   }
 

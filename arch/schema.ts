@@ -107,6 +107,10 @@ export interface DramSpec {
   readonly activationCompression?: ActivationCompression;
 }
 
+/** Which layer boundaries stay on chip (memories.onChipBoundaries). */
+export const ON_CHIP_POLICIES = ['none', 'greedy', 'optimal'] as const;
+export type OnChipPolicy = Exclude<(typeof ON_CHIP_POLICIES)[number], 'none'>;
+
 /** How activations are compressed on the DRAM interface (memories.dram.activationCompression). */
 export const ACTIVATION_COMPRESSIONS = ['none', 'bitmap', 'rle'] as const;
 export type ActivationCompression = Exclude<(typeof ACTIVATION_COMPRESSIONS)[number], 'none'>;
@@ -193,6 +197,14 @@ export interface ArchSpec {
     /** derived: which buffer holds each tensor class */
     readonly bufferOf: Readonly<Record<TensorClass, BufferName>>;
     readonly dram: DramSpec;
+    /**
+     * Which layer boundaries keep the tensor in the unified buffer for the next layer instead of
+     * writing it to DRAM and reading it back (absent: none — every layer reads from and writes to
+     * DRAM). `greedy`: in execution order, each boundary that fits beside the one before and does
+     * not add DRAM traffic; `optimal`: the set of boundaries with the least DRAM traffic over the
+     * chain (sim/engine/on-chip.ts). Needs a unified buffer.
+     */
+    readonly onChipBoundaries?: OnChipPolicy;
   };
   readonly dma: {
     readonly engines: number;
@@ -282,6 +294,7 @@ export interface ArchSpecInput {
     ofmap?: BufferInput;
     bufferOf?: Partial<Record<TensorClass, BufferName>>;
     dram?: DramInput;
+    onChipBoundaries?: OnChipPolicy | 'none';
   };
   dma?: { engines?: number; maxOutstanding?: number; burst?: Q; burstBytes?: number };
   requant?: {

@@ -19,6 +19,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   startup: () => import('./startup.js'),
   'textlines-ort': () => import('./textlines-ort.js'),
   'zero-gating': () => import('./zero-gating.js'),
+  'on-chip': () => import('./on-chip.js'),
   mapper: () => import('./mapper.js'),
 };
 

@@ -19,6 +19,7 @@ const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
 // a run scores top-1 classes: not the text-line sets (scored by reading their text, qloom eval)
 const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos' as const];
 const REQUANT = ['float', 'fixed'] as const;
+const ON_CHIP = ['none', 'greedy', 'optimal'] as const;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const uj = (pj: number): string => (pj / 1e6).toFixed(3);
@@ -28,6 +29,14 @@ const OVERFLOW_HEADERS = ['overflows', 'per sample', 'in array', 'in acc.'];
 function overflowCells(x: LayerResult | RunTotals): (string | number)[] {
   const o = overflowSummary(x);
   return [o.overflows, Number(o.overflowsPerSample.toPrecision(6)), o.overflowsBy.array, o.overflowsBy.accumulator];
+}
+
+/** what stays on chip at a layer's boundaries: its input read in place, its output kept (and written) */
+function onChipCell(l: LayerResult): string {
+  const o = l.onChip;
+  if (!o) return '';
+  const parts = [...(o.inputBytes > 0 ? ['in'] : []), ...(o.output === 'kept' ? ['out'] : o.output === 'kept-and-written' ? ['out+dram'] : [])];
+  return parts.join(', ');
 }
 
 /** Human table (per layer + totals) or the `--json` summary, on stdout. */
@@ -41,11 +50,13 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
   // data-dependent savings, when the arch has them (or zeros were counted)
   const zeros = result.layers.some((l) => l.zeros);
   const compressed = result.layers.some((l) => l.compression);
+  const onChip = result.layers.some((l) => l.onChip);
   const dataCells = (x: LayerResult | RunTotals): (string | number)[] => {
     const l = 'name' in x ? x : undefined;
     return [
       ...(zeros ? [l?.zeros ? pct(l.zeros.zeroActMacFraction) : '', l?.zeros ? Math.round(l.zeros.gatedMacs) : l ? '' : Math.round(result.layers.reduce((a, y) => a + (y.zeros?.gatedMacs ?? 0), 0))] : []),
       ...(compressed ? [Math.round((l ? (l.compression?.savedBits ?? 0) : result.layers.reduce((a, y) => a + (y.compression?.savedBits ?? 0), 0)) / 8192)] : []),
+      ...(onChip ? [l ? onChipCell(l) : `${result.layers.filter((y) => y.onChip && y.onChip.output !== 'dram').length} kept`] : []),
     ];
   };
   const row = (name: string, x: LayerResult | RunTotals): (string | number)[] => [
@@ -64,7 +75,7 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
   const t = result.totals;
   rows.push(row('total', t));
   process.stdout.write(`arch ${result.arch.name} (${result.arch.configHash.slice(0, 12)}), memory model ${result.memoryModel}, energy table ${result.energy.table}\n\n`);
-  const dataHeaders = [...(zeros ? ['zero-act MACs', 'gated MACs'] : []), ...(compressed ? ['DRAM KiB saved'] : [])];
+  const dataHeaders = [...(zeros ? ['zero-act MACs', 'gated MACs'] : []), ...(compressed ? ['DRAM KiB saved'] : []), ...(onChip ? ['on chip'] : [])];
   process.stdout.write(table(['layer', 'cycles', 'compute', 'stall', 'util', 'MACs', 'DRAM KiB', 'energy µJ', ...(functional ? OVERFLOW_HEADERS : []), ...dataHeaders], rows) + '\n\n');
   const s = t.stalls;
   process.stdout.write(
@@ -107,9 +118,10 @@ interface ModelFlags {
   readonly batch?: number;
   /** undefined: the arch's requant unit */
   readonly requant?: 'float' | 'fixed';
+  readonly onChip?: (typeof ON_CHIP)[number];
 }
 
-async function runModel({ model, arch, memory, data, samples, batch, requant }: ModelFlags, values: Record<string, unknown>): Promise<void> {
+async function runModel({ model, arch, memory, data, samples, batch, requant, onChip }: ModelFlags, values: Record<string, unknown>): Promise<void> {
   const json = values.json === true;
   // refused before the PTQ run and the simulation, not after
   if (typeof values.out === 'string') checkOutputPath(values.out);
@@ -118,6 +130,7 @@ async function runModel({ model, arch, memory, data, samples, batch, requant }: 
   const r = await simulateModel({
     arch,
     memory,
+    onChip,
     model,
     preset: values.preset as string | undefined,
     data: data as EvalDatasetName,
@@ -149,7 +162,7 @@ async function runModel({ model, arch, memory, data, samples, batch, requant }: 
 }
 
 /** the flags of a --model run, and those of a --topology run: each refused in the other kind of run */
-const MODEL_FLAGS = ['preset', 'data', 'samples', 'batch', 'trace', 'requant', 'zeros'] as const;
+const MODEL_FLAGS = ['preset', 'data', 'samples', 'batch', 'trace', 'requant', 'zeros', 'on-chip'] as const;
 const TOPOLOGY_FLAGS = ['gemm', 'scalesim-trace'] as const;
 
 export async function run(pos: string[], values: Record<string, unknown>, flags: Flags): Promise<void> {
@@ -170,10 +183,11 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
     const samples = flags.int('samples', { min: 1 });
     const batch = flags.int('batch', { min: 1 });
     const requant = flags.oneOf('requant', REQUANT);
+    const onChip = flags.oneOf('on-chip', ON_CHIP);
     flags.oneOf('preset', PTQ_PRESETS);
     if (data !== undefined) flags.problems.push(...datasetProblems('--data', data, model), ...modelRunProblems({ model, data, preset: values.preset }));
     flags.check(RUN_MODEL_USAGE);
-    return runModel({ model, arch: arch!, memory, data: data!, samples, batch, requant }, values);
+    return runModel({ model, arch: arch!, memory, data: data!, samples, batch, requant, onChip }, values);
   } else {
     flags.problem('--topology <file.csv> or --model <name|file.onnx> is required');
   }

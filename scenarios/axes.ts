@@ -4,7 +4,7 @@
  * axis values are applied to an arch entry. PTQ axes (`ptq.<field>`) are checked by ptq.ts.
  */
 import type { Problem } from '../arch/errors.js';
-import { ACCUMULATOR_FORMATS, ACTIVATION_COMPRESSIONS, DATAFLOWS, DRAM_MODES, OPERAND_FORMATS, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS, ZERO_GATINGS } from '../arch/spec.js';
+import { ACCUMULATOR_FORMATS, ACTIVATION_COMPRESSIONS, ON_CHIP_POLICIES, DATAFLOWS, DRAM_MODES, OPERAND_FORMATS, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS, ZERO_GATINGS } from '../arch/spec.js';
 import { type QuantityKind, parseQuantity } from '../arch/units.js';
 import { describe, didYouMean, isPlainObject } from '../arch/validate.js';
 import { PTQ_FIELD_NAMES } from './ptq.js';
@@ -48,6 +48,7 @@ export const ARCH_AXES: Readonly<Record<string, ArchAxis>> = (() => {
     'memories.dram.latency': { check: { kind: 'quantity', quantity: 'time' }, replaces: ['memories.dram.latencyS', 'memories.dram.latencyCycles'] },
     'memories.dram.mode': { check: { kind: 'enum', values: DRAM_MODES }, replaces: [] },
     'memories.dram.activationCompression': { check: { kind: 'enum', values: ACTIVATION_COMPRESSIONS }, replaces: [] },
+    'memories.onChipBoundaries': { check: { kind: 'enum', values: ON_CHIP_POLICIES }, replaces: [] },
     'requant.fused': { check: { kind: 'fused' }, replaces: [] },
     'requant.perChannel': { check: { kind: 'bool' }, replaces: [] },
     'requant.lutEntries': { check: int(2, 65536), replaces: [] },

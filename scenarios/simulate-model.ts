@@ -7,7 +7,7 @@
  * bits are per inference — the same calls (scenarios/evaluate.ts) the `qloom` scenario runner makes.
  */
 import { basename, dirname } from 'node:path';
-import type { ArchSpec, MemoryModel } from '../arch/spec.js';
+import type { ArchSpec, MemoryModel, OnChipPolicy } from '../arch/spec.js';
 import { systemError, UsageError } from '../errors/index.js';
 import { scoreCtcOutputs } from '../nets/eval-ctc.js';
 import { loadModel } from '../nets/zoo/index.js';
@@ -31,6 +31,8 @@ export interface ModelRunOptions {
   /** preset name, spec file (.json / .yaml), SCALE-Sim .cfg, or a spec */
   readonly arch: string | ArchSpec;
   readonly memory?: MemoryModel;
+  /** which layer boundaries stay on chip, instead of the arch's `memories.onChipBoundaries` */
+  readonly onChip?: OnChipPolicy | 'none';
   /** a quantized .onnx, or a float model (zoo name or .onnx) together with `preset` */
   readonly model: string;
   /** PTQ preset name or config: quantize the float `model` here, calibrated on `data`'s train split */
@@ -94,7 +96,7 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   const batch = positiveInt(opts.batch, 'batch', 100);
   const mode = opts.requant ?? ARCH_REQUANT_MODE;
   if (mode !== 'float' && mode !== 'fixed') throw new UsageError(`requant must be float or fixed, got '${String(mode)}'`);
-  const spec = loadArch(opts.arch, opts.memory);
+  const spec = loadArch(opts.arch, opts.memory, opts.onChip);
   const ptq = opts.preset === undefined ? undefined : typeof opts.preset === 'string' ? resolvePtqConfig(opts.preset) : opts.preset;
   // a preset the arch's requant unit cannot run is refused before its PTQ run (evaluateOnArch checks the network again)
   if (ptq) checkPerChannelSupport(spec, ptq.weights.perChannel);

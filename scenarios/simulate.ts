@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { energyTableForSpec, loadEnergyTable } from '../arch/energy.js';
-import { loadArchSpec, MEMORY_MODELS, validateArchSpec, type ArchSpec, type MemoryModel } from '../arch/spec.js';
+import { loadArchSpec, MEMORY_MODELS, validateArchSpec, type ArchSpec, type MemoryModel, type OnChipPolicy } from '../arch/spec.js';
 import { parseJson } from '../errors/hints.js';
 import { ConfigError, UsageError } from '../errors/index.js';
 import { simulate, workloadFromViews } from '../sim/engine/index.js';
@@ -25,12 +25,16 @@ import { checkOutputDir, ensureDir, writeFileAtomic } from './files.js';
  * memory model. Its energy table is read here too, so a bad one is refused before any work (and a
  * run's time is the run's: the table's units are parsed now, not in its first layer).
  */
-export function loadArch(arch: string | ArchSpec, memory?: MemoryModel): ArchSpec {
+export function loadArch(arch: string | ArchSpec, memory?: MemoryModel, onChip?: OnChipPolicy | 'none'): ArchSpec {
   const loaded = typeof arch === 'string' ? loadArchSpec(arch) : arch;
   let spec = loaded;
   if (memory !== undefined && memory !== loaded.memoryModel) {
     if (!MEMORY_MODELS.includes(memory)) throw new UsageError(`memory model must be one of ${MEMORY_MODELS.join(', ')}, got '${String(memory)}'`);
     spec = validateArchSpec({ ...loaded, memoryModel: memory }, `${typeof arch === 'string' ? arch : loaded.name} with memory model ${memory}`);
+  }
+  if (onChip !== undefined && onChip !== (spec.memories.onChipBoundaries ?? 'none')) {
+    // validated again: a split-buffer arch refuses it, naming the field
+    spec = validateArchSpec({ ...spec, memories: { ...spec.memories, onChipBoundaries: onChip } }, `${typeof arch === 'string' ? arch : loaded.name} with on-chip boundaries ${onChip}`);
   }
   energyTableForSpec(spec);
   return spec;

@@ -140,6 +140,11 @@ export interface LayerResult {
   readonly zeros?: LayerZeroReport;
   /** functional runs on an arch that compresses activations on the DRAM interface (sim/dram-compression.ts) */
   readonly compression?: LayerCompressionReport;
+  /**
+   * arch `memories.onChipBoundaries`: bytes of the layer's input read in place from the buffer
+   * (left by the layer before), and whether its output stays for the next (sim/engine/on-chip.ts)
+   */
+  readonly onChip?: { readonly inputBytes: number; readonly output: 'kept' | 'kept-and-written' | 'dram' };
   /** partial-sum entries spilled out of the accumulators and where they went */
   readonly spills: { readonly toBuffer: number; readonly toDram: number };
   readonly dramBytes: { readonly read: number; readonly write: number };
@@ -310,6 +315,8 @@ export function runSummary(result: RunResult): {
     bits: BitsMoved;
     zeros?: LayerZeroReport;
     compression?: LayerCompressionReport;
+    onChip?: LayerResult['onChip'];
+    dramBytes: { read: number; write: number };
   })[];
   totals: { cycles: number; stallCycles: number; macs: number; energyPj: number } & OverflowColumns & { bitsMoved: number; bits: BitsMoved };
   /** samples the overflow counts cover; functional runs only */
@@ -331,6 +338,8 @@ export function runSummary(result: RunResult): {
       bits: bits(l.bits),
       ...(l.zeros && { zeros: l.zeros }),
       ...(l.compression && { compression: l.compression }),
+      ...(l.onChip && { onChip: l.onChip }),
+      dramBytes: l.dramBytes,
     })),
     totals: {
       cycles: result.totals.cycles,

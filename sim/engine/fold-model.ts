@@ -26,14 +26,24 @@ interface Shares {
   ofmap: number;
 }
 
-/** buffer bytes per tensor class: split buffers their own; a unified one whole when `need` fits, else 3/8, 3/8, 1/4 */
-export function sharesFor(spec: ArchSpec, need: number): Shares {
+/**
+ * buffer bytes per tensor class: split buffers their own; a unified one whole when `need` fits, else
+ * 3/8, 3/8, 1/4. `reserved`: bytes of the unified buffer held by tensors kept on chip across a
+ * layer boundary (sim/engine/on-chip.ts) — the shares are cut from what is left, for what is left
+ * of `need`.
+ */
+export function sharesFor(spec: ArchSpec, need: number, reserved = 0): Shares {
   if (spec.memories.layout === 'split') {
     return { ifmap: spec.memories.ifmap!.capacityBytes, filter: spec.memories.filter!.capacityBytes, ofmap: spec.memories.ofmap!.capacityBytes };
   }
-  const cap = spec.memories.glb!.capacityBytes;
-  if (need <= cap) return { ifmap: cap, filter: cap, ofmap: cap };
+  const cap = Math.max(0, spec.memories.glb!.capacityBytes - reserved);
+  if (need - reserved <= cap) return { ifmap: cap, filter: cap, ofmap: cap };
   return { ifmap: Math.floor((cap * 3) / 8), filter: Math.floor((cap * 3) / 8), ofmap: Math.floor(cap / 4) };
+}
+
+/** bytes of the unified buffer a layer's on-chip input and kept output hold while it runs */
+export function reservedBytes(layer: WorkloadLayer): number {
+  return (layer.ifmapOnChipBytes ?? 0) + (layer.ofmapOnChip ? layer.ofmapBytes : 0);
 }
 
 /** `[index, count]` of the first, middle and last folds along an axis of `n` folds (the classes a fold's numbers depend on) */
@@ -139,7 +149,7 @@ export class FoldModel {
     v.nReal = df === 'is' ? N : Math.max(0, c1 - Math.max(c0, off));
     v.ifElems = v.mLen * v.kLen;
     v.wElems = v.kLen * v.nReal;
-    v.ifDramBits = ifFetch ? (v.ifElems * ifmapBits) / im2colElems : 0;
+    v.ifDramBits = ifFetch && !this.g.ifmapOnChip ? (v.ifElems * ifmapBits) / im2colElems : 0;
     v.wDramBits = wFetch ? v.wElems * wBits : 0;
     v.last = v.kFold === kFolds - 1;
     v.outs = v.last ? v.mLen * v.nReal : 0;
@@ -206,9 +216,13 @@ export function gemmShape(spec: ArchSpec, layer: WorkloadLayer) {
   const ifmapBits = Math.min(layer.ifmapBytes * 8, im2colElems * aBits);
   const ratio = im2colElems > 0 ? ifmapBits / (im2colElems * aBits) : 1;
 
-  // --- buffer shares and residency
-  const shares = sharesFor(spec, layer.ifmapBytes + layer.weightBytes + layer.ofmapBytes + layer.biasBytes + layer.requantParamBytes);
-  const residentIfmap = layer.ifmapBytes <= shares.ifmap;
+  // --- buffer shares and residency; an input left on chip by the layer before is resident where
+  // it lies, an output kept for the next layer is written where it stays (sim/engine/on-chip.ts)
+  const ifmapOnChip = (layer.ifmapOnChipBytes ?? 0) > 0;
+  const ofmapKept = layer.ofmapOnChip !== undefined;
+  const reserved = reservedBytes(layer);
+  const shares = sharesFor(spec, layer.ifmapBytes + layer.weightBytes + layer.ofmapBytes + layer.biasBytes + layer.requantParamBytes, reserved);
+  const residentIfmap = ifmapOnChip || layer.ifmapBytes <= shares.ifmap;
   const residentFilter = layer.weightBytes + layer.biasBytes + layer.requantParamBytes <= shares.filter;
 
   // full-fold slice sizes (the largest fold)
@@ -258,13 +272,22 @@ export function gemmShape(spec: ArchSpec, layer: WorkloadLayer) {
   const keepIfmap = residentIfmap || need(ifSliceBytes, shares.ifmap) <= 1;
   const keepFilter = residentFilter || need(wSliceBytes, shares.filter) <= 1;
   let S = Math.max(sIfmap, sFilter);
-  if (df !== 'os') S = Math.max(S, need(outTileBytes, ofmapForOutputs));
+  if (df !== 'os' && !ofmapKept) S = Math.max(S, need(outTileBytes, ofmapForOutputs));
+  // whether the layer can run in what is left beside the tensors kept on chip: the split slices
+  // fit double-buffered at the finest cut, the uncut ones twice whole (consulted by the on-chip
+  // policy only — a layer without kept tensors runs as today whatever its buffer)
+  const splitMax = df === 'os' ? K : df === 'ws' ? M : Neff;
+  const uncutFits =
+    (df !== 'ws' || residentFilter || 2 * wSliceBytes <= shares.filter) &&
+    (df !== 'is' || residentIfmap || 2 * ifSliceBytes <= shares.ifmap) &&
+    (df !== 'os' || ofmapKept || 2 * outTileBytes <= ofmapForOutputs);
+  const fits = shares.filter > 0 && S <= splitMax && uncutFits;
   // and at least a few sub-tiles a fold, so that loads, compute and write-back overlap even when
   // everything fits (a buffer large enough to hold the layer must not serialize them)
   S = Math.max(S, pipelineSubTiles(spec, fp.foldCycles));
   const splitLen = df === 'os' ? K : df === 'ws' ? M : Neff;
   S = Math.max(1, Math.min(S, splitLen, fp.foldCycles));
-  return { view, M, K, N, groups, zp, Neff, runView, R, C, df, fp, rowFolds, colFolds, Sr, Sc, perGroup, folds, kFolds, wBits, aBits, oBits, accBytes, im2colElems, ifmapBits, shares, residentIfmap, residentFilter, keepIfmap, keepFilter, spill, accEntries, S };
+  return { view, M, K, N, groups, zp, Neff, runView, R, C, df, fp, rowFolds, colFolds, Sr, Sc, perGroup, folds, kFolds, wBits, aBits, oBits, accBytes, im2colElems, ifmapBits, shares, residentIfmap, residentFilter, keepIfmap, keepFilter, spill, accEntries, S, ifmapOnChip, ofmapKept, fits };
 }
 
 /** sub-tiles a fold is cut into at least (PIPELINE_SUB_TILES, each of ≥ pipelineMinCycles) */

@@ -27,10 +27,12 @@ import { scaleSimAccounting } from './accounting.js';
 import { EventBuffer } from './emit.js';
 import { NativeEngine } from './native.js';
 import { layerWhere, planGemmLayer, planVectorLayer, sizeLayer, type LayerPlan } from './plan.js';
+import { planOnChip } from './on-chip.js';
 import { SfuTiles } from './sfu-plan.js';
 import type { Workload, WorkloadLayer } from './workload.js';
 
 export { planGemmLayer, planVectorLayer, sizeLayer, layerWhere, type LayerPlan, type LayerSize } from './plan.js';
+export { planOnChip, type OnChipBoundary, type OnChipPlan } from './on-chip.js';
 export { SpillTarget } from './fold-model.js';
 export type { TilePlan } from './tiles.js';
 export type { LayerAccounting } from './accounting.js';
@@ -239,6 +241,8 @@ function checkLayerCounts(plan: LayerPlan, wl: WorkloadLayer, cycles: number, su
  */
 export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks = {}, options: SimulateOptions = {}): RunResult {
   const fastForward = options.fastForward ?? true;
+  // boundaries kept on chip change the layers' traffic and buffer room, not what they compute
+  if (spec.memories.onChipBoundaries) workload = planOnChip(spec, workload).workload;
   checkWorkload(spec, workload, sinks, fastForward);
   const sums = new Map<string, number>();
   let steppedSoFar = 0;
@@ -342,6 +346,7 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
       overflows: 0,
       bits: { dramBuffer, bufferArray },
       paramBytes: a.paramBytes,
+      ...((wl.ifmapOnChipBytes !== undefined || wl.ofmapOnChip !== undefined) && { onChip: { inputBytes: wl.ifmapOnChipBytes ?? 0, output: wl.ofmapOnChip ?? 'dram' } }),
       spills,
       dramBytes: { read: dramRead, write: dramWrite },
       tiles,

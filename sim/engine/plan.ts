@@ -64,7 +64,7 @@ import type { GemmView } from '../timing/gemm-view.js';
 import { FAST_FORWARD_WARMUP, MAX_PERIOD } from '../timing/limits.js';
 import { zeroBits, type BitsClass } from '../result.js';
 import { BufferTraffic, dramCounts, requantCounts, type LayerAccounting } from './accounting.js';
-import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, pipelineSubTiles, sharesFor } from './fold-model.js';
+import { FoldModel, SpillTarget, ceilBytes, foldClasses, gemmShape, pipelineSubTiles, reservedBytes, sharesFor } from './fold-model.js';
 import { planSfuLayer, sfuSubTiles } from './sfu-plan.js';
 import { GemmTiles, VectorTiles, type TilePlan } from './tiles.js';
 import { requantParamBitsPerChannel, type WorkloadLayer } from './workload.js';
@@ -184,14 +184,17 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
     }
   }
   // bias and requant parameters come with the first tile
-  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K, fp.foldCycles, oBits, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os', MAX_PERIOD, shape.accBytes);
+  // an output kept on chip for the next layer only is never written back (sim/engine/on-chip.ts)
+  const outToDram = layer.ofmapOnChip !== 'kept';
+  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K, fp.foldCycles, outToDram ? oBits : 0, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os', MAX_PERIOD, shape.accBytes);
   dramBuffer.bias += layer.biasBytes * 8;
   dramBuffer.requantParams += layer.requantParamBytes * 8;
   bufferArray.bias += biasReadCh * 32;
   if (!layer.perChannel && layer.requantParamBytes > 0) rqReadSets += 1;
   bufferArray.requantParams += rqReadSets * pbits;
   const outBytes = ceilBytes(outputsTotal, oBits);
-  dramBuffer.outputs += outBytes * 8;
+  const outDramBytes = outToDram ? outBytes : 0;
+  dramBuffer.outputs += outDramBytes * 8;
   // the DMA moves whole bytes: each class's layer total (not each fold's) rounded up
   dramBuffer.inputs = wholeByteBits(dramBuffer.inputs);
   dramBuffer.weights = wholeByteBits(dramBuffer.weights);
@@ -234,10 +237,11 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   const traffic = new BufferTraffic(spec);
   // bits are exact; the DMA moves whole bytes of the layer's total
   const dramReadBytes = (dramBuffer.inputs + dramBuffer.weights + dramBuffer.bias + dramBuffer.requantParams) / 8 + (shape.spill === SpillTarget.Dram ? toDram * shape.accBytes : 0);
-  const dramWriteBytes = outBytes + (shape.spill === SpillTarget.Dram ? toDram * shape.accBytes : 0);
+  const dramWriteBytes = outDramBytes + (shape.spill === SpillTarget.Dram ? toDram * shape.accBytes : 0);
   traffic.add('ifmap', bufferArray.inputs / 8, dramBuffer.inputs / 8);
   traffic.add('filter', (bufferArray.weights + bufferArray.bias + bufferArray.requantParams) / 8, (dramBuffer.weights + dramBuffer.bias + dramBuffer.requantParams) / 8);
-  traffic.add('ofmap', outBytes + bufferArray.psums / 16, outBytes + bufferArray.psums / 16);
+  // outputs: written by the requant unit, read by the DMA that writes them back (not when kept)
+  traffic.add('ofmap', outDramBytes + bufferArray.psums / 16, outBytes + bufferArray.psums / 16);
   requantCounts(spec, layer, outputsTotal, counts, traffic, bufferArray);
   traffic.counts(counts);
   dramCounts(counts, dramReadBytes, dramWriteBytes);
@@ -287,15 +291,26 @@ function wholeByteBits(bits: number): number {
   return 8 * Math.ceil((Math.abs(bits - r) < 1e-6 ? r : bits) / 8);
 }
 
+/** cuts for `bytes` streamed through DRAM to fit `room` twice (1 when nothing streams: a tensor kept on chip lies in place) */
+export function doubleBufferedCuts(bytes: number, room: number): number {
+  return bytes > 0 ? Math.ceil((2 * bytes) / room) : 1;
+}
+
 /**
  * sub-tiles of a vector layer: enough for its input and output to fit double-buffered, and enough
  * for loads, element work and stores to overlap
  */
 function vectorSubTiles(spec: ArchSpec, layer: WorkloadLayer): number {
-  const shares = sharesFor(spec, layer.ifmapBytes + layer.ofmapBytes);
+  const shares = sharesFor(spec, layer.ifmapBytes + layer.ofmapBytes, reservedBytes(layer));
   const cycles = Math.ceil(layer.vectorElements / spec.requant.lanesPerCycle) * passesOf(layer);
-  const S = Math.max(pipelineSubTiles(spec, cycles), Math.ceil((2 * layer.ifmapBytes) / shares.ifmap), Math.ceil((2 * layer.ofmapBytes) / shares.ofmap));
+  const io = elementDramBytes(layer);
+  const S = Math.max(pipelineSubTiles(spec, cycles), doubleBufferedCuts(io.read, shares.ifmap), doubleBufferedCuts(io.write, shares.ofmap));
   return Math.min(S, Math.max(1, layer.vectorElements));
+}
+
+/** an element layer's activation bytes from and to DRAM: less what stays on chip across its boundaries */
+export function elementDramBytes(layer: WorkloadLayer): { read: number; write: number } {
+  return { read: layer.ifmapBytes - (layer.ifmapOnChipBytes ?? 0), write: layer.ofmapOnChip === 'kept' ? 0 : layer.ofmapBytes };
 }
 
 /** Plans a vector layer: element work on the requant unit, tiled to fit double-buffered. */
@@ -304,7 +319,7 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
   const E = layer.vectorElements;
   const lanes = spec.requant.lanesPerCycle;
   const S = vectorSubTiles(spec, layer);
-  const tiles = new VectorTiles(S, E, lanes, passesOf(layer), layer.ifmapBytes, layer.ofmapBytes);
+  const tiles = new VectorTiles(S, E, lanes, passesOf(layer), elementDramBytes(layer).read, elementDramBytes(layer).write);
   const counts: ActionCount[] = [];
   if (E > 0) {
     const op = layer.vectorOp;
@@ -326,8 +341,9 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
 export function elementLayerPlan(spec: ArchSpec, layer: WorkloadLayer, tiles: TilePlan, S: number, counts: ActionCount[]): LayerPlan {
   const dramBuffer = zeroBits();
   const bufferArray = zeroBits();
-  dramBuffer.inputs = layer.ifmapBytes * 8;
-  dramBuffer.outputs = layer.ofmapBytes * 8;
+  const io = elementDramBytes(layer);
+  dramBuffer.inputs = io.read * 8;
+  dramBuffer.outputs = io.write * 8;
   bufferArray.inputs = layer.ifmapBytes * 8;
   bufferArray.outputs = layer.ofmapBytes * 8;
   // the unit's own parameters (LayerNorm's γ and β), loaded once with the first sub-tile
@@ -337,10 +353,11 @@ export function elementLayerPlan(spec: ArchSpec, layer: WorkloadLayer, tiles: Ti
   reclassify(dramBuffer, layer.operandClasses);
   reclassify(bufferArray, layer.operandClasses);
   const traffic = new BufferTraffic(spec);
-  traffic.add('ifmap', layer.ifmapBytes + params, layer.ifmapBytes + params);
-  traffic.add('ofmap', layer.ofmapBytes, layer.ofmapBytes);
+  // the unit reads every input from the buffer; the DMA fills what came from DRAM and reads what goes back
+  traffic.add('ifmap', layer.ifmapBytes + params, io.read + params);
+  traffic.add('ofmap', io.write, layer.ofmapBytes);
   traffic.counts(counts);
-  dramCounts(counts, layer.ifmapBytes + params, layer.ofmapBytes);
+  dramCounts(counts, io.read + params, io.write);
   return {
     tiles,
     fold: null,
@@ -352,8 +369,8 @@ export function elementLayerPlan(spec: ArchSpec, layer: WorkloadLayer, tiles: Ti
       dramBuffer,
       bufferArray,
       spills: { toBuffer: 0, toDram: 0 },
-      dramRead: layer.ifmapBytes + params,
-      dramWrite: layer.ofmapBytes,
+      dramRead: io.read + params,
+      dramWrite: io.write,
       paramBytes: params,
       counts,
     },

@@ -9,8 +9,8 @@
  */
 import type { ActionCount } from '../../arch/energy.js';
 import type { ArchSpec } from '../../arch/spec.js';
-import { pipelineSubTiles, sharesFor } from './fold-model.js';
-import { elementLayerPlan, type LayerPlan } from './plan.js';
+import { pipelineSubTiles, reservedBytes, sharesFor } from './fold-model.js';
+import { doubleBufferedCuts, elementDramBytes, elementLayerPlan, type LayerPlan } from './plan.js';
 import { sfuCost, sfuStreamCycles, type SfuCost, type SfuWork } from './sfu-cost.js';
 import { VectorTiles } from './tiles.js';
 import type { WorkloadLayer } from './workload.js';
@@ -63,9 +63,10 @@ export function sfuSubTiles(spec: ArchSpec, layer: WorkloadLayer): number {
   const work = layer.sfu!;
   const lanes = spec.sfu!.lanes;
   const cost = sfuCost(work, spec.sfu!);
-  const shares = sharesFor(spec, layer.ifmapBytes + layer.ofmapBytes);
+  const shares = sharesFor(spec, layer.ifmapBytes + layer.ofmapBytes, reservedBytes(layer));
   const cycles = sfuStreamCycles(cost, work, work.rows, lanes);
-  const S = Math.max(pipelineSubTiles(spec, cycles), Math.ceil((2 * layer.ifmapBytes) / shares.ifmap), Math.ceil((2 * layer.ofmapBytes) / shares.ofmap));
+  const io = elementDramBytes(layer);
+  const S = Math.max(pipelineSubTiles(spec, cycles), doubleBufferedCuts(io.read, shares.ifmap), doubleBufferedCuts(io.write, shares.ofmap));
   return Math.max(1, Math.min(S, work.rows));
 }
 
@@ -75,7 +76,8 @@ export function planSfuLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   const sfu = spec.sfu!;
   const cost = sfuCost(work, sfu);
   const S = sfuSubTiles(spec, layer);
-  const tiles = new SfuTiles(S, work, cost, sfu.lanes, layer.ifmapBytes, layer.ofmapBytes, layer.requantParamBytes);
+  const io = elementDramBytes(layer);
+  const tiles = new SfuTiles(S, work, cost, sfu.lanes, io.read, io.write, layer.requantParamBytes);
   const counts: ActionCount[] = [...cost.counts];
   return elementLayerPlan(spec, layer, tiles, S, counts);
 }

@@ -98,11 +98,29 @@ export interface WorkloadLayer {
    * (plan.ts counts them). Timing is a MAC's.
    */
   readonly shiftInputs?: true;
+  /**
+   * The network tensors the layer reads (with each one's bytes as the layer counts them) and writes
+   * — on the first workload layer of a network layer the inputs, on its last the output; absent on
+   * topology rows, whose connections are not known. What on-chip boundaries are found from.
+   */
+  readonly tensors?: { readonly inputs?: readonly string[]; readonly inputBytes?: readonly number[]; readonly output?: string };
+  /**
+   * Bytes of the layer's inputs read in place from the unified buffer, where the layer before left
+   * them (sim/engine/on-chip.ts): not fetched from DRAM, and held in the buffer while it runs.
+   */
+  readonly ifmapOnChipBytes?: number;
+  /**
+   * The output stays in the unified buffer for the next layer: `kept` (never written to DRAM) or
+   * `kept-and-written` (also written: a later layer or the host reads it too).
+   */
+  readonly ofmapOnChip?: 'kept' | 'kept-and-written';
 }
 
 export interface Workload {
   readonly name: string;
   readonly layers: readonly WorkloadLayer[];
+  /** the network's output tensors (read by the host: always written to DRAM) */
+  readonly outputs?: readonly string[];
   /** the seed of whatever randomness produced the run's inputs (reported, not used by timing) */
   readonly seed?: number;
 }
@@ -403,7 +421,30 @@ export function workloadFromQuantizedNetwork(net: QuantizedNetwork, inputShape: 
       zeroPointTerm: false,
     });
   });
-  return { name: net.name, layers };
+  return { name: net.name, layers: withTensors(layers, net, shapes, bitsOf), outputs: net.outputs.map((o) => o.name) };
+}
+
+/**
+ * Each network layer's tensors on its workload layers (WorkloadLayer `tensors`): the inputs (and
+ * their bytes) on the first, the output on the last — follow-on layers (a split input's merge, an
+ * i-GELU on the SFU) sit between and carry neither.
+ */
+function withTensors(layers: WorkloadLayer[], net: QuantizedNetwork, shapes: ReadonlyMap<string, readonly number[]>, bitsOf: (tensor: string, fallback: number) => number): WorkloadLayer[] {
+  const out = layers.slice();
+  for (let i = 0; i < out.length; i++) {
+    const qi = out[i].qlayerIndex;
+    if (qi === undefined) continue;
+    const q = net.layers[qi];
+    let last = i;
+    while (last + 1 < out.length && out[last + 1].qlayerIndex === undefined) last++;
+    const inputBytes = q.inputs.map((n) => {
+      const sh = shapes.get(n);
+      return sh ? bytesOf(numel(sh), bitsOf(n, 32)) : 0;
+    });
+    out[i] = { ...out[i], tensors: { inputs: q.inputs, inputBytes, ...(last === i && { output: q.output }) } };
+    if (last > i) out[last] = { ...out[last], tensors: { output: q.output } };
+  }
+  return out;
 }
 
 /**

@@ -122,6 +122,27 @@ describe.skipIf(!existsSync(FMNIST))('qloom run --model', () => {
     expect(topo.stderr).toMatch(/--zeros/);
   }, 60_000);
 
+  it('--on-chip optimal keeps layer outputs in the buffer: per-layer onChip, less DRAM traffic and energy, the same accuracy; a split-buffer arch refuses it', async () => {
+    type Doc = { accuracy: number; layers: { name: string; onChip?: { inputBytes: number; output: string }; dramBytes: { read: number; write: number } }[]; totals: { energyPj: number } };
+    const plain = JSON.parse((await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '10', '--json')).stdout) as Doc;
+    const kept = JSON.parse((await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '10', '--on-chip', 'optimal', '--json')).stdout) as Doc;
+    expect(kept.accuracy).toBe(plain.accuracy);
+    expect(kept.totals.energyPj).toBeLessThan(plain.totals.energyPj);
+    const conv = kept.layers.find((l) => l.name === 'conv')!;
+    // the conv reads its quantized input where the quantize layer left it: none of it from DRAM
+    expect(conv.onChip!.inputBytes).toBeGreaterThan(0);
+    const before = plain.layers.find((l) => l.name === 'conv')!;
+    expect(before.dramBytes.read - conv.dramBytes.read).toBe(conv.onChip!.inputBytes);
+    const human = await qloom('run', '--arch', 'edge-npu', '--model', file, '--data', 'fmnist', '--samples', '10', '--on-chip', 'greedy');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/on chip/);
+    const split = await qloom('run', '--arch', 'scalesim-default', '--model', file, '--data', 'fmnist', '--samples', '10', '--on-chip', 'greedy');
+    // an arch that cannot do it is a configuration error (exit 1), named by its field
+    expect(split.code).toBe(1);
+    expect(split.stderr).toMatch(/memories\.onChipBoundaries/);
+    expect(split.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
   it('json: overflows over all samples, per sample, and by accumulator; the requant mode is the arch\'s (fixed) unless asked', async () => {
     const r = await qloom('run', '--arch', 'mcu-npu', '--model', file, '--data', 'fmnist', '--samples', '6', '--batch', '4', '--json');
     expect(r.code, r.stderr).toBe(0);

@@ -155,6 +155,14 @@ describe('scenario files', () => {
     expect(problems.map((p) => p.path)).toEqual(['axes["pe.zeroGating"][0]']);
   });
 
+  it('on-chip layer boundaries are an axis: none, greedy, optimal reach the arch of each point', () => {
+    const pts = expandPoints(validateScenario({ ...GOOD, axes: { 'memories.onChipBoundaries': ['none', 'greedy', 'optimal'] } }));
+    expect(pts.map((p) => p.config.arch.memories.onChipBoundaries ?? 'none')).toEqual(['none', 'greedy', 'optimal']);
+    expect(new Set(pts.map((p) => p.configHash)).size).toBe(3);
+    const problems = problemsOf(() => validateScenario({ ...GOOD, axes: { 'memories.onChipBoundaries': ['all'] } }));
+    expect(problems.map((p) => p.path)).toEqual(['axes["memories.onChipBoundaries"][0]']);
+  });
+
   it('ptq.cleRelu6 is a field and an axis (replace | skip | clip), reaching the PTQ config', () => {
     const s = validateScenario({ ...GOOD, axes: { 'ptq.cleRelu6': ['replace', 'clip'] }, ptq: ['w8a8-pt-cle'] });
     const pts = expandPoints(s);
