@@ -155,6 +155,7 @@ export function costMetrics(r: RunResult): Record<string, JsonValue> {
     energyByComponent: byComponent,
     edp: t.energyPj * t.seconds,
     bitsMoved,
+    dramBytes: t.dramBytes.read + t.dramBytes.write,
     bitsByClass: byClass,
     requantParamBits: byClass.requantParams,
     paramBytes: t.paramBytes,

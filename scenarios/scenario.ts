@@ -70,6 +70,7 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = Object.freeze({
   energyByComponent: { shape: 'map', unit: 'pJ', description: 'energy per sample by component' },
   edp: { shape: 'scalar', unit: 'pJ·s', description: 'energy-delay product per sample' },
   bitsMoved: { shape: 'scalar', unit: 'bits', description: 'bits moved per sample, all levels and tensor classes' },
+  dramBytes: { shape: 'scalar', unit: 'bytes', description: 'DRAM bytes read and written per sample' },
   bitsByClass: { shape: 'map', unit: 'bits', description: 'bits moved per sample by tensor class (incl. requant parameters)' },
   requantParamBits: { shape: 'scalar', unit: 'bits', description: 'requant parameter bits moved per sample' },
   paramBytes: { shape: 'scalar', unit: 'bytes', description: 'parameter storage incl. scales and requant parameters' },

@@ -194,6 +194,7 @@ export function runPoint(c: PointConfig): PointMetrics {
     energyByComponent: roundMap(energy),
     edp: round6(energyPj * latencyS),
     bitsMoved: Math.round(bitsMoved),
+    dramBytes: Math.round(dramBytes),
     bitsByClass: roundMap(bits),
     requantParamBits: Math.round(bits.requantParams),
     paramBytes: Math.round(paramBytes),

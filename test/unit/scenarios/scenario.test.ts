@@ -35,7 +35,7 @@ describe('scenario files', () => {
   });
 
   it('the five built-in scenarios (pc-vs-pt, acc-width, dse, ptq-ablation, fusion) exist and validate', () => {
-    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'mixed-precision', 'pc-vs-pt', 'ptq-ablation', 'qat-vs-ptq', 'vit-ptq']);
+    expect(builtinScenarios()).toEqual(['acc-width', 'dse', 'formats', 'fusion', 'mapping', 'mixed-precision', 'pc-vs-pt', 'ptq-ablation', 'qat-vs-ptq', 'vit-ptq']);
     for (const name of builtinScenarios()) expect(loadScenario(name).name).toBe(name);
   });
 

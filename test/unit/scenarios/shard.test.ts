@@ -50,7 +50,7 @@ describe('shards', () => {
   it('3 shards merged give the unsharded results.json byte for byte; without one, the merge names its points', async () => {
     const whole = await runScenario(SMALL, { outDir: tmp(), workers: 0 });
     const dirs = [tmp(), tmp(), tmp()];
-    const runs = [];
+    const runs: Awaited<ReturnType<typeof runShard>>[] = [];
     for (let i = 0; i < 3; i++) runs.push(await runShard(SMALL, { outDir: dirs[i], shard: { index: i + 1, count: 3 }, workers: 0 }));
     // a partition: every point run once, by exactly one shard
     expect(runs.reduce((n, r) => n + r.outcome.ran.length, 0)).toBe(expandPoints(SMALL).length);
