@@ -28,6 +28,7 @@ import {
   OVERFLOW_POLICIES,
   PE_FORMS,
   ZERO_GATINGS,
+  ZERO_SKIPPINGS,
   ACTIVATION_COMPRESSIONS,
   ON_CHIP_POLICIES,
   TENSOR_CLASSES,
@@ -404,10 +405,16 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   let registers: ArchSpec['pe']['registers'] | undefined;
   let shiftMode: boolean | undefined = false;
   let zeroGating: (typeof ZERO_GATINGS)[number] | undefined = 'none';
+  let zeroSkipping: (typeof ZERO_SKIPPINGS)[number] | undefined = 'none';
   if (pe) {
-    checkKeys(pe, 'pe', ['form', 'registers', 'weightOperandBits', 'activationOperandBits', 'shiftMode', 'zeroGating'], problems);
+    checkKeys(pe, 'pe', ['form', 'registers', 'weightOperandBits', 'activationOperandBits', 'shiftMode', 'zeroGating', 'zeroSkipping'], problems);
     shiftMode = readBool(pe, 'shiftMode', 'pe', problems, false);
     zeroGating = readEnum(pe, 'zeroGating', 'pe', problems, ZERO_GATINGS, 'none');
+    zeroSkipping = readEnum(pe, 'zeroSkipping', 'pe', problems, ZERO_SKIPPINGS, 'none');
+    if (zeroSkipping === 'activation' && dataflow === 'is') {
+      // an IS array streams weights: there is no activation vector to drop
+      problems.push({ path: 'pe.zeroSkipping', message: '"activation" drops streamed activation vectors: it needs a ws or os array (array.dataflow is is, which streams weights)' });
+    }
     form = readEnum(pe, 'form', 'pe', problems, PE_FORMS, DEFAULTS.peForm);
     const reg = readObject(pe, 'registers', 'pe', problems);
     if (reg) {
@@ -526,7 +533,7 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     // formats written only when not integer: every integer spec (and its hash) stays as it was
     operands: { weightBits: weightBits!, activationBits: activationBits!, ...(opFormat !== 'int' && { format: opFormat }), ...(alsoInt && { alsoInt: true }) },
     accumulator: { bits: accBits!, overflow: overflow!, psumBits: psumBits!, ...(accFormat !== 'int' && { format: accFormat }) },
-    pe: { form: form!, weightOperandBits: weightBits! + zp, activationOperandBits: activationBits! + zp, registers: registers!, ...(shiftMode && { shiftMode: true as const }), ...(zeroGating && zeroGating !== 'none' && { zeroGating }) },
+    pe: { form: form!, weightOperandBits: weightBits! + zp, activationOperandBits: activationBits! + zp, registers: registers!, ...(shiftMode && { shiftMode: true as const }), ...(zeroGating && zeroGating !== 'none' && { zeroGating }), ...(zeroSkipping && zeroSkipping !== 'none' && { zeroSkipping }) },
     memories: memories!,
     dma: dma!,
     requant: requant!,

@@ -43,6 +43,9 @@ export const PE_FORMS: readonly PeForm[] = Object.freeze(['raw', 'zp-subtract'])
 /** What a zero-gating PE detects (pe.zeroGating). */
 export const ZERO_GATINGS = ['none', 'activation', 'operand'] as const;
 export type ZeroGating = Exclude<(typeof ZERO_GATINGS)[number], 'none'>;
+/** What a zero-skipping array's feeder drops (pe.zeroSkipping): all-zero activation vectors. */
+export const ZERO_SKIPPINGS = ['none', 'activation'] as const;
+export type ZeroSkipping = Exclude<(typeof ZERO_SKIPPINGS)[number], 'none'>;
 
 /** `native` — qloom's memory model; `scalesim` — reproduce SCALE-Sim v2's (needs split buffers) */
 export type MemoryModel = 'native' | 'scalesim';
@@ -186,6 +189,13 @@ export interface ArchSpec {
      * functional run (sim/kernels/zeros.ts); a zero flag is set once per activation written.
      */
     readonly zeroGating?: ZeroGating;
+    /**
+     * Zero-vector skipping (absent: none): the array's input feeder drops a streamed activation
+     * vector that is all zero — a WS array's K-slice of one output position (R activations), an OS
+     * array's one K step of R output positions — so it costs no cycle and its MACs do not toggle.
+     * Counted from the data of a functional run (sim/kernels/zeros.ts `zeroVectors`); ws and os only.
+     */
+    readonly zeroSkipping?: ZeroSkipping;
   };
   readonly memories: {
     /** derived: `unified` (one `glb`) or `split` (`ifmap`, `filter`, `ofmap`) */
@@ -285,6 +295,7 @@ export interface ArchSpecInput {
     registers?: { weight?: Q; weightBytes?: number; input?: Q; inputBytes?: number; psum?: Q; psumBytes?: number };
     shiftMode?: boolean;
     zeroGating?: ZeroGating | 'none';
+    zeroSkipping?: ZeroSkipping | 'none';
   };
   memories: {
     layout?: 'unified' | 'split';

@@ -6,7 +6,8 @@
  * zero does not toggle) and with operand gating (either operand zero). The counts come from the
  * integer activations the run computes (post-ReLU / post-GELU zeros, padding, zero weights), per
  * conv / gemm layer; an activation × activation matmul (the ViT's Q·Kᵀ and P·V) is not counted and
- * stays ungated. Cycles do not change (a gated MAC keeps its slot). The saving is shown on the whole
+ * stays ungated. Cycles do not change (a gated MAC keeps its slot) — except with zero-vector skipping
+ * (`pe.zeroSkipping`: all-zero streamed activation vectors dropped, the layer timed again). The saving is shown on the whole
  * inference and on the array's multiply-adds alone (+ detectors): memory traffic, which gating does
  * not touch, is most of an edge-npu inference's energy.
  *
@@ -38,6 +39,11 @@ function compressed(format: 'bitmap' | 'rle'): ArchSpec {
   return validateArchSpec({ ...structuredClone(base), name: `edge-npu+${format}`, memories: { ...structuredClone(base.memories), dram: { ...structuredClone(base.memories.dram), activationCompression: format } } });
 }
 
+function skipping(): ArchSpec {
+  const base = PRESETS['edge-npu'];
+  return validateArchSpec({ ...structuredClone(base), name: 'edge-npu+skipping', pe: { ...structuredClone(base.pe), zeroSkipping: 'activation' } });
+}
+
 function gated(mode: 'activation' | 'operand'): ArchSpec {
   const base = PRESETS['edge-npu'];
   return validateArchSpec({ ...structuredClone(base), name: `edge-npu+${mode}-gating`, pe: { ...structuredClone(base.pe), zeroGating: mode } });
@@ -56,6 +62,7 @@ export async function main(): Promise<unknown> {
     ['operand', gated('operand')],
     ['bitmap', compressed('bitmap')],
     ['rle', compressed('rle')],
+    ['skip', skipping()],
   ];
   const rows: unknown[] = [];
   const md: string[] = [
@@ -65,6 +72,10 @@ export async function main(): Promise<unknown> {
   const mdDram: string[] = [
     '| network | DRAM bytes / inference, raw | bitmap activations | run-length activations | energy raw → bitmap / run-length |',
     '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  const mdSkip: string[] = [
+    '| network | all-zero streamed vectors (MAC-weighted) | cycles / inference → skipping | energy → skipping |',
+    '| --- | ---: | ---: | ---: |',
   ];
   for (const n of nets) {
     const t0 = performance.now();
@@ -79,6 +90,8 @@ export async function main(): Promise<unknown> {
     const arrayPj: Record<string, number> = {};
     let layers: { name: string; macs: number; inputZeroFraction: number; weightZeroFraction: number; zeroActMacFraction: number; zeroWeightMacFraction: number; zeroOperandMacFraction: number }[] = [];
     let cycles = -1;
+    let skipCycles = -1;
+    let zeroVectorShare = 0;
     let allMacs = 0;
     let top1: number | null = null;
     for (const [mode, spec] of arches) {
@@ -86,7 +99,13 @@ export async function main(): Promise<unknown> {
       energy[mode] = ev.result.totals.energyPj;
       dramBytes[mode] = ev.result.totals.dramBytes.read + ev.result.totals.dramBytes.write;
       arrayPj[mode] = (ev.result.energy.byLabel.array ?? 0) + (ev.result.energy.byLabel['zero-detect'] ?? 0);
-      if (cycles < 0) cycles = ev.result.totals.cycles;
+      if (mode === 'skip') {
+        // skipping is the one mode that changes cycles (timed again with the zero vectors dropped)
+        skipCycles = ev.result.totals.cycles;
+        const counted = ev.result.layers.filter((l) => l.zeros?.zeroVectorFraction !== undefined);
+        const m = counted.reduce((a, l) => a + l.macs, 0);
+        zeroVectorShare = m > 0 ? counted.reduce((a, l) => a + l.zeros!.zeroVectorFraction! * l.macs, 0) / m : 0;
+      } else if (cycles < 0) cycles = ev.result.totals.cycles;
       else if (cycles !== ev.result.totals.cycles) throw new Error(`${n.model}: gating changed the cycles (${cycles} → ${ev.result.totals.cycles})`);
       if (ev.correct !== null) top1 = ev.correct / ev.samples;
       if (mode === 'none') {
@@ -103,10 +122,11 @@ export async function main(): Promise<unknown> {
     const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
     const less = (mode: string) => `${kb(dramBytes[mode])} (−${pct(1 - dramBytes[mode] / dramBytes.none)})`;
     mdDram.push(`| ${n.model} | ${kb(dramBytes.none)} | ${less('bitmap')} | ${less('rle')} | ${uj(energy.none)} → ${uj(energy.bitmap)} / ${uj(energy.rle)} |`);
-    rows.push({ model: n.model, dramBytes, dataset: n.dataset, samples: set.count, preset: 'w8a8-pc', arch: 'edge-npu', top1, cycles, macsCounted: macs, macsAll: allMacs, zeroActMacShare: share('zeroActMacFraction'), zeroWeightMacShare: share('zeroWeightMacFraction'), zeroOperandMacShare: share('zeroOperandMacFraction'), energyPj: energy, arrayPj, layers });
+    mdSkip.push(`| ${n.model} | ${pct(zeroVectorShare)} | ${cycles.toLocaleString('en-US')} → ${skipCycles.toLocaleString('en-US')} (−${pct(1 - skipCycles / cycles)}) | ${uj(energy.none)} → ${uj(energy.skip)} |`);
+    rows.push({ model: n.model, skipCycles, zeroVectorShare, dramBytes, dataset: n.dataset, samples: set.count, preset: 'w8a8-pc', arch: 'edge-npu', top1, cycles, macsCounted: macs, macsAll: allMacs, zeroActMacShare: share('zeroActMacFraction'), zeroWeightMacShare: share('zeroWeightMacFraction'), zeroOperandMacShare: share('zeroOperandMacFraction'), energyPj: energy, arrayPj, layers });
     say(`${md[md.length - 1]}   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
-  const report = { bench: 'zero-gating', date: new Date().toISOString(), node: process.version, rows, markdown: md.join('\n') + '\n\n' + mdDram.join('\n') };
+  const report = { bench: 'zero-gating', date: new Date().toISOString(), node: process.version, rows, markdown: md.join('\n') + '\n\n' + mdDram.join('\n') + '\n\n' + mdSkip.join('\n') };
   writeBenchResult(join(dirname(fileURLToPath(import.meta.url)), 'results', 'zero-gating.json'), JSON.stringify(report, null, 2) + '\n');
   say(report.markdown);
   return report;

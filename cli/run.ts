@@ -51,10 +51,12 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
   const zeros = result.layers.some((l) => l.zeros);
   const compressed = result.layers.some((l) => l.compression);
   const onChip = result.layers.some((l) => l.onChip);
+  const skips = result.layers.some((l) => l.zeros?.zeroVectorFraction !== undefined);
   const dataCells = (x: LayerResult | RunTotals): (string | number)[] => {
     const l = 'name' in x ? x : undefined;
     return [
       ...(zeros ? [l?.zeros ? pct(l.zeros.zeroActMacFraction) : '', l?.zeros ? Math.round(l.zeros.gatedMacs) : l ? '' : Math.round(result.layers.reduce((a, y) => a + (y.zeros?.gatedMacs ?? 0), 0))] : []),
+      ...(skips ? [l?.zeros?.zeroVectorFraction !== undefined ? pct(l.zeros.zeroVectorFraction) : ''] : []),
       ...(compressed ? [Math.round((l ? (l.compression?.savedBits ?? 0) : result.layers.reduce((a, y) => a + (y.compression?.savedBits ?? 0), 0)) / 8192)] : []),
       ...(onChip ? [l ? onChipCell(l) : `${result.layers.filter((y) => y.onChip && y.onChip.output !== 'dram').length} kept`] : []),
     ];
@@ -75,7 +77,7 @@ function printRunResult(result: RunResult, json: boolean, extra: Record<string, 
   const t = result.totals;
   rows.push(row('total', t));
   process.stdout.write(`arch ${result.arch.name} (${result.arch.configHash.slice(0, 12)}), memory model ${result.memoryModel}, energy table ${result.energy.table}\n\n`);
-  const dataHeaders = [...(zeros ? ['zero-act MACs', 'gated MACs'] : []), ...(compressed ? ['DRAM KiB saved'] : []), ...(onChip ? ['on chip'] : [])];
+  const dataHeaders = [...(zeros ? ['zero-act MACs', 'gated MACs'] : []), ...(skips ? ['zero vectors'] : []), ...(compressed ? ['DRAM KiB saved'] : []), ...(onChip ? ['on chip'] : [])];
   process.stdout.write(table(['layer', 'cycles', 'compute', 'stall', 'util', 'MACs', 'DRAM KiB', 'energy µJ', ...(functional ? OVERFLOW_HEADERS : []), ...dataHeaders], rows) + '\n\n');
   const s = t.stalls;
   process.stdout.write(

@@ -4,7 +4,7 @@
  * axis values are applied to an arch entry. PTQ axes (`ptq.<field>`) are checked by ptq.ts.
  */
 import type { Problem } from '../arch/errors.js';
-import { ACCUMULATOR_FORMATS, ACTIVATION_COMPRESSIONS, ON_CHIP_POLICIES, DATAFLOWS, DRAM_MODES, OPERAND_FORMATS, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS, ZERO_GATINGS } from '../arch/spec.js';
+import { ACCUMULATOR_FORMATS, ACTIVATION_COMPRESSIONS, ON_CHIP_POLICIES, DATAFLOWS, DRAM_MODES, OPERAND_FORMATS, FUSED_ACTIVATIONS, GELU_ALGORITHMS, LAYERNORM_ALGORITHMS, MEMORY_MODELS, OVERFLOW_POLICIES, PE_FORMS, SOFTMAX_ALGORITHMS, ZERO_GATINGS, ZERO_SKIPPINGS } from '../arch/spec.js';
 import { type QuantityKind, parseQuantity } from '../arch/units.js';
 import { describe, didYouMean, isPlainObject } from '../arch/validate.js';
 import { PTQ_FIELD_NAMES } from './ptq.js';
@@ -44,6 +44,7 @@ export const ARCH_AXES: Readonly<Record<string, ArchAxis>> = (() => {
     'pe.form': { check: { kind: 'enum', values: PE_FORMS }, replaces: ['pe.weightOperandBits', 'pe.activationOperandBits'] },
     'pe.shiftMode': { check: { kind: 'bool' }, replaces: [] },
     'pe.zeroGating': { check: { kind: 'enum', values: ZERO_GATINGS }, replaces: [] },
+    'pe.zeroSkipping': { check: { kind: 'enum', values: ZERO_SKIPPINGS }, replaces: [] },
     'memories.dram.bandwidth': { check: { kind: 'quantity', quantity: 'rate' }, replaces: ['memories.dram.bandwidthBytesPerS', 'memories.dram.bytesPerCycle'] },
     'memories.dram.latency': { check: { kind: 'quantity', quantity: 'time' }, replaces: ['memories.dram.latencyS', 'memories.dram.latencyCycles'] },
     'memories.dram.mode': { check: { kind: 'enum', values: DRAM_MODES }, replaces: [] },

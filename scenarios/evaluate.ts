@@ -37,7 +37,7 @@ import { archRequant, checkRequantSupport } from '../sim/requant-unit.js';
 import { addOverflows, NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from '../sim/result.js';
 import { overflowsOf, runSimulation, type SimulationResult } from '../sim/run.js';
 import { addZeroCounts, type LinearZeroCounts } from '../sim/kernels/zeros.js';
-import { withZeroGating } from '../sim/zero-gating.js';
+import { withSkipFractions, withZeroGating } from '../sim/zero-gating.js';
 import { addCompression, withDramCompression, type TensorCompression } from '../sim/dram-compression.js';
 import type { EvalSet } from './datasets.js';
 
@@ -171,7 +171,9 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
   for (const l of workload.layers) if (l.view) outputsOf.set(l.name, { outputs: l.view.M * l.view.N * l.view.groups, k: l.view.K });
   // the functional half: the executor in the engine's accumulation order, layers prepared once
   // zero operands counted on the data when the arch gates them (or the caller asks), summed over batches
-  const countZeros = opts.zeros === true || spec.pe.zeroGating !== undefined;
+  const countZeros = opts.zeros === true || spec.pe.zeroGating !== undefined || spec.pe.zeroSkipping !== undefined;
+  const df = spec.array.dataflow;
+  const zeroVectors = spec.pe.zeroSkipping && df !== 'is' ? { rows: spec.array.rows, dataflow: df } : undefined;
   const zeros: Record<string, LinearZeroCounts> = {};
   const addZeros = (z: Record<string, LinearZeroCounts> | undefined): void => {
     for (const [name, c] of Object.entries(z ?? {})) zeros[name] = addZeroCounts(zeros[name], c);
@@ -181,7 +183,7 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
   const sizes: Record<string, TensorCompression> = {};
   const executor = opts.tiles
     ? null
-    : new QuantizedExecutor(net, { requant, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form, zeros: countZeros, ...(compression && { compression }) });
+    : new QuantizedExecutor(net, { requant, acc: timingAccumulator(spec), order: timingOrder(spec), form: spec.pe.form, zeros: countZeros, ...(zeroVectors && { zeroVectors }), ...(compression && { compression }) });
   if (executor) timing = runOnce(spec, workload, { seed }, opts.onEvents);
   for (let start = 0; start < set.count; start += batch) {
     if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -224,6 +226,8 @@ export async function evaluateOnArch(spec: ArchSpec, net: QuantizedNetwork, set:
     opts.onProgress?.(start + n, set.count);
   }
   if (!timing) throw new InvariantError('evaluateOnArch needs at least one sample');
+  // a zero-skipping array is timed again once the data says what it skips (both paths alike)
+  if (zeroVectors) timing = runOnce(spec, withSkipFractions(workload, zeros), { seed }, undefined);
   const { outputs: _o, overflow: _ov, accumulators: _a, requant: _r, zeroCounts: _z, compressedSizes: _c, ...plain } = timing as SimulationResult;
   let result = withOverflows(plain, overflowsPerLayer, set.count);
   if (compression) result = withDramCompression(result, spec, workload, net, sizes);

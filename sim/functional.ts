@@ -33,7 +33,7 @@ import { Prepared } from './kernels/prepared.js';
 import { QuantizedRunner, type LayerAccumulator, type LinearAccumulation, type QExecResult } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
 import { isSplit } from '../qnet/split.js';
-import { zeroCounts, zeroElements } from './kernels/zeros.js';
+import { zeroCounts, zeroElements, zeroVectors } from './kernels/zeros.js';
 import type { LayerZeros } from './zero-gating.js';
 
 export interface FunctionalOptions {
@@ -216,6 +216,8 @@ class LinearRun {
     order: AccumulationOrder,
     form: PeForm,
     countZeros = false,
+    /** with countZeros: count the all-zero vectors this array streams (zero skipping) */
+    skip?: { readonly rows: number; readonly dataflow: 'ws' | 'os' },
   ) {
     const w = layer.weight;
     const xq = x.q;
@@ -244,7 +246,14 @@ class LinearRun {
     if (countZeros) {
       // padValue is what 0 is in the operand input: z_x in raw form, 0 once z_x is subtracted
       const z = zeroCounts(geo, operands, this.shapes.lay.padValue, w.data, w.q.zeroPoint);
-      this.zeros = { ...z, inputElements: x.data.length, inputZeros: zeroElements(x.data, xq.zeroPoint), weights: w.data.length, weightZeros: zeroElements(w.data, w.q.zeroPoint) };
+      this.zeros = {
+        ...z,
+        inputElements: x.data.length,
+        inputZeros: zeroElements(x.data, xq.zeroPoint),
+        weights: w.data.length,
+        weightZeros: zeroElements(w.data, w.q.zeroPoint),
+        ...(skip && { vectors: zeroVectors(geo, operands, this.shapes.lay.padValue, skip.rows, skip.dataflow, x.shape[0]) }),
+      };
     }
     const st = prep.state(geo, operands, undefined);
     const t = new TileState(st, geo.positions);
@@ -312,6 +321,8 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
     throw new InvariantError(`the feeds' batch ${batch} is not a multiple of the engine's batch ${engineBatch}`);
   }
   const replicas = batch / engineBatch;
+  const df = spec.array.dataflow;
+  const skip = opts.zeros && spec.pe.zeroSkipping && df !== 'is' ? { rows: spec.array.rows, dataflow: df } : undefined;
   /** layers before this index have run */
   let next = 0;
   let current: LinearRun | null = null;
@@ -342,7 +353,7 @@ export function createFunctionalSink(net: QuantizedNetwork, spec: ArchSpec, feed
       const l = net.layers[layer];
       if (isTiled(layer) && (l.kind === 'conv' || l.kind === 'gemm')) {
         const layerAcc = l.accBits ? { ...acc, bits: l.accBits } : acc;
-        current = new LinearRun(l, replicas, runner.intInput(l, 0), layerAcc, order, form, opts.zeros === true);
+        current = new LinearRun(l, replicas, runner.intInput(l, 0), layerAcc, order, form, opts.zeros === true, skip);
         if (current.zeros) zeros[l.name] = { ...current.zeros, samples: batch };
       }
     },

@@ -27,6 +27,8 @@ export interface QExecOptions {
   readonly keepAccumulators?: boolean;
   /** count each conv / 2-D gemm's zero operands (sim/kernels/zeros.ts) into QExecResult.zeros */
   readonly zeros?: boolean;
+  /** with `zeros`: also count the all-zero activation vectors an array of these rows and dataflow streams (arch pe.zeroSkipping) */
+  readonly zeroVectors?: { readonly rows: number; readonly dataflow: 'ws' | 'os' };
   /** size every integer tensor a layer writes as this DRAM compression would (QExecResult.compressed) */
   readonly compression?: ActivationCompression;
 }

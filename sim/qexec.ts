@@ -366,7 +366,7 @@ export class QuantizedRunner {
     };
     if (this.opts.zeros && !split && (layer.kind === 'conv' || w.shape.length === 2)) {
       const conv = layer.kind === 'conv' ? { strides: layer.strides, pads: layer.pads, dilations: layer.dilations, group: layer.group } : undefined;
-      const z = linearZeroCounts(x, xq.zeroPoint[0], { data: w.data, shape: w.shape, zp: w.q.zeroPoint }, conv);
+      const z = linearZeroCounts(x, xq.zeroPoint[0], { data: w.data, shape: w.shape, zp: w.q.zeroPoint }, conv, this.opts.zeroVectors);
       if (typeof z === 'string') throw new ModelError([{ node: layer.name, op: layer.kind, message: z }]);
       this.zeros[layer.name] = z;
     }

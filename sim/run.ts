@@ -27,7 +27,7 @@ import type { OverflowReport } from './kernels/accumulator.js';
 import type { LayerAccumulator } from './qexec.js';
 import type { RequantConfig } from '../qnet/requant.js';
 import { NO_OVERFLOWS, withOverflows, type OverflowsBy, type RunResult } from './result.js';
-import { withZeroGating, type LayerZeros } from './zero-gating.js';
+import { withSkipFractions, withZeroGating, type LayerZeros } from './zero-gating.js';
 import { withDramCompression, type TensorCompression } from './dram-compression.js';
 
 export interface RunOptions {
@@ -102,7 +102,7 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
       functional = createFunctionalSink(opts.net, spec, opts.feeds, {
         requant,
         engineBatch: opts.engineBatch,
-        zeros: opts.zeros === true || spec.pe.zeroGating !== undefined,
+        zeros: opts.zeros === true || spec.pe.zeroGating !== undefined || spec.pe.zeroSkipping !== undefined,
         ...(spec.memories.dram.activationCompression && { compression: spec.memories.dram.activationCompression }),
         ...(follows && { layerIndex: workload.layers.map((l) => l.qlayerIndex) }),
       });
@@ -126,6 +126,8 @@ export function runSimulation(spec: ArchSpec, workload: Workload, opts: RunOptio
     let result: SimulationResult = { ...timing, seed: opts.seed };
     if (functional && opts.net) {
       const f = functional.result();
+      // a zero-skipping array's timing depends on the data: timed again with what it skips
+      if (spec.pe.zeroSkipping && f.zeros) result = { ...simulate(spec, withSkipFractions(workload, f.zeros)), seed: opts.seed };
       const byName = new Map(Object.entries(f.overflow).map(([name, r]) => [name, overflowsOf(r)]));
       const samples = feedsBatch(opts.net, opts.feeds!);
       result = { ...withOverflows(result, result.layers.map((l) => byName.get(l.name) ?? NO_OVERFLOWS), samples), seed: opts.seed, outputs: f.outputs, overflow: f.overflow, accumulators: f.accumulators, requant };

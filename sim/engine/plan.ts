@@ -186,7 +186,9 @@ export function planGemmLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan {
   // bias and requant parameters come with the first tile
   // an output kept on chip for the next layer only is never written back (sim/engine/on-chip.ts)
   const outToDram = layer.ofmapOnChip !== 'kept';
-  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K, fp.foldCycles, outToDram ? oBits : 0, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os', MAX_PERIOD, shape.accBytes);
+  // a zero-skipping feeder drops all-zero activation vectors: each fold's stream is that much shorter
+  const skipped = layer.skipFraction && df !== 'is' ? Math.floor((df === 'os' ? K : M) * layer.skipFraction) : 0;
+  const tiles = new GemmTiles(model, shape.folds, S, df === 'os', K - (df === 'os' ? skipped : 0), fp.foldCycles - skipped, outToDram ? oBits : 0, layer.biasBytes + layer.requantParamBytes, passesOf(layer), df === 'is' ? Math.min(C, M) : Math.min(C, Neff), df !== 'os', MAX_PERIOD, shape.accBytes);
   dramBuffer.bias += layer.biasBytes * 8;
   dramBuffer.requantParams += layer.requantParamBytes * 8;
   bufferArray.bias += biasReadCh * 32;

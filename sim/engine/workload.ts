@@ -114,6 +114,13 @@ export interface WorkloadLayer {
    * `kept-and-written` (also written: a later layer or the host reads it too).
    */
   readonly ofmapOnChip?: 'kept' | 'kept-and-written';
+  /**
+   * A zero-skipping array (arch pe.zeroSkipping): the share of the streamed activation vectors that
+   * are all zero on the data (sim/kernels/zeros.ts `zeroVectors`, over every sample). Each fold's
+   * stream (WS: its M rows, OS: its K steps) is shortened by that share, rounded down — spread
+   * evenly over the folds; which folds the zeros fall in is not modelled. Set by the functional run.
+   */
+  readonly skipFraction?: number;
 }
 
 export interface Workload {

@@ -51,6 +51,68 @@ export function zeroCounts(geo: Geometry, x: ArrayLike<number>, zero: number, w:
   return { macs: group * K * N * P, zeroActMacs: zeroAct, zeroWeightMacs: zeroW, zeroOperandMacs: zeroAct + zeroW - both };
 }
 
+/** Streamed activation vectors of a layer on the array, and those a zero-skipping feeder drops. */
+export interface ZeroVectors {
+  /** vectors the array streams (all samples, every group; once per column fold — not multiplied here) */
+  vectors: number;
+  /** of them all zero */
+  zeroVectors: number;
+  /** multiplications of the all-zero vectors (each output channel of the group) */
+  skippedMacs: number;
+}
+
+/**
+ * All-zero streamed activation vectors (arch pe.zeroSkipping), with `geo` numbering K in the
+ * array's order (sim/functional.ts timingOrder). WS: the array's rows hold a K-slice of `rows`
+ * weights; each output position streams that slice of its operand row — a vector of ≤ rows
+ * activations, dropped when all are zero. OS: each row of the array is one output position of a
+ * block of `rows` positions of one sample; each K step streams one activation per row — dropped
+ * when the whole block's are zero. Padding is zero.
+ */
+export function zeroVectors(geo: Geometry, x: ArrayLike<number>, zero: number, rows: number, dataflow: 'ws' | 'os', samples: number): ZeroVectors {
+  const { posBase, positions: P, group, k: K } = geo;
+  const N = geo.nOut / group;
+  let vectors = 0;
+  let zeroV = 0;
+  let skipped = 0;
+  for (let g = 0; g < group; g++) {
+    const gOff = g * geo.groupXStride;
+    if (dataflow === 'ws') {
+      for (let k0 = 0; k0 < K; k0 += rows) {
+        const k1 = Math.min(K, k0 + rows);
+        for (let p = 0; p < P; p++) {
+          const base = posBase[p] + gOff;
+          let all = true;
+          for (let kk = k0; kk < k1 && all; kk++) if (x[base + geo.offOf(kk)] !== zero) all = false;
+          if (all) {
+            zeroV++;
+            skipped += (k1 - k0) * N;
+          }
+        }
+        vectors += P;
+      }
+    } else {
+      const per = P / samples;
+      for (let s = 0; s < samples; s++) {
+        for (let p0 = s * per; p0 < (s + 1) * per; p0 += rows) {
+          const p1 = Math.min((s + 1) * per, p0 + rows);
+          for (let kk = 0; kk < K; kk++) {
+            const off = gOff + geo.offOf(kk);
+            let all = true;
+            for (let p = p0; p < p1 && all; p++) if (x[posBase[p] + off] !== zero) all = false;
+            if (all) {
+              zeroV++;
+              skipped += (p1 - p0) * N;
+            }
+          }
+          vectors += K;
+        }
+      }
+    }
+  }
+  return { vectors, zeroVectors: zeroV, skippedMacs: skipped };
+}
+
 /** Elements of `codes` equal to the zero point (per channel of `axisLen` along axis 0 when zp has several). */
 export function zeroElements(codes: ArrayLike<number>, zp: ArrayLike<number>): number {
   let n = 0;
@@ -73,6 +135,8 @@ export interface LinearZeroCounts extends ZeroCounts {
   readonly inputZeros: number;
   readonly weights: number;
   readonly weightZeros: number;
+  /** with an array to skip on (zeroVectors): its streamed vectors, all samples */
+  readonly vectors?: ZeroVectors;
 }
 
 /** Adds b into a (both over the same layer): counts of several batches. */
@@ -88,6 +152,7 @@ export function addZeroCounts(a: LinearZeroCounts | undefined, b: LinearZeroCoun
     // the weights are the same tensor in every batch
     weights: b.weights,
     weightZeros: b.weightZeros,
+    ...(a.vectors && b.vectors && { vectors: { vectors: a.vectors.vectors + b.vectors.vectors, zeroVectors: a.vectors.zeroVectors + b.vectors.zeroVectors, skippedMacs: a.vectors.skippedMacs + b.vectors.skippedMacs } }),
   };
 }
 
@@ -100,11 +165,14 @@ export function linearZeroCounts(
   zx: number,
   w: { readonly data: Int32Array; readonly shape: readonly number[]; readonly zp: ArrayLike<number> },
   conv?: { readonly strides: readonly [number, number]; readonly pads: readonly [number, number, number, number]; readonly dilations: readonly [number, number]; readonly group: number },
+  skip?: { readonly rows: number; readonly dataflow: 'ws' | 'os' },
 ): LinearZeroCounts | string {
   let geo: Geometry;
   let ops: Float64Array | Int32Array = x.data;
   if (conv) {
-    const cg = convGeometry(x.shape, w.shape, conv.strides, conv.pads, conv.dilations, conv.group, 'ckk');
+    // K in the array's order (sim/functional.ts timingOrder: kernel position, then channel), which
+    // the skipped vectors depend on (the zero MAC counts do not)
+    const cg = convGeometry(x.shape, w.shape, conv.strides, conv.pads, conv.dilations, conv.group, 'kkc');
     if (typeof cg === 'string') return cg;
     geo = cg.geo;
     const [n, c, h, wd] = x.shape;
@@ -117,5 +185,13 @@ export function linearZeroCounts(
     geo = gemmGeometry(x.data.length / k, k, w.shape[0]);
   }
   const z = zeroCounts(geo, ops, zx, w.data, w.zp);
-  return { ...z, inputElements: x.data.length, inputZeros: zeroElements(x.data, [zx]), weights: w.data.length, weightZeros: zeroElements(w.data, w.zp) };
+  const samples = x.shape[0];
+  return {
+    ...z,
+    inputElements: x.data.length,
+    inputZeros: zeroElements(x.data, [zx]),
+    weights: w.data.length,
+    weightZeros: zeroElements(w.data, w.zp),
+    ...(skip && { vectors: zeroVectors(geo, ops, zx, skip.rows, skip.dataflow, samples) }),
+  };
 }

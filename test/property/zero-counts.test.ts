@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { convGeometry, fillOperands, gemmGeometry, operandLayout } from '../../sim/kernels/geometry.js';
-import { zeroCounts } from '../../sim/kernels/zeros.js';
+import { zeroCounts, zeroVectors } from '../../sim/kernels/zeros.js';
 import { Prng } from '../../nets/prng.js';
 
 interface Case {
@@ -59,6 +59,61 @@ function brute(k: Case): { macs: number; act: number; wz: number; any: number } 
   return { macs, act, wz, any };
 }
 
+/**
+ * All-zero streamed vectors by brute force, from the array's view: K numbered kernel position
+ * major, channel minor (k = (ky·kw + kx)·icg + ic); WS streams, per group and K-slice of `rows`,
+ * each output position's slice; OS streams, per group, sample and block of `rows` output
+ * positions (row-major), each K step across the block.
+ */
+function bruteVectors(k: Case, rows: number, df: 'ws' | 'os'): { vectors: number; zeroVectors: number; skippedMacs: number } {
+  const icg = k.c / k.group;
+  const ocg = k.oc / k.group;
+  const oh = Math.floor((k.h + k.pads[0] + k.pads[2] - k.d[0] * (k.kh - 1) - 1) / k.s[0]) + 1;
+  const ow = Math.floor((k.w + k.pads[1] + k.pads[3] - k.d[1] * (k.kw - 1) - 1) / k.s[1]) + 1;
+  const K = icg * k.kh * k.kw;
+  const zeroAt = (b: number, g: number, pos: number, kk: number): boolean => {
+    const oy = Math.floor(pos / ow);
+    const ox = pos % ow;
+    const ic = kk % icg;
+    const kp = Math.floor(kk / icg);
+    const ky = Math.floor(kp / k.kw);
+    const kx = kp % k.kw;
+    const iy = oy * k.s[0] + ky * k.d[0] - k.pads[0];
+    const ix = ox * k.s[1] + kx * k.d[1] - k.pads[1];
+    return !(iy >= 0 && iy < k.h && ix >= 0 && ix < k.w) || k.x[((b * k.c + g * icg + ic) * k.h + iy) * k.w + ix] === k.zx;
+  };
+  let vectors = 0;
+  let zeroV = 0;
+  let skipped = 0;
+  for (let g = 0; g < k.group; g++)
+    for (let b = 0; b < k.n; b++) {
+      if (df === 'ws') {
+        for (let k0 = 0; k0 < K; k0 += rows)
+          for (let pos = 0; pos < oh * ow; pos++) {
+            vectors++;
+            let all = true;
+            for (let kk = k0; kk < Math.min(K, k0 + rows); kk++) all &&= zeroAt(b, g, pos, kk);
+            if (all) {
+              zeroV++;
+              skipped += (Math.min(K, k0 + rows) - k0) * ocg;
+            }
+          }
+      } else {
+        for (let p0 = 0; p0 < oh * ow; p0 += rows)
+          for (let kk = 0; kk < K; kk++) {
+            vectors++;
+            let all = true;
+            for (let pos = p0; pos < Math.min(oh * ow, p0 + rows); pos++) all &&= zeroAt(b, g, pos, kk);
+            if (all) {
+              zeroV++;
+              skipped += (Math.min(oh * ow, p0 + rows) - p0) * ocg;
+            }
+          }
+      }
+    }
+  return { vectors, zeroVectors: zeroV, skippedMacs: skipped };
+}
+
 describe('zero-operand counts of a linear layer', () => {
   it('equal a brute-force count over every multiplication (convs with groups, strides, dilations, padding; both K orders; per-tensor and per-channel z_w)', () => {
     fc.assert(
@@ -104,6 +159,33 @@ describe('zero-operand counts of a linear layer', () => {
         expect(zeroCounts(cg.geo, ops2, 0, k.wt, k.zw)).toEqual(got);
       }),
       { numRuns: 300, seed: 4242 },
+    );
+  });
+
+  it('all-zero streamed vectors (zero skipping) equal a brute force from the array\'s view: WS K-slices, OS position blocks', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.constantFrom<'ws' | 'os'>('ws', 'os'), fc.integer({ min: 1, max: 7 }), (seed, df, rows) => {
+        const r = new Prng(seed);
+        const group = [1, 1, 2][r.int(3)];
+        const icg = 1 + r.int(3);
+        const kh = 1 + r.int(3);
+        const kw = 1 + r.int(3);
+        const k: Case = {
+          n: 1 + r.int(2), c: icg * group, h: 2 + r.int(5), w: 2 + r.int(5), oc: (1 + r.int(3)) * group, group, kh, kw,
+          s: [1 + r.int(2), 1 + r.int(2)], d: [1 + r.int(2), 1 + r.int(2)], pads: [r.int(2), r.int(2), r.int(2), r.int(2)],
+          x: new Int32Array(0), wt: new Int32Array(0), zx: r.int(3), zw: Int32Array.of(0),
+        };
+        // mostly zero codes, so that whole vectors are zero often
+        k.x = new Int32Array(k.n * k.c * k.h * k.w).map(() => (r.int(4) === 0 ? k.zx + 1 : k.zx));
+        k.wt = new Int32Array(k.oc * icg * kh * kw).fill(1);
+        const cg = convGeometry([k.n, k.c, k.h, k.w], [k.oc, icg, kh, kw], k.s, k.pads, k.d, group, 'kkc');
+        if (typeof cg === 'string') return;
+        const lay = operandLayout('raw', k.zx, -8, 8, k.n * k.c, k.h, k.w, k.pads);
+        const ops = new Float64Array(lay.length);
+        fillOperands(ops, k.x, lay);
+        expect(zeroVectors(cg.geo, ops, k.zx, rows, df, k.n)).toEqual(bruteVectors(k, rows, df));
+      }),
+      { numRuns: 300, seed: 20261204 },
     );
   });
 

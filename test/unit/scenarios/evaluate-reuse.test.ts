@@ -47,6 +47,8 @@ describe.skipIf(!existsSync(FMNIST))('evaluateOnArch: one timing run + the execu
     ['zero-activation gating, asymmetric weights', () => asym, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroGating: 'activation' } }), 'gated-act')],
     ['run-length activation compression on the DRAM interface', () => pt, arch('edge-npu', (s) => ({ memories: { ...s.memories, dram: { ...s.memories.dram, activationCompression: 'rle' } } }), 'rle')],
     ['bitmap activation compression and operand gating', () => pt, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroGating: 'operand' }, memories: { ...s.memories, dram: { ...s.memories.dram, activationCompression: 'bitmap' } } }), 'bitmap')],
+    ['zero-vector skipping on a ws array, timed again after the data', () => pt, arch('edge-npu', (s) => ({ pe: { ...s.pe, zeroSkipping: 'activation' } }), 'skip-ws')],
+    ['zero-vector skipping on an os array (fixed-point requant)', () => pt, arch('mcu-npu', (s) => ({ pe: { ...s.pe, zeroSkipping: 'activation' } }), 'skip-os')],
     ['layer boundaries kept on chip (optimal), bitmap compression of what still crosses DRAM', () => pt, arch('edge-npu', (s) => ({ memories: { ...s.memories, onChipBoundaries: 'optimal', dram: { ...s.memories.dram, activationCompression: 'bitmap' } } }), 'on-chip')],
   ];
   for (const [name, net, spec] of cases) {
@@ -77,6 +79,19 @@ describe.skipIf(!existsSync(FMNIST))('evaluateOnArch: one timing run + the execu
         });
         const saved = reuse.result.layers.reduce((a, l) => a + (l.compression?.savedBits ?? 0), 0);
         expect(saved).toBe(8 * (raw.result.totals.dramBytes.read + raw.result.totals.dramBytes.write - reuse.result.totals.dramBytes.read - reuse.result.totals.dramBytes.write));
+      }
+      if (spec.pe.zeroSkipping) {
+        // Fashion-MNIST's background: whole activation vectors are zero, so the array skips cycles
+        const base = arch(spec.name === 'skip-os' ? 'mcu-npu' : 'edge-npu');
+        const plainRun = await evaluateOnArch(base, net(), set, { batch: 4, seed: 3 });
+        expect(reuse.result.totals.cycles).toBeLessThan(plainRun.result.totals.cycles);
+        expect(reuse.result.totals.macs).toBe(plainRun.result.totals.macs);
+        expect(reuse.result.totals.energyPj).toBeLessThan(plainRun.result.totals.energyPj);
+        const conv = reuse.result.layers.find((l) => l.zeros?.zeroVectorFraction !== undefined)!;
+        expect(conv.zeros!.zeroVectorFraction).toBeGreaterThan(0);
+        expect(conv.zeros!.skippedMacs).toBeGreaterThan(0);
+        // skipped MACs have a zero activation: never more than the zero-activation MACs
+        expect(conv.zeros!.skippedMacs!).toBeLessThanOrEqual(conv.zeros!.zeroActMacFraction * conv.macs + 1e-9);
       }
       if (spec.pe.zeroGating) {
         // post-ReLU inputs have zeros, so some MACs are gated and the energy is below the ungated arch's

@@ -77,6 +77,21 @@ describe('simulate: hand-calculated layers', () => {
     expect(r.layers[0].macs).toEqual(4 * 8 * 4);
   });
 
+  it('zero-vector skipping shortens each fold\'s stream by the skipped share, rounded down (OS: the K steps, WS: the M rows)', () => {
+    // OS 4×4, M=4 K=8 N=4: 14 cycles; 30 % of the K steps all zero: ⌊8 · 0.3⌋ = 2 fewer → 12
+    expect(simulate(calc(), gemm(calc(), 4, 8, 4, { skipFraction: 0.3 })).layers[0].cycles).toBe(12);
+    // WS 4×4, M=5 K=4 N=4: 2R + C + M − 2 = 15; half the streamed rows zero: ⌊5 · 0.5⌋ = 2 → 13
+    const ws = calc({ array: { rows: 4, cols: 4, dataflow: 'ws' } });
+    expect(simulate(ws, gemm(ws, 5, 4, 4)).layers[0].cycles).toBe(15);
+    expect(simulate(ws, gemm(ws, 5, 4, 4, { skipFraction: 0.5 })).layers[0].cycles).toBe(13);
+    // WS, M=5 K=8 N=8: 2 row × 2 column folds of 15, each 2 shorter: 4 · 13
+    expect(simulate(ws, gemm(ws, 5, 8, 8, { skipFraction: 0.5 })).layers[0].cycles).toBe(4 * 13);
+    // nothing else moves: the same MACs and bytes
+    const a = simulate(ws, gemm(ws, 5, 8, 8)).layers[0];
+    const b = simulate(ws, gemm(ws, 5, 8, 8, { skipFraction: 0.5 })).layers[0];
+    expect([b.macs, b.dramBytes, b.bits]).toEqual([a.macs, a.dramBytes, a.bits]);
+  });
+
   it('one OS fold, DRAM-bound: load, compute, requant, write', () => {
     // load before the fold: ifmap 4·8 + weights 8·4 + bias 4·4 + requant params 4·(32+8)/8 = 100 B
     //   → ⌈100/4⌉ = 25 bus cycles + latency 10 = done at 35 (array waits: operand late 35)

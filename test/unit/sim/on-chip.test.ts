@@ -95,6 +95,13 @@ describe('layer boundaries kept on chip', () => {
     expect(plan.dramBytesNone - plan.dramBytes).toBe(2 * 192 + 512 * 5 + 2 * 10);
   });
 
+  it('zero skipping is refused on an IS array (it streams weights), naming the field; ws and os accept it', () => {
+    const base = PRESETS['edge-npu'];
+    expect(() => validateArchSpec({ ...base, array: { ...base.array, dataflow: 'is' }, pe: { ...base.pe, zeroSkipping: 'activation' } })).toThrow(/pe\.zeroSkipping.*ws or os/);
+    expect(validateArchSpec({ ...base, pe: { ...base.pe, zeroSkipping: 'activation' } }).pe.zeroSkipping).toBe('activation');
+    expect(validateArchSpec({ ...base, pe: { ...base.pe, zeroSkipping: 'none' } }).pe.zeroSkipping).toBeUndefined();
+  });
+
   it('refuses a split-buffer arch, naming the field', () => {
     const split = PRESETS['scalesim-like'] ?? Object.values(PRESETS).find((p) => p.memories.ifmap);
     expect(() => validateArchSpec({ ...split!, memories: { ...split!.memories, onChipBoundaries: 'greedy' } })).toThrow(ConfigError);
