@@ -45,7 +45,8 @@ export const MODELS_USAGE = 'qloom models [--json]';
 export const MIXED_USAGE =
   'qloom mixed <model> --arch <preset|file> --data <mnist|fmnist|orientation|photos> [--choices w8a8,w4a8,w8a4] [--preset <integer ptq preset>] [--objective energy|cycles] [--budget energy=<E>[pJ|nJ|uJ|mJ|%] | cycles=<N>[%]] [--points N] [--sens-samples N] [--samples N] [--out <dir>] [--json]';
 export const AREA_USAGE = 'qloom area <preset|file.json|file.yaml|file.cfg> [--json]';
-export const TIMELOOP_USAGE = 'qloom timeloop <run-folder|parsed-processed-input.yaml> [--search [--objective energy|cycles|edp] [--budget N] [--seed S]] [--json [--timing]]';
+export const TIMELOOP_USAGE =
+  'qloom timeloop <run-folder|parsed-processed-input.yaml> [--search [--objective energy|cycles|edp] [--budget N] [--seed S]] [--arith [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--data-seed S]] [--json [--timing]]';
 
 const json = { type: 'boolean' } as const;
 /** --json: add the wall-clock times (left out by default, so two identical runs print the same bytes) */
@@ -173,7 +174,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   timeloop: {
     summary: 'evaluate a Timeloop run (its expanded input, ERT and mapping) with qloom\'s own nest analysis: accesses per level, energy, cycles; --search: map it under its constraints',
     usage: TIMELOOP_USAGE,
-    options: { json, timing, search: { type: 'boolean' }, objective: { type: 'string' }, budget: { type: 'string' }, seed: { type: 'string' } },
+    options: { json, timing, search: { type: 'boolean' }, objective: { type: 'string' }, budget: { type: 'string' }, seed: { type: 'string' }, arith: { type: 'boolean' }, 'psum-bits': { type: 'string' }, 'acc-bits': { type: 'string' }, overflow: { type: 'string' }, 'data-seed': { type: 'string' } },
     load: async () => (await import('./timeloop.js')).run,
   },
   mixed: {

@@ -5,13 +5,22 @@
  * `--search [--objective energy|cycles|edp] [--budget N] [--seed S]`: the mapper instead — the best
  * mapping under the run's constraints, as Timeloop mapping entries, and its counts (`--json
  * --timing` adds the search's wall-clock time and mappings per second).
+ * `--arith [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--data-seed S]`: the mapping's
+ * integer arithmetic in its own order on seeded random int8 operands (the given mapping, and with
+ * --search the best one too): outputs that differ from the exact sums, overflows per register.
  */
-import { searchTimeloop, runTimeloop, timeloopReport, timeloopSearchReport, type MapperObjective, type TimeloopResult, type TimeloopSpec } from '../scenarios/index.js';
+import { mappedArithmetic, searchTimeloop, runTimeloop, timeloopReport, timeloopSearchReport, type ArithmeticOptions, type MappedArithmetic, type MapperObjective, type TimeloopResult, type TimeloopSpec } from '../scenarios/index.js';
 import { TIMELOOP_USAGE } from './commands.js';
 import type { Flags } from './flags.js';
 import { table } from './table.js';
 
 const OBJECTIVES: readonly MapperObjective[] = ['energy', 'cycles', 'edp'];
+const OVERFLOWS = ['saturate', 'wrap'] as const;
+
+function arithmeticLine(label: string, a: MappedArithmetic): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  return `${label}: ${n(a.wrongOutputs)} of ${n(a.outputs)} outputs differ from the exact sums; ${n(a.psumEvents)} partial-sum overflows (${a.psumBits}-bit ${a.policy}), ${n(a.accEvents)} accumulator overflows (${a.accBits}-bit), ${n(a.updates)} partial sums sent up — ${n(a.macs)} MACs on random int8 operands (seed ${a.seed})\n`;
+}
 
 function printCounts(spec: TimeloopSpec, r: TimeloopResult): void {
   const pj = (x: number): string => x.toFixed(2);
@@ -35,16 +44,29 @@ export function run(pos: string[], values: Record<string, unknown>, flags: Flags
   const objective = flags.oneOf('objective', OBJECTIVES);
   const budget = flags.int('budget', { min: 1, max: 10_000_000 });
   const seed = flags.int('seed', { min: 0, max: 2 ** 32 - 1 });
+  const arith = values.arith === true;
+  if (!arith) flags.unused(['psum-bits', 'acc-bits', 'overflow', 'data-seed'], 'only with --arith');
+  const psumBits = flags.int('psum-bits', { min: 2, max: 52 }) ?? 16;
+  const accBits = flags.int('acc-bits', { min: 2, max: 52 }) ?? 32;
+  const policy = flags.oneOf('overflow', OVERFLOWS) ?? 'saturate';
+  const dataSeed = flags.int('data-seed', { min: 0, max: 2 ** 32 - 1 }) ?? 1;
   flags.check(TIMELOOP_USAGE);
+  const ao: ArithmeticOptions = { psumBits, accBits, policy, seed: dataSeed };
   if (!search) {
     const tl = runTimeloop(pos[0]);
-    if (values.json === true) process.stdout.write(JSON.stringify(timeloopReport(tl), null, 2) + '\n');
-    else printCounts(tl.spec, tl.result);
+    const a = arith ? mappedArithmetic(tl.spec, ao) : undefined;
+    if (values.json === true) process.stdout.write(JSON.stringify({ ...timeloopReport(tl), ...(a && { arithmetic: a }) }, null, 2) + '\n');
+    else {
+      printCounts(tl.spec, tl.result);
+      if (a) process.stdout.write('\n' + arithmeticLine('arithmetic in the mapping\'s order', a));
+    }
     return;
   }
   const s = searchTimeloop(pos[0], { ...(objective && { objective }), ...(budget !== undefined && { budget }), ...(seed !== undefined && { seed }) });
+  const best = arith ? mappedArithmetic(s.search.spec, ao) : undefined;
+  const givenArith = arith && s.givenSpec ? mappedArithmetic(s.givenSpec, ao) : undefined;
   if (values.json === true) {
-    process.stdout.write(JSON.stringify(timeloopSearchReport(s, { timing: values.timing === true }), null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...timeloopSearchReport(s, { timing: values.timing === true }), ...(best && { arithmetic: { best, given: givenArith ?? null } }) }, null, 2) + '\n');
     return;
   }
   const m = s.search;
@@ -59,4 +81,5 @@ export function run(pos: string[], values: Record<string, unknown>, flags: Flags
   }
   process.stdout.write('\n');
   printCounts(m.spec, m.result);
+  if (best) process.stdout.write('\n' + arithmeticLine('arithmetic in the best mapping\'s order', best) + (givenArith ? arithmeticLine('arithmetic in the run\'s own mapping\'s order', givenArith) : ''));
 }

@@ -43,7 +43,7 @@ export { loadArch, repriceRunResult, saveRunResult, simulateTopology, type Topol
 export { simulateModel, type ModelRun, type ModelRunOptions } from './simulate-model.js';
 export { mixedPrecision, writeMixedResult, type MixedOptions, type MixedPoint, type MixedResult } from './mixed.js';
 export { runSummary, type RunResult } from '../sim/result.js';
-export { runTimeloop, searchTimeloop, timeloopReport, timeloopSearchReport, TIMELOOP_INPUT, type TimeloopSearch, type MapperObjective, type MapperOptions, type MapperResult, type MappingEntry, type TimeloopConstraints, type TimeloopRun, type TimeloopResult, type TimeloopLevelStats, type TimeloopDataSpaceStats, type TimeloopSpec } from './timeloop.js';
+export { mappedArithmetic, type ArithmeticOptions, type MappedArithmetic, runTimeloop, searchTimeloop, timeloopReport, timeloopSearchReport, TIMELOOP_INPUT, type TimeloopSearch, type MapperObjective, type MapperOptions, type MapperResult, type MappingEntry, type TimeloopConstraints, type TimeloopRun, type TimeloopResult, type TimeloopLevelStats, type TimeloopDataSpaceStats, type TimeloopSpec } from './timeloop.js';
 
 // integer execution of quantized ONNX models
 export { execQuantized, openQuantizedOnnx, outputFileName, type ExecOptions, type ExecSummary, type OpenedModel } from './exec.js';

@@ -12,6 +12,8 @@ import { parseTimeloopInput, type TimeloopFile, type TimeloopSpec } from '../arc
 import { ConfigError, ResourceError, systemError } from '../errors/index.js';
 import { searchMappings, type MapperOptions, type MapperResult } from '../sim/mapping/mapper.js';
 import { evaluateTimeloop, type TimeloopResult } from '../sim/mapping/timeloop-model.js';
+import { rankSizes, runMapped, type MappedAccumulators } from '../sim/mapping/mapped-kernel.js';
+import { Prng } from '../nets/prng.js';
 
 export type { TimeloopResult, TimeloopLevelStats, TimeloopDataSpaceStats } from '../sim/mapping/timeloop-model.js';
 export type { TimeloopSpec } from '../arch/timeloop.js';
@@ -86,8 +88,9 @@ export function runTimeloop(path: string): TimeloopRun {
 export interface TimeloopSearch {
   readonly constraints: TimeloopConstraints;
   readonly search: MapperResult;
-  /** the run's own mapping evaluated (absent when the input has none) */
+  /** the run's own mapping evaluated (absent when the input has none), and its spec */
   readonly given?: TimeloopResult;
+  readonly givenSpec?: TimeloopSpec;
   readonly files: TimeloopRun['files'];
 }
 
@@ -102,13 +105,16 @@ export function searchTimeloop(path: string, opts: MapperOptions = {}): Timeloop
   const spec = parseTimeloopInput(at.files, { mapping: 'optional' });
   const constraints = parseTimeloopConstraints(at.files.input, spec);
   let given: TimeloopResult | undefined;
+  let givenSpec: TimeloopSpec | undefined;
   try {
-    given = evaluateTimeloop(parseTimeloopInput(at.files));
+    givenSpec = parseTimeloopInput(at.files);
+    given = evaluateTimeloop(givenSpec);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
+    givenSpec = undefined;
   }
   const search = searchMappings(spec, constraints, opts);
-  return { constraints, search, ...(given ? { given } : {}), files: { input: at.input, ...(at.ert ? { ert: at.ert } : {}), ...(at.map ? { map: at.map } : {}) } };
+  return { constraints, search, ...(given && givenSpec ? { given, givenSpec } : {}), files: { input: at.input, ...(at.ert ? { ert: at.ert } : {}), ...(at.map ? { map: at.map } : {}) } };
 }
 
 /**
@@ -156,4 +162,50 @@ export function timeloopReport(run: TimeloopRun): Record<string, unknown> {
     })),
     files: run.files,
   };
+}
+
+/** How `mappedArithmetic` accumulates (sim/mapping/mapped-kernel.ts). */
+export interface ArithmeticOptions extends MappedAccumulators {
+  /** seed of the random int8 operands */
+  readonly seed: number;
+}
+
+/** A mapping's integer arithmetic on seeded random operands, against exact sums. */
+export interface MappedArithmetic {
+  readonly seed: number;
+  readonly psumBits: number;
+  readonly accBits: number;
+  readonly policy: MappedAccumulators['policy'];
+  readonly macs: number;
+  readonly outputs: number;
+  /** outputs whose accumulator differs from the exact sum */
+  readonly wrongOutputs: number;
+  readonly psumEvents: number;
+  readonly accEvents: number;
+  /** partial sums the L0 registers sent up (Timeloop's updates of Outputs to the parent) */
+  readonly updates: number;
+}
+
+/**
+ * Runs a mapping's MACs in its own order (sim/mapping/mapped-kernel.ts) on int8 operands drawn
+ * from `seed` (uniform in [−128, 127], every read-only data space), with the given registers, and
+ * compares every output with the exact sum: which outputs a narrow register changes, and how many
+ * adds overflowed where — the same problem under another mapping can give other numbers.
+ */
+export function mappedArithmetic(spec: TimeloopSpec, opts: ArithmeticOptions): MappedArithmetic {
+  const rng = new Prng(opts.seed);
+  const operands: Record<string, Int32Array> = {};
+  spec.problem.dataSpaces.forEach((d, i) => {
+    if (d.readWrite) return;
+    const n = rankSizes(spec, i).reduce((a, b) => a * b, 1);
+    const v = new Int32Array(n);
+    for (let j = 0; j < n; j++) v[j] = rng.int(256) - 128;
+    operands[d.name] = v;
+  });
+  const exact = runMapped(spec, operands, { psumBits: 53, accBits: 53, policy: 'ideal' });
+  const r = runMapped(spec, operands, opts);
+  let wrong = 0;
+  for (let i = 0; i < r.outputs.length; i++) if (r.outputs[i] !== exact.outputs[i]) wrong++;
+  const macs = spec.problem.bounds.reduce((a, b) => a * b, 1);
+  return { seed: opts.seed, psumBits: opts.psumBits, accBits: opts.accBits, policy: opts.policy, macs, outputs: r.outputs.length, wrongOutputs: wrong, psumEvents: r.psumEvents, accEvents: r.accEvents, updates: r.updates };
 }

@@ -28,6 +28,20 @@ describe('qloom timeloop', () => {
     expect(level('MainMemory').dataSpaces.Outputs).toEqual(expect.objectContaining({ reads: 0, fills: 0, updates: 512 }));
   });
 
+  it.skipIf(!existsSync(RUN))('--arith runs the mapping\'s arithmetic: partial sums sent up = Timeloop\'s updates; narrow registers change outputs; its flags need --arith', async () => {
+    const wide = JSON.parse((await qloom('timeloop', RUN, '--arith', '--psum-bits', '40', '--acc-bits', '48', '--json')).stdout) as Report & { arithmetic: { updates: number; wrongOutputs: number; outputs: number; macs: number } };
+    // the register file keeps Outputs, the global buffer bypasses them: every partial sum goes to main memory
+    expect(wide.arithmetic.updates).toBe(wide.levels.find((l) => l.name === 'MainMemory')!.dataSpaces.Outputs.updates);
+    expect([wide.arithmetic.wrongOutputs, wide.arithmetic.outputs, wide.arithmetic.macs]).toEqual([0, 512, 1536]);
+    const narrow = await qloom('timeloop', RUN, '--arith', '--psum-bits', '12', '--overflow', 'wrap');
+    expect(narrow.code).toBe(0);
+    expect(narrow.stdout).toMatch(/arithmetic in the mapping's order: [\d,]+ of 512 outputs differ from the exact sums; [\d,]+ partial-sum overflows \(12-bit wrap\)/);
+    expect(Number(/: ([\d,]+) of 512 outputs differ/.exec(narrow.stdout)![1].replace(/,/g, ''))).toBeGreaterThan(0);
+    const bad = await qloom('timeloop', RUN, '--psum-bits', '12');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--psum-bits/);
+  });
+
   it.skipIf(!existsSync(RUN))('without --json prints a table per level', async () => {
     const r = await qloom('timeloop', resolve(RUN, 'parsed-processed-input.yaml'));
     expect(r.code).toBe(0);
