@@ -20,6 +20,8 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   'textlines-ort': () => import('./textlines-ort.js'),
   'zero-gating': () => import('./zero-gating.js'),
   'on-chip': () => import('./on-chip.js'),
+  'mapper-vs-fixed': () => import('./mapper-vs-fixed.js'),
+  'mapping-numbers': () => import('./mapping-numbers.js'),
   mapper: () => import('./mapper.js'),
 };
 

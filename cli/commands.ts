@@ -45,6 +45,8 @@ export const MODELS_USAGE = 'qloom models [--json]';
 export const MIXED_USAGE =
   'qloom mixed <model> --arch <preset|file> --data <mnist|fmnist|orientation|photos> [--choices w8a8,w4a8,w8a4] [--preset <integer ptq preset>] [--objective energy|cycles] [--budget energy=<E>[pJ|nJ|uJ|mJ|%] | cycles=<N>[%]] [--points N] [--sens-samples N] [--samples N] [--out <dir>] [--json]';
 export const AREA_USAGE = 'qloom area <preset|file.json|file.yaml|file.cfg> [--json]';
+export const MAP_USAGE =
+  'qloom map --model <name|file.onnx> --arch <unified-buffer preset|file> [--preset <ptq preset>] --data <mnist|fmnist|photos> [--images N] [--layer NAME[,NAME…]] [--mapping <map.yaml> (one --layer)] [--search [--budget N] [--seed S] [--objective energy|cycles|edp]] [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--json]';
 export const TIMELOOP_USAGE =
   'qloom timeloop <run-folder|parsed-processed-input.yaml> [--search [--objective energy|cycles|edp] [--budget N] [--seed S]] [--arith [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--data-seed S]] [--json [--timing]]';
 
@@ -170,6 +172,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: AREA_USAGE,
     options: { json },
     load: async () => (await import('./area.js')).run,
+  },
+  map: {
+    summary: 'a network\'s conv / dense layers on the arch as a memory hierarchy: today\'s fixed schedule, the mapper\'s best mapping or a given one — energy, cycles, and the layer\'s real integer arithmetic in each mapping\'s order (outputs the registers change, overflows)',
+    usage: MAP_USAGE,
+    options: { json, model: { type: 'string' }, arch: { type: 'string' }, preset: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' }, layer: { type: 'string' }, mapping: { type: 'string' }, search: { type: 'boolean' }, budget: { type: 'string' }, seed: { type: 'string' }, objective: { type: 'string' }, 'psum-bits': { type: 'string' }, 'acc-bits': { type: 'string' }, overflow: { type: 'string' } },
+    load: async () => (await import('./map.js')).run,
   },
   timeloop: {
     summary: 'evaluate a Timeloop run (its expanded input, ERT and mapping) with qloom\'s own nest analysis: accesses per level, energy, cycles; --search: map it under its constraints',

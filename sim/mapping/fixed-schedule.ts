@@ -1,0 +1,270 @@
+/**
+ * Today's fixed schedule (SCALE-Sim style, sim/timing/compute.ts `planFolds`) of one conv on a
+ * preset, written as a Timeloop mapping of the preset's hierarchy (arch/preset-hierarchy.ts), so
+ * that it and a searched mapping are priced by the same model (`evaluateTimeloop`).
+ *
+ * Weight-stationary (the only dataflow done here; edge-npu, tpu-like and eyeriss-like use it —
+ * OS / IS presets are refused): the array's rows take the GEMM's K = C·R·S of a group, its columns
+ * N = M, the output pixels stream through. As a loop nest (innermost first):
+ * - `WeightReg` temporal Q, P, N: the P·Q·N output pixels stream past one stationary weight per PE
+ *   (`InputReg` below holds the one input in flight: no loops);
+ * - row spatial (the `Accumulator`'s Y fanout; the glb's Y fanout without one): C, R, S factors
+ *   c·r·s ≤ rows; column spatial (the glb's X fanout): M factor ≤ cols;
+ * - the K folds (temporal C, S, R, innermost first: a fold takes the next channels of one filter
+ *   tap) at the `Accumulator` — SCALE-Sim runs a column fold's row folds back to back ("for fc:
+ *   for fr:"), so the partial sums accumulate there, as in qloom's pooled accumulator — or at the
+ *   glb with Outputs bypassing the accumulator (qloom's engine spills the same partial sums to the
+ *   buffer); the accumulator only when one column's P·Q·N partial sums fit it;
+ * - the column folds (temporal M), then the groups G, at the glb.
+ * When the glb's tiles do not fit it, some of the glb's loops move to DRAM, from the outermost (G,
+ * then M, then the K folds), and/or P (then Q) is split at DRAM (the DMA's tiles of rows of output
+ * pixels), the split DRAM's innermost loop (the glb keeps its weights across it) or its outermost
+ * (the glb keeps its inputs across the column folds). Candidates: per place of the K folds, per
+ * place of the split and per number of loops moved (0 … all), the smallest split that fits; the
+ * one with the least energy is the schedule — the benefit of the doubt goes to the fixed schedule
+ * (qloom's engine tiles its own way, sim/engine/tiles.ts).
+ *
+ * Perfect factorization (Timeloop's model has no residual loops): K and M are cut the way SCALE-Sim
+ * counts folds. `padForArray` pads M to f·⌈M/f⌉ with f = ⌈M/cols⌉ SCALE-Sim's column folds (so the
+ * fold count is SCALE-Sim's, < f padded channels), and C likewise over rows when C ≥ rows (row
+ * folds f·R·S instead of SCALE-Sim's ⌈C·R·S/rows⌉ when rows ∤ C). When C < rows the rows take C
+ * times the divisors r | R, s | S with the largest C·r·s ≤ rows, unpadded (SCALE-Sim splits the
+ * flattened window across folds instead: more folds here, e.g. 3 instead of 2 for C = 3, 3×3 on 16
+ * rows). The padded problem is what both the fixed and the searched mapping run.
+ */
+import { CONV_DIMS, LEVEL, convMacs, timeloopSpecOfPreset, type ConvDim, type ConvDims } from '../../arch/preset-hierarchy.js';
+import type { ArchSpec } from '../../arch/spec.js';
+import type { TimeloopConstraints } from '../../arch/timeloop-constraints.js';
+import { unconstrained } from '../../arch/timeloop-constraints.js';
+import type { TimeloopSpec, TimeloopStorageLevel } from '../../arch/timeloop.js';
+import { ConfigError, InvariantError } from '../../errors/index.js';
+import { viewOutDims, type GemmView } from '../timing/gemm-view.js';
+import { planFolds } from '../timing/compute.js';
+import { evaluateTimeloop, type TimeloopResult } from './timeloop-model.js';
+
+/** A GEMM view as a conv: its geometry per group, or a plain GEMM as a 1×1 conv on M×1 pixels. */
+export function convDimsOfView(view: GemmView): ConvDims {
+  const g = view.conv;
+  const { outH, outW } = viewOutDims(view);
+  if (g === null) return { name: view.name, R: 1, S: 1, P: outH, Q: outW, C: view.K, M: view.N, N: 1, G: view.groups, strideH: 1, strideW: 1, dilationH: 1, dilationW: 1 };
+  return {
+    name: view.name,
+    R: g.filterH,
+    S: g.filterW,
+    P: outH,
+    Q: outW,
+    C: g.channels / g.group,
+    M: g.numFilters / g.group,
+    N: 1,
+    G: g.group,
+    strideH: g.strideH,
+    strideW: g.strideW,
+    dilationH: g.dilationH,
+    dilationW: g.dilationW,
+  };
+}
+
+export interface Padding {
+  /** the problem both mappings run */
+  readonly padded: ConvDims;
+  /** padded MACs ÷ the layer's MACs − 1 (0: none) */
+  readonly extraMacs: number;
+  /** the row spatial factors and the column spatial factor of the fixed schedule */
+  readonly rowFactors: { readonly C: number; readonly R: number; readonly S: number };
+  readonly colFactor: number;
+  /** K folds × M folds × G of the fixed schedule, and SCALE-Sim's (planFolds) for the unpadded layer */
+  readonly folds: number;
+  readonly scaleSimFolds: number;
+}
+
+const divisors = (n: number): number[] => [...Array(n).keys()].map((i) => i + 1).filter((d) => n % d === 0);
+
+/** SCALE-Sim's fold count f of x over `lanes`, and x padded to f·⌈x/f⌉ (lanes used: ⌈x/f⌉) */
+function foldPad(x: number, lanes: number): { padded: number; lane: number } {
+  const f = Math.ceil(x / lanes);
+  const lane = Math.ceil(x / f);
+  return { padded: f * lane, lane };
+}
+
+/** The padding the fixed WS schedule needs on `spec`'s array (see the file header). */
+export function padForArray(spec: ArchSpec, layer: ConvDims): Padding {
+  const { rows, cols } = spec.array;
+  const m = foldPad(layer.M, cols);
+  let C = layer.C;
+  let rowFactors: { C: number; R: number; S: number };
+  if (layer.C >= rows) {
+    const c = foldPad(layer.C, rows);
+    C = c.padded;
+    rowFactors = { C: c.lane, R: 1, S: 1 };
+  } else {
+    rowFactors = { C: layer.C, R: 1, S: 1 };
+    for (const r of divisors(layer.R)) {
+      for (const s of divisors(layer.S)) {
+        const used = layer.C * r * s;
+        if (used <= rows && used > rowFactors.C * rowFactors.R * rowFactors.S) rowFactors = { C: layer.C, R: r, S: s };
+      }
+    }
+  }
+  const padded: ConvDims = { ...layer, C, M: m.padded };
+  const folds = (C / rowFactors.C) * (layer.R / rowFactors.R) * (layer.S / rowFactors.S) * (m.padded / m.lane) * layer.G;
+  const view: GemmView = { name: layer.name, M: layer.P * layer.Q * layer.N, K: layer.C * layer.R * layer.S, N: layer.M, groups: layer.G, conv: null };
+  const plan = planFolds(view, rows, cols, 'ws');
+  return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactor: m.lane, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
+}
+
+const idx = (d: ConvDim): number => CONV_DIMS.indexOf(d);
+
+/** a permutation (innermost first) starting with `inner`, the other dimensions after them */
+function perm(inner: readonly ConvDim[]): number[] {
+  const head = inner.map(idx);
+  return [...head, ...CONV_DIMS.map((_, k) => k).filter((k) => !head.includes(k))];
+}
+
+type Factors = Partial<Record<ConvDim, number>>;
+const factorArray = (f: Factors): number[] => CONV_DIMS.map((d) => f[d] ?? 1);
+
+export interface FixedSchedule {
+  readonly spec: TimeloopSpec;
+  readonly padding: Padding;
+  /** where the K folds run: the accumulator (partial sums stay there) or the glb */
+  readonly kFoldsAt: string;
+  /** loops moved to DRAM to make the glb's tiles fit, outermost first (`P/4`: P split, 4 at DRAM) */
+  readonly atDram: readonly string[];
+}
+
+/**
+ * The fixed WS schedule of `layer` (padded by `padForArray`) as a mapping of the preset's
+ * hierarchy; throws ConfigError for a dataflow other than WS, or when no DRAM split makes it fit.
+ */
+export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
+  if (arch.array.dataflow !== 'ws') throw new ConfigError(`arch "${arch.name}": the fixed schedule is written for weight-stationary arrays only (dataflow ${arch.array.dataflow})`);
+  const padding = padForArray(arch, layer);
+  const L = padding.padded;
+  const base = timeloopSpecOfPreset(arch, L);
+  const names = base.storage.map((s) => s.name);
+  const at = (n: string): number => names.indexOf(n);
+  const acc = at(LEVEL.accumulator);
+  const glb = at(LEVEL.glb);
+  const dram = at(LEVEL.dram);
+  const streamLevel = at(LEVEL.weightReg) >= 0 ? at(LEVEL.weightReg) : 0;
+  const rf = padding.rowFactors;
+  const kFolds: Factors = { C: L.C / rf.C, R: L.R / rf.R, S: L.S / rf.S };
+  const accTile = L.P * L.Q * L.N;
+  const accFits = acc >= 0 && base.storage[acc].capacityWords !== null && accTile <= (base.storage[acc].capacityWords as number);
+  // glb loops, outermost first, each a dimension and its factor
+  const glbLoopsOf = (kAtAcc: boolean): [ConvDim, number][] => [
+    ['G', L.G],
+    ['M', L.M / padding.colFactor],
+    ...(kAtAcc ? [] : ([['R', kFolds.R], ['S', kFolds.S], ['C', kFolds.C]] as [ConvDim, number][])),
+  ];
+  const build = (kAtAcc: boolean, toDram: number, pSplit: number, qSplit: number, pOuter: boolean): TimeloopSpec => {
+    const glbLoops = glbLoopsOf(kAtAcc);
+    const temporal = base.storage.map(() => ({} as Factors));
+    const order = base.storage.map(() => [] as ConvDim[]);
+    temporal[streamLevel] = { Q: L.Q / qSplit, P: L.P / pSplit, N: L.N };
+    order[streamLevel] = ['Q', 'P', 'N'];
+    if (kAtAcc) {
+      temporal[acc] = kFolds;
+      order[acc] = ['C', 'S', 'R'];
+    }
+    const inGlb = glbLoops.slice(toDram);
+    const inDram = glbLoops.slice(0, toDram);
+    for (const [d, f] of inGlb) temporal[glb][d] = f;
+    order[glb] = inGlb.map(([d]) => d).reverse();
+    for (const [d, f] of inDram) temporal[dram][d] = f;
+    temporal[dram].P = pSplit;
+    temporal[dram].Q = qSplit;
+    const folds = inDram.map(([d]) => d).reverse();
+    order[dram] = pOuter ? [...folds, 'P', 'Q'] : ['P', 'Q', ...folds];
+    const storage = base.storage.map((level, s): TimeloopStorageLevel => {
+      let spatial = level.spatial;
+      if (s === glb && spatial !== null) {
+        // columns take M (X); without an accumulator level the rows (Y) are here too
+        const rowsHere = acc < 0;
+        spatial = rowsHere
+          ? { factors: factorArray({ M: padding.colFactor, C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['M', 'C', 'S', 'R']), split: 1 }
+          : { factors: factorArray({ M: padding.colFactor }), permutation: perm(['M']), split: CONV_DIMS.length };
+      } else if (s === acc && spatial !== null) {
+        spatial = { factors: factorArray({ C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['C', 'S', 'R']), split: 0 };
+      }
+      const keep = s === acc && !kAtAcc ? level.keep.map(() => false) : level.keep;
+      return { ...level, temporal: { factors: factorArray(temporal[s]), permutation: perm(order[s]) }, spatial, keep };
+    });
+    return { ...base, storage };
+  };
+  const energy = (s: TimeloopSpec): number | null => {
+    try {
+      return evaluateTimeloop(s).energyPj;
+    } catch (e) {
+      if (e instanceof ConfigError) return null;
+      throw e;
+    }
+  };
+  const describeDram = (glbLoops: readonly [ConvDim, number][], toDram: number, p: number, q: number, pOuter: boolean): string[] => {
+    const split = [...(q > 1 ? [`Q/${q}`] : []), ...(p > 1 ? [`P/${p}`] : [])];
+    const folds = glbLoops.slice(0, toDram).map(([d, f]) => `${d}${f}`);
+    return pOuter ? [...split, ...folds] : [...folds, ...split];
+  };
+  // per place of the K folds (the accumulator when one column's partial sums fit it, the glb), per
+  // number of loops moved to DRAM and per place of the P/Q split at DRAM (innermost: the glb keeps
+  // its weights across the split; outermost: its inputs across the column folds), the smallest
+  // split that fits; of these candidates the one with the least energy is the schedule
+  let best: { spec: TimeloopSpec; energy: number; atDram: string[]; kAtAcc: boolean } | null = null;
+  for (const kAtAcc of accFits ? [true, false] : [false]) {
+    const glbLoops = glbLoopsOf(kAtAcc);
+    for (const pOuter of [false, true]) {
+      for (let toDram = 0; toDram <= glbLoops.length; toDram++) {
+        const splits: [number, number][] = [...divisors(L.P).map((p): [number, number] => [p, 1]), ...divisors(L.Q).slice(1).map((q): [number, number] => [L.P, q])];
+        for (const [p, q] of splits) {
+          if (pOuter && p * q === 1) continue;
+          const s = build(kAtAcc, toDram, p, q, pOuter);
+          const e = energy(s);
+          if (e === null) continue;
+          if (best === null || e < best.energy) best = { spec: s, energy: e, atDram: describeDram(glbLoops, toDram, p, q, pOuter), kAtAcc };
+          break;
+        }
+      }
+    }
+  }
+  if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
+  return { spec: check(best.spec, arch), padding, kFoldsAt: best.kAtAcc ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
+}
+
+/** every dimension's factors multiply to its bound, and no spatial loop exceeds its fanout */
+function check(spec: TimeloopSpec, arch: ArchSpec): TimeloopSpec {
+  CONV_DIMS.forEach((d, k) => {
+    const product = spec.storage.reduce((a, l) => a * l.temporal.factors[k] * (l.spatial?.factors[k] ?? 1), 1);
+    if (product !== spec.problem.bounds[k]) throw new InvariantError(`fixed schedule on ${arch.name}: the factors of ${d} multiply to ${product}, not ${spec.problem.bounds[k]}`);
+  });
+  for (const l of spec.storage) {
+    if (l.spatial === null) continue;
+    let x = 1;
+    let y = 1;
+    l.spatial.permutation.forEach((d, pos) => (pos < l.spatial!.split ? (x *= l.spatial!.factors[d]) : (y *= l.spatial!.factors[d])));
+    if (x > l.fanoutX || y > l.fanoutY) throw new InvariantError(`fixed schedule on ${arch.name}: ${x}×${y} spatial loops under ${l.name}, fanout ${l.fanoutX}×${l.fanoutY}`);
+  }
+  return spec;
+}
+
+/**
+ * The mapper's constraints on a preset hierarchy: `unconstrained(spec)` (every factor, order and
+ * split free, capacities and fanouts from the hierarchy), except that a register or accumulator
+ * can hold only the data space it is built for (it may still be bypassed).
+ */
+export function presetConstraints(spec: TimeloopSpec): TimeloopConstraints {
+  const u = unconstrained(spec);
+  const own: Record<string, string> = { [LEVEL.inputReg]: 'Inputs', [LEVEL.weightReg]: 'Weights', [LEVEL.accumulator]: 'Outputs' };
+  return {
+    levels: u.levels.map((l, s) => {
+      const ds = own[spec.storage[s].name];
+      if (ds === undefined) return l;
+      return { ...l, keep: spec.problem.dataSpaces.map((d) => (d.name === ds ? null : false)) };
+    }),
+  };
+}
+
+/** the fixed schedule's evaluation (a convenience for the bench and tests) */
+export function evaluateFixed(arch: ArchSpec, layer: ConvDims): { schedule: FixedSchedule; result: TimeloopResult } {
+  const schedule = fixedScheduleSpec(arch, layer);
+  return { schedule, result: evaluateTimeloop(schedule.spec) };
+}
