@@ -176,7 +176,8 @@ export async function mapModel(opts: MapModelOptions): Promise<MapModelResult> {
     const d = fixed.padding.padded;
     let searched: MappedLayer['searched'];
     if (opts.search) {
-      const s = searchMappings(fixed.spec, presetConstraints(fixed.spec), { objective: opts.search.objective ?? 'energy', budget: opts.search.budget ?? 1000, seed: opts.search.seed ?? 1 });
+      // from the fixed schedule: the search returns it when it finds nothing better
+      const s = searchMappings(fixed.spec, presetConstraints(fixed.spec), { objective: opts.search.objective ?? 'energy', budget: opts.search.budget ?? 1000, seed: opts.search.seed ?? 1, start: fixed.spec });
       searched = { ...runOf(s.spec, ops, exact, regs), evaluated: s.evaluated, mappingsPerSecond: s.mappingsPerSecond };
     }
     const given = mappingText !== undefined ? runOf(applyTimeloopMapping(fixed.spec, { file: opts.mapping!, text: mappingText }), ops, exact, regs) : undefined;

@@ -32,6 +32,12 @@ export interface MapperOptions {
   readonly seed?: number;
   /** 'auto' (default): exhaustive when the space fits the budget */
   readonly mode?: 'auto' | 'exhaustive' | 'random';
+  /**
+   * a mapping of the same problem and hierarchy to start from (a fixed schedule): evaluated first,
+   * and the first climb starts there — so the result is never worse than it. Refused (UsageError)
+   * when it lies outside the constrained space.
+   */
+  readonly start?: TimeloopSpec;
   /** called after every evaluation, in order (tests watch the search with it) */
   readonly onEvaluate?: (spec: TimeloopSpec, result: TimeloopResult, value: number) => void;
 }
@@ -176,7 +182,14 @@ export function searchMappings(spec: TimeloopSpec, constraints: TimeloopConstrai
     if (all === null) throw new UsageError(`the mapspace has more than ${EXHAUSTIVE_CAP} points: too large for an exhaustive search (use random search with a budget)`);
     for (const p of all) visit(p);
   } else {
-    climb(space, visit, budget, new Prng(seed), () => evaluated, () => best?.point ?? null);
+    let start: { value: number; point: MapPoint } | null = null;
+    if (opts.start) {
+      const p = space.pointOf(opts.start);
+      const v = p === null ? null : visit(p);
+      if (p === null || v === null) throw new UsageError(`the start mapping is ${p === null ? 'outside the constrained mapspace' : `refused: ${space.refusal(p) ?? 'the model refused it'}`}`);
+      start = { value: v, point: p };
+    }
+    climb(space, visit, budget, new Prng(seed), () => evaluated, () => best?.point ?? null, start);
   }
   const elapsedMs = performance.now() - t0;
   const found = best as Best | null;
@@ -208,6 +221,7 @@ function climb(
   rng: Prng,
   evaluated: () => number,
   bestPoint: () => MapPoint | null,
+  start: { value: number; point: MapPoint } | null = null,
 ): void {
   // every draw, valid or not, counts towards a cap, so a space of mostly invalid points ends
   const maxDraws = budget * 50;
@@ -234,7 +248,8 @@ function climb(
     if (s === null) break;
     remember(s.value, s.point);
   }
-  let current = elite.length > 0 ? { ...elite[0] } : sample();
+  if (start !== null) remember(start.value, start.point);
+  let current = start !== null ? { ...start } : elite.length > 0 ? { ...elite[0] } : sample();
   // a climb stalls after STALL evaluated neighbours without improvement, or many more steps that
   // were refused or already seen (those cost no evaluation, so they are allowed more)
   let stalled = 0;

@@ -207,6 +207,50 @@ export class Mapspace {
     return { ...this.spec, storage };
   }
 
+  /**
+   * The point of this space that is `spec`'s own mapping (the same problem and hierarchy), or null
+   * when the mapping lies outside it: a factor other than a fixed one or outside a min/max, an order
+   * against a prefix / suffix or a user split, a keep flag the constraints fix otherwise. What a
+   * search can start from (MapperOptions.start).
+   */
+  pointOf(spec: TimeloopSpec): MapPoint | null {
+    const factors: number[][] = [];
+    for (let d = 0; d < this.nDims; d++) {
+      const f = new Array<number>(this.slots.length).fill(1);
+      spec.storage.forEach((level, s) => {
+        const [t, sp] = this.levelSlots[s];
+        f[t] = level.temporal.factors[d];
+        if (sp >= 0) f[sp] = level.spatial?.factors[d] ?? 1;
+        else if ((level.spatial?.factors[d] ?? 1) !== 1) f[t] = NaN;
+      });
+      const ds = this.dims[d];
+      if (f.some((x, i) => !Number.isInteger(x) || (ds.fixed[i] !== null && ds.fixed[i] !== x)) || !this.factorsOk(d, f)) return null;
+      factors.push(f);
+    }
+    const order: number[][] = [];
+    const xCount: number[] = [];
+    for (let i = 0; i < this.slots.length; i++) {
+      const sl = this.slots[i];
+      const level = spec.storage[sl.level];
+      const loops = sl.spatial ? level.spatial : level.temporal;
+      const perm = loops?.permutation ?? [...Array(this.nDims).keys()];
+      const nonUnitOf = (ds: readonly number[]) => ds.filter((d) => factors[d][i] > 1);
+      // a prefix / suffix binds only loops that run: compare the non-unit ones
+      const head = nonUnitOf(perm.slice(0, sl.prefix.length));
+      const tail = nonUnitOf(perm.slice(perm.length - sl.suffix.length));
+      if (head.join() !== nonUnitOf(sl.prefix).join() || tail.join() !== nonUnitOf(sl.suffix).join()) return null;
+      order.push(perm.filter((d) => sl.free.includes(d)));
+      if (sl.spatial) {
+        const split = level.spatial?.split ?? this.nDims;
+        if (sl.split !== null && sl.split !== split) return null;
+        xCount.push(perm.slice(0, split).filter((d) => factors[d][i] > 1).length);
+      } else xCount.push(0);
+    }
+    const keep = spec.storage.map((level) => [...level.keep]);
+    for (let s = 0; s < keep.length; s++) for (let pv = 0; pv < this.nDs; pv++) if (this.keepFixed[s][pv] !== null && this.keepFixed[s][pv] !== keep[s][pv]) return null;
+    return { factors, order, xCount, keep };
+  }
+
   /** why the point cannot be evaluated (capacity, fanout, nothing keeps a data space), or null */
   refusal(p: MapPoint): string | null {
     for (let i = 0; i < this.slots.length; i++) {

@@ -4,6 +4,7 @@ import { LEVEL, convMacs, presetErt, timeloopSpecOfPreset, type ConvDims } from 
 import { presetSpec } from '../../../arch/spec.js';
 import { convDimsOfView, fixedScheduleSpec, padForArray, presetConstraints } from '../../../sim/mapping/fixed-schedule.js';
 import { searchMappings } from '../../../sim/mapping/mapper.js';
+import { Mapspace } from '../../../sim/mapping/mapspace.js';
 import { evaluateTimeloop } from '../../../sim/mapping/timeloop-model.js';
 import { gemmViewOfConv } from '../../../sim/timing/gemm-view.js';
 
@@ -92,6 +93,25 @@ describe('preset hierarchy (edge-npu)', () => {
     expect(kept[LEVEL.weightReg].slice(1)).toEqual([false, false]);
     expect([kept[LEVEL.inputReg][0], kept[LEVEL.inputReg][2]]).toEqual([false, false]);
     expect(kept[LEVEL.accumulator].slice(0, 2)).toEqual([false, false]);
+  });
+
+  it('a search can start from the fixed schedule: its point round-trips, and the result is never worse than it', () => {
+    const l = conv({});
+    const f = fixedScheduleSpec(edge, l);
+    const fixed = evaluateTimeloop(f.spec);
+    const space = new Mapspace(f.spec, presetConstraints(f.spec));
+    const p = space.pointOf(f.spec)!;
+    expect(p).not.toBeNull();
+    expect(space.refusal(p)).toBeNull();
+    const back = evaluateTimeloop(space.toSpec(p));
+    expect([back.energyPj, back.cycles]).toEqual([fixed.energyPj, fixed.cycles]);
+    for (const seed of [1, 2, 3]) {
+      const s = searchMappings(f.spec, presetConstraints(f.spec), { budget: 60, seed, start: f.spec });
+      expect(s.result.energyPj).toBeLessThanOrEqual(fixed.energyPj);
+    }
+    // a mapping the constraints forbid (a register keeping another register's data space) is refused
+    const wrong = { ...f.spec, storage: f.spec.storage.map((lv) => (lv.name === LEVEL.weightReg ? { ...lv, keep: [true, true, false] } : lv)) };
+    expect(() => searchMappings(f.spec, presetConstraints(f.spec), { budget: 60, start: wrong })).toThrow(/outside the constrained mapspace/);
   });
 
   it('a layer whose column fold of weights overflows the glb (ResNet-18 Conv5_1b on eyeriss-like) gets K folds out of the glb', () => {
