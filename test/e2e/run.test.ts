@@ -34,7 +34,7 @@ describe.skipIf(!existsSync(GOLDEN))('qloom run --topology', () => {
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as Summary;
     expect(Object.keys(doc)).toEqual(['layers', 'totals']);
-    expect(Object.keys(doc.layers[0])).toEqual(['name', 'cycles', 'stallCycles', 'utilization', 'macs', 'energyPj', 'overflows', 'overflowsPerSample', 'overflowsBy', 'bitsMoved', 'bits']);
+    expect(Object.keys(doc.layers[0])).toEqual(['name', 'cycles', 'stallCycles', 'utilization', 'macs', 'energyPj', 'overflows', 'overflowsPerSample', 'overflowsBy', 'bitsMoved', 'bits', 'dramBytes']);
     expect(Object.keys(doc.totals)).toEqual(['cycles', 'stallCycles', 'macs', 'energyPj', 'overflows', 'overflowsPerSample', 'overflowsBy', 'bitsMoved', 'bits']);
     expect(doc.layers.map((l) => l.name)).toEqual(['Conv1', 'Conv2', 'Conv3', 'Conv4', 'Conv5']);
     expect(doc.layers.map((l) => l.cycles)).toEqual(scaleSimCycles('alexnet_os_32x32'));
