@@ -580,22 +580,26 @@ export function parseTimeloopInput(files: TimeloopInputFiles, opts: { mapping?: 
 /**
  * `spec` with the mapping of `file` (Timeloop's mapping YAML: `mapping:` entries with target,
  * type temporal / spatial / bypass, factors, permutation, split, keep / bypass — the form of a
- * Timeloop `*.map.yaml`) in place of its own: a level without a temporal (spatial) entry gets
+ * Timeloop `*.map.yaml` — or, for several layers of a network, `layers: { <layer>: [entries] }`,
+ * read for `layer`) in place of its own: a level without a temporal (spatial) entry gets
  * factors 1; without a keep/bypass entry it keeps everything. Every problem in one ConfigError
  * naming the file: unknown levels and dimensions, spatial factors beyond a level's fanout,
  * factors whose product is not the problem's bound, a data space no level keeps.
  */
-export function applyTimeloopMapping(spec: TimeloopSpec, file: TimeloopFile): TimeloopSpec {
+export function applyTimeloopMapping(spec: TimeloopSpec, file: TimeloopFile, layer?: string): TimeloopSpec {
   const ctx: Ctx = { problems: [], prefix: '' };
   const doc = parseText(file, ctx);
   if (doc === undefined) throw new ConfigError(ctx.problems, file.file);
   const problem = spec.problem;
   const dims = problem.dimensions;
-  const directives = readMapping(list(doc.mapping, 'mapping', ctx), 'mapping', ctx, spec.storage.map((l) => l.name), problem);
+  // one layer's mapping (`mapping:`), or several by layer name (`layers: { conv1: [ … ], … }`)
+  const at = layer !== undefined && isPlainObject(doc.layers) ? `layers.${layer}` : 'mapping';
+  const entries = layer !== undefined && isPlainObject(doc.layers) ? doc.layers[layer] : doc.mapping;
+  const directives = readMapping(list(entries, at, ctx), at, ctx, spec.storage.map((l) => l.name), problem);
   const product = dims.map(() => 1);
   const storage = spec.storage.map((l): TimeloopStorageLevel => {
     const d = directives.get(l.name) ?? {};
-    const at = `mapping (target ${l.name})`;
+    const where = `${at} (target ${l.name})`;
     const temporal: TimeloopLoops = { factors: d.temporal?.factors ?? dims.map(() => 1), permutation: d.temporal?.permutation ?? dims.map((_, k) => k) };
     let spatial: TimeloopSpatialLoops | null = null;
     if (l.fanoutX * l.fanoutY > 1) {
@@ -607,17 +611,17 @@ export function applyTimeloopMapping(spec: TimeloopSpec, file: TimeloopFile): Ti
         if (pos < s.split) x *= s.factors[dim];
         else y *= s.factors[dim];
       });
-      if (x > l.fanoutX || y > l.fanoutY) push(ctx, at, `spatial factors use ${x}×${y} (X×Y) instances, the fanout below "${l.name}" is ${l.fanoutX}×${l.fanoutY}`);
+      if (x > l.fanoutX || y > l.fanoutY) push(ctx, where, `spatial factors use ${x}×${y} (X×Y) instances, the fanout below "${l.name}" is ${l.fanoutX}×${l.fanoutY}`);
       spatial = s;
-    } else if (d.spatial !== undefined && d.spatial.factors?.some((f) => f > 1)) push(ctx, at, `spatial factors on "${l.name}", which has no fanout below it`);
+    } else if (d.spatial !== undefined && d.spatial.factors?.some((f) => f > 1)) push(ctx, where, `spatial factors on "${l.name}", which has no fanout below it`);
     for (let k = 0; k < dims.length; k++) product[k] *= temporal.factors[k] * (spatial?.factors[k] ?? 1);
     return { ...l, temporal, spatial, keep: d.data?.keep ?? problem.dataSpaces.map(() => true) };
   });
   dims.forEach((d, k) => {
-    if (product[k] !== problem.bounds[k]) push(ctx, 'mapping', `the factors of ${d} multiply to ${product[k]}, the problem's ${d} is ${problem.bounds[k]} (imperfect factorization is not supported)`);
+    if (product[k] !== problem.bounds[k]) push(ctx, at, `the factors of ${d} multiply to ${product[k]}, the problem's ${d} is ${problem.bounds[k]} (imperfect factorization is not supported)`);
   });
   problem.dataSpaces.forEach((ds, i) => {
-    if (!storage.some((l) => l.keep[i])) push(ctx, 'mapping', `no level keeps ${ds.name}`);
+    if (!storage.some((l) => l.keep[i])) push(ctx, at, `no level keeps ${ds.name}`);
   });
   if (ctx.problems.length > 0) throw new ConfigError(ctx.problems, file.file);
   return deepFreeze({ ...spec, source: file.file, storage });

@@ -46,7 +46,7 @@ export const MIXED_USAGE =
   'qloom mixed <model> --arch <preset|file> --data <mnist|fmnist|orientation|photos> [--choices w8a8,w4a8,w8a4] [--preset <integer ptq preset>] [--objective energy|cycles] [--budget energy=<E>[pJ|nJ|uJ|mJ|%] | cycles=<N>[%]] [--points N] [--sens-samples N] [--samples N] [--out <dir>] [--json]';
 export const AREA_USAGE = 'qloom area <preset|file.json|file.yaml|file.cfg> [--json]';
 export const MAP_USAGE =
-  'qloom map --model <name|file.onnx> --arch <unified-buffer preset|file> [--preset <ptq preset>] --data <mnist|fmnist|photos> [--images N] [--layer NAME[,NAME…]] [--mapping <map.yaml> (one --layer)] [--search [--budget N] [--seed S] [--objective energy|cycles|edp]] [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--json]';
+  'qloom map --model <name|file.onnx> --arch <unified-buffer preset|file> [--preset <ptq preset>] --data <mnist|fmnist|photos> [--images N] [--layer NAME[,NAME…]] [--mapping <map.yaml>] [--search [--budget N] [--seed S] [--objective energy|cycles|edp]] [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--json]';
 export const TIMELOOP_USAGE =
   'qloom timeloop <run-folder|parsed-processed-input.yaml> [--search [--objective energy|cycles|edp] [--budget N] [--seed S]] [--arith [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--data-seed S]] [--json [--timing]]';
 

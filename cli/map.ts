@@ -49,7 +49,6 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   const accBits = flags.int('acc-bits', { min: 2, max: 52 });
   const overflow = flags.oneOf('overflow', OVERFLOWS);
   const layers = typeof values.layer === 'string' ? values.layer.split(',').map((s) => s.trim()).filter((s) => s !== '') : undefined;
-  if (values.mapping !== undefined && layers?.length !== 1) flags.problem('--mapping maps one layer: give exactly one --layer');
   flags.check(MAP_USAGE);
   const json = values.json === true;
   const bar = progress('map', process.stderr, json && !process.stderr.isTTY);

@@ -10,6 +10,8 @@
 import { readFileSync } from 'node:fs';
 import type { ArchSpec } from '../arch/spec.js';
 import { applyTimeloopMapping, type TimeloopSpec } from '../arch/timeloop.js';
+import { parse as parseYaml } from 'yaml';
+import { isPlainObject } from '../arch/validate.js';
 import { ConfigError, UsageError, systemError } from '../errors/index.js';
 import type { Tensor } from '../nets/graph.js';
 import type { QLinearLayer, QuantizedNetwork } from '../qnet/network.js';
@@ -36,7 +38,10 @@ export interface MapModelOptions {
   readonly images?: number;
   /** the layers to map (default: every conv / dense layer) */
   readonly layers?: readonly string[];
-  /** a Timeloop mapping YAML for the one layer in `layers`, on the hierarchy's level names */
+  /**
+   * a Timeloop mapping YAML on the hierarchy's level names: `mapping:` entries for the one layer in
+   * `layers`, or `layers: { <layer>: [entries] }` for several (then the layers default to those)
+   */
   readonly mapping?: string;
   readonly search?: { readonly budget?: number; readonly seed?: number; readonly objective?: MapperObjective };
   /** the registers of the arithmetic; default the arch's psumBits, accumulator bits and overflow policy */
@@ -136,24 +141,38 @@ export async function mapModel(opts: MapModelOptions): Promise<MapModelResult> {
   const spec = loadArch(opts.arch);
   const images = opts.images ?? 1;
   if (!Number.isInteger(images) || images < 1) throw new UsageError(`images must be an integer ≥ 1, got ${String(opts.images)}`);
-  if (opts.mapping !== undefined && opts.layers?.length !== 1) throw new UsageError('a mapping file maps one layer: name it (--layer)');
   const set = evaluationSet(opts.data, opts.model, images, 0);
   const net: QuantizedNetwork = opts.preset === undefined ? loadQuantizedOnnx(opts.model) : (await quantizeModel(opts.model, opts.data, resolvePtqConfig(opts.preset))).net;
   if (net.inputs.length !== 1) throw new UsageError(`the model has ${net.inputs.length} inputs; qloom map takes single-input models`);
   const shape = inputShapeFor(net, set.shape);
   const views = new Map(workloadFromQuantizedNetwork(net, [1, ...shape], spec).layers.filter((l) => l.view).map((l) => [l.name, l.view!]));
   const linear = net.layers.filter((l): l is QLinearLayer => (l.kind === 'conv' || l.kind === 'gemm') && views.has(l.name) && !l.format);
-  const chosen = opts.layers ?? linear.map((l) => l.name);
-  const unknown = chosen.filter((n) => !linear.some((l) => l.name === n));
-  if (unknown.length > 0) throw new UsageError(`no conv / dense layer ${unknown.map((n) => `"${n}"`).join(', ')} in ${opts.model} (layers: ${linear.map((l) => l.name).join(', ')})`);
   let mappingText: string | undefined;
+  /** the layers a multi-layer mapping file (`layers:`) names; null: a one-layer file (`mapping:`) */
+  let fileLayers: string[] | null = null;
   if (opts.mapping !== undefined) {
     try {
       mappingText = readFileSync(opts.mapping, 'utf8');
     } catch (e) {
       throw systemError(e, opts.mapping, 'cannot read') ?? e;
     }
+    let doc: unknown;
+    try {
+      doc = parseYaml(mappingText);
+    } catch (e) {
+      throw new ConfigError(`not valid YAML: ${(e as Error).message.split('\n')[0]}`, opts.mapping);
+    }
+    if (isPlainObject(doc) && isPlainObject(doc.layers)) {
+      fileLayers = Object.keys(doc.layers);
+      const stray = fileLayers.filter((n) => !linear.some((l) => l.name === n));
+      if (stray.length > 0) throw new ConfigError(stray.map((n) => ({ path: `layers.${n}`, message: `no conv / dense layer "${n}" in ${opts.model} (layers: ${linear.map((l) => l.name).join(', ')})` })), opts.mapping);
+    } else if (opts.layers?.length !== 1) {
+      throw new UsageError('a mapping file with one `mapping:` maps one layer: name it (--layer), or give `layers: { <layer>: [entries] }`');
+    }
   }
+  const chosen = opts.layers ?? fileLayers ?? linear.map((l) => l.name);
+  const unknown = chosen.filter((n) => !linear.some((l) => l.name === n));
+  if (unknown.length > 0) throw new UsageError(`no conv / dense layer ${unknown.map((n) => `"${n}"`).join(', ')} in ${opts.model} (layers: ${linear.map((l) => l.name).join(', ')})`);
   const regs: MappedAccumulators = {
     psumBits: opts.registers?.psumBits ?? spec.accumulator.psumBits,
     accBits: opts.registers?.accBits ?? spec.accumulator.bits,
@@ -180,7 +199,8 @@ export async function mapModel(opts: MapModelOptions): Promise<MapModelResult> {
       const s = searchMappings(fixed.spec, presetConstraints(fixed.spec), { objective: opts.search.objective ?? 'energy', budget: opts.search.budget ?? 1000, seed: opts.search.seed ?? 1, start: fixed.spec });
       searched = { ...runOf(s.spec, ops, exact, regs), evaluated: s.evaluated, mappingsPerSecond: s.mappingsPerSecond };
     }
-    const given = mappingText !== undefined ? runOf(applyTimeloopMapping(fixed.spec, { file: opts.mapping!, text: mappingText }), ops, exact, regs) : undefined;
+    const mapped = mappingText !== undefined && (fileLayers === null || fileLayers.includes(name));
+    const given = mapped ? runOf(applyTimeloopMapping(fixed.spec, { file: opts.mapping!, text: mappingText! }, fileLayers === null ? undefined : name), ops, exact, regs) : undefined;
     layers.push({
       layer: name,
       dims: { R: d.R, S: d.S, P: d.P, Q: d.Q, C: d.C, M: d.M, N: d.N, G: d.G },

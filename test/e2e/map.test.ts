@@ -55,9 +55,35 @@ describe('qloom map', () => {
     expect(b.stderr).toMatch(/bad\.map\.yaml/);
     expect(b.stderr).toMatch(/the factors of P multiply to 14, the problem's P is 28/);
     expect(b.stderr).not.toMatch(/\n\s+at /);
-    const u = await qloom('map', '--model', 'fmnist-cnn', '--arch', 'edge-npu', '--data', 'fmnist', '--mapping', bad, '--budget', '5');
+    const u = await qloom('map', '--model', 'fmnist-cnn', '--arch', 'edge-npu', '--data', 'fmnist', '--budget', '5');
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/--mapping maps one layer/);
     expect(u.stderr).toMatch(/--budget: only with --search/);
+    const one = await qloom('map', '--model', 'fmnist-cnn', '--preset', 'w8a8-pc', '--arch', 'edge-npu', '--data', 'fmnist', '--mapping', bad);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/maps one layer: name it \(--layer\)/);
+  }, 120_000);
+
+  it('a mapping file for several layers (layers: { name: [entries] }) maps those layers; an unknown name is refused by path', async () => {
+    // each layer's entries: the registers keep their own data space, every loop at DRAM
+    const entries = (factors: string) =>
+      [
+        '    - { target: InputReg, type: bypass, keep: [Inputs], bypass: [Weights, Outputs] }',
+        '    - { target: WeightReg, type: bypass, keep: [Weights], bypass: [Inputs, Outputs] }',
+        '    - { target: Accumulator, type: bypass, keep: [Outputs], bypass: [Weights, Inputs] }',
+        `    - { target: DRAM, type: temporal, factors: ${factors}, permutation: RSCPQMNG }`,
+      ].join('\n') + '\n';
+    const file = join(dir, 'layers.map.yaml');
+    writeFileSync(file, `layers:\n  conv1:\n${entries('R=3 S=3 P=28 Q=28 C=1 M=32 N=1 G=1')}  fc2:\n${entries('R=1 S=1 P=1 Q=1 C=128 M=10 N=1 G=1')}`);
+    const r = await qloom('map', '--model', 'fmnist-cnn', '--preset', 'w8a8-pc', '--arch', 'edge-npu', '--data', 'fmnist', '--mapping', file, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(doc.layers.map((l) => l.layer)).toEqual(['conv1', 'fc2']);
+    expect(doc.layers.every((l) => l.given !== undefined && l.given.energyPj > l.fixed.energyPj)).toBe(true);
+    const stray = join(dir, 'stray.map.yaml');
+    writeFileSync(stray, `layers:\n  nope:\n${entries('R=3 S=3 P=28 Q=28 C=1 M=32 N=1 G=1')}`);
+    const b = await qloom('map', '--model', 'fmnist-cnn', '--preset', 'w8a8-pc', '--arch', 'edge-npu', '--data', 'fmnist', '--mapping', stray);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/stray\.map\.yaml/);
+    expect(b.stderr).toMatch(/layers\.nope: no conv \/ dense layer "nope"/);
   }, 120_000);
 });
