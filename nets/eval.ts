@@ -25,8 +25,16 @@ export interface Top1Result {
  * Shapes one batch of dataset images as the graph's single input expects: the image shape itself
  * ([N,C,H,W], dynamic dims taken from the images) or flattened when the graph wants [N,784].
  */
-export function batchInput(graph: Graph, images: Float32Array, imageShape: readonly number[], start: number, count: number): Record<string, Tensor> {
-  if (graph.inputs.length !== 1) throw new ModelError([{ node: graph.name, message: `evaluation needs a single-input graph, this one has ${graph.inputs.length}` }]);
+export function batchInput(graph: Graph, images: Float32Array, imageShape: readonly number[], start: number, count: number, side?: SideInputs): Record<string, Tensor> {
+  const others = graph.inputs.slice(1);
+  const missing = others.filter((i) => !side?.[i.name]).map((i) => `'${i.name}'`);
+  if (missing.length) throw new ModelError([{ node: graph.name, message: `the graph's input${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'have' : 'has'} no data (only the first input takes images)` }]);
+  const feeds: Record<string, Tensor> = {};
+  for (const o of others) {
+    const s = side![o.name];
+    const per = numel(s.shape);
+    feeds[o.name] = { dtype: 'float32', shape: [count, ...s.shape], data: s.data.subarray(start * per, (start + count) * per) };
+  }
   const inp = graph.inputs[0];
   const rest = inp.shape.slice(1);
   const per = numel(imageShape);
@@ -35,8 +43,14 @@ export function batchInput(graph: Graph, images: Float32Array, imageShape: reado
   else if (rest.every((d) => d >= 0) && numel(rest) === per) shape = rest;
   else throw new ModelError([{ node: inp.name, message: `graph input [${inp.shape.join(',')}] does not take images of shape [${imageShape.join(',')}]` }]);
   const data = images.subarray(start * per, (start + count) * per);
-  return { [inp.name]: { dtype: 'float32', shape: [count, ...shape], data } };
+  return { [inp.name]: { dtype: 'float32', shape: [count, ...shape], data }, ...feeds };
 }
+
+/**
+ * Per-sample data of a graph's inputs after the first (a diffusion UNet's timestep): by input
+ * name, `shape` one sample's, `data` every sample's back to back in the images' order.
+ */
+export type SideInputs = Readonly<Record<string, { readonly data: Float32Array; readonly shape: readonly number[] }>>;
 
 /** Index of the largest value in each row of an [N, K] tensor (first one on ties, like argmax). */
 export function argmaxRows(t: Tensor, into: Int32Array, offset: number): void {

@@ -71,6 +71,29 @@ export function transposeData<T extends TensorData>(data: T, shape: Shape, perm:
   return { data: y, shape: outShape };
 }
 
+/**
+ * Nearest-neighbour upsampling by integer factors (Resize as graph.ts keeps it): output index y
+ * along axis k reads input index ⌊y/f_k⌋. Any element type — the integer executor replicates codes
+ * with the same function.
+ */
+export function upsampleNearest<T extends TensorData>(data: T, shape: Shape, factors: readonly number[]): { data: T; shape: number[] } {
+  const outShape = shape.map((d, k) => d * factors[k]);
+  const inStrides = rowMajorStrides(shape);
+  // offsets of every output element, built axis by axis (outer axes vary slowest)
+  let idx = new Int32Array([0]);
+  for (let k = 0; k < shape.length; k++) {
+    const n = outShape[k];
+    const next = new Int32Array(idx.length * n);
+    for (let i = 0; i < idx.length; i++) for (let y = 0; y < n; y++) next[i * n + y] = idx[i] + Math.floor(y / factors[k]) * inStrides[k];
+    idx = next;
+  }
+  const y = new (data.constructor as new (n: number) => T)(idx.length);
+  const src = data as unknown as Float32Array;
+  const dst = y as unknown as Float32Array;
+  for (let f = 0; f < idx.length; f++) dst[f] = src[idx[f]];
+  return { data: y, shape: outShape };
+}
+
 export function concat(node: Node, ins: readonly (Tensor | undefined)[]): Tensor {
   const parts = ins.filter((t): t is Tensor => !!t);
   const shape = nodeOutputShapes(node, parts.map((p) => p.shape))[0];

@@ -24,11 +24,11 @@
  * (operand checks, broadcasting, Concat / Transpose / Slice / Pad).
  */
 import { ModelError } from './errors.js';
-import { attrNum, attrStr, clipChannelMax, numel, type Graph, type Node, type Tensor } from './graph.js';
+import { attrInts, attrNum, attrStr, clipChannelMax, numel, type Graph, type Node, type Tensor } from './graph.js';
 import { conv, convPost, gemm, matmul } from './fp32-linear.js';
 import { layerNorm, reduceMean, softmax } from './fp32-norm.js';
 import { globalAvgPool, pool } from './fp32-pool.js';
-import { broadcastIndex, concat, f32, out, pad, slice, transpose } from './fp32-tensor.js';
+import { broadcastIndex, concat, f32, out, pad, slice, transpose, upsampleNearest } from './fp32-tensor.js';
 import { broadcastShapes, nodeOutputShapes, normAxis } from './shapes.js';
 import { simdAvailable, simdBatchNorm, simdClamp, type ConvPost, type SimdAccum } from './wasm-f32.js';
 
@@ -245,6 +245,14 @@ export function execNode(node: Node, ins: readonly (Tensor | undefined)[], kerne
       return [slice(node, x)];
     case 'Sqrt':
       return [unary(x, node, Math.sqrt)];
+    case 'Sin':
+      return [unary(x, node, Math.sin)];
+    case 'Cos':
+      return [unary(x, node, Math.cos)];
+    case 'Resize': {
+      const r = upsampleNearest(f32(x, node, 'X'), x.shape, attrInts(node, 'scales', []));
+      return [out(r.shape, r.data)];
+    }
     case 'Pow':
       return [binary(node, [x, floatOperand(ins[1])], 4)];
     default:

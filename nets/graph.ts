@@ -66,6 +66,9 @@ export const OP_TYPES = [
   'ReduceMean',
   'Pow',
   'Sqrt',
+  'Sin',
+  'Cos',
+  'Resize',
   'Slice',
   'Identity',
 ] as const;

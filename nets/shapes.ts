@@ -281,9 +281,17 @@ function outputShapes(node: Node, ins: readonly (Shape | undefined)[], strict: b
     case 'Erf':
     case 'Gelu':
     case 'Sqrt':
+    case 'Sin':
+    case 'Cos':
     case 'Softmax':
     case 'Identity':
       return [[...x]];
+    case 'Resize': {
+      const f = attrInts(node, 'scales', []);
+      if (f.length !== x.length) return unknown(`scales has ${f.length} entries for rank ${x.length}`);
+      if (!f.every((s) => Number.isInteger(s) && s >= 1)) return unknown(`scales [${f.join(',')}] are not integers ≥ 1`);
+      return [x.map((d, i) => (d < 0 ? -1 : d * f[i]))];
+    }
     case 'LayerNormalization': {
       const axis = attrNum(node, 'axis', -1);
       if (axisIn(axis, x.length) === undefined) return unknown(`axis ${axis} out of range for rank ${x.length}`);

@@ -180,8 +180,8 @@ export interface QActivationLayer extends QLayerBase {
 
 /** Pure data movement on integer tensors. */
 export interface QLayoutLayer extends QLayerBase {
-  readonly kind: 'reshape' | 'flatten' | 'transpose' | 'identity';
-  /** Reshape target (ONNX 0 / −1 conventions), Flatten axis as [axis], Transpose perm */
+  readonly kind: 'reshape' | 'flatten' | 'transpose' | 'identity' | 'resize';
+  /** Reshape target (ONNX 0 / −1 conventions), Flatten axis as [axis], Transpose perm, Resize's integer factors per axis (nearest: output y reads input ⌊y/f⌋) */
   readonly param: readonly number[];
 }
 

@@ -97,7 +97,8 @@ const LUT_OPS: Partial<Record<string, (n: Node) => LutFunction | null>> = {
   Tanh: () => 'tanh',
   Gelu: (n) => (attrStr(n, 'approximate', 'none') === 'tanh' ? 'gelu_tanh' : 'gelu'),
 };
-const LAYOUT_OPS = new Set(['Flatten', 'Reshape', 'Transpose', 'Identity']);
+/** data movement that keeps the codes' quantization (a nearest Resize replicates codes) */
+const LAYOUT_OPS = new Set(['Flatten', 'Reshape', 'Transpose', 'Identity', 'Resize']);
 
 function clampOf(n: Node): FusedAct | null {
   if (n.op === 'Relu') return { kind: 'clamp', fn: 'relu', min: 0, max: Infinity };
@@ -582,7 +583,7 @@ export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
         break;
       }
       case 'layout': {
-        const kind = n.op === 'Flatten' ? 'flatten' : n.op === 'Reshape' ? 'reshape' : n.op === 'Transpose' ? 'transpose' : 'identity';
+        const kind = n.op === 'Flatten' ? 'flatten' : n.op === 'Reshape' ? 'reshape' : n.op === 'Transpose' ? 'transpose' : n.op === 'Resize' ? 'resize' : 'identity';
         const rank = shapeOf(s.inputs[0]).length;
         const param =
           kind === 'flatten'
@@ -591,7 +592,9 @@ export function buildQuantizedNetwork(input: BuildInput): QuantizedNetwork {
               ? [...attrInts(n, 'shape', [])]
               : kind === 'transpose'
                 ? [...attrInts(n, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i))]
-                : [];
+                : kind === 'resize'
+                  ? [...attrInts(n, 'scales', [])]
+                  : [];
         layers.push({ ...base, kind, param });
         break;
       }

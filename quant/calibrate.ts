@@ -5,7 +5,7 @@
  * debugging workflow's range plots); per-input-channel means of each linear layer's input
  * (empirical bias correction); and the logits of every image (cross-entropy range).
  */
-import { batchInput } from '../nets/eval.js';
+import { batchInput, type SideInputs } from '../nets/eval.js';
 import { runFp32 } from '../nets/fp32.js';
 import type { Graph, Tensor } from '../nets/graph.js';
 import { InvariantError } from '../nets/errors.js';
@@ -17,6 +17,15 @@ export interface CalibData {
   readonly images: Float32Array;
   readonly shape: readonly number[];
   readonly count: number;
+  /** the graph's other inputs, per sample in the images' order (a diffusion UNet's timestep) */
+  readonly side?: SideInputs;
+}
+
+/** The first n samples of a calibration set (its side inputs cut alike). */
+export function calibPrefix(data: CalibData, n: number): CalibData {
+  const per = data.shape.reduce((a, b) => a * b, 1);
+  const side = data.side && Object.fromEntries(Object.entries(data.side).map(([k, v]) => [k, { shape: v.shape, data: v.data.subarray(0, n * v.shape.reduce((a, b) => a * b, 1)) }]));
+  return { images: data.images.subarray(0, n * per), shape: data.shape, count: n, ...(side && { side }) };
 }
 
 export interface TensorStats {
@@ -128,11 +137,10 @@ export function calibrate(plan: QuantPlan, data: CalibData, opts: CalibrateOptio
     }
   };
 
-  const inName = graph.inputs[0].name;
   for (let s = 0; s < data.count; s += batch) {
     const n = Math.min(batch, data.count - s);
-    const feeds = batchInput(graph, data.images, data.shape, s, n);
-    observe(inName, feeds[inName], s, n);
+    const feeds = batchInput(graph, data.images, data.shape, s, n, data.side);
+    for (const inp of graph.inputs) observe(inp.name, feeds[inp.name], s, n);
     runFp32(graph, feeds, {
       onNode: (node, outs) => {
         node.outputs.forEach((o, i) => {

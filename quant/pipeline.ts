@@ -30,7 +30,7 @@ import {
   type PlanStep,
   type QuantPlan,
 } from './build.js';
-import { calibrate, type CalibData, type CalibStats } from './calibrate.js';
+import { calibPrefix, calibrate, type CalibData, type CalibStats } from './calibrate.js';
 import { actConfigFor, configHash, transformerAlgorithms, weightConfigFor, weightRangeFor, type PtqConfig, type TensorQuantConfig, type TransformerAlgorithms } from './config.js';
 import { crossLayerEqualize } from './cle.js';
 import { applyLogSoftmax } from './log-softmax.js';
@@ -142,7 +142,7 @@ export interface PreparedModel {
 
 /** The graph input's shape for one image of `data` (images may be fed flattened). */
 function inputShapeOf(graph: Graph, data: CalibData): readonly number[] {
-  return batchInput(graph, data.images, data.shape, 0, 1)[graph.inputs[0].name].shape;
+  return batchInput(graph, data.images, data.shape, 0, 1, data.side)[graph.inputs[0].name].shape;
 }
 
 function now(): number {
@@ -326,7 +326,7 @@ async function runAdaround(plan: QuantPlan, calib: CalibData, cfg: PtqConfig, we
   let maxPer = 1;
   for (const s of plan.linears) maxPer = Math.max(maxPer, perSample(shapes.get(s.input)) + perSample(shapes.get(s.preAct)));
   const n = Math.max(1, Math.min(calib.count, 1024, Math.floor(ADAROUND_ELEMENTS / maxPer)));
-  const sub: CalibData = { images: calib.images.subarray(0, n * perSample([1, ...calib.shape])), shape: calib.shape, count: n };
+  const sub = calibPrefix(calib, n);
   const total = plan.linears.length * ada.iterations;
   // Layer inputs from the model with the earlier layers' weights quantized (activations FP32),
   // targets from the FP32 model: both advanced one layer at a time over the subset, so each step
@@ -394,7 +394,7 @@ class Advancer {
     active: ActiveQuantizers,
   ) {
     this.exec = stepExecutor(plan, q, active);
-    for (let s0 = 0; s0 < data.count; s0 += 64) this.envs.push(this.exec.env(batchInput(plan.graph, data.images, data.shape, s0, Math.min(64, data.count - s0))));
+    for (let s0 = 0; s0 < data.count; s0 += 64) this.envs.push(this.exec.env(batchInput(plan.graph, data.images, data.shape, s0, Math.min(64, data.count - s0), data.side)));
     plan.steps.forEach((s, i) => {
       const ins = s.kind === 'linear' ? [s.input] : s.nodes.flatMap((n) => n.inputs);
       const outs = s.kind === 'linear' ? [s.preAct, s.output] : s.kind === 'float' ? s.node.outputs : [s.output];
@@ -532,7 +532,7 @@ export function simulateQuantized(plan: QuantPlan, data: CalibData, q: Quantizer
 
   for (let s0 = 0; s0 < data.count; s0 += batch) {
     const n = Math.min(batch, data.count - s0);
-    const env = exec.env(batchInput(graph, data.images, data.shape, s0, n));
+    const env = exec.env(batchInput(graph, data.images, data.shape, s0, n, data.side));
     let stopped = false;
     for (const s of plan.steps) {
       exec.run(s, env);
@@ -668,7 +668,7 @@ export function runFp32Batched(graph: Graph, data: CalibData, batch = 64): Float
   const parts: Float32Array[] = [];
   for (let s = 0; s < data.count; s += batch) {
     const n = Math.min(batch, data.count - s);
-    parts.push(runFp32(graph, batchInput(graph, data.images, data.shape, s, n))[outName].data as Float32Array);
+    parts.push(runFp32(graph, batchInput(graph, data.images, data.shape, s, n, data.side))[outName].data as Float32Array);
   }
   return concatF32(parts);
 }

@@ -33,7 +33,7 @@ export function probeTensors(graph: Graph, calib: CalibData, names: readonly str
   const count = Math.min(max, calib.count);
   for (let s = 0; s < count; s += batch) {
     const n = Math.min(batch, count - s);
-    const res = runFp32(graph, batchInput(graph, calib.images, calib.shape, s, n), { keep: names });
+    const res = runFp32(graph, batchInput(graph, calib.images, calib.shape, s, n, calib.side), { keep: names });
     for (const name of names) {
       const d = res[name].data as Float32Array;
       const per = d.length / n;

@@ -7,7 +7,7 @@
  */
 import { ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
-import { transposeData } from '../nets/fp32-tensor.js';
+import { transposeData, upsampleNearest } from '../nets/fp32-tensor.js';
 import type { Node, Tensor } from '../nets/graph.js';
 import type { QActivation, QLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import { snapToFormat } from '../qnet/formats/descriptor.js';
@@ -93,9 +93,14 @@ export function execFormat(ctx: FormatContext, layer: QLayer): Val | null {
     case 'reshape':
     case 'flatten':
     case 'transpose':
+    case 'resize':
     case 'identity': {
       const x = ins[0];
       if (layer.kind === 'identity') return x;
+      if (layer.kind === 'resize') {
+        const r = upsampleNearest(x.data as Float32Array, x.shape, layer.param);
+        return { dtype: 'float32', shape: r.shape, data: r.data };
+      }
       if (layer.kind === 'transpose') {
         const r = transposeData(x.data as Float32Array, x.shape, layer.param);
         return { dtype: 'float32', shape: r.shape, data: r.data };

@@ -20,7 +20,7 @@ import { linearZeroCounts, type LinearZeroCounts } from './kernels/zeros.js';
 import type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
-import { transposeData } from '../nets/fp32-tensor.js';
+import { transposeData, upsampleNearest } from '../nets/fp32-tensor.js';
 import type { Tensor } from '../nets/graph.js';
 import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QuantizedNetwork } from '../qnet/network.js';
 import type { SwampReport } from './kernels/fp-dot.js';
@@ -291,9 +291,14 @@ export class QuantizedRunner {
       case 'reshape':
       case 'flatten':
       case 'transpose':
+      case 'resize':
       case 'identity': {
         const x = this.int(layer.inputs[0], layer);
         if (layer.kind === 'identity') return x;
+        if (layer.kind === 'resize') {
+          const r = upsampleNearest(x.data, x.shape, layer.param);
+          return intVal(x.dtype, r.shape, r.data);
+        }
         if (layer.kind === 'transpose') {
           const r = transposeData(x.data, x.shape, layer.param);
           return intVal(x.dtype, r.shape, r.data);

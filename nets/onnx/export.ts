@@ -279,6 +279,29 @@ class Exporter {
         }
         return;
       }
+      case 'Resize': {
+        // graph.ts's one form: nearest, integer factors, output y reads input ⌊y/s⌋ — in ONNX's
+        // terms asymmetric coordinates rounded down (opset 9's Upsample and 10's Resize only rule)
+        this.onlyAttrs(n, ['mode', 'scales']);
+        const f = this.ints(n, 'scales');
+        if (!f) {
+          this.problem(n, 'attribute scales is required');
+          return;
+        }
+        const scales = this.constInit(`${n.name}/scales`, { dtype: 'float32', shape: [f.length], data: Float32Array.from(f) });
+        const mode = { name: 'mode', type: AttrType.STRING, s: utf8.encode('nearest') };
+        // opset 9 has Upsample with the same rule
+        if (opset === 9) this.emit(n.name, 'Upsample', [x, scales], [y], [mode]);
+        else if (opset === 10) this.emit(n.name, 'Resize', [x, scales], [y], [mode]);
+        else
+          // roi is optional only from opset 13
+          this.emit(n.name, 'Resize', [x, opset < 13 ? this.constInit(`${n.name}/roi`, { dtype: 'float32', shape: [0], data: new Float32Array(0) }) : '', scales], [y], [
+            mode,
+            { name: 'coordinate_transformation_mode', type: AttrType.STRING, s: utf8.encode('asymmetric') },
+            { name: 'nearest_mode', type: AttrType.STRING, s: utf8.encode('floor') },
+          ]);
+        return;
+      }
       case 'Squeeze':
       case 'Unsqueeze': {
         this.onlyAttrs(n, ['axes']);

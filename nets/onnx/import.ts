@@ -127,7 +127,7 @@ function graphOutputs(st: ImportState, g: PGraph, inits: ReadonlyMap<string, Ten
 /** ops whose output provably keeps the input's dim 0 (normalize.ts sameBatch follows them) */
 const KEEPS_BATCH = new Set([
   'Conv', 'BatchNormalization', 'Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Erf', 'MaxPool',
-  'AveragePool', 'GlobalAveragePool', 'Identity', 'Softmax', 'LayerNormalization', 'Sqrt',
+  'AveragePool', 'GlobalAveragePool', 'Identity', 'Softmax', 'LayerNormalization', 'Sqrt', 'Sin', 'Cos', 'Resize',
 ]);
 
 /** Partial output shapes of a normalized node, value_info filling in what the rules cannot tell. */

@@ -72,6 +72,7 @@ const ARITY: Partial<Record<OpType, [number, number]>> = {
 /** ops that entered the default domain after opset 9: the first opset that has them */
 const SINCE: ReadonlyMap<string, number> = new Map([
   ['HardSwish', 14],
+  ['Resize', 10],
   ['LayerNormalization', 17],
 ]);
 
@@ -411,6 +412,109 @@ const dropout: Normalizer = (c) => {
 };
 
 /** ops without attributes */
+/** The input coordinate ONNX's Resize maps output index y to, by coordinate_transformation_mode. */
+function resizeCoord(mode: string, y: number, scale: number, inLen: number, outLen: number): number | undefined {
+  switch (mode) {
+    case 'half_pixel':
+      return (y + 0.5) / scale - 0.5;
+    case 'pytorch_half_pixel':
+      return outLen > 1 ? (y + 0.5) / scale - 0.5 : 0;
+    case 'asymmetric':
+      return y / scale;
+    case 'tf_half_pixel_for_nn':
+      return (y + 0.5) / scale;
+    case 'align_corners':
+      return outLen === 1 ? 0 : (y * (inLen - 1)) / (outLen - 1);
+    default:
+      return undefined;
+  }
+}
+
+function nearestRound(mode: string, x: number): number | undefined {
+  const frac = x - Math.floor(x);
+  switch (mode) {
+    case 'round_prefer_floor':
+      return frac === 0.5 ? Math.floor(x) : Math.round(x);
+    case 'round_prefer_ceil':
+      return frac === 0.5 ? Math.ceil(x) : Math.round(x);
+    case 'floor':
+      return Math.floor(x);
+    case 'ceil':
+      return Math.ceil(x);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Resize (opset 10+) and Upsample (opset 9) in nearest mode by integer factors — the one form
+ * graph.ts keeps (`scales` as ints, output index y reading input ⌊y/s⌋). The file's own
+ * coordinate rule and rounding are evaluated on every output index of every axis (on the input's
+ * sizes where known) and must pick exactly those inputs, so nothing the file means is lost;
+ * anything else (linear/cubic modes, fractional or shrinking factors, tf_crop_and_resize, an
+ * exclude_outside or antialias) is a problem of the node naming what.
+ */
+const resize: Normalizer = (c) => {
+  const { st, n, a, inputs } = c;
+  const mode = a.str('mode', 'nearest');
+  if (mode !== 'nearest') st.problem(n, `mode '${mode}' is not supported (nearest only)`);
+  const v11 = n.op === 'Resize' && st.opset >= 11;
+  const coord = v11 ? a.str('coordinate_transformation_mode', 'half_pixel') : 'asymmetric';
+  const rounding = v11 ? a.str('nearest_mode', 'round_prefer_floor') : 'floor';
+  if (v11 && a.int('exclude_outside', 0) !== 0) st.problem(n, 'exclude_outside=1 is not supported');
+  if (a.int('antialias', 0) !== 0) st.problem(n, 'antialias=1 is not supported');
+  if (a.has('axes')) st.problem(n, "attribute 'axes' is not supported");
+  a.float('cubic_coeff_a', -0.75);
+  a.float('extrapolation_value', 0);
+  a.str('keep_aspect_ratio_policy', 'stretch');
+  const x = st.shapes.get(inputs[0]);
+  let factors: number[] | undefined;
+  const floats = (name: string | undefined): number[] | undefined => {
+    if (!name) return undefined;
+    const t = st.constValue(name);
+    return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
+  };
+  if (n.op === 'Upsample' && st.opset < 9) factors = a.has('scales') ? (n.attrs.scales as number[]).map(Number) : undefined;
+  else {
+    const scalesName = v11 ? inputs[2] : inputs[1];
+    const sc = floats(scalesName);
+    if (sc && sc.length > 0) factors = sc;
+    else if (v11 && inputs[3]) {
+      const sizes = floats(inputs[3]);
+      if (!sizes) st.problem(n, `sizes input '${inputs[3]}' must be constant`);
+      else if (!x || x.some((d) => d < 0)) st.problem(n, 'sizes needs the input shape known');
+      else factors = sizes.map((s, i) => s / x[i]);
+    } else if (scalesName && !sc) st.problem(n, `scales input '${scalesName}' must be constant`);
+  }
+  inputs.length = 1;
+  if (!factors) {
+    st.problem(n, 'needs constant scales or sizes');
+    return;
+  }
+  if (!factors.every((f) => Number.isInteger(f) && f >= 1)) {
+    st.problem(n, `scales [${factors.join(',')}] are not integers ≥ 1 (only integer upsampling is supported)`);
+    return;
+  }
+  if (x && x.length !== factors.length) st.problem(n, `scales has ${factors.length} entries for rank ${x.length}`);
+  if (resizeCoord(coord, 0, 1, 1, 1) === undefined) st.problem(n, `coordinate_transformation_mode '${coord}' is not supported`);
+  else if (nearestRound(rounding, 0) === undefined) st.problem(n, `nearest_mode '${rounding}' is not supported`);
+  else {
+    factors.forEach((f, k) => {
+      if (f === 1) return;
+      const inLen = x && x[k] > 0 ? x[k] : 16;
+      for (let y = 0; y < inLen * f; y++) {
+        const src = Math.min(inLen - 1, Math.max(0, nearestRound(rounding, resizeCoord(coord, y, f, inLen, inLen * f)!)!));
+        if (src !== Math.floor(y / f)) {
+          st.problem(n, `coordinate_transformation_mode '${coord}' with nearest_mode '${rounding}' reads input ${src} for output ${y} on axis ${k} (×${f}), not ${Math.floor(y / f)}: only replicating upsampling is supported`);
+          return;
+        }
+      }
+    });
+  }
+  c.attrs = { mode: 'nearest', scales: factors };
+  c.op = 'Resize';
+};
+
 const plain: Normalizer = () => {};
 
 /**
@@ -438,7 +542,9 @@ const NORMALIZERS: ReadonlyMap<string, Normalizer> = new Map(
     ReduceMean: reduceMean,
     Slice: slice,
     Dropout: dropout,
-    ...Object.fromEntries(['Relu', 'Sigmoid', 'HardSwish', 'Tanh', 'Erf', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'MatMul', 'GlobalAveragePool', 'Identity'].map((op) => [op, plain])),
+    Resize: resize,
+    Upsample: resize,
+    ...Object.fromEntries(['Relu', 'Sigmoid', 'HardSwish', 'Tanh', 'Erf', 'Sin', 'Cos', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'MatMul', 'GlobalAveragePool', 'Identity'].map((op) => [op, plain])),
   }),
 );
 

@@ -87,6 +87,29 @@ export function readManifest(): Record<string, ManifestEntry> {
   return (JSON.parse(readFileSync(file, 'utf8')) as { models: Record<string, ManifestEntry> }).models;
 }
 
+/** A bundled diffusion model (manifest.json's `diffusion` section): no top-1, its quality is an FID. */
+export interface DiffusionEntry {
+  file: string;
+  dataset: 'mnist' | 'fmnist';
+  input: number[];
+  params: number;
+  /** per UNet evaluation (one denoising step of one image) */
+  macs: number;
+  /** forward-process steps T */
+  steps: number;
+  trainedBy: string;
+  seed: number;
+  trainSeconds: number;
+  /** the training loss (ε MSE) over the last 100 steps */
+  finalLoss: number;
+}
+
+export function readDiffusionManifest(): Record<string, DiffusionEntry> {
+  const file = join(ZOO_DIR, 'manifest.json');
+  if (!existsSync(file)) return {};
+  return (JSON.parse(readFileSync(file, 'utf8')) as { diffusion?: Record<string, DiffusionEntry> }).diffusion ?? {};
+}
+
 export function listModels(): ZooEntry[] {
   const bundled = Object.entries(readManifest()).map(([name, m]) => ({
     name,

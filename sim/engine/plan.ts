@@ -325,10 +325,11 @@ export function planVectorLayer(spec: ArchSpec, layer: WorkloadLayer): LayerPlan
   const counts: ActionCount[] = [];
   if (E > 0) {
     const op = layer.vectorOp;
-    // add: both inputs rescaled (two multiplies) then summed; merge, quantize: one of each; pool/concat: adds only
-    const mults = op === 'add' ? 2 * E : op === 'pool' || op === 'concat' ? 0 : E;
+    // add: both inputs rescaled (two multiplies) then summed; merge, quantize: one of each; pool/concat: adds only;
+    // resize: each output element is a copy (its cost is the lanes' time and the buffer traffic)
+    const mults = op === 'add' ? 2 * E : op === 'pool' || op === 'concat' || op === 'resize' ? 0 : E;
     if (mults > 0) counts.push({ component: 'multiplier', action: 'mult', bits: [layer.accBits, spec.requant.multiplierBits], count: mults, label: 'vector' });
-    counts.push({ component: 'adder', action: 'add', bits: layer.accBits, count: E, label: 'vector' });
+    if (op !== 'resize') counts.push({ component: 'adder', action: 'add', bits: layer.accBits, count: E, label: 'vector' });
     const a = layer.activation;
     if (a.kind === 'lut') counts.push({ component: 'sram', action: 'read', bits: layer.outputBits, capacityBytes: a.entries * Math.ceil(layer.outputBits / 8), count: E, label: 'lut' });
     if (a.kind === 'clamp') counts.push({ component: 'adder', action: 'add', bits: layer.outputBits, count: E, label: 'activation' });

@@ -31,7 +31,7 @@ export type WorkloadActivation =
   | { readonly kind: 'lut'; readonly fn: string; readonly fused: boolean; readonly entries: number };
 
 /** `merge`: a conv on a split input (qnet/split.ts) — each further channel group's accumulators rescaled and added */
-export type VectorOp = 'add' | 'pool' | 'concat' | 'activation' | 'quantize' | 'dequantize' | 'float' | 'sfu' | 'merge';
+export type VectorOp = 'add' | 'pool' | 'concat' | 'resize' | 'activation' | 'quantize' | 'dequantize' | 'float' | 'sfu' | 'merge';
 
 export interface WorkloadLayer {
   readonly name: string;
@@ -543,6 +543,8 @@ function outputShape(layer: QLayer, ins: readonly (readonly number[])[], net: Qu
     case 'flatten':
     case 'transpose':
       return fromTensor() ?? layoutShape(layer, x);
+    case 'resize':
+      return x.map((d, i) => d * layer.param[i]);
     default:
       if (layer.kind === 'float' && ELEMENTWISE.has(layer.node.op)) return broadcastAll(ins);
       return fromTensor() ?? x;

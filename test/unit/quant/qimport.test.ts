@@ -312,7 +312,7 @@ describe('QOperator import details', () => {
       inits: { z: u8([], [0]), w: u8([1, 1, 1, 1], [1]), s: f32([], [1]), sc: i64([1, 1, 8, 8]) },
       nodes: [
         { name: 'conv', op: 'QLinearConv', inputs: ['x', 'sx', 'z', 'w', 's', 'z', 's', 'z'], outputs: ['y'] },
-        { name: 'resize', op: 'Resize', inputs: ['x', '', '', 'sc'], outputs: ['r'] },
+        { name: 'resize', op: 'Resize', inputs: ['x', '', '', 'sc'], outputs: ['r'], attrs: { mode: 'linear' } },
         { name: 'qgemm', op: 'QGemm', domain: 'com.microsoft', inputs: ['x'], outputs: ['g'] },
       ],
     });
