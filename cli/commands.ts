@@ -50,6 +50,9 @@ export const MAP_USAGE =
 export const TIMELOOP_USAGE =
   'qloom timeloop <run-folder|parsed-processed-input.yaml> [--search [--objective energy|cycles|edp] [--budget N] [--seed S]] [--arith [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--data-seed S]] [--json [--timing]]';
 
+export const DIFFUSION_USAGE =
+  'qloom diffusion [--model mnist-ddpm] [--steps N] [--samples N] [--seed S] [--grid <file.png>] [--reference] [--preset <integer ptq preset> [--calib single[:STEP]|last|uniform] [--calib-samples N] [--split-concat] [--arch <preset|file>]] [--json]';
+
 const json = { type: 'boolean' } as const;
 /** --json: add the wall-clock times (left out by default, so two identical runs print the same bytes) */
 const timing = { type: 'boolean' } as const;
@@ -178,6 +181,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: MAP_USAGE,
     options: { json, model: { type: 'string' }, arch: { type: 'string' }, preset: { type: 'string' }, data: { type: 'string' }, images: { type: 'string' }, layer: { type: 'string' }, mapping: { type: 'string' }, search: { type: 'boolean' }, budget: { type: 'string' }, seed: { type: 'string' }, objective: { type: 'string' }, 'psum-bits': { type: 'string' }, 'acc-bits': { type: 'string' }, overflow: { type: 'string' } },
     load: async () => (await import('./map.js')).run,
+  },
+  diffusion: {
+    summary: 'sample the zoo diffusion model with DDIM (FP32, or quantized with a calibration strategy over the denoising trajectory and optional split skip quantization, on the integer executor or an arch): FID on a bundled classifier\'s features, its confidence and class histogram, overflows per timestep band, cost per generated image',
+    usage: DIFFUSION_USAGE,
+    options: { json, model: { type: 'string' }, steps: { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' }, grid: { type: 'string' }, reference: { type: 'boolean' }, preset: { type: 'string' }, calib: { type: 'string' }, 'calib-samples': { type: 'string' }, 'split-concat': { type: 'boolean' }, arch: { type: 'string' } },
+    load: async () => (await import('./diffusion.js')).run,
   },
   timeloop: {
     summary: 'evaluate a Timeloop run (its expanded input, ERT and mapping) with qloom\'s own nest analysis: accesses per level, energy, cycles; --search: map it under its constraints',

@@ -326,7 +326,8 @@ function linearOf(g: Graph, node: Node): LinearGeom | null {
 export function tensorShapes(graph: Graph, inputShape: readonly number[]): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   for (const [name, t] of graph.initializers) shapes.set(name, [...t.shape]);
-  for (const i of graph.inputs) shapes.set(i.name, [1, ...inputShape.slice(1)]);
+  // the first input takes the data's shape; the others (a diffusion UNet's timestep) their declared one, batch 1
+  graph.inputs.forEach((i, k) => shapes.set(i.name, k === 0 ? [1, ...inputShape.slice(1)] : i.shape.map((d, j) => (j === 0 || d < 0 ? 1 : d))));
   for (const node of graph.nodes) {
     const outs = nodeOutputShapes(
       node,

@@ -126,7 +126,7 @@ export function inputShapeFor(net: QuantizedNetwork, imageShape: readonly number
 }
 
 /** One run of the engine, rethrowing what it throws as itself; events to `onEvents`. */
-function runOnce(spec: ArchSpec, workload: Workload, opts: Parameters<typeof runSimulation>[2], onEvents: ((chunk: EventChunk) => void) | undefined): SimulationResult {
+export function runOnce(spec: ArchSpec, workload: Workload, opts: Parameters<typeof runSimulation>[2], onEvents: ((chunk: EventChunk) => void) | undefined): SimulationResult {
   let r: SimulationResult | null = null;
   // the engine runs inside subscribe: what it throws reaches `error`, and is rethrown here as itself
   let failed: { error: unknown } | null = null;
