@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<unknown> }>> =
   'mapper-vs-fixed': () => import('./mapper-vs-fixed.js'),
   'mapping-numbers': () => import('./mapping-numbers.js'),
   mapper: () => import('./mapper.js'),
+  'diffusion-ptq': () => import('./diffusion-ptq.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
