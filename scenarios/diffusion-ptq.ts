@@ -14,7 +14,7 @@
  */
 
 import type { ArchSpec } from '../arch/spec.js';
-import { resolvePtqConfig } from '../quant/config.js';
+import { resolvePtqConfig, type PtqConfig } from '../quant/config.js';
 import { quantizeNetwork } from '../quant/pipeline.js';
 import type { QuantizedNetwork } from '../qnet/network.js';
 import { workloadFromQuantizedNetwork } from '../sim/engine/workload.js';
@@ -38,6 +38,8 @@ import { runOnce } from './evaluate.js';
 
 export interface DiffusionPtqOptions {
   readonly preset: string;
+  /** the PTQ configuration (default: the preset's, with splitConcat as asked) */
+  readonly config?: PtqConfig;
   readonly calib: CalibStrategy;
   readonly splitConcat: boolean;
   /** DDIM steps for sampling (and for the calibration trajectories) */
@@ -100,7 +102,7 @@ export async function diffusionPtq(m: DdpmModel, o: DiffusionPtqOptions): Promis
   const tr = o.trajectories ?? recordTrajectories(m, { steps: o.steps, count: o.calibSamples, seed: o.seed + 1000, onProgress: (d, t) => o.onProgress?.('FP32 trajectories', d, t) });
   if (tr.steps !== o.steps || tr.count !== o.calibSamples) throw new RangeError(`the trajectories have ${tr.steps} steps × ${tr.count}, the run asks ${o.steps} × ${o.calibSamples}`);
   const calib = calibrationSet(m, tr, o.calib);
-  const cfg = resolvePtqConfig(o.preset, o.splitConcat ? { splitConcat: true } : {});
+  const cfg = o.config ?? resolvePtqConfig(o.preset, o.splitConcat ? { splitConcat: true } : {});
   const { net } = await quantizeNetwork(m.graph, calib, cfg);
   const overflow: OverflowByStep = new Map();
   const pixels = generate(m, quantDenoiser(m, net, execOptionsFor(o.arch), overflow), { steps: o.steps, count: o.samples, seed: o.seed, onProgress: (d, t) => o.onProgress?.('integer sampling', d, t) });

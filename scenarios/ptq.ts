@@ -57,10 +57,21 @@ export interface PtqSettings {
   readonly qat?: string;
   /** with `qat`: train on a seeded subset of this many training images (quick looks); absent = all */
   readonly qatTrainSamples?: number;
+  /**
+   * a diffusion network's sampling and calibration (the `diffusion` runner): DDIM steps and which
+   * FP32 trajectory inputs calibrate (scenarios/diffusion.ts: single[:STEP], last, uniform) —
+   * `calibSamples` trajectories; absent = not a diffusion point. Not a sweep axis.
+   */
+  readonly diffusion?: DiffusionSettings;
+}
+
+export interface DiffusionSettings {
+  readonly steps: number;
+  readonly calib: string;
 }
 
 /** the settable fields (also the `ptq.<field>` sweep axes) */
-export type PtqField = Exclude<keyof PtqSettings, 'preset' | 'layers' | 'splitConcat' | 'postLnPerChannel' | 'qat' | 'qatTrainSamples'>;
+export type PtqField = Exclude<keyof PtqSettings, 'preset' | 'layers' | 'splitConcat' | 'postLnPerChannel' | 'qat' | 'qatTrainSamples' | 'diffusion'>;
 
 export const BIAS_CORRECTIONS: readonly BiasCorrection[] = Object.freeze(['none', 'empirical', 'analytic']);
 export const WEIGHT_RANGES: readonly WeightRange[] = Object.freeze(['minmax', 'mse']);
@@ -161,7 +172,7 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     problems.push({ path, message: `expected a PTQ preset name or an object, got ${describe(v)}` });
     return undefined;
   }
-  checkKeys(v, path, ['preset', 'label', 'layers', 'splitConcat', 'postLnPerChannel', 'qat', 'trainSamples', ...PTQ_FIELD_NAMES], problems);
+  checkKeys(v, path, ['preset', 'label', 'layers', 'splitConcat', 'postLnPerChannel', 'qat', 'trainSamples', 'diffusion', ...PTQ_FIELD_NAMES], problems);
   if (v.qat !== undefined) return readQatEntry(v, path, problems, before);
   if (v.trainSamples !== undefined) problems.push({ path: joinPath(path, 'trainSamples'), message: 'training images are a QAT setting: give it beside qat: <QAT preset>' });
   const layers = v.layers === undefined ? undefined : readLayers(v.layers, joinPath(path, 'layers'), problems);
@@ -171,6 +182,7 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     if (typeof v[k] !== 'boolean') problems.push({ path: joinPath(path, k), message: `expected true or false, got ${describe(v[k])}` });
     else if (v[k]) flags[k] = true;
   }
+  const diffusion = v.diffusion === undefined ? undefined : readDiffusion(v.diffusion, joinPath(path, 'diffusion'), problems);
   let preset: string | null = null;
   if (v.preset !== undefined) preset = checkPreset(v.preset, joinPath(path, 'preset')) ?? null;
   const overrides: Partial<Record<PtqField, unknown>> = {};
@@ -186,7 +198,32 @@ export function readPtqEntry(v: unknown, path: string, problems: Problem[]): Ptq
     typeof v.label === 'string'
       ? v.label
       : [preset ?? 'default', ...Object.entries({ ...overrides, ...flags }).map(([k, x]) => `${k}=${String(x)}`)].join(' ');
-  return { label, preset, overrides: { ...(overrides as Partial<Omit<PtqSettings, 'preset'>>), ...(layers && { layers }), ...flags } };
+  return { label, preset, overrides: { ...(overrides as Partial<Omit<PtqSettings, 'preset'>>), ...(layers && { layers }), ...flags, ...(diffusion && { diffusion }) } };
+}
+
+/** `diffusion: {steps?: 1…1000 (20), calib?: single[:STEP] | last | uniform (uniform)}` */
+function readDiffusion(v: unknown, path: string, problems: Problem[]): DiffusionSettings | undefined {
+  if (!isPlainObject(v)) {
+    problems.push({ path, message: `expected {steps, calib}, got ${describe(v)}` });
+    return undefined;
+  }
+  checkKeys(v, path, ['steps', 'calib'], problems);
+  const steps = v.steps ?? 20;
+  const calib = v.calib ?? 'uniform';
+  let ok = true;
+  if (!(typeof steps === 'number' && Number.isInteger(steps) && steps >= 1 && steps <= 1000)) {
+    problems.push({ path: joinPath(path, 'steps'), message: `expected DDIM steps, an integer in 1…1000, got ${describe(steps)}` });
+    ok = false;
+  }
+  const m = typeof calib === 'string' ? /^(uniform|last|single(?::(\d+))?)$/.exec(calib) : null;
+  if (!m) {
+    problems.push({ path: joinPath(path, 'calib'), message: `expected single[:STEP], last or uniform, got ${describe(calib)}` });
+    ok = false;
+  } else if (ok && m[2] !== undefined && Number(m[2]) >= (steps as number)) {
+    problems.push({ path: joinPath(path, 'calib'), message: `${calib}: the trajectory has steps 0…${(steps as number) - 1}` });
+    ok = false;
+  }
+  return ok ? { steps: steps as number, calib: calib as string } : undefined;
 }
 
 /**

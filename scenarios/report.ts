@@ -108,6 +108,8 @@ export function flatRows(doc: ResultsDoc): Record<string, Cell>[] {
       row[a.path] = typeof v === 'object' && v !== null ? JSON.stringify(v) : (v as Cell);
     }
     for (const m of doc.config.metrics) {
+      // images are shown in the report's gallery (imagesHtml), not in the tables and CSV
+      if (METRICS[m]?.shape === 'image') continue;
       const v = p.metrics[m];
       if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
         for (const [k, x] of Object.entries(v)) row[`${m}.${k}`] = typeof x === 'object' ? JSON.stringify(x) : (x as Cell);
@@ -447,8 +449,33 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weig
 .plots{display:flex;flex-wrap:wrap;gap:1.5em}figure.plot{margin:0}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:2px 6px}
 th{background:#f3f3f3;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{max-height:40em;overflow:auto}#findings{border-bottom:2px solid #ddd;margin-bottom:1em}.question{font-size:16px;font-weight:bold}
+.scroll{max-height:40em;overflow:auto}.samples{display:flex;flex-wrap:wrap;gap:1em}figure.sample{margin:0;max-width:330px;font-size:12px}figure.sample img{image-rendering:pixelated;width:320px}#findings{border-bottom:2px solid #ddd;margin-bottom:1em}.question{font-size:16px;font-weight:bold}
 tr[data-status=unsupported] td.reason,tr[data-status=missing] td.reason{color:#8a5a00;font-style:italic}ul.sentences li{margin:.3em 0}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}`;
+
+/** Every point's image metrics (PNG data: URLs): metric, point index, the point's caption and the URL. */
+function imagesOf(doc: ResultsDoc): { metric: string; index: number; caption: string; url: string }[] {
+  const out: { metric: string; index: number; caption: string; url: string }[] = [];
+  const scalars = doc.config.metrics.filter((m) => METRICS[m]?.shape === 'scalar');
+  for (const m of doc.config.metrics.filter((x) => METRICS[x]?.shape === 'image')) {
+    for (const p of doc.points) {
+      const url = p.metrics[m];
+      if (typeof url !== 'string' || !url.startsWith('data:image/png;base64,')) continue;
+      const values = scalars.map((s) => (typeof p.metrics[s] === 'number' ? `${s} ${fmt(p.metrics[s] as number)}` : '')).filter(Boolean);
+      out.push({ metric: m, index: p.index, caption: [p.network, p.arch, p.ptq, ...doc.config.axes.map((a) => `${a.path}=${JSON.stringify(p.axes[a.path])}`), ...values].join(' · '), url });
+    }
+  }
+  return out;
+}
+
+function imagesHtml(doc: ResultsDoc): string {
+  const imgs = imagesOf(doc);
+  if (imgs.length === 0) return '';
+  return [
+    '<h2>Samples</h2><div class="samples">',
+    ...imgs.map((i) => `<figure class="sample" id="sample-${i.index}"><img src="${i.url}" alt="${esc(i.metric)} of point ${i.index}"><figcaption>${esc(i.caption)}</figcaption></figure>`),
+    '</div>',
+  ].join('\n');
+}
 
 export interface RenderedReport {
   readonly html: string;
@@ -496,6 +523,7 @@ export async function renderReport(doc: ResultsDoc): Promise<RenderedReport> {
     ...plots.map((p, i) => `<figure class="plot" id="plot-${i}"><figcaption>${esc(p.title)}</figcaption>\n${p.svg}\n</figure>`),
     '</div>',
     front ? `<h2>Pareto front</h2><p>${esc(cfg.report.pareto!.objectives.map((o) => `${o.goal} ${o.metric}`).join(', '))}${cfg.report.pareto!.groupBy.length ? `, per ${esc(cfg.report.pareto!.groupBy.join(', '))}` : ''}</p>${htmlTable(front, 'pareto')}` : '',
+    imagesHtml(doc),
     `<h2>Results</h2><div class="scroll">${htmlTable(tables.points, 'points')}</div>`,
     '<h2>Configuration</h2><p>The scenario exactly as validated; with the seed above it reproduces every number here.</p>',
     `<pre id="config">${esc(JSON.stringify(cfg, null, 2))}</pre>`,
@@ -525,6 +553,11 @@ export async function writeReport(doc: ResultsDoc, outDir: string, opts: { write
   for (const [name, t] of Object.entries(r.tables)) put(`${name}.csv`, toCsv(t));
   r.plots.forEach((p, i) => put(`plots/plot-${i}.svg`, p.svg));
   r.findingsPlots.forEach((p, i) => put(`plots/findings-${i}.svg`, p.svg));
+  for (const i of imagesOf(doc)) {
+    const file = join(outDir, 'samples', `point-${i.index}-${i.metric}.png`);
+    writeFileAtomic(file, Buffer.from(i.url.slice('data:image/png;base64,'.length), 'base64'));
+    files.push(file);
+  }
   if (r.findings) put('findings.json', JSON.stringify(r.findings, null, 2) + '\n');
   put('report.html', r.html);
   return { resultsJson: join(outDir, 'results.json'), html: join(outDir, 'report.html'), files, findings: r.findings };

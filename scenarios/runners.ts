@@ -26,6 +26,7 @@ const builtin = (name: string): string => fileURLToPath(new URL(`./${name}${extn
 const registry = new Map<string, string>([
   ['synthetic', builtin('synthetic')],
   ['qloom', builtin('qloom-runner')],
+  ['diffusion', builtin('diffusion-runner')],
 ]);
 
 /** Registers (or replaces) a runner kind; `modulePath` is an absolute path or a file: URL. */

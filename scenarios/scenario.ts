@@ -33,7 +33,7 @@ import { ConfigError, type Problem } from '../arch/errors.js';
 import { PRESETS } from '../arch/presets.js';
 import { type ArchSpec, PRESET_NAMES, validateArchSpec } from '../arch/spec.js';
 import { checkKeys, deepFreeze, describe, didYouMean, isPlainObject, joinPath } from '../arch/validate.js';
-import { listModels, type EvalDataset } from '../nets/zoo/index.js';
+import { listModels, readDiffusionManifest, type EvalDataset } from '../nets/zoo/index.js';
 import { ARCH_AXES, AXIS_PATHS, checkAxisValue } from './axes.js';
 import { dimValues, readFindings, type FindingsSpec } from './findings.js';
 import { expandConfigs } from './points.js';
@@ -48,7 +48,7 @@ export const BUILTIN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'builti
 // ---------------------------------------------------------------------------------------------
 // Metrics
 
-export type MetricShape = 'scalar' | 'map' | 'text';
+export type MetricShape = 'scalar' | 'map' | 'text' | 'image';
 export interface MetricInfo {
   readonly shape: MetricShape;
   readonly unit: string;
@@ -86,6 +86,12 @@ export const METRICS: Readonly<Record<string, MetricInfo>> = Object.freeze({
   overflowRateByLayer: { shape: 'map', unit: 'fraction', description: 'overflow rate per layer' },
   minSafeAccBits: { shape: 'map', unit: 'bits', description: 'A2Q minimum safe accumulator width per layer' },
   note: { shape: 'text', unit: 'text', description: 'why metrics of a point are null (an unsupported combination), else empty' },
+  fid: { shape: 'scalar', unit: 'FID', description: "diffusion: Fréchet distance of the generated images to the real test split on mnist-mlp's penultimate features (not Inception-FID)" },
+  confidence: { shape: 'scalar', unit: 'fraction', description: 'diffusion: the feature classifier\'s mean top-1 probability on the generated images' },
+  energyPerImagePj: { shape: 'scalar', unit: 'pJ', description: 'diffusion: energy per generated image (steps × one UNet evaluation)' },
+  cyclesPerImage: { shape: 'scalar', unit: 'cycles', description: 'diffusion: cycles per generated image' },
+  dramBytesPerImage: { shape: 'scalar', unit: 'bytes', description: 'diffusion: DRAM bytes per generated image' },
+  samplesPng: { shape: 'image', unit: 'PNG', description: 'diffusion: a grid of the first generated images (data: URL), shown in report.html' },
 });
 export const METRIC_NAMES: readonly string[] = Object.freeze(Object.keys(METRICS));
 
@@ -247,7 +253,8 @@ export function validateScenario(doc: unknown, opts: ValidateOptions = {}): Scen
   } else runner = doc.runner;
 
   // networks
-  const zoo = listModels();
+  // classifiers, and the diffusion models (scored on their data set's classifier)
+  const zoo = [...listModels(), ...Object.entries(readDiffusionManifest()).map(([name, d]) => ({ name, dataset: d.dataset as EvalDataset }))];
   const zooNames = zoo.map((m) => m.name);
   const datasetOf = new Map<string, EvalDataset>(zoo.map((m) => [m.name, m.dataset]));
   const networks: string[] = [];
