@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fp32Denoiser, generate, imageQuality, loadDdpm, realDataFid, recordTrajectories, sampleGridPng, type CalibStrategy } from '../scenarios/diffusion.js';
+import { fp32Denoiser, generate, imageQuality, loadDdpm, realDataQuality, recordTrajectories, sampleGridPng, type CalibStrategy } from '../scenarios/diffusion.js';
 import { diffusionCost, diffusionPtq } from '../scenarios/diffusion-ptq.js';
 import { loadArch } from '../scenarios/simulate.js';
 import { writeBenchResult } from './common.js';
@@ -70,9 +70,9 @@ export async function main(): Promise<unknown> {
       say(`FP32 ${s} steps: FID ${q.fid.toFixed(2)}, confidence ${(100 * q.meanConfidence).toFixed(1)} %, classes ${q.classHistogram.join(' ')} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       merge(`fp32/${s}`, { precision: 'fp32', steps: s, quality: q, seconds: (performance.now() - t0) / 1000 }, base);
     }
-    const floor = realDataFid(samples, seed);
-    say(`real training digits (${samples}): FID ${floor.toFixed(2)}`);
-    merge('real', { precision: 'real digits', samples, fid: floor }, base);
+    const real = realDataQuality(samples, seed);
+    say(`real training digits (${samples}): FID ${real.fid.toFixed(2)}, confidence ${(100 * real.meanConfidence).toFixed(1)} %, classes ${real.classHistogram.join(' ')}`);
+    merge('real', { precision: 'real digits', samples, quality: real }, base);
   }
   const t0 = performance.now();
   const trajectories = recordTrajectories(m, { steps, count: calibSamples, seed: seed + 1000 });

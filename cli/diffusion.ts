@@ -5,7 +5,7 @@
  * histogram; a sample grid as PNG; cost per generated image on an arch.
  */
 import { renameSync, writeFileSync } from 'node:fs';
-import { fp32Denoiser, generate, imageQuality, loadDdpm, parseCalibStrategy, realDataFid, sampleGridPng } from '../scenarios/diffusion.js';
+import { fp32Denoiser, generate, imageQuality, loadDdpm, parseCalibStrategy, realDataQuality, sampleGridPng } from '../scenarios/diffusion.js';
 import { diffusionPtq, type DiffusionPtqResult } from '../scenarios/diffusion-ptq.js';
 import { loadArch } from '../scenarios/simulate.js';
 import { DIFFUSION_USAGE } from './commands.js';
@@ -61,7 +61,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
     pixels = r.pixels;
     result = { model, precision: preset, calib: r.calib, calibSteps: r.calibSteps, calibSamples, splitConcat: r.splitConcat, steps, samples, seed, quality: r.quality, overflowByBand: r.overflowByBand, ...(r.cost && { cost: r.cost }) };
   }
-  if (values.reference === true) result.realDataFid = realDataFid(Math.min(samples, 7996), seed);
+  if (values.reference === true) result.realDataFid = realDataQuality(Math.min(samples, 7996), seed).fid;
   if (typeof values.grid === 'string') {
     const n = Math.min(100, samples);
     const tmp = `${values.grid}.${process.pid}.tmp`;

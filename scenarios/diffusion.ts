@@ -135,10 +135,10 @@ export function imageQuality(pixels: Float32Array, count: number): QualityReport
   return { samples: count, fid, meanConfidence: conf / count, classHistogram: hist };
 }
 
-/** The floor a perfect generator would reach with this many samples: real training digits against the test split. */
-export function realDataFid(count: number, seed: number): number {
+/** What a perfect generator would score with this many samples: real training digits (a seeded subset) against the test split. */
+export function realDataQuality(count: number, seed: number): QualityReport {
   const train = loadDataset('mnist', 'train', { samples: count, seed });
-  return imageQuality(train.images, train.count).fid;
+  return imageQuality(train.images, train.count);
 }
 
 export type CalibStrategy = { readonly kind: 'single'; readonly step: number } | { readonly kind: 'last' } | { readonly kind: 'uniform' };
