@@ -84,6 +84,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   if (c) {
     w(`  on ${c.arch}: one UNet evaluation ${c.perStep.cycles.toLocaleString('en-US')} cycles, ${(c.perStep.energyPj / 1e6).toFixed(2)} µJ, ${(c.perStep.dramBytes / 1024).toFixed(1)} KiB DRAM (${(c.perStep.paramBytes / 1024).toFixed(1)} KiB of it parameters, re-read every step)`);
     w(`  per generated image (${steps} steps): ${c.perImage.cycles.toLocaleString('en-US')} cycles (${(c.seconds * 1e3).toFixed(2)} ms), ${(c.perImage.energyPj / 1e6).toFixed(1)} µJ, ${(c.perImage.dramBytes / 1024 / 1024).toFixed(2)} MiB DRAM`);
+    w(`  with the parameters kept on chip between steps (a bound; buffer ${(c.bufferBytes / 1024).toFixed(0)} KiB): ${(c.weightsResidentDramBytesPerImage / 1024 / 1024).toFixed(2)} MiB DRAM per image`);
   }
   if (result.grid) w(`  sample grid: ${result.grid}`);
 }

@@ -61,6 +61,14 @@ export interface DiffusionCost {
   readonly perStep: { readonly cycles: number; readonly energyPj: number; readonly dramBytes: number; readonly paramBytes: number; readonly macs: number };
   /** per generated image: steps × one evaluation */
   readonly perImage: { readonly cycles: number; readonly energyPj: number; readonly dramBytes: number };
+  /**
+   * per generated image if the parameters stayed on chip between steps (fetched once per image,
+   * not once per step): steps × (DRAM bytes − parameter bytes) + parameter bytes — a bound, not a
+   * run: it assumes a buffer that holds every parameter beside each layer's working set
+   */
+  readonly weightsResidentDramBytesPerImage: number;
+  /** the arch's on-chip buffer capacity (unified buffer, or the filter buffer of a split one) */
+  readonly bufferBytes: number;
   readonly seconds: number;
 }
 
@@ -94,6 +102,8 @@ export function diffusionCost(m: DdpmModel, net: QuantizedNetwork, arch: ArchSpe
     arch: arch.name,
     perStep: { cycles: t.cycles, energyPj: t.energyPj, dramBytes: dram, paramBytes: t.paramBytes, macs: t.macs },
     perImage: { cycles: t.cycles * steps, energyPj: t.energyPj * steps, dramBytes: dram * steps },
+    weightsResidentDramBytesPerImage: steps * (dram - t.paramBytes) + t.paramBytes,
+    bufferBytes: arch.memories.glb?.capacityBytes ?? arch.memories.filter?.capacityBytes ?? 0,
     seconds: t.seconds * steps,
   };
 }
