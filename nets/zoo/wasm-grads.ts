@@ -4,10 +4,13 @@
  * fmnist CNN: forward 37 ms on wasm vs 1,040 ms on tfjs-backend-cpu; a training step ~0.25 s on
  * wasm with these kernels vs 57 s on cpu (whose backward convolutions are naive loops).
  *
- * - Conv2DBackpropFilter: im2col in JS on the wasm heap, then the backend's own BatchMatMul
- *   (dW[K, Cout] = colsᵀ · dy, K = kh·kw·Cin in HWIO order).
- * - Conv2DBackpropInput: replaces the wasm backend's direct loop with dcols = dy · Wᵀ through
- *   BatchMatMul, then col2im (scatter-add) in JS.
+ * - Conv2DBackpropFilter: at stride 1 a convolution itself (batch and channel axes swapped) on
+ *   the backend's XNNPACK Conv2D; otherwise im2col in JS on the wasm heap, then the backend's own
+ *   BatchMatMul (dW[K, Cout] = colsᵀ · dy, K = kh·kw·Cin in HWIO order).
+ * - Conv2DBackpropInput: at stride 1 a convolution of dy with the rotated filter on XNNPACK;
+ *   otherwise dcols = dy · Wᵀ through BatchMatMul, then col2im (scatter-add) in JS — both replace
+ *   the wasm backend's direct loop. The two stride-1 paths took the DDPM's training step (batch 64)
+ *   from 1.51 s to 0.82 s on this machine.
  * - DepthwiseConv2dNativeBackpropFilter / …BackpropInput: direct JS loops (depthwise layers have
  *   few MACs; the inner loop runs over contiguous channels).
  * - Faster replacements where the wasm kernels dominated a training step: Tile, Sum / Mean over
@@ -71,10 +74,44 @@ function matmul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean, tra
   return k.kernelFunc({ inputs: { a, b } as tf.NamedTensorInfoMap, backend, attrs: { transposeA, transposeB } }) as Info;
 }
 
+function wasmKernel(name: string, be: BackendWasm, inputs: Record<string, Info>, attrs: Record<string, unknown>): Info {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm-grads: ${name} kernel missing on wasm`);
+  return k.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend: be, attrs: attrs as tf.NamedAttrMap }) as Info;
+}
+
+/** explicit NHWC padding [[0,0],[top,bottom],[left,right],[0,0]] */
+function explicitPad(top: number, bottom: number, left: number, right: number): number[][] {
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+}
+
+/**
+ * Stride 1: dW is itself a convolution, run on the backend's XNNPACK Conv2D (≈4× the JS im2col +
+ * GEMM path at the UNet's 28×28 layers): with the batch as channels and the input channels as the
+ * batch, xᵀ[C, H, W, N] ⊛ dyᵀ[OH, OW, N, CO] (the forward pads) = dW[C, KH, KW, CO], then transposed.
+ */
+function backpropFilterAsConv(be: BackendWasm, x: Info, dy: Info, info: tf.backend_util.Conv2DInfo): Info {
+  const p = info.padInfo;
+  const xT = wasmKernel('Transpose', be, { x }, { perm: [3, 1, 2, 0] });
+  const dyT = wasmKernel('Transpose', be, { x: dy }, { perm: [1, 2, 0, 3] });
+  const dW = wasmKernel('Conv2D', be, { x: xT, filter: dyT }, { strides: 1, dilations: 1, pad: explicitPad(p.top, p.bottom, p.left, p.right), dataFormat: 'NHWC' });
+  be.disposeData(xT.dataId);
+  be.disposeData(dyT.dataId);
+  const out = wasmKernel('Transpose', be, { x: dW }, { perm: [1, 2, 0, 3] });
+  be.disposeData(dW.dataId);
+  return out;
+}
+
 function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   const be = backend as BackendWasm;
   const { x, dy } = inputs;
   const info = convInfo(x.shape as number[], attrs!.filterShape as number[], attrs!, false);
+  if (info.strideHeight === 1 && info.strideWidth === 1) return backpropFilterAsConv(be, x, dy, info);
   const { N, H, W, C, OH, OW, CO, KH, KW, SH, SW, pt, pl } = dims(info);
   const M = N * OH * OW;
   const K = KH * KW * C;
@@ -111,10 +148,33 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): Info {
   return { dataId: out.dataId, shape: [KH, KW, C, CO], dtype: 'float32' };
 }
 
+/**
+ * Stride 1: dx = dy ⊛ W' on the backend's XNNPACK Conv2D, W' the filter rotated 180° with its
+ * channel axes swapped, padded by KH−1−top (and so on) so the output is the input's size.
+ */
+function backpropInputAsConv(be: BackendWasm, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo): Info {
+  const { KH, KW, C, CO } = dims(info);
+  const p = info.padInfo;
+  const wf = be.makeOutput([KH, KW, CO, C], 'float32');
+  const fv = be.typedArrayFromHeap(filter) as Float32Array;
+  const tv = be.typedArrayFromHeap(wf) as Float32Array;
+  for (let kh = 0; kh < KH; kh++)
+    for (let kw = 0; kw < KW; kw++) {
+      const src = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * C * CO;
+      const dst = (kh * KW + kw) * CO * C;
+      for (let c = 0; c < C; c++) for (let co = 0; co < CO; co++) tv[dst + co * C + c] = fv[src + c * CO + co];
+    }
+  const pad = explicitPad(KH - 1 - p.top, KH - 1 - p.bottom, KW - 1 - p.left, KW - 1 - p.right);
+  const out = wasmKernel('Conv2D', be, { x: dy, filter: wf }, { strides: 1, dilations: 1, pad, dataFormat: 'NHWC' });
+  be.disposeData(wf.dataId);
+  return out;
+}
+
 function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
   const be = backend as BackendWasm;
   const { dy, filter } = inputs;
   const info = convInfo(attrs!.inputShape as number[], filter.shape as number[], attrs!, false);
+  if (info.strideHeight === 1 && info.strideWidth === 1) return backpropInputAsConv(be, dy, filter, info);
   const { N, H, W, C, OH, OW, CO, KH, KW, SH, SW, pt, pl } = dims(info);
   const M = N * OH * OW;
   const K = KH * KW * C;

@@ -51,6 +51,8 @@ describe('wasm training kernels match tfjs-backend-cpu', () => {
     [3, 2, 'same', 4, 6, false],
     [3, 2, 'valid', 4, 6, false],
     [1, 1, 'valid', 4, 7, false],
+    [3, 1, 'explicit', 6, 4, false],
+    [2, 1, 'same', 3, 4, false],
     [3, 1, 'same', 5, 5, true],
     [3, 2, 'same', 6, 6, true],
     [3, 2, 'valid', 6, 12, true],
@@ -60,7 +62,9 @@ describe('wasm training kernels match tfjs-backend-cpu', () => {
       const x = tf.tensor4d(rnd(2 * 9 * 9 * cin, 1), [2, 9, 9, cin]);
       const w = tf.tensor4d(rnd(k * k * (dw ? cout : cin * cout), 2), [k, k, cin, dw ? cout / cin : cout]);
       const f = (x: import('@tensorflow/tfjs-core').Tensor4D, w: import('@tensorflow/tfjs-core').Tensor4D) => {
-        const y = dw ? tf.depthwiseConv2d(x, w, s, pad) : tf.conv2d(x, w, s, pad);
+        // 'explicit': asymmetric pads, as the DDPM's exported convolutions spell theirs (symmetric there)
+        const p = pad === 'explicit' ? [[0, 0], [2, 0], [1, 2], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]] : pad;
+        const y = dw ? tf.depthwiseConv2d(x, w, s, p as 'same') : tf.conv2d(x, w, s, p);
         return tf.sum(tf.mul(y, tf.sin(y)));
       };
       return tf.grads(f as (...a: import('@tensorflow/tfjs-core').Tensor[]) => import('@tensorflow/tfjs-core').Tensor)([x, w]);
