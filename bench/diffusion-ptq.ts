@@ -5,7 +5,7 @@
  * concatenations {off, on}, every cell sampling the whole denoising loop on the integer executor in
  * edge-npu's accumulation order (its accumulator, its fixed-point requantization unit); FP32 at 20
  * and 50 steps and real digits (the floor of this FID at this sample count) as references; energy,
- * cycles and DRAM bytes per generated image on edge-npu at 20 and 50 steps.
+ * cycles and DRAM bytes per generated image on edge-npu and tpu-like at 20 and 50 steps.
  *
  * Every cell: 256 calibration inputs from the same FP32 trajectories (seeded), 1,000 generated
  * images from the same x_T (seed 1), FID on mnist-mlp's penultimate features against the 2,004 real
@@ -58,6 +58,7 @@ export async function main(): Promise<unknown> {
   const seed = 1;
   const m = loadDdpm();
   const arch = loadArch('edge-npu');
+  const tpuLike = loadArch('tpu-like');
   const base = { bench: 'diffusion-ptq' as const, model: m.name, samples, calibSamples, arch: arch.name };
   mkdirSync(GRIDS, { recursive: true });
   const grid = (name: string, px: Float32Array) => writeFileSync(join(GRIDS, `${name}.png`), sampleGridPng(px, 100, m.spec.input));
@@ -86,12 +87,14 @@ export async function main(): Promise<unknown> {
         const key = `${preset}/${r.calib}/${splitConcat ? 'split' : 'one-scale'}`;
         grid(key.replaceAll('/', '_').replaceAll(':', '-'), r.pixels);
         const at50 = diffusionCost(m, r.net, arch, 50, seed);
+        // the same integer network on the datacenter preset (cost only: sampling ran in edge-npu's order)
+        const tpu = { [steps]: diffusionCost(m, r.net, tpuLike, steps, seed), 50: diffusionCost(m, r.net, tpuLike, 50, seed) };
         const seconds = (performance.now() - c0) / 1000;
         say(
           `${key}: FID ${r.quality.fid.toFixed(2)}, confidence ${(100 * r.quality.meanConfidence).toFixed(1)} %, classes ${r.quality.classHistogram.join(' ')}, overflows ${r.overflowByBand.join('/')}, ` +
             `${(r.cost!.perImage.energyPj / 1e6).toFixed(1)} µJ/image at ${steps} steps, ${(at50.perImage.energyPj / 1e6).toFixed(1)} at 50 (${seconds.toFixed(0)} s)`,
         );
-        merge(key, { precision: preset, calib: r.calib, calibSteps: r.calibSteps, splitConcat, steps, quality: r.quality, overflowByBand: r.overflowByBand, cost: r.cost, costAt50: at50, seconds }, base);
+        merge(key, { precision: preset, calib: r.calib, calibSteps: r.calibSteps, splitConcat, steps, quality: r.quality, overflowByBand: r.overflowByBand, cost: r.cost, costAt50: at50, tpuLike: tpu, seconds }, base);
       }
     }
   }

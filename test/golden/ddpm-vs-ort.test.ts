@@ -63,7 +63,7 @@ describe('mnist-ddpm against ORT', () => {
   ] as const)('%s (split skips: %s): ORT on the QOperator export equals the integer executor bit for bit', async (preset, splitConcat) => {
     const tr = recordTrajectories(m, { steps: 3, count: 12, seed: 4 });
     const calib = calibrationSet(m, tr, { kind: 'uniform' });
-    const { net } = await quantizeNetwork(m.graph, calib, resolvePtqConfig(preset, { calibSamples: 12, ...(splitConcat && { splitConcat: true }) }));
+    const { net } = await quantizeNetwork(m.graph, calib, resolvePtqConfig(preset, { calibSamples: 12, ...(splitConcat ? { splitConcat: true } : {}) }));
     expect(net.layers.some((l) => l.kind === 'resize')).toBe(true);
     const f = inputs(2);
     const ours = runQuantized(net, f, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } }).outputs.eps.data as Float32Array;
