@@ -5,8 +5,9 @@
  * (arch/preset-hierarchy.ts: DRAM → glb → per-column accumulator → per-PE weight / input
  * registers → MACs, ERT from the preset's energy table):
  * - fixed: sim/mapping/fixed-schedule.ts (WS: C·R·S across rows, M across columns, pixels
- *   streaming, K folds then M folds; the problem padded where the array needs it — the same padded
- *   problem is searched);
+ *   streaming, K folds then M folds; OS (mcu-npu, `--arch mcu-npu`): pixels across rows, M across
+ *   columns, K streaming into each PE's accumulator, pixel folds then M folds; the problem padded
+ *   where the array needs it — the same padded problem is searched);
  * - searched: `searchMappings` (objective energy, seeded random sampling + hill climbing) under the
  *   hierarchy's capacities and fanouts, registers holding only their own data space
  *   (`presetConstraints`).

@@ -3,8 +3,8 @@
  * preset, written as a Timeloop mapping of the preset's hierarchy (arch/preset-hierarchy.ts), so
  * that it and a searched mapping are priced by the same model (`evaluateTimeloop`).
  *
- * Weight-stationary (the only dataflow done here; edge-npu, tpu-like and eyeriss-like use it —
- * OS / IS presets are refused): the array's rows take the GEMM's K = C·R·S of a group, its columns
+ * Weight-stationary (edge-npu, tpu-like and eyeriss-like; output-stationary presets: see
+ * `fixedOsSpec` below; IS, which no preset uses, is refused): the array's rows take the GEMM's K = C·R·S of a group, its columns
  * N = M, the output pixels stream through. As a loop nest (innermost first):
  * - `WeightReg` temporal Q, P, N: the P·Q·N output pixels stream past one stationary weight per PE
  *   (`InputReg` below holds the one input in flight: no loops);
@@ -64,13 +64,15 @@ export function convDimsOfView(view: GemmView): ConvDims {
   };
 }
 
+type Factors = Partial<Record<ConvDim, number>>;
+
 export interface Padding {
   /** the problem both mappings run */
   readonly padded: ConvDims;
   /** padded MACs ÷ the layer's MACs − 1 (0: none) */
   readonly extraMacs: number;
-  /** the row spatial factors and the column spatial factor of the fixed schedule */
-  readonly rowFactors: { readonly C: number; readonly R: number; readonly S: number };
+  /** the row spatial factors (WS: C, R, S; OS: P, Q) and the column spatial factor (M) */
+  readonly rowFactors: Readonly<Factors>;
   readonly colFactor: number;
   /** K folds × M folds × G of the fixed schedule, and SCALE-Sim's (planFolds) for the unpadded layer */
   readonly folds: number;
@@ -86,8 +88,9 @@ function foldPad(x: number, lanes: number): { padded: number; lane: number } {
   return { padded: f * lane, lane };
 }
 
-/** The padding the fixed WS schedule needs on `spec`'s array (see the file header). */
+/** The padding the fixed schedule needs on `spec`'s array (see the file header). */
 export function padForArray(spec: ArchSpec, layer: ConvDims): Padding {
+  if (spec.array.dataflow === 'os') return padForOs(spec, layer);
   const { rows, cols } = spec.array;
   const m = foldPad(layer.M, cols);
   let C = layer.C;
@@ -112,6 +115,35 @@ export function padForArray(spec: ArchSpec, layer: ConvDims): Padding {
   return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactor: m.lane, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
 }
 
+/**
+ * Output-stationary: the rows take output pixels — Q across them (padded to SCALE-Sim's fold count
+ * when Q ≥ rows), else all of Q and a band of P rows (P padded the same way) — the columns M.
+ * SCALE-Sim flattens P·Q over the rows (⌈P·Q/rows⌉ folds); whole pixel rows here need more folds
+ * where rows ∤ Q (e.g. 8 rows, Q = 14: 14 pixels in two folds of 7 … the same; Q = 5: 5 of 8
+ * rows used, ⌈P/1⌉ folds instead of ⌈5P/8⌉).
+ */
+function padForOs(spec: ArchSpec, layer: ConvDims): Padding {
+  const { rows, cols } = spec.array;
+  const m = foldPad(layer.M, cols);
+  let P = layer.P;
+  let Q = layer.Q;
+  let rowFactors: Factors;
+  if (layer.Q >= rows) {
+    const q = foldPad(layer.Q, rows);
+    Q = q.padded;
+    rowFactors = { P: 1, Q: q.lane };
+  } else {
+    const p = foldPad(layer.P, Math.floor(rows / layer.Q));
+    P = p.padded;
+    rowFactors = { P: p.lane, Q: layer.Q };
+  }
+  const padded: ConvDims = { ...layer, P, Q, M: m.padded };
+  const folds = (P / rowFactors.P!) * (Q / rowFactors.Q!) * layer.N * (m.padded / m.lane) * layer.G;
+  const view: GemmView = { name: layer.name, M: layer.P * layer.Q * layer.N, K: layer.C * layer.R * layer.S, N: layer.M, groups: layer.G, conv: null };
+  const plan = planFolds(view, rows, cols, 'os');
+  return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactor: m.lane, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
+}
+
 const idx = (d: ConvDim): number => CONV_DIMS.indexOf(d);
 
 /** a permutation (innermost first) starting with `inner`, the other dimensions after them */
@@ -120,7 +152,6 @@ function perm(inner: readonly ConvDim[]): number[] {
   return [...head, ...CONV_DIMS.map((_, k) => k).filter((k) => !head.includes(k))];
 }
 
-type Factors = Partial<Record<ConvDim, number>>;
 const factorArray = (f: Factors): number[] => CONV_DIMS.map((d) => f[d] ?? 1);
 
 export interface FixedSchedule {
@@ -137,7 +168,8 @@ export interface FixedSchedule {
  * hierarchy; throws ConfigError for a dataflow other than WS, or when no DRAM split makes it fit.
  */
 export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
-  if (arch.array.dataflow !== 'ws') throw new ConfigError(`arch "${arch.name}": the fixed schedule is written for weight-stationary arrays only (dataflow ${arch.array.dataflow})`);
+  if (arch.array.dataflow === 'os') return fixedOsSpec(arch, layer);
+  if (arch.array.dataflow !== 'ws') throw new ConfigError(`arch "${arch.name}": the fixed schedule is written for weight- and output-stationary arrays (dataflow ${arch.array.dataflow}; no preset is input-stationary)`);
   const padding = padForArray(arch, layer);
   const L = padding.padded;
   const base = timeloopSpecOfPreset(arch, L);
@@ -147,7 +179,7 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
   const glb = at(LEVEL.glb);
   const dram = at(LEVEL.dram);
   const streamLevel = at(LEVEL.weightReg) >= 0 ? at(LEVEL.weightReg) : 0;
-  const rf = padding.rowFactors;
+  const rf = { C: padding.rowFactors.C ?? 1, R: padding.rowFactors.R ?? 1, S: padding.rowFactors.S ?? 1 };
   const kFolds: Factors = { C: L.C / rf.C, R: L.R / rf.R, S: L.S / rf.S };
   const accTile = L.P * L.Q * L.N;
   const accFits = acc >= 0 && base.storage[acc].capacityWords !== null && accTile <= (base.storage[acc].capacityWords as number);
@@ -192,14 +224,6 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
     });
     return { ...base, storage };
   };
-  const energy = (s: TimeloopSpec): number | null => {
-    try {
-      return evaluateTimeloop(s).energyPj;
-    } catch (e) {
-      if (e instanceof ConfigError) return null;
-      throw e;
-    }
-  };
   const describeDram = (glbLoops: readonly [ConvDim, number][], toDram: number, p: number, q: number, pOuter: boolean): string[] => {
     const split = [...(q > 1 ? [`Q/${q}`] : []), ...(p > 1 ? [`P/${p}`] : [])];
     const folds = glbLoops.slice(0, toDram).map(([d, f]) => `${d}${f}`);
@@ -218,7 +242,7 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
         for (const [p, q] of splits) {
           if (pOuter && p * q === 1) continue;
           const s = build(kAtAcc, toDram, p, q, pOuter);
-          const e = energy(s);
+          const e = energyOrNull(s);
           if (e === null) continue;
           if (best === null || e < best.energy) best = { spec: s, energy: e, atDram: describeDram(glbLoops, toDram, p, q, pOuter), kAtAcc };
           break;
@@ -228,6 +252,97 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
   }
   if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
   return { spec: check(best.spec, arch), padding, kFoldsAt: best.kAtAcc ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
+}
+
+/**
+ * The fixed output-stationary schedule (mcu-npu, scalesim-default's dataflow): per PE one output
+ * accumulates over the whole K = C·R·S (temporal C, S, R at the `Accumulator`, whose Y fanout takes
+ * the rows' pixels; no reduction across PEs), each MAC taking a fresh weight and input (the
+ * registers hold one operand in flight: no loops), the columns M. SCALE-Sim runs a column fold's
+ * pixel folds back to back, so at the glb (innermost first): the pixel folds Q, P, then N, the
+ * column folds M, the groups G. Tiles that do not fit the glb move loops to DRAM as for WS (the
+ * outermost first; the pixel folds split at DRAM, innermost or outermost), the cheapest candidate
+ * wins. Without an accumulator level the K loops run at the glb, innermost.
+ */
+function fixedOsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
+  const padding = padForArray(arch, layer);
+  const L = padding.padded;
+  const base = timeloopSpecOfPreset(arch, L);
+  const names = base.storage.map((s) => s.name);
+  const acc = names.indexOf(LEVEL.accumulator);
+  const glb = names.indexOf(LEVEL.glb);
+  const dram = names.indexOf(LEVEL.dram);
+  const rf = padding.rowFactors;
+  const pFolds = L.P / rf.P!;
+  const qFolds = L.Q / rf.Q!;
+  const kAtAcc = acc >= 0 && (base.storage[acc].capacityWords ?? 0) >= rf.P! * rf.Q!;
+  const outer: [ConvDim, number][] = [
+    ['G', L.G],
+    ['M', L.M / padding.colFactor],
+    ['N', L.N],
+  ];
+  const build = (toDram: number, pSplit: number, qSplit: number, pOuter: boolean): TimeloopSpec => {
+    const temporal = base.storage.map(() => ({}) as Factors);
+    const order = base.storage.map(() => [] as ConvDim[]);
+    const k: Factors = { C: L.C, R: L.R, S: L.S };
+    if (kAtAcc) {
+      temporal[acc] = k;
+      order[acc] = ['C', 'S', 'R'];
+    }
+    const inGlb = outer.slice(toDram);
+    temporal[glb] = { ...(kAtAcc ? {} : k), Q: qFolds / qSplit, P: pFolds / pSplit };
+    for (const [d, f] of inGlb) temporal[glb][d] = f;
+    order[glb] = [...(kAtAcc ? [] : (['C', 'S', 'R'] as ConvDim[])), 'Q', 'P', ...inGlb.map(([d]) => d).reverse()];
+    const inDram = outer.slice(0, toDram);
+    for (const [d, f] of inDram) temporal[dram][d] = f;
+    temporal[dram].P = pSplit;
+    temporal[dram].Q = qSplit;
+    const folds = inDram.map(([d]) => d).reverse();
+    order[dram] = pOuter ? [...folds, 'P', 'Q'] : ['P', 'Q', ...folds];
+    const storage = base.storage.map((level, s): TimeloopStorageLevel => {
+      let spatial = level.spatial;
+      if (s === glb && spatial !== null) {
+        spatial =
+          acc < 0
+            ? { factors: factorArray({ M: padding.colFactor, P: rf.P, Q: rf.Q }), permutation: perm(['M', 'Q', 'P']), split: 1 }
+            : { factors: factorArray({ M: padding.colFactor }), permutation: perm(['M']), split: CONV_DIMS.length };
+      } else if (s === acc && spatial !== null) {
+        spatial = { factors: factorArray({ P: rf.P, Q: rf.Q }), permutation: perm(['Q', 'P']), split: 0 };
+      }
+      const keep = s === acc && !kAtAcc ? level.keep.map(() => false) : level.keep;
+      return { ...level, temporal: { factors: factorArray(temporal[s]), permutation: perm(order[s]) }, spatial, keep };
+    });
+    return { ...base, storage };
+  };
+  let best: { spec: TimeloopSpec; energy: number; atDram: string[] } | null = null;
+  for (const pOuter of [false, true]) {
+    for (let toDram = 0; toDram <= outer.length; toDram++) {
+      const splits: [number, number][] = [...divisors(pFolds).map((p): [number, number] => [p, 1]), ...divisors(qFolds).slice(1).map((q): [number, number] => [pFolds, q])];
+      for (const [p, q] of splits) {
+        if (pOuter && p * q === 1) continue;
+        const spec = build(toDram, p, q, pOuter);
+        const e = energyOrNull(spec);
+        if (e === null) continue;
+        if (best === null || e < best.energy) {
+          const split = [...(q > 1 ? [`Q/${q}`] : []), ...(p > 1 ? [`P/${p}`] : [])];
+          const moved = outer.slice(0, toDram).map(([d, f]) => `${d}${f}`);
+          best = { spec, energy: e, atDram: pOuter ? [...split, ...moved] : [...moved, ...split] };
+        }
+        break;
+      }
+    }
+  }
+  if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
+  return { spec: check(best.spec, arch), padding, kFoldsAt: kAtAcc ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
+}
+
+function energyOrNull(s: TimeloopSpec): number | null {
+  try {
+    return evaluateTimeloop(s).energyPj;
+  } catch (e) {
+    if (e instanceof ConfigError) return null;
+    throw e;
+  }
 }
 
 /** every dimension's factors multiply to its bound, and no spatial loop exceeds its fanout */

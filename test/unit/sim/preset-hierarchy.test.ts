@@ -128,7 +128,57 @@ describe('preset hierarchy (edge-npu)', () => {
     expect(glb.Weights.utilizedCapacity + glb.Inputs.utilizedCapacity + glb.Outputs.utilizedCapacity).toBeLessThanOrEqual(108 * 1024 / 2);
   });
 
-  it('refuses a dataflow the fixed schedule is not written for', () => {
-    expect(() => fixedScheduleSpec(presetSpec('mcu-npu'), conv({}))).toThrow(/weight-stationary/);
+  it('refuses a dataflow the fixed schedule is not written for (input-stationary)', () => {
+    const is = { ...presetSpec('mcu-npu'), array: { ...presetSpec('mcu-npu').array, dataflow: 'is' as const } };
+    expect(() => fixedScheduleSpec(is, conv({}))).toThrow(/no preset is input-stationary/);
+  });
+});
+
+describe('the fixed output-stationary schedule (mcu-npu: 8×8, an 8-entry accumulator per column)', () => {
+  const mcu = presetSpec('mcu-npu');
+
+  it('keeps each output in its PE over the whole K, multicasts weights down rows and inputs across columns', () => {
+    const f = fixedScheduleSpec(mcu, conv({}));
+    // Q = 8 across the 8 rows, M = 32 in 4 column folds of 8: SCALE-Sim's ⌈64/8⌉ × ⌈32/8⌉ folds
+    expect(f.padding.rowFactors).toEqual({ P: 1, Q: 8 });
+    expect([f.padding.colFactor, f.padding.folds, f.padding.scaleSimFolds, f.padding.extraMacs]).toEqual([8, 32, 32, 0]);
+    expect(f.kFoldsAt).toBe(LEVEL.accumulator);
+    const r = evaluateTimeloop(f.spec);
+    const K = 3 * 3 * 32;
+    expect(r.computes).toBe(K * 64 * 32);
+    const ds = (n: string) => r.levels.find((x) => x.name === n)!.dataSpaces;
+    // per PE: one output per fold, K MACs each, 32 folds — a fresh weight and input per MAC
+    expect(ds(LEVEL.weightReg).Weights.fills).toBe(32 * K);
+    expect(ds(LEVEL.inputReg).Inputs.fills).toBe(32 * K);
+    // per column: its 8 rows' outputs updated once per MAC, and read back for all but each first add
+    expect(ds(LEVEL.accumulator).Outputs.updates).toBe(8 * 32 * K);
+    expect(ds(LEVEL.accumulator).Outputs.reads).toBe(8 * 32 * (K - 1));
+    // glb: per fold K weights for each of 8 columns (multicast down the rows), K inputs for each of 8
+    // rows (multicast across the columns); every output written once
+    expect(ds(LEVEL.glb).Weights.reads).toBe(32 * K * 8);
+    expect(ds(LEVEL.glb).Inputs.reads).toBe(32 * K * 8);
+    expect(ds(LEVEL.glb).Outputs.updates).toBe(64 * 32);
+    // the layer fits the 64 KiB glb: DRAM reads each weight and input (10×10 window) once
+    expect(ds(LEVEL.dram).Weights.reads).toBe(K * 32);
+    expect(ds(LEVEL.dram).Inputs.reads).toBe(10 * 10 * 32);
+    expect(ds(LEVEL.dram).Outputs.updates).toBe(64 * 32);
+  });
+
+  it('narrow images take whole pixel rows: Q = 3 on 8 rows is 2 rows of P per fold, P padded to whole folds', () => {
+    const p = padForArray(mcu, conv({ P: 5, Q: 3 }));
+    // ⌊8/3⌋ = 2 rows of P per fold: ⌈5/2⌉ = 3 folds of ⌈5/3⌉ = 2 → P 6; SCALE-Sim: ⌈15/8⌉ = 2 pixel folds
+    expect(p.rowFactors).toEqual({ P: 2, Q: 3 });
+    expect(p.padded.P).toBe(6);
+    expect([p.folds, p.scaleSimFolds]).toEqual([3 * 4, 2 * 4]);
+  });
+
+  it('a layer too big for the glb is split at DRAM, and a search from it is never worse', () => {
+    const big = conv({ P: 56, Q: 56, C: 64, M: 64 });
+    const f = fixedScheduleSpec(mcu, big);
+    expect(f.atDram.length).toBeGreaterThan(0);
+    const fixed = evaluateTimeloop(f.spec);
+    expect(fixed.computes).toBe(convMacs(big));
+    const s = searchMappings(f.spec, presetConstraints(f.spec), { budget: 60, seed: 1, start: f.spec });
+    expect(s.result.energyPj).toBeLessThanOrEqual(fixed.energyPj);
   });
 });
