@@ -146,6 +146,14 @@ function padForOs(spec: ArchSpec, layer: ConvDims): Padding {
 
 const idx = (d: ConvDim): number => CONV_DIMS.indexOf(d);
 
+/** DRAM's loops: the loops moved out of the glb and the P / Q split, inside or outside them */
+function dramLoops(moved: readonly [ConvDim, number][], pSplit: number, qSplit: number, pOuter: boolean): [Factors, ConvDim[]] {
+  const f: Factors = { P: pSplit, Q: qSplit };
+  for (const [d, n] of moved) f[d] = n;
+  const folds = moved.map(([d]) => d).reverse();
+  return [f, pOuter ? [...folds, 'P', 'Q'] : ['P', 'Q', ...folds]];
+}
+
 /** a permutation (innermost first) starting with `inner`, the other dimensions after them */
 function perm(inner: readonly ConvDim[]): number[] {
   const head = inner.map(idx);
@@ -203,11 +211,7 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
     const inDram = glbLoops.slice(0, toDram);
     for (const [d, f] of inGlb) temporal[glb][d] = f;
     order[glb] = inGlb.map(([d]) => d).reverse();
-    for (const [d, f] of inDram) temporal[dram][d] = f;
-    temporal[dram].P = pSplit;
-    temporal[dram].Q = qSplit;
-    const folds = inDram.map(([d]) => d).reverse();
-    order[dram] = pOuter ? [...folds, 'P', 'Q'] : ['P', 'Q', ...folds];
+    [temporal[dram], order[dram]] = dramLoops(inDram, pSplit, qSplit, pOuter);
     const storage = base.storage.map((level, s): TimeloopStorageLevel => {
       let spatial = level.spatial;
       if (s === glb && spatial !== null) {
@@ -294,11 +298,7 @@ function fixedOsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
     for (const [d, f] of inGlb) temporal[glb][d] = f;
     order[glb] = [...(kAtAcc ? [] : (['C', 'S', 'R'] as ConvDim[])), 'Q', 'P', ...inGlb.map(([d]) => d).reverse()];
     const inDram = outer.slice(0, toDram);
-    for (const [d, f] of inDram) temporal[dram][d] = f;
-    temporal[dram].P = pSplit;
-    temporal[dram].Q = qSplit;
-    const folds = inDram.map(([d]) => d).reverse();
-    order[dram] = pOuter ? [...folds, 'P', 'Q'] : ['P', 'Q', ...folds];
+    [temporal[dram], order[dram]] = dramLoops(inDram, pSplit, qSplit, pOuter);
     const storage = base.storage.map((level, s): TimeloopStorageLevel => {
       let spatial = level.spatial;
       if (s === glb && spatial !== null) {
