@@ -255,8 +255,17 @@ const OUTPUT_FLAGS = new Set(['out', 'out-dir', 'trace', 'scalesim-trace']);
 /** `--all` runs every zoo model: the one flag whose success is minutes of work, left out */
 const LEFT_OUT = new Set(['all']);
 
-const value = (flag: string): fc.Arbitrary<string> =>
-  OUTPUT_FLAGS.has(flag)
+/**
+ * `qloom diffusion` succeeds in minutes at its defaults (1,000 images × 20 UNet evaluations): its
+ * sizes are drawn from small values only, and set small where a case leaves them out.
+ */
+const SMALL = { diffusion: { samples: '4', steps: '2', 'calib-samples': '4' } } as Record<string, Record<string, string>>;
+const SMALL_WORDS = ['', '0', '-1', '1', '3', '2.5', 'x', 'none'];
+
+const value = (flag: string, cmd = ''): fc.Arbitrary<string> =>
+  SMALL[cmd]?.[flag] !== undefined
+    ? fc.constantFrom(...SMALL_WORDS)
+    : OUTPUT_FLAGS.has(flag)
     ? fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...OUTPUTS) }, { weight: 1, arbitrary: fc.constantFrom(...INPUTS) })
     : flag === 'input'
       ? fc.tuple(fc.constantFrom('x', 'input', ''), fc.constantFrom(...INPUTS, '')).map(([n, f]) => `${n}=${f}`)
@@ -273,7 +282,7 @@ function randomCase(cmdIndex: number, forceUnknown: boolean): fc.Arbitrary<Rando
   const own = Object.entries(COMMANDS[name].options).filter(([f]) => !LEFT_OUT.has(f));
   const foreign = ALL_FLAGS.filter((f) => !Object.hasOwn(COMMANDS[name].options, f) && !LEFT_OUT.has(f));
   const flag = fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(...own).chain(([f, o]): fc.Arbitrary<string[]> => (o.type === 'boolean' ? fc.constant([`--${f}`]) : value(f).map((v) => [`--${f}`, v]))) },
+    { weight: 6, arbitrary: fc.constantFrom(...own).chain(([f, o]): fc.Arbitrary<string[]> => (o.type === 'boolean' ? fc.constant([`--${f}`]) : value(f, name).map((v) => [`--${f}`, v]))) },
     { weight: forceUnknown ? 0 : 1, arbitrary: fc.constantFrom(...(foreign.length ? foreign : ['nope'])).map((f) => [`--${f}`, 'x']) },
   );
   const unknownFlag = fc.constantFrom('--nope', '--sampels', '-x', '--Out');
@@ -284,7 +293,12 @@ function randomCase(cmdIndex: number, forceUnknown: boolean): fc.Arbitrary<Rando
       extra: forceUnknown ? unknownFlag.map((u) => [u]) : fc.constantFrom<string[]>([], [], [], ['--nope'], ['--out'], ['--json=1']),
     })
     .map(({ pos, flags, extra }) => {
-      const argv = [name, ...pos, ...flags.flat(), ...extra];
+      const given = flags.flat();
+      // (--calib-samples belongs to a quantized run: only beside --preset)
+      const small = Object.entries(SMALL[name] ?? {})
+        .filter(([f]) => !given.includes(`--${f}`) && (f !== 'calib-samples' || given.includes('--preset')))
+        .flatMap(([f, v]) => [`--${f}`, v]);
+      const argv = [name, ...pos, ...given, ...small, ...extra];
       const unknown = argv.slice(1).filter((a, i, all) => {
         if (!a.startsWith('-') || (i > 0 && all[i - 1].startsWith('--') && !all[i - 1].includes('=') && isStringFlag(name, all[i - 1].slice(2)))) return false;
         const f = a.replace(/^--?/, '').split('=')[0];
