@@ -11,11 +11,11 @@
  * images from the same x_T (seed 1), FID on mnist-mlp's penultimate features against the 2,004 real
  * test digits (nets/fid.ts: not Inception-FID). A 100-image grid per cell in docs/diffusion/.
  *
- *   npx tsx bench/diffusion-ptq.ts [--precisions w8a8-pc,w4a8-pc] [--samples N] [--steps N] [--no-fp32]
+ *   npx tsx bench/diffusion-ptq.ts [--precisions w8a8-pc,w4a8-pc|none] [--calibs single,last,uniform] [--samples N] [--steps N] [--calib-samples N] [--no-fp32]
  *   (or: npm run bench -- diffusion-ptq)
  *
  * Cells are merged into bench/results/diffusion-ptq.json as they finish (two processes may split
- * the precisions between them).
+ * the precisions and calibrations between them; `--precisions none` runs the FP32 references only).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,7 +51,8 @@ function arg(name: string): string | undefined {
 }
 
 export async function main(): Promise<unknown> {
-  const precisions = (arg('precisions') ?? 'w8a8-pc,w4a8-pc').split(',');
+  // --precisions none: the FP32 references only
+  const precisions = (arg('precisions') ?? 'w8a8-pc,w4a8-pc').split(',').filter((p) => p !== 'none');
   const samples = Number(arg('samples') ?? 1000);
   const steps = Number(arg('steps') ?? 20);
   const calibSamples = Number(arg('calib-samples') ?? 256);
@@ -75,10 +76,14 @@ export async function main(): Promise<unknown> {
     say(`real training digits (${samples}): FID ${real.fid.toFixed(2)}, confidence ${(100 * real.meanConfidence).toFixed(1)} %, classes ${real.classHistogram.join(' ')}`);
     merge('real', { precision: 'real digits', samples, quality: real }, base);
   }
+  if (precisions.length === 0) return JSON.parse(readFileSync(OUT, 'utf8'));
   const t0 = performance.now();
   const trajectories = recordTrajectories(m, { steps, count: calibSamples, seed: seed + 1000 });
   say(`FP32 trajectories for calibration: ${calibSamples} × ${steps} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-  const strategies: CalibStrategy[] = [{ kind: 'single', step: Math.floor(steps / 2) }, { kind: 'last' }, { kind: 'uniform' }];
+  const known: Record<string, CalibStrategy> = { single: { kind: 'single', step: Math.floor(steps / 2) }, last: { kind: 'last' }, uniform: { kind: 'uniform' } };
+  const calibs = (arg('calibs') ?? 'single,last,uniform').split(',');
+  for (const c of calibs) if (!known[c]) throw new Error(`--calibs: unknown '${c}' (known: ${Object.keys(known).join(', ')})`);
+  const strategies = calibs.map((c) => known[c]);
   for (const preset of precisions) {
     for (const calib of strategies) {
       for (const splitConcat of [false, true]) {
