@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fp32Denoiser, generate, imageQuality, loadDdpm, realDataQuality, recordTrajectories, sampleGridPng, type CalibStrategy } from '../scenarios/diffusion.js';
-import { diffusionCost, diffusionPtq } from '../scenarios/diffusion-ptq.js';
+import { costAtSteps, diffusionCost, diffusionPtq } from '../scenarios/diffusion-ptq.js';
 import { loadArch } from '../scenarios/simulate.js';
 import { writeBenchResult } from './common.js';
 
@@ -91,9 +91,10 @@ export async function main(): Promise<unknown> {
         const r = await diffusionPtq(m, { preset, calib, splitConcat, steps, samples, calibSamples, seed, arch, trajectories });
         const key = `${preset}/${r.calib}/${splitConcat ? 'split' : 'one-scale'}`;
         grid(key.replaceAll('/', '_').replaceAll(':', '-'), r.pixels);
-        const at50 = diffusionCost(m, r.net, arch, 50, seed);
+        const at50 = costAtSteps(r.cost!, 50);
         // the same integer network on the datacenter preset (cost only: sampling ran in edge-npu's order)
-        const tpu = { [steps]: diffusionCost(m, r.net, tpuLike, steps, seed), 50: diffusionCost(m, r.net, tpuLike, 50, seed) };
+        const tpuStep = diffusionCost(m, r.net, tpuLike, steps, seed);
+        const tpu = { [steps]: tpuStep, 50: costAtSteps(tpuStep, 50) };
         const seconds = (performance.now() - c0) / 1000;
         say(
           `${key}: FID ${r.quality.fid.toFixed(2)}, confidence ${(100 * r.quality.meanConfidence).toFixed(1)} %, classes ${r.quality.classHistogram.join(' ')}, overflows ${r.overflowByBand.join('/')}, ` +

@@ -58,7 +58,7 @@ export interface DiffusionPtqOptions {
 export interface DiffusionCost {
   readonly arch: string;
   /** per UNet evaluation */
-  readonly perStep: { readonly cycles: number; readonly energyPj: number; readonly dramBytes: number; readonly paramBytes: number; readonly macs: number };
+  readonly perStep: { readonly cycles: number; readonly energyPj: number; readonly dramBytes: number; readonly paramBytes: number; readonly macs: number; readonly seconds: number };
   /** per generated image: steps × one evaluation */
   readonly perImage: { readonly cycles: number; readonly energyPj: number; readonly dramBytes: number };
   /**
@@ -97,14 +97,20 @@ export function diffusionCost(m: DdpmModel, net: QuantizedNetwork, arch: ArchSpe
   const wl = workloadFromQuantizedNetwork(net, [1, ...m.spec.input], arch);
   const r = runOnce(arch, wl, { seed }, undefined);
   const t = r.totals;
-  const dram = t.dramBytes.read + t.dramBytes.write;
+  const perStep = { cycles: t.cycles, energyPj: t.energyPj, dramBytes: t.dramBytes.read + t.dramBytes.write, paramBytes: t.paramBytes, macs: t.macs, seconds: t.seconds };
+  return costAtSteps({ arch: arch.name, perStep, bufferBytes: arch.memories.glb?.capacityBytes ?? arch.memories.filter?.capacityBytes ?? 0 }, steps);
+}
+
+/** A cost at another number of sampling steps: every step is one UNet evaluation, so no new run. */
+export function costAtSteps(c: Pick<DiffusionCost, 'arch' | 'perStep' | 'bufferBytes'>, steps: number): DiffusionCost {
+  const p = c.perStep;
   return {
-    arch: arch.name,
-    perStep: { cycles: t.cycles, energyPj: t.energyPj, dramBytes: dram, paramBytes: t.paramBytes, macs: t.macs },
-    perImage: { cycles: t.cycles * steps, energyPj: t.energyPj * steps, dramBytes: dram * steps },
-    weightsResidentDramBytesPerImage: steps * (dram - t.paramBytes) + t.paramBytes,
-    bufferBytes: arch.memories.glb?.capacityBytes ?? arch.memories.filter?.capacityBytes ?? 0,
-    seconds: t.seconds * steps,
+    arch: c.arch,
+    perStep: p,
+    perImage: { cycles: p.cycles * steps, energyPj: p.energyPj * steps, dramBytes: p.dramBytes * steps },
+    weightsResidentDramBytesPerImage: steps * (p.dramBytes - p.paramBytes) + p.paramBytes,
+    bufferBytes: c.bufferBytes,
+    seconds: p.seconds * steps,
   };
 }
 

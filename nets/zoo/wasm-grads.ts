@@ -68,16 +68,15 @@ function dims(info: tf.backend_util.Conv2DInfo) {
   };
 }
 
-function matmul(backend: BackendWasm, a: Info, b: Info, transposeA: boolean, transposeB: boolean): Info {
-  const k = tf.getKernel('BatchMatMul', 'wasm');
-  if (!k) throw new Error('wasm-grads: BatchMatMul kernel missing on wasm');
-  return k.kernelFunc({ inputs: { a, b } as tf.NamedTensorInfoMap, backend, attrs: { transposeA, transposeB } }) as Info;
-}
-
+/** a kernel registered on the wasm backend, called directly on heap tensors */
 function wasmKernel(name: string, be: BackendWasm, inputs: Record<string, Info>, attrs: Record<string, unknown>): Info {
   const k = tf.getKernel(name, 'wasm');
   if (!k) throw new Error(`wasm-grads: ${name} kernel missing on wasm`);
   return k.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend: be, attrs: attrs as tf.NamedAttrMap }) as Info;
+}
+
+function matmul(be: BackendWasm, a: Info, b: Info, transposeA: boolean, transposeB: boolean): Info {
+  return wasmKernel('BatchMatMul', be, { a, b }, { transposeA, transposeB });
 }
 
 /** explicit NHWC padding [[0,0],[top,bottom],[left,right],[0,0]] */

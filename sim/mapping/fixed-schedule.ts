@@ -110,9 +110,7 @@ export function padForArray(spec: ArchSpec, layer: ConvDims): Padding {
   }
   const padded: ConvDims = { ...layer, C, M: m.padded };
   const folds = (C / rowFactors.C) * (layer.R / rowFactors.R) * (layer.S / rowFactors.S) * (m.padded / m.lane) * layer.G;
-  const view: GemmView = { name: layer.name, M: layer.P * layer.Q * layer.N, K: layer.C * layer.R * layer.S, N: layer.M, groups: layer.G, conv: null };
-  const plan = planFolds(view, rows, cols, 'ws');
-  return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactor: m.lane, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
+  return padding(spec, layer, padded, rowFactors, m.lane, folds, 'ws');
 }
 
 /**
@@ -139,9 +137,14 @@ function padForOs(spec: ArchSpec, layer: ConvDims): Padding {
   }
   const padded: ConvDims = { ...layer, P, Q, M: m.padded };
   const folds = (P / rowFactors.P!) * (Q / rowFactors.Q!) * layer.N * (m.padded / m.lane) * layer.G;
+  return padding(spec, layer, padded, rowFactors, m.lane, folds, 'os');
+}
+
+/** A Padding with its extra MACs and SCALE-Sim's fold count (planFolds) of the unpadded layer. */
+function padding(spec: ArchSpec, layer: ConvDims, padded: ConvDims, rowFactors: Factors, colFactor: number, folds: number, dataflow: 'ws' | 'os'): Padding {
   const view: GemmView = { name: layer.name, M: layer.P * layer.Q * layer.N, K: layer.C * layer.R * layer.S, N: layer.M, groups: layer.G, conv: null };
-  const plan = planFolds(view, rows, cols, 'os');
-  return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactor: m.lane, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
+  const plan = planFolds(view, spec.array.rows, spec.array.cols, dataflow);
+  return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactor, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
 }
 
 const idx = (d: ConvDim): number => CONV_DIMS.indexOf(d);
@@ -228,31 +231,12 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
     });
     return { ...base, storage };
   };
-  const describeDram = (glbLoops: readonly [ConvDim, number][], toDram: number, p: number, q: number, pOuter: boolean): string[] => {
-    const split = [...(q > 1 ? [`Q/${q}`] : []), ...(p > 1 ? [`P/${p}`] : [])];
-    const folds = glbLoops.slice(0, toDram).map(([d, f]) => `${d}${f}`);
-    return pOuter ? [...split, ...folds] : [...folds, ...split];
-  };
-  // per place of the K folds (the accumulator when one column's partial sums fit it, the glb), per
-  // number of loops moved to DRAM and per place of the P/Q split at DRAM (innermost: the glb keeps
-  // its weights across the split; outermost: its inputs across the column folds), the smallest
-  // split that fits; of these candidates the one with the least energy is the schedule
-  let best: { spec: TimeloopSpec; energy: number; atDram: string[]; kAtAcc: boolean } | null = null;
+  // per place of the K folds (the accumulator when one column's partial sums fit it, the glb) the
+  // cheapest DRAM split; of these the one with the least energy is the schedule
+  let best: (Candidate & { kAtAcc: boolean }) | null = null;
   for (const kAtAcc of accFits ? [true, false] : [false]) {
-    const glbLoops = glbLoopsOf(kAtAcc);
-    for (const pOuter of [false, true]) {
-      for (let toDram = 0; toDram <= glbLoops.length; toDram++) {
-        const splits: [number, number][] = [...divisors(L.P).map((p): [number, number] => [p, 1]), ...divisors(L.Q).slice(1).map((q): [number, number] => [L.P, q])];
-        for (const [p, q] of splits) {
-          if (pOuter && p * q === 1) continue;
-          const s = build(kAtAcc, toDram, p, q, pOuter);
-          const e = energyOrNull(s);
-          if (e === null) continue;
-          if (best === null || e < best.energy) best = { spec: s, energy: e, atDram: describeDram(glbLoops, toDram, p, q, pOuter), kAtAcc };
-          break;
-        }
-      }
-    }
+    const c = cheapestDramSplit(glbLoopsOf(kAtAcc), L.P, L.Q, (toDram, p, q, pOuter) => build(kAtAcc, toDram, p, q, pOuter));
+    if (c !== null && (best === null || c.energy < best.energy)) best = { ...c, kAtAcc };
   }
   if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
   return { spec: check(best.spec, arch), padding, kFoldsAt: best.kAtAcc ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
@@ -314,10 +298,29 @@ function fixedOsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
     });
     return { ...base, storage };
   };
-  let best: { spec: TimeloopSpec; energy: number; atDram: string[] } | null = null;
+  const best = cheapestDramSplit(outer, pFolds, qFolds, build);
+  if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
+  return { spec: check(best.spec, arch), padding, kFoldsAt: kAtAcc ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
+}
+
+interface Candidate {
+  readonly spec: TimeloopSpec;
+  readonly energy: number;
+  /** the loops at DRAM, outermost first (`P/4`: P split, 4 at DRAM) */
+  readonly atDram: string[];
+}
+
+/**
+ * Per number of the glb's `movable` loops moved to DRAM (outermost first) and per place of the P/Q
+ * split at DRAM (innermost: the glb keeps what does not depend on P/Q across the split; outermost:
+ * what does, across the moved loops), the smallest split of pBound × qBound whose tiles fit; the
+ * one of these candidates with the least energy (the first on a tie), or null when none fits.
+ */
+function cheapestDramSplit(movable: readonly [ConvDim, number][], pBound: number, qBound: number, build: (toDram: number, p: number, q: number, pOuter: boolean) => TimeloopSpec): Candidate | null {
+  let best: Candidate | null = null;
+  const splits: [number, number][] = [...divisors(pBound).map((p): [number, number] => [p, 1]), ...divisors(qBound).slice(1).map((q): [number, number] => [pBound, q])];
   for (const pOuter of [false, true]) {
-    for (let toDram = 0; toDram <= outer.length; toDram++) {
-      const splits: [number, number][] = [...divisors(pFolds).map((p): [number, number] => [p, 1]), ...divisors(qFolds).slice(1).map((q): [number, number] => [pFolds, q])];
+    for (let toDram = 0; toDram <= movable.length; toDram++) {
       for (const [p, q] of splits) {
         if (pOuter && p * q === 1) continue;
         const spec = build(toDram, p, q, pOuter);
@@ -325,15 +328,14 @@ function fixedOsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
         if (e === null) continue;
         if (best === null || e < best.energy) {
           const split = [...(q > 1 ? [`Q/${q}`] : []), ...(p > 1 ? [`P/${p}`] : [])];
-          const moved = outer.slice(0, toDram).map(([d, f]) => `${d}${f}`);
+          const moved = movable.slice(0, toDram).map(([d, f]) => `${d}${f}`);
           best = { spec, energy: e, atDram: pOuter ? [...split, ...moved] : [...moved, ...split] };
         }
         break;
       }
     }
   }
-  if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
-  return { spec: check(best.spec, arch), padding, kFoldsAt: kAtAcc ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
+  return best;
 }
 
 function energyOrNull(s: TimeloopSpec): number | null {
