@@ -190,7 +190,7 @@ function qloomLayer(c: Case, w: Int32Array, bits: number, order: AccumulationOrd
 /** QLinearConv / QLinearMatMul's requantization of the ORT models below (xs 0.02, ws 0.01, ys 0.5, yz 128, uint8) as the fused kernel takes it */
 function fusedRequant(nOut: number): FusedRequant {
   const f = floatRequantChannels(requantParams(0.02, Float32Array.of(0.01), 0.5, { mode: 'float' }), 128, { bits: 8, signed: false, narrow: false }, { kind: 'none' }, nOut)!;
-  return { ...f, zy: 128 };
+  return { mode: 'float', ...f, zy: 128 };
 }
 
 function check(name: string, what: string, got: Float64Array, ref: ArrayLike<number>, wrap16: boolean): void {

@@ -78,6 +78,7 @@ export function transposeData<T extends TensorData>(data: T, shape: Shape, perm:
  */
 export function upsampleNearest<T extends TensorData>(data: T, shape: Shape, factors: readonly number[]): { data: T; shape: number[] } {
   const outShape = shape.map((d, k) => d * factors[k]);
+  if (shape.length > 0 && factors.every((f) => Number.isInteger(f) && f >= 1)) return { data: upsampleRows(data, shape, factors, outShape), shape: outShape };
   const inStrides = rowMajorStrides(shape);
   // offsets of every output element, built axis by axis (outer axes vary slowest)
   let idx = new Int32Array([0]);
@@ -92,6 +93,38 @@ export function upsampleNearest<T extends TensorData>(data: T, shape: Shape, fac
   const dst = y as unknown as Float32Array;
   for (let f = 0; f < idx.length; f++) dst[f] = src[idx[f]];
   return { data: y, shape: outShape };
+}
+
+/**
+ * upsampleNearest for whole factors without an index per element: each innermost row widened
+ * once, then every repeated row or block copied within the output.
+ */
+function upsampleRows<T extends TensorData>(data: T, shape: Shape, factors: readonly number[], outShape: readonly number[]): T {
+  const r = shape.length;
+  const inStrides = rowMajorStrides(shape);
+  const outStrides = rowMajorStrides(outShape);
+  const src = data as unknown as Float32Array;
+  const y = new (data.constructor as new (n: number) => T)(numel(outShape));
+  const dst = y as unknown as Float32Array;
+  const fw = factors[r - 1];
+  const w = shape[r - 1];
+  const fill = (axis: number, srcOff: number, dstOff: number): void => {
+    if (axis === r - 1) {
+      for (let x = 0, o = dstOff; x < w; x++) {
+        const v = src[srcOff + x];
+        for (let k = 0; k < fw; k++) dst[o++] = v;
+      }
+      return;
+    }
+    const block = outStrides[axis];
+    for (let i = 0; i < shape[axis]; i++) {
+      const first = dstOff + i * factors[axis] * block;
+      fill(axis + 1, srcOff + i * inStrides[axis], first);
+      for (let k = 1; k < factors[axis]; k++) dst.copyWithin(first + k * block, first, first + block);
+    }
+  };
+  fill(0, 0, 0);
+  return y;
 }
 
 export function concat(node: Node, ins: readonly (Tensor | undefined)[]): Tensor {

@@ -42,6 +42,7 @@ export function section(id: number, body: readonly number[], out: number[]): voi
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const F64 = 0x7c;
+export const I64 = 0x7e;
 export const V128 = 0x7b;
 export const VOID = 0x40;
 
@@ -68,21 +69,27 @@ export const Op = {
   F64Store: 0x39,
   I32Store16: 0x3b,
   I32Const: 0x41,
+  I64Const: 0x42,
   I32Eqz: 0x45,
   I32Eq: 0x46,
   I32LtS: 0x48,
   I32LtU: 0x49,
+  I32GtS: 0x4a,
   I32GtU: 0x4b,
   I32GeS: 0x4e,
   I32GeU: 0x4f,
   I32Add: 0x6a,
   I32Sub: 0x6b,
   I32Mul: 0x6c,
+  I32And: 0x71,
   I32Or: 0x72,
   I32Xor: 0x73,
   I32Shl: 0x74,
   I32ShrS: 0x75,
   I32ShrU: 0x76,
+  I64Add: 0x7c,
+  I64Mul: 0x7e,
+  I64ShrS: 0x87,
   F32Lt: 0x5d,
   F64Lt: 0x63,
   F64Gt: 0x64,
@@ -100,6 +107,7 @@ export const Op = {
   F32DemoteF64: 0xb6,
   F64ConvertI32S: 0xb7,
   F64PromoteF32: 0xbb,
+  I64ExtendI32S: 0xac,
   /** 0xfc prefix: memory.copy is 0xfc 0x0a 0x00 0x00, i32.trunc_sat_f32_s 0xfc 0x00 */
   Prefix: 0xfc,
 } as const;
@@ -114,20 +122,33 @@ export const Simd = {
   Shuffle: 0x0d,
   I16x8Splat: 0x10,
   I32x4Splat: 0x11,
+  I64x2Splat: 0x12,
   F32x4Splat: 0x13,
   F64x2Splat: 0x14,
   I32x4ExtractLane: 0x1b,
+  I32x4GtS: 0x3b,
+  V128And: 0x4e,
   F64x2ExtractLane: 0x21,
   Load64Zero: 0x5d,
   F32x4DemoteZero: 0x5e,
   F64x2PromoteLow: 0x5f,
   F32x4Nearest: 0x6a,
   I32x4Abs: 0xa0,
+  I32x4Shl: 0xab,
+  I32x4ShrS: 0xac,
   I32x4Add: 0xae,
+  I32x4Sub: 0xb1,
+  I32x4Mul: 0xb5,
+  I32x4MinS: 0xb6,
+  I32x4MaxS: 0xb8,
   I32x4DotI16x8S: 0xba,
   I32x4ExtMulLowI16x8S: 0xbc,
   I32x4ExtMulHighI16x8S: 0xbd,
   I32x4MaxU: 0xb9,
+  I64x2ShrS: 0xcc,
+  I64x2Add: 0xce,
+  I64x2ExtMulLowI32x4S: 0xdc,
+  I64x2ExtMulHighI32x4S: 0xdd,
   F32x4Add: 0xe4,
   F32x4Mul: 0xe6,
   F32x4PMin: 0xea,
@@ -137,6 +158,7 @@ export const Simd = {
   F64x2Mul: 0xf2,
   I32x4TruncSatF32x4S: 0xf8,
   F32x4ConvertI32x4S: 0xfa,
+  I32x4TruncSatF64x2SZero: 0xfc,
 } as const;
 
 /** Instruction emitter for one function body. */
@@ -163,6 +185,13 @@ export class Code {
   }
   i32(n: number): this {
     this.b.push(Op.I32Const);
+    sleb(n, this.b);
+    return this;
+  }
+  /** i64.const of a value in int32's range (its signed LEB128 is the same bytes) */
+  i64(n: number): this {
+    if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) throw new RangeError(`i64 constant ${n} is outside int32's range`);
+    this.b.push(Op.I64Const);
     sleb(n, this.b);
     return this;
   }

@@ -32,39 +32,27 @@ export function rqFunc(name: string, input: 'f64' | 'i32'): Func {
   const wide = input === 'f64';
   const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'MP', 'HP', 'LP', 'ZY', 'B', 'C', 'K', 'VM', 'VHI', 'VLO', 'VZY', 'VA', 'VB', 'SM', 'SHI', 'SLO', 'SV');
   const c = new Code();
-  const shuffle = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
   c.get(L.LP).op(Op.F32Load).mem(2, 0).tee(L.SLO).simd(Simd.F32x4Splat).set(L.VLO);
   c.get(L.ZY).simd(Simd.I32x4Splat).set(L.VZY);
-  c.get(L.BLOCKS).op(Op.I32Eqz, Op.If, VOID).op(Op.Else);
-  c.i32(0).set(L.B);
-  c.op(Op.Loop, VOID);
-  {
-    c.i32(0).set(L.C);
-    c.op(Op.Loop, VOID);
-    {
+  walk(c, L, wide, {
+    channel: () => {
       c.get(L.MP).get(L.C).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.F32Load).mem(2, 0).tee(L.SM).simd(Simd.F32x4Splat).set(L.VM);
       c.get(L.HP).get(L.C).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.F32Load).mem(2, 0).tee(L.SHI).simd(Simd.F32x4Splat).set(L.VHI);
-      c.get(L.RUN).set(L.K);
-      // four values a step while at least four remain
-      c.op(Op.Block, VOID).op(Op.Loop, VOID);
-      c.get(L.K).i32(4).op(Op.I32LtS, Op.BrIf, 1);
+    },
+    vec: () => {
       c.get(L.DST);
       c.get(L.VLO);
       if (wide) {
         c.get(L.SRC).simd(Simd.Load).mem(3, 0).simd(Simd.F32x4DemoteZero).set(L.VA);
         c.get(L.SRC).simd(Simd.Load).mem(3, 16).simd(Simd.F32x4DemoteZero).set(L.VB);
-        c.get(L.VA).get(L.VB).simd(Simd.Shuffle).op(...shuffle);
+        c.get(L.VA).get(L.VB).simd(Simd.Shuffle).op(...LOW_PAIRS);
       } else c.get(L.SRC).simd(Simd.Load).mem(2, 0).simd(Simd.F32x4ConvertI32x4S);
       c.get(L.VM).simd(Simd.F32x4Mul);
       c.simd(Simd.F32x4PMax).get(L.VHI).simd(Simd.F32x4PMin);
       c.simd(Simd.F32x4Nearest).simd(Simd.I32x4TruncSatF32x4S).get(L.VZY).simd(Simd.I32x4Add);
       c.simd(Simd.Store).mem(2, 0);
-      c.addTo(L.SRC, wide ? 32 : 16).addTo(L.DST, 16);
-      c.get(L.K).i32(4).op(Op.I32Sub).set(L.K);
-      c.op(Op.Br, 0).op(Op.End, Op.End);
-      // the rest one at a time, the same operations on scalars
-      c.op(Op.Block, VOID).op(Op.Loop, VOID);
-      c.get(L.K).op(Op.I32Eqz, Op.BrIf, 1);
+    },
+    scalar: () => {
       if (wide) c.get(L.SRC).op(Op.F64Load).mem(3, 0).op(Op.F32DemoteF64);
       else c.get(L.SRC).op(Op.I32Load).mem(2, 0).op(Op.F32ConvertI32S);
       c.get(L.SM).op(Op.F32Mul).set(L.SV);
@@ -73,6 +61,39 @@ export function rqFunc(name: string, input: 'f64' | 'i32'): Func {
       // hi < v ? hi : v
       c.get(L.SHI).get(L.SV).get(L.SHI).get(L.SV).op(Op.F32Lt, Op.Select).set(L.SV);
       c.get(L.DST).get(L.SV).op(Op.F32Nearest).op(Op.Prefix, 0x00).get(L.ZY).op(Op.I32Add).op(Op.I32Store).mem(2, 0);
+    },
+  });
+  c.op(Op.End);
+  return { name, params: 9, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
+}
+
+/** lanes 0–1 of two vectors of 2 × 64 bits, as one of 4 × 32 (after a demote or truncation to the low half) */
+const LOW_PAIRS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+
+/**
+ * The walk both requantizers share: for each of BLOCKS blocks, for each of WALK channels C (after
+ * `channel` loads its parameters), RUN values — `vec` four at a time while four remain, then
+ * `scalar` one at a time; SRC advances by 8 bytes a value (`wide`: float64) or 4, DST by 4.
+ */
+function walk(c: Code, L: { readonly SRC: number; readonly DST: number; readonly BLOCKS: number; readonly WALK: number; readonly RUN: number; readonly B: number; readonly C: number; readonly K: number }, wide: boolean, body: { channel: () => void; vec: () => void; scalar: () => void }): void {
+  c.get(L.BLOCKS).op(Op.I32Eqz, Op.If, VOID).op(Op.Else);
+  c.i32(0).set(L.B);
+  c.op(Op.Loop, VOID);
+  {
+    c.i32(0).set(L.C);
+    c.op(Op.Loop, VOID);
+    {
+      body.channel();
+      c.get(L.RUN).set(L.K);
+      c.op(Op.Block, VOID).op(Op.Loop, VOID);
+      c.get(L.K).i32(4).op(Op.I32LtS, Op.BrIf, 1);
+      body.vec();
+      c.addTo(L.SRC, wide ? 32 : 16).addTo(L.DST, 16);
+      c.get(L.K).i32(4).op(Op.I32Sub).set(L.K);
+      c.op(Op.Br, 0).op(Op.End, Op.End);
+      c.op(Op.Block, VOID).op(Op.Loop, VOID);
+      c.get(L.K).op(Op.I32Eqz, Op.BrIf, 1);
+      body.scalar();
       c.addTo(L.SRC, wide ? 8 : 4).addTo(L.DST, 4);
       c.get(L.K).i32(1).op(Op.I32Sub).set(L.K);
       c.op(Op.Br, 0).op(Op.End, Op.End);
@@ -83,23 +104,214 @@ export function rqFunc(name: string, input: 'f64' | 'i32'): Func {
   }
   c.op(Op.End);
   c.op(Op.End);
+}
+
+/** the v128 and scalar locals one fixed-point multiplier (FixedMultiplier, double rounding) needs */
+interface MbqmLocals {
+  /** v128: the multiplier, 2^ls, the RoundingDivideByPOT mask and half-mask (splat) */
+  readonly VM: number;
+  readonly VLS: number;
+  readonly VMASK: number;
+  readonly VHALF: number;
+  /** i32: the same as scalars, and the right shift */
+  readonly SM: number;
+  readonly SLS: number;
+  readonly SMASK: number;
+  readonly SHALF: number;
+  readonly SRS: number;
+}
+
+const LOW_HALVES = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+
+/** Loads a channel record {m, 2^ls, rs} at the i32 address on the stack into `k` (scalars and splats). */
+function loadMbqm(c: Code, addr: () => void, k: MbqmLocals): void {
+  addr();
+  c.op(Op.I32Load).mem(2, 0).tee(k.SM).simd(Simd.I32x4Splat).set(k.VM);
+  addr();
+  c.op(Op.I32Load).mem(2, 4).tee(k.SLS).simd(Simd.I32x4Splat).set(k.VLS);
+  addr();
+  c.op(Op.I32Load).mem(2, 8).set(k.SRS);
+  c.i32(1).get(k.SRS).op(Op.I32Shl).i32(1).op(Op.I32Sub).tee(k.SMASK).simd(Simd.I32x4Splat).set(k.VMASK);
+  c.get(k.SMASK).i32(1).op(Op.I32ShrU).tee(k.SHALF).simd(Simd.I32x4Splat).set(k.VHALF);
+}
+
+/**
+ * i32x4 x on the stack → MultiplyByQuantizedMultiplier(x) (double rounding) on the stack:
+ *   xs = x · 2^ls (wrapping)          i32x4.mul (0 past 31, as Math.imul)
+ *   h  = SRDHM(xs, m)                 (xs·m + 2^30) >> 31 on i64x2 extended products: gemmlowp's
+ *                                     nudge 1 − 2^30 for a negative product and division toward
+ *                                     zero come to the same floor; m ≥ 0 rules out its saturation
+ *   r  = RoundingDivideByPOT(h, rs)   (h >> rs) + ((h & mask) > mask/2 + (h < 0))
+ * `vn` holds 2^30 in both i64 lanes; `va`, `vh` are scratch.
+ */
+function mbqmVec(c: Code, k: MbqmLocals, vn: number, va: number, vh: number): void {
+  c.get(k.VLS).simd(Simd.I32x4Mul).tee(va);
+  c.get(k.VM).simd(Simd.I64x2ExtMulLowI32x4S).get(vn).simd(Simd.I64x2Add).i32(31).simd(Simd.I64x2ShrS);
+  c.get(va).get(k.VM).simd(Simd.I64x2ExtMulHighI32x4S).get(vn).simd(Simd.I64x2Add).i32(31).simd(Simd.I64x2ShrS);
+  c.simd(Simd.Shuffle).op(...LOW_HALVES).tee(vh);
+  c.get(k.SRS).simd(Simd.I32x4ShrS);
+  c.get(vh).get(k.VMASK).simd(Simd.V128And);
+  c.get(k.VHALF).get(vh).i32(31).simd(Simd.I32x4ShrS).simd(Simd.I32x4Sub);
+  // gt_s is −1 where the remainder rounds up: subtracting it adds one
+  c.simd(Simd.I32x4GtS).simd(Simd.I32x4Sub);
+}
+
+/** mbqmVec on one i32 on the stack, the result on the stack; `sv` is scratch. */
+function mbqmScalar(c: Code, k: MbqmLocals, sv: number): void {
+  c.get(k.SLS).op(Op.I32Mul).op(Op.I64ExtendI32S).get(k.SM).op(Op.I64ExtendI32S).op(Op.I64Mul).i64(2 ** 30).op(Op.I64Add).i64(31).op(Op.I64ShrS).op(Op.I32WrapI64).set(sv);
+  c.get(sv).get(k.SRS).op(Op.I32ShrS);
+  c.get(sv).get(k.SMASK).op(Op.I32And).get(k.SHALF).get(sv).i32(31).op(Op.I32ShrU).op(Op.I32Add).op(Op.I32GtS).op(Op.I32Add);
+}
+
+/** v = min(max(v, lo), hi) + zy on the stack (i32x4), bounds minus zy so the add cannot wrap */
+function clampAddVec(c: Code, vlo: number, vhi: number, vzy: number): void {
+  c.get(vlo).simd(Simd.I32x4MaxS).get(vhi).simd(Simd.I32x4MinS).get(vzy).simd(Simd.I32x4Add);
+}
+
+/** the same on a scalar held in `sv` (left on the stack) */
+function clampAddScalar(c: Code, sv: number, slo: number, shi: number, zy: number): void {
+  c.get(slo).get(sv).get(sv).get(slo).op(Op.I32LtS, Op.Select).set(sv);
+  c.get(shi).get(sv).get(sv).get(shi).op(Op.I32GtS, Op.Select).set(sv);
+  c.get(sv).get(zy).op(Op.I32Add);
+}
+
+/**
+ * The fixed mode's double rounding (requant.ts `FixedMultiplier.apply`, gemmlowp) in SIMD:
+ * x = sat32(acc) (i32x4.trunc_sat_f64x2_s_zero: accumulators are integers), or the kernel's int32
+ * sums as they are; then mbqmVec; then y = min(max(r, lo), hi) + zy.
+ * rqx(src, dst, blocks, walk, run, pPtr, hPtr, lPtr, zy): the walk of rqFunc; per channel c the
+ * int32 triple {m, 2^ls, rs} at pPtr + 12c, the upper bound (int32) at hPtr + 4c, the lower at lPtr.
+ */
+export function rqFixedFunc(name: string, input: 'f64' | 'i32'): Func {
+  const wide = input === 'f64';
+  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'PP', 'HP', 'LP', 'ZY', 'B', 'C', 'K', 'SM', 'SLS', 'SRS', 'SMASK', 'SHALF', 'SHI', 'SLO', 'SV', 'VM', 'VLS', 'VMASK', 'VHALF', 'VHI', 'VLO', 'VZY', 'VN', 'VA', 'VH');
+  const c = new Code();
+  c.get(L.LP).op(Op.I32Load).mem(2, 0).tee(L.SLO).simd(Simd.I32x4Splat).set(L.VLO);
+  c.get(L.ZY).simd(Simd.I32x4Splat).set(L.VZY);
+  c.i64(2 ** 30).simd(Simd.I64x2Splat).set(L.VN);
+  walk(c, L, wide, {
+    channel: () => {
+      loadMbqm(c, () => c.get(L.PP).get(L.C).i32(12).op(Op.I32Mul, Op.I32Add), L);
+      c.get(L.HP).get(L.C).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).tee(L.SHI).simd(Simd.I32x4Splat).set(L.VHI);
+    },
+    vec: () => {
+      c.get(L.DST);
+      if (wide) {
+        c.get(L.SRC).simd(Simd.Load).mem(3, 0).simd(Simd.I32x4TruncSatF64x2SZero);
+        c.get(L.SRC).simd(Simd.Load).mem(3, 16).simd(Simd.I32x4TruncSatF64x2SZero);
+        c.simd(Simd.Shuffle).op(...LOW_PAIRS);
+      } else c.get(L.SRC).simd(Simd.Load).mem(2, 0);
+      mbqmVec(c, L, L.VN, L.VA, L.VH);
+      clampAddVec(c, L.VLO, L.VHI, L.VZY);
+      c.simd(Simd.Store).mem(2, 0);
+    },
+    scalar: () => {
+      c.get(L.DST);
+      // i32.trunc_sat_f64_s is 0xfc 0x02
+      if (wide) c.get(L.SRC).op(Op.F64Load).mem(3, 0).op(Op.Prefix, 0x02);
+      else c.get(L.SRC).op(Op.I32Load).mem(2, 0);
+      mbqmScalar(c, L, L.SV);
+      c.set(L.SV);
+      clampAddScalar(c, L.SV, L.SLO, L.SHI, L.ZY);
+      c.op(Op.I32Store).mem(2, 0);
+    },
+  });
   c.op(Op.End);
-  return { name, params: 9, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
+  return { name, params: 9, locals: [...Array<number>(11).fill(I32), ...Array<number>(10).fill(V128)], body: c };
+}
+
+/**
+ * TFLite's integer Add (sim/qops.ts qlinearAdd, fixed mode) on two int32 code arrays of n values:
+ *   xa = MBQM_a((a − za) · 2^ls), xb = MBQM_b((b − zb) · 2^ls), y = clamp(MBQM_o(xa + xb) + zc)
+ * with the operand shift `ls` (20 for 8-bit operands, 15 up to 16 bits: no product wraps, and
+ * |xa + xb| < 2^31 as both multipliers are ≤ 1/2).
+ * addx(aPtr, bPtr, dst, n, pPtr, za, zb, ls, zc): pPtr holds three records {m, 2^ls, rs} (a, b,
+ * out) and then lo, hi (the output range minus zc).
+ */
+export function addFixedFunc(name: string): Func {
+  const L = slots(
+    'A', 'B', 'DST', 'N', 'PP', 'ZA', 'ZB', 'LS', 'ZC',
+    'K', 'SV', 'SLO', 'SHI',
+    'aSM', 'aSLS', 'aSRS', 'aSMASK', 'aSHALF', 'bSM', 'bSLS', 'bSRS', 'bSMASK', 'bSHALF', 'oSM', 'oSLS', 'oSRS', 'oSMASK', 'oSHALF',
+    'VN', 'VA', 'VH', 'VZA', 'VZB', 'VZC', 'VLO', 'VHI', 'VX',
+    'aVM', 'aVLS', 'aVMASK', 'aVHALF', 'bVM', 'bVLS', 'bVMASK', 'bVHALF', 'oVM', 'oVLS', 'oVMASK', 'oVHALF',
+  );
+  const mk = (p: 'a' | 'b' | 'o'): MbqmLocals => {
+    const r = L as unknown as Record<string, number>;
+    return { VM: r[`${p}VM`], VLS: r[`${p}VLS`], VMASK: r[`${p}VMASK`], VHALF: r[`${p}VHALF`], SM: r[`${p}SM`], SLS: r[`${p}SLS`], SMASK: r[`${p}SMASK`], SHALF: r[`${p}SHALF`], SRS: r[`${p}SRS`] };
+  };
+  const ka = mk('a');
+  const kb = mk('b');
+  const ko = mk('o');
+  const c = new Code();
+  loadMbqm(c, () => c.get(L.PP), ka);
+  loadMbqm(c, () => c.get(L.PP).i32(12).op(Op.I32Add), kb);
+  loadMbqm(c, () => c.get(L.PP).i32(24).op(Op.I32Add), ko);
+  c.get(L.PP).op(Op.I32Load).mem(2, 36).tee(L.SLO).simd(Simd.I32x4Splat).set(L.VLO);
+  c.get(L.PP).op(Op.I32Load).mem(2, 40).tee(L.SHI).simd(Simd.I32x4Splat).set(L.VHI);
+  c.get(L.ZA).simd(Simd.I32x4Splat).set(L.VZA);
+  c.get(L.ZB).simd(Simd.I32x4Splat).set(L.VZB);
+  c.get(L.ZC).simd(Simd.I32x4Splat).set(L.VZC);
+  c.i64(2 ** 30).simd(Simd.I64x2Splat).set(L.VN);
+  c.get(L.N).set(L.K);
+  c.op(Op.Block, VOID).op(Op.Loop, VOID);
+  c.get(L.K).i32(4).op(Op.I32LtS, Op.BrIf, 1);
+  c.get(L.DST);
+  c.get(L.A).simd(Simd.Load).mem(2, 0).get(L.VZA).simd(Simd.I32x4Sub).get(L.LS).simd(Simd.I32x4Shl);
+  mbqmVec(c, ka, L.VN, L.VA, L.VH);
+  c.set(L.VX);
+  c.get(L.B).simd(Simd.Load).mem(2, 0).get(L.VZB).simd(Simd.I32x4Sub).get(L.LS).simd(Simd.I32x4Shl);
+  mbqmVec(c, kb, L.VN, L.VA, L.VH);
+  c.get(L.VX).simd(Simd.I32x4Add);
+  mbqmVec(c, ko, L.VN, L.VA, L.VH);
+  clampAddVec(c, L.VLO, L.VHI, L.VZC);
+  c.simd(Simd.Store).mem(2, 0);
+  c.addTo(L.A, 16).addTo(L.B, 16).addTo(L.DST, 16);
+  c.get(L.K).i32(4).op(Op.I32Sub).set(L.K);
+  c.op(Op.Br, 0).op(Op.End, Op.End);
+  c.op(Op.Block, VOID).op(Op.Loop, VOID);
+  c.get(L.K).op(Op.I32Eqz, Op.BrIf, 1);
+  c.get(L.DST);
+  c.get(L.A).op(Op.I32Load).mem(2, 0).get(L.ZA).op(Op.I32Sub).get(L.LS).op(Op.I32Shl);
+  mbqmScalar(c, ka, L.SV);
+  c.get(L.B).op(Op.I32Load).mem(2, 0).get(L.ZB).op(Op.I32Sub).get(L.LS).op(Op.I32Shl);
+  mbqmScalar(c, kb, L.SV);
+  c.op(Op.I32Add);
+  mbqmScalar(c, ko, L.SV);
+  c.set(L.SV);
+  clampAddScalar(c, L.SV, L.SLO, L.SHI, L.ZC);
+  c.op(Op.I32Store).mem(2, 0);
+  c.addTo(L.A, 4).addTo(L.B, 4).addTo(L.DST, 4);
+  c.get(L.K).i32(1).op(Op.I32Sub).set(L.K);
+  c.op(Op.Br, 0).op(Op.End, Op.End);
+  c.op(Op.End);
+  return { name, params: 9, locals: [...Array<number>(19).fill(I32), ...Array<number>(21).fill(V128)], body: c };
 }
 
 export type RqFn = (src: number, dst: number, blocks: number, walk: number, run: number, mPtr: number, hPtr: number, lPtr: number, zy: number) => void;
 
+export interface FixedChannels {
+  /** per channel: the multiplier m0·2^(32−bits), 2^ls (wrapping int32, 0 past 31), the right shift */
+  readonly m: Int32Array;
+  readonly lsMul: Int32Array;
+  readonly rs: Int32Array;
+}
+
+type AddFn = (a: number, b: number, dst: number, n: number, pPtr: number, za: number, zb: number, ls: number, zc: number) => void;
+
 interface Instance {
   memory: WebAssembly.Memory;
   rq: RqFn;
+  rqx: RqFn;
+  addx: AddFn;
 }
 
 let instance: Instance | null | undefined;
 
 function rqInstance(): Instance | null {
   if (instance === undefined) {
-    const made = instantiate<{ rq: RqFn }>([rqFunc('rq', 'f64')]);
-    instance = made && { memory: made.memory, rq: made.exports.rq };
+    const made = instantiate<{ rq: RqFn; rqx: RqFn; addx: AddFn }>([rqFunc('rq', 'f64'), rqFixedFunc('rqx', 'f64'), addFixedFunc('addx')]);
+    instance = made && { memory: made.memory, rq: made.exports.rq, rqx: made.exports.rqx, addx: made.exports.addx };
   }
   return instance;
 }
@@ -107,6 +319,55 @@ function rqInstance(): Instance | null {
 /** An integer float32 holds exactly and well inside int32 (the bounds and zero point the kernels take). */
 export function exactF32(v: number): boolean {
   return Number.isInteger(v) && Math.abs(v) < 2 ** 24;
+}
+
+/**
+ * Runs `fn` over acc laid out as `blocks` × `walk` channels × `run` values in chunks of whole
+ * blocks (a per-tensor walk is cut into runs of CHUNK), after `params` has written the channel
+ * parameters at the start of memory and returned where they end and fn's (pPtr, hPtr, lPtr).
+ */
+function runChunked(
+  inst: Instance,
+  fn: RqFn,
+  acc: Float64Array,
+  y: Int32Array,
+  blocks: number,
+  walk: number,
+  run: number,
+  zy: number,
+  paramBytes: number,
+  params: (buf: ArrayBuffer) => readonly [number, number, number],
+): void {
+  const perBlock = walk * run;
+  const split = walk === 1 && run > CHUNK;
+  const step = split ? CHUNK : Math.max(1, Math.floor(CHUNK / Math.max(1, perBlock)));
+  const chunkValues = split ? CHUNK : Math.min(blocks, step) * perBlock;
+  const src = (paramBytes + 15) & ~15;
+  const dst = src + 8 * chunkValues;
+  const end = dst + 4 * chunkValues;
+  const have = inst.memory.buffer.byteLength;
+  if (end > have) inst.memory.grow(Math.ceil((end - have) / PAGE));
+  const buf = inst.memory.buffer;
+  const [pPtr, hPtr, lPtr] = params(buf);
+  const accView = new Float64Array(buf, src, chunkValues);
+  const outView = new Int32Array(buf, dst, chunkValues);
+  if (split) {
+    for (let at = 0; at < run; at += CHUNK) {
+      const n = Math.min(CHUNK, run - at);
+      accView.set(acc.subarray(at, at + n));
+      fn(src, dst, 1, 1, n, pPtr, hPtr, lPtr, zy);
+      y.set(outView.subarray(0, n), at);
+    }
+    return;
+  }
+  for (let b = 0; b < blocks; b += step) {
+    const nb = Math.min(step, blocks - b);
+    const from = b * perBlock;
+    const n = nb * perBlock;
+    accView.set(acc.subarray(from, from + n));
+    fn(src, dst, nb, walk, run, pPtr, hPtr, lPtr, zy);
+    y.set(outView.subarray(0, n), from);
+  }
 }
 
 /**
@@ -120,42 +381,85 @@ export function requantizeFloatWasm(acc: Float64Array, y: Int32Array, blocks: nu
   for (let c = 0; c < walk; c++) if (!exactF32(his[c])) return false;
   const inst = rqInstance();
   if (!inst) return false;
-  // one call per chunk of whole blocks; a per-tensor walk (one channel) is cut into runs of CHUNK
-  const perBlock = walk * run;
-  const split = walk === 1 && run > CHUNK;
-  const step = split ? CHUNK : Math.max(1, Math.floor(CHUNK / Math.max(1, perBlock)));
-  const chunkValues = split ? CHUNK : Math.min(blocks, step) * perBlock;
-  const mPtr = 0;
-  const hPtr = mPtr + 4 * walk;
-  const lPtr = hPtr + 4 * walk;
-  const src = (lPtr + 4 + 15) & ~15;
-  const dst = src + 8 * chunkValues;
-  const end = dst + 4 * chunkValues;
+  runChunked(inst, inst.rq, acc, y, blocks, walk, run, zy, 8 * walk + 4, (buf) => {
+    new Float32Array(buf, 0, walk).set(mult.subarray(0, walk));
+    const hv = new Float32Array(buf, 4 * walk, walk);
+    for (let c = 0; c < walk; c++) hv[c] = his[c];
+    new Float32Array(buf, 8 * walk, 1)[0] = lo;
+    return [0, 4 * walk, 8 * walk];
+  });
+  return true;
+}
+
+/** Writes the fixed mode's channel records {m, 2^ls, rs} at `at` (rqFixedFunc's pPtr layout). */
+export function writeFixedChannels(buf: ArrayBuffer, at: number, f: FixedChannels, channels: number): void {
+  const rec = new Int32Array(buf, at, 3 * channels);
+  for (let c = 0; c < channels; c++) {
+    rec[3 * c] = f.m[c];
+    rec[3 * c + 1] = f.lsMul[c];
+    rec[3 * c + 2] = f.rs[c];
+  }
+}
+
+/**
+ * requantize's fixed mode with double rounding on the same walk: per channel the FixedMultiplier
+ * constants `f`, bounds [lo, his[c]] already minus zy (integers). False where WebAssembly SIMD is
+ * unavailable (nothing written).
+ */
+export function requantizeFixedWasm(acc: Float64Array, y: Int32Array, blocks: number, walk: number, run: number, f: FixedChannels, lo: number, his: ArrayLike<number>, zy: number): boolean {
+  const inst = rqInstance();
+  if (!inst) return false;
+  runChunked(inst, inst.rqx, acc, y, blocks, walk, run, zy, 16 * walk + 4, (buf) => {
+    writeFixedChannels(buf, 0, f, walk);
+    const hv = new Int32Array(buf, 12 * walk, walk + 1);
+    for (let c = 0; c < walk; c++) hv[c] = his[c];
+    hv[walk] = lo;
+    return [0, 12 * walk, 16 * walk];
+  });
+  return true;
+}
+
+/** One fixed-point multiplier's constants (FixedMultiplier's, double rounding). */
+export interface FixedConstants {
+  readonly m: number;
+  readonly lsMul: number;
+  readonly rs: number;
+}
+
+/**
+ * addFixedFunc over n values of two contiguous code arrays (broadcast operands expanded by the
+ * caller) into y: multipliers for a, b and the output, operand shift `ls`, zero points, output
+ * bounds [lo, hi] (codes, not minus zc). False where WebAssembly SIMD is unavailable.
+ */
+export function addFixedWasm(a: Int32Array, b: Int32Array, y: Int32Array, n: number, ma: FixedConstants, mb: FixedConstants, mo: FixedConstants, za: number, zb: number, ls: number, zc: number, lo: number, hi: number): boolean {
+  const inst = rqInstance();
+  if (!inst) return false;
+  const chunk = Math.min(n, CHUNK);
+  const pPtr = 0;
+  const aPtr = 64;
+  const bPtr = aPtr + 4 * chunk;
+  const dst = bPtr + 4 * chunk;
+  const end = dst + 4 * chunk;
   const have = inst.memory.buffer.byteLength;
   if (end > have) inst.memory.grow(Math.ceil((end - have) / PAGE));
   const buf = inst.memory.buffer;
-  new Float32Array(buf, mPtr, walk).set(mult.subarray(0, walk));
-  const hv = new Float32Array(buf, hPtr, walk);
-  for (let c = 0; c < walk; c++) hv[c] = his[c];
-  new Float32Array(buf, lPtr, 1)[0] = lo;
-  const accView = new Float64Array(buf, src, chunkValues);
-  const outView = new Int32Array(buf, dst, chunkValues);
-  if (split) {
-    for (let at = 0; at < run; at += CHUNK) {
-      const n = Math.min(CHUNK, run - at);
-      accView.set(acc.subarray(at, at + n));
-      inst.rq(src, dst, 1, 1, n, mPtr, hPtr, lPtr, zy);
-      y.set(outView.subarray(0, n), at);
-    }
-    return true;
-  }
-  for (let b = 0; b < blocks; b += step) {
-    const nb = Math.min(step, blocks - b);
-    const from = b * perBlock;
-    const n = nb * perBlock;
-    accView.set(acc.subarray(from, from + n));
-    inst.rq(src, dst, nb, walk, run, mPtr, hPtr, lPtr, zy);
-    y.set(outView.subarray(0, n), from);
+  const p = new Int32Array(buf, pPtr, 11);
+  [ma, mb, mo].forEach((f, i) => {
+    p[3 * i] = f.m;
+    p[3 * i + 1] = f.lsMul;
+    p[3 * i + 2] = f.rs;
+  });
+  p[9] = lo - zc;
+  p[10] = hi - zc;
+  const av = new Int32Array(buf, aPtr, chunk);
+  const bv = new Int32Array(buf, bPtr, chunk);
+  const yv = new Int32Array(buf, dst, chunk);
+  for (let at = 0; at < n; at += chunk) {
+    const k = Math.min(chunk, n - at);
+    av.set(a.subarray(at, at + k));
+    bv.set(b.subarray(at, at + k));
+    inst.addx(aPtr, bPtr, dst, k, pPtr, za, zb, ls, zc);
+    y.set(yv.subarray(0, k), at);
   }
   return true;
 }

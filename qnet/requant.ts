@@ -29,7 +29,7 @@ import type { QActivation, QParams } from './network.js';
 import { applyIgelu } from './igelu.js';
 import { applyLutValue, lutLayout } from './lut.js';
 import { qRange, roundHalfAway, roundHalfEven, type QRangeSpec } from './qmath.js';
-import { exactF32, requantizeFloatWasm } from './requant-wasm.js';
+import { exactF32, requantizeFixedWasm, requantizeFloatWasm, type FixedChannels } from './requant-wasm.js';
 
 export type RequantMode = 'float' | 'fixed';
 export type FixedRounding = 'double' | 'single';
@@ -136,11 +136,12 @@ const INV_2_16 = 2 ** -16;
  * powers of two is exact).
  */
 export class FixedMultiplier {
-  private readonly m: number;
-  private readonly single: boolean;
+  /** m0 widened to 32 bits (m0·2^(32−bits)) */
+  readonly m: number;
+  readonly single: boolean;
   // double rounding: left-shift multiplier (wrapping int32), right shift, RoundingDivideByPOT mask
-  private readonly lsMul: number;
-  private readonly rs: number;
+  readonly lsMul: number;
+  readonly rs: number;
   private readonly mask: number;
   private readonly half: number;
   // single rounding: total shift and its constants
@@ -278,6 +279,46 @@ export function floatRequantChannels(
   return { mult, his, lo };
 }
 
+/**
+ * The fixed mode's constants per channel for `channels` channels, as the WebAssembly requantizers
+ * take them (FixedMultiplier's, double rounding only): the channel records and both bounds minus
+ * zy. Null for single rounding (its 64-bit saturation has no SIMD form here; the JS loop runs), or
+ * where the parameters do not have `channels` channels.
+ */
+export function fixedRequantChannels(
+  params: RequantParams,
+  zy: number,
+  yq: QRangeSpec,
+  act: QActivation,
+  channels: number,
+): (FixedChannels & { his: Int32Array; lo: number }) | null {
+  const chHi = act.kind === 'clamp' ? (act.channelHi ?? null) : null;
+  if (params.rounding !== 'double' || (params.channels !== 1 && params.channels !== channels) || (chHi && chHi.length !== channels)) return null;
+  let { qmin, qmax } = qRange(yq);
+  if (act.kind === 'clamp') {
+    qmin = Math.max(qmin, act.lo);
+    qmax = Math.min(qmax, act.hi);
+  }
+  const int32 = (v: number) => Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX;
+  const lo = qmin - zy;
+  if (!int32(lo) || !int32(zy)) return null;
+  const m = new Int32Array(channels);
+  const lsMul = new Int32Array(channels);
+  const rs = new Int32Array(channels);
+  const his = new Int32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const k = params.channels === 1 ? 0 : c;
+    const fm = new FixedMultiplier(params.m0[k], params.shift[k], params.rounding, params.multiplierBits);
+    m[c] = fm.m;
+    lsMul[c] = fm.lsMul;
+    rs[c] = fm.rs;
+    const hi = (chHi ? Math.min(qmax, chHi[c]) : qmax) - zy;
+    if (!int32(hi)) return null;
+    his[c] = hi;
+  }
+  return { m, lsMul, rs, his, lo };
+}
+
 /** below this many values a call into WebAssembly costs more than it saves */
 const WASM_MIN = 64;
 
@@ -309,6 +350,11 @@ function requantizeFloatJs(
       }
     }
   }
+}
+
+function requantizeFixedWasmWalk(acc: Float64Array, y: Int32Array, blocks: number, walk: number, run: number, params: RequantParams, zy: number, yq: QRangeSpec, act: QActivation): boolean {
+  const f = fixedRequantChannels(params, zy, yq, act, walk);
+  return f !== null && requantizeFixedWasm(acc, y, blocks, walk, run, f, f.lo, f.his, zy);
 }
 
 export function requantize(
@@ -348,6 +394,8 @@ export function requantize(
   if (params.mode === 'float') {
     const f = n >= WASM_MIN ? floatRequantChannels(params, zy, yq, act, walk) : null;
     if (!f || !requantizeFloatWasm(acc, y, blocks, walk, run, f.mult, f.lo, f.his, zy)) requantizeFloatJs(acc, y, blocks, walk, run, params, ch, qmin, qmax, his, zy);
+  } else if (n >= WASM_MIN && requantizeFixedWasmWalk(acc, y, blocks, walk, run, params, zy, yq, act)) {
+    // done in WebAssembly
   } else {
     let i = 0;
     const mults: FixedMultiplier[] = [];

@@ -40,7 +40,7 @@ import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGloba
 import { snapToFormat } from '../qnet/formats/descriptor.js';
 import { execFormat, type FormatContext } from './qexec-formats.js';
 import { broadcastBatches, dtypeOfQ, fromTensor, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, toTensor, type IntVal, type Val } from './qexec-values.js';
-import { clampCodes, floatRequantChannels, requantize, requantParams, requantTarget } from '../qnet/requant.js';
+import { clampCodes, fixedRequantChannels, floatRequantChannels, requantize, requantParams, requantTarget } from '../qnet/requant.js';
 
 export type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
 
@@ -447,21 +447,25 @@ export class QuantizedRunner {
   }
 
   /**
-   * The float-mode requantization of a conv / gemm layer as the SIMD kernel takes it fused
-   * (FusedRequant), or null where the accumulators themselves are needed or the fused form does
-   * not apply: keepAccumulators (onLayer is handed them), fixed-point requant, int32 outputs, a LUT
-   * or i-GELU after the requant, bounds float32 cannot hold. The codes are requantize()'s.
+   * The requantization of a conv / gemm layer as the SIMD kernel takes it fused (FusedRequant),
+   * or null where the accumulators themselves are needed or the fused form does not apply:
+   * keepAccumulators (onLayer is handed them), int32 outputs, a LUT or i-GELU after the requant,
+   * float-mode bounds float32 cannot hold, fixed-point single rounding. The codes are requantize()'s.
    */
   private fusedRequant(layer: QLinearLayer, nOut: number): FusedRequant | null {
-    if (this.opts.keepAccumulators || this.opts.requant.mode !== 'float') return null;
+    if (this.opts.keepAccumulators) return null;
     const act = layer.activation;
     const yq = this.q(layer.output, layer);
     if (yq.bits === 32 || act.kind === 'lut' || act.kind === 'igelu') return null;
     const target = requantTarget(yq, act);
     const params = requantParams(linearInputScale(this.q(layer.inputs[0], layer)), layer.weight.q.scale, target.scale[0], this.opts.requant);
     const zy = target.zeroPoint[0];
+    if (params.mode === 'fixed') {
+      const f = fixedRequantChannels(params, zy, target, act, nOut);
+      return f ? { mode: 'fixed', fixed: f, his: f.his, lo: f.lo, zy } : null;
+    }
     const f = floatRequantChannels(params, zy, target, act, nOut);
-    return f ? { ...f, zy } : null;
+    return f ? { mode: 'float', ...f, zy } : null;
   }
 
   /** finishLinear for a layer whose requantization ran fused: the report, and the codes as the output. */

@@ -44,11 +44,11 @@
  *   Multiplier width and rounding come from the RequantConfig.
  */
 import { InvariantError } from '../nets/errors.js';
-import { stridedOffsets } from '../nets/fp32-tensor.js';
 import type { QActivation, QParams } from '../qnet/network.js';
 import { buildLut } from '../qnet/lut.js';
 import { fma32, qRange, quantizeValue, roundHalfEven } from '../qnet/qmath.js';
 import { FixedMultiplier, quantizeMultiplier, type RequantConfig } from '../qnet/requant.js';
+import { addFixedWasm } from '../qnet/requant-wasm.js';
 import { applyActivation, checkLen, NONE, numel, outBuf, scalarParams, type QResult, type QTensorView } from './qops-common.js';
 
 export type { QResult, QTensorView } from './qops-common.js';
@@ -92,6 +92,66 @@ export function ortAddSwapsInputs(a: readonly number[], b: readonly number[]): b
   return false;
 }
 
+/** float-mode Add tables by their constants (a network has a handful of adds; bounded anyway) */
+const addTables = new Map<string, Int32Array>();
+const ADD_TABLES_MAX = 64;
+
+/**
+ * The float-mode Add of every pair of 8-bit codes (p − pmin)·256 + (s − smin) → output code, by
+ * `one` itself: a table of 65,536 outputs replaces two emulated float32 FMAs per element. Null
+ * (compute directly) for a call too small to pay for building one that is not cached yet.
+ */
+function addTable(key: string, n: number, pmin: number, smin: number, one: (pv: number, sv: number) => number): Int32Array | null {
+  const hit = addTables.get(key);
+  if (hit) return hit;
+  if (n < 16384) return null;
+  const t = new Int32Array(65536);
+  for (let u = 0; u < 256; u++) for (let w = 0; w < 256; w++) t[(u << 8) | w] = one(pmin + u, smin + w);
+  if (addTables.size >= ADD_TABLES_MAX) addTables.clear();
+  addTables.set(key, t);
+  return t;
+}
+
+/**
+ * `data` of `shape` broadcast to `outShape` as a contiguous array (`data` itself when the shapes
+ * agree): runs copied with set(), broadcast innermost axes with fill().
+ */
+function expandTo(data: Int32Array, shape: readonly number[], outShape: readonly number[]): Int32Array {
+  const n = numel(outShape);
+  if (data.length === n) return data;
+  const st = broadcastStrides(shape, outShape);
+  const r = outShape.length;
+  // the trailing axes that are contiguous in the source (or all broadcast) move as one block
+  let inner = 1;
+  let k = r;
+  const allZero = (from: number) => st.slice(from).every((v) => v === 0);
+  if (allZero(r - 1)) {
+    while (k > 0 && st[k - 1] === 0) inner *= outShape[--k];
+  } else {
+    let expect = 1;
+    while (k > 0 && st[k - 1] === expect) {
+      expect *= outShape[k - 1];
+      inner *= outShape[--k];
+    }
+  }
+  const repeat = k < r && st[r - 1] === 0;
+  const out = new Int32Array(n);
+  const counter = new Array<number>(k).fill(0);
+  let src = 0;
+  for (let at = 0; at < n; at += inner) {
+    if (repeat) out.fill(data[src], at, at + inner);
+    else out.set(data.subarray(src, src + inner), at);
+    for (let d = k - 1; d >= 0; d--) {
+      counter[d]++;
+      src += st[d];
+      if (counter[d] < outShape[d]) break;
+      src -= st[d] * counter[d];
+      counter[d] = 0;
+    }
+  }
+  return out;
+}
+
 /** Strides of `shape` right-aligned into an output of rank `r`, 0 where broadcast. */
 function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const r = outShape.length;
@@ -123,34 +183,41 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
   const B = scalarParams(b.q, 'qlinearAdd B');
   const C = scalarParams(tq, 'qlinearAdd Y');
   const { qmin, qmax } = qRange(tq);
-  // the element of A and of B each output element reads
-  const ia = stridedOffsets(shape, broadcastStrides(a.shape, shape));
-  const ib = stridedOffsets(shape, broadcastStrides(b.shape, shape));
-  const ad = a.data;
-  const bd = b.data;
+  // both operands laid out as the output (a broadcast one expanded), so the loops run straight
+  const ad = expandTo(a.data, a.shape, shape);
+  const bd = expandTo(b.data, b.shape, shape);
 
   if (cfg.mode === 'float') {
     // Operand roles as ORT's kernel sees them: "p" is the span input, "s" the other.
     const swap = ortAddSwapsInputs(a.shape, b.shape);
     const P = swap ? B : A;
     const S = swap ? A : B;
+    const pd = swap ? bd : ad;
+    const sd = swap ? ad : bd;
     const rp = Math.fround(P.s / C.s);
     const rs = Math.fround(S.s / C.s);
     const fixed = Math.fround(C.z - fma32(rp, P.z, Math.fround(rs * S.z)));
-    for (let i = 0; i < n; i++) {
-      const pv = swap ? bd[ib[i]] : ad[ia[i]];
-      const sv = swap ? ad[ia[i]] : bd[ib[i]];
+    const one = (pv: number, sv: number): number => {
       const t = fma32(pv, rp, fma32(sv, rs, fixed));
       // CVTPS2DQ gives INT32_MIN out of range; the saturating packs then clamp.
-      let v = t >= -2147483648 && t < 2147483648 ? roundHalfEven(t) : qmin;
-      if (v < qmin) v = qmin;
-      if (v > qmax) v = qmax;
-      y[i] = v;
-    }
+      const v = t >= -2147483648 && t < 2147483648 ? roundHalfEven(t) : qmin;
+      return v < qmin ? qmin : v > qmax ? qmax : v;
+    };
+    const pq = qRange(swap ? b.q : a.q);
+    const sq = qRange(swap ? a.q : b.q);
+    const table = pq.qmax - pq.qmin < 256 && sq.qmax - sq.qmin < 256 ? addTable(`${rp} ${rs} ${fixed} ${qmin} ${qmax} ${pq.qmin} ${sq.qmin}`, n, pq.qmin, sq.qmin, one) : null;
+    if (table) {
+      for (let i = 0; i < n; i++) {
+        const u = pd[i] - pq.qmin;
+        const w = sd[i] - sq.qmin;
+        y[i] = (u | w) >>> 8 === 0 ? table[(u << 8) | w] : one(pd[i], sd[i]);
+      }
+    } else for (let i = 0; i < n; i++) y[i] = one(pd[i], sd[i]);
   } else {
     const bits = cfg.multiplierBits ?? 32;
     const rounding = cfg.rounding ?? 'double';
-    const leftShift = Math.max(a.q.bits, b.q.bits, tq.bits) > 8 ? 15 : 20;
+    const wideBits = Math.max(a.q.bits, b.q.bits, tq.bits);
+    const leftShift = wideBits > 8 ? 15 : 20;
     const twiceMax = 2 * Math.max(A.s, B.s);
     const fixedOf = (m: number): FixedMultiplier => {
       const qm = quantizeMultiplier(m, bits, rounding);
@@ -160,13 +227,17 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
     const mb = fixedOf(B.s / twiceMax);
     const mo = fixedOf(twiceMax / Math.fround(2 ** leftShift * C.s));
     const lsf = 2 ** leftShift;
-    for (let i = 0; i < n; i++) {
-      const xa = ma.apply((ad[ia[i]] - A.z) * lsf);
-      const xb = mb.apply((bd[ib[i]] - B.z) * lsf);
-      let v = mo.apply(xa + xb) + C.z;
-      if (v < qmin) v = qmin;
-      if (v > qmax) v = qmax;
-      y[i] = v;
+    // the SIMD form needs operands whose shifted differences stay inside int32 (≤ 16 bits)
+    const simd = rounding === 'double' && wideBits <= 16 && n >= 64 && addFixedWasm(ad, bd, y, n, ma, mb, mo, A.z, B.z, leftShift, C.z, qmin, qmax);
+    if (!simd) {
+      for (let i = 0; i < n; i++) {
+        const xa = ma.apply((ad[i] - A.z) * lsf);
+        const xb = mb.apply((bd[i] - B.z) * lsf);
+        let v = mo.apply(xa + xb) + C.z;
+        if (v < qmin) v = qmin;
+        if (v > qmax) v = qmax;
+        y[i] = v;
+      }
     }
   }
   applyActivation(y, shape, act, cfg);

@@ -11,6 +11,7 @@ import { overflowReport, recordEvents, type KernelState } from './checked.js';
 import type { Geometry } from './geometry.js';
 import type { Prepared } from './prepared.js';
 import type { DotLayer } from './wasm.js';
+import type { FixedChannels } from '../../qnet/requant-wasm.js';
 
 const EMPTY_F64 = new Float64Array(0);
 
@@ -196,13 +197,13 @@ export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: F
   return { out: res, overflow: overflowReport(st, true, P * prep.zwChannels, xSumAdds) };
 }
 
-/** requant.ts's float mode, fused behind the SIMD kernel: per output channel, integers minus zy. */
-export interface FusedRequant {
-  readonly mult: Float32Array;
-  readonly his: Float64Array;
-  readonly lo: number;
-  readonly zy: number;
-}
+/**
+ * requant.ts's float mode, or its fixed mode with double rounding, fused behind the SIMD kernel:
+ * per output channel the mode's constants, bounds as integers minus zy.
+ */
+export type FusedRequant =
+  | { readonly mode: 'float'; readonly mult: Float32Array; readonly his: Float64Array; readonly lo: number; readonly zy: number }
+  | { readonly mode: 'fixed'; readonly fixed: FixedChannels; readonly his: Int32Array; readonly lo: number; readonly zy: number };
 
 /**
  * A proved layer (prep.dot set, not checked, no z_w term) with its requantization fused: per group
@@ -219,13 +220,14 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
   const outBase = geo.outBase;
   const cStride = geo.cStride;
   const seg = straightSegment(outBase, P, cStride);
-  dot.setRequant(fr.mult, fr.his, fr.lo);
+  if (fr.mode === 'float') dot.setRequant(fr.mult, fr.his, fr.lo);
+  else dot.setRequantFixed(fr.fixed, fr.his, fr.lo);
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
     let m = dot.depthwise(g, g * geo.groupXStride);
     if (m < 0) m = dot.run(g, g * geo.groupXStride);
     if (m > maxAbs) maxAbs = m;
-    dot.requant(ocg, c0, fr.zy);
+    dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
     const O = dot.output();
     const rs = dot.rowStride;
     for (let ci = 0; ci < ocg; ci++) {

@@ -32,7 +32,7 @@
  */
 
 import { buildModule, Code, F64, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
-import { rqFunc, type RqFn } from '../../qnet/requant-wasm.js';
+import { rqFixedFunc, rqFunc, writeFixedChannels, type FixedChannels, type RqFn } from '../../qnet/requant-wasm.js';
 import { dwFunc } from './wasm-depthwise.js';
 import { fillFunc } from './wasm-fill.js';
 import type { OperandLayout } from './geometry.js';
@@ -320,7 +320,7 @@ function epiFunc(): Func {
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc(), epiFunc(), rqFunc('rq', 'i32'), dwFunc());
+  fns.push(fillFunc(), epiFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc());
   return buildModule(fns);
 }
 
@@ -391,8 +391,10 @@ export class DotLayer {
   private readonly tilesPtr: number;
   private readonly lanePtr: number;
   private readonly resPtr: number;
-  /** the fused requant's parameters: f32 multiplier [nOut], f32 upper bound [nOut], f32 lower bound */
+  /** the fused float requant's parameters: f32 multiplier [nOut], f32 upper bound [nOut], f32 lower bound */
   private readonly rqPtr: number;
+  /** the fused fixed requant's: {m, 2^ls, rs} [nOut] (i32), upper bound [nOut] (i32), lower bound */
+  private readonly rqxPtr: number;
   private readonly nOut: number;
   private readonly dynPtr: number;
   private srcPtr = 0;
@@ -443,7 +445,8 @@ export class DotLayer {
     this.resPtr = align(this.lanePtr + kp * 4);
     this.nOut = nOut;
     this.rqPtr = align(this.resPtr + 64);
-    this.dynPtr = align(this.rqPtr + 8 * nOut + 4);
+    this.rqxPtr = this.rqPtr + 8 * nOut + 4;
+    this.dynPtr = align(this.rqxPtr + 16 * nOut + 4);
     this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(this.dynPtr / PAGE)) });
     const inst = new WebAssembly.Instance(mod, { e: { m: this.memory } });
     this.fns = inst.exports as unknown as Record<string, ConvFn>;
@@ -569,10 +572,27 @@ export class DotLayer {
   }
 
   /**
-   * Requantizes rows 0 … rows−1 of the last run()'s outputs in place (output() then holds codes),
-   * row r with channel c0 + r's parameters of setRequant.
+   * The fused requant's parameters in the fixed mode (requant.ts's double rounding): per output
+   * channel FixedMultiplier's constants and the upper bound, and the lower bound, both minus zy.
    */
-  requant(rows: number, c0: number, zy: number): void {
+  setRequantFixed(f: FixedChannels, his: Int32Array, lo: number): void {
+    const buf = this.memory.buffer;
+    writeFixedChannels(buf, this.rqxPtr, f, this.nOut);
+    const h = new Int32Array(buf, this.rqxPtr + 12 * this.nOut, this.nOut + 1);
+    h.set(his.subarray(0, this.nOut));
+    h[this.nOut] = lo;
+  }
+
+  /**
+   * Requantizes rows 0 … rows−1 of the last run()'s outputs in place (output() then holds codes),
+   * row r with channel c0 + r's parameters of setRequant (`fixed`: of setRequantFixed).
+   */
+  requant(rows: number, c0: number, zy: number, fixed = false): void {
+    if (fixed) {
+      const rqx = this.fns.rqx as unknown as RqFn;
+      rqx(this.outPtr, this.outPtr, 1, rows, this.rowStride, this.rqxPtr + 12 * c0, this.rqxPtr + 12 * this.nOut + 4 * c0, this.rqxPtr + 16 * this.nOut, zy);
+      return;
+    }
     const rq = this.fns.rq as unknown as RqFn;
     const m = this.rqPtr + 4 * c0;
     rq(this.outPtr, this.outPtr, 1, rows, this.rowStride, m, m + 4 * this.nOut, this.rqPtr + 8 * this.nOut, zy);

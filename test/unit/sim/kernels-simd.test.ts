@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { Prng } from '../../../nets/prng.js';
 import type { AccPolicy, AccumulationOrder, OverflowReport, PeForm } from '../../../sim/kernels/accumulator.js';
 import { prepareConvInt, prepareGemmInt } from '../../../sim/kernels/linear.js';
+import { FixedMultiplier } from '../../../qnet/requant.js';
+import { mbqmRef, sat32 } from '../../helpers/fixed-point-ref.js';
 
 interface Arith {
   bits: number;
@@ -158,7 +160,7 @@ describe('SIMD kernel with its float requant fused = Float64 kernel, then requan
       his[c] = 100 + prng.int(155);
     }
     // a ReLU's zero below the zero point 128 and per-channel upper clamps (CLE through ReLU6)
-    return { mult, his, lo: 0, zy: -128 };
+    return { mode: 'float' as const, mult, his, lo: 0, zy: -128 };
   }
   for (const s of CONVS) {
     it(`${s.name}: codes and report`, () => {
@@ -200,6 +202,63 @@ describe('SIMD kernel with its float requant fused = Float64 kernel, then requan
     const zw = prepareGemmInt({ ...common(ARITHS[2], prng, 7), acc: { bits: 32, policy: 'wrap' as const }, w: values(prng, 70, -128, 127, 'random'), k: 10, nOut: 7 });
     expect(zw.runCodes(values(prng, 20, 0, 255, 'random'), 2, fused(prng, 7), new Int32Array(14))).toBeNull();
   });
+});
+
+/** fixed-point double-rounding requant of NCHW accumulators by the BigInt gemmlowp reference */
+function fixedRef(acc: Float64Array, nOut: number, cStride: number, m0: Int32Array, shift: Int32Array, bits: number, lo: number, his: Int32Array, zy: number): number[] {
+  return Array.from(acc, (a, i) => {
+    const c = Math.floor(i / cStride) % nOut;
+    const r = Number(mbqmRef(sat32(BigInt(a)), BigInt(m0[c]), shift[c], 'double', bits));
+    return Math.min(Math.max(r, lo), his[c]) + zy;
+  });
+}
+
+describe('SIMD kernel with the fixed-point (gemmlowp) requant fused = Float64 kernel, then the BigInt reference', () => {
+  const a = ARITHS[0];
+  for (const bits of [32, 16]) {
+    it(`convolutions and a gemm, ${bits}-bit multipliers: codes and report`, () => {
+      const prng = new Prng(0xf1ced + bits);
+      const fixedFor = (nOut: number) => {
+        const m0 = new Int32Array(nOut);
+        const shift = new Int32Array(nOut);
+        const m = new Int32Array(nOut);
+        const lsMul = new Int32Array(nOut);
+        const rs = new Int32Array(nOut);
+        const his = new Int32Array(nOut);
+        for (let c = 0; c < nOut; c++) {
+          m0[c] = 2 ** (bits - 2) + prng.int(2 ** (bits - 2));
+          shift[c] = c % 5 === 0 ? 1 : -(4 + prng.int(10));
+          const fm = new FixedMultiplier(m0[c], shift[c], 'double', bits);
+          m[c] = fm.m;
+          lsMul[c] = fm.lsMul;
+          rs[c] = fm.rs;
+          his[c] = 100 + prng.int(155) - -128;
+        }
+        return { m0, shift, fr: { mode: 'fixed' as const, fixed: { m, lsMul, rs }, his, lo: 128, zy: -128 } };
+      };
+      for (const s of CONVS) {
+        const spec = { ...common(a, prng, s.w[0]), xShape: s.x, w: values(prng, s.w[0] * s.w[1] * s.w[2] * s.w[3], -128, 127, 'random'), wShape: s.w, strides: s.strides, pads: s.pads, dilations: s.dilations, group: s.group };
+        const simd = prepareConvInt(spec);
+        const ref = prepareConvInt({ ...spec, kernel: 'js' }).run;
+        const x = values(prng, s.x[0] * s.x[1] * s.x[2] * s.x[3], 0, 255, 'random');
+        const { m0, shift, fr } = fixedFor(s.w[0]);
+        const r = ref(x);
+        const codes = new Int32Array(r.acc.length);
+        const rep = simd.runCodes(x, fr, codes);
+        expect(rep, s.name).not.toBeNull();
+        expect(Array.from(codes), s.name).toEqual(fixedRef(r.acc, s.w[0], simd.outShape[2] * simd.outShape[3], m0, shift, bits, fr.lo, fr.his, fr.zy));
+        expect(rep, s.name).toEqual(r.overflow);
+      }
+      const [k, nOut, mRows] = [129, 40, 5];
+      const gspec = { ...common(a, prng, nOut), w: values(prng, k * nOut, -128, 127, 'random'), k, nOut };
+      const x = values(prng, mRows * k, 0, 255, 'random');
+      const { m0, shift, fr } = fixedFor(nOut);
+      const r = prepareGemmInt({ ...gspec, kernel: 'js' }).run(x, mRows);
+      const codes = new Int32Array(mRows * nOut);
+      expect(prepareGemmInt(gspec).runCodes(x, mRows, fr, codes)).toEqual(r.overflow);
+      expect(Array.from(codes)).toEqual(fixedRef(r.acc, nOut, 1, m0, shift, bits, fr.lo, fr.his, fr.zy));
+    });
+  }
 });
 
 describe('the SIMD kernel fills its operand input in WebAssembly', () => {

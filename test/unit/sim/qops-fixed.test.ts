@@ -53,11 +53,11 @@ function codes(rng: Prng, n: number, signed: boolean): Int32Array {
 const lsArb = fc.double({ min: -6, max: 0, noNaN: true });
 
 describe('qlinearAdd, fixed mode', () => {
-  it('equals TFLite integer Add (left shift 20, per-input multipliers) with broadcasting', () => {
+  it('equals TFLite integer Add (left shift 20, per-input multipliers) with broadcasting, small tensors and ones large enough for the SIMD path', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
-        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
         lsArb,
         lsArb,
         lsArb,
