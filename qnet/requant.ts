@@ -27,7 +27,7 @@
 import { InvariantError } from '../nets/errors.js';
 import type { QActivation, QParams } from './network.js';
 import { applyIgelu } from './igelu.js';
-import { applyLutValue, lutLayout } from './lut.js';
+import { applyLut } from './lut.js';
 import { qRange, roundHalfAway, roundHalfEven, type QRangeSpec } from './qmath.js';
 import { exactF32, requantizeFixedWasm, requantizeFloatWasm, type FixedChannels } from './requant-wasm.js';
 
@@ -414,8 +414,7 @@ export function requantize(
     }
   }
   if (act.kind === 'lut') {
-    const lay = lutLayout(act.inQ, act.entries, act.table);
-    for (let k = 0; k < n; k++) y[k] = applyLutValue(y[k], lay, act.table);
+    applyLut(y, act, y);
   } else if (act.kind === 'igelu') applyIgelu(y, act, params.multiplierBits, params.rounding, y);
   return y;
 }

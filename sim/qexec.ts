@@ -449,14 +449,15 @@ export class QuantizedRunner {
   /**
    * The requantization of a conv / gemm layer as the SIMD kernel takes it fused (FusedRequant),
    * or null where the accumulators themselves are needed or the fused form does not apply:
-   * keepAccumulators (onLayer is handed them), int32 outputs, a LUT or i-GELU after the requant,
-   * float-mode bounds float32 cannot hold, fixed-point single rounding. The codes are requantize()'s.
+   * keepAccumulators (onLayer is handed them), int32 outputs, i-GELU after the requant, float-mode
+   * bounds float32 cannot hold, fixed-point single rounding. The codes are requantize()'s (a LUT
+   * is applied to them after: finishCodes).
    */
   private fusedRequant(layer: QLinearLayer, nOut: number): FusedRequant | null {
     if (this.opts.keepAccumulators) return null;
     const act = layer.activation;
     const yq = this.q(layer.output, layer);
-    if (yq.bits === 32 || act.kind === 'lut' || act.kind === 'igelu') return null;
+    if (yq.bits === 32 || act.kind === 'igelu') return null;
     const target = requantTarget(yq, act);
     const params = requantParams(linearInputScale(this.q(layer.inputs[0], layer)), layer.weight.q.scale, target.scale[0], this.opts.requant);
     const zy = target.zeroPoint[0];
@@ -470,6 +471,8 @@ export class QuantizedRunner {
 
   /** finishLinear for a layer whose requantization ran fused: the report, and the codes as the output. */
   private finishCodes(layer: QLinearLayer, report: OverflowReport, outShape: number[], codes: Int32Array, info: { acc?: Float64Array; overflow?: OverflowReport }): Val {
+    const act = layer.activation;
+    if (act.kind === 'lut') applyLut(codes, act, codes);
     this.recordLinear(layer, report);
     info.overflow = report;
     return intVal(dtypeOfQ(this.q(layer.output, layer)), outShape, codes);

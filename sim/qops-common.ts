@@ -6,7 +6,7 @@
 import { InvariantError } from '../nets/errors.js';
 import type { QActivation, QParams } from '../qnet/network.js';
 import { applyIgelu } from '../qnet/igelu.js';
-import { applyLutValue, lutLayout } from '../qnet/lut.js';
+import { applyLut } from '../qnet/lut.js';
 import { clampCodes, type RequantConfig } from '../qnet/requant.js';
 
 /** An integer tensor with its quantization (per-tensor for every op here). */
@@ -51,7 +51,6 @@ export function applyActivation(y: Int32Array, shape: readonly number[], act: QA
   if (act.kind === 'clamp') {
     clampCodes(y, shape, act);
   } else if (act.kind === 'lut') {
-    const lay = lutLayout(act.inQ, act.entries, act.table);
-    for (let i = 0; i < y.length; i++) y[i] = applyLutValue(y[i], lay, act.table);
+    applyLut(y, act, y);
   } else if (act.kind === 'igelu') applyIgelu(y, act, cfg.multiplierBits, cfg.rounding, y);
 }
