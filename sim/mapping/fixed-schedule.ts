@@ -4,7 +4,7 @@
  * that it and a searched mapping are priced by the same model (`evaluateTimeloop`).
  *
  * Weight-stationary (edge-npu, tpu-like and eyeriss-like; output-stationary presets: see
- * `fixedOsSpec` below; IS, which no preset uses, is refused): the array's rows take the GEMM's K = C·R·S of a group, its columns
+ * `fixedOsSpec` below; input-stationary arch specs (no preset is): `fixedIsSpec`): the array's rows take the GEMM's K = C·R·S of a group, its columns
  * N = M, the output pixels stream through. As a loop nest (innermost first):
  * - `WeightReg` temporal Q, P, N: the P·Q·N output pixels stream past one stationary weight per PE
  *   (`InputReg` below holds the one input in flight: no loops);
@@ -71,8 +71,9 @@ export interface Padding {
   readonly padded: ConvDims;
   /** padded MACs ÷ the layer's MACs − 1 (0: none) */
   readonly extraMacs: number;
-  /** the row spatial factors (WS: C, R, S; OS: P, Q) and the column spatial factor (M) */
+  /** the row spatial factors (WS, IS: C, R, S; OS: P, Q), the column ones (WS, OS: M; IS: P, Q) and their product */
   readonly rowFactors: Readonly<Factors>;
+  readonly colFactors: Readonly<Factors>;
   readonly colFactor: number;
   /** K folds × M folds × G of the fixed schedule, and SCALE-Sim's (planFolds) for the unpadded layer */
   readonly folds: number;
@@ -91,60 +92,80 @@ function foldPad(x: number, lanes: number): { padded: number; lane: number } {
 /** The padding the fixed schedule needs on `spec`'s array (see the file header). */
 export function padForArray(spec: ArchSpec, layer: ConvDims): Padding {
   if (spec.array.dataflow === 'os') return padForOs(spec, layer);
+  if (spec.array.dataflow === 'is') return padForIs(spec, layer);
   const { rows, cols } = spec.array;
   const m = foldPad(layer.M, cols);
-  let C = layer.C;
-  let rowFactors: { C: number; R: number; S: number };
-  if (layer.C >= rows) {
-    const c = foldPad(layer.C, rows);
-    C = c.padded;
-    rowFactors = { C: c.lane, R: 1, S: 1 };
-  } else {
-    rowFactors = { C: layer.C, R: 1, S: 1 };
-    for (const r of divisors(layer.R)) {
-      for (const s of divisors(layer.S)) {
-        const used = layer.C * r * s;
-        if (used <= rows && used > rowFactors.C * rowFactors.R * rowFactors.S) rowFactors = { C: layer.C, R: r, S: s };
-      }
-    }
-  }
-  const padded: ConvDims = { ...layer, C, M: m.padded };
-  const folds = (C / rowFactors.C) * (layer.R / rowFactors.R) * (layer.S / rowFactors.S) * (m.padded / m.lane) * layer.G;
-  return padding(spec, layer, padded, rowFactors, m.lane, folds, 'ws');
+  const k = kLanes(layer, rows);
+  const rf = k.factors;
+  const padded: ConvDims = { ...layer, C: k.C, M: m.padded };
+  const folds = (k.C / rf.C!) * (layer.R / rf.R!) * (layer.S / rf.S!) * (m.padded / m.lane) * layer.G;
+  return padding(spec, layer, padded, rf, { M: m.lane }, folds, 'ws');
 }
 
 /**
- * Output-stationary: the rows take output pixels — Q across them (padded to SCALE-Sim's fold count
- * when Q ≥ rows), else all of Q and a band of P rows (P padded the same way) — the columns M.
- * SCALE-Sim flattens P·Q over the rows (⌈P·Q/rows⌉ folds); whole pixel rows here need more folds
- * where rows ∤ Q (e.g. 8 rows, Q = 14: 14 pixels in two folds of 7 … the same; Q = 5: 5 of 8
- * rows used, ⌈P/1⌉ folds instead of ⌈5P/8⌉).
+ * K = C·R·S over `lanes` (WS's and IS's rows): C padded to SCALE-Sim's fold count when C ≥ lanes;
+ * else all of C times the divisors r | R, s | S with the largest C·r·s ≤ lanes, unpadded.
  */
+function kLanes(layer: ConvDims, lanes: number): { C: number; factors: Factors } {
+  if (layer.C >= lanes) {
+    const c = foldPad(layer.C, lanes);
+    return { C: c.padded, factors: { C: c.lane, R: 1, S: 1 } };
+  }
+  let best = { C: layer.C, R: 1, S: 1 };
+  for (const r of divisors(layer.R)) {
+    for (const s of divisors(layer.S)) {
+      const used = layer.C * r * s;
+      if (used <= lanes && used > best.C * best.R * best.S) best = { C: layer.C, R: r, S: s };
+    }
+  }
+  return { C: layer.C, factors: best };
+}
+
+/**
+ * Output pixels over `lanes` (OS's rows, IS's columns): Q padded to SCALE-Sim's fold count when
+ * Q ≥ lanes, else all of Q and a band of P rows (P padded the same way). SCALE-Sim flattens P·Q
+ * over the lanes (⌈P·Q/lanes⌉ folds); whole pixel rows here need more folds where lanes ∤ Q (e.g.
+ * 8 lanes, Q = 14: 14 pixels in two folds of 7 … the same; Q = 5: 5 of 8 lanes used, ⌈P/1⌉ folds
+ * instead of ⌈5P/8⌉).
+ */
+function pixelLanes(layer: ConvDims, lanes: number): { P: number; Q: number; factors: Factors } {
+  if (layer.Q >= lanes) {
+    const q = foldPad(layer.Q, lanes);
+    return { P: layer.P, Q: q.padded, factors: { P: 1, Q: q.lane } };
+  }
+  const p = foldPad(layer.P, Math.floor(lanes / layer.Q));
+  return { P: p.padded, Q: layer.Q, factors: { P: p.lane, Q: layer.Q } };
+}
+
+/** Output-stationary: the rows take output pixels (pixelLanes), the columns M. */
 function padForOs(spec: ArchSpec, layer: ConvDims): Padding {
   const { rows, cols } = spec.array;
   const m = foldPad(layer.M, cols);
-  let P = layer.P;
-  let Q = layer.Q;
-  let rowFactors: Factors;
-  if (layer.Q >= rows) {
-    const q = foldPad(layer.Q, rows);
-    Q = q.padded;
-    rowFactors = { P: 1, Q: q.lane };
-  } else {
-    const p = foldPad(layer.P, Math.floor(rows / layer.Q));
-    P = p.padded;
-    rowFactors = { P: p.lane, Q: layer.Q };
-  }
-  const padded: ConvDims = { ...layer, P, Q, M: m.padded };
-  const folds = (P / rowFactors.P!) * (Q / rowFactors.Q!) * layer.N * (m.padded / m.lane) * layer.G;
-  return padding(spec, layer, padded, rowFactors, m.lane, folds, 'os');
+  const px = pixelLanes(layer, rows);
+  const rf = px.factors;
+  const padded: ConvDims = { ...layer, P: px.P, Q: px.Q, M: m.padded };
+  const folds = (px.P / rf.P!) * (px.Q / rf.Q!) * layer.N * (m.padded / m.lane) * layer.G;
+  return padding(spec, layer, padded, rf, { M: m.lane }, folds, 'os');
+}
+
+/** Input-stationary: the rows take K (kLanes, as WS), the columns output pixels (pixelLanes, as OS's rows). */
+function padForIs(spec: ArchSpec, layer: ConvDims): Padding {
+  const { rows, cols } = spec.array;
+  const k = kLanes(layer, rows);
+  const px = pixelLanes(layer, cols);
+  const rf = k.factors;
+  const cf = px.factors;
+  const padded: ConvDims = { ...layer, C: k.C, P: px.P, Q: px.Q };
+  const folds = (k.C / rf.C!) * (layer.R / rf.R!) * (layer.S / rf.S!) * (px.P / cf.P!) * (px.Q / cf.Q!) * layer.N * layer.G;
+  return padding(spec, layer, padded, rf, cf, folds, 'is');
 }
 
 /** A Padding with its extra MACs and SCALE-Sim's fold count (planFolds) of the unpadded layer. */
-function padding(spec: ArchSpec, layer: ConvDims, padded: ConvDims, rowFactors: Factors, colFactor: number, folds: number, dataflow: 'ws' | 'os'): Padding {
+function padding(spec: ArchSpec, layer: ConvDims, padded: ConvDims, rowFactors: Factors, colFactors: Factors, folds: number, dataflow: 'ws' | 'os' | 'is'): Padding {
   const view: GemmView = { name: layer.name, M: layer.P * layer.Q * layer.N, K: layer.C * layer.R * layer.S, N: layer.M, groups: layer.G, conv: null };
   const plan = planFolds(view, spec.array.rows, spec.array.cols, dataflow);
-  return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactor, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
+  const colFactor = Object.values(colFactors).reduce((a, b) => a * b, 1);
+  return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactors, colFactor, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
 }
 
 const idx = (d: ConvDim): number => CONV_DIMS.indexOf(d);
@@ -180,7 +201,7 @@ export interface FixedSchedule {
  */
 export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
   if (arch.array.dataflow === 'os') return fixedOsSpec(arch, layer);
-  if (arch.array.dataflow !== 'ws') throw new ConfigError(`arch "${arch.name}": the fixed schedule is written for weight- and output-stationary arrays (dataflow ${arch.array.dataflow}; no preset is input-stationary)`);
+  if (arch.array.dataflow === 'is') return fixedIsSpec(arch, layer);
   const padding = padForArray(arch, layer);
   const L = padding.padded;
   const base = timeloopSpecOfPreset(arch, L);
@@ -301,6 +322,77 @@ function fixedOsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
   const best = cheapestDramSplit(outer, pFolds, qFolds, build);
   if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
   return { spec: check(best.spec, arch), padding, kFoldsAt: kAtAcc ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
+}
+
+/**
+ * The fixed input-stationary schedule (SCALE-Sim's IS: the array holds a K × pixels block of the
+ * im2col input matrix, the filters stream through). Innermost first:
+ * - the M loop at the level above `InputReg`, so each PE's input stays while every filter passes
+ *   it; a `WeightReg` there is bypassed by Weights (its one word cannot hold a loop's M weights:
+ *   each MAC takes its weight from the glb, multicast across the columns);
+ * - row spatial (the `Accumulator`'s Y fanout: C, R, S as WS's rows, reduced down the column),
+ *   column spatial (the glb's X fanout: the output pixels, as OS's rows);
+ * - the K folds (temporal C, S, R) at the `Accumulator`, whose per-column tile is the M partial
+ *   sums of its pixel (M split there and at the glb when they do not fit);
+ * - at the glb the pixel folds Q, P, then N, the rest of M, the groups G; DRAM splits as for WS/OS.
+ * An arch without an input register has no stationary input: refused.
+ */
+function fixedIsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
+  const padding = padForArray(arch, layer);
+  const L = padding.padded;
+  const base = timeloopSpecOfPreset(arch, L);
+  const names = base.storage.map((s) => s.name);
+  const inReg = names.indexOf(LEVEL.inputReg);
+  if (inReg < 0) throw new ConfigError(`arch "${arch.name}": an input-stationary schedule needs a per-PE input register (pe.registers.inputBytes > 0)`);
+  const mLevel = inReg + 1;
+  const wReg = names.indexOf(LEVEL.weightReg);
+  const acc = names.indexOf(LEVEL.accumulator);
+  const glb = names.indexOf(LEVEL.glb);
+  const dram = names.indexOf(LEVEL.dram);
+  const rf = padding.rowFactors;
+  const cf = padding.colFactors;
+  const kFolds: Factors = { C: L.C / rf.C!, R: L.R / rf.R!, S: L.S / rf.S! };
+  const pFolds = L.P / cf.P!;
+  const qFolds = L.Q / cf.Q!;
+  const accWords = acc >= 0 ? (base.storage[acc].capacityWords ?? L.M) : L.M;
+  const mInner = acc >= 0 ? Math.max(...divisors(L.M).filter((d) => d <= accWords), 1) : L.M;
+  const outer: [ConvDim, number][] = [
+    ['G', L.G],
+    ['M', L.M / mInner],
+    ['N', L.N],
+  ];
+  const build = (toDram: number, pSplit: number, qSplit: number, pOuter: boolean): TimeloopSpec => {
+    const temporal = base.storage.map(() => ({}) as Factors);
+    const order = base.storage.map(() => [] as ConvDim[]);
+    temporal[mLevel] = { M: mInner };
+    order[mLevel] = ['M'];
+    const kAt = acc >= 0 ? acc : glb;
+    temporal[kAt] = { ...temporal[kAt], ...kFolds };
+    order[kAt] = [...order[kAt], 'C', 'S', 'R'];
+    const inGlb = outer.slice(toDram);
+    temporal[glb] = { ...temporal[glb], Q: qFolds / qSplit, P: pFolds / pSplit };
+    for (const [d, f] of inGlb) temporal[glb][d] = f;
+    order[glb] = [...order[glb], 'Q', 'P', ...inGlb.map(([d]) => d).reverse()];
+    const inDram = outer.slice(0, toDram);
+    [temporal[dram], order[dram]] = dramLoops(inDram, pSplit, qSplit, pOuter);
+    const storage = base.storage.map((level, s): TimeloopStorageLevel => {
+      let spatial = level.spatial;
+      if (s === glb && spatial !== null) {
+        spatial =
+          acc < 0
+            ? { factors: factorArray({ P: cf.P, Q: cf.Q, C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['Q', 'P', 'C', 'S', 'R']), split: 2 }
+            : { factors: factorArray({ P: cf.P, Q: cf.Q }), permutation: perm(['Q', 'P']), split: CONV_DIMS.length };
+      } else if (s === acc && spatial !== null) {
+        spatial = { factors: factorArray({ C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['C', 'S', 'R']), split: 0 };
+      }
+      const keep = s === wReg && s === mLevel ? level.keep.map(() => false) : level.keep;
+      return { ...level, temporal: { factors: factorArray(temporal[s]), permutation: perm(order[s]) }, spatial, keep };
+    });
+    return { ...base, storage };
+  };
+  const best = cheapestDramSplit(outer, pFolds, qFolds, build);
+  if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
+  return { spec: check(best.spec, arch), padding, kFoldsAt: acc >= 0 ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
 }
 
 interface Candidate {

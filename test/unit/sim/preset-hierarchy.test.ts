@@ -128,9 +128,36 @@ describe('preset hierarchy (edge-npu)', () => {
     expect(glb.Weights.utilizedCapacity + glb.Inputs.utilizedCapacity + glb.Outputs.utilizedCapacity).toBeLessThanOrEqual(108 * 1024 / 2);
   });
 
-  it('refuses a dataflow the fixed schedule is not written for (input-stationary)', () => {
-    const is = { ...presetSpec('mcu-npu'), array: { ...presetSpec('mcu-npu').array, dataflow: 'is' as const } };
-    expect(() => fixedScheduleSpec(is, conv({}))).toThrow(/no preset is input-stationary/);
+  it('is written for input-stationary arrays too (SCALE-Sim IS): each input stays while all M filters pass it — counts by hand', () => {
+    const is = { ...edge, array: { ...edge.array, dataflow: 'is' as const } };
+    const f = fixedScheduleSpec(is, conv({}));
+    // rows: K = 32·3·3 as WS (16 channels a fold, 18 K folds); columns: 16 of the 64 pixels (Q = 8
+    // and a band of 2 rows of P): 4 pixel folds — SCALE-Sim's ⌈288/16⌉ × ⌈64/16⌉ = 72 folds
+    expect([f.padding.rowFactors, f.padding.colFactors, f.padding.folds, f.padding.scaleSimFolds, f.padding.extraMacs]).toEqual([{ C: 16, R: 1, S: 1 }, { P: 2, Q: 8 }, 72, 72, 0]);
+    expect(f.kFoldsAt).toBe(LEVEL.accumulator);
+    const r = evaluateTimeloop(f.spec);
+    const ds = (n: string) => r.levels.find((x) => x.name === n)!.dataSpaces;
+    expect(r.computes).toBe(32 * 288 * 64);
+    // per PE: one input per fold (72), read by each of the 32 filters passing it
+    expect(ds(LEVEL.inputReg).Inputs.fills).toBe(72);
+    expect(ds(LEVEL.inputReg).Inputs.reads).toBe(72 * 32);
+    // the weight register is bypassed: the weights come from the glb, one per row per filter step, multicast across the columns
+    expect(ds(LEVEL.weightReg).Weights).toBeUndefined();
+    expect(ds(LEVEL.glb).Weights.reads).toBe(72 * 16 * 32);
+    // per column: the 32 partial sums of its pixel, updated once per filter step (reduced down the
+    // column) and read back in every K fold but the first
+    expect(ds(LEVEL.accumulator).Outputs.updates).toBe(72 * 32);
+    expect(ds(LEVEL.accumulator).Outputs.reads).toBe(4 * 17 * 32);
+    // glb: 256 distinct inputs a fold (16 channels × 16 pixels, one filter tap), each output written once; DRAM compulsory
+    expect(ds(LEVEL.glb).Inputs.reads).toBe(72 * 256);
+    expect(ds(LEVEL.glb).Outputs.updates).toBe(64 * 32);
+    expect([ds(LEVEL.dram).Weights.reads, ds(LEVEL.dram).Inputs.reads, ds(LEVEL.dram).Outputs.updates]).toEqual([32 * 32 * 9, 32 * 10 * 10, 64 * 32]);
+    expect(r.cycles).toBe((32 * 288 * 64) / 256);
+  });
+
+  it('refuses input-stationary on an array without input registers (nothing holds the input)', () => {
+    const is = { ...edge, array: { ...edge.array, dataflow: 'is' as const }, pe: { ...edge.pe, registers: { ...edge.pe.registers, inputBytes: 0 } } };
+    expect(() => fixedScheduleSpec(is, conv({}))).toThrow(/input-stationary schedule needs a per-PE input register/);
   });
 });
 
