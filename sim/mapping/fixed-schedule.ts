@@ -236,21 +236,8 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
     for (const [d, f] of inGlb) temporal[glb][d] = f;
     order[glb] = inGlb.map(([d]) => d).reverse();
     [temporal[dram], order[dram]] = dramLoops(inDram, pSplit, qSplit, pOuter);
-    const storage = base.storage.map((level, s): TimeloopStorageLevel => {
-      let spatial = level.spatial;
-      if (s === glb && spatial !== null) {
-        // columns take M (X); without an accumulator level the rows (Y) are here too
-        const rowsHere = acc < 0;
-        spatial = rowsHere
-          ? { factors: factorArray({ M: padding.colFactor, C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['M', 'C', 'S', 'R']), split: 1 }
-          : { factors: factorArray({ M: padding.colFactor }), permutation: perm(['M']), split: CONV_DIMS.length };
-      } else if (s === acc && spatial !== null) {
-        spatial = { factors: factorArray({ C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['C', 'S', 'R']), split: 0 };
-      }
-      const keep = s === acc && !kAtAcc ? level.keep.map(() => false) : level.keep;
-      return { ...level, temporal: { factors: factorArray(temporal[s]), permutation: perm(order[s]) }, spatial, keep };
-    });
-    return { ...base, storage };
+    // columns take M (X); the rows (Y) C, R, S at the accumulator (at the glb without one)
+    return withLoops(base, temporal, order, [['M', padding.colFactor]], [['C', rf.C], ['S', rf.S], ['R', rf.R]], (s) => s === acc && !kAtAcc);
   };
   // per place of the K folds (the accumulator when one column's partial sums fit it, the glb) the
   // cheapest DRAM split; of these the one with the least energy is the schedule
@@ -304,20 +291,7 @@ function fixedOsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
     order[glb] = [...(kAtAcc ? [] : (['C', 'S', 'R'] as ConvDim[])), 'Q', 'P', ...inGlb.map(([d]) => d).reverse()];
     const inDram = outer.slice(0, toDram);
     [temporal[dram], order[dram]] = dramLoops(inDram, pSplit, qSplit, pOuter);
-    const storage = base.storage.map((level, s): TimeloopStorageLevel => {
-      let spatial = level.spatial;
-      if (s === glb && spatial !== null) {
-        spatial =
-          acc < 0
-            ? { factors: factorArray({ M: padding.colFactor, P: rf.P, Q: rf.Q }), permutation: perm(['M', 'Q', 'P']), split: 1 }
-            : { factors: factorArray({ M: padding.colFactor }), permutation: perm(['M']), split: CONV_DIMS.length };
-      } else if (s === acc && spatial !== null) {
-        spatial = { factors: factorArray({ P: rf.P, Q: rf.Q }), permutation: perm(['Q', 'P']), split: 0 };
-      }
-      const keep = s === acc && !kAtAcc ? level.keep.map(() => false) : level.keep;
-      return { ...level, temporal: { factors: factorArray(temporal[s]), permutation: perm(order[s]) }, spatial, keep };
-    });
-    return { ...base, storage };
+    return withLoops(base, temporal, order, [['M', padding.colFactor]], [['Q', rf.Q!], ['P', rf.P!]], (s) => s === acc && !kAtAcc);
   };
   const best = cheapestDramSplit(outer, pFolds, qFolds, build);
   if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
@@ -375,24 +349,40 @@ function fixedIsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
     order[glb] = [...order[glb], 'Q', 'P', ...inGlb.map(([d]) => d).reverse()];
     const inDram = outer.slice(0, toDram);
     [temporal[dram], order[dram]] = dramLoops(inDram, pSplit, qSplit, pOuter);
-    const storage = base.storage.map((level, s): TimeloopStorageLevel => {
-      let spatial = level.spatial;
-      if (s === glb && spatial !== null) {
-        spatial =
-          acc < 0
-            ? { factors: factorArray({ P: cf.P, Q: cf.Q, C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['Q', 'P', 'C', 'S', 'R']), split: 2 }
-            : { factors: factorArray({ P: cf.P, Q: cf.Q }), permutation: perm(['Q', 'P']), split: CONV_DIMS.length };
-      } else if (s === acc && spatial !== null) {
-        spatial = { factors: factorArray({ C: rf.C, R: rf.R, S: rf.S }), permutation: perm(['C', 'S', 'R']), split: 0 };
-      }
-      const keep = s === wReg && s === mLevel ? level.keep.map(() => false) : level.keep;
-      return { ...level, temporal: { factors: factorArray(temporal[s]), permutation: perm(order[s]) }, spatial, keep };
-    });
-    return { ...base, storage };
+    // a weight register holding the M loop holds nothing
+    return withLoops(base, temporal, order, [['Q', cf.Q!], ['P', cf.P!]], [['C', rf.C!], ['S', rf.S!], ['R', rf.R!]], (s) => s === wReg && s === mLevel);
   };
   const best = cheapestDramSplit(outer, pFolds, qFolds, build);
   if (best === null) throw new ConfigError(`${layer.name} on ${arch.name}: no DRAM split of the fixed schedule fits the glb`);
   return { spec: check(best.spec, arch), padding, kFoldsAt: acc >= 0 ? LEVEL.accumulator : LEVEL.glb, atDram: best.atDram };
+}
+
+/**
+ * The preset hierarchy `base` with these loops: per level its temporal factors and order
+ * (innermost first); the columns' spatial factors (the glb's X fanout) and the rows' (the
+ * accumulator's Y fanout — the glb's Y without an accumulator), innermost first; `bypass(s)`: level
+ * s keeps nothing.
+ */
+function withLoops(base: TimeloopSpec, temporal: Factors[], order: ConvDim[][], cols: readonly [ConvDim, number][], rows: readonly [ConvDim, number][], bypass: (s: number) => boolean): TimeloopSpec {
+  const names = base.storage.map((l) => l.name);
+  const acc = names.indexOf(LEVEL.accumulator);
+  const glb = names.indexOf(LEVEL.glb);
+  const factorsOf = (list: readonly [ConvDim, number][]): number[] => factorArray(Object.fromEntries(list));
+  const dims = (list: readonly [ConvDim, number][]): ConvDim[] => list.map(([d]) => d);
+  const storage = base.storage.map((level, s): TimeloopStorageLevel => {
+    let spatial = level.spatial;
+    if (s === glb && spatial !== null) {
+      spatial =
+        acc < 0
+          ? { factors: factorsOf([...cols, ...rows]), permutation: perm([...dims(cols), ...dims(rows)]), split: cols.length }
+          : { factors: factorsOf(cols), permutation: perm(dims(cols)), split: CONV_DIMS.length };
+    } else if (s === acc && spatial !== null) {
+      spatial = { factors: factorsOf(rows), permutation: perm(dims(rows)), split: 0 };
+    }
+    const keep = bypass(s) ? level.keep.map(() => false) : level.keep;
+    return { ...level, temporal: { factors: factorArray(temporal[s]), permutation: perm(order[s]) }, spatial, keep };
+  });
+  return { ...base, storage };
 }
 
 interface Candidate {
