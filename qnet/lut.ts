@@ -62,6 +62,9 @@ export function erf(x: number): number {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/** Every function a LUT activation can hold (qnet/network.ts LutFunction). */
+export const LUT_FUNCTIONS: readonly LutFunction[] = ['sigmoid', 'hardsigmoid', 'hardswish', 'swish', 'tanh', 'gelu', 'gelu_tanh'];
+
 /**
  * The real-valued activation, in double. hardsigmoid uses ONNX HardSigmoid's defaults
  * (alpha 0.2, beta 0.5); hardswish is ONNX HardSwish, x·max(0, min(1, x/6 + 1/2)).

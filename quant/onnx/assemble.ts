@@ -4,6 +4,7 @@
  * operands; data-movement layers and MaxPool tie input and output together (one set of
  * parameters for the lot); a tensor declared twice with different parameters is an error.
  */
+import { finishGatherLuts } from './gather-lut.js';
 import { basename } from 'node:path';
 import type { Tensor } from '../../nets/graph.js';
 import { parseValueInfo } from '../../nets/onnx/decode.js';
@@ -129,6 +130,7 @@ export function assemble(st: QImportState): QuantizedNetwork {
   const live = prune(st);
   const { layers, constants } = layersOf(st, live);
   const tensors = tensorParams(st, live);
+  finishGatherLuts(st, layers, tensors);
   if (st.problems.length) st.fail();
 
   const dtypeIO = (name: string): 'float32' | 'int8' | 'uint8' | 'int32' => {

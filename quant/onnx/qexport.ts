@@ -49,8 +49,8 @@
  *   - LUT activations other than ORT's own sigmoid table: a Gather over a constant table with
  *     one entry per storage code (the qnet table expanded through lut.ts applyLutValue, so coarse
  *     tables and codes outside the table's input range are covered), indexed by Cast(int32) of the
- *     code — for int8 in byte order, negative indices counting from the end. Exact, but
- *     quant/onnx/qimport.ts does not read integer Cast/Gather back.
+ *     code — for int8 in byte order, negative indices counting from the end. Exact; read back by
+ *     quant/onnx/gather-lut.ts where the layers around the Gather declare its scales.
  *
  * What cannot be expressed (a ModelError naming every offending layer at once):
  *   - 9–16-bit tensors or weights: ORT's QLinear / QDQ-fused kernels are 8-bit only; int16
@@ -65,7 +65,9 @@
  * activations is re-encoded as int8 (codes and zero point − 128: the differences q − z, hence
  * every accumulator, are unchanged), since ORT has no s8×u8 kernels.
  *
- * Round trip: quant/onnx/qimport.ts reads every export back (except the Gather LUTs) into a
+ * Round trip: quant/onnx/qimport.ts reads every export back (a Gather LUT only where the layers
+ * around it give its input and output scales: not between two Gathers, not at an integer graph
+ * output) into a
  * network whose runQuantized outputs equal the original's (the bit widths of the re-imported
  * tensors are 8 and the clamps become dequantize / float Clip / quantize layers).
  *

@@ -7,7 +7,8 @@
  *     activation matmul layer), and the com.microsoft QLinearAdd / QLinearConcat /
  *     QLinearGlobalAveragePool / QLinearAveragePool / QLinearSigmoid / QLinearSoftmax (its `opset`
  *     attribute picks the axis semantics); integer MaxPool, Concat, Reshape, Flatten, Transpose,
- *     Squeeze, Unsqueeze and Identity.
+ *     Squeeze, Unsqueeze and Identity; Cast(int32) + Gather of a constant 256-entry table (how
+ *     the exporter writes swish, tanh, … LUTs: gather-lut.ts).
  *   - QDQ form: DequantizeLinear → op → QuantizeLinear islands are turned into the integer layer
  *     onnxruntime fuses them into — Conv / Gemm / MatMul (optionally followed by Relu or Clip,
  *     which become the requant unit's clamp) with constant DQ'd weights and an int32 DQ'd bias;
@@ -53,6 +54,7 @@ import type { QuantizedNetwork } from '../../qnet/network.js';
 import { assemble } from './assemble.js';
 import { MS } from './common.js';
 import { readOther } from './float-ops.js';
+import { checkLutIndices, readLutGather, readLutIndexCast } from './gather-lut.js';
 import { fuse } from './qdq.js';
 import { quantOpReader, readQuantOp } from './qreaders.js';
 import { QImportState, type Entry, type FloatEntry, type QImportOptions, type RNode } from './qstate.js';
@@ -183,6 +185,7 @@ function readNode(st: QImportState, n: RNode): void {
   const reader = quantOpReader(n.domain, n.op);
   if (n.domain === '' && n.op === 'Constant') readConstant(st, n);
   else if (reader) readQuantOp(st, n, reader);
+  else if (n.domain === '' && (readLutIndexCast(st, n) || readLutGather(st, n))) return;
   else if (n.domain === '') readOther(st, n);
   else st.problem(n, `unsupported (domain '${n.domain}')`);
 }
@@ -214,6 +217,7 @@ function importModel(st: QImportState): QuantizedNetwork {
   for (const o of st.graphOutputs) {
     if (st.consts.has(o) && !st.info.has(o)) st.problem(null, `graph output '${o}' is a constant: not supported`);
   }
+  checkLutIndices(st);
   if (st.problems.length) st.fail();
 
   // --- GELU chains, QDQ fusion, dead layers, parameters

@@ -68,6 +68,10 @@ export class QImportState extends ProblemLog {
   readonly graphInputs: { name: string; dtype: DType; shape: number[] }[] = [];
   readonly graphOutputs: string[] = [];
   readonly consumed = new Set<string>();
+  /** Cast(int32) outputs of integer activations: LUT indices (gather-lut.ts), `used` once a Gather read one */
+  readonly lutIndex = new Map<string, { x: string; node: string; used?: boolean }>();
+  /** Gather LUT layers to finish once the parameters are assembled (gather-lut.ts) */
+  readonly gatherLuts: { layer: string; x: string; out: string; raw: Int32Array }[] = [];
   /** the com.microsoft opset */
   msOpset = 0;
   irVersion = 8;

@@ -393,4 +393,65 @@ describe('QOperator import details', () => {
     });
     expect(() => importQuantizedOnnx(bytes)).toThrow(/node 'sm', op Softmax.*integer \(uint8\)/);
   });
+
+  describe('Cast + Gather LUTs (how the exporter writes swish, tanh, … tables) read back as LUT activations', () => {
+    // the table by hand: swish(s_in·(c − z_in)) / s_out + z_out, rounded half to even, clamped — one entry per code
+    const swishTable = Array.from({ length: 256 }, (_, c) => {
+      const x = Math.fround(0.05) * (c - 100);
+      const v = x / (1 + Math.exp(-x)) / Math.fround(0.04);
+      const r = Math.round(v);
+      const even = Math.abs(v - Math.trunc(v)) === 0.5 ? 2 * Math.round(v / 2) : r;
+      return Math.max(0, Math.min(255, even + 20));
+    });
+    const model = (table: number[], extra: BNode[] = [], outs: string[] = []) =>
+      buildModel({
+        opset: 13,
+        inputs: [{ name: 'x', dtype: 'uint8', shape: [1, 1, 4, 4] }],
+        outputs: [{ name: 'xf', dtype: 'float32' }, { name: 'yf', dtype: 'float32' }, ...outs.map((o) => ({ name: o, dtype: 'uint8' as const }))],
+        inits: { sx: f32([], [0.05]), zx: u8([], [100]), sy: f32([], [0.04]), zy: u8([], [20]), lut: u8([256], table) },
+        nodes: [
+          { name: 'dqx', op: 'DequantizeLinear', inputs: ['x', 'sx', 'zx'], outputs: ['xf'] },
+          { name: 'idx', op: 'Cast', inputs: ['x'], outputs: ['i'], attrs: { to: 6 } },
+          { name: 'act', op: 'Gather', inputs: ['lut', 'i'], outputs: ['y'], attrs: { axis: 0 } },
+          { name: 'dqy', op: 'DequantizeLinear', inputs: ['y', 'sy', 'zy'], outputs: ['yf'] },
+          ...extra,
+        ],
+      });
+
+    it('identifies the function from the parameters around it and runs the same codes', () => {
+      const net = importQuantizedOnnx(model(swishTable), 'lut.onnx');
+      const act = net.layers.find((l) => l.name === 'act');
+      expect(act?.kind).toBe('activation');
+      const a = (act as { activation: { kind: string; fn?: string; entries?: number } }).activation;
+      expect([a.kind, a.fn, a.entries]).toEqual(['lut', 'swish', 256]);
+      const x = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
+      const out = runQuantized(net, { x: u8([1, 1, 4, 4], [...x]) }, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } }).outputs.yf.data as Float32Array;
+      expect(Array.from(out)).toEqual(Array.from(x, (c) => Math.fround(Math.fround(0.04) * (swishTable[c] - 20))));
+    });
+
+    it('a table that is no known function, a Cast index read elsewhere, and a Gather between two Gathers are each reported by node', () => {
+      const bad = [...swishTable];
+      bad[200] += 3;
+      expect(() => importQuantizedOnnx(model(bad))).toThrow(/node 'act', op Gather: the table is none of qloom's LUT functions/);
+      const twice = model(swishTable, [{ name: 'again', op: 'Identity', inputs: ['i'], outputs: ['i2'] }], []);
+      expect(() => importQuantizedOnnx(twice)).not.toThrow(); // i2 reaches no output: not read
+      const leaked = buildModel({
+        opset: 13,
+        inputs: [{ name: 'x', dtype: 'uint8', shape: [4] }],
+        outputs: [{ name: 'xf', dtype: 'float32' }, { name: 'i', dtype: 'int32' }],
+        inits: { sx: f32([], [0.05]), zx: u8([], [100]) },
+        nodes: [
+          { name: 'dqx', op: 'DequantizeLinear', inputs: ['x', 'sx', 'zx'], outputs: ['xf'] },
+          { name: 'idx', op: 'Cast', inputs: ['x'], outputs: ['i'], attrs: { to: 6 } },
+        ],
+      });
+      expect(() => importQuantizedOnnx(leaked)).toThrow(/node 'idx', op Cast: Cast of the integer activation 'x' to int32 \('i'\) is supported only as the index of a constant Gather/);
+      const chained = model(swishTable, [
+        { name: 'idx2', op: 'Cast', inputs: ['y'], outputs: ['j'], attrs: { to: 6 } },
+        { name: 'act2', op: 'Gather', inputs: ['lut', 'j'], outputs: ['z'], attrs: { axis: 0 } },
+      ], ['z']);
+      expect(thrown(ModelError, () => importQuantizedOnnx(chained)).message).toMatch(/node 'act2', op Gather: the file does not give the scale and zero point of 'z'/);
+    });
+  });
 });
+
