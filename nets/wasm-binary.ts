@@ -87,6 +87,7 @@ export const Op = {
   I32Shl: 0x74,
   I32ShrS: 0x75,
   I32ShrU: 0x76,
+  I32Ctz: 0x68,
   I64Add: 0x7c,
   I64Mul: 0x7e,
   I64ShrS: 0x87,
@@ -126,14 +127,20 @@ export const Simd = {
   F32x4Splat: 0x13,
   F64x2Splat: 0x14,
   I32x4ExtractLane: 0x1b,
+  I32x4Eq: 0x37,
+  I32x4LtS: 0x39,
   I32x4GtS: 0x3b,
   V128And: 0x4e,
+  V128Or: 0x50,
+  V128Bitselect: 0x52,
+  V128AnyTrue: 0x53,
   F64x2ExtractLane: 0x21,
   Load64Zero: 0x5d,
   F32x4DemoteZero: 0x5e,
   F64x2PromoteLow: 0x5f,
   F32x4Nearest: 0x6a,
   I32x4Abs: 0xa0,
+  I32x4Bitmask: 0xa4,
   I32x4Shl: 0xab,
   I32x4ShrS: 0xac,
   I32x4Add: 0xae,
@@ -217,6 +224,15 @@ export class Code {
   zeroV(i: number): this {
     this.simd(Simd.Const).op(...new Array<number>(16).fill(0));
     return this.set(i);
+  }
+  /** local[dst] = the largest of v128 local[v]'s four i32 lanes, compared unsigned (local[tmp] is scratch) */
+  maxLaneU(v: number, dst: number, tmp: number): this {
+    this.get(v).simd(Simd.I32x4ExtractLane).op(0).set(dst);
+    for (let l = 1; l < 4; l++) {
+      this.get(v).simd(Simd.I32x4ExtractLane).op(l).set(tmp);
+      this.get(tmp).get(dst).get(tmp).get(dst).op(Op.I32GtU).op(Op.Select).set(dst);
+    }
+    return this;
   }
   /** loop tail: local[i] −= 1, and branch back to the enclosing loop while it is not 0 */
   countDown(i: number): this {

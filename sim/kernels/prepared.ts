@@ -69,6 +69,11 @@ export class Prepared {
   readonly proved: boolean;
   /** the WebAssembly SIMD kernel, where its int16 / int32 arithmetic is provably exact (proved: whole sums; checked: tile sums) */
   readonly dot: DotLayer | null = null;
+  /**
+   * the checked epilogue may run in int32 lanes (wasm-epilogue.ts epiVecFunc): every exact running
+   * sum, the bias, maxAbs and the accumulator plus any tile sum stay inside int32
+   */
+  readonly vecEpilogue: boolean = false;
   /** the per-add partial-sum tiles in WebAssembly (psum-wasm.ts), where the psum kernel runs and its policy is modelled there */
   readonly psumTiles: PsumTiles | null = null;
 
@@ -155,6 +160,7 @@ export class Prepared {
       let fits = xr.lo - sub >= -32768 && xr.hi - sub <= 32767;
       for (let i = 0; fits && i < wSeq.length; i++) if (wSeq[i] < -32768 || wSeq[i] > 32767) fits = false;
       if (fits) this.dot = DotLayer.create(wSeq, nOut, K, geo.group, stepEnd, init, kOff);
+      this.vecEpilogue = this.checked && this.bits <= 32 && bounds.magnitude < 2 ** 31 && 2 ** (this.bits - 1) + psumMag < 2 ** 31;
     }
   }
 

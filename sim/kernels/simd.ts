@@ -81,14 +81,14 @@ function tileEpilogue(st: KernelState, O: Int32Array, idx: number, ts: number, c
  * [pb0, pb0 + nb) of the last runTiles() — in WebAssembly (wasm.ts epiFunc): same adds, same
  * policy, same events; the bias load's event (step 0) recorded here.
  */
-function epilogueWasm(st: KernelState, dot: DotLayer, ci: number, c: number, pb0: number, nb: number, pFrom: number, pTo: number, mode: number): void {
+function epilogueWasm(st: KernelState, dot: DotLayer, ci: number, c: number, pb0: number, nb: number, pFrom: number, pTo: number, mode: number, vec: boolean): void {
   const f = dot.epiScratch();
   f[0] = st.maxAbs;
   f[1] = st.init[c];
   f[2] = st.initAcc[c];
   f[3] = st.lo;
   f[4] = st.hi;
-  const r = dot.epilogue(ci, pb0, nb, mode, st.bits);
+  const r = dot.epilogue(ci, pb0, nb, mode, st.bits, vec);
   st.maxAbs = dot.epiScratch()[0];
   if (st.initOver[c] === 1) recordEvents(st, c, pTo - pFrom, pFrom, 0);
   if (r[2] > 0) recordEvents(st, c, r[2], r[0], r[1]);
@@ -127,7 +127,7 @@ function runChecked(prep: Prepared, geo: Geometry, input: Int16Array, out: Float
       for (let ci = 0; ci < ocg; ci++) {
         const c = c0 + ci;
         if (wasmMode >= 0 && (st.zwNeg[c] === 0 || xSum === null)) {
-          epilogueWasm(st, dot, ci, c, pb0, nb, pFrom, pTo, wasmMode);
+          epilogueWasm(st, dot, ci, c, pb0, nb, pFrom, pTo, wasmMode, prep.vecEpilogue);
           continue;
         }
         for (let b = 0; b < nb; b++) {

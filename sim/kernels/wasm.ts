@@ -34,17 +34,12 @@
 import { buildModule, Code, F64, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
 import { rqFixedFunc, rqFunc, writeFixedChannels, type FixedChannels, type RqFn } from '../../qnet/requant-wasm.js';
 import { dwFunc } from './wasm-depthwise.js';
+import { epiFunc, epiVecFunc } from './wasm-epilogue.js';
 import { fillFunc } from './wasm-fill.js';
 import type { OperandLayout } from './geometry.js';
 
 /** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
 const I32_AND = 0x71;
-const F64_ABS = 0x99;
-const F64_MAX = 0xa5;
-const I32_TRUNC_F64_S = 0xaa;
-/** i64.trunc_sat_f64_s (0xfc 7): never traps — the policy value is computed for every add, in range or not */
-const I64_TRUNC_SAT_F64_S_PREFIX = 0xfc;
-const I64_TRUNC_SAT_F64_S = 0x06;
 
 /** interleave the low (high) 4 int16 lanes of two vectors: [a0 b0 a1 b1 a2 b2 a3 b3] */
 const INTERLEAVE_LO = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
@@ -214,11 +209,7 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
   c.op(Op.End);
   c.op(Op.End);
   // max over the 4 lanes of maxv (unsigned: |−2^31| never occurs, the caller bounds the sums)
-  c.get(MAXV).simd(Simd.I32x4ExtractLane).op(0).set(TMP);
-  for (let l = 1; l < 4; l++) {
-    c.get(MAXV).simd(Simd.I32x4ExtractLane).op(l).set(O0);
-    c.get(O0).get(TMP).get(O0).get(TMP).op(Op.I32GtU).op(Op.Select).set(TMP);
-  }
+  c.maxLaneU(MAXV, TMP, O0);
   c.get(TMP);
   c.op(Op.End);
   return {
@@ -230,97 +221,11 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
   };
 }
 
-/**
- * epi(o, bStride, tStride, T, nb, bp, p0, P, outRow, mode, sh, res): the checked accumulator of
- * one channel over the tile sums runTiles() wrote (simd.ts tileEpilogue's semantics, for
- * accumulators of ≤ 32 bits under wrap or saturate, without the z_w step): per position the bias
- * load res.e0 / res.a0, then each tile — exact sum e (f64: exact below 2^53, the bound analysis
- * refuses more) and accumulator a, policy applied when a leaves [res.lo, res.hi]. The outputs go
- * to int32 outRow[p]; res.maxAbs is raised to the largest |e|, res.events / first (position,
- * step) count and locate the events.
- *   o        byte address of this channel's tile 0 of position 0 in block 0
- *   bStride  bytes from one block's sums to the next; tStride: from one tile's to the next
- *   res      f64 maxAbs, e0, a0, lo, hi at 0, 8, 16, 24, 32; i32 firstPos, firstStep, events at 40, 44, 48
- */
-function epiFunc(): Func {
-  const O = 0, BSTRIDE = 1, TSTRIDE = 2, NT = 3, NB = 4, BPOS = 5, P0 = 6, P = 7, OUTP = 8, MODE = 9, SH = 10, RES = 11;
-  const B = 12, I = 13, T = 14, POS = 15, OT = 16, EV = 17, FP = 18, FS = 19, OB = 20, OUT = 21;
-  const E = 22, A = 23, S = 24, M = 25, LO = 26, HI = 27, E0 = 28, A0 = 29;
-  const c = new Code();
-  c.get(RES).op(Op.F64Load).mem(3, 0).set(M);
-  c.get(RES).op(Op.F64Load).mem(3, 8).set(E0);
-  c.get(RES).op(Op.F64Load).mem(3, 16).set(A0);
-  c.get(RES).op(Op.F64Load).mem(3, 24).set(LO);
-  c.get(RES).op(Op.F64Load).mem(3, 32).set(HI);
-  c.i32(-1).set(FP);
-  c.i32(0).set(FS);
-  c.i32(0).set(EV);
-  c.get(O).set(OB);
-  c.get(P0).set(POS);
-  c.i32(0).set(B);
-  c.op(Op.Block, VOID);
-  c.get(NB).op(Op.I32Eqz).op(Op.BrIf, 0);
-  c.op(Op.Loop, VOID); // blocks
-  {
-    c.i32(0).set(I);
-    c.op(Op.Block, VOID);
-    c.op(Op.Loop, VOID); // positions of the block
-    {
-      c.get(I).get(BPOS).op(Op.I32GeU).get(POS).get(P).op(Op.I32GeU).op(Op.I32Or).op(Op.BrIf, 1);
-      c.get(E0).set(E);
-      c.get(A0).set(A);
-      c.get(OB).get(I).i32(2).op(Op.I32Shl).op(Op.I32Add).set(OT);
-      c.i32(0).set(T);
-      c.op(Op.Loop, VOID); // tiles (never none)
-      {
-        c.get(OT).op(Op.I32Load).mem(2, 0).op(Op.F64ConvertI32S).set(S);
-        c.get(E).get(S).op(Op.F64Add).tee(E).op(F64_ABS).get(M).op(F64_MAX).set(M);
-        c.get(A).get(S).op(Op.F64Add).set(A);
-        // branch-free (under a narrow accumulator events are frequent and unpredictable): out =
-        // a left the range; events += out; a = out ? policy(a) : a; only the first event branches
-        c.get(A).get(LO).op(Op.F64Lt).get(A).get(HI).op(Op.F64Gt).op(Op.I32Or).set(OUT);
-        c.addLocal(EV, OUT);
-        c.get(OUT).get(FP).i32(0).op(Op.I32LtS).op(I32_AND);
-        c.op(Op.If, VOID);
-        c.get(POS).set(FP);
-        c.get(T).i32(1).op(Op.I32Add).set(FS);
-        c.op(Op.End);
-        // wrap (mode 0): sign-extend the low P bits of ToInt32(a); saturate: the bound crossed
-        c.get(A).op(I64_TRUNC_SAT_F64_S_PREFIX).op(I64_TRUNC_SAT_F64_S).op(Op.I32WrapI64).get(SH).op(Op.I32Shl).get(SH).op(Op.I32ShrS).op(Op.F64ConvertI32S);
-        c.get(HI).get(LO).get(A).get(HI).op(Op.F64Gt).op(Op.Select);
-        c.get(MODE).op(Op.I32Eqz).op(Op.Select);
-        c.get(A);
-        c.get(OUT).op(Op.Select).set(A);
-        c.addLocal(OT, TSTRIDE);
-        c.countUp(T, NT, Op.I32LtU);
-      }
-      c.op(Op.End);
-      c.get(OUTP).get(POS).i32(2).op(Op.I32Shl).op(Op.I32Add).get(A).op(I32_TRUNC_F64_S).op(Op.I32Store).mem(2, 0);
-      c.addTo(POS, 1).addTo(I, 1);
-      c.op(Op.Br, 0);
-    }
-    c.op(Op.End);
-    c.op(Op.End);
-    c.addLocal(OB, BSTRIDE);
-    // the next block starts at p0 + (b + 1)·bp
-    c.get(P0).get(B).i32(1).op(Op.I32Add).get(BPOS).op(Op.I32Mul).op(Op.I32Add).set(POS);
-    c.countUp(B, NB, Op.I32LtU);
-  }
-  c.op(Op.End);
-  c.op(Op.End);
-  c.get(RES).get(M).op(Op.F64Store).mem(3, 0);
-  c.get(RES).get(FP).op(Op.I32Store).mem(2, 40);
-  c.get(RES).get(FS).op(Op.I32Store).mem(2, 44);
-  c.get(RES).get(EV).op(Op.I32Store).mem(2, 48);
-  c.op(Op.End);
-  return { name: 'epi', params: 12, locals: [...new Array<number>(10).fill(I32), ...new Array<number>(8).fill(F64)], body: c };
-}
-
 /** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi. */
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc(), epiFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc());
+  fns.push(fillFunc(), epiFunc(), epiVecFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc());
   return buildModule(fns);
 }
 
@@ -444,7 +349,8 @@ export class DotLayer {
     this.lanePtr = align(this.tilesPtr + this.nTiles * 4);
     this.resPtr = align(this.lanePtr + kp * 4);
     this.nOut = nOut;
-    this.rqPtr = align(this.resPtr + 64);
+    // res: the epilogues' scalars (0 … 52) and epiv's lane scratch (64 … 80)
+    this.rqPtr = align(this.resPtr + 96);
     this.rqxPtr = this.rqPtr + 8 * nOut + 4;
     this.dynPtr = align(this.rqxPtr + 16 * nOut + 4);
     this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(this.dynPtr / PAGE)) });
@@ -492,7 +398,8 @@ export class DotLayer {
     this.outPtr = align(this.xPtr + this.kp2 * bp * 4);
     this.srcPtr = align(this.outPtr + (perTile ? this.chunk * tileBlock : this.ncb * this.nc * nPB * bp * 4));
     this.epiPtr = align(this.srcPtr + srcLength * 4);
-    this.flagPtr = align(this.epiPtr + (perTile ? positions * 4 : 0));
+    // whole blocks: epiv stores whole vectors
+    this.flagPtr = align(this.epiPtr + (perTile ? Math.ceil(positions / 8) * 8 * 4 : 0));
     this.flagsReady = false;
     const end = this.flagPtr + nPB;
     const have = this.memory.buffer.byteLength;
@@ -517,17 +424,18 @@ export class DotLayer {
 
   /**
    * The checked accumulator of channel ci of group-local channel block layout over the tile sums
-   * of the last runTiles() (blocks [pb0, pb0 + nb)), in WebAssembly (epiFunc): wrap (mode 0) or
-   * saturate (1) at ≤ 32 bits, outputs into epilogueOutput(). The caller sets epiScratch()'s
+   * of the last runTiles() (blocks [pb0, pb0 + nb)), in WebAssembly (wasm-epilogue.ts epiFunc;
+   * `vec`: epiVecFunc, four positions at a time, where Prepared.vecEpilogue holds): wrap (mode 0)
+   * or saturate (1) at ≤ 32 bits, outputs into epilogueOutput(). The caller sets epiScratch()'s
    * maxAbs, e0, a0, lo, hi first and reads maxAbs back after; returns firstPos, firstStep, events.
    */
-  epilogue(ci: number, pb0: number, nb: number, mode: number, bits: number): Int32Array {
+  epilogue(ci: number, pb0: number, nb: number, mode: number, bits: number, vec = false): Int32Array {
     const bp = this.blockPositions;
     const nc = this.nc;
     const T = this.nTiles;
     const tileBytes = nc * bp * 4;
     const o = this.outPtr + ((Math.floor(ci / nc) * T * nc + (ci % nc)) * bp) * 4;
-    (this.fns.epi as unknown as EpiFn)(o, this.ncb * T * tileBytes, tileBytes, T, nb, bp, pb0 * bp, this.positions, this.epiPtr, mode, 32 - bits, this.resPtr);
+    (this.fns[vec ? 'epiv' : 'epi'] as unknown as EpiFn)(o, this.ncb * T * tileBytes, tileBytes, T, nb, bp, pb0 * bp, this.positions, this.epiPtr, mode, 32 - bits, this.resPtr);
     return new Int32Array(this.memory.buffer, this.resPtr + 40, 3);
   }
 
