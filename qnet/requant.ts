@@ -394,9 +394,7 @@ export function requantize(
   if (params.mode === 'float') {
     const f = n >= WASM_MIN ? floatRequantChannels(params, zy, yq, act, walk) : null;
     if (!f || !requantizeFloatWasm(acc, y, blocks, walk, run, f.mult, f.lo, f.his, zy)) requantizeFloatJs(acc, y, blocks, walk, run, params, ch, qmin, qmax, his, zy);
-  } else if (n >= WASM_MIN && requantizeFixedWasmWalk(acc, y, blocks, walk, run, params, zy, yq, act)) {
-    // done in WebAssembly
-  } else {
+  } else if (!(n >= WASM_MIN && requantizeFixedWasmWalk(acc, y, blocks, walk, run, params, zy, yq, act))) {
     let i = 0;
     const mults: FixedMultiplier[] = [];
     for (let c = 0; c < ch; c++) mults.push(new FixedMultiplier(params.m0[c], params.shift[c], params.rounding, params.multiplierBits));

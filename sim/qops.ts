@@ -121,20 +121,14 @@ function expandTo(data: Int32Array, shape: readonly number[], outShape: readonly
   if (data.length === n) return data;
   const st = broadcastStrides(shape, outShape);
   const r = outShape.length;
-  // the trailing axes that are contiguous in the source (or all broadcast) move as one block
+  // the trailing axes that are all broadcast (filled) or contiguous in the source (copied) move as one block
+  const repeat = st[r - 1] === 0;
   let inner = 1;
   let k = r;
-  const allZero = (from: number) => st.slice(from).every((v) => v === 0);
-  if (allZero(r - 1)) {
-    while (k > 0 && st[k - 1] === 0) inner *= outShape[--k];
-  } else {
-    let expect = 1;
-    while (k > 0 && st[k - 1] === expect) {
-      expect *= outShape[k - 1];
-      inner *= outShape[--k];
-    }
+  for (let expect = 1; k > 0 && st[k - 1] === (repeat ? 0 : expect); ) {
+    if (!repeat) expect *= outShape[k - 1];
+    inner *= outShape[--k];
   }
-  const repeat = k < r && st[r - 1] === 0;
   const out = new Int32Array(n);
   const counter = new Array<number>(k).fill(0);
   let src = 0;

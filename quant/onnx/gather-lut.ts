@@ -41,7 +41,7 @@ export function readLutGather(st: QImportState, n: RNode): boolean {
     st.problem(n, `a Gather indexed by Cast(int32) of '${idx.x}' must read a constant 1-D int8 or uint8 table of 256 entries along axis 0 (a LUT activation)`);
     return true;
   }
-  st.lutIndex.get(indices)!.used = true;
+  idx.used = true;
   const out = n.outputs[0];
   const raw = Int32Array.from(t.data as Int8Array | Uint8Array);
   // provisional until the parameters are known (finishGatherLuts)

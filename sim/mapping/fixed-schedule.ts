@@ -168,6 +168,12 @@ function padding(spec: ArchSpec, layer: ConvDims, padded: ConvDims, rowFactors: 
   return { padded, extraMacs: convMacs(padded) / convMacs(layer) - 1, rowFactors, colFactors, colFactor, folds, scaleSimFolds: plan.rowFolds * plan.colFolds * plan.groups };
 }
 
+/** Where each of the preset hierarchy's levels sits in `spec.storage` (−1: not there). */
+function levelsOf(spec: TimeloopSpec): { inReg: number; wReg: number; acc: number; glb: number; dram: number } {
+  const names = spec.storage.map((l) => l.name);
+  return { inReg: names.indexOf(LEVEL.inputReg), wReg: names.indexOf(LEVEL.weightReg), acc: names.indexOf(LEVEL.accumulator), glb: names.indexOf(LEVEL.glb), dram: names.indexOf(LEVEL.dram) };
+}
+
 const idx = (d: ConvDim): number => CONV_DIMS.indexOf(d);
 
 /** DRAM's loops: the loops moved out of the glb and the P / Q split, inside or outside them */
@@ -205,12 +211,8 @@ export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedul
   const padding = padForArray(arch, layer);
   const L = padding.padded;
   const base = timeloopSpecOfPreset(arch, L);
-  const names = base.storage.map((s) => s.name);
-  const at = (n: string): number => names.indexOf(n);
-  const acc = at(LEVEL.accumulator);
-  const glb = at(LEVEL.glb);
-  const dram = at(LEVEL.dram);
-  const streamLevel = at(LEVEL.weightReg) >= 0 ? at(LEVEL.weightReg) : 0;
+  const { wReg, acc, glb, dram } = levelsOf(base);
+  const streamLevel = wReg >= 0 ? wReg : 0;
   const rf = { C: padding.rowFactors.C ?? 1, R: padding.rowFactors.R ?? 1, S: padding.rowFactors.S ?? 1 };
   const kFolds: Factors = { C: L.C / rf.C, R: L.R / rf.R, S: L.S / rf.S };
   const accTile = L.P * L.Q * L.N;
@@ -264,10 +266,7 @@ function fixedOsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
   const padding = padForArray(arch, layer);
   const L = padding.padded;
   const base = timeloopSpecOfPreset(arch, L);
-  const names = base.storage.map((s) => s.name);
-  const acc = names.indexOf(LEVEL.accumulator);
-  const glb = names.indexOf(LEVEL.glb);
-  const dram = names.indexOf(LEVEL.dram);
+  const { acc, glb, dram } = levelsOf(base);
   const rf = padding.rowFactors;
   const pFolds = L.P / rf.P!;
   const qFolds = L.Q / rf.Q!;
@@ -315,14 +314,9 @@ function fixedIsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
   const padding = padForArray(arch, layer);
   const L = padding.padded;
   const base = timeloopSpecOfPreset(arch, L);
-  const names = base.storage.map((s) => s.name);
-  const inReg = names.indexOf(LEVEL.inputReg);
+  const { inReg, wReg, acc, glb, dram } = levelsOf(base);
   if (inReg < 0) throw new ConfigError(`arch "${arch.name}": an input-stationary schedule needs a per-PE input register (pe.registers.inputBytes > 0)`);
   const mLevel = inReg + 1;
-  const wReg = names.indexOf(LEVEL.weightReg);
-  const acc = names.indexOf(LEVEL.accumulator);
-  const glb = names.indexOf(LEVEL.glb);
-  const dram = names.indexOf(LEVEL.dram);
   const rf = padding.rowFactors;
   const cf = padding.colFactors;
   const kFolds: Factors = { C: L.C / rf.C!, R: L.R / rf.R!, S: L.S / rf.S! };
@@ -364,9 +358,7 @@ function fixedIsSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
  * s keeps nothing.
  */
 function withLoops(base: TimeloopSpec, temporal: Factors[], order: ConvDim[][], cols: readonly [ConvDim, number][], rows: readonly [ConvDim, number][], bypass: (s: number) => boolean): TimeloopSpec {
-  const names = base.storage.map((l) => l.name);
-  const acc = names.indexOf(LEVEL.accumulator);
-  const glb = names.indexOf(LEVEL.glb);
+  const { acc, glb } = levelsOf(base);
   const factorsOf = (list: readonly [ConvDim, number][]): number[] => factorArray(Object.fromEntries(list));
   const dims = (list: readonly [ConvDim, number][]): ConvDim[] => list.map(([d]) => d);
   const storage = base.storage.map((level, s): TimeloopStorageLevel => {
