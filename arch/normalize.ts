@@ -37,6 +37,7 @@ import {
   type AccumulatorFormat,
   type OperandFormat,
 } from './schema.js';
+import { BUFFER_FIELDS, DATA_SPACE_NAMES, DRAM_FIELDS, type DataSpaceName, type Level, fieldsOf, type InnerLevelSpec, LEVEL_PERS, type LevelPer, expandHierarchy, renameProblemPaths } from './hierarchy.js';
 import { readSfu } from './sfu.js';
 import { parseQuantity } from './units.js';
 import {
@@ -79,6 +80,7 @@ const TOP_KEYS = [
   'memoryModel',
   'energyTable',
   'scalesim',
+  'hierarchy',
 ] as const;
 const BUFFER_KEYS = ['capacity', 'capacityBytes', 'banks', 'wordBits', 'readPorts', 'writePorts', 'readBytesPerCycle', 'writeBytesPerCycle'] as const;
 const DRAM_KEYS = [
@@ -125,6 +127,43 @@ function readBuffer(v: unknown, path: string, problems: Problem[]): BufferSpec |
 interface Alt {
   key: string;
   value: number;
+}
+
+function checkLevelFields(l: Level, clockHz: number | undefined, problems: Problem[]): void {
+  if (l.cls === 'dram') readDram(fieldsOf(l.obj, DRAM_FIELDS), l.path, clockHz, problems);
+  else if (l.cls === 'regfile' && l.per === 'pe') {
+    readQuantityField(l.obj, l.path, problems, { unitKey: 'capacity', numberKey: 'capacityBytes', kind: 'size', integer: true, sign: 'nonNegative', default: 0, range: RANGES.registerBytes, what: 'a PE register file' });
+  } else readBuffer(fieldsOf(l.obj, BUFFER_FIELDS), l.path, problems);
+}
+
+/** memories.innerLevels: each a buffer plus its name, class, instances and data spaces. */
+function readInnerLevels(mem: Obj, problems: Problem[]): InnerLevelSpec[] | undefined {
+  const v = mem.innerLevels;
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) {
+    problems.push({ path: 'memories.innerLevels', message: `expected a list of levels, got ${describe(v)}` });
+    return undefined;
+  }
+  const out: InnerLevelSpec[] = [];
+  v.forEach((l: unknown, i) => {
+    const path = joinPath('memories.innerLevels', i);
+    if (!isPlainObject(l)) {
+      problems.push({ path, message: `expected a level object, got ${describe(l)}` });
+      return;
+    }
+    const { name, class: cls, per, keeps, ...rest } = l;
+    const before = problems.length;
+    if (typeof name !== 'string' || name === '') problems.push({ path: joinPath(path, 'name'), message: `needs a name, got ${describe(name)}` });
+    if (cls !== 'sram' && cls !== 'regfile') problems.push({ path: joinPath(path, 'class'), message: `expected sram or regfile, got ${describe(cls)}` });
+    if (!LEVEL_PERS.includes(per as LevelPer)) problems.push({ path: joinPath(path, 'per'), message: `expected one of ${LEVEL_PERS.join(', ')}, got ${describe(per)}` });
+    const ks = Array.isArray(keeps) ? keeps : [];
+    if (ks.length === 0 || ks.some((d) => !DATA_SPACE_NAMES.includes(d as DataSpaceName)) || new Set(ks).size !== ks.length) {
+      problems.push({ path: joinPath(path, 'keeps'), message: `expected distinct data spaces among ${DATA_SPACE_NAMES.join(', ')}, got ${describe(keeps)}` });
+    }
+    const buffer = readBuffer(rest, path, problems);
+    if (buffer && problems.length === before) out.push({ name: name as string, class: cls as 'sram' | 'regfile', per: per as LevelPer, keeps: DATA_SPACE_NAMES.filter((d) => ks.includes(d)), ...buffer });
+  });
+  return out;
 }
 
 function readDram(v: Obj, path: string, clockHz: number | undefined, problems: Problem[]): DramSpec | undefined {
@@ -335,7 +374,10 @@ function checkDerived(input: Obj, spec: ArchSpec, problems: Problem[]): void {
  */
 export function normalizeArchSpec(raw: unknown, source: string | undefined, baseDir: string): ArchSpec {
   const problems: Problem[] = [];
-  const { obj: input, name, description, source: src } = readSpecHeader(raw, 'an arch spec', TOP_KEYS, problems, source);
+  const header = readSpecHeader(raw, 'an arch spec', TOP_KEYS, problems, source);
+  const { name, description, source: src } = header;
+  // a hierarchy is rewritten into memories + pe.registers; problems found there name its levels
+  const { input, renames, failed: hierarchyFailed, levels: hierarchyLevels } = expandHierarchy(header.obj, problems);
   const clockHz = readQuantityField(input, '', problems, {
     unitKey: 'clock',
     numberKey: 'clockHz',
@@ -430,10 +472,12 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   }
 
   // memories
-  const mem = readObject(input, 'memories', '', problems, false);
+  const mem = hierarchyFailed ? undefined : readObject(input, 'memories', '', problems, false);
+  // the hierarchy's shape failed: its well-formed levels' fields are still checked, all at once
+  if (hierarchyFailed) for (const l of hierarchyLevels) checkLevelFields(l, clockHz, problems);
   let memories: ArchSpec['memories'] | undefined;
   if (mem) {
-    checkKeys(mem, 'memories', ['layout', 'glb', 'ifmap', 'filter', 'ofmap', 'bufferOf', 'dram', 'onChipBoundaries'], problems);
+    checkKeys(mem, 'memories', ['layout', 'glb', 'ifmap', 'filter', 'ofmap', 'bufferOf', 'dram', 'onChipBoundaries', 'innerLevels'], problems);
     const hasGlb = mem.glb !== undefined;
     const split = TENSOR_CLASSES.filter((t) => mem[t] !== undefined);
     let layout: 'unified' | 'split' | undefined;
@@ -467,7 +511,8 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     if (layout && dram) {
       const bufferOf: Record<TensorClass, BufferName> =
         layout === 'unified' ? { ifmap: 'glb', filter: 'glb', ofmap: 'glb' } : { ifmap: 'ifmap', filter: 'filter', ofmap: 'ofmap' };
-      memories = { layout, ...buffers, bufferOf, dram, ...(onChip && onChip !== 'none' && { onChipBoundaries: onChip }) };
+      const innerLevels = readInnerLevels(mem, problems);
+      memories = { layout, ...buffers, bufferOf, dram, ...(onChip && onChip !== 'none' && { onChipBoundaries: onChip }), ...(innerLevels && innerLevels.length > 0 && { innerLevels }) };
     }
   }
 
@@ -522,7 +567,10 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     if (readRequestBuffer !== undefined && writeRequestBuffer !== undefined) scalesim = { readRequestBuffer, writeRequestBuffer };
   }
 
-  if (problems.length > 0) throw new ConfigError(problems, source);
+  if (problems.length > 0) {
+    renameProblemPaths(problems, renames);
+    throw new ConfigError(problems, source);
+  }
   const zp = form === 'zp-subtract' ? 1 : 0;
   const spec: ArchSpec = {
     name: name!,
@@ -543,7 +591,10 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     scalesim: scalesim!,
   };
   checkDerived(input, spec, problems);
-  if (problems.length > 0) throw new ConfigError(problems, source);
+  if (problems.length > 0) {
+    renameProblemPaths(problems, renames);
+    throw new ConfigError(problems, source);
+  }
   return deepFreeze(spec);
 }
 

@@ -54,9 +54,10 @@
  * - DRAM/glb/array cycles are Timeloop's (compute cycles per PE with a bandwidth slowdown), not
  *   qloom's fold timing with fill/drain skew, DMA latency and double buffering.
  */
-import { energyOf, energyTableForSpec } from './energy.js';
+import { type EnergyTable, energyOf, energyTableForSpec } from './energy.js';
 import { ConfigError } from './errors.js';
-import type { ArchSpec } from './spec.js';
+import { DATA_SPACE_NAMES, type DataSpaceName, type LevelPer } from './hierarchy.js';
+import type { ArchSpec, BufferSpec } from './spec.js';
 import type { TimeloopActionEnergy, TimeloopDataSpace, TimeloopLoops, TimeloopProblem, TimeloopSpec, TimeloopStorageLevel, TimeloopTerm } from './timeloop.js';
 import { deepFreeze } from './validate.js';
 
@@ -113,23 +114,30 @@ export function convProblem(l: ConvDims): TimeloopProblem {
 /** The per-action energies (pJ) the hierarchy's levels and MAC get from the preset's energy table. */
 export interface PresetErt {
   readonly dram: TimeloopActionEnergy;
-  readonly glb: TimeloopActionEnergy;
+  readonly glb?: TimeloopActionEnergy;
   readonly weightReg: TimeloopActionEnergy;
   readonly inputReg: TimeloopActionEnergy;
   readonly accumulator: TimeloopActionEnergy;
   readonly macPj: number;
 }
 
+const rw = (read: number, write: number): TimeloopActionEnergy => ({ readPj: read, writePj: write, updatePj: write, leakPj: 0 });
+
+/** An on-chip buffer's access energies: sram by bank size, regfile by width only. */
+function bufferErt(t: EnergyTable, cls: 'sram' | 'regfile', b: BufferSpec): TimeloopActionEnergy {
+  return cls === 'sram'
+    ? rw(energyOf(t, 'sram', 'read', b.wordBits, b.capacityBytes / b.banks), energyOf(t, 'sram', 'write', b.wordBits, b.capacityBytes / b.banks))
+    : rw(energyOf(t, 'regfile', 'read', b.wordBits), energyOf(t, 'regfile', 'write', b.wordBits));
+}
+
+/** The per-action energies of a unified-buffer preset's levels and MAC (split buffers: `glb` absent). */
 export function presetErt(spec: ArchSpec): PresetErt {
   const t = energyTableForSpec(spec);
   const glb = spec.memories.glb;
-  if (spec.memories.layout !== 'unified' || glb === undefined) throw new ConfigError(`arch "${spec.name}": only unified-buffer presets have a hierarchy here (one glb)`);
-  const rw = (read: number, write: number): TimeloopActionEnergy => ({ readPj: read, writePj: write, updatePj: write, leakPj: 0 });
   const reg = (bits: number) => rw(energyOf(t, 'regfile', 'read', bits), energyOf(t, 'regfile', 'write', bits));
-  const bank = glb.capacityBytes / glb.banks;
   return {
     dram: rw(energyOf(t, 'dram', 'read', 64), energyOf(t, 'dram', 'write', 64)),
-    glb: rw(energyOf(t, 'sram', 'read', glb.wordBits, bank), energyOf(t, 'sram', 'write', glb.wordBits, bank)),
+    ...(glb && { glb: bufferErt(t, 'sram', glb) }),
     weightReg: reg(spec.pe.weightOperandBits),
     inputReg: reg(spec.pe.activationOperandBits),
     accumulator: reg(spec.accumulator.psumBits),
@@ -142,15 +150,24 @@ function loops(nDims: number, factors?: readonly number[]): TimeloopLoops {
   return { factors: factors ?? new Array(nDims).fill(1), permutation: [...Array(nDims).keys()] };
 }
 
+/** mesh of a level's instances (X: along the columns, Y: along the rows) */
+function meshOf(per: LevelPer, rows: number, cols: number): { meshX: number; meshY: number } {
+  return per === 'array' ? { meshX: 1, meshY: 1 } : per === 'row' ? { meshX: 1, meshY: rows } : per === 'column' ? { meshX: cols, meshY: 1 } : { meshX: cols, meshY: rows };
+}
+
 /**
- * The preset as a linear Timeloop hierarchy for one conv (see the file header), with a placeholder
+ * The arch as a linear Timeloop hierarchy for one conv (see the file header), with a placeholder
  * mapping: every loop at DRAM, every level keeping what it is for. `fixedScheduleSpec`
- * (sim/mapping/fixed-schedule.ts) and the mapper replace the mapping.
+ * (sim/mapping/fixed-schedule.ts) and the mapper replace the mapping. Split buffers become three
+ * levels keeping one data space each (IfmapBuffer above FilterBuffer above OfmapBuffer), and a
+ * hierarchy's inner levels (arch/hierarchy.ts) sit between the buffers and the accumulator, each
+ * with its instances; a level's fanout is its child's mesh over its own, so the instances must
+ * form a tree (a per-row level cannot feed a per-column one).
  */
 export function timeloopSpecOfPreset(spec: ArchSpec, layer: ConvDims): TimeloopSpec {
   const problem = convProblem(layer);
+  const t = energyTableForSpec(spec);
   const e = presetErt(spec);
-  const glb = spec.memories.glb!;
   const { rows, cols } = spec.array;
   const wBits = spec.operands.weightBits;
   const aBits = spec.operands.activationBits;
@@ -158,67 +175,76 @@ export function timeloopSpecOfPreset(spec: ArchSpec, layer: ConvDims): TimeloopS
   const word = Math.max(wBits, aBits);
   const regs = spec.pe.registers;
   const n = CONV_DIMS.length;
-  const keepOnly = (ds: (typeof DATA_SPACES)[number]): boolean[] => DATA_SPACES.map((d) => d === ds);
-  const level = (
-    name: string,
-    o: { instances: number; meshX: number; meshY: number; wordBits: number; widthBits: number; energy: TimeloopActionEnergy; capacityWords: number | null; fanoutX: number; fanoutY: number; keep: boolean[]; readBandwidth?: number | null; writeBandwidth?: number | null },
-  ): TimeloopStorageLevel => ({
+  const keepOf = (ds: readonly DataSpaceName[]): boolean[] => DATA_SPACES.map((d) => ds.includes(d.toLowerCase() as DataSpaceName));
+  interface Lv {
+    name: string;
+    meshX: number;
+    meshY: number;
+    wordBits: number;
+    widthBits: number;
+    energy: TimeloopActionEnergy;
+    capacityWords: number | null;
+    keep: boolean[];
+    readBandwidth?: number | null;
+    writeBandwidth?: number | null;
+  }
+  const pe = meshOf('pe', rows, cols);
+  const buffer = (name: string, cls: 'sram' | 'regfile', per: LevelPer, b: BufferSpec, keeps: readonly DataSpaceName[]): Lv => ({
     name,
-    className: name === LEVEL.dram ? 'DRAM' : 'SRAM',
-    dummy: false,
-    instances: o.instances,
-    meshX: o.meshX,
-    meshY: o.meshY,
-    wordBits: o.wordBits,
-    widthBits: o.widthBits,
-    blockSize: Math.max(1, Math.floor(o.widthBits / o.wordBits)),
-    clusterSize: 1,
-    fanoutX: o.fanoutX,
-    fanoutY: o.fanoutY,
-    energy: o.energy,
-    capacityWords: o.capacityWords,
-    allowOverbooking: false,
-    readBandwidth: o.readBandwidth ?? null,
-    writeBandwidth: o.writeBandwidth ?? null,
-    sharedBandwidth: null,
-    temporal: loops(n),
-    spatial: o.fanoutX * o.fanoutY > 1 ? { ...loops(n), split: n } : null,
-    keep: o.keep,
+    ...meshOf(per, rows, cols),
+    wordBits: word,
+    widthBits: b.wordBits,
+    energy: bufferErt(t, cls, b),
+    capacityWords: Math.floor((b.capacityBytes * 8) / word),
+    keep: keepOf(keeps),
+    readBandwidth: (b.readBytesPerCycle * 8) / word,
+    writeBandwidth: (b.writeBytesPerCycle * 8) / word,
   });
-  const pes = { instances: rows * cols, meshX: cols, meshY: rows, fanoutX: 1, fanoutY: 1 };
-  const storage: TimeloopStorageLevel[] = [];
+  // innermost first
+  const lv: Lv[] = [];
   const inputWords = Math.floor((regs.inputBytes * 8) / aBits);
   const weightWords = Math.floor((regs.weightBytes * 8) / wBits);
   const accWords = Math.floor((rows * regs.psumBytes * 8) / psumBits);
-  if (inputWords > 0) storage.push(level(LEVEL.inputReg, { ...pes, wordBits: aBits, widthBits: aBits, energy: e.inputReg, capacityWords: inputWords, keep: keepOnly('Inputs') }));
-  if (weightWords > 0) storage.push(level(LEVEL.weightReg, { ...pes, wordBits: wBits, widthBits: wBits, energy: e.weightReg, capacityWords: weightWords, keep: keepOnly('Weights') }));
-  const all = DATA_SPACES.map(() => true);
-  if (accWords > 0) {
-    storage.push(
-      level(LEVEL.accumulator, { instances: cols, meshX: cols, meshY: 1, fanoutX: 1, fanoutY: rows, wordBits: psumBits, widthBits: psumBits, energy: e.accumulator, capacityWords: accWords, keep: keepOnly('Outputs') }),
-    );
-  }
-  const glbFanout = accWords > 0 ? { fanoutX: cols, fanoutY: 1 } : { fanoutX: cols, fanoutY: rows };
-  storage.push(
-    level(LEVEL.glb, {
-      instances: 1,
-      meshX: 1,
-      meshY: 1,
-      ...glbFanout,
-      wordBits: word,
-      widthBits: glb.wordBits,
-      energy: e.glb,
-      capacityWords: Math.floor((glb.capacityBytes * 8) / word),
-      keep: all,
-      readBandwidth: (glb.readBytesPerCycle * 8) / word,
-      writeBandwidth: (glb.writeBytesPerCycle * 8) / word,
-    }),
-  );
-  const dramBw = (spec.memories.dram.bytesPerCycle * 8) / word;
-  storage.push(
-    level(LEVEL.dram, { instances: 1, meshX: 1, meshY: 1, fanoutX: 1, fanoutY: 1, wordBits: word, widthBits: 64, energy: e.dram, capacityWords: null, keep: all, readBandwidth: null, writeBandwidth: null }),
-  );
+  if (inputWords > 0) lv.push({ name: LEVEL.inputReg, ...pe, wordBits: aBits, widthBits: aBits, energy: e.inputReg, capacityWords: inputWords, keep: keepOf(['inputs']) });
+  if (weightWords > 0) lv.push({ name: LEVEL.weightReg, ...pe, wordBits: wBits, widthBits: wBits, energy: e.weightReg, capacityWords: weightWords, keep: keepOf(['weights']) });
+  if (accWords > 0) lv.push({ name: LEVEL.accumulator, ...meshOf('column', rows, cols), wordBits: psumBits, widthBits: psumBits, energy: e.accumulator, capacityWords: accWords, keep: keepOf(['outputs']) });
+  for (const l of [...(spec.memories.innerLevels ?? [])].reverse()) lv.push(buffer(l.name, l.class, l.per, l, l.keeps));
+  if (spec.memories.layout === 'unified') lv.push(buffer(LEVEL.glb, 'sram', 'array', spec.memories.glb!, DATA_SPACE_NAMES));
+  else for (const [name, b, d] of SPLIT_LEVELS) lv.push(buffer(name, 'sram', 'array', spec.memories[b]!, [d]));
+  lv.push({ name: LEVEL.dram, meshX: 1, meshY: 1, wordBits: word, widthBits: 64, energy: e.dram, capacityWords: null, keep: keepOf(DATA_SPACE_NAMES), readBandwidth: null, writeBandwidth: null });
+  const storage: TimeloopStorageLevel[] = lv.map((o, i) => {
+    const child = i === 0 ? { name: 'MAC', ...pe } : lv[i - 1];
+    if (child.meshX % o.meshX !== 0 || child.meshY % o.meshY !== 0) {
+      throw new ConfigError(`arch "${spec.name}": level "${o.name}" (${o.meshX}×${o.meshY} instances) cannot feed "${child.name}" (${child.meshX}×${child.meshY}): each level's instances must divide those below it`);
+    }
+    const fanoutX = child.meshX / o.meshX;
+    const fanoutY = child.meshY / o.meshY;
+    return {
+      name: o.name,
+      className: o.name === LEVEL.dram ? 'DRAM' : 'SRAM',
+      dummy: false,
+      instances: o.meshX * o.meshY,
+      meshX: o.meshX,
+      meshY: o.meshY,
+      wordBits: o.wordBits,
+      widthBits: o.widthBits,
+      blockSize: Math.max(1, Math.floor(o.widthBits / o.wordBits)),
+      clusterSize: 1,
+      fanoutX,
+      fanoutY,
+      energy: o.energy,
+      capacityWords: o.capacityWords,
+      allowOverbooking: false,
+      readBandwidth: o.readBandwidth ?? null,
+      writeBandwidth: o.writeBandwidth ?? null,
+      sharedBandwidth: null,
+      temporal: loops(n),
+      spatial: fanoutX * fanoutY > 1 ? { ...loops(n), split: n } : null,
+      keep: o.keep,
+    };
+  });
   // DRAM bandwidth as one shared limit (reads + writes), as qloom's DMA shares one link
+  const dramBw = (spec.memories.dram.bytesPerCycle * 8) / word;
   const d = storage.length - 1;
   storage[d] = { ...storage[d], sharedBandwidth: dramBw, temporal: loops(n, problem.bounds) };
   return deepFreeze({
@@ -228,3 +254,10 @@ export function timeloopSpecOfPreset(spec: ArchSpec, layer: ConvDims): TimeloopS
     compute: { name: 'MAC', className: 'intmac', instances: rows * cols, meshX: cols, meshY: rows, computePj: e.macPj },
   });
 }
+
+/** split buffers as levels, innermost first */
+const SPLIT_LEVELS: readonly (readonly [string, 'ofmap' | 'filter' | 'ifmap', DataSpaceName])[] = [
+  ['OfmapBuffer', 'ofmap', 'outputs'],
+  ['FilterBuffer', 'filter', 'weights'],
+  ['IfmapBuffer', 'ifmap', 'inputs'],
+];

@@ -18,6 +18,7 @@
  * reads one (normalize.ts does, ranges.ts bounds it, spec.ts is the module callers import).
  */
 import { DEFAULT_ENERGY_TABLE } from './energy.js';
+import type { InnerLevelSpec } from './hierarchy.js';
 import type { SfuInput, SfuSpec } from './sfu.js';
 
 export * from './sfu.js';
@@ -215,6 +216,12 @@ export interface ArchSpec {
      * chain (sim/engine/on-chip.ts). Needs a unified buffer.
      */
     readonly onChipBoundaries?: OnChipPolicy;
+    /**
+     * On-chip levels between the buffer(s) and the PE registers, outermost first (absent: none) —
+     * from a spec written as a `hierarchy` (arch/hierarchy.ts). The Timeloop model prices
+     * mappings on them; the event engine refuses a spec that has them.
+     */
+    readonly innerLevels?: readonly InnerLevelSpec[];
   };
   readonly dma: {
     readonly engines: number;
@@ -306,7 +313,10 @@ export interface ArchSpecInput {
     bufferOf?: Partial<Record<TensorClass, BufferName>>;
     dram?: DramInput;
     onChipBoundaries?: OnChipPolicy | 'none';
+    innerLevels?: readonly Record<string, unknown>[];
   };
+  /** the storage as levels, outermost first, instead of memories' buffers and DRAM and pe.registers (arch/hierarchy.ts) */
+  hierarchy?: readonly Record<string, unknown>[];
   dma?: { engines?: number; maxOutstanding?: number; burst?: Q; burstBytes?: number };
   requant?: {
     lanesPerCycle?: number;

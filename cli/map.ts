@@ -18,17 +18,22 @@ function print(r: MapModelResult): void {
   const n = (x: number): string => x.toLocaleString('en-US');
   const uj = (pj: number): string => (pj / 1e6).toFixed(3);
   const cells = (m: MappedRun | undefined): (string | number)[] => (m ? [uj(m.energyPj), n(m.cycles), `${n(m.wrongOutputs)} / ${n(m.outputs)}`, `${n(m.psumEvents)} / ${n(m.accEvents)}`] : ['', '', '', '']);
+  const fixed = r.layers.some((l) => l.fixed);
   const searched = r.layers.some((l) => l.searched);
   const given = r.layers.some((l) => l.given);
   const heads = (what: string): string[] => [`${what} µJ`, 'cycles', 'outputs ≠ exact', 'overflows reg / acc'];
-  const rows = r.layers.map((l) => [l.layer, `${l.dims.R}×${l.dims.S} ${l.dims.P}×${l.dims.Q} C${l.dims.C} M${l.dims.M} N${l.dims.N} G${l.dims.G}`, n(l.macs), ...cells(l.fixed), ...(searched ? cells(l.searched) : []), ...(given ? cells(l.given) : [])]);
+  const rows = r.layers.map((l) => [l.layer, `${l.dims.R}×${l.dims.S} ${l.dims.P}×${l.dims.Q} C${l.dims.C} M${l.dims.M} N${l.dims.N} G${l.dims.G}`, n(l.macs), ...(fixed ? cells(l.fixed) : []), ...(searched ? cells(l.searched) : []), ...(given ? cells(l.given) : [])]);
   process.stdout.write(`${r.model} on ${r.arch} as a hierarchy, ${r.images} image(s); registers: partial sums ${r.registers.psumBits}-bit, accumulator ${r.registers.accBits}-bit, ${r.registers.policy}\n\n`);
-  process.stdout.write(table(['layer', 'problem (padded)', 'MACs', ...heads('fixed'), ...(searched ? heads('searched') : []), ...(given ? heads('given') : [])], rows) + '\n');
+  process.stdout.write(table(['layer', 'problem (padded)', 'MACs', ...(fixed ? heads('fixed') : []), ...(searched ? heads('searched') : []), ...(given ? heads('given') : [])], rows) + '\n');
   const sum = (k: 'fixed' | 'searched' | 'given'): number => r.layers.reduce((a, l) => a + (l[k]?.energyPj ?? 0), 0);
   process.stdout.write(
-    `\nenergy (MACs and data movement under the hierarchy's nest analysis): fixed ${uj(sum('fixed'))} µJ` +
-      (searched ? `, searched ${uj(sum('searched'))} µJ (${(sum('searched') / sum('fixed')).toFixed(3)}×)` : '') +
-      (given ? `, given ${uj(sum('given'))} µJ` : '') +
+    `\nenergy (MACs and data movement under the hierarchy's nest analysis): ` +
+      [
+        ...(fixed ? [`fixed ${uj(sum('fixed'))} µJ`] : []),
+        ...(searched ? [`searched ${uj(sum('searched'))} µJ${fixed ? ` (${(sum('searched') / sum('fixed')).toFixed(3)}×)` : ''}`] : []),
+        ...(given ? [`given ${uj(sum('given'))} µJ`] : []),
+      ].join(', ') +
+      (fixed ? '' : ` (${r.arch} has no fixed schedule: split buffers or levels between the buffer and the registers)`) +
       '\noutputs ≠ exact: accumulators that differ from exact integer sums on these images, in that mapping\'s order of adds\n',
   );
 }

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ArchSpec } from '../arch/spec.js';
+import { timeloopSpecOfPreset } from '../arch/preset-hierarchy.js';
 import { applyTimeloopMapping, type TimeloopSpec } from '../arch/timeloop.js';
 import { parse as parseYaml } from 'yaml';
 import { isPlainObject } from '../arch/validate.js';
@@ -17,7 +18,7 @@ import type { Tensor } from '../nets/graph.js';
 import type { QLinearLayer, QuantizedNetwork } from '../qnet/network.js';
 import { resolvePtqConfig } from '../quant/config.js';
 import { workloadFromQuantizedNetwork } from '../sim/engine/index.js';
-import { convDimsOfView, fixedScheduleSpec, presetConstraints } from '../sim/mapping/fixed-schedule.js';
+import { convDimsOfView, fixedScheduleSpec, noFixedSchedule, presetConstraints } from '../sim/mapping/fixed-schedule.js';
 import { rankSizes, runMapped, type MappedAccumulators } from '../sim/mapping/mapped-kernel.js';
 import { searchMappings, type MapperObjective } from '../sim/mapping/mapper.js';
 import { evaluateTimeloop } from '../sim/mapping/timeloop-model.js';
@@ -66,7 +67,8 @@ export interface MappedLayer {
   /** the problem both mappings run (R S P Q C M N G, padded to the array as the fixed schedule needs) */
   readonly dims: Record<'R' | 'S' | 'P' | 'Q' | 'C' | 'M' | 'N' | 'G', number>;
   readonly macs: number;
-  readonly fixed: MappedRun;
+  /** absent where the arch has no fixed schedule (split buffers, inner levels: `noFixedSchedule`) */
+  readonly fixed?: MappedRun;
   readonly searched?: MappedRun & { readonly evaluated: number; readonly mappingsPerSecond: number };
   readonly given?: MappedRun;
 }
@@ -139,6 +141,8 @@ function runOf(spec: TimeloopSpec, ops: Record<string, Int32Array>, exact: Float
 
 export async function mapModel(opts: MapModelOptions): Promise<MapModelResult> {
   const spec = loadArch(opts.arch);
+  const noFixed = noFixedSchedule(spec);
+  if (noFixed && !opts.search && opts.mapping === undefined) throw new UsageError(`${noFixed} (--search, or --mapping <file.yaml>)`);
   const images = opts.images ?? 1;
   if (!Number.isInteger(images) || images < 1) throw new UsageError(`images must be an integer ≥ 1, got ${String(opts.images)}`);
   const set = evaluationSet(opts.data, opts.model, images, 0);
@@ -186,26 +190,30 @@ export async function mapModel(opts: MapModelOptions): Promise<MapModelResult> {
   const layers: MappedLayer[] = [];
   for (const name of chosen) {
     const l = linear.find((x) => x.name === name)!;
-    const fixed = fixedScheduleSpec(spec, { ...convDimsOfView(views.get(name)!), N: images });
+    const dims = { ...convDimsOfView(views.get(name)!), N: images };
+    const fixed = noFixed ? null : fixedScheduleSpec(spec, dims);
+    // without a fixed schedule: the hierarchy with every loop at DRAM, which the search and a
+    // given mapping replace
+    const base = fixed?.spec ?? timeloopSpecOfPreset(spec, dims);
     const xt = codes.get(l.inputs[0]);
     if (!xt) throw new ConfigError(`layer "${name}": its input '${l.inputs[0]}' is not an integer tensor the network computes`);
     const zx = net.tensors.get(l.inputs[0])!.q.zeroPoint[0];
-    const ops = convOperands(fixed.spec, l, Int32Array.from(xt.data as ArrayLike<number>), xt.shape, zx, images);
-    const exact = runMapped(fixed.spec, ops, { psumBits: 53, accBits: 53, policy: 'ideal' }).outputs;
-    const d = fixed.padding.padded;
+    const ops = convOperands(base, l, Int32Array.from(xt.data as ArrayLike<number>), xt.shape, zx, images);
+    const exact = runMapped(base, ops, { psumBits: 53, accBits: 53, policy: 'ideal' }).outputs;
+    const d = fixed?.padding.padded ?? dims;
     let searched: MappedLayer['searched'];
     if (opts.search) {
-      // from the fixed schedule: the search returns it when it finds nothing better
-      const s = searchMappings(fixed.spec, presetConstraints(fixed.spec), { objective: opts.search.objective ?? 'energy', budget: opts.search.budget ?? 1000, seed: opts.search.seed ?? 1, start: fixed.spec });
+      // from the fixed schedule where there is one: the search returns it when it finds nothing better
+      const s = searchMappings(base, presetConstraints(base, spec), { objective: opts.search.objective ?? 'energy', budget: opts.search.budget ?? 1000, seed: opts.search.seed ?? 1, ...(fixed && { start: fixed.spec }) });
       searched = { ...runOf(s.spec, ops, exact, regs), evaluated: s.evaluated, mappingsPerSecond: s.mappingsPerSecond };
     }
     const mapped = mappingText !== undefined && (fileLayers === null || fileLayers.includes(name));
-    const given = mapped ? runOf(applyTimeloopMapping(fixed.spec, { file: opts.mapping!, text: mappingText! }, fileLayers === null ? undefined : name), ops, exact, regs) : undefined;
+    const given = mapped ? runOf(applyTimeloopMapping(base, { file: opts.mapping!, text: mappingText! }, fileLayers === null ? undefined : name), ops, exact, regs) : undefined;
     layers.push({
       layer: name,
       dims: { R: d.R, S: d.S, P: d.P, Q: d.Q, C: d.C, M: d.M, N: d.N, G: d.G },
       macs: d.R * d.S * d.P * d.Q * d.C * d.M * d.N * d.G,
-      fixed: runOf(fixed.spec, ops, exact, regs),
+      ...(fixed && { fixed: runOf(fixed.spec, ops, exact, regs) }),
       ...(searched && { searched }),
       ...(given && { given }),
     });

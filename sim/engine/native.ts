@@ -41,7 +41,8 @@
  * event (and, with a fold callback, only within a fold). Times are whole cycles, so the shifted
  * state is the one the step-by-step run reaches, to the bit (a property test runs both).
  */
-import type { ArchSpec } from '../../arch/spec.js';
+import { ConfigError } from '../../arch/errors.js';
+import { type ArchSpec, engineHierarchyProblem } from '../../arch/spec.js';
 import { InvariantError } from '../../nets/errors.js';
 import { EventKind, StallCause, Track } from '../events.js';
 import type { EventBuffer } from './emit.js';
@@ -110,6 +111,8 @@ export class NativeEngine {
   private readonly rqLatency: number;
 
   constructor(spec: ArchSpec) {
+    const deep = engineHierarchyProblem(spec);
+    if (deep) throw new ConfigError([deep], spec.source || spec.name);
     const calc = spec.memories.dram.mode === 'calc';
     this.bytesPerCycle = calc ? Infinity : spec.memories.dram.bytesPerCycle;
     this.latency = calc ? 0 : spec.memories.dram.latencyCycles;

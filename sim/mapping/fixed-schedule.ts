@@ -33,7 +33,8 @@
  * rows). The padded problem is what both the fixed and the searched mapping run.
  */
 import { CONV_DIMS, LEVEL, convMacs, timeloopSpecOfPreset, type ConvDim, type ConvDims } from '../../arch/preset-hierarchy.js';
-import type { ArchSpec } from '../../arch/spec.js';
+import { type ArchSpec, hierarchyOf } from '../../arch/spec.js';
+import { deepFreeze } from '../../arch/validate.js';
 import type { TimeloopConstraints } from '../../arch/timeloop-constraints.js';
 import { unconstrained } from '../../arch/timeloop-constraints.js';
 import type { TimeloopSpec, TimeloopStorageLevel } from '../../arch/timeloop.js';
@@ -206,6 +207,9 @@ export interface FixedSchedule {
  * hierarchy; throws ConfigError for a dataflow other than WS, or when no DRAM split makes it fit.
  */
 export function fixedScheduleSpec(arch: ArchSpec, layer: ConvDims): FixedSchedule {
+  const why = noFixedSchedule(arch);
+  if (why) throw new ConfigError(why);
+  if (arch.memories.innerLevels) return withInnerBypassed(arch, layer);
   if (arch.array.dataflow === 'os') return fixedOsSpec(arch, layer);
   if (arch.array.dataflow === 'is') return fixedIsSpec(arch, layer);
   const padding = padForArray(arch, layer);
@@ -438,18 +442,60 @@ function check(spec: TimeloopSpec, arch: ArchSpec): TimeloopSpec {
 }
 
 /**
- * The mapper's constraints on a preset hierarchy: `unconstrained(spec)` (every factor, order and
- * split free, capacities and fanouts from the hierarchy), except that a register or accumulator
- * can hold only the data space it is built for (it may still be bypassed).
+ * Why `arch` has no fixed schedule (null: it has one). SCALE-Sim's folds are written here for one
+ * unified buffer above the array; split buffers would need them spread over three levels with
+ * three capacities, so such an arch is mapped by the mapper or a given mapping.
  */
-export function presetConstraints(spec: TimeloopSpec): TimeloopConstraints {
+export function noFixedSchedule(arch: ArchSpec): string | null {
+  if (arch.memories.layout !== 'unified') return `arch "${arch.name}" has split ifmap / filter / ofmap buffers: the fixed schedule here is written for one unified buffer; search a mapping or give one`;
+  return null;
+}
+
+/**
+ * The fixed schedule of an arch whose hierarchy has inner levels (arch/hierarchy.ts): the schedule
+ * of the same arch without them, each inner level added idle — no loops, bypassed by every data
+ * space — so it costs nothing and changes nothing; what a mapping that uses the level saves is
+ * then the mapper's to show. Refused where an inner level's instances would split a fanout the
+ * schedule spreads in one step (then only a search or a given mapping maps the arch).
+ */
+function withInnerBypassed(arch: ArchSpec, layer: ConvDims): FixedSchedule {
+  const { innerLevels, ...memories } = arch.memories;
+  const flat = fixedScheduleSpec({ ...arch, memories }, layer);
+  const deep = timeloopSpecOfPreset(arch, flat.padding.padded);
+  const names = new Set((innerLevels ?? []).map((l) => l.name));
+  const byName = new Map(flat.spec.storage.map((l) => [l.name, l]));
+  const storage = deep.storage.map((l) => {
+    if (names.has(l.name)) {
+      if (l.fanoutX * l.fanoutY > 1) throw new ConfigError(`arch "${arch.name}": inner level "${l.name}" fans out ${l.fanoutX}×${l.fanoutY} where the fixed schedule has no spatial loop; search a mapping or give one`);
+      return { ...l, keep: l.keep.map(() => false) };
+    }
+    const f = byName.get(l.name)!;
+    if (f.fanoutX !== l.fanoutX || f.fanoutY !== l.fanoutY) {
+      throw new ConfigError(`arch "${arch.name}": with its inner levels "${l.name}" fans out ${l.fanoutX}×${l.fanoutY}, the fixed schedule's ${f.fanoutX}×${f.fanoutY}; search a mapping or give one`);
+    }
+    return { ...l, temporal: f.temporal, spatial: f.spatial, keep: f.keep };
+  });
+  return { ...flat, spec: deepFreeze({ ...deep, storage }) };
+}
+
+/**
+ * The mapper's constraints on an arch's hierarchy (`timeloopSpecOfPreset`): `unconstrained(spec)`
+ * (every factor, order and split free, capacities and fanouts from the hierarchy), except that a
+ * level can hold only the data spaces it is built for — a register or the accumulator its own, a
+ * split buffer or an inner level those its `keeps` lists (`arch` names them) — though it may
+ * still bypass them.
+ */
+export function presetConstraints(spec: TimeloopSpec, arch?: ArchSpec): TimeloopConstraints {
   const u = unconstrained(spec);
-  const own: Record<string, string> = { [LEVEL.inputReg]: 'Inputs', [LEVEL.weightReg]: 'Weights', [LEVEL.accumulator]: 'Outputs' };
+  const own: Record<string, readonly string[]> = { [LEVEL.inputReg]: ['Inputs'], [LEVEL.weightReg]: ['Weights'], [LEVEL.accumulator]: ['Outputs'] };
+  for (const l of arch ? hierarchyOf(arch) : []) {
+    if (l.class !== 'dram' && l.keeps.length < 3) own[l.name] = l.keeps.map((d) => d[0].toUpperCase() + d.slice(1));
+  }
   return {
     levels: u.levels.map((l, s) => {
       const ds = own[spec.storage[s].name];
       if (ds === undefined) return l;
-      return { ...l, keep: spec.problem.dataSpaces.map((d) => (d.name === ds ? null : false)) };
+      return { ...l, keep: spec.problem.dataSpaces.map((d, k) => (ds.includes(d.name) ? l.keep[k] : false)) };
     }),
   };
 }

@@ -49,7 +49,7 @@
  * (the scratchpads), fed by scalesim-operands.ts (operand addresses, prefetch streams).
  */
 import { ConfigError, type Problem } from '../../arch/errors.js';
-import type { ArchSpec } from '../../arch/spec.js';
+import { type ArchSpec, engineHierarchyProblem } from '../../arch/spec.js';
 import { planFolds, type FoldPlan } from './compute.js';
 import type { GemmView } from './gemm-view.js';
 import { MAX_SCALESIM_LANES, MAX_SCALESIM_WORDS, fmtCount } from './limits.js';
@@ -198,7 +198,8 @@ export function simulateScaleSim(spec: ArchSpec, views: readonly GemmView[], opt
   const { rows, cols, dataflow } = spec.array;
   const user = spec.memories.dram.mode === 'user';
   if (user) checkUserSpec(spec);
-  const limits = scaleSimLimitProblems(spec, views, opts?.trace !== undefined);
+  const deep = engineHierarchyProblem(spec);
+  const limits = [...(deep ? [deep] : []), ...scaleSimLimitProblems(spec, views, opts?.trace !== undefined)];
   if (limits.length > 0) throw new ConfigError(limits);
   const out: ScaleSimLayerResult[] = [];
   for (let i = 0; i < views.length; i++) {

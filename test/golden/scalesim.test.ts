@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadArchSpec } from '../../arch/spec.js';
+import { hierarchyInputOf, loadArchSpec, validateArchSpec } from '../../arch/spec.js';
 import { simulateScaleSim } from '../../sim/timing/scalesim-memory.js';
 import { parseTopologyCsv } from '../../sim/timing/topology.js';
 
@@ -37,10 +37,17 @@ describe('SCALE-Sim v2 golden runs', () => {
     expect(folders.length).toBeGreaterThanOrEqual(12);
   });
 
-  for (const d of folders) {
+  // each configuration as read, and written as a storage hierarchy (DRAM → three split buffers →
+  // PE registers, arch/hierarchy.ts) and read back: both must give SCALE-Sim's numbers
+  for (const d of folders) for (const form of ['cfg', 'hierarchy'] as const) {
     const dir = join(GOLDEN, d);
-    it(d, () => {
-      const spec = loadArchSpec(join(dir, 'config.cfg'));
+    it(`${d}${form === 'hierarchy' ? ' (as a hierarchy)' : ''}`, () => {
+      let spec = loadArchSpec(join(dir, 'config.cfg'));
+      if (form === 'hierarchy') {
+        const input = hierarchyInputOf(spec) as { hierarchy: { name: string; keeps: string[] }[] };
+        expect(input.hierarchy.slice(0, 4).map((l) => `${l.name}:${l.keeps.join('+')}`)).toEqual(['DRAM:weights+inputs+outputs', 'IfmapBuffer:inputs', 'FilterBuffer:weights', 'OfmapBuffer:outputs']);
+        spec = validateArchSpec(JSON.parse(JSON.stringify(input)), `${d} as a hierarchy`);
+      }
       const mode = readFileSync(join(dir, 'MODE'), 'utf8').trim() as 'conv' | 'gemm';
       const views = parseTopologyCsv(readFileSync(join(dir, 'topology.csv'), 'utf8'), 'topology.csv', mode);
       const compute = report(dir, 'COMPUTE_REPORT.csv');

@@ -16,9 +16,9 @@ describe('preset hierarchy (edge-npu)', () => {
     const e = presetErt(edge);
     // glb: 256 KiB / 16 banks = 16 KiB per bank, between Horowitz's 8 KB (10 pJ) and 32 KB (20 pJ)
     // per 64 bits: 10 + (14 − 13)·(20 − 10)/(15 − 13) = 15 pJ; a 128-bit word is 30 pJ
-    expect(e.glb.readPj).toBeCloseTo(30, 12);
-    expect(e.glb.writePj).toBeCloseTo(30, 12);
-    expect(e.glb.updatePj).toBeCloseTo(30, 12);
+    expect(e.glb!.readPj).toBeCloseTo(30, 12);
+    expect(e.glb!.writePj).toBeCloseTo(30, 12);
+    expect(e.glb!.updatePj).toBeCloseTo(30, 12);
     expect(e.dram.readPj).toBeCloseTo(1300, 9); // 1.3 nJ per 64 bits
     expect(e.weightReg.readPj).toBeCloseTo(0.23, 12); // regfile 0.2 + 0.03 pJ per 8 bits
     expect(e.accumulator.updatePj).toBeCloseTo(0.92, 12); // 32-bit partial sums
