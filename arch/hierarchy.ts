@@ -150,8 +150,8 @@ export function expandHierarchy(input: Obj, problems: Problem[]): Expanded {
     return { input: { ...input, hierarchy: undefined }, renames, failed: true, levels: [] };
   }
   const mem = isPlainObject(input.memories) ? input.memories : {};
-  const clash = Object.keys(mem).filter((k) => k !== 'onChipBoundaries');
-  if (clash.length > 0) problems.push({ path: 'memories', message: `${clash.map((k) => `"${k}"`).join(', ')} and "hierarchy" both describe the storage; with a hierarchy, memories may only give "onChipBoundaries"` });
+  const clash = Object.keys(mem).filter((k) => k !== 'onChipBoundaries' && k !== 'fusion');
+  if (clash.length > 0) problems.push({ path: 'memories', message: `${clash.map((k) => `"${k}"`).join(', ')} and "hierarchy" both describe the storage; with a hierarchy, memories may only give "onChipBoundaries" and "fusion"` });
   const pe = isPlainObject(input.pe) ? input.pe : undefined;
   if (pe?.registers !== undefined) problems.push({ path: 'pe.registers', message: 'the PE registers are the hierarchy\'s per-PE regfile levels: give them there, not in both places' });
 
@@ -271,7 +271,8 @@ export function hierarchyInputOf(spec: ArchSpec): Obj {
     if (l.buffer) return { ...head, ...l.buffer };
     return { ...head, capacityBytes: l.capacityBytes };
   });
-  return { ...rest, pe: peRest, memories: memories.onChipBoundaries ? { onChipBoundaries: memories.onChipBoundaries } : {}, hierarchy };
+  const kept = { ...(memories.onChipBoundaries && { onChipBoundaries: memories.onChipBoundaries }), ...(memories.fusion && { fusion: memories.fusion }) };
+  return { ...rest, pe: peRest, memories: kept, hierarchy };
 }
 
 /**

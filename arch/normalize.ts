@@ -31,6 +31,7 @@ import {
   ZERO_SKIPPINGS,
   ACTIVATION_COMPRESSIONS,
   ON_CHIP_POLICIES,
+  FUSION_MODES,
   TENSOR_CLASSES,
   ACCUMULATOR_FORMATS,
   OPERAND_FORMATS,
@@ -477,7 +478,7 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
   if (hierarchyFailed) for (const l of hierarchyLevels) checkLevelFields(l, clockHz, problems);
   let memories: ArchSpec['memories'] | undefined;
   if (mem) {
-    checkKeys(mem, 'memories', ['layout', 'glb', 'ifmap', 'filter', 'ofmap', 'bufferOf', 'dram', 'onChipBoundaries', 'innerLevels'], problems);
+    checkKeys(mem, 'memories', ['layout', 'glb', 'ifmap', 'filter', 'ofmap', 'bufferOf', 'dram', 'onChipBoundaries', 'fusion', 'innerLevels'], problems);
     const hasGlb = mem.glb !== undefined;
     const split = TENSOR_CLASSES.filter((t) => mem[t] !== undefined);
     let layout: 'unified' | 'split' | undefined;
@@ -504,6 +505,10 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
     const dramObj = readObject(mem, 'dram', 'memories', problems);
     const dram = dramObj ? readDram(dramObj, 'memories.dram', clockHz, problems) : undefined;
     const onChip = readEnum(mem, 'onChipBoundaries', 'memories', problems, ON_CHIP_POLICIES, 'none');
+    const fusion = readEnum(mem, 'fusion', 'memories', problems, FUSION_MODES, 'none');
+    if (fusion === 'bands' && onChip === 'none') {
+      problems.push({ path: 'memories.fusion', message: '"bands" says how a boundary kept on chip may be kept: it needs memories.onChipBoundaries (greedy or optimal)' });
+    }
     if (onChip && onChip !== 'none' && layout === 'split') {
       // a split layout's ofmap buffer is not the next layer's ifmap buffer: the tensor would have to be copied
       problems.push({ path: 'memories.onChipBoundaries', message: `"${onChip}" keeps a layer's output in the buffer the next layer reads it from: it needs a unified buffer (memories.glb), not split ifmap / filter / ofmap buffers` });
@@ -512,7 +517,7 @@ export function normalizeArchSpec(raw: unknown, source: string | undefined, base
       const bufferOf: Record<TensorClass, BufferName> =
         layout === 'unified' ? { ifmap: 'glb', filter: 'glb', ofmap: 'glb' } : { ifmap: 'ifmap', filter: 'filter', ofmap: 'ofmap' };
       const innerLevels = readInnerLevels(mem, problems);
-      memories = { layout, ...buffers, bufferOf, dram, ...(onChip && onChip !== 'none' && { onChipBoundaries: onChip }), ...(innerLevels && innerLevels.length > 0 && { innerLevels }) };
+      memories = { layout, ...buffers, bufferOf, dram, ...(onChip && onChip !== 'none' && { onChipBoundaries: onChip }), ...(fusion === 'bands' && { fusion }), ...(innerLevels && innerLevels.length > 0 && { innerLevels }) };
     }
   }
 

@@ -114,6 +114,8 @@ export interface DramSpec {
 /** Which layer boundaries stay on chip (memories.onChipBoundaries). */
 export const ON_CHIP_POLICIES = ['none', 'greedy', 'optimal'] as const;
 export type OnChipPolicy = Exclude<(typeof ON_CHIP_POLICIES)[number], 'none'>;
+/** How a boundary may be kept (memories.fusion): the whole tensor, or also a band of its rows. */
+export const FUSION_MODES = ['none', 'bands'] as const;
 
 /** How activations are compressed on the DRAM interface (memories.dram.activationCompression). */
 export const ACTIVATION_COMPRESSIONS = ['none', 'bitmap', 'rle'] as const;
@@ -217,6 +219,14 @@ export interface ArchSpec {
      */
     readonly onChipBoundaries?: OnChipPolicy;
     /**
+     * `bands`: a boundary may also be kept as a band of rows (tile-band layer fusion): the producer
+     * writes its output rows into a line buffer of the consumer's window plus one stride of rows,
+     * the consumer reads them from there as they come, both layers' weights stay resident so the
+     * two can alternate band by band; the tensor never goes to DRAM though it does not fit
+     * (sim/engine/on-chip.ts). Absent: whole tensors only. Needs `onChipBoundaries`.
+     */
+    readonly fusion?: 'bands';
+    /**
      * On-chip levels between the buffer(s) and the PE registers, outermost first (absent: none) —
      * from a spec written as a `hierarchy` (arch/hierarchy.ts). The Timeloop model prices
      * mappings on them; the event engine refuses a spec that has them.
@@ -313,6 +323,7 @@ export interface ArchSpecInput {
     bufferOf?: Partial<Record<TensorClass, BufferName>>;
     dram?: DramInput;
     onChipBoundaries?: OnChipPolicy | 'none';
+    fusion?: (typeof FUSION_MODES)[number];
     innerLevels?: readonly Record<string, unknown>[];
   };
   /** the storage as levels, outermost first, instead of memories' buffers and DRAM and pe.registers (arch/hierarchy.ts) */

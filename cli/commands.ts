@@ -39,7 +39,7 @@ export const RUN_TOPOLOGY_USAGE =
   '             --scalesim-trace <dir>: SCALE-Sim access traces, <dir>/layer<i>/{IFMAP,FILTER,OFMAP}_{SRAM,DRAM}_TRACE.csv\n' +
   '               (scalesim memory model only: a .cfg, or --memory scalesim; DRAM traces in USER bandwidth mode only, empty in CALC)';
 export const RUN_MODEL_USAGE =
-  'qloom run --arch <preset|file> --model <name|file.onnx> [--preset <ptq preset> | a quantized .onnx] --data <mnist|fmnist|photos|orientation|textlines> [--samples N] [--batch B] [--trace <file.json>] [--requant fixed|float] [--zeros] [--on-chip none|greedy|optimal] [--json] [--out <result.json>]';
+  'qloom run --arch <preset|file> --model <name|file.onnx> [--preset <ptq preset> | a quantized .onnx] --data <mnist|fmnist|photos|orientation|textlines> [--samples N] [--batch B] [--trace <file.json>] [--requant fixed|float] [--zeros] [--on-chip none|greedy|optimal|greedy+bands|optimal+bands] [--json] [--out <result.json>]';
 export const ENERGY_USAGE = 'qloom energy <result.json> --table <name|file.json|file.yaml> [--json]';
 export const MODELS_USAGE = 'qloom models [--json]';
 export const MIXED_USAGE =

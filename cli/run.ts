@@ -19,7 +19,7 @@ const MEMORY: readonly MemoryModel[] = ['native', 'scalesim'];
 // a run scores top-1 classes: not the text-line sets (scored by reading their text, qloom eval)
 const DATASETS: readonly EvalDatasetName[] = [...DATASET_NAMES, 'photos' as const];
 const REQUANT = ['float', 'fixed'] as const;
-const ON_CHIP = ['none', 'greedy', 'optimal'] as const;
+const ON_CHIP = ['none', 'greedy', 'optimal', 'greedy+bands', 'optimal+bands'] as const;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const uj = (pj: number): string => (pj / 1e6).toFixed(3);
@@ -36,7 +36,7 @@ function onChipCell(l: LayerResult): string {
   const o = l.onChip;
   if (!o) return '';
   const parts = [...(o.inputBytes > 0 ? ['in'] : []), ...(o.output === 'kept' ? ['out'] : o.output === 'kept-and-written' ? ['out+dram'] : [])];
-  return parts.join(', ');
+  return parts.join(', ') + (o.bandReserveBytes !== undefined ? ' (band)' : '');
 }
 
 /** Human table (per layer + totals) or the `--json` summary, on stdout. */
@@ -132,7 +132,7 @@ async function runModel({ model, arch, memory, data, samples, batch, requant, on
   const r = await simulateModel({
     arch,
     memory,
-    onChip,
+    ...(onChip !== undefined && { onChip: onChip.replace('+bands', '') as 'none' | 'greedy' | 'optimal', fusion: onChip.endsWith('+bands') ? ('bands' as const) : ('none' as const) }),
     model,
     preset: values.preset as string | undefined,
     data: data as EvalDatasetName,

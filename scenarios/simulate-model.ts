@@ -7,7 +7,8 @@
  * bits are per inference — the same calls (scenarios/evaluate.ts) the `qloom` scenario runner makes.
  */
 import { basename, dirname } from 'node:path';
-import type { ArchSpec, MemoryModel, OnChipPolicy } from '../arch/spec.js';
+import { type ArchSpec, type MemoryModel, type OnChipPolicy, engineHierarchyProblem } from '../arch/spec.js';
+import { ConfigError } from '../arch/errors.js';
 import { systemError, UsageError } from '../errors/index.js';
 import { scoreCtcOutputs } from '../nets/eval-ctc.js';
 import { loadModel } from '../nets/zoo/index.js';
@@ -33,6 +34,8 @@ export interface ModelRunOptions {
   readonly memory?: MemoryModel;
   /** which layer boundaries stay on chip, instead of the arch's `memories.onChipBoundaries` */
   readonly onChip?: OnChipPolicy | 'none';
+  /** `bands`: boundaries may also be kept as bands of rows (arch `memories.fusion`) */
+  readonly fusion?: 'none' | 'bands';
   /** a quantized .onnx, or a float model (zoo name or .onnx) together with `preset` */
   readonly model: string;
   /** PTQ preset name or config: quantize the float `model` here, calibrated on `data`'s train split */
@@ -96,7 +99,10 @@ export async function simulateModel(opts: ModelRunOptions): Promise<ModelRun> {
   const batch = positiveInt(opts.batch, 'batch', 100);
   const mode = opts.requant ?? ARCH_REQUANT_MODE;
   if (mode !== 'float' && mode !== 'fixed') throw new UsageError(`requant must be float or fixed, got '${String(mode)}'`);
-  const spec = loadArch(opts.arch, opts.memory, opts.onChip);
+  const spec = loadArch(opts.arch, opts.memory, opts.onChip, opts.fusion);
+  // a hierarchy the event engine cannot run is refused before any PTQ work
+  const deep = engineHierarchyProblem(spec);
+  if (deep) throw new ConfigError([deep], spec.source || spec.name);
   const ptq = opts.preset === undefined ? undefined : typeof opts.preset === 'string' ? resolvePtqConfig(opts.preset) : opts.preset;
   // a preset the arch's requant unit cannot run is refused before its PTQ run (evaluateOnArch checks the network again)
   if (ptq) checkPerChannelSupport(spec, ptq.weights.perChannel);

@@ -25,16 +25,22 @@ import { checkOutputDir, ensureDir, writeFileAtomic } from './files.js';
  * memory model. Its energy table is read here too, so a bad one is refused before any work (and a
  * run's time is the run's: the table's units are parsed now, not in its first layer).
  */
-export function loadArch(arch: string | ArchSpec, memory?: MemoryModel, onChip?: OnChipPolicy | 'none'): ArchSpec {
+export function loadArch(arch: string | ArchSpec, memory?: MemoryModel, onChip?: OnChipPolicy | 'none', fusion?: 'none' | 'bands'): ArchSpec {
   const loaded = typeof arch === 'string' ? loadArchSpec(arch) : arch;
   let spec = loaded;
   if (memory !== undefined && memory !== loaded.memoryModel) {
     if (!MEMORY_MODELS.includes(memory)) throw new UsageError(`memory model must be one of ${MEMORY_MODELS.join(', ')}, got '${String(memory)}'`);
     spec = validateArchSpec({ ...loaded, memoryModel: memory }, `${typeof arch === 'string' ? arch : loaded.name} with memory model ${memory}`);
   }
-  if (onChip !== undefined && onChip !== (spec.memories.onChipBoundaries ?? 'none')) {
+  const wantFusion = fusion ?? (onChip === 'none' ? 'none' : (spec.memories.fusion ?? 'none'));
+  if ((onChip !== undefined && onChip !== (spec.memories.onChipBoundaries ?? 'none')) || wantFusion !== (spec.memories.fusion ?? 'none')) {
     // validated again: a split-buffer arch refuses it, naming the field
-    spec = validateArchSpec({ ...spec, memories: { ...spec.memories, onChipBoundaries: onChip } }, `${typeof arch === 'string' ? arch : loaded.name} with on-chip boundaries ${onChip}`);
+    const { onChipBoundaries: _b, fusion: _f, ...mem } = spec.memories;
+    const policy = onChip ?? spec.memories.onChipBoundaries ?? 'none';
+    spec = validateArchSpec(
+      { ...spec, memories: { ...mem, onChipBoundaries: policy, ...(wantFusion === 'bands' && { fusion: 'bands' }) } },
+      `${typeof arch === 'string' ? arch : loaded.name} with on-chip boundaries ${policy}${wantFusion === 'bands' ? ' and band fusion' : ''}`,
+    );
   }
   energyTableForSpec(spec);
   return spec;

@@ -142,9 +142,11 @@ export interface LayerResult {
   readonly compression?: LayerCompressionReport;
   /**
    * arch `memories.onChipBoundaries`: bytes of the layer's input read in place from the buffer
-   * (left by the layer before), and whether its output stays for the next (sim/engine/on-chip.ts)
+   * (left by the layer before), and whether its output stays for the next (sim/engine/on-chip.ts);
+   * `bandReserveBytes` where a side is fused as a band of rows: the buffer it reserves (line
+   * buffer and the partner's weights)
    */
-  readonly onChip?: { readonly inputBytes: number; readonly output: 'kept' | 'kept-and-written' | 'dram' };
+  readonly onChip?: { readonly inputBytes: number; readonly output: 'kept' | 'kept-and-written' | 'dram'; readonly bandReserveBytes?: number };
   /** partial-sum entries spilled out of the accumulators and where they went */
   readonly spills: { readonly toBuffer: number; readonly toDram: number };
   readonly dramBytes: { readonly read: number; readonly write: number };

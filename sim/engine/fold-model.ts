@@ -28,22 +28,28 @@ interface Shares {
 
 /**
  * buffer bytes per tensor class: split buffers their own; a unified one whole when `need` fits, else
- * 3/8, 3/8, 1/4. `reserved`: bytes of the unified buffer held by tensors kept on chip across a
- * layer boundary (sim/engine/on-chip.ts) — the shares are cut from what is left, for what is left
- * of `need`.
+ * 3/8, 3/8, 1/4. `reserved`: bytes of the unified buffer held across a layer boundary (sim/engine/
+ * on-chip.ts) — the shares are cut from what is left, for what is left of `need` once the bytes
+ * of it the reserve already holds (`covered`: the kept tensors; a band's line buffer holds a
+ * tensor in less room, and the partner's weights it also holds are none of this layer's need).
  */
-export function sharesFor(spec: ArchSpec, need: number, reserved = 0): Shares {
+export function sharesFor(spec: ArchSpec, need: number, reserved = 0, covered = reserved): Shares {
   if (spec.memories.layout === 'split') {
     return { ifmap: spec.memories.ifmap!.capacityBytes, filter: spec.memories.filter!.capacityBytes, ofmap: spec.memories.ofmap!.capacityBytes };
   }
   const cap = Math.max(0, spec.memories.glb!.capacityBytes - reserved);
-  if (need - reserved <= cap) return { ifmap: cap, filter: cap, ofmap: cap };
+  if (need - covered <= cap) return { ifmap: cap, filter: cap, ofmap: cap };
   return { ifmap: Math.floor((cap * 3) / 8), filter: Math.floor((cap * 3) / 8), ofmap: Math.floor(cap / 4) };
 }
 
-/** bytes of the unified buffer a layer's on-chip input and kept output hold while it runs */
-export function reservedBytes(layer: WorkloadLayer): number {
+/** bytes of a layer's own tensors that stay on chip across its boundaries: the kept input and output */
+export function keptBytes(layer: WorkloadLayer): number {
   return (layer.ifmapOnChipBytes ?? 0) + (layer.ofmapOnChip ? layer.ofmapBytes : 0);
+}
+
+/** bytes of the unified buffer held across the layer's boundaries while it runs (a band's reserve, else the kept tensors) */
+export function reservedBytes(layer: WorkloadLayer): number {
+  return layer.onChipReserveBytes ?? keptBytes(layer);
 }
 
 /** `[index, count]` of the first, middle and last folds along an axis of `n` folds (the classes a fold's numbers depend on) */
@@ -221,7 +227,7 @@ export function gemmShape(spec: ArchSpec, layer: WorkloadLayer) {
   const ifmapOnChip = (layer.ifmapOnChipBytes ?? 0) > 0;
   const ofmapKept = layer.ofmapOnChip !== undefined;
   const reserved = reservedBytes(layer);
-  const shares = sharesFor(spec, layer.ifmapBytes + layer.weightBytes + layer.ofmapBytes + layer.biasBytes + layer.requantParamBytes, reserved);
+  const shares = sharesFor(spec, layer.ifmapBytes + layer.weightBytes + layer.ofmapBytes + layer.biasBytes + layer.requantParamBytes, reserved, keptBytes(layer));
   const residentIfmap = ifmapOnChip || layer.ifmapBytes <= shares.ifmap;
   const residentFilter = layer.weightBytes + layer.biasBytes + layer.requantParamBytes <= shares.filter;
 

@@ -346,7 +346,7 @@ export function simulate(spec: ArchSpec, workload: Workload, sinks: EngineSinks 
       overflows: 0,
       bits: { dramBuffer, bufferArray },
       paramBytes: a.paramBytes,
-      ...((wl.ifmapOnChipBytes !== undefined || wl.ofmapOnChip !== undefined) && { onChip: { inputBytes: wl.ifmapOnChipBytes ?? 0, output: wl.ofmapOnChip ?? 'dram' } }),
+      ...((wl.ifmapOnChipBytes !== undefined || wl.ofmapOnChip !== undefined) && { onChip: { inputBytes: wl.ifmapOnChipBytes ?? 0, output: wl.ofmapOnChip ?? 'dram', ...(wl.onChipReserveBytes !== undefined && { bandReserveBytes: wl.onChipReserveBytes }) } }),
       spills,
       dramBytes: { read: dramRead, write: dramWrite },
       tiles,

@@ -115,6 +115,13 @@ export interface WorkloadLayer {
    */
   readonly ofmapOnChip?: 'kept' | 'kept-and-written';
   /**
+   * Buffer bytes the layer's on-chip tensors hold while it runs, where that is not the tensors
+   * themselves: a boundary fused as a band of rows (arch `memories.fusion: bands`) holds a line
+   * buffer and the fused partner's weights instead (sim/engine/on-chip.ts). Absent: the kept input
+   * and output bytes.
+   */
+  readonly onChipReserveBytes?: number;
+  /**
    * A zero-skipping array (arch pe.zeroSkipping): the share of the streamed activation vectors that
    * are all zero on the data (sim/kernels/zeros.ts `zeroVectors`, over every sample). Each fold's
    * stream (WS: its M rows, OS: its K steps) is shortened by that share, rounded down — spread

@@ -17,12 +17,36 @@ import type { Workload, WorkloadLayer } from '../../../sim/engine/workload.js';
 import { gemmViewOfGemm } from '../../../sim/timing/gemm-view.js';
 
 const qp = (scale: number, zp: number, signed = false): QParams => ({ scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zp), axis: -1, bits: 8, signed, narrow: false });
-const edge = (policy?: 'greedy' | 'optimal', capacity = '256 KiB'): ArchSpec =>
+const edge = (policy?: 'greedy' | 'optimal', capacity = '256 KiB', bands = false): ArchSpec =>
   validateArchSpec({
     ...PRESETS['edge-npu'],
-    name: `edge-${policy ?? 'none'}`,
-    memories: { ...PRESETS['edge-npu'].memories, glb: { ...PRESETS['edge-npu'].memories.glb!, capacity }, ...(policy && { onChipBoundaries: policy }) },
+    name: `edge-${policy ?? 'none'}${bands ? '-bands' : ''}`,
+    memories: { ...PRESETS['edge-npu'].memories, glb: { ...PRESETS['edge-npu'].memories.glb!, capacity }, ...(policy && { onChipBoundaries: policy }), ...(bands && { fusion: 'bands' as const }) },
   });
+
+/** quantize → conv1 (8→16) → conv2 (16→c2), 3×3 pad 1 on 32×32, → dequantize; or a dense head */
+function convChain(c2: number, head: 'conv' | 'dense' = 'conv'): QuantizedNetwork {
+  const conv = (name: string, input: string, output: string, cin: number, cout: number): QLinearLayer => ({
+    kind: 'conv', name, inputs: [input], output, weight: { data: new Int32Array(cout * cin * 9), shape: [cout, cin, 3, 3], q: qp(0.01, 0, true) }, bias: new Int32Array(cout),
+    kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1, activation: { kind: 'clamp', fn: 'relu', lo: 0, hi: 255 } as never,
+  });
+  const t = (name: string, shape: number[]) => [name, { name, shape, q: qp(0.1, 0) }] as const;
+  const dense = {
+    kind: 'gemm', name: 'fc', inputs: ['f'], output: 'y2', weight: { data: new Int32Array(10 * 16384), shape: [10, 16384], q: qp(0.01, 0, true) }, bias: new Int32Array(10), activation: { kind: 'none' },
+  } as unknown as QLinearLayer;
+  return {
+    name: 'chain',
+    inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 8, 32, 32] }],
+    outputs: [{ name: 'z', dtype: 'float32', shape: head === 'conv' ? [-1, c2, 32, 32] : [-1, 10] }],
+    tensors: new Map([t('xq', [-1, 8, 32, 32]), t('y1', [-1, 16, 32, 32]), t('f', [-1, 16384]), t('y2', head === 'conv' ? [-1, c2, 32, 32] : [-1, 10])]),
+    layers: [
+      { kind: 'quantize', name: 'q', inputs: ['x'], output: 'xq' },
+      conv('conv1', 'xq', 'y1', 8, 16),
+      ...(head === 'conv' ? [conv('conv2', 'y1', 'y2', 16, c2)] : [{ kind: 'flatten', name: 'flatten', inputs: ['y1'], output: 'f', axis: 1 }, dense]),
+      { kind: 'dequantize', name: 'dq', inputs: ['y2'], output: 'z' },
+    ] as QuantizedNetwork['layers'],
+  };
+}
 
 /** quantize → conv1 → conv2 → add(conv2, conv1) → flatten → fc → dequantize, 3×8×8 input */
 function residual(): QuantizedNetwork {
@@ -176,5 +200,48 @@ describe('layer boundaries kept on chip', () => {
       }),
       { seed: 20261204, numRuns: 150 },
     );
+  });
+
+  it('keeps a tensor too large for the buffer as a band of rows: the whole tensor stays off DRAM (sizes by hand)', () => {
+    // y1 = 16·32·32 = 16,384 bytes in a 16 KiB buffer: it cannot stay whole
+    const net = convChain(16);
+    const whole = edge('optimal', '16 KiB');
+    const banded = edge('optimal', '16 KiB', true);
+    const w = workloadFromQuantizedNetwork(net, [1, 8, 32, 32], banded);
+    const plan = planOnChip(banded, w);
+    const y1 = plan.boundaries.find((b) => b.tensor === 'y1')!;
+    expect(y1.dramBytesKept).toBe(Infinity);
+    expect(planOnChip(whole, workloadFromQuantizedNetwork(net, [1, 8, 32, 32], whole)).boundaries.find((b) => b.tensor === 'y1')!.kept).toBe(false);
+    // the band: conv2's 3-row window plus one stride of rows, 4 of y1's 32 rows = 2,048 bytes
+    expect([y1.kept, y1.mode, y1.bytes, y1.bandBytes]).toEqual([true, 'band', 16384, 2048]);
+    // conv1 writes none of y1, conv2 reads none of it; nothing else of theirs changes
+    const none = simulate(edge(undefined, '16 KiB'), workloadFromQuantizedNetwork(net, [1, 8, 32, 32], edge(undefined, '16 KiB')));
+    const run = simulate(banded, w);
+    const at = (r: typeof run, n: string) => r.layers.find((l) => l.name === n)!;
+    expect(at(none, 'conv1').dramBytes.write - at(run, 'conv1').dramBytes.write).toBe(16384);
+    expect(at(none, 'conv2').dramBytes.read - at(run, 'conv2').dramBytes.read).toBe(16384);
+    // conv1 reserves the line buffer and conv2's weights, bias and requant parameters (and its
+    // input xq, kept whole from the quantize layer before it, if the plan kept that too)
+    const c2 = w.layers.find((l) => l.name === 'conv2')!;
+    const xqKept = plan.boundaries.find((b) => b.tensor === 'xq')!.kept ? 8192 : 0;
+    expect(at(run, 'conv1').onChip!.bandReserveBytes).toBe(xqKept + 2048 + c2.weightBytes + c2.biasBytes + c2.requantParamBytes);
+    expect(c2.weightBytes).toBe(16 * 16 * 9);
+    // the plan's total is the run's
+    expect(run.totals.dramBytes.read + run.totals.dramBytes.write).toBe(plan.dramBytes);
+    expect(plan.dramBytes).toBeLessThan(planOnChip(whole, workloadFromQuantizedNetwork(net, [1, 8, 32, 32], whole)).dramBytes);
+  });
+
+  it('refuses a band where the partner\'s weights cannot stay resident, and offers none into a dense layer', () => {
+    // conv2 with 160 output channels: 16·160·9 = 23,040 bytes of weights, more than the 16 KiB buffer
+    const big = edge('optimal', '16 KiB', true);
+    const plan = planOnChip(big, workloadFromQuantizedNetwork(convChain(160), [1, 8, 32, 32], big));
+    const y1 = plan.boundaries.find((b) => b.tensor === 'y1')!;
+    expect(y1.bandBytes).toBe(2048);
+    expect([y1.kept, y1.dramBytesBand]).toEqual([false, Infinity]);
+    // a dense layer needs its whole input vector: no band
+    const dense = planOnChip(big, workloadFromQuantizedNetwork(convChain(16, 'dense'), [1, 8, 32, 32], big));
+    expect(dense.boundaries.find((b) => b.tensor === 'y1')!.bandBytes).toBeNull();
+    // fusion without boundaries kept is refused, naming the field
+    expect(() => validateArchSpec({ ...PRESETS['edge-npu'], memories: { ...PRESETS['edge-npu'].memories, fusion: 'bands' } })).toThrow(/memories\.fusion.*onChipBoundaries/);
   });
 });
