@@ -48,7 +48,7 @@ export const DDPM_SPECS: Readonly<Record<string, DdpmSpec>> = {
     betaStart: 1e-4,
     betaEnd: 0.02,
     bnEpsilon: 1e-5,
-    train: { steps: 4000, batch: 64, lr: 2e-3, warmup: 200, ema: 0.995 },
+    train: { steps: 6000, batch: 64, lr: 2e-3, warmup: 200, ema: 0.995 },
     description: 'DDPM noise predictor: a small UNet (BN, SiLU, concat skips, nearest upsampling) on MNIST digits scaled to [−1, 1]',
   },
 };

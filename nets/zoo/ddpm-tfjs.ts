@@ -6,10 +6,10 @@
  * variance) and the stored statistics otherwise.
  *
  * BatchNorm has a closed-form gradient (customGrad): autodiff of the moments chain costs ~3× the
- * ops. The exponential moving average of the weights (the DDPM paper's sampling weights) is kept
- * here as a second set of tensors; `useEma` copies it into the variables and then re-estimates
- * every BN layer's statistics with the EMA weights (`recalibrate`), since the running statistics
- * of the raw weights do not belong to the averaged ones.
+ * ops. The trainable tensors travel as one flat Float32Array (`getTrainable` / `setTrainable`, in
+ * `trainable()` order) between the trainer's optimizer and its gradient workers (ddpm-shard.ts);
+ * `recalibrate` re-estimates every BN layer's statistics for the final (averaged) weights, since
+ * running statistics of the raw weights would not belong to them.
  */
 
 import type * as TfCore from '@tensorflow/tfjs-core';
@@ -27,7 +27,6 @@ const BN_STATS = new Set(['mean', 'variance']);
 export class DdpmModel {
   /** trainable and statistics variables by `${layer}/${key}` */
   readonly vars = new Map<string, TfCore.Variable>();
-  private readonly ema = new Map<string, T>();
   private readonly batchNorm: (x: T, gamma: T, beta: T) => T;
   /** while set, each BN layer records its batch moments here (recalibrate) */
   private record: Map<string, { mean: T; variance: T }> | null = null;
@@ -54,7 +53,6 @@ export class DdpmModel {
         this.vars.set(`${layer}/${key}`, tf.variable(tf.tensor(data, shape), trainable, `${layer}/${key}`));
       }
     }
-    for (const [k, v] of this.vars) if (v.trainable) this.ema.set(k, tf.keep(v.clone()));
     const eps = spec.bnEpsilon;
     this.batchNorm = tf.customGrad((...args: (T | TfCore.GradSaveFunc)[]) => {
       const [x, gamma, beta] = args as T[];
@@ -77,6 +75,30 @@ export class DdpmModel {
 
   trainable(): TfCore.Variable[] {
     return [...this.vars.values()].filter((v) => v.trainable);
+  }
+
+  /** Every trainable tensor's values back to back, in `trainable()` order. */
+  getTrainable(): Float32Array {
+    const vars = this.trainable();
+    const out = new Float32Array(vars.reduce((s, v) => s + v.size, 0));
+    let at = 0;
+    for (const v of vars) {
+      out.set(v.dataSync() as Float32Array, at);
+      at += v.size;
+    }
+    return out;
+  }
+
+  setTrainable(flat: Float32Array): void {
+    let at = 0;
+    for (const v of this.trainable()) {
+      // the variable takes its own reference to the data: the temporary is released (every step)
+      const t = this.tf.tensor(flat.subarray(at, at + v.size), v.shape);
+      v.assign(t);
+      t.dispose();
+      at += v.size;
+    }
+    if (at !== flat.length) throw new RangeError(`${this.spec.name}: ${flat.length} weights for ${at} trainable values`);
   }
 
   private v(layer: string, key: string): TfCore.Variable {
@@ -140,21 +162,6 @@ export class DdpmModel {
     return this.conv('out', u0);
   }
 
-  /** ema ← d·ema + (1 − d)·w for every trainable tensor */
-  updateEma(decay: number): void {
-    const tf = this.tf;
-    for (const [k, e] of this.ema) {
-      const next = tf.tidy(() => tf.add(tf.mul(e, decay), tf.mul(this.vars.get(k)!, 1 - decay)));
-      e.dispose();
-      this.ema.set(k, tf.keep(next));
-    }
-  }
-
-  /** Replaces the trainable weights with their moving average. */
-  useEma(): void {
-    for (const [k, e] of this.ema) this.vars.get(k)!.assign(e);
-  }
-
   /**
    * Sets every BN layer's statistics to the moments of one training-mode forward pass on this
    * batch (large: the statistics are estimates of the timestep mixture's).
@@ -174,10 +181,6 @@ export class DdpmModel {
 
   load(w: TrainedWeights): void {
     loadVariables(this.tf, this.vars, w, this.spec.name);
-    for (const [name, e] of this.ema) {
-      e.dispose();
-      this.ema.set(name, this.tf.keep(this.vars.get(name)!.clone()));
-    }
   }
 
   weights(): Promise<TrainedWeights> {
@@ -186,8 +189,6 @@ export class DdpmModel {
 
   dispose(): void {
     for (const t of this.vars.values()) t.dispose();
-    for (const t of this.ema.values()) t.dispose();
     this.vars.clear();
-    this.ema.clear();
   }
 }
