@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../arch/errors.js';
 import { PRESETS } from '../../../arch/presets.js';
-import { PRESET_NAMES, archHash, engineHierarchyProblem, hierarchyInputOf, hierarchyOf, presetSpec, validateArchSpec } from '../../../arch/spec.js';
+import { resolve } from 'node:path';
+import { PRESET_NAMES, archHash, engineHierarchyProblem, hierarchyInputOf, hierarchyOf, loadArchSpec, presetSpec, validateArchSpec } from '../../../arch/spec.js';
 import { NativeEngine } from '../../../sim/engine/native.js';
 
 const ALL = ['weights', 'inputs', 'outputs'];
@@ -86,6 +87,15 @@ describe('arch storage written as a hierarchy of levels', () => {
     expect(engineHierarchyProblem(presetSpec('edge-npu'))).toBeNull();
     expect(() => new NativeEngine(spec)).toThrow(ConfigError);
     expect(() => new NativeEngine(spec)).toThrow(/"RowBuf", "ColSpad" between its buffer and its PE registers/);
+  });
+
+  it('the README\'s example arch file loads: edge-npu plus a buffer per column', () => {
+    const spec = loadArchSpec(resolve(import.meta.dirname, '../../../arch/examples/edge-npu-colbuf.json'));
+    expect(hierarchyOf(spec).map((l) => `${l.name}×${l.instances}`)).toEqual(['DRAM×1', 'GlobalBuffer×1', 'ColumnBuffer×16', 'WeightReg×256', 'InputReg×256', 'PsumReg×256']);
+    // without the column buffer it is edge-npu's storage
+    const { innerLevels: _, ...memories } = spec.memories;
+    expect(memories).toEqual(presetSpec('edge-npu').memories);
+    expect(spec.pe.registers).toEqual(presetSpec('edge-npu').pe.registers);
   });
 
   it('reports every problem of every level at once, each at its level', () => {
