@@ -51,7 +51,7 @@ export const TIMELOOP_USAGE =
   'qloom timeloop <run-folder|parsed-processed-input.yaml> [--search [--objective energy|cycles|edp] [--budget N] [--seed S]] [--arith [--psum-bits N] [--acc-bits N] [--overflow saturate|wrap] [--data-seed S]] [--json [--timing]]';
 
 export const DIFFUSION_USAGE =
-  'qloom diffusion [--model mnist-ddpm] [--steps N] [--samples N] [--seed S] [--grid <file.png>] [--reference] [--preset <integer ptq preset> [--calib single[:STEP]|last|uniform] [--calib-samples N] [--split-concat] [--arch <preset|file>]] [--json]';
+  'qloom diffusion [--model mnist-ddpm] [--steps N] [--eta E] [--samples N] [--seed S] [--grid <file.png>] [--reference] [--preset <integer ptq preset> [--calib single[:STEP]|last|uniform] [--calib-samples N] [--split-concat] [--arch <preset|file>]] [--json]';
 
 const json = { type: 'boolean' } as const;
 /** --json: add the wall-clock times (left out by default, so two identical runs print the same bytes) */
@@ -185,7 +185,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   diffusion: {
     summary: 'sample the zoo diffusion model with DDIM (FP32, or quantized with a calibration strategy over the denoising trajectory and optional split skip quantization, on the integer executor or an arch): FID on a bundled classifier\'s features, its confidence and class histogram, overflows per timestep band, cost per generated image',
     usage: DIFFUSION_USAGE,
-    options: { json, model: { type: 'string' }, steps: { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' }, grid: { type: 'string' }, reference: { type: 'boolean' }, preset: { type: 'string' }, calib: { type: 'string' }, 'calib-samples': { type: 'string' }, 'split-concat': { type: 'boolean' }, arch: { type: 'string' } },
+    options: { json, model: { type: 'string' }, steps: { type: 'string' }, eta: { type: 'string' }, samples: { type: 'string' }, seed: { type: 'string' }, grid: { type: 'string' }, reference: { type: 'boolean' }, preset: { type: 'string' }, calib: { type: 'string' }, 'calib-samples': { type: 'string' }, 'split-concat': { type: 'boolean' }, arch: { type: 'string' } },
     load: async () => (await import('./diffusion.js')).run,
   },
   timeloop: {

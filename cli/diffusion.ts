@@ -19,6 +19,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   const steps = flags.int('steps', { min: 1, max: 1000, def: 20 })!;
   const samples = flags.int('samples', { min: 2, max: 100_000, def: 1000 })!;
   const seed = flags.int('seed', { min: 0, max: 2 ** 31 - 1, def: 1 })!;
+  const eta = flags.number('eta', { min: 0, max: 1, def: 0 }) ?? 0;
   const preset = flags.oneOf('preset', PRESET_NAMES);
   if (!preset) flags.unused(['calib', 'calib-samples', 'split-concat', 'arch'], 'only with --preset (they describe a quantized run)');
   const calibSamples = flags.int('calib-samples', { min: 2, max: 100_000, def: 256 })!;
@@ -37,9 +38,9 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   let result: Record<string, unknown>;
   const t0 = Date.now();
   if (!preset) {
-    pixels = generate(m, fp32Denoiser(m), { steps, count: samples, seed, onProgress: (d, t) => bar.update(d, t) });
+    pixels = generate(m, fp32Denoiser(m), { steps, count: samples, seed, eta, onProgress: (d, t) => bar.update(d, t) });
     bar.done();
-    result = { model, precision: 'fp32', steps, samples, seed, quality: imageQuality(pixels, samples) };
+    result = { model, precision: 'fp32', steps, eta, samples, seed, quality: imageQuality(pixels, samples) };
   } else {
     let stage = '';
     const r: DiffusionPtqResult = await diffusionPtq(m, {
@@ -47,6 +48,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
       calib: calib!,
       splitConcat: values['split-concat'] === true,
       steps,
+      eta,
       samples,
       calibSamples,
       seed,
@@ -59,7 +61,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
     });
     bar.done();
     pixels = r.pixels;
-    result = { model, precision: preset, calib: r.calib, calibSteps: r.calibSteps, calibSamples, splitConcat: r.splitConcat, steps, samples, seed, quality: r.quality, overflowByBand: r.overflowByBand, ...(r.cost && { cost: r.cost }) };
+    result = { model, precision: preset, calib: r.calib, calibSteps: r.calibSteps, calibSamples, splitConcat: r.splitConcat, steps, eta, samples, seed, quality: r.quality, overflowByBand: r.overflowByBand, ...(r.cost && { cost: r.cost }) };
   }
   if (values.reference === true) result.realDataFid = realDataQuality(Math.min(samples, 7996), seed).fid;
   if (typeof values.grid === 'string') {
@@ -75,7 +77,7 @@ export async function run(pos: string[], values: Record<string, unknown>, flags:
   }
   const q = result.quality as ReturnType<typeof imageQuality>;
   const w = (s: string) => process.stdout.write(s + '\n');
-  w(`${model}: ${result.precision}${preset ? ` (calibration ${result.calib}, ${calibSamples} FP32 trajectory inputs from steps ${(result.calibSteps as number[]).join(',')}${result.splitConcat ? ', split skip quantization' : ''})` : ''}, DDIM ${steps} steps, ${samples} samples, seed ${seed} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  w(`${model}: ${result.precision}${preset ? ` (calibration ${result.calib}, ${calibSamples} FP32 trajectory inputs from steps ${(result.calibSteps as number[]).join(',')}${result.splitConcat ? ', split skip quantization' : ''})` : ''}, DDIM ${steps} steps${eta > 0 ? ` (η ${eta})` : ''}, ${samples} samples, seed ${seed} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   w(`  FID (mnist-mlp penultimate features, vs the 2,004 real test digits; not Inception-FID): ${q.fid.toFixed(2)}`);
   if (result.realDataFid !== undefined) w(`  the same FID of ${Math.min(samples, 7996)} real training digits (the floor): ${(result.realDataFid as number).toFixed(2)}`);
   w(`  mnist-mlp mean confidence ${(100 * q.meanConfidence).toFixed(1)} %; classes 0–9: ${q.classHistogram.join(' ')}`);

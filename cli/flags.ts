@@ -66,6 +66,16 @@ export class Flags {
     return undefined;
   }
 
+  /** --name as a number in [min, max]; absent → `def`; malformed → a problem */
+  number(name: string, { min, max, def }: { min: number; max: number; def?: number }): number | undefined {
+    const v = this.values[name];
+    if (v === undefined) return def;
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (Number.isFinite(n) && n >= min && n <= max) return n;
+    this.problem(`--${name} must be a number ${min}…${max}, got ${quoted(v)}`);
+    return undefined;
+  }
+
   /** --name, one of `allowed` (with a did-you-mean); `required` says what it is when it must be given */
   oneOf<T extends string>(name: string, allowed: readonly T[], required?: string): T | undefined {
     const v = this.values[name];

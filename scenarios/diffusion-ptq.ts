@@ -44,6 +44,8 @@ export interface DiffusionPtqOptions {
   readonly splitConcat: boolean;
   /** DDIM steps for sampling (and for the calibration trajectories) */
   readonly steps: number;
+  /** DDIM's η for sampling and the calibration trajectories (default 0) */
+  readonly eta?: number;
   /** generated images scored */
   readonly samples: number;
   /** FP32 trajectories recorded for calibration (= calibration samples) */
@@ -115,13 +117,13 @@ export function costAtSteps(c: Pick<DiffusionCost, 'arch' | 'perStep' | 'bufferB
 }
 
 export async function diffusionPtq(m: DdpmModel, o: DiffusionPtqOptions): Promise<DiffusionPtqResult> {
-  const tr = o.trajectories ?? recordTrajectories(m, { steps: o.steps, count: o.calibSamples, seed: o.seed + 1000, onProgress: (d, t) => o.onProgress?.('FP32 trajectories', d, t) });
+  const tr = o.trajectories ?? recordTrajectories(m, { steps: o.steps, count: o.calibSamples, seed: o.seed + 1000, eta: o.eta, onProgress: (d, t) => o.onProgress?.('FP32 trajectories', d, t) });
   if (tr.steps !== o.steps || tr.count !== o.calibSamples) throw new RangeError(`the trajectories have ${tr.steps} steps × ${tr.count}, the run asks ${o.steps} × ${o.calibSamples}`);
   const calib = calibrationSet(m, tr, o.calib);
   const cfg = o.config ?? resolvePtqConfig(o.preset, o.splitConcat ? { splitConcat: true } : {});
   const { net } = await quantizeNetwork(m.graph, calib, cfg);
   const overflow: OverflowByStep = new Map();
-  const pixels = generate(m, quantDenoiser(m, net, execOptionsFor(o.arch), overflow), { steps: o.steps, count: o.samples, seed: o.seed, onProgress: (d, t) => o.onProgress?.('integer sampling', d, t) });
+  const pixels = generate(m, quantDenoiser(m, net, execOptionsFor(o.arch), overflow), { steps: o.steps, count: o.samples, seed: o.seed, eta: o.eta, onProgress: (d, t) => o.onProgress?.('integer sampling', d, t) });
   const quality = imageQuality(pixels, o.samples);
   const bands = [0, 0, 0, 0];
   tr.ts.forEach((t, k) => (bands[Math.min(3, Math.floor((4 * k) / tr.steps))] += overflow.get(t) ?? 0));

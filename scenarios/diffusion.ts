@@ -76,13 +76,15 @@ export interface GenerateOptions {
   readonly steps: number;
   readonly count: number;
   readonly seed: number;
+  /** DDIM's η (default 0, deterministic; 1: ancestral) */
+  readonly eta?: number;
   readonly batch?: number;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** Generated images as pixels in [0, 1] (count × C×H×W). */
 export function generate(m: DdpmModel, denoiser: Denoiser, o: GenerateOptions): Float32Array {
-  return toPixels(sampleDdim(denoiser, { alphaBar: m.alphaBar, steps: o.steps, count: o.count, per: m.per, seed: o.seed, batch: o.batch ?? 50, onProgress: o.onProgress }));
+  return toPixels(sampleDdim(denoiser, { alphaBar: m.alphaBar, steps: o.steps, count: o.count, per: m.per, seed: o.seed, eta: o.eta, batch: o.batch ?? 50, onProgress: o.onProgress }));
 }
 
 export interface QualityReport {
@@ -168,7 +170,7 @@ export interface Trajectories {
   readonly x: Float32Array;
 }
 
-export function recordTrajectories(m: DdpmModel, o: { steps: number; count: number; seed: number; onProgress?: (d: number, t: number) => void }): Trajectories {
+export function recordTrajectories(m: DdpmModel, o: { steps: number; count: number; seed: number; eta?: number; onProgress?: (d: number, t: number) => void }): Trajectories {
   const x = new Float32Array(o.steps * o.count * m.per);
   sampleDdim(fp32Denoiser(m), {
     alphaBar: m.alphaBar,
@@ -176,6 +178,7 @@ export function recordTrajectories(m: DdpmModel, o: { steps: number; count: numb
     count: o.count,
     per: m.per,
     seed: o.seed,
+    eta: o.eta,
     batch: 50,
     onProgress: o.onProgress,
     onStep: (k, _t, xb, first) => x.set(xb, (k * o.count + first) * m.per),

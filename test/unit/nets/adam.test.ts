@@ -19,7 +19,7 @@ describe('the DDPM trainer\'s Adam on flat arrays', () => {
       const lr = 1e-3 * (step + 1);
       adam.step(ours, g, lr);
       (opt as unknown as { learningRate: number }).learningRate = lr;
-      opt.applyGradients({ [v.name]: tf.tensor1d(g) });
+      opt.applyGradients([{ name: v.name, tensor: tf.tensor1d(g) }]);
     }
     const ref = v.dataSync() as Float32Array;
     for (let i = 0; i < n; i++) expect(Math.abs(ours[i] - ref[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(ref[i])));

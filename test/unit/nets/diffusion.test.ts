@@ -53,4 +53,37 @@ describe('DDIM', () => {
     expect(Array.from(a)).not.toEqual(Array.from(c));
     expect(Array.from(toPixels(Float32Array.from([-2, -1, 0, 0.5, 1, 3])))).toEqual([0, 0, 0.5, 0.75, 1, 1]);
   });
+
+  it('η = 1 adds fresh noise of DDIM\'s σ (hand-computed) and keeps the rest; samples do not depend on the batch', () => {
+    // T = 2, ᾱ = [0.9, 0.5]: two steps, t = 1 then 0. A denoiser whose x̂₀ is always 0 (ε = x / √(1−ᾱ_t))
+    // never clips, so after the first step x₁ = √(1 − 0.9 − σ²)·x_T/√0.5 + σ·z with
+    // σ = √((1 − 0.9)/(1 − 0.5))·√(1 − 0.5/0.9) = √0.2·√(4/9) = 0.298142…
+    const alphaBar = Float64Array.of(0.9, 0.5);
+    const den = (x: Float32Array, t: number) => Float32Array.from(x, (v) => v / Math.sqrt(1 - alphaBar[t]));
+    const sigma = Math.sqrt(0.2) * Math.sqrt(4 / 9);
+    const keep = Math.sqrt(1 - 0.9 - sigma * sigma) / Math.sqrt(0.5);
+    const count = 4000;
+    const per = 2;
+    const xs: Float32Array[] = [new Float32Array(count * per), new Float32Array(count * per)];
+    sampleDdim(den, { alphaBar, steps: 2, count, per, seed: 3, eta: 1, batch: 1000, onStep: (k, _t, xb, first) => xs[k].set(xb, first * per) });
+    let sum = 0;
+    let sq = 0;
+    for (let i = 0; i < count * per; i++) {
+      const r = xs[1][i] - keep * xs[0][i];
+      sum += r;
+      sq += r * r;
+    }
+    const mean = sum / (count * per);
+    const sd = Math.sqrt(sq / (count * per) - mean * mean);
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(Math.abs(sd / sigma - 1)).toBeLessThan(0.03);
+    // η = 0 is the deterministic sampler exactly; η = 1's images are the same in any batching
+    const zero = (x: Float32Array) => new Float32Array(x.length);
+    const sched = linearSchedule(100);
+    expect(Array.from(sampleDdim(zero, { alphaBar: sched, steps: 5, count: 5, per: 4, seed: 1, eta: 0 }))).toEqual(Array.from(sampleDdim(zero, { alphaBar: sched, steps: 5, count: 5, per: 4, seed: 1 })));
+    const one = sampleDdim(zero, { alphaBar: sched, steps: 5, count: 5, per: 4, seed: 1, eta: 1, batch: 5 });
+    expect(Array.from(sampleDdim(zero, { alphaBar: sched, steps: 5, count: 5, per: 4, seed: 1, eta: 1, batch: 2 }))).toEqual(Array.from(one));
+    expect(Array.from(one)).not.toEqual(Array.from(sampleDdim(zero, { alphaBar: sched, steps: 5, count: 5, per: 4, seed: 1 })));
+    expect(() => sampleDdim(zero, { alphaBar: sched, steps: 5, count: 1, per: 1, seed: 1, eta: 1.5 })).toThrow(/η must be in 0…1/);
+  });
 });
