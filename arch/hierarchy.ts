@@ -71,9 +71,18 @@ export const BUFFER_FIELDS = ['capacity', 'capacityBytes', 'banks', 'wordBits', 
 export const DRAM_FIELDS = ['activationCompression', 'bandwidth', 'bandwidthBytesPerS', 'bytesPerCycle', 'latency', 'latencyS', 'latencyCycles', 'mode', 'energyPerBit', 'energyPerBitPj', 'baseAddress'];
 const LEVEL_KEYS = ['name', 'class', 'per', 'keeps'];
 
-export function instancesOf(per: LevelPer, rows: number, cols: number): number {
-  return per === 'array' ? 1 : per === 'row' ? rows : per === 'column' ? cols : rows * cols;
+/** where a level's instances sit (X: along the columns, Y: along the rows) */
+export function meshOf(per: LevelPer, rows: number, cols: number): { meshX: number; meshY: number } {
+  return per === 'array' ? { meshX: 1, meshY: 1 } : per === 'row' ? { meshX: 1, meshY: rows } : per === 'column' ? { meshX: cols, meshY: 1 } : { meshX: cols, meshY: rows };
 }
+
+export function instancesOf(per: LevelPer, rows: number, cols: number): number {
+  const m = meshOf(per, rows, cols);
+  return m.meshX * m.meshY;
+}
+
+/** a data space's name in Timeloop's problem (arch/preset-hierarchy.ts convProblem) */
+export const TIMELOOP_SPACE: Readonly<Record<DataSpaceName, 'Weights' | 'Inputs' | 'Outputs'>> = Object.freeze({ weights: 'Weights', inputs: 'Inputs', outputs: 'Outputs' });
 
 export interface Level {
   readonly index: number;
@@ -108,20 +117,27 @@ function readLevel(v: unknown, index: number, names: Set<string>, problems: Prob
   const per = v.per ?? (cls === 'regfile' ? 'pe' : 'array');
   if (!LEVEL_PERS.includes(per as LevelPer)) problems.push({ path: joinPath(path, 'per'), message: `expected one of ${LEVEL_PERS.join(', ')}, got ${describe(per)}` });
   else if (cls === 'dram' && per !== 'array') problems.push({ path: joinPath(path, 'per'), message: `DRAM is one shared level ("array"), got "${String(per)}"` });
-  const keeps: DataSpaceName[] = [];
-  if (!Array.isArray(v.keeps) || v.keeps.length === 0) problems.push({ path: joinPath(path, 'keeps'), message: `needs the data spaces the level holds (a non-empty list of ${DATA_SPACE_NAMES.join(', ')}), got ${describe(v.keeps)}` });
-  else {
-    for (const d of v.keeps) {
-      if (!DATA_SPACE_NAMES.includes(d as DataSpaceName)) problems.push({ path: joinPath(path, 'keeps'), message: `${describe(d)} is not a data space (${DATA_SPACE_NAMES.join(', ')})` });
-      else if (keeps.includes(d as DataSpaceName)) problems.push({ path: joinPath(path, 'keeps'), message: `"${String(d)}" is listed twice` });
-      else keeps.push(d as DataSpaceName);
-    }
-  }
+  const keeps = readKeeps(v.keeps, path, problems);
   if (problems.length > before) return undefined;
   // unknown keys are reported, but the level still takes its place in the shape checks
   const fields = cls === 'dram' ? DRAM_FIELDS : cls === 'regfile' && per === 'pe' ? ['capacity', 'capacityBytes'] : BUFFER_FIELDS;
   checkKeys(v, path, [...LEVEL_KEYS, ...fields], problems);
   return { index, path, obj: v, name: name as string, cls: cls as LevelClass, per: per as LevelPer, keeps };
+}
+
+/** A level's `keeps`: distinct data spaces, at least one (problems at `path.keeps`). */
+export function readKeeps(v: unknown, path: string, problems: Problem[]): DataSpaceName[] {
+  const keeps: DataSpaceName[] = [];
+  if (!Array.isArray(v) || v.length === 0) {
+    problems.push({ path: joinPath(path, 'keeps'), message: `needs the data spaces the level holds (a non-empty list of ${DATA_SPACE_NAMES.join(', ')}), got ${describe(v)}` });
+    return keeps;
+  }
+  for (const d of v) {
+    if (!DATA_SPACE_NAMES.includes(d as DataSpaceName)) problems.push({ path: joinPath(path, 'keeps'), message: `${describe(d)} is not a data space (${DATA_SPACE_NAMES.join(', ')})` });
+    else if (keeps.includes(d as DataSpaceName)) problems.push({ path: joinPath(path, 'keeps'), message: `"${String(d)}" is listed twice` });
+    else keeps.push(d as DataSpaceName);
+  }
+  return keeps;
 }
 
 const keepsAll = (l: Level): boolean => l.keeps.length === DATA_SPACE_NAMES.length;

@@ -38,7 +38,7 @@ import {
   type AccumulatorFormat,
   type OperandFormat,
 } from './schema.js';
-import { BUFFER_FIELDS, DATA_SPACE_NAMES, DRAM_FIELDS, type DataSpaceName, type Level, fieldsOf, type InnerLevelSpec, LEVEL_PERS, type LevelPer, expandHierarchy, renameProblemPaths } from './hierarchy.js';
+import { BUFFER_FIELDS, DATA_SPACE_NAMES, DRAM_FIELDS, type Level, fieldsOf, readKeeps, type InnerLevelSpec, LEVEL_PERS, type LevelPer, expandHierarchy, renameProblemPaths } from './hierarchy.js';
 import { readSfu } from './sfu.js';
 import { parseQuantity } from './units.js';
 import {
@@ -157,10 +157,7 @@ function readInnerLevels(mem: Obj, problems: Problem[]): InnerLevelSpec[] | unde
     if (typeof name !== 'string' || name === '') problems.push({ path: joinPath(path, 'name'), message: `needs a name, got ${describe(name)}` });
     if (cls !== 'sram' && cls !== 'regfile') problems.push({ path: joinPath(path, 'class'), message: `expected sram or regfile, got ${describe(cls)}` });
     if (!LEVEL_PERS.includes(per as LevelPer)) problems.push({ path: joinPath(path, 'per'), message: `expected one of ${LEVEL_PERS.join(', ')}, got ${describe(per)}` });
-    const ks = Array.isArray(keeps) ? keeps : [];
-    if (ks.length === 0 || ks.some((d) => !DATA_SPACE_NAMES.includes(d as DataSpaceName)) || new Set(ks).size !== ks.length) {
-      problems.push({ path: joinPath(path, 'keeps'), message: `expected distinct data spaces among ${DATA_SPACE_NAMES.join(', ')}, got ${describe(keeps)}` });
-    }
+    const ks = readKeeps(keeps, path, problems);
     const buffer = readBuffer(rest, path, problems);
     if (buffer && problems.length === before) out.push({ name: name as string, class: cls as 'sram' | 'regfile', per: per as LevelPer, keeps: DATA_SPACE_NAMES.filter((d) => ks.includes(d)), ...buffer });
   });

@@ -56,7 +56,7 @@
  */
 import { type EnergyTable, energyOf, energyTableForSpec } from './energy.js';
 import { ConfigError } from './errors.js';
-import { DATA_SPACE_NAMES, type DataSpaceName, type LevelPer } from './hierarchy.js';
+import { DATA_SPACE_NAMES, type DataSpaceName, type LevelPer, TIMELOOP_SPACE, meshOf } from './hierarchy.js';
 import type { ArchSpec, BufferSpec } from './spec.js';
 import type { TimeloopActionEnergy, TimeloopDataSpace, TimeloopLoops, TimeloopProblem, TimeloopSpec, TimeloopStorageLevel, TimeloopTerm } from './timeloop.js';
 import { deepFreeze } from './validate.js';
@@ -150,11 +150,6 @@ function loops(nDims: number, factors?: readonly number[]): TimeloopLoops {
   return { factors: factors ?? new Array(nDims).fill(1), permutation: [...Array(nDims).keys()] };
 }
 
-/** mesh of a level's instances (X: along the columns, Y: along the rows) */
-function meshOf(per: LevelPer, rows: number, cols: number): { meshX: number; meshY: number } {
-  return per === 'array' ? { meshX: 1, meshY: 1 } : per === 'row' ? { meshX: 1, meshY: rows } : per === 'column' ? { meshX: cols, meshY: 1 } : { meshX: cols, meshY: rows };
-}
-
 /**
  * The arch as a linear Timeloop hierarchy for one conv (see the file header), with a placeholder
  * mapping: every loop at DRAM, every level keeping what it is for. `fixedScheduleSpec`
@@ -175,7 +170,7 @@ export function timeloopSpecOfPreset(spec: ArchSpec, layer: ConvDims): TimeloopS
   const word = Math.max(wBits, aBits);
   const regs = spec.pe.registers;
   const n = CONV_DIMS.length;
-  const keepOf = (ds: readonly DataSpaceName[]): boolean[] => DATA_SPACES.map((d) => ds.includes(d.toLowerCase() as DataSpaceName));
+  const keepOf = (ds: readonly DataSpaceName[]): boolean[] => DATA_SPACES.map((d) => ds.some((x) => TIMELOOP_SPACE[x] === d));
   interface Lv {
     name: string;
     meshX: number;

@@ -17,7 +17,7 @@ import { type Obj, canonicalJson, didYouMean, sha256 } from './validate.js';
 export * from './schema.js';
 export { MAX_BASE_ADDRESS, RANGES, minBufferBytes } from './ranges.js';
 export { validateArchSpec } from './normalize.js';
-export { DATA_SPACE_NAMES, type DataSpaceName, type InnerLevelSpec, type StorageLevel, engineHierarchyProblem, hierarchyInputOf, hierarchyOf } from './hierarchy.js';
+export { DATA_SPACE_NAMES, type DataSpaceName, type InnerLevelSpec, type StorageLevel, TIMELOOP_SPACE, engineHierarchyProblem, hierarchyInputOf, hierarchyOf } from './hierarchy.js';
 
 // ---------------------------------------------------------------------------------------------
 // Presets and files

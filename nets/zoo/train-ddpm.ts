@@ -193,6 +193,8 @@ async function train(tf: Tf, spec: DdpmSpec, args: Args): Promise<DdpmCache> {
   const workers = Math.min(args.workers, batch);
   log(`${spec.name}: ${weights.length} trainable params; ${set.count} train images, ${total} steps of ${batch} on ${workers} gradient workers, Adam lr ${lr} (${spec.train.warmup} warm-up) cosine, EMA ${spec.train.ema}`);
   const pool = await ShardPool.start(spec.name, args.seed, workers);
+  // contiguous shards of the batch: worker k takes images cuts[k] … cuts[k + 1] − 1
+  const cuts = Array.from({ length: workers + 1 }, (_, k) => Math.floor((k * batch) / workers));
   const rng = new Prng(args.seed * 104729 + 11);
   const xt = new Float32Array(batch * per);
   const eps = new Float32Array(batch * per);
@@ -215,16 +217,16 @@ async function train(tf: Tf, spec: DdpmSpec, args: Args): Promise<DdpmCache> {
         idx[i] = perm[at++];
       }
       noisyBatch(spec, alphaBar, set.images, per, idx, rng, xt, eps, temb);
-      const shards = Array.from({ length: workers }, (_, k) => {
-        const a = Math.floor((k * batch) / workers);
-        const b = Math.floor(((k + 1) * batch) / workers);
-        return pool.run(k, { weights, xt: xt.slice(a * per, b * per), eps: eps.slice(a * per, b * per), temb: temb.slice(a * spec.tDim, b * spec.tDim), n: b - a });
-      });
-      const results = await Promise.all(shards);
+      const results = await Promise.all(
+        cuts.slice(0, workers).map((a, k) => {
+          const b = cuts[k + 1];
+          return pool.run(k, { weights, xt: xt.slice(a * per, b * per), eps: eps.slice(a * per, b * per), temb: temb.slice(a * spec.tDim, b * spec.tDim), n: b - a });
+        }),
+      );
       grad.fill(0);
       let v = 0;
       results.forEach((r, k) => {
-        const f = (Math.floor(((k + 1) * batch) / workers) - Math.floor((k * batch) / workers)) / batch;
+        const f = (cuts[k + 1] - cuts[k]) / batch;
         v += f * r.loss;
         for (let i = 0; i < grad.length; i++) grad[i] += f * r.grads[i];
       });

@@ -33,7 +33,7 @@
  * rows). The padded problem is what both the fixed and the searched mapping run.
  */
 import { CONV_DIMS, LEVEL, convMacs, timeloopSpecOfPreset, type ConvDim, type ConvDims } from '../../arch/preset-hierarchy.js';
-import { type ArchSpec, hierarchyOf } from '../../arch/spec.js';
+import { type ArchSpec, TIMELOOP_SPACE, hierarchyOf } from '../../arch/spec.js';
 import { deepFreeze } from '../../arch/validate.js';
 import type { TimeloopConstraints } from '../../arch/timeloop-constraints.js';
 import { unconstrained } from '../../arch/timeloop-constraints.js';
@@ -489,7 +489,7 @@ export function presetConstraints(spec: TimeloopSpec, arch?: ArchSpec): Timeloop
   const u = unconstrained(spec);
   const own: Record<string, readonly string[]> = { [LEVEL.inputReg]: ['Inputs'], [LEVEL.weightReg]: ['Weights'], [LEVEL.accumulator]: ['Outputs'] };
   for (const l of arch ? hierarchyOf(arch) : []) {
-    if (l.class !== 'dram' && l.keeps.length < 3) own[l.name] = l.keeps.map((d) => d[0].toUpperCase() + d.slice(1));
+    if (l.class !== 'dram' && l.keeps.length < 3) own[l.name] = l.keeps.map((d) => TIMELOOP_SPACE[d]);
   }
   return {
     levels: u.levels.map((l, s) => {
