@@ -6,10 +6,12 @@
  */
 import { ModelError } from '../nets/errors.js';
 import type { Tensor } from '../nets/graph.js';
-import type { QLayer, QLinearLayer, QParams, QPoolLayer } from '../qnet/network.js';
+import type { QLayer, QLayoutLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
+import { transposeData, upsampleNearest } from '../nets/fp32-tensor.js';
 import type { OverflowReport } from './kernels/accumulator.js';
 import type { PreparedConvInt, PreparedGemmInt } from './kernels/linear.js';
 import type { PoolAttrs } from './qops.js';
+import type { QExecOptions } from './qexec-types.js';
 
 /** An integer tensor while running: codes as int32 whatever the storage type. */
 export interface IntVal {
@@ -66,6 +68,53 @@ export function reshapeShape(spec: readonly number[], inShape: readonly number[]
     throw new ModelError([{ node: where, message: `cannot reshape [${inShape.join(',')}] to [${spec.join(',')}]` }]);
   }
   return out;
+}
+
+/** A layer that moves codes without changing them (Reshape, Flatten, Transpose, nearest Resize, Identity). */
+export function shapeOp(layer: QLayoutLayer, x: IntVal): IntVal {
+  if (layer.kind === 'identity') return x;
+  if (layer.kind === 'resize') {
+    const r = upsampleNearest(x.data, x.shape, layer.param);
+    return intVal(x.dtype, r.shape, r.data);
+  }
+  if (layer.kind === 'transpose') {
+    const r = transposeData(x.data, x.shape, layer.param);
+    return intVal(x.dtype, r.shape, r.data);
+  }
+  let shape: number[];
+  if (layer.kind === 'reshape') shape = reshapeShape(layer.param, x.shape, layer.name);
+  else {
+    const a = layer.param[0] < 0 ? layer.param[0] + x.shape.length : layer.param[0];
+    shape = [numel(x.shape.slice(0, a)), numel(x.shape.slice(a))];
+  }
+  return intVal(x.dtype, shape, x.data);
+}
+
+/**
+ * Conv → MaxPool pairs the conv may run fused (conv layer name → the pool): the pool is the conv
+ * output's only reader, the output is not a graph output, and nothing observes it — no onLayer
+ * (it would be handed the conv's full output), no compression (sized per layer output), no LUT
+ * activation (a LUT need not be monotone, so it does not commute with the maximum). Whether the
+ * pool is a plain 2×2 stride-2 window is checked on the conv's output shape when it runs.
+ */
+export function fusablePools(net: QuantizedNetwork, opts: Pick<QExecOptions, 'onLayer' | 'compression'>): Map<string, QPoolLayer> {
+  const out = new Map<string, QPoolLayer>();
+  if (opts.onLayer || opts.compression) return out;
+  const readers = new Map<string, QLayer[]>();
+  for (const l of net.layers) for (const x of l.inputs) readers.set(x, [...(readers.get(x) ?? []), l]);
+  const graphOut = new Set(net.outputs.map((o) => o.name));
+  for (const l of net.layers) {
+    if (l.kind !== 'conv' || l.activation.kind === 'lut' || graphOut.has(l.output)) continue;
+    const r = readers.get(l.output);
+    if (r?.length === 1 && r[0].kind === 'maxpool' && r[0].inputs.length === 1) out.set(l.name, r[0]);
+  }
+  return out;
+}
+
+/** `src` as `rows` × `cols` (row-major) transposed into `dst` (cols × rows); returns dst */
+export function transpose(src: Int32Array, rows: number, cols: number, dst: Int32Array): Int32Array {
+  for (let r = 0; r < rows; r++) for (let c = 0, i = r * cols; c < cols; c++, i++) dst[c * rows + r] = src[i];
+  return dst;
 }
 
 export function poolAttrs(l: QPoolLayer): PoolAttrs {

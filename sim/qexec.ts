@@ -20,13 +20,12 @@ import { linearZeroCounts, type LinearZeroCounts } from './kernels/zeros.js';
 import type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
-import { transposeData, upsampleNearest } from '../nets/fp32-tensor.js';
 import type { Tensor } from '../nets/graph.js';
-import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QuantizedNetwork } from '../qnet/network.js';
+import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import type { SwampReport } from './kernels/fp-dot.js';
 import type { AccumulationOrder, AccumulatorSpec, OverflowReport } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
-import { prepareConvInt, prepareGemmInt, type GemmIntSpec } from './kernels/linear.js';
+import { prepareConvInt, prepareGemmInt, type ConvIntSpec, type GemmIntSpec } from './kernels/linear.js';
 import type { FusedRequant } from './kernels/simd.js';
 import { splitConvAccumulate, splitGemmAccumulate } from './kernels/split-input.js';
 import { channelGroups, isSplit, linearInputScale } from '../qnet/split.js';
@@ -36,10 +35,10 @@ import { applyLut } from '../qnet/lut.js';
 import { softmaxInt, softmaxProbs } from '../qnet/softmax.js';
 import { logCodesOfProbs, logMatmulInt } from '../qnet/logquant.js';
 import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
-import { maxPoolInt, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
+import { maxPoolInt, plain2x2Pool, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
 import { snapToFormat } from '../qnet/formats/descriptor.js';
 import { execFormat, type FormatContext } from './qexec-formats.js';
-import { broadcastBatches, dtypeOfQ, fromTensor, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, toTensor, type IntVal, type Val } from './qexec-values.js';
+import { broadcastBatches, dtypeOfQ, fromTensor, fusablePools, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, shapeOp, toTensor, transpose, type IntVal, type Val } from './qexec-values.js';
 import { clampCodes, fixedRequantChannels, floatRequantChannels, requantize, requantParams, requantTarget } from '../qnet/requant.js';
 
 export type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
@@ -47,6 +46,9 @@ export type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QEx
 export { PreparedLayers, toTensor };
 
 const DEFAULT_ORDER: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
+
+/** a linear layer's arithmetic without its geometry (a 1×1 kernel's arrival order is its channels' in any kOrder) */
+type DenseCommon = Omit<ConvIntSpec, 'xShape' | 'w' | 'wShape' | 'strides' | 'pads' | 'dilations' | 'group'>;
 
 /**
  * The executor one layer at a time: `bind(feeds)`, then `step(i)` for every layer in order (a
@@ -67,6 +69,14 @@ export class QuantizedRunner {
 
   /** what qexec-formats.ts reads of this run */
   private readonly formats: FormatContext;
+
+  /**
+   * conv layer name → the MaxPool that alone reads its output (bind()): the conv may run it fused
+   * (a plain 2×2 stride-2 window, checked on the output shape); its value is then already pooled
+   */
+  private poolAfter = new Map<string, QPoolLayer>();
+  /** values a conv produced already pooled: their MaxPool passes them on */
+  private readonly prepooled = new WeakSet<Val>();
 
   constructor(
     private readonly net: QuantizedNetwork,
@@ -140,7 +150,9 @@ export class QuantizedRunner {
     const lastUse = new Map<string, number>();
     net.layers.forEach((l, i) => l.inputs.forEach((x) => lastUse.set(x, i)));
     this.lastUse = lastUse;
+    this.poolAfter = fusablePools(this.net, this.opts);
   }
+
 
   /**
    * Runs layer `idx` on the values computed so far. `linear` replaces the accumulation of a
@@ -261,6 +273,7 @@ export class QuantizedRunner {
       }
       case 'maxpool': {
         const x = this.int(layer.inputs[0], layer);
+        if (this.prepooled.has(x)) return x;
         const range = qRange(this.q(layer.inputs[0], layer));
         const r = maxPoolInt(x, poolAttrs(layer), (n) => this.alloc(n), range.qmin, range);
         return intVal(x.dtype, r.shape, r.data);
@@ -292,25 +305,8 @@ export class QuantizedRunner {
       case 'flatten':
       case 'transpose':
       case 'resize':
-      case 'identity': {
-        const x = this.int(layer.inputs[0], layer);
-        if (layer.kind === 'identity') return x;
-        if (layer.kind === 'resize') {
-          const r = upsampleNearest(x.data, x.shape, layer.param);
-          return intVal(x.dtype, r.shape, r.data);
-        }
-        if (layer.kind === 'transpose') {
-          const r = transposeData(x.data, x.shape, layer.param);
-          return intVal(x.dtype, r.shape, r.data);
-        }
-        let shape: number[];
-        if (layer.kind === 'reshape') shape = reshapeShape(layer.param, x.shape, layer.name);
-        else {
-          const a = layer.param[0] < 0 ? layer.param[0] + x.shape.length : layer.param[0];
-          shape = [numel(x.shape.slice(0, a)), numel(x.shape.slice(a))];
-        }
-        return intVal(x.dtype, shape, x.data);
-      }
+      case 'identity':
+        return shapeOp(layer, this.int(layer.inputs[0], layer));
       case 'float': {
         const ins = layer.node.inputs.map((n) => (n === '' ? undefined : this.float(n, layer)));
         return execNode(layer.node, ins)[0];
@@ -389,6 +385,9 @@ export class QuantizedRunner {
         const r = splitConvAccumulate({ x: x.data, xShape, groups: channelGroups(xq), spec, requant: this.opts.requant, prepared: (g, shape, make) => this.prepared.convPart(layer, g, shape, make) });
         return this.finishLinear(layer, { ...r, rqShape: r.outShape }, info);
       }
+      const fzDense = xShape[2] === 1 && xShape[3] === 1 && layer.group === 1 && layer.pads.every((p) => p === 0) && w.shape[2] === 1 && w.shape[3] === 1 ? this.fusedRequant(layer, nOut) : null;
+      const dense = fzDense && this.denseTransposed(layer, x.data, xShape[0], xShape[1], nOut, common, fzDense);
+      if (dense) return this.finishCodes(layer, dense.report, [xShape[0], nOut, 1, 1], dense.codes, info);
       const prep = this.prepared.conv(layer, xShape, () =>
         prepareConvInt({
           ...common,
@@ -402,6 +401,19 @@ export class QuantizedRunner {
         }),
       );
       const fz = this.fusedRequant(layer, nOut);
+      const poolLayer = fz && this.poolAfter.get(layer.name);
+      const pooled = poolLayer ? plain2x2Pool(prep.outShape, poolAttrs(poolLayer)) : null;
+      if (fz && pooled) {
+        const [n, c] = prep.outShape;
+        const codes = this.alloc(n * c * pooled.h * pooled.w);
+        const rep = prep.runCodes(x.data, fz, codes, pooled);
+        if (rep) {
+          const v = this.finishCodes(layer, rep, [n, c, pooled.h, pooled.w], codes, info);
+          this.prepooled.add(v);
+          return v;
+        }
+        this.unalloc(codes);
+      }
       if (fz) {
         const codes = this.alloc(numel(prep.outShape));
         const rep = prep.runCodes(x.data, fz, codes);
@@ -422,6 +434,8 @@ export class QuantizedRunner {
       if (w.shape.length === 2) {
         const m = x.data.length / K;
         const fz = split ? null : this.fusedRequant(layer, nOut);
+        const dense = fz && this.denseTransposed(layer, x.data, m, K, nOut, common, fz);
+        if (dense) return this.finishCodes(layer, dense.report, [...xs.slice(0, -1), nOut], dense.codes, info);
         if (fz) {
           const codes = this.alloc(m * nOut);
           const rep = this.prepared.gemm(layer, 0, () => prepareGemmInt({ ...common, k: K, w: w.data, nOut })).runCodes(x.data, m, fz, codes);
@@ -444,6 +458,34 @@ export class QuantizedRunner {
       }
     }
     return this.finishLinear(layer, { acc: accs, outShape, rqShape, overflow: report }, info);
+  }
+
+  /**
+   * A dense layer on m ≥ 16 rows — a Gemm, or a 1×1 conv on 1×1 images (a Gemm exported as a
+   * conv) — with its requantization fused, run as a 1×1 conv over one image m wide ([1, K, 1, m]:
+   * the input transposed), then its codes transposed back. Why: the kernel gathers 8 positions'
+   * operands with two vector loads where they are consecutive, one scalar load each where they
+   * are K apart (a row's operands), and that gather cost fmnist-cnn's fc1 half its time. The same
+   * sums in the same order and tiles (K is the conv's channels, kOrder ckk), so the same codes and
+   * report — runCodes takes only layers the bound analysis proved. null where it does not apply.
+   */
+  private denseTransposed(layer: QLinearLayer, x: Int32Array, m: number, K: number, nOut: number, common: DenseCommon, fz: FusedRequant): { codes: Int32Array; report: OverflowReport } | null {
+    if (m < 16) return null;
+    const xShape = [1, K, 1, m] as const;
+    const prep = this.prepared.conv(layer, xShape, () =>
+      prepareConvInt({ ...common, xShape, w: layer.weight.data, wShape: [nOut, K, 1, 1], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }),
+    );
+    const xt = transpose(x, m, K, this.alloc(K * m));
+    const ct = this.alloc(nOut * m);
+    const report = prep.runCodes(xt, fz, ct);
+    this.unalloc(xt);
+    if (!report) {
+      this.unalloc(ct);
+      return null;
+    }
+    const codes = transpose(ct, nOut, m, this.alloc(m * nOut));
+    this.unalloc(ct);
+    return { codes, report };
   }
 
   /**

@@ -141,6 +141,21 @@ function maxPool2x2(xd: Int32Array, y: Int32Array, planes: number, ih: number, i
   }
 }
 
+/** a 2×2 window, stride 2, no dilation, every window inside the input (no padding reached) */
+function isPlain2x2(g: PoolGeom): boolean {
+  return g.kh === 2 && g.kw === 2 && g.sh === 2 && g.sw === 2 && g.dh === 1 && g.dw === 1 && g.padTop === 0 && g.padLeft === 0 && 2 * g.oh <= g.ih && 2 * g.ow <= g.iw;
+}
+
+/**
+ * The output size of an NCHW 2-D max pool of `shape` that is a plain 2×2 stride-2 window over the
+ * input (the pool a conv kernel may run fused: sim/kernels/simd.ts), or null for any other pool.
+ */
+export function plain2x2Pool(shape: readonly number[], p: PoolAttrs): { readonly h: number; readonly w: number } | null {
+  if (p.kernel.length !== 2 || shape.length !== 4 || p.channelsLast === true) return null;
+  const g = poolGeom(shape, p);
+  return isPlain2x2(g) ? { h: g.oh, w: g.ow } : null;
+}
+
 /**
  * maxPoolInt on NCHW planes whose values differ by less than 2^31: the taps inside the image found
  * once per output row and column (no bound test per tap), a window's maximum started from its
@@ -153,7 +168,7 @@ function maxPoolPlanes(xd: Int32Array, y: Int32Array, g: PoolGeom, emptyValue: n
   for (let oh = 0; oh < OH; oh++) tapRange(oh * sh - g.padTop, kh, dh, ih, rows, 2 * oh);
   for (let ow = 0; ow < OW; ow++) tapRange(ow * sw - g.padLeft, kw, dw, iw, cols, 2 * ow);
   const planes = g.n * g.c;
-  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && dh === 1 && dw === 1 && g.padTop === 0 && g.padLeft === 0 && 2 * OH <= ih && 2 * OW <= iw) {
+  if (isPlain2x2(g)) {
     maxPool2x2(xd, y, planes, ih, iw, OH, OW);
     return;
   }

@@ -52,7 +52,7 @@ import { addFixedWasm } from '../qnet/requant-wasm.js';
 import { applyActivation, checkLen, NONE, numel, outBuf, scalarParams, type QResult, type QTensorView } from './qops-common.js';
 
 export type { QResult, QTensorView } from './qops-common.js';
-export { maxPoolInt, qlinearAveragePool, qlinearGlobalAveragePool, type AutoPad, type PoolAttrs } from './qops-pool.js';
+export { maxPoolInt, plain2x2Pool, qlinearAveragePool, qlinearGlobalAveragePool, type AutoPad, type PoolAttrs } from './qops-pool.js';
 
 // ------------------------------------------------------------------------------------------------
 // Broadcasting

@@ -37,7 +37,7 @@ import { intRange, type OverflowReport } from './accumulator.js';
 import { runBlocks } from './blocks.js';
 import { convGeometry, fillOperands, gemmGeometry, operandLayout, type Geometry, type OperandLayout } from './geometry.js';
 import { Prepared, type LinearIntSpec } from './prepared.js';
-import { runSimd, runSimdCodes, type FusedRequant } from './simd.js';
+import { runSimd, runSimdCodes, type FusedPool, type FusedRequant } from './simd.js';
 
 export type { LinearIntSpec } from './prepared.js';
 
@@ -114,9 +114,10 @@ export interface PreparedConvInt {
   /**
    * run() with the float-mode requantization fused (simd.ts runSimdCodes): the codes into
    * `codes`, the overflow report returned; null (nothing run) where the layer is not on the
-   * proved SIMD path without a z_w term — then run() and requantize.
+   * proved SIMD path without a z_w term — then run() and requantize. With `pool` (h, w: the
+   * pooled size) a 2×2 stride-2 MaxPool of the codes runs fused and `codes` is its output.
    */
-  runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array): OverflowReport | null;
+  runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array, pool?: { readonly h: number; readonly w: number }): OverflowReport | null;
 }
 
 /** A gemm layer prepared for repeated runs. */
@@ -151,12 +152,12 @@ function fusable(prep: Prepared): boolean {
 }
 
 /** runLayer with the requantization fused; the caller checked fusable(prep). */
-function runLayerCodes(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, fr: FusedRequant, codes: Int32Array): OverflowReport {
+function runLayerCodes(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, fr: FusedRequant, codes: Int32Array, pool?: FusedPool): OverflowReport {
   const dot = prep.dot!;
   const buf = dot.begin(lay.length, geo.positions, false, x.length);
   buf.posBase.set(geo.posBase);
   if (!dot.fill(x, lay, buf.input)) fillOperands(buf.input, x, lay);
-  return runSimdCodes(prep, geo, fr, codes);
+  return runSimdCodes(prep, geo, fr, codes, pool);
 }
 
 /**
@@ -192,10 +193,14 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
       const r = runLayer(prep, geo, lay, x, out);
       return { acc: r.out, outShape: [...outShape], overflow: r.overflow };
     },
-    runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array): OverflowReport | null {
+    runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array, pool?: { readonly h: number; readonly w: number }): OverflowReport | null {
       invariant(x.length === n * c * h * wd, `x has ${x.length} elements for shape [${spec.xShape}]`);
-      invariant(codes.length === geo.outLength, `codes has ${codes.length} elements, the layer ${geo.outLength}`);
-      return fusable(prep) ? runLayerCodes(prep, geo, lay, x, fr, codes) : null;
+      const [, , oh, ow] = outShape;
+      const fp = pool && { n, oh, ow, ph: pool.h, pw: pool.w };
+      invariant(!fp || (2 * fp.ph <= oh && 2 * fp.pw <= ow), `pool ${fp?.ph}×${fp?.pw} does not fit a ${oh}×${ow} output`);
+      const want = fp ? n * oc * fp.ph * fp.pw : geo.outLength;
+      invariant(codes.length === want, `codes has ${codes.length} elements, the layer ${want}`);
+      return fusable(prep) ? runLayerCodes(prep, geo, lay, x, fr, codes, fp) : null;
     },
   };
 }

@@ -11,6 +11,7 @@ import { overflowReport, recordEvents, type KernelState } from './checked.js';
 import type { Geometry } from './geometry.js';
 import type { Prepared } from './prepared.js';
 import type { DotLayer } from './wasm.js';
+import { invariant } from '../../nets/errors.js';
 import type { FixedChannels } from '../../qnet/requant-wasm.js';
 
 const EMPTY_F64 = new Float64Array(0);
@@ -142,12 +143,13 @@ function runChecked(prep: Prepared, geo: Geometry, input: Int16Array, out: Float
 }
 
 /**
- * The length of the runs of positions whose outputs are consecutive (a conv's positions of one
- * image, cStride of them), or 0 where they are not (a gemm's outputs are strided by channel).
+ * The length of the runs of positions whose outputs are consecutive, each run an image's
+ * channel-0 plane in NCHW order (a conv's positions of one image, cStride of them), or 0 where
+ * they are not (a gemm's outputs are strided by channel).
  */
-function straightSegment(outBase: Int32Array, P: number, cStride: number): number {
+function straightSegment(outBase: Int32Array, P: number, cStride: number, nOut: number): number {
   if (P === 0 || cStride < 2 || P % cStride !== 0) return 0;
-  for (let s = 0; s < P; s += cStride) if (outBase[s + cStride - 1] - outBase[s] !== cStride - 1) return 0;
+  for (let s = 0; s < P; s += cStride) if (outBase[s] !== (s / cStride) * nOut * cStride || outBase[s + cStride - 1] - outBase[s] !== cStride - 1) return 0;
   return cStride;
 }
 
@@ -165,7 +167,7 @@ export function runSimd(prep: Prepared, geo: Geometry, input: Int16Array, out: F
   const outBase = geo.outBase;
   const cStride = geo.cStride;
   // outputs of consecutive positions consecutive within each image: a channel's row is one typed-array copy per image
-  const seg = straightSegment(outBase, P, cStride);
+  const seg = straightSegment(outBase, P, cStride, nOut);
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
     if (xSum) xSumAdds += prep.groupSums(geo, g, input, xSum, 0);
@@ -205,13 +207,32 @@ export type FusedRequant =
   | { readonly mode: 'float'; readonly mult: Float32Array; readonly his: Float64Array; readonly lo: number; readonly zy: number }
   | { readonly mode: 'fixed'; readonly fixed: FixedChannels; readonly his: Int32Array; readonly lo: number; readonly zy: number };
 
+/** bytes of int32 outputs per part of a fused run (runSimdCodes): well inside a core's L2 */
+const CHUNK_BYTES = 256 << 10;
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** A 2×2 stride-2 max pool fused behind a conv: n images of oh×ow outputs → ph×pw */
+export interface FusedPool {
+  readonly n: number;
+  readonly oh: number;
+  readonly ow: number;
+  readonly ph: number;
+  readonly pw: number;
+}
+
 /**
  * A proved layer (prep.dot set, not checked, no z_w term) with its requantization fused: per group
  * the kernel's int32 sums are requantized in place in WebAssembly and copied out as codes — no
  * float64 accumulators. The codes equal requantize() of runSimd's accumulators (the int32 sums
  * are exact, int32 → float32 rounds as Math.fround does); the report is runSimd's.
+ * With `pool` (a 2×2 stride-2 MaxPool read only this output) the codes are pooled in WebAssembly
+ * before the copy, and `codes` is the pool's output [n, nOut, pool.ph, pool.pw].
  */
-export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, codes: Int32Array): OverflowReport {
+export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, codes: Int32Array, pool?: FusedPool): OverflowReport {
   const dot = prep.dot!;
   const { nOut, positions: P, group } = geo;
   const ocg = nOut / group;
@@ -219,24 +240,50 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
   if (P > 0) for (let c = 0; c < nOut; c++) if (Math.abs(prep.init[c]) > maxAbs) maxAbs = Math.abs(prep.init[c]);
   const outBase = geo.outBase;
   const cStride = geo.cStride;
-  const seg = straightSegment(outBase, P, cStride);
+  const seg = straightSegment(outBase, P, cStride, nOut);
   if (fr.mode === 'float') dot.setRequant(fr.mult, fr.his, fr.lo);
   else dot.setRequantFixed(fr.fixed, fr.his, fr.lo);
+  // outputs straight per image (conv): channel rows scattered into NCHW inside WebAssembly, copied out once
+  const straight = P > 0 && seg > 0;
+  invariant(!pool || (straight && pool.n * pool.oh * pool.ow === P), `pool of ${pool?.n} images of ${pool?.oh}×${pool?.ow} over ${P} positions`);
+  const n = straight ? P / seg : 0;
+  const area = pool ? pool.ph * pool.pw : seg;
+  if (straight) dot.reserveCodes(n * nOut * area);
+  // images per part of the run: whole position blocks, outputs near CHUNK_BYTES so that requant, pool and scatter read them from cache
+  const step = straight ? dot.blockPositions / gcd(seg, dot.blockPositions) : 1;
+  const perPart = straight ? Math.max(step, Math.floor(CHUNK_BYTES / (4 * ocg * seg * step)) * step) : 1;
   for (let g = 0; g < group && P > 0; g++) {
     const c0 = g * ocg;
-    let m = dot.depthwise(g, g * geo.groupXStride);
-    if (m < 0) m = dot.run(g, g * geo.groupXStride);
-    if (m > maxAbs) maxAbs = m;
-    dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
-    const O = dot.output();
-    const rs = dot.rowStride;
-    for (let ci = 0; ci < ocg; ci++) {
-      const ob = (c0 + ci) * cStride;
-      const row = ci * rs;
-      if (seg > 0) for (let s = 0; s < P; s += seg) codes.set(O.subarray(row + s, row + s + seg), outBase[s] + ob);
-      else for (let p = 0; p < P; p++) codes[outBase[p] + ob] = O[row + p];
+    const gOff = g * geo.groupXStride;
+    const dw = dot.depthwise(g, gOff);
+    if (dw >= 0 || !straight) {
+      const m = dw >= 0 ? dw : dot.run(g, gOff);
+      if (m > maxAbs) maxAbs = m;
+      dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
+      if (straight) {
+        if (pool) dot.pool2x2(ocg, n, pool.oh, pool.ow, pool.ph, pool.pw);
+        dot.scatter(ocg, c0, n, area);
+        continue;
+      }
+      const O = dot.output();
+      const rs = dot.rowStride;
+      for (let ci = 0; ci < ocg; ci++) {
+        const ob = (c0 + ci) * cStride;
+        const row = ci * rs;
+        for (let p = 0; p < P; p++) codes[outBase[p] + ob] = O[row + p];
+      }
+      continue;
+    }
+    for (let b0 = 0; b0 < n; b0 += perPart) {
+      const nb = Math.min(perPart, n - b0);
+      const m = dot.runRange(g, gOff, b0 * seg, (b0 + nb) * seg);
+      if (m > maxAbs) maxAbs = m;
+      dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
+      if (pool) dot.pool2x2(ocg, nb, pool.oh, pool.ow, pool.ph, pool.pw);
+      dot.scatter(ocg, c0, nb, area, b0);
     }
   }
+  if (straight) codes.set(dot.codes(n * nOut * area));
   return {
     events: 0,
     perChannel: new Float64Array(nOut),

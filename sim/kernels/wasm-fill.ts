@@ -12,9 +12,10 @@ const I32X4_MIN_S = 0xb6;
 const I32X4_MAX_S = 0xb8;
 
 /**
- * fill(src, dst, planes, h, w, wp, planeStride, dst0, sub, res): the operand input of a run —
- * int32 planes of h×w (src) into the int16 padded layout (dst, padding written by the caller):
- * row y of plane n at dst + 2·(n·planeStride + dst0 + y·wp), each value minus `sub`; res[0], res[1]
+ * fill(src, dst, planes, h, w, wp, planeStride, dst0, sub, res, pt, pl, pad): the operand input of
+ * a run — int32 planes of h×w (src) into the int16 padded layout (dst): row y of plane n at
+ * dst + 2·(n·planeStride + dst0 + y·wp), each value minus `sub`, and every element of the plane
+ * around them (pt rows above, pl columns left, the rest right and below) = `pad`; res[0], res[1]
  * = the smallest and largest value read, for the caller's range check (values that pass it fit
  * int16 after the subtraction, so the saturating narrow never saturates).
  */
@@ -24,14 +25,26 @@ function minOf(c: Code, q: number, mn: number): void {
 }
 
 /** mx = max(mx, q) (signed) */
-function maxOf(c: Code, q: number, mx: number): void {
+export function maxOf(c: Code, q: number, mx: number): void {
   c.get(q).get(mx).get(q).get(mx).op(I32_GT_S).op(Op.Select).set(mx);
 }
 
+/** int16 `pad` into [local s, local e) (byte addresses); s is advanced to e */
+function padRun(c: Code, s: number, e: number, pad: number): void {
+  c.op(Op.Block, VOID);
+  c.op(Op.Loop, VOID);
+  c.get(s).get(e).op(Op.I32GeU).op(Op.BrIf, 1);
+  c.get(s).get(pad).op(Op.I32Store16).mem(1, 0);
+  c.addTo(s, 2);
+  c.op(Op.Br, 0);
+  c.op(Op.End);
+  c.op(Op.End);
+}
+
 export function fillFunc(): Func {
-  const SRC = 0, DST = 1, PLANES = 2, H = 3, W = 4, WP = 5, PSTRIDE = 6, DST0 = 7, SUB = 8, RES = 9;
-  const N = 10, Y = 11, I = 12, S = 13, D = 14, Q = 15, MN = 16, MX = 17, ROW = 18;
-  const V0 = 19, V1 = 20, VMN = 21, VMX = 22, VSUB = 23;
+  const SRC = 0, DST = 1, PLANES = 2, H = 3, W = 4, WP = 5, PSTRIDE = 6, DST0 = 7, SUB = 8, RES = 9, PT = 10, PL = 11, PAD = 12;
+  const N = 13, Y = 14, I = 15, S = 16, D = 17, Q = 18, MN = 19, MX = 20, ROW = 21, PS = 22, PE = 23;
+  const V0 = 24, V1 = 25, VMN = 26, VMX = 27, VSUB = 28;
   const c = new Code();
   c.i32(0x7fffffff).set(MN);
   c.i32(-0x80000000).set(MX);
@@ -44,11 +57,19 @@ export function fillFunc(): Func {
   c.get(PLANES).op(Op.I32Eqz).get(H).op(Op.I32Eqz).op(Op.I32Or).op(Op.BrIf, 0);
   c.op(Op.Loop, VOID); // planes
   {
+    // the plane's top padding: [dst + 2·n·planeStride, row − 2·pl)
+    c.get(DST).get(N).get(PSTRIDE).op(Op.I32Mul).i32(1).op(Op.I32Shl).op(Op.I32Add).set(PS);
     // row = dst + 2·(n·planeStride + dst0)
     c.get(DST).get(N).get(PSTRIDE).op(Op.I32Mul).get(DST0).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
+    c.get(ROW).get(PL).i32(1).op(Op.I32Shl).op(Op.I32Sub).set(PE);
+    padRun(c, PS, PE, PAD);
     c.i32(0).set(Y);
     c.op(Op.Loop, VOID); // rows
     {
+      // left padding of this row, then (after the values) its right padding up to the next row's left
+      c.get(ROW).get(PL).i32(1).op(Op.I32Shl).op(Op.I32Sub).set(PS);
+      c.get(ROW).set(PE);
+      padRun(c, PS, PE, PAD);
       c.get(ROW).set(D);
       c.i32(0).set(I);
       c.op(Op.Block, VOID);
@@ -80,10 +101,17 @@ export function fillFunc(): Func {
       }
       c.op(Op.End);
       c.op(Op.End);
+      // right padding: [d, row + 2·(wp − pl)) — d is the row's end after the values
+      c.get(ROW).get(WP).get(PL).op(Op.I32Sub).i32(1).op(Op.I32Shl).op(Op.I32Add).set(PE);
+      padRun(c, D, PE, PAD);
       c.get(ROW).get(WP).i32(1).op(Op.I32Shl).op(Op.I32Add).set(ROW);
       c.countUp(Y, H, Op.I32LtU);
     }
     c.op(Op.End);
+    // bottom padding: from the row after the last (less its left padding) to the plane's end
+    c.get(ROW).get(PL).i32(1).op(Op.I32Shl).op(Op.I32Sub).set(PS);
+    c.get(DST).get(N).i32(1).op(Op.I32Add).get(PSTRIDE).op(Op.I32Mul).i32(1).op(Op.I32Shl).op(Op.I32Add).set(PE);
+    padRun(c, PS, PE, PAD);
     c.countUp(N, PLANES, Op.I32LtU);
   }
   c.op(Op.End);
@@ -99,5 +127,5 @@ export function fillFunc(): Func {
   c.get(RES).get(MN).op(Op.I32Store).mem(2, 0);
   c.get(RES).get(MX).op(Op.I32Store).mem(2, 4);
   c.op(Op.End);
-  return { name: 'fill', params: 10, locals: [...new Array<number>(9).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
+  return { name: 'fill', params: 13, locals: [...new Array<number>(11).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
 }

@@ -36,6 +36,8 @@ import { rqFixedFunc, rqFunc, writeFixedChannels, type FixedChannels, type RqFn 
 import { dwFunc } from './wasm-depthwise.js';
 import { epiFunc, epiVecFunc } from './wasm-epilogue.js';
 import { fillFunc } from './wasm-fill.js';
+import { poolFunc, scatterFunc } from './wasm-out.js';
+import { invariant } from '../../nets/errors.js';
 import type { OperandLayout } from './geometry.js';
 
 /** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
@@ -221,11 +223,11 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
   };
 }
 
-/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi. */
+/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi, epiv, rq, rqx, dw, pool2, scatter. */
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc(), epiFunc(), epiVecFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc());
+  fns.push(fillFunc(), epiFunc(), epiVecFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc(), poolFunc(), scatterFunc());
   return buildModule(fns);
 }
 
@@ -263,7 +265,11 @@ type ConvFn = (
 ) => number;
 
 type EpiFn = (o: number, bStride: number, tStride: number, nT: number, nb: number, bp: number, p0: number, p: number, outRow: number, mode: number, sh: number, res: number) => void;
-type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number) => void;
+type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number, pt: number, pl: number, pad: number) => void;
+
+type PoolFn = (src: number, rowBytes: number, rows: number, n: number, oh: number, ow: number, ph: number, pw: number) => void;
+
+type ScatterFn = (src: number, rowBytes: number, rows: number, n: number, areaBytes: number, dst: number, imgBytes: number) => void;
 
 type DwFn = (xin: number, pos: number, p: number, gOff: number, lane: number, kp: number, w: number, init: number, out: number, flags: number) => number;
 
@@ -313,6 +319,10 @@ export class DotLayer {
   private flagPtr = 0;
   private flagsReady = false;
   private dwUseful = false;
+  /** the NCHW codes scatter() writes, after the run's other regions (reserveCodes) */
+  private codesPtr = 0;
+  /** row stride (int32) of the last run() / runRange() / depthwise() outputs */
+  private runStride = 0;
 
   /**
    * null where WebAssembly SIMD is unavailable, or where padding each tile to whole lane pairs
@@ -415,9 +425,10 @@ export class DotLayer {
   fill(x: Int32Array, l: OperandLayout, input: Int16Array): boolean {
     const buf = this.memory.buffer;
     new Int32Array(buf, this.srcPtr, x.length).set(x);
-    input.fill(l.padValue);
     const plane = l.hp * l.wp;
-    (this.fns.fill as unknown as FillFn)(this.srcPtr, this.inPtr, l.planes, l.h, l.w, l.wp, plane, l.pt * l.wp + l.pl, l.sub, this.resPtr);
+    // fillFunc writes the padding too (every element of `input`), except of planes with no rows or columns
+    if (l.h === 0 || l.w === 0) input.fill(l.padValue);
+    (this.fns.fill as unknown as FillFn)(this.srcPtr, this.inPtr, l.planes, l.h, l.w, l.wp, plane, l.pt * l.wp + l.pl, l.sub, this.resPtr, l.pt, l.pl, l.padValue);
     const res = new Int32Array(buf, this.resPtr, 2);
     return x.length === 0 || (res[0] >= l.lo && res[1] <= l.hi);
   }
@@ -459,11 +470,24 @@ export class DotLayer {
    * with output()); returns max |running sum| at tile ends.
    */
   run(g: number, gOff: number): number {
+    return this.runRange(g, gOff, 0, this.positions);
+  }
+
+  /**
+   * run() on positions [p0, p1) only (p0 a multiple of blockPositions): the outputs int32
+   * [ncb·nc][runStride] with runStride = p1 − p0 rounded up to whole blocks — a part of a run
+   * whose outputs stay in cache for requant(), pool2x2() and scatter() after it.
+   */
+  runRange(g: number, gOff: number, p0: number, p1: number): number {
     const bp = this.blockPositions;
+    invariant(p0 % bp === 0 && p0 < p1 && p1 <= this.positions, `runRange [${p0}, ${p1}) of ${this.positions} positions in blocks of ${bp}`);
     const fn = this.fns[`conv${this.nc}x${bp / 4}`];
-    const nPB = Math.ceil(this.positions / bp);
+    const pb0 = p0 / bp;
+    const pb1 = Math.ceil(p1 / bp);
+    this.runStride = (pb1 - pb0) * bp;
     const rows = this.ncb * this.nc;
-    return fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, g * rows * this.kp2 * 4, this.initPtr + g * rows * 4, this.tilesPtr, this.nTiles, this.ncb, this.outPtr, this.rowStride * 4, this.xPtr, 0, nPB) >>> 0;
+    // the kernel writes block pb at out + pb·bp·4 of each row: shifted so that block pb0 lands at the rows' start (i32 arithmetic wraps back)
+    return fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, g * rows * this.kp2 * 4, this.initPtr + g * rows * 4, this.tilesPtr, this.nTiles, this.ncb, this.outPtr - pb0 * bp * 4, this.runStride * 4, this.xPtr, pb0, pb1) >>> 0;
   }
 
   /**
@@ -492,18 +516,18 @@ export class DotLayer {
   }
 
   /**
-   * Requantizes rows 0 … rows−1 of the last run()'s outputs in place (output() then holds codes),
+   * Requantizes rows 0 … rows−1 of the last run()'s (runRange()'s, depthwise()'s) outputs in place (output() then holds codes),
    * row r with channel c0 + r's parameters of setRequant (`fixed`: of setRequantFixed).
    */
   requant(rows: number, c0: number, zy: number, fixed = false): void {
     if (fixed) {
       const rqx = this.fns.rqx as unknown as RqFn;
-      rqx(this.outPtr, this.outPtr, 1, rows, this.rowStride, this.rqxPtr + 12 * c0, this.rqxPtr + 12 * this.nOut + 4 * c0, this.rqxPtr + 16 * this.nOut, zy);
+      rqx(this.outPtr, this.outPtr, 1, rows, this.runStride, this.rqxPtr + 12 * c0, this.rqxPtr + 12 * this.nOut + 4 * c0, this.rqxPtr + 16 * this.nOut, zy);
       return;
     }
     const rq = this.fns.rq as unknown as RqFn;
     const m = this.rqPtr + 4 * c0;
-    rq(this.outPtr, this.outPtr, 1, rows, this.rowStride, m, m + 4 * this.nOut, this.rqPtr + 8 * this.nOut, zy);
+    rq(this.outPtr, this.outPtr, 1, rows, this.runStride, m, m + 4 * this.nOut, this.rqPtr + 8 * this.nOut, zy);
   }
 
   /**
@@ -530,7 +554,40 @@ export class DotLayer {
     }
     if (!this.dwUseful) return -1;
     const dw = this.fns.dw as unknown as DwFn;
+    this.runStride = this.rowStride;
     return dw(this.inPtr, this.posPtr, P, gOff, this.lanePtr, 2 * this.kp2, g * this.kp2 * 4, this.initPtr + g * 4, this.outPtr, this.flagPtr) >>> 0;
+  }
+
+  /**
+   * A 2×2 stride-2 max pool of rows 0 … rows−1 of the last run's outputs, in place (wasm-out.ts):
+   * the positions run are n images of oh×ow; afterwards each row starts with the n images' ph×pw
+   * maxima.
+   */
+  pool2x2(rows: number, n: number, oh: number, ow: number, ph: number, pw: number): void {
+    invariant(n * oh * ow <= this.runStride && ph >= 0 && pw >= 0 && 2 * ph <= oh && 2 * pw <= ow, `pool2x2: ${n} images of ${oh}×${ow} → ${ph}×${pw} in rows of ${this.runStride}`);
+    (this.fns.pool2 as unknown as PoolFn)(this.outPtr, this.runStride * 4, rows, n, oh, ow, ph, pw);
+  }
+
+  /** Room for a run's NCHW codes, `length` int32, behind its other regions (after begin()). */
+  reserveCodes(length: number): void {
+    this.codesPtr = align(this.flagPtr + Math.ceil(this.positions / this.blockPositions));
+    const end = this.codesPtr + length * 4;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+  }
+
+  /**
+   * Rows 0 … rows−1 of the last run's outputs, each n images of `area` codes from the row's
+   * start — images b0 … b0+n−1 — into the reserved NCHW codes as channels c0 …: channel c of
+   * image b at (b·nOut + c)·area.
+   */
+  scatter(rows: number, c0: number, n: number, area: number, b0 = 0): void {
+    (this.fns.scatter as unknown as ScatterFn)(this.outPtr, this.runStride * 4, rows, n, area * 4, this.codesPtr + (b0 * this.nOut + c0) * area * 4, this.nOut * area * 4);
+  }
+
+  /** The reserved NCHW codes (reserveCodes, filled by scatter()): int32 [length]. */
+  codes(length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, this.codesPtr, length);
   }
 
   /** The last run()'s outputs: int32 [ncb·nc][rowStride]. */
