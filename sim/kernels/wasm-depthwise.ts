@@ -3,18 +3,45 @@
  */
 import { Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
 
+/** even int16 lanes of two vectors: [a0 a2 a4 a6 b0 b2 b4 b6] */
+const EVEN16 = [0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29];
+
+/**
+ * Σ over the kp taps into A0 (positions 0–3) and A1 (4–7) of the block at BASE: the 8 inputs of
+ * a tap consecutive (one load) or every other element (`stride2`: two loads, their even lanes).
+ */
+function tapLoop(c: Code, stride2: boolean): void {
+  const [LANE, KP, W] = [4, 5, 6];
+  const [BASE, L, OFF] = [12, 13, 14];
+  const [A0, A1, V, WV] = [20, 21, 22, 25];
+  c.i32(0).set(L);
+  c.op(Op.Loop, VOID);
+  {
+    c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add);
+    if (stride2) c.tee(OFF).simd(Simd.Load).mem(1, 0).get(OFF).simd(Simd.Load).mem(1, 16).simd(Simd.Shuffle).op(...EVEN16).set(V);
+    else c.simd(Simd.Load).mem(1, 0).set(V);
+    c.get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).simd(Simd.I16x8Splat).set(WV);
+    c.get(A0).get(V).get(WV).simd(Simd.I32x4ExtMulLowI16x8S).simd(Simd.I32x4Add).set(A0);
+    c.get(A1).get(V).get(WV).simd(Simd.I32x4ExtMulHighI16x8S).simd(Simd.I32x4Add).set(A1);
+    c.countUp(L, KP);
+  }
+  c.op(Op.End);
+}
+
 /**
  * dw(xin, pos, P, gOff, lane, kp, w, init, out, flags) → max |sum|: one channel of a depthwise
  * layer with one tile (a proved layer: exact int32 sums), output position blocks of 8. Where a
  * block's 8 receptive fields are consecutive in memory (flags[block] = 1: stride 1 within an
  * output row) a tap is one vector load of the 8 positions' inputs times the tap's weight
- * (i32x4.extmul_low/high_i16x8_s) — no gather; other blocks one position at a time. The sums are
- * exact integers, so their order does not matter: the outputs equal conv1x2's. Out: int32 [P]
- * (blocks of 8 written whole: the row stride is a multiple of 8).
+ * (i32x4.extmul_low/high_i16x8_s) — no gather; where they are every other element (flags = 2:
+ * stride 2) two vector loads and one shuffle of their even lanes (the second load may read one
+ * element past the last input: the operand input has 16 bytes of slack); other blocks one
+ * position at a time. The sums are exact integers, so their order does not matter: the outputs
+ * equal conv1x2's. Out: int32 [P] (blocks of 8 written whole: the row stride is a multiple of 8).
  */
 export function dwFunc(): Func {
   const [XIN, POS, P, GOFF, LANE, KP, W, INIT, OUT, FLAGS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [PB, NPB, BASE, L, OFF, S, I, N, MAX] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
+  const [PB, NPB, BASE, L, OFF, S, I, N, MAX, F] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
   const [A0, A1, V, VI, VMAX, WV] = [20, 21, 22, 23, 24, 25];
   const c = new Code();
   c.get(INIT).op(Op.I32Load).mem(2, 0).simd(Simd.I32x4Splat).set(VI);
@@ -27,22 +54,18 @@ export function dwFunc(): Func {
     // n = min(8, P − 8·pb)
     c.get(P).get(PB).i32(3).op(Op.I32Shl, Op.I32Sub).set(N);
     c.i32(8).get(N).get(N).i32(8).op(Op.I32GtU, Op.Select).set(N);
-    c.get(FLAGS).get(PB).op(Op.I32Add).op(Op.I32Load8U).mem(0, 0);
+    c.get(FLAGS).get(PB).op(Op.I32Add).op(Op.I32Load8U).mem(0, 0).tee(F);
     c.op(Op.If, VOID);
     {
       // the block's origin (bytes): xin + 2·(pos[8·pb] + gOff)
       c.get(XIN).get(POS).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE);
       c.get(VI).set(A0);
       c.get(VI).set(A1);
-      c.i32(0).set(L);
-      c.op(Op.Loop, VOID);
-      {
-        c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add).simd(Simd.Load).mem(1, 0).set(V);
-        c.get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).simd(Simd.I16x8Splat).set(WV);
-        c.get(A0).get(V).get(WV).simd(Simd.I32x4ExtMulLowI16x8S).simd(Simd.I32x4Add).set(A0);
-        c.get(A1).get(V).get(WV).simd(Simd.I32x4ExtMulHighI16x8S).simd(Simd.I32x4Add).set(A1);
-        c.countUp(L, KP);
-      }
+      c.get(F).i32(1).op(Op.I32Eq);
+      c.op(Op.If, VOID);
+      tapLoop(c, false);
+      c.op(Op.Else);
+      tapLoop(c, true);
       c.op(Op.End);
       c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A0).simd(Simd.Store).mem(2, 0);
       c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A1).simd(Simd.Store).mem(2, 16);

@@ -543,13 +543,18 @@ export class DotLayer {
       const flags = new Uint8Array(this.memory.buffer, this.flagPtr, Math.ceil(P / 8));
       let straight = 0;
       for (let b = 0, p = 0; p < P; b++, p += 8) {
-        let ok = p + 8 <= P;
-        for (let i = 1; ok && i < 8; i++) if (pos[p + i] !== pos[p] + i) ok = false;
-        flags[b] = ok ? 1 : 0;
-        straight += flags[b];
+        // 1: the 8 receptive fields consecutive, 2: every other element (stride 2), 0: neither
+        let f = p + 8 <= P ? 1 : 0;
+        for (let i = 1; f === 1 && i < 8; i++) if (pos[p + i] !== pos[p] + i) f = 0;
+        if (f === 0 && p + 8 <= P) {
+          f = 2;
+          for (let i = 1; f === 2 && i < 8; i++) if (pos[p + i] !== pos[p] + 2 * i) f = 0;
+        }
+        flags[b] = f;
+        if (f > 0) straight++;
       }
       this.flagsReady = true;
-      // a layer whose blocks mostly gather (stride 2, narrow rows) keeps run(): its gather is vectorized
+      // a layer whose blocks mostly gather (narrow rows) keeps run(): its gather is vectorized
       this.dwUseful = straight >= 0.75 * flags.length;
     }
     if (!this.dwUseful) return -1;

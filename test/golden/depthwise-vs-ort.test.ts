@@ -1,0 +1,70 @@
+/**
+ * Depthwise QLinearConv (3×3, pad 1, one channel per group) at stride 1 and 2 against
+ * onnxruntime-node, bit for bit: the SIMD path's depthwise kernel (sim/kernels/wasm-depthwise.ts)
+ * loads 8 positions' inputs of a tap as one vector at stride 1 and as the even lanes of two at
+ * stride 2; sizes whose output rows hold whole blocks of 8 (the kernel takes every block) and
+ * sizes whose rows do not (blocks across rows go one position at a time).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Tensor } from '../../nets/graph.js';
+import { Prng } from '../../nets/prng.js';
+import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
+import { DotLayer } from '../../sim/kernels/wasm.js';
+import { runQuantized } from '../../sim/qexec.js';
+import { buildModel, f32 } from '../helpers/onnx-build.js';
+import { HAS_VNNI, runOrt } from '../helpers/ort.js';
+
+const C = 12;
+const W_MAX = HAS_VNNI ? 127 : 63;
+const between = (rng: Prng, lo: number, hi: number): number => lo + rng.int(hi - lo + 1);
+
+function model(n: number, h: number, w: number, stride: number): { bytes: Uint8Array; x: Tensor } {
+  const rng = new Prng(100 * stride + h);
+  // multiplier ≈ 60 / (std of a sum of 9 products of ±74 × ±73): codes over most of [0, 255]
+  const sw = 60 / (74 * 73 * 3);
+  const inits: Record<string, Tensor> = {
+    sx: f32([], [0.02]),
+    zx: { dtype: 'uint8', shape: [], data: Uint8Array.of(128) },
+    w: { dtype: 'int8', shape: [C, 1, 3, 3], data: Int8Array.from({ length: C * 9 }, () => between(rng, -W_MAX, W_MAX)) },
+    sw: f32([C], Array.from({ length: C }, (_, i) => sw * (1 + i / 24))),
+    zw: { dtype: 'int8', shape: [C], data: new Int8Array(C) },
+    b: { dtype: 'int32', shape: [C], data: Int32Array.from({ length: C }, () => between(rng, -3000, 3000)) },
+  };
+  const bytes = buildModel({
+    opset: 13,
+    inputs: [{ name: 'x', dtype: 'float32', shape: [n, C, h, w] }],
+    outputs: [{ name: 'y', dtype: 'uint8' }],
+    inits,
+    nodes: [
+      { name: 'q', op: 'QuantizeLinear', inputs: ['x', 'sx', 'zx'], outputs: ['xq'] },
+      { name: 'dw', op: 'QLinearConv', inputs: ['xq', 'sx', 'zx', 'w', 'sw', 'zw', 'sx', 'zx', 'b'], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride], group: C } },
+    ],
+  });
+  return { bytes, x: f32([n, C, h, w], Array.from({ length: n * C * h * w }, () => (between(rng, 0, 255) - 128) * 0.02)) };
+}
+
+describe('depthwise QLinearConv vs ORT', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each([
+    // stride 1: 24-wide rows (3 blocks), 20-wide (blocks across rows)
+    [2, 24, 24, 1, true],
+    [2, 20, 20, 1, true],
+    // stride 2: 32 → 16-wide output rows (2 whole blocks each), 64 → 32
+    [2, 32, 32, 2, true],
+    [1, 64, 48, 2, true],
+    // stride 2, 30 → 15-wide rows: most blocks cross a row, the gathering kernel runs
+    [2, 30, 30, 2, false],
+  ])('batch %i, %i×%i, stride %i: the codes are ORT’s (depthwise kernel: %s)', async (n, h, w, stride, dwKernel) => {
+    const spy = vi.spyOn(DotLayer.prototype, 'depthwise');
+    const { bytes, x } = model(n, h, w, stride);
+    const ours = runQuantized(importQuantizedOnnx(bytes), { x }, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } });
+    const want = await runOrt(bytes, { x });
+    expect(ours.outputs.y.shape).toEqual([...want.y.dims]);
+    const got = Array.from(ours.outputs.y.data as ArrayLike<number>);
+    expect(got).toEqual(Array.from(want.y.data as ArrayLike<number>));
+    expect(new Set(got).size).toBeGreaterThan(50);
+    // depthwise() returns −1 where the layer keeps the gathering kernel
+    expect(spy.mock.results.some((r) => (r.value as number) >= 0)).toBe(dwKernel);
+  });
+});
