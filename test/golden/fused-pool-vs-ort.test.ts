@@ -10,11 +10,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
-import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { DotLayer } from '../../sim/kernels/wasm.js';
-import { runQuantized } from '../../sim/qexec.js';
 import { buildModel, f32, type BNode } from '../helpers/onnx-build.js';
-import { HAS_VNNI, runOrt } from '../helpers/ort.js';
+import { expectCodesEqualOrt, HAS_VNNI } from '../helpers/ort.js';
 
 const u8 = (shape: number[], v: ArrayLike<number>): Tensor => ({ dtype: 'uint8', shape, data: Uint8Array.from(v) });
 const i8 = (shape: number[], v: ArrayLike<number>): Tensor => ({ dtype: 'int8', shape, data: Int8Array.from(v) });
@@ -81,21 +79,6 @@ function model(n: number, h: number, w: number, seed: number, pool: Record<strin
   return { bytes, x: f32([n, 3, h, w], Array.from(x)) };
 }
 
-const EXEC = { requant: { mode: 'float' as const }, acc: { bits: 32, policy: 'wrap' as const } };
-
-async function compare(bytes: Uint8Array, x: Tensor, outputs: string[]): Promise<void> {
-  const net = importQuantizedOnnx(bytes);
-  const ours = runQuantized(net, { x }, EXEC);
-  const want = await runOrt(bytes, { x });
-  for (const o of outputs) {
-    const got = ours.outputs[o];
-    expect(got.shape).toEqual([...want[o].dims]);
-    expect(Array.from(got.data as ArrayLike<number>)).toEqual(Array.from(want[o].data as ArrayLike<number>));
-    // the comparison means something: the codes spread
-    expect(new Set(Array.from(got.data as ArrayLike<number>)).size).toBeGreaterThan(Math.min(20, got.data.length / 2));
-  }
-}
-
 describe('conv → MaxPool 2×2 fused vs ORT QLinearConv → MaxPool', () => {
   afterEach(() => vi.restoreAllMocks());
 
@@ -111,7 +94,7 @@ describe('conv → MaxPool 2×2 fused vs ORT QLinearConv → MaxPool', () => {
   ])('batch %i of %i×%i: the pooled codes are ORT’s, and every conv ran its pool fused (%i pool runs)', async (n, h, w, poolRuns) => {
     const spy = vi.spyOn(DotLayer.prototype, 'pool2x2');
     const { bytes, x } = model(n, h, w, 7 + h);
-    await compare(bytes, x, ['x3']);
+    await expectCodesEqualOrt(bytes, { x }, ['x3']);
     expect(spy).toHaveBeenCalledTimes(poolRuns);
   });
 
@@ -119,12 +102,12 @@ describe('conv → MaxPool 2×2 fused vs ORT QLinearConv → MaxPool', () => {
     const spy = vi.spyOn(DotLayer.prototype, 'pool2x2');
     // c1 also a graph output: conv1 runs unfused (in two parts: 13 images of 30×30×8), conv2 and conv3 fused
     const a = model(13, 30, 30, 3, undefined, { nodes: [], outputs: ['c1'] });
-    await compare(a.bytes, a.x, ['x3', 'c1']);
+    await expectCodesEqualOrt(a.bytes, { x: a.x }, ['x3', 'c1']);
     expect(spy).toHaveBeenCalledTimes(2);
     spy.mockClear();
     // 3×3 windows, stride 2, ceil mode: MaxPool's own kernel
     const b = model(2, 20, 20, 4, { kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 });
-    await compare(b.bytes, b.x, ['x3']);
+    await expectCodesEqualOrt(b.bytes, { x: b.x }, ['x3']);
     expect(spy).not.toHaveBeenCalled();
   });
 });

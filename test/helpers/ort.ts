@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { expect } from 'vitest';
 import type { Tensor } from '../../nets/graph.js';
+import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
+import { runQuantized } from '../../sim/qexec.js';
 
 /** Runs ONNX bytes in onnxruntime-node (single thread, all optimizations off so nothing is fused away). */
 export async function runOrt(
@@ -32,3 +35,20 @@ export const HAS_VNNI = (() => {
     return false;
   }
 })();
+
+/**
+ * Runs a quantized ONNX model in qloom's integer executor (float requant, 32-bit wrap: ORT's
+ * arithmetic) and in onnxruntime-node, and expects each named output equal bit for bit, with its
+ * codes spread over more than min(20, half its length) distinct values (so that equality means
+ * something).
+ */
+export async function expectCodesEqualOrt(bytes: Uint8Array, feeds: Record<string, Tensor>, outputs: readonly string[]): Promise<void> {
+  const ours = runQuantized(importQuantizedOnnx(bytes), feeds, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } });
+  const want = await runOrt(bytes, feeds);
+  for (const o of outputs) {
+    expect(ours.outputs[o].shape).toEqual([...want[o].dims]);
+    const got = Array.from(ours.outputs[o].data as ArrayLike<number>);
+    expect(got).toEqual(Array.from(want[o].data as ArrayLike<number>));
+    expect(new Set(got).size).toBeGreaterThan(Math.min(20, got.length / 2));
+  }
+}
