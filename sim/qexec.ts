@@ -153,7 +153,6 @@ export class QuantizedRunner {
     this.poolAfter = fusablePools(this.net, this.opts);
   }
 
-
   /**
    * Runs layer `idx` on the values computed so far. `linear` replaces the accumulation of a
    * conv/gemm layer (the timing run's tile-by-tile execution); requantization stays here.
