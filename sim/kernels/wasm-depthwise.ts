@@ -3,23 +3,41 @@
  */
 import { Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
 
+/** i16x8.lt_s (beyond nets/wasm-binary.ts's table) */
+const I16X8_LT_S = 0x2f;
+
+/** int16 lanes 0 … 7 */
+const LANE_INDEX = [0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0];
+
+/** locals beyond the ones dwFunc names: the second run's origin (i32) and its lane mask (v128) */
+const BASE1 = 26;
+const MASK = 27;
+
 /** even int16 lanes of two vectors: [a0 a2 a4 a6 b0 b2 b4 b6] */
 const EVEN16 = [0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29];
 
 /**
  * Σ over the kp taps into A0 (positions 0–3) and A1 (4–7) of the block at BASE: the 8 inputs of
- * a tap consecutive (one load) or every other element (`stride2`: two loads, their even lanes).
+ * a tap consecutive (`run`: one load), every other element (`stride2`: two loads, their even
+ * lanes), or two runs (`two`: lanes where MASK is set from BASE, the others from BASE1).
  */
-function tapLoop(c: Code, stride2: boolean): void {
+function tapLoop(c: Code, kind: 'run' | 'stride2' | 'two'): void {
   const [LANE, KP, W] = [4, 5, 6];
   const [BASE, L, OFF] = [12, 13, 14];
   const [A0, A1, V, WV] = [20, 21, 22, 25];
   c.i32(0).set(L);
   c.op(Op.Loop, VOID);
   {
-    c.get(BASE).get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl, Op.I32Add);
-    if (stride2) c.tee(OFF).simd(Simd.Load).mem(1, 0).get(OFF).simd(Simd.Load).mem(1, 16).simd(Simd.Shuffle).op(...EVEN16).set(V);
-    else c.simd(Simd.Load).mem(1, 0).set(V);
+    // OFF = 2·lane[l]: the tap's offset from a position's origin, in bytes
+    c.get(LANE).get(L).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl).set(OFF);
+    if (kind === 'run') c.get(BASE).get(OFF).op(Op.I32Add).simd(Simd.Load).mem(1, 0).set(V);
+    else if (kind === 'stride2') {
+      c.get(BASE).get(OFF).op(Op.I32Add).tee(OFF).simd(Simd.Load).mem(1, 0).get(OFF).simd(Simd.Load).mem(1, 16).simd(Simd.Shuffle).op(...EVEN16).set(V);
+    } else {
+      c.get(BASE).get(OFF).op(Op.I32Add).simd(Simd.Load).mem(1, 0);
+      c.get(BASE1).get(OFF).op(Op.I32Add).simd(Simd.Load).mem(1, 0);
+      c.get(MASK).simd(Simd.V128Bitselect).set(V);
+    }
     c.get(W).get(L).i32(1).op(Op.I32Shl, Op.I32Add).op(Op.I32Load16S).mem(1, 0).simd(Simd.I16x8Splat).set(WV);
     c.get(A0).get(V).get(WV).simd(Simd.I32x4ExtMulLowI16x8S).simd(Simd.I32x4Add).set(A0);
     c.get(A1).get(V).get(WV).simd(Simd.I32x4ExtMulHighI16x8S).simd(Simd.I32x4Add).set(A1);
@@ -35,8 +53,10 @@ function tapLoop(c: Code, stride2: boolean): void {
  * output row) a tap is one vector load of the 8 positions' inputs times the tap's weight
  * (i32x4.extmul_low/high_i16x8_s) — no gather; where they are every other element (flags = 2:
  * stride 2) two vector loads and one shuffle of their even lanes (the second load may read one
- * element past the last input: the operand input has 16 bytes of slack); other blocks one
- * position at a time. The sums are exact integers, so their order does not matter: the outputs
+ * element past the last input: the operand input has 16 bytes of slack); where they are two
+ * consecutive runs — the first k positions, then the rest from another origin (flags = 2 + k,
+ * k = 1…7: a stride-1 block across an output row or an image) — two vector loads, lanes < k from
+ * the first and the rest from the second (v128.bitselect); other blocks one position at a time. The sums are exact integers, so their order does not matter: the outputs
  * equal conv1x2's. Out: int32 [P] (blocks of 8 written whole: the row stride is a multiple of 8).
  */
 export function dwFunc(): Func {
@@ -63,9 +83,23 @@ export function dwFunc(): Func {
       c.get(VI).set(A1);
       c.get(F).i32(1).op(Op.I32Eq);
       c.op(Op.If, VOID);
-      tapLoop(c, false);
+      tapLoop(c, 'run');
       c.op(Op.Else);
-      tapLoop(c, true);
+      {
+        c.get(F).i32(2).op(Op.I32Eq);
+        c.op(Op.If, VOID);
+        tapLoop(c, 'stride2');
+        c.op(Op.Else);
+        {
+          // two runs: k = F − 2 positions from BASE, the rest from the origin of position 8·pb + k, shifted k lanes down
+          c.get(F).i32(2).op(Op.I32Sub).set(I);
+          c.get(XIN).get(POS).get(PB).i32(3).op(Op.I32Shl).get(I).op(Op.I32Add).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).get(I).op(Op.I32Sub).i32(1).op(Op.I32Shl, Op.I32Add).set(BASE1);
+          // lanes 0 … k−1 set: [0 … 7] < splat(k) as int16
+          c.simd(Simd.Const).op(...LANE_INDEX).get(I).simd(Simd.I16x8Splat).simd(I16X8_LT_S).set(MASK);
+          tapLoop(c, 'two');
+        }
+        c.op(Op.End);
+      }
       c.op(Op.End);
       c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A0).simd(Simd.Store).mem(2, 0);
       c.get(OUT).get(PB).i32(5).op(Op.I32Shl, Op.I32Add).get(A1).simd(Simd.Store).mem(2, 16);
@@ -108,5 +142,5 @@ export function dwFunc(): Func {
   }
   c.get(MAX);
   c.op(Op.End);
-  return { name: 'dw', params: 10, results: [I32], locals: [...new Array<number>(10).fill(I32), ...new Array<number>(6).fill(V128)], body: c };
+  return { name: 'dw', params: 10, results: [I32], locals: [...new Array<number>(10).fill(I32), ...new Array<number>(6).fill(V128), I32, V128], body: c };
 }

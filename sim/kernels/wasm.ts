@@ -543,12 +543,22 @@ export class DotLayer {
       const flags = new Uint8Array(this.memory.buffer, this.flagPtr, Math.ceil(P / 8));
       let straight = 0;
       for (let b = 0, p = 0; p < P; b++, p += 8) {
-        // 1: the 8 receptive fields consecutive, 2: every other element (stride 2), 0: neither
-        let f = p + 8 <= P ? 1 : 0;
-        for (let i = 1; f === 1 && i < 8; i++) if (pos[p + i] !== pos[p] + i) f = 0;
-        if (f === 0 && p + 8 <= P) {
-          f = 2;
-          for (let i = 1; f === 2 && i < 8; i++) if (pos[p + i] !== pos[p] + 2 * i) f = 0;
+        // 1: the 8 receptive fields consecutive, 2: every other element (stride 2), 2 + k: two
+        // consecutive runs, the second from position k (across an output row or image), 0: none
+        let f = 0;
+        if (p + 8 <= P) {
+          let k = 1;
+          while (k < 8 && pos[p + k] === pos[p] + k) k++;
+          if (k === 8) f = 1;
+          else {
+            let rest = k + 1;
+            while (rest < 8 && pos[p + rest] === pos[p + k] + rest - k) rest++;
+            if (rest === 8) f = 2 + k;
+            else {
+              f = 2;
+              for (let i = 1; f === 2 && i < 8; i++) if (pos[p + i] !== pos[p] + 2 * i) f = 0;
+            }
+          }
         }
         flags[b] = f;
         if (f > 0) straight++;

@@ -1,9 +1,9 @@
 /**
  * Depthwise QLinearConv (3×3, pad 1, one channel per group) at stride 1 and 2 against
  * onnxruntime-node, bit for bit: the SIMD path's depthwise kernel (sim/kernels/wasm-depthwise.ts)
- * loads 8 positions' inputs of a tap as one vector at stride 1 and as the even lanes of two at
- * stride 2; sizes whose output rows hold whole blocks of 8 (the kernel takes every block) and
- * sizes whose rows do not (blocks across rows go one position at a time).
+ * loads 8 positions' inputs of a tap as one vector at stride 1, as the even lanes of two at
+ * stride 2, and as two vectors blended where a block runs across an output row or image; sizes
+ * whose output rows hold whole blocks of 8, rows that do not, and rows too narrow for the kernel.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Tensor } from '../../nets/graph.js';
@@ -45,9 +45,13 @@ describe('depthwise QLinearConv vs ORT', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it.each([
-    // stride 1: 24-wide rows (3 blocks), 20-wide (blocks across rows)
+    // stride 1: 24-wide rows (3 blocks), 20-wide and 14-wide (blocks across rows: two runs), 7-wide
+    // (every block across a row, some across an image), 5-wide (blocks across two rows: the gathering kernel)
     [2, 24, 24, 1, true],
     [2, 20, 20, 1, true],
+    [3, 14, 14, 1, true],
+    [3, 7, 7, 1, true],
+    [2, 5, 5, 1, false],
     // stride 2: 32 → 16-wide output rows (2 whole blocks each), 64 → 32
     [2, 32, 32, 2, true],
     [1, 64, 48, 2, true],
