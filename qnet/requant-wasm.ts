@@ -22,15 +22,16 @@ const PAGE = 65536;
 const CHUNK = 1 << 20;
 
 /**
- * rq(src, dst, blocks, walk, run, mPtr, hiPtr, loPtr, zy): for each of `blocks` blocks, for each
- * of `walk` channels c, `run` accumulators at src (float64, or int32 for `input` 'i32': the SIMD
- * conv kernel's own output, converted with f32x4.convert_i32x4_s — the same round to nearest even)
- * → int32 codes at dst (dst = src works for int32), with multiplier f32 m[c], upper bound f32
- * hi[c], lower bound f32 lo (all already minus zy).
+ * rq(src, dst, blocks, walk, run, mPtr, hiPtr, loPtr, zy, dstSkip): for each of `blocks` blocks,
+ * for each of `walk` channels c, `run` accumulators at src (float64, or int32 for `input` 'i32':
+ * the SIMD conv kernel's own output, converted with f32x4.convert_i32x4_s — the same round to
+ * nearest even) → int32 codes at dst (dst = src works for int32), with multiplier f32 m[c], upper
+ * bound f32 hi[c], lower bound f32 lo (all already minus zy); after each channel's run dst skips
+ * `dstSkip` bytes (0, or left out: contiguous — a channel row's images can land in NCHW).
  */
 export function rqFunc(name: string, input: 'f64' | 'i32'): Func {
   const wide = input === 'f64';
-  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'MP', 'HP', 'LP', 'ZY', 'B', 'C', 'K', 'VM', 'VHI', 'VLO', 'VZY', 'VA', 'VB', 'SM', 'SHI', 'SLO', 'SV');
+  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'MP', 'HP', 'LP', 'ZY', 'DSKIP', 'B', 'C', 'K', 'VM', 'VHI', 'VLO', 'VZY', 'VA', 'VB', 'SM', 'SHI', 'SLO', 'SV');
   const c = new Code();
   c.get(L.LP).op(Op.F32Load).mem(2, 0).tee(L.SLO).simd(Simd.F32x4Splat).set(L.VLO);
   c.get(L.ZY).simd(Simd.I32x4Splat).set(L.VZY);
@@ -64,7 +65,7 @@ export function rqFunc(name: string, input: 'f64' | 'i32'): Func {
     },
   });
   c.op(Op.End);
-  return { name, params: 9, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
+  return { name, params: 10, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
 }
 
 /** lanes 0–1 of two vectors of 2 × 64 bits, as one of 4 × 32 (after a demote or truncation to the low half) */
@@ -73,9 +74,10 @@ const LOW_PAIRS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 /**
  * The walk both requantizers share: for each of BLOCKS blocks, for each of WALK channels C (after
  * `channel` loads its parameters), RUN values — `vec` four at a time while four remain, then
- * `scalar` one at a time; SRC advances by 8 bytes a value (`wide`: float64) or 4, DST by 4.
+ * `scalar` one at a time; SRC advances by 8 bytes a value (`wide`: float64) or 4, DST by 4, and
+ * by DSKIP more after each channel's run.
  */
-function walk(c: Code, L: { readonly SRC: number; readonly DST: number; readonly BLOCKS: number; readonly WALK: number; readonly RUN: number; readonly B: number; readonly C: number; readonly K: number }, wide: boolean, body: { channel: () => void; vec: () => void; scalar: () => void }): void {
+function walk(c: Code, L: { readonly SRC: number; readonly DST: number; readonly BLOCKS: number; readonly WALK: number; readonly RUN: number; readonly DSKIP: number; readonly B: number; readonly C: number; readonly K: number }, wide: boolean, body: { channel: () => void; vec: () => void; scalar: () => void }): void {
   c.get(L.BLOCKS).op(Op.I32Eqz, Op.If, VOID).op(Op.Else);
   c.i32(0).set(L.B);
   c.op(Op.Loop, VOID);
@@ -97,6 +99,7 @@ function walk(c: Code, L: { readonly SRC: number; readonly DST: number; readonly
       c.addTo(L.SRC, wide ? 8 : 4).addTo(L.DST, 4);
       c.get(L.K).i32(1).op(Op.I32Sub).set(L.K);
       c.op(Op.Br, 0).op(Op.End, Op.End);
+      c.addLocal(L.DST, L.DSKIP);
       c.countUp(L.C, L.WALK);
     }
     c.op(Op.End);
@@ -179,12 +182,12 @@ function clampAddScalar(c: Code, sv: number, slo: number, shi: number, zy: numbe
  * The fixed mode's double rounding (requant.ts `FixedMultiplier.apply`, gemmlowp) in SIMD:
  * x = sat32(acc) (i32x4.trunc_sat_f64x2_s_zero: accumulators are integers), or the kernel's int32
  * sums as they are; then mbqmVec; then y = min(max(r, lo), hi) + zy.
- * rqx(src, dst, blocks, walk, run, pPtr, hPtr, lPtr, zy): the walk of rqFunc; per channel c the
+ * rqx(src, dst, blocks, walk, run, pPtr, hPtr, lPtr, zy, dstSkip): the walk of rqFunc; per channel c the
  * int32 triple {m, 2^ls, rs} at pPtr + 12c, the upper bound (int32) at hPtr + 4c, the lower at lPtr.
  */
 export function rqFixedFunc(name: string, input: 'f64' | 'i32'): Func {
   const wide = input === 'f64';
-  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'PP', 'HP', 'LP', 'ZY', 'B', 'C', 'K', 'SM', 'SLS', 'SRS', 'SMASK', 'SHALF', 'SHI', 'SLO', 'SV', 'VM', 'VLS', 'VMASK', 'VHALF', 'VHI', 'VLO', 'VZY', 'VN', 'VA', 'VH');
+  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'PP', 'HP', 'LP', 'ZY', 'DSKIP', 'B', 'C', 'K', 'SM', 'SLS', 'SRS', 'SMASK', 'SHALF', 'SHI', 'SLO', 'SV', 'VM', 'VLS', 'VMASK', 'VHALF', 'VHI', 'VLO', 'VZY', 'VN', 'VA', 'VH');
   const c = new Code();
   c.get(L.LP).op(Op.I32Load).mem(2, 0).tee(L.SLO).simd(Simd.I32x4Splat).set(L.VLO);
   c.get(L.ZY).simd(Simd.I32x4Splat).set(L.VZY);
@@ -217,7 +220,7 @@ export function rqFixedFunc(name: string, input: 'f64' | 'i32'): Func {
     },
   });
   c.op(Op.End);
-  return { name, params: 9, locals: [...Array<number>(11).fill(I32), ...Array<number>(10).fill(V128)], body: c };
+  return { name, params: 10, locals: [...Array<number>(11).fill(I32), ...Array<number>(10).fill(V128)], body: c };
 }
 
 /**
@@ -288,7 +291,7 @@ export function addFixedFunc(name: string): Func {
   return { name, params: 9, locals: [...Array<number>(19).fill(I32), ...Array<number>(21).fill(V128)], body: c };
 }
 
-export type RqFn = (src: number, dst: number, blocks: number, walk: number, run: number, mPtr: number, hPtr: number, lPtr: number, zy: number) => void;
+export type RqFn = (src: number, dst: number, blocks: number, walk: number, run: number, mPtr: number, hPtr: number, lPtr: number, zy: number, dstSkip?: number) => void;
 
 export interface FixedChannels {
   /** per channel: the multiplier m0·2^(32−bits), 2^ls (wrapping int32, 0 past 31), the right shift */

@@ -215,6 +215,22 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+/**
+ * The codes of images b0 … b0+n−1 of the last run (its rows: channels c0 …) into the reserved
+ * NCHW codes: requantized straight into place, or — with a pool — requantized in place, pooled,
+ * then scattered.
+ */
+function finishPart(dot: DotLayer, fr: FusedRequant, rows: number, c0: number, pool: FusedPool | undefined, n: number, area: number, b0: number): void {
+  const fixed = fr.mode === 'fixed';
+  if (!pool) {
+    dot.requantInto(rows, c0, fr.zy, fixed, n, area, b0);
+    return;
+  }
+  dot.requant(rows, c0, fr.zy, fixed);
+  dot.pool2x2(rows, n, pool.oh, pool.ow, pool.ph, pool.pw);
+  dot.scatter(rows, c0, n, area, b0);
+}
+
 /** A 2×2 stride-2 max pool fused behind a conv: n images of oh×ow outputs → ph×pw */
 export interface FusedPool {
   readonly n: number;
@@ -259,12 +275,11 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
     if (dw >= 0 || !straight) {
       const m = dw >= 0 ? dw : dot.run(g, gOff);
       if (m > maxAbs) maxAbs = m;
-      dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
       if (straight) {
-        if (pool) dot.pool2x2(ocg, n, pool.oh, pool.ow, pool.ph, pool.pw);
-        dot.scatter(ocg, c0, n, area);
+        finishPart(dot, fr, ocg, c0, pool, n, area, 0);
         continue;
       }
+      dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
       const O = dot.output();
       const rs = dot.rowStride;
       for (let ci = 0; ci < ocg; ci++) {
@@ -278,9 +293,7 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
       const nb = Math.min(perPart, n - b0);
       const m = dot.runRange(g, gOff, b0 * seg, (b0 + nb) * seg);
       if (m > maxAbs) maxAbs = m;
-      dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
-      if (pool) dot.pool2x2(ocg, nb, pool.oh, pool.ow, pool.ph, pool.pw);
-      dot.scatter(ocg, c0, nb, area, b0);
+      finishPart(dot, fr, ocg, c0, pool, nb, area, b0);
     }
   }
   if (straight) codes.set(dot.codes(n * nOut * area));

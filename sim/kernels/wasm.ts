@@ -516,8 +516,9 @@ export class DotLayer {
   }
 
   /**
-   * Requantizes rows 0 … rows−1 of the last run()'s (runRange()'s, depthwise()'s) outputs in place (output() then holds codes),
-   * row r with channel c0 + r's parameters of setRequant (`fixed`: of setRequantFixed).
+   * Requantizes rows 0 … rows−1 of the last run()'s (runRange()'s, depthwise()'s) outputs in
+   * place (output() then holds codes), row r with channel c0 + r's parameters of setRequant
+   * (`fixed`: of setRequantFixed).
    */
   requant(rows: number, c0: number, zy: number, fixed = false): void {
     if (fixed) {
@@ -528,6 +529,24 @@ export class DotLayer {
     const rq = this.fns.rq as unknown as RqFn;
     const m = this.rqPtr + 4 * c0;
     rq(this.outPtr, this.outPtr, 1, rows, this.runStride, m, m + 4 * this.nOut, this.rqPtr + 8 * this.nOut, zy);
+  }
+
+  /**
+   * requant() into the reserved NCHW codes instead of in place — requant and scatter() in one
+   * pass: rows 0 … rows−1 of the last run's outputs, each n images of `area` from the row's start
+   * (images b0 …); channel c0 + r of image b lands at (b·nOut + c0 + r)·area.
+   */
+  requantInto(rows: number, c0: number, zy: number, fixed: boolean, n: number, area: number, b0: number): void {
+    const fn = (fixed ? this.fns.rqx : this.fns.rq) as unknown as RqFn;
+    const nOut = this.nOut;
+    const skip = (nOut - 1) * area * 4;
+    for (let r = 0; r < rows; r++) {
+      const c = c0 + r;
+      const src = this.outPtr + r * this.runStride * 4;
+      const dst = this.codesPtr + (b0 * nOut + c) * area * 4;
+      if (fixed) fn(src, dst, n, 1, area, this.rqxPtr + 12 * c, this.rqxPtr + 12 * nOut + 4 * c, this.rqxPtr + 16 * nOut, zy, skip);
+      else fn(src, dst, n, 1, area, this.rqPtr + 4 * c, this.rqPtr + 4 * nOut + 4 * c, this.rqPtr + 8 * nOut, zy, skip);
+    }
   }
 
   /**
