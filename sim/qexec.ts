@@ -77,6 +77,8 @@ export class QuantizedRunner {
   private poolAfter = new Map<string, QPoolLayer>();
   /** values a conv produced already pooled: their MaxPool passes them on */
   private readonly prepooled = new WeakSet<Val>();
+  /** the graph's output names: their values must outlive the run (never a view of a kernel's memory) */
+  private graphOutputs = new Set<string>();
 
   constructor(
     private readonly net: QuantizedNetwork,
@@ -151,6 +153,7 @@ export class QuantizedRunner {
     net.layers.forEach((l, i) => l.inputs.forEach((x) => lastUse.set(x, i)));
     this.lastUse = lastUse;
     this.poolAfter = fusablePools(this.net, this.opts);
+    this.graphOutputs = new Set(net.outputs.map((o) => o.name));
   }
 
   /**
@@ -401,23 +404,20 @@ export class QuantizedRunner {
       );
       const fz = this.fusedRequant(layer, nOut);
       const poolLayer = fz && this.poolAfter.get(layer.name);
-      const pooled = poolLayer ? plain2x2Pool(prep.outShape, poolAttrs(poolLayer)) : null;
-      if (fz && pooled) {
-        const [n, c] = prep.outShape;
-        const codes = this.alloc(n * c * pooled.h * pooled.w);
-        const rep = prep.runCodes(x.data, fz, codes, pooled);
-        if (rep) {
-          const v = this.finishCodes(layer, rep, [n, c, pooled.h, pooled.w], codes, info);
-          this.prepooled.add(v);
+      const pooled = poolLayer ? plain2x2Pool(prep.outShape, poolAttrs(poolLayer)) : undefined;
+      if (fz) {
+        const [n, c, oh, ow] = prep.outShape;
+        const shape = pooled ? [n, c, pooled.h, pooled.w] : [n, c, oh, ow];
+        // the codes left where the kernel wrote them (no copy out) unless they must outlive this run: graph outputs, observers
+        const inPlace = !this.opts.onLayer && !this.graphOutputs.has(layer.output);
+        const into = inPlace ? null : this.alloc(numel(shape));
+        const r = prep.runCodesView(x.data, fz, pooled ?? undefined, into);
+        if (r) {
+          const v = this.finishCodes(layer, r.report, shape, r.codes, info);
+          if (pooled) this.prepooled.add(v);
           return v;
         }
-        this.unalloc(codes);
-      }
-      if (fz) {
-        const codes = this.alloc(numel(prep.outShape));
-        const rep = prep.runCodes(x.data, fz, codes);
-        if (rep) return this.finishCodes(layer, rep, [...prep.outShape], codes, info);
-        this.unalloc(codes);
+        if (into) this.unalloc(into);
       }
       const r = prep.run(x.data);
       accs = r.acc;
@@ -475,16 +475,9 @@ export class QuantizedRunner {
       prepareConvInt({ ...common, xShape, w: layer.weight.data, wShape: [nOut, K, 1, 1], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }),
     );
     const xt = transpose(x, m, K, this.alloc(K * m));
-    const ct = this.alloc(nOut * m);
-    const report = prep.runCodes(xt, fz, ct);
+    const r = prep.runCodesView(xt, fz);
     this.unalloc(xt);
-    if (!report) {
-      this.unalloc(ct);
-      return null;
-    }
-    const codes = transpose(ct, nOut, m, this.alloc(m * nOut));
-    this.unalloc(ct);
-    return { codes, report };
+    return r && { codes: transpose(r.codes, nOut, m, this.alloc(m * nOut)), report: r.report };
   }
 
   /**

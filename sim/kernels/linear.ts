@@ -118,6 +118,11 @@ export interface PreparedConvInt {
    * pooled size) a 2×2 stride-2 MaxPool of the codes runs fused and `codes` is its output.
    */
   runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array, pool?: { readonly h: number; readonly w: number }): OverflowReport | null;
+  /**
+   * runCodes() without the copy: the codes as a view of the kernel's WebAssembly memory, valid
+   * until this prepared layer runs again (into an array of the caller's with `into`).
+   */
+  runCodesView(x: Int32Array, fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into?: Int32Array | null): { report: OverflowReport; codes: Int32Array } | null;
 }
 
 /** A gemm layer prepared for repeated runs. */
@@ -152,7 +157,7 @@ function fusable(prep: Prepared): boolean {
 }
 
 /** runLayer with the requantization fused; the caller checked fusable(prep). */
-function runLayerCodes(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, fr: FusedRequant, codes: Int32Array, pool?: FusedPool): OverflowReport {
+function runLayerCodes(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, fr: FusedRequant, codes: Int32Array | null, pool?: FusedPool): { report: OverflowReport; codes: Int32Array } {
   const dot = prep.dot!;
   const buf = dot.begin(lay.length, geo.positions, false, x.length);
   buf.posBase.set(geo.posBase);
@@ -184,6 +189,15 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
   const xr = intRange(spec.xBits, spec.xSigned);
   const lay = operandLayout(spec.form, spec.zx, xr.lo, xr.hi, n * c, h, wd, spec.pads);
   const outShape = cg.outShape;
+  const codesRun = (x: Int32Array, fr: FusedRequant, pool: { readonly h: number; readonly w: number } | undefined, into: Int32Array | null): { report: OverflowReport; codes: Int32Array } | null => {
+    invariant(x.length === n * c * h * wd, `x has ${x.length} elements for shape [${spec.xShape}]`);
+    const [, , oh, ow] = outShape;
+    const fp = pool && { n, oh, ow, ph: pool.h, pw: pool.w };
+    invariant(!fp || (2 * fp.ph <= oh && 2 * fp.pw <= ow), `pool ${fp?.ph}×${fp?.pw} does not fit a ${oh}×${ow} output`);
+    const want = fp ? n * oc * fp.ph * fp.pw : geo.outLength;
+    invariant(into === null || into.length === want, `codes has ${into?.length} elements, the layer ${want}`);
+    return fusable(prep) ? runLayerCodes(prep, geo, lay, x, fr, into, fp) : null;
+  };
   return {
     outShape,
     proved: prep.proved,
@@ -194,13 +208,10 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
       return { acc: r.out, outShape: [...outShape], overflow: r.overflow };
     },
     runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array, pool?: { readonly h: number; readonly w: number }): OverflowReport | null {
-      invariant(x.length === n * c * h * wd, `x has ${x.length} elements for shape [${spec.xShape}]`);
-      const [, , oh, ow] = outShape;
-      const fp = pool && { n, oh, ow, ph: pool.h, pw: pool.w };
-      invariant(!fp || (2 * fp.ph <= oh && 2 * fp.pw <= ow), `pool ${fp?.ph}×${fp?.pw} does not fit a ${oh}×${ow} output`);
-      const want = fp ? n * oc * fp.ph * fp.pw : geo.outLength;
-      invariant(codes.length === want, `codes has ${codes.length} elements, the layer ${want}`);
-      return fusable(prep) ? runLayerCodes(prep, geo, lay, x, fr, codes, fp) : null;
+      return codesRun(x, fr, pool, codes)?.report ?? null;
+    },
+    runCodesView(x: Int32Array, fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into: Int32Array | null = null): { report: OverflowReport; codes: Int32Array } | null {
+      return codesRun(x, fr, pool, into);
     },
   };
 }
@@ -238,7 +249,7 @@ export function prepareGemmInt(spec: GemmIntSpec): PreparedGemmInt {
         at = { geo: gemmGeometry(m, k, nOut), lay: operandLayout(spec.form, spec.zx, xr.lo, xr.hi, 1, m, k, [0, 0, 0, 0]) };
         byM.set(m, at);
       }
-      return runLayerCodes(prep, at.geo, at.lay, x, fr, codes);
+      return runLayerCodes(prep, at.geo, at.lay, x, fr, codes).report;
     },
   };
 }

@@ -246,9 +246,11 @@ export interface FusedPool {
  * float64 accumulators. The codes equal requantize() of runSimd's accumulators (the int32 sums
  * are exact, int32 → float32 rounds as Math.fround does); the report is runSimd's.
  * With `pool` (a 2×2 stride-2 MaxPool read only this output) the codes are pooled in WebAssembly
- * before the copy, and `codes` is the pool's output [n, nOut, pool.ph, pool.pw].
+ * before the copy, and the codes are the pool's output [n, nOut, pool.ph, pool.pw]. The codes are
+ * copied into `into`, or — `into` null — returned as a view of the kernel's memory where they lie
+ * in NCHW order (valid until this layer runs again; a new array where they do not).
  */
-export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, codes: Int32Array, pool?: FusedPool): OverflowReport {
+export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, into: Int32Array | null, pool?: FusedPool): { report: OverflowReport; codes: Int32Array } {
   const dot = prep.dot!;
   const { nOut, positions: P, group } = geo;
   const ocg = nOut / group;
@@ -265,6 +267,7 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
   const n = straight ? P / seg : 0;
   const area = pool ? pool.ph * pool.pw : seg;
   if (straight) dot.reserveCodes(n * nOut * area);
+  const codes = into ?? (straight ? null : new Int32Array(P * nOut));
   // images per part of the run: whole position blocks, outputs near CHUNK_BYTES so that requant, pool and scatter read them from cache
   const step = straight ? dot.blockPositions / gcd(seg, dot.blockPositions) : 1;
   const perPart = straight ? Math.max(step, Math.floor(CHUNK_BYTES / (4 * ocg * seg * step)) * step) : 1;
@@ -285,7 +288,7 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
       for (let ci = 0; ci < ocg; ci++) {
         const ob = (c0 + ci) * cStride;
         const row = ci * rs;
-        for (let p = 0; p < P; p++) codes[outBase[p] + ob] = O[row + p];
+        for (let p = 0; p < P; p++) codes![outBase[p] + ob] = O[row + p];
       }
       continue;
     }
@@ -296,8 +299,9 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
       finishPart(dot, fr, ocg, c0, pool, nb, area, b0);
     }
   }
-  if (straight) codes.set(dot.codes(n * nOut * area));
-  return {
+  const out = straight && codes === null ? dot.codes(n * nOut * area) : codes!;
+  if (straight && codes !== null) codes.set(dot.codes(n * nOut * area));
+  const report: OverflowReport = {
     events: 0,
     perChannel: new Float64Array(nOut),
     first: null,
@@ -308,4 +312,5 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, co
     tiles: prep.stepEnd.length,
     psumEvents: 0,
   };
+  return { report, codes: out };
 }

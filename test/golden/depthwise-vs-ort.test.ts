@@ -8,9 +8,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Tensor } from '../../nets/graph.js';
 import { Prng } from '../../nets/prng.js';
+import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { DotLayer } from '../../sim/kernels/wasm.js';
+import { QuantizedExecutor } from '../../sim/qexec.js';
 import { buildModel, f32 } from '../helpers/onnx-build.js';
-import { expectCodesEqualOrt, HAS_VNNI } from '../helpers/ort.js';
+import { expectCodesEqualOrt, HAS_VNNI, runOrt } from '../helpers/ort.js';
 
 const C = 12;
 const W_MAX = HAS_VNNI ? 127 : 63;
@@ -63,5 +65,17 @@ describe('depthwise QLinearConv vs ORT', () => {
     await expectCodesEqualOrt(bytes, { x }, ['y']);
     // depthwise() returns −1 where the layer keeps the gathering kernel
     expect(spy.mock.results.some((r) => (r.value as number) >= 0)).toBe(dwKernel);
+  });
+
+  it('an executor run again keeps the codes it returned before', async () => {
+    const a = model(2, 24, 24, 1);
+    const b = model(2, 24, 24, 2);
+    const ex = new QuantizedExecutor(importQuantizedOnnx(a.bytes), { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } });
+    const first = ex.run({ x: a.x }).outputs.y;
+    const kept = Array.from(first.data as ArrayLike<number>);
+    // the same layer on other data, its outputs through the same kernel memory
+    ex.run({ x: { ...a.x, data: b.x.data } });
+    expect(Array.from(first.data as ArrayLike<number>)).toEqual(kept);
+    expect(kept).toEqual(Array.from((await runOrt(a.bytes, { x: a.x })).y.data as ArrayLike<number>));
   });
 });

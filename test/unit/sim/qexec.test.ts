@@ -164,4 +164,33 @@ describe('QuantizedExecutor reuses dead tensors\' buffers', () => {
       expect(Array.from(ex.run({ x }).outputs.y.data as Float32Array), `run ${r}`).toEqual(Array.from(ref));
     }
   });
+  it('codes handed to onLayer or returned as outputs keep their values when the executor runs again (16-bit codes are passed as they are)', () => {
+    const n = net();
+    const c = n.tensors.get('c')!;
+    // the conv's output at 16 bits: its codes reach onLayer as the executor's own int32 array, not a copy
+    const tensors = new Map(n.tensors);
+    tensors.set('c', { ...c, q: { ...c.q, bits: 16 } });
+    const wide: QuantizedNetwork = { ...n, tensors };
+    const seen: Int32Array[] = [];
+    const ex = new QuantizedExecutor(wide, {
+      requant: { mode: 'float' },
+      acc: { bits: 32, policy: 'wrap' },
+      onLayer: (l, t) => {
+        if (l.name === 'conv') seen.push(t.data as Int32Array);
+      },
+    });
+    ex.run({ x: X });
+    const first = Array.from(seen[0]);
+    // 9·255·255 / 4096 = 142.9… → 143 at every position (by hand)
+    expect(first).toEqual(new Array(8).fill(143));
+    ex.run({ x: f32([1, 1, 4, 4], new Array(16).fill(100)) });
+    // 9·100·255 / 4096 = 56.03… → 56: the second run's codes differ, the first run's are intact
+    expect(Array.from(seen[1])).toEqual(new Array(8).fill(56));
+    expect(Array.from(seen[0])).toEqual(first);
+    // the same for a graph output: the 16-bit conv codes as an output of their own, no observer
+    const out = new QuantizedExecutor({ ...wide, outputs: [...wide.outputs, { name: 'c', dtype: 'int32', shape: [1, 2, 2, 2] }] }, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } });
+    const c1 = out.run({ x: X }).outputs.c;
+    out.run({ x: f32([1, 1, 4, 4], new Array(16).fill(100)) });
+    expect(Array.from(c1.data as Int32Array)).toEqual(new Array(8).fill(143));
+  });
 });
