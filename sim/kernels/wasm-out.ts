@@ -3,10 +3,10 @@
  *  - pool2 (DotLayer.pool2x2): a 2×2, stride-2 max pool — the pool that follows a conv in most
  *    CNNs — on the codes while they are still in the kernel's memory, so the conv's full-size
  *    output is never copied out. It runs after the requantization, on the very codes MaxPool would
- *    read, so its result is MaxPool's bit for bit (test/unit/sim/fused-pool.test.ts);
- *  - scatter (DotLayer.scatter): channel rows of n images into NCHW order, one `memory.copy` per
- *    image and channel, so the caller copies the layer's codes out of WebAssembly in one piece
- *    instead of one typed-array view per image and channel.
+ *    read, so its result is MaxPool's bit for bit (test/golden/fused-pool-vs-ort.test.ts);
+ *  - scatter (DotLayer.scatter): pooled channel rows of n images into NCHW order, one
+ *    `memory.copy` per image and channel, so the layer's codes lie in WebAssembly as one NCHW
+ *    tensor (an unpooled conv's requant writes them there itself: DotLayer.requantInto).
  */
 import { Code, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
 import { maxOf } from './wasm-fill.js';
