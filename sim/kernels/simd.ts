@@ -242,13 +242,13 @@ export interface FusedPool {
 
 /**
  * A proved layer (prep.dot set, not checked, no z_w term) with its requantization fused: per group
- * the kernel's int32 sums are requantized in place in WebAssembly and copied out as codes — no
- * float64 accumulators. The codes equal requantize() of runSimd's accumulators (the int32 sums
- * are exact, int32 → float32 rounds as Math.fround does); the report is runSimd's.
- * With `pool` (a 2×2 stride-2 MaxPool read only this output) the codes are pooled in WebAssembly
- * before the copy, and the codes are the pool's output [n, nOut, pool.ph, pool.pw]. The codes are
- * copied into `into`, or — `into` null — returned as a view of the kernel's memory where they lie
- * in NCHW order (valid until this layer runs again; a new array where they do not).
+ * the kernel's int32 sums are requantized in WebAssembly — no float64 accumulators; a conv's
+ * (outputs straight per image) a few images at a time, straight into NCHW order in the kernel's
+ * memory. The codes equal requantize() of runSimd's accumulators (the int32 sums are exact, int32 →
+ * float32 rounds as Math.fround does); the report is runSimd's. With `pool` (a 2×2 stride-2
+ * MaxPool read only this output) the codes are pooled there too and are the pool's output
+ * [n, nOut, pool.ph, pool.pw]. They are copied into `into`, or — `into` null — returned as a view
+ * of the kernel's memory (valid until this layer runs again; a new array for a gemm's layout).
  */
 export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, into: Int32Array | null, pool?: FusedPool): { report: OverflowReport; codes: Int32Array } {
   const dot = prep.dot!;
@@ -261,7 +261,7 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, in
   const seg = straightSegment(outBase, P, cStride, nOut);
   if (fr.mode === 'float') dot.setRequant(fr.mult, fr.his, fr.lo);
   else dot.setRequantFixed(fr.fixed, fr.his, fr.lo);
-  // outputs straight per image (conv): channel rows scattered into NCHW inside WebAssembly, copied out once
+  // outputs straight per image (conv): their NCHW codes assembled inside WebAssembly
   const straight = P > 0 && seg > 0;
   invariant(!pool || (straight && pool.n * pool.oh * pool.ow === P), `pool of ${pool?.n} images of ${pool?.oh}×${pool?.ow} over ${P} positions`);
   const n = straight ? P / seg : 0;
