@@ -59,14 +59,24 @@ export function broadcastIndex(src: Shape, target: Shape): Int32Array {
   return stridedOffsets(target, srcStrides);
 }
 
-/** A transposed copy of row-major data (any element type): output axis i is input axis perm[i]. */
-export function transposeData<T extends TensorData>(data: T, shape: Shape, perm: readonly number[]): { data: T; shape: number[] } {
-  const inStrides = rowMajorStrides(shape);
+/**
+ * A transposed copy of row-major data (any element type): output axis i is input axis perm[i];
+ * into `out` when given (same element type, as many elements). A matrix transpose ([1, 0]) runs
+ * without the offset table (the integer executor transposes dense layers' batches with it).
+ */
+export function transposeData<T extends TensorData>(data: T, shape: Shape, perm: readonly number[], out?: T): { data: T; shape: number[] } {
   const outShape = perm.map((p) => shape[p]);
-  const idx = stridedOffsets(outShape, perm.map((p) => inStrides[p]));
-  const y = new (data.constructor as new (n: number) => T)(idx.length);
+  const n = outShape.reduce((a, d) => a * d, 1);
+  const y = out ?? new (data.constructor as new (n: number) => T)(n);
   const src = data as unknown as Float32Array;
   const dst = y as unknown as Float32Array;
+  if (shape.length === 2 && perm[0] === 1) {
+    const [rows, cols] = shape;
+    for (let r = 0; r < rows; r++) for (let c = 0, i = r * cols; c < cols; c++, i++) dst[c * rows + r] = src[i];
+    return { data: y, shape: outShape };
+  }
+  const inStrides = rowMajorStrides(shape);
+  const idx = stridedOffsets(outShape, perm.map((p) => inStrides[p]));
   for (let f = 0; f < idx.length; f++) dst[f] = src[idx[f]];
   return { data: y, shape: outShape };
 }

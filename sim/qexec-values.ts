@@ -111,11 +111,6 @@ export function fusablePools(net: QuantizedNetwork, opts: Pick<QExecOptions, 'on
   return out;
 }
 
-/** `src` as `rows` × `cols` (row-major) transposed into `dst` (cols × rows); returns dst */
-export function transpose(src: Int32Array, rows: number, cols: number, dst: Int32Array): Int32Array {
-  for (let r = 0; r < rows; r++) for (let c = 0, i = r * cols; c < cols; c++, i++) dst[c * rows + r] = src[i];
-  return dst;
-}
 
 export function poolAttrs(l: QPoolLayer): PoolAttrs {
   return { kernel: l.kernel, strides: l.strides, pads: l.pads, dilations: l.dilations, ceilMode: l.ceilMode, countIncludePad: l.countIncludePad };

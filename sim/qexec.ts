@@ -20,6 +20,7 @@ import { linearZeroCounts, type LinearZeroCounts } from './kernels/zeros.js';
 import type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
 import { InvariantError, ModelError } from '../nets/errors.js';
 import { execNode } from '../nets/fp32.js';
+import { transposeData } from '../nets/fp32-tensor.js';
 import type { Tensor } from '../nets/graph.js';
 import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import type { SwampReport } from './kernels/fp-dot.js';
@@ -38,7 +39,7 @@ import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, plain2x2Pool, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
 import { snapToFormat } from '../qnet/formats/descriptor.js';
 import { execFormat, type FormatContext } from './qexec-formats.js';
-import { broadcastBatches, dtypeOfQ, fromTensor, fusablePools, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, shapeOp, toTensor, transpose, type IntVal, type Val } from './qexec-values.js';
+import { broadcastBatches, dtypeOfQ, fromTensor, fusablePools, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, shapeOp, toTensor, type IntVal, type Val } from './qexec-values.js';
 import { clampCodes, fixedRequantChannels, floatRequantChannels, requantize, requantParams, requantTarget } from '../qnet/requant.js';
 
 export type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
@@ -474,10 +475,10 @@ export class QuantizedRunner {
     const prep = this.prepared.conv(layer, xShape, () =>
       prepareConvInt({ ...common, xShape, w: layer.weight.data, wShape: [nOut, K, 1, 1], strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }),
     );
-    const xt = transpose(x, m, K, this.alloc(K * m));
+    const xt = transposeData(x, [m, K], [1, 0], this.alloc(K * m)).data;
     const r = prep.runCodesView(xt, fz);
     this.unalloc(xt);
-    return r && { codes: transpose(r.codes, nOut, m, this.alloc(m * nOut)), report: r.report };
+    return r && { codes: transposeData(r.codes, [nOut, m], [1, 0], this.alloc(m * nOut)).data, report: r.report };
   }
 
   /**

@@ -56,8 +56,9 @@ function tapLoop(c: Code, kind: 'run' | 'stride2' | 'two'): void {
  * element past the last input: the operand input has 16 bytes of slack); where they are two
  * consecutive runs — the first k positions, then the rest from another origin (flags = 2 + k,
  * k = 1…7: a stride-1 block across an output row or an image) — two vector loads, lanes < k from
- * the first and the rest from the second (v128.bitselect); other blocks one position at a time. The sums are exact integers, so their order does not matter: the outputs
- * equal conv1x2's. Out: int32 [P] (blocks of 8 written whole: the row stride is a multiple of 8).
+ * the first and the rest from the second (v128.bitselect); other blocks one position at a time.
+ * The sums are exact integers, so their order does not matter: the outputs equal conv1x2's.
+ * Out: int32 [P] (blocks of 8 written whole: the row stride is a multiple of 8).
  */
 export function dwFunc(): Func {
   const [XIN, POS, P, GOFF, LANE, KP, W, INIT, OUT, FLAGS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];

@@ -12,10 +12,10 @@ const I32X4_MIN_S = 0xb6;
 const I32X4_MAX_S = 0xb8;
 
 /**
- * fill(src, dst, planes, h, w, wp, planeStride, dst0, sub, res, pt, pl, pad): the operand input of
- * a run — int32 planes of h×w (src) into the int16 padded layout (dst): row y of plane n at
+ * fill(src, dst, planes, h, w, wp, planeStride, dst0, sub, res, pl, pad): the operand input of a
+ * run — int32 planes of h×w (src) into the int16 padded layout (dst): row y of plane n at
  * dst + 2·(n·planeStride + dst0 + y·wp), each value minus `sub`, and every element of the plane
- * around them (pt rows above, pl columns left, the rest right and below) = `pad`; res[0], res[1]
+ * around them (the rows above dst0, pl columns left, the rest right and below) = `pad`; res[0], res[1]
  * = the smallest and largest value read, for the caller's range check (values that pass it fit
  * int16 after the subtraction, so the saturating narrow never saturates).
  */
@@ -42,9 +42,9 @@ function padRun(c: Code, s: number, e: number, pad: number): void {
 }
 
 export function fillFunc(): Func {
-  const SRC = 0, DST = 1, PLANES = 2, H = 3, W = 4, WP = 5, PSTRIDE = 6, DST0 = 7, SUB = 8, RES = 9, PT = 10, PL = 11, PAD = 12;
-  const N = 13, Y = 14, I = 15, S = 16, D = 17, Q = 18, MN = 19, MX = 20, ROW = 21, PS = 22, PE = 23;
-  const V0 = 24, V1 = 25, VMN = 26, VMX = 27, VSUB = 28;
+  const SRC = 0, DST = 1, PLANES = 2, H = 3, W = 4, WP = 5, PSTRIDE = 6, DST0 = 7, SUB = 8, RES = 9, PL = 10, PAD = 11;
+  const N = 12, Y = 13, I = 14, S = 15, D = 16, Q = 17, MN = 18, MX = 19, ROW = 20, PS = 21, PE = 22;
+  const V0 = 23, V1 = 24, VMN = 25, VMX = 26, VSUB = 27;
   const c = new Code();
   c.i32(0x7fffffff).set(MN);
   c.i32(-0x80000000).set(MX);
@@ -127,5 +127,5 @@ export function fillFunc(): Func {
   c.get(RES).get(MN).op(Op.I32Store).mem(2, 0);
   c.get(RES).get(MX).op(Op.I32Store).mem(2, 4);
   c.op(Op.End);
-  return { name: 'fill', params: 13, locals: [...new Array<number>(11).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
+  return { name: 'fill', params: 12, locals: [...new Array<number>(11).fill(I32), ...new Array<number>(5).fill(V128)], body: c };
 }

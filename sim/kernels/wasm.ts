@@ -265,7 +265,7 @@ type ConvFn = (
 ) => number;
 
 type EpiFn = (o: number, bStride: number, tStride: number, nT: number, nb: number, bp: number, p0: number, p: number, outRow: number, mode: number, sh: number, res: number) => void;
-type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number, pt: number, pl: number, pad: number) => void;
+type FillFn = (src: number, dst: number, planes: number, h: number, w: number, wp: number, planeStride: number, dst0: number, sub: number, res: number, pl: number, pad: number) => void;
 
 type PoolFn = (src: number, rowBytes: number, rows: number, n: number, oh: number, ow: number, ph: number, pw: number) => void;
 
@@ -428,7 +428,7 @@ export class DotLayer {
     const plane = l.hp * l.wp;
     // fillFunc writes the padding too (every element of `input`), except of planes with no rows or columns
     if (l.h === 0 || l.w === 0) input.fill(l.padValue);
-    (this.fns.fill as unknown as FillFn)(this.srcPtr, this.inPtr, l.planes, l.h, l.w, l.wp, plane, l.pt * l.wp + l.pl, l.sub, this.resPtr, l.pt, l.pl, l.padValue);
+    (this.fns.fill as unknown as FillFn)(this.srcPtr, this.inPtr, l.planes, l.h, l.w, l.wp, plane, l.pt * l.wp + l.pl, l.sub, this.resPtr, l.pl, l.padValue);
     const res = new Int32Array(buf, this.resPtr, 2);
     return x.length === 0 || (res[0] >= l.lo && res[1] <= l.hi);
   }
@@ -615,7 +615,7 @@ export class DotLayer {
    * start — images b0 … b0+n−1 — into the reserved NCHW codes as channels c0 …: channel c of
    * image b at (b·nOut + c)·area.
    */
-  scatter(rows: number, c0: number, n: number, area: number, b0 = 0): void {
+  scatter(rows: number, c0: number, n: number, area: number, b0: number): void {
     (this.fns.scatter as unknown as ScatterFn)(this.outPtr, this.runStride * 4, rows, n, area * 4, this.codesPtr + (b0 * this.nOut + c0) * area * 4, this.nOut * area * 4);
   }
 
