@@ -20,6 +20,7 @@ import { quantizeNetwork } from '../../quant/pipeline.js';
 import { calibrationSet, loadDdpm, recordTrajectories } from '../../scenarios/diffusion.js';
 import { runQuantized } from '../../sim/qexec.js';
 import { readFileSync } from 'node:fs';
+import { ortWeightBits } from '../helpers/ort.js';
 
 const m = loadDdpm('mnist-ddpm');
 const N = 4;
@@ -63,7 +64,7 @@ describe('mnist-ddpm against ORT', () => {
   ] as const)('%s (split skips: %s): ORT on the QOperator export equals the integer executor bit for bit', async (preset, splitConcat) => {
     const tr = recordTrajectories(m, { steps: 3, count: 12, seed: 4 });
     const calib = calibrationSet(m, tr, { kind: 'uniform' });
-    const { net } = await quantizeNetwork(m.graph, calib, resolvePtqConfig(preset, { calibSamples: 12, ...(splitConcat ? { splitConcat: true } : {}) }));
+    const { net } = await quantizeNetwork(m.graph, calib, resolvePtqConfig(preset, { calibSamples: 12, wBits: ortWeightBits(Number(preset[1])), ...(splitConcat ? { splitConcat: true } : {}) }));
     expect(net.layers.some((l) => l.kind === 'resize')).toBe(true);
     const f = inputs(2);
     const ours = runQuantized(net, f, { requant: { mode: 'float' }, acc: { bits: 32, policy: 'wrap' } }).outputs.eps.data as Float32Array;

@@ -13,6 +13,7 @@ import { importQuantizedOnnx } from '../../quant/onnx/qimport.js';
 import { exportQuantizedOnnx } from '../../quant/onnx/qexport.js';
 import { quantizeNetwork } from '../../quant/pipeline.js';
 import { runQuantized } from '../../sim/qexec.js';
+import { ortWeightBits } from '../helpers/ort.js';
 
 const EXEC = { requant: { mode: 'float' as const }, acc: { bits: 32, policy: 'wrap' as const } };
 
@@ -68,7 +69,7 @@ describe('quantized nearest upsampling against ORT', () => {
     const graph = unet(seed);
     const rng = new Prng(seed + 100);
     const calib = Float32Array.from({ length: 32 * 64 }, () => rng.next());
-    const { net } = await quantizeNetwork(graph, { images: calib, shape: [1, 8, 8], count: 32 }, resolvePtqConfig(preset));
+    const { net } = await quantizeNetwork(graph, { images: calib, shape: [1, 8, 8], count: 32 }, resolvePtqConfig(preset, { wBits: preset === 'w8a8-pc' ? ortWeightBits(8) : 8 }));
     const resize = net.layers.find((l) => l.kind === 'resize');
     expect(resize?.kind).toBe('resize');
     // tied: the copy keeps its input's scale and zero point

@@ -37,6 +37,18 @@ export const HAS_VNNI = (() => {
 })();
 
 /**
+ * Weight bits ORT's x86 kernels compute exactly here: 8 with VNNI; without it 7 — ORT's own
+ * quantizer's `reduce_range` advice for such CPUs: a VPMADDUBSW pair of (0…255)·w products fits
+ * int16 for |w| ≤ 64. A case meant at 8-bit weights runs at ortWeightBits(8) (a CPU without VNNI,
+ * ORT saturates; qloom computes the exact sums the ONNX operators define).
+ */
+export const ORT_EXACT_WEIGHT_BITS = HAS_VNNI ? 8 : 7;
+
+export function ortWeightBits(bits: number): number {
+  return Math.min(bits, ORT_EXACT_WEIGHT_BITS);
+}
+
+/**
  * Runs a quantized ONNX model in qloom's integer executor (float requant, 32-bit wrap: ORT's
  * arithmetic) and in onnxruntime-node, and expects each named output equal bit for bit, with its
  * codes spread over more than min(20, half its length) distinct values (so that equality means

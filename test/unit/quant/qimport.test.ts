@@ -13,7 +13,7 @@ import { importQuantizedOnnx } from '../../../quant/onnx/qimport.js';
 import { runQuantized } from '../../../sim/qexec.js';
 import { thrown } from '../../helpers/errors.js';
 import { buildModel, type BModel, type BNode } from '../../helpers/onnx-build.js';
-import { runOrt } from '../../helpers/ort.js';
+import { ortWeightBits, runOrt } from '../../helpers/ort.js';
 
 const MS = [{ domain: 'com.microsoft', version: 1 }];
 const f32 = (shape: number[], v: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(v) });
@@ -64,7 +64,7 @@ describe('QDQ islands run as the integer layers ORT fuses them into (bit-exact v
         const zx = ints(rng, 1, 0, 255)[0];
         const zy = ints(rng, 1, 0, 255)[0];
         const inits = {
-          sx: f32([], [sx]), zx: u8([], [zx]), w: i8([M, C, 3, 3], ints(rng, M * C * 9, -127, 127)), sw: f32([M], sw), zw: i8([M], [0, 0, 0]),
+          sx: f32([], [sx]), zx: u8([], [zx]), w: i8([M, C, 3, 3], ints(rng, M * C * 9, 1 - 2 ** (ortWeightBits(8) - 1), 2 ** (ortWeightBits(8) - 1) - 1)), sw: f32([M], sw), zw: i8([M], [0, 0, 0]),
           b: i32([M], ints(rng, M, -5000, 5000)), sb: f32([M], sw.map((s) => Math.fround(s * sx))), sy: f32([], [sy]), zy: u8([], [zy]),
           lo: f32([], [-0.5 * sy * 40]), hi: f32([], [sy * 60]),
         };
