@@ -223,13 +223,16 @@ function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
   };
 }
 
-/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi, epiv, rq, rqx, dw, pool2, scatter. */
+/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi, epiv, rq, rqx, dw, pool2, scatter, dw10. */
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc(), epiFunc(), epiVecFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc(), poolFunc(), scatterFunc());
+  fns.push(fillFunc(), epiFunc(), epiVecFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc(), poolFunc(), scatterFunc(), dwFunc(DW_LANES));
   return buildModule(fns);
 }
+
+/** lanes of the unrolled depthwise kernel (a 3×3 kernel's 9 taps in raster order and a padding lane of weight 0) */
+const DW_LANES = 10;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -319,6 +322,8 @@ export class DotLayer {
   private flagPtr = 0;
   private flagsReady = false;
   private dwUseful = false;
+  /** DW_LANES lanes: depthwise() may run the unrolled kernel */
+  readonly dwUnrolled: boolean;
   /** the NCHW codes scatter() writes, after the run's other regions (reserveCodes) */
   private codesPtr = 0;
   /** row stride (int32) of the last run() / runRange() / depthwise() outputs */
@@ -348,6 +353,8 @@ export class DotLayer {
   private constructor(mod: WebAssembly.Module, wSeq: Float64Array, nOut: number, k: number, group: number, tileEnds: Int32Array, init: Float64Array, kOff: Int32Array, laneSrc: Int32Array) {
     const kp = laneSrc.length;
     this.kp2 = kp / 2;
+    const off = (l: number) => kOff[laneSrc[l]];
+    this.dwUnrolled = kp === DW_LANES && laneSrc[9] < 0 && laneSrc.subarray(0, 9).every((a) => a >= 0) && [0, 3, 6].every((l) => off(l + 1) === off(l) + 1 && off(l + 2) === off(l) + 2);
     this.nTiles = tileEnds.length;
     const ocg = nOut / group;
     const NC = ocg >= 4 ? 4 : 1;
@@ -587,7 +594,7 @@ export class DotLayer {
       this.dwUseful = straight >= 0.75 * flags.length;
     }
     if (!this.dwUseful) return -1;
-    const dw = this.fns.dw as unknown as DwFn;
+    const dw = this.fns[this.dwUnrolled ? `dw${DW_LANES}` : 'dw'] as unknown as DwFn;
     this.runStride = this.rowStride;
     return dw(this.inPtr, this.posPtr, P, gOff, this.lanePtr, 2 * this.kp2, g * this.kp2 * 4, this.initPtr + g * 4, this.outPtr, this.flagPtr) >>> 0;
   }
