@@ -29,8 +29,7 @@
  *
  *   npm run bench -- kernels        (or: npx tsx bench/kernels.ts)
  */
-import { median, writeBenchResult } from './common.js';
-import { readFileSync } from 'node:fs';
+import { cpuFlags, median, writeBenchResult } from './common.js';
 import { cpus, loadavg } from 'node:os';
 import v8 from 'node:v8';
 import { dirname, join } from 'node:path';
@@ -274,21 +273,6 @@ async function benchCase(c: Case, rounds: number, minMsPerRound: number): Promis
     proved: { fast: rFast.overflow.proved, checked1: r1.overflow.proved },
     events16: { checked1: r1.overflow.events, checked64: r64.overflow.events },
   };
-}
-
-/** The CPU's SIMD flags that decide ORT's (and V8's) integer kernels, from /proc/cpuinfo. */
-function cpuFlags(): { model: string; flags: Record<string, boolean> } {
-  const wanted = ['sse4_1', 'ssse3', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx_vnni', 'avx_vnni_int8', 'amx_int8', 'asimddp', 'i8mm'];
-  let text = '';
-  try {
-    text = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    // not Linux: flags unknown
-  }
-  const line = /^(flags|Features)\s*:(.*)$/m.exec(text);
-  const have = new Set((line?.[2] ?? '').trim().split(/\s+/));
-  const model = /^model name\s*:(.*)$/m.exec(text)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
-  return { model, flags: Object.fromEntries(wanted.map((f) => [f, have.has(f)])) };
 }
 
 /**

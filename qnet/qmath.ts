@@ -21,6 +21,7 @@
  */
 import { InvariantError } from '../nets/errors.js';
 import type { QParams } from './network.js';
+import { quantizeFloatWasm } from './requant-wasm.js';
 
 /** Integer range of a quantized type. */
 export interface QRangeSpec {
@@ -137,6 +138,7 @@ function quantizeLoop(x: Float32Array, q: QParams, shape: readonly number[], cod
   if (x.length !== n) throw new InvariantError(`${what}: ${x.length} values for shape [${shape.join(',')}]`);
   const { qmin, qmax } = qRange(q);
   const { ch, inner } = axisLayout(q, shape, what);
+  if (ch === 1 && codes !== null && n >= 64 && quantizeFloatWasm(x, codes, n, q.scale[0], qmin - q.zeroPoint[0], qmax - q.zeroPoint[0], q.zeroPoint[0])) return;
   const blocks = n === 0 ? 0 : n / (ch * inner);
   let i = 0;
   for (let b = 0; b < blocks; b++) {

@@ -22,23 +22,31 @@ const PAGE = 65536;
 const CHUNK = 1 << 20;
 
 /**
- * rq(src, dst, blocks, walk, run, mPtr, hiPtr, loPtr, zy, dstSkip): for each of `blocks` blocks,
- * for each of `walk` channels c, `run` accumulators at src (float64, or int32 for `input` 'i32':
- * the SIMD conv kernel's own output, converted with f32x4.convert_i32x4_s — the same round to
- * nearest even) → int32 codes at dst (dst = src works for int32), with multiplier f32 m[c], upper
- * bound f32 hi[c], lower bound f32 lo (all already minus zy); after each channel's run dst skips
- * `dstSkip` bytes (0, or left out: contiguous — a channel row's images can land in NCHW).
+ * rq(src, dst, blocks, walk, run, mPtr, hPtr, lPtr, zy, dstSkip, blockSkip, shared): for each of
+ * `blocks` blocks, for each of `walk` channels c, `run` accumulators at src (float64, or int32 for
+ * `input` 'i32': the SIMD conv kernel's own output, converted with f32x4.convert_i32x4_s — the
+ * same round to nearest even) → int32 codes at dst (dst = src works for int32), with multiplier
+ * f32 m[c], upper bound f32 hi[c], lower bound f32 lo (all already minus zy); after each channel's
+ * run dst skips `dstSkip` bytes (0, or left out: contiguous — a channel row's images can land in
+ * NCHW), after each block `blockSkip` more. `shared` ≠ 0: every walk step takes channel 0's
+ * parameters (the walk is the rows of one channel). `out` 'i16': int16 codes (the caller's zy
+ * may carry an offset: a conv's operand input, minus its z_x, in its padded rows). `input` 'f32q':
+ * float32 values divided by m[c] instead (f32x4.div: QuantizeLinear's x / s, qmath.ts).
  */
-export function rqFunc(name: string, input: 'f64' | 'i32'): Func {
+export function rqFunc(name: string, input: 'f64' | 'i32' | 'f32q', out: 'i32' | 'i16' = 'i32'): Func {
   const wide = input === 'f64';
-  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'MP', 'HP', 'LP', 'ZY', 'DSKIP', 'B', 'C', 'K', 'VM', 'VHI', 'VLO', 'VZY', 'VA', 'VB', 'SM', 'SHI', 'SLO', 'SV');
+  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'MP', 'HP', 'LP', 'ZY', 'DSKIP', 'BSKIP', 'SHARED', 'B', 'C', 'K', 'VM', 'VHI', 'VLO', 'VZY', 'VA', 'VB', 'SM', 'SHI', 'SLO', 'SV');
   const c = new Code();
   c.get(L.LP).op(Op.F32Load).mem(2, 0).tee(L.SLO).simd(Simd.F32x4Splat).set(L.VLO);
   c.get(L.ZY).simd(Simd.I32x4Splat).set(L.VZY);
-  walk(c, L, wide, {
+  walk(c, L, wide, out, {
     channel: () => {
-      c.get(L.MP).get(L.C).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.F32Load).mem(2, 0).tee(L.SM).simd(Simd.F32x4Splat).set(L.VM);
-      c.get(L.HP).get(L.C).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.F32Load).mem(2, 0).tee(L.SHI).simd(Simd.F32x4Splat).set(L.VHI);
+      c.get(L.MP);
+      channelOf(c, L);
+      c.i32(2).op(Op.I32Shl, Op.I32Add).op(Op.F32Load).mem(2, 0).tee(L.SM).simd(Simd.F32x4Splat).set(L.VM);
+      c.get(L.HP);
+      channelOf(c, L);
+      c.i32(2).op(Op.I32Shl, Op.I32Add).op(Op.F32Load).mem(2, 0).tee(L.SHI).simd(Simd.F32x4Splat).set(L.VHI);
     },
     vec: () => {
       c.get(L.DST);
@@ -47,25 +55,49 @@ export function rqFunc(name: string, input: 'f64' | 'i32'): Func {
         c.get(L.SRC).simd(Simd.Load).mem(3, 0).simd(Simd.F32x4DemoteZero).set(L.VA);
         c.get(L.SRC).simd(Simd.Load).mem(3, 16).simd(Simd.F32x4DemoteZero).set(L.VB);
         c.get(L.VA).get(L.VB).simd(Simd.Shuffle).op(...LOW_PAIRS);
-      } else c.get(L.SRC).simd(Simd.Load).mem(2, 0).simd(Simd.F32x4ConvertI32x4S);
-      c.get(L.VM).simd(Simd.F32x4Mul);
+      } else if (input === 'i32') c.get(L.SRC).simd(Simd.Load).mem(2, 0).simd(Simd.F32x4ConvertI32x4S);
+      else c.get(L.SRC).simd(Simd.Load).mem(2, 0);
+      c.get(L.VM).simd(input === 'f32q' ? F32X4_DIV : Simd.F32x4Mul);
       c.simd(Simd.F32x4PMax).get(L.VHI).simd(Simd.F32x4PMin);
       c.simd(Simd.F32x4Nearest).simd(Simd.I32x4TruncSatF32x4S).get(L.VZY).simd(Simd.I32x4Add);
-      c.simd(Simd.Store).mem(2, 0);
+      storeVec(c, out, L.VA);
     },
     scalar: () => {
       if (wide) c.get(L.SRC).op(Op.F64Load).mem(3, 0).op(Op.F32DemoteF64);
-      else c.get(L.SRC).op(Op.I32Load).mem(2, 0).op(Op.F32ConvertI32S);
-      c.get(L.SM).op(Op.F32Mul).set(L.SV);
+      else if (input === 'i32') c.get(L.SRC).op(Op.I32Load).mem(2, 0).op(Op.F32ConvertI32S);
+      else c.get(L.SRC).op(Op.F32Load).mem(2, 0);
+      c.get(L.SM).op(input === 'f32q' ? F32_DIV : Op.F32Mul).set(L.SV);
       // lo < v ? v : lo
       c.get(L.SV).get(L.SLO).get(L.SLO).get(L.SV).op(Op.F32Lt, Op.Select).set(L.SV);
       // hi < v ? hi : v
       c.get(L.SHI).get(L.SV).get(L.SHI).get(L.SV).op(Op.F32Lt, Op.Select).set(L.SV);
-      c.get(L.DST).get(L.SV).op(Op.F32Nearest).op(Op.Prefix, 0x00).get(L.ZY).op(Op.I32Add).op(Op.I32Store).mem(2, 0);
+      c.get(L.DST).get(L.SV).op(Op.F32Nearest).op(Op.Prefix, 0x00).get(L.ZY).op(Op.I32Add);
+      storeScalar(c, out);
     },
   });
   c.op(Op.End);
-  return { name, params: 10, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
+  return { name, params: 12, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
+}
+
+/** f32x4.div, f32.div, i16x8.narrow_i32x4_s, v128.store64_lane (beyond nets/wasm-binary.ts's table) */
+const F32X4_DIV = 0xe7;
+const F32_DIV = 0x95;
+const I16X8_NARROW_I32X4_S = 0x85;
+const V128_STORE64_LANE = 0x5b;
+
+/** Stores the i32x4 on the stack at the DST pushed before it: as it is, or narrowed to int16 (through local `tmp`). */
+function storeVec(c: Code, out: 'i32' | 'i16', tmp: number): void {
+  if (out === 'i32') c.simd(Simd.Store).mem(2, 0);
+  else c.tee(tmp).get(tmp).simd(I16X8_NARROW_I32X4_S).simd(V128_STORE64_LANE).mem(1, 0).op(0);
+}
+
+function storeScalar(c: Code, out: 'i32' | 'i16'): void {
+  c.op(out === 'i32' ? Op.I32Store : Op.I32Store16).mem(out === 'i32' ? 2 : 1, 0);
+}
+
+/** Pushes the walk step's channel: C, or 0 where SHARED is set. */
+function channelOf(c: Code, L: { readonly C: number; readonly SHARED: number }): void {
+  c.i32(0).get(L.C).get(L.SHARED).op(Op.Select);
 }
 
 /** lanes 0–1 of two vectors of 2 × 64 bits, as one of 4 × 32 (after a demote or truncation to the low half) */
@@ -74,10 +106,12 @@ const LOW_PAIRS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 /**
  * The walk both requantizers share: for each of BLOCKS blocks, for each of WALK channels C (after
  * `channel` loads its parameters), RUN values — `vec` four at a time while four remain, then
- * `scalar` one at a time; SRC advances by 8 bytes a value (`wide`: float64) or 4, DST by 4, and
- * by DSKIP more after each channel's run.
+ * `scalar` one at a time (`out` 'i16', a run of ≥ 4: one more `vec` ending at the run's end
+ * instead); SRC advances by 8 bytes a value (`wide`: float64) or 4, DST by 4 (`out` 'i16': 2), and
+ * by DSKIP more after each channel's run, BSKIP more after each block.
  */
-function walk(c: Code, L: { readonly SRC: number; readonly DST: number; readonly BLOCKS: number; readonly WALK: number; readonly RUN: number; readonly DSKIP: number; readonly B: number; readonly C: number; readonly K: number }, wide: boolean, body: { channel: () => void; vec: () => void; scalar: () => void }): void {
+function walk(c: Code, L: { readonly SRC: number; readonly DST: number; readonly BLOCKS: number; readonly WALK: number; readonly RUN: number; readonly DSKIP: number; readonly BSKIP: number; readonly B: number; readonly C: number; readonly K: number }, wide: boolean, out: 'i32' | 'i16', body: { channel: () => void; vec: () => void; scalar: () => void }): void {
+  const db = out === 'i32' ? 4 : 2;
   c.get(L.BLOCKS).op(Op.I32Eqz, Op.If, VOID).op(Op.Else);
   c.i32(0).set(L.B);
   c.op(Op.Loop, VOID);
@@ -90,19 +124,31 @@ function walk(c: Code, L: { readonly SRC: number; readonly DST: number; readonly
       c.op(Op.Block, VOID).op(Op.Loop, VOID);
       c.get(L.K).i32(4).op(Op.I32LtS, Op.BrIf, 1);
       body.vec();
-      c.addTo(L.SRC, wide ? 32 : 16).addTo(L.DST, 16);
+      c.addTo(L.SRC, wide ? 32 : 16).addTo(L.DST, 4 * db);
       c.get(L.K).i32(4).op(Op.I32Sub).set(L.K);
       c.op(Op.Br, 0).op(Op.End, Op.End);
+      if (out === 'i16') {
+        // never in place: a tail of 1–3 values as one more vector ending at the run's end, over
+        // values already written (the same codes again) — rows of a padded layout are short
+        c.get(L.K).op(Op.I32Eqz).get(L.RUN).i32(4).op(Op.I32LtS).op(Op.I32Or).op(Op.I32Eqz, Op.If, VOID);
+        c.get(L.SRC).get(L.K).i32(4).op(Op.I32Sub).i32(wide ? 3 : 2).op(Op.I32Shl, Op.I32Add).set(L.SRC);
+        c.get(L.DST).get(L.K).i32(4).op(Op.I32Sub).i32(1).op(Op.I32Shl, Op.I32Add).set(L.DST);
+        body.vec();
+        c.addTo(L.SRC, wide ? 32 : 16).addTo(L.DST, 4 * db);
+        c.i32(0).set(L.K);
+        c.op(Op.End);
+      }
       c.op(Op.Block, VOID).op(Op.Loop, VOID);
       c.get(L.K).op(Op.I32Eqz, Op.BrIf, 1);
       body.scalar();
-      c.addTo(L.SRC, wide ? 8 : 4).addTo(L.DST, 4);
+      c.addTo(L.SRC, wide ? 8 : 4).addTo(L.DST, db);
       c.get(L.K).i32(1).op(Op.I32Sub).set(L.K);
       c.op(Op.Br, 0).op(Op.End, Op.End);
       c.addLocal(L.DST, L.DSKIP);
       c.countUp(L.C, L.WALK);
     }
     c.op(Op.End);
+    c.addLocal(L.DST, L.BSKIP);
     c.countUp(L.B, L.BLOCKS);
   }
   c.op(Op.End);
@@ -182,20 +228,27 @@ function clampAddScalar(c: Code, sv: number, slo: number, shi: number, zy: numbe
  * The fixed mode's double rounding (requant.ts `FixedMultiplier.apply`, gemmlowp) in SIMD:
  * x = sat32(acc) (i32x4.trunc_sat_f64x2_s_zero: accumulators are integers), or the kernel's int32
  * sums as they are; then mbqmVec; then y = min(max(r, lo), hi) + zy.
- * rqx(src, dst, blocks, walk, run, pPtr, hPtr, lPtr, zy, dstSkip): the walk of rqFunc; per channel c the
- * int32 triple {m, 2^ls, rs} at pPtr + 12c, the upper bound (int32) at hPtr + 4c, the lower at lPtr.
+ * rqx(src, dst, blocks, walk, run, pPtr, hPtr, lPtr, zy, dstSkip, blockSkip, shared): the walk
+ * and outputs of rqFunc; per channel c the int32 triple {m, 2^ls, rs} at pPtr + 12c, the upper
+ * bound (int32) at hPtr + 4c, the lower at lPtr.
  */
-export function rqFixedFunc(name: string, input: 'f64' | 'i32'): Func {
+export function rqFixedFunc(name: string, input: 'f64' | 'i32', out: 'i32' | 'i16' = 'i32'): Func {
   const wide = input === 'f64';
-  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'PP', 'HP', 'LP', 'ZY', 'DSKIP', 'B', 'C', 'K', 'SM', 'SLS', 'SRS', 'SMASK', 'SHALF', 'SHI', 'SLO', 'SV', 'VM', 'VLS', 'VMASK', 'VHALF', 'VHI', 'VLO', 'VZY', 'VN', 'VA', 'VH');
+  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'PP', 'HP', 'LP', 'ZY', 'DSKIP', 'BSKIP', 'SHARED', 'B', 'C', 'K', 'SM', 'SLS', 'SRS', 'SMASK', 'SHALF', 'SHI', 'SLO', 'SV', 'VM', 'VLS', 'VMASK', 'VHALF', 'VHI', 'VLO', 'VZY', 'VN', 'VA', 'VH');
   const c = new Code();
   c.get(L.LP).op(Op.I32Load).mem(2, 0).tee(L.SLO).simd(Simd.I32x4Splat).set(L.VLO);
   c.get(L.ZY).simd(Simd.I32x4Splat).set(L.VZY);
   c.i64(2 ** 30).simd(Simd.I64x2Splat).set(L.VN);
-  walk(c, L, wide, {
+  walk(c, L, wide, out, {
     channel: () => {
-      loadMbqm(c, () => c.get(L.PP).get(L.C).i32(12).op(Op.I32Mul, Op.I32Add), L);
-      c.get(L.HP).get(L.C).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).tee(L.SHI).simd(Simd.I32x4Splat).set(L.VHI);
+      loadMbqm(c, () => {
+        c.get(L.PP);
+        channelOf(c, L);
+        c.i32(12).op(Op.I32Mul, Op.I32Add);
+      }, L);
+      c.get(L.HP);
+      channelOf(c, L);
+      c.i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).tee(L.SHI).simd(Simd.I32x4Splat).set(L.VHI);
     },
     vec: () => {
       c.get(L.DST);
@@ -206,7 +259,7 @@ export function rqFixedFunc(name: string, input: 'f64' | 'i32'): Func {
       } else c.get(L.SRC).simd(Simd.Load).mem(2, 0);
       mbqmVec(c, L, L.VN, L.VA, L.VH);
       clampAddVec(c, L.VLO, L.VHI, L.VZY);
-      c.simd(Simd.Store).mem(2, 0);
+      storeVec(c, out, L.VA);
     },
     scalar: () => {
       c.get(L.DST);
@@ -216,11 +269,11 @@ export function rqFixedFunc(name: string, input: 'f64' | 'i32'): Func {
       mbqmScalar(c, L, L.SV);
       c.set(L.SV);
       clampAddScalar(c, L.SV, L.SLO, L.SHI, L.ZY);
-      c.op(Op.I32Store).mem(2, 0);
+      storeScalar(c, out);
     },
   });
   c.op(Op.End);
-  return { name, params: 10, locals: [...Array<number>(11).fill(I32), ...Array<number>(10).fill(V128)], body: c };
+  return { name, params: 12, locals: [...Array<number>(11).fill(I32), ...Array<number>(10).fill(V128)], body: c };
 }
 
 /**
@@ -291,7 +344,7 @@ export function addFixedFunc(name: string): Func {
   return { name, params: 9, locals: [...Array<number>(19).fill(I32), ...Array<number>(21).fill(V128)], body: c };
 }
 
-export type RqFn = (src: number, dst: number, blocks: number, walk: number, run: number, mPtr: number, hPtr: number, lPtr: number, zy: number, dstSkip?: number) => void;
+export type RqFn = (src: number, dst: number, blocks: number, walk: number, run: number, mPtr: number, hPtr: number, lPtr: number, zy: number, dstSkip?: number, blockSkip?: number, shared?: number) => void;
 
 export interface FixedChannels {
   /** per channel: the multiplier m0·2^(32−bits), 2^ls (wrapping int32, 0 past 31), the right shift */
@@ -307,14 +360,15 @@ interface Instance {
   rq: RqFn;
   rqx: RqFn;
   addx: AddFn;
+  quant: RqFn;
 }
 
 let instance: Instance | null | undefined;
 
 function rqInstance(): Instance | null {
   if (instance === undefined) {
-    const made = instantiate<{ rq: RqFn; rqx: RqFn; addx: AddFn }>([rqFunc('rq', 'f64'), rqFixedFunc('rqx', 'f64'), addFixedFunc('addx')]);
-    instance = made && { memory: made.memory, rq: made.exports.rq, rqx: made.exports.rqx, addx: made.exports.addx };
+    const made = instantiate<{ rq: RqFn; rqx: RqFn; addx: AddFn; quant: RqFn }>([rqFunc('rq', 'f64'), rqFixedFunc('rqx', 'f64'), addFixedFunc('addx'), rqFunc('quant', 'f32q')]);
+    instance = made && { memory: made.memory, rq: made.exports.rq, rqx: made.exports.rqx, addx: made.exports.addx, quant: made.exports.quant };
   }
   return instance;
 }
@@ -394,6 +448,39 @@ export function requantizeFloatWasm(acc: Float64Array, y: Int32Array, blocks: nu
   return true;
 }
 
+/**
+ * QuantizeLinear (qmath.ts quantizeLinear) of n float32 values with one scale and zero point, in
+ * WebAssembly SIMD: v = f32(x / s) (f32x4.div), v = lo < v ? v : lo (a NaN becomes lo, as MAXPS
+ * does), v = hi < v ? hi : v, code = roundHalfEven(v) + z — the JS loop's operations, so its codes
+ * (held by a test). lo, hi: the code range minus z. False (nothing written) where the bounds or z
+ * are not exact float32 integers, or WebAssembly SIMD is unavailable.
+ */
+export function quantizeFloatWasm(x: Float32Array, y: Int32Array, n: number, s: number, lo: number, hi: number, z: number): boolean {
+  if (!exactF32(lo) || !exactF32(hi) || !exactF32(z)) return false;
+  const inst = rqInstance();
+  if (!inst) return false;
+  const chunk = Math.min(n, CHUNK);
+  const src = 64;
+  const dst = src + 4 * chunk;
+  const end = dst + 4 * chunk;
+  const have = inst.memory.buffer.byteLength;
+  if (end > have) inst.memory.grow(Math.ceil((end - have) / PAGE));
+  const buf = inst.memory.buffer;
+  const p = new Float32Array(buf, 0, 3);
+  p[0] = s;
+  p[1] = hi;
+  p[2] = lo;
+  const xv = new Float32Array(buf, src, chunk);
+  const yv = new Int32Array(buf, dst, chunk);
+  for (let at = 0; at < n; at += chunk) {
+    const k = Math.min(chunk, n - at);
+    xv.set(x.subarray(at, at + k));
+    inst.quant(src, dst, 1, 1, k, 0, 4, 8, z);
+    y.set(yv.subarray(0, k), at);
+  }
+  return true;
+}
+
 /** Writes the fixed mode's channel records {m, 2^ls, rs} at `at` (rqFixedFunc's pPtr layout). */
 export function writeFixedChannels(buf: ArrayBuffer, at: number, f: FixedChannels, channels: number): void {
   const rec = new Int32Array(buf, at, 3 * channels);
@@ -437,16 +524,8 @@ export interface FixedConstants {
 export function addFixedWasm(a: Int32Array, b: Int32Array, y: Int32Array, n: number, ma: FixedConstants, mb: FixedConstants, mo: FixedConstants, za: number, zb: number, ls: number, zc: number, lo: number, hi: number): boolean {
   const inst = rqInstance();
   if (!inst) return false;
-  const chunk = Math.min(n, CHUNK);
   const pPtr = 0;
-  const aPtr = 64;
-  const bPtr = aPtr + 4 * chunk;
-  const dst = bPtr + 4 * chunk;
-  const end = dst + 4 * chunk;
-  const have = inst.memory.buffer.byteLength;
-  if (end > have) inst.memory.grow(Math.ceil((end - have) / PAGE));
-  const buf = inst.memory.buffer;
-  const p = new Int32Array(buf, pPtr, 11);
+  const p = new Int32Array(inst.memory.buffer, pPtr, 11);
   [ma, mb, mo].forEach((f, i) => {
     p[3 * i] = f.m;
     p[3 * i + 1] = f.lsMul;
@@ -454,15 +533,91 @@ export function addFixedWasm(a: Int32Array, b: Int32Array, y: Int32Array, n: num
   });
   p[9] = lo - zc;
   p[10] = hi - zc;
+  return pairChunks(inst.memory, 64, a, b, y, n, (aPtr, bPtr, dst, k) => {
+    inst.addx(aPtr, bPtr, dst, k, pPtr, za, zb, ls, zc);
+    return true;
+  });
+}
+
+/**
+ * Runs `fn` over a and b in chunks of up to CHUNK values, copied into `memory` from byte `at` on
+ * (the memory grown to fit), each chunk's int32 results from `dst` into y; false as soon as fn
+ * returns false (y then partly written).
+ */
+function pairChunks(memory: WebAssembly.Memory, at: number, a: Int32Array, b: Int32Array, y: Int32Array, n: number, fn: (aPtr: number, bPtr: number, dst: number, k: number) => boolean): boolean {
+  const chunk = Math.min(n, CHUNK);
+  const aPtr = at;
+  const bPtr = aPtr + 4 * chunk;
+  const dst = bPtr + 4 * chunk;
+  const end = dst + 4 * chunk;
+  const have = memory.buffer.byteLength;
+  if (end > have) memory.grow(Math.ceil((end - have) / PAGE));
+  const buf = memory.buffer;
   const av = new Int32Array(buf, aPtr, chunk);
   const bv = new Int32Array(buf, bPtr, chunk);
   const yv = new Int32Array(buf, dst, chunk);
-  for (let at = 0; at < n; at += chunk) {
-    const k = Math.min(chunk, n - at);
-    av.set(a.subarray(at, at + k));
-    bv.set(b.subarray(at, at + k));
-    inst.addx(aPtr, bPtr, dst, k, pPtr, za, zb, ls, zc);
-    y.set(yv.subarray(0, k), at);
+  for (let from = 0; from < n; from += chunk) {
+    const k = Math.min(chunk, n - from);
+    av.set(a.subarray(from, from + k));
+    bv.set(b.subarray(from, from + k));
+    if (!fn(aPtr, bPtr, dst, k)) return false;
+    y.set(yv.subarray(0, k), from);
   }
   return true;
+}
+
+/**
+ * addt(a, b, dst, n, table, amin, bmin) → −1, or the first i whose operands fall outside the
+ * table (nothing written from there): dst[i] = table[(a[i] − amin)·256 + (b[i] − bmin)] (int32
+ * codes, an int32 table of 256 × 256) — a float-mode Add of two 8-bit operands as the table
+ * sim/qops.ts builds from ORT's arithmetic. Why WebAssembly: the codes come from kernel memories,
+ * and a JS loop over views of WebAssembly memory runs at about half the speed of one over plain
+ * arrays.
+ */
+function addLookupFunc(name: string): Func {
+  const L = slots('A', 'B', 'DST', 'N', 'T', 'AMIN', 'BMIN', 'I', 'U', 'W');
+  const c = new Code();
+  c.i32(0).set(L.I);
+  c.op(Op.Block, VOID).op(Op.Loop, VOID);
+  c.get(L.I).get(L.N).op(Op.I32GeU, Op.BrIf, 1);
+  c.get(L.A).op(Op.I32Load).mem(2, 0).get(L.AMIN).op(Op.I32Sub).set(L.U);
+  c.get(L.B).op(Op.I32Load).mem(2, 0).get(L.BMIN).op(Op.I32Sub).set(L.W);
+  c.get(L.U).get(L.W).op(Op.I32Or).i32(8).op(Op.I32ShrU).op(Op.If, VOID).get(L.I).op(RETURN).op(Op.End);
+  c.get(L.DST).get(L.T).get(L.U).i32(8).op(Op.I32Shl).get(L.W).op(Op.I32Or).i32(2).op(Op.I32Shl, Op.I32Add).op(Op.I32Load).mem(2, 0).op(Op.I32Store).mem(2, 0);
+  c.addTo(L.A, 4).addTo(L.B, 4).addTo(L.DST, 4).addTo(L.I, 1);
+  c.op(Op.Br, 0).op(Op.End, Op.End);
+  c.i32(-1);
+  c.op(Op.End);
+  return { name, params: 7, results: [I32], locals: [I32, I32, I32], body: c };
+}
+
+/** return (beyond nets/wasm-binary.ts's table) */
+const RETURN = 0x0f;
+
+type AddLookupFn = (a: number, b: number, dst: number, n: number, table: number, amin: number, bmin: number) => number;
+
+let lookup: { memory: WebAssembly.Memory; addt: AddLookupFn; table: Int32Array | null } | null | undefined;
+
+const TABLE_BYTES = 4 * 65536;
+
+/**
+ * y[i] = table[(a[i] − amin)·256 + (b[i] − bmin)] for i < n in WebAssembly (addLookupFunc), in
+ * chunks; false where WebAssembly is unavailable or an operand falls outside the table (the
+ * caller then runs its own loop, which covers every value).
+ */
+export function addLookupWasm(a: Int32Array, b: Int32Array, y: Int32Array, n: number, table: Int32Array, amin: number, bmin: number): boolean {
+  if (lookup === undefined) {
+    const made = instantiate<{ addt: AddLookupFn }>([addLookupFunc('addt')]);
+    lookup = made && { memory: made.memory, addt: made.exports.addt, table: null };
+  }
+  const inst = lookup;
+  if (!inst) return false;
+  const have = inst.memory.buffer.byteLength;
+  if (TABLE_BYTES > have) inst.memory.grow(Math.ceil((TABLE_BYTES - have) / PAGE));
+  // the table stays in memory between calls (sim/qops.ts caches tables: the same one is the same object)
+  if (inst.table !== table) {
+    new Int32Array(inst.memory.buffer, 0, 65536).set(table);
+    inst.table = table;
+  }
+  return pairChunks(inst.memory, TABLE_BYTES, a, b, y, n, (aPtr, bPtr, dst, k) => inst.addt(aPtr, bPtr, dst, k, 0, amin, bmin) < 0);
 }

@@ -9,7 +9,9 @@ import type { Tensor } from '../nets/graph.js';
 import type { QLayer, QLayoutLayer, QLinearLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import { transposeData, upsampleNearest } from '../nets/fp32-tensor.js';
 import type { OverflowReport } from './kernels/accumulator.js';
-import type { PreparedConvInt, PreparedGemmInt } from './kernels/linear.js';
+import type { AccumulationOrder } from './kernels/accumulator.js';
+import type { ConvIntSpec, PreparedConvInt, PreparedGemmInt } from './kernels/linear.js';
+import { KernelArena } from './kernels/wasm.js';
 import type { PoolAttrs } from './qops.js';
 import type { QExecOptions } from './qexec-types.js';
 
@@ -112,6 +114,53 @@ export function fusablePools(net: QuantizedNetwork, opts: Pick<QExecOptions, 'on
 }
 
 
+export const DEFAULT_ORDER: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
+
+/** What every integer kernel of a conv / gemm layer takes, but its shapes and weights */
+export type DenseCommon = Omit<ConvIntSpec, 'xShape' | 'w' | 'wShape' | 'strides' | 'pads' | 'dilations' | 'group'>;
+
+/** DenseCommon of a conv / gemm layer whose input is quantized as xq. */
+export function linearCommon(layer: QLinearLayer, xq: QParams, opts: Pick<QExecOptions, 'acc' | 'order' | 'form'>): DenseCommon {
+  const w = layer.weight;
+  return {
+    zx: xq.zeroPoint[0],
+    zw: w.q.zeroPoint,
+    bias: layer.bias,
+    acc: layer.accBits ? { ...opts.acc, bits: layer.accBits } : opts.acc,
+    order: opts.order ?? DEFAULT_ORDER,
+    form: opts.form ?? 'raw',
+    xBits: xq.bits,
+    xSigned: xq.signed,
+    wBits: w.q.bits,
+    wSigned: w.q.signed,
+  };
+}
+
+/**
+ * Convs that may hand their codes straight to the next conv (QuantizedRunner's hand-off): conv P
+ * → C where C alone reads P's output, as its input, and P's output is not a graph output nor
+ * LUT-activated (the codes the kernel writes are final). `next`: P → C; `chain`: each such conv →
+ * the first of its chain (the kernels of a chain share one WebAssembly memory). The graph alone
+ * decides these; whether a run hands codes on also depends on its options and shapes.
+ */
+export function convChains(net: QuantizedNetwork): { next: Map<string, QLinearLayer>; chain: Map<string, string> } {
+  const readers = new Map<string, QLayer[]>();
+  for (const l of net.layers) for (const x of l.inputs) readers.set(x, [...(readers.get(x) ?? []), l]);
+  const graphOut = new Set(net.outputs.map((o) => o.name));
+  const next = new Map<string, QLinearLayer>();
+  const chain = new Map<string, string>();
+  for (const l of net.layers) {
+    if (l.kind !== 'conv' || l.activation.kind === 'lut' || graphOut.has(l.output)) continue;
+    const r = readers.get(l.output);
+    if (r?.length !== 1 || r[0].kind !== 'conv' || r[0].inputs[0] !== l.output || r[0].inputs.includes(l.output, 1)) continue;
+    next.set(l.name, r[0]);
+    // layers come in topological order: P's chain is known before C's
+    chain.set(r[0].name, chain.get(l.name) ?? l.name);
+    chain.set(l.name, chain.get(l.name) ?? l.name);
+  }
+  return { next, chain };
+}
+
 export function poolAttrs(l: QPoolLayer): PoolAttrs {
   return { kernel: l.kernel, strides: l.strides, pads: l.pads, dilations: l.dilations, ceilMode: l.ceilMode, countIncludePad: l.countIncludePad };
 }
@@ -188,6 +237,14 @@ export class PreparedLayers {
   private readonly gemms = new Map<QLinearLayer, PreparedGemmInt[]>();
   private readonly parts = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();
   private readonly safeBits = new Map<QLinearLayer, number>();
+  private readonly arenas = new Map<string, KernelArena>();
+
+  /** the WebAssembly memory of a chain of convs (convChains), by its first layer's name */
+  arena(chain: string): KernelArena {
+    let a = this.arenas.get(chain);
+    if (!a) this.arenas.set(chain, (a = new KernelArena()));
+    return a;
+  }
 
   /** bounds.ts minSafeAccBits of a layer: a pass over its weights, so once per network */
   minSafeBits(layer: QLinearLayer, make: () => number): number {

@@ -24,9 +24,9 @@ import { transposeData } from '../nets/fp32-tensor.js';
 import type { Tensor } from '../nets/graph.js';
 import type { QActivation, QLayer, QLinearLayer, QMatMulLayer, QParams, QPoolLayer, QuantizedNetwork } from '../qnet/network.js';
 import type { SwampReport } from './kernels/fp-dot.js';
-import type { AccumulationOrder, AccumulatorSpec, OverflowReport } from './kernels/accumulator.js';
+import type { AccumulatorSpec, OverflowReport } from './kernels/accumulator.js';
 import { minSafeAccBits } from './kernels/bounds.js';
-import { prepareConvInt, prepareGemmInt, type ConvIntSpec, type GemmIntSpec } from './kernels/linear.js';
+import { prepareConvInt, prepareGemmInt, type GemmIntSpec, type Handoff, type PreparedConvInt } from './kernels/linear.js';
 import type { FusedRequant } from './kernels/simd.js';
 import { splitConvAccumulate, splitGemmAccumulate } from './kernels/split-input.js';
 import { channelGroups, isSplit, linearInputScale } from '../qnet/split.js';
@@ -39,17 +39,15 @@ import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, plain2x2Pool, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
 import { snapToFormat } from '../qnet/formats/descriptor.js';
 import { execFormat, type FormatContext } from './qexec-formats.js';
-import { broadcastBatches, dtypeOfQ, fromTensor, fusablePools, intVal, isInt, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, shapeOp, toTensor, type IntVal, type Val } from './qexec-values.js';
+import { broadcastBatches, convChains, DEFAULT_ORDER, dtypeOfQ, fromTensor, fusablePools, intVal, isInt, linearCommon, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, shapeOp, toTensor, type DenseCommon, type IntVal, type Val } from './qexec-values.js';
 import { clampCodes, fixedRequantChannels, floatRequantChannels, requantize, requantParams, requantTarget } from '../qnet/requant.js';
 
 export type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
 
 export { PreparedLayers, toTensor };
 
-const DEFAULT_ORDER: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
 
 /** a linear layer's arithmetic without its geometry (a 1×1 kernel's arrival order is its channels' in any kOrder) */
-type DenseCommon = Omit<ConvIntSpec, 'xShape' | 'w' | 'wShape' | 'strides' | 'pads' | 'dilations' | 'group'>;
 
 /**
  * The executor one layer at a time: `bind(feeds)`, then `step(i)` for every layer in order (a
@@ -80,6 +78,12 @@ export class QuantizedRunner {
   private readonly prepooled = new WeakSet<Val>();
   /** the graph's output names: their values must outlive the run (never a view of a kernel's memory) */
   private graphOutputs = new Set<string>();
+  /** convs that may hand their codes to the next conv, and their chains' memories (convChains) */
+  private chains: ReturnType<typeof convChains> = { next: new Map(), chain: new Map() };
+  /** values whose codes went straight into the next conv's operand input: no data of their own */
+  private readonly handedOff = new WeakSet<Val>();
+  /** set while run() drives every step (a step driven from outside may bring its own accumulation, which reads its input) */
+  private chained = false;
 
   constructor(
     private readonly net: QuantizedNetwork,
@@ -125,7 +129,12 @@ export class QuantizedRunner {
 
   run(feeds: Record<string, Tensor>): QExecResult {
     this.bind(feeds);
-    this.net.layers.forEach((layer, idx) => this.step(idx));
+    this.chained = true;
+    try {
+      this.net.layers.forEach((layer, idx) => this.step(idx));
+    } finally {
+      this.chained = false;
+    }
     return this.result();
   }
 
@@ -155,6 +164,7 @@ export class QuantizedRunner {
     this.lastUse = lastUse;
     this.poolAfter = fusablePools(this.net, this.opts);
     this.graphOutputs = new Set(net.outputs.map((o) => o.name));
+    this.chains = convChains(net);
   }
 
   /**
@@ -350,24 +360,10 @@ export class QuantizedRunner {
     const x = this.int(layer.inputs[0], layer);
     const xq = this.q(layer.inputs[0], layer);
     const w = layer.weight;
-    const acc: AccumulatorSpec = layer.accBits ? { ...this.opts.acc, bits: layer.accBits } : this.opts.acc;
-    const order = this.opts.order ?? DEFAULT_ORDER;
-    const form = this.opts.form ?? 'raw';
     // per channel group (qnet/split.ts) only on the reduction axis: conv with group 1 axis 1, 2-D gemm the last
     const split = isSplit(xq);
     if (split && !(layer.kind === 'conv' ? layer.group === 1 && xq.axis === 1 : w.shape.length === 2 && xq.axis === x.shape.length - 1)) throw new ModelError([{ node: layer.name, op: layer.kind, message: 'the input must be quantized per tensor, or per channel group on the reduction axis' }]);
-    const common = {
-      zx: xq.zeroPoint[0],
-      zw: w.q.zeroPoint,
-      bias: layer.bias,
-      acc,
-      order,
-      form,
-      xBits: xq.bits,
-      xSigned: xq.signed,
-      wBits: w.q.bits,
-      wSigned: w.q.signed,
-    };
+    const common = linearCommon(layer, xq, this.opts);
     if (this.opts.zeros && !split && (layer.kind === 'conv' || w.shape.length === 2)) {
       const conv = layer.kind === 'conv' ? { strides: layer.strides, pads: layer.pads, dilations: layer.dilations, group: layer.group } : undefined;
       const z = linearZeroCounts(x, xq.zeroPoint[0], { data: w.data, shape: w.shape, zp: w.q.zeroPoint }, conv, this.opts.zeroVectors);
@@ -391,35 +387,30 @@ export class QuantizedRunner {
       const fzDense = xShape[2] === 1 && xShape[3] === 1 && layer.group === 1 && layer.pads.every((p) => p === 0) && w.shape[2] === 1 && w.shape[3] === 1 ? this.fusedRequant(layer, nOut) : null;
       const dense = fzDense && this.denseTransposed(layer, x.data, xShape[0], xShape[1], nOut, common, fzDense);
       if (dense) return this.finishCodes(layer, dense.report, [xShape[0], nOut, 1, 1], dense.codes, info);
-      const prep = this.prepared.conv(layer, xShape, () =>
-        prepareConvInt({
-          ...common,
-          xShape,
-          w: w.data,
-          wShape: w.shape as [number, number, number, number],
-          strides: layer.strides,
-          pads: layer.pads,
-          dilations: layer.dilations,
-          group: layer.group,
-        }),
-      );
+      const prep = this.convPrep(layer, xShape, common);
       const fz = this.fusedRequant(layer, nOut);
       const poolLayer = fz && this.poolAfter.get(layer.name);
       const pooled = poolLayer ? plain2x2Pool(prep.outShape, poolAttrs(poolLayer)) : undefined;
+      const handed = this.handedOff.has(x);
       if (fz) {
         const [n, c, oh, ow] = prep.outShape;
         const shape = pooled ? [n, c, pooled.h, pooled.w] : [n, c, oh, ow];
-        // the codes left where the kernel wrote them (no copy out) unless they must outlive this run: graph outputs, observers
-        const inPlace = !this.opts.onLayer && !this.graphOutputs.has(layer.output);
-        const into = inPlace ? null : this.alloc(numel(shape));
-        const r = prep.runCodesView(x.data, fz, pooled ?? undefined, into);
+        const next = this.chains.next.get(layer.name);
+        const to = next && !pooled && prep.fused ? this.handTo(layer, next, prep.outShape) : null;
+        // the codes left where the kernel wrote them (no copy out) unless they must outlive this run
+        // (graph outputs, observers) or the next conv, whose kernel shares this memory, may move them
+        const inPlace = !next && !this.opts.onLayer && !this.graphOutputs.has(layer.output);
+        const into = to || inPlace ? null : this.alloc(numel(shape));
+        const r = handed ? prep.runAccepted(fz, pooled ?? undefined, into, to ?? undefined) : prep.runCodesView(x.data, fz, pooled ?? undefined, into, to ?? undefined);
         if (r) {
           const v = this.finishCodes(layer, r.report, shape, r.codes, info);
           if (pooled) this.prepooled.add(v);
+          if (to) this.handedOff.add(v);
           return v;
         }
         if (into) this.unalloc(into);
       }
+      if (handed) throw new InvariantError(`layer '${layer.name}': its input was handed on, but it does not run fused`);
       const r = prep.run(x.data);
       accs = r.acc;
       outShape = r.outShape;
@@ -458,6 +449,33 @@ export class QuantizedRunner {
       }
     }
     return this.finishLinear(layer, { acc: accs, outShape, rqShape, overflow: report }, info);
+  }
+
+  /** A conv layer prepared for input shape xShape (its chain's memory, where it has one). */
+  private convPrep(layer: QLinearLayer, xShape: readonly [number, number, number, number], common: DenseCommon): PreparedConvInt {
+    const w = layer.weight;
+    const chain = this.chains.chain.get(layer.name);
+    return this.prepared.conv(layer, xShape, () =>
+      prepareConvInt(
+        { ...common, xShape, w: w.data, wShape: w.shape as [number, number, number, number], strides: layer.strides, pads: layer.pads, dilations: layer.dilations, group: layer.group },
+        chain === undefined ? undefined : this.prepared.arena(chain),
+      ),
+    );
+  }
+
+  /**
+   * Conv `next`'s operand input readied for conv p's codes (p's output, of shape `shape`: next's
+   * input) — the hand-off: p's requant writes them there as int16, no codes of its own, no fill —
+   * or null where this run cannot: a step driven from outside, observers or per-value statistics
+   * that read the codes, a split input, 1×1 images (next runs as a dense layer), next not on the
+   * fused path.
+   */
+  private handTo(p: QLinearLayer, next: QLinearLayer, shape: readonly [number, number, number, number]): Handoff | null {
+    if (!this.chained || this.opts.onLayer || this.opts.compression || this.opts.zeros) return null;
+    const xq = this.q(p.output, p);
+    if (isSplit(xq) || shape[2] * shape[3] === 1 || !this.fusedRequant(next, next.weight.shape[0])) return null;
+    const { qmin, qmax } = qRange(xq);
+    return this.convPrep(next, shape, linearCommon(next, xq, this.opts)).accept(qmin, qmax);
   }
 
   /**

@@ -48,7 +48,7 @@ import type { QActivation, QParams } from '../qnet/network.js';
 import { buildLut } from '../qnet/lut.js';
 import { fma32, qRange, quantizeValue, roundHalfEven } from '../qnet/qmath.js';
 import { FixedMultiplier, quantizeMultiplier, type RequantConfig } from '../qnet/requant.js';
-import { addFixedWasm } from '../qnet/requant-wasm.js';
+import { addFixedWasm, addLookupWasm } from '../qnet/requant-wasm.js';
 import { applyActivation, checkLen, NONE, numel, outBuf, scalarParams, type QResult, type QTensorView } from './qops-common.js';
 
 export type { QResult, QTensorView } from './qops-common.js';
@@ -200,13 +200,13 @@ export function qlinearAdd(a: QTensorView, b: QTensorView, yq: QParams, cfg: Req
     const pq = qRange(swap ? b.q : a.q);
     const sq = qRange(swap ? a.q : b.q);
     const table = pq.qmax - pq.qmin < 256 && sq.qmax - sq.qmin < 256 ? addTable(`${rp} ${rs} ${fixed} ${qmin} ${qmax} ${pq.qmin} ${sq.qmin}`, n, pq.qmin, sq.qmin, one) : null;
-    if (table) {
+    if (table && !addLookupWasm(pd, sd, y, n, table, pq.qmin, sq.qmin)) {
       for (let i = 0; i < n; i++) {
         const u = pd[i] - pq.qmin;
         const w = sd[i] - sq.qmin;
         y[i] = (u | w) >>> 8 === 0 ? table[(u << 8) | w] : one(pd[i], sd[i]);
       }
-    } else for (let i = 0; i < n; i++) y[i] = one(pd[i], sd[i]);
+    } else if (!table) for (let i = 0; i < n; i++) y[i] = one(pd[i], sd[i]);
   } else {
     const bits = cfg.multiplierBits ?? 32;
     const rounding = cfg.rounding ?? 'double';

@@ -37,9 +37,11 @@ import { intRange, type OverflowReport } from './accumulator.js';
 import { runBlocks } from './blocks.js';
 import { convGeometry, fillOperands, gemmGeometry, operandLayout, type Geometry, type OperandLayout } from './geometry.js';
 import { Prepared, type LinearIntSpec } from './prepared.js';
-import { runSimd, runSimdCodes, type FusedPool, type FusedRequant } from './simd.js';
+import { runSimd, runSimdCodes, type FusedPool, type FusedRequant, type Handoff } from './simd.js';
+import type { KernelArena } from './wasm.js';
 
 export type { LinearIntSpec } from './prepared.js';
+export type { Handoff } from './simd.js';
 
 export interface ConvIntArgs extends LinearIntSpec {
   /** NCHW */
@@ -110,6 +112,8 @@ export interface PreparedConvInt {
   readonly proved: boolean;
   /** which implementation computes the products: WebAssembly SIMD or the Float64 loops */
   readonly kernel: 'wasm' | 'js';
+  /** whether runCodes / runCodesView run (the proved SIMD path without a z_w term) */
+  readonly fused: boolean;
   run(x: Int32Array, out?: Float64Array): ConvIntResult;
   /**
    * run() with the float-mode requantization fused (simd.ts runSimdCodes): the codes into
@@ -122,7 +126,16 @@ export interface PreparedConvInt {
    * runCodes() without the copy: the codes as a view of the kernel's WebAssembly memory, valid
    * until this prepared layer runs again (into an array of the caller's with `into`).
    */
-  runCodesView(x: Int32Array, fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into?: Int32Array | null): { report: OverflowReport; codes: Int32Array } | null;
+  runCodesView(x: Int32Array, fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into?: Int32Array | null, to?: Handoff): { report: OverflowReport; codes: Int32Array } | null;
+  /**
+   * Readies this layer to take its input as codes the conv before it hands on (runCodesView's
+   * `to`: written straight into this layer's operand input, as int16), codes in [lo, hi]; null
+   * where it cannot (not on the fused SIMD path, or codes outside its input's range) — then it
+   * needs its input as codes. Both layers' kernels must share a KernelArena.
+   */
+  accept(lo: number, hi: number): Handoff | null;
+  /** runCodesView() on the input handed on after accept() (no x). */
+  runAccepted(fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into?: Int32Array | null, to?: Handoff): { report: OverflowReport; codes: Int32Array };
 }
 
 /** A gemm layer prepared for repeated runs. */
@@ -157,19 +170,20 @@ function fusable(prep: Prepared): boolean {
 }
 
 /** runLayer with the requantization fused; the caller checked fusable(prep). */
-function runLayerCodes(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, fr: FusedRequant, codes: Int32Array | null, pool?: FusedPool): { report: OverflowReport; codes: Int32Array } {
+function runLayerCodes(prep: Prepared, geo: Geometry, lay: OperandLayout, x: Int32Array, fr: FusedRequant, codes: Int32Array | null, pool?: FusedPool, to?: Handoff): { report: OverflowReport; codes: Int32Array } {
   const dot = prep.dot!;
   const buf = dot.begin(lay.length, geo.positions, false, x.length);
   buf.posBase.set(geo.posBase);
   if (!dot.fill(x, lay, buf.input)) fillOperands(buf.input, x, lay);
-  return runSimdCodes(prep, geo, fr, codes, pool);
+  return runSimdCodes(prep, geo, fr, codes, pool, to);
 }
 
 /**
  * Prepares a conv layer: validates it, runs the bound analysis, lays the weights out in arrival
- * order. The weights are copied: later changes to `spec.w` do not reach the prepared layer.
+ * order. The weights are copied: later changes to `spec.w` do not reach the prepared layer. Its
+ * SIMD kernel's memory is `arena` where given (layers handing codes on share one), else its own.
  */
-export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
+export function prepareConvInt(spec: ConvIntSpec, arena?: KernelArena): PreparedConvInt {
   const [n, c, h, wd] = spec.xShape;
   const [oc, icg, kh, kw] = spec.wShape;
   const [sh, sw] = spec.strides;
@@ -185,23 +199,29 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
   const cg = convGeometry(spec.xShape, spec.wShape, spec.strides, spec.pads, spec.dilations, group, spec.order.kOrder);
   if (typeof cg === 'string') throw new ModelError(`conv ${cg}`);
   const geo = cg.geo;
-  const prep = new Prepared(spec, spec.w, geo);
+  const prep = new Prepared(spec, spec.w, geo, arena);
   const xr = intRange(spec.xBits, spec.xSigned);
   const lay = operandLayout(spec.form, spec.zx, xr.lo, xr.hi, n * c, h, wd, spec.pads);
   const outShape = cg.outShape;
-  const codesRun = (x: Int32Array, fr: FusedRequant, pool: { readonly h: number; readonly w: number } | undefined, into: Int32Array | null): { report: OverflowReport; codes: Int32Array } | null => {
-    invariant(x.length === n * c * h * wd, `x has ${x.length} elements for shape [${spec.xShape}]`);
+  const fusedPool = (pool: { readonly h: number; readonly w: number } | undefined, into: Int32Array | null): FusedPool | undefined => {
     const [, , oh, ow] = outShape;
     const fp = pool && { n, oh, ow, ph: pool.h, pw: pool.w };
     invariant(!fp || (2 * fp.ph <= oh && 2 * fp.pw <= ow), `pool ${fp?.ph}×${fp?.pw} does not fit a ${oh}×${ow} output`);
     const want = fp ? n * oc * fp.ph * fp.pw : geo.outLength;
     invariant(into === null || into.length === want, `codes has ${into?.length} elements, the layer ${want}`);
-    return fusable(prep) ? runLayerCodes(prep, geo, lay, x, fr, into, fp) : null;
+    return fp;
   };
+  const codesRun = (x: Int32Array, fr: FusedRequant, pool: { readonly h: number; readonly w: number } | undefined, into: Int32Array | null, to?: Handoff): { report: OverflowReport; codes: Int32Array } | null => {
+    invariant(x.length === n * c * h * wd, `x has ${x.length} elements for shape [${spec.xShape}]`);
+    const fp = fusedPool(pool, into);
+    return fusable(prep) ? runLayerCodes(prep, geo, lay, x, fr, into, fp, to) : null;
+  };
+  let accepted = false;
   return {
     outShape,
     proved: prep.proved,
     kernel: prep.dot ? 'wasm' : 'js',
+    fused: fusable(prep),
     run(x: Int32Array, out?: Float64Array): ConvIntResult {
       invariant(x.length === n * c * h * wd, `x has ${x.length} elements for shape [${spec.xShape}]`);
       const r = runLayer(prep, geo, lay, x, out);
@@ -210,8 +230,19 @@ export function prepareConvInt(spec: ConvIntSpec): PreparedConvInt {
     runCodes(x: Int32Array, fr: FusedRequant, codes: Int32Array, pool?: { readonly h: number; readonly w: number }): OverflowReport | null {
       return codesRun(x, fr, pool, codes)?.report ?? null;
     },
-    runCodesView(x: Int32Array, fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into: Int32Array | null = null): { report: OverflowReport; codes: Int32Array } | null {
-      return codesRun(x, fr, pool, into);
+    runCodesView(x: Int32Array, fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into: Int32Array | null = null, to?: Handoff): { report: OverflowReport; codes: Int32Array } | null {
+      return codesRun(x, fr, pool, into, to);
+    },
+    accept(lo: number, hi: number): Handoff | null {
+      if (!fusable(prep) || lo < lay.lo || hi > lay.hi || lo - lay.sub < -32768 || hi - lay.sub > 32767) return null;
+      prep.dot!.acceptInput(lay, geo.posBase);
+      accepted = true;
+      return { dot: prep.dot!, layout: lay, channels: c };
+    },
+    runAccepted(fr: FusedRequant, pool?: { readonly h: number; readonly w: number }, into: Int32Array | null = null, to?: Handoff): { report: OverflowReport; codes: Int32Array } {
+      invariant(accepted, 'runAccepted without accept()');
+      accepted = false;
+      return runSimdCodes(prep, geo, fr, into, fusedPool(pool, into), to);
     },
   };
 }

@@ -19,7 +19,7 @@ import { channelBounds } from './bounds.js';
 import { PsumTiles } from './psum-wasm.js';
 import { KernelState } from './checked.js';
 import { receptiveSums, type Geometry } from './geometry.js';
-import { DotLayer } from './wasm.js';
+import { DotLayer, type KernelArena } from './wasm.js';
 
 export interface LinearIntSpec {
   /** input zero point (scalar) */
@@ -77,7 +77,7 @@ export class Prepared {
   /** the per-add partial-sum tiles in WebAssembly (psum-wasm.ts), where the psum kernel runs and its policy is modelled there */
   readonly psumTiles: PsumTiles | null = null;
 
-  constructor(a: LinearIntSpec, w: Int32Array, geo: Geometry) {
+  constructor(a: LinearIntSpec, w: Int32Array, geo: Geometry, arena?: KernelArena) {
     const { nOut, k: K } = geo;
     const raw = a.form === 'raw';
     const perTensorZw = a.zw.length === 1;
@@ -159,7 +159,7 @@ export class Prepared {
       const sub = raw ? 0 : a.zx;
       let fits = xr.lo - sub >= -32768 && xr.hi - sub <= 32767;
       for (let i = 0; fits && i < wSeq.length; i++) if (wSeq[i] < -32768 || wSeq[i] > 32767) fits = false;
-      if (fits) this.dot = DotLayer.create(wSeq, nOut, K, geo.group, stepEnd, init, kOff);
+      if (fits) this.dot = DotLayer.create(wSeq, nOut, K, geo.group, stepEnd, init, kOff, arena);
       this.vecEpilogue = this.checked && this.bits <= 32 && bounds.magnitude < 2 ** 31 && 2 ** (this.bits - 1) + psumMag < 2 ** 31;
     }
   }

@@ -8,13 +8,14 @@
  */
 import { applyPolicy, POLICY_SATURATE, POLICY_WRAP, type OverflowReport } from './accumulator.js';
 import { overflowReport, recordEvents, type KernelState } from './checked.js';
-import type { Geometry } from './geometry.js';
+import type { Geometry, OperandLayout } from './geometry.js';
 import type { Prepared } from './prepared.js';
 import type { DotLayer } from './wasm.js';
 import { invariant } from '../../nets/errors.js';
 import type { FixedChannels } from '../../qnet/requant-wasm.js';
 
 const EMPTY_F64 = new Float64Array(0);
+const EMPTY_I32 = new Int32Array(0);
 
 /**
  * The checked accumulator for channel c and positions p0 … p0+pn−1 from the SIMD kernel's tile
@@ -220,8 +221,12 @@ function gcd(a: number, b: number): number {
  * NCHW codes: requantized straight into place, or — with a pool — requantized in place, pooled,
  * then scattered.
  */
-function finishPart(dot: DotLayer, fr: FusedRequant, rows: number, c0: number, pool: FusedPool | undefined, n: number, area: number, b0: number): void {
+function finishPart(dot: DotLayer, fr: FusedRequant, rows: number, c0: number, pool: FusedPool | undefined, n: number, area: number, b0: number, to: Handoff | undefined): void {
   const fixed = fr.mode === 'fixed';
+  if (to) {
+    dot.requantHandoff(rows, c0, fr.zy, fixed, n, b0, to.dot, to.layout, to.channels);
+    return;
+  }
   if (!pool) {
     dot.requantInto(rows, c0, fr.zy, fixed, n, area, b0);
     return;
@@ -229,6 +234,17 @@ function finishPart(dot: DotLayer, fr: FusedRequant, rows: number, c0: number, p
   dot.requant(rows, c0, fr.zy, fixed);
   dot.pool2x2(rows, n, pool.oh, pool.ow, pool.ph, pool.pw);
   dot.scatter(rows, c0, n, area, b0);
+}
+
+/**
+ * Where a conv's codes go instead of its own memory: the operand input of the next conv (its
+ * DotLayer, of the same arena, has accepted it: acceptInput(layout)), whose input has `channels`
+ * channels — this conv's outputs.
+ */
+export interface Handoff {
+  readonly dot: DotLayer;
+  readonly layout: OperandLayout;
+  readonly channels: number;
 }
 
 /** A 2×2 stride-2 max pool fused behind a conv: n images of oh×ow outputs → ph×pw */
@@ -249,8 +265,10 @@ export interface FusedPool {
  * MaxPool read only this output) the codes are pooled there too and are the pool's output
  * [n, nOut, pool.ph, pool.pw]. They are copied into `into`, or — `into` null — returned as a view
  * of the kernel's memory (valid until this layer runs again; a new array for a gemm's layout).
+ * With `to` (a conv, no pool) they go to the next layer's operand input instead, and the codes
+ * returned are empty.
  */
-export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, into: Int32Array | null, pool?: FusedPool): { report: OverflowReport; codes: Int32Array } {
+export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, into: Int32Array | null, pool?: FusedPool, to?: Handoff): { report: OverflowReport; codes: Int32Array } {
   const dot = prep.dot!;
   const { nOut, positions: P, group } = geo;
   const ocg = nOut / group;
@@ -266,7 +284,8 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, in
   invariant(!pool || (straight && pool.n * pool.oh * pool.ow === P), `pool of ${pool?.n} images of ${pool?.oh}×${pool?.ow} over ${P} positions`);
   const n = straight ? P / seg : 0;
   const area = pool ? pool.ph * pool.pw : seg;
-  if (straight) dot.reserveCodes(n * nOut * area);
+  invariant(!to || (straight && !pool && into === null && to.channels === nOut && to.layout.h * to.layout.w === seg && to.layout.planes === n * nOut), `hand-off of ${n} images of ${seg} outputs × ${nOut} channels to a layout of ${to?.layout.planes} planes of ${to?.layout.h}×${to?.layout.w}`);
+  if (straight && !to) dot.reserveCodes(n * nOut * area);
   const codes = into ?? (straight ? null : new Int32Array(P * nOut));
   // images per part of the run: whole position blocks, outputs near CHUNK_BYTES so that requant, pool and scatter read them from cache
   const step = straight ? dot.blockPositions / gcd(seg, dot.blockPositions) : 1;
@@ -279,7 +298,7 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, in
       const m = dw >= 0 ? dw : dot.run(g, gOff);
       if (m > maxAbs) maxAbs = m;
       if (straight) {
-        finishPart(dot, fr, ocg, c0, pool, n, area, 0);
+        finishPart(dot, fr, ocg, c0, pool, n, area, 0, to);
         continue;
       }
       dot.requant(ocg, c0, fr.zy, fr.mode === 'fixed');
@@ -296,10 +315,10 @@ export function runSimdCodes(prep: Prepared, geo: Geometry, fr: FusedRequant, in
       const nb = Math.min(perPart, n - b0);
       const m = dot.runRange(g, gOff, b0 * seg, (b0 + nb) * seg);
       if (m > maxAbs) maxAbs = m;
-      finishPart(dot, fr, ocg, c0, pool, nb, area, b0);
+      finishPart(dot, fr, ocg, c0, pool, nb, area, b0, to);
     }
   }
-  const out = straight && codes === null ? dot.codes(n * nOut * area) : codes!;
+  const out = to ? EMPTY_I32 : straight && codes === null ? dot.codes(n * nOut * area) : codes!;
   if (straight && codes !== null) codes.set(dot.codes(n * nOut * area));
   const report: OverflowReport = {
     events: 0,

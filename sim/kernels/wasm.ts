@@ -1,37 +1,12 @@
 /**
- * The SIMD kernel's inner products in WebAssembly: `i32x4.dot_i16x8_s` multiplies 8 int16 pairs
- * and adds them pairwise into 4 int32 lanes — 8 MACs per instruction, one multiply µop
- * (`pmaddwd`) on x64.
- *
- * Exact only under conditions the caller (prepared.ts) establishes from the bound analysis:
- * every operand fits int16 and every running sum (and tile sum) fits int32 — then no int32 add
- * wraps and the result equals the Float64 path bit for bit (the property tests run both).
- *
- * Why not relaxed SIMD's int8 dot product (`i32x4.relaxed_dot_i8x16_i7x16_add_s`): it is exact
- * only with its second operand in [0, 127], so 8-bit × 8-bit products need two of them per 16
- * MACs (one operand split in two 7-bit halves) — on x64 without AVX-VNNI each lowers to
- * pmaddubsw + pmaddwd + paddd, i.e. twice the multiply µops of dot_i16x8 for the same MACs; and
- * Node 20's V8 (11.3, behind --experimental-wasm-relaxed-simd) miscompiles the add form: it
- * returns 2·dot and ignores the addend (bench/kernels.ts probes and records both facts).
- *
- * Layout — positions in lanes, weights broadcast: a vector of the gathered input holds 4 output
- * positions × 2 consecutive arrival indices (k, k+1) of each; one weight pair (w_c[k], w_c[k+1])
- * is splatted over the 4 positions, and dot_i16x8 leaves each position's partial sum in its own
- * int32 lane. So no horizontal sums, a channel's outputs are stored as contiguous vectors, and
- * a tile boundary is just a point in the k loop.
- *
- * Register block: 4 channels × 8 positions (2 vectors) = 8 accumulators; per k-pair 2 input
- * loads + 4 weight splats feed 8 dot products. Loop order: position blocks outside, then channel
- * blocks, then tiles and k-pairs — a block's gathered input (kp2·32 bytes) is written once and
- * stays in L1 while the layer's weights stream from L2; a fully connected layer with a batch ≤ 8
- * reads each weight once. The gather (im2col of one block) is fused in front: where the block's
- * 8 receptive fields are consecutive in memory (stride-1 convolutions, within an output row) a
- * lane pair is two vector loads and two shuffles, else scalar loads.
- *
- * The module is assembled here, byte by byte (no toolchain), with nets/wasm-binary.ts.
+ * The SIMD path's WebAssembly module (the kernels: wasm-conv.ts's inner products, the operand
+ * fill, epilogues, requants, the depthwise kernel, pool and scatter) and DotLayer, one layer's
+ * kernels over its region of a KernelArena: weights laid out once, each run's operands, outputs
+ * and codes behind them.
  */
 
-import { buildModule, Code, F64, I32, Op, Simd, V128, VOID, type Func } from '../../nets/wasm-binary.js';
+import { buildModule, type Func } from '../../nets/wasm-binary.js';
+import { convFunc, type Nc } from './wasm-conv.js';
 import { rqFixedFunc, rqFunc, writeFixedChannels, type FixedChannels, type RqFn } from '../../qnet/requant-wasm.js';
 import { dwFunc } from './wasm-depthwise.js';
 import { epiFunc, epiVecFunc } from './wasm-epilogue.js';
@@ -40,194 +15,11 @@ import { poolFunc, scatterFunc } from './wasm-out.js';
 import { invariant } from '../../nets/errors.js';
 import type { OperandLayout } from './geometry.js';
 
-/** opcodes beyond nets/wasm-binary.ts's table (kept here: the table belongs to nets/) */
-const I32_AND = 0x71;
-
-/** interleave the low (high) 4 int16 lanes of two vectors: [a0 b0 a1 b1 a2 b2 a3 b3] */
-const INTERLEAVE_LO = [0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23];
-const INTERLEAVE_HI = [8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31];
-
-/** channels per register block: 4, or 1 where groups have fewer than 4 (depthwise) */
-type Nc = 1 | 4;
-/** positions per block: 8 (2 vectors), or 4 for runs of at most 4 positions (batch-1 gemm) */
-type Np = 1 | 2;
-
-/**
- * conv(xin, pos, P, gOff, lane, kp2, w, init, tiles, nT, ncb, out, oStride, xbuf, pb0, pb1) → max |running sum|
- *   xin    int16 padded operand input
- *   pos    int32 [P] receptive-field origin of each position (gOff added: the group's input)
- *   lane   int32 [kp2·2] offset of each padded lane from the origin (zero-weight lanes: any valid one)
- *   w      int16 [ncb][kp2][4 ch][2] the group's weights; init int32 [ncb·4] starting values
- *   tiles  int32 [nT] end of each tile in k-pairs
- *   xbuf   scratch: one block's im2col, int16 [kp2][4·np positions][2]
- * Position blocks [pb0, pb1); positions past P repeat the last one.
- * Proved form: out int32 [ncb·4][oStride/4] (channel rows, positions contiguous), accumulators
- * start at init, the result is the largest |value| a running sum held at a tile end.
- * perTile form: every tile's sums, out int32 [pb − pb0][ncb][nT][4 ch][4·np], init unused, result 0.
- */
-function convFunc(perTile: boolean, NC: Nc, np: Np): Func {
-  const BP = 4 * np; // positions per block
-  const XROW = 4 * BP; // xbuf bytes per k-pair
-  // params
-  const XIN = 0, POS = 1, P = 2, GOFF = 3, LANE = 4, KP2 = 5, W = 6, INIT = 7, TILES = 8, NT = 9, NCB = 10, OUT = 11, OSTRIDE = 12, XBUF = 13, PB0 = 14, PB1 = 15;
-  // i32 locals
-  const PB = 16, CB = 17, T = 18, WP = 19, WEND = 20, XP = 21, J = 22, CONTIG = 23, TMP = 24, OB = 25, WROW = 26, O0 = 27, O1 = 28;
-  const B0 = 29; // BP byte addresses of the block's receptive fields: 29 … 29+BP−1
-  const NI32 = B0 + BP - 16;
-  // v128 locals
-  const V0 = B0 + BP;
-  const ACC = V0; // acc[ci·np + v]
-  const XV = ACC + NC * np;
-  const WV = XV + np;
-  const MAXV = WV + 1;
-  const VA = MAXV + 1;
-  const VB = VA + 1;
-  const NV128 = VB + 1 - V0;
-
-  const c = new Code();
-  c.simd(Simd.Const).op(...new Array<number>(16).fill(0)).set(MAXV);
-  c.get(PB0).set(PB);
-  c.op(Op.Block, VOID);
-  c.get(PB).get(PB1).op(Op.I32GeS).op(Op.BrIf, 0);
-  c.op(Op.Loop, VOID); // position blocks
-  {
-    // --- gather: the block's BP receptive fields, b_i = 2·(pos[min(pb·BP + i, P − 1)] + gOff) + xin
-    for (let i = 0; i < BP; i++) {
-      c.get(PB).i32(BP).op(Op.I32Mul).i32(i).op(Op.I32Add).set(TMP);
-      c.get(TMP).get(P).i32(1).op(Op.I32Sub).get(TMP).get(P).op(Op.I32LtU).op(Op.Select).set(TMP);
-      c.get(XIN).get(POS).get(TMP).i32(2).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 0).get(GOFF).op(Op.I32Add).i32(1).op(Op.I32Shl).op(Op.I32Add).set(B0 + i);
-    }
-    c.get(XBUF).set(XP);
-    c.get(LANE).set(J);
-    // WEND here: the end of the lane table
-    c.get(LANE).get(KP2).i32(8).op(Op.I32Mul).op(Op.I32Add).set(WEND);
-    if (np === 2) {
-      // consecutive receptive fields (b_i = b_0 + 2i): vector loads of 8 positions per lane
-      c.i32(1);
-      for (let i = 1; i < BP; i++) c.get(B0 + i).get(B0).i32(2 * i).op(Op.I32Add).op(Op.I32Eq).op(I32_AND);
-      c.set(CONTIG);
-    } else {
-      c.i32(0).set(CONTIG);
-    }
-    c.get(CONTIG);
-    c.op(Op.If, VOID);
-    {
-      c.op(Op.Loop, VOID);
-      {
-        c.get(J).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl).set(O0);
-        c.get(J).op(Op.I32Load).mem(2, 4).i32(1).op(Op.I32Shl).set(O1);
-        c.get(B0).get(O0).op(Op.I32Add).simd(Simd.Load).mem(1, 0).set(VA);
-        c.get(B0).get(O1).op(Op.I32Add).simd(Simd.Load).mem(1, 0).set(VB);
-        c.get(XP).get(VA).get(VB).simd(Simd.Shuffle).op(...INTERLEAVE_LO).simd(Simd.Store).mem(4, 0);
-        c.get(XP).get(VA).get(VB).simd(Simd.Shuffle).op(...INTERLEAVE_HI).simd(Simd.Store).mem(4, 16);
-        c.get(XP).i32(XROW).op(Op.I32Add).set(XP);
-        c.get(J).i32(8).op(Op.I32Add).tee(J).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
-      }
-      c.op(Op.End);
-    }
-    c.op(Op.Else);
-    {
-      c.op(Op.Loop, VOID);
-      {
-        c.get(J).op(Op.I32Load).mem(2, 0).i32(1).op(Op.I32Shl).set(O0);
-        c.get(J).op(Op.I32Load).mem(2, 4).i32(1).op(Op.I32Shl).set(O1);
-        for (let i = 0; i < BP; i++) {
-          c.get(XP).get(B0 + i).get(O0).op(Op.I32Add).op(Op.I32Load16S).mem(1, 0).op(Op.I32Store16).mem(1, 4 * i);
-          c.get(XP).get(B0 + i).get(O1).op(Op.I32Add).op(Op.I32Load16S).mem(1, 0).op(Op.I32Store16).mem(1, 4 * i + 2);
-        }
-        c.get(XP).i32(XROW).op(Op.I32Add).set(XP);
-        c.get(J).i32(8).op(Op.I32Add).tee(J).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
-      }
-      c.op(Op.End);
-    }
-    c.op(Op.End);
-
-    // --- channel blocks over the gathered block
-    c.i32(0).set(CB);
-    c.op(Op.Loop, VOID);
-    {
-      // wRow = w + cb·kp2·4·NC
-      c.get(W).get(CB).get(KP2).op(Op.I32Mul).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).tee(WROW).set(WP);
-      c.get(XBUF).set(XP);
-      for (let ci = 0; ci < NC; ci++) {
-        if (perTile) {
-          for (let v = 0; v < np; v++) c.zeroV(ACC + ci * np + v);
-        } else {
-          c.get(INIT).get(CB).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).op(Op.I32Load).mem(2, 4 * ci).simd(Simd.I32x4Splat).set(ACC + ci * np);
-          for (let v = 1; v < np; v++) c.get(ACC + ci * np).set(ACC + ci * np + v);
-        }
-      }
-      if (perTile) {
-        // ob = out + ((pb − pb0)·ncb + cb)·nT·NC·XROW
-        c.get(OUT).get(PB).get(PB0).op(Op.I32Sub).get(NCB).op(Op.I32Mul).get(CB).op(Op.I32Add).get(NT).op(Op.I32Mul).i32(NC * XROW).op(Op.I32Mul).op(Op.I32Add).set(OB);
-      }
-      c.i32(0).set(T);
-      c.op(Op.Loop, VOID); // tiles
-      {
-        c.get(WROW).get(TILES).get(T).i32(2).op(Op.I32Shl).op(Op.I32Add).op(Op.I32Load).mem(2, 0).i32(4 * NC).op(Op.I32Mul).op(Op.I32Add).set(WEND);
-        c.op(Op.Loop, VOID); // k-pairs of the tile (tiles are never empty)
-        {
-          for (let v = 0; v < np; v++) c.get(XP).simd(Simd.Load).mem(4, 16 * v).set(XV + v);
-          for (let ci = 0; ci < NC; ci++) {
-            c.get(WP).simd(Simd.Load32Splat).mem(2, 4 * ci).set(WV);
-            for (let v = 0; v < np; v++) {
-              const a = ACC + ci * np + v;
-              c.get(a).get(XV + v).get(WV).simd(Simd.I32x4DotI16x8S).simd(Simd.I32x4Add).set(a);
-            }
-          }
-          c.get(XP).i32(XROW).op(Op.I32Add).set(XP);
-          c.get(WP).i32(4 * NC).op(Op.I32Add).tee(WP).get(WEND).op(Op.I32LtU).op(Op.BrIf, 0);
-        }
-        c.op(Op.End);
-        if (perTile) {
-          // out[…][cb][t][ci][·] = acc_ci; the next tile starts from 0
-          for (let ci = 0; ci < NC; ci++) {
-            for (let v = 0; v < np; v++) {
-              c.get(OB).get(ACC + ci * np + v).simd(Simd.Store).mem(4, ci * XROW + 16 * v);
-              c.zeroV(ACC + ci * np + v);
-            }
-          }
-          c.get(OB).i32(NC * XROW).op(Op.I32Add).set(OB);
-        } else {
-          // running sums at the tile end: maxv = max_u(maxv, |acc|)
-          for (let i = 0; i < NC * np; i++) c.get(MAXV).get(ACC + i).simd(Simd.I32x4Abs).simd(Simd.I32x4MaxU).set(MAXV);
-        }
-        c.countUp(T, NT, Op.I32LtU);
-      }
-      c.op(Op.End);
-      if (!perTile) {
-        // out row (cb·NC + ci), positions pb·BP …: ob = out + cb·NC·oStride + pb·BP·4
-        c.get(OUT).get(CB).i32(NC).op(Op.I32Mul).get(OSTRIDE).op(Op.I32Mul).op(Op.I32Add).get(PB).i32(4 * BP).op(Op.I32Mul).op(Op.I32Add).set(OB);
-        for (let ci = 0; ci < NC; ci++) {
-          for (let v = 0; v < np; v++) c.get(OB).get(ACC + ci * np + v).simd(Simd.Store).mem(4, 16 * v);
-          if (ci < NC - 1) c.get(OB).get(OSTRIDE).op(Op.I32Add).set(OB);
-        }
-      }
-      c.countUp(CB, NCB, Op.I32LtU);
-    }
-    c.op(Op.End);
-    c.countUp(PB, PB1, Op.I32LtS);
-  }
-  c.op(Op.End);
-  c.op(Op.End);
-  // max over the 4 lanes of maxv (unsigned: |−2^31| never occurs, the caller bounds the sums)
-  c.maxLaneU(MAXV, TMP, O0);
-  c.get(TMP);
-  c.op(Op.End);
-  return {
-    name: `${perTile ? 'tiles' : 'conv'}${NC}x${np}`,
-    params: 16,
-    results: [I32],
-    locals: [...new Array<number>(NI32).fill(I32), ...new Array<number>(NV128).fill(V128)],
-    body: c,
-  };
-}
-
-/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi, epiv, rq, rqx, dw, pool2, scatter, dw10. */
+/** Module (nets/wasm-binary.ts): imported memory e.m; exports conv{nc}x{np}, tiles{nc}x{np}, fill, epi, epiv, rq, rqx, dw, pool2, scatter, dw10, rq16, rqx16. */
 function kernelModule(): Uint8Array<ArrayBuffer> {
   const fns: Func[] = [];
   for (const perTile of [false, true]) for (const nc of [1, 4] as const) for (const np of [1, 2] as const) fns.push(convFunc(perTile, nc, np));
-  fns.push(fillFunc(), epiFunc(), epiVecFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc(), poolFunc(), scatterFunc(), dwFunc(DW_LANES));
+  fns.push(fillFunc(), epiFunc(), epiVecFunc(), rqFunc('rq', 'i32'), rqFixedFunc('rqx', 'i32'), dwFunc(), poolFunc(), scatterFunc(), dwFunc(DW_LANES), rqFunc('rq16', 'i32', 'i16'), rqFixedFunc('rqx16', 'i32', 'i16'));
   return buildModule(fns);
 }
 
@@ -278,6 +70,28 @@ type DwFn = (xin: number, pos: number, p: number, gOff: number, lane: number, kp
 
 const PAGE = 65536;
 
+/**
+ * A WebAssembly memory DotLayers share: regions handed out from its end, the memory grown as they
+ * need. A layer alone has its own; a chain of layers that hand their codes on (sim/qexec.ts: a
+ * conv whose output only the next conv reads writes that conv's operand input) shares one, so
+ * that one layer's requant can write where the next layer's kernel reads. Growing detaches
+ * every view of the memory: a caller keeps views across another layer's run only where no layer
+ * of the arena can run in between (a chain runs in order, its last layer last).
+ */
+export class KernelArena {
+  readonly memory = new WebAssembly.Memory({ initial: 1 });
+  private top = 0;
+
+  /** `bytes` of room (64-byte aligned), or the region at `at` of `had` bytes extended in place where it is the last one */
+  alloc(bytes: number, at = -1, had = 0): number {
+    const start = at >= 0 && at + had === this.top ? at : align(this.top);
+    this.top = start + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (this.top > have) this.memory.grow(Math.ceil((this.top - have) / PAGE));
+    return start;
+  }
+}
+
 function align(n: number): number {
   return (n + 63) & ~63;
 }
@@ -295,8 +109,17 @@ export class DotLayer {
   readonly nc: Nc;
   /** channel blocks per group */
   readonly ncb: number;
+  readonly arena: KernelArena;
   private readonly memory: WebAssembly.Memory;
   private readonly fns: Record<string, ConvFn>;
+  /** the weights, [g][cb][kp2][nc][2] int16 */
+  private readonly wPtr: number;
+  /** this layer's run regions (begin()): where and how many bytes */
+  private dynBase = -1;
+  private dynBytes = 0;
+  private codesBytes = 0;
+  /** the operand layout whose padding the input holds (padInput), null once the region moved */
+  private padded: OperandLayout | null = null;
   /** position blocks per runTiles() call (bounds the per-tile output buffer) */
   chunk = 0;
   /** positions per block of the current run: 8, or 4 when the run has at most 4 positions */
@@ -310,7 +133,6 @@ export class DotLayer {
   /** the fused fixed requant's: {m, 2^ls, rs} [nOut] (i32), upper bound [nOut] (i32), lower bound */
   private readonly rqxPtr: number;
   private readonly nOut: number;
-  private readonly dynPtr: number;
   private srcPtr = 0;
   private epiPtr = 0;
   private posPtr = 0;
@@ -324,7 +146,7 @@ export class DotLayer {
   private dwUseful = false;
   /** DW_LANES lanes: depthwise() may run the unrolled kernel */
   readonly dwUnrolled: boolean;
-  /** the NCHW codes scatter() writes, after the run's other regions (reserveCodes) */
+  /** the NCHW codes scatter() writes (reserveCodes) */
   private codesPtr = 0;
   /** row stride (int32) of the last run() / runRange() / depthwise() outputs */
   private runStride = 0;
@@ -334,7 +156,7 @@ export class DotLayer {
    * would more than double the work (tiles of one index). `wSeq` [nOut][k] in arrival order,
    * `stepEnd` the tiles' ends, `kOff` each arrival index's input offset.
    */
-  static create(wSeq: Float64Array, nOut: number, k: number, group: number, stepEnd: Int32Array, init: Float64Array, kOff: Int32Array): DotLayer | null {
+  static create(wSeq: Float64Array, nOut: number, k: number, group: number, stepEnd: Int32Array, init: Float64Array, kOff: Int32Array, arena?: KernelArena): DotLayer | null {
     const mod = kernelWasm();
     if (!mod) return null;
     // each tile rounded up to whole lane pairs; a padded lane has weight 0
@@ -347,10 +169,10 @@ export class DotLayer {
       tileEnds[s] = laneSrc.length / 2;
     }
     if (laneSrc.length > 2 * k) return null;
-    return new DotLayer(mod, wSeq, nOut, k, group, tileEnds, init, kOff, Int32Array.from(laneSrc));
+    return new DotLayer(mod, wSeq, nOut, k, group, tileEnds, init, kOff, Int32Array.from(laneSrc), arena ?? new KernelArena());
   }
 
-  private constructor(mod: WebAssembly.Module, wSeq: Float64Array, nOut: number, k: number, group: number, tileEnds: Int32Array, init: Float64Array, kOff: Int32Array, laneSrc: Int32Array) {
+  private constructor(mod: WebAssembly.Module, wSeq: Float64Array, nOut: number, k: number, group: number, tileEnds: Int32Array, init: Float64Array, kOff: Int32Array, laneSrc: Int32Array, arena: KernelArena) {
     const kp = laneSrc.length;
     this.kp2 = kp / 2;
     const off = (l: number) => kOff[laneSrc[l]];
@@ -361,21 +183,29 @@ export class DotLayer {
     this.nc = NC;
     this.ncb = Math.ceil(ocg / NC);
     const rows = group * this.ncb * NC;
-    this.initPtr = align(rows * kp * 2);
-    this.tilesPtr = align(this.initPtr + rows * 4);
-    this.lanePtr = align(this.tilesPtr + this.nTiles * 4);
-    this.resPtr = align(this.lanePtr + kp * 4);
+    // the static part: offsets from wPtr
+    const initOff = align(rows * kp * 2);
+    const tilesOff = align(initOff + rows * 4);
+    const laneOff = align(tilesOff + this.nTiles * 4);
+    const resOff = align(laneOff + kp * 4);
     this.nOut = nOut;
     // res: the epilogues' scalars (0 … 52) and epiv's lane scratch (64 … 80)
-    this.rqPtr = align(this.resPtr + 96);
-    this.rqxPtr = this.rqPtr + 8 * nOut + 4;
-    this.dynPtr = align(this.rqxPtr + 16 * nOut + 4);
-    this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(this.dynPtr / PAGE)) });
+    const rqOff = align(resOff + 96);
+    const rqxOff = rqOff + 8 * nOut + 4;
+    this.arena = arena;
+    this.wPtr = arena.alloc(rqxOff + 16 * nOut + 4);
+    this.initPtr = this.wPtr + initOff;
+    this.tilesPtr = this.wPtr + tilesOff;
+    this.lanePtr = this.wPtr + laneOff;
+    this.resPtr = this.wPtr + resOff;
+    this.rqPtr = this.wPtr + rqOff;
+    this.rqxPtr = this.wPtr + rqxOff;
+    this.memory = arena.memory;
     const inst = new WebAssembly.Instance(mod, { e: { m: this.memory } });
     this.fns = inst.exports as unknown as Record<string, ConvFn>;
     const buf = this.memory.buffer;
     // weights: [g][cb][kp2][4 ch][2]; channels past the group's end stay 0
-    const w16 = new Int16Array(buf, 0, rows * kp);
+    const w16 = new Int16Array(buf, this.wPtr, rows * kp);
     const init32 = new Int32Array(buf, this.initPtr, rows);
     for (let g = 0; g < group; g++) {
       for (let ci = 0; ci < ocg; ci++) {
@@ -408,20 +238,68 @@ export class DotLayer {
     this.positions = positions;
     const tileBlock = this.ncb * this.nc * this.nTiles * bp * 4;
     this.chunk = perTile ? Math.max(1, Math.min(nPB, Math.floor((4 << 20) / tileBlock))) : nPB;
-    this.posPtr = this.dynPtr;
-    // 16 bytes of slack after the input: the gather's vector loads read 8 lanes from a valid one
-    this.inPtr = align(this.posPtr + positions * 4);
-    this.xPtr = align(this.inPtr + inputLength * 2 + 16);
-    this.outPtr = align(this.xPtr + this.kp2 * bp * 4);
-    this.srcPtr = align(this.outPtr + (perTile ? this.chunk * tileBlock : this.ncb * this.nc * nPB * bp * 4));
-    this.epiPtr = align(this.srcPtr + srcLength * 4);
+    // offsets in the run region; 16 bytes of slack after the input: the gather's vector loads read 8 lanes from a valid one
+    const inOff = align(positions * 4);
+    const xOff = align(inOff + inputLength * 2 + 16);
+    const outOff = align(xOff + this.kp2 * bp * 4);
+    const srcOff = align(outOff + (perTile ? this.chunk * tileBlock : this.ncb * this.nc * nPB * bp * 4));
+    const epiOff = align(srcOff + srcLength * 4);
     // whole blocks: epiv stores whole vectors
-    this.flagPtr = align(this.epiPtr + (perTile ? Math.ceil(positions / 8) * 8 * 4 : 0));
+    const flagOff = align(epiOff + (perTile ? Math.ceil(positions / 8) * 8 * 4 : 0));
+    const end = flagOff + nPB;
+    if (end > this.dynBytes) {
+      this.dynBase = this.arena.alloc(end, this.dynBase, this.dynBytes);
+      this.dynBytes = end;
+    }
+    const inPtr = this.dynBase + inOff;
+    if (inPtr !== this.inPtr) this.padded = null;
+    this.posPtr = this.dynBase;
+    this.inPtr = inPtr;
+    this.xPtr = this.dynBase + xOff;
+    this.outPtr = this.dynBase + outOff;
+    this.srcPtr = this.dynBase + srcOff;
+    this.epiPtr = this.dynBase + epiOff;
+    this.flagPtr = this.dynBase + flagOff;
     this.flagsReady = false;
-    const end = this.flagPtr + nPB;
-    const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     return { posBase: new Int32Array(this.memory.buffer, this.posPtr, positions), input: new Int16Array(this.memory.buffer, this.inPtr, inputLength) };
+  }
+
+  /**
+   * Readies the operand input for codes the layer before hands on (its requantHandoff(), which
+   * writes them where fill() would): lays the run out as begin() does for `posBase.length`
+   * positions, sets their origins, and writes the padding of layout `l` — once while the input
+   * stays where it is (the codes overwrite only the rows inside it).
+   */
+  acceptInput(l: OperandLayout, posBase: Int32Array): void {
+    const buf = this.begin(l.length, posBase.length, false, 0);
+    buf.posBase.set(posBase);
+    if (this.padded !== l) {
+      buf.input.fill(l.padValue);
+      this.padded = l;
+    }
+  }
+
+  /**
+   * requantInto() into the next layer's operand input instead (`to`, of the same arena, after its
+   * acceptInput(l)): rows 0 … rows−1 of the last run's outputs, each n images of h×w (l's) from
+   * the row's start — images b0 … — channel c0 + r of image b as int16 code − l.sub in the rows of
+   * plane b·channels + c0 + r of the padded layout, as fill() lays out an NCHW input.
+   */
+  requantHandoff(rows: number, c0: number, zy: number, fixed: boolean, n: number, b0: number, to: DotLayer, l: OperandLayout, channels: number): void {
+    invariant(to.arena === this.arena && to.padded === l, 'requantHandoff: the next layer is of another arena, or has not accepted the input');
+    const fn = (fixed ? this.fns.rqx16 : this.fns.rq16) as unknown as RqFn;
+    const nOut = this.nOut;
+    const plane = l.hp * l.wp;
+    const rowSkip = 2 * (l.wp - l.w);
+    const imageSkip = 2 * (channels * plane - l.h * l.wp);
+    const first = to.inPtr + 2 * (l.pt * l.wp + l.pl);
+    for (let r = 0; r < rows; r++) {
+      const c = c0 + r;
+      const src = this.outPtr + r * this.runStride * 4;
+      const dst = first + 2 * (b0 * channels + c) * plane;
+      if (fixed) fn(src, dst, n, l.h, l.w, this.rqxPtr + 12 * c, this.rqxPtr + 12 * nOut + 4 * c, this.rqxPtr + 16 * nOut, zy - l.sub, rowSkip, imageSkip, 1);
+      else fn(src, dst, n, l.h, l.w, this.rqPtr + 4 * c, this.rqPtr + 4 * nOut + 4 * c, this.rqPtr + 8 * nOut, zy - l.sub, rowSkip, imageSkip, 1);
+    }
   }
 
   /**
@@ -494,7 +372,7 @@ export class DotLayer {
     this.runStride = (pb1 - pb0) * bp;
     const rows = this.ncb * this.nc;
     // the kernel writes block pb at out + pb·bp·4 of each row: shifted so that block pb0 lands at the rows' start (i32 arithmetic wraps back)
-    return fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, g * rows * this.kp2 * 4, this.initPtr + g * rows * 4, this.tilesPtr, this.nTiles, this.ncb, this.outPtr - pb0 * bp * 4, this.runStride * 4, this.xPtr, pb0, pb1) >>> 0;
+    return fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, this.wPtr + g * rows * this.kp2 * 4, this.initPtr + g * rows * 4, this.tilesPtr, this.nTiles, this.ncb, this.outPtr - pb0 * bp * 4, this.runStride * 4, this.xPtr, pb0, pb1) >>> 0;
   }
 
   /**
@@ -596,7 +474,7 @@ export class DotLayer {
     if (!this.dwUseful) return -1;
     const dw = this.fns[this.dwUnrolled ? `dw${DW_LANES}` : 'dw'] as unknown as DwFn;
     this.runStride = this.rowStride;
-    return dw(this.inPtr, this.posPtr, P, gOff, this.lanePtr, 2 * this.kp2, g * this.kp2 * 4, this.initPtr + g * 4, this.outPtr, this.flagPtr) >>> 0;
+    return dw(this.inPtr, this.posPtr, P, gOff, this.lanePtr, 2 * this.kp2, this.wPtr + g * this.kp2 * 4, this.initPtr + g * 4, this.outPtr, this.flagPtr) >>> 0;
   }
 
   /**
@@ -609,12 +487,11 @@ export class DotLayer {
     (this.fns.pool2 as unknown as PoolFn)(this.outPtr, this.runStride * 4, rows, n, oh, ow, ph, pw);
   }
 
-  /** Room for a run's NCHW codes, `length` int32, behind its other regions (after begin()). */
+  /** Room for a run's NCHW codes, `length` int32 (a region of the layer's own, kept between runs). */
   reserveCodes(length: number): void {
-    this.codesPtr = align(this.flagPtr + Math.ceil(this.positions / this.blockPositions));
-    const end = this.codesPtr + length * 4;
-    const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    if (length * 4 <= this.codesBytes) return;
+    this.codesPtr = this.arena.alloc(length * 4, this.codesBytes > 0 ? this.codesPtr : -1, this.codesBytes);
+    this.codesBytes = length * 4;
   }
 
   /**
@@ -644,7 +521,7 @@ export class DotLayer {
     const bp = this.blockPositions;
     const fn = this.fns[`tiles${this.nc}x${bp / 4}`];
     const rows = this.ncb * this.nc;
-    fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, g * rows * this.kp2 * 4, 0, this.tilesPtr, this.nTiles, this.ncb, this.outPtr, 0, this.xPtr, pb0, pb0 + nb);
+    fn(this.inPtr, this.posPtr, this.positions, gOff, this.lanePtr, this.kp2, this.wPtr + g * rows * this.kp2 * 4, 0, this.tilesPtr, this.nTiles, this.ncb, this.outPtr, 0, this.xPtr, pb0, pb0 + nb);
     return new Int32Array(this.memory.buffer, this.outPtr, nb * rows * this.nTiles * bp);
   }
 }
