@@ -14,6 +14,9 @@ import type { ConvIntSpec, PreparedConvInt, PreparedGemmInt } from './kernels/li
 import { KernelArena } from './kernels/wasm.js';
 import type { PoolAttrs } from './qops.js';
 import type { QExecOptions } from './qexec-types.js';
+import type { FusedRequant } from './kernels/simd.js';
+import { linearInputScale } from '../qnet/split.js';
+import { fixedRequantChannels, floatRequantChannels, requantParams, requantTarget } from '../qnet/requant.js';
 
 /** An integer tensor while running: codes as int32 whatever the storage type. */
 export interface IntVal {
@@ -113,6 +116,28 @@ export function fusablePools(net: QuantizedNetwork, opts: Pick<QExecOptions, 'on
   return out;
 }
 
+
+/**
+ * The requantization of a conv / gemm layer as the SIMD kernel takes it fused (FusedRequant),
+ * or null where the accumulators themselves are needed or the fused form does not apply:
+ * keepAccumulators (onLayer is handed them), int32 outputs, i-GELU after the requant, float-mode
+ * bounds float32 cannot hold, fixed-point single rounding. The codes are requantize()'s (a LUT
+ * is applied to them after: finishCodes).
+ */
+export function fusedRequantOf(layer: QLinearLayer, xq: QParams, yq: QParams, opts: Pick<QExecOptions, 'keepAccumulators' | 'requant'>, nOut: number): FusedRequant | null {
+  if (opts.keepAccumulators) return null;
+  const act = layer.activation;
+  if (yq.bits === 32 || act.kind === 'igelu') return null;
+  const target = requantTarget(yq, act);
+  const params = requantParams(linearInputScale(xq), layer.weight.q.scale, target.scale[0], opts.requant);
+  const zy = target.zeroPoint[0];
+  if (params.mode === 'fixed') {
+    const f = fixedRequantChannels(params, zy, target, act, nOut);
+    return f ? { mode: 'fixed', fixed: f, his: f.his, lo: f.lo, zy } : null;
+  }
+  const f = floatRequantChannels(params, zy, target, act, nOut);
+  return f ? { mode: 'float', ...f, zy } : null;
+}
 
 export const DEFAULT_ORDER: AccumulationOrder = { kOrder: 'ckk', kTile: 0 };
 
@@ -238,6 +263,13 @@ export class PreparedLayers {
   private readonly parts = new Map<QLinearLayer, { key: string; prep: PreparedConvInt }[]>();
   private readonly safeBits = new Map<QLinearLayer, number>();
   private readonly arenas = new Map<string, KernelArena>();
+  private readonly fused = new Map<QLinearLayer, FusedRequant | null>();
+
+  /** a layer's fused requantization (fusedRequantOf), made once: the options are the same for every run sharing these layers */
+  fusedRequant(layer: QLinearLayer, make: () => FusedRequant | null): FusedRequant | null {
+    if (!this.fused.has(layer)) this.fused.set(layer, make());
+    return this.fused.get(layer)!;
+  }
 
   /** the WebAssembly memory of a chain of convs (convChains), by its first layer's name */
   arena(chain: string): KernelArena {

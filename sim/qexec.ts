@@ -39,8 +39,8 @@ import { dequantizeLinear, qRange, quantizeLinear } from '../qnet/qmath.js';
 import { maxPoolInt, plain2x2Pool, qlinearAdd, qlinearAveragePool, qlinearConcat, qlinearGlobalAveragePool, qlinearSigmoid } from './qops.js';
 import { snapToFormat } from '../qnet/formats/descriptor.js';
 import { execFormat, type FormatContext } from './qexec-formats.js';
-import { broadcastBatches, convChains, DEFAULT_ORDER, dtypeOfQ, fromTensor, fusablePools, intVal, isInt, linearCommon, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, shapeOp, toTensor, type DenseCommon, type IntVal, type Val } from './qexec-values.js';
-import { clampCodes, fixedRequantChannels, floatRequantChannels, requantize, requantParams, requantTarget } from '../qnet/requant.js';
+import { broadcastBatches, convChains, DEFAULT_ORDER, dtypeOfQ, fromTensor, fusablePools, fusedRequantOf, intVal, isInt, linearCommon, mergeReports, numel, poolAttrs, PreparedLayers, reshapeShape, shapeOp, toTensor, type DenseCommon, type IntVal, type Val } from './qexec-values.js';
+import { clampCodes, requantize, requantParams, requantTarget } from '../qnet/requant.js';
 
 export type { LayerAccumulator, LayerInfo, LinearAccumulation, QExecOptions, QExecResult } from './qexec-types.js';
 
@@ -499,27 +499,9 @@ export class QuantizedRunner {
     return r && { codes: transposeData(r.codes, [nOut, m], [1, 0], this.alloc(m * nOut)).data, report: r.report };
   }
 
-  /**
-   * The requantization of a conv / gemm layer as the SIMD kernel takes it fused (FusedRequant),
-   * or null where the accumulators themselves are needed or the fused form does not apply:
-   * keepAccumulators (onLayer is handed them), int32 outputs, i-GELU after the requant, float-mode
-   * bounds float32 cannot hold, fixed-point single rounding. The codes are requantize()'s (a LUT
-   * is applied to them after: finishCodes).
-   */
+  /** fusedRequantOf this layer, once per PreparedLayers (it depends on the network and the options alone) */
   private fusedRequant(layer: QLinearLayer, nOut: number): FusedRequant | null {
-    if (this.opts.keepAccumulators) return null;
-    const act = layer.activation;
-    const yq = this.q(layer.output, layer);
-    if (yq.bits === 32 || act.kind === 'igelu') return null;
-    const target = requantTarget(yq, act);
-    const params = requantParams(linearInputScale(this.q(layer.inputs[0], layer)), layer.weight.q.scale, target.scale[0], this.opts.requant);
-    const zy = target.zeroPoint[0];
-    if (params.mode === 'fixed') {
-      const f = fixedRequantChannels(params, zy, target, act, nOut);
-      return f ? { mode: 'fixed', fixed: f, his: f.his, lo: f.lo, zy } : null;
-    }
-    const f = floatRequantChannels(params, zy, target, act, nOut);
-    return f ? { mode: 'float', ...f, zy } : null;
+    return this.prepared.fusedRequant(layer, () => fusedRequantOf(layer, this.q(layer.inputs[0], layer), this.q(layer.output, layer), this.opts, nOut));
   }
 
   /** finishLinear for a layer whose requantization ran fused: the report, and the codes as the output. */

@@ -118,7 +118,7 @@ export class DotLayer {
   private dynBase = -1;
   private dynBytes = 0;
   private codesBytes = 0;
-  /** the operand layout whose padding the input holds (padInput), null once the region moved */
+  /** the operand layout whose padding and position origins the run region holds (acceptInput), null once the region moved */
   private padded: OperandLayout | null = null;
   /** position blocks per runTiles() call (bounds the per-tile output buffer) */
   chunk = 0;
@@ -267,13 +267,14 @@ export class DotLayer {
   /**
    * Readies the operand input for codes the layer before hands on (its requantHandoff(), which
    * writes them where fill() would): lays the run out as begin() does for `posBase.length`
-   * positions, sets their origins, and writes the padding of layout `l` — once while the input
-   * stays where it is (the codes overwrite only the rows inside it).
+   * positions, and sets their origins and the padding of layout `l` — once while the run's
+   * region stays where it is (the codes overwrite only the rows inside the padding; a conv's
+   * origins are the same every run).
    */
   acceptInput(l: OperandLayout, posBase: Int32Array): void {
     const buf = this.begin(l.length, posBase.length, false, 0);
-    buf.posBase.set(posBase);
     if (this.padded !== l) {
+      buf.posBase.set(posBase);
       buf.input.fill(l.padValue);
       this.padded = l;
     }
