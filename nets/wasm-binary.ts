@@ -4,6 +4,7 @@
  * toolchain — the encodings (LEB128 integers, sections, the module header), the opcodes they use,
  * an instruction emitter for one function body, and the module around the functions.
  */
+import { setFlagsFromString } from 'node:v8';
 
 /** `\0asm` and version 1 */
 export const WASM_HEADER: readonly number[] = Object.freeze([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
@@ -166,6 +167,9 @@ export const Simd = {
   I32x4TruncSatF32x4S: 0xf8,
   F32x4ConvertI32x4S: 0xfa,
   I32x4TruncSatF64x2SZero: 0xfc,
+  /** relaxed SIMD (relaxedMadd() says whether this engine has it): a·b + c, fused or not */
+  F32x4RelaxedMadd: 0x105,
+  F64x2RelaxedMadd: 0x107,
 } as const;
 
 /** Instruction emitter for one function body. */
@@ -333,5 +337,56 @@ export function instantiate<T>(funcs: readonly Func[], pages = 1): { memory: Web
     return { memory, exports: new WebAssembly.Instance(mod, { e: { m: memory } }).exports as unknown as T };
   } catch {
     return null;
+  }
+}
+
+let relaxed: boolean | undefined;
+
+/**
+ * Whether this engine runs relaxed SIMD's `f64x2.relaxed_madd` / `f32x4.relaxed_madd` as a·b + c
+ * (one instruction: FMA on x64 with FMA3, about twice the mul + add pair's throughput). Node ≥ 22
+ * has relaxed SIMD on; Node 20's V8 has it behind --experimental-wasm-relaxed-simd, which is set
+ * here (before any module using it compiles) when a module using it does not validate without.
+ * A known-answer run then checks the operand order (a·b + c, not b·c + a: V8 11.3 miscompiles
+ * another relaxed instruction, the int8 dot product's add form); any failure means false and the
+ * callers keep mul + add. QLOOM_RELAXED_SIMD=0 in the environment turns it off.
+ *
+ * Where the products are exact — float32 operands multiplied in float64 lanes — fused and unfused
+ * give the same bits (round(a·b + c) either way), so a kernel may use it without changing results.
+ */
+export function relaxedMadd(): boolean {
+  if (relaxed === undefined) relaxed = probeRelaxedMadd();
+  return relaxed;
+}
+
+function probeRelaxedMadd(): boolean {
+  if (process.env.QLOOM_RELAXED_SIMD === '0') return false;
+  const c = new Code();
+  // f64x2 at 0 (a), 16 (b), 32 (c) → 48; f32x4 at 64, 80, 96 → 112
+  for (const [base, op] of [[0, Simd.F64x2RelaxedMadd], [64, Simd.F32x4RelaxedMadd]]) {
+    c.i32(0).i32(0).simd(Simd.Load).mem(4, base).i32(0).simd(Simd.Load).mem(4, base + 16);
+    c.i32(0).simd(Simd.Load).mem(4, base + 32).simd(op).simd(Simd.Store).mem(4, base + 48);
+  }
+  c.op(Op.End);
+  const bytes = buildModule([{ name: 'f', params: 0, locals: [], body: c }]);
+  try {
+    if (!WebAssembly.validate(bytes)) {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+      if (!WebAssembly.validate(bytes)) return false;
+    }
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const f = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: memory } }).exports.f as () => void;
+    const e = 1 + 2 ** -23;
+    const d = new Float64Array(memory.buffer, 0, 8);
+    d.set([3, e, 5, e, 7, -1]);
+    const s = new Float32Array(memory.buffer, 64, 16);
+    s.set([3, e, 2, -1, 5, e, 0.5, 4, 7, -1, 0, 1]);
+    f();
+    // float64: products of float32 values are exact, so fused = unfused = these
+    if (d[6] !== 22 || d[7] !== e * e - 1) return false;
+    // float32: lane 1 rounds either way to 2^-22; lanes 0, 2, 3 tell a·b + c from b·c + a and a·c + b
+    return s[12] === 22 && s[13] === 2 ** -22 && s[14] === 1 && s[15] === -3;
+  } catch {
+    return false;
   }
 }

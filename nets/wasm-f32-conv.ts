@@ -84,10 +84,28 @@ export function epilogue(c: Code, L: EpilogueLocals, row: () => void): void {
   c.op(Op.End);
 }
 
+/**
+ * acc += a·b in f64x2 ('f64') or f32x4 lanes, the operands pushed by `operands` (a, then b): a
+ * multiply and an add, or with `fma` one relaxed madd (nets/wasm-binary.ts relaxedMadd). In f64
+ * lanes over float32 values the product is exact, so both give the same bits; in f32 lanes fused
+ * rounds once where mul + add rounds twice.
+ */
+export function mac(c: Code, accum: 'f64' | 'f32', fma: boolean, acc: number, operands: () => void): void {
+  const is64 = accum === 'f64';
+  if (fma) {
+    operands();
+    c.get(acc).simd(is64 ? Simd.F64x2RelaxedMadd : Simd.F32x4RelaxedMadd).set(acc);
+  } else {
+    c.get(acc);
+    operands();
+    c.simd(is64 ? Simd.F64x2Mul : Simd.F32x4Mul).simd(is64 ? Simd.F64x2Add : Simd.F32x4Add).set(acc);
+  }
+}
+
 /** Rows per register tile: 4 (8 accumulators + 2 B + 1 A of x64's 16 vector registers; 6 rows spill in V8). */
 export const MR = 4;
 
-function convFunc(accum: 'f64' | 'f32'): Func {
+function convFunc(accum: 'f64' | 'f32', fma: boolean): Func {
   const mr = MR;
   const is64 = accum === 'f64';
   const { A, X, KOFF, C, MB, NB, K, LDC, BIAS, BNP, MODE, BOUNDS, JB, IB, AP, KP, KK, CP, XB, T, Q, ACC, B0, B1, AV, MU, INV, SC, BB, LO, HI } = slots(
@@ -96,8 +114,6 @@ function convFunc(accum: 'f64' | 'f32'): Func {
     'ACC', 2 * mr - 1, 'B0', 'B1', 'AV', 'MU', 'INV', 'SC', 'BB', 'LO', 'HI',
   );
   const el = is64 ? 8 : 4;
-  const mul = is64 ? Simd.F64x2Mul : Simd.F32x4Mul;
-  const add = is64 ? Simd.F64x2Add : Simd.F32x4Add;
   const L: EpilogueLocals = { BNP, MODE, BOUNDS, Q, MU, INV, SC, BB, LO, HI };
   // output row ib·4 + r
   const row = (r: number) => () => c.get(IB).i32(mr).op(Op.I32Mul).i32(r).op(Op.I32Add);
@@ -127,8 +143,8 @@ function convFunc(accum: 'f64' | 'f32'): Func {
         for (let r = 0; r < mr; r++) {
           if (is64) c.get(AP).simd(Simd.Load64Splat).mem(3, 8 * r).set(AV);
           else c.get(AP).simd(Simd.Load32Splat).mem(2, 4 * r).set(AV);
-          c.get(ACC + 2 * r).get(AV).get(B0).simd(mul).simd(add).set(ACC + 2 * r);
-          c.get(ACC + 2 * r + 1).get(AV).get(B1).simd(mul).simd(add).set(ACC + 2 * r + 1);
+          mac(c, accum, fma, ACC + 2 * r, () => c.get(AV).get(B0));
+          mac(c, accum, fma, ACC + 2 * r + 1, () => c.get(AV).get(B1));
         }
         c.addTo(AP, mr * el);
         c.addTo(KP, 4);
@@ -269,5 +285,10 @@ function compactFunc(): Func {
 
 /** The convolution functions, exported under their names. */
 export function convKernelFuncs(): Func[] {
-  return [convFunc('f64'), convFunc('f32'), stageFunc(false), stageFunc(true), compactFunc()];
+  return [convFunc('f64', false), convFunc('f32', false), stageFunc(false), stageFunc(true), compactFunc()];
+}
+
+/** conv64 and conv32 with relaxed madd (only where relaxedMadd() holds). */
+export function convFmaFuncs(): Func[] {
+  return [convFunc('f64', true), convFunc('f32', true)];
 }

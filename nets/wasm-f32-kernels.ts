@@ -12,7 +12,7 @@
  * streams in order), K innermost with the 4×block tile of C in registers.
  */
 import { Code, F64, I32, Op, Simd, slots, V128, VOID, type Func } from './wasm-binary.js';
-import { byFourThenOne, convKernelFuncs, epilogue } from './wasm-f32-conv.js';
+import { byFourThenOne, convFmaFuncs, convKernelFuncs, epilogue, mac } from './wasm-f32-conv.js';
 
 /**
  * gemm(a, b, c, mBlocks, nBlocks, k, ldbBytes, ldcBytes, bias, cin, ldcinBytes) for one accumulation
@@ -23,13 +23,11 @@ import { byFourThenOne, convKernelFuncs, epilogue } from './wasm-f32-conv.js';
  * Unfused, the tile is stored as accumulated (f64 or f32 C). Fused, `bias` (one value per row,
  * f64 or f32) is added and the sum stored as float32: for f64 that is the single rounding.
  */
-function gemmFunc(accum: 'f64' | 'f32', fused: boolean): Func {
+function gemmFunc(accum: 'f64' | 'f32', fused: boolean, fma: boolean): Func {
   const { A, B, C, MB, NB, K, LDB, LDC, BIAS, CIN, LDCIN, JB, IB, AP, BP, KK, CP, BCOL, ACC, B0, B1, AV } = slots('A', 'B', 'C', 'MB', 'NB', 'K', 'LDB', 'LDC', 'BIAS', 'CIN', 'LDCIN', 'JB', 'IB', 'AP', 'BP', 'KK', 'CP', 'BCOL', 'ACC', 7, 'B0', 'B1', 'AV');
   const is64 = accum === 'f64';
   const colBytes = is64 ? 16 : 32; // f32 bytes of B per column block
   const aStep = is64 ? 32 : 16; // bytes of one packed A column (4 rows)
-  const mul = is64 ? Simd.F64x2Mul : Simd.F32x4Mul;
-  const add = is64 ? Simd.F64x2Add : Simd.F32x4Add;
   // bytes of C per column block: 4 f64, 8 f32, or (fused f64) 4 f32
   const cBlockLog2 = is64 && fused ? 4 : 5;
 
@@ -69,8 +67,8 @@ function gemmFunc(accum: 'f64' | 'f32', fused: boolean): Func {
         for (let r = 0; r < 4; r++) {
           if (is64) c.get(AP).simd(Simd.Load64Splat).mem(3, 8 * r).set(AV);
           else c.get(AP).simd(Simd.Load32Splat).mem(2, 4 * r).set(AV);
-          c.get(ACC + 2 * r).get(AV).get(B0).simd(mul).simd(add).set(ACC + 2 * r);
-          c.get(ACC + 2 * r + 1).get(AV).get(B1).simd(mul).simd(add).set(ACC + 2 * r + 1);
+          mac(c, accum, fma, ACC + 2 * r, () => c.get(AV).get(B0));
+          mac(c, accum, fma, ACC + 2 * r + 1, () => c.get(AV).get(B1));
         }
         c.addTo(AP, aStep);
         c.addLocal(BP, LDB);
@@ -277,7 +275,7 @@ function windowLoops(c: Code, L: WindowLocals, s2: boolean, h: WindowHooks, in64
  * which that row then overwrites (the caller leaves 16 bytes of slack after the end). bnp, mode,
  * bounds: the fused BatchNormalization and Relu / Clip of the output (epilogue, wasm-f32-conv.ts).
  */
-function dwFunc(s2: boolean, in64 = false): Func {
+function dwFunc(s2: boolean, in64: boolean, fma: boolean): Func {
   const { XP, W, BIAS, OUT, KOFF, PLANES, OH, OWB, TAPS, ROW, PLANE, OW, BNP, MODE, BOUNDS, P, OY, OB, T, XROW, XB, WP, O, XPL, WPL, ORW, Q, ACC0, ACC1, WV, V, MU, INV, SC, BB, LO, HI, ADDR } = slots(
     'XP', 'W', 'BIAS', 'OUT', 'KOFF', 'PLANES', 'OH', 'OWB', 'TAPS', 'ROW', 'PLANE', 'OW', 'BNP', 'MODE', 'BOUNDS',
     'P', 'OY', 'OB', 'T', 'XROW', 'XB', 'WP', 'O', 'XPL', 'WPL', 'ORW', 'Q', 'ACC0', 'ACC1', 'WV', 'V', 'MU', 'INV', 'SC', 'BB', 'LO', 'HI', 'ADDR',
@@ -297,12 +295,11 @@ function dwFunc(s2: boolean, in64 = false): Func {
       c.set(V);
       if (in64) {
         // float64 input staged once per image: no conversion per tap
-        c.get(ACC0).get(WV).get(V).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC0);
-        c.get(ACC1).get(WV).get(ADDR).simd(Simd.Load).mem(0, 16).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC1);
+        mac(c, 'f64', fma, ACC0, () => c.get(WV).get(V));
+        mac(c, 'f64', fma, ACC1, () => c.get(WV).get(ADDR).simd(Simd.Load).mem(0, 16));
       } else {
-        c.get(ACC0).get(WV).get(V).simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC0);
-        c.get(ACC1).get(WV).get(V).get(V).simd(Simd.Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-        c.simd(Simd.F64x2PromoteLow).simd(Simd.F64x2Mul).simd(Simd.F64x2Add).set(ACC1);
+        mac(c, 'f64', fma, ACC0, () => c.get(WV).get(V).simd(Simd.F64x2PromoteLow));
+        mac(c, 'f64', fma, ACC1, () => c.get(WV).get(V).get(V).simd(Simd.Shuffle).op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15).simd(Simd.F64x2PromoteLow));
       }
       c.addTo(WP, 8);
     },
@@ -467,17 +464,25 @@ function gapFunc(): Func {
   return { name: 'gap', params: 4, locals: [I32, F64, V128, V128, V128], body: c };
 }
 
+/** The functions that multiply-accumulate (GEMMs, depthwise), with mul + add or relaxed madd. */
+function macFuncs(fma: boolean): Func[] {
+  return [gemmFunc('f64', false, fma), gemmFunc('f32', false, fma), gemmFunc('f64', true, fma), gemmFunc('f32', true, fma), dwFunc(false, true, fma), dwFunc(true, false, fma)];
+}
+
+/**
+ * The multiply-accumulate functions again with relaxed madd, under the same names — a second
+ * module over the same memory, compiled only where relaxedMadd() holds.
+ */
+export function fp32FmaFuncs(): Func[] {
+  return [...macFuncs(true), ...convFmaFuncs()];
+}
+
 /** Every function of the FP32 kernel module, exported under its name. */
 export function fp32KernelFuncs(): Func[] {
   return [
-    gemmFunc('f64', false),
-    gemmFunc('f32', false),
-    gemmFunc('f64', true),
-    gemmFunc('f32', true),
+    ...macFuncs(false),
     im2colFunc(),
     padFunc(),
-    dwFunc(false, true),
-    dwFunc(true),
     clampFunc(true),
     clampFunc(false),
     bnFunc(),

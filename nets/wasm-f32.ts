@@ -4,9 +4,16 @@
  * with bias, BatchNormalization and Relu / Clip fused into its epilogue; a register-blocked GEMM
  * for Gemm and MatMul; a direct depthwise convolution with the same epilogue; the elementwise ops.
  *
- * Speed, measured (bench/fp32.ts): the conv kernel runs at the register-only mul+add ceiling of
- * 128-bit WebAssembly SIMD with 8 accumulators (WebAssembly has no FMA outside relaxed SIMD and no
- * wider lanes), which is what bounds the ratio to onnxruntime's AVX-512 FMA kernels.
+ * Multiply-accumulate: with relaxed SIMD's madd (an FMA on x64; nets/wasm-binary.ts relaxedMadd
+ * enables and checks it) where this Node has it, else a multiply and an add — the GEMM, conv and
+ * depthwise functions are built both ways, the madd build as a second module over the same memory.
+ * In the reference's float64 lanes every product of float32 values is exact, so fused and unfused
+ * round the same sum once: the same bits either way (test/unit/nets/fp32-fma.test.ts); 'f32' lanes
+ * round once instead of twice, like onnxruntime's FMA kernels.
+ *
+ * Speed, measured (bench/fp32.ts): 128-bit lanes, 8 accumulators; the madd build is 1.1–1.3× the
+ * mul + add one on whole networks (the register-only madd ceiling is ~1.9× mul + add's), which is
+ * what bounds the ratio to onnxruntime's 256/512-bit FMA kernels.
  *
  * Weights are packed once per weight tensor and kept resident at the bottom of the kernel memory
  * (see resident); each call lays out its scratch after them.
@@ -30,19 +37,28 @@
  */
 
 import type { Window2d } from './shapes.js';
-import { buildModule } from './wasm-binary.js';
+import { buildModule, relaxedMadd } from './wasm-binary.js';
 import { EPI_CLIP, EPI_NONE, EPI_RELU, MR } from './wasm-f32-conv.js';
-import { fp32KernelFuncs } from './wasm-f32-kernels.js';
+import { fp32FmaFuncs, fp32KernelFuncs } from './wasm-f32-kernels.js';
 
 type Fn = (...args: number[]) => void;
 
-interface Kernels {
-  memory: WebAssembly.Memory;
+/** The multiply-accumulate functions, in a mul + add and (where the engine has it) a relaxed madd build. */
+interface MacFns {
   gemm: Record<'gemm64' | 'gemm32' | 'gemm64b' | 'gemm32b', Fn>;
-  im2col: Fn;
-  pad: Fn;
   dw1: Fn;
   dw2: Fn;
+  conv64: Fn;
+  conv32: Fn;
+}
+
+interface Kernels {
+  memory: WebAssembly.Memory;
+  plain: MacFns;
+  /** null where relaxedMadd() does not hold */
+  fma: MacFns | null;
+  im2col: Fn;
+  pad: Fn;
   stage64: Fn;
   relu: Fn;
   clamp: Fn;
@@ -50,8 +66,6 @@ interface Kernels {
   mp1: Fn;
   mp2: Fn;
   gap: Fn;
-  conv64: Fn;
-  conv32: Fn;
   stage: Fn;
   compact: Fn;
 }
@@ -68,11 +82,10 @@ function instance(): Kernels | null {
       const ex = new WebAssembly.Instance(mod, { e: { m: memory } }).exports as Record<string, Fn>;
       kernels = {
         memory,
-        gemm: { gemm64: ex.gemm64, gemm32: ex.gemm32, gemm64b: ex.gemm64b, gemm32b: ex.gemm32b },
+        plain: macFns(ex),
+        fma: fmaInstance(memory),
         im2col: ex.im2col,
         pad: ex.pad,
-        dw1: ex.dw1,
-        dw2: ex.dw2,
         stage64: ex.stage64,
         relu: ex.relu,
         clamp: ex.clamp,
@@ -80,8 +93,6 @@ function instance(): Kernels | null {
         mp1: ex.mp1,
         mp2: ex.mp2,
         gap: ex.gap,
-        conv64: ex.conv64,
-        conv32: ex.conv32,
         stage: ex.stage,
         compact: ex.compact,
       };
@@ -90,6 +101,38 @@ function instance(): Kernels | null {
     }
   }
   return kernels;
+}
+
+/** The relaxed madd build over the same memory, or null (no relaxed SIMD: the mul + add build runs). */
+function fmaInstance(memory: WebAssembly.Memory): MacFns | null {
+  if (!relaxedMadd()) return null;
+  try {
+    return macFns(new WebAssembly.Instance(new WebAssembly.Module(buildModule(fp32FmaFuncs())), { e: { m: memory } }).exports as Record<string, Fn>);
+  } catch {
+    return null;
+  }
+}
+
+function macFns(ex: Record<string, Fn>): MacFns {
+  return { gemm: { gemm64: ex.gemm64, gemm32: ex.gemm32, gemm64b: ex.gemm64b, gemm32b: ex.gemm32b }, dw1: ex.dw1, dw2: ex.dw2, conv64: ex.conv64, conv32: ex.conv32 };
+}
+
+let fmaWanted = true;
+
+/** The multiply-accumulate functions in use: relaxed madd where available and not turned off. */
+function macs(kern: Kernels): MacFns {
+  return fmaWanted && kern.fma ? kern.fma : kern.plain;
+}
+
+/**
+ * Whether the multiply-accumulate kernels use relaxed madd (FMA): with `on` given, turn it on (the
+ * default, where the engine has it) or off — for tests and bench/fp32.ts, which compare the two.
+ * The reference ('f64') gives the same bits either way; 'f32' lanes round once instead of twice.
+ */
+export function fp32Fma(on?: boolean): boolean {
+  if (on !== undefined) fmaWanted = on;
+  const kern = instance();
+  return fmaWanted && kern !== null && kern.fma !== null;
 }
 
 /** True where the WebAssembly SIMD kernels compiled (Node ≥ 16.4 on x64/arm64). */
@@ -300,8 +343,9 @@ export function packColumns(dst: Float64Array | Float32Array, src: Float32Array,
  */
 function gemmBlocked(kern: Kernels, accum: SimdAccum, fused: boolean, aPtr: number, bPtr: number, cPtr: number, partPtr: number, mBlocks: number, nBlocks: number, k: number, ldbBytes: number, ldcBytes: number, ldPartBytes: number, biasPtr: number): void {
   const is64 = accum === 'f64';
-  const raw = is64 ? kern.gemm.gemm64 : kern.gemm.gemm32;
-  const last = fused ? (is64 ? kern.gemm.gemm64b : kern.gemm.gemm32b) : raw;
+  const { gemm } = macs(kern);
+  const raw = is64 ? gemm.gemm64 : gemm.gemm32;
+  const last = fused ? (is64 ? gemm.gemm64b : gemm.gemm32b) : raw;
   const el = is64 ? 8 : 4;
   let cin = 0;
   for (let k0 = 0; k0 < k; k0 += KC) {
@@ -444,7 +488,7 @@ export function simdConv(accum: SimdAccum, s: ConvShape, x: Float32Array, w: Flo
   if (any) new Uint8Array(buf, xPtr, icg * planeBytes + SLACK).fill(0);
   const cView = new Float32Array(buf, cPtr, ocg * area);
   const biasView = is64 ? new Float64Array(buf, biasPtr, mBlocks * mr) : new Float32Array(buf, biasPtr, mBlocks * mr);
-  const conv = is64 ? kern.conv64 : kern.conv32;
+  const conv = is64 ? macs(kern).conv64 : macs(kern).conv32;
   for (let g = 0; g < group; g++) {
     for (let i = 0; i < mBlocks * mr; i++) biasView[i] = i < ocg && bias ? bias[g * ocg + i] : 0;
     const [bnp, mode, bounds] = postParams(buf, post, bnPtr, boundsPtr, ocg, g * ocg);
@@ -503,7 +547,7 @@ export function simdDepthwise(s: ConvShape, x: Float32Array, w: Float32Array, bi
   for (let ky = 0, t = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) kOff[t++] = (ky * dh * wp + kx * dw) * el;
   if (any) new Uint8Array(buf, padPtr, c * hp * wp * el).fill(0);
   const outView = new Float32Array(buf, outPtr, c * oh * ow);
-  const dwFn = el === 8 ? kern.dw1 : kern.dw2;
+  const dwFn = el === 8 ? macs(kern).dw1 : macs(kern).dw2;
   for (let bn = 0; bn < n; bn++) {
     if (el === 8) {
       new Float32Array(buf, rawPtr, c * plane).set(x.subarray(bn * c * plane, (bn + 1) * c * plane));
