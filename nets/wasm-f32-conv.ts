@@ -7,7 +7,7 @@
  *   A  packed row panels [mBlocks][k][4] (f64 or f32, rows past the channel count are 0), packed
  *      once per weight tensor and kept in kernel memory;
  *   B  float32, row r of column block j at x + kOff[r] + 16·j ('f64': 4 values, promoted as they
- *      are loaded) or + 32·j ('f32': 8 values). For a
+ *      are loaded) or + 32·j ('f32': 8 values); conv64w: float64 (staged so by stage64), + 32·j. For a
  *      stride-1 convolution x is the padded input and kOff[r] the tap's offset in it, so B is the
  *      input itself read at "wide" output positions oy·wp + ox (ox up to the padded width; the
  *      extra columns are computed and dropped) — no im2col copy; for a strided one x is an im2col
@@ -105,7 +105,7 @@ export function mac(c: Code, accum: 'f64' | 'f32', fma: boolean, acc: number, op
 /** Rows per register tile: 4 (8 accumulators + 2 B + 1 A of x64's 16 vector registers; 6 rows spill in V8). */
 export const MR = 4;
 
-function convFunc(accum: 'f64' | 'f32', fma: boolean): Func {
+function convFunc(accum: 'f64' | 'f32', fma: boolean, b64 = false): Func {
   const mr = MR;
   const is64 = accum === 'f64';
   const { A, X, KOFF, C, MB, NB, K, LDC, BIAS, BNP, MODE, BOUNDS, JB, IB, AP, KP, KK, CP, XB, T, Q, ACC, B0, B1, AV, MU, INV, SC, BB, LO, HI } = slots(
@@ -133,7 +133,7 @@ function convFunc(accum: 'f64' | 'f32', fma: boolean): Func {
       c.op(Op.Loop, VOID); // k
       {
         c.get(XB).get(KP).op(Op.I32Load).mem(2, 0).op(Op.I32Add).tee(T);
-        if (is64) {
+        if (is64 && !b64) {
           c.simd(Simd.Load64Zero).mem(0, 0).simd(Simd.F64x2PromoteLow).set(B0);
           c.get(T).simd(Simd.Load64Zero).mem(0, 8).simd(Simd.F64x2PromoteLow).set(B1);
         } else {
@@ -177,12 +177,12 @@ function convFunc(accum: 'f64' | 'f32', fma: boolean): Func {
       c.countUp(IB, MB);
     }
     c.op(Op.End);
-    c.addTo(XB, is64 ? 16 : 32);
+    c.addTo(XB, is64 && !b64 ? 16 : 32);
     c.countUp(JB, NB);
   }
   c.op(Op.End);
   c.op(Op.End);
-  return { name: is64 ? 'conv64' : 'conv32', params: 12, locals: [...new Array<number>(9).fill(I32), ...new Array<number>(2 * mr + 9).fill(V128)], body: c };
+  return { name: b64 ? 'conv64w' : is64 ? 'conv64' : 'conv32', params: 12, locals: [...new Array<number>(9).fill(I32), ...new Array<number>(2 * mr + 9).fill(V128)], body: c };
 }
 
 /**
@@ -285,10 +285,10 @@ function compactFunc(): Func {
 
 /** The convolution functions, exported under their names. */
 export function convKernelFuncs(): Func[] {
-  return [convFunc('f64', false), convFunc('f32', false), stageFunc(false), stageFunc(true), compactFunc()];
+  return [convFunc('f64', false), convFunc('f32', false), convFunc('f64', false, true), stageFunc(false), stageFunc(true), compactFunc()];
 }
 
-/** conv64 and conv32 with relaxed madd (only where relaxedMadd() holds). */
+/** conv64, conv32 and conv64w with relaxed madd (only where relaxedMadd() holds). */
 export function convFmaFuncs(): Func[] {
-  return [convFunc('f64', true), convFunc('f32', true)];
+  return [convFunc('f64', true), convFunc('f32', true), convFunc('f64', true, true)];
 }

@@ -111,6 +111,9 @@ describe('FP32 executor: WebAssembly SIMD paths equal the scalar loops', () => {
       [[1, 3, 33, 31], [16, 3, 3, 3], { pads: [0, 1, 1, 1], strides: [2, 2] }],
       [[2, 96, 15, 15], [96, 1, 3, 3], { pads: [1, 1, 1, 1], strides: [2, 2], group: 96 }],
       [[1, 8, 10, 10], [8, 1, 5, 5], { pads: [2, 2, 2, 2], dilations: [2, 1], group: 8 }],
+      // K ≥ 64 and ≥ 32 output channels at stride 1: the input staged as float64 (conv64w), padded or not
+      [[2, 80, 7, 7], [48, 80, 1, 1], {}],
+      [[1, 16, 9, 11], [37, 16, 3, 3], { pads: [1, 0, 1, 2], dilations: [1, 2] }],
     ];
     for (const [xs, ws, attrs] of cases) check(node('Conv', 3, attrs), [rand(prng, xs), rand(prng, ws), rand(prng, [ws[0]])]);
   });
