@@ -5,15 +5,21 @@
  *                                    as Math.fround does)
  *   v = lo < v ? v : lo              f32x4.pmax(lo, v): a NaN becomes lo, as `!(v >= lo)` does
  *   v = hi < v ? hi : v              f32x4.pmin(v, hi)
- *   y = roundHalfEven(v) + zy        f32x4.nearest (ties to even), i32x4.trunc_sat, i32x4.add
+ *   y = roundHalfEven(v) + zy        f32x4.add of 1.5·2^23: |v| < 2^22 (the bounds), so the sum lies
+ *                                    in [2^23, 2^24), where float32's spacing is 1 and the add rounds
+ *                                    to the nearest integer, ties to even (1.5·2^23 is even); its bits
+ *                                    minus those of 1.5·2^23 are that integer — i32x4.sub of
+ *                                    (bits(1.5·2^23) − zy) adds zy too. Two instructions where
+ *                                    f32x4.nearest + i32x4.trunc_sat + add are ~10 on x64 (V8
+ *                                    expands trunc_sat's NaN and overflow handling)
  * so its codes equal the JS loop's bit for bit (held by a test on random accumulators, every
  * rounding tie and both bounds). Why: the JS loop's data-dependent branches (the clamp below a
  * ReLU's zero, the tie test) mispredict on real activations and cost ~10 ns a value — a third of
  * a whole quantized network's time; this runs at well under 1 ns.
  *
- * It applies where every bound and the zero point are integers float32 holds exactly (|·| < 2^24:
- * outputs of ≤ 24 bits); `requantizeFloatWasm` returns false otherwise, or where WebAssembly SIMD
- * is missing, and the caller runs the JS loop.
+ * It applies where every bound and the zero point are integers below 2^22 in magnitude (outputs of
+ * ≤ 22 bits: inRoundRange); `requantizeFloatWasm` returns false otherwise, or where WebAssembly
+ * SIMD is missing, and the caller runs the JS loop.
  */
 import { Code, F32, I32, instantiate, Op, Simd, V128, VOID, slots, type Func } from '../nets/wasm-binary.js';
 
@@ -35,10 +41,12 @@ const CHUNK = 1 << 20;
  */
 export function rqFunc(name: string, input: 'f64' | 'i32' | 'f32q', out: 'i32' | 'i16' = 'i32'): Func {
   const wide = input === 'f64';
-  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'MP', 'HP', 'LP', 'ZY', 'DSKIP', 'BSKIP', 'SHARED', 'B', 'C', 'K', 'VM', 'VHI', 'VLO', 'VZY', 'VA', 'VB', 'SM', 'SHI', 'SLO', 'SV');
+  const L = slots('SRC', 'DST', 'BLOCKS', 'WALK', 'RUN', 'MP', 'HP', 'LP', 'ZY', 'DSKIP', 'BSKIP', 'SHARED', 'B', 'C', 'K', 'VM', 'VHI', 'VLO', 'VZY', 'VA', 'VB', 'VMAG', 'SM', 'SHI', 'SLO', 'SV');
   const c = new Code();
   c.get(L.LP).op(Op.F32Load).mem(2, 0).tee(L.SLO).simd(Simd.F32x4Splat).set(L.VLO);
-  c.get(L.ZY).simd(Simd.I32x4Splat).set(L.VZY);
+  // the vector path's rounding constant and bits(1.5·2^23) − zy (see the file comment)
+  c.i32(MAGIC_BITS).simd(Simd.I32x4Splat).set(L.VMAG);
+  c.i32(MAGIC_BITS).get(L.ZY).op(Op.I32Sub).simd(Simd.I32x4Splat).set(L.VZY);
   walk(c, L, wide, out, {
     channel: () => {
       c.get(L.MP);
@@ -59,7 +67,7 @@ export function rqFunc(name: string, input: 'f64' | 'i32' | 'f32q', out: 'i32' |
       else c.get(L.SRC).simd(Simd.Load).mem(2, 0);
       c.get(L.VM).simd(input === 'f32q' ? F32X4_DIV : Simd.F32x4Mul);
       c.simd(Simd.F32x4PMax).get(L.VHI).simd(Simd.F32x4PMin);
-      c.simd(Simd.F32x4Nearest).simd(Simd.I32x4TruncSatF32x4S).get(L.VZY).simd(Simd.I32x4Add);
+      c.get(L.VMAG).simd(Simd.F32x4Add).get(L.VZY).simd(Simd.I32x4Sub);
       storeVec(c, out, L.VA);
     },
     scalar: () => {
@@ -76,8 +84,11 @@ export function rqFunc(name: string, input: 'f64' | 'i32' | 'f32q', out: 'i32' |
     },
   });
   c.op(Op.End);
-  return { name, params: 12, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
+  return { name, params: 12, locals: [I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, F32, F32, F32, F32], body: c };
 }
+
+/** the float32 bits of 1.5·2^23: v + 1.5·2^23 rounds |v| < 2^22 to an integer, ties to even */
+const MAGIC_BITS = 0x4b400000;
 
 /** f32x4.div, f32.div, i16x8.narrow_i32x4_s, v128.store64_lane (beyond nets/wasm-binary.ts's table) */
 const F32X4_DIV = 0xe7;
@@ -374,8 +385,8 @@ function rqInstance(): Instance | null {
 }
 
 /** An integer float32 holds exactly and well inside int32 (the bounds and zero point the kernels take). */
-export function exactF32(v: number): boolean {
-  return Number.isInteger(v) && Math.abs(v) < 2 ** 24;
+export function inRoundRange(v: number): boolean {
+  return Number.isInteger(v) && Math.abs(v) < 2 ** 22;
 }
 
 /**
@@ -430,12 +441,12 @@ function runChunked(
 /**
  * y[i] for acc laid out as `blocks` × `walk` channels × `run` values (requantize's walk), channel
  * c with multiplier mult[c] and bounds [lo, his[c]] (integers, already minus zy). False (nothing
- * written) where the bounds or zy are not exact float32 integers below 2^24, or WebAssembly SIMD
+ * written) where the bounds or zy are not integers below 2^22 in magnitude, or WebAssembly SIMD
  * is unavailable.
  */
 export function requantizeFloatWasm(acc: Float64Array, y: Int32Array, blocks: number, walk: number, run: number, mult: Float32Array, lo: number, his: Float64Array, zy: number): boolean {
-  if (!exactF32(lo) || !exactF32(zy)) return false;
-  for (let c = 0; c < walk; c++) if (!exactF32(his[c])) return false;
+  if (!inRoundRange(lo) || !inRoundRange(zy)) return false;
+  for (let c = 0; c < walk; c++) if (!inRoundRange(his[c])) return false;
   const inst = rqInstance();
   if (!inst) return false;
   runChunked(inst, inst.rq, acc, y, blocks, walk, run, zy, 8 * walk + 4, (buf) => {
@@ -456,7 +467,7 @@ export function requantizeFloatWasm(acc: Float64Array, y: Int32Array, blocks: nu
  * are not exact float32 integers, or WebAssembly SIMD is unavailable.
  */
 export function quantizeFloatWasm(x: Float32Array, y: Int32Array, n: number, s: number, lo: number, hi: number, z: number): boolean {
-  if (!exactF32(lo) || !exactF32(hi) || !exactF32(z)) return false;
+  if (!inRoundRange(lo) || !inRoundRange(hi) || !inRoundRange(z)) return false;
   const inst = rqInstance();
   if (!inst) return false;
   const chunk = Math.min(n, CHUNK);

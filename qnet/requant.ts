@@ -29,7 +29,7 @@ import type { QActivation, QParams } from './network.js';
 import { applyIgelu } from './igelu.js';
 import { applyLut } from './lut.js';
 import { qRange, roundHalfAway, roundHalfEven, type QRangeSpec } from './qmath.js';
-import { exactF32, requantizeFixedWasm, requantizeFloatWasm, type FixedChannels } from './requant-wasm.js';
+import { inRoundRange, requantizeFixedWasm, requantizeFloatWasm, type FixedChannels } from './requant-wasm.js';
 
 export type RequantMode = 'float' | 'fixed';
 export type FixedRounding = 'double' | 'single';
@@ -268,13 +268,13 @@ export function floatRequantChannels(
     qmax = Math.min(qmax, act.hi);
   }
   const lo = qmin - zy;
-  if (!exactF32(lo) || !exactF32(zy)) return null;
+  if (!inRoundRange(lo) || !inRoundRange(zy)) return null;
   const mult = new Float32Array(channels);
   const his = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
     mult[c] = params.multiplier[params.channels === 1 ? 0 : c];
     his[c] = (chHi ? Math.min(qmax, chHi[c]) : qmax) - zy;
-    if (!exactF32(his[c])) return null;
+    if (!inRoundRange(his[c])) return null;
   }
   return { mult, his, lo };
 }

@@ -74,11 +74,36 @@ describe('float requantization in WebAssembly', () => {
     }
   });
 
-  it('declines bounds float32 cannot hold exactly (then the JS loop runs)', () => {
+  it('declines bounds outside the rounding range (|·| ≥ 2^22) or not integers (then the JS loop runs)', () => {
     const acc = new Float64Array(8);
     const y = new Int32Array(8);
     expect(requantizeFloatWasm(acc, y, 1, 1, 8, new Float32Array([1]), -(2 ** 31), new Float64Array([2 ** 31 - 1]), 0)).toBe(false);
     expect(requantizeFloatWasm(acc, y, 1, 1, 8, new Float32Array([1]), 0, new Float64Array([255]), 0.5)).toBe(false);
+    expect(requantizeFloatWasm(acc, y, 1, 1, 8, new Float32Array([1]), 0, new Float64Array([2 ** 22]), 0)).toBe(false);
+    expect(requantizeFloatWasm(acc, y, 1, 1, 8, new Float32Array([1]), -(2 ** 22), new Float64Array([0]), 0)).toBe(false);
+  });
+
+  it('rounds exactly at the edges of the rounding range: values within 1 of ±2^22, ties, both bounds', () => {
+    const prng = new Prng(22);
+    const edge = 2 ** 22 - 1;
+    const n = 4099;
+    const acc = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      // multiplier 1/2: odd accumulators near ±2^23 land on ties k + 0.5 near the bounds, others past them
+      const near = 2 ** 23 - 1 - 2 * prng.int(40);
+      acc[i] = (prng.next() < 0.5 ? -1 : 1) * (prng.int(4) === 0 ? near + 2 * prng.int(8) : near);
+    }
+    const mult = new Float32Array([0.5]);
+    for (const [lo, hi, zy] of [
+      [-edge, edge, 0],
+      [-edge, edge - 3, 5],
+      [-edge + 2, edge, -7],
+    ] as const) {
+      const y = new Int32Array(n);
+      const his = new Float64Array([hi]);
+      expect(requantizeFloatWasm(acc, y, 1, 1, n, mult, lo, his, zy)).toBe(true);
+      expect(Array.from(y)).toEqual(Array.from(reference(acc, 1, 1, n, mult, lo, his, zy)));
+    }
   });
 
   it('requantize gives the same codes through its chunked per-tensor path and per channel', () => {
