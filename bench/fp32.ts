@@ -32,7 +32,7 @@
  *
  *   npm run bench -- fp32        (or: npx tsx bench/fp32.ts)
  */
-import { median, writeBenchResult } from './common.js';
+import { cpuFlags, median, writeBenchResult } from './common.js';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,6 +83,9 @@ function withVariant<T>(v: Ours, f: (k: Fp32Kernels) => T): T {
   }
 }
 const LINEAR = new Set(['Conv', 'Gemm', 'MatMul']);
+const CPU = cpuFlags();
+/** float32 lanes of ORT's (MLAS's) FMA kernels on this CPU */
+const ORT_LANES = CPU.flags.avx512f ? 16 : CPU.flags.avx2 && CPU.flags.fma ? 8 : 4;
 
 export interface Fp32BenchRow {
   model: string;
@@ -112,6 +115,13 @@ export interface Fp32BenchRow {
   ceilingMacPerSec: { f64: number; f32: number; f64Madd: number; f32Madd: number };
   /** (MACs ÷ ceiling of the kernels' instruction) / ORT time, both in CPU time: the ratio the MACs alone allow, each accumulation */
   floorVsOrt: { f64: number; f32: number };
+  /**
+   * ORT's share of its own FMA peak, the peak estimated as the measured f64x2 madd ceiling × (ORT's
+   * float32 FMA lanes ÷ 2) — the same issue rate, wider lanes (ortLanes: 16 with AVX-512, 8 with
+   * AVX2 + FMA); null without relaxed madd here. A qloom kernel as efficient as ORT against its own
+   * peak would run at ortLanes / 2 × ORT's time in float64 lanes.
+   */
+  ortPeakShare: number | null;
 }
 
 /** One forward pass node by node (no fusion), timing the linear nodes apart. */
@@ -274,6 +284,7 @@ async function benchCase(c: Case, minMsPerRound: number): Promise<Fp32BenchRow> 
     fmaBitIdentical: true,
     ceilingMacPerSec,
     floorVsOrt: { f64: ((macs / used.f64) * 1000) / cpuMs.ort, f32: ((macs / used.f32) * 1000) / cpuMs.ort },
+    ortPeakShare: fma ? macs / (cpuMs.ort / 1000) / ((ceilingMacPerSec.f64Madd * ORT_LANES) / 2) : null,
   };
 }
 
@@ -283,19 +294,19 @@ const x = (r: number) => `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×`;
 
 export function markdown(rows: readonly Fp32BenchRow[]): string {
   const lines = [
-    '| model | batch | MACs | ORT ms (GMAC/s) | scalar ms (GMAC/s) | / ORT wall · CPU | simd-f64 ms (GMAC/s) | / ORT wall · CPU | speed-up total | speed-up conv/gemm | simd-f64 mul+add ms | / ORT wall · CPU | madd gain | simd-f32 ms (GMAC/s) | / ORT wall · CPU | f32 speed-up conv/gemm | SIMD ceiling f64 / f32 GMAC/s, mul+add · madd | floor / ORT f64 / f32 |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| model | batch | MACs | ORT ms (GMAC/s) | scalar ms (GMAC/s) | / ORT wall · CPU | simd-f64 ms (GMAC/s) | / ORT wall · CPU | speed-up total | speed-up conv/gemm | simd-f64 mul+add ms | / ORT wall · CPU | madd gain | simd-f32 ms (GMAC/s) | / ORT wall · CPU | f32 speed-up conv/gemm | SIMD ceiling f64 / f32 GMAC/s, mul+add · madd | floor / ORT f64 / f32 | ORT at its peak |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const both = (r: Fp32BenchRow, v: Exclude<Variant, 'ort'>) => `${x(r.ratioVsOrt[v])} · ${x(r.cpuRatioVsOrt[v])}`;
   for (const r of rows) {
     lines.push(
-      `| ${r.model} | ${r.batch} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ort)} (${g(r.macPerSec.ort)}) | ${t(r.ms.scalar)} (${g(r.macPerSec.scalar)}) | ${both(r, 'scalar')} | ${t(r.ms.simdF64)} (${g(r.macPerSec.simdF64)}) | ${both(r, 'simdF64')} | ${x(r.speedup.total)} | ${x(r.speedup.linear)} | ${t(r.ms.simdF64MulAdd)} | ${both(r, 'simdF64MulAdd')} | ${x(r.speedup.fma)} | ${t(r.ms.simdF32)} (${g(r.macPerSec.simdF32)}) | ${both(r, 'simdF32')} | ${x(r.speedup.linearF32)} | ${g(r.ceilingMacPerSec.f64)} / ${g(r.ceilingMacPerSec.f32)} · ${g(r.ceilingMacPerSec.f64Madd)} / ${g(r.ceilingMacPerSec.f32Madd)} | ${x(r.floorVsOrt.f64)} / ${x(r.floorVsOrt.f32)} |`,
+      `| ${r.model} | ${r.batch} | ${(r.macs / 1e6).toFixed(1)} M | ${t(r.ms.ort)} (${g(r.macPerSec.ort)}) | ${t(r.ms.scalar)} (${g(r.macPerSec.scalar)}) | ${both(r, 'scalar')} | ${t(r.ms.simdF64)} (${g(r.macPerSec.simdF64)}) | ${both(r, 'simdF64')} | ${x(r.speedup.total)} | ${x(r.speedup.linear)} | ${t(r.ms.simdF64MulAdd)} | ${both(r, 'simdF64MulAdd')} | ${x(r.speedup.fma)} | ${t(r.ms.simdF32)} (${g(r.macPerSec.simdF32)}) | ${both(r, 'simdF32')} | ${x(r.speedup.linearF32)} | ${g(r.ceilingMacPerSec.f64)} / ${g(r.ceilingMacPerSec.f32)} · ${g(r.ceilingMacPerSec.f64Madd)} / ${g(r.ceilingMacPerSec.f32Madd)} | ${x(r.floorVsOrt.f64)} / ${x(r.floorVsOrt.f32)} | ${r.ortPeakShare === null ? '—' : `${(100 * r.ortPeakShare).toFixed(0)} %`} |`,
     );
   }
   const geo = (f: (r: Fp32BenchRow) => number) => Math.exp(rows.reduce((s, r) => s + Math.log(f(r)), 0) / rows.length);
   const geoBoth = (v: Exclude<Variant, 'ort'>) => `${x(geo((r) => r.ratioVsOrt[v]))} · ${x(geo((r) => r.cpuRatioVsOrt[v]))}`;
   lines.push(
-    `| geometric mean | | | | | ${geoBoth('scalar')} | | ${geoBoth('simdF64')} | ${x(geo((r) => r.speedup.total))} | ${x(geo((r) => r.speedup.linear))} | | ${geoBoth('simdF64MulAdd')} | ${x(geo((r) => r.speedup.fma))} | | ${geoBoth('simdF32')} | ${x(geo((r) => r.speedup.linearF32))} | | ${x(geo((r) => r.floorVsOrt.f64))} / ${x(geo((r) => r.floorVsOrt.f32))} |`,
+    `| geometric mean | | | | | ${geoBoth('scalar')} | | ${geoBoth('simdF64')} | ${x(geo((r) => r.speedup.total))} | ${x(geo((r) => r.speedup.linear))} | | ${geoBoth('simdF64MulAdd')} | ${x(geo((r) => r.speedup.fma))} | | ${geoBoth('simdF32')} | ${x(geo((r) => r.speedup.linearF32))} | | ${x(geo((r) => r.floorVsOrt.f64))} / ${x(geo((r) => r.floorVsOrt.f32))} | |`,
   );
   return lines.join('\n');
 }
@@ -314,6 +325,7 @@ export async function main(opts: { minMsPerRound?: number; out?: string; cases?:
   const loadAfter = loadavg();
   process.stdout.write('Ratios: qloom time / ORT time (lower is better) in wall time · process CPU time; speed-up: scalar time / SIMD time (wall), whole pass and Conv/Gemm/MatMul nodes only;\n');
   process.stdout.write(`floor / ORT: the model's MACs at the register-only SIMD ceiling of the kernels' instruction (${fp32Fma() ? 'relaxed madd' : 'mul + add'}; CPU time, same rounds), over ORT's CPU time; madd gain: simd-f64 mul+add time / simd-f64 time (same output bits).\n`);
+  process.stdout.write(`ORT at its peak: its GMAC/s over the f64x2 madd ceiling × ${ORT_LANES}/2 (its ${ORT_LANES} float32 FMA lanes against 2, at the same issue rate); as efficient against its own peak, the float64 reference would take ${ORT_LANES / 2}× ORT's time.\n`);
   process.stdout.write(`load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after\n`);
   const out = opts.out ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'fp32.json');
   writeBenchResult(
@@ -324,7 +336,10 @@ export async function main(opts: { minMsPerRound?: number; out?: string; cases?:
         date: new Date().toISOString(),
         node: process.version,
         onnxruntime: ort.env.versions.common,
-        cpu: cpus()[0]?.model ?? 'unknown',
+        cpu: CPU.model,
+        cpuFlags: CPU.flags,
+        ortFmaLanes: ORT_LANES,
+        relaxedMadd: fp32Fma(),
         cores: cpus().length,
         loadavg: { before: loadBefore, after: loadAfter },
         method: `median of interleaved rounds (per case) of ≥ ${minMs} ms per variant, wall and process CPU time; ORT intraOpNumThreads = 1, default graph optimizations`,
