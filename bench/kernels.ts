@@ -38,7 +38,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { Prng } from '../nets/prng.js';
-import { buildModule, Code, Op, Simd } from '../nets/wasm-binary.js';
+import { buildModule, Code, Op, relaxedFlagSet, Simd } from '../nets/wasm-binary.js';
 import type { AccumulationOrder } from '../sim/kernels/accumulator.js';
 import { prepareConvInt, prepareGemmInt } from '../sim/kernels/linear.js';
 import type { FusedRequant } from '../sim/kernels/simd.js';
@@ -296,7 +296,8 @@ function relaxedSimdProbe(): { withoutFlag: boolean; withFlag: boolean; i16x8Dot
     { name: 'add', params: 4, locals: [], body: add },
     { name: 'dot', params: 4, locals: [], body: dot },
   ]);
-  const withoutFlag = WebAssembly.validate(bytes);
+  // an earlier bench in this process (fp32's relaxed madd) may have set the flag already
+  const withoutFlag = WebAssembly.validate(bytes) && !relaxedFlagSet();
   if (!withoutFlag) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   const withFlag = WebAssembly.validate(bytes);
   if (!withFlag) return { withoutFlag, withFlag, i16x8DotExact: null, i32x4DotAddExact: null };

@@ -341,6 +341,12 @@ export function instantiate<T>(funcs: readonly Func[], pages = 1): { memory: Web
 }
 
 let relaxed: boolean | undefined;
+let flagSet = false;
+
+/** Whether relaxedMadd() set --experimental-wasm-relaxed-simd (then modules validated only with it). */
+export function relaxedFlagSet(): boolean {
+  return flagSet;
+}
 
 /**
  * Whether this engine runs relaxed SIMD's `f64x2.relaxed_madd` / `f32x4.relaxed_madd` as a·b + c
@@ -372,6 +378,7 @@ function probeRelaxedMadd(): boolean {
   try {
     if (!WebAssembly.validate(bytes)) {
       setFlagsFromString('--experimental-wasm-relaxed-simd');
+      flagSet = true;
       if (!WebAssembly.validate(bytes)) return false;
     }
     const memory = new WebAssembly.Memory({ initial: 1 });
