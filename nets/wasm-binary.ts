@@ -342,6 +342,12 @@ export function instantiate<T>(funcs: readonly Func[], pages = 1): { memory: Web
 
 let relaxed: boolean | undefined;
 let flagSet = false;
+let fused = false;
+
+/** Whether this engine's relaxed madd rounds once (an FMA) rather than after the multiply too; false where relaxedMadd() does not hold. */
+export function relaxedMaddFused(): boolean {
+  return relaxedMadd() && fused;
+}
 
 /** Whether relaxedMadd() set --experimental-wasm-relaxed-simd (then modules validated only with it). */
 export function relaxedFlagSet(): boolean {
@@ -387,12 +393,15 @@ function probeRelaxedMadd(): boolean {
     const d = new Float64Array(memory.buffer, 0, 8);
     d.set([3, e, 5, e, 7, -1]);
     const s = new Float32Array(memory.buffer, 64, 16);
-    s.set([3, e, 2, -1, 5, e, 0.5, 4, 7, -1, 0, 1]);
+    // lane 1: (1 + 2^-12)² − (1 + 2^-11) = 2^-24 exactly; a float32 product first rounds 2^-24 away (a tie, to even)
+    const g = 1 + 2 ** -12;
+    s.set([3, g, 2, -1, 5, g, 0.5, 4, 7, -(1 + 2 ** -11), 0, 1]);
     f();
     // float64: products of float32 values are exact, so fused = unfused = these
     if (d[6] !== 22 || d[7] !== e * e - 1) return false;
-    // float32: lane 1 rounds either way to 2^-22; lanes 0, 2, 3 tell a·b + c from b·c + a and a·c + b
-    return s[12] === 22 && s[13] === 2 ** -22 && s[14] === 1 && s[15] === -3;
+    // float32: lanes 0, 2, 3 tell a·b + c from b·c + a and a·c + b; lane 1 whether it is fused
+    fused = s[13] === 2 ** -24;
+    return s[12] === 22 && (fused || s[13] === 0) && s[14] === 1 && s[15] === -3;
   } catch {
     return false;
   }

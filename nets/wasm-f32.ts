@@ -12,7 +12,7 @@
  * round once instead of twice, like onnxruntime's FMA kernels.
  *
  * Speed, measured (bench/fp32.ts): 128-bit lanes, 8 accumulators; the madd build is 1.1–1.3× the
- * mul + add one on whole networks (the register-only madd ceiling is ~1.9× mul + add's), which is
+ * mul + add one on whole networks (the register-only madd ceiling is 2× mul + add's), which is
  * what bounds the ratio to onnxruntime's 256/512-bit FMA kernels.
  *
  * Weights are packed once per weight tensor and kept resident at the bottom of the kernel memory
