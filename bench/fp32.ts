@@ -48,6 +48,7 @@ import { layerStats } from '../nets/shapes.js';
 import { buildModule, Code, I32, Op, Simd, V128, VOID } from '../nets/wasm-binary.js';
 import { loadModel } from '../nets/zoo/index.js';
 import { fp32Fma } from '../nets/wasm-f32.js';
+import { mac } from '../nets/wasm-f32-conv.js';
 
 interface Case {
   model: string;
@@ -153,10 +154,8 @@ function simdCeiling(is64: boolean, madd: boolean): number {
   const pairs: [number, number][] = [];
   for (let i = 0; i < 4; i++) for (let j = i; j < 4; j++) pairs.push([X + i, X + j]);
   c.op(Op.Loop, VOID);
-  for (let r = 0; r < 8; r++) {
-    if (madd) c.get(pairs[r][0]).get(pairs[r][1]).get(ACC + r).simd(is64 ? Simd.F64x2RelaxedMadd : Simd.F32x4RelaxedMadd).set(ACC + r);
-    else c.get(ACC + r).get(pairs[r][0]).get(pairs[r][1]).simd(is64 ? Simd.F64x2Mul : Simd.F32x4Mul).simd(is64 ? Simd.F64x2Add : Simd.F32x4Add).set(ACC + r);
-  }
+  // the kernels' own multiply-accumulate emitter
+  for (let r = 0; r < 8; r++) mac(c, is64 ? 'f64' : 'f32', madd, ACC + r, () => c.get(pairs[r][0]).get(pairs[r][1]));
   c.countDown(0);
   c.op(Op.End);
   c.get(ACC);

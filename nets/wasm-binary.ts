@@ -139,7 +139,6 @@ export const Simd = {
   Load64Zero: 0x5d,
   F32x4DemoteZero: 0x5e,
   F64x2PromoteLow: 0x5f,
-  F32x4Nearest: 0x6a,
   I32x4Abs: 0xa0,
   I32x4Bitmask: 0xa4,
   I32x4Shl: 0xab,
@@ -164,7 +163,6 @@ export const Simd = {
   F64x2Add: 0xf0,
   F64x2Sub: 0xf1,
   F64x2Mul: 0xf2,
-  I32x4TruncSatF32x4S: 0xf8,
   F32x4ConvertI32x4S: 0xfa,
   I32x4TruncSatF64x2SZero: 0xfc,
   /** relaxed SIMD (relaxedMadd() says whether this engine has it): a·b + c, fused or not */

@@ -384,7 +384,7 @@ function rqInstance(): Instance | null {
   return instance;
 }
 
-/** An integer float32 holds exactly and well inside int32 (the bounds and zero point the kernels take). */
+/** An integer below 2^22 in magnitude: a bound or zero point the float requantizers take (their rounding adds 1.5·2^23, see the file comment). */
 export function inRoundRange(v: number): boolean {
   return Number.isInteger(v) && Math.abs(v) < 2 ** 22;
 }
@@ -464,7 +464,7 @@ export function requantizeFloatWasm(acc: Float64Array, y: Int32Array, blocks: nu
  * WebAssembly SIMD: v = f32(x / s) (f32x4.div), v = lo < v ? v : lo (a NaN becomes lo, as MAXPS
  * does), v = hi < v ? hi : v, code = roundHalfEven(v) + z — the JS loop's operations, so its codes
  * (held by a test). lo, hi: the code range minus z. False (nothing written) where the bounds or z
- * are not exact float32 integers, or WebAssembly SIMD is unavailable.
+ * are not integers below 2^22 in magnitude, or WebAssembly SIMD is unavailable.
  */
 export function quantizeFloatWasm(x: Float32Array, y: Int32Array, n: number, s: number, lo: number, hi: number, z: number): boolean {
   if (!inRoundRange(lo) || !inRoundRange(hi) || !inRoundRange(z)) return false;

@@ -251,7 +251,7 @@ export function requantTarget(yq: QParams, act: QActivation): QParams {
  * WebAssembly requantizers take them (requant-wasm.ts, and fused behind the SIMD conv kernel):
  * the float32 multiplier, the upper bound (the output range narrowed by a clamp activation and
  * its per-channel bound) and the lower bound, both minus zy. Null where a bound or zy is not an
- * integer float32 holds exactly, or the parameters do not have `channels` channels.
+ * integer below 2^22 in magnitude (inRoundRange), or the parameters do not have `channels` channels.
  */
 export function floatRequantChannels(
   params: RequantParams,
